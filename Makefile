@@ -1,0 +1,40 @@
+# Two commands for a newcomer: `make run` and `make test`. Everything else is set up on demand.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA_DIR ?= data
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck pytest postgres-binaries clean bench
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/registry demo --data-dir $(DATA_DIR)
+
+# Debian's PostgreSQL server for the throw-away test cluster; installed when missing.
+postgres-binaries:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+	  { echo "installing Debian's postgresql package"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy domain ledger
+
+pytest: $(STAMP) postgres-binaries
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m loadtests.bench_ledger
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
