@@ -1,0 +1,140 @@
+"""Enterprises (排污单位/用能单位), keyed by their unified social credit code.
+
+An enterprise carries its own reduction and energy-saving tasks (obligations) per kind and
+period, and a credit standing that bars it from trading while restricted.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.credit_code import validate_credit_code
+from domain.errors import CreditRestricted, InvalidInput, InvalidState
+from domain.reference import check_basin, check_prefecture, check_sector, kind_info
+from domain.rules import Party
+from domain.topics import aggregate_topic, event_topic, natural_id
+
+GOOD = "good"
+RESTRICTED = "restricted"
+
+
+def obligation_key(kind: str, period: int) -> str:
+    return f"{kind}:{period}"
+
+
+class Enterprise(Aggregate):
+    TOPIC = aggregate_topic("Enterprise")
+
+    class Created(Aggregate.Created):
+        TOPIC = event_topic("Enterprise", "Created")
+
+    @staticmethod
+    def create_id(credit_code: str, **_: Any) -> UUID:
+        return natural_id(f"/enterprises/{credit_code}")
+
+    @classmethod
+    def register(
+        cls, *, credit_code: str, name: str, sector: str, prefecture: str, basin: str,
+        direct_discharger: bool, at: str,
+    ) -> Enterprise:
+        validate_credit_code(credit_code)
+        check_sector(sector)
+        check_prefecture(prefecture)
+        check_basin(basin)
+        if not name.strip():
+            raise InvalidInput("an enterprise needs a name")
+        return cls(
+            credit_code=credit_code, name=name, sector=sector, prefecture=prefecture,
+            basin=basin, direct_discharger=bool(direct_discharger), at=at,
+        )
+
+    @event("Registered", topic=event_topic("Enterprise", "Registered"))
+    def __init__(
+        self, credit_code: str, name: str, sector: str, prefecture: str, basin: str,
+        direct_discharger: bool, at: str,
+    ) -> None:
+        self.credit_code = credit_code
+        self.name = name
+        self.sector = sector
+        self.prefecture = prefecture
+        self.basin = basin
+        self.direct_discharger = direct_discharger
+        self.registered_at = at
+        self.standing = GOOD
+        self.credit_record: list[dict[str, str]] = []
+        #: "KIND:period" -> {"target": kg, "achieved": kg}
+        self.obligations: dict[str, dict[str, int]] = {}
+
+    # -- obligations ---------------------------------------------------------------------------
+
+    def set_obligation(self, *, kind: str, period: int, target: int, at: str) -> None:
+        kind_info(kind)
+        if not isinstance(target, int) or isinstance(target, bool) or target < 0:
+            raise InvalidInput("an obligation target is a non-negative integer of kg / kgce")
+        self._obligation_set(kind=kind, period=period, target=target, at=at)
+
+    @event("ObligationSet", topic=event_topic("Enterprise", "ObligationSet"))
+    def _obligation_set(self, kind: str, period: int, target: int, at: str) -> None:
+        entry = self.obligations.setdefault(obligation_key(kind, period), {"achieved": 0})
+        entry["target"] = target
+
+    def remaining_obligation(self, kind: str, period: int) -> int:
+        entry = self.obligations.get(obligation_key(kind, period))
+        if entry is None:
+            return 0
+        return max(0, entry.get("target", 0) - entry["achieved"])
+
+    @event("ObligationMet", topic=event_topic("Enterprise", "ObligationMet"))
+    def meet_obligation(self, kind: str, period: int, amount: int, retrofit_id: str) -> None:
+        """Count a verified reduction towards the enterprise's own task (no guard: the retrofit
+        confirmation computed the amount)."""
+        entry = self.obligations.setdefault(obligation_key(kind, period), {"target": 0})
+        entry["achieved"] = entry.get("achieved", 0) + amount
+
+    @event("ClawbackOwed", topic=event_topic("Enterprise", "ClawbackOwed"))
+    def owe_clawback(self, kind: str, period: int, amount: int, retrofit_id: str) -> None:
+        """Units of a revoked retrofit that were already consumed or retired cannot be taken
+        back: they are added to the enterprise's task for that kind and period instead."""
+        entry = self.obligations.setdefault(obligation_key(kind, period), {"achieved": 0})
+        entry["target"] = entry.get("target", 0) + amount
+
+    # -- credit record -------------------------------------------------------------------------
+
+    def restrict(self, *, reason: str, reference: str, at: str) -> None:
+        if not reason.strip():
+            raise InvalidInput("a credit restriction needs a reason")
+        self._restricted(reason=reason, reference=reference, at=at)
+
+    @event("CreditRestricted", topic=event_topic("Enterprise", "CreditRestricted"))
+    def _restricted(self, reason: str, reference: str, at: str) -> None:
+        self.standing = RESTRICTED
+        self.credit_record.append(
+            {"change": "restricted", "reason": reason, "reference": reference, "at": at}
+        )
+
+    def restore(self, *, reason: str, reference: str, at: str) -> None:
+        if self.standing != RESTRICTED:
+            raise InvalidState(f"{self.credit_code} is not restricted")
+        self._restored(reason=reason, reference=reference, at=at)
+
+    @event("CreditRestored", topic=event_topic("Enterprise", "CreditRestored"))
+    def _restored(self, reason: str, reference: str, at: str) -> None:
+        self.standing = GOOD
+        self.credit_record.append(
+            {"change": "restored", "reason": reason, "reference": reference, "at": at}
+        )
+
+    def check_may_trade(self) -> None:
+        if self.standing != GOOD:
+            raise CreditRestricted(
+                f"{self.credit_code} is barred from trading by its credit record"
+            )
+
+    def party(self) -> Party:
+        return Party(
+            credit_code=self.credit_code, sector=self.sector, prefecture=self.prefecture,
+            basin=self.basin, direct_discharger=self.direct_discharger,
+        )

@@ -1,0 +1,71 @@
+"""The registry's typed refusals. Every guard raises one of these before anything mutates."""
+
+from __future__ import annotations
+
+
+class RegistryError(Exception):
+    """A command was refused; nothing changed. ``code`` is a stable, machine-readable name."""
+
+    code = "registry-error"
+
+
+class InvalidInput(RegistryError):
+    code = "invalid-input"
+
+
+class InvalidCreditCode(InvalidInput):
+    code = "invalid-credit-code"
+
+
+class UnknownReference(InvalidInput):
+    """A city, basin, sector, kind or rule version the reference data does not know."""
+
+    code = "unknown-reference"
+
+
+class NotFound(RegistryError):
+    code = "not-found"
+
+
+class AlreadyExists(RegistryError):
+    code = "already-exists"
+
+
+class InvalidState(RegistryError):
+    """The command does not fit the aggregate's lifecycle state."""
+
+    code = "invalid-state"
+
+
+class AgencyNotEligible(RegistryError):
+    """The agency is not accredited, is barred, or audited the retrofit it would verify."""
+
+    code = "agency-not-eligible"
+
+
+class CreditRestricted(RegistryError):
+    """The enterprise's credit record bars it from trading."""
+
+    code = "credit-restricted"
+
+
+class InsufficientHoldings(RegistryError):
+    code = "insufficient-holdings"
+
+
+class OutsideTradingZone(RegistryError):
+    """The trading-scope rules forbid this transfer (basin, prefecture, sector, discharger)."""
+
+    code = "outside-trading-zone"
+
+
+class NoSurplus(RegistryError):
+    """The verified reduction does not exceed the enterprise's remaining obligation."""
+
+    code = "no-surplus"
+
+
+class ConcurrencyConflict(RegistryError):
+    """The command kept meeting concurrent writes and gave up after its bounded retries."""
+
+    code = "concurrency-conflict"

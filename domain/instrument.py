@@ -1,0 +1,391 @@
+"""An instrument (kind × vintage × trading zone) and every serial-numbered unit issued in it.
+
+Units are numbered 1, 2, … within the instrument in order of issuance. The instrument keeps a
+partition of ``[1, issued]`` into *blocks*: contiguous serial ranges that share one owner, state,
+lot and reference. Every command picks whole or partial blocks, lowest serial first, and records
+the exact ranges it moved in its event, so replay re-applies decisions instead of re-making them
+and an auditor can follow any single unit from issuance to its final state.
+
+States: available → reserved (listed / pending) → transferred (available to the buyer);
+consumed (capacity expansion), retired, expired, revoked. Frozen is a flag on available units:
+they stay counted as available but cannot be reserved, moved, consumed or retired.
+
+Clawback policy on revocation (fraud found by a spot check): every unit of the lot that is still
+available or reserved is revoked *wherever it is held*, including units a good-faith buyer
+bought; the event records how many units each holder lost, so the exchange can settle the
+seller's liability to them. Units already consumed or retired cannot be taken back: the event
+records them as unrecoverable and the registry adds them to the originating enterprise's
+obligation for the same kind and period (``Enterprise.owe_clawback``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.enterprise import Enterprise
+from domain.errors import AlreadyExists, InsufficientHoldings, InvalidInput, NotFound
+from domain.quantities import check_quantity
+from domain.reference import kind_info
+from domain.rules import TradingRules
+from domain.topics import aggregate_topic, event_topic, natural_id
+
+AVAILABLE = "available"
+RESERVED = "reserved"
+CONSUMED = "consumed"
+RETIRED = "retired"
+EXPIRED = "expired"
+REVOKED = "revoked"
+STATES = (AVAILABLE, RESERVED, CONSUMED, RETIRED, EXPIRED, REVOKED)
+
+# Block layout (a list, so snapshots transcode it): first, last, owner, state, lot, ref, frozen.
+FIRST, LAST, OWNER, STATE, LOT, REF, FROZEN = range(7)
+
+#: A move names the block it carves (by its first serial) and the carved range: [block, first, last]
+Move = list[int]
+
+
+def instrument_code(kind: str, vintage: int, zone: str) -> str:
+    return f"{kind}-{vintage}-{zone}"
+
+
+def serial_label(code: str, first: int, last: int) -> str:
+    return f"{code}-{first:09d}-{last:09d}"
+
+
+class Instrument(Aggregate):
+    TOPIC = aggregate_topic("Instrument")
+
+    class Created(Aggregate.Created):
+        TOPIC = event_topic("Instrument", "Created")
+
+    @staticmethod
+    def create_id(kind: str, vintage: int, zone: str, **_: Any) -> UUID:
+        return natural_id(f"/instruments/{instrument_code(kind, vintage, zone)}")
+
+    @classmethod
+    def open(cls, *, kind: str, vintage: int, zone: str, at: str) -> Instrument:
+        kind_info(kind)
+        return cls(kind=kind, vintage=vintage, zone=zone, at=at)
+
+    @event("Opened", topic=event_topic("Instrument", "Opened"))
+    def __init__(self, kind: str, vintage: int, zone: str, at: str) -> None:
+        self.kind = kind
+        self.vintage = vintage
+        self.zone = zone
+        self.code = instrument_code(kind, vintage, zone)
+        self.next_serial = 1
+        self.lots: dict[str, dict[str, Any]] = {}
+        self.blocks: dict[str, list[Any]] = {}
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def iter_blocks(self) -> Iterator[list[Any]]:
+        """Blocks in serial order."""
+        for key in sorted(self.blocks, key=int):
+            yield self.blocks[key]
+
+    def balances(self) -> dict[str, dict[str, int]]:
+        """owner -> state -> units; frozen units are also counted under ``frozen``."""
+        out: dict[str, dict[str, int]] = {}
+        for b in self.blocks.values():
+            n = b[LAST] - b[FIRST] + 1
+            per = out.setdefault(b[OWNER], {})
+            per[b[STATE]] = per.get(b[STATE], 0) + n
+            if b[FROZEN]:
+                per["frozen"] = per.get("frozen", 0) + n
+        return out
+
+    def totals(self) -> dict[str, int]:
+        out = dict.fromkeys(STATES, 0)
+        for b in self.blocks.values():
+            out[b[STATE]] += b[LAST] - b[FIRST] + 1
+        return out
+
+    def issued(self) -> int:
+        return self.next_serial - 1
+
+    def block_of(self, serial: int) -> list[Any]:
+        for b in self.blocks.values():
+            if b[FIRST] <= serial <= b[LAST]:
+                return b
+        raise NotFound(f"serial {serial} has not been issued in {self.code}")
+
+    def reserved_under(self, ref: str) -> int:
+        return sum(b[LAST] - b[FIRST] + 1 for b in self.blocks.values()
+                   if b[STATE] == RESERVED and b[REF] == ref)
+
+    # -- picking ranges ------------------------------------------------------------------------
+
+    def _pick(
+        self, quantity: int, *, owner: str | None, state: str, ref: str | None = None,
+        on: str | None = None, frozen: bool | None = False, lot: str | None = None,
+    ) -> list[Move]:
+        """Lowest serials first; ``on`` (an ISO date) skips units of lots no longer valid."""
+        moves: list[Move] = []
+        need = quantity
+        for b in self.iter_blocks():
+            if need == 0:
+                break
+            if b[STATE] != state or (owner is not None and b[OWNER] != owner):
+                continue
+            if (ref is not None and b[REF] != ref) or (lot is not None and b[LOT] != lot):
+                continue
+            if frozen is not None and bool(b[FROZEN]) != frozen:
+                continue
+            if on is not None and self.lots[b[LOT]]["expires_on"] < on:
+                continue
+            take = min(need, b[LAST] - b[FIRST] + 1)
+            moves.append([b[FIRST], b[FIRST], b[FIRST] + take - 1])
+            need -= take
+        if need:
+            raise InsufficientHoldings(
+                f"{owner or 'holders'} {'have' if owner is None else 'has'} only "
+                f"{quantity - need} {state} units of {self.code} usable, {quantity} needed"
+            )
+        return moves
+
+    def _apply(self, moves: list[Move], **changes: Any) -> None:
+        """Carve each range out of its block and set the changed fields on the carved part."""
+        fields = {"owner": OWNER, "state": STATE, "ref": REF, "frozen": FROZEN}
+        for block_first, first, last in moves:
+            b = self.blocks[str(block_first)]
+            if first > b[FIRST]:
+                head = list(b)
+                head[LAST] = first - 1
+                self.blocks[str(b[FIRST])] = head
+                b = list(b)
+                b[FIRST] = first
+            if last < b[LAST]:
+                tail = list(b)
+                tail[FIRST] = last + 1
+                self.blocks[str(last + 1)] = tail
+                b = list(b)
+                b[LAST] = last
+            for name, value in changes.items():
+                b[fields[name]] = value
+            self.blocks[str(first)] = b
+
+    # -- issuance ------------------------------------------------------------------------------
+
+    def issue(
+        self, *, lot_id: str, owner: str, retrofit: str, retrofit_reference: str, quantity: int,
+        expires_on: str, evidence: list[str], agencies: dict[str, str], at: str,
+    ) -> tuple[int, int]:
+        check_quantity(quantity)
+        if lot_id in self.lots:
+            raise AlreadyExists(f"lot {lot_id} is already issued in {self.code}")
+        first = self.next_serial
+        self._lot_issued(
+            lot_id=lot_id, owner=owner, retrofit=retrofit, retrofit_reference=retrofit_reference,
+            first=first, last=first + quantity - 1, expires_on=expires_on, evidence=evidence,
+            agencies=agencies, at=at,
+        )
+        return first, first + quantity - 1
+
+    @event("LotIssued", topic=event_topic("Instrument", "LotIssued"))
+    def _lot_issued(
+        self, lot_id: str, owner: str, retrofit: str, retrofit_reference: str, first: int,
+        last: int, expires_on: str, evidence: list[str], agencies: dict[str, str], at: str,
+    ) -> None:
+        self.lots[lot_id] = {
+            "owner": owner, "retrofit": retrofit, "retrofit_reference": retrofit_reference,
+            "first": first, "last": last, "expires_on": expires_on, "evidence": evidence,
+            "agencies": agencies, "issued_at": at, "revoked": False,
+        }
+        self.blocks[str(first)] = [first, last, owner, AVAILABLE, lot_id, None, None]
+        self.next_serial = last + 1
+
+    # -- reservation ---------------------------------------------------------------------------
+
+    def reserve(self, *, owner: Enterprise, quantity: int, ref: str, at: str) -> None:
+        """Set units aside for a listing, an order or an application (``ref`` names it)."""
+        check_quantity(quantity)
+        owner.check_may_trade()
+        if not ref:
+            raise InvalidInput("a reservation needs a reference")
+        moves = self._pick(quantity, owner=owner.credit_code, state=AVAILABLE, on=at[:10])
+        self._reserved(owner=owner.credit_code, quantity=quantity, ref=ref, moves=moves, at=at)
+
+    @event("Reserved", topic=event_topic("Instrument", "Reserved"))
+    def _reserved(self, owner: str, quantity: int, ref: str, moves: list[Move], at: str) -> None:
+        self._apply(moves, state=RESERVED, ref=ref)
+
+    def release(self, *, ref: str, at: str, quantity: int | None = None) -> int:
+        """Return reserved units to available; all of them unless ``quantity`` is given."""
+        held = self.reserved_under(ref)
+        if quantity is None:
+            quantity = held
+        if quantity == 0:
+            return 0
+        check_quantity(quantity)
+        moves = self._pick(quantity, owner=None, state=RESERVED, ref=ref, frozen=None)
+        self._released(ref=ref, quantity=quantity, moves=moves, at=at)
+        return quantity
+
+    @event("Released", topic=event_topic("Instrument", "Released"))
+    def _released(self, ref: str, quantity: int, moves: list[Move], at: str) -> None:
+        self._apply(moves, state=AVAILABLE, ref=None)
+
+    # -- transfer ------------------------------------------------------------------------------
+
+    def transfer(
+        self, *, seller: Enterprise, buyer: Enterprise, quantity: int, rules: TradingRules,
+        ref: str, at: str, from_reservation: str | None = None,
+    ) -> None:
+        """Move units to ``buyer`` after the trading-scope, credit and validity checks; the
+        rule version applied is recorded on the event."""
+        check_quantity(quantity)
+        if seller.credit_code == buyer.credit_code:
+            raise InvalidInput("seller and buyer are the same enterprise")
+        seller.check_may_trade()
+        buyer.check_may_trade()
+        rules.check_transfer(self.kind, self.zone, seller.party(), buyer.party())
+        if from_reservation is None:
+            moves = self._pick(quantity, owner=seller.credit_code, state=AVAILABLE, on=at[:10])
+        else:
+            moves = self._pick(quantity, owner=seller.credit_code, state=RESERVED,
+                               ref=from_reservation, on=at[:10])
+        self._transferred(
+            seller=seller.credit_code, buyer=buyer.credit_code, quantity=quantity,
+            rule_version=rules.version, ref=ref, moves=moves, at=at,
+        )
+
+    @event("Transferred", topic=event_topic("Instrument", "Transferred"))
+    def _transferred(
+        self, seller: str, buyer: str, quantity: int, rule_version: str, ref: str,
+        moves: list[Move], at: str,
+    ) -> None:
+        self._apply(moves, owner=buyer, state=AVAILABLE, ref=None)
+
+    # -- end states ----------------------------------------------------------------------------
+
+    def consume(
+        self, *, owner: Enterprise, quantity: int, approval: str, at: str,
+        from_reservation: str | None = None,
+    ) -> None:
+        """Apply units to a capacity expansion or new product, linked to its approval."""
+        check_quantity(quantity)
+        if not approval.strip():
+            raise InvalidInput("consumption needs the approval reference")
+        state, ref = (AVAILABLE, None) if from_reservation is None else (RESERVED, from_reservation)
+        moves = self._pick(quantity, owner=owner.credit_code, state=state, ref=ref, on=at[:10])
+        self._consumed(owner=owner.credit_code, quantity=quantity, approval=approval,
+                       moves=moves, at=at)
+
+    @event("Consumed", topic=event_topic("Instrument", "Consumed"))
+    def _consumed(
+        self, owner: str, quantity: int, approval: str, moves: list[Move], at: str
+    ) -> None:
+        self._apply(moves, state=CONSUMED, ref=approval)
+
+    def retire(self, *, owner: Enterprise, quantity: int, reason: str, at: str) -> None:
+        """Give units up for good (voluntary cancellation): they can never trade again."""
+        check_quantity(quantity)
+        moves = self._pick(quantity, owner=owner.credit_code, state=AVAILABLE, on=at[:10])
+        self._retired(owner=owner.credit_code, quantity=quantity, reason=reason, moves=moves,
+                      at=at)
+
+    @event("Retired", topic=event_topic("Instrument", "Retired"))
+    def _retired(self, owner: str, quantity: int, reason: str, moves: list[Move], at: str) -> None:
+        self._apply(moves, state=RETIRED, ref=None)
+
+    def expire(self, *, as_of: str, at: str) -> int:
+        """Expire every available or reserved unit of lots whose validity ended before
+        ``as_of`` (an ISO date). Returns the number of units expired."""
+        moves: list[Move] = []
+        refs: dict[str, int] = {}
+        for b in self.iter_blocks():
+            if b[STATE] in (AVAILABLE, RESERVED) and self.lots[b[LOT]]["expires_on"] < as_of:
+                moves.append([b[FIRST], b[FIRST], b[LAST]])
+                if b[STATE] == RESERVED:
+                    refs[b[REF]] = refs.get(b[REF], 0) + b[LAST] - b[FIRST] + 1
+        if not moves:
+            return 0
+        quantity = sum(m[2] - m[1] + 1 for m in moves)
+        self._expired(as_of=as_of, quantity=quantity, reservations_hit=refs, moves=moves, at=at)
+        return quantity
+
+    @event("Expired", topic=event_topic("Instrument", "Expired"))
+    def _expired(
+        self, as_of: str, quantity: int, reservations_hit: dict[str, int], moves: list[Move],
+        at: str,
+    ) -> None:
+        self._apply(moves, state=EXPIRED, ref=None, frozen=None)
+
+    # -- freeze --------------------------------------------------------------------------------
+
+    def freeze(self, *, owner: str, quantity: int | None, ref: str, reason: str, at: str) -> int:
+        """Freeze an owner's available units (all of them when ``quantity`` is None)."""
+        if not ref or not reason.strip():
+            raise InvalidInput("a freeze needs a reference and a reason")
+        if quantity is None:
+            quantity = sum(b[LAST] - b[FIRST] + 1 for b in self.blocks.values()
+                           if b[OWNER] == owner and b[STATE] == AVAILABLE and not b[FROZEN])
+            if quantity == 0:
+                raise InsufficientHoldings(f"{owner} has no unfrozen units of {self.code}")
+        check_quantity(quantity)
+        moves = self._pick(quantity, owner=owner, state=AVAILABLE)
+        self._frozen(owner=owner, quantity=quantity, ref=ref, reason=reason, moves=moves, at=at)
+        return quantity
+
+    @event("Frozen", topic=event_topic("Instrument", "Frozen"))
+    def _frozen(
+        self, owner: str, quantity: int, ref: str, reason: str, moves: list[Move], at: str
+    ) -> None:
+        self._apply(moves, frozen=ref)
+
+    def unfreeze(self, *, ref: str, at: str) -> int:
+        moves = [[b[FIRST], b[FIRST], b[LAST]] for b in self.iter_blocks()
+                 if b[FROZEN] == ref and b[STATE] == AVAILABLE]
+        if not moves:
+            raise NotFound(f"no frozen units of {self.code} under {ref!r}")
+        quantity: int = sum(m[2] - m[1] + 1 for m in moves)
+        self._unfrozen(ref=ref, quantity=quantity, moves=moves, at=at)
+        return quantity
+
+    @event("Unfrozen", topic=event_topic("Instrument", "Unfrozen"))
+    def _unfrozen(self, ref: str, quantity: int, moves: list[Move], at: str) -> None:
+        self._apply(moves, frozen=None)
+
+    # -- revocation ----------------------------------------------------------------------------
+
+    def revoke_lot(self, *, lot_id: str, reason: str, ref: str, at: str) -> dict[str, Any]:
+        """Revoke a lot under the clawback policy in the module docstring. Returns what the
+        event recorded: units lost per holder and the unrecoverable (consumed, retired) count."""
+        lot = self.lots.get(lot_id)
+        if lot is None:
+            raise NotFound(f"no lot {lot_id} in {self.code}")
+        if lot["revoked"]:
+            raise AlreadyExists(f"lot {lot_id} is already revoked")
+        moves: list[Move] = []
+        lost: dict[str, int] = {}
+        reservations: dict[str, int] = {}
+        unrecoverable = 0
+        for b in self.iter_blocks():
+            if b[LOT] != lot_id:
+                continue
+            n = b[LAST] - b[FIRST] + 1
+            if b[STATE] in (AVAILABLE, RESERVED):
+                moves.append([b[FIRST], b[FIRST], b[LAST]])
+                lost[b[OWNER]] = lost.get(b[OWNER], 0) + n
+                if b[STATE] == RESERVED:
+                    reservations[b[REF]] = reservations.get(b[REF], 0) + n
+            elif b[STATE] in (CONSUMED, RETIRED):
+                unrecoverable += n
+        self._lot_revoked(lot_id=lot_id, reason=reason, ref=ref, lost_by_holder=lost,
+                          reservations_hit=reservations, unrecoverable=unrecoverable,
+                          moves=moves, at=at)
+        return {"lost_by_holder": lost, "unrecoverable": unrecoverable,
+                "reservations_hit": reservations}
+
+    @event("LotRevoked", topic=event_topic("Instrument", "LotRevoked"))
+    def _lot_revoked(
+        self, lot_id: str, reason: str, ref: str, lost_by_holder: dict[str, int],
+        reservations_hit: dict[str, int], unrecoverable: int, moves: list[Move], at: str,
+    ) -> None:
+        self.lots[lot_id]["revoked"] = True
+        self._apply(moves, state=REVOKED, ref=ref, frozen=None)

@@ -1,0 +1,189 @@
+"""The registry application: get → call → save, atomically, with bounded retry on conflicts.
+
+Every command loads the aggregates it needs, calls the pure domain, and saves every changed
+aggregate in ONE ``save`` (one transaction). A concurrent writer makes the save fail with
+``IntegrityError`` and nothing is stored; the whole command is then re-run on fresh copies, at
+most ``MAX_ATTEMPTS`` times.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any, ParamSpec, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError
+
+from domain.agency import Agency
+from domain.catalogue import Catalogue
+from domain.enterprise import Enterprise
+from domain.errors import AlreadyExists, ConcurrencyConflict, InvalidInput, NotFound
+from domain.expansion import ExpansionApplication
+from domain.instrument import Instrument
+from domain.retrofit import Retrofit
+from domain.rules import CURRENT_RULES, TradingRules, rules
+
+MAX_ATTEMPTS = 8
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def command(fn: Callable[P, R]) -> Callable[P, R]:
+    """Re-run the whole command on a version conflict; give up with a typed error."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        for _ in range(MAX_ATTEMPTS):
+            try:
+                return fn(*args, **kwargs)
+            except IntegrityError:
+                continue
+        raise ConcurrencyConflict(f"{fn.__name__} kept conflicting with concurrent writes")
+
+    return wrapper
+
+
+def validity_end(vintage: int, years: int = 5) -> str:
+    """Units stay valid for five years after their vintage year."""
+    return f"{vintage + years}-12-31"
+
+
+class RegistryBase(Application):
+    """Loading helpers and the commands on enterprises, agencies and rules."""
+
+    name = "Registry"
+    snapshotting_intervals = {Instrument: 200}
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env=env)
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def _get(self, cls: type[Aggregate], aggregate_id: UUID, what: str) -> Any:
+        try:
+            agg = self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(f"{what} not found") from None
+        if not isinstance(agg, cls):
+            raise NotFound(f"{what} not found")
+        return agg
+
+    def enterprise(self, credit_code: str) -> Enterprise:
+        e: Enterprise = self._get(Enterprise, Enterprise.create_id(credit_code),
+                                  f"enterprise {credit_code}")
+        return e
+
+    def agency(self, credit_code: str) -> Agency:
+        a: Agency = self._get(Agency, Agency.create_id(credit_code), f"agency {credit_code}")
+        return a
+
+    def retrofit(self, reference: str) -> Retrofit:
+        r: Retrofit = self._get(Retrofit, Retrofit.create_id(reference), f"retrofit {reference}")
+        return r
+
+    def expansion(self, reference: str) -> ExpansionApplication:
+        x: ExpansionApplication = self._get(
+            ExpansionApplication, ExpansionApplication.create_id(reference),
+            f"expansion application {reference}",
+        )
+        return x
+
+    def instrument(self, code: str) -> Instrument:
+        try:
+            kind, vintage, zone = code.split("-", 2)
+            year = int(vintage)
+        except ValueError:
+            raise InvalidInput(
+                f"an instrument code reads KIND-VINTAGE-ZONE, got {code!r}"
+            ) from None
+        i: Instrument = self._get(Instrument, Instrument.create_id(kind, year, zone),
+                                  f"instrument {code}")
+        return i
+
+    def catalogue(self) -> Catalogue:
+        try:
+            c: Catalogue = self.repository.get(Catalogue.create_id())
+        except AggregateNotFoundError:
+            c = Catalogue()
+        return c
+
+    def current_rules(self) -> TradingRules:
+        return rules(self.catalogue().rules_version or CURRENT_RULES)
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        try:
+            self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return False
+        return True
+
+    def _create(self, section: str, key: str, aggregate: Aggregate, *others: Aggregate) -> None:
+        if self._exists(aggregate.id):
+            raise AlreadyExists(f"{section[:-1]} {key} already exists")
+        catalogue = self.catalogue()
+        catalogue.add(section=section, key=key)
+        self.save(aggregate, catalogue, *others)
+
+    # -- enterprises and agencies --------------------------------------------------------------
+
+    @command
+    def register_enterprise(
+        self, *, credit_code: str, name: str, sector: str, prefecture: str, basin: str,
+        direct_discharger: bool, at: str,
+    ) -> Enterprise:
+        e = Enterprise.register(
+            credit_code=credit_code, name=name, sector=sector, prefecture=prefecture,
+            basin=basin, direct_discharger=direct_discharger, at=at,
+        )
+        self._create("enterprises", credit_code, e)
+        return e
+
+    @command
+    def set_obligation(
+        self, *, credit_code: str, kind: str, period: int, target: int, at: str
+    ) -> None:
+        e = self.enterprise(credit_code)
+        e.set_obligation(kind=kind, period=period, target=target, at=at)
+        self.save(e)
+
+    @command
+    def restrict_enterprise(self, *, credit_code: str, reason: str, reference: str,
+                            at: str) -> None:
+        e = self.enterprise(credit_code)
+        e.restrict(reason=reason, reference=reference, at=at)
+        self.save(e)
+
+    @command
+    def restore_enterprise(self, *, credit_code: str, reason: str, reference: str,
+                           at: str) -> None:
+        e = self.enterprise(credit_code)
+        e.restore(reason=reason, reference=reference, at=at)
+        self.save(e)
+
+    @command
+    def register_agency(self, *, credit_code: str, name: str, at: str) -> Agency:
+        a = Agency.register(credit_code=credit_code, name=name, at=at)
+        self._create("agencies", credit_code, a)
+        return a
+
+    @command
+    def accredit_agency(self, *, credit_code: str, accreditation: str, at: str) -> None:
+        a = self.agency(credit_code)
+        a.accredit(accreditation=accreditation, at=at)
+        self.save(a)
+
+    @command
+    def restrict_agency(self, *, credit_code: str, reason: str, reference: str, at: str) -> None:
+        a = self.agency(credit_code)
+        a.restrict(reason=reason, reference=reference, at=at)
+        self.save(a)
+
+    @command
+    def adopt_rules(self, *, version: str, administrator: str, at: str) -> None:
+        rules(version)
+        catalogue = self.catalogue()
+        catalogue.adopt_rules(version=version, administrator=administrator, at=at)
+        self.save(catalogue)

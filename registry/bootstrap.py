@@ -1,0 +1,26 @@
+"""Composition root: ``build_registry(env)`` wires the application from an environment mapping.
+
+Nothing runs at import time and nothing mutates ``os.environ``; tests pass their own dict.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from registry.app import RegistryBase
+from registry.config import Settings
+from registry.holdings import HoldingCommands
+from registry.queries import Queries
+from registry.retrofits import RetrofitCommands
+
+
+class Registry(RetrofitCommands, HoldingCommands, Queries, RegistryBase):
+    """The registry: every command and query over one event store."""
+
+
+def build_registry(env: Mapping[str, str]) -> Registry:
+    settings = Settings.from_env(env)
+    if settings.store == "sqlite":
+        os.makedirs(settings.data_dir, exist_ok=True)
+    return Registry(env=settings.eventsourcing_env)

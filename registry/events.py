@@ -1,0 +1,56 @@
+"""Domain events as plain records and back: the shape leaves, exports and replays share.
+
+A record is ``{"position", "aggregate_id", "version", "topic", "timestamp", "payload"}``. Domain
+events carry only JSON values (str, int, bool, None, lists, str-keyed dicts), so the payload is
+the event's own attributes and a record turns back into the very same event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.utils import get_topic, resolve_topic
+
+_META = ("originator_id", "originator_version", "timestamp")
+
+
+def to_record(position: int, event: DomainEventProtocol[Any]) -> dict[str, Any]:
+    payload = {k: v for k, v in vars(event).items() if k not in _META}
+    return {
+        "position": position,
+        "aggregate_id": str(event.originator_id),
+        "version": event.originator_version,
+        "topic": get_topic(type(event)),
+        "timestamp": event.timestamp.isoformat(),
+        "payload": payload,
+    }
+
+
+def from_record(record: dict[str, Any]) -> Any:
+    cls = resolve_topic(record["topic"])
+    return cls(
+        originator_id=UUID(record["aggregate_id"]),
+        originator_version=record["version"],
+        timestamp=datetime.fromisoformat(record["timestamp"]),
+        **record["payload"],
+    )
+
+
+def stored_events(
+    app: Application, *, start: int = 1, stop: int | None = None, page: int = 1000
+) -> Iterator[tuple[int, Any]]:
+    """(position, domain event) in commit order, from ``start`` up to ``stop`` inclusive."""
+    position = start
+    while stop is None or position <= stop:
+        limit = page if stop is None else min(page, stop - position + 1)
+        notifications = app.recorder.select_notifications(position, limit, stop=stop)
+        if not notifications:
+            return
+        for n in notifications:
+            yield n.id, app.mapper.to_domain_event(n)
+        position = notifications[-1].id + 1

@@ -1,0 +1,114 @@
+"""Holding commands: transfers, reservations, capacity expansion, retirement, expiry, freeze."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from domain.expansion import ExpansionApplication
+from domain.instrument import Instrument
+from registry.app import command
+
+if TYPE_CHECKING:
+    from registry.app import RegistryBase as _Base
+else:
+    _Base = object
+
+
+class HoldingCommands(_Base):
+    @command
+    def transfer(
+        self, *, instrument: str, seller: str, buyer: str, quantity: int, ref: str, at: str,
+        from_reservation: str | None = None,
+    ) -> str:
+        """A negotiated or administrator-recorded transfer; returns the rule version applied."""
+        i = self.instrument(instrument)
+        rules = self.current_rules()
+        i.transfer(seller=self.enterprise(seller), buyer=self.enterprise(buyer),
+                   quantity=quantity, rules=rules, ref=ref, at=at,
+                   from_reservation=from_reservation)
+        self.save(i)
+        return rules.version
+
+    @command
+    def reserve(self, *, instrument: str, owner: str, quantity: int, ref: str, at: str) -> None:
+        i = self.instrument(instrument)
+        i.reserve(owner=self.enterprise(owner), quantity=quantity, ref=ref, at=at)
+        self.save(i)
+
+    @command
+    def release(self, *, instrument: str, ref: str, at: str, quantity: int | None = None) -> int:
+        i = self.instrument(instrument)
+        released = i.release(ref=ref, quantity=quantity, at=at)
+        self.save(i)
+        return released
+
+    @command
+    def retire(self, *, instrument: str, owner: str, quantity: int, reason: str, at: str) -> None:
+        i = self.instrument(instrument)
+        i.retire(owner=self.enterprise(owner), quantity=quantity, reason=reason, at=at)
+        self.save(i)
+
+    @command
+    def submit_expansion(
+        self, *, reference: str, enterprise: str, instrument: str, quantity: int, project: str,
+        at: str,
+    ) -> ExpansionApplication:
+        """Apply surplus to one's own capacity expansion: the units are reserved meanwhile."""
+        i = self.instrument(instrument)
+        e = self.enterprise(enterprise)
+        x = ExpansionApplication.submit(reference=reference, enterprise=enterprise,
+                                        instrument=i.code, quantity=quantity, project=project,
+                                        at=at)
+        i.reserve(owner=e, quantity=quantity, ref=x.reservation_ref, at=at)
+        self._create("expansions", reference, x, i)
+        return x
+
+    @command
+    def approve_expansion(self, *, reference: str, administrator: str, approval: str,
+                          at: str) -> None:
+        x = self.expansion(reference)
+        i = self.instrument(x.instrument)
+        x.approve(administrator=administrator, approval=approval, at=at)
+        i.consume(owner=self.enterprise(x.enterprise), quantity=x.quantity, approval=approval,
+                  at=at, from_reservation=x.reservation_ref)
+        self.save(x, i)
+
+    @command
+    def reject_expansion(self, *, reference: str, administrator: str, reason: str,
+                         at: str) -> None:
+        x = self.expansion(reference)
+        i = self.instrument(x.instrument)
+        x.reject(administrator=administrator, reason=reason, at=at)
+        i.release(ref=x.reservation_ref, at=at)
+        self.save(x, i)
+
+    @command
+    def expire(self, *, as_of: str, at: str) -> dict[str, int]:
+        """Expire, in one atomic save, every unit whose validity ended before ``as_of``."""
+        changed: list[Instrument] = []
+        counts: dict[str, int] = {}
+        for code in self.catalogue().entries["instruments"]:
+            i = self.instrument(code)
+            n = i.expire(as_of=as_of, at=at)
+            if n:
+                counts[code] = n
+                changed.append(i)
+        if changed:
+            self.save(*changed)
+        return counts
+
+    @command
+    def freeze(self, *, instrument: str, owner: str, ref: str, reason: str, at: str,
+               quantity: int | None = None) -> int:
+        i = self.instrument(instrument)
+        self.enterprise(owner)
+        n = i.freeze(owner=owner, quantity=quantity, ref=ref, reason=reason, at=at)
+        self.save(i)
+        return n
+
+    @command
+    def unfreeze(self, *, instrument: str, ref: str, at: str) -> int:
+        i = self.instrument(instrument)
+        n = i.unfreeze(ref=ref, at=at)
+        self.save(i)
+        return n

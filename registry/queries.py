@@ -1,0 +1,156 @@
+"""Read side: balances (now or as of any past position), serial provenance, annual reports."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import TYPE_CHECKING, Any
+
+from domain.errors import InvalidInput
+from domain.instrument import FIRST, FROZEN, LAST, LOT, OWNER, REF, STATE, Instrument
+from domain.retrofit import Retrofit
+from registry.events import stored_events
+from registry.replay import Fold
+
+if TYPE_CHECKING:
+    from registry.app import RegistryBase as _Base
+else:
+    _Base = object
+
+BALANCE_COLUMNS = ("available", "frozen", "reserved", "consumed", "retired", "expired", "revoked")
+REPORT_COLUMNS = ("verified_reduction", "issued", "sold", "bought", "consumed", "expired",
+                  "revoked")
+
+
+def balance_rows(instruments: list[Instrument], enterprise: str | None) -> list[dict[str, Any]]:
+    rows = []
+    for i in sorted(instruments, key=lambda x: x.code):
+        for owner, per in sorted(i.balances().items()):
+            if enterprise is not None and owner != enterprise:
+                continue
+            rows.append({"enterprise": owner, "instrument": i.code,
+                         **{c: per.get(c, 0) for c in BALANCE_COLUMNS}})
+    return rows
+
+
+def parse_serial(serial: str) -> tuple[str, int]:
+    code, _, number = serial.rpartition("-")
+    if not code or not number.isdigit():
+        raise InvalidInput(f"a serial number reads KIND-VINTAGE-ZONE-NNNNNNNNN, got {serial!r}")
+    return code, int(number)
+
+
+class Queries(_Base):
+    def instruments(self) -> list[Instrument]:
+        return [self.instrument(c) for c in self.catalogue().entries["instruments"]]
+
+    def position(self) -> int:
+        """The current position (notification id) of the event log."""
+        return int(self.recorder.max_notification_id() or 0)
+
+    def replay(self, *, stop: int | None = None) -> Fold:
+        return Fold().run(stored_events(self, stop=stop))
+
+    def balances(self, *, enterprise: str | None = None,
+                 as_of: int | None = None) -> list[dict[str, Any]]:
+        """Units per enterprise and instrument by state, now or as of log position ``as_of``."""
+        if as_of is None:
+            return balance_rows(self.instruments(), enterprise)
+        if as_of < 0:
+            raise InvalidInput("a log position is a non-negative integer")
+        return balance_rows(self.replay(stop=as_of).of_type(Instrument), enterprise)
+
+    def provenance(self, serial: str) -> dict[str, Any]:
+        """Everything about one unit: its retrofit, evidence, agencies, every movement and its
+        final state."""
+        code, unit = parse_serial(serial)
+        i = self.instrument(code)
+        block = i.block_of(unit)
+        lot = i.lots[block[LOT]]
+        r = self.retrofit(lot["retrofit_reference"])
+        history = []
+        for event in self.events.get(i.id):
+            name = type(event).__name__
+            moves = getattr(event, "moves", None)
+            if name == "LotIssued":
+                hit = event.first <= unit <= event.last
+            else:
+                hit = moves is not None and any(m[1] <= unit <= m[2] for m in moves)
+            if hit:
+                entry = {k: v for k, v in vars(event).items()
+                         if k not in ("moves", "originator_id", "timestamp")}
+                entry["event"] = name
+                entry["version"] = event.originator_version
+                history.append(entry)
+        return {
+            "serial": serial, "instrument": i.code, "kind": i.kind, "vintage": i.vintage,
+            "zone": i.zone, "lot": block[LOT],
+            "block": {"first": block[FIRST], "last": block[LAST]},
+            "retrofit": {
+                "reference": r.reference, "enterprise": r.enterprise, "period": r.period,
+                "state": r.state, "agencies": r.agencies(),
+                "evidence": {stage: doc["report_sha256"] for stage, doc in
+                             (("baseline_audit", r.baseline), ("post_audit", r.post),
+                              ("verification", r.verification)) if doc},
+                "confirmation": r.confirmation, "revocation": r.revocation,
+            },
+            "history": history,
+            "final": {"owner": block[OWNER], "state": block[STATE], "ref": block[REF],
+                      "frozen": block[FROZEN]},
+        }
+
+    def annual_report(self, *, enterprise: str, year: int) -> dict[str, Any]:
+        """The enterprise's cleaner-production performance in ``year``, per indicator kind."""
+        self.enterprise(enterprise)
+        per_kind: dict[str, dict[str, int]] = {}
+        prefix = str(year)
+
+        def add(kind: str, column: str, amount: int) -> None:
+            row = per_kind.setdefault(kind, dict.fromkeys(REPORT_COLUMNS, 0))
+            row[column] += amount
+
+        def hook(_: int, event: Any, before: Any) -> None:
+            name = type(event).__name__
+            at = getattr(event, "at", "")
+            if not at.startswith(prefix):
+                return
+            if isinstance(before, Retrofit) and name == "Verified" and \
+                    before.enterprise == enterprise:
+                for kind, amount in event.reductions.items():
+                    add(kind, "verified_reduction", amount)
+            if not isinstance(before, Instrument):
+                return
+            kind = before.kind
+            if name == "LotIssued" and event.owner == enterprise:
+                add(kind, "issued", event.last - event.first + 1)
+            elif name == "Transferred":
+                if event.seller == enterprise:
+                    add(kind, "sold", event.quantity)
+                if event.buyer == enterprise:
+                    add(kind, "bought", event.quantity)
+            elif name == "Consumed" and event.owner == enterprise:
+                add(kind, "consumed", event.quantity)
+            elif name == "Expired":
+                add_owned(kind, "expired", before, event.moves)
+            elif name == "LotRevoked":
+                add(kind, "revoked", event.lost_by_holder.get(enterprise, 0))
+
+        def add_owned(kind: str, column: str, before: Instrument, moves: list[list[int]]) -> None:
+            for block_first, first, last in moves:
+                if before.blocks[str(block_first)][OWNER] == enterprise:
+                    add(kind, column, last - first + 1)
+
+        Fold().run(stored_events(self), hook)
+        rows = [{"kind": k, **v} for k, v in sorted(per_kind.items())]
+        return {"enterprise": enterprise, "year": year, "unit": "kg (kgce for ENERGY)",
+                "rows": rows}
+
+    @staticmethod
+    def report_csv(report: dict[str, Any]) -> str:
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=["enterprise", "year", "kind", *REPORT_COLUMNS],
+                                lineterminator="\n")
+        writer.writeheader()
+        for row in report["rows"]:
+            writer.writerow({"enterprise": report["enterprise"], "year": report["year"], **row})
+        return out.getvalue()

@@ -1,0 +1,143 @@
+"""Retrofit commands: audits, verification, confirmation, issuance and revocation."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from domain.errors import InvalidInput
+from domain.instrument import Instrument
+from domain.retrofit import Retrofit
+from registry.app import command, validity_end
+
+if TYPE_CHECKING:
+    from registry.app import RegistryBase as _Base
+else:
+    _Base = object
+
+
+class RetrofitCommands(_Base):
+    @command
+    def register_retrofit(
+        self, *, reference: str, enterprise: str, period: int, kinds: list[str],
+        description: str, at: str,
+    ) -> Retrofit:
+        self.enterprise(enterprise)  # must exist
+        r = Retrofit.register(reference=reference, enterprise=enterprise, period=period,
+                              kinds=kinds, description=description, at=at)
+        self._create("retrofits", reference, r)
+        return r
+
+    @command
+    def record_baseline_audit(
+        self, *, reference: str, agency: str, report_sha256: str, amounts: dict[str, int],
+        at: str,
+    ) -> None:
+        r = self.retrofit(reference)
+        r.record_baseline_audit(agency=self.agency(agency), report_sha256=report_sha256,
+                                amounts=amounts, at=at)
+        self.save(r)
+
+    @command
+    def record_post_audit(
+        self, *, reference: str, agency: str, report_sha256: str, amounts: dict[str, int],
+        at: str,
+    ) -> None:
+        r = self.retrofit(reference)
+        r.record_post_audit(agency=self.agency(agency), report_sha256=report_sha256,
+                            amounts=amounts, at=at)
+        self.save(r)
+
+    @command
+    def verify_retrofit(
+        self, *, reference: str, agency: str, report_sha256: str, reductions: dict[str, int],
+        at: str,
+    ) -> None:
+        r = self.retrofit(reference)
+        r.verify(agency=self.agency(agency), report_sha256=report_sha256,
+                 reductions=reductions, at=at)
+        self.save(r)
+
+    @command
+    def confirm_retrofit(self, *, reference: str, administrator: str, at: str) -> dict[str, int]:
+        """确权: the reduction first meets the enterprise's own task; the rest is surplus."""
+        r = self.retrofit(reference)
+        e = self.enterprise(r.enterprise)
+        remaining = {k: e.remaining_obligation(k, r.period) for k in r.kinds}
+        r.confirm(administrator=administrator, remaining_obligations=remaining, at=at)
+        for kind, applied in r.confirmation["obligation_applied"].items():  # type: ignore[index]
+            if applied:
+                e.meet_obligation(kind=kind, period=r.period, amount=applied,
+                                  retrofit_id=str(r.id))
+        self.save(r, e)
+        return r.surplus()
+
+    @command
+    def issue_surplus(self, *, reference: str, administrator: str, at: str) -> dict[str, Any]:
+        """Issue the confirmed surplus as serial-numbered lots, one per kind, in the instrument
+        of the enterprise's trading zone for that kind."""
+        if not administrator.strip():
+            raise InvalidInput("issuance needs the administrator's id")
+        r = self.retrofit(reference)
+        surplus = r.check_issuable()
+        e = self.enterprise(r.enterprise)
+        rules = self.current_rules()
+        catalogue = self.catalogue()
+        changed: list[Any] = [r]
+        lots: dict[str, dict[str, Any]] = {}
+        for kind, quantity in sorted(surplus.items()):
+            zone = rules.zone_of(kind, e.party())
+            instrument = self._instrument_or_open(kind, r.period, zone, at, catalogue)
+            lot_id = f"{reference}/{kind}"
+            first, last = instrument.issue(
+                lot_id=lot_id, owner=e.credit_code, retrofit=str(r.id),
+                retrofit_reference=reference, quantity=quantity,
+                expires_on=validity_end(r.period), evidence=r.evidence(),
+                agencies=r.agencies(), at=at,
+            )
+            lots[kind] = {"instrument": instrument.code, "lot": lot_id, "first": first,
+                          "last": last, "quantity": quantity}
+            changed.append(instrument)
+        r.mark_issued(lots=lots, administrator=administrator, at=at)
+        self.save(*changed, catalogue)
+        return lots
+
+    def _instrument_or_open(self, kind: str, vintage: int, zone: str, at: str,
+                            catalogue: Any) -> Instrument:
+        code = f"{kind}-{vintage}-{zone}"
+        if code in catalogue.entries["instruments"]:
+            return self.instrument(code)
+        catalogue.add(section="instruments", key=code)
+        return Instrument.open(kind=kind, vintage=vintage, zone=zone, at=at)
+
+    @command
+    def revoke_retrofit(
+        self, *, reference: str, reason: str, spot_check: str, at: str,
+        restrict_enterprise: bool = True, restrict_agencies: tuple[str, ...] = (),
+    ) -> dict[str, Any]:
+        """A failed spot check: revoke every lot of the retrofit under the clawback policy
+        (domain/instrument.py), charge unrecoverable units to the enterprise's obligation,
+        and put the fraud on the credit records named."""
+        r = self.retrofit(reference)
+        e = self.enterprise(r.enterprise)
+        r.revoke(reason=reason, spot_check=spot_check, at=at)
+        changed: list[Any] = [r, e]
+        outcome: dict[str, Any] = {}
+        for kind, lot in sorted(r.lots.items()):
+            instrument = self.instrument(lot["instrument"])
+            result = instrument.revoke_lot(lot_id=lot["lot"], reason=reason, ref=spot_check,
+                                           at=at)
+            if result["unrecoverable"]:
+                e.owe_clawback(kind=kind, period=r.period, amount=result["unrecoverable"],
+                               retrofit_id=str(r.id))
+            outcome[kind] = result
+            changed.append(instrument)
+        if restrict_enterprise:
+            e.restrict(reason=f"retrofit {reference} failed spot check: {reason}",
+                       reference=spot_check, at=at)
+        for code in restrict_agencies:
+            agency = self.agency(code)
+            agency.restrict(reason=f"retrofit {reference} failed spot check: {reason}",
+                            reference=spot_check, at=at)
+            changed.append(agency)
+        self.save(*changed)
+        return outcome
