@@ -9,6 +9,8 @@ most ``MAX_ATTEMPTS`` times.
 from __future__ import annotations
 
 import functools
+import random
+import time
 from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
@@ -26,7 +28,8 @@ from domain.instrument import Instrument
 from domain.retrofit import Retrofit
 from domain.rules import CURRENT_RULES, TradingRules, rules
 
-MAX_ATTEMPTS = 8
+MAX_ATTEMPTS = 10
+BACKOFF_SECONDS = 0.002
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -36,11 +39,12 @@ def command(fn: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             try:
                 return fn(*args, **kwargs)
             except IntegrityError:
-                continue
+                # jittered exponential back-off, so that contending writers spread out
+                time.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt))  # noqa: S311
         raise ConcurrencyConflict(f"{fn.__name__} kept conflicting with concurrent writes")
 
     return wrapper

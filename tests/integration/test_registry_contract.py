@@ -1,0 +1,170 @@
+"""One contract suite, run on the in-memory, SQLite and PostgreSQL event stores."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from domain.errors import AlreadyExists, InsufficientHoldings, NotFound, OutsideTradingZone
+from domain.instrument import Instrument
+from registry.bootstrap import Registry, build_registry
+from registry.replay import comparable
+from tests.world import AT, build_world, issue
+
+Factory = Callable[[], Registry]
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
+    """Makes registry instances that share one store (a second instance = another process)."""
+    if request.param == "memory":
+        app = build_registry({"REGISTRY_STORE": "memory"})
+        apps = [app]
+        yield lambda: app
+        return
+    if request.param == "sqlite":
+        env = {"REGISTRY_DATA_DIR": str(tmp_path / "data")}
+    else:
+        env = {"REGISTRY_STORE": "postgres", **request.getfixturevalue("postgres_env")}
+    apps = []
+
+    def make() -> Registry:
+        apps.append(build_registry(env))
+        return apps[-1]
+
+    yield make
+    for a in apps:
+        a.close()
+
+
+def test_issue_transfer_expand_and_report(factory: Factory) -> None:
+    app = factory()
+    w = build_world(app)
+    app.set_obligation(credit_code=w.dyeing, kind="COD", period=2025, target=10_000, at=AT)
+    lots = issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD",
+                 baseline=100_000, post=40_000, verified=55_000)
+    assert lots["COD"]["quantity"] == 45_000
+    code = lots["COD"]["instrument"]
+    assert code == "COD-2025-MAOZHOU"
+    app.transfer(instrument=code, seller=w.dyeing, buyer=w.paper, quantity=5_000, ref="T-1",
+                 at=AT)
+    app.submit_expansion(reference="EX-1", enterprise=w.paper, instrument=code,
+                         quantity=2_000, project="second paper machine", at=AT)
+    app.approve_expansion(reference="EX-1", administrator="admin-2", approval="GDEE-2025-17",
+                          at=AT)
+    rows = {r["enterprise"]: r for r in app.balances()}
+    assert rows[w.dyeing]["available"] == 40_000
+    assert rows[w.paper]["available"] == 3_000
+    assert rows[w.paper]["consumed"] == 2_000
+    report = app.annual_report(enterprise=w.paper, year=2025)
+    assert report["rows"] == [{"kind": "COD", "verified_reduction": 0, "issued": 0, "sold": 0,
+                               "bought": 5_000, "consumed": 2_000, "expired": 0, "revoked": 0}]
+    csv = app.report_csv(app.annual_report(enterprise=w.dyeing, year=2025))
+    assert csv.splitlines()[1] == f"{w.dyeing},2025,COD,55000,45000,5000,0,0,0,0"
+
+
+def test_balances_as_of_a_past_log_position(factory: Factory) -> None:
+    app = factory()
+    w = build_world(app)
+    issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900, post=100)
+    before = app.position()
+    app.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.paper, quantity=300,
+                 ref="T-1", at=AT)
+    assert [(r["enterprise"], r["available"]) for r in app.balances(as_of=before)] == [
+        (w.dyeing, 800)]
+    now = {r["enterprise"]: r["available"] for r in app.balances()}
+    assert now == {w.dyeing: 500, w.paper: 300}
+    assert app.balances(as_of=0) == []
+
+
+def test_serial_provenance_traces_unit_to_evidence_and_every_transfer(factory: Factory) -> None:
+    app = factory()
+    w = build_world(app)
+    issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900, post=100)
+    app.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.paper, quantity=300,
+                 ref="T-1", at=AT)
+    app.transfer(instrument="COD-2025-MAOZHOU", seller=w.paper, buyer=w.dyeing,
+                 quantity=100, ref="T-2", at=AT)
+    p = app.provenance("COD-2025-MAOZHOU-000000050")
+    assert [h["event"] for h in p["history"]] == ["LotIssued", "Transferred", "Transferred"]
+    assert [h.get("ref") for h in p["history"][1:]] == ["T-1", "T-2"]
+    assert p["retrofit"]["agencies"] == {"baseline_audit": w.auditor, "post_audit": w.auditor,
+                                         "verification": w.verifier}
+    assert set(p["retrofit"]["evidence"]) == {"baseline_audit", "post_audit", "verification"}
+    assert p["final"]["owner"] == w.dyeing
+    far = app.provenance("COD-2025-MAOZHOU-000000700")
+    assert [h["event"] for h in far["history"]] == ["LotIssued"]
+    with pytest.raises(NotFound):
+        app.provenance("COD-2025-MAOZHOU-000000801")
+
+
+def test_refused_command_writes_nothing(factory: Factory) -> None:
+    app = factory()
+    w = build_world(app)
+    issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900, post=100)
+    position = app.position()
+    with pytest.raises(OutsideTradingZone):
+        app.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.power,
+                     quantity=1, ref="T-1", at=AT)
+    with pytest.raises(InsufficientHoldings):
+        app.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.paper,
+                     quantity=801, ref="T-2", at=AT)
+    # a multi-aggregate command failing half-way (unknown agency after the retrofit and the
+    # instrument changed in memory) stores none of its events
+    with pytest.raises(NotFound):
+        app.revoke_retrofit(reference="RF-1", reason="fraud", spot_check="SC-1", at=AT,
+                            restrict_agencies=("no-such-agency",))
+    assert app.position() == position
+    assert app.retrofit("RF-1").state == "issued"
+
+
+def test_one_enterprise_per_credit_code(factory: Factory) -> None:
+    app = factory()
+    w = build_world(app)
+    with pytest.raises(AlreadyExists):
+        app.register_enterprise(credit_code=w.dyeing, name="Impostor", sector="PAPER",
+                                prefecture="SHENZHEN", basin="MAOZHOU", direct_discharger=True,
+                                at=AT)
+
+
+def test_concurrent_transfers_retry_and_conserve_units(factory: Factory) -> None:
+    app = factory()
+    w = build_world(app)
+    issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=10_000, post=0)
+    other = factory()
+    errors: list[BaseException] = []
+
+    def worker(instance: Registry, tag: str) -> None:
+        try:
+            for n in range(15):
+                instance.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing,
+                                  buyer=w.paper, quantity=10, ref=f"{tag}-{n}", at=AT)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(a, t)) for a, t in ((app, "x"), (other, "y"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    i = app.instrument("COD-2025-MAOZHOU")
+    assert i.balances()[w.paper]["available"] == 300
+    assert sum(i.totals().values()) == i.issued() == 10_000
+
+
+def test_state_survives_a_new_process_and_replay_equals_live_state(factory: Factory) -> None:
+    app = factory()
+    w = build_world(app)
+    issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900, post=100)
+    app.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.paper, quantity=300,
+                 ref="T-1", at=AT)
+    reopened = factory()
+    assert reopened.balances() == app.balances()
+    fold = reopened.replay()
+    for aggregate_id, rebuilt in fold.aggregates.items():
+        assert comparable(rebuilt) == comparable(reopened.repository.get(aggregate_id))
+    assert len(fold.of_type(Instrument)) == 1
