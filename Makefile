@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/registry demo --data-dir $(DATA_DIR)
+	$(BIN)/registry demo --reuse --data-dir $(DATA_DIR)
 
 # Debian's PostgreSQL server for the throw-away test cluster; installed when missing.
 postgres-binaries:

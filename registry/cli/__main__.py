@@ -1,0 +1,7 @@
+"""``python -m registry.cli``."""
+
+import sys
+
+from registry.cli.main import main
+
+sys.exit(main())

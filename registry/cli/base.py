@@ -1,0 +1,251 @@
+"""The ``registry`` command line: parser plumbing, argument types, the run context.
+
+Every command is a small function ``handler(ctx) -> int | None`` registered on an argparse
+sub-parser by an ``add_*_commands(subparsers)`` function listed in ``COMMAND_GROUPS``; another
+area (ledger, orders, …) adds its commands by writing such a function and appending it there.
+Handlers parse nothing themselves: the parser converts arguments (credit codes, integer amounts,
+ISO times) and the handler does one registry call and prints the result.
+
+Times are passed to the registry explicitly: ``--at`` on every writing command, defaulting to the
+current time in China Standard Time (Asia/Shanghai, +08:00), read here, in the CLI layer — the
+domain never reads a clock.
+
+Bad input — argument syntax, malformed JSON, amounts that are not whole kg / kgce, every refusal
+of the domain (``RegistryError``), bad settings — prints ONE line ``registry: error: …`` on stderr
+and exits with status 2. Anything else is a bug: one line too, status 1, and the traceback only
+when ``REGISTRY_DEBUG`` is set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from domain.credit_code import validate_credit_code
+from domain.errors import InvalidCreditCode
+
+if TYPE_CHECKING:
+    from registry.bootstrap import Registry
+    from registry.config import Settings
+
+#: China Standard Time has had no daylight saving since 1991: a fixed offset is exact.
+CHINA_TIME = timezone(timedelta(hours=8), "Asia/Shanghai")
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class CliError(Exception):
+    """Bad input found by the command line itself; reported like a domain refusal."""
+
+
+def now_in_china() -> str:
+    return datetime.now(CHINA_TIME).isoformat(timespec="seconds")
+
+
+# -- the parser --------------------------------------------------------------------------------
+
+
+class Parser(argparse.ArgumentParser):
+    """Raises instead of printing usage and exiting, so ``main`` reports one line."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("registry").strip()
+        raise CliError(f"{command}: {message}" if command else message)
+
+
+if TYPE_CHECKING:
+    Subparsers = argparse._SubParsersAction[Parser]
+else:  # argparse has no public name for it, and it is generic only in the stubs
+    Subparsers = argparse._SubParsersAction
+Handler = Callable[["Context"], int | None]
+
+
+def add_command(subparsers: Subparsers, name: str, handler: Handler, summary: str, *,
+                writes: bool = True) -> Parser:
+    """One leaf command: its parser, the shared ``--data-dir`` and, if it writes, ``--at``."""
+    p: Parser = subparsers.add_parser(name, help=summary, description=summary)
+    p.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS,
+                   help="data folder of the event store (overrides the global option)")
+    if writes:
+        p.add_argument("--at", type=timestamp, metavar="ISO-DATETIME", default=None,
+                       help="when it happened, e.g. 2025-03-01T09:00:00+08:00 "
+                            "(default: now, China Standard Time)")
+    p.set_defaults(handler=handler)
+    return p
+
+
+def add_group(subparsers: Subparsers, name: str, summary: str) -> Subparsers:
+    """A command with actions (``registry retrofit verify …``)."""
+    p: Parser = subparsers.add_parser(name, help=summary, description=summary)
+    return p.add_subparsers(title="actions", dest=f"{name}_action", metavar="ACTION",
+                            required=True)
+
+
+# -- argument types: each raises ArgumentTypeError with a message naming the problem -----------
+
+
+def timestamp(text: str) -> str:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO 8601 date-time such as 2025-03-01T09:00:00+08:00"
+        ) from None
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"{text!r} needs a UTC offset, e.g. +08:00")
+    return value.isoformat(timespec="seconds")
+
+
+def iso_date(text: str) -> str:
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date such as 2030-12-31"
+                                         ) from None
+
+
+def whole_number(text: str, what: str = "a quantity") -> int:
+    """An integer of the smallest unit; decimals are refused rather than rounded."""
+    cleaned = text.strip().replace("_", "")
+    try:
+        return int(cleaned)
+    except ValueError:
+        pass
+    try:
+        float(cleaned)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} must be an integer, got {text!r}") from None
+    raise argparse.ArgumentTypeError(
+        f"{what} must be a whole number of kg (kgce for ENERGY), got {text!r}; "
+        "amounts are stored in the smallest unit (1 t = 1000 kg), never as decimals"
+    )
+
+
+def quantity(text: str) -> int:
+    return whole_number(text)
+
+
+def year(text: str) -> int:
+    value = whole_number(text, "a year")
+    if not 2000 <= value <= 2100:
+        raise argparse.ArgumentTypeError(f"{value} is not a plausible year")
+    return value
+
+
+def position(text: str) -> int:
+    value = whole_number(text, "a log position")
+    if value < 0:
+        raise argparse.ArgumentTypeError("a log position is a non-negative integer")
+    return value
+
+
+def credit_code(text: str) -> str:
+    try:
+        return validate_credit_code(text.strip().upper())
+    except InvalidCreditCode as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def upper(text: str) -> str:
+    return text.strip().upper()
+
+
+def kind_list(text: str) -> list[str]:
+    kinds = [k.strip().upper() for k in text.split(",") if k.strip()]
+    if not kinds:
+        raise argparse.ArgumentTypeError("name at least one indicator kind, e.g. COD,NH3N")
+    return kinds
+
+
+def amounts(text: str) -> dict[str, int]:
+    """``COD=100000,NH3N=2000`` or a JSON object ``{"COD": 100000, "NH3N": 2000}``."""
+    text = text.strip()
+    if text.startswith("{"):
+        try:
+            loaded = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise argparse.ArgumentTypeError(f"invalid JSON ({e.msg} at column {e.colno})"
+                                             ) from None
+        if not isinstance(loaded, dict):
+            raise argparse.ArgumentTypeError("the JSON must be an object of kind: amount")
+        pairs = [(str(k), v if isinstance(v, str) else json.dumps(v)) for k, v in loaded.items()]
+    else:
+        pairs = []
+        for item in filter(None, (p.strip() for p in text.split(","))):
+            kind, sep, value = item.partition("=")
+            if not sep:
+                raise argparse.ArgumentTypeError(
+                    f"{item!r} is not KIND=AMOUNT (e.g. COD=100000,NH3N=2000)")
+            pairs.append((kind, value))
+    out: dict[str, int] = {}
+    for name, value in pairs:
+        kind = name.strip().upper()
+        if kind in out:
+            raise argparse.ArgumentTypeError(f"{kind} is given twice")
+        out[kind] = whole_number(value, f"the {kind} amount")
+    if not out:
+        raise argparse.ArgumentTypeError("give at least one KIND=AMOUNT")
+    return out
+
+
+# -- running a command -------------------------------------------------------------------------
+
+
+@dataclass
+class Context:
+    """What a handler gets: its arguments, the composed environment and (lazily) the app."""
+
+    args: argparse.Namespace
+    env: dict[str, str]
+
+    @cached_property
+    def settings(self) -> Settings:
+        from registry.config import Settings
+
+        try:
+            return Settings.from_env(self.env)
+        except ValueError as e:
+            raise CliError(str(e)) from None
+
+    @cached_property
+    def registry(self) -> Registry:
+        from registry.bootstrap import build_registry
+
+        self.settings  # noqa: B018 - bad settings are bad input, reported as such
+        try:
+            return build_registry(self.env)
+        except OSError as e:
+            raise CliError(f"cannot use data folder {self.data_dir!r}: {e.strerror or e}"
+                           ) from None
+
+    @property
+    def data_dir(self) -> str:
+        return self.env["REGISTRY_DATA_DIR"]
+
+    @cached_property
+    def at(self) -> str:
+        given: str | None = getattr(self.args, "at", None)
+        return given or now_in_china()
+
+
+def compose_env(args: argparse.Namespace, base: Mapping[str, str] | None) -> dict[str, str]:
+    """A copy of the environment with the data folder chosen on the command line."""
+    env = dict(os.environ if base is None else base)
+    env["REGISTRY_DATA_DIR"] = args.data_dir or env.get("REGISTRY_DATA_DIR") or "data"
+    return env
+
+
+def fail(message: str, status: int) -> int:
+    one_line = " ".join(message.split())
+    print(f"registry: error: {one_line}", file=sys.stderr)
+    return status
+
+
+def emit_json(value: Any) -> None:
+    print(json.dumps(value, indent=2, ensure_ascii=False))

@@ -1,0 +1,100 @@
+"""``registry``: build the command tree and run one command.
+
+Each area registers its commands with an ``add_*_commands(subparsers)`` function listed in
+``COMMAND_GROUPS``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+
+from domain.errors import RegistryError
+from registry.cli.base import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    Context,
+    Parser,
+    Subparsers,
+    compose_env,
+    fail,
+)
+from registry.cli.ledger_commands import add_audit_commands, add_ledger_commands
+from registry.cli.registry_commands import (
+    add_agency_commands,
+    add_demo_command,
+    add_enterprise_commands,
+    add_holding_commands,
+    add_query_commands,
+    add_retrofit_commands,
+)
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="registry",
+        description="Surplus Registry: surplus emission rights and energy-use rights of "
+                    "Guangdong's cleaner-production programme.",
+        epilog="Quantities are integers of kg (kgce for ENERGY); 1 t = 1000 kg. "
+               "Run 'registry COMMAND --help' for a command's options.",
+    )
+    parser.add_argument("--data-dir", metavar="DIR", default=None,
+                        help="data folder of the event store (default: $REGISTRY_DATA_DIR, "
+                             "else 'data')")
+    subparsers = parser.add_subparsers(title="commands", dest="command", metavar="COMMAND",
+                                       required=True)
+    for add_commands in COMMAND_GROUPS:
+        add_commands(subparsers)
+    return parser
+
+
+def command_paths(parser: argparse.ArgumentParser,
+                  prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every command and action path of the tree (``("retrofit", "verify")``, …)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield (*prefix, name)
+                yield from command_paths(sub, (*prefix, name))
+
+
+def main(argv: list[str] | None = None, *, env: Mapping[str, str] | None = None) -> int:
+    """Run one command; return its exit status (0 ok, 1 failure, 2 bad input)."""
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        result = args.handler(Context(args=args, env=compose_env(args, env)))
+    except SystemExit as stop:  # --help
+        return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    except (CliError, RegistryError) as e:
+        return fail(str(e), EXIT_USAGE)
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+    except BrokenPipeError:  # the reader went away (``registry balances | head``)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the exit-time flush stays quiet
+        return EXIT_FAILURE
+    except Exception as e:
+        if (env if env is not None else os.environ).get("REGISTRY_DEBUG"):
+            traceback.print_exc()
+        return fail(f"{type(e).__name__}: {e} (set REGISTRY_DEBUG=1 for the traceback)",
+                    EXIT_FAILURE)
+    return EXIT_OK if result is None else result
+
+
+#: The command tree, one function per area. Add yours here: ``add_x_commands(subparsers)``.
+COMMAND_GROUPS: list[Callable[[Subparsers], None]] = [
+    add_demo_command,
+    add_enterprise_commands,
+    add_agency_commands,
+    add_retrofit_commands,
+    add_holding_commands,
+    add_query_commands,
+    add_ledger_commands,
+    add_audit_commands,
+]

@@ -1,0 +1,516 @@
+"""The demo world: a deterministic Guangdong cleaner-production year, seeded through the registry.
+
+``seed_demo(registry, at_start=...)`` drives the registry's own commands — the same ones the CLI
+and the API call — so the demo exercises every rule it shows: 24 enterprises in 8 river basins
+and 11 prefectures, 5 accredited agencies, obligations, retrofits reducing every indicator kind
+through the full lifecycle (audits and verification by different agencies, SHA-256 evidence),
+one retrofit whose reduction only meets the enterprise's own task (no surplus), issuance,
+transfers inside the trading zones, a capacity expansion, a freeze, and a revocation after a
+failed spot check. A few transfers the rules forbid are attempted and their refusals recorded.
+
+Nothing here reads a clock or draws unseeded randomness: the same ``at_start`` gives the same
+events. Times advance from ``at_start`` over about ten months.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from domain.credit_code import ALPHABET, make_credit_code
+from domain.errors import NoSurplus, OutsideTradingZone
+from domain.instrument import STATES
+from domain.reference import BASINS, PREFECTURES
+
+if TYPE_CHECKING:
+    from registry.bootstrap import Registry
+
+DEFAULT_START = "2025-01-06T09:00:00+08:00"
+ADMIN = "gdee-admin-li"
+ADMIN_2 = "gdee-admin-chen"
+
+# Administrative division codes (GB/T 2260) that open a unified social credit code.
+DIVISIONS = {
+    "GUANGZHOU": "440100", "SHAOGUAN": "440200", "SHENZHEN": "440300", "ZHUHAI": "440400",
+    "SHANTOU": "440500", "FOSHAN": "440600", "JIANGMEN": "440700", "ZHANJIANG": "440800",
+    "MAOMING": "440900", "ZHAOQING": "441200", "HUIZHOU": "441300", "MEIZHOU": "441400",
+    "SHANWEI": "441500", "HEYUAN": "441600", "YANGJIANG": "441700", "QINGYUAN": "441800",
+    "DONGGUAN": "441900", "ZHONGSHAN": "442000", "CHAOZHOU": "445100", "JIEYANG": "445200",
+    "YUNFU": "445300",
+}
+
+
+@dataclass(frozen=True)
+class Firm:
+    key: str
+    name: str
+    sector: str
+    prefecture: str
+    basin: str
+    direct_discharger: bool
+
+
+FIRMS = (
+    Firm("huaxin", "Shenzhen Huaxin Printing & Dyeing Co., Ltd.", "TEXTILE_DYEING", "SHENZHEN",
+         "MAOZHOU", True),
+    Firm("jianhui", "Dongguan Jianhui Paper Co., Ltd.", "PAPER", "DONGGUAN", "MAOZHOU", True),
+    Firm("guangming", "Shenzhen Guangming Precision Electronics Co., Ltd.", "ELECTRONICS",
+         "SHENZHEN", "MAOZHOU", False),
+    Firm("changan", "Dongguan Chang'an Circuit Board Co., Ltd.", "ELECTRONICS", "DONGGUAN",
+         "MAOZHOU", True),
+    Firm("shima", "Dongguan Shima Textile Dyeing Co., Ltd.", "TEXTILE_DYEING", "DONGGUAN",
+         "SHIMA", True),
+    Firm("qingxi", "Dongguan Qingxi Paper Industry Co., Ltd.", "PAPER", "DONGGUAN", "SHIMA",
+         True),
+    Firm("humen", "Dongguan Humen Thermal Power Co., Ltd.", "THERMAL_POWER", "DONGGUAN", "SHIMA",
+         True),
+    Firm("dayawan", "Huizhou Daya Bay Petrochemical Co., Ltd.", "PETROCHEMICAL", "HUIZHOU",
+         "DANSHUI", True),
+    Firm("zhongkai", "Huizhou Zhongkai Display Technology Co., Ltd.", "ELECTRONICS", "HUIZHOU",
+         "DANSHUI", False),
+    Firm("huiyang", "Huizhou Huiyang Textile Printing Co., Ltd.", "TEXTILE_DYEING", "HUIZHOU",
+         "DANSHUI", True),
+    Firm("dongbu", "Shenzhen Dongbu Power Co., Ltd.", "THERMAL_POWER", "SHENZHEN", "DANSHUI",
+         True),
+    Firm("huangpu", "Guangzhou Huangpu Thermal Power Co., Ltd.", "THERMAL_POWER", "GUANGZHOU",
+         "GUANGFO", True),
+    Firm("zhujiang", "Guangzhou Zhujiang Thermal Power Co., Ltd.", "THERMAL_POWER", "GUANGZHOU",
+         "GUANGFO", True),
+    Firm("baiyun", "Guangzhou Baiyun Coatings Chemical Co., Ltd.", "PETROCHEMICAL", "GUANGZHOU",
+         "GUANGFO", True),
+    Firm("panyu", "Guangzhou Panyu Automobile Manufacturing Co., Ltd.", "AUTOMOBILES",
+         "GUANGZHOU", "GUANGFO", False),
+    Firm("nanhai", "Foshan Nanhai Aluminium Products Co., Ltd.", "NONFERROUS", "FOSHAN",
+         "GUANGFO", True),
+    Firm("shunde", "Foshan Shunde Household Appliances Co., Ltd.", "APPLIANCES", "FOSHAN",
+         "GUANGFO", False),
+    Firm("sanshui", "Foshan Sanshui Ceramics Co., Ltd.", "BUILDING_MATERIALS", "FOSHAN",
+         "GUANGFO", True),
+    Firm("chaoyang", "Shantou Chaoyang Printing & Dyeing Co., Ltd.", "TEXTILE_DYEING",
+         "SHANTOU", "LIANJIANG", True),
+    Firm("puning", "Jieyang Puning Textile Dyeing Co., Ltd.", "TEXTILE_DYEING", "JIEYANG",
+         "LIANJIANG", True),
+    Firm("maoming", "Maoming Petrochemical Refining Co., Ltd.", "PETROCHEMICAL", "MAOMING",
+         "XIAODONG", True),
+    Firm("shaogang", "Shaoguan Iron and Steel Co., Ltd.", "IRON_STEEL", "SHAOGUAN", "BEIJIANG",
+         True),
+    Firm("yingde", "Qingyuan Yingde Cement Co., Ltd.", "BUILDING_MATERIALS", "QINGYUAN",
+         "BEIJIANG", True),
+    Firm("gaoyao", "Zhaoqing Gaoyao Paper Co., Ltd.", "PAPER", "ZHAOQING", "XIJIANG", True),
+)
+
+#: key, name, accreditation certificate
+AGENCIES = (
+    ("huankeyuan", "Guangdong Huankeyuan Cleaner Production Consulting Co., Ltd.",
+     "GD-CP-ACC-2023-011"),
+    ("lvyuan", "Guangzhou Lvyuan Environmental Audit Co., Ltd.", "GD-CP-ACC-2023-027"),
+    ("qingchan", "Shenzhen Qingchan Verification Centre Co., Ltd.", "GD-CP-ACC-2023-035"),
+    ("nanfang", "South China Energy Conservation Assessment Co., Ltd.", "GD-CP-ACC-2024-004"),
+    ("zhujiang_env", "Pearl River Environmental Technology Verification Co., Ltd.",
+     "GD-CP-ACC-2024-019"),
+)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """One retrofit: per kind (baseline, post-retrofit, verified reduction, own obligation)."""
+
+    reference: str
+    firm: str
+    description: str
+    auditor: str
+    verifier: str
+    figures: dict[str, tuple[int, int, int, int]]
+
+
+# kg for pollutants, kgce for energy. Verified reductions never exceed the audited ones.
+PLANS = (
+    Plan("GDCP-2025-001", "huaxin", "Dyeing wastewater reuse with membrane bioreactor and "
+         "heat recovery on stenters", "huankeyuan", "qingchan",
+         {"COD": (420_000, 250_000, 165_000, 60_000), "NH3N": (38_000, 20_000, 17_000, 5_000),
+          "ENERGY": (5_200_000, 4_500_000, 680_000, 200_000)}),
+    Plan("GDCP-2025-002", "huangpu", "Low-NOx burners, SCR upgrade and wet desulphurisation "
+         "on units 5 and 6", "lvyuan", "qingchan",
+         {"NOX": (1_850_000, 1_100_000, 720_000, 250_000),
+          "SO2": (960_000, 610_000, 330_000, 150_000)}),
+    Plan("GDCP-2025-003", "sanshui", "Kiln flue-gas denitrification and dry desulphurisation",
+         "lvyuan", "huankeyuan",
+         {"NOX": (410_000, 290_000, 115_000, 40_000), "SO2": (180_000, 120_000, 58_000, 20_000)}),
+    Plan("GDCP-2025-004", "baiyun", "Water-borne coating switch and regenerative thermal "
+         "oxidiser", "qingchan", "lvyuan",
+         {"VOC": (520_000, 260_000, 250_000, 80_000)}),
+    Plan("GDCP-2025-005", "qingxi", "Pulping line white-water recycling", "huankeyuan",
+         "nanfang",
+         {"COD": (310_000, 270_000, 38_000, 60_000),
+          "ENERGY": (2_400_000, 2_280_000, 110_000, 150_000)}),
+    Plan("GDCP-2025-006", "maoming", "Refinery sour-water stripping, LDAR programme and "
+         "furnace efficiency", "lvyuan", "nanfang",
+         {"COD": (690_000, 470_000, 210_000, 90_000), "VOC": (880_000, 600_000, 270_000, 100_000),
+          "ENERGY": (41_000_000, 38_500_000, 2_300_000, 900_000)}),
+    Plan("GDCP-2025-007", "shaogang", "Sinter flue-gas desulphurisation and waste-heat power "
+         "generation", "nanfang", "huankeyuan",
+         {"SO2": (2_300_000, 1_700_000, 560_000, 300_000),
+          "ENERGY": (95_000_000, 90_100_000, 4_700_000, 2_000_000)}),
+    Plan("GDCP-2025-008", "puning", "Dyeing bath-ratio reduction and anaerobic pretreatment",
+         "huankeyuan", "zhujiang_env",
+         {"COD": (260_000, 150_000, 105_000, 30_000), "NH3N": (21_000, 12_000, 8_500, 2_000)}),
+    Plan("GDCP-2025-009", "dayawan", "Tank-farm vapour recovery and oily-wastewater "
+         "treatment upgrade", "qingchan", "lvyuan",
+         {"COD": (350_000, 230_000, 115_000, 40_000), "VOC": (640_000, 420_000, 210_000, 70_000)}),
+    Plan("GDCP-2025-010", "dongbu", "Gas-turbine combustor retrofit with ultra-low NOx "
+         "burners", "huankeyuan", "lvyuan",
+         {"NOX": (980_000, 640_000, 320_000, 120_000), "SO2": (90_000, 60_000, 28_000, 10_000)}),
+)
+
+#: seller, buyer, kind, quantity: every one inside its trading zone
+TRANSFERS = (
+    ("huaxin", "jianhui", "COD", 30_000),
+    ("huaxin", "changan", "NH3N", 4_000),
+    ("huaxin", "shunde", "ENERGY", 150_000),
+    ("huangpu", "zhujiang", "NOX", 200_000),
+    ("sanshui", "nanhai", "NOX", 50_000),
+    ("baiyun", "panyu", "VOC", 90_000),
+    ("maoming", "gaoyao", "ENERGY", 600_000),
+    ("dayawan", "huiyang", "COD", 40_000),
+    ("shaogang", "yingde", "ENERGY", 1_000_000),
+    ("puning", "chaoyang", "COD", 25_000),
+)
+
+#: seller, buyer, kind, quantity, why the rules refuse it
+FORBIDDEN = (
+    ("huangpu", "panyu", "NOX", 10_000, "thermal power may not trade air rights with others"),
+    ("huaxin", "guangming", "COD", 5_000, "COD only between direct dischargers"),
+    ("huaxin", "dayawan", "COD", 5_000, "water rights stay in their river basin"),
+    ("sanshui", "baiyun", "NOX", 5_000, "air rights stay in their prefecture"),
+)
+
+
+class Timeline:
+    """Deterministic business hours: each step on a day comes 20 minutes after the last."""
+
+    def __init__(self, start: str) -> None:
+        self.start = datetime.fromisoformat(start)
+        if self.start.tzinfo is None:
+            raise ValueError(f"the demo start needs a UTC offset, got {start!r}")
+        self.day = 0
+        self.now = self.start
+
+    def on(self, day: int) -> str:
+        if day < self.day:
+            raise ValueError(f"demo timeline went back from day {self.day} to {day}")
+        if day > self.day:
+            self.day = day
+            self.now = self.start + timedelta(days=day)
+        else:
+            self.now += timedelta(minutes=20)
+        return self.now.isoformat(timespec="seconds")
+
+
+def credit_code(rng: random.Random, prefecture: str) -> str:
+    """91 (enterprise registered with market regulation) + division + 9-character org code."""
+    org = "MA" + "".join(rng.choice(ALPHABET) for _ in range(7))
+    return make_credit_code(f"91{DIVISIONS[prefecture]}{org}")
+
+
+def evidence(reference: str, stage: str, agency: str) -> str:
+    """The SHA-256 of the (deterministically named) report file."""
+    return hashlib.sha256(f"{reference}-{stage}-{agency}.pdf".encode()).hexdigest()
+
+
+def seed_demo(registry: Registry, *, at_start: str = DEFAULT_START) -> dict[str, Any]:
+    """Seed the demo world into ``registry`` (expected empty) and return its summary."""
+    seeder = _Seeder(registry, at_start)
+    seeder.register_parties()  # January
+    seeder.run_retrofits()  # February to August
+    issued, no_surplus = seeder.confirm_and_issue()  # August
+    transfers, refusals = seeder.trade(issued)  # September and October
+    expansion = seeder.expand(issued)  # October
+    freeze, revocation = seeder.enforce(issued)  # November
+    lot = issued["GDCP-2025-001"]["COD"]
+    summary = summarise(registry)
+    summary.update({
+        "period": seeder.period, "first_at": at_start,
+        "last_at": seeder.clock.now.isoformat(timespec="seconds"),
+        "transfers": transfers, "refused_transfers": refusals, "expansion": expansion,
+        "freeze": freeze, "revocation": revocation, "no_surplus": no_surplus,
+        "sample_serial": f"{lot['instrument']}-{lot['first']:09d}",
+    })
+    return summary
+
+
+class _Seeder:
+    def __init__(self, registry: Registry, at_start: str) -> None:
+        self.registry = registry
+        self.clock = Timeline(at_start)
+        self.period = self.clock.start.year
+        self.rng = random.Random(20_250_106)  # noqa: S311 - fixed seed: the same codes every run
+        self.firms = {f.key: f for f in FIRMS}
+        self.codes: dict[str, str] = {}
+        self.agencies: dict[str, str] = {}
+
+    def register_parties(self) -> None:
+        """Agencies and enterprises register; the enterprises' tasks for the year are set."""
+        r, clock = self.registry, self.clock
+        for key, name, _ in AGENCIES:
+            self.agencies[key] = credit_code(self.rng, "GUANGZHOU")
+            r.register_agency(credit_code=self.agencies[key], name=name, at=clock.on(0))
+        for key, _, certificate in AGENCIES:
+            r.accredit_agency(credit_code=self.agencies[key], accreditation=certificate,
+                              at=clock.on(1))
+        for n, f in enumerate(FIRMS):
+            self.codes[f.key] = credit_code(self.rng, f.prefecture)
+            r.register_enterprise(
+                credit_code=self.codes[f.key], name=f.name, sector=f.sector,
+                prefecture=f.prefecture, basin=f.basin, direct_discharger=f.direct_discharger,
+                at=clock.on(2 + n // 8),
+            )
+        for plan in PLANS:
+            for kind, (*_, obligation) in sorted(plan.figures.items()):
+                r.set_obligation(credit_code=self.codes[plan.firm], kind=kind,
+                                 period=self.period, target=obligation, at=clock.on(8))
+
+    def run_retrofits(self) -> None:
+        """Registration, baseline audit, post-retrofit audit, verification by another agency."""
+        r, clock = self.registry, self.clock
+        for n, plan in enumerate(PLANS):
+            r.register_retrofit(reference=plan.reference, enterprise=self.codes[plan.firm],
+                                period=self.period, kinds=sorted(plan.figures),
+                                description=plan.description, at=clock.on(30 + 2 * n))
+        for n, plan in enumerate(PLANS):
+            r.record_baseline_audit(
+                reference=plan.reference, agency=self.agencies[plan.auditor],
+                report_sha256=evidence(plan.reference, "baseline-audit", plan.auditor),
+                amounts={k: v[0] for k, v in plan.figures.items()}, at=clock.on(55 + 3 * n),
+            )
+        for n, plan in enumerate(PLANS):
+            r.record_post_audit(
+                reference=plan.reference, agency=self.agencies[plan.auditor],
+                report_sha256=evidence(plan.reference, "post-audit", plan.auditor),
+                amounts={k: v[1] for k, v in plan.figures.items()}, at=clock.on(150 + 3 * n),
+            )
+        for n, plan in enumerate(PLANS):
+            r.verify_retrofit(
+                reference=plan.reference, agency=self.agencies[plan.verifier],
+                report_sha256=evidence(plan.reference, "verification", plan.verifier),
+                reductions={k: v[2] for k, v in plan.figures.items()},
+                at=clock.on(185 + 3 * n),
+            )
+
+    def confirm_and_issue(self) -> tuple[dict[str, dict[str, Any]], dict[str, Any] | None]:
+        """确权, then issuance of whatever exceeds the enterprise's own task."""
+        issued: dict[str, dict[str, Any]] = {}
+        no_surplus: dict[str, Any] | None = None
+        for n, plan in enumerate(PLANS):
+            surplus = self.registry.confirm_retrofit(reference=plan.reference,
+                                                     administrator=ADMIN,
+                                                     at=self.clock.on(215 + 2 * n))
+            try:
+                issued[plan.reference] = self.registry.issue_surplus(
+                    reference=plan.reference, administrator=ADMIN, at=self.clock.on(215 + 2 * n))
+            except NoSurplus as refused:
+                no_surplus = {"retrofit": plan.reference, "enterprise": self.codes[plan.firm],
+                              "surplus": surplus, "reason": str(refused)}
+        return issued, no_surplus
+
+    def trade(self, issued: dict[str, dict[str, Any]]
+              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Negotiated transfers inside the trading zones; the forbidden ones are refused."""
+        transfers = []
+        for n, (seller, buyer, kind, quantity) in enumerate(TRANSFERS):
+            instrument = _instrument_of(issued, seller, kind)
+            ref = f"GDEX-{self.period}-T{n + 1:03d}"
+            version = self.registry.transfer(
+                instrument=instrument, seller=self.codes[seller], buyer=self.codes[buyer],
+                quantity=quantity, ref=ref, at=self.clock.on(250 + 3 * n))
+            transfers.append({"ref": ref, "instrument": instrument,
+                              "seller": self.codes[seller], "buyer": self.codes[buyer],
+                              "quantity": quantity, "rule_version": version,
+                              "seller_name": self.firms[seller].name,
+                              "buyer_name": self.firms[buyer].name})
+        refusals = []
+        for seller, buyer, kind, quantity, why in FORBIDDEN:
+            instrument = _instrument_of(issued, seller, kind)
+            try:
+                self.registry.transfer(instrument=instrument, seller=self.codes[seller],
+                                       buyer=self.codes[buyer], quantity=quantity,
+                                       ref="refused", at=self.clock.on(280))
+            except OutsideTradingZone as refused:
+                refusals.append({"instrument": instrument, "seller": self.firms[seller].name,
+                                 "buyer": self.firms[buyer].name, "rule": why,
+                                 "error": str(refused)})
+            else:  # the demo checks its own claims
+                raise RuntimeError(f"the rules let through a forbidden transfer: {why}")
+        return transfers, refusals
+
+    def expand(self, issued: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """Shaoguan Iron and Steel applies its energy-use rights to a furnace expansion."""
+        instrument = _instrument_of(issued, "shaogang", "ENERGY")
+        expansion: dict[str, Any] = {
+            "reference": f"GDKR-{self.period}-0042", "enterprise": self.codes["shaogang"],
+            "instrument": instrument, "quantity": 1_500_000,
+            "project": "No. 3 electric-arc furnace capacity expansion",
+            "approval": f"Yue-Fa-Gai-Neng-Ping-{self.period}-117",
+        }
+        self.registry.submit_expansion(
+            reference=expansion["reference"], enterprise=expansion["enterprise"],
+            instrument=instrument, quantity=expansion["quantity"],
+            project=expansion["project"], at=self.clock.on(285))
+        self.registry.approve_expansion(reference=expansion["reference"], administrator=ADMIN_2,
+                                        approval=expansion["approval"], at=self.clock.on(296))
+        return expansion
+
+    def enforce(self, issued: dict[str, dict[str, Any]]
+                ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """A freeze pending an inquiry, and a retrofit revoked after a failed spot check."""
+        instrument = _instrument_of(issued, "dongbu", "SO2")
+        freeze: dict[str, Any] = {
+            "instrument": instrument, "owner": self.codes["dongbu"],
+            "ref": f"GDEE-FRZ-{self.period}-03",
+            "reason": "online-monitoring data gap under inquiry", "quantity": 10_000,
+        }
+        self.registry.freeze(instrument=instrument, owner=freeze["owner"], ref=freeze["ref"],
+                             reason=freeze["reason"], quantity=freeze["quantity"],
+                             at=self.clock.on(305))
+        plan = next(p for p in PLANS if p.firm == "puning")
+        spot_check = f"GDEE-SC-{self.period}-118"
+        outcome = self.registry.revoke_retrofit(
+            reference=plan.reference, spot_check=spot_check,
+            reason="spot check found falsified online COD monitoring data in the baseline "
+                   "period",
+            restrict_agencies=(self.agencies[plan.verifier],), at=self.clock.on(310),
+        )
+        revocation = {"retrofit": plan.reference, "enterprise": self.codes[plan.firm],
+                      "spot_check": spot_check, "restricted_agency": self.agencies[plan.verifier],
+                      "outcome": outcome}
+        return freeze, revocation
+
+
+def _instrument_of(issued: dict[str, dict[str, Any]], firm: str, kind: str) -> str:
+    for plan in PLANS:
+        if plan.firm == firm and kind in issued.get(plan.reference, {}):
+            code: str = issued[plan.reference][kind]["instrument"]
+            return code
+    raise KeyError(f"no {kind} issued to {firm}")
+
+
+def summarise(registry: Registry) -> dict[str, Any]:
+    """Counts read back from the registry itself, not from the seeding script."""
+    catalogue = registry.catalogue().entries
+    enterprises = [registry.enterprise(c) for c in catalogue["enterprises"]]
+    agencies = [registry.agency(c) for c in catalogue["agencies"]]
+    retrofits = [registry.retrofit(r) for r in catalogue["retrofits"]]
+    instruments = []
+    for i in sorted(registry.instruments(), key=lambda x: x.code):
+        frozen = sum(per.get("frozen", 0) for per in i.balances().values())
+        instruments.append({"instrument": i.code, "issued": i.issued(), **i.totals(),
+                            "frozen": frozen})
+    return {
+        "enterprises": {
+            "total": len(enterprises),
+            "direct_dischargers": sum(e.direct_discharger for e in enterprises),
+            "by_basin": dict(sorted(Counter(e.basin for e in enterprises).items())),
+            "by_prefecture": dict(sorted(Counter(e.prefecture for e in enterprises).items())),
+            "by_sector": dict(sorted(Counter(e.sector for e in enterprises).items())),
+            "restricted": sorted(e.credit_code for e in enterprises if e.standing != "good"),
+        },
+        "agencies": {
+            "total": len(agencies),
+            "accredited": sum(a.accreditation is not None for a in agencies),
+            "restricted": sorted(a.credit_code for a in agencies if a.standing != "good"),
+        },
+        "retrofits": {
+            "total": len(retrofits),
+            "by_state": dict(sorted(Counter(r.state for r in retrofits).items())),
+            "kinds": sorted({k for r in retrofits for k in r.kinds}),
+        },
+        "instruments": instruments,
+        "position": registry.position(),
+    }
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The summary as text for a terminal."""
+    e, a, r = summary["enterprises"], summary["agencies"], summary["retrofits"]
+    title = "Surplus Registry demo world"
+    if summary.get("first_at"):
+        title += (f", {summary.get('period', '')} "
+                  f"({summary['first_at']} .. {summary.get('last_at', '')})")
+    lines = [
+        title,
+        "",
+        f"Enterprises: {e['total']} ({e['direct_dischargers']} direct dischargers, "
+        f"{len(e['restricted'])} restricted)",
+        "  by river basin: " + _counts(e["by_basin"], {k: v[0] for k, v in BASINS.items()}),
+        "  by prefecture:  " + _counts(e["by_prefecture"], PREFECTURES),
+        f"Agencies: {a['total']} ({a['accredited']} accredited, "
+        f"{len(a['restricted'])} restricted)",
+        f"Retrofits: {r['total']} covering {', '.join(r['kinds'])}",
+        "  by state: " + ", ".join(f"{k} {v}" for k, v in r["by_state"].items()),
+        "",
+        "Instruments (kg; kgce for ENERGY):",
+    ]
+    columns = ("issued", *STATES, "frozen")
+    rows = [[i["instrument"], *(f"{i[c]:,}" for c in columns)] for i in summary["instruments"]]
+    lines += table(["instrument", *columns], rows)
+    transfers = summary.get("transfers", [])
+    if transfers:
+        lines += ["", f"Transfers: {len(transfers)} "
+                      f"(rules {', '.join(sorted({t['rule_version'] for t in transfers}))})"]
+        lines += [f"  {t['ref']}  {t['instrument']:<20} {t['quantity']:>11,}  "
+                  f"{_short(t['seller_name'])} -> {_short(t['buyer_name'])}" for t in transfers]
+    for refusal in summary.get("refused_transfers", []):
+        lines.append(f"  refused: {refusal['instrument']} {_short(refusal['seller'])} -> "
+                     f"{_short(refusal['buyer'])}: {refusal['rule']}")
+    if summary.get("no_surplus"):
+        ns = summary["no_surplus"]
+        lines += ["", f"No surplus: retrofit {ns['retrofit']} only met its enterprise's own "
+                      f"task ({_amounts(ns['surplus'])} left over)"]
+    if summary.get("expansion"):
+        x = summary["expansion"]
+        lines += ["", f"Expansion {x['reference']}: {x['quantity']:,} of {x['instrument']} "
+                      f"consumed by {x['enterprise']} for {x['project']} "
+                      f"(approval {x['approval']})"]
+    if summary.get("freeze"):
+        f = summary["freeze"]
+        lines.append(f"Freeze {f['ref']}: {f['quantity']:,} of {f['instrument']} held by "
+                     f"{f['owner']} ({f['reason']})")
+    if summary.get("revocation"):
+        v = summary["revocation"]
+        lines.append(f"Revocation: retrofit {v['retrofit']} after spot check {v['spot_check']}; "
+                     f"enterprise {v['enterprise']} and agency {v['restricted_agency']} "
+                     "restricted")
+        for kind, o in sorted(v["outcome"].items()):
+            held = ", ".join(f"{n:,} held by {c}" for c, n in sorted(o["lost_by_holder"].items()))
+            lines.append(f"  {kind}: revoked {held or 'nothing'}; "
+                         f"{o['unrecoverable']:,} unrecoverable")
+    lines += ["", f"Event log position: {summary['position']}"]
+    if summary.get("sample_serial"):
+        lines.append(f"Try: registry provenance {summary['sample_serial']}")
+    return "\n".join(lines)
+
+
+def table(headers: list[str], rows: list[list[str]], *, text_columns: int = 1) -> list[str]:
+    """Text columns (the first ``text_columns``) left-aligned, the rest right-aligned."""
+    widths = [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=False)]
+    out = []
+    for row in [headers, *rows]:
+        cells = [str(c).ljust(w) if n < text_columns else str(c).rjust(w)
+                 for n, (c, w) in enumerate(zip(row, widths, strict=True))]
+        out.append(("  " + "  ".join(cells)).rstrip())
+    return out
+
+
+def _short(name: str) -> str:
+    return name.removesuffix(", Ltd.").removesuffix(" Co.")
+
+
+def _counts(counts: dict[str, int], names: dict[str, str]) -> str:
+    return ", ".join(f"{names.get(k, k)} {v}" for k, v in counts.items())
+
+
+def _amounts(amounts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v:,}" for k, v in sorted(amounts.items()))
