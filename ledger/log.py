@@ -1,0 +1,221 @@
+"""The durable ledger: an append-only leaf file, its Merkle tree and signed checkpoints.
+
+Data folder::
+
+    leaves.bin   append-only records (ledger.records)
+    checkpoint   the latest signed C2SP checkpoint (replaced atomically)
+    lock         flock'ed by the single writer process
+
+Durability: :meth:`Ledger.append` returns after the record has been ``write``n to the file, so
+an acknowledged append survives the process being killed (``kill -9``).  Power-loss durability
+comes with :meth:`Ledger.checkpoint` (and :meth:`Ledger.sync`): the leaf file is fsync'ed
+*before* its tree is signed, so a signed checkpoint never covers a leaf that could be lost.
+
+Reopening rescans the leaf file and rebuilds the tree (about as fast as appending), truncates a
+torn unsigned tail (``ledger.records``), and refuses to open a folder whose leaves contradict
+the signed checkpoint.  :meth:`Ledger.checkpoint` re-reads the stored checkpoint and refuses
+(:class:`~ledger.errors.NonExtensionError`) to sign a tree that does not extend it: same
+origin, size not smaller, and the root of the old size equal to the old root (RFC 9162
+section 2.1.4: the old tree is a prefix of the new one).  There is deliberately no public way to
+truncate or roll back.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from itertools import repeat
+from pathlib import Path
+from types import TracebackType
+
+from ledger.checkpoint import Checkpoint, read_checkpoint_unverified, sign_checkpoint
+from ledger.errors import (
+    LedgerConfigError,
+    LedgerCorruptError,
+    LedgerLockedError,
+    NonExtensionError,
+)
+from ledger.fsutil import atomic_write_bytes
+from ledger.merkle import hash_leaf
+from ledger.note import Signer
+from ledger.records import RecordFile
+from ledger.tree import MerkleTree, hash_leaves
+
+__all__ = ["CHECKPOINT_FILE", "LEAVES_FILE", "Ledger"]
+
+LEAVES_FILE = "leaves.bin"
+CHECKPOINT_FILE = "checkpoint"
+LOCK_FILE = "lock"
+
+
+class Ledger:
+    """A single-writer, append-only, signed Merkle log stored in ``directory``."""
+
+    def __init__(self, directory: str | os.PathLike[str], *, origin: str, signer: Signer) -> None:
+        self._dir = Path(directory)
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._origin, self._signer = origin, signer
+        self._mutex = threading.RLock()
+        self._lock_fd = self._take_lock()
+        self._tree = MerkleTree()
+        try:
+            self._records = RecordFile(self._dir / LEAVES_FILE)
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
+        try:
+            self._load()
+        except BaseException:
+            self.close()
+            raise
+
+    def _load(self) -> None:
+        last = self._last_signed()
+        if last is not None and last.origin != self._origin:
+            raise LedgerConfigError(f"folder holds log {last.origin!r}, not {self._origin!r}")
+        self._records.recover(protected=last.size if last else 0, sink=self._tree.extend_hashes)
+        if last is not None and not self._extends(last):
+            raise LedgerCorruptError("leaf file does not match the signed checkpoint")
+
+    def _take_lock(self) -> int:
+        fd = os.open(self._dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as exc:
+            os.close(fd)
+            raise LedgerLockedError(f"{self._dir} is in use by another process") from exc
+        return fd
+
+    # -- reading ------------------------------------------------------------------------------
+
+    @property
+    def origin(self) -> str:
+        """The checkpoint origin line of this log."""
+        return self._origin
+
+    @property
+    def vkey(self) -> str:
+        """The verifier key of the current signing key."""
+        return self._signer.vkey
+
+    @property
+    def size(self) -> int:
+        """Number of leaves appended."""
+        return self._tree.size
+
+    @property
+    def dropped_bytes(self) -> int:
+        """Bytes of a torn unsigned tail cut off when this ledger was opened."""
+        return self._records.dropped_bytes
+
+    def root(self, size: int | None = None) -> bytes:
+        """RFC 9162 root of the first ``size`` leaves (default: all)."""
+        with self._mutex:
+            return self._tree.root(size)
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """RFC 9162 section 2.1.3 inclusion proof of leaf ``index`` in the tree of ``size``."""
+        with self._mutex:
+            return self._tree.inclusion_proof(index, size)
+
+    def consistency_proof(self, old: int, new: int | None = None) -> list[bytes]:
+        """RFC 9162 section 2.1.4 consistency proof from ``old`` to ``new`` (default: size)."""
+        with self._mutex:
+            return self._tree.consistency_proof(old, new)
+
+    def leaf(self, index: int) -> bytes:
+        """The exact bytes of leaf ``index`` (checked against its leaf hash)."""
+        with self._mutex:
+            leaf = next(self._records.read_range(index, index + 1))
+            if hash_leaf(leaf) != self._tree.leaf_hash(index):
+                raise LedgerCorruptError(f"leaf {index} no longer matches its hash")
+            return leaf
+
+    def leaf_hash(self, index: int) -> bytes:
+        """The RFC 9162 leaf hash of leaf ``index``."""
+        with self._mutex:
+            return self._tree.leaf_hash(index)
+
+    def leaves(self, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Leaves ``start .. end - 1`` in index order (``end`` is fixed when called)."""
+        with self._mutex:
+            stop = self.size if end is None else end
+            return self._records.read_range(start, stop)
+
+    def latest_checkpoint(self) -> str | None:
+        """The latest signed checkpoint note, or ``None`` before the first one."""
+        path = self._dir / CHECKPOINT_FILE
+        return path.read_text(encoding="utf-8") if path.exists() else None
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def append(self, leaf: bytes) -> int:
+        """Append one leaf; return its index once written to the file."""
+        return self.append_many([leaf]).start
+
+    def append_many(self, leaves: Sequence[bytes]) -> range:
+        """Append leaves in order with one write; return their index range."""
+        if not all(map(isinstance, leaves, repeat(bytes))):
+            raise TypeError("leaves must be bytes")
+        with self._mutex:
+            first = self._tree.size
+            hashes = hash_leaves(leaves)
+            self._records.append(leaves, hashes)  # the file first: memory never runs ahead
+            self._tree.extend_hashes(hashes)
+            return range(first, first + len(leaves))
+
+    def sync(self) -> None:
+        """Make every appended leaf durable against power loss."""
+        with self._mutex:
+            self._records.sync()
+
+    def checkpoint(self) -> str:
+        """fsync the leaves, then sign and store a checkpoint of the current size.
+
+        Raises :class:`NonExtensionError` if the tree does not extend the stored checkpoint.
+        """
+        with self._mutex:
+            self._records.sync()
+            last = self._last_signed()
+            if last is not None and not self._extends(last):
+                raise NonExtensionError(
+                    f"tree of size {self.size} does not extend the signed size {last.size}"
+                )
+            body = Checkpoint(self._origin, self.size, self._tree.root())
+            note = sign_checkpoint(checkpoint=body, signer=self._signer)
+            atomic_write_bytes(self._dir / CHECKPOINT_FILE, note.encode("utf-8"))
+            return note
+
+    def _last_signed(self) -> Checkpoint | None:
+        note = self.latest_checkpoint()
+        return None if note is None else read_checkpoint_unverified(note)
+
+    def _extends(self, last: Checkpoint) -> bool:
+        return (
+            last.origin == self._origin
+            and last.size <= self._tree.size
+            and self._tree.root(last.size) == last.root
+        )
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the file and the folder lock."""
+        with self._mutex:
+            self._records.close()
+            if self._lock_fd >= 0:
+                os.close(self._lock_fd)
+                self._lock_fd = -1
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
