@@ -18,7 +18,6 @@ interrupted export is recognisable by its missing checkpoint.
 from __future__ import annotations
 
 import binascii
-import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -33,6 +32,7 @@ __all__ = ["CHECKPOINT", "ENTRIES", "LEAF_HASHES", "VKEY", "export_ledger", "for
 
 CHECKPOINT, VKEY, ENTRIES, LEAF_HASHES = "checkpoint", "vkey", "entries.jsonl", "leaf_hashes.bin"
 Decoder = Callable[[int, bytes], Mapping[str, object]]
+Progress = Callable[[int], object]
 _CHUNK = 8192
 
 
@@ -46,32 +46,45 @@ def format_entry(index: int, leaf: bytes, extra: Mapping[str, object] | None = N
     return line + b"}\n"
 
 
-def _write_entries(
-    out: BinaryIO, hashes: BinaryIO, leaves: Iterable[bytes], decode: Decoder | None
-) -> None:
-    b2a, sha = binascii.b2a_base64, hashlib.sha256
+def _write_entries(out: BinaryIO, leaves: Iterable[bytes], decode: Decoder | None,
+                   progress: Progress | None) -> None:
+    b2a = binascii.b2a_base64
     lines: list[bytes] = []
-    digests: list[bytes] = []
+    written = 0
     for index, leaf in enumerate(leaves):
         if decode is None:
             lines.append(b'{"index": %d, "leaf": "%s"}\n' % (index, b2a(leaf, newline=False)))
         else:
             lines.append(format_entry(index, leaf, decode(index, leaf)))
-        digests.append(sha(b"\x00" + leaf).digest())
         if len(lines) == _CHUNK:
             out.write(b"".join(lines))
-            hashes.write(b"".join(digests))
+            written += len(lines)
             lines.clear()
-            digests.clear()
+            if progress is not None:
+                progress(written)
     out.write(b"".join(lines))
-    hashes.write(b"".join(digests))
+    if progress is not None:
+        progress(written + len(lines))
+
+
+def _write_hashes(out: BinaryIO, ledger: Ledger, size: int) -> None:
+    for start in range(0, size, _CHUNK):
+        out.write(b"".join(ledger.leaf_hash(i) for i in range(start, min(size, start + _CHUNK))))
 
 
 def export_ledger(
-    ledger: Ledger, directory: str | os.PathLike[str], *, decode: Decoder | None = None
+    ledger: Ledger,
+    directory: str | os.PathLike[str],
+    *,
+    decode: Decoder | None = None,
+    leaves: Callable[[int], Iterable[bytes]] | None = None,
+    progress: Progress | None = None,
 ) -> str:
     """Sign a checkpoint of the current size and export exactly the leaves it covers.
 
+    ``leaves(size)``, when given, supplies the entries instead of the ledger's own leaf file --
+    e.g. leaves re-derived from the system of record, so that the verifier checks *that*
+    against the signed tree. ``leaf_hashes.bin`` always comes from the ledger itself.
     Returns the checkpoint note written to ``directory/checkpoint``.
     """
     target = Path(directory)
@@ -80,8 +93,10 @@ def export_ledger(
     size = read_checkpoint_unverified(note).size
     (target / CHECKPOINT).unlink(missing_ok=True)  # an unfinished export has no checkpoint
     tmp_entries, tmp_hashes = target / f".{ENTRIES}.tmp", target / f".{LEAF_HASHES}.tmp"
+    source = ledger.leaves(0, size) if leaves is None else leaves(size)
     with open(tmp_entries, "wb") as out, open(tmp_hashes, "wb") as hashes:
-        _write_entries(out, hashes, ledger.leaves(0, size), decode)
+        _write_entries(out, source, decode, progress)
+        _write_hashes(hashes, ledger, size)
         for handle in (out, hashes):
             handle.flush()
             os.fsync(handle.fileno())

@@ -123,9 +123,9 @@ def _leaf_batches(path: Path, size: int) -> Iterator[list[bytes]]:
             if len(batch) == _BATCH:
                 yield batch
                 batch = []
+    yield batch  # the last batch first, so a caller can still compare what is there
     if expected != size:
         raise ExportVerificationError("index", f"entries end before size {size}", expected)
-    yield batch
 
 
 def _read_checkpoint(directory: Path, vkey: str | None) -> tuple[Checkpoint, str, bool]:
@@ -177,8 +177,9 @@ def _first_bad_leaf(directory: Path, checkpoint: Checkpoint, limit: int) -> int 
                 if index < limit and digest != sidecar[index * HASH_SIZE : (index + 1) * HASH_SIZE]:
                     return index
                 index += 1
-    except ExportVerificationError:
-        return None
+    except ExportVerificationError as exc:
+        # every entry present matched: a missing entry is the first bad index
+        return exc.index if exc.check == "index" and exc.index == index < limit else None
     return None
 
 
@@ -197,6 +198,39 @@ def verify_export(
     if previous_checkpoint is not None:
         previous = _check_previous(previous_checkpoint, previous_vkey or used_vkey, checkpoint)
     acc = RootAccumulator()
+    try:
+        _accumulate(folder, checkpoint, previous, acc, progress)
+    except ExportVerificationError as exc:
+        if exc.check != "index" or exc.index is None:
+            raise
+        # entries missing or extra: name the first entry that differs from the signed leaves
+        bad = _first_bad_leaf(folder, checkpoint, checkpoint.size)
+        if bad is None or bad >= exc.index:
+            raise
+        raise ExportVerificationError(
+            "root", f"entries do not reproduce the signed leaves ({exc})", bad
+        ) from exc
+    if acc.root() != checkpoint.root:
+        bad = _first_bad_leaf(folder, checkpoint, checkpoint.size)
+        raise ExportVerificationError("root", "entries do not reproduce the signed root", bad)
+    return VerifyReport(
+        origin=checkpoint.origin,
+        size=checkpoint.size,
+        root=checkpoint.root,
+        key_name=parse_vkey(used_vkey).name,
+        vkey_from_export=from_export,
+        previous_size=None if previous is None else previous.size,
+    )
+
+
+def _accumulate(
+    folder: Path,
+    checkpoint: Checkpoint,
+    previous: Checkpoint | None,
+    acc: RootAccumulator,
+    progress: Callable[[int], object] | None,
+) -> None:
+    """Hash every entry into ``acc``, checking the earlier checkpoint's root on the way."""
     for batch in _leaf_batches(folder / ENTRIES, checkpoint.size):
         hashes = hash_leaves(batch)
         if previous is not None and acc.size < previous.size <= acc.size + len(hashes):
@@ -211,14 +245,3 @@ def verify_export(
         acc.extend_hashes(hashes)
         if progress is not None:
             progress(acc.size)
-    if acc.root() != checkpoint.root:
-        bad = _first_bad_leaf(folder, checkpoint, checkpoint.size)
-        raise ExportVerificationError("root", "entries do not reproduce the signed root", bad)
-    return VerifyReport(
-        origin=checkpoint.origin,
-        size=checkpoint.size,
-        root=checkpoint.root,
-        key_name=parse_vkey(used_vkey).name,
-        vkey_from_export=from_export,
-        previous_size=None if previous is None else previous.size,
-    )

@@ -32,6 +32,7 @@ from domain.credit_code import validate_credit_code
 from domain.errors import InvalidCreditCode
 
 if TYPE_CHECKING:
+    from ledger.log import Ledger
     from registry.bootstrap import Registry
     from registry.config import Settings
 
@@ -229,9 +230,69 @@ class Context:
         return self.env["REGISTRY_DATA_DIR"]
 
     @cached_property
+    def ledger(self) -> Ledger:
+        """The ledger of this data folder, opened (and its signing key created) on first use."""
+        from ledger.errors import LedgerError
+        from ledger.keys import KeyFileError
+        from registry.ledger_follower import LedgerSettings, open_ledger
+
+        try:
+            return open_ledger(LedgerSettings.from_env(self.env))
+        except (LedgerError, KeyFileError, ValueError) as e:
+            raise CliError(f"ledger: {e}") from None
+        except OSError as e:
+            raise CliError(f"ledger folder: {e.strerror or e}") from None
+
+    def follow(self, *, only_if_open: bool = False) -> int:
+        """Bring the ledger up to date with the event store: one leaf per committed event.
+        ``only_if_open``: do nothing unless this command opened the store (offline commands
+        such as ``ledger verify`` never create a data folder)."""
+        from registry.ledger_follower import LedgerFollower, LedgerSettings
+
+        if only_if_open and "registry" not in self.__dict__:
+            return 0
+        if self.settings.store == "memory":
+            return 0
+        every = LedgerSettings.from_env(self.env).checkpoint_every
+        with progress_bar("ledger: following", unit="events") as tick:
+            return LedgerFollower(self.registry, self.ledger,
+                                  checkpoint_every=every).catch_up(progress=tick)
+
+    def close(self) -> None:
+        if "ledger" in self.__dict__:
+            self.ledger.close()
+        if "registry" in self.__dict__:
+            self.registry.close()
+
+    @cached_property
     def at(self) -> str:
         given: str | None = getattr(self.args, "at", None)
         return given or now_in_china()
+
+
+class progress_bar:  # noqa: N801 - used like a function in ``with`` statements
+    """A tqdm bar on stderr when it is a terminal; nothing at all otherwise.
+
+    Yields ``tick(done)`` taking the running total, which is what the ledger's and the replay's
+    progress callbacks report.
+    """
+
+    def __init__(self, description: str, *, unit: str, total: int | None = None) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(desc=description, unit=unit, total=total, file=sys.stderr,
+                         disable=not sys.stderr.isatty(), unit_scale=True, leave=False)
+        self._done = 0
+
+    def __enter__(self) -> Callable[[int], None]:
+        return self._tick
+
+    def _tick(self, done: int) -> None:
+        self._bar.update(done - self._done)
+        self._done = done
+
+    def __exit__(self, *_: object) -> None:
+        self._bar.close()
 
 
 def compose_env(args: argparse.Namespace, base: Mapping[str, str] | None) -> dict[str, str]:

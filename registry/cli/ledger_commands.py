@@ -1,13 +1,181 @@
-"""Ledger and audit commands (filled in below)."""
+"""Ledger and audit commands: export, offline verification, proofs, the auditor's replay.
+
+``ledger verify`` and ``audit replay`` work from an export folder; ``verify`` needs nothing but
+the folder and (ideally) a verifier key obtained out of band.
+"""
 
 from __future__ import annotations
 
-from registry.cli.base import Subparsers
+import base64
+import sys
+from pathlib import Path
+
+from registry.cli.base import (
+    EXIT_FAILURE,
+    CliError,
+    Context,
+    Subparsers,
+    add_command,
+    add_group,
+    emit_json,
+    fail,
+    position,
+    progress_bar,
+)
 
 
 def add_ledger_commands(subparsers: Subparsers) -> None:
-    pass
+    ledger = add_group(subparsers, "ledger", "the signed append-only ledger of every event")
+    p = add_command(ledger, "export", cmd_export,
+                    "sign a checkpoint and export checkpoint, vkey and entries.jsonl to DIR",
+                    writes=False)
+    p.add_argument("directory", metavar="DIR", help="folder to write (created if missing)")
+    p = add_command(ledger, "verify", cmd_verify,
+                    "verify an export offline: signature, every leaf against the root, "
+                    "consistency with an earlier checkpoint", writes=False)
+    p.add_argument("directory", metavar="DIR", help="an export folder")
+    p.add_argument("--vkey", metavar="FILE", type=Path,
+                   help="verifier key obtained out of band (default: the export's own vkey, "
+                        "which proves nothing about who signed)")
+    p.add_argument("--previous-checkpoint", metavar="FILE", type=Path,
+                   help="an earlier signed checkpoint the export must extend")
+    p.add_argument("--previous-vkey", metavar="FILE", type=Path,
+                   help="verifier key of the earlier checkpoint, if the key was rotated since")
+    add_command(ledger, "checkpoint", cmd_checkpoint,
+                "bring the ledger up to date and print its latest signed checkpoint",
+                writes=False)
+    add_command(ledger, "vkey", cmd_vkey, "print the verifier key (signed-note form)",
+                writes=False)
+    proof = add_group(ledger, "proof", "RFC 9162 proofs as JSON, hashes in base64")
+    p = add_command(proof, "inclusion", cmd_inclusion, "inclusion proof of leaf INDEX in a "
+                    "tree of SIZE leaves", writes=False)
+    p.add_argument("--index", type=position, required=True)
+    p.add_argument("--size", type=position, required=True)
+    p = add_command(proof, "consistency", cmd_consistency, "consistency proof between tree "
+                    "sizes OLD and NEW", writes=False)
+    p.add_argument("--old", type=position, required=True)
+    p.add_argument("--new", type=position, required=True)
 
 
 def add_audit_commands(subparsers: Subparsers) -> None:
-    pass
+    audit = add_group(subparsers, "audit", "an auditor's checks from a ledger export")
+    p = add_command(audit, "replay", cmd_replay,
+                    "rebuild every balance, serial block and state from an export alone and "
+                    "reconcile it with the live registry", writes=False)
+    p.add_argument("directory", metavar="DIR", help="an export folder")
+    p.add_argument("--json", action="store_true", help="print the reconciliation as JSON")
+
+
+def read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise CliError(f"cannot read {what} {str(path)!r}: {getattr(e, 'strerror', e)}") from None
+
+
+def cmd_export(ctx: Context) -> None:
+    from ledger.export import export_ledger
+    from ledger.log import Ledger
+    from registry.ledger_follower import store_leaves
+
+    if ctx.settings.store == "memory":
+        raise CliError("the in-memory store keeps no ledger; export from a persistent store")
+    ctx.follow()
+    ledger: Ledger = ctx.ledger
+    with progress_bar("ledger: exporting", unit="entries", total=ledger.size) as tick:
+        note = export_ledger(ledger, ctx.args.directory,
+                             leaves=lambda size: store_leaves(ctx.registry, limit=size),
+                             progress=tick)
+    origin, size, root = note.split("\n")[:3]
+    print(f"exported {size} entries of {origin} to {ctx.args.directory} (root {root})")
+
+
+def cmd_verify(ctx: Context) -> int | None:
+    from ledger.verify import ExportVerificationError, verify_export
+
+    args = ctx.args
+    vkey = read_text(args.vkey, "verifier key").strip() if args.vkey else None
+    previous = (read_text(args.previous_checkpoint, "checkpoint")
+                if args.previous_checkpoint else None)
+    previous_vkey = read_text(args.previous_vkey, "verifier key").strip() \
+        if args.previous_vkey else None
+    if not Path(args.directory).is_dir():
+        raise CliError(f"{args.directory!r} is not an export folder")
+    try:
+        with progress_bar("ledger: verifying", unit="entries") as tick:
+            report = verify_export(args.directory, vkey=vkey, previous_checkpoint=previous,
+                                   previous_vkey=previous_vkey, progress=tick)
+    except ExportVerificationError as e:
+        return fail(f"verification failed: {e}", EXIT_FAILURE)
+    except ValueError as e:  # a malformed key or checkpoint given on the command line
+        raise CliError(str(e)) from None
+    print(f"OK: {report.size} entries of {report.origin} verified against the checkpoint "
+          f"signed by {report.key_name}")
+    if report.previous_size is not None:
+        print(f"OK: consistent with the earlier checkpoint of size {report.previous_size}")
+    if report.vkey_from_export:
+        print("note: checked against the export's own vkey; pass --vkey with a key obtained "
+              "out of band to know who signed", file=sys.stderr)
+    return None
+
+
+def cmd_checkpoint(ctx: Context) -> None:
+    ctx.follow()
+    note = ctx.ledger.latest_checkpoint() or ctx.ledger.checkpoint()
+    sys.stdout.write(note)
+
+
+def cmd_vkey(ctx: Context) -> None:
+    print(ctx.ledger.vkey)
+
+
+def _b64(hashes: list[bytes]) -> list[str]:
+    return [base64.b64encode(h).decode("ascii") for h in hashes]
+
+
+def _checked(ctx: Context, size: int) -> None:
+    ctx.follow()
+    if size > ctx.ledger.size:
+        raise CliError(f"the ledger has {ctx.ledger.size} leaves, not {size}")
+
+
+def cmd_inclusion(ctx: Context) -> None:
+    index, size = ctx.args.index, ctx.args.size
+    _checked(ctx, size)
+    if index >= size:
+        raise CliError(f"index {index} is not below size {size}")
+    emit_json({"index": index, "size": size,
+               "hashes": _b64(ctx.ledger.inclusion_proof(index, size))})
+
+
+def cmd_consistency(ctx: Context) -> None:
+    old, new = ctx.args.old, ctx.args.new
+    _checked(ctx, new)
+    if not 0 < old <= new:
+        raise CliError(f"need 0 < old <= new, got old={old} new={new}")
+    emit_json({"old": old, "new": new, "hashes": _b64(ctx.ledger.consistency_proof(old, new))})
+
+
+def cmd_replay(ctx: Context) -> int | None:
+    from registry.audit import reconcile
+
+    directory = Path(ctx.args.directory)
+    if not (directory / "entries.jsonl").is_file():
+        raise CliError(f"{str(directory)!r} holds no entries.jsonl")
+    try:
+        with progress_bar("audit: replaying", unit="events") as tick:
+            result = reconcile(ctx.registry, directory, progress=tick)
+    except (ValueError, KeyError) as e:
+        raise CliError(f"the export does not decode: {e}") from None
+    if ctx.args.json:
+        emit_json(vars(result))
+    else:
+        print(f"replayed {result.events} events (log positions up to {result.last_position}): "
+              f"{result.aggregates} aggregates, {result.instruments} instruments, "
+              f"{result.balance_rows} balance rows")
+        for line in result.mismatches:
+            print(f"MISMATCH {line}")
+        print(f"{len(result.mismatches)} mismatches")
+    return EXIT_FAILURE if result.mismatches else None
+
+

@@ -68,7 +68,12 @@ def main(argv: list[str] | None = None, *, env: Mapping[str, str] | None = None)
     try:
         parser = build_parser()
         args = parser.parse_args(argv)
-        result = args.handler(Context(args=args, env=compose_env(args, env)))
+        ctx = Context(args=args, env=compose_env(args, env))
+        try:
+            result = args.handler(ctx)
+            ctx.follow(only_if_open=True)  # committed events reach the ledger before we return
+        finally:
+            ctx.close()
     except SystemExit as stop:  # --help
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
     except (CliError, RegistryError) as e:

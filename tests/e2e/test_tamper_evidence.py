@@ -1,0 +1,97 @@
+"""Tampering with the SQLite event store is caught by `registry ledger verify`, naming the index.
+
+An auditor keeps a checkpoint from an earlier export. The operator then edits the store: one
+byte of one event, one event deleted, two events swapped. A new export re-derives its entries
+from the store; verification against the kept checkpoint fails and names the first bad leaf.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from registry.bootstrap import build_registry
+from registry.cli import main
+from tests.world import build_world, issue
+
+Tamper = Callable[[sqlite3.Connection], None]
+TARGET = 12  # log position (SQLite rowid) of the event to tamper with: leaf index 11
+
+
+def seed(data: Path) -> None:
+    app = build_registry({"REGISTRY_DATA_DIR": str(data)})
+    w = build_world(app)
+    issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900, post=100)
+    app.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.paper, quantity=300,
+                 ref="T-1", at="2025-04-01T10:00:00+08:00")
+    app.close()
+
+
+def flip_one_byte(db: sqlite3.Connection) -> None:
+    (state,) = db.execute("SELECT state FROM stored_events WHERE rowid = ?", (TARGET,)).fetchone()
+    i = state.index(b"Agency") + 2  # inside a JSON string: still decodes, but says otherwise
+    tampered = state[:i] + bytes([state[i] ^ 0x01]) + state[i + 1:]
+    db.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (tampered, TARGET))
+
+
+def break_encoding(db: sqlite3.Connection) -> None:
+    db.execute("UPDATE stored_events SET state = substr(state, 2) WHERE rowid = ?", (TARGET,))
+
+
+def delete_one(db: sqlite3.Connection) -> None:
+    db.execute("DELETE FROM stored_events WHERE rowid = ?", (TARGET,))
+
+
+def swap_two(db: sqlite3.Connection) -> None:
+    rows = {r[0]: r[1:] for r in db.execute(
+        "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
+        "WHERE rowid IN (?, ?)", (TARGET, TARGET + 1))}
+    db.execute("UPDATE stored_events SET originator_id = 'x' WHERE rowid = ?", (TARGET,))
+    for rowid, other in ((TARGET + 1, TARGET), (TARGET, TARGET + 1)):
+        db.execute("UPDATE stored_events SET originator_id = ?, originator_version = ?, "
+                   "topic = ?, state = ? WHERE rowid = ?", (*rows[other], rowid))
+
+
+@pytest.mark.parametrize("tamper", [flip_one_byte, break_encoding, delete_one, swap_two])
+def test_tampered_store_is_detected_naming_the_index(
+    tamper: Tamper, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, before, after = tmp_path / "data", tmp_path / "before", tmp_path / "after"
+    seed(data)
+    assert main(["--data-dir", str(data), "ledger", "export", str(before)]) == 0
+    assert main(["ledger", "verify", str(before)]) == 0
+    kept = tmp_path / "kept-checkpoint"
+    kept.write_bytes((before / "checkpoint").read_bytes())
+    vkey = tmp_path / "vkey"
+    vkey.write_bytes((before / "vkey").read_bytes())
+
+    with sqlite3.connect(data / "registry.sqlite") as db:
+        tamper(db)
+    capsys.readouterr()
+
+    assert main(["--data-dir", str(data), "ledger", "export", str(after)]) == 0
+    status = main(["ledger", "verify", str(after), "--vkey", str(vkey),
+                   "--previous-checkpoint", str(kept)])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.startswith("registry: error: verification failed:")
+    assert f"at index {TARGET - 1}" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_untampered_store_reexports_consistently(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    seed(data)
+    assert main(["--data-dir", str(data), "ledger", "export", str(tmp_path / "one")]) == 0
+    app = build_registry({"REGISTRY_DATA_DIR": str(data)})
+    dyeing, paper = app.catalogue().entries["enterprises"][:2]
+    app.transfer(instrument="COD-2025-MAOZHOU", seller=paper, buyer=dyeing, quantity=1,
+                 ref="T-2", at="2025-05-01T10:00:00+08:00")
+    app.close()
+    assert main(["--data-dir", str(data), "ledger", "export", str(tmp_path / "two")]) == 0
+    assert main(["ledger", "verify", str(tmp_path / "two"), "--vkey",
+                 str(tmp_path / "one" / "vkey"), "--previous-checkpoint",
+                 str(tmp_path / "one" / "checkpoint")]) == 0
