@@ -33,8 +33,12 @@ pytest: $(STAMP) postgres-binaries
 
 test: lint typecheck pytest
 
+# In-process benchmarks; the peers of the matching benchmark come from the 'bench' extra.
 bench: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m loadtests.bench_matching
 	$(BIN)/python -m loadtests.bench_ledger
+	$(BIN)/python -m loadtests.bench_replay
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
