@@ -69,3 +69,15 @@ class ConcurrencyConflict(RegistryError):
     """The command kept meeting concurrent writes and gave up after its bounded retries."""
 
     code = "concurrency-conflict"
+
+
+class InsufficientFunds(RegistryError):
+    """The cash account's available balance (balance − reserved) does not cover the amount."""
+
+    code = "insufficient-funds"
+
+
+class FourEyesViolation(RegistryError):
+    """An administrator tried to approve something they initiated (four-eyes principle)."""
+
+    code = "four-eyes-violation"

@@ -20,7 +20,9 @@ obligation for the same kind and period (``Enterprise.owe_clawback``).
 
 from __future__ import annotations
 
+from bisect import insort
 from collections.abc import Iterator
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -389,3 +391,171 @@ class Instrument(Aggregate):
     ) -> None:
         self.lots[lot_id]["revoked"] = True
         self._apply(moves, state=REVOKED, ref=ref, frozen=None)
+
+    # -- exchange batches (group commit) -------------------------------------------------------
+    #
+    # The exchange keeps every unit set aside for its orders and pending trades reserved under
+    # one *pool* reference per market (owner-filtered), and settles a whole batch of orders in
+    # ONE event: per-order block splitting would cost an event (and a full block scan) each.
+    # Ranges are picked lowest serial first, as everywhere else, and recorded in the event.
+
+    def exchange_positions(self, *, pool: str, on: str) -> dict[str, list[int]]:
+        """owner -> [usable available units, valid units reserved under ``pool``], one pass.
+        Usable: not frozen and valid on ``on`` (an ISO date)."""
+        out: dict[str, list[int]] = {}
+        lots = self.lots
+        for b in self.blocks.values():
+            state = b[STATE]
+            if state == AVAILABLE:
+                if b[FROZEN]:
+                    continue
+                slot = 0
+            elif state == RESERVED and b[REF] == pool:
+                slot = 1
+            else:
+                continue
+            if lots[b[LOT]]["expires_on"] < on:
+                continue
+            per = out.get(b[OWNER])
+            if per is None:
+                per = out[b[OWNER]] = [0, 0]
+            per[slot] += b[LAST] - b[FIRST] + 1
+        return out
+
+    def settle_batch(
+        self, *, pool: str, reserve: dict[str, int], transfers: list[list[Any]],
+        release: dict[str, int], rule_version: str, ref: str, at: str,
+    ) -> None:
+        """Apply an exchange batch in one ``BatchSettled`` event, in this order: ``reserve``
+        (owner -> units: available → reserved under ``pool``), ``transfers`` (``[seller,
+        buyer, qty, trade]``: the seller's pool → the buyer's available units) and ``release``
+        (owner -> units: pool → available). Raises `InsufficientHoldings` (changing nothing)
+        when a step finds too few units. The caller checked the trading rules and credit
+        standing per trade and names the rule version it applied."""
+        on = at[:10]
+        owners = set(reserve) | set(release)
+        for t in transfers:
+            owners.add(t[0])
+            owners.add(t[1])
+        segments: dict[str, list[list[Any]]] = {o: [] for o in owners}
+        for b in self.blocks.values():
+            mine = segments.get(b[OWNER])
+            if mine is not None:
+                mine.append(b)  # never changed in place: _carve replaces what it splits
+        for mine in segments.values():
+            mine.sort(key=_first)
+        lots = self.lots
+
+        def usable(s: list[Any]) -> bool:
+            return not s[FROZEN] and lots[s[LOT]]["expires_on"] >= on
+
+        steps: list[list[Any]] = []
+        for owner, qty in sorted(reserve.items()):
+            if qty:
+                moves, _ = _carve(segments[owner], qty, lambda s: s[STATE] == AVAILABLE and
+                                  usable(s), RESERVED, pool, to=None,
+                                  what=f"{owner} available")
+                steps.append(["reserve", owner, qty, moves])
+        # one forward pass per seller: its trades take consecutive pool units, in trade order
+        by_seller: dict[str, list[list[Any]]] = {}
+        for t in transfers:
+            check_quantity(t[2])
+            by_seller.setdefault(t[0], []).append(t)
+        for seller, trades in by_seller.items():
+            cursor = 0
+            for _, buyer, qty, trade in trades:
+                moves, cursor = _carve(segments[seller], qty, lambda s: s[STATE] == RESERVED
+                                       and s[REF] == pool and usable(s), AVAILABLE, None,
+                                       to=(buyer, segments[buyer]), what=f"{seller} reserved",
+                                       start=cursor)
+                steps.append(["transfer", seller, buyer, qty, trade, moves])
+        for owner, qty in sorted(release.items()):
+            if qty:
+                moves, _ = _carve(segments[owner], qty, lambda s: s[STATE] == RESERVED and
+                                  s[REF] == pool, AVAILABLE, None, to=None,
+                                  what=f"{owner} reserved")
+                steps.append(["release", owner, qty, moves])
+        if steps:
+            merges = [m for owner in sorted(owners) for m in _merges(segments[owner])]
+            self._batch_settled(pool=pool, rule_version=rule_version, ref=ref, steps=steps,
+                                merges=merges, at=at)
+
+    @event("BatchSettled", topic=event_topic("Instrument", "BatchSettled"))
+    def _batch_settled(
+        self, pool: str, rule_version: str, ref: str, steps: list[list[Any]],
+        merges: list[list[int]], at: str,
+    ) -> None:
+        for step in steps:
+            if step[0] == "reserve":
+                self._apply(step[3], state=RESERVED, ref=pool)
+            elif step[0] == "transfer":
+                self._apply(step[5], owner=step[2], state=AVAILABLE, ref=None)
+            else:
+                self._apply(step[3], state=AVAILABLE, ref=None)
+        # neighbouring blocks that now agree in everything but their range become one, so the
+        # number of blocks tracks ownership, not the number of trades that made it
+        blocks = self.blocks
+        for first, last in merges:
+            head = list(blocks[str(first)])
+            while head[LAST] < last:
+                head[LAST] = blocks.pop(str(head[LAST] + 1))[LAST]
+            blocks[str(first)] = head
+
+
+_first = itemgetter(FIRST)
+
+
+def _merges(segments: list[list[Any]]) -> list[list[int]]:
+    """``[first, last]`` of each run of contiguous segments that agree in everything else."""
+    out: list[list[int]] = []
+    run: list[Any] | None = None
+    last = 0
+    for s in segments:
+        if run is not None and last + 1 == s[FIRST] and run[OWNER:] == s[OWNER:]:
+            last = s[LAST]
+            continue
+        if run is not None and last != run[LAST]:
+            out.append([run[FIRST], last])
+        run, last = s, s[LAST]
+    if run is not None and last != run[LAST]:
+        out.append([run[FIRST], last])
+    return out
+
+
+def _carve(
+    segments: list[list[Any]], qty: int, wanted: Any, state: str, ref: str | None, *,
+    to: tuple[str, list[list[Any]]] | None, what: str, start: int = 0,
+) -> tuple[list[Move], int]:
+    """Pick ``qty`` units lowest serial first from one owner's ``segments`` (copies of its blocks
+    in serial order) and mirror, on the copies, the split `Instrument._apply` will make; ``to``
+    (new owner, its segments) moves the carved ranges into another owner's list. Scanning
+    starts at index ``start`` (nothing wanted lies before it); returns the moves and where the
+    next pick may start."""
+    moves: list[Move] = []
+    need = qty
+    i = start
+    while need and i < len(segments):
+        s = segments[i]
+        if not wanted(s):
+            i += 1
+            continue
+        size = s[LAST] - s[FIRST] + 1
+        take = min(need, size)
+        moves.append([s[FIRST], s[FIRST], s[FIRST] + take - 1])
+        need -= take
+        carved = list(s)
+        carved[LAST] = s[FIRST] + take - 1
+        carved[STATE], carved[REF] = state, ref
+        pieces = [] if to is not None else [carved]
+        if to is not None:
+            carved[OWNER] = to[0]
+            insort(to[1], carved, key=_first)
+        if take < size:
+            tail = list(s)
+            tail[FIRST] = s[FIRST] + take
+            pieces.append(tail)
+        segments[i:i + 1] = pieces
+        i += len(pieces) - (1 if take < size else 0)
+    if need:
+        raise InsufficientHoldings(f"{what}: {qty - need} units usable, {qty} needed")
+    return moves, i

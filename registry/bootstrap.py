@@ -10,12 +10,13 @@ from collections.abc import Mapping
 
 from registry.app import RegistryBase
 from registry.config import Settings
+from registry.exchange import ExchangeCommands
 from registry.holdings import HoldingCommands
 from registry.queries import Queries
 from registry.retrofits import RetrofitCommands
 
 
-class Registry(RetrofitCommands, HoldingCommands, Queries, RegistryBase):
+class Registry(RetrofitCommands, HoldingCommands, ExchangeCommands, Queries, RegistryBase):
     """The registry: every command and query over one event store."""
 
 

@@ -7,9 +7,13 @@ built (or re-banded) with rules that make no sense.
 
 from __future__ import annotations
 
+from domain.errors import RegistryError
 
-class MatchingError(Exception):
-    """Root of the matching core's errors."""
+
+class MatchingError(RegistryError):
+    """Root of the matching core's errors (a `RegistryError`: a refusal that changed nothing)."""
+
+    code = "order-rejected"
 
 
 class InvalidBookConfiguration(MatchingError, ValueError):

@@ -1,0 +1,333 @@
+"""A market: one instrument's order book with its resting orders, trades and verification queue.
+
+Group commit: `match` takes a whole batch of requests (new orders and cancels, in arrival
+order), runs them through the book one by one with the entry checks of `Desk`, settles each
+fill delivery-versus-payment or queues it for an administrator, and records the batch as ONE
+``BatchMatched`` event: the accepted requests in sequence (``ops``), every trade with its
+settlement status, and the resting orders self-trade prevention cancelled. Refused requests
+change nothing and are not recorded.
+
+Replay: the book is derived state. `match` moves the live book while it decides (entry checks
+depend on earlier fills of the same batch) and marks the book as already holding the batch, so
+applying the event at command time leaves it alone; on replay (a fresh aggregate) applying the
+event re-runs ``ops`` through the matching core and refuses to continue if the fills or
+self-trade cancels differ from the recorded ones. A batch whose command fails midway leaves an
+aggregate that must be discarded, which the registry does for every failed command.
+
+Self-trade prevention follows the core: the *resting* order of the same enterprise is cancelled
+(and its reservation released: cash for a buy, units for a sell); the incoming order goes on.
+
+Four eyes: the *initiators* of a trade are the users who entered its two orders (an
+administrator entering an order for an enterprise is one) and the administrator who set the
+market parameters in force (reference price, threshold). Approval must come from an
+administrator who is none of them; rejection, which only releases reservations, may come from
+any administrator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.errors import FourEyesViolation, InvalidInput, NotFound, RegistryError
+from domain.exchange.desk import RCV, Desk, L, P, R
+from domain.exchange.money import value
+from domain.exchange.orders import Cancel, Order, Outcome, Request
+from domain.exchange.params import MarketParams
+from domain.matching import OrderBook
+from domain.topics import aggregate_topic, event_topic, natural_id
+
+# resting order record: account, side, price, remaining, entered_by
+ACCOUNT, SIDE, PRICE, REMAINING, ENTERED_BY = range(5)
+SETTLED, PENDING = "settled", "pending"
+
+
+class MatchingDiverged(RuntimeError):
+    """Replaying a recorded batch gave other fills than recorded: the store is not trusted."""
+
+
+def pool_ref(instrument: str) -> str:
+    """The reservation reference under which the exchange holds a market's units."""
+    return f"exchange:{instrument}"
+
+
+class Market(Aggregate):
+    TOPIC = aggregate_topic("Market")
+
+    class Created(Aggregate.Created):
+        TOPIC = event_topic("Market", "Created")
+
+    @staticmethod
+    def create_id(instrument: str, **_: Any) -> UUID:
+        return natural_id(f"/markets/{instrument}")
+
+    @classmethod
+    def open(cls, *, instrument: str, kind: str, zone: str, params: MarketParams,
+             administrator: str, at: str) -> Market:
+        if not administrator.strip():
+            raise InvalidInput("opening a market needs the administrator's id")
+        return cls(instrument=instrument, kind=kind, zone=zone, params=params.to_dict(),
+                   administrator=administrator, at=at)
+
+    @event("Opened", topic=event_topic("Market", "Opened"))
+    def __init__(self, instrument: str, kind: str, zone: str, params: dict[str, Any],
+                 administrator: str, at: str) -> None:
+        self.instrument, self.kind, self.zone = instrument, kind, zone
+        self.params = params
+        self.params_set_by = administrator
+        self.book = OrderBook(rules=MarketParams.from_dict(params).book_rules())
+        self.orders: dict[Any, list[Any]] = {}  # resting orders, by id
+        self.seen: set[str] = set()  # every order id ever accepted: ids are never reused
+        self.batches = 0
+        self.book_batches = 0
+        self.trade_count = 0
+        self.pending: dict[str, dict[str, Any]] = {}
+
+    def market_params(self) -> MarketParams:
+        return MarketParams.from_dict(self.params)
+
+    # -- parameters ----------------------------------------------------------------------------
+
+    def set_parameters(self, *, reference_price: int | None = None,
+                       verify_above: int | str | None = "keep", administrator: str,
+                       at: str) -> None:
+        """A new day's reference price (band) and/or verification threshold. Tick and lots
+        are fixed for the life of the market."""
+        if not administrator.strip():
+            raise InvalidInput("parameters need the administrator's id")
+        data = dict(self.params)
+        if reference_price is not None:
+            data["reference_price"] = reference_price
+        if verify_above != "keep":
+            data["verify_above"] = verify_above
+        params = MarketParams.from_dict(data)  # validates
+        self._parameters_set(params=params.to_dict(), administrator=administrator, at=at)
+
+    @event("ParametersSet", topic=event_topic("Market", "ParametersSet"))
+    def _parameters_set(self, params: dict[str, Any], administrator: str, at: str) -> None:
+        self.params = params
+        self.params_set_by = administrator
+        self.book.set_reference_price(params["reference_price"])
+
+    # -- the batch -----------------------------------------------------------------------------
+
+    def match(self, requests: Sequence[Request], *, desk: Desk, at: str) -> list[Outcome]:
+        """Run a batch; return one `Outcome` per request. Postings for the other aggregates
+        are left on ``desk``."""
+        params = self.market_params()
+        upper, lot = params.upper_price(), params.lot
+        ops: list[list[Any]] = []
+        trades: list[list[Any]] = []
+        stp: list[list[Any]] = []
+        outcomes: list[Outcome] = []
+        next_trade = self.trade_count
+        self.book_batches = -1  # dirty until the batch's event is applied (see module doc)
+        for request in requests:
+            try:
+                if type(request) is Cancel:
+                    outcomes.append(self._cancel(request, desk, ops))
+                    continue
+                if type(request) is not Order:
+                    raise InvalidInput(f"not an order or a cancel: {request!r}")
+                need = self._check_entry(request, desk, lot, upper)
+                op = ["S", *request]
+                fills, makers, stopped = self._step(op)
+            except RegistryError as exc:
+                outcomes.append(Outcome(getattr(request, "order_id", ""), "rejected", [], 0,
+                                        type(exc).__name__, str(exc), exc))
+                continue
+            # accepted: from here on nothing may refuse
+            index = len(ops)
+            ops.append(op)
+            if request.side == "B":
+                desk.move_cash(request.account, R, need)  # reserve (checked above)
+            else:
+                desk.reserve_units(request.account, request.qty)
+            out = self._settle(request, index, fills, makers, desk, params.verify_above, upper,
+                               next_trade, trades) if fills else []
+            next_trade += len(fills)
+            filled = sum(f[3] for f in fills)
+            for info_id, info in stopped:
+                stp.append([index, info_id])
+                self._release(info, desk)
+            remaining = request.qty - filled
+            resting = remaining if request.order_id in self.orders else 0
+            if remaining and not resting:  # market order: its remainder is dropped
+                self._release([request.account, request.side, upper, remaining, ""], desk)
+            outcomes.append(Outcome(request.order_id, "accepted", out, resting))
+        if ops:
+            self.book_batches = self.batches + 1
+            self._batch_matched(batch=self.batches + 1, ops=ops, trades=trades, stp=stp, at=at)
+        else:
+            self.book_batches = self.batches
+        return outcomes
+
+    def is_consistent(self) -> bool:
+        """False when a `match` failed midway: the aggregate must be reloaded."""
+        return self.book_batches == self.batches
+
+    def _settle(self, request: Order, index: int, fills: list[Any], makers: list[list[Any]],
+                desk: Desk, va: int | None, upper: int, next_trade: int,
+                trades: list[list[Any]]) -> list[list[Any]]:
+        """Turn each fill into a trade: settle it delivery-versus-payment on the desk, or
+        leave its reservations in place for the verification queue."""
+        buyer_is_taker = request.side == "B"
+        out: list[list[Any]] = []
+        for (taker, maker, price, qty), maker_info in zip(fills, makers, strict=True):
+            next_trade += 1
+            trade_id = f"{self.instrument}:{next_trade}"
+            buyer, seller = ((request.account, maker_info[ACCOUNT]) if buyer_is_taker
+                             else (maker_info[ACCOUNT], request.account))
+            amount = value(price, qty)
+            limit = (request.price if request.kind == "L" else upper) if buyer_is_taker \
+                else price
+            desk.move_cash(buyer, L, value(limit, qty) - amount)  # price improvement
+            reasons = desk.check_trade(seller, buyer, qty)
+            if va is not None and amount > va:
+                reasons.append("above-threshold")
+            initiators = sorted({request.entered_by, maker_info[ENTERED_BY],
+                                 self.params_set_by})
+            if reasons:
+                desk.claim_units(seller, qty)  # held in the pool for the pending trade
+            else:
+                desk.move_cash(buyer, P, amount)
+                desk.move_cash(seller, RCV, amount)
+                desk.transfer(seller, buyer, qty, trade_id)
+            trades.append([trade_id, index, taker, maker, price, qty, buyer, seller, amount,
+                           reasons, initiators])
+            out.append([trade_id, price, qty, PENDING if reasons else SETTLED])
+        return out
+
+    def _check_entry(self, o: Order, desk: Desk, lot: int, upper: int) -> int:
+        """Every check that does not need the book; returns the cash to reserve (buys)."""
+        if type(o.order_id) is not str or not o.order_id or o.order_id in self.seen:
+            raise InvalidInput(f"order id {o.order_id!r} is empty or already used")
+        if o.side not in ("B", "S") or o.kind not in ("L", "M"):
+            raise InvalidInput(f"side must be B or S and kind L or M, got {o.side!r} {o.kind!r}")
+        if type(o.qty) is not int or o.qty <= 0 or o.qty % lot:
+            raise InvalidInput(f"quantity {o.qty!r} is not a positive whole number of lots "
+                               f"of {lot} kg")
+        if o.kind == "L" and (type(o.price) is not int or o.price <= 0):
+            raise InvalidInput(f"limit price must be a positive integer, got {o.price!r}")
+        desk.check_entry(o.account)
+        if o.side == "S":
+            if o.qty > desk.units_available(o.account):
+                desk.reserve_units(o.account, o.qty)  # raises InsufficientHoldings
+            return 0
+        need = value(o.price if o.kind == "L" and o.price <= upper else upper, o.qty)
+        if need > desk.cash_available(o.account):
+            desk.reserve_cash(o.account, need)  # raises InsufficientFunds
+        return need
+
+    def _cancel(self, c: Cancel, desk: Desk, ops: list[list[Any]]) -> Outcome:
+        info = self.orders.get(c.order_id)
+        if info is None or info[ACCOUNT] != c.account:
+            raise NotFound(f"no resting order {c.order_id!r} of {c.account}")
+        op = ["C", c.order_id, c.entered_by]
+        self._step(op)
+        ops.append(op)
+        self._release(info, desk)
+        return Outcome(c.order_id, "cancelled", [], 0)
+
+    @staticmethod
+    def _release(info: list[Any], desk: Desk) -> None:
+        """Release what a resting (or dropped market) order still holds."""
+        if info[SIDE] == "B":
+            desk.move_cash(info[ACCOUNT], L, value(info[PRICE], info[REMAINING]))
+        else:
+            desk.release_units(info[ACCOUNT], info[REMAINING])
+
+    def _step(self, op: list[Any]) -> tuple[list[Any], list[list[Any]], list[Any]]:
+        """Apply one op to the book and the resting-order records. Returns the fills, the
+        maker records as they were before the fills, and STP-cancelled ``(id, record)``."""
+        orders = self.orders
+        if op[0] == "C":
+            orders.pop(op[1])
+            self.book.cancel(op[1])
+            return [], [], []
+        _, order_id, account, side, kind, price, qty, entered_by = op
+        fills = self.book.submit(side, price, qty, order_id, kind, account)
+        self.seen.add(order_id)
+        makers = []
+        for _, maker, _, q in fills:
+            info = orders[maker]
+            makers.append(list(info))
+            info[REMAINING] -= q
+            if not info[REMAINING]:
+                del orders[maker]
+        stopped = [(i, orders.pop(i)) for i in self.book.last_stp_cancels]
+        if kind == "L" and order_id in self.book._orders:
+            left = qty - sum(f[3] for f in fills)
+            orders[order_id] = [account, side, price, left, entered_by]
+        return fills, makers, stopped
+
+    @event("BatchMatched", topic=event_topic("Market", "BatchMatched"))
+    def _batch_matched(self, batch: int, ops: list[list[Any]], trades: list[list[Any]],
+                       stp: list[list[Any]], at: str) -> None:
+        if self.book_batches < batch:  # replay: rebuild the book from the recorded stream
+            self._replay(ops, trades, stp)
+            self.book_batches = batch
+        self.batches = batch
+        self.trade_count += len(trades)
+        for t in trades:
+            if t[9]:
+                self.pending[t[0]] = {
+                    "trade": t[0], "taker": t[2], "maker": t[3], "price": t[4], "qty": t[5],
+                    "buyer": t[6], "seller": t[7], "value": t[8], "reasons": t[9],
+                    "initiators": t[10], "at": at,
+                }
+
+    def _replay(self, ops: list[list[Any]], trades: list[list[Any]],
+                stp: list[list[Any]]) -> None:
+        got_fills, got_stp = [], []
+        for index, op in enumerate(ops):
+            fills, _, stopped = self._step(op)
+            got_fills += [[index, *f] for f in fills]
+            got_stp += [[index, i] for i, _ in stopped]
+        if got_fills != [t[1:6] for t in trades] or got_stp != stp:
+            raise MatchingDiverged(f"{self.instrument}: batch {self.batches + 1} replays to "
+                                   "other fills than recorded")
+
+    # -- verification queue --------------------------------------------------------------------
+
+    def pending_trade(self, trade_id: str) -> dict[str, Any]:
+        trade = self.pending.get(trade_id)
+        if trade is None:
+            raise NotFound(f"no trade {trade_id!r} waits for verification")
+        return trade
+
+    def check_approver(self, *, trade_id: str, administrator: str) -> dict[str, Any]:
+        """The pending trade, if ``administrator`` may approve it (four eyes)."""
+        trade = self.pending_trade(trade_id)
+        if not administrator.strip():
+            raise InvalidInput("approval needs the administrator's id")
+        if administrator in trade["initiators"]:
+            raise FourEyesViolation(
+                f"{administrator} initiated trade {trade_id} and may not approve it"
+            )
+        return trade
+
+    def approve(self, *, trade_id: str, administrator: str, at: str) -> dict[str, Any]:
+        trade = self.check_approver(trade_id=trade_id, administrator=administrator)
+        self._trade_approved(trade_id=trade_id, administrator=administrator, at=at)
+        return trade
+
+    @event("TradeApproved", topic=event_topic("Market", "TradeApproved"))
+    def _trade_approved(self, trade_id: str, administrator: str, at: str) -> None:
+        del self.pending[trade_id]
+
+    def reject(self, *, trade_id: str, administrator: str, reason: str,
+               at: str) -> dict[str, Any]:
+        trade = self.pending_trade(trade_id)
+        if not administrator.strip() or not reason.strip():
+            raise InvalidInput("rejection needs the administrator's id and a reason")
+        self._trade_rejected(trade_id=trade_id, administrator=administrator, reason=reason,
+                             at=at)
+        return trade
+
+    @event("TradeRejected", topic=event_topic("Market", "TradeRejected"))
+    def _trade_rejected(self, trade_id: str, administrator: str, reason: str, at: str) -> None:
+        del self.pending[trade_id]

@@ -1,0 +1,51 @@
+"""A market's parameters as data: tick, price band, lots, order limits, verification threshold."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from domain.errors import InvalidInput
+from domain.exchange.money import check_exact
+from domain.matching import BookRules, MatchingError
+
+
+@dataclass(frozen=True)
+class MarketParams:
+    """``reference_price``, ``tick`` in fen per tonne; ``lot``, ``min_lot``, ``max_order`` in
+    kg; ``verify_above`` in fen (a trade worth more waits for an administrator; None: never)."""
+
+    reference_price: int
+    tick: int = 1
+    band_pct: int = 10
+    lot: int = 1000
+    min_lot: int = 1000
+    max_order: int = 100_000_000
+    verify_above: int | None = None
+
+    def __post_init__(self) -> None:
+        check_exact(self.tick, self.lot)
+        if self.min_lot % self.lot or self.max_order < self.min_lot:
+            raise InvalidInput("min_lot must be whole lots and max_order at least min_lot")
+        va = self.verify_above
+        if va is not None and (type(va) is not int or va < 0):
+            raise InvalidInput("verify_above is a non-negative integer of fen, or None")
+        try:
+            self.book_rules()
+        except MatchingError as exc:
+            raise InvalidInput(f"market parameters: {exc}") from None
+
+    def book_rules(self) -> BookRules:
+        return BookRules(tick=self.tick, reference_price=self.reference_price,
+                         band_pct=self.band_pct, min_lot=self.min_lot, max_order=self.max_order)
+
+    def upper_price(self) -> int:
+        """The highest price a trade can have today: what a market buy order reserves."""
+        return self.book_rules().price_bounds()[1]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MarketParams:
+        return cls(**data)

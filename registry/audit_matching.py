@@ -1,0 +1,91 @@
+"""The auditor's matching check: re-run the matching core over the order stream recorded in a
+ledger export and compare every trade with the recorded one.
+
+Only the export is read (``entries.jsonl``, via `registry.audit.export_records`) and only the
+pure core (`domain.matching.OrderBook`) is run: no event store, no registry code. Per market
+(aggregate id): ``Market.Opened`` gives the book rules, ``Market.ParametersSet`` a new day's
+reference price, and each ``Market.BatchMatched`` the accepted requests in sequence
+(``["S", id, account, side, kind, price, qty, entered_by]`` or ``["C", id, entered_by]``) with
+the trades recorded for them (``[trade_id, op_index, taker, maker, price, qty, …]``) and the
+resting orders self-trade prevention cancelled (``[op_index, order_id]``).
+
+A recorded trade is *reproduced* when the re-run produces the same (taker, maker, price,
+quantity) at the same place in the stream; every other recorded or re-run fill, and every
+self-trade cancel that differs, counts as *differing* and is described in ``details``.
+"""
+
+from __future__ import annotations
+
+from itertools import zip_longest
+from pathlib import Path
+from typing import Any
+
+from domain.matching import BookRules, OrderBook, OrderRejected
+from registry.audit import export_records
+
+OPENED = "surplus:Market.Opened.v1"
+PARAMETERS = "surplus:Market.ParametersSet.v1"
+BATCH = "surplus:Market.BatchMatched.v1"
+
+
+def _rules(params: dict[str, Any]) -> BookRules:
+    return BookRules(tick=params["tick"], reference_price=params["reference_price"],
+                     band_pct=params["band_pct"], min_lot=params["min_lot"],
+                     max_order=params["max_order"])
+
+
+def audit_matching(directory: str | Path) -> tuple[int, int, list[str]]:
+    """``(trades reproduced, trades that differ, details)`` for a ledger export folder."""
+    books: dict[str, OrderBook] = {}
+    reproduced = differ = 0
+    details: list[str] = []
+    for index, record in export_records(directory):
+        topic = record.get("topic")
+        if topic not in (OPENED, PARAMETERS, BATCH):
+            continue
+        market, p = record["aggregate_id"], record["payload"]
+        if topic == OPENED:
+            books[market] = OrderBook(rules=_rules(p["params"]))
+            continue
+        book = books.get(market)
+        if book is None:
+            details.append(f"leaf {index}: market {market} has no Opened event in the export")
+            differ += len(p.get("trades", []))
+            continue
+        if topic == PARAMETERS:
+            book.set_reference_price(p["params"]["reference_price"])
+            continue
+        recorded: dict[int, list[tuple[Any, ...]]] = {}
+        for t in p["trades"]:
+            recorded.setdefault(t[1], []).append((t[2], t[3], t[4], t[5]))
+        stp = {tuple(s) for s in p["stp"]}
+        for n, op in enumerate(p["ops"]):
+            fills: list[tuple[Any, ...]] = []
+            if op[0] == "C":
+                if not book.cancel(op[1]):
+                    details.append(f"leaf {index} op {n}: cancel of {op[1]!r} found no order")
+            else:
+                try:
+                    fills = [tuple(f) for f in book.submit(op[3], op[5], op[6], op[1], op[4],
+                                                          op[2])]
+                except OrderRejected as exc:
+                    details.append(f"leaf {index} op {n}: order {op[1]!r} is refused on "
+                                   f"re-run ({exc})")
+                for order_id in book.last_stp_cancels:
+                    if (n, order_id) in stp:
+                        stp.discard((n, order_id))
+                    else:
+                        details.append(f"leaf {index} op {n}: self-trade cancel of "
+                                       f"{order_id!r} was not recorded")
+                        differ += 1
+            for got, want in zip_longest(fills, recorded.get(n, [])):
+                if got == want:
+                    reproduced += 1
+                else:
+                    differ += 1
+                    details.append(f"leaf {index} op {n}: recorded {want}, re-run {got}")
+        for n, order_id in sorted(stp, key=str):
+            details.append(f"leaf {index} op {n}: recorded self-trade cancel of {order_id!r} "
+                           "did not happen on re-run")
+            differ += 1
+    return reproduced, differ, details

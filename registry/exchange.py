@@ -1,0 +1,270 @@
+"""Exchange commands: cash, markets, orders (group commit), settlement and verification.
+
+Every market write goes through the market's `MarketWriter` (one lock per market, cached
+aggregates). `submit_orders` is the group commit: a whole batch of orders and cancels for one
+instrument becomes ONE save holding one ``Market.BatchMatched``, one
+``Instrument.BatchSettled`` and one ``CashAccount.Posted`` per enterprise the batch touched. An
+order is acknowledged (its `Outcome` returned) only after that save.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from eventsourcing.persistence import IntegrityError
+
+from domain.catalogue import Catalogue
+from domain.enterprise import Enterprise
+from domain.errors import AlreadyExists, ConcurrencyConflict, NotFound
+from domain.exchange.cash import CashAccount
+from domain.exchange.desk import Desk
+from domain.exchange.market import Market, pool_ref
+from domain.exchange.orders import Cancel, Order, Outcome, Request
+from domain.exchange.params import MarketParams
+from domain.instrument import Instrument
+from domain.matching import OrderBook
+from domain.rules import CURRENT_RULES, TradingRules, rules
+from registry.app import BACKOFF_SECONDS, MAX_ATTEMPTS, RegistryBase, command
+from registry.exchange_modes import TradingModeCommands
+from registry.exchange_writer import MarketWriter
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    _Base = RegistryBase
+else:
+    _Base = object
+
+
+class ExchangeCommands(TradingModeCommands, _Base):
+    snapshotting_intervals = {**RegistryBase.snapshotting_intervals, CashAccount: 100}
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _writer(self, instrument: str) -> MarketWriter:
+        writers: dict[str, MarketWriter] = self.__dict__.setdefault("_market_writers", {})
+        w = writers.get(instrument)
+        if w is None:
+            w = writers.setdefault(instrument, MarketWriter(self))
+        return w
+
+    def _with_writer(self, instrument: str, fn: Callable[[MarketWriter], Any]) -> Any:
+        """Run ``fn`` under the market's lock; re-run it on fresh copies after a conflict."""
+        w = self._writer(instrument)
+        with w.lock:
+            for attempt in range(MAX_ATTEMPTS):
+                try:
+                    w.sync()
+                    return fn(w)
+                except IntegrityError:
+                    w.drop_all()
+                    time.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt))  # noqa: S311
+                except BaseException:
+                    w.drop_dirty()
+                    raise
+        raise ConcurrencyConflict(f"market {instrument} kept conflicting with concurrent writes")
+
+    def _market_in(self, w: MarketWriter, instrument: str) -> Market:
+        m: Market = w.get(Market.create_id(instrument), f"market {instrument}")
+        return m
+
+    def _instrument_in(self, w: MarketWriter, code: str) -> Instrument:
+        kind, vintage, zone = code.split("-", 2)
+        i: Instrument = w.get(Instrument.create_id(kind, int(vintage), zone), f"instrument {code}")
+        return i
+
+    def _account_in(self, w: MarketWriter, owner: str, at: str | None = None) -> CashAccount:
+        try:
+            a: CashAccount = w.get(CashAccount.create_id(owner), f"cash account of {owner}")
+        except NotFound:
+            if at is None:
+                raise
+            a = CashAccount.open(owner=owner, at=at)
+            w.put(a)
+        return a
+
+    def _trader_in(self, w: MarketWriter, code: str) -> Enterprise:
+        e: Enterprise = w.get(Enterprise.create_id(code), f"enterprise {code}")
+        return e
+
+    def _rules_in(self, w: MarketWriter) -> TradingRules:
+        try:
+            c: Catalogue = w.get(Catalogue.create_id(), "catalogue")
+        except NotFound:
+            return rules(CURRENT_RULES)
+        return rules(c.rules_version or CURRENT_RULES)
+
+    def _desk(self, w: MarketWriter, market: Market, instrument: Instrument, at: str) -> Desk:
+        return Desk(
+            kind=market.kind, zone=market.zone, rules=self._rules_in(w),
+            traders=lambda c: self._trader_in(w, c),
+            accounts=lambda c: self._account_in(w, c),
+            positions=instrument.exchange_positions(pool=pool_ref(market.instrument),
+                                                    on=at[:10]),
+        )
+
+    # -- cash ----------------------------------------------------------------------------------
+
+    def cash_account(self, enterprise: str) -> CashAccount:
+        a: CashAccount = self._get(CashAccount, CashAccount.create_id(enterprise),
+                                   f"cash account of {enterprise}")
+        return a
+
+    @command
+    def deposit(self, *, enterprise: str, amount: int, reference: str, administrator: str,
+                at: str) -> int:
+        """Record a deposit; returns the new balance (fen)."""
+        self.enterprise(enterprise)
+        try:
+            a = self.cash_account(enterprise)
+        except NotFound:
+            a = CashAccount.open(owner=enterprise, at=at)
+        a.deposit(amount=amount, reference=reference, administrator=administrator, at=at)
+        self.save(a)
+        return int(a.balance)
+
+    @command
+    def withdraw(self, *, enterprise: str, amount: int, reference: str, administrator: str,
+                 at: str) -> int:
+        a = self.cash_account(enterprise)
+        a.withdraw(amount=amount, reference=reference, administrator=administrator, at=at)
+        self.save(a)
+        return int(a.balance)
+
+    # -- markets -------------------------------------------------------------------------------
+
+    @command
+    def open_market(self, *, instrument: str, administrator: str, at: str,
+                    **params: Any) -> Market:
+        """Open the order book of an instrument. ``params``: see `MarketParams`."""
+        i = self.instrument(instrument)
+        if self._exists(Market.create_id(i.code)):
+            raise AlreadyExists(f"market {i.code} is already open")
+        m = Market.open(instrument=i.code, kind=i.kind, zone=i.zone,
+                        params=MarketParams(**params), administrator=administrator, at=at)
+        self.save(m)
+        return m
+
+    def set_market_parameters(self, *, instrument: str, administrator: str, at: str,
+                              reference_price: int | None = None,
+                              verify_above: int | str | None = "keep") -> None:
+        def run(w: MarketWriter) -> None:
+            m = self._market_in(w, instrument)
+            m.set_parameters(reference_price=reference_price, verify_above=verify_above,
+                             administrator=administrator, at=at)
+            self.save(m)
+
+        self._with_writer(instrument, run)
+
+    def market(self, instrument: str) -> Market:
+        """The market as stored (a fresh copy, rebuilt from its events)."""
+        m: Market = self._get(Market, Market.create_id(instrument), f"market {instrument}")
+        return m
+
+    def book(self, instrument: str) -> OrderBook:
+        return self.market(instrument).book
+
+    # -- orders --------------------------------------------------------------------------------
+
+    def submit_orders(self, *, instrument: str, requests: Sequence[Request],
+                      at: str) -> list[Outcome]:
+        """Group commit: match a batch of orders and cancels and store it in one save; each
+        request gets an `Outcome` (refused requests wrote nothing)."""
+
+        def run(w: MarketWriter) -> list[Outcome]:
+            m = self._market_in(w, instrument)
+            i = self._instrument_in(w, instrument)
+            desk = self._desk(w, m, i, at)
+            outcomes = m.match(requests, desk=desk, at=at)
+            if m.pending_events:
+                changed: list[Any] = [m]
+                ref = f"{instrument}#batch{m.batches}"
+                for owner, posting in sorted(desk.cash_postings().items()):
+                    a = self._account_in(w, owner, at)
+                    a.post(ref=ref, at=at, **posting)
+                    changed.append(a)
+                i.settle_batch(pool=pool_ref(instrument), rule_version=desk.rules.version,
+                               ref=ref, at=at, **desk.unit_postings())
+                changed.append(i)
+                self.save(*changed)
+            return outcomes
+
+        result: list[Outcome] = self._with_writer(instrument, run)
+        return result
+
+    def submit_order(self, *, instrument: str, order_id: str, account: str, side: str,
+                     kind: str, price: int, qty: int, entered_by: str, at: str) -> Outcome:
+        """One order; raises its typed refusal instead of returning it."""
+        order = Order(order_id, account, side, kind, price, qty, entered_by)
+        return _raise_refusal(self.submit_orders(instrument=instrument, requests=[order],
+                                                 at=at)[0])
+
+    def cancel_order(self, *, instrument: str, order_id: str, account: str, entered_by: str,
+                     at: str) -> Outcome:
+        cancel = Cancel(order_id, account, entered_by)
+        return _raise_refusal(self.submit_orders(instrument=instrument, requests=[cancel],
+                                                 at=at)[0])
+
+    # -- verification queue --------------------------------------------------------------------
+
+    def verification_queue(self) -> list[dict[str, Any]]:
+        """Every trade waiting for an administrator, over all markets."""
+        out: list[dict[str, Any]] = []
+        for code in self.catalogue().entries["instruments"]:
+            if self._exists(Market.create_id(code)):
+                out += [dict(t, instrument=code) for t in self.market(code).pending.values()]
+        return out
+
+    def approve_trade(self, *, instrument: str, trade_id: str, administrator: str,
+                      at: str) -> None:
+        """Four eyes, then the automated checks again (credit, zone, units); then DvP."""
+
+        def run(w: MarketWriter) -> None:
+            m = self._market_in(w, instrument)
+            trade = m.check_approver(trade_id=trade_id, administrator=administrator)
+            seller, buyer = self._trader_in(w, trade["seller"]), self._trader_in(w, trade["buyer"])
+            i = self._instrument_in(w, instrument)
+            rules_ = self._rules_in(w)
+            # Instrument.transfer's checks, on the pool: credit, zone, valid unfrozen units
+            seller.check_may_trade()
+            buyer.check_may_trade()
+            rules_.check_transfer(i.kind, i.zone, seller.party(), buyer.party())
+            i.settle_batch(pool=pool_ref(instrument), reserve={}, release={},
+                           transfers=[[seller.credit_code, buyer.credit_code, trade["qty"],
+                                       trade_id]],
+                           rule_version=rules_.version, ref=trade_id, at=at)
+            pay, get = self._account_in(w, buyer.credit_code), self._account_in(
+                w, seller.credit_code, at)
+            pay.post(ref=trade_id, paid=trade["value"], at=at)
+            get.post(ref=trade_id, received=trade["value"], at=at)
+            m.approve(trade_id=trade_id, administrator=administrator, at=at)
+            self.save(m, i, pay, get)
+
+        self._with_writer(instrument, run)
+
+    def reject_trade(self, *, instrument: str, trade_id: str, administrator: str, reason: str,
+                     at: str) -> None:
+        """Reject a queued trade: the seller's units and the buyer's cash are released."""
+
+        def run(w: MarketWriter) -> None:
+            m = self._market_in(w, instrument)
+            trade = m.pending_trade(trade_id)
+            i = self._instrument_in(w, instrument)
+            a = self._account_in(w, trade["buyer"])
+            m.reject(trade_id=trade_id, administrator=administrator, reason=reason, at=at)
+            a.post(ref=trade_id, released=trade["value"], at=at)
+            i.settle_batch(pool=pool_ref(instrument), reserve={}, transfers=[],
+                           release={trade["seller"]: trade["qty"]},
+                           rule_version=self._rules_in(w).version, ref=trade_id, at=at)
+            self.save(m, i, a)
+
+        self._with_writer(instrument, run)
+
+
+def _raise_refusal(outcome: Outcome) -> Outcome:
+    if outcome.exception is not None:
+        raise outcome.exception
+    return outcome

@@ -1,0 +1,67 @@
+"""One writer per market in this process: a lock, and the aggregates its batches write, kept
+between batches so a batch does not reload (or re-match) anything that has not changed.
+
+Why this is safe: before each batch the writer reads the event log from where it last looked
+and evicts every cached aggregate that someone else has changed since (one small query). What a
+batch writes was either just validated that way or conflicts on save (``IntegrityError``); on a
+conflict everything is dropped and the batch re-runs on fresh copies. After any other failure
+the aggregates that were changed in memory but not saved are dropped.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+
+from domain.errors import NotFound
+
+#: more foreign events than this since the last batch: drop the whole cache instead
+SYNC_LIMIT = 500
+
+
+class MarketWriter:
+    def __init__(self, app: Application[Any]) -> None:
+        self.app = app
+        self.lock = threading.RLock()
+        self.cache: dict[Any, Any] = {}
+        self.position = int(app.recorder.max_notification_id() or 0)
+
+    def sync(self) -> None:
+        """Evict what other writers changed since we last looked."""
+        found = self.app.recorder.select_notifications(self.position + 1, SYNC_LIMIT)
+        if len(found) == SYNC_LIMIT:
+            self.cache.clear()
+            self.position = int(self.app.recorder.max_notification_id() or 0)
+            return
+        for n in found:
+            cached = self.cache.get(n.originator_id)
+            if cached is not None and cached.version < n.originator_version:
+                del self.cache[n.originator_id]
+        if found:
+            self.position = found[-1].id
+
+    def get(self, aggregate_id: UUID, what: str) -> Any:
+        agg = self.cache.get(aggregate_id)
+        if agg is None:
+            try:
+                agg = self.app.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                raise NotFound(f"{what} not found") from None
+            self.cache[aggregate_id] = agg
+        return agg
+
+    def put(self, aggregate: Any) -> None:
+        self.cache[aggregate.id] = aggregate
+
+    def drop_all(self) -> None:
+        self.cache.clear()
+
+    def drop_dirty(self) -> None:
+        """After a failed command: forget aggregates changed in memory but not stored."""
+        for key, agg in list(self.cache.items()):
+            consistent = getattr(agg, "is_consistent", None)
+            if agg.pending_events or (consistent is not None and not consistent()):
+                del self.cache[key]
