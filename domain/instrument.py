@@ -2,8 +2,8 @@
 
 Units are numbered 1, 2, … within the instrument in order of issuance. The instrument keeps a
 partition of ``[1, issued]`` into *blocks*: contiguous serial ranges that share one owner, state,
-lot and reference. Every command picks whole or partial blocks, lowest serial first, and records
-the exact ranges it moved in its event, so replay re-applies decisions instead of re-making them
+lot and reference; neighbours that come to agree are merged. Every command picks whole or partial
+blocks (``Instrument._pick`` says which) and records the exact ranges it moved in its event, so replay re-applies decisions instead of re-making them
 and an auditor can follow any single unit from issuance to its final state.
 
 States: available → reserved (listed / pending) → transferred (available to the buyer);
@@ -20,7 +20,7 @@ obligation for the same kind and period (``Enterprise.owe_clawback``).
 
 from __future__ import annotations
 
-from bisect import insort
+from bisect import bisect_left, insort
 from collections.abc import Iterator
 from operator import itemgetter
 from typing import Any
@@ -45,6 +45,8 @@ STATES = (AVAILABLE, RESERVED, CONSUMED, RETIRED, EXPIRED, REVOKED)
 
 # Block layout (a list, so snapshots transcode it): first, last, owner, state, lot, ref, frozen.
 FIRST, LAST, OWNER, STATE, LOT, REF, FROZEN = range(7)
+
+_FIELDS = {"owner": OWNER, "state": STATE, "ref": REF, "frozen": FROZEN}
 
 #: A move names the block it carves (by its first serial) and the carved range: [block, first, last]
 Move = list[int]
@@ -82,6 +84,9 @@ class Instrument(Aggregate):
         self.next_serial = 1
         self.lots: dict[str, dict[str, Any]] = {}
         self.blocks: dict[str, list[Any]] = {}
+        #: owner -> first serials of its blocks, ascending: commands pick from one owner's
+        #: blocks without scanning (or sorting) everyone's
+        self.owned: dict[str, list[int]] = {}
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -122,16 +127,24 @@ class Instrument(Aggregate):
 
     # -- picking ranges ------------------------------------------------------------------------
 
+    def _candidates(self, owner: str | None) -> Iterator[list[Any]]:
+        if owner is None:
+            yield from self.iter_blocks()
+            return
+        blocks = self.blocks
+        for first in self.owned.get(owner, ()):
+            yield blocks[str(first)]
+
     def _pick(
         self, quantity: int, *, owner: str | None, state: str, ref: str | None = None,
         on: str | None = None, frozen: bool | None = False, lot: str | None = None,
     ) -> list[Move]:
-        """Lowest serials first; ``on`` (an ISO date) skips units of lots no longer valid."""
-        moves: list[Move] = []
-        need = quantity
-        for b in self.iter_blocks():
-            if need == 0:
-                break
+        """Which units a command takes: the lowest-serial usable block that covers the whole
+        quantity, from its lowest serial; if no single block does, lowest serials first across
+        blocks. Taking from one block where possible keeps holdings in few, large blocks
+        (each command splits at most one). ``on`` (an ISO date) skips lots no longer valid."""
+        eligible: list[list[Any]] = []
+        for b in self._candidates(owner):
             if b[STATE] != state or (owner is not None and b[OWNER] != owner):
                 continue
             if (ref is not None and b[REF] != ref) or (lot is not None and b[LOT] != lot):
@@ -140,6 +153,14 @@ class Instrument(Aggregate):
                 continue
             if on is not None and self.lots[b[LOT]]["expires_on"] < on:
                 continue
+            if b[LAST] - b[FIRST] + 1 >= quantity:
+                return [[b[FIRST], b[FIRST], b[FIRST] + quantity - 1]]
+            eligible.append(b)
+        moves: list[Move] = []
+        need = quantity
+        for b in eligible:
+            if need == 0:
+                break
             take = min(need, b[LAST] - b[FIRST] + 1)
             moves.append([b[FIRST], b[FIRST], b[FIRST] + take - 1])
             need -= take
@@ -150,26 +171,71 @@ class Instrument(Aggregate):
             )
         return moves
 
-    def _apply(self, moves: list[Move], **changes: Any) -> None:
-        """Carve each range out of its block and set the changed fields on the carved part."""
-        fields = {"owner": OWNER, "state": STATE, "ref": REF, "frozen": FROZEN}
+    def _apply(self, moves: list[Move], *, coalesce: bool = True, **changes: Any) -> None:
+        """Carve each range out of its block and set the changed fields on the carved part;
+        then (``coalesce``) merge each carved part with neighbours that now agree in
+        everything but their range, so the number of blocks tracks ownership runs, not the
+        number of commands that made them."""
+        blocks, owned = self.blocks, self.owned
+        new_owner = changes.get("owner")
+        updates = [(_FIELDS[name], value) for name, value in changes.items()]
         for block_first, first, last in moves:
-            b = self.blocks[str(block_first)]
+            b = blocks[str(block_first)]
+            old_owner = b[OWNER]
+            owner = old_owner if new_owner is None else new_owner
             if first > b[FIRST]:
                 head = list(b)
                 head[LAST] = first - 1
-                self.blocks[str(b[FIRST])] = head
+                blocks[str(b[FIRST])] = head
                 b = list(b)
                 b[FIRST] = first
+                insort(owned.setdefault(owner, []), first)
+            elif owner != old_owner:
+                self._disown(old_owner, first)
+                insort(owned.setdefault(owner, []), first)
             if last < b[LAST]:
                 tail = list(b)
                 tail[FIRST] = last + 1
-                self.blocks[str(last + 1)] = tail
+                blocks[str(last + 1)] = tail
                 b = list(b)
                 b[LAST] = last
-            for name, value in changes.items():
-                b[fields[name]] = value
-            self.blocks[str(first)] = b
+                insort(owned.setdefault(old_owner, []), last + 1)
+            for index, value in updates:
+                b[index] = value
+            blocks[str(first)] = b
+        if coalesce:
+            for _, first, _ in moves:
+                self._coalesce_at(first)
+
+    def _coalesce_at(self, first: int) -> None:
+        """Merge the block starting at ``first`` with equal neighbours on either side."""
+        blocks = self.blocks
+        b = blocks.get(str(first))
+        if b is None:  # already absorbed by an earlier merge of the same event
+            return
+        after = blocks.get(str(b[LAST] + 1))
+        if after is not None and after[OWNER:] == b[OWNER:]:
+            b = list(b)
+            b[LAST] = after[LAST]
+            blocks[str(first)] = b
+            del blocks[str(after[FIRST])]
+            self._disown(after[OWNER], after[FIRST])
+        firsts = self.owned[b[OWNER]]
+        at = bisect_left(firsts, first)
+        if at:
+            before = blocks[str(firsts[at - 1])]
+            if before[LAST] + 1 == first and before[OWNER:] == b[OWNER:]:
+                merged = list(before)
+                merged[LAST] = b[LAST]
+                blocks[str(before[FIRST])] = merged
+                del blocks[str(first)]
+                self._disown(b[OWNER], first)
+
+    def _disown(self, owner: str, first: int) -> None:
+        firsts = self.owned[owner]
+        del firsts[bisect_left(firsts, first)]
+        if not firsts:
+            del self.owned[owner]
 
     # -- issuance ------------------------------------------------------------------------------
 
@@ -199,6 +265,7 @@ class Instrument(Aggregate):
             "agencies": agencies, "issued_at": at, "revoked": False,
         }
         self.blocks[str(first)] = [first, last, owner, AVAILABLE, lot_id, None, None]
+        insort(self.owned.setdefault(owner, []), first)
         self.next_serial = last + 1
 
     # -- reservation ---------------------------------------------------------------------------
@@ -437,13 +504,11 @@ class Instrument(Aggregate):
         for t in transfers:
             owners.add(t[0])
             owners.add(t[1])
-        segments: dict[str, list[list[Any]]] = {o: [] for o in owners}
-        for b in self.blocks.values():
-            mine = segments.get(b[OWNER])
-            if mine is not None:
-                mine.append(b)  # never changed in place: _carve replaces what it splits
-        for mine in segments.values():
-            mine.sort(key=_first)
+        # blocks are never changed in place: _carve replaces what it splits
+        blocks = self.blocks
+        segments: dict[str, list[list[Any]]] = {
+            o: [blocks[str(f)] for f in self.owned.get(o, ())] for o in owners
+        }
         lots = self.lots
 
         def usable(s: list[Any]) -> bool:
@@ -485,20 +550,22 @@ class Instrument(Aggregate):
         self, pool: str, rule_version: str, ref: str, steps: list[list[Any]],
         merges: list[list[int]], at: str,
     ) -> None:
-        for step in steps:
+        for step in steps:  # later steps' ranges were picked on un-merged blocks
             if step[0] == "reserve":
-                self._apply(step[3], state=RESERVED, ref=pool)
+                self._apply(step[3], state=RESERVED, ref=pool, coalesce=False)
             elif step[0] == "transfer":
-                self._apply(step[5], owner=step[2], state=AVAILABLE, ref=None)
+                self._apply(step[5], owner=step[2], state=AVAILABLE, ref=None, coalesce=False)
             else:
-                self._apply(step[3], state=AVAILABLE, ref=None)
+                self._apply(step[3], state=AVAILABLE, ref=None, coalesce=False)
         # neighbouring blocks that now agree in everything but their range become one, so the
         # number of blocks tracks ownership, not the number of trades that made it
         blocks = self.blocks
         for first, last in merges:
             head = list(blocks[str(first)])
             while head[LAST] < last:
-                head[LAST] = blocks.pop(str(head[LAST] + 1))[LAST]
+                absorbed = blocks.pop(str(head[LAST] + 1))
+                self._disown(absorbed[OWNER], absorbed[FIRST])
+                head[LAST] = absorbed[LAST]
             blocks[str(first)] = head
 
 

@@ -10,6 +10,7 @@ the export's last log position.
 from __future__ import annotations
 
 import binascii
+import gc
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,15 +57,23 @@ def replay_export(directory: str | Path, *, progress: Callable[[int], object] | 
     """Rebuild every aggregate from the export's leaves alone."""
     fold = Fold()
     apply = fold.apply_record
-    for n, (index, record) in enumerate(export_records(directory), start=1):
-        if "payload" not in record:
-            if problems is not None:
-                problems.append(f"leaf {index}: event at position {record.get('position')} "
-                                "did not decode in the store")
-            continue
-        apply(record)
-        if progress is not None and n % 8192 == 0:
-            progress(n)
+    # A replay allocates millions of small objects and frees none: the cyclic collector would
+    # re-traverse the growing state over and over for nothing (about a third of the time).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for n, (index, record) in enumerate(export_records(directory), start=1):
+            if "payload" not in record:
+                if problems is not None:
+                    problems.append(f"leaf {index}: event at position "
+                                    f"{record.get('position')} did not decode in the store")
+                continue
+            apply(record)
+            if progress is not None and n % 8192 == 0:
+                progress(n)
+    finally:
+        if collecting:
+            gc.enable()
     return fold
 
 

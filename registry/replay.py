@@ -46,6 +46,7 @@ class Fold:
     def __init__(self) -> None:
         self.aggregates: dict[UUID, Any] = {}
         self.position = 0
+        self._by_text: dict[str, Any] = {}  # records name aggregates by their id's text
 
     def apply(self, position: int, event: Any, hook: Hook | None = None) -> None:
         before = self.aggregates.get(event.originator_id)
@@ -61,11 +62,13 @@ class Fold:
             self.apply(record["position"], from_record(record))
             return
         func, params = fast
-        aggregate_id = UUID(record["aggregate_id"])
-        aggregate = self.aggregates.get(aggregate_id)
+        aggregate = self._by_text.get(record["aggregate_id"])
         if aggregate is None:
-            raise ReplayError(f"position {record['position']}: event for unknown aggregate "
-                              f"{aggregate_id}")
+            aggregate = self.aggregates.get(UUID(record["aggregate_id"]))
+            if aggregate is None:
+                raise ReplayError(f"position {record['position']}: event for unknown "
+                                  f"aggregate {record['aggregate_id']}")
+            self._by_text[record["aggregate_id"]] = aggregate
         if record["version"] != aggregate._version + 1:
             raise ReplayError(f"position {record['position']}: version {record['version']} "
                               f"does not follow {aggregate._version}")

@@ -101,6 +101,10 @@ class ExchangeMachine(RuleBasedStateMachine):
         for code, issued in self.issued.items():
             i = self.app.instrument(code)
             assert i.issued() == issued == sum(i.totals().values())
+            index: dict[str, list[int]] = {}
+            for b in i.iter_blocks():
+                index.setdefault(b[2], []).append(b[0])
+            assert i.owned == index  # the per-owner index matches the blocks
         check_books(self.app)
 
     @invariant()

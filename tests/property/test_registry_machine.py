@@ -165,6 +165,10 @@ class RegistryMachine(RuleBasedStateMachine):
             assert expected_first == i.issued() + 1
             for per in i.balances().values():
                 assert all(v >= 0 for v in per.values())
+            index: dict[str, list[int]] = {}
+            for b in i.iter_blocks():
+                index.setdefault(b[2], []).append(b[FIRST])
+            assert i.owned == index  # the per-owner index matches the blocks
 
     @invariant()
     def replay_of_stored_events_equals_live_state(self) -> None:

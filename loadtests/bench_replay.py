@@ -1,0 +1,164 @@
+"""Benchmark: the auditor's replay of a ledger export (``registry audit replay``'s rebuild).
+
+Builds a realistic history through the domain's public commands — enterprises, accredited
+agencies, retrofits through audit, verification and confirmation, lots issued in every zone,
+then transfers, reservations and releases between enterprises of the same trading zone — writes
+it as an export's ``entries.jsonl`` (RFC 8785 leaves, base64, one line each), and times
+``registry.audit.replay_export`` rebuilding every aggregate from that file alone.
+
+    .venv/bin/python -m loadtests.bench_replay [--events 200000] [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+
+from domain.agency import Agency
+from domain.credit_code import make_credit_code
+from domain.enterprise import Enterprise
+from domain.errors import RegistryError
+from domain.instrument import Instrument
+from domain.retrofit import Retrofit
+from domain.rules import CURRENT_RULES, rules
+from registry.audit import replay_export
+from registry.events import to_record
+
+AT = "2025-06-01T10:00:00+08:00"
+ZONES = ("MAOZHOU", "DANSHUI", "SHIMA", "GUANGFO")
+CITY = {"MAOZHOU": "SHENZHEN", "DANSHUI": "HUIZHOU", "SHIMA": "DONGGUAN", "GUANGFO": "FOSHAN"}
+
+
+class History:
+    """Runs domain commands and numbers their events in commit order."""
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+
+    def commit(self, *aggregates: Any) -> None:
+        for a in aggregates:
+            self.events.extend(a.collect_events())
+
+
+def build(target: int, seed: int) -> list[Any]:
+    rng = random.Random(seed)
+    h = History()
+    r = rules(CURRENT_RULES)
+    agencies = []
+    for n in range(4):
+        a = Agency.register(credit_code=make_credit_code(f"91440101MA9X{n:05d}"),
+                            name=f"Agency {n}", at=AT)
+        a.accredit(accreditation=f"ACC-{n}", at=AT)
+        agencies.append(a)
+        h.commit(a)
+    firms: dict[str, list[Enterprise]] = {}
+    instruments: dict[str, Instrument] = {}
+    digest = "ab" * 32
+    for z, zone in enumerate(ZONES):
+        firms[zone] = []
+        for n in range(25):
+            e = Enterprise.register(credit_code=make_credit_code(f"914403{z:02d}MA5F{n:05d}"),
+                                    name=f"Firm {zone} {n}", sector="PAPER",
+                                    prefecture=CITY[zone], basin=zone, direct_discharger=True,
+                                    at=AT)
+            firms[zone].append(e)
+            h.commit(e)
+        i = Instrument.open(kind="COD", vintage=2025, zone=zone, at=AT)
+        for n, e in enumerate(firms[zone][:10]):
+            ref = f"RF-{zone}-{n}"
+            ret = Retrofit.register(reference=ref, enterprise=e.credit_code, period=2025,
+                                    kinds=["COD"], description="MBR", at=AT)
+            ret.record_baseline_audit(agency=agencies[0], report_sha256=digest,
+                                      amounts={"COD": 5_000_000}, at=AT)
+            ret.record_post_audit(agency=agencies[0], report_sha256=digest,
+                                  amounts={"COD": 1_000_000}, at=AT)
+            ret.verify(agency=agencies[1], report_sha256=digest,
+                       reductions={"COD": 4_000_000}, at=AT)
+            ret.confirm(administrator="admin", remaining_obligations={}, at=AT)
+            i.issue(lot_id=f"{ref}/COD", owner=e.credit_code, retrofit=str(ret.id),
+                    retrofit_reference=ref, quantity=4_000_000, expires_on="2030-12-31",
+                    evidence=ret.evidence(), agencies=ret.agencies(), at=AT)
+            ret.mark_issued(lots={}, administrator="admin", at=AT)
+            h.commit(ret, i)
+        instruments[zone] = i
+    refs: list[tuple[str, str]] = []
+    n = 0
+    while len(h.events) < target:
+        n += 1
+        zone = rng.choice(ZONES)
+        i, pool = instruments[zone], firms[zone]
+        try:
+            if rng.random() < 0.15:
+                owner = rng.choice(pool)
+                ref = f"order-{n}"
+                i.reserve(owner=owner, quantity=rng.randint(1, 2_000), ref=ref, at=AT)
+                refs.append((zone, ref))
+            elif refs and rng.random() < 0.15:
+                z, ref = refs.pop(rng.randrange(len(refs)))
+                instruments[z].release(ref=ref, at=AT)
+                i = instruments[z]
+            else:
+                seller, buyer = rng.sample(pool, 2)
+                i.transfer(seller=seller, buyer=buyer, quantity=rng.randint(1, 2_000),
+                           rules=r, ref=f"T-{n}", at=AT)
+        except RegistryError:
+            continue
+        h.commit(i)
+    return h.events[:target]
+
+
+def write_export(events: list[Any], folder: Path) -> None:
+    with open(folder / "entries.jsonl", "wb") as out:
+        for index, event in enumerate(events):
+            leaf = rfc8785.dumps(to_record(index + 1, event))
+            out.write(b'{"index": %d, "leaf": "%s"}\n' % (index, base64.b64encode(leaf)))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    print(f"command: .venv/bin/python -m loadtests.bench_replay --events {args.events} "
+          f"--seed {args.seed}")
+    print(f"date: {datetime.now(UTC).isoformat(timespec='seconds')}  cores: {os.cpu_count()}  "
+          f"python: {platform.python_version()}")
+    t0 = time.perf_counter()
+    events = build(args.events, args.seed)
+    kinds: dict[str, int] = {}
+    for e in events:
+        kinds[type(e).__name__] = kinds.get(type(e).__name__, 0) + 1
+    print(f"history: {len(events):,} events built in {time.perf_counter() - t0:.1f} s; "
+          + ", ".join(f"{k} {v:,}" for k, v in sorted(kinds.items(), key=lambda x: -x[1])[:6]))
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        write_export(events, folder)
+        size = (folder / "entries.jsonl").stat().st_size
+        print(f"export: entries.jsonl {size / 1e6:.1f} MB")
+        best = 0.0
+        for _ in range(args.repeats):
+            t = time.perf_counter()
+            fold = replay_export(folder)
+            elapsed = time.perf_counter() - t
+            best = max(best, len(events) / elapsed)
+        instruments = fold.of_type(Instrument)
+        assert all(sum(i.totals().values()) == i.issued() for i in instruments)
+        print(f"replay: {len(events):,} events -> {len(fold.aggregates)} aggregates in "
+              f"best {len(events) / best:.2f} s = {best:,.0f} events/s (goal >= 100,000)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
