@@ -3,8 +3,9 @@
 Units are numbered 1, 2, … within the instrument in order of issuance. The instrument keeps a
 partition of ``[1, issued]`` into *blocks*: contiguous serial ranges that share one owner, state,
 lot and reference; neighbours that come to agree are merged. Every command picks whole or partial
-blocks (``Instrument._pick`` says which) and records the exact ranges it moved in its event, so replay re-applies decisions instead of re-making them
-and an auditor can follow any single unit from issuance to its final state.
+blocks (``Instrument._pick`` says which) and records the exact ranges it moved in its event,
+so replay re-applies decisions instead of re-making them and an auditor can follow any single
+unit from issuance to its final state.
 
 States: available → reserved (listed / pending) → transferred (available to the buyer);
 consumed (capacity expansion), retired, expired, revoked. Frozen is a flag on available units:
