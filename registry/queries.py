@@ -40,6 +40,18 @@ def parse_serial(serial: str) -> tuple[str, int]:
     return code, int(number)
 
 
+def covers(moves: list[list[int]], unit: int) -> bool:
+    return any(m[1] <= unit <= m[2] for m in moves)
+
+
+def batch_step(step: list[Any]) -> dict[str, Any]:
+    """An exchange batch step as provenance: who, how many, which trade."""
+    if step[0] == "transfer":
+        return {"step": "transfer", "seller": step[1], "buyer": step[2], "quantity": step[3],
+                "trade": step[4]}
+    return {"step": step[0], "owner": step[1], "quantity": step[2]}
+
+
 class Queries(_Base):
     def instruments(self) -> list[Instrument]:
         return [self.instrument(c) for c in self.catalogue().entries["instruments"]]
@@ -71,11 +83,19 @@ class Queries(_Base):
         history = []
         for event in self.events.get(i.id):
             name = type(event).__name__
+            if name == "BatchSettled":  # an exchange batch: one entry per step that moved it
+                history += [
+                    {"event": name, "version": event.originator_version, "at": event.at,
+                     "ref": event.ref, "rule_version": event.rule_version,
+                     **batch_step(step)}
+                    for step in event.steps if covers(step[-1], unit)
+                ]
+                continue
             moves = getattr(event, "moves", None)
             if name == "LotIssued":
                 hit = event.first <= unit <= event.last
             else:
-                hit = moves is not None and any(m[1] <= unit <= m[2] for m in moves)
+                hit = moves is not None and covers(moves, unit)
             if hit:
                 entry = {k: v for k, v in vars(event).items()
                          if k not in ("moves", "originator_id", "timestamp")}
@@ -128,6 +148,12 @@ class Queries(_Base):
                     add(kind, "sold", event.quantity)
                 if event.buyer == enterprise:
                     add(kind, "bought", event.quantity)
+            elif name == "BatchSettled":
+                for step in event.steps:
+                    if step[0] == "transfer" and step[1] == enterprise:
+                        add(kind, "sold", step[3])
+                    if step[0] == "transfer" and step[2] == enterprise:
+                        add(kind, "bought", step[3])
             elif name == "Consumed" and event.owner == enterprise:
                 add(kind, "consumed", event.quantity)
             elif name == "Expired":

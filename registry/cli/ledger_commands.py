@@ -64,6 +64,10 @@ def add_audit_commands(subparsers: Subparsers) -> None:
                     "reconcile it with the live registry", writes=False)
     p.add_argument("directory", metavar="DIR", help="an export folder")
     p.add_argument("--json", action="store_true", help="print the reconciliation as JSON")
+    p = add_command(audit, "matching", cmd_matching,
+                    "re-run the matching core over the order stream recorded in an export and "
+                    "compare every trade", writes=False)
+    p.add_argument("directory", metavar="DIR", help="an export folder")
 
 
 def read_text(path: Path, what: str) -> str:
@@ -179,3 +183,19 @@ def cmd_replay(ctx: Context) -> int | None:
     return EXIT_FAILURE if result.mismatches else None
 
 
+
+
+def cmd_matching(ctx: Context) -> int | None:
+    from registry.audit_matching import audit_matching
+
+    directory = Path(ctx.args.directory)
+    if not (directory / "entries.jsonl").is_file():
+        raise CliError(f"{str(directory)!r} holds no entries.jsonl")
+    try:
+        reproduced, differ, details = audit_matching(directory)
+    except (ValueError, KeyError) as e:
+        raise CliError(f"the export does not decode: {e}") from None
+    for line in details:
+        print(f"DIFFER {line}")
+    print(f"{reproduced} trades reproduced, {differ} differ")
+    return EXIT_FAILURE if differ else None

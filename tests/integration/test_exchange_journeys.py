@@ -316,3 +316,21 @@ def test_audit_matching_reproduces_every_recorded_trade(factory: Factory,
 
     reproduced, differ, details = audit_matching(export(app, tmp_path / "bad", cheaper))
     assert (reproduced, differ) == (trades - 1, 1) and "recorded" in details[0]
+
+
+def test_exchange_trades_show_in_provenance_and_annual_report(factory: Factory) -> None:
+    app = factory()
+    w = exchange_world(app)
+    trading_day(app, w)
+    bought = app.instrument(COD).balances()[w.paper]["available"]
+    assert bought > 0
+    report = {r["kind"]: r for r in app.annual_report(enterprise=w.paper, year=2025)["rows"]}
+    assert report["COD"]["bought"] == bought
+    sold = {r["kind"]: r for r in app.annual_report(enterprise=w.dyeing, year=2025)["rows"]}
+    assert sold["COD"]["sold"] == bought
+    first_owned = app.instrument(COD).owned[w.paper][0]
+    trail = app.provenance(f"{COD}-{first_owned:09d}")["history"]
+    steps = [h for h in trail if h["event"] == "BatchSettled"]
+    assert any(h["step"] == "transfer" and h["buyer"] == w.paper and h["seller"] == w.dyeing
+               and h["trade"].startswith(COD) for h in steps)
+    assert trail[0]["event"] == "LotIssued"
