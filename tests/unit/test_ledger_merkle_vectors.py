@@ -1,4 +1,4 @@
-"""Known-answer tests for ledger.merkle and ledger.tree from shared/vectors/rfc6962_vectors.json."""
+"""Known-answer tests for ledger.merkle and ledger.tree from tests/vectors/rfc6962_vectors.json."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from ledger.merkle import (
 )
 from ledger.tree import MerkleTree
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "rfc6962_vectors.json"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "rfc6962_vectors.json"
 DATA: dict[str, Any] = json.loads(VECTORS.read_text())
 CT8 = DATA["trees"]["ct8"]
 CT8_LEAVES = [bytes.fromhex(x) for x in CT8["leaves_hex"]]

@@ -1,4 +1,4 @@
-"""Known-answer tests from ../shared/vectors/signed_note_vectors.json (every section)."""
+"""Known-answer tests from tests/vectors/signed_note_vectors.json (every section)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from ledger.note import (
 )
 from ledger.sth import verify_sth
 
-VECTORS = Path(__file__).resolve().parents[3] / "shared" / "vectors" / "signed_note_vectors.json"
+VECTORS = Path(__file__).resolve().parents[1] / "vectors" / "signed_note_vectors.json"
 DATA: dict[str, Any] = json.loads(VECTORS.read_text())
 
 
