@@ -128,3 +128,18 @@ def test_audit_replay_lists_every_mismatch_and_exits_1(
     assert main(["--data-dir", str(data), "audit", "replay", str(out)]) == 1
     text = capsys.readouterr().out
     assert "MISMATCH Instrument" in text and "MISMATCH balance" in text
+
+
+def test_parallel_replay_rebuilds_the_same_state_as_a_single_process(
+    data: Path, tmp_path: Path
+) -> None:
+    from registry.audit import replay_export
+    from registry.replay import comparable
+
+    out = tmp_path / "export"
+    assert main(["--data-dir", str(data), "ledger", "export", str(out)]) == 0
+    single = replay_export(out, workers=1)
+    split = replay_export(out, workers=2)
+    assert split.position == single.position
+    assert {k: comparable(v) for k, v in split.aggregates.items()} == {
+        k: comparable(v) for k, v in single.aggregates.items()}
