@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from domain.credit_code import make_credit_code
 from registry.bootstrap import Registry
@@ -78,3 +79,18 @@ def issue(
                         at=at)
     app.confirm_retrofit(reference=reference, administrator="admin-1", at=at)
     return app.issue_surplus(reference=reference, administrator="admin-1", at=at)
+
+
+def seed_data_folder(data: Path) -> dict[str, str]:
+    """A SQLite data folder holding the world, one issued COD lot and one transfer; returns the
+    environment that selects it."""
+    from registry.bootstrap import build_registry
+
+    env = {"REGISTRY_DATA_DIR": str(data)}
+    app = build_registry(env)
+    w = build_world(app)
+    issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900, post=100)
+    app.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.paper, quantity=300,
+                 ref="T-1", at="2025-04-01T10:00:00+08:00")
+    app.close()
+    return env

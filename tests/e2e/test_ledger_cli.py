@@ -11,20 +11,14 @@ import pytest
 
 from ledger.merkle import hash_leaf, verify_consistency, verify_inclusion
 from ledger.verify import verify_export
-from registry.bootstrap import build_registry
 from registry.cli import main
-from tests.world import build_world, issue
+from tests.world import seed_data_folder
 
 
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
     folder = tmp_path / "data"
-    app = build_registry({"REGISTRY_DATA_DIR": str(folder)})
-    w = build_world(app)
-    issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900, post=100)
-    app.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.paper, quantity=300,
-                 ref="T-1", at="2025-04-01T10:00:00+08:00")
-    app.close()
+    seed_data_folder(folder)
     return folder
 
 

@@ -11,17 +11,9 @@ import sys
 import termios
 from pathlib import Path
 
-from registry.bootstrap import build_registry
-from tests.world import build_world, issue
+from tests.world import seed_data_folder
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def seeded(data: Path) -> None:
-    app = build_registry({"REGISTRY_DATA_DIR": str(data)})
-    w = build_world(app)
-    issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900, post=100)
-    app.close()
 
 
 def run(args: list[str], *, tty: bool) -> tuple[int, str, str]:
@@ -48,7 +40,7 @@ def run(args: list[str], *, tty: bool) -> tuple[int, str, str]:
 
 
 def test_export_and_verify_are_quiet_when_not_on_a_terminal(tmp_path: Path) -> None:
-    seeded(tmp_path / "d")
+    seed_data_folder(tmp_path / "d")
     status, out, err = run(["--data-dir", str(tmp_path / "d"), "ledger", "export",
                             str(tmp_path / "x")], tty=False)
     assert status == 0 and err == ""
@@ -59,7 +51,7 @@ def test_export_and_verify_are_quiet_when_not_on_a_terminal(tmp_path: Path) -> N
 
 
 def test_export_shows_a_progress_bar_on_a_terminal(tmp_path: Path) -> None:
-    seeded(tmp_path / "d")
+    seed_data_folder(tmp_path / "d")
     status, screen, _ = run(["--data-dir", str(tmp_path / "d"), "ledger", "export",
                              str(tmp_path / "x")], tty=True)
     assert status == 0

@@ -15,19 +15,10 @@ import pytest
 
 from registry.bootstrap import build_registry
 from registry.cli import main
-from tests.world import build_world, issue
+from tests.world import seed_data_folder
 
 Tamper = Callable[[sqlite3.Connection], None]
 TARGET = 12  # log position (SQLite rowid) of the event to tamper with: leaf index 11
-
-
-def seed(data: Path) -> None:
-    app = build_registry({"REGISTRY_DATA_DIR": str(data)})
-    w = build_world(app)
-    issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900, post=100)
-    app.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.paper, quantity=300,
-                 ref="T-1", at="2025-04-01T10:00:00+08:00")
-    app.close()
 
 
 def flip_one_byte(db: sqlite3.Connection) -> None:
@@ -60,7 +51,7 @@ def test_tampered_store_is_detected_naming_the_index(
     tamper: Tamper, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data, before, after = tmp_path / "data", tmp_path / "before", tmp_path / "after"
-    seed(data)
+    seed_data_folder(data)
     assert main(["--data-dir", str(data), "ledger", "export", str(before)]) == 0
     assert main(["ledger", "verify", str(before)]) == 0
     kept = tmp_path / "kept-checkpoint"
@@ -84,7 +75,7 @@ def test_tampered_store_is_detected_naming_the_index(
 
 def test_untampered_store_reexports_consistently(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    seed(data)
+    seed_data_folder(data)
     assert main(["--data-dir", str(data), "ledger", "export", str(tmp_path / "one")]) == 0
     app = build_registry({"REGISTRY_DATA_DIR": str(data)})
     dyeing, paper = app.catalogue().entries["enterprises"][:2]

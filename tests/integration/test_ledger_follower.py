@@ -12,20 +12,9 @@ import rfc8785
 
 from registry.bootstrap import build_registry
 from registry.ledger_follower import LedgerFollower, LedgerSettings, decode_leaf, open_ledger
-from tests.world import build_world, issue
+from tests.world import seed_data_folder
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def seeded(data: Path) -> dict[str, str]:
-    env = {"REGISTRY_DATA_DIR": str(data)}
-    app = build_registry(env)
-    w = build_world(app)
-    issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900, post=100)
-    app.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.paper, quantity=300,
-                 ref="T-1", at="2025-04-01T10:00:00+08:00")
-    app.close()
-    return env
 
 
 def notification_ids(env: dict[str, str]) -> list[int]:
@@ -37,7 +26,7 @@ def notification_ids(env: dict[str, str]) -> list[int]:
 
 
 def test_every_committed_event_becomes_one_canonical_leaf_in_commit_order(tmp_path: Path) -> None:
-    env = seeded(tmp_path)
+    env = seed_data_folder(tmp_path)
     app = build_registry(env)
     with open_ledger(LedgerSettings.from_env(env)) as ledger:
         follower = LedgerFollower(app, ledger, checkpoint_every=7)
@@ -80,7 +69,7 @@ KILLER = textwrap.dedent("""
 
 
 def test_follower_resumes_after_being_killed_mid_batch(tmp_path: Path) -> None:
-    env = seeded(tmp_path)
+    env = seed_data_folder(tmp_path)
     done = subprocess.run([sys.executable, "-c", KILLER, str(tmp_path)], cwd=ROOT, check=False)
     assert done.returncode == -9
     app = build_registry(env)
@@ -93,7 +82,7 @@ def test_follower_resumes_after_being_killed_mid_batch(tmp_path: Path) -> None:
 
 
 def test_follower_continues_with_events_committed_later(tmp_path: Path) -> None:
-    env = seeded(tmp_path)
+    env = seed_data_folder(tmp_path)
     app = build_registry(env)
     with open_ledger(LedgerSettings.from_env(env)) as ledger:
         follower = LedgerFollower(app, ledger)
