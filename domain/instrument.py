@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Iterator
+from heapq import merge
 from operator import itemgetter
 from typing import Any
 from uuid import UUID
@@ -128,12 +129,18 @@ class Instrument(Aggregate):
 
     # -- picking ranges ------------------------------------------------------------------------
 
-    def _candidates(self, owner: str | None) -> Iterator[list[Any]]:
-        if owner is None:
+    def _candidates(self, owner: str | None, ref: str | None = None) -> Iterator[list[Any]]:
+        """Blocks in serial order: one owner's, or (``owner`` None) those of every owner
+        holding blocks under ``ref``, or all."""
+        blocks = self.blocks
+        if owner is not None:
+            owners = [owner]
+        elif ref is not None:
+            owners = sorted({b[OWNER] for b in blocks.values() if b[REF] == ref})
+        else:
             yield from self.iter_blocks()
             return
-        blocks = self.blocks
-        for first in self.owned.get(owner, ()):
+        for first in merge(*(self.owned.get(o, ()) for o in owners)):
             yield blocks[str(first)]
 
     def _pick(
@@ -145,7 +152,7 @@ class Instrument(Aggregate):
         blocks. Taking from one block where possible keeps holdings in few, large blocks
         (each command splits at most one). ``on`` (an ISO date) skips lots no longer valid."""
         eligible: list[list[Any]] = []
-        for b in self._candidates(owner):
+        for b in self._candidates(owner, ref):
             if b[STATE] != state or (owner is not None and b[OWNER] != owner):
                 continue
             if (ref is not None and b[REF] != ref) or (lot is not None and b[LOT] != lot):

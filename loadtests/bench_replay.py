@@ -6,7 +6,7 @@ then transfers, reservations and releases between enterprises of the same tradin
 it as an export's ``entries.jsonl`` (RFC 8785 leaves, base64, one line each), and times
 ``registry.audit.replay_export`` rebuilding every aggregate from that file alone.
 
-    .venv/bin/python -m loadtests.bench_replay [--events 200000] [--seed 7]
+    .venv/bin/python -m loadtests.bench_replay [--events 100000] [--seed 7]
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def write_export(events: list[Any], folder: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args(argv)
