@@ -187,8 +187,12 @@ class Instrument(Aggregate):
         blocks, owned = self.blocks, self.owned
         new_owner = changes.get("owner")
         updates = [(_FIELDS[name], value) for name, value in changes.items()]
+        # Only an old boundary can join equal neighbours: a head or tail just carved off keeps
+        # the attributes the carved part has just changed.
+        seams: list[tuple[int, bool, bool]] = []
         for block_first, first, last in moves:
             b = blocks[str(block_first)]
+            seams.append((first, first == b[FIRST], last == b[LAST]))
             old_owner = b[OWNER]
             owner = old_owner if new_owner is None else new_owner
             if first > b[FIRST]:
@@ -212,30 +216,33 @@ class Instrument(Aggregate):
                 b[index] = value
             blocks[str(first)] = b
         if coalesce:
-            for _, first, _ in moves:
-                self._coalesce_at(first)
+            for first, before, after in seams:
+                if before or after:
+                    self._coalesce_at(first, before=before, after=after)
 
-    def _coalesce_at(self, first: int) -> None:
-        """Merge the block starting at ``first`` with equal neighbours on either side."""
+    def _coalesce_at(self, first: int, *, before: bool, after: bool) -> None:
+        """Merge the block starting at ``first`` with equal neighbours on the sides named."""
         blocks = self.blocks
         b = blocks.get(str(first))
         if b is None:  # already absorbed by an earlier merge of the same event
             return
-        after = blocks.get(str(b[LAST] + 1))
-        if after is not None and after[OWNER:] == b[OWNER:]:
+        following = blocks.get(str(b[LAST] + 1)) if after else None
+        if following is not None and following[OWNER:] == b[OWNER:]:
             b = list(b)
-            b[LAST] = after[LAST]
+            b[LAST] = following[LAST]
             blocks[str(first)] = b
-            del blocks[str(after[FIRST])]
-            self._disown(after[OWNER], after[FIRST])
+            del blocks[str(following[FIRST])]
+            self._disown(following[OWNER], following[FIRST])
+        if not before:
+            return
         firsts = self.owned[b[OWNER]]
         at = bisect_left(firsts, first)
         if at:
-            before = blocks[str(firsts[at - 1])]
-            if before[LAST] + 1 == first and before[OWNER:] == b[OWNER:]:
-                merged = list(before)
+            previous = blocks[str(firsts[at - 1])]
+            if previous[LAST] + 1 == first and previous[OWNER:] == b[OWNER:]:
+                merged = list(previous)
                 merged[LAST] = b[LAST]
-                blocks[str(before[FIRST])] = merged
+                blocks[str(previous[FIRST])] = merged
                 del blocks[str(first)]
                 self._disown(b[OWNER], first)
 

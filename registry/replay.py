@@ -73,7 +73,10 @@ class Fold:
             raise ReplayError(f"position {record['position']}: version {record['version']} "
                               f"does not follow {aggregate._version}")
         payload = record["payload"]
-        func(aggregate, **{k: v for k, v in payload.items() if k in params})
+        if payload.keys() <= params:  # an event's attributes are its method's parameters
+            func(aggregate, **payload)
+        else:
+            func(aggregate, **{k: v for k, v in payload.items() if k in params})
         aggregate._version = record["version"]
         aggregate._modified_on = datetime.fromisoformat(record["timestamp"])
         self.position = record["position"]
