@@ -481,12 +481,13 @@ class Instrument(Aggregate):
     # ONE event: per-order block splitting would cost an event (and a full block scan) each.
     # Ranges are picked lowest serial first, as everywhere else, and recorded in the event.
 
-    def exchange_positions(self, *, pool: str, on: str) -> dict[str, list[int]]:
-        """owner -> [usable available units, valid units reserved under ``pool``], one pass.
-        Usable: not frozen and valid on ``on`` (an ISO date)."""
-        out: dict[str, list[int]] = {}
-        lots = self.lots
-        for b in self.blocks.values():
+    def exchange_position(self, owner: str, *, pool: str, on: str) -> list[int]:
+        """[usable available units, valid units reserved under ``pool``] of one owner, read
+        from its own blocks only. Usable: not frozen and valid on ``on`` (an ISO date)."""
+        out = [0, 0]
+        blocks, lots = self.blocks, self.lots
+        for first in self.owned.get(owner, ()):
+            b = blocks[str(first)]
             state = b[STATE]
             if state == AVAILABLE:
                 if b[FROZEN]:
@@ -496,13 +497,14 @@ class Instrument(Aggregate):
                 slot = 1
             else:
                 continue
-            if lots[b[LOT]]["expires_on"] < on:
-                continue
-            per = out.get(b[OWNER])
-            if per is None:
-                per = out[b[OWNER]] = [0, 0]
-            per[slot] += b[LAST] - b[FIRST] + 1
+            if lots[b[LOT]]["expires_on"] >= on:
+                out[slot] += b[LAST] - b[FIRST] + 1
         return out
+
+    def exchange_positions(self, *, pool: str, on: str) -> dict[str, list[int]]:
+        """``exchange_position`` of every owner that has any."""
+        out = {o: self.exchange_position(o, pool=pool, on=on) for o in self.owned}
+        return {o: p for o, p in out.items() if p != [0, 0]}
 
     def settle_batch(
         self, *, pool: str, reserve: dict[str, int], transfers: list[list[Any]],

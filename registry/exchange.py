@@ -102,8 +102,8 @@ class ExchangeCommands(TradingModeCommands, _Base):
             kind=market.kind, zone=market.zone, rules=self._rules_in(w),
             traders=lambda c: self._trader_in(w, c),
             accounts=lambda c: self._account_in(w, c),
-            positions=instrument.exchange_positions(pool=pool_ref(market.instrument),
-                                                    on=at[:10]),
+            positions=lambda owner: instrument.exchange_position(
+                owner, pool=pool_ref(market.instrument), on=at[:10]),
         )
 
     # -- cash ----------------------------------------------------------------------------------

@@ -33,12 +33,13 @@ class Desk:
     def __init__(
         self, *, kind: str, zone: str, rules: TradingRules,
         traders: Callable[[str], Enterprise], accounts: Callable[[str], CashAccount],
-        positions: dict[str, list[int]],
+        positions: Callable[[str], list[int]],
     ) -> None:
         self.kind, self.zone, self.rules = kind, zone, rules
         self._traders = traders
         self._accounts = accounts
-        self.positions = positions  # owner -> [usable available, valid pool] at the start
+        self._positions = positions  # owner -> [usable available, valid pool] at the start
+        self.positions: dict[str, list[int]] = {}
         self.cash: dict[str, list[int]] = {}
         self.cash_start: dict[str, int] = {}
         self.units: dict[str, list[int]] = {}  # owner -> [reserved, released, transferred out]
@@ -143,13 +144,20 @@ class Desk:
             t = self.units[code] = [0, 0, 0]
         return t
 
+    def position(self, code: str) -> list[int]:
+        """[usable available, valid pool] units at the start of the batch (read once)."""
+        p = self.positions.get(code)
+        if p is None:
+            p = self.positions[code] = self._positions(code)
+        return p
+
     def units_available(self, code: str) -> int:
         t = self._units(code)
-        return self.positions.get(code, [0, 0])[0] - t[0] + t[1]
+        return self.position(code)[0] - t[0] + t[1]
 
     def pool_valid(self, code: str) -> int:
         t = self._units(code)
-        return self.positions.get(code, [0, 0])[1] + t[0] - t[1] - t[2]
+        return self.position(code)[1] + t[0] - t[1] - t[2]
 
     def reserve_units(self, code: str, qty: int) -> None:
         if qty > self.units_available(code):
