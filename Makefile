@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python -m loadtests.bench_matching
 	$(BIN)/python -m loadtests.bench_ledger
 	$(BIN)/python -m loadtests.bench_replay
+	$(BIN)/python -m loadtests.bench_exchange
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
