@@ -8,11 +8,12 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 import rfc8785
 
 from registry.bootstrap import build_registry
 from registry.ledger_follower import LedgerFollower, LedgerSettings, decode_leaf, open_ledger
-from tests.world import seed_data_folder
+from tests.world import build_world, issue, seed_data_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,4 +95,19 @@ def test_follower_continues_with_events_committed_later(tmp_path: Path) -> None:
         assert ledger.size == first + 1
         checkpoint = ledger.latest_checkpoint()
         assert checkpoint is not None and f"\n{first + 1}\n" in checkpoint
+    app.close()
+
+
+@pytest.mark.postgres
+def test_follower_on_postgresql_numbers_every_event_in_commit_order(
+    tmp_path: Path, postgres_env: dict[str, str]
+) -> None:
+    env = {**postgres_env, "REGISTRY_STORE": "postgres", "REGISTRY_DATA_DIR": str(tmp_path)}
+    app = build_registry(env)
+    w = build_world(app)
+    issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900, post=100)
+    ids = [n.id for n in app.recorder.select_notifications(1, 10_000)]
+    with open_ledger(LedgerSettings.from_env(env)) as ledger:
+        assert LedgerFollower(app, ledger).catch_up(page=7) == len(ids)
+        assert [decode_leaf(ledger.leaf(i))["position"] for i in range(ledger.size)] == ids
     app.close()
