@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,7 @@ from domain.exchange.money import value
 from domain.exchange.orders import Cancel, Order
 from domain.matching import PriceOutsideBand
 from registry.audit_matching import audit_matching
-from registry.bootstrap import Registry, build_registry
+from registry.bootstrap import Registry
 from registry.ledger_follower import store_leaves
 from registry.replay import comparable
 from tests.world import AT, World, build_world, issue
@@ -32,27 +32,6 @@ COD = "COD-2025-MAOZHOU"
 NOX = "NOX-2025-SHENZHEN"
 PRICE = 800_000  # 8,000 CNY per tonne, in fen per tonne
 Factory = Callable[[], Registry]
-
-
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
-    if request.param == "memory":
-        app = build_registry({"REGISTRY_STORE": "memory"})
-        yield lambda: app
-        return
-    if request.param == "sqlite":
-        env = {"REGISTRY_DATA_DIR": str(tmp_path / "data")}
-    else:
-        env = {"REGISTRY_STORE": "postgres", **request.getfixturevalue("postgres_env")}
-    apps: list[Registry] = []
-
-    def make() -> Registry:
-        apps.append(build_registry(env))
-        return apps[-1]
-
-    yield make
-    for a in apps:
-        a.close()
 
 
 def exchange_world(app: Registry, **params: Any) -> World:

@@ -3,41 +3,17 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 
 from domain.errors import AlreadyExists, InsufficientHoldings, NotFound, OutsideTradingZone
 from domain.instrument import Instrument
-from registry.bootstrap import Registry, build_registry
+from registry.bootstrap import Registry
 from registry.replay import comparable
 from tests.world import AT, build_world, issue
 
 Factory = Callable[[], Registry]
-
-
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]:
-    """Makes registry instances that share one store (a second instance = another process)."""
-    if request.param == "memory":
-        app = build_registry({"REGISTRY_STORE": "memory"})
-        apps = [app]
-        yield lambda: app
-        return
-    if request.param == "sqlite":
-        env = {"REGISTRY_DATA_DIR": str(tmp_path / "data")}
-    else:
-        env = {"REGISTRY_STORE": "postgres", **request.getfixturevalue("postgres_env")}
-    apps = []
-
-    def make() -> Registry:
-        apps.append(build_registry(env))
-        return apps[-1]
-
-    yield make
-    for a in apps:
-        a.close()
 
 
 def test_issue_transfer_expand_and_report(factory: Factory) -> None:
