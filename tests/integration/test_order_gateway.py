@@ -1,0 +1,64 @@
+"""Concurrent callers through the order gateway: one save per batch, every caller answered."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from domain.exchange.orders import Order, Outcome
+from registry.bootstrap import build_registry
+from registry.order_gateway import OrderGateway
+from tests.integration.test_exchange_journeys import COD, PRICE, check_books, exchange_world
+from tests.world import AT
+
+
+def test_concurrent_single_orders_are_batched_and_each_caller_gets_its_outcome(
+    tmp_path: Path,
+) -> None:
+    app = build_registry({"REGISTRY_DATA_DIR": str(tmp_path)})
+    w = exchange_world(app)
+    gateway = OrderGateway(app.submit_orders, clock=lambda: AT, max_batch=64, max_wait=0.005)
+    results: dict[str, Outcome] = {}
+    errors: list[BaseException] = []
+
+    def trader(name: str, account: str, side: str) -> None:
+        try:
+            for n in range(40):
+                oid = f"{name}-{n}"
+                price = PRICE + (n % 5 - 2) * 1_000
+                results[oid] = gateway.submit(COD, Order(oid, account, side, "L", price, 1_000,
+                                                         name))
+        except BaseException as exc:
+            errors.append(exc)
+
+    # dyeing holds 100 t of COD and paper 1M CNY: every order can be covered
+    threads = [threading.Thread(target=trader, args=args) for args in (
+        ("s1", w.dyeing, "S"), ("b1", w.paper, "B"), ("s2", w.dyeing, "S"),
+        ("b2", w.paper, "B"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(results) == 160
+    assert all(o.order_id == oid and o.status == "accepted" for oid, o in results.items())
+    assert gateway.batches < 160  # callers shared saves
+    assert app.market(COD).batches == gateway.batches
+    # each fill is reported to its taker: together they are everything paper bought
+    traded = sum(f[2] for o in results.values() for f in o.fills)
+    assert traded == app.instrument(COD).balances().get(w.paper, {}).get("available", 0)
+    check_books(app)
+    app.close()
+
+
+def test_a_failed_batch_is_reported_to_every_caller_in_it() -> None:
+    def broken(**_: object) -> list[Outcome]:
+        raise OSError("disk full")
+
+    gateway = OrderGateway(broken, clock=lambda: AT, max_wait=0.0)
+    try:
+        gateway.submit(COD, Order("x", "a", "B", "L", 1, 1, "u"))
+    except OSError as exc:
+        assert "disk full" in str(exc)
+    else:
+        raise AssertionError("the failure was swallowed")
