@@ -24,6 +24,7 @@ from registry.cli.base import (
     compose_env,
     fail,
 )
+from registry.cli.exchange_commands import add_exchange_commands
 from registry.cli.ledger_commands import add_audit_commands, add_ledger_commands
 from registry.cli.registry_commands import (
     add_agency_commands,
@@ -100,6 +101,7 @@ COMMAND_GROUPS: list[Callable[[Subparsers], None]] = [
     add_retrofit_commands,
     add_holding_commands,
     add_query_commands,
+    add_exchange_commands,
     add_ledger_commands,
     add_audit_commands,
 ]

@@ -1,0 +1,152 @@
+"""Exchange commands for operators: cash, markets, orders and the verification queue.
+
+Prices are integers of fen per tonne and quantities integers of kg, like everywhere else.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from registry.cli.base import (
+    Context,
+    Subparsers,
+    add_command,
+    add_group,
+    credit_code,
+    emit_json,
+    quantity,
+    upper,
+    whole_number,
+)
+
+
+def fen(text: str) -> int:
+    return whole_number(text, "an amount of fen")
+
+
+def add_exchange_commands(subparsers: Subparsers) -> None:
+    cash = add_group(subparsers, "cash", "enterprises' CNY accounts (integer fen)")
+    for name, handler, summary in (("deposit", cmd_deposit, "record a deposit"),
+                                   ("withdraw", cmd_withdraw, "record a withdrawal")):
+        p = add_command(cash, name, handler, summary)
+        p.add_argument("enterprise", type=credit_code, metavar="CODE")
+        p.add_argument("--amount", type=fen, required=True, help="fen")
+        p.add_argument("--reference", required=True, help="bank or payment reference")
+        p.add_argument("--administrator", required=True)
+    p = add_command(cash, "show", cmd_cash_show, "balance, reserved and available", writes=False)
+    p.add_argument("enterprise", type=credit_code, metavar="CODE")
+
+    market = add_group(subparsers, "market", "one order book per instrument")
+    p = add_command(market, "open", cmd_market_open, "open the market of an instrument")
+    p.add_argument("instrument", type=upper, metavar="INSTRUMENT")
+    p.add_argument("--administrator", required=True)
+    p.add_argument("--reference-price", type=fen, required=True, help="fen per tonne")
+    p.add_argument("--verify-above", type=fen, default=None,
+                   help="trades worth more (fen) wait for an administrator")
+    p = add_command(market, "book", cmd_market_book, "order-book depth", writes=False)
+    p.add_argument("instrument", type=upper, metavar="INSTRUMENT")
+    p.add_argument("--levels", type=quantity, default=10)
+
+    order = add_group(subparsers, "order", "orders on a market (acknowledged once stored)")
+    p = add_command(order, "submit", cmd_order_submit, "submit a limit or market order")
+    p.add_argument("instrument", type=upper, metavar="INSTRUMENT")
+    p.add_argument("--id", required=True, dest="order_id")
+    p.add_argument("--account", type=credit_code, required=True, help="the enterprise")
+    p.add_argument("--side", choices=("buy", "sell"), required=True)
+    p.add_argument("--type", choices=("limit", "market"), default="limit", dest="kind")
+    p.add_argument("--price", type=fen, default=0, help="fen per tonne (limit orders)")
+    p.add_argument("--quantity", type=quantity, required=True, help="kg")
+    p.add_argument("--entered-by", required=True, help="the user entering it")
+    p = add_command(order, "cancel", cmd_order_cancel, "cancel a resting order")
+    p.add_argument("instrument", type=upper, metavar="INSTRUMENT")
+    p.add_argument("--id", required=True, dest="order_id")
+    p.add_argument("--account", type=credit_code, required=True)
+    p.add_argument("--entered-by", required=True)
+
+    queue = add_group(subparsers, "queue", "trades waiting for an administrator")
+    add_command(queue, "list", cmd_queue_list, "every trade waiting", writes=False)
+    for name, handler in (("approve", cmd_queue_approve), ("reject", cmd_queue_reject)):
+        p = add_command(queue, name, handler, f"{name} a waiting trade (four eyes)")
+        p.add_argument("instrument", type=upper, metavar="INSTRUMENT")
+        p.add_argument("--trade", required=True)
+        p.add_argument("--administrator", required=True)
+        if name == "reject":
+            p.add_argument("--reason", required=True)
+
+
+def cmd_deposit(ctx: Context) -> None:
+    a = ctx.args
+    balance = ctx.registry.deposit(enterprise=a.enterprise, amount=a.amount,
+                                   reference=a.reference, administrator=a.administrator,
+                                   at=ctx.at)
+    print(f"{a.enterprise}: balance {balance} fen")
+
+
+def cmd_withdraw(ctx: Context) -> None:
+    a = ctx.args
+    balance = ctx.registry.withdraw(enterprise=a.enterprise, amount=a.amount,
+                                    reference=a.reference, administrator=a.administrator,
+                                    at=ctx.at)
+    print(f"{a.enterprise}: balance {balance} fen")
+
+
+def cmd_cash_show(ctx: Context) -> None:
+    account = ctx.registry.cash_account(ctx.args.enterprise)
+    emit_json({"enterprise": ctx.args.enterprise, "balance": account.balance,
+               "reserved": account.reserved, "available": account.available(),
+               "unit": "fen"})
+
+
+def cmd_market_open(ctx: Context) -> None:
+    a = ctx.args
+    m = ctx.registry.open_market(instrument=a.instrument, administrator=a.administrator,
+                                 at=ctx.at, reference_price=a.reference_price,
+                                 verify_above=a.verify_above)
+    emit_json({"market": m.instrument, **m.market_params().to_dict()})
+
+
+def cmd_market_book(ctx: Context) -> None:
+    depth = ctx.registry.book(ctx.args.instrument).depth(ctx.args.levels)
+    emit_json({"instrument": ctx.args.instrument,
+               "bids": [list(level) for level in depth.bids],
+               "asks": [list(level) for level in depth.asks]})
+
+
+def outcome_record(outcome: Any) -> dict[str, Any]:
+    return {"order": outcome.order_id, "status": outcome.status, "resting": outcome.resting,
+            "fills": [{"trade": f[0], "price": f[1], "quantity": f[2], "state": f[3]}
+                      for f in outcome.fills]}
+
+
+def cmd_order_submit(ctx: Context) -> None:
+    a = ctx.args
+    out = ctx.registry.submit_order(instrument=a.instrument, order_id=a.order_id,
+                                    account=a.account, side="B" if a.side == "buy" else "S",
+                                    kind="L" if a.kind == "limit" else "M", price=a.price,
+                                    qty=a.quantity, entered_by=a.entered_by, at=ctx.at)
+    emit_json(outcome_record(out))
+
+
+def cmd_order_cancel(ctx: Context) -> None:
+    a = ctx.args
+    out = ctx.registry.cancel_order(instrument=a.instrument, order_id=a.order_id,
+                                    account=a.account, entered_by=a.entered_by, at=ctx.at)
+    emit_json(outcome_record(out))
+
+
+def cmd_queue_list(ctx: Context) -> None:
+    emit_json(ctx.registry.verification_queue())
+
+
+def cmd_queue_approve(ctx: Context) -> None:
+    a = ctx.args
+    ctx.registry.approve_trade(instrument=a.instrument, trade_id=a.trade,
+                               administrator=a.administrator, at=ctx.at)
+    print(f"{a.trade}: approved and settled")
+
+
+def cmd_queue_reject(ctx: Context) -> None:
+    a = ctx.args
+    ctx.registry.reject_trade(instrument=a.instrument, trade_id=a.trade,
+                              administrator=a.administrator, reason=a.reason, at=ctx.at)
+    print(f"{a.trade}: rejected; reservations released")
