@@ -59,7 +59,7 @@ class RegistryBase(Application):
     """Loading helpers and the commands on enterprises, agencies and rules."""
 
     name = "Registry"
-    snapshotting_intervals = {Instrument: 200}
+    snapshotting_intervals = {Instrument: 200, Catalogue: 100}  # both grow with the registry
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env=env)

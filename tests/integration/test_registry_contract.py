@@ -144,3 +144,22 @@ def test_state_survives_a_new_process_and_replay_equals_live_state(factory: Fact
     for aggregate_id, rebuilt in fold.aggregates.items():
         assert comparable(rebuilt) == comparable(reopened.repository.get(aggregate_id))
     assert len(fold.of_type(Instrument)) == 1
+
+
+def test_snapshotted_catalogue_lists_every_enterprise(factory: Factory) -> None:
+    from domain.catalogue import Catalogue
+    from tests.world import code
+
+    app = factory()
+    codes = [code(n, "91441900MA7C") for n in range(130)]  # past the snapshot interval
+    for c in codes:
+        app.register_enterprise(credit_code=c, name=f"Dongguan Works {c[-4:]}", sector="PAPER",
+                                prefecture="DONGGUAN", basin="SHIMA", direct_discharger=True,
+                                at=AT)
+    reopened = factory()
+    assert reopened.snapshots is not None
+    assert list(reopened.snapshots.get(Catalogue.create_id()))  # a snapshot was taken
+    assert reopened.catalogue().entries["enterprises"] == codes
+    fold = reopened.replay()
+    assert comparable(fold.aggregates[Catalogue.create_id()]) == comparable(
+        reopened.catalogue())
