@@ -11,15 +11,13 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.credit import GOOD, CreditRecord
 from domain.credit_code import validate_credit_code
 from domain.errors import AgencyNotEligible, InvalidInput, InvalidState
 from domain.topics import aggregate_topic, event_topic, natural_id
 
-GOOD = "good"
-RESTRICTED = "restricted"
 
-
-class Agency(Aggregate):
+class Agency(CreditRecord, Aggregate):
     TOPIC = aggregate_topic("Agency")
 
     class Created(Aggregate.Created):
@@ -63,29 +61,13 @@ class Agency(Aggregate):
     def _accreditation_withdrawn(self, reason: str, at: str) -> None:
         self.accreditation = None
 
-    def restrict(self, *, reason: str, reference: str, at: str) -> None:
-        if not reason.strip():
-            raise InvalidInput("a credit restriction needs a reason")
-        self._restricted(reason=reason, reference=reference, at=at)
-
     @event("CreditRestricted", topic=event_topic("Agency", "CreditRestricted"))
     def _restricted(self, reason: str, reference: str, at: str) -> None:
-        self.standing = RESTRICTED
-        self.credit_record.append(
-            {"change": "restricted", "reason": reason, "reference": reference, "at": at}
-        )
-
-    def restore(self, *, reason: str, reference: str, at: str) -> None:
-        if self.standing != RESTRICTED:
-            raise InvalidState(f"agency {self.credit_code} is not restricted")
-        self._restored(reason=reason, reference=reference, at=at)
+        self._note("restricted", reason, reference, at)
 
     @event("CreditRestored", topic=event_topic("Agency", "CreditRestored"))
     def _restored(self, reason: str, reference: str, at: str) -> None:
-        self.standing = GOOD
-        self.credit_record.append(
-            {"change": "restored", "reason": reason, "reference": reference, "at": at}
-        )
+        self._note("restored", reason, reference, at)
 
     def check_may_audit(self) -> None:
         if self.accreditation is None:

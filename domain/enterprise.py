@@ -11,21 +11,19 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from domain.credit import GOOD, CreditRecord
 from domain.credit_code import validate_credit_code
-from domain.errors import CreditRestricted, InvalidInput, InvalidState
+from domain.errors import CreditRestricted, InvalidInput
 from domain.reference import check_basin, check_prefecture, check_sector, kind_info
 from domain.rules import Party
 from domain.topics import aggregate_topic, event_topic, natural_id
-
-GOOD = "good"
-RESTRICTED = "restricted"
 
 
 def obligation_key(kind: str, period: int) -> str:
     return f"{kind}:{period}"
 
 
-class Enterprise(Aggregate):
+class Enterprise(CreditRecord, Aggregate):
     TOPIC = aggregate_topic("Enterprise")
 
     class Created(Aggregate.Created):
@@ -103,29 +101,13 @@ class Enterprise(Aggregate):
 
     # -- credit record -------------------------------------------------------------------------
 
-    def restrict(self, *, reason: str, reference: str, at: str) -> None:
-        if not reason.strip():
-            raise InvalidInput("a credit restriction needs a reason")
-        self._restricted(reason=reason, reference=reference, at=at)
-
     @event("CreditRestricted", topic=event_topic("Enterprise", "CreditRestricted"))
     def _restricted(self, reason: str, reference: str, at: str) -> None:
-        self.standing = RESTRICTED
-        self.credit_record.append(
-            {"change": "restricted", "reason": reason, "reference": reference, "at": at}
-        )
-
-    def restore(self, *, reason: str, reference: str, at: str) -> None:
-        if self.standing != RESTRICTED:
-            raise InvalidState(f"{self.credit_code} is not restricted")
-        self._restored(reason=reason, reference=reference, at=at)
+        self._note("restricted", reason, reference, at)
 
     @event("CreditRestored", topic=event_topic("Enterprise", "CreditRestored"))
     def _restored(self, reason: str, reference: str, at: str) -> None:
-        self.standing = GOOD
-        self.credit_record.append(
-            {"change": "restored", "reason": reason, "reference": reference, "at": at}
-        )
+        self._note("restored", reason, reference, at)
 
     def check_may_trade(self) -> None:
         if self.standing != GOOD:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from domain.agency import Agency
-from domain.enterprise import GOOD, RESTRICTED, Enterprise
+from domain.credit import GOOD, RESTRICTED
+from domain.enterprise import Enterprise
 from domain.errors import (
     AgencyNotEligible,
     CreditRestricted,
