@@ -1,0 +1,34 @@
+"""The FastAPI application: ``create_app(env)`` composes it; nothing happens at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.routes import ledger
+from api.state import AppState
+
+
+def create_app(env: Mapping[str, str]) -> FastAPI:
+    """The API over the registry and ledger selected by ``env`` (see ``registry.config``)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.registry_state = AppState.open(env)
+        try:
+            yield
+        finally:
+            app.state.registry_state.close()
+
+    app = FastAPI(title="Surplus Registry", version="0.1.0", lifespan=lifespan)
+    errors.install(app)
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(ledger.router)
+    return app
