@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping
 
 from domain.errors import RegistryError
+from registry.cli.api_commands import add_serve_commands
 from registry.cli.base import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -104,4 +105,5 @@ COMMAND_GROUPS: list[Callable[[Subparsers], None]] = [
     add_exchange_commands,
     add_ledger_commands,
     add_audit_commands,
+    add_serve_commands,
 ]
