@@ -1,4 +1,6 @@
-"""The HTTP API (FastAPI). Unfinished: only the public ledger endpoints and the error mapping
-exist so far. Not built yet (issue 5): authentication and tokens, every enterprise,
-administrator, agency and auditor area, idempotency keys, market data and its stream,
-``registry serve``, and the schemathesis run."""
+"""The HTTP API (FastAPI). Unfinished. Built so far: the public ledger endpoints, the auditors'
+and administrators' ``/ledger/entries``, bearer tokens (hashed, expiring, revocable; issued by
+``registry token create``) with role checks, and problem+json errors. Not built yet (issue 5):
+the administrator endpoint for tokens, object-level authorisation, every enterprise,
+administrator, agency and auditor area, trade receipts, idempotency keys, the body-size cap,
+pagination, market data and its stream, and the schemathesis run."""

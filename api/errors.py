@@ -26,6 +26,14 @@ STATUS: dict[type[errors.RegistryError], int] = {
 }
 
 
+class ApiError(Exception):
+    """An HTTP-level refusal (authentication, authorisation) with a stable problem code."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+
 def status_of(exc: errors.RegistryError) -> int:
     for cls in type(exc).__mro__:
         if cls in STATUS:
@@ -47,6 +55,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(errors.RegistryError)
     def registry_error(_: Request, exc: errors.RegistryError) -> JSONResponse:
         return problem(status_of(exc), exc.code, type(exc).__name__, str(exc))
+
+    @app.exception_handler(ApiError)
+    def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        response = problem(exc.status, exc.code, exc.code.replace("-", " ").capitalize(),
+                           exc.detail)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
 
     @app.exception_handler(RequestValidationError)
     def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

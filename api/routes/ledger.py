@@ -8,15 +8,18 @@ from __future__ import annotations
 import base64
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict
 
+from api.auth import require
 from api.state import AppState
+from api.tokens import Principal
 from domain.errors import InvalidInput
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
 Size = Annotated[int, Query(ge=0, le=2**62)]
+MAX_ENTRIES = 1000
 
 
 class InclusionProof(BaseModel):
@@ -72,3 +75,24 @@ def consistency(request: Request, old: Size, new: Size) -> ConsistencyProof:
     if not 0 < old <= new <= ledger.size:
         raise InvalidInput(f"need 0 < old <= new <= {ledger.size}, got old={old} new={new}")
     return ConsistencyProof(old=old, new=new, hashes=_b64(ledger.consistency_proof(old, new)))
+
+
+class Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    index: int
+    leaf: str
+
+
+@router.get("/entries")
+def entries(
+    request: Request,
+    _: Annotated[Principal, Depends(require("auditor", "administrator"))],
+    start: Size = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_ENTRIES)] = 100,
+) -> list[Entry]:
+    """Leaves ``start`` … ``start + limit - 1`` as in ``entries.jsonl`` (auditors and
+    administrators)."""
+    ledger = _state(request).caught_up()
+    end = min(ledger.size, start + limit)
+    return [Entry(index=i, leaf=base64.b64encode(ledger.leaf(i)).decode("ascii"))
+            for i in range(start, end)]

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from datetime import UTC, datetime, timedelta
 
-from registry.cli.base import Context, Subparsers, add_command, whole_number
+from api.tokens import ROLES
+from registry.cli.base import (
+    CliError,
+    Context,
+    Subparsers,
+    add_command,
+    add_group,
+    credit_code,
+    whole_number,
+)
 
 
 def port(text: str) -> int:
@@ -31,3 +41,54 @@ def cmd_serve(ctx: Context) -> None:
           f"(data: {ctx.data_dir})", flush=True)
     uvicorn.run(create_app(ctx.env), host=ctx.args.host, port=ctx.args.port,
                 log_level="warning")
+
+
+def add_token_commands(subparsers: Subparsers) -> None:
+    token = add_group(subparsers, "token", "API tokens (stored only as hashes)")
+    p = add_command(token, "create", cmd_token_create,
+                    "issue a bearer token; it is printed once", writes=False)
+    p.add_argument("--role", required=True, choices=ROLES)
+    bound = p.add_mutually_exclusive_group()
+    bound.add_argument("--enterprise", type=credit_code, metavar="CODE",
+                       help="the enterprise an enterprise token acts for")
+    bound.add_argument("--agency", type=credit_code, metavar="CODE",
+                       help="the agency an agency token acts for")
+    p.add_argument("--name", help="the administrator or auditor it is issued to")
+    p.add_argument("--days", type=whole_number, default=30, help="validity (default 30)")
+    p = add_command(token, "revoke", cmd_token_revoke, "revoke a token by its id",
+                    writes=False)
+    p.add_argument("token_id", metavar="ID")
+
+
+def cmd_token_create(ctx: Context) -> None:
+    from api.state import open_tokens
+
+    a = ctx.args
+    subject = {"enterprise": a.enterprise, "agency": a.agency}.get(a.role) or a.name
+    if a.role in ("enterprise", "agency") and not subject:
+        raise CliError(f"an {a.role} token needs --{a.role} CODE")
+    if a.role in ("administrator", "auditor") and (a.enterprise or a.agency or not a.name):
+        raise CliError(f"an {a.role} token needs --name and no --enterprise/--agency")
+    if not 0 < a.days <= 366:
+        raise CliError("--days is between 1 and 366")
+    now = datetime.now(UTC)
+    store = open_tokens(ctx.env)
+    try:
+        token_id, secret = store.create(role=a.role, subject=subject, now=now,
+                                        expires_at=now + timedelta(days=a.days))
+    finally:
+        store.close()
+    print(f"id {token_id}  role {a.role}  for {subject}  expires in {a.days} days")
+    print(secret)
+
+
+def cmd_token_revoke(ctx: Context) -> None:
+    from api.state import open_tokens
+
+    store = open_tokens(ctx.env)
+    try:
+        if not store.revoke(ctx.args.token_id, now=datetime.now(UTC)):
+            raise CliError(f"no active token with id {ctx.args.token_id!r}")
+    finally:
+        store.close()
+    print(f"token {ctx.args.token_id} revoked")

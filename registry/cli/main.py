@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping
 
 from domain.errors import RegistryError
-from registry.cli.api_commands import add_serve_commands
+from registry.cli.api_commands import add_serve_commands, add_token_commands
 from registry.cli.base import (
     EXIT_FAILURE,
     EXIT_OK,
@@ -106,4 +106,5 @@ COMMAND_GROUPS: list[Callable[[Subparsers], None]] = [
     add_ledger_commands,
     add_audit_commands,
     add_serve_commands,
+    add_token_commands,
 ]

@@ -1,0 +1,98 @@
+"""Bearer tokens: hashed at rest, expiring, revocable; roles gate the auditors' ledger feed."""
+
+from __future__ import annotations
+
+import base64
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.tokens import TokenStore
+from registry.cli import main
+from tests.world import code, seed_data_folder
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    seed_data_folder(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def client(folder: Path) -> Iterator[TestClient]:
+    with TestClient(create_app({"REGISTRY_DATA_DIR": str(folder)})) as c:
+        yield c
+
+
+def token(folder: Path, role: str, subject: str, *, days: float = 1) -> tuple[str, str]:
+    store = TokenStore(folder / "tokens.sqlite")
+    try:
+        return store.create(role=role, subject=subject, now=NOW,
+                            expires_at=NOW + timedelta(days=days))
+    finally:
+        store.close()
+
+
+def entries(client: TestClient, secret: str | None, **params: int) -> object:
+    headers = {"Authorization": f"Bearer {secret}"} if secret else {}
+    return client.get("/ledger/entries", params=params, headers=headers)
+
+
+def test_auditor_reads_the_leaves(client: TestClient, folder: Path) -> None:
+    _, secret = token(folder, "auditor", "li.wei")
+    response = entries(client, secret, start=2, limit=3)
+    assert response.status_code == 200  # type: ignore[attr-defined]
+    rows = response.json()  # type: ignore[attr-defined]
+    ledger = client.app.state.registry_state.ledger  # type: ignore[attr-defined]
+    assert [r["index"] for r in rows] == [2, 3, 4]
+    assert base64.b64decode(rows[0]["leaf"]) == ledger.leaf(2)
+
+
+@pytest.mark.parametrize("secret", [None, "not-a-token"])
+def test_missing_or_unknown_token_is_401(client: TestClient, secret: str | None) -> None:
+    response = entries(client, secret)
+    assert response.status_code == 401  # type: ignore[attr-defined]
+    assert response.headers["content-type"] == "application/problem+json"  # type: ignore[attr-defined]
+    assert response.headers["www-authenticate"] == "Bearer"  # type: ignore[attr-defined]
+
+
+def test_expired_and_revoked_tokens_are_401(client: TestClient, folder: Path) -> None:
+    store = TokenStore(folder / "tokens.sqlite")
+    _, old = store.create(role="auditor", subject="a", now=NOW - timedelta(days=2),
+                          expires_at=NOW - timedelta(days=1))
+    token_id, revoked = store.create(role="auditor", subject="b", now=NOW,
+                                     expires_at=NOW + timedelta(days=1))
+    assert store.revoke(token_id, now=NOW)
+    store.close()
+    assert entries(client, old).status_code == 401  # type: ignore[attr-defined]
+    assert entries(client, revoked).status_code == 401  # type: ignore[attr-defined]
+
+
+def test_an_enterprise_token_may_not_read_the_feed(client: TestClient, folder: Path) -> None:
+    _, secret = token(folder, "enterprise", code(1))
+    response = entries(client, secret)
+    assert response.status_code == 403  # type: ignore[attr-defined]
+    assert response.json()["type"].endswith("/forbidden")  # type: ignore[attr-defined]
+
+
+def test_tokens_are_stored_only_as_hashes(folder: Path) -> None:
+    _, secret = token(folder, "administrator", "wang.fang")
+    with sqlite3.connect(folder / "tokens.sqlite") as db:
+        dump = "\n".join(db.iterdump())
+    assert secret not in dump
+
+
+def test_cli_issues_a_working_token(client: TestClient, folder: Path,
+                                    capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--data-dir", str(folder), "token", "create", "--role", "auditor", "--name",
+                 "zhao.min", "--days", "7"]) == 0
+    secret = capsys.readouterr().out.strip().splitlines()[-1]
+    assert entries(client, secret, limit=1).status_code == 200  # type: ignore[attr-defined]
+    assert main(["--data-dir", str(folder), "token", "create", "--role", "enterprise"]) == 2
