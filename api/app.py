@@ -8,7 +8,23 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routes import ledger
+from api.routes import (
+    agencies,
+    agreements,
+    auctions,
+    audit,
+    cash,
+    credit,
+    enterprises,
+    expansions,
+    holdings,
+    ledger,
+    markets,
+    reports,
+    retrofits,
+    tokens,
+    trades,
+)
 from api.state import AppState
 
 
@@ -30,5 +46,7 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    app.include_router(ledger.router)
+    for area in (enterprises, agencies, retrofits, holdings, expansions, credit, reports,
+                 markets, trades, agreements, auctions, cash, tokens, ledger, audit):
+        app.include_router(area.router)
     return app
