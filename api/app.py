@@ -13,6 +13,7 @@ from api.routes import (
     agreements,
     auctions,
     audit,
+    bench,
     cash,
     credit,
     enterprises,
@@ -47,6 +48,6 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
         return {"status": "ok"}
 
     for area in (enterprises, agencies, retrofits, holdings, expansions, credit, reports,
-                 markets, trades, agreements, auctions, cash, tokens, ledger, audit):
+                 markets, trades, agreements, auctions, cash, tokens, ledger, audit, bench):
         app.include_router(area.router)
     return app
