@@ -1,4 +1,5 @@
-"""What the app holds while it runs: the registry, its ledger and the follower between them."""
+"""What the app holds while it runs: the registry, its ledger and the follower between them, the
+order gateway that group-commits concurrent HTTP orders, and the market-data read model."""
 
 from __future__ import annotations
 
@@ -6,12 +7,22 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from api.tokens import TokenStore
+from domain.exchange.orders import Outcome
 from ledger.log import Ledger
 from registry.bootstrap import Registry, build_registry
 from registry.config import Settings
 from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
+from registry.market_data import MarketData
+from registry.order_gateway import OrderGateway
+
+
+def _clock() -> str:
+    from api.deps import now  # deps imports this module: resolve the one clock at call time
+
+    return now()
 
 
 @dataclass
@@ -20,6 +31,8 @@ class AppState:
     ledger: Ledger
     follower: LedgerFollower
     tokens: TokenStore
+    gateway: OrderGateway
+    market_data: MarketData
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -29,7 +42,22 @@ class AppState:
         ledger = open_ledger(settings)
         follower = LedgerFollower(registry, ledger, checkpoint_every=settings.checkpoint_every)
         tokens = open_tokens(env)
-        return cls(registry=registry, ledger=ledger, follower=follower, tokens=tokens)
+        # concurrent HTTP orders for one market share one save (see registry.order_gateway)
+        market_data = MarketData(registry)
+
+        def submit_orders(**batch: Any) -> list[Outcome]:
+            outcomes = registry.submit_orders(**batch)
+            market_data.notify()  # live streams pick the batch up now, not at their timeout
+            return outcomes
+
+        gateway = OrderGateway(submit_orders, clock=_clock)
+        return cls(registry=registry, ledger=ledger, follower=follower, tokens=tokens,
+                   gateway=gateway, market_data=market_data)
+
+    def market_view(self) -> MarketData:
+        """The market-data read model, caught up with everything committed so far."""
+        self.market_data.refresh()
+        return self.market_data
 
     def caught_up(self) -> Ledger:
         """The ledger with a leaf for every event committed so far (and a checkpoint)."""
@@ -40,6 +68,7 @@ class AppState:
         return self.ledger
 
     def close(self) -> None:
+        self.market_data.close()  # ends open live streams before the store goes away
         self.tokens.close()
         self.ledger.close()
         self.registry.close()
