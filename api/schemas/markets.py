@@ -20,8 +20,10 @@ InstrumentPath = Annotated[str, Path(pattern=INSTRUMENT_PATTERN, max_length=60,
                                      examples=["COD-2025-MAOZHOU"])]
 OrderIdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=64)]
 CreditCode = Annotated[str, Field(pattern=CREDIT_CODE_PATTERN)]
-Price = Annotated[int, Field(gt=0, le=MAX_PRICE, description="fen per tonne")]
-Quantity = Annotated[int, Field(gt=0, le=MAX_QTY, description="kg")]
+# strict: a float or a numeric string is refused, never rounded
+Price = Annotated[int, Field(strict=True, gt=0, le=MAX_PRICE, description="fen per tonne")]
+Quantity = Annotated[int, Field(strict=True, gt=0, le=MAX_QTY, description="kg")]
+Fen = Annotated[int, Field(strict=True, ge=0, le=10**15, description="fen")]
 
 
 class _In(BaseModel):
@@ -40,13 +42,13 @@ class MarketOpen(_In):
 
     instrument: Annotated[str, Field(pattern=INSTRUMENT_PATTERN, max_length=60)]
     reference_price: Price
-    tick: Annotated[int, Field(gt=0, le=MAX_PRICE)] = 1
-    band_pct: Annotated[int, Field(gt=0, le=100)] = 10
-    lot: Annotated[int, Field(gt=0, le=MAX_QTY)] = 1000
-    min_lot: Annotated[int, Field(gt=0, le=MAX_QTY)] = 1000
-    max_order: Annotated[int, Field(gt=0, le=MAX_QTY)] = 100_000_000
-    verify_above: Annotated[int | None, Field(ge=0, le=10**15,
-                                              description="fen; null: never")] = None
+    tick: Price = 1
+    band_pct: Annotated[int, Field(strict=True, gt=0, le=100)] = 10
+    lot: Quantity = 1000
+    min_lot: Quantity = 1000
+    max_order: Quantity = 100_000_000
+    verify_above: Fen | None = Field(None, description="trades worth more (fen) wait for an "
+                                                       "administrator; null: never")
 
 
 class MarketParameters(_In):
@@ -54,7 +56,7 @@ class MarketParameters(_In):
     ``verify_above`` switches verification off."""
 
     reference_price: Price | None = None
-    verify_above: Annotated[int | None, Field(ge=0, le=10**15)] = None
+    verify_above: Fen | None = None
 
 
 class Market(_Out):
