@@ -17,6 +17,7 @@ from registry.config import Settings
 from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
 from registry.market_data import MarketData
 from registry.order_gateway import OrderGateway
+from registry.receipts import receipt
 
 
 def _clock() -> str:
@@ -66,6 +67,13 @@ class AppState:
             if self.ledger.latest_checkpoint() is None:
                 self.ledger.checkpoint()
         return self.ledger
+
+    def receipt(self, position: int) -> dict[str, Any]:
+        """Ledger index, leaf, inclusion proof and covering checkpoint of the event at
+        ``position`` (see ``registry.receipts``), after catching the ledger up."""
+        self.caught_up()
+        with self.lock:  # no catch-up may append while the proof is computed
+            return receipt(self.ledger, position)
 
     def close(self) -> None:
         self.market_data.close()  # ends open live streams before the store goes away
