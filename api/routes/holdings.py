@@ -1,10 +1,177 @@
-"""Holdings, transfers, freezes and the provenance of serial numbers.
+"""Holdings, transfers, holds, retirements, freezes, the expiry run and serial provenance.
 
-Unfinished: routes are being added.
+- ``/holdings/{code}…`` belongs to enterprise ``code``: it reads and acts on its own holdings
+  only (another's answers 404); administrators act for any enterprise, auditors read.
+- Holds (reservations made here) are scoped to the enterprise (``registry.holds``): this API
+  never releases units the exchange, an agreement, an auction or an expansion has reserved.
+- Freezes and the expiry run are administrators' (403 for everyone else).
+- A serial's provenance is readable by administrators and auditors, and by the parties it
+  names: the issuing enterprise, every seller, buyer and holder in its history, and the
+  agencies that audited or verified its retrofit. Anyone else gets 404, as for an unknown
+  serial: a unit's chain of custody is commercial information of the parties in it.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Path, status
+
+from api.auth import CurrentUser
+from api.deps import (
+    Administrator,
+    OwnEnterprise,
+    Page,
+    PageDep,
+    RegistryDep,
+    acting_for,
+    not_found,
+    now,
+    paginate,
+)
+from api.schemas.common import INSTRUMENT_PATTERN, SERIAL_PATTERN, Balance
+from api.schemas.holdings import (
+    ExpiryPublic,
+    ExpiryRun,
+    FreezeCreate,
+    FreezePublic,
+    HoldCreate,
+    Holding,
+    HoldPublic,
+    HoldRelease,
+    RetirementCreate,
+    RetirementPublic,
+    TransferCreate,
+    TransferPublic,
+    Unfreeze,
+    UnfreezePublic,
+)
+from domain.errors import InvalidInput, NotFound
+from domain.instrument import Instrument
+from domain.topics import event_topic
+from registry import directory, holds
 
 router = APIRouter(prefix="/holdings", tags=["holdings"])
+
+TRANSFERRED = event_topic("Instrument", "Transferred")
+InstrumentPath = Annotated[str, Path(pattern=INSTRUMENT_PATTERN, description="KIND-VINTAGE-ZONE")]
+SerialPath = Annotated[str, Path(pattern=SERIAL_PATTERN,
+                                 description="KIND-VINTAGE-ZONE-NNNNNNNNN")]
+
+
+# -- administrators' actions (fixed paths first, before /{code}) --------------------------------
+
+
+@router.post("/freezes", status_code=status.HTTP_201_CREATED)
+def freeze(body: FreezeCreate, _: Administrator, registry: RegistryDep) -> FreezePublic:
+    """Freeze an owner's available units under a freeze order (administrators)."""
+    n = registry.freeze(instrument=body.instrument, owner=body.owner, ref=body.ref,
+                        reason=body.reason, quantity=body.quantity, at=now())
+    return FreezePublic(instrument=body.instrument, owner=body.owner, ref=body.ref, quantity=n)
+
+
+@router.post("/unfreezes")
+def unfreeze(body: Unfreeze, _: Administrator, registry: RegistryDep) -> UnfreezePublic:
+    """Lift a freeze order (administrators); 404 when nothing is frozen under it."""
+    n = registry.unfreeze(instrument=body.instrument, ref=body.ref, at=now())
+    return UnfreezePublic(instrument=body.instrument, ref=body.ref, quantity=n)
+
+
+@router.post("/expiry")
+def expiry(body: ExpiryRun, _: Administrator, registry: RegistryDep) -> ExpiryPublic:
+    """Expire, in one atomic write, every unit whose validity ended before ``as_of``
+    (administrators)."""
+    at = now()
+    today = date.fromisoformat(at[:10])
+    as_of = body.as_of or today
+    if as_of > today:
+        raise InvalidInput(f"as_of {as_of} lies in the future; units stay valid until then")
+    expired = registry.expire(as_of=as_of.isoformat(), at=at)
+    return ExpiryPublic(as_of=as_of.isoformat(), expired=expired)
+
+
+@router.get("/serials/{serial}")
+def provenance(serial: SerialPath, user: CurrentUser, registry: RegistryDep) -> dict[str, object]:
+    """Everything about one unit: its retrofit, evidence hashes, agencies, every movement and
+    its final state (as ``registry provenance``)."""
+    try:
+        p = registry.provenance(serial)
+    except NotFound:
+        raise not_found(f"serial {serial}") from None
+    if user.role not in ("administrator", "auditor") and \
+            user.subject not in directory.provenance_parties(p):
+        raise not_found(f"serial {serial}")
+    return p
+
+
+# -- one enterprise's holdings ------------------------------------------------------------------
+
+
+@router.get("/{code}")
+def holdings(code: OwnEnterprise, registry: RegistryDep, page: PageDep) -> Page[Balance]:
+    """The enterprise's units per instrument by state (kg; kgce for ENERGY)."""
+    return paginate([Balance.of(r) for r in directory.holdings(registry, code)], page)
+
+
+@router.get("/{code}/{instrument}")
+def holding(code: OwnEnterprise, instrument: InstrumentPath,
+            registry: RegistryDep) -> Holding:
+    """The enterprise's units in one instrument with their serial blocks."""
+    row = directory.holding(registry, code, instrument)
+    return Holding.model_validate({**row, "usable": row["available"] - row["frozen"]})
+
+
+@router.post("/{code}/transfers", status_code=status.HTTP_201_CREATED)
+def transfer(code: str, body: TransferCreate, user: CurrentUser,
+             registry: RegistryDep) -> TransferPublic:
+    """Transfer units to another enterprise inside the trading zone; the response names the
+    trading-rule version applied and the event's log position (for its ledger receipt)."""
+    seller = acting_for(user, code)
+    before = registry.position()
+    version = holds.transfer(registry, instrument=body.instrument, seller=seller,
+                             buyer=body.buyer, quantity=body.quantity, ref=body.ref, at=now(),
+                             from_hold=body.from_reservation)
+    position = directory.position_of(
+        registry, aggregate_id=Instrument.create_id(*_parts(body.instrument)),
+        topic=TRANSFERRED, after=before,
+        match={"seller": seller, "buyer": body.buyer, "quantity": body.quantity,
+               "ref": body.ref})
+    return TransferPublic(instrument=body.instrument, seller=seller, buyer=body.buyer,
+                          quantity=body.quantity, ref=body.ref, rule_version=version,
+                          position=position)
+
+
+@router.post("/{code}/reservations", status_code=status.HTTP_201_CREATED)
+def reserve(code: str, body: HoldCreate, user: CurrentUser, registry: RegistryDep) -> HoldPublic:
+    """Set units aside under the enterprise's own reference (a listing, a pending deal)."""
+    owner = acting_for(user, code)
+    holds.reserve(registry, instrument=body.instrument, owner=owner, quantity=body.quantity,
+                  ref=body.ref, at=now())
+    return HoldPublic(instrument=body.instrument, ref=body.ref, quantity=body.quantity)
+
+
+@router.post("/{code}/releases")
+def release(code: str, body: HoldRelease, user: CurrentUser,
+            registry: RegistryDep) -> HoldPublic:
+    """Return held units to available; 404 when the enterprise holds nothing under ``ref``."""
+    owner = acting_for(user, code)
+    n = holds.release(registry, instrument=body.instrument, owner=owner, ref=body.ref,
+                      quantity=body.quantity, at=now())
+    return HoldPublic(instrument=body.instrument, ref=body.ref, quantity=n)
+
+
+@router.post("/{code}/retirements", status_code=status.HTTP_201_CREATED)
+def retire(code: str, body: RetirementCreate, user: CurrentUser,
+           registry: RegistryDep) -> RetirementPublic:
+    """Give units up for good (voluntary cancellation)."""
+    owner = acting_for(user, code)
+    registry.retire(instrument=body.instrument, owner=owner, quantity=body.quantity,
+                    reason=body.reason, at=now())
+    return RetirementPublic(instrument=body.instrument, owner=owner, quantity=body.quantity,
+                            reason=body.reason)
+
+
+def _parts(code: str) -> tuple[str, int, str]:
+    kind, vintage, zone = code.split("-", 2)
+    return kind, int(vintage), zone

@@ -31,10 +31,10 @@ Ref = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:#-]{0,79}$",
 Text = Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S")]
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$",
                               description="lowercase hex SHA-256 of the report file")]
-InstrumentCode = Annotated[str, Field(pattern=r"^[A-Z0-9]{2,8}-[0-9]{4}-[A-Z0-9_]{2,24}$",
+INSTRUMENT_PATTERN = r"^[A-Z0-9]{2,8}-[0-9]{4}-[A-Z0-9_]{2,24}$"
+SERIAL_PATTERN = r"^[A-Z0-9]{2,8}-[0-9]{4}-[A-Z0-9_]{2,24}-[0-9]{1,12}$"
+InstrumentCode = Annotated[str, Field(pattern=INSTRUMENT_PATTERN,
                                       description="KIND-VINTAGE-ZONE")]
-Serial = Annotated[str, Field(pattern=r"^[A-Z0-9]{2,8}-[0-9]{4}-[A-Z0-9_]{2,24}-[0-9]{1,12}$",
-                              description="KIND-VINTAGE-ZONE-NNNNNNNNN")]
 
 
 class Body(BaseModel):
