@@ -28,6 +28,7 @@ from domain.instrument import Instrument
 from domain.matching import OrderBook
 from domain.rules import CURRENT_RULES, TradingRules, rules
 from registry.app import BACKOFF_SECONDS, MAX_ATTEMPTS, RegistryBase, command
+from registry.book_lock import book_lock
 from registry.exchange_modes import TradingModeCommands
 from registry.exchange_writer import MarketWriter
 
@@ -54,7 +55,7 @@ class ExchangeCommands(TradingModeCommands, _Base):
     def _with_writer(self, instrument: str, fn: Callable[[MarketWriter], Any]) -> Any:
         """Run ``fn`` under the market's lock; re-run it on fresh copies after a conflict."""
         w = self._writer(instrument)
-        with w.lock:
+        with w.lock, book_lock(self, instrument):  # one writer per book across processes too
             for attempt in range(MAX_ATTEMPTS):
                 try:
                     w.sync()
