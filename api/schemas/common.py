@@ -15,7 +15,8 @@ from domain.reference import BASINS, KINDS, PREFECTURES, SECTORS
 
 MAX_QUANTITY = 10**15  # kg: far above Guangdong's yearly totals, far below int64
 
-CreditCode = Annotated[str, Field(pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$",
+CREDIT_CODE_PATTERN = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
+CreditCode = Annotated[str, Field(pattern=CREDIT_CODE_PATTERN,
                                   description="unified social credit code (GB 32100-2015)")]
 Kind = Literal[tuple(KINDS)]  # type: ignore[valid-type]
 Sector = Literal[tuple(SECTORS)]  # type: ignore[valid-type]
