@@ -125,3 +125,16 @@ def position_of(registry: Registry, *, aggregate_id: UUID, topic: str, after: in
                 return int(n.id)
         start = notifications[-1].id + 1
 
+
+
+def holding_event_at(registry: Registry, position: int) -> tuple[str, Any, set[str]] | None:
+    """The instrument event at log ``position`` as (event name, event, the enterprises it
+    names as owner, seller or buyer); None when the position holds no instrument event."""
+    found = registry.recorder.select_notifications(position, 1)
+    if not found or found[0].id != position:
+        return None
+    event = registry.mapper.to_domain_event(found[0])
+    if not isinstance(event, Instrument.Event):
+        return None
+    parties = {getattr(event, k) for k in ("owner", "seller", "buyer") if getattr(event, k, None)}
+    return type(event).__name__, event, parties

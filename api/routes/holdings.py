@@ -25,6 +25,7 @@ from api.deps import (
     Page,
     PageDep,
     RegistryDep,
+    StateDep,
     acting_for,
     not_found,
     now,
@@ -47,6 +48,7 @@ from api.schemas.holdings import (
     Unfreeze,
     UnfreezePublic,
 )
+from api.schemas.trades import Receipt
 from domain.errors import InvalidInput, NotFound
 from domain.instrument import Instrument
 from domain.topics import event_topic
@@ -140,6 +142,20 @@ def transfer(code: str, body: TransferCreate, user: CurrentUser,
     return TransferPublic(instrument=body.instrument, seller=seller, buyer=body.buyer,
                           quantity=body.quantity, ref=body.ref, rule_version=version,
                           position=position)
+
+
+@router.get("/{code}/receipts/{position}")
+def receipt(code: OwnEnterprise, position: Annotated[int, Path(ge=1, le=2**62)],
+            registry: RegistryDep, state: StateDep) -> Receipt:
+    """The ledger receipt of a holding event the enterprise is party to (a transfer's
+    ``position``; also retirements, freezes, consumption): ledger index, leaf, inclusion proof
+    and the checkpoint covering it. Another's event, or none, answers 404."""
+    found = directory.holding_event_at(registry, position)
+    if found is None or code not in found[2]:
+        raise not_found(f"holding event of {code} at position {position}")
+    name, event, _ = found
+    subject = getattr(event, "ref", None) or getattr(event, "approval", None) or name
+    return Receipt(subject=subject, event=name, **state.receipt(position))
 
 
 @router.post("/{code}/reservations", status_code=status.HTTP_201_CREATED)

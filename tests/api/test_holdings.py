@@ -6,11 +6,14 @@ The seeded world: RF-1 issued serials 1–800 of COD-2025-MAOZHOU to ``dyeing``;
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
 import pytest
 
+from ledger.checkpoint import verify_checkpoint
+from ledger.merkle import hash_leaf, verify_inclusion
 from tests.api.registry_helpers import COD, Api, problem
 from tests.world import World, issue
 
@@ -211,3 +214,25 @@ def test_provenance_for_administrators_and_auditors(api: Api) -> None:
     problem(api.admin.get(f"/holdings/serials/{COD}-000009999"), 404)
     problem(api.admin.get("/holdings/serials/not-a-serial"), 422)
     problem(api.anonymous.get(f"/holdings/serials/{SERIAL}"), 401)
+
+
+def test_both_parties_fetch_a_verifiable_receipt_of_a_transfer(api: Api) -> None:
+    position = send(api, api.w.dyeing, api.w.paper, 40, ref="T-R").json()["position"]
+    vkey = api.client.get("/ledger/vkey").text.strip()
+    for party in (api.w.dyeing, api.w.paper):
+        got = api.firm(party).get(f"/holdings/{party}/receipts/{position}")
+        assert got.status_code == 200, got.text
+        r = got.json()
+        assert (r["subject"], r["event"], r["position"]) == ("T-R", "Transferred", position)
+        cp = verify_checkpoint(note=r["checkpoint"], vkey=vkey)
+        leaf = base64.b64decode(r["leaf"])
+        assert json.loads(leaf)["payload"]["quantity"] == 40
+        verify_inclusion(index=r["index"], size=r["proof"]["size"], leaf_hash=hash_leaf(leaf),
+                         proof=[base64.b64decode(h) for h in r["proof"]["hashes"]],
+                         root=cp.root)
+    problem(api.firm(api.w.chemicals).get(f"/holdings/{api.w.chemicals}/receipts/{position}"),
+            404)
+    problem(api.firm(api.w.chemicals).get(f"/holdings/{api.w.dyeing}/receipts/{position}"),
+            404)
+    problem(api.firm(api.w.dyeing).get(f"/holdings/{api.w.dyeing}/receipts/1"), 404)
+    problem(api.firm(api.w.dyeing).get(f"/holdings/{api.w.dyeing}/receipts/0"), 422)
