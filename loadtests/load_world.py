@@ -98,6 +98,7 @@ def issue_tokens(data_dir: Path, manifest: Manifest, *, administrators: int = 2,
     """One enterprise token per trader, and administrator and auditor tokens, valid a day;
     written to ``tokens.json`` (0600) in the data folder for the Locust users."""
     now = datetime.now(UTC)
+    data_dir.mkdir(parents=True, exist_ok=True)  # PostgreSQL runs keep only tokens and ledger here
     store = TokenStore(data_dir / "tokens.sqlite")
     out: dict[str, list[dict[str, str]]] = {"enterprise": [], "administrator": [], "auditor": []}
     try:
