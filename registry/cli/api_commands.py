@@ -24,6 +24,9 @@ def port(text: str) -> int:
     return value
 
 
+SHUTDOWN_GRACE_SECONDS = 3
+
+
 def add_serve_commands(subparsers: Subparsers) -> None:
     p = add_command(subparsers, "serve", cmd_serve, "serve the HTTP API (docs at /docs)",
                     writes=False)
@@ -39,8 +42,10 @@ def cmd_serve(ctx: Context) -> None:
     ctx.settings  # noqa: B018 - bad settings are bad input, reported before serving
     print(f"Surplus Registry API on http://{ctx.args.host}:{ctx.args.port}/docs "
           f"(data: {ctx.data_dir})", flush=True)
+    # Open live streams (server-sent events) would otherwise hold shutdown until they time out:
+    # in-flight requests get a few seconds, then what is still running is cancelled.
     uvicorn.run(create_app(ctx.env), host=ctx.args.host, port=ctx.args.port,
-                log_level="warning")
+                log_level="warning", timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
 
 
 def add_token_commands(subparsers: Subparsers) -> None:
