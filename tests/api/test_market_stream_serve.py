@@ -37,7 +37,7 @@ def test_sigterm_ends_open_streams_and_the_server(tmp_path: Path) -> None:
             headers={"Authorization": f"Bearer {secret}"})
         while True:
             try:
-                stream = urllib.request.urlopen(request, timeout=70)  # noqa: S310 - loopback
+                stream = urllib.request.urlopen(request, timeout=70)
                 break
             except OSError:
                 assert proc.poll() is None and time.monotonic() < deadline
