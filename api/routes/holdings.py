@@ -116,7 +116,7 @@ def holdings(code: OwnEnterprise, registry: RegistryDep, page: PageDep) -> Page[
     return paginate([Balance.of(r) for r in directory.holdings(registry, code)], page)
 
 
-@router.get("/{code}/{instrument}")
+@router.get("/{code}/instruments/{instrument}")
 def holding(code: OwnEnterprise, instrument: InstrumentPath,
             registry: RegistryDep) -> Holding:
     """The enterprise's units in one instrument with their serial blocks."""

@@ -45,19 +45,20 @@ def test_an_enterprise_reads_its_own_holdings(api: Api) -> None:
 
 def test_another_enterprises_holdings_are_not_found(api: Api) -> None:
     problem(api.firm(api.w.paper).get(f"/holdings/{api.w.dyeing}"), 404, "not-found")
-    problem(api.firm(api.w.paper).get(f"/holdings/{api.w.dyeing}/{COD}"), 404, "not-found")
+    problem(api.firm(api.w.paper).get(f"/holdings/{api.w.dyeing}/instruments/{COD}"), 404,
+            "not-found")
     problem(api.agency(api.w.auditor).get(f"/holdings/{api.w.dyeing}"), 404)
     problem(api.anonymous.get(f"/holdings/{api.w.dyeing}"), 401)
 
 
 def test_one_instrument_shows_the_serial_blocks(api: Api) -> None:
-    body = api.firm(api.w.dyeing).get(f"/holdings/{api.w.dyeing}/{COD}").json()
+    body = api.firm(api.w.dyeing).get(f"/holdings/{api.w.dyeing}/instruments/{COD}").json()
     assert body["available"] == 500
     assert body["blocks"] == [{"first": 301, "last": 800, "state": "available",
                                "serials": f"{COD}-000000301-000000800", "lot": "RF-1/COD",
                                "ref": None, "frozen": None}]
-    problem(api.admin.get(f"/holdings/{api.w.dyeing}/COD-2024-MAOZHOU"), 404)
-    problem(api.admin.get(f"/holdings/{api.w.dyeing}/cod 2025"), 422)
+    problem(api.admin.get(f"/holdings/{api.w.dyeing}/instruments/COD-2024-MAOZHOU"), 404)
+    problem(api.admin.get(f"/holdings/{api.w.dyeing}/instruments/cod 2025"), 422)
 
 
 def test_a_transfer_names_its_rule_version_and_lands_in_the_ledger(api: Api) -> None:
