@@ -230,9 +230,15 @@ class MarketData:
         self.feed.append(Message(self.seq, event, data))
 
     def messages_after(self, seq: int, instrument: str | None = None) -> list[Message]:
-        with self.lock:
+        """Feed messages after ``seq``; none (for now) while a refresh holds the lock, because
+        the caller is an event loop that must never block on a catch-up."""
+        if not self.lock.acquire(blocking=False):
+            return []
+        try:
             return [m for m in self.feed if m.seq > seq
                     and (instrument is None or m.data["instrument"] == instrument)]
+        finally:
+            self.lock.release()
 
     def notify(self) -> None:
         """Something was committed: wake the readers waiting in `wait` to pick it up."""
