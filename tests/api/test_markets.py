@@ -257,3 +257,16 @@ def test_a_quiet_stream_ends_at_its_timeout_and_at_shutdown(ex: Exchange) -> Non
     assert ex.client.get(f"/markets/{COD}/stream", headers=paper,
                          params={"timeout": 61}).status_code == 422
     assert ex.client.get(f"/markets/{COD}/stream").status_code == 401
+
+
+def test_a_repeated_order_with_one_idempotency_key_is_placed_once(ex: Exchange) -> None:
+    paper = {**ex.enterprise(ex.world.paper), "Idempotency-Key": "order-7f3a"}
+    body = {"side": "buy", "price": PRICE, "quantity": 2000}  # no order_id: server-generated
+    first = ex.client.post(f"/markets/{COD}/orders", headers=paper, json=body)
+    again = ex.client.post(f"/markets/{COD}/orders", headers=paper, json=body)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert ex.registry.cash_account(ex.world.paper).reserved == PRICE * 2  # one order
+    other = ex.client.post(f"/markets/{COD}/orders", headers=paper,
+                           json={**body, "quantity": 3000})
+    assert other.status_code == 422
