@@ -237,3 +237,16 @@ def test_both_parties_fetch_a_verifiable_receipt_of_a_transfer(api: Api) -> None
             404)
     problem(api.firm(api.w.dyeing).get(f"/holdings/{api.w.dyeing}/receipts/1"), 404)
     problem(api.firm(api.w.dyeing).get(f"/holdings/{api.w.dyeing}/receipts/0"), 422)
+
+
+def test_a_repeated_transfer_with_the_same_idempotency_key_moves_units_once(api: Api) -> None:
+    body = {"instrument": COD, "buyer": api.w.paper, "quantity": 25, "ref": "T-IDEM"}
+    dyeing = api.firm(api.w.dyeing)
+    first = dyeing.post(f"/holdings/{api.w.dyeing}/transfers", body, **{"Idempotency-Key": "k1"})
+    again = dyeing.post(f"/holdings/{api.w.dyeing}/transfers", body, **{"Idempotency-Key": "k1"})
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert balance(api, api.w.dyeing)["available"] == 475
+    problem(dyeing.post(f"/holdings/{api.w.dyeing}/transfers", {**body, "quantity": 26},
+                        **{"Idempotency-Key": "k1"}), 422)
+    assert balance(api, api.w.dyeing)["available"] == 475
