@@ -1,9 +1,9 @@
-"""Reads the HTTP API needs beyond ``registry.queries``: the catalogue's parties and projects,
-one enterprise's holdings read from its own blocks, who may see a serial's provenance, and where
-in the event log a command's event landed.
+"""Reads the HTTP API needs beyond ``registry.queries``: filtered listings of retrofits and
+applications, one enterprise's holdings read from its own blocks, who may see a serial's
+provenance, and where in the event log a command's event landed.
 
-Listings load every aggregate of a catalogue section; that is fine at the programme's scale
-(thousands of enterprises) and keeps the registry free of a second read model.
+Filtered listings load every aggregate of a catalogue section; that is fine at the programme's
+scale (thousands of projects) and keeps the registry free of a second read model.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from domain.agency import Agency
-from domain.enterprise import Enterprise
 from domain.expansion import ExpansionApplication
 from domain.instrument import FIRST, FROZEN, LAST, LOT, REF, STATE, Instrument, serial_label
 from domain.retrofit import BASELINE_AUDITED, POST_AUDITED, REGISTERED, Retrofit
@@ -23,14 +21,6 @@ if TYPE_CHECKING:
 
 #: retrofit states in which an agency still has audit or verification work to submit
 AWAITING_AGENCY = (REGISTERED, BASELINE_AUDITED, POST_AUDITED)
-
-
-def enterprises(registry: Registry) -> list[Enterprise]:
-    return [registry.enterprise(c) for c in registry.catalogue().entries["enterprises"]]
-
-
-def agencies(registry: Registry) -> list[Agency]:
-    return [registry.agency(c) for c in registry.catalogue().entries["agencies"]]
 
 
 def retrofits(registry: Registry, *, enterprise: str | None = None,
