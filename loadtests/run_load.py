@@ -31,7 +31,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from loadtests import load_stats
+from loadtests import load_profile, load_stats
 from loadtests.load_checks import check_store
 from loadtests.load_service import Service, cli, free_port, step
 from loadtests.load_world import Manifest, issue_tokens, seed
@@ -62,6 +62,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    default=env_number("LOADTEST_MAX_FAILURE_RATIO", 0.0))
     p.add_argument("--p95-ms", type=float, default=env_number("LOADTEST_P95_MS", 250))
     p.add_argument("--p99-ms", type=float, default=env_number("LOADTEST_P99_MS", 500))
+    p.add_argument("--profile", action="store_true",
+                   help="sample the service with py-spy during each Locust run")
     p.add_argument("--results", type=Path, default=None,
                    help="folder for reports (default loadtests/results/STORE-TIME)")
     args = p.parse_args(argv)
@@ -87,9 +89,10 @@ def store_env(args: argparse.Namespace, data: Path) -> dict[str, str]:
     return env
 
 
-def run_locust(args: argparse.Namespace, env: dict[str, str], base_url: str, name: str,
+def run_locust(args: argparse.Namespace, env: dict[str, str], service: Service, name: str,
                classes: list[str], seconds: int) -> int:
     results: Path = args.results
+    base_url = service.url
     locust_env = {**os.environ, **env, "LOADTEST_TOKENS": str(Path(env["REGISTRY_DATA_DIR"])
                                                               / "tokens.json"),
                   "LOADTEST_ACKS": str(results / "acks")}
@@ -103,8 +106,14 @@ def run_locust(args: argparse.Namespace, env: dict[str, str], base_url: str, nam
     log = results / f"{name}.log"
     with step(f"locust '{name}': {args.users} users, {seconds} s ({', '.join(classes)})",
               seconds=seconds), log.open("w") as out:
+        spy = load_profile.start(service.pid or 0, seconds + 5,
+                                 results / f"{name}.folded") if args.profile else None
         code = subprocess.run(command, env=locust_env, stdout=out, stderr=subprocess.STDOUT,
                               cwd=ROOT, check=False).returncode
+        if spy is not None:
+            spy.wait()
+    if spy is not None:
+        print(load_profile.top(results / f"{name}.folded"))
     if code != 0:
         print(f"  locust exited {code}; its log, {log}, ends:")
         print("  " + "\n  ".join(log.read_text().splitlines()[-15:]))
@@ -148,12 +157,12 @@ def main(argv: list[str] | None = None) -> int:
     with step(f"start the service on 127.0.0.1:{port}"):
         service.start()
     try:
-        codes["realistic"] = run_locust(args, env, service.url, "realistic", REALISTIC,
+        codes["realistic"] = run_locust(args, env, service, "realistic", REALISTIC,
                                         args.seconds)
         if args.compare and codes["realistic"] != 3:
-            codes["orders"] = run_locust(args, env, service.url, "orders", ["OrderFlood"],
+            codes["orders"] = run_locust(args, env, service, "orders", ["OrderFlood"],
                                          args.compare_seconds)
-            codes["echo"] = run_locust(args, env, service.url, "echo", ["EchoFlood"],
+            codes["echo"] = run_locust(args, env, service, "echo", ["EchoFlood"],
                                        args.compare_seconds)
     finally:
         with step(f"stop the service (pid {service.pid})"):
