@@ -171,7 +171,9 @@ class MarketData:
         for key in touched:
             self._settle_order(view.market, key)
         if event.ops:
-            self._publish("book", self.depth(code, FEED_LEVELS))
+            # the position of this batch, not of the refresh: the feed is the same however
+            # the log was read (page by page or batch by batch)
+            self._publish("book", {**self.depth(code, FEED_LEVELS), "position": position})
 
     def _settle_order(self, market: Market, key: tuple[str, str]) -> None:
         record = self.orders[key]
