@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from api import errors, openapi
 from api.idempotency import Idempotency, open_store
@@ -49,7 +49,8 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
             app.state.idempotency.close()
             app.state.registry_state.close()
 
-    app = FastAPI(title="Surplus Registry", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="Surplus Registry", version="0.1.0", lifespan=lifespan,
+                  dependencies=[Depends(openapi.reject_undocumented_query)])
     errors.install(app)
     openapi.install(app)
     # add_middleware wraps: the last added runs first.

@@ -86,12 +86,18 @@ def install(app: FastAPI) -> None:
         return response
 
     @app.exception_handler(HTTPException)
-    def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+    def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         code = HTTP_CODES.get(exc.status_code, "http-error")
         title = (HTTPStatus(exc.status_code).phrase
                  if exc.status_code in HTTPStatus._value2member_map_ else "HTTP error")
         response = problem(exc.status_code, code, title, str(exc.detail))
-        response.headers.update(exc.headers or {})  # e.g. Allow on 405
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            from api.openapi import documented_methods  # the document is built on errors
+
+            methods = documented_methods(request.app, request.url.path)
+            if methods:
+                response.headers["Allow"] = ", ".join(methods)
         return response
 
     @app.exception_handler(Exception)

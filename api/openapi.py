@@ -8,13 +8,16 @@ validation errors are problems too), and every POST documents its ``Idempotency-
 
 from __future__ import annotations
 
+import functools
 import json
+import re
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute
 
-from api.errors import PROBLEM, Problem
+from api.errors import PROBLEM, ApiError, Problem
 from api.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
 
 REFUSALS = {
@@ -68,6 +71,58 @@ def document(schema: dict[str, Any]) -> dict[str, Any]:
         if model is not None and f"#/components/schemas/{unused}" in json.dumps(schema):
             schemas[unused] = model
     return schema
+
+
+def reject_undocumented_query(request: Request) -> None:
+    """A dependency of every route: query parameters the operation does not document are
+    refused with 422, as unknown body fields are (``extra="forbid"``), so a misspelt
+    ``?limt=5`` is not silently ignored."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not request.query_params:
+        return
+    known = _documented_query(request.app).get((route.path_format, request.method.lower()))
+    if known is None:  # not in the document (e.g. the document's own routes)
+        return
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        raise ApiError(422, "invalid-request",
+                       f"unknown query parameter(s): {', '.join(map(repr, unknown))}")
+
+
+def documented_methods(app: FastAPI, path: str) -> list[str]:
+    """The methods the document lists for the resource ``path`` names (HEAD with GET), for the
+    ``Allow`` header of a 405. Starlette's own names only the first route that matched, e.g.
+    POST where a GET and a POST route share the path. Where templates overlap
+    (``/holdings/freezes`` and ``/holdings/{code}``) the most literal one names the resource."""
+    matches = [(template.count("{"), item)
+               for template, item in app.openapi().get("paths", {}).items()
+               if _template(template).fullmatch(path)]
+    fewest = min((n for n, _ in matches), default=0)
+    methods = {m.upper() for n, item in matches if n == fewest for m in item if m != "parameters"}
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
+@functools.cache
+def _template(path: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)))
+
+
+def _documented_query(app: FastAPI) -> dict[tuple[str, str], set[str]]:
+    cached: dict[tuple[str, str], set[str]] | None = getattr(app.state, "query_names", None)
+    if cached is None:
+        cached = {}
+        for path, item in app.openapi().get("paths", {}).items():
+            for method, operation in item.items():
+                if method != "parameters":
+                    cached[(path, method)] = {p["name"] for p in operation.get("parameters", [])
+                                              if p.get("in") == "query"}
+        for (path, method), names in list(cached.items()):
+            if method == "get":  # Starlette answers HEAD with the GET route
+                cached.setdefault((path, "head"), names)
+        app.state.query_names = cached
+    return cached
 
 
 def install(app: FastAPI) -> None:

@@ -113,7 +113,7 @@ def test_unknown_paths_and_methods_are_problems(client: TestClient) -> None:
     assert is_problem(client.get("/no/such/path"), 404, "not-found")
     wrong_method = client.post("/ledger/checkpoint")
     assert is_problem(wrong_method, 405, "method-not-allowed")
-    assert wrong_method.headers["allow"] == "GET"
+    assert wrong_method.headers["allow"] == "GET, HEAD"
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"", b"[1, 2]", b'"text"', b"\xff\xfe"])
@@ -151,3 +151,18 @@ def test_every_operation_documents_the_refusals(client: TestClient) -> None:
         names = [p["name"] for p in op.get("parameters", [])]
         assert ("Idempotency-Key" in names) == (method == "post"), (path, method)
     assert "Retry-After" in schema["paths"]["/tokens"]["post"]["responses"]["429"]["headers"]
+
+
+def test_allow_names_every_method_of_the_path(client: TestClient) -> None:
+    """Starlette names only the first route matching the path; /tokens has GET and POST."""
+    response = client.put("/tokens")
+    assert is_problem(response, 405, "method-not-allowed")
+    assert response.headers["allow"] == "GET, HEAD, POST"
+
+
+def test_an_undocumented_query_parameter_is_422(client: TestClient, folder: Path) -> None:
+    admin = bearer(folder)
+    assert client.get("/tokens", params={"limit": 5}, headers=admin).status_code == 200
+    response = client.get("/tokens", params={"limt": 5}, headers=admin)
+    assert is_problem(response, 422, "invalid-request")
+    assert "'limt'" in response.json()["detail"]
