@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= data
+HOST ?= 127.0.0.1
+PORT ?= 8000
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck pytest postgres-binaries clean bench
@@ -14,8 +16,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,load]'
 	touch $(STAMP)
 
+# Seed the demo world into an empty data folder (else print its summary), print the API docs
+# URL and one bearer token per role, then serve the API until interrupted.
 run: $(STAMP)
 	$(BIN)/registry demo --reuse --data-dir $(DATA_DIR)
+	$(BIN)/registry token demo --data-dir $(DATA_DIR) --url http://$(HOST):$(PORT)
+	$(BIN)/registry serve --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
 
 # Debian's PostgreSQL server for the throw-away test cluster; installed when missing.
 postgres-binaries:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from api.tokens import ROLES
 from registry.cli.base import (
@@ -15,6 +16,9 @@ from registry.cli.base import (
     credit_code,
     whole_number,
 )
+
+if TYPE_CHECKING:
+    from registry.bootstrap import Registry
 
 
 def port(text: str) -> int:
@@ -63,6 +67,11 @@ def add_token_commands(subparsers: Subparsers) -> None:
     p = add_command(token, "revoke", cmd_token_revoke, "revoke a token by its id",
                     writes=False)
     p.add_argument("token_id", metavar="ID")
+    p = add_command(token, "demo", cmd_token_demo,
+                    "issue one token per role, bound to entities of the demo world",
+                    writes=False)
+    p.add_argument("--days", type=whole_number, default=7, help="validity (default 7)")
+    p.add_argument("--url", default="http://127.0.0.1:8000", help="where the API is served")
 
 
 def cmd_token_create(ctx: Context) -> None:
@@ -97,3 +106,47 @@ def cmd_token_revoke(ctx: Context) -> None:
     finally:
         store.close()
     print(f"token {ctx.args.token_id} revoked")
+
+
+#: who the demo tokens speak for: the demo's first firm and agency, its administrator, an auditor
+DEMO_AUDITOR = "gd-audit-office-zhou"
+
+
+def demo_subjects(registry: Registry) -> dict[str, tuple[str, str]]:
+    """role -> (subject, description), picked from the demo world in the store."""
+    from registry.demo import ADMIN, AGENCIES, FIRMS
+
+    catalogue = registry.catalogue().entries
+    firms = {registry.enterprise(c).name: c for c in catalogue["enterprises"]}
+    agencies = {registry.agency(c).name: c for c in catalogue["agencies"]}
+    firm, agency = FIRMS[0].name, AGENCIES[0][1]
+    if firm not in firms or agency not in agencies:
+        raise CliError("the store holds no demo world (run 'registry demo' first)")
+    return {"enterprise": (firms[firm], firm), "agency": (agencies[agency], agency),
+            "administrator": (ADMIN, "exchange administrator"),
+            "auditor": (DEMO_AUDITOR, "auditor")}
+
+
+def cmd_token_demo(ctx: Context) -> None:
+    from api.state import open_tokens
+
+    if not 0 < ctx.args.days <= 366:
+        raise CliError("--days is between 1 and 366")
+    subjects = demo_subjects(ctx.registry)
+    now = datetime.now(UTC)
+    store = open_tokens(ctx.env)
+    try:
+        issued = {role: store.create(role=role, subject=subject, now=now,
+                                     expires_at=now + timedelta(days=ctx.args.days))[1]
+                  for role, (subject, _) in subjects.items()}
+    finally:
+        store.close()
+    print(f"API docs: {ctx.args.url}/docs")
+    print(f"Bearer tokens for the demo world (valid {ctx.args.days} days, shown only now):")
+    for role, secret in issued.items():
+        subject, description = subjects[role]
+        print(f"  {role:<13} {subject}  ({description})")
+        print(f"  {'':<13} {secret}")
+    code = subjects["enterprise"][0]
+    print(f"Try: curl -H 'Authorization: Bearer {issued['enterprise']}' "
+          f"{ctx.args.url}/holdings/{code}")
