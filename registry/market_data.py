@@ -33,6 +33,7 @@ AUCTION = f"{PREFIX}:Auction."
 FEED_LEVELS = 10
 SIDES = {"B": "buy", "S": "sell"}
 KINDS = {"L": "limit", "M": "market"}
+WIDTHS = {"day": 10, "hour": 13}  # characters of an ISO 8601 time naming the period
 
 
 @dataclass
@@ -43,6 +44,34 @@ class MarketView:
     opened_at: str
     trades: list[dict[str, Any]] = field(default_factory=list)
     last_price: int | None = None
+    #: OHLC bars by width of the period key (10: day, 13: hour), by period
+    bars: dict[int, dict[str, dict[str, Any]]] = field(
+        default_factory=lambda: {w: {} for w in WIDTHS.values()})
+
+    def add_to_bars(self, t: dict[str, Any]) -> None:
+        for width, bars in self.bars.items():
+            _add_to_bar(bars, t["at"][:width], t)
+
+    def drop_from_bars(self, t: dict[str, Any]) -> None:
+        """A rejected trade leaves the bars: rebuild its periods (rejections are rare)."""
+        for width, bars in self.bars.items():
+            key = t["at"][:width]
+            del bars[key]
+            for x in self.trades:
+                if x["state"] != "rejected" and x["at"][:width] == key:
+                    _add_to_bar(bars, key, x)
+
+
+def _add_to_bar(bars: dict[str, dict[str, Any]], key: str, t: dict[str, Any]) -> None:
+    bar = bars.get(key)
+    if bar is None:
+        bars[key] = {"period": key, "open": t["price"], "high": t["price"], "low": t["price"],
+                     "close": t["price"], "quantity": t["quantity"], "value": t["value"],
+                     "trades": 1}
+        return
+    bar.update(high=max(bar["high"], t["price"]), low=min(bar["low"], t["price"]),
+               close=t["price"], quantity=bar["quantity"] + t["quantity"],
+               value=bar["value"] + t["value"], trades=bar["trades"] + 1)
 
 
 @dataclass
@@ -163,6 +192,7 @@ class MarketData:
             }
             self.trades[trade_id] = record
             view.trades.append(record)
+            view.add_to_bars(record)
             view.last_price = price
             for who in {buyer, seller}:
                 self.by_account.setdefault(who, []).append(trade_id)
@@ -203,6 +233,9 @@ class MarketData:
         if trade is not None:
             trade.update(state="rejected", rejected_at=event.at, rejected_position=position,
                          rejected_by=event.administrator, reason=event.reason)
+            view = self._view(event)
+            if view is not None:
+                view.drop_from_bars(trade)
             self._publish("trade", _public_trade(trade))
 
     def _agreement(self, position: int, name: str, event: Any) -> None:
@@ -284,24 +317,11 @@ class MarketData:
 
     def history(self, instrument: str, interval: str) -> list[dict[str, Any]]:
         """OHLC bars of the market's executed trades (rejected ones excluded), per day or hour
-        of the trade's recorded time (China Standard Time)."""
-        width = {"day": 10, "hour": 13}[interval]
-        bars: dict[str, dict[str, Any]] = {}
+        of the trade's recorded time (China Standard Time); within a period trades count in
+        log order. The bars are kept up to date as trades are folded in."""
         with self.lock:
-            for t in self.markets[instrument].trades:
-                if t["state"] == "rejected":
-                    continue
-                key = t["at"][:width]
-                bar = bars.get(key)
-                if bar is None:
-                    bars[key] = {"period": key, "open": t["price"], "high": t["price"],
-                                 "low": t["price"], "close": t["price"],
-                                 "quantity": t["quantity"], "value": t["value"], "trades": 1}
-                    continue
-                bar.update(high=max(bar["high"], t["price"]), low=min(bar["low"], t["price"]),
-                           close=t["price"], quantity=bar["quantity"] + t["quantity"],
-                           value=bar["value"] + t["value"], trades=bar["trades"] + 1)
-        return [bars[k] for k in sorted(bars)]
+            bars = self.markets[instrument].bars[WIDTHS[interval]]
+            return [dict(bars[k]) for k in sorted(bars)]
 
 
 def _level(level: Any) -> dict[str, int]:

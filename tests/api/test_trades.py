@@ -66,6 +66,7 @@ def test_a_large_trade_waits_and_four_eyes_decide_who_may_approve(ex: Exchange) 
 
 
 def test_rejection_releases_the_reservations(ex: Exchange) -> None:
+    settled = trade(ex, 1000)  # below the threshold
     trade_id = trade(ex, 3000)
     admin = ex.token("administrator", "admin-1")  # may reject even as an initiator
     assert ex.client.post(f"/trades/queue/{trade_id}/reject", headers=admin,
@@ -75,7 +76,11 @@ def test_rejection_releases_the_reservations(ex: Exchange) -> None:
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "rejected"
     paper = ex.registry.cash_account(ex.world.paper)
-    assert (paper.balance, paper.reserved) == (START, 0)
+    assert (paper.balance, paper.reserved) == (START - PRICE, 0)
+    (bar,) = ex.client.get(f"/markets/{COD}/history", headers=admin).json()["items"]
+    assert (bar["quantity"], bar["trades"]) == (1000, 1)  # a rejected trade is not a price
+    public = ex.client.get(f"/markets/{COD}/trades", headers=admin).json()["items"]
+    assert [t["trade"] for t in public] == [settled]
     balances = ex.registry.balances(enterprise=ex.world.dyeing)
     (cod,) = [b for b in balances if b["instrument"] == COD]
     assert cod["reserved"] == 0

@@ -39,6 +39,10 @@ def test_read_model_matches_the_market_incrementally_and_from_scratch(tmp_path: 
         days = data.history(CODE, "day")
         assert [b["period"] for b in days] == ["2025-06-02", "2025-06-03", "2025-06-04"]
         assert sum(b["trades"] for b in days) == market.trade_count
+        hours = data.history(CODE, "hour")
+        assert [b["period"] for b in hours] == ["2025-06-02T10", "2025-06-03T10",
+                                                "2025-06-04T10"]
+        assert [b["close"] for b in hours] == [b["close"] for b in days]
         assert sum(b["quantity"] for b in days) == sum(t["quantity"]
                                                       for t in data.trades.values())
         for who in accounts:
