@@ -42,7 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--traders", type=int, default=40)
     p.add_argument("--seed", type=int, default=20250602)
     args = p.parse_args(argv)
-    folder = tempfile.mkdtemp(prefix="bench-market-data-")
+    with tempfile.TemporaryDirectory(prefix="bench-market-data-") as folder:
+        return run(args, folder)
+
+
+def run(args: argparse.Namespace, folder: str) -> int:
     app = build_registry({"REGISTRY_DATA_DIR": folder})
     accounts = seed_world(app, args.traders, 10**9)
     requests = stream(random.Random(args.seed), args.orders + args.batch, accounts)
