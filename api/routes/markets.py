@@ -199,9 +199,7 @@ def get_order(instrument: InstrumentPath, order_id: OrderIdPath, user: CurrentUs
         record = data.orders.get((instrument, order_id))
         if record is None:
             raise not_found(f"order {order_id}")
-        authorize_enterprise(user, record["account"], f"order {order_id}")
-        if user.role == "agency":
-            raise not_found(f"order {order_id}")
+        authorize_enterprise(user, record["account"], f"order {order_id}")  # agencies: 404
         return _order(dict(record))
 
 
