@@ -54,7 +54,9 @@ from domain.instrument import Instrument
 from domain.topics import event_topic
 from registry import directory, holds
 
-router = APIRouter(prefix="/holdings", tags=["holdings"])
+# Full paths, no prefix: the administrators' actions and serial lookups live beside
+# /holdings/{code}, not under it, so that no fixed path (e.g. "freezes") is also a credit code.
+router = APIRouter(tags=["holdings"])
 
 TRANSFERRED = event_topic("Instrument", "Transferred")
 InstrumentPath = Annotated[str, Path(pattern=INSTRUMENT_PATTERN, description="KIND-VINTAGE-ZONE")]
@@ -62,7 +64,7 @@ SerialPath = Annotated[str, Path(pattern=SERIAL_PATTERN,
                                  description="KIND-VINTAGE-ZONE-NNNNNNNNN")]
 
 
-# -- administrators' actions (fixed paths first, before /{code}) --------------------------------
+# -- administrators' actions and serial provenance --------------------------------------------
 
 
 @router.post("/freezes", status_code=status.HTTP_201_CREATED)
@@ -80,7 +82,7 @@ def unfreeze(body: Unfreeze, _: Administrator, registry: RegistryDep) -> Unfreez
     return UnfreezePublic(instrument=body.instrument, ref=body.ref, quantity=n)
 
 
-@router.post("/expiry")
+@router.post("/expiry-runs")
 def expiry(body: ExpiryRun, _: Administrator, registry: RegistryDep) -> ExpiryPublic:
     """Expire, in one atomic write, every unit whose validity ended before ``as_of``
     (administrators)."""
@@ -110,13 +112,13 @@ def provenance(serial: SerialPath, user: CurrentUser, registry: RegistryDep) -> 
 # -- one enterprise's holdings ------------------------------------------------------------------
 
 
-@router.get("/{code}")
+@router.get("/holdings/{code}")
 def holdings(code: OwnEnterprise, registry: RegistryDep, page: PageDep) -> Page[Balance]:
     """The enterprise's units per instrument by state (kg; kgce for ENERGY)."""
     return paginate([Balance.of(r) for r in directory.holdings(registry, code)], page)
 
 
-@router.get("/{code}/instruments/{instrument}")
+@router.get("/holdings/{code}/instruments/{instrument}")
 def holding(code: OwnEnterprise, instrument: InstrumentPath,
             registry: RegistryDep) -> Holding:
     """The enterprise's units in one instrument with their serial blocks."""
@@ -124,7 +126,7 @@ def holding(code: OwnEnterprise, instrument: InstrumentPath,
     return Holding.model_validate({**row, "usable": row["available"] - row["frozen"]})
 
 
-@router.post("/{code}/transfers", status_code=status.HTTP_201_CREATED)
+@router.post("/holdings/{code}/transfers", status_code=status.HTTP_201_CREATED)
 def transfer(code: str, body: TransferCreate, user: CurrentUser,
              registry: RegistryDep) -> TransferPublic:
     """Transfer units to another enterprise inside the trading zone; the response names the
@@ -144,7 +146,7 @@ def transfer(code: str, body: TransferCreate, user: CurrentUser,
                           position=position)
 
 
-@router.get("/{code}/receipts/{position}")
+@router.get("/holdings/{code}/receipts/{position}")
 def receipt(code: OwnEnterprise, position: Annotated[int, Path(ge=1, le=2**62)],
             registry: RegistryDep, state: StateDep) -> Receipt:
     """The ledger receipt of a holding event the enterprise is party to (a transfer's
@@ -158,7 +160,7 @@ def receipt(code: OwnEnterprise, position: Annotated[int, Path(ge=1, le=2**62)],
     return Receipt(subject=subject, event=name, **state.receipt(position))
 
 
-@router.post("/{code}/reservations", status_code=status.HTTP_201_CREATED)
+@router.post("/holdings/{code}/reservations", status_code=status.HTTP_201_CREATED)
 def reserve(code: str, body: HoldCreate, user: CurrentUser, registry: RegistryDep) -> HoldPublic:
     """Set units aside under the enterprise's own reference (a listing, a pending deal)."""
     owner = acting_for(user, code)
@@ -167,7 +169,7 @@ def reserve(code: str, body: HoldCreate, user: CurrentUser, registry: RegistryDe
     return HoldPublic(instrument=body.instrument, ref=body.ref, quantity=body.quantity)
 
 
-@router.post("/{code}/releases")
+@router.post("/holdings/{code}/releases")
 def release(code: str, body: HoldRelease, user: CurrentUser,
             registry: RegistryDep) -> HoldPublic:
     """Return held units to available; 404 when the enterprise holds nothing under ``ref``."""
@@ -177,7 +179,7 @@ def release(code: str, body: HoldRelease, user: CurrentUser,
     return HoldPublic(instrument=body.instrument, ref=body.ref, quantity=n)
 
 
-@router.post("/{code}/retirements", status_code=status.HTTP_201_CREATED)
+@router.post("/holdings/{code}/retirements", status_code=status.HTTP_201_CREATED)
 def retire(code: str, body: RetirementCreate, user: CurrentUser,
            registry: RegistryDep) -> RetirementPublic:
     """Give units up for good (voluntary cancellation)."""

@@ -155,20 +155,20 @@ def test_retirement(api: Api) -> None:
 def test_administrators_freeze_and_unfreeze(api: Api) -> None:
     order = {"instrument": COD, "owner": api.w.dyeing, "ref": "GDEE-FRZ-1",
              "reason": "suspected false reporting", "quantity": 100}
-    problem(api.firm(api.w.dyeing).post("/holdings/freezes", order), 403)
-    problem(api.auditor.post("/holdings/freezes", order), 403)
-    frozen = api.admin.post("/holdings/freezes", order)
+    problem(api.firm(api.w.dyeing).post("/freezes", order), 403)
+    problem(api.auditor.post("/freezes", order), 403)
+    frozen = api.admin.post("/freezes", order)
     assert frozen.status_code == 201, frozen.text
     assert frozen.json()["quantity"] == 100
     row = balance(api, api.w.dyeing)
     assert (row["available"], row["frozen"], row["usable"]) == (500, 100, 400)
     problem(send(api, api.w.dyeing, api.w.paper, 401), 409, "insufficient-holdings")
-    problem(api.firm(api.w.dyeing).post("/holdings/unfreezes",
+    problem(api.firm(api.w.dyeing).post("/unfreezes",
                                         {"instrument": COD, "ref": "GDEE-FRZ-1"}), 403)
-    lifted = api.admin.post("/holdings/unfreezes", {"instrument": COD, "ref": "GDEE-FRZ-1"})
+    lifted = api.admin.post("/unfreezes", {"instrument": COD, "ref": "GDEE-FRZ-1"})
     assert lifted.json() == {"instrument": COD, "ref": "GDEE-FRZ-1", "quantity": 100}
     assert balance(api, api.w.dyeing)["usable"] == 500
-    problem(api.admin.post("/holdings/unfreezes", {"instrument": COD, "ref": "GDEE-FRZ-1"}),
+    problem(api.admin.post("/unfreezes", {"instrument": COD, "ref": "GDEE-FRZ-1"}),
             404)
 
 
@@ -179,15 +179,15 @@ def test_the_expiry_run_expires_only_lapsed_units(api: Api) -> None:
           baseline=300, post=100, period=2020)  # valid until 2025-12-31
     before = api.position()
     for bad in ("2099-01-01", "2026-13-45", 1_767_225_600, "yesterday"):
-        problem(api.admin.post("/holdings/expiry", {"as_of": bad}), 422)
+        problem(api.admin.post("/expiry-runs", {"as_of": bad}), 422)
     assert api.position() == before
-    problem(api.firm(api.w.dyeing).post("/holdings/expiry", {}), 403)
-    run = api.admin.post("/holdings/expiry", {"as_of": "2026-01-01"})
+    problem(api.firm(api.w.dyeing).post("/expiry-runs", {}), 403)
+    run = api.admin.post("/expiry-runs", {"as_of": "2026-01-01"})
     assert run.status_code == 200, run.text
     assert run.json() == {"as_of": "2026-01-01", "expired": {"COD-2020-MAOZHOU": 200}}
     assert balance(api, api.w.dyeing, "COD-2020-MAOZHOU")["expired"] == 200
     assert balance(api, api.w.dyeing)["available"] == 500  # the 2025 vintage is still valid
-    assert api.admin.post("/holdings/expiry", {}).json()["expired"] == {}
+    assert api.admin.post("/expiry-runs", {}).json()["expired"] == {}
 
 
 SERIAL = f"{COD}-000000001"  # issued to dyeing, transferred to paper in T-1
@@ -198,7 +198,7 @@ SERIAL = f"{COD}-000000001"  # issued to dyeing, transferred to paper in T-1
     ("verifier", True), ("auditor", True), ("other_agency", False)])
 def test_provenance_is_for_the_parties_it_names(api: Api, who: str, sees: bool) -> None:
     role = "agency" if who in ("verifier", "auditor", "other_agency") else "enterprise"
-    response = api.as_(role, getattr(api.w, who)).get(f"/holdings/serials/{SERIAL}")
+    response = api.as_(role, getattr(api.w, who)).get(f"/serials/{SERIAL}")
     if not sees:
         problem(response, 404, "not-found")
         return
@@ -210,11 +210,11 @@ def test_provenance_is_for_the_parties_it_names(api: Api, who: str, sees: bool) 
 
 
 def test_provenance_for_administrators_and_auditors(api: Api) -> None:
-    assert api.admin.get(f"/holdings/serials/{SERIAL}").status_code == 200
-    assert api.auditor.get(f"/holdings/serials/{SERIAL}").json()["lot"] == "RF-1/COD"
-    problem(api.admin.get(f"/holdings/serials/{COD}-000009999"), 404)
-    problem(api.admin.get("/holdings/serials/not-a-serial"), 422)
-    problem(api.anonymous.get(f"/holdings/serials/{SERIAL}"), 401)
+    assert api.admin.get(f"/serials/{SERIAL}").status_code == 200
+    assert api.auditor.get(f"/serials/{SERIAL}").json()["lot"] == "RF-1/COD"
+    problem(api.admin.get(f"/serials/{COD}-000009999"), 404)
+    problem(api.admin.get("/serials/not-a-serial"), 422)
+    problem(api.anonymous.get(f"/serials/{SERIAL}"), 401)
 
 
 def test_both_parties_fetch_a_verifiable_receipt_of_a_transfer(api: Api) -> None:
