@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from domain.errors import NotFound
 from domain.expansion import ExpansionApplication
 from domain.instrument import FIRST, FROZEN, LAST, LOT, REF, STATE, Instrument, serial_label
 from domain.retrofit import BASELINE_AUDITED, POST_AUDITED, REGISTERED, Retrofit
@@ -56,9 +57,12 @@ def _balance(instrument: Instrument, owner: str) -> dict[str, Any]:
 def holdings(registry: Registry, enterprise: str) -> list[dict[str, Any]]:
     """One balance row per instrument the enterprise holds units in, read from its own
     blocks only (``Instrument.owned``), not from every holder's."""
-    registry.enterprise(enterprise)  # unknown enterprise: NotFound
+    entries = registry.catalogue().entries  # one read names the enterprise and instruments
+    if enterprise not in entries["enterprises"]:
+        raise NotFound(f"enterprise {enterprise} not found")
     rows = []
-    for i in sorted(registry.instruments(), key=lambda x: x.code):
+    for code in sorted(entries["instruments"]):
+        i = registry.instrument(code)
         if enterprise in i.owned:
             rows.append(_balance(i, enterprise))
     return rows
