@@ -76,8 +76,8 @@ def _add_to_bar(bars: dict[str, dict[str, Any]], key: str, t: dict[str, Any]) ->
 
 @dataclass
 class Message:
-    """One feed message: ``seq`` numbers messages of this process, ``event`` is the SSE event
-    name (``trade``, ``book``), ``data`` a JSON object with no account names in it."""
+    """One feed message: ``seq`` numbers the messages from the start of the log, ``event`` is
+    the SSE event name (``trade``, ``book``), ``data`` a JSON object naming no account."""
 
     seq: int
     event: str
@@ -91,7 +91,6 @@ class MarketData:
         self.page = page
         self.position = 0
         self.lock = threading.RLock()
-        self.changed = threading.Condition(self.lock)
         self.closed = False
         self.notes = 0  # counts `notify` calls: pollers refresh when it moved
         self.markets: dict[str, MarketView] = {}
@@ -126,8 +125,6 @@ class MarketData:
                         self._fold(n.id, n.topic, self.app.mapper.to_domain_event(n))
                 self.position = batch[-1].id
                 read += len(batch)
-            if read:
-                self.changed.notify_all()
             return read
 
     def _fold(self, position: int, topic: str, event: Any) -> None:
@@ -276,15 +273,13 @@ class MarketData:
             self.lock.release()
 
     def notify(self) -> None:
-        """Something was committed: wake the readers waiting in `wait` to pick it up."""
-        with self.changed:
-            self.notes += 1
-            self.changed.notify_all()
+        """Something was committed: pollers of the feed refresh at their next poll. (A lost
+        increment between threads only delays that to their periodic refresh.)"""
+        self.notes += 1
 
     def close(self) -> None:
-        with self.changed:
-            self.closed = True
-            self.changed.notify_all()
+        """Shutting down: open streams end at their next poll."""
+        self.closed = True
 
     # -- reads (call `refresh` first) ----------------------------------------------------------
 
