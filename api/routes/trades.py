@@ -115,7 +115,11 @@ def get_trade(trade_id: TradeIdPath, user: CurrentUser, state: StateDep) -> Trad
 def trade_receipt(trade_id: TradeIdPath, user: CurrentUser, state: StateDep) -> Receipt:
     """The ledger receipt of the event that settled the trade (``TradeApproved`` after a
     verification, else ``BatchMatched``); of ``TradeRejected`` for a rejected trade and of the
-    matching ``BatchMatched`` while it is pending."""
+    matching ``BatchMatched`` while it is pending.
+
+    Known limit: a ``BatchMatched`` leaf is the whole group-committed batch, so it also lists the
+    other orders of that batch (their accounts and order ids). The leaf is needed to check the
+    receipt names this trade; whether to serve it to enterprises is a policy question."""
     t = _owned(state.market_view(), user, trade_id)
     if t["state"] == "rejected":
         event, position = "TradeRejected", t["rejected_position"]
