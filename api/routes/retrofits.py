@@ -134,8 +134,8 @@ def verification(reference: str, body: VerificationSubmission, user: AgencyUser,
 
 
 @router.post("/{reference}/confirmation")
-def confirmation(reference: str, _: Decision, user: Administrator,
-                 registry: RegistryDep) -> Confirmed:
+def confirmation(reference: str, user: Administrator, registry: RegistryDep,
+                 _: Decision | None = None) -> Confirmed:
     """确权: the verified reduction first meets the enterprise's remaining task; the rest is
     surplus (administrators)."""
     surplus = registry.confirm_retrofit(reference=reference, administrator=user.subject,
@@ -144,7 +144,8 @@ def confirmation(reference: str, _: Decision, user: Administrator,
 
 
 @router.post("/{reference}/issuance")
-def issuance(reference: str, _: Decision, user: Administrator, registry: RegistryDep) -> Issued:
+def issuance(reference: str, user: Administrator, registry: RegistryDep,
+             _: Decision | None = None) -> Issued:
     """Issue the confirmed surplus as serial-numbered lots, one per kind (administrators);
     409 ``no-surplus`` when the reduction only met the enterprise's own task."""
     lots = registry.issue_surplus(reference=reference, administrator=user.subject, at=now())

@@ -47,8 +47,8 @@ class VerificationSubmission(Body):
 
 
 class Decision(Body):
-    """An administrator's confirmation or issuance: no fields; the administrator is the
-    token's subject and the time the server's."""
+    """An administrator's confirmation or issuance: no fields (the body may be omitted); the
+    administrator is the token's subject and the time the server's."""
 
 
 class Revocation(Body):
