@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
 from ledger.checkpoint import verify_checkpoint
 from ledger.merkle import hash_leaf, verify_inclusion
+from registry.bootstrap import build_registry
 from tests.api.registry_helpers import COD, Api, problem
-from tests.world import World, issue
+from tests.world import World, build_world, issue
 
 pytest_plugins = ["tests.api.registry_world"]
 
@@ -250,3 +254,24 @@ def test_a_repeated_transfer_with_the_same_idempotency_key_moves_units_once(api:
     problem(dyeing.post(f"/holdings/{api.w.dyeing}/transfers", {**body, "quantity": 26},
                         **{"Idempotency-Key": "k1"}), 422)
     assert balance(api, api.w.dyeing)["available"] == 475
+
+
+@pytest.mark.postgres
+def test_transfer_and_receipt_on_postgresql(postgres_env: dict[str, str], tmp_path: Path) -> None:
+    env = {"REGISTRY_STORE": "postgres", "REGISTRY_DATA_DIR": str(tmp_path), **postgres_env}
+    registry = build_registry(env)
+    try:
+        w = build_world(registry)
+        issue(registry, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900,
+              post=100)
+    finally:
+        registry.close()
+    with TestClient(create_app(env)) as client:
+        api = Api(client=client, folder=tmp_path)
+        sent = send(api, w.dyeing, w.paper, 70, ref="T-PG")
+        assert sent.status_code == 201, sent.text
+        position = sent.json()["position"]
+        assert balance(api, w.paper)["available"] == 70
+        got = api.firm(w.paper).get(f"/holdings/{w.paper}/receipts/{position}").json()
+        leaf = json.loads(base64.b64decode(got["leaf"]))
+        assert (leaf["position"], leaf["payload"]["ref"]) == (position, "T-PG")
