@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -275,3 +276,18 @@ def test_transfer_and_receipt_on_postgresql(postgres_env: dict[str, str], tmp_pa
         got = api.firm(w.paper).get(f"/holdings/{w.paper}/receipts/{position}").json()
         leaf = json.loads(base64.b64decode(got["leaf"]))
         assert (leaf["position"], leaf["payload"]["ref"]) == (position, "T-PG")
+
+
+def test_concurrent_transfers_from_one_seller_lose_nothing(api: Api) -> None:
+    """Twelve requests for 50 units each race for the dyer's 500: exactly ten succeed, the rest
+    are refused for insufficient holdings, and the units add up."""
+    api.firm(api.w.dyeing)  # mint the token before the threads start
+
+    def one(n: int) -> int:
+        return int(send(api, api.w.dyeing, api.w.paper, 50, ref=f"T-C{n}").status_code)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        statuses = sorted(pool.map(one, range(12)))
+    assert statuses == [201] * 10 + [409] * 2
+    assert balance(api, api.w.dyeing) == {}  # no units left in COD, so no row at all
+    assert balance(api, api.w.paper)["available"] == 800
