@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.registry_helpers import Api, problem
+from tests.api.registry_helpers import COD, Api, problem
 from tests.world import sha
 
 pytest_plugins = ["tests.api.registry_world"]
@@ -159,3 +159,23 @@ def test_who_reads_which_retrofit(api: Api) -> None:
         ["RF-1", "RF-9"]
     assert api.agency(w.other_agency).get("/retrofits").json()["total"] == 0
     assert api.agency(w.auditor).get("/retrofits").json()["total"] == 1
+
+
+def test_revocation_claws_back_from_good_faith_buyers_and_charges_what_was_consumed(
+        api: Api) -> None:
+    w = api.w
+    api.firm(w.dyeing).post("/expansions", {"reference": "EXP-R", "instrument": COD,
+                                            "quantity": 100, "project": "new line"})
+    api.admin.post("/expansions/EXP-R/approval", {"approval": "APPROVAL-7"})
+    revoked = api.admin.post("/retrofits/RF-1/revocation", {
+        "reason": "baseline overstated", "spot_check": "GDEE-SC-1", "restrict_enterprise": False})
+    assert revoked.status_code == 200, revoked.text
+    assert revoked.json()["revoked"]["COD"] == {
+        "lost_by_holder": {w.dyeing: 400, w.paper: 300}, "unrecoverable": 100,
+        "reservations_hit": {}}
+    assert api.admin.get(f"/enterprises/{w.dyeing}").json()["obligations"] == [
+        {"kind": "COD", "period": 2025, "target": 100, "achieved": 0, "remaining": 100}]
+    assert api.admin.get(f"/credit/enterprises/{w.dyeing}").json()["standing"] == "good"
+    assert api.firm(w.paper).get(f"/holdings/{w.paper}").json()["items"][0]["revoked"] == 300
+    problem(api.admin.post("/retrofits/RF-1/revocation", {
+        "reason": "again", "spot_check": "GDEE-SC-2"}), 409, "invalid-state")
