@@ -11,11 +11,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from domain.errors import NotFound
+from domain.instrument import Instrument
+from domain.topics import event_topic
+from registry.directory import position_of
 
 if TYPE_CHECKING:
     from registry.bootstrap import Registry
 
 PREFIX = "hold:"
+TRANSFERRED = event_topic("Instrument", "Transferred")
 
 
 def hold_ref(owner: str, ref: str) -> str:
@@ -40,9 +44,17 @@ def release(registry: Registry, *, instrument: str, owner: str, ref: str, at: st
 
 
 def transfer(registry: Registry, *, instrument: str, seller: str, buyer: str, quantity: int,
-             ref: str, at: str, from_hold: str | None = None) -> str:
+             ref: str, at: str, from_hold: str | None = None) -> tuple[str, int | None]:
     """A transfer of available units, or of units the seller held under ``from_hold``;
-    returns the trading-rule version applied."""
-    return registry.transfer(
+    returns the trading-rule version applied and the log position of the transfer's event
+    (for its ledger receipt)."""
+    before = registry.position()
+    version = registry.transfer(
         instrument=instrument, seller=seller, buyer=buyer, quantity=quantity, ref=ref, at=at,
         from_reservation=None if from_hold is None else hold_ref(seller, from_hold))
+    kind, vintage, zone = instrument.split("-", 2)  # the registry has parsed it by now
+    position = position_of(
+        registry, aggregate_id=Instrument.create_id(kind, int(vintage), zone),
+        topic=TRANSFERRED, after=before,
+        match={"seller": seller, "buyer": buyer, "quantity": quantity, "ref": ref})
+    return version, position

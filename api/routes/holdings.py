@@ -50,15 +50,12 @@ from api.schemas.holdings import (
 )
 from api.schemas.trades import Receipt
 from domain.errors import InvalidInput, NotFound
-from domain.instrument import Instrument
-from domain.topics import event_topic
 from registry import directory, holds
 
 # Full paths, no prefix: the administrators' actions and serial lookups live beside
 # /holdings/{code}, not under it, so that no fixed path (e.g. "freezes") is also a credit code.
 router = APIRouter(tags=["holdings"])
 
-TRANSFERRED = event_topic("Instrument", "Transferred")
 InstrumentPath = Annotated[str, Path(pattern=INSTRUMENT_PATTERN, description="KIND-VINTAGE-ZONE")]
 SerialPath = Annotated[str, Path(pattern=SERIAL_PATTERN,
                                  description="KIND-VINTAGE-ZONE-NNNNNNNNN")]
@@ -132,15 +129,9 @@ def transfer(code: str, body: TransferCreate, user: CurrentUser,
     """Transfer units to another enterprise inside the trading zone; the response names the
     trading-rule version applied and the event's log position (for its ledger receipt)."""
     seller = acting_for(user, code)
-    before = registry.position()
-    version = holds.transfer(registry, instrument=body.instrument, seller=seller,
-                             buyer=body.buyer, quantity=body.quantity, ref=body.ref, at=now(),
-                             from_hold=body.from_reservation)
-    position = directory.position_of(
-        registry, aggregate_id=Instrument.create_id(*_parts(body.instrument)),
-        topic=TRANSFERRED, after=before,
-        match={"seller": seller, "buyer": body.buyer, "quantity": body.quantity,
-               "ref": body.ref})
+    version, position = holds.transfer(
+        registry, instrument=body.instrument, seller=seller, buyer=body.buyer,
+        quantity=body.quantity, ref=body.ref, at=now(), from_hold=body.from_reservation)
     return TransferPublic(instrument=body.instrument, seller=seller, buyer=body.buyer,
                           quantity=body.quantity, ref=body.ref, rule_version=version,
                           position=position)
@@ -189,7 +180,3 @@ def retire(code: str, body: RetirementCreate, user: CurrentUser,
     return RetirementPublic(instrument=body.instrument, owner=owner, quantity=body.quantity,
                             reason=body.reason)
 
-
-def _parts(code: str) -> tuple[str, int, str]:
-    kind, vintage, zone = code.split("-", 2)
-    return kind, int(vintage), zone
