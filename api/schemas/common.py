@@ -7,7 +7,7 @@ refused, never rounded. Reference data (kinds, sectors, cities, basins) comes fr
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -18,10 +18,16 @@ MAX_QUANTITY = 10**15  # kg: far above Guangdong's yearly totals, far below int6
 CREDIT_CODE_PATTERN = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
 CreditCode = Annotated[str, Field(pattern=CREDIT_CODE_PATTERN,
                                   description="unified social credit code (GB 32100-2015)")]
-Kind = Literal[tuple(KINDS)]  # type: ignore[valid-type]
-Sector = Literal[tuple(SECTORS)]  # type: ignore[valid-type]
-Prefecture = Literal[tuple(PREFECTURES)]  # type: ignore[valid-type]
-Basin = Literal[tuple(BASINS)]  # type: ignore[valid-type]
+if TYPE_CHECKING:  # the type checker sees plain strings; pydantic sees the closed sets
+    Kind: TypeAlias = str
+    Sector: TypeAlias = str
+    Prefecture: TypeAlias = str
+    Basin: TypeAlias = str
+else:
+    Kind = Literal[tuple(KINDS)]
+    Sector = Literal[tuple(SECTORS)]
+    Prefecture = Literal[tuple(PREFECTURES)]
+    Basin = Literal[tuple(BASINS)]
 Year = Annotated[int, Field(strict=True, ge=2000, le=2100)]
 Quantity = Annotated[int, Field(strict=True, gt=0, le=MAX_QUANTITY,
                                 description="kg (kgce for ENERGY)")]
