@@ -36,6 +36,7 @@ def list_agencies(_: CurrentUser, registry: RegistryDep, page: PageDep) -> Page[
 
 @router.get("/{code}")
 def show_agency(code: str, _: CurrentUser, registry: RegistryDep) -> AgencyPublic:
+    """One agency's accreditation and standing."""
     return AgencyPublic.of(registry.agency(code))
 
 

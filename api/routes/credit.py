@@ -17,6 +17,7 @@ router = APIRouter(prefix="/credit", tags=["credit records"])
 
 @router.get("/enterprises/{code}")
 def enterprise_record(code: OwnEnterprise, registry: RegistryDep) -> CreditRecordPublic:
+    """An enterprise's standing and every change to it."""
     return CreditRecordPublic.of(registry.enterprise(code))
 
 
@@ -40,6 +41,8 @@ def restore_enterprise(code: str, body: CreditChange, user: Administrator,
 
 @router.get("/agencies/{code}")
 def agency_record(code: str, user: CurrentUser, registry: RegistryDep) -> CreditRecordPublic:
+    """An agency's standing and every change to it (the agency itself, administrators,
+    auditors)."""
     return CreditRecordPublic.of(registry.agency(authorize_agency(user, code)))
 
 

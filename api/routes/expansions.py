@@ -76,6 +76,7 @@ def list_expansions(user: CurrentUser, registry: RegistryDep,
 
 @router.get("/{reference}")
 def show(x: ReadableExpansion) -> ExpansionPublic:
+    """One application and its decision."""
     return ExpansionPublic.of(x)
 
 

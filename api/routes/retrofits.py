@@ -100,6 +100,7 @@ def list_retrofits(user: CurrentUser, registry: RegistryDep,
 
 @router.get("/{reference}")
 def show_retrofit(r: ReadableRetrofit) -> RetrofitPublic:
+    """One retrofit: state, audits, verification, confirmation, lots, revocation."""
     return RetrofitPublic.of(r)
 
 

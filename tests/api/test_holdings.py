@@ -54,6 +54,7 @@ def test_another_enterprises_holdings_are_not_found(api: Api) -> None:
             "not-found")
     problem(api.agency(api.w.auditor).get(f"/holdings/{api.w.dyeing}"), 404)
     problem(api.anonymous.get(f"/holdings/{api.w.dyeing}"), 401)
+    problem(api.admin.get(f"/holdings/{api.w.auditor}"), 404)  # an agency's code: no enterprise
 
 
 def test_one_instrument_shows_the_serial_blocks(api: Api) -> None:
