@@ -8,8 +8,9 @@ Who does what, as a regulator's registry would have it:
 - administrators confirm, issue, and revoke after a failed spot check.
 
 Reading: administrators and auditors read every retrofit; an enterprise its own; an agency
-those it audited or verified, and any still awaiting audit or verification work. Everything
-else answers 404.
+those it audited or verified, and, by reference, any still awaiting audit or verification work
+(the enterprise that engages it gives it the reference; the agency's list shows only its own
+work). Everything else answers 404.
 """
 
 from __future__ import annotations
