@@ -47,8 +47,11 @@ class Exchange:
         return self.client.app.state.registry_state.registry  # type: ignore[attr-defined]
 
 
-def open_exchange(folder: Path, **params: object) -> Iterator[Exchange]:
-    env = {"REGISTRY_DATA_DIR": str(folder)}
+def open_exchange(folder: Path, store: dict[str, str] | None = None,
+                  **params: object) -> Iterator[Exchange]:
+    """The seeded exchange behind a test client; ``store`` selects another event store (the
+    tokens and the ledger stay in ``folder``)."""
+    env = {"REGISTRY_DATA_DIR": str(folder), **(store or {})}
     app = build_registry(env)
     world = exchange_world(app, **params)
     app.close()
