@@ -270,3 +270,12 @@ def test_a_repeated_order_with_one_idempotency_key_is_placed_once(ex: Exchange) 
     other = ex.client.post(f"/markets/{COD}/orders", headers=paper,
                            json={**body, "quantity": 3000})
     assert other.status_code == 422
+
+
+def test_a_credit_restricted_enterprise_may_not_trade(ex: Exchange) -> None:
+    ex.registry.restrict_enterprise(credit_code=ex.world.paper, reason="false report",
+                                    reference="GD-CREDIT-2025-7", at="2025-03-02T09:00:00+08:00")
+    r = order(ex, ex.enterprise(ex.world.paper), side="buy", price=PRICE, quantity=1000)
+    assert r.status_code == 403, r.text
+    assert r.json()["type"].endswith("/credit-restricted")
+    assert ex.registry.cash_account(ex.world.paper).reserved == 0
