@@ -237,20 +237,24 @@ class MarketData:
 
     def _agreement(self, position: int, name: str, event: Any) -> None:
         if name == "Offered":
-            record = {"reference": event.reference, "seller": event.seller,
-                      "buyer": event.buyer, "instrument": event.instrument, "events": {}}
-            self.agreements[event.reference] = record
-            self._ids[event.originator_id] = record
-        record = self._ids.get(event.originator_id)
-        if record is not None:
-            record["events"][name] = position
+            self._track(event, self.agreements, event.reference, {
+                "reference": event.reference, "seller": event.seller, "buyer": event.buyer,
+                "instrument": event.instrument})
+        self._note(event, name, position)
 
     def _auction(self, position: int, name: str, event: Any) -> None:
         if name == "Opened":
-            record = {"auction_id": event.auction_id, "instrument": event.instrument,
-                      "seller": event.seller, "events": {}}
-            self.auctions[event.auction_id] = record
-            self._ids[event.originator_id] = record
+            self._track(event, self.auctions, event.auction_id, {
+                "auction_id": event.auction_id, "instrument": event.instrument,
+                "seller": event.seller})
+        self._note(event, name, position)
+
+    def _track(self, event: Any, into: dict[str, dict[str, Any]], key: str,
+               record: dict[str, Any]) -> None:
+        record["events"] = {}  # event name -> log position, for receipts
+        into[key] = self._ids[event.originator_id] = record
+
+    def _note(self, event: Any, name: str, position: int) -> None:
         record = self._ids.get(event.originator_id)
         if record is not None:
             record["events"][name] = position

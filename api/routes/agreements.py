@@ -16,9 +16,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.auth import CurrentUser
 from api.deps import (
     Administrator,
-    CurrentUser,
     Page,
     PageDep,
     RegistryDep,
@@ -85,7 +85,8 @@ class Agreement(BaseModel):
 def _out(a: AgreementAggregate) -> Agreement:
     return Agreement(reference=a.reference, instrument=a.instrument, seller=a.seller,
                      buyer=a.buyer, price=a.price, quantity=a.qty, amount=a.amount,
-                     state=a.state, offered_by=a.offered_by, accepted_by=a.accepted_by,
+                     state=a.state,  # type: ignore[arg-type]  # one of the five, a str
+                     offered_by=a.offered_by, accepted_by=a.accepted_by,
                      history=[Step.model_validate(h) for h in a.history])
 
 

@@ -16,9 +16,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.auth import CurrentUser
 from api.deps import (
     Administrator,
-    CurrentUser,
     Page,
     PageDep,
     RegistryDep,
@@ -117,7 +117,8 @@ def _out(x: AuctionAggregate, user: Principal) -> Auction:
                         excluded=r["excluded"] if _privileged(user) else {})
     return Auction(auction_id=x.auction_id, instrument=x.instrument, seller=x.seller,
                    volume=x.volume, reserve_price=x.reserve_price, min_bid=x.min_bid,
-                   cap_pct=x.cap_pct, cap=x.cap, tick=x.tick, lot=x.lot, state=x.state,
+                   cap_pct=x.cap_pct, cap=x.cap, tick=x.tick, lot=x.lot,
+                   state=x.state,  # type: ignore[arg-type]  # the aggregate's str is one of them
                    opened_by=x.opened_by, result=result)
 
 

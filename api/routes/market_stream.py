@@ -23,7 +23,8 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from api.deps import CurrentUser, StateDep
+from api.auth import CurrentUser
+from api.deps import StateDep
 from api.schemas.markets import InstrumentPath
 from domain.errors import NotFound
 from registry.market_data import FEED_LEVELS, MarketData

@@ -13,10 +13,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
 
+from api.auth import CurrentUser
 from api.deps import (
     Administrator,
     Auditor,
-    CurrentUser,
     Page,
     PageDep,
     RegistryDep,
