@@ -13,7 +13,7 @@
 6. the checks: thresholds (failure ratio, p95, p99), every acknowledged order stored exactly once,
    units and cash conserved, every book equal to its replay (`loadtests.load_checks`), and
    ``registry ledger export`` + ``registry ledger verify --previous-checkpoint`` +
-   ``registry audit matching``.
+   ``registry audit matching``; with several workers, each worker's own ledger copy too.
 
 Exit code 0 only if every step and check passed. Run:
 ``.venv/bin/python -m loadtests.run_load [--store postgres --workers 2] [--compare]``.
@@ -131,6 +131,26 @@ def ledger_checks(env: dict[str, str], data: Path, before: Path) -> list[tuple[b
                                       f"before the run: {done.summary}"))
     done = cli(env, "audit", "matching", str(after))
     out.append((done.returncode == 0, f"audit matching: {done.summary}"))
+    out += worker_ledger_checks(env, data, before, after)
+    return out
+
+
+def worker_ledger_checks(env: dict[str, str], data: Path, before: Path,
+                         after: Path) -> list[tuple[bool, str]]:
+    """Each worker's own ledger copy (PostgreSQL runs, `loadtests.asgi`), brought up to date:
+    it extends the checkpoint taken before the run and has the canonical ledger's tree."""
+    out = []
+    body = (after / "checkpoint").read_text().split("\n\n")[0] if after.exists() else None
+    for folder in sorted(data.glob("ledger-worker-*")):
+        export = data / f"export-{folder.name}"
+        done = cli({**env, "REGISTRY_LEDGER_DIR": str(folder)}, "ledger", "export", str(export))
+        if done.returncode == 0:
+            done = cli(env, "ledger", "verify", str(export), "--vkey", str(before / "vkey"),
+                       "--previous-checkpoint", str(before / "checkpoint"))
+        same = done.returncode == 0 and body == (export / "checkpoint").read_text().split(
+            "\n\n")[0]
+        out.append((same, f"{folder.name}: verifies, extends the checkpoint before the run and "
+                          f"equals the canonical tree: {done.summary}"))
     return out
 
 
