@@ -29,7 +29,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -259,7 +258,7 @@ async def _refuse(status: int, code: str, detail: str,
     await response(scope, receive, send)
 
 
-def _header(scope: Scope, name: bytes) -> Any:
+def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", ()):
         if key.lower() == name:
             return bytes(value).decode("latin-1")
