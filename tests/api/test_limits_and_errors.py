@@ -166,3 +166,17 @@ def test_an_undocumented_query_parameter_is_422(client: TestClient, folder: Path
     response = client.get("/tokens", params={"limt": 5}, headers=admin)
     assert is_problem(response, 422, "invalid-request")
     assert "'limt'" in response.json()["detail"]
+
+
+def test_an_oversized_body_under_an_idempotency_key_claims_nothing(client: TestClient,
+                                                                  folder: Path) -> None:
+    headers = {**bearer(folder), "content-type": "application/json",
+               "Idempotency-Key": "too-big-then-fine"}
+
+    def chunks() -> Iterator[bytes]:
+        yield b'{"role": "auditor", "name": "' + b"x" * 2000 + b'"}'
+
+    assert is_problem(client.post("/tokens", content=chunks(), headers=headers), 413,
+                      "payload-too-large")
+    fine = client.post("/tokens", json={"role": "auditor", "name": "zhao.min"}, headers=headers)
+    assert fine.status_code == 201
