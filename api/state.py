@@ -45,9 +45,15 @@ class AppState:
         tokens = open_tokens(env)
         # concurrent HTTP orders for one market share one save (see registry.order_gateway)
         market_data = MarketData(registry)
+        one_batch_at_a_time = threading.Lock()
 
         def submit_orders(**batch: Any) -> list[Outcome]:
-            outcomes = registry.submit_orders(**batch)
+            # Firms trade on several markets, so concurrent batches of different markets write
+            # the same cash accounts and one of them fails its save and re-runs on reloaded
+            # aggregates. Writing one batch at a time in this process avoids that; the waiting
+            # markets' queues meanwhile grow into larger batches.
+            with one_batch_at_a_time:
+                outcomes = registry.submit_orders(**batch)
             market_data.notify()  # live streams pick the batch up now, not at their timeout
             return outcomes
 
