@@ -8,8 +8,10 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from api import errors, openapi
+from api.auth import Authentication
 from api.idempotency import Idempotency, open_store
 from api.limits import BodySizeLimit, RateLimit, max_body_bytes, rate_limits
+from api.methods import HeadAsGet
 from api.routes import (
     agencies,
     agreements,
@@ -35,7 +37,8 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
     """The API over the registry and ledger selected by ``env`` (see ``registry.config``).
 
     Requests pass, outermost first: the catch-all that turns an unexpected exception into a
-    problem 500, the per-token rate limit (429), the body size cap (413), Idempotency-Key
+    problem 500, HEAD turned into a bodiless GET, the per-token rate limit (429), bearer-token
+    authentication (401 before any body is read), the body size cap (413), Idempotency-Key
     replay, then the routes."""
     body_cap, limits = max_body_bytes(env), rate_limits(env)  # bad settings fail here
 
@@ -56,7 +59,9 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
     # add_middleware wraps: the last added runs first.
     app.add_middleware(Idempotency)
     app.add_middleware(BodySizeLimit, max_bytes=body_cap)
+    app.add_middleware(Authentication)
     app.add_middleware(RateLimit, limits=limits)
+    app.add_middleware(HeadAsGet)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:

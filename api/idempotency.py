@@ -27,12 +27,12 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.auth import bearer_secret, verify
 from api.errors import problem
 from registry.config import Settings
 
@@ -231,12 +231,12 @@ _REFUSALS = {
 
 
 def _principal(scope: Scope) -> str | None:
-    authorization = _header(scope, b"authorization") or ""
-    scheme, _, secret = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not secret.strip():
-        return None
-    tokens = scope["app"].state.registry_state.tokens
-    principal = tokens.verify(secret.strip(), now=datetime.now(UTC))
+    """Whom the key belongs to: the principal ``Authentication`` verified (else verified
+    here), as role and subject."""
+    principal = scope.get("state", {}).get("principal")
+    if principal is None:
+        secret = bearer_secret(scope)
+        principal = None if secret is None else verify(scope["app"], secret)
     return None if principal is None else f"{principal.role}:{principal.subject}"
 
 

@@ -91,18 +91,34 @@ async def reject_undocumented_query(request: Request) -> None:
 
 
 def documented_methods(app: FastAPI, path: str) -> list[str]:
-    """The methods the document lists for the resource ``path`` names (HEAD with GET), for the
-    ``Allow`` header of a 405. Starlette's own names only the first route that matched, e.g.
-    POST where a GET and a POST route share the path. Where templates overlap
-    (``/holdings/freezes`` and ``/holdings/{code}``) the most literal one names the resource."""
-    matches = [(template.count("{"), item)
-               for template, item in app.openapi().get("paths", {}).items()
-               if _template(template).fullmatch(path)]
-    fewest = min((n for n, _ in matches), default=0)
-    methods = {m.upper() for n, item in matches if n == fewest for m in item if m != "parameters"}
+    """The methods the document lists for the resource ``path`` names (HEAD with GET: see
+    ``api.methods``), for the ``Allow`` header of a 405. Starlette's own names only the first
+    route that matched, e.g. POST where a GET and a POST route share the path."""
+    methods = {m.upper() for item in _resource(app, path) for m in item if m != "parameters"}
     if "GET" in methods:
         methods.add("HEAD")
     return sorted(methods)
+
+
+def needs_token(app: FastAPI, method: str, path: str) -> bool:
+    """Whether the operation ``method path`` is documented as needing a bearer token."""
+    method = "get" if method.upper() == "HEAD" else method.lower()
+    return any("security" in item.get(method, {}) for item in _resource(app, path))
+
+
+def _resource(app: FastAPI, path: str) -> list[dict[str, Any]]:
+    """The document's path items matching ``path``; where templates overlap
+    (``/holdings/freezes`` and ``/holdings/{code}``) the most literal ones, as they name the
+    resource."""
+    templates: list[tuple[re.Pattern[str], int, dict[str, Any]]] | None = getattr(
+        app.state, "path_templates", None)
+    if templates is None:
+        templates = [(_template(t), t.count("{"), item)
+                     for t, item in app.openapi().get("paths", {}).items()]
+        app.state.path_templates = templates
+    matches = [(n, item) for pattern, n, item in templates if pattern.fullmatch(path)]
+    fewest = min((n for n, _ in matches), default=0)
+    return [item for n, item in matches if n == fewest]
 
 
 @functools.cache
@@ -119,9 +135,6 @@ def _documented_query(app: FastAPI) -> dict[tuple[str, str], set[str]]:
                 if method != "parameters":
                     cached[(path, method)] = {p["name"] for p in operation.get("parameters", [])
                                               if p.get("in") == "query"}
-        for (path, method), names in list(cached.items()):
-            if method == "get":  # Starlette answers HEAD with the GET route
-                cached.setdefault((path, "head"), names)
         app.state.query_names = cached
     return cached
 

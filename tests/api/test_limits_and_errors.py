@@ -180,3 +180,24 @@ def test_an_oversized_body_under_an_idempotency_key_claims_nothing(client: TestC
                       "payload-too-large")
     fine = client.post("/tokens", json={"role": "auditor", "name": "zhao.min"}, headers=headers)
     assert fine.status_code == 201
+
+
+def test_head_is_a_get_without_its_body(client: TestClient, folder: Path) -> None:
+    admin = bearer(folder)
+    got, head = client.get("/tokens", headers=admin), client.head("/tokens", headers=admin)
+    assert head.status_code == got.status_code == 200
+    assert head.content == b"" and head.headers["content-length"] == str(len(got.content))
+    assert is_problem(client.get("/tokens"), 401, "unauthenticated")
+    assert client.head("/tokens").status_code == 401
+
+
+def test_no_token_is_401_before_the_body_is_read(client: TestClient) -> None:
+    response = client.post("/tokens", content=b"{not json",
+                           headers={"content-type": "application/json"})
+    assert is_problem(response, 401, "unauthenticated")
+    assert response.headers["www-authenticate"] == "Bearer"
+    bad = client.post("/tokens", content=b"{not json", headers={
+        "content-type": "application/json", "Authorization": "Bearer not-a-token"})
+    assert is_problem(bad, 401, "unauthenticated")
+    # A public route is not affected by a stale token.
+    assert client.get("/ledger/vkey", headers={"Authorization": "Bearer stale"}).status_code == 200

@@ -330,7 +330,6 @@ def test_without_a_token_only_the_public_routes_answer(market: Market, op: Op) -
     assert r.headers["www-authenticate"] == "Bearer"
 
 
-@pytest.mark.xfail(strict=True, reason="DEFECTS.md D3: HEAD answers 405 while Allow lists HEAD")
 def test_head_is_checked_like_get_or_not_offered(market: Market) -> None:
     """A HEAD on a GET route goes through the same token check, or the 405 does not offer it."""
     wrong = {}
@@ -354,8 +353,6 @@ def test_the_document_says_which_routes_need_a_token() -> None:
                 assert bool(operation.get("security")) == needs, (method, template)
 
 
-@pytest.mark.xfail(strict=True, reason="DEFECTS.md D2: the body is parsed before the token is "
-                                       "checked, so a malformed body answers 422")
 def test_without_a_token_a_malformed_body_is_401_too(market: Market) -> None:
     answers = {}
     for op in documented_ops():
