@@ -189,3 +189,18 @@ def test_refusals_are_remembered_too(client: TestClient, folder: Path) -> None:
     again = post(client, admin, "refused", body)
     assert again.json() == first.json()  # type: ignore[attr-defined]
     assert again.headers["idempotent-replayed"] == "true"  # type: ignore[attr-defined]
+
+
+def test_a_retried_deposit_is_credited_once(client: TestClient, folder: Path) -> None:
+    """Without a key the retry would be refused as a reused bank reference (409); with the
+    key it gets the first answer, and the money is there once."""
+    admin = bearer(folder)
+    body = {"amount": 5_000_000, "reference": "BANK-2025-0042"}
+    first = post(client, admin, "deposit-0042", body, path=f"/cash/{code(1)}/deposits")
+    again = post(client, admin, "deposit-0042", body, path=f"/cash/{code(1)}/deposits")
+    assert first.status_code == again.status_code == 201  # type: ignore[attr-defined]
+    assert again.json() == first.json()  # type: ignore[attr-defined]
+    account = client.get(f"/cash/{code(1)}", headers=admin).json()
+    assert account["deposited"] == 5_000_000
+    unkeyed = client.post(f"/cash/{code(1)}/deposits", json=body, headers=admin)
+    assert unkeyed.status_code == 409
