@@ -98,12 +98,14 @@ class ExchangeCommands(TradingModeCommands, _Base):
         return rules(c.rules_version or CURRENT_RULES)
 
     def _desk(self, w: MarketWriter, market: Market, instrument: Instrument, at: str) -> Desk:
+        rules_ = self._rules_in(w)
         return Desk(
-            kind=market.kind, zone=market.zone, rules=self._rules_in(w),
+            kind=market.kind, zone=market.zone, rules=rules_,
             traders=lambda c: self._trader_in(w, c),
             accounts=lambda c: self._account_in(w, c),
-            positions=lambda owner: instrument.exchange_position(
-                owner, pool=pool_ref(market.instrument), on=at[:10]),
+            positions=w.positions.reader(instrument, pool=pool_ref(market.instrument),
+                                         on=at[:10]),
+            checks=w.pair_checks(kind=market.kind, zone=market.zone, rules=rules_),
         )
 
     # -- cash ----------------------------------------------------------------------------------
@@ -186,10 +188,12 @@ class ExchangeCommands(TradingModeCommands, _Base):
                     a = self._account_in(w, owner, at)
                     a.post(ref=ref, at=at, **posting)
                     changed.append(a)
+                postings = desk.unit_postings()
                 i.settle_batch(pool=pool_ref(instrument), rule_version=desk.rules.version,
-                               ref=ref, at=at, **desk.unit_postings())
+                               ref=ref, at=at, **postings)
                 changed.append(i)
                 self.save(*changed)
+                w.positions.settled(i, on=at[:10], **postings)
             return outcomes
 
         result: list[Outcome] = self._with_writer(instrument, run)
