@@ -30,6 +30,7 @@ from domain.rules import CURRENT_RULES, TradingRules, rules
 from registry.app import BACKOFF_SECONDS, MAX_ATTEMPTS, RegistryBase, command
 from registry.exchange_modes import TradingModeCommands
 from registry.exchange_writer import MarketWriter
+from registry.gc_pause import gc_paused
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -54,7 +55,7 @@ class ExchangeCommands(TradingModeCommands, _Base):
     def _with_writer(self, instrument: str, fn: Callable[[MarketWriter], Any]) -> Any:
         """Run ``fn`` under the market's lock; re-run it on fresh copies after a conflict."""
         w = self._writer(instrument)
-        with w.lock:
+        with w.lock, gc_paused():
             for attempt in range(MAX_ATTEMPTS):
                 try:
                     w.sync()
