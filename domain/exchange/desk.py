@@ -225,13 +225,21 @@ class Desk:
         if qty:
             self._units(code)[REL] += qty
 
-    def claim_units(self, seller: str, qty: int) -> None:
-        """Units of the pool now held for a pending trade (no longer usable by later trades)."""
-        self._units(seller)[OUT] += qty
-
-    def transfer(self, seller: str, buyer: str, qty: int, trade: str) -> None:
-        self._units(seller)[OUT] += qty
-        self.transfers.append([seller, buyer, qty, trade])
+    def trade(self, seller: str, buyer: str, qty: int, amount: int, trade: str, *,
+              above_threshold: bool) -> list[str]:
+        """One fill: run the automated checks and settle it delivery-versus-payment (units
+        out of the seller's pool to the buyer, ``amount`` fen out of the buyer's reservation to
+        the seller), or, if a check fails, hold its units for the verification queue. Returns
+        the reasons it waits (empty: settled)."""
+        reasons = self.check_trade(seller, buyer, qty)
+        if above_threshold:
+            reasons.append("above-threshold")
+        self._units(seller)[OUT] += qty  # settled or held: no later trade may use them
+        if not reasons:
+            self._cash(buyer)[P] += amount
+            self._cash(seller)[RCV] += amount
+            self.transfers.append([seller, buyer, qty, trade])
+        return reasons
 
     def unit_postings(self) -> dict[str, Any]:
         """``Instrument.settle_batch`` arguments (netted reserve / release per owner)."""

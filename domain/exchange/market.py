@@ -33,7 +33,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import FourEyesViolation, InvalidInput, NotFound, RegistryError
-from domain.exchange.desk import RCV, Desk, L, P, R
+from domain.exchange.desk import Desk, L, R
 from domain.exchange.money import value
 from domain.exchange.orders import Cancel, Order, Outcome, Request
 from domain.exchange.params import MarketParams
@@ -178,31 +178,24 @@ class Market(Aggregate):
         buyer_is_taker = request.side == "B"
         # what the taking buyer reserved per tonne; a resting buyer reserved the fill price
         limit = (request.price if request.kind == "L" else upper) if buyer_is_taker else 0
-        move_cash = desk.move_cash
         number = self.trade_count + len(trades)
+        prefix = f"{self.instrument}:"
         out: list[list[Any]] = []
         for (taker, maker, price, qty), maker_info in zip(fills, makers, strict=True):
             number += 1
-            trade_id = f"{self.instrument}:{number}"
+            trade_id = f"{prefix}{number}"
             if buyer_is_taker:
                 buyer, seller = account, maker_info[ACCOUNT]
-                move_cash(buyer, L, value(limit - price, qty))  # price improvement
+                desk.move_cash(buyer, L, value(limit - price, qty))  # price improvement
             else:
                 buyer, seller = maker_info[ACCOUNT], account
             amount = value(price, qty)
-            reasons = desk.check_trade(seller, buyer, qty)
-            if va is not None and amount > va:
-                reasons.append("above-threshold")
+            reasons = desk.trade(seller, buyer, qty, amount, trade_id,
+                                 above_threshold=va is not None and amount > va)
             pair = (entered_by, maker_info[ENTERED_BY])
             who = initiators.get(pair)
             if who is None:
                 who = initiators[pair] = sorted({*pair, self.params_set_by})
-            if reasons:
-                desk.claim_units(seller, qty)  # held in the pool for the pending trade
-            else:
-                move_cash(buyer, P, amount)
-                move_cash(seller, RCV, amount)
-                desk.transfer(seller, buyer, qty, trade_id)
             trades.append([trade_id, index, taker, maker, price, qty, buyer, seller, amount,
                            reasons, list(who)])
             out.append([trade_id, price, qty, PENDING if reasons else SETTLED])
