@@ -1,4 +1,4 @@
-"""The event store's transcoder: the library's JSON format, written and read with orjson.
+"""The event store's transcoder: the library's JSON format, written with orjson.
 
 Stored bytes are the ones `eventsourcing.persistence.JSONTranscoder` writes (compact
 separators, UTF-8, registered types as ``{"_type_": name, "_data_": …}``), so events stored by
@@ -17,46 +17,25 @@ The domain's events carry JSON values only (`registry.events`; the ledger's cano
 refuses anything else), so orjson's native handling of ``UUID`` and ``Enum`` values, which the
 library would transcode or refuse, never meets an event payload.
 
-Reading: state whose only transcoded values sit at the top level (an event's ``timestamp``) is
-parsed by orjson and fixed up in place; anything nested (snapshots) goes through the library's
-object hook, and so does any state holding a run of 19 digits or more, because orjson reads an
-integer beyond 64 bits as a float (a digit run inside a string only costs the slower path).
+Reading stays with the library's decoder: on these payloads (long lists of short lists, few
+dicts) it is as fast as orjson, and orjson would read an integer beyond 64 bits as a float.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
 from eventsourcing.persistence import JSONTranscoder
 
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-_MARK = b'"_type_"'
-_LONG_DIGITS = re.compile(rb"[0-9]{19}")
 
 
 class OrjsonTranscoder(JSONTranscoder):
-    """Drop-in `JSONTranscoder` (same registrations, same bytes), faster."""
+    """Drop-in `JSONTranscoder` (same registrations, same bytes), faster to encode."""
 
     def encode(self, obj: Any) -> bytes:
         try:
             return orjson.dumps(obj, default=self._encode_obj, option=_OPTIONS)
         except orjson.JSONEncodeError:
             return super().encode(obj)
-
-    def decode(self, data: bytes) -> Any:
-        if _LONG_DIGITS.search(data):
-            return super().decode(data)
-        marks = data.count(_MARK)
-        obj = orjson.loads(data)
-        if not marks:
-            return obj
-        if type(obj) is dict:
-            for key, value in obj.items():
-                if type(value) is dict and "_type_" in value:
-                    obj[key] = self._decode_obj(value)
-                    marks -= 1
-            if not marks:
-                return obj
-        return super().decode(data)

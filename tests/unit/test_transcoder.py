@@ -72,3 +72,36 @@ def test_registered_types_and_non_string_keys_follow_the_library():
 def test_unregistered_types_are_refused_as_the_library_refuses_them():
     with pytest.raises(TranscodingNotRegisteredError):
         FAST.encode({"x": object()})
+
+
+def test_every_event_and_snapshot_of_the_demo_world_encodes_to_the_library_bytes(monkeypatch):
+    """The demo year (retrofits, issuance, transfers, expansion, freezes, revocation) and an
+    exchange session (batches, the verification queue, cash): orjson never sees a value the
+    library would encode differently."""
+    from domain.exchange.orders import Order
+    from registry.bootstrap import build_registry
+    from registry.demo import seed_demo
+    from tests.integration.test_exchange_journeys import COD, PRICE, exchange_world
+
+    seen: list[int] = []
+
+    def checked(self, obj):
+        data = OrjsonTranscoder.encode.__wrapped__(self, obj)
+        assert data == JSONTranscoder.encode(self, obj)
+        seen.append(len(data))
+        return data
+
+    checked.__wrapped__ = OrjsonTranscoder.encode
+    monkeypatch.setattr(OrjsonTranscoder, "encode", checked)
+    seed_demo(build_registry({"REGISTRY_STORE": "memory"}))
+    app = build_registry({"REGISTRY_STORE": "memory"})
+    w = exchange_world(app, verify_above=5_000_000)
+    app.submit_orders(instrument=COD, at="2025-03-02T10:00:00+08:00", requests=[
+        Order("s1", w.dyeing, "S", "L", PRICE, 20_000, "d"),
+        Order("b1", w.paper, "B", "L", PRICE, 4_000, "p"),
+        Order("b2", w.paper, "B", "M", 0, 10_000, "p"),
+    ])
+    [queued] = app.verification_queue()
+    app.approve_trade(instrument=COD, trade_id=queued["trade"], administrator="admin-9",
+                      at="2025-03-02T11:00:00+08:00")
+    assert len(seen) > 250
