@@ -200,11 +200,6 @@ class Desk:
             t = self.units[code] = [0, 0, 0, usable, pool]
         return t
 
-    def position(self, code: str) -> list[int]:
-        """[usable available, valid pool] units at the start of the batch (read once)."""
-        t = self._units(code)
-        return [t[USABLE0], t[POOL0]]
-
     def units_available(self, code: str) -> int:
         t = self._units(code)
         return t[USABLE0] - t[RES] + t[REL]
