@@ -54,3 +54,32 @@ def test_an_exception_inside_a_pause_still_ends_it():
     except KeyError:
         pass
     assert gc.isenabled()
+
+
+def test_overlapping_pauses_do_not_starve_the_collector(monkeypatch):
+    """Two markets' batches overlapping without end: cycles are still collected."""
+    import weakref
+
+    from registry import gc_pause
+
+    monkeypatch.setattr(gc_pause, "MAX_OFF_SECONDS", 0.0)
+
+    class Node:
+        pass
+
+    hold = gc_paused()
+    hold.__enter__()  # another market's batch that never seems to end
+    try:
+        a, b = Node(), Node()
+        a.other, b.other = b, a  # a cycle: only the collector frees it
+        gone = weakref.ref(a)
+        del a, b
+        kept: list[Node] = []
+        for _ in range(500):  # net growth makes a young collection due
+            with gc_paused():
+                kept.extend(Node() for _ in range(5))
+        assert not gc.isenabled()  # still paused for the batch in progress
+        assert gone() is None
+    finally:
+        hold.__exit__(None, None, None)
+    assert gc.isenabled()
