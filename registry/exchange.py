@@ -163,8 +163,10 @@ class ExchangeCommands(TradingModeCommands, _Base):
         self._with_writer(instrument, run)
 
     def market(self, instrument: str) -> Market:
-        """The market as stored (a fresh copy, rebuilt from its events)."""
-        m: Market = self._get(Market, Market.create_id(instrument), f"market {instrument}")
+        """The market as stored (a fresh copy, rebuilt from its events: every batch is matched
+        again, so the collector is paused as for a batch, which halves the rebuild)."""
+        with gc_paused():
+            m: Market = self._get(Market, Market.create_id(instrument), f"market {instrument}")
         return m
 
     def book(self, instrument: str) -> OrderBook:
