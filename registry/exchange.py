@@ -28,6 +28,7 @@ from domain.instrument import Instrument
 from domain.matching import OrderBook
 from domain.rules import CURRENT_RULES, TradingRules, rules
 from registry.app import BACKOFF_SECONDS, MAX_ATTEMPTS, RegistryBase, command
+from registry.book_lock import book_lock
 from registry.exchange_modes import TradingModeCommands
 from registry.exchange_writer import MarketWriter
 from registry.gc_pause import gc_paused
@@ -55,7 +56,8 @@ class ExchangeCommands(TradingModeCommands, _Base):
     def _with_writer(self, instrument: str, fn: Callable[[MarketWriter], Any]) -> Any:
         """Run ``fn`` under the market's lock; re-run it on fresh copies after a conflict."""
         w = self._writer(instrument)
-        with w.lock, gc_paused():
+        # one writer per book across processes too; the collector pauses only once we write
+        with w.lock, book_lock(self, instrument), gc_paused():
             for attempt in range(MAX_ATTEMPTS):
                 try:
                     w.sync()
