@@ -17,7 +17,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Transcoder
 
 from domain.agency import Agency
 from domain.catalogue import Catalogue
@@ -27,6 +27,7 @@ from domain.expansion import ExpansionApplication
 from domain.instrument import Instrument
 from domain.retrofit import Retrofit
 from domain.rules import CURRENT_RULES, TradingRules, rules
+from registry.transcoder import OrjsonTranscoder
 
 MAX_ATTEMPTS = 10
 BACKOFF_SECONDS = 0.002
@@ -63,6 +64,12 @@ class RegistryBase(Application):
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env=env)
+
+    def construct_transcoder(self) -> Transcoder:
+        """The library's JSON format, encoded with orjson (`registry.transcoder`)."""
+        transcoder = OrjsonTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     # -- loading -------------------------------------------------------------------------------
 

@@ -31,6 +31,7 @@ from registry.app import BACKOFF_SECONDS, MAX_ATTEMPTS, RegistryBase, command
 from registry.book_lock import book_lock
 from registry.exchange_modes import TradingModeCommands
 from registry.exchange_writer import MarketWriter
+from registry.gc_pause import gc_paused
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -55,7 +56,8 @@ class ExchangeCommands(TradingModeCommands, _Base):
     def _with_writer(self, instrument: str, fn: Callable[[MarketWriter], Any]) -> Any:
         """Run ``fn`` under the market's lock; re-run it on fresh copies after a conflict."""
         w = self._writer(instrument)
-        with w.lock, book_lock(self, instrument):  # one writer per book across processes too
+        # one writer per book across processes too; the collector pauses only once we write
+        with w.lock, book_lock(self, instrument), gc_paused():
             for attempt in range(MAX_ATTEMPTS):
                 try:
                     w.sync()
@@ -99,12 +101,14 @@ class ExchangeCommands(TradingModeCommands, _Base):
         return rules(c.rules_version or CURRENT_RULES)
 
     def _desk(self, w: MarketWriter, market: Market, instrument: Instrument, at: str) -> Desk:
+        rules_ = self._rules_in(w)
         return Desk(
-            kind=market.kind, zone=market.zone, rules=self._rules_in(w),
+            kind=market.kind, zone=market.zone, rules=rules_,
             traders=lambda c: self._trader_in(w, c),
             accounts=lambda c: self._account_in(w, c),
-            positions=lambda owner: instrument.exchange_position(
-                owner, pool=pool_ref(market.instrument), on=at[:10]),
+            positions=w.positions.reader(instrument, pool=pool_ref(market.instrument),
+                                         on=at[:10]),
+            checks=w.pair_checks(kind=market.kind, zone=market.zone, rules=rules_),
         )
 
     # -- cash ----------------------------------------------------------------------------------
@@ -161,8 +165,10 @@ class ExchangeCommands(TradingModeCommands, _Base):
         self._with_writer(instrument, run)
 
     def market(self, instrument: str) -> Market:
-        """The market as stored (a fresh copy, rebuilt from its events)."""
-        m: Market = self._get(Market, Market.create_id(instrument), f"market {instrument}")
+        """The market as stored (a fresh copy, rebuilt from its events: every batch is matched
+        again, so the collector is paused as for a batch, which halves the rebuild)."""
+        with gc_paused():
+            m: Market = self._get(Market, Market.create_id(instrument), f"market {instrument}")
         return m
 
     def book(self, instrument: str) -> OrderBook:
@@ -187,10 +193,12 @@ class ExchangeCommands(TradingModeCommands, _Base):
                     a = self._account_in(w, owner, at)
                     a.post(ref=ref, at=at, **posting)
                     changed.append(a)
+                postings = desk.unit_postings()
                 i.settle_batch(pool=pool_ref(instrument), rule_version=desk.rules.version,
-                               ref=ref, at=at, **desk.unit_postings())
+                               ref=ref, at=at, **postings)
                 changed.append(i)
                 self.save(*changed)
+                w.positions.settled(i, on=at[:10], **postings)
             return outcomes
 
         result: list[Outcome] = self._with_writer(instrument, run)

@@ -17,6 +17,9 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 
 from domain.errors import NotFound
+from domain.exchange.desk import PairChecks
+from domain.rules import TradingRules
+from registry.exchange_positions import PositionCache
 
 #: more foreign events than this since the last batch: drop the whole cache instead
 SYNC_LIMIT = 500
@@ -28,6 +31,16 @@ class MarketWriter:
         self.lock = threading.RLock()
         self.cache: dict[Any, Any] = {}
         self.position = int(app.recorder.max_notification_id() or 0)
+        self.positions = PositionCache()
+        self._checks: dict[tuple[str, str, str], PairChecks] = {}
+
+    def pair_checks(self, *, kind: str, zone: str, rules: TradingRules) -> PairChecks:
+        """The market's memo of party checks under ``rules`` (kept: it never goes stale)."""
+        key = (rules.version, kind, zone)
+        checks = self._checks.get(key)
+        if checks is None:
+            checks = self._checks[key] = PairChecks(kind=kind, zone=zone, rules=rules)
+        return checks
 
     def sync(self) -> None:
         """Evict what other writers changed since we last looked."""
@@ -58,9 +71,11 @@ class MarketWriter:
 
     def drop_all(self) -> None:
         self.cache.clear()
+        self.positions.clear()
 
     def drop_dirty(self) -> None:
         """After a failed command: forget aggregates changed in memory but not stored."""
+        self.positions.clear()
         for key, agg in list(self.cache.items()):
             consistent = getattr(agg, "is_consistent", None)
             if agg.pending_events or (consistent is not None and not consistent()):
