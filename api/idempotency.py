@@ -153,8 +153,8 @@ def fingerprint(method: str, path: str, query: bytes, body: bytes) -> bytes:
 
 
 class Idempotency:
-    """The middleware. The store is ``app.state.idempotency`` and the token store the app
-    state's, both looked up per request so that they follow the app's lifespan."""
+    """The middleware. The store is ``app.state.idempotency``, looked up per request so that
+    it follows the app's lifespan; the principal is the one ``Authentication`` verified."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -169,7 +169,9 @@ class Idempotency:
                           f"an Idempotency-Key is 1 to {MAX_KEY_LENGTH} visible ASCII "
                           "characters", scope, receive, send)
             return
-        principal = await run_in_threadpool(_principal, scope)
+        verified = scope.get("state", {}).get("principal")  # by Authentication, usually
+        principal = (f"{verified.role}:{verified.subject}" if verified is not None
+                     else await run_in_threadpool(_principal, scope))
         if principal is None:  # authentication will refuse it; nothing to remember
             await self.app(scope, receive, send)
             return
