@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, Transcoder
 
@@ -27,6 +27,7 @@ from domain.expansion import ExpansionApplication
 from domain.instrument import Instrument
 from domain.retrofit import Retrofit
 from domain.rules import CURRENT_RULES, TradingRules, rules
+from registry.snapshots import take_due_snapshots
 from registry.transcoder import OrjsonTranscoder
 
 MAX_ATTEMPTS = 10
@@ -70,6 +71,10 @@ class RegistryBase(Application):
         transcoder = OrjsonTranscoder()
         self.register_transcodings(transcoder)
         return transcoder
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[Any]) -> None:
+        """Due snapshots from the saved aggregates, in one write (`registry.snapshots`)."""
+        take_due_snapshots(self, processing_event)
 
     # -- loading -------------------------------------------------------------------------------
 
