@@ -10,6 +10,10 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
+class _BodyDropped(Exception):
+    """Raised into a response that keeps sending after the bodiless end: stops a stream."""
+
+
 class HeadAsGet:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -23,10 +27,17 @@ class HeadAsGet:
         async def without_body(message: Message) -> None:
             nonlocal done
             if message["type"] == "http.response.body":
-                if done:
-                    return
-                done = not message.get("more_body", False)
-                message = {"type": "http.response.body", "body": b"", "more_body": not done}
+                if done:  # a stream (server-sent events) would run on to its timeout
+                    raise _BodyDropped
+                done = True
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, without_body)
+        try:
+            await self.app({**scope, "method": "GET"}, receive, without_body)
+        except _BodyDropped:
+            pass
+        except BaseExceptionGroup as group:  # raised inside a task group (StreamingResponse)
+            rest = group.subgroup(lambda e: not isinstance(e, _BodyDropped))
+            if rest is not None:
+                raise rest from None

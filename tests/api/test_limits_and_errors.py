@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -201,3 +202,23 @@ def test_no_token_is_401_before_the_body_is_read(client: TestClient) -> None:
     assert is_problem(bad, 401, "unauthenticated")
     # A public route is not affected by a stale token.
     assert client.get("/ledger/vkey", headers={"Authorization": "Bearer stale"}).status_code == 200
+
+
+def test_head_stops_a_stream_after_its_headers(folder: Path) -> None:
+    """HEAD on a server-sent-events route must not keep the stream running to its end."""
+    app = create_app({"REGISTRY_DATA_DIR": str(folder)})
+    produced: list[int] = []
+
+    @app.get("/feed")
+    def feed() -> StreamingResponse:
+        def events() -> Iterator[bytes]:
+            for n in range(10_000):
+                produced.append(n)
+                yield b"data: tick\n\n"
+        return StreamingResponse(events(), media_type="text/event-stream")
+
+    with TestClient(app) as c:
+        response = c.head("/feed")
+    assert response.status_code == 200 and response.content == b""
+    assert response.headers["content-type"].startswith("text/event-stream")
+    assert len(produced) < 10
