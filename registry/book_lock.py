@@ -1,25 +1,33 @@
-"""Exactly one writer per order book across processes: a PostgreSQL advisory lock per instrument.
+"""Exactly one writer per order book across processes: PostgreSQL advisory locks.
 
-Inside one process every market write already runs under its `MarketWriter`'s lock. API workers
-sharing one PostgreSQL store are separate processes, so each batch write of a market also holds
-a session-level advisory lock keyed by the instrument (``pg_advisory_lock``), taken after the
-process's own lock and released when the batch is saved or has failed. Holding it, the writer
-re-syncs first (`MarketWriter.sync` evicts every cached aggregate another process changed), so it
-matches against the book as stored, never a stale copy; the event store's optimistic versioning
-stays the last line of defence (a conflicting save is re-run, nothing is stored twice).
+Inside one process every market write runs under its `MarketWriter`'s lock. API workers sharing
+one PostgreSQL store are separate processes, so each market write also holds a session-level
+advisory lock (``pg_advisory_lock``), taken after the process's own locks and released when the
+write is saved or has failed. Holding it, the writer re-syncs first (`MarketWriter.sync` brings
+its cached aggregates up to what the other process stored), so it matches against the book as
+stored, never a stale copy; the event store's optimistic versioning stays the last line of
+defence (a conflicting save is re-run, nothing is stored twice).
 
 Why a lock and not only optimistic retries: two workers matching the same book concurrently
 would both do the matching work and one would always throw it away, and under load they keep
-colliding. Serialising on the instrument costs one round trip each way per *batch* (the group
-commit puts many orders in one batch), and different instruments never wait for each other: the
-books shard by instrument, as the design asks.
+colliding. The lock costs one round trip each way per *batch* (the group commit puts many
+orders in one batch).
 
-Each process keeps one dedicated autocommit connection per instrument for the lock (never one
-from the event store's pool, which the batch itself needs). A lock waits at most
-``POSTGRES_LOCK_TIMEOUT`` seconds and then fails as `ConcurrencyConflict` (HTTP 409). If the
-connection drops, PostgreSQL releases the lock with the session; the next batch reconnects.
+Which lock: `Registry` takes `exchange_lock`, ONE lock for every book (and a thread lock around
+it in the process). A batch of one market posts to the cash account of every firm it touched,
+and firms trade on several markets, so with a lock per book (`book_lock`) two workers writing
+batches of two books at the same time wrote the same cash accounts, and one of them failed its
+save and re-ran on reloaded aggregates (a `Market` reload re-matches its whole history).
+PostgreSQL serialises the event table's writers anyway (``LOCK TABLE … IN EXCLUSIVE MODE``), so
+one write at a time costs little parallelism, and each batch grows by what queued meanwhile.
+`book_lock` stays for books whose traders share no accounts: then books shard by instrument.
 
-SQLite and the in-memory store are single-process, so there the lock is a no-op.
+Each process keeps one dedicated autocommit connection per lock (never one from the event
+store's pool, which the batch itself needs). A lock waits at most ``POSTGRES_LOCK_TIMEOUT``
+seconds and then fails as `ConcurrencyConflict` (HTTP 409). If the connection drops, PostgreSQL
+releases the lock with the session; the next batch reconnects.
+
+SQLite and the in-memory store are single-process, so there only the thread lock is taken.
 """
 
 from __future__ import annotations
@@ -35,6 +43,10 @@ from domain.errors import ConcurrencyConflict
 
 #: namespace of the lock keys, so they never collide with other users of advisory locks
 _KEY_PREFIX = b"surplus-registry/order-book/"
+
+
+#: the name under which `exchange_lock` holds every book at once (not an instrument code)
+EXCHANGE = "*"
 
 
 def lock_key(instrument: str) -> int:
@@ -116,6 +128,18 @@ def _locks_for(app: Any) -> AdvisoryBookLocks | None:
         timeout = int(env.get("POSTGRES_LOCK_TIMEOUT") or "10")
         locks = app.__dict__.setdefault("_book_locks", AdvisoryBookLocks(kwargs, timeout))
     return locks
+
+
+@contextlib.contextmanager
+def exchange_lock(app: Any) -> Iterator[None]:
+    """Every order book of ``app`` at once: one market write at a time in this process (a
+    thread lock: threads of one process share the lock's session, and a session-level advisory
+    lock does not exclude its own session) and, on PostgreSQL, across processes."""
+    guard = app.__dict__.get("_exchange_guard")
+    if guard is None:
+        guard = app.__dict__.setdefault("_exchange_guard", threading.RLock())
+    with guard, book_lock(app, EXCHANGE):
+        yield
 
 
 def book_lock(app: Any, instrument: str) -> AbstractContextManager[None]:

@@ -1,10 +1,12 @@
 """Exchange commands: cash, markets, orders (group commit), settlement and verification.
 
 Every market write goes through the market's `MarketWriter` (one lock per market, cached
-aggregates). `submit_orders` is the group commit: a whole batch of orders and cancels for one
-instrument becomes ONE save holding one ``Market.BatchMatched``, one
-``Instrument.BatchSettled`` and one ``CashAccount.Posted`` per enterprise the batch touched. An
-order is acknowledged (its `Outcome` returned) only after that save.
+aggregates) under the exchange's lock (`registry.book_lock.exchange_lock`: one market write at
+a time, in this process and across processes). `submit_orders` is the group commit: a whole
+batch of orders and cancels for one instrument becomes ONE save holding one
+``Market.BatchMatched``, one ``Instrument.BatchSettled`` and one ``CashAccount.Posted`` per
+enterprise the batch touched. An order is acknowledged (its `Outcome` returned) only after that
+save.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from domain.instrument import Instrument
 from domain.matching import OrderBook
 from domain.rules import CURRENT_RULES, TradingRules, rules
 from registry.app import BACKOFF_SECONDS, MAX_ATTEMPTS, RegistryBase, command
-from registry.book_lock import book_lock
+from registry.book_lock import exchange_lock
 from registry.exchange_modes import TradingModeCommands
 from registry.exchange_writer import MarketWriter
 from registry.gc_pause import gc_paused
@@ -56,8 +58,9 @@ class ExchangeCommands(TradingModeCommands, _Base):
     def _with_writer(self, instrument: str, fn: Callable[[MarketWriter], Any]) -> Any:
         """Run ``fn`` under the market's lock; re-run it on fresh copies after a conflict."""
         w = self._writer(instrument)
-        # one writer per book across processes too; the collector pauses only once we write
-        with w.lock, book_lock(self, instrument), gc_paused():
+        # one market write at a time, across processes too (`exchange_lock`: batches of
+        # different books write the same cash accounts); the collector pauses once we write
+        with w.lock, exchange_lock(self), gc_paused():
             for attempt in range(MAX_ATTEMPTS):
                 try:
                     w.sync()
