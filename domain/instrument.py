@@ -48,7 +48,8 @@ STATES = (AVAILABLE, RESERVED, CONSUMED, RETIRED, EXPIRED, REVOKED)
 # Block layout (a list, so snapshots transcode it): first, last, owner, state, lot, ref, frozen.
 FIRST, LAST, OWNER, STATE, LOT, REF, FROZEN = range(7)
 
-_FIELDS = {"owner": OWNER, "state": STATE, "ref": REF, "frozen": FROZEN}
+#: "leave this field as it is" for `Instrument._apply`
+_KEEP: Any = object()
 
 #: A move names the block it carves (by its first serial) and the carved range: [block, first, last]
 Move = list[int]
@@ -179,46 +180,55 @@ class Instrument(Aggregate):
             )
         return moves
 
-    def _apply(self, moves: list[Move], *, coalesce: bool = True, **changes: Any) -> None:
+    def _apply(
+        self, moves: list[Move], *, owner: Any = _KEEP, state: Any = _KEEP, ref: Any = _KEEP,
+        frozen: Any = _KEEP, coalesce: bool = True,
+    ) -> None:
         """Carve each range out of its block and set the changed fields on the carved part;
         then (``coalesce``) merge each carved part with neighbours that now agree in
         everything but their range, so the number of blocks tracks ownership runs, not the
-        number of commands that made them."""
+        number of commands that made them.
+
+        Blocks are changed in place (a head that stays keeps its list): nothing outside the
+        aggregate holds on to a block, and copying every piece was a third of a replay."""
         blocks, owned = self.blocks, self.owned
-        new_owner = changes.get("owner")
-        updates = [(_FIELDS[name], value) for name, value in changes.items()]
         # Only an old boundary can join equal neighbours: a head or tail just carved off keeps
         # the attributes the carved part has just changed.
         seams: list[tuple[int, bool, bool]] = []
         for block_first, first, last in moves:
             b = blocks[str(block_first)]
-            seams.append((first, first == b[FIRST], last == b[LAST]))
+            end = b[LAST]
             old_owner = b[OWNER]
-            owner = old_owner if new_owner is None else new_owner
-            if first > b[FIRST]:
-                head = list(b)
-                head[LAST] = first - 1
-                blocks[str(b[FIRST])] = head
-                b = list(b)
-                b[FIRST] = first
-                insort(owned.setdefault(owner, []), first)
-            elif owner != old_owner:
-                self._disown(old_owner, first)
-                insort(owned.setdefault(owner, []), first)
-            if last < b[LAST]:
-                tail = list(b)
+            new_owner = old_owner if owner is _KEEP else owner
+            if first > block_first:
+                carved = b.copy()  # the head keeps the block's list and key
+                b[LAST] = first - 1
+                carved[FIRST] = first
+                blocks[str(first)] = carved
+                insort(owned.setdefault(new_owner, []), first)
+            else:
+                carved = b
+                if new_owner != old_owner:
+                    self._disown(old_owner, first)
+                    insort(owned.setdefault(new_owner, []), first)
+            if last < end:
+                tail = carved.copy()
                 tail[FIRST] = last + 1
                 blocks[str(last + 1)] = tail
-                b = list(b)
-                b[LAST] = last
+                carved[LAST] = last
                 insort(owned.setdefault(old_owner, []), last + 1)
-            for index, value in updates:
-                b[index] = value
-            blocks[str(first)] = b
-        if coalesce:
-            for first, before, after in seams:
-                if before or after:
-                    self._coalesce_at(first, before=before, after=after)
+            carved[OWNER] = new_owner
+            if state is not _KEEP:
+                carved[STATE] = state
+            if ref is not _KEEP:
+                carved[REF] = ref
+            if frozen is not _KEEP:
+                carved[FROZEN] = frozen
+            if coalesce:
+                seams.append((first, first == block_first, last == end))
+        for first, before, after in seams:
+            if before or after:
+                self._coalesce_at(first, before=before, after=after)
 
     def _coalesce_at(self, first: int, *, before: bool, after: bool) -> None:
         """Merge the block starting at ``first`` with equal neighbours on the sides named."""
@@ -226,13 +236,13 @@ class Instrument(Aggregate):
         b = blocks.get(str(first))
         if b is None:  # already absorbed by an earlier merge of the same event
             return
-        following = blocks.get(str(b[LAST] + 1)) if after else None
-        if following is not None and following[OWNER:] == b[OWNER:]:
-            b = list(b)
-            b[LAST] = following[LAST]
-            blocks[str(first)] = b
-            del blocks[str(following[FIRST])]
-            self._disown(following[OWNER], following[FIRST])
+        if after:
+            key = str(b[LAST] + 1)
+            following = blocks.get(key)
+            if following is not None and following[OWNER:] == b[OWNER:]:
+                b[LAST] = following[LAST]
+                del blocks[key]
+                self._disown(following[OWNER], following[FIRST])
         if not before:
             return
         firsts = self.owned[b[OWNER]]
@@ -240,11 +250,11 @@ class Instrument(Aggregate):
         if at:
             previous = blocks[str(firsts[at - 1])]
             if previous[LAST] + 1 == first and previous[OWNER:] == b[OWNER:]:
-                merged = list(previous)
-                merged[LAST] = b[LAST]
-                blocks[str(previous[FIRST])] = merged
+                previous[LAST] = b[LAST]
                 del blocks[str(first)]
-                self._disown(b[OWNER], first)
+                del firsts[at]
+                if not firsts:
+                    del self.owned[b[OWNER]]
 
     def _disown(self, owner: str, first: int) -> None:
         firsts = self.owned[owner]
