@@ -234,23 +234,26 @@ class Instrument(Aggregate):
                 carved[FROZEN] = frozen
             if index is not None:
                 index.carved(old, first, last, carved)
-            if coalesce:
-                seams.append((first, first == block_first, last == end))
+            if coalesce and (first == block_first or last == end):
+                if len(moves) == 1:  # most events: no later move to keep a block for
+                    self._coalesce(carved, first == block_first, last == end, index)
+                else:
+                    seams.append((first, first == block_first, last == end))
         for first, before, after in seams:
-            if before or after:
-                self._coalesce_at(first, before=before, after=after)
+            seam = blocks.get(str(first))
+            if seam is not None:  # else already absorbed by an earlier merge of the same event
+                self._coalesce(seam, before, after, index)
 
-    def _coalesce_at(self, first: int, *, before: bool, after: bool) -> None:
-        """Merge the block starting at ``first`` with equal neighbours on the sides named."""
+    def _coalesce(self, b: list[Any], before: bool, after: bool,
+                  index: PoolIndex | None) -> None:
+        """Merge block ``b`` with equal neighbours on the sides named."""
         blocks = self.blocks
-        b = blocks.get(str(first))
-        if b is None:  # already absorbed by an earlier merge of the same event
-            return
-        index = getattr(self, "_pool_index", None)
         if after:
             key = str(b[LAST] + 1)
             following = blocks.get(key)
-            if following is not None and following[OWNER:] == b[OWNER:]:
+            # owners differ most often: compare them before slicing the rest
+            if (following is not None and following[OWNER] == b[OWNER]
+                    and following[OWNER:] == b[OWNER:]):
                 if index is not None:
                     index.absorbed(following)
                 b[LAST] = following[LAST]
@@ -258,6 +261,7 @@ class Instrument(Aggregate):
                 self._disown(following[OWNER], following[FIRST])
         if not before:
             return
+        first = b[FIRST]
         firsts = self.owned[b[OWNER]]
         at = bisect_left(firsts, first)
         if at:
