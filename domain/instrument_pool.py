@@ -297,20 +297,23 @@ class _Plan:
         (and tails it cut off them) were already merged with their neighbours, so only runs
         through changed ones can form."""
         out: list[list[int]] = []
-        over, blocks = self.over, self.blocks
+        over, blocks, pool = self.over, self.blocks, self.pool
         covered = 0
         for first in sorted(self.changed):
             if first <= covered:
                 continue
             start = end = over[first]
-            pooled = end[STATE] == RESERVED and end[REF] == self.pool
-            while (p := self.previous(start)) is not None and p[OWNER:] == start[OWNER:]:
+            owner = end[OWNER]
+            pooled = end[STATE] == RESERVED and end[REF] == pool
+            # neighbours mostly belong to someone else: compare owners before the rest
+            while (p := self.previous(start)) is not None and p[OWNER] == owner \
+                    and p[OWNER:] == start[OWNER:]:
                 if pooled:
                     self.absorbed.add(start[FIRST])
                 start = p
             while True:
                 n = over.get(end[LAST] + 1) or blocks.get(str(end[LAST] + 1))
-                if n is None or n[OWNER:] != end[OWNER:]:
+                if n is None or n[OWNER] != owner or n[OWNER:] != end[OWNER:]:
                     break
                 if pooled:
                     self.absorbed.add(n[FIRST])
