@@ -512,7 +512,10 @@ class Instrument(Aggregate):
     # The exchange keeps every unit set aside for its orders and pending trades reserved under
     # one *pool* reference per market (owner-filtered), and settles a whole batch of orders in
     # ONE event: per-order block splitting would cost an event (and a full block scan) each.
-    # Ranges are picked lowest serial first, as everywhere else, and recorded in the event.
+    # Ranges are picked lowest serial first and recorded in the event. Unlike `_pick` there is
+    # no single-block preference: a seller would then never sell the small blocks it bought,
+    # and blocks would grow by about one per trade (5x as many after 138k trades, measured)
+    # in exchange for fewer ranges carved per batch.
 
     def pool_index(self) -> PoolIndex | None:
         """The exchange's index of the blocks, if built (not after a replay or a snapshot
