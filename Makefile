@@ -3,18 +3,25 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= data
+HOST ?= 127.0.0.1
+PORT ?= 8000
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck pytest postgres-binaries clean bench
+.PHONY: loadtest loadtest-postgres bench-http
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,load]'
 	touch $(STAMP)
 
+# Seed the demo world into an empty data folder (else print its summary), print the API docs
+# URL and one bearer token per role, then serve the API until interrupted.
 run: $(STAMP)
 	$(BIN)/registry demo --reuse --data-dir $(DATA_DIR)
+	$(BIN)/registry token demo --data-dir $(DATA_DIR) --url http://$(HOST):$(PORT)
+	$(BIN)/registry serve --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
 
 # Debian's PostgreSQL server for the throw-away test cluster; installed when missing.
 postgres-binaries:
@@ -35,11 +42,32 @@ test: lint typecheck pytest
 
 # In-process benchmarks; the peers of the matching benchmark come from the 'bench' extra.
 bench: $(STAMP)
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/pip install --quiet -e '.[dev,bench,load]'
 	$(BIN)/python -m loadtests.bench_matching
 	$(BIN)/python -m loadtests.bench_ledger
 	$(BIN)/python -m loadtests.bench_replay
 	$(BIN)/python -m loadtests.bench_exchange
+	$(MAKE) bench-http
+
+# Load runs of the HTTP API under Locust: start the service on a free loopback port with a fresh
+# data folder, seed it, run headless for LOADTEST_SECONDS, enforce thresholds, stop it by its
+# pid, check nothing was lost. Reports (HTML, JSON, CSV) in loadtests/results/ (git-ignored).
+LOADTEST_SECONDS ?= 60
+LOADTEST_USERS ?= 50
+loadtest: $(STAMP)
+	$(BIN)/python -m loadtests.run_load --seconds $(LOADTEST_SECONDS) --users $(LOADTEST_USERS)
+
+loadtest-postgres: $(STAMP) postgres-binaries
+	$(BIN)/python -m loadtests.run_load --store postgres --workers 2 \
+	  --seconds $(LOADTEST_SECONDS) --users $(LOADTEST_USERS)
+
+# The BENCHMARKS.md figures: each load run, then order submission and /bench/echo saturated back
+# to back with the same settings, on SQLite and on PostgreSQL.
+bench-http: $(STAMP) postgres-binaries
+	$(BIN)/python -m loadtests.run_load --compare --seconds $(LOADTEST_SECONDS) \
+	  --users $(LOADTEST_USERS)
+	$(BIN)/python -m loadtests.run_load --compare --store postgres --workers 2 \
+	  --seconds $(LOADTEST_SECONDS) --users $(LOADTEST_USERS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

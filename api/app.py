@@ -5,14 +5,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
-from api import errors
+from api import errors, openapi
+from api.auth import Authentication
+from api.idempotency import Idempotency, open_store
+from api.limits import BodySizeLimit, RateLimit, max_body_bytes, rate_limits
+from api.methods import HeadAsGet
 from api.routes import (
     agencies,
     agreements,
     auctions,
     audit,
+    bench,
     cash,
     credit,
     enterprises,
@@ -29,24 +34,40 @@ from api.state import AppState
 
 
 def create_app(env: Mapping[str, str]) -> FastAPI:
-    """The API over the registry and ledger selected by ``env`` (see ``registry.config``)."""
+    """The API over the registry and ledger selected by ``env`` (see ``registry.config``).
+
+    Requests pass, outermost first: the catch-all that turns an unexpected exception into a
+    problem 500, HEAD turned into a bodiless GET, the per-token rate limit (429), bearer-token
+    authentication (401 before any body is read), the body size cap (413), Idempotency-Key
+    replay, then the routes."""
+    body_cap, limits = max_body_bytes(env), rate_limits(env)  # bad settings fail here
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.registry_state = AppState.open(env)
+        app.state.idempotency = open_store(env)
         try:
             yield
         finally:
+            app.state.idempotency.close()
             app.state.registry_state.close()
 
-    app = FastAPI(title="Surplus Registry", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(title="Surplus Registry", version="0.1.0", lifespan=lifespan,
+                  dependencies=[Depends(openapi.reject_undocumented_query)])
     errors.install(app)
+    openapi.install(app)
+    # add_middleware wraps: the last added runs first.
+    app.add_middleware(Idempotency)
+    app.add_middleware(BodySizeLimit, max_bytes=body_cap)
+    app.add_middleware(Authentication)
+    app.add_middleware(RateLimit, limits=limits)
+    app.add_middleware(HeadAsGet)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
     for area in (enterprises, agencies, retrofits, holdings, expansions, credit, reports,
-                 markets, trades, agreements, auctions, cash, tokens, ledger, audit):
+                 markets, trades, agreements, auctions, cash, tokens, ledger, audit, bench):
         app.include_router(area.router)
     return app

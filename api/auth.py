@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.errors import ApiError
+from api.errors import ApiError, problem
 from api.tokens import Principal
 
 _bearer = HTTPBearer(auto_error=False)
@@ -20,14 +22,63 @@ def current_user(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
     """The principal of the request's bearer token; 401 when missing, unknown, expired or
-    revoked (the answer does not say which)."""
+    revoked (the answer does not say which). ``Authentication`` has usually verified it
+    already, before the body was read."""
     if credentials is None:
         raise ApiError(401, "unauthenticated", "a bearer token is required")
-    tokens = request.app.state.registry_state.tokens
-    principal: Principal | None = tokens.verify(credentials.credentials, now=datetime.now(UTC))
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is None:
+        principal = verify(request.app, credentials.credentials)
     if principal is None:
         raise ApiError(401, "unauthenticated", "the token is invalid, expired or revoked")
     return principal
+
+
+def verify(app: Any, secret: str) -> Principal | None:
+    """The principal of a bearer secret, if the token is valid now."""
+    tokens = app.state.registry_state.tokens
+    principal: Principal | None = tokens.verify(secret, now=datetime.now(UTC))
+    return principal
+
+
+def bearer_secret(scope: Scope) -> str | None:
+    """The secret of an ``Authorization: Bearer …`` header, if there is one."""
+    for key, value in scope.get("headers", ()):
+        if key.lower() == b"authorization":
+            scheme, _, secret = bytes(value).decode("latin-1").partition(" ")
+            if scheme.lower() == "bearer" and secret.strip():
+                return secret.strip()
+            return None
+    return None
+
+
+class Authentication:
+    """Verify the bearer token once per request, before the body is read: a route documented
+    as needing a token answers 401 to a request without a valid one however malformed its
+    body, and costs no parsing. The principal is left in the request state for
+    ``current_user`` and the Idempotency-Key middleware."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        from api.openapi import needs_token  # the document is built on this module
+
+        app = scope["app"]
+        secret = bearer_secret(scope)
+        principal = None if secret is None else await run_in_threadpool(verify, app, secret)
+        if principal is None and needs_token(app, scope["method"], scope["path"]):
+            detail = ("a bearer token is required" if secret is None
+                      else "the token is invalid, expired or revoked")
+            response = problem(401, "unauthenticated", "Unauthenticated", detail)
+            response.headers["WWW-Authenticate"] = "Bearer"
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]

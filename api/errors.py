@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException
 
 from domain import errors
 
@@ -23,7 +27,24 @@ STATUS: dict[type[errors.RegistryError], int] = {
     errors.OutsideTradingZone: 422,
     errors.NoSurplus: 409,
     errors.InvalidInput: 422,
+    errors.InsufficientFunds: 409,  # like InsufficientHoldings: the state, not the request
+    errors.FourEyesViolation: 403,  # this administrator may not; another may
 }
+
+
+#: problem ``type`` codes of the HTTP-level refusals Starlette raises itself (unknown path…)
+HTTP_CODES = {400: "bad-request", 404: "not-found", 405: "method-not-allowed",
+              413: "payload-too-large", 415: "unsupported-media-type"}
+
+
+class Problem(BaseModel):
+    """The body of every error response (RFC 9457 problem details)."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str
+    title: str
+    status: int
+    detail: str
 
 
 class ApiError(Exception):
@@ -63,6 +84,28 @@ def install(app: FastAPI) -> None:
         if exc.status == 401:
             response.headers["WWW-Authenticate"] = "Bearer"
         return response
+
+    @app.exception_handler(HTTPException)
+    def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        code = HTTP_CODES.get(exc.status_code, "http-error")
+        title = (HTTPStatus(exc.status_code).phrase
+                 if exc.status_code in HTTPStatus._value2member_map_ else "HTTP error")
+        response = problem(exc.status_code, code, title, str(exc.detail))
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            from api.openapi import documented_methods  # the document is built on errors
+
+            methods = documented_methods(request.app, request.url.path)
+            if methods:
+                response.headers["Allow"] = ", ".join(methods)
+        return response
+
+    @app.exception_handler(Exception)
+    def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # The traceback goes to the server log (Starlette re-raises after answering); the
+        # client learns nothing about the internals.
+        return problem(500, "internal-error", "Internal server error",
+                       "the request failed unexpectedly; the error has been logged")
 
     @app.exception_handler(RequestValidationError)
     def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -1,4 +1,5 @@
-"""What the app holds while it runs: the registry, its ledger and the follower between them."""
+"""What the app holds while it runs: the registry, its ledger and the follower between them, the
+order gateway that group-commits concurrent HTTP orders, and the market-data read model."""
 
 from __future__ import annotations
 
@@ -6,12 +7,23 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from api.tokens import TokenStore
+from domain.exchange.orders import Outcome
 from ledger.log import Ledger
 from registry.bootstrap import Registry, build_registry
 from registry.config import Settings
 from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
+from registry.market_data import MarketData
+from registry.order_gateway import OrderGateway
+from registry.receipts import receipt
+
+
+def _clock() -> str:
+    from api.deps import now  # deps imports this module: resolve the one clock at call time
+
+    return now()
 
 
 @dataclass
@@ -20,6 +32,8 @@ class AppState:
     ledger: Ledger
     follower: LedgerFollower
     tokens: TokenStore
+    gateway: OrderGateway
+    market_data: MarketData
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -29,7 +43,28 @@ class AppState:
         ledger = open_ledger(settings)
         follower = LedgerFollower(registry, ledger, checkpoint_every=settings.checkpoint_every)
         tokens = open_tokens(env)
-        return cls(registry=registry, ledger=ledger, follower=follower, tokens=tokens)
+        # concurrent HTTP orders for one market share one save (see registry.order_gateway)
+        market_data = MarketData(registry)
+        one_batch_at_a_time = threading.Lock()
+
+        def submit_orders(**batch: Any) -> list[Outcome]:
+            # Firms trade on several markets, so concurrent batches of different markets write
+            # the same cash accounts and one of them fails its save and re-runs on reloaded
+            # aggregates. Writing one batch at a time in this process avoids that; the waiting
+            # markets' queues meanwhile grow into larger batches.
+            with one_batch_at_a_time:
+                outcomes = registry.submit_orders(**batch)
+            market_data.notify()  # live streams pick the batch up now, not at their timeout
+            return outcomes
+
+        gateway = OrderGateway(submit_orders, clock=_clock)
+        return cls(registry=registry, ledger=ledger, follower=follower, tokens=tokens,
+                   gateway=gateway, market_data=market_data)
+
+    def market_view(self) -> MarketData:
+        """The market-data read model, caught up with everything committed so far."""
+        self.market_data.refresh()
+        return self.market_data
 
     def caught_up(self) -> Ledger:
         """The ledger with a leaf for every event committed so far (and a checkpoint)."""
@@ -39,7 +74,15 @@ class AppState:
                 self.ledger.checkpoint()
         return self.ledger
 
+    def receipt(self, position: int) -> dict[str, Any]:
+        """Ledger index, leaf, inclusion proof and covering checkpoint of the event at
+        ``position`` (see ``registry.receipts``), after catching the ledger up."""
+        self.caught_up()
+        with self.lock:  # no catch-up may append while the proof is computed
+            return receipt(self.ledger, position)
+
     def close(self) -> None:
+        self.market_data.close()  # ends open live streams before the store goes away
         self.tokens.close()
         self.ledger.close()
         self.registry.close()

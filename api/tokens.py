@@ -33,6 +33,18 @@ class Principal:
     subject: str
 
 
+@dataclass(frozen=True)
+class TokenRecord:
+    """A token as an administrator sees it: who it is for and when it is valid; no secret."""
+
+    token_id: str
+    role: str
+    subject: str
+    created_at: str
+    expires_at: str
+    revoked_at: str | None
+
+
 def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode("utf-8")).digest()
 
@@ -71,6 +83,21 @@ class TokenStore:
         if row is None or row[4] is not None or datetime.fromisoformat(row[3]) <= now:
             return None
         return Principal(token_id=row[0], role=row[1], subject=row[2])
+
+    def record(self, token_id: str) -> TokenRecord | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, role, subject, created_at, expires_at, revoked_at FROM tokens "
+                "WHERE id = ?", (token_id,)).fetchone()
+        return None if row is None else TokenRecord(*row)
+
+    def list(self) -> list[TokenRecord]:
+        """Every token ever issued, newest first, without secrets (only hashes are stored)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, role, subject, created_at, expires_at, revoked_at FROM tokens "
+                "ORDER BY created_at DESC, id").fetchall()
+        return [TokenRecord(*row) for row in rows]
 
     def revoke(self, token_id: str, *, now: datetime) -> bool:
         with self._lock:

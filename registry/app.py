@@ -15,9 +15,9 @@ from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, Transcoder
 
 from domain.agency import Agency
 from domain.catalogue import Catalogue
@@ -27,6 +27,8 @@ from domain.expansion import ExpansionApplication
 from domain.instrument import Instrument
 from domain.retrofit import Retrofit
 from domain.rules import CURRENT_RULES, TradingRules, rules
+from registry.snapshots import take_due_snapshots
+from registry.transcoder import OrjsonTranscoder
 
 MAX_ATTEMPTS = 10
 BACKOFF_SECONDS = 0.002
@@ -63,6 +65,16 @@ class RegistryBase(Application):
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env=env)
+
+    def construct_transcoder(self) -> Transcoder:
+        """The library's JSON format, encoded with orjson (`registry.transcoder`)."""
+        transcoder = OrjsonTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[Any]) -> None:
+        """Due snapshots from the saved aggregates, in one write (`registry.snapshots`)."""
+        take_due_snapshots(self, processing_event)
 
     # -- loading -------------------------------------------------------------------------------
 

@@ -1,10 +1,12 @@
 """Exchange commands: cash, markets, orders (group commit), settlement and verification.
 
 Every market write goes through the market's `MarketWriter` (one lock per market, cached
-aggregates). `submit_orders` is the group commit: a whole batch of orders and cancels for one
-instrument becomes ONE save holding one ``Market.BatchMatched``, one
-``Instrument.BatchSettled`` and one ``CashAccount.Posted`` per enterprise the batch touched. An
-order is acknowledged (its `Outcome` returned) only after that save.
+aggregates) under the exchange's lock (`registry.book_lock.exchange_lock`: one market write at
+a time, in this process and across processes). `submit_orders` is the group commit: a whole
+batch of orders and cancels for one instrument becomes ONE save holding one
+``Market.BatchMatched``, one ``Instrument.BatchSettled`` and one ``CashAccount.Posted`` per
+enterprise the batch touched. An order is acknowledged (its `Outcome` returned) only after that
+save.
 """
 
 from __future__ import annotations
@@ -28,8 +30,10 @@ from domain.instrument import Instrument
 from domain.matching import OrderBook
 from domain.rules import CURRENT_RULES, TradingRules, rules
 from registry.app import BACKOFF_SECONDS, MAX_ATTEMPTS, RegistryBase, command
+from registry.book_lock import exchange_lock
 from registry.exchange_modes import TradingModeCommands
 from registry.exchange_writer import MarketWriter
+from registry.gc_pause import gc_paused
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -54,7 +58,9 @@ class ExchangeCommands(TradingModeCommands, _Base):
     def _with_writer(self, instrument: str, fn: Callable[[MarketWriter], Any]) -> Any:
         """Run ``fn`` under the market's lock; re-run it on fresh copies after a conflict."""
         w = self._writer(instrument)
-        with w.lock:
+        # one market write at a time, across processes too (`exchange_lock`: batches of
+        # different books write the same cash accounts); the collector pauses once we write
+        with w.lock, exchange_lock(self), gc_paused():
             for attempt in range(MAX_ATTEMPTS):
                 try:
                     w.sync()
@@ -98,12 +104,14 @@ class ExchangeCommands(TradingModeCommands, _Base):
         return rules(c.rules_version or CURRENT_RULES)
 
     def _desk(self, w: MarketWriter, market: Market, instrument: Instrument, at: str) -> Desk:
+        rules_ = self._rules_in(w)
         return Desk(
-            kind=market.kind, zone=market.zone, rules=self._rules_in(w),
+            kind=market.kind, zone=market.zone, rules=rules_,
             traders=lambda c: self._trader_in(w, c),
             accounts=lambda c: self._account_in(w, c),
-            positions=lambda owner: instrument.exchange_position(
-                owner, pool=pool_ref(market.instrument), on=at[:10]),
+            positions=w.positions.reader(instrument, pool=pool_ref(market.instrument),
+                                         on=at[:10]),
+            checks=w.pair_checks(kind=market.kind, zone=market.zone, rules=rules_),
         )
 
     # -- cash ----------------------------------------------------------------------------------
@@ -160,8 +168,10 @@ class ExchangeCommands(TradingModeCommands, _Base):
         self._with_writer(instrument, run)
 
     def market(self, instrument: str) -> Market:
-        """The market as stored (a fresh copy, rebuilt from its events)."""
-        m: Market = self._get(Market, Market.create_id(instrument), f"market {instrument}")
+        """The market as stored (a fresh copy, rebuilt from its events: every batch is matched
+        again, so the collector is paused as for a batch, which halves the rebuild)."""
+        with gc_paused():
+            m: Market = self._get(Market, Market.create_id(instrument), f"market {instrument}")
         return m
 
     def book(self, instrument: str) -> OrderBook:
@@ -186,10 +196,12 @@ class ExchangeCommands(TradingModeCommands, _Base):
                     a = self._account_in(w, owner, at)
                     a.post(ref=ref, at=at, **posting)
                     changed.append(a)
+                postings = desk.unit_postings()
                 i.settle_batch(pool=pool_ref(instrument), rule_version=desk.rules.version,
-                               ref=ref, at=at, **desk.unit_postings())
+                               ref=ref, at=at, **postings)
                 changed.append(i)
                 self.save(*changed)
+                w.positions.settled(i, on=at[:10], **postings)
             return outcomes
 
         result: list[Outcome] = self._with_writer(instrument, run)

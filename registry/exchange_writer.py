@@ -2,10 +2,15 @@
 between batches so a batch does not reload (or re-match) anything that has not changed.
 
 Why this is safe: before each batch the writer reads the event log from where it last looked
-and evicts every cached aggregate that someone else has changed since (one small query). What a
-batch writes was either just validated that way or conflicts on save (``IntegrityError``); on a
-conflict everything is dropped and the batch re-runs on fresh copies. After any other failure
-the aggregates that were changed in memory but not saved are dropped.
+and brings every cached aggregate that someone else has changed since up to date (one small
+query): the next event of a cached copy is applied to it, as a reload from the store would
+apply it; a copy whose events arrive with a gap is evicted. Other writers (the other markets'
+writers in this process, other API workers) post to the same cash accounts and instrument
+every batch, so evicting would mean reloading them, and a `Market`, which has no snapshot,
+re-matches its whole history on reload. What a batch writes was either just brought up to date
+that way or conflicts on save (``IntegrityError``); on a conflict everything is dropped and the
+batch re-runs on fresh copies. After any other failure the aggregates that were changed in
+memory but not saved are dropped.
 """
 
 from __future__ import annotations
@@ -17,6 +22,9 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 
 from domain.errors import NotFound
+from domain.exchange.desk import PairChecks
+from domain.rules import TradingRules
+from registry.exchange_positions import PositionCache
 
 #: more foreign events than this since the last batch: drop the whole cache instead
 SYNC_LIMIT = 500
@@ -28,9 +36,26 @@ class MarketWriter:
         self.lock = threading.RLock()
         self.cache: dict[Any, Any] = {}
         self.position = int(app.recorder.max_notification_id() or 0)
+        self.positions = PositionCache()
+        self._checks: dict[tuple[str, str, str], PairChecks] = {}
+
+    def pair_checks(self, *, kind: str, zone: str, rules: TradingRules) -> PairChecks:
+        """The market's memo of party checks under ``rules`` (kept: it never goes stale)."""
+        key = (rules.version, kind, zone)
+        checks = self._checks.get(key)
+        if checks is None:
+            checks = self._checks[key] = PairChecks(kind=kind, zone=zone, rules=rules)
+        return checks
 
     def sync(self) -> None:
-        """Evict what other writers changed since we last looked."""
+        """Bring the cache up to what other writers stored since we last looked.
+
+        A cached aggregate's next event is applied to the cached copy, exactly as a reload
+        would apply it after the copy's version (so a `Market` re-matches one batch, not its
+        whole history); an aggregate whose events arrive with a gap, or whose event fails to
+        apply, is evicted and reloaded when next needed. Events at or below a copy's version
+        are its own, already applied.
+        """
         found = self.app.recorder.select_notifications(self.position + 1, SYNC_LIMIT)
         if len(found) == SYNC_LIMIT:
             self.cache.clear()
@@ -38,10 +63,21 @@ class MarketWriter:
             return
         for n in found:
             cached = self.cache.get(n.originator_id)
-            if cached is not None and cached.version < n.originator_version:
+            if cached is None or cached.version >= n.originator_version:
+                continue
+            if cached.version + 1 != n.originator_version or not self._apply(cached, n):
                 del self.cache[n.originator_id]
         if found:
             self.position = found[-1].id
+
+    def _apply(self, cached: Any, stored: Any) -> bool:
+        """Apply one stored event to a cached copy; False if it could not be applied (the
+        copy may then be half-changed and must go)."""
+        try:
+            self.app.mapper.to_domain_event(stored).mutate(cached)
+        except Exception:  # any failure: reload from the store instead
+            return False
+        return True
 
     def get(self, aggregate_id: UUID, what: str) -> Any:
         agg = self.cache.get(aggregate_id)
@@ -58,9 +94,11 @@ class MarketWriter:
 
     def drop_all(self) -> None:
         self.cache.clear()
+        self.positions.clear()
 
     def drop_dirty(self) -> None:
         """After a failed command: forget aggregates changed in memory but not stored."""
+        self.positions.clear()
         for key, agg in list(self.cache.items()):
             consistent = getattr(agg, "is_consistent", None)
             if agg.pending_events or (consistent is not None and not consistent()):

@@ -1,10 +1,57 @@
-"""Third-party agencies: registration, accreditation.
-
-Unfinished: routes are being added.
-"""
+"""Third-party audit and verification agencies: registration and accreditation
+(administrators). The register of agencies and their accreditation is open to every
+authenticated participant: enterprises choose their auditors from it."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, status
+
+from api.auth import CurrentUser
+from api.deps import Administrator, Page, PageDep, RegistryDep, now
+from api.listing import page_of
+from api.schemas.parties import (
+    Accreditation,
+    AccreditationWithdrawal,
+    AgencyCreate,
+    AgencyPublic,
+)
+from registry import agencies as agency_commands
 
 router = APIRouter(prefix="/agencies", tags=["agencies"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def register_agency(body: AgencyCreate, _: Administrator, registry: RegistryDep) -> AgencyPublic:
+    """Register an agency (administrators); it may audit once accredited."""
+    a = registry.register_agency(credit_code=body.credit_code, name=body.name, at=now())
+    return AgencyPublic.of(a)
+
+
+@router.get("")
+def list_agencies(_: CurrentUser, registry: RegistryDep, page: PageDep) -> Page[AgencyPublic]:
+    """Every registered agency with its accreditation and standing."""
+    codes = registry.catalogue().entries["agencies"]
+    return page_of(codes, page, lambda c: AgencyPublic.of(registry.agency(c)))
+
+
+@router.get("/{code}")
+def show_agency(code: str, _: CurrentUser, registry: RegistryDep) -> AgencyPublic:
+    """One agency's accreditation and standing."""
+    return AgencyPublic.of(registry.agency(code))
+
+
+@router.post("/{code}/accreditation")
+def accredit_agency(code: str, body: Accreditation, _: Administrator,
+                    registry: RegistryDep) -> AgencyPublic:
+    """Record the agency's accreditation certificate (administrators)."""
+    registry.accredit_agency(credit_code=code, accreditation=body.accreditation, at=now())
+    return AgencyPublic.of(registry.agency(code))
+
+
+@router.post("/{code}/accreditation/withdrawal")
+def withdraw_accreditation(code: str, body: AccreditationWithdrawal, _: Administrator,
+                           registry: RegistryDep) -> AgencyPublic:
+    """Withdraw the accreditation (administrators): the agency may no longer audit or verify."""
+    agency_commands.withdraw_accreditation(registry, credit_code=code, reason=body.reason,
+                                           at=now())
+    return AgencyPublic.of(registry.agency(code))

@@ -1,10 +1,206 @@
-"""Agreement (negotiated) transfers.
+"""Agreement transfers: a seller offers units to a named buyer at a price, the buyer accepts,
+an administrator verifies, and the trade settles delivery-versus-payment.
 
-Unfinished: routes are being added.
+The seller's units are reserved at the offer, the buyer's cash at acceptance; withdrawal (the
+seller, before acceptance), declining (the buyer) or rejection (an administrator) releases
+them. Four eyes: the verifying administrator offered and accepted nothing of it (the registry
+enforces it; 403 otherwise). Only the two parties, administrators and auditors see an
+agreement; anyone else gets 404.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import CurrentUser
+from api.deps import (
+    Administrator,
+    Page,
+    PageDep,
+    RegistryDep,
+    StateDep,
+    acting_for,
+    not_found,
+    now,
+)
+from api.errors import ApiError
+from api.schemas.markets import INSTRUMENT_PATTERN, CreditCode, Price, Quantity
+from api.schemas.trades import Receipt
+from api.tokens import Principal
+from domain.errors import NotFound
+from domain.exchange.agreement import Agreement as AgreementAggregate
+from registry.bootstrap import Registry
 
 router = APIRouter(prefix="/agreements", tags=["agreements"])
+REFERENCE = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+ReferencePath = Annotated[str, Path(pattern=REFERENCE, max_length=64)]
+States = Literal["offered", "accepted", "settled", "rejected", "withdrawn"]
+
+
+class Offer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reference: Annotated[str | None, Field(pattern=REFERENCE,
+                                           description="generated when absent")] = None
+    instrument: Annotated[str, Field(pattern=INSTRUMENT_PATTERN, max_length=60)]
+    buyer: CreditCode
+    price: Price
+    quantity: Quantity
+    seller: CreditCode | None = Field(None, description="administrators: the seller")
+
+
+class Reason(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S")]
+
+
+class Step(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    state: States
+    by: str
+    at: str
+    reason: str | None = None
+
+
+class Agreement(BaseModel):
+    """``price`` fen/t, ``quantity`` kg, ``amount`` fen (what the buyer pays)."""
+
+    model_config = ConfigDict(extra="forbid")
+    reference: str
+    instrument: str
+    seller: str
+    buyer: str
+    price: int
+    quantity: int
+    amount: int
+    state: States
+    offered_by: str
+    accepted_by: str | None
+    history: list[Step]
+
+
+def _out(a: AgreementAggregate) -> Agreement:
+    return Agreement(reference=a.reference, instrument=a.instrument, seller=a.seller,
+                     buyer=a.buyer, price=a.price, quantity=a.qty, amount=a.amount,
+                     state=a.state,  # type: ignore[arg-type]  # one of the five, a str
+                     offered_by=a.offered_by, accepted_by=a.accepted_by,
+                     history=[Step.model_validate(h) for h in a.history])
+
+
+def _party(user: Principal) -> bool:
+    return user.role in ("administrator", "auditor")
+
+
+def _visible(registry: Registry, user: Principal, reference: str) -> AgreementAggregate:
+    try:
+        a = registry.agreement(reference)
+    except NotFound:
+        raise not_found(f"agreement {reference}") from None
+    if not (_party(user) or (user.role == "enterprise" and user.subject in (a.seller, a.buyer))):
+        raise not_found(f"agreement {reference}")
+    return a
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def offer(body: Offer, user: CurrentUser, registry: RegistryDep) -> Agreement:
+    """Offer units to a named buyer (the seller's units are reserved now)."""
+    seller = acting_for(user, body.seller)
+    a = registry.offer_agreement(reference=body.reference or f"AG-{uuid.uuid4().hex[:20]}",
+                                 instrument=body.instrument, seller=seller, buyer=body.buyer,
+                                 price=body.price, qty=body.quantity, offered_by=user.subject,
+                                 at=now())
+    return _out(a)
+
+
+@router.get("")
+def list_agreements(user: CurrentUser, registry: RegistryDep, state: StateDep, page: PageDep,
+                    state_: Annotated[States | None, Query(alias="state")] = None,
+                    ) -> Page[Agreement]:
+    """The caller's agreements (as seller or buyer), newest first; administrators and
+    auditors see all."""
+    if user.role not in ("enterprise", "administrator", "auditor"):
+        raise ApiError(403, "forbidden", "this needs the role enterprise, administrator or "
+                                         "auditor")
+    data = state.market_view()
+    with data.lock:
+        refs = [r for r, a in data.agreements.items()
+                if _party(user) or user.subject in (a["seller"], a["buyer"])]
+    found = [_out(registry.agreement(r)) for r in reversed(refs)]
+    found = [a for a in found if state_ in (None, a.state)]
+    return Page[Agreement](items=found[page.offset:page.offset + page.limit],
+                           offset=page.offset, limit=page.limit, total=len(found))
+
+
+@router.get("/{reference}")
+def get_agreement(reference: ReferencePath, user: CurrentUser,
+                  registry: RegistryDep) -> Agreement:
+    return _out(_visible(registry, user, reference))
+
+
+@router.post("/{reference}/accept")
+def accept(reference: ReferencePath, user: CurrentUser, registry: RegistryDep) -> Agreement:
+    """The buyer accepts (its cash is reserved now)."""
+    a = _visible(registry, user, reference)
+    if user.role == "enterprise" and user.subject != a.buyer:
+        raise ApiError(403, "forbidden", "only the buyer may accept")
+    buyer = acting_for(user, a.buyer if user.role == "administrator" else None)
+    registry.accept_agreement(reference=reference, buyer=buyer, accepted_by=user.subject,
+                              at=now())
+    return _out(registry.agreement(reference))
+
+
+@router.post("/{reference}/verify")
+def verify(reference: ReferencePath, user: Administrator, registry: RegistryDep) -> Agreement:
+    """An administrator who took no part verifies; the trade settles delivery-versus-payment."""
+    registry.verify_agreement(reference=reference, administrator=user.subject, at=now())
+    return _out(registry.agreement(reference))
+
+
+def _end(registry: Registry, user: Principal, reference: str, how: str, reason: str,
+         party: str | None) -> Agreement:
+    a = _visible(registry, user, reference)
+    if party is not None and user.role == "enterprise" and user.subject != getattr(a, party):
+        raise ApiError(403, "forbidden", f"only the {party} may do this")
+    registry.end_agreement(reference=reference, state=how, by=user.subject, reason=reason,
+                           at=now())
+    return _out(registry.agreement(reference))
+
+
+@router.post("/{reference}/withdraw")
+def withdraw(reference: ReferencePath, body: Reason, user: CurrentUser,
+             registry: RegistryDep) -> Agreement:
+    """The seller withdraws its offer before acceptance (its units are released)."""
+    if user.role not in ("enterprise", "administrator"):
+        raise ApiError(403, "forbidden", "this needs the role enterprise or administrator")
+    return _end(registry, user, reference, "withdrawn", body.reason, "seller")
+
+
+@router.post("/{reference}/decline")
+def decline(reference: ReferencePath, body: Reason, user: CurrentUser,
+            registry: RegistryDep) -> Agreement:
+    """The buyer declines an offer (the seller's units are released)."""
+    if user.role != "enterprise":
+        raise ApiError(403, "forbidden", "this needs the role enterprise")
+    return _end(registry, user, reference, "rejected", body.reason, "buyer")
+
+
+@router.post("/{reference}/reject")
+def reject(reference: ReferencePath, body: Reason, user: Administrator,
+           registry: RegistryDep) -> Agreement:
+    """An administrator rejects it before settlement; every reservation is released."""
+    return _end(registry, user, reference, "rejected", body.reason, None)
+
+
+@router.get("/{reference}/receipt")
+def receipt(reference: ReferencePath, user: CurrentUser, registry: RegistryDep,
+            state: StateDep) -> Receipt:
+    """The ledger receipt of the agreement's latest event (``Settled`` once settled)."""
+    _visible(registry, user, reference)
+    data = state.market_view()
+    with data.lock:
+        events: dict[str, Any] = dict(data.agreements[reference]["events"])
+    event = "Settled" if "Settled" in events else max(events, key=events.__getitem__)
+    return Receipt(subject=reference, event=event, **state.receipt(events[event]))

@@ -1,10 +1,212 @@
-"""Auctions of reserve indicators.
+"""Sealed-bid auctions of reserve indicators, cleared at one uniform price.
 
-Unfinished: routes are being added.
+An administrator opens an auction of a holder's units (reserved at once). Bids are sealed and
+irrevocable (there is no way to withdraw one): a bidder sees its own bids only, and nobody sees
+anyone else's until clearing, when administrators and auditors see every bid and allocation and
+a bidder its own. Each bid reserves its full value. Clearing (another administrator than the
+one who opened it) allocates in price then time priority, at most ``cap`` kg per bidder, and
+every winner pays the lowest winning price; unallocated cash and units are released.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import CurrentUser
+from api.deps import (
+    Administrator,
+    Page,
+    PageDep,
+    RegistryDep,
+    StateDep,
+    acting_for,
+    not_found,
+    now,
+    paginate,
+)
+from api.errors import ApiError
+from api.schemas.markets import INSTRUMENT_PATTERN, CreditCode, Price, Quantity
+from api.schemas.trades import Receipt
+from api.tokens import Principal
+from domain.errors import NotFound
+from domain.exchange.auction import BID_ID, BIDDER, ENTERED_BY, PRICE, QTY
+from domain.exchange.auction import Auction as AuctionAggregate
+from domain.exchange.money import value
+from registry.bootstrap import Registry
 
 router = APIRouter(prefix="/auctions", tags=["auctions"])
+ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+AuctionPath = Annotated[str, Path(pattern=ID, max_length=64)]
+
+
+class AuctionOpen(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    auction_id: Annotated[str | None, Field(pattern=ID, description="generated if absent")] = None
+    instrument: Annotated[str, Field(pattern=INSTRUMENT_PATTERN, max_length=60)]
+    seller: CreditCode
+    volume: Quantity
+    reserve_price: Price
+    min_bid: Quantity
+    cap_pct: Annotated[int, Field(strict=True, gt=0, le=100,
+                                  description="per-bidder cap, % of the volume")] = 50
+    tick: Price = 1
+    lot: Quantity = 1000
+
+
+class BidIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bid_id: Annotated[str | None, Field(pattern=ID, description="generated if absent")] = None
+    price: Price
+    quantity: Quantity
+    bidder: CreditCode | None = Field(None, description="administrators: the bidder")
+
+
+class Bid(BaseModel):
+    """A sealed bid; ``allocated`` (kg) once the auction is cleared."""
+
+    model_config = ConfigDict(extra="forbid")
+    bid_id: str
+    bidder: str
+    price: int
+    quantity: int
+    entered_by: str
+    reserved: int = Field(description="fen reserved when it was placed")
+    allocated: int | None
+
+
+class Result(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    clearing_price: int | None
+    sold: int
+    cleared_by: str
+    excluded: dict[str, str] = Field(description="bidder -> why it was left out "
+                                                 "(administrators and auditors)")
+
+
+class Auction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    auction_id: str
+    instrument: str
+    seller: str
+    volume: int
+    reserve_price: int
+    min_bid: int
+    cap_pct: int
+    cap: int
+    tick: int
+    lot: int
+    state: Literal["open", "cleared"]
+    opened_by: str
+    result: Result | None
+
+
+def _privileged(user: Principal) -> bool:
+    return user.role in ("administrator", "auditor")
+
+
+def _out(x: AuctionAggregate, user: Principal) -> Auction:
+    result = None
+    if x.result is not None:
+        r = x.result
+        result = Result(clearing_price=r["clearing_price"], sold=r["sold"],
+                        cleared_by=r["cleared_by"],
+                        excluded=r["excluded"] if _privileged(user) else {})
+    return Auction(auction_id=x.auction_id, instrument=x.instrument, seller=x.seller,
+                   volume=x.volume, reserve_price=x.reserve_price, min_bid=x.min_bid,
+                   cap_pct=x.cap_pct, cap=x.cap, tick=x.tick, lot=x.lot,
+                   state=x.state,  # type: ignore[arg-type]  # the aggregate's str is one of them
+                   opened_by=x.opened_by, result=result)
+
+
+def _auction(registry: Registry, auction_id: str) -> AuctionAggregate:
+    try:
+        return registry.auction(auction_id)
+    except NotFound:
+        raise not_found(f"auction {auction_id}") from None
+
+
+def _bids(x: AuctionAggregate, user: Principal) -> list[Bid]:
+    """The bids the caller may see: its own; every bid for administrators and auditors."""
+    allocations = x.result["allocations"] if x.result else None
+    return [Bid(bid_id=b[BID_ID], bidder=b[BIDDER], price=b[PRICE], quantity=b[QTY],
+                entered_by=b[ENTERED_BY], reserved=value(b[PRICE], b[QTY]),
+                allocated=None if allocations is None else allocations.get(b[BID_ID], 0))
+            for b in x.bids if _privileged(user) or b[BIDDER] == user.subject]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def open_auction(body: AuctionOpen, user: Administrator, registry: RegistryDep) -> Auction:
+    """Open an auction of the seller's units (administrators); the volume is reserved."""
+    fields: dict[str, Any] = body.model_dump()
+    fields["auction_id"] = body.auction_id or f"AU-{uuid.uuid4().hex[:20]}"
+    x = registry.open_auction(administrator=user.subject, at=now(), **fields)
+    return _out(x, user)
+
+
+@router.get("")
+def list_auctions(user: CurrentUser, registry: RegistryDep, state: StateDep,
+                  page: PageDep) -> Page[Auction]:
+    """Every auction, newest first (bids stay sealed)."""
+    data = state.market_view()
+    with data.lock:
+        ids = list(reversed(data.auctions))
+    shown = ids[page.offset:page.offset + page.limit]
+    return Page[Auction](items=[_out(registry.auction(i), user) for i in shown],
+                         offset=page.offset, limit=page.limit, total=len(ids))
+
+
+@router.get("/{auction_id}")
+def get_auction(auction_id: AuctionPath, user: CurrentUser, registry: RegistryDep) -> Auction:
+    return _out(_auction(registry, auction_id), user)
+
+
+@router.post("/{auction_id}/bids", status_code=status.HTTP_201_CREATED)
+def place_bid(auction_id: AuctionPath, body: BidIn, user: CurrentUser,
+              registry: RegistryDep) -> Bid:
+    """A sealed, irrevocable bid: its full value is reserved until clearing."""
+    bidder = acting_for(user, body.bidder)
+    bid_id = body.bid_id or uuid.uuid4().hex
+    reserved = registry.place_bid(auction_id=auction_id, bid_id=bid_id, bidder=bidder,
+                                  price=body.price, qty=body.quantity,
+                                  entered_by=user.subject, at=now())
+    return Bid(bid_id=bid_id, bidder=bidder, price=body.price, quantity=body.quantity,
+               entered_by=user.subject, reserved=reserved, allocated=None)
+
+
+@router.get("/{auction_id}/bids")
+def list_bids(auction_id: AuctionPath, user: CurrentUser, registry: RegistryDep,
+              page: PageDep) -> Page[Bid]:
+    """The caller's own bids (every bid for administrators and auditors), in bid order."""
+    if user.role == "agency":
+        raise ApiError(403, "forbidden", "this needs the role enterprise, administrator or "
+                                         "auditor")
+    return paginate(_bids(_auction(registry, auction_id), user), page)
+
+
+@router.post("/{auction_id}/clear")
+def clear(auction_id: AuctionPath, user: Administrator, registry: RegistryDep) -> Auction:
+    """Clear at one uniform price and settle every winner delivery-versus-payment (an
+    administrator other than the one who opened it)."""
+    registry.clear_auction(auction_id=auction_id, administrator=user.subject, at=now())
+    return _out(registry.auction(auction_id), user)
+
+
+@router.get("/{auction_id}/receipt")
+def receipt(auction_id: AuctionPath, user: CurrentUser, registry: RegistryDep,
+            state: StateDep) -> Receipt:
+    """The ledger receipt of the clearing (its seller, its bidders, administrators,
+    auditors); 404 before clearing."""
+    x = _auction(registry, auction_id)
+    if not (_privileged(user) or user.subject == x.seller
+            or any(b[BIDDER] == user.subject for b in x.bids)) or user.role == "agency":
+        raise not_found(f"receipt of auction {auction_id}")
+    data = state.market_view()
+    with data.lock:
+        position = data.auctions[auction_id]["events"].get("Cleared")
+    if position is None:
+        raise not_found(f"receipt of auction {auction_id}: it is not cleared yet")
+    return Receipt(subject=auction_id, event="Cleared", **state.receipt(position))

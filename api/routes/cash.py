@@ -1,10 +1,113 @@
-"""Cash accounts in fen: deposits, withdrawals, balances.
+"""Cash accounts: one CNY account per enterprise, in integer fen.
 
-Unfinished: routes are being added.
+Administrators record deposits and withdrawals, each under a unique payment reference (the
+same reference twice is refused with 409, so a retried request cannot double-credit). An
+enterprise sees its own account only; administrators and auditors see every account.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import Administrator, OwnEnterprise, Page, PageDep, RegistryDep, now, paginate
+from domain.errors import NotFound
+from registry.bootstrap import Registry
 
 router = APIRouter(prefix="/cash", tags=["cash"])
+Fen = Annotated[int, Field(strict=True, gt=0, le=10**15, description="fen")]
+
+
+class Record(BaseModel):
+    """A deposit or withdrawal, as the bank or payment system reports it."""
+
+    model_config = ConfigDict(extra="forbid")
+    amount: Fen
+    reference: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:#/-]{0,79}$",
+                                    description="bank or payment reference, unique per account")]
+
+
+class Account(BaseModel):
+    """Balances in fen; ``available`` = ``balance`` − ``reserved`` (orders, bids, agreements)."""
+
+    model_config = ConfigDict(extra="forbid")
+    enterprise: str
+    balance: int
+    reserved: int
+    available: int
+    deposited: int
+    withdrawn: int
+
+
+class Movement(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    version: int
+    event: str
+    reference: str
+    at: str
+    deposited: int = 0
+    withdrawn: int = 0
+    reserved: int = 0
+    paid: int = 0
+    released: int = 0
+    received: int = 0
+
+
+def _account(registry: Registry, code: str) -> Account:
+    registry.enterprise(code)  # 404 for an unknown enterprise
+    try:
+        a = registry.cash_account(code)
+    except NotFound:  # no money recorded yet: an empty account, not an error
+        return Account(enterprise=code, balance=0, reserved=0, available=0, deposited=0,
+                       withdrawn=0)
+    return Account(enterprise=code, balance=a.balance, reserved=a.reserved,
+                   available=a.available(), deposited=a.deposited, withdrawn=a.withdrawn)
+
+
+@router.get("/{code}")
+def get_account(code: OwnEnterprise, registry: RegistryDep) -> Account:
+    """The enterprise's balance, reserved and available cash (own, administrators, auditors)."""
+    return _account(registry, code)
+
+
+def _movement(event: Any) -> Movement | None:
+    name = type(event).__name__
+    if name in ("Deposited", "Withdrawn"):
+        return Movement(version=event.originator_version, event=name, reference=event.reference,
+                        at=event.at, **{name.lower(): event.amount})
+    if name == "Posted":
+        return Movement(version=event.originator_version, event=name, reference=event.ref,
+                        at=event.at, reserved=event.reserved, paid=event.paid,
+                        released=event.released, received=event.received)
+    return None
+
+
+@router.get("/{code}/movements")
+def movements(code: OwnEnterprise, registry: RegistryDep, page: PageDep) -> Page[Movement]:
+    """Every movement of the account, newest first: deposits, withdrawals and the exchange's
+    postings (reserved, paid, released, received)."""
+    try:
+        account_id = registry.cash_account(code).id
+    except NotFound:
+        registry.enterprise(code)
+        return paginate([], page)
+    found = [m for m in map(_movement, registry.events.get(account_id)) if m is not None]
+    return paginate(found[::-1], page)
+
+
+@router.post("/{code}/deposits", status_code=status.HTTP_201_CREATED)
+def deposit(code: str, body: Record, user: Administrator, registry: RegistryDep) -> Account:
+    """Record a deposit (administrators); answers the account after it."""
+    registry.deposit(enterprise=code, amount=body.amount, reference=body.reference,
+                     administrator=user.subject, at=now())
+    return _account(registry, code)
+
+
+@router.post("/{code}/withdrawals", status_code=status.HTTP_201_CREATED)
+def withdraw(code: str, body: Record, user: Administrator, registry: RegistryDep) -> Account:
+    """Record a withdrawal of available cash (administrators); 409 if not available."""
+    registry.withdraw(enterprise=code, amount=body.amount, reference=body.reference,
+                      administrator=user.subject, at=now())
+    return _account(registry, code)

@@ -1,10 +1,51 @@
-"""Enterprises: registration, profile, obligations.
+"""Enterprises: registration (administrators), the record with its obligations, and setting an
+enterprise's own reduction or energy-saving task (administrators).
 
-Unfinished: routes are being added.
+An enterprise reads only its own record (another's answers 404); administrators and auditors
+read all of them.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, status
+
+from api.deps import Administrator, Auditor, OwnEnterprise, Page, PageDep, RegistryDep, now
+from api.listing import page_of
+from api.schemas.parties import EnterpriseCreate, EnterprisePublic, ObligationSet
 
 router = APIRouter(prefix="/enterprises", tags=["enterprises"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def register_enterprise(body: EnterpriseCreate, _: Administrator,
+                        registry: RegistryDep) -> EnterprisePublic:
+    """Register an enterprise under its unified social credit code (administrators)."""
+    e = registry.register_enterprise(
+        credit_code=body.credit_code, name=body.name, sector=body.sector,
+        prefecture=body.prefecture, basin=body.basin,
+        direct_discharger=body.direct_discharger, at=now())
+    return EnterprisePublic.of(e)
+
+
+@router.get("")
+def list_enterprises(_: Auditor, registry: RegistryDep,
+                     page: PageDep) -> Page[EnterprisePublic]:
+    """Every registered enterprise, in registration order (administrators, auditors)."""
+    codes = registry.catalogue().entries["enterprises"]
+    return page_of(codes, page, lambda c: EnterprisePublic.of(registry.enterprise(c)))
+
+
+@router.get("/{code}")
+def show_enterprise(code: OwnEnterprise, registry: RegistryDep) -> EnterprisePublic:
+    """An enterprise's record: sector, zone, standing and obligations."""
+    return EnterprisePublic.of(registry.enterprise(code))
+
+
+@router.post("/{code}/obligations")
+def set_obligation(code: str, body: ObligationSet, _: Administrator,
+                   registry: RegistryDep) -> EnterprisePublic:
+    """Set the enterprise's own task for a kind and period (administrators). Surplus exists
+    only beyond it."""
+    registry.set_obligation(credit_code=code, kind=body.kind, period=body.period,
+                            target=body.target, at=now())
+    return EnterprisePublic.of(registry.enterprise(code))

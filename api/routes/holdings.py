@@ -1,10 +1,182 @@
-"""Holdings, transfers, freezes and the provenance of serial numbers.
+"""Holdings, transfers, holds, retirements, freezes, the expiry run and serial provenance.
 
-Unfinished: routes are being added.
+- ``/holdings/{code}…`` belongs to enterprise ``code``: it reads and acts on its own holdings
+  only (another's answers 404); administrators act for any enterprise, auditors read.
+- Holds (reservations made here) are scoped to the enterprise (``registry.holds``): this API
+  never releases units the exchange, an agreement, an auction or an expansion has reserved.
+- Freezes and the expiry run are administrators' (403 for everyone else).
+- A serial's provenance is readable by administrators and auditors, and by the parties it
+  names: the issuing enterprise, every seller, buyer and holder in its history, and the
+  agencies that audited or verified its retrofit. Anyone else gets 404, as for an unknown
+  serial: a unit's chain of custody is commercial information of the parties in it.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date
+from typing import Annotated
 
-router = APIRouter(prefix="/holdings", tags=["holdings"])
+from fastapi import APIRouter, Path, status
+
+from api.auth import CurrentUser
+from api.deps import (
+    Administrator,
+    OwnEnterprise,
+    Page,
+    PageDep,
+    RegistryDep,
+    StateDep,
+    acting_for,
+    not_found,
+    now,
+    paginate,
+)
+from api.schemas.common import INSTRUMENT_PATTERN, SERIAL_PATTERN, Balance
+from api.schemas.holdings import (
+    ExpiryPublic,
+    ExpiryRun,
+    FreezeCreate,
+    FreezePublic,
+    HoldCreate,
+    Holding,
+    HoldPublic,
+    HoldRelease,
+    RetirementCreate,
+    RetirementPublic,
+    TransferCreate,
+    TransferPublic,
+    Unfreeze,
+    UnfreezePublic,
+)
+from api.schemas.trades import Receipt
+from domain.errors import InvalidInput, NotFound
+from registry import directory, holds
+
+# Full paths, no prefix: the administrators' actions and serial lookups live beside
+# /holdings/{code}, not under it, so that no fixed path (e.g. "freezes") is also a credit code.
+router = APIRouter(tags=["holdings"])
+
+InstrumentPath = Annotated[str, Path(pattern=INSTRUMENT_PATTERN, description="KIND-VINTAGE-ZONE")]
+SerialPath = Annotated[str, Path(pattern=SERIAL_PATTERN,
+                                 description="KIND-VINTAGE-ZONE-NNNNNNNNN")]
+
+
+# -- administrators' actions and serial provenance --------------------------------------------
+
+
+@router.post("/freezes", status_code=status.HTTP_201_CREATED)
+def freeze(body: FreezeCreate, _: Administrator, registry: RegistryDep) -> FreezePublic:
+    """Freeze an owner's available units under a freeze order (administrators)."""
+    n = registry.freeze(instrument=body.instrument, owner=body.owner, ref=body.ref,
+                        reason=body.reason, quantity=body.quantity, at=now())
+    return FreezePublic(instrument=body.instrument, owner=body.owner, ref=body.ref, quantity=n)
+
+
+@router.post("/unfreezes")
+def unfreeze(body: Unfreeze, _: Administrator, registry: RegistryDep) -> UnfreezePublic:
+    """Lift a freeze order (administrators); 404 when nothing is frozen under it."""
+    n = registry.unfreeze(instrument=body.instrument, ref=body.ref, at=now())
+    return UnfreezePublic(instrument=body.instrument, ref=body.ref, quantity=n)
+
+
+@router.post("/expiry-runs")
+def expiry(body: ExpiryRun, _: Administrator, registry: RegistryDep) -> ExpiryPublic:
+    """Expire, in one atomic write, every unit whose validity ended before ``as_of``
+    (administrators)."""
+    at = now()
+    today = date.fromisoformat(at[:10])
+    as_of = body.as_of or today
+    if as_of > today:
+        raise InvalidInput(f"as_of {as_of} lies in the future; units stay valid until then")
+    expired = registry.expire(as_of=as_of.isoformat(), at=at)
+    return ExpiryPublic(as_of=as_of.isoformat(), expired=expired)
+
+
+@router.get("/serials/{serial}")
+def provenance(serial: SerialPath, user: CurrentUser, registry: RegistryDep) -> dict[str, object]:
+    """Everything about one unit: its retrofit, evidence hashes, agencies, every movement and
+    its final state (as ``registry provenance``)."""
+    try:
+        p = registry.provenance(serial)
+    except NotFound:
+        raise not_found(f"serial {serial}") from None
+    if user.role not in ("administrator", "auditor") and \
+            user.subject not in directory.provenance_parties(p):
+        raise not_found(f"serial {serial}")
+    return p
+
+
+# -- one enterprise's holdings ------------------------------------------------------------------
+
+
+@router.get("/holdings/{code}")
+def holdings(code: OwnEnterprise, registry: RegistryDep, page: PageDep) -> Page[Balance]:
+    """The enterprise's units per instrument by state (kg; kgce for ENERGY)."""
+    return paginate([Balance.of(r) for r in directory.holdings(registry, code)], page)
+
+
+@router.get("/holdings/{code}/instruments/{instrument}")
+def holding(code: OwnEnterprise, instrument: InstrumentPath,
+            registry: RegistryDep) -> Holding:
+    """The enterprise's units in one instrument with their serial blocks."""
+    row = directory.holding(registry, code, instrument)
+    return Holding.model_validate({**row, "usable": row["available"] - row["frozen"]})
+
+
+@router.post("/holdings/{code}/transfers", status_code=status.HTTP_201_CREATED)
+def transfer(code: str, body: TransferCreate, user: CurrentUser,
+             registry: RegistryDep) -> TransferPublic:
+    """Transfer units to another enterprise inside the trading zone; the response names the
+    trading-rule version applied and the event's log position (for its ledger receipt)."""
+    seller = acting_for(user, code)
+    version, position = holds.transfer(
+        registry, instrument=body.instrument, seller=seller, buyer=body.buyer,
+        quantity=body.quantity, ref=body.ref, at=now(), from_hold=body.from_reservation)
+    return TransferPublic(instrument=body.instrument, seller=seller, buyer=body.buyer,
+                          quantity=body.quantity, ref=body.ref, rule_version=version,
+                          position=position)
+
+
+@router.get("/holdings/{code}/receipts/{position}")
+def receipt(code: OwnEnterprise, position: Annotated[int, Path(ge=1, le=2**62)],
+            registry: RegistryDep, state: StateDep) -> Receipt:
+    """The ledger receipt of a holding event the enterprise is party to (a transfer's
+    ``position``; also retirements, freezes, consumption): ledger index, leaf, inclusion proof
+    and the checkpoint covering it. Another's event, or none, answers 404."""
+    found = directory.holding_event_at(registry, position)
+    if found is None or code not in found[2]:
+        raise not_found(f"holding event of {code} at position {position}")
+    name, event, _ = found
+    subject = getattr(event, "ref", None) or getattr(event, "approval", None) or name
+    return Receipt(subject=subject, event=name, **state.receipt(position))
+
+
+@router.post("/holdings/{code}/reservations", status_code=status.HTTP_201_CREATED)
+def reserve(code: str, body: HoldCreate, user: CurrentUser, registry: RegistryDep) -> HoldPublic:
+    """Set units aside under the enterprise's own reference (a listing, a pending deal)."""
+    owner = acting_for(user, code)
+    holds.reserve(registry, instrument=body.instrument, owner=owner, quantity=body.quantity,
+                  ref=body.ref, at=now())
+    return HoldPublic(instrument=body.instrument, ref=body.ref, quantity=body.quantity)
+
+
+@router.post("/holdings/{code}/releases")
+def release(code: str, body: HoldRelease, user: CurrentUser,
+            registry: RegistryDep) -> HoldPublic:
+    """Return held units to available; 404 when the enterprise holds nothing under ``ref``."""
+    owner = acting_for(user, code)
+    n = holds.release(registry, instrument=body.instrument, owner=owner, ref=body.ref,
+                      quantity=body.quantity, at=now())
+    return HoldPublic(instrument=body.instrument, ref=body.ref, quantity=n)
+
+
+@router.post("/holdings/{code}/retirements", status_code=status.HTTP_201_CREATED)
+def retire(code: str, body: RetirementCreate, user: CurrentUser,
+           registry: RegistryDep) -> RetirementPublic:
+    """Give units up for good (voluntary cancellation)."""
+    owner = acting_for(user, code)
+    registry.retire(instrument=body.instrument, owner=owner, quantity=body.quantity,
+                    reason=body.reason, at=now())
+    return RetirementPublic(instrument=body.instrument, owner=owner, quantity=body.quantity,
+                            reason=body.reason)
+

@@ -1,10 +1,233 @@
-"""Markets, orders and market data (depth, trades, price history, live stream).
+"""Markets, orders and market data (depth, recent trades, price history, a live stream).
 
-Unfinished: routes are being added.
+Orders go through the app's `OrderGateway`: concurrent requests for one market are matched and
+stored in one save, and each request is answered only after the save holding it returned. An
+enterprise token acts for its own credit code only; ``entered_by`` is the token's subject, so
+the four-eyes check of the verification queue knows who initiated a trade.
+
+Market data is open to every authenticated caller and never names an account; reads come from
+the `MarketData` read model, refreshed from the event log on every request.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, status
+
+from api.auth import CurrentUser
+from api.deps import (
+    Administrator,
+    Page,
+    PageDep,
+    RegistryDep,
+    StateDep,
+    acting_for,
+    authorize_enterprise,
+    not_found,
+    now,
+    paginate,
+)
+from api.errors import ApiError
+from api.routes import market_stream
+from api.schemas.markets import (
+    Bar,
+    Book,
+    CreditCode,
+    Fill,
+    InstrumentPath,
+    Market,
+    MarketOpen,
+    MarketParameters,
+    Order,
+    OrderAck,
+    OrderIdPath,
+    OrderIn,
+    PublicTrade,
+)
+from api.tokens import Principal
+from domain.errors import NotFound
+from domain.exchange.orders import Cancel, Outcome
+from domain.exchange.orders import Order as OrderRequest
+from registry.market_data import MarketData, MarketView
 
 router = APIRouter(prefix="/markets", tags=["markets"])
+router.include_router(market_stream.router)
+Levels = Annotated[int, Query(ge=1, le=50, description="price levels per side")]
+AccountQuery = Annotated[CreditCode | None, Query(description="administrators: the enterprise")]
+
+
+def _view(data: MarketData, instrument: str) -> MarketView:
+    view = data.markets.get(instrument)
+    if view is None:
+        raise NotFound(f"market {instrument} not found")
+    return view
+
+
+def _market(view: MarketView) -> Market:
+    m = view.market
+    params = m.market_params()
+    lower, upper = params.book_rules().price_bounds()
+    return Market(instrument=m.instrument, kind=m.kind, zone=m.zone, **params.to_dict(),
+                  lower_price=lower, upper_price=upper, best_bid=m.book.best_bid(),
+                  best_ask=m.book.best_ask(), last_price=view.last_price,
+                  opened_at=view.opened_at)
+
+
+# -- markets -----------------------------------------------------------------------------------
+
+
+@router.get("")
+def list_markets(state: StateDep, _: CurrentUser, page: PageDep) -> Page[Market]:
+    """Every open market (instrument) with its parameters and best prices."""
+    data = state.market_view()
+    with data.lock:
+        items = [_market(data.markets[code]) for code in sorted(data.markets)]
+    return paginate(items, page)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def open_market(body: MarketOpen, user: Administrator, registry: RegistryDep,
+                state: StateDep) -> Market:
+    """Open the order book of an issued instrument (administrators)."""
+    registry.open_market(administrator=user.subject, at=now(), **body.model_dump())
+    data = state.market_view()
+    with data.lock:
+        return _market(_view(data, body.instrument))
+
+
+@router.get("/{instrument}")
+def get_market(instrument: InstrumentPath, state: StateDep, _: CurrentUser) -> Market:
+    data = state.market_view()
+    with data.lock:
+        return _market(_view(data, instrument))
+
+
+@router.post("/{instrument}/parameters")
+def set_parameters(instrument: InstrumentPath, body: MarketParameters, user: Administrator,
+                   registry: RegistryDep, state: StateDep) -> Market:
+    """A new reference price (the day's band) and/or verification threshold (administrators).
+    The administrator setting them becomes an initiator of the trades made under them."""
+    changes = body.model_dump(exclude_unset=True)
+    registry.set_market_parameters(instrument=instrument, administrator=user.subject, at=now(),
+                                   reference_price=changes.get("reference_price"),
+                                   verify_above=changes.get("verify_above", "keep"))
+    data = state.market_view()
+    with data.lock:
+        return _market(_view(data, instrument))
+
+
+@router.get("/{instrument}/book")
+def book(instrument: InstrumentPath, state: StateDep, _: CurrentUser,
+         levels: Levels = 10) -> Book:
+    """Order-book depth: the best ``levels`` price levels per side, aggregated."""
+    data = state.market_view()
+    _view(data, instrument)
+    return Book.model_validate(data.depth(instrument, levels))
+
+
+# -- orders ------------------------------------------------------------------------------------
+
+
+def _ack(instrument: str, account: str, outcome: Outcome) -> OrderAck:
+    fills = [Fill(trade=f[0], price=f[1], quantity=f[2], state=f[3]) for f in outcome.fills]
+    return OrderAck(order_id=outcome.order_id, instrument=instrument, account=account,
+                    status=outcome.status,  # type: ignore[arg-type]  # refusals were raised
+                    fills=fills, filled=sum(f.quantity for f in fills),
+                    resting=outcome.resting)
+
+
+def _raise_refusal(outcome: Outcome) -> Outcome:
+    if outcome.exception is not None:
+        raise outcome.exception
+    return outcome
+
+
+@router.post("/{instrument}/orders", status_code=status.HTTP_201_CREATED)
+def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
+                 state: StateDep) -> OrderAck:
+    """A limit or market order (market orders are immediate-or-cancel). Answered once stored:
+    the fills, each ``settled`` (delivery-versus-payment done) or ``pending`` (waiting in the
+    verification queue), and the quantity left resting."""
+    account = acting_for(user, body.account)
+    order = OrderRequest(body.order_id or uuid.uuid4().hex, account,
+                         "B" if body.side == "buy" else "S",
+                         "L" if body.kind == "limit" else "M",
+                         body.price if body.kind == "limit" and body.price else 0,
+                         body.quantity, user.subject)
+    return _ack(instrument, account, _raise_refusal(state.gateway.submit(instrument, order)))
+
+
+@router.delete("/{instrument}/orders/{order_id}")
+def cancel_order(instrument: InstrumentPath, order_id: OrderIdPath, user: CurrentUser,
+                 state: StateDep, account: AccountQuery = None) -> OrderAck:
+    """Cancel a resting order of the caller's enterprise (another's answers 404)."""
+    who = acting_for(user, account)
+    cancel = Cancel(order_id, who, user.subject)
+    return _ack(instrument, who, _raise_refusal(state.gateway.submit(instrument, cancel)))
+
+
+def _own_orders(user: Principal, account: str | None) -> str | None:
+    """Whose orders a caller lists: an enterprise its own; administrators and auditors
+    everyone's or one ``account``'s."""
+    if user.role == "enterprise":
+        return authorize_enterprise(user, account or user.subject, "orders of")
+    if user.role in ("administrator", "auditor"):
+        return account
+    raise ApiError(403, "forbidden", "this needs the role enterprise, administrator or auditor")
+
+
+@router.get("/{instrument}/orders")
+def list_orders(instrument: InstrumentPath, user: CurrentUser, state: StateDep, page: PageDep,
+                account: AccountQuery = None,
+                status_: Annotated[Literal["open", "filled", "cancelled", "expired"] | None,
+                                   Query(alias="status")] = None) -> Page[Order]:
+    """The caller's orders on this market, newest first."""
+    who = _own_orders(user, account)
+    data = state.market_view()
+    _view(data, instrument)
+    rows = [o for o in reversed(data.orders_of_account(who, instrument))
+            if status_ is None or o["status"] == status_]
+    return paginate([_order(o) for o in rows], page)
+
+
+@router.get("/{instrument}/orders/{order_id}")
+def get_order(instrument: InstrumentPath, order_id: OrderIdPath, user: CurrentUser,
+              state: StateDep) -> Order:
+    data = state.market_view()
+    with data.lock:
+        record = data.orders.get((instrument, order_id))
+        mine = record is not None and (user.role in ("administrator", "auditor") or (
+            user.role == "enterprise" and user.subject == record["account"]))
+        if record is None or not mine:  # the same answer: nobody learns whose it is
+            raise not_found(f"order {order_id}")
+        return _order(dict(record))
+
+
+def _order(o: dict[str, object]) -> Order:
+    return Order.model_validate({k: v for k, v in o.items() if k in Order.model_fields})
+
+
+# -- market data -------------------------------------------------------------------------------
+
+
+@router.get("/{instrument}/trades")
+def recent_trades(instrument: InstrumentPath, state: StateDep, _: CurrentUser,
+                  page: PageDep) -> Page[PublicTrade]:
+    """The market's trades, newest first (rejected ones left out); no account is named."""
+    data = state.market_view()
+    with data.lock:
+        trades = _view(data, instrument).trades
+        shown = [t for t in reversed(trades) if t["state"] != "rejected"]
+        return paginate([PublicTrade.model_validate(
+            {k: t[k] for k in PublicTrade.model_fields}) for t in shown], page)
+
+
+@router.get("/{instrument}/history")
+def price_history(instrument: InstrumentPath, state: StateDep, _: CurrentUser, page: PageDep,
+                  interval: Literal["day", "hour"] = "day") -> Page[Bar]:
+    """OHLC bars of executed trades per day or hour (China Standard Time), oldest first."""
+    data = state.market_view()
+    _view(data, instrument)
+    return paginate([Bar.model_validate(b) for b in data.history(instrument, interval)], page)

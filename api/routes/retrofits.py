@@ -1,10 +1,167 @@
-"""Retrofits: registration, audits, verification, confirmation, issuance, revocation.
+"""Retrofits: registration, audits, verification, confirmation (确权), issuance, revocation.
 
-Unfinished: routes are being added.
+Who does what, as a regulator's registry would have it:
+- an enterprise registers its own retrofit project (an administrator may register one on an
+  enterprise's behalf, naming it);
+- agencies submit the baseline and post-retrofit audits and the verification, each under the
+  agency's own credit code (the token's), with the report referenced by its SHA-256;
+- administrators confirm, issue, and revoke after a failed spot check.
+
+Reading: administrators and auditors read every retrofit; an enterprise its own; an agency
+those it audited or verified, and, by reference, any still awaiting audit or verification work
+(the enterprise that engages it gives it the reference; the agency's list shows only its own
+work). Everything else answers 404.
 """
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+
+from api.auth import CurrentUser
+from api.deps import (
+    Administrator,
+    AgencyUser,
+    Page,
+    PageDep,
+    RegistryDep,
+    acting_for,
+    not_found,
+    now,
+    paginate,
+)
+from api.schemas.retrofits import (
+    AuditSubmission,
+    Confirmed,
+    Decision,
+    Issued,
+    RetrofitCreate,
+    RetrofitPublic,
+    Revocation,
+    Revoked,
+    VerificationSubmission,
+)
+from api.tokens import Principal
+from domain.errors import NotFound
+from domain.retrofit import Retrofit
+from registry import directory
+from registry.bootstrap import Registry
 
 router = APIRouter(prefix="/retrofits", tags=["retrofits"])
+
+
+def may_read(user: Principal, r: Retrofit) -> bool:
+    if user.role in ("administrator", "auditor"):
+        return True
+    if user.role == "enterprise":
+        return r.enterprise == user.subject
+    return user.role == "agency" and directory.agency_may_read(r, user.subject)
+
+
+def readable_retrofit(reference: str, user: CurrentUser, registry: RegistryDep) -> Retrofit:
+    """The object-level check for one retrofit: unreadable and unknown both answer 404."""
+    try:
+        r = registry.retrofit(reference)
+    except NotFound:
+        raise not_found(f"retrofit {reference}") from None
+    if not may_read(user, r):
+        raise not_found(f"retrofit {reference}")
+    return r
+
+
+ReadableRetrofit = Annotated[Retrofit, Depends(readable_retrofit)]
+
+
+def visible(registry: Registry, user: Principal) -> list[Retrofit]:
+    if user.role == "enterprise":
+        return directory.retrofits(registry, enterprise=user.subject)
+    if user.role == "agency":
+        return directory.retrofits(registry, agency=user.subject)
+    return directory.retrofits(registry)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def register_retrofit(body: RetrofitCreate, user: CurrentUser,
+                      registry: RegistryDep) -> RetrofitPublic:
+    """Register a retrofit project (an enterprise for itself, or an administrator)."""
+    enterprise = acting_for(user, body.enterprise)
+    r = registry.register_retrofit(reference=body.reference, enterprise=enterprise,
+                                   period=body.period, kinds=list(body.kinds),
+                                   description=body.description, at=now())
+    return RetrofitPublic.of(r)
+
+
+@router.get("")
+def list_retrofits(user: CurrentUser, registry: RegistryDep,
+                   page: PageDep) -> Page[RetrofitPublic]:
+    """The retrofits the caller may read, in registration order."""
+    return paginate([RetrofitPublic.of(r) for r in visible(registry, user)], page)
+
+
+@router.get("/{reference}")
+def show_retrofit(r: ReadableRetrofit) -> RetrofitPublic:
+    """One retrofit: state, audits, verification, confirmation, lots, revocation."""
+    return RetrofitPublic.of(r)
+
+
+@router.post("/{reference}/baseline-audit")
+def baseline_audit(reference: str, body: AuditSubmission, user: AgencyUser,
+                   registry: RegistryDep) -> RetrofitPublic:
+    """The agency's baseline (before) audit."""
+    registry.record_baseline_audit(reference=reference, agency=user.subject,
+                                   report_sha256=body.report_sha256,
+                                   amounts=dict(body.amounts), at=now())
+    return RetrofitPublic.of(registry.retrofit(reference))
+
+
+@router.post("/{reference}/post-audit")
+def post_audit(reference: str, body: AuditSubmission, user: AgencyUser,
+               registry: RegistryDep) -> RetrofitPublic:
+    """The agency's post-retrofit audit; the amounts may not exceed the baseline."""
+    registry.record_post_audit(reference=reference, agency=user.subject,
+                               report_sha256=body.report_sha256, amounts=dict(body.amounts),
+                               at=now())
+    return RetrofitPublic.of(registry.retrofit(reference))
+
+
+@router.post("/{reference}/verification")
+def verification(reference: str, body: VerificationSubmission, user: AgencyUser,
+                 registry: RegistryDep) -> RetrofitPublic:
+    """Verification by an accredited agency that did not audit this retrofit (403 otherwise)."""
+    registry.verify_retrofit(reference=reference, agency=user.subject,
+                             report_sha256=body.report_sha256,
+                             reductions=dict(body.reductions), at=now())
+    return RetrofitPublic.of(registry.retrofit(reference))
+
+
+@router.post("/{reference}/confirmation")
+def confirmation(reference: str, user: Administrator, registry: RegistryDep,
+                 _: Decision | None = None) -> Confirmed:
+    """确权: the verified reduction first meets the enterprise's remaining task; the rest is
+    surplus (administrators)."""
+    surplus = registry.confirm_retrofit(reference=reference, administrator=user.subject,
+                                        at=now())
+    return Confirmed(reference=reference, surplus=surplus)
+
+
+@router.post("/{reference}/issuance")
+def issuance(reference: str, user: Administrator, registry: RegistryDep,
+             _: Decision | None = None) -> Issued:
+    """Issue the confirmed surplus as serial-numbered lots, one per kind (administrators);
+    409 ``no-surplus`` when the reduction only met the enterprise's own task."""
+    lots = registry.issue_surplus(reference=reference, administrator=user.subject, at=now())
+    return Issued.model_validate({"reference": reference, "lots": lots})
+
+
+@router.post("/{reference}/revocation")
+def revocation(reference: str, body: Revocation, _: Administrator,
+               registry: RegistryDep) -> Revoked:
+    """Revoke after a failed spot check under the clawback policy (administrators): units
+    still available or reserved are revoked wherever held; consumed or retired ones are added
+    to the enterprise's task; the credit records named are restricted."""
+    outcome = registry.revoke_retrofit(
+        reference=reference, reason=body.reason, spot_check=body.spot_check, at=now(),
+        restrict_enterprise=body.restrict_enterprise,
+        restrict_agencies=tuple(body.restrict_agencies))
+    return Revoked.model_validate({"reference": reference, "revoked": outcome})

@@ -12,7 +12,12 @@ Tallies start from the aggregates as loaded and follow the batch order by order:
 Automated trade checks (`check_trade`): both enterprises' credit standing, the trading-scope
 rules for this seller → buyer, enough valid reserved units of the seller (frozen, expired or
 revoked units fall out of the pool), and the value threshold. A trade failing any goes to the
-administrator verification queue instead of settling.
+administrator verification queue instead of settling. The party checks depend only on the two
+enterprises as they stand and on the rules, so `PairChecks` remembers them between batches,
+keyed by everything they read.
+
+Tallies are small lists per enterprise, read and bumped in place: a batch touches the same few
+dozen enterprises thousands of times.
 """
 
 from __future__ import annotations
@@ -25,29 +30,79 @@ from domain.errors import InsufficientFunds, InsufficientHoldings, NotFound, Reg
 from domain.exchange.cash import CashAccount
 from domain.rules import TradingRules
 
-#: cash tallies per account: reserved, paid, released, received (gross, this batch)
-R, P, L, RCV = range(4)
+#: cash tallies per account: reserved, paid, released, received (gross, this batch), and the
+#: available balance at the start of the batch
+R, P, L, RCV, CASH0 = range(5)
+#: unit tallies per owner: reserved, released, out of the pool (transferred or claimed), and
+#: the position at the start of the batch: usable available units, valid pool units
+RES, REL, OUT, USABLE0, POOL0 = range(5)
+
+
+class PairChecks:
+    """Reasons a seller → buyer trade may not settle automatically, by the parties' profiles
+    (credit standing and `Party`) under one rule set, kind and zone. Pure memo: a key holds
+    every input of the check, so it never goes stale; a profile that changes is a new key."""
+
+    def __init__(self, *, kind: str, zone: str, rules: TradingRules) -> None:
+        self.kind, self.zone, self.rules = kind, zone, rules
+        self._ids: dict[Any, int] = {}
+        self._profiles: list[Any] = []
+        self._reasons: dict[tuple[int, int], tuple[str, ...]] = {}
+
+    def profile(self, e: Enterprise | None, code: str) -> int:
+        """A small id for what the checks read of enterprise ``e`` (None: not found)."""
+        key: Any = ("unknown", code)
+        if e is not None:
+            try:
+                e.check_may_trade()
+                may_trade = True
+            except RegistryError:
+                may_trade = False
+            key = (may_trade, e.party())
+        pid = self._ids.get(key)
+        if pid is None:
+            pid = self._ids[key] = len(self._profiles)
+            self._profiles.append(key)
+        return pid
+
+    def reasons(self, seller: int, buyer: int) -> tuple[str, ...]:
+        pair = (seller, buyer)
+        found = self._reasons.get(pair)
+        if found is None:
+            found = self._reasons[pair] = self._check(self._profiles[seller],
+                                                      self._profiles[buyer])
+        return found
+
+    def _check(self, s: Any, b: Any) -> tuple[str, ...]:
+        if s[0] == "unknown" or b[0] == "unknown":
+            return ("unknown-enterprise",)
+        reasons = [f"credit-restricted:{p.credit_code}" for ok, p in (s, b) if not ok]
+        try:
+            self.rules.check_transfer(self.kind, self.zone, s[1], b[1])
+        except RegistryError:
+            reasons.append("outside-trading-zone")
+        return tuple(reasons)
 
 
 class Desk:
     def __init__(
         self, *, kind: str, zone: str, rules: TradingRules,
         traders: Callable[[str], Enterprise], accounts: Callable[[str], CashAccount],
-        positions: Callable[[str], list[int]],
+        positions: Callable[[str], list[int]], checks: PairChecks | None = None,
     ) -> None:
         self.kind, self.zone, self.rules = kind, zone, rules
         self._traders = traders
         self._accounts = accounts
         self._positions = positions  # owner -> [usable available, valid pool] at the start
-        self.positions: dict[str, list[int]] = {}
+        self.checks = checks if checks is not None else PairChecks(kind=kind, zone=zone,
+                                                                   rules=rules)
         self.cash: dict[str, list[int]] = {}
-        self.cash_start: dict[str, int] = {}
-        self.units: dict[str, list[int]] = {}  # owner -> [reserved, released, transferred out]
+        self.units: dict[str, list[int]] = {}
         self.transfers: list[list[Any]] = []
-        # per batch memo: the same enterprises and pairs come back order after order
+        # per batch memo: the same enterprises come back order after order
         self._known: dict[str, Enterprise] = {}
         self._entry: dict[str, RegistryError | None] = {}
-        self._pairs: dict[tuple[str, str], list[str]] = {}
+        self._profile: dict[str, int] = {}
 
     # -- parties -------------------------------------------------------------------------------
 
@@ -60,68 +115,67 @@ class Desk:
     def check_entry(self, code: str) -> None:
         """Credit standing and the trading-zone pre-check: may this enterprise hold the
         instrument's units at all (its zone, the direct-discharger rule)?"""
-        if code not in self._entry:
-            try:
-                e = self.trader(code)
-                e.check_may_trade()
-                party = e.party()
-                self.rules.check_transfer(self.kind, self.zone, party, party)
-                self._entry[code] = None
-            except RegistryError as exc:
-                self._entry[code] = exc
-        refusal = self._entry[code]
+        try:
+            refusal = self._entry[code]
+        except KeyError:
+            refusal = self._entry[code] = self._entry_refusal(code)
         if refusal is not None:
             raise type(refusal)(*refusal.args)
 
+    def _entry_refusal(self, code: str) -> RegistryError | None:
+        try:
+            e = self.trader(code)
+            e.check_may_trade()
+            party = e.party()
+            self.rules.check_transfer(self.kind, self.zone, party, party)
+        except RegistryError as exc:
+            return exc
+        return None
+
     def check_trade(self, seller: str, buyer: str, qty: int) -> list[str]:
         """Reasons this trade may not settle automatically (empty: it may)."""
-        pair = (seller, buyer)
-        reasons = self._pairs.get(pair)
-        if reasons is None:
-            reasons = self._pairs[pair] = self._check_parties(seller, buyer)
+        profiles = self._profile
+        s = profiles.get(seller)
+        if s is None:
+            s = profiles[seller] = self._profile_of(seller)
+        b = profiles.get(buyer)
+        if b is None:
+            b = profiles[buyer] = self._profile_of(buyer)
+        reasons = list(self.checks.reasons(s, b))
         if self.pool_valid(seller) < qty:
-            return [*reasons, "units-unavailable"]
-        return list(reasons)
-
-    def _check_parties(self, seller: str, buyer: str) -> list[str]:
-        reasons: list[str] = []
-        try:
-            s, b = self.trader(seller), self.trader(buyer)
-            for e in (s, b):
-                try:
-                    e.check_may_trade()
-                except RegistryError:
-                    reasons.append(f"credit-restricted:{e.credit_code}")
-            try:
-                self.rules.check_transfer(self.kind, self.zone, s.party(), b.party())
-            except RegistryError:
-                reasons.append("outside-trading-zone")
-        except NotFound:
-            reasons.append("unknown-enterprise")
+            reasons.append("units-unavailable")
         return reasons
+
+    def _profile_of(self, code: str) -> int:
+        try:
+            e: Enterprise | None = self.trader(code)
+        except NotFound:
+            e = None
+        return self.checks.profile(e, code)
 
     # -- cash ----------------------------------------------------------------------------------
 
     def _cash(self, code: str) -> list[int]:
         t = self.cash.get(code)
         if t is None:
-            t = self.cash[code] = [0, 0, 0, 0]
             try:
-                self.cash_start[code] = self._accounts(code).available()
+                start = self._accounts(code).available()
             except NotFound:
-                self.cash_start[code] = 0
+                start = 0
+            t = self.cash[code] = [0, 0, 0, 0, start]
         return t
 
     def cash_available(self, code: str) -> int:
         t = self._cash(code)
-        return self.cash_start[code] - t[R] + t[L]
+        return t[CASH0] - t[R] + t[L]
 
     def reserve_cash(self, code: str, amount: int) -> None:
-        if amount > self.cash_available(code):
-            raise InsufficientFunds(
-                f"{code} has {self.cash_available(code)} fen available, {amount} needed"
-            )
-        self._cash(code)[R] += amount
+        """Reserve ``amount`` fen, or raise `InsufficientFunds` changing nothing."""
+        t = self._cash(code)
+        available = t[CASH0] - t[R] + t[L]
+        if amount > available:
+            raise InsufficientFunds(f"{code} has {available} fen available, {amount} needed")
+        t[R] += amount
 
     def move_cash(self, code: str, slot: int, amount: int) -> None:
         if amount:
@@ -139,50 +193,54 @@ class Desk:
     # -- units ---------------------------------------------------------------------------------
 
     def _units(self, code: str) -> list[int]:
+        """The owner's tallies; its position is read (once) on first use."""
         t = self.units.get(code)
         if t is None:
-            t = self.units[code] = [0, 0, 0]
+            usable, pool = self._positions(code)
+            t = self.units[code] = [0, 0, 0, usable, pool]
         return t
-
-    def position(self, code: str) -> list[int]:
-        """[usable available, valid pool] units at the start of the batch (read once)."""
-        p = self.positions.get(code)
-        if p is None:
-            p = self.positions[code] = self._positions(code)
-        return p
 
     def units_available(self, code: str) -> int:
         t = self._units(code)
-        return self.position(code)[0] - t[0] + t[1]
+        return t[USABLE0] - t[RES] + t[REL]
 
     def pool_valid(self, code: str) -> int:
         t = self._units(code)
-        return self.position(code)[1] + t[0] - t[1] - t[2]
+        return t[POOL0] + t[RES] - t[REL] - t[OUT]
 
     def reserve_units(self, code: str, qty: int) -> None:
-        if qty > self.units_available(code):
-            raise InsufficientHoldings(
-                f"{code} has {self.units_available(code)} usable units, {qty} needed"
-            )
-        self._units(code)[0] += qty
+        """Reserve ``qty`` units, or raise `InsufficientHoldings` changing nothing."""
+        t = self._units(code)
+        usable = t[USABLE0] - t[RES] + t[REL]
+        if qty > usable:
+            raise InsufficientHoldings(f"{code} has {usable} usable units, {qty} needed")
+        t[RES] += qty
 
     def release_units(self, code: str, qty: int) -> None:
         if qty:
-            self._units(code)[1] += qty
+            self._units(code)[REL] += qty
 
-    def claim_units(self, seller: str, qty: int) -> None:
-        """Units of the pool now held for a pending trade (no longer usable by later trades)."""
-        self._units(seller)[2] += qty
-
-    def transfer(self, seller: str, buyer: str, qty: int, trade: str) -> None:
-        self._units(seller)[2] += qty
-        self.transfers.append([seller, buyer, qty, trade])
+    def trade(self, seller: str, buyer: str, qty: int, amount: int, trade: str, *,
+              above_threshold: bool) -> list[str]:
+        """One fill: run the automated checks and settle it delivery-versus-payment (units
+        out of the seller's pool to the buyer, ``amount`` fen out of the buyer's reservation to
+        the seller), or, if a check fails, hold its units for the verification queue. Returns
+        the reasons it waits (empty: settled)."""
+        reasons = self.check_trade(seller, buyer, qty)
+        if above_threshold:
+            reasons.append("above-threshold")
+        self._units(seller)[OUT] += qty  # settled or held: no later trade may use them
+        if not reasons:
+            self._cash(buyer)[P] += amount
+            self._cash(seller)[RCV] += amount
+            self.transfers.append([seller, buyer, qty, trade])
+        return reasons
 
     def unit_postings(self) -> dict[str, Any]:
         """``Instrument.settle_batch`` arguments (netted reserve / release per owner)."""
         reserve, release = {}, {}
         for code, t in self.units.items():
-            net = t[0] - t[1]
+            net = t[RES] - t[REL]
             if net > 0:
                 reserve[code] = net
             elif net < 0:

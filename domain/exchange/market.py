@@ -33,7 +33,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from domain.errors import FourEyesViolation, InvalidInput, NotFound, RegistryError
-from domain.exchange.desk import RCV, Desk, L, P, R
+from domain.exchange.desk import Desk, L, R
 from domain.exchange.money import value
 from domain.exchange.orders import Cancel, Order, Outcome, Request
 from domain.exchange.params import MarketParams
@@ -118,12 +118,13 @@ class Market(Aggregate):
         """Run a batch; return one `Outcome` per request. Postings for the other aggregates
         are left on ``desk``."""
         params = self.market_params()
-        upper, lot = params.upper_price(), params.lot
+        upper, lot, va = params.upper_price(), params.lot, params.verify_above
         ops: list[list[Any]] = []
         trades: list[list[Any]] = []
         stp: list[list[Any]] = []
         outcomes: list[Outcome] = []
-        next_trade = self.trade_count
+        initiators: dict[tuple[str, str], list[str]] = {}  # per batch: few distinct pairs
+        orders = self.orders
         self.book_batches = -1  # dirty until the batch's event is applied (see module doc)
         for request in requests:
             try:
@@ -134,7 +135,7 @@ class Market(Aggregate):
                     raise InvalidInput(f"not an order or a cancel: {request!r}")
                 need = self._check_entry(request, desk, lot, upper)
                 op = ["S", *request]
-                fills, makers, stopped = self._step(op)
+                fills, makers, stopped, filled = self._step(op)
             except RegistryError as exc:
                 outcomes.append(Outcome(getattr(request, "order_id", ""), "rejected", [], 0,
                                         type(exc).__name__, str(exc), exc))
@@ -142,19 +143,17 @@ class Market(Aggregate):
             # accepted: from here on nothing may refuse
             index = len(ops)
             ops.append(op)
-            if request.side == "B":
+            if need:  # a buy (sells need no cash)
                 desk.move_cash(request.account, R, need)  # reserve (checked above)
             else:
                 desk.reserve_units(request.account, request.qty)
-            out = self._settle(request, index, fills, makers, desk, params.verify_above, upper,
-                               next_trade, trades) if fills else []
-            next_trade += len(fills)
-            filled = sum(f[3] for f in fills)
+            out = self._settle(request, index, fills, makers, desk, va, upper, trades,
+                               initiators) if fills else []
             for info_id, info in stopped:
                 stp.append([index, info_id])
                 self._release(info, desk)
             remaining = request.qty - filled
-            resting = remaining if request.order_id in self.orders else 0
+            resting = remaining if remaining and request.order_id in orders else 0
             if remaining and not resting:  # market order: its remainder is dropped
                 self._release([request.account, request.side, upper, remaining, ""], desk)
             outcomes.append(Outcome(request.order_id, "accepted", out, resting))
@@ -170,56 +169,58 @@ class Market(Aggregate):
         return self.book_batches == self.batches
 
     def _settle(self, request: Order, index: int, fills: list[Any], makers: list[list[Any]],
-                desk: Desk, va: int | None, upper: int, next_trade: int,
-                trades: list[list[Any]]) -> list[list[Any]]:
+                desk: Desk, va: int | None, upper: int, trades: list[list[Any]],
+                initiators: dict[tuple[str, str], list[str]]) -> list[list[Any]]:
         """Turn each fill into a trade: settle it delivery-versus-payment on the desk, or
-        leave its reservations in place for the verification queue."""
+        leave its reservations in place for the verification queue. Trades are numbered on
+        from those already recorded in ``trades`` and in earlier batches."""
+        account, entered_by = request.account, request.entered_by
         buyer_is_taker = request.side == "B"
+        # what the taking buyer reserved per tonne; a resting buyer reserved the fill price
+        limit = (request.price if request.kind == "L" else upper) if buyer_is_taker else 0
+        number = self.trade_count + len(trades)
+        prefix = f"{self.instrument}:"
         out: list[list[Any]] = []
         for (taker, maker, price, qty), maker_info in zip(fills, makers, strict=True):
-            next_trade += 1
-            trade_id = f"{self.instrument}:{next_trade}"
-            buyer, seller = ((request.account, maker_info[ACCOUNT]) if buyer_is_taker
-                             else (maker_info[ACCOUNT], request.account))
-            amount = value(price, qty)
-            limit = (request.price if request.kind == "L" else upper) if buyer_is_taker \
-                else price
-            desk.move_cash(buyer, L, value(limit, qty) - amount)  # price improvement
-            reasons = desk.check_trade(seller, buyer, qty)
-            if va is not None and amount > va:
-                reasons.append("above-threshold")
-            initiators = sorted({request.entered_by, maker_info[ENTERED_BY],
-                                 self.params_set_by})
-            if reasons:
-                desk.claim_units(seller, qty)  # held in the pool for the pending trade
+            number += 1
+            trade_id = f"{prefix}{number}"
+            if buyer_is_taker:
+                buyer, seller = account, maker_info[ACCOUNT]
+                desk.move_cash(buyer, L, value(limit - price, qty))  # price improvement
             else:
-                desk.move_cash(buyer, P, amount)
-                desk.move_cash(seller, RCV, amount)
-                desk.transfer(seller, buyer, qty, trade_id)
+                buyer, seller = maker_info[ACCOUNT], account
+            amount = value(price, qty)
+            reasons = desk.trade(seller, buyer, qty, amount, trade_id,
+                                 above_threshold=va is not None and amount > va)
+            pair = (entered_by, maker_info[ENTERED_BY])
+            who = initiators.get(pair)
+            if who is None:
+                who = initiators[pair] = sorted({*pair, self.params_set_by})
             trades.append([trade_id, index, taker, maker, price, qty, buyer, seller, amount,
-                           reasons, initiators])
+                           reasons, list(who)])
             out.append([trade_id, price, qty, PENDING if reasons else SETTLED])
         return out
 
     def _check_entry(self, o: Order, desk: Desk, lot: int, upper: int) -> int:
         """Every check that does not need the book; returns the cash to reserve (buys)."""
-        if type(o.order_id) is not str or not o.order_id or o.order_id in self.seen:
-            raise InvalidInput(f"order id {o.order_id!r} is empty or already used")
-        if o.side not in ("B", "S") or o.kind not in ("L", "M"):
-            raise InvalidInput(f"side must be B or S and kind L or M, got {o.side!r} {o.kind!r}")
-        if type(o.qty) is not int or o.qty <= 0 or o.qty % lot:
-            raise InvalidInput(f"quantity {o.qty!r} is not a positive whole number of lots "
+        order_id, account, side, kind, price, qty, _ = o
+        if type(order_id) is not str or not order_id or order_id in self.seen:
+            raise InvalidInput(f"order id {order_id!r} is empty or already used")
+        if side not in ("B", "S") or kind not in ("L", "M"):
+            raise InvalidInput(f"side must be B or S and kind L or M, got {side!r} {kind!r}")
+        if type(qty) is not int or qty <= 0 or qty % lot:
+            raise InvalidInput(f"quantity {qty!r} is not a positive whole number of lots "
                                f"of {lot} kg")
-        if o.kind == "L" and (type(o.price) is not int or o.price <= 0):
-            raise InvalidInput(f"limit price must be a positive integer, got {o.price!r}")
-        desk.check_entry(o.account)
-        if o.side == "S":
-            if o.qty > desk.units_available(o.account):
-                desk.reserve_units(o.account, o.qty)  # raises InsufficientHoldings
+        if kind == "L" and (type(price) is not int or price <= 0):
+            raise InvalidInput(f"limit price must be a positive integer, got {price!r}")
+        desk.check_entry(account)
+        if side == "S":
+            if qty > desk.units_available(account):
+                desk.reserve_units(account, qty)  # raises InsufficientHoldings
             return 0
-        need = value(o.price if o.kind == "L" and o.price <= upper else upper, o.qty)
-        if need > desk.cash_available(o.account):
-            desk.reserve_cash(o.account, need)  # raises InsufficientFunds
+        need = value(price if kind == "L" and price <= upper else upper, qty)
+        if need > desk.cash_available(account):
+            desk.reserve_cash(account, need)  # raises InsufficientFunds
         return need
 
     def _cancel(self, c: Cancel, desk: Desk, ops: list[list[Any]]) -> Outcome:
@@ -240,29 +241,33 @@ class Market(Aggregate):
         else:
             desk.release_units(info[ACCOUNT], info[REMAINING])
 
-    def _step(self, op: list[Any]) -> tuple[list[Any], list[list[Any]], list[Any]]:
+    def _step(self, op: list[Any]) -> tuple[list[Any], list[list[Any]], list[Any], int]:
         """Apply one op to the book and the resting-order records. Returns the fills, the
-        maker records as they were before the fills, and STP-cancelled ``(id, record)``."""
+        makers' records (account and user are what callers read: remaining has moved on),
+        the STP-cancelled ``(id, record)`` and the quantity filled."""
         orders = self.orders
         if op[0] == "C":
             orders.pop(op[1])
             self.book.cancel(op[1])
-            return [], [], []
+            return [], [], [], 0
         _, order_id, account, side, kind, price, qty, entered_by = op
-        fills = self.book.submit(side, price, qty, order_id, kind, account)
+        book = self.book
+        fills = book.submit(side, price, qty, order_id, kind, account)
         self.seen.add(order_id)
         makers = []
+        filled = 0
         for _, maker, _, q in fills:
             info = orders[maker]
-            makers.append(list(info))
+            makers.append(info)
+            filled += q
             info[REMAINING] -= q
             if not info[REMAINING]:
                 del orders[maker]
-        stopped = [(i, orders.pop(i)) for i in self.book.last_stp_cancels]
-        if kind == "L" and order_id in self.book._orders:
-            left = qty - sum(f[3] for f in fills)
-            orders[order_id] = [account, side, price, left, entered_by]
-        return fills, makers, stopped
+        stopped = [(i, orders.pop(i)) for i in book.last_stp_cancels] \
+            if book.last_stp_cancels else []
+        if kind == "L" and filled < qty:  # the book rests every limit order's remainder
+            orders[order_id] = [account, side, price, qty - filled, entered_by]
+        return fills, makers, stopped, filled
 
     @event("BatchMatched", topic=event_topic("Market", "BatchMatched"))
     def _batch_matched(self, batch: int, ops: list[list[Any]], trades: list[list[Any]],
@@ -284,7 +289,7 @@ class Market(Aggregate):
                 stp: list[list[Any]]) -> None:
         got_fills, got_stp = [], []
         for index, op in enumerate(ops):
-            fills, _, stopped = self._step(op)
+            fills, _, stopped, _ = self._step(op)
             got_fills += [[index, *f] for f in fills]
             got_stp += [[index, i] for i, _ in stopped]
         if got_fills != [t[1:6] for t in trades] or got_stp != stp:

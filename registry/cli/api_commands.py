@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from api.tokens import ROLES
 from registry.cli.base import (
@@ -16,12 +17,18 @@ from registry.cli.base import (
     whole_number,
 )
 
+if TYPE_CHECKING:
+    from registry.bootstrap import Registry
+
 
 def port(text: str) -> int:
     value = whole_number(text, "a port")
     if not 0 < value < 65536:
         raise argparse.ArgumentTypeError(f"{value} is not a TCP port")
     return value
+
+
+SHUTDOWN_GRACE_SECONDS = 3
 
 
 def add_serve_commands(subparsers: Subparsers) -> None:
@@ -39,8 +46,10 @@ def cmd_serve(ctx: Context) -> None:
     ctx.settings  # noqa: B018 - bad settings are bad input, reported before serving
     print(f"Surplus Registry API on http://{ctx.args.host}:{ctx.args.port}/docs "
           f"(data: {ctx.data_dir})", flush=True)
+    # Open live streams (server-sent events) would otherwise hold shutdown until they time out:
+    # in-flight requests get a few seconds, then what is still running is cancelled.
     uvicorn.run(create_app(ctx.env), host=ctx.args.host, port=ctx.args.port,
-                log_level="warning")
+                log_level="warning", timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
 
 
 def add_token_commands(subparsers: Subparsers) -> None:
@@ -58,6 +67,11 @@ def add_token_commands(subparsers: Subparsers) -> None:
     p = add_command(token, "revoke", cmd_token_revoke, "revoke a token by its id",
                     writes=False)
     p.add_argument("token_id", metavar="ID")
+    p = add_command(token, "demo", cmd_token_demo,
+                    "issue one token per role, bound to entities of the demo world",
+                    writes=False)
+    p.add_argument("--days", type=whole_number, default=7, help="validity (default 7)")
+    p.add_argument("--url", default="http://127.0.0.1:8000", help="where the API is served")
 
 
 def cmd_token_create(ctx: Context) -> None:
@@ -92,3 +106,47 @@ def cmd_token_revoke(ctx: Context) -> None:
     finally:
         store.close()
     print(f"token {ctx.args.token_id} revoked")
+
+
+#: who the demo tokens speak for: the demo's first firm and agency, its administrator, an auditor
+DEMO_AUDITOR = "gd-audit-office-zhou"
+
+
+def demo_subjects(registry: Registry) -> dict[str, tuple[str, str]]:
+    """role -> (subject, description), picked from the demo world in the store."""
+    from registry.demo import ADMIN, AGENCIES, FIRMS
+
+    catalogue = registry.catalogue().entries
+    firms = {registry.enterprise(c).name: c for c in catalogue["enterprises"]}
+    agencies = {registry.agency(c).name: c for c in catalogue["agencies"]}
+    firm, agency = FIRMS[0].name, AGENCIES[0][1]
+    if firm not in firms or agency not in agencies:
+        raise CliError("the store holds no demo world (run 'registry demo' first)")
+    return {"enterprise": (firms[firm], firm), "agency": (agencies[agency], agency),
+            "administrator": (ADMIN, "exchange administrator"),
+            "auditor": (DEMO_AUDITOR, "auditor")}
+
+
+def cmd_token_demo(ctx: Context) -> None:
+    from api.state import open_tokens
+
+    if not 0 < ctx.args.days <= 366:
+        raise CliError("--days is between 1 and 366")
+    subjects = demo_subjects(ctx.registry)
+    now = datetime.now(UTC)
+    store = open_tokens(ctx.env)
+    try:
+        issued = {role: store.create(role=role, subject=subject, now=now,
+                                     expires_at=now + timedelta(days=ctx.args.days))[1]
+                  for role, (subject, _) in subjects.items()}
+    finally:
+        store.close()
+    print(f"API docs: {ctx.args.url}/docs")
+    print(f"Bearer tokens for the demo world (valid {ctx.args.days} days, shown only now):")
+    for role, secret in issued.items():
+        subject, description = subjects[role]
+        print(f"  {role:<13} {subject}  ({description})")
+        print(f"  {'':<13} {secret}")
+    code = subjects["enterprise"][0]
+    print(f"Try: curl -H 'Authorization: Bearer {issued['enterprise']}' "
+          f"{ctx.args.url}/holdings/{code}")

@@ -27,6 +27,7 @@ from registry.cli.base import (
 )
 from registry.cli.exchange_commands import add_exchange_commands
 from registry.cli.ledger_commands import add_audit_commands, add_ledger_commands
+from registry.cli.receipt_commands import add_receipt_commands
 from registry.cli.registry_commands import (
     add_agency_commands,
     add_demo_command,
@@ -107,4 +108,5 @@ COMMAND_GROUPS: list[Callable[[Subparsers], None]] = [
     add_audit_commands,
     add_serve_commands,
     add_token_commands,
+    add_receipt_commands,
 ]

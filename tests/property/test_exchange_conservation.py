@@ -3,7 +3,9 @@
 After every step: cash in all accounts = deposits − withdrawals; no account reserves more than
 it holds; every unit and fen reserved is explained by a resting order or a trade waiting for
 verification (so reservations are released when orders end); units are conserved; and the book
-rebuilt from the stored events equals the live one.
+rebuilt from the stored events equals the live one. Positions the market writer carries from
+batch to batch equal a fresh read of the instrument, also after freezes and transfers made
+outside the exchange.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from domain.errors import RegistryError
+from domain.exchange.market import pool_ref
 from domain.exchange.orders import Cancel, Order
 from domain.instrument import Instrument
 from domain.instrument_pool import PoolIndex
@@ -95,6 +98,39 @@ class ExchangeMachine(RuleBasedStateMachine):
                 self.deposited += amount
         except RegistryError:
             pass
+
+    @rule(role=st.sampled_from(ROLES), code=st.sampled_from((COD, NOX)),
+          qty=st.integers(1, 3_000), unfreeze=st.booleans())
+    def outside_the_exchange(self, role: str, code: str, qty: int, unfreeze: bool) -> None:
+        """Freezes and direct transfers change positions behind the market writer's back."""
+        ref = f"F{next(self.ids)}"
+        try:
+            if unfreeze:
+                self.app.unfreeze(instrument=code, ref=self.last_freeze, at=AT)
+            elif qty % 2:
+                self.app.freeze(instrument=code, owner=self.who(role), ref=ref, reason="check",
+                                at=AT, quantity=qty)
+                self.last_freeze = ref
+            else:
+                self.app.transfer(instrument=code, seller=self.who(role), buyer=self.w.paper,
+                                  quantity=qty, ref=ref, at=AT)
+        except (RegistryError, AttributeError):
+            pass
+
+    @invariant()
+    def carried_positions_are_fresh(self) -> None:
+        for code in (COD, NOX):
+            cache = self.app._writer(code).positions
+            i = cache._instrument
+            if i is None or i.version != cache._version:
+                continue  # not carried: the next batch reads afresh
+            for owner, p in cache._values.items():
+                assert p == i.exchange_position(owner, pool=pool_ref(code), on=cache._on)
+            fresh = self.app.instrument(code)
+            if fresh.version == i.version:
+                for owner, p in cache._values.items():
+                    assert p == fresh.exchange_position(owner, pool=pool_ref(code),
+                                                        on=cache._on)
 
     @invariant()
     def conserved(self) -> None:

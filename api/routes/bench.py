@@ -1,0 +1,53 @@
+"""A trivial validated POST endpoint, the baseline the load test compares order submission with.
+
+``POST /bench/echo`` goes through everything an order submission goes through before the
+registry — the bearer-token check, the role check, a pydantic body with the order's fields and
+bounds, JSON in and out — and then answers without touching the registry. Measured in the same
+Locust run with the same settings, the difference between the two is the cost of the exchange
+itself (matching, the group-committed save, settlement).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import require
+from api.deps import acting_for
+from api.tokens import Principal
+
+router = APIRouter(prefix="/bench", tags=["bench"])
+
+Trader = Annotated[Principal, Depends(require("enterprise", "administrator"))]
+
+
+class EchoCreate(BaseModel):
+    """The fields of an order, validated the same way, stored nowhere."""
+
+    model_config = ConfigDict(extra="forbid")
+    order_id: str | None = Field(default=None, min_length=1, max_length=64,
+                                 pattern=r"^[A-Za-z0-9._:-]+$")
+    side: Literal["buy", "sell"]
+    kind: Literal["limit", "market"] = "limit"
+    price: int = Field(default=0, ge=0, le=10**12, description="fen per tonne")
+    quantity: int = Field(gt=0, le=10**12, description="kg (kgce for ENERGY)")
+    account: str | None = Field(default=None, min_length=18, max_length=18)
+
+
+class EchoPublic(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    account: str
+    side: str
+    kind: str
+    price: int
+    quantity: int
+
+
+@router.post("/echo", status_code=201)
+def echo(body: EchoCreate, user: Trader) -> EchoPublic:
+    """Validate an order-shaped body and echo it back: no registry call, no write."""
+    account = acting_for(user, body.account)
+    return EchoPublic(account=account, side=body.side, kind=body.kind, price=body.price,
+                      quantity=body.quantity)

@@ -1,0 +1,174 @@
+"""Request and response models of markets, orders and market data.
+
+Prices are integers of fen per tonne, quantities integers of kg (kgce), values integers of fen.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+MAX_PRICE = 10**12  # fen per tonne: far above any real price, far below integer trouble
+MAX_QTY = 10**13  # kg
+INSTRUMENT_PATTERN = r"^[A-Z0-9_]{1,16}-[0-9]{4}-[A-Z0-9_]{1,40}$"
+CREDIT_CODE_PATTERN = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
+ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
+
+InstrumentPath = Annotated[str, Path(pattern=INSTRUMENT_PATTERN, max_length=60,
+                                     examples=["COD-2025-MAOZHOU"])]
+OrderIdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=64)]
+CreditCode = Annotated[str, Field(pattern=CREDIT_CODE_PATTERN)]
+# strict: a float or a numeric string is refused, never rounded
+Price = Annotated[int, Field(strict=True, gt=0, le=MAX_PRICE, description="fen per tonne")]
+Quantity = Annotated[int, Field(strict=True, gt=0, le=MAX_QTY, description="kg")]
+Fen = Annotated[int, Field(strict=True, ge=0, le=10**15, description="fen")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- markets -----------------------------------------------------------------------------------
+
+
+class MarketOpen(_In):
+    """Open the order book of an instrument (administrators)."""
+
+    instrument: Annotated[str, Field(pattern=INSTRUMENT_PATTERN, max_length=60)]
+    reference_price: Price
+    tick: Price = 1
+    band_pct: Annotated[int, Field(strict=True, gt=0, le=100)] = 10
+    lot: Quantity = 1000
+    min_lot: Quantity = 1000
+    max_order: Quantity = 100_000_000
+    verify_above: Fen | None = Field(None, description="trades worth more (fen) wait for an "
+                                                       "administrator; null: never")
+
+
+class MarketParameters(_In):
+    """A new reference price and/or verification threshold; an absent field is kept, a null
+    ``verify_above`` switches verification off."""
+
+    reference_price: Price | None = None
+    verify_above: Fen | None = None
+
+
+class Market(_Out):
+    instrument: str
+    kind: str
+    zone: str
+    reference_price: int
+    tick: int
+    band_pct: int
+    lot: int
+    min_lot: int
+    max_order: int
+    verify_above: int | None
+    lower_price: int
+    upper_price: int
+    best_bid: int | None
+    best_ask: int | None
+    last_price: int | None
+    opened_at: str
+
+
+class Level(_Out):
+    price: int
+    quantity: int
+    orders: int
+
+
+class Book(_Out):
+    """Aggregated price levels, best first; no account is named."""
+
+    instrument: str
+    bids: list[Level]
+    asks: list[Level]
+    position: int = Field(description="event-log position the book reflects")
+
+
+# -- orders ------------------------------------------------------------------------------------
+
+
+class OrderIn(_In):
+    order_id: Annotated[str | None, Field(pattern=ID_PATTERN,
+                                          description="generated when absent")] = None
+    side: Literal["buy", "sell"]
+    kind: Literal["limit", "market"] = "limit"
+    price: Price | None = Field(None, description="fen per tonne; required for limit orders, "
+                                                  "ignored for market orders")
+    quantity: Quantity
+    account: CreditCode | None = Field(None, description="the enterprise; administrators "
+                                                         "must name it, enterprises may omit it")
+
+    @model_validator(mode="after")
+    def _limit_needs_price(self) -> OrderIn:
+        if self.kind == "limit" and self.price is None:
+            raise ValueError("a limit order needs a price (fen per tonne)")
+        return self
+
+
+class Fill(_Out):
+    trade: str
+    price: int
+    quantity: int
+    state: Literal["settled", "pending"]
+
+
+class OrderAck(_Out):
+    """What an accepted order did: its fills (settled, or pending verification) and what is
+    left resting in the book."""
+
+    order_id: str
+    instrument: str
+    account: str
+    status: Literal["accepted", "cancelled"]
+    fills: list[Fill]
+    filled: int
+    resting: int
+
+
+class Order(_Out):
+    order_id: str
+    instrument: str
+    account: str
+    side: Literal["buy", "sell"]
+    kind: Literal["limit", "market"]
+    price: int | None
+    quantity: int
+    filled: int
+    resting: int
+    status: Literal["open", "filled", "cancelled", "expired"]
+    entered_by: str
+    at: str
+
+
+# -- market data -------------------------------------------------------------------------------
+
+
+class PublicTrade(_Out):
+    instrument: str
+    trade: str
+    price: int
+    quantity: int
+    state: Literal["settled", "pending", "rejected"]
+    at: str
+
+
+class Bar(_Out):
+    """One OHLC bar: prices in fen per tonne, ``quantity`` kg, ``value`` fen."""
+
+    period: str
+    open: int
+    high: int
+    low: int
+    close: int
+    quantity: int
+    value: int
+    trades: int

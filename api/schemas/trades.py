@@ -1,0 +1,73 @@
+"""Trades, the verification queue and receipts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field
+
+TradeIdPath = Annotated[str, Path(pattern=r"^[A-Z0-9_]{1,16}-[0-9]{4}-[A-Z0-9_]{1,40}:[0-9]{1,18}$",
+                                  max_length=80, examples=["COD-2025-MAOZHOU:1"])]
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Trade(_Out):
+    """One trade of the order book: ``price`` fen/t, ``quantity`` kg, ``value`` fen.
+    ``state``: settled (delivery-versus-payment done), pending (waiting in the verification
+    queue, ``reasons`` say why), rejected."""
+
+    trade: str
+    instrument: str
+    price: int
+    quantity: int
+    value: int
+    buyer: str
+    seller: str
+    state: Literal["settled", "pending", "rejected"]
+    reasons: list[str]
+    at: str
+    settled_at: str | None
+
+
+class Queued(_Out):
+    """A trade waiting for an administrator. ``initiators`` may not approve it (four eyes)."""
+
+    trade: str
+    instrument: str
+    price: int
+    quantity: int
+    value: int
+    buyer: str
+    seller: str
+    reasons: list[str]
+    initiators: list[str]
+    at: str
+
+
+class Rejection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S")]
+
+
+class Proof(_Out):
+    index: int
+    size: int
+    hashes: list[str] = Field(description="RFC 6962 inclusion proof, base64, leaf upward")
+
+
+class Receipt(_Out):
+    """Proof that the event recording something is in the ledger. Verify with the verifier
+    key alone: the checkpoint's signature, then ``proof`` for ``hash_leaf(base64decode(leaf))``
+    against the checkpoint's root; ``leaf`` is the event's canonical JSON."""
+
+    subject: str = Field(description="the trade, agreement or auction the receipt is for")
+    event: str = Field(description="the event that recorded it, e.g. BatchMatched")
+    position: int = Field(description="event-log position of that event")
+    index: int = Field(description="ledger index of its leaf")
+    leaf: str
+    checkpoint: str = Field(description="signed checkpoint note covering the leaf")
+    proof: Proof

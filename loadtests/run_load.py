@@ -1,0 +1,234 @@
+"""A bounded, loud load run of the HTTP API (``make loadtest``, ``make loadtest-postgres``).
+
+1. a fresh data folder (and, for PostgreSQL, a throw-away server from `tests.pgserver`); the
+   world of `loadtests.load_world` seeded into it and a token for every Locust user;
+2. ``registry ledger export`` of the ledger before the run (its checkpoint is the baseline);
+3. the service on a free loopback port: ``registry serve`` (SQLite, one process) or uvicorn with
+   ``--workers N`` over PostgreSQL (`loadtests.asgi`);
+4. Locust headless for ``--seconds`` (``LOADTEST_SECONDS``, default 60) with the realistic users;
+   with ``--compare``, then one saturation run of order submission and one of the trivial
+   endpoint, back to back with the same settings; HTML, JSON and CSV reports in the results
+   folder;
+5. the service stopped by its pid (SIGTERM, then SIGKILL after a grace period);
+6. the checks: thresholds (failure ratio, p95, p99), every acknowledged order stored exactly once,
+   units and cash conserved, every book equal to its replay (`loadtests.load_checks`), and
+   ``registry ledger export`` + ``registry ledger verify --previous-checkpoint`` +
+   ``registry audit matching``; with several workers, each worker's own ledger copy too.
+
+Exit code 0 only if every step and check passed. Run:
+``.venv/bin/python -m loadtests.run_load [--store postgres --workers 2] [--compare]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from loadtests import load_profile, load_stats
+from loadtests.load_checks import check_store
+from loadtests.load_service import Service, cli, free_port, step
+from loadtests.load_world import Manifest, issue_tokens, seed
+
+ROOT = Path(__file__).resolve().parent.parent
+REALISTIC = ["Trader", "Administrator", "Auditor"]
+
+
+def env_number(name: str, default: float) -> float:
+    value = os.environ.get(name, "")
+    return float(value) if value.strip() else default
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
+    p.add_argument("--workers", type=int, default=None,
+                   help="uvicorn worker processes (default 1 for SQLite, 2 for PostgreSQL)")
+    p.add_argument("--seconds", type=int, default=int(env_number("LOADTEST_SECONDS", 60)))
+    p.add_argument("--users", type=int, default=int(env_number("LOADTEST_USERS", 50)))
+    p.add_argument("--spawn-rate", type=float, default=env_number("LOADTEST_SPAWN_RATE", 25))
+    p.add_argument("--traders", type=int, default=20, help="seeded enterprises")
+    p.add_argument("--compare", action="store_true",
+                   help="then saturate order submission and /bench/echo, back to back")
+    p.add_argument("--compare-seconds", type=int,
+                   default=int(env_number("LOADTEST_COMPARE_SECONDS", 20)))
+    p.add_argument("--max-failure-ratio", type=float,
+                   default=env_number("LOADTEST_MAX_FAILURE_RATIO", 0.0))
+    p.add_argument("--p95-ms", type=float, default=env_number("LOADTEST_P95_MS", 250))
+    p.add_argument("--p99-ms", type=float, default=env_number("LOADTEST_P99_MS", 500))
+    p.add_argument("--profile", action="store_true",
+                   help="sample the service with py-spy during each Locust run")
+    p.add_argument("--results", type=Path, default=None,
+                   help="folder for reports (default loadtests/results/STORE-TIME)")
+    args = p.parse_args(argv)
+    if args.workers is None:
+        args.workers = 2 if args.store == "postgres" else 1
+    if args.store == "sqlite" and args.workers != 1:
+        p.error("SQLite is one process: --workers 1")
+    if args.results is None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        args.results = ROOT / "loadtests" / "results" / f"{args.store}-{stamp}"
+    return args
+
+
+def store_env(args: argparse.Namespace, data: Path) -> dict[str, str]:
+    """The registry's environment for this run (no secrets are printed from it)."""
+    env = {"REGISTRY_DATA_DIR": str(data)}
+    if args.store == "postgres":
+        from tests import pgserver
+
+        server = pgserver.start()  # stopped at exit (atexit), also on failure
+        env.update(pgserver.create_database(server, "loadtest"), REGISTRY_STORE="postgres")
+        env["POSTGRES_POOL_SIZE"] = "20"
+    return env
+
+
+def run_locust(args: argparse.Namespace, env: dict[str, str], service: Service, name: str,
+               classes: list[str], seconds: int) -> int:
+    results: Path = args.results
+    base_url = service.url
+    locust_env = {**os.environ, **env, "LOADTEST_TOKENS": str(Path(env["REGISTRY_DATA_DIR"])
+                                                              / "tokens.json"),
+                  "LOADTEST_ACKS": str(results / "acks")}
+    command = [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "locustfile.py"),
+               "--headless", "--host", base_url, "--users", str(args.users),
+               "--spawn-rate", str(args.spawn_rate), "--run-time", f"{seconds}s",
+               "--stop-timeout", "10", "--only-summary", "--csv", str(results / name),
+               "--html", str(results / f"{name}.html"),
+               "--json-file", str(results / name), "--exit-code-on-error", "1",
+               "--loglevel", "WARNING", *classes]
+    log = results / f"{name}.log"
+    with step(f"locust '{name}': {args.users} users, {seconds} s ({', '.join(classes)})",
+              seconds=seconds), log.open("w") as out:
+        spy = load_profile.start(service.pid or 0, seconds + 5,
+                                 results / f"{name}.folded") if args.profile else None
+        code = subprocess.run(command, env=locust_env, stdout=out, stderr=subprocess.STDOUT,
+                              cwd=ROOT, check=False).returncode
+        if spy is not None:
+            spy.wait()
+    if spy is not None:
+        print(load_profile.top(results / f"{name}.folded"))
+    if code != 0:
+        print(f"  locust exited {code}; its log, {log}, ends:")
+        print("  " + "\n  ".join(log.read_text().splitlines()[-15:]))
+    return code
+
+
+def ledger_checks(env: dict[str, str], data: Path, before: Path) -> list[tuple[bool, str]]:
+    after = data / "export-after"
+    out = []
+    done = cli(env, "ledger", "export", str(after))
+    out.append((done.returncode == 0, f"ledger export after the run: {done.summary}"))
+    done = cli(env, "ledger", "verify", str(after), "--vkey", str(before / "vkey"),
+               "--previous-checkpoint", str(before / "checkpoint"))
+    out.append((done.returncode == 0, "ledger verifies and extends the checkpoint taken "
+                                      f"before the run: {done.summary}"))
+    done = cli(env, "audit", "matching", str(after))
+    out.append((done.returncode == 0, f"audit matching: {done.summary}"))
+    out += worker_ledger_checks(env, data, before, after)
+    return out
+
+
+def worker_ledger_checks(env: dict[str, str], data: Path, before: Path,
+                         after: Path) -> list[tuple[bool, str]]:
+    """Each worker's own ledger copy (PostgreSQL runs, `loadtests.asgi`), brought up to date:
+    it extends the checkpoint taken before the run and has the canonical ledger's tree."""
+    out = []
+    body = (after / "checkpoint").read_text().split("\n\n")[0] if after.exists() else None
+    for folder in sorted(data.glob("ledger-worker-*")):
+        export = data / f"export-{folder.name}"
+        done = cli({**env, "REGISTRY_LEDGER_DIR": str(folder)}, "ledger", "export", str(export))
+        if done.returncode == 0:
+            done = cli(env, "ledger", "verify", str(export), "--vkey", str(before / "vkey"),
+                       "--previous-checkpoint", str(before / "checkpoint"))
+        same = done.returncode == 0 and body == (export / "checkpoint").read_text().split(
+            "\n\n")[0]
+        out.append((same, f"{folder.name}: verifies, extends the checkpoint before the run and "
+                          f"equals the canonical tree: {done.summary}"))
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    results: Path = args.results
+    results.mkdir(parents=True, exist_ok=True)
+    data = results / "data"
+    print(f"load run: {args.store}, {args.workers} worker(s), {args.users} users, "
+          f"{args.seconds} s; results in {results}")
+    env = store_env(args, data)
+    with step(f"seed {args.traders} enterprises on 3 markets, issue tokens"):
+        manifest = seed(env, args.traders)
+        manifest.save(results / "world.json")
+        issue_tokens(data, manifest)
+    before = data / "export-before"
+    done = cli(env, "ledger", "export", str(before))
+    if done.returncode != 0:
+        print(f"ledger export before the run failed: {done.summary}")
+        return 1
+    port = free_port()
+    service = Service(env, port=port, workers=args.workers, log=results / "service.log")
+    codes: dict[str, int] = {}
+    with step(f"start the service on 127.0.0.1:{port}"):
+        service.start()
+    try:
+        codes["realistic"] = run_locust(args, env, service, "realistic", REALISTIC,
+                                        args.seconds)
+        if args.compare and codes["realistic"] != 3:
+            codes["orders"] = run_locust(args, env, service, "orders", ["OrderFlood"],
+                                         args.compare_seconds)
+            codes["echo"] = run_locust(args, env, service, "echo", ["EchoFlood"],
+                                       args.compare_seconds)
+    finally:
+        with step(f"stop the service (pid {service.pid})"):
+            service.stop()
+    return report(args, env, data, before, manifest, codes)
+
+
+def report(args: argparse.Namespace, env: dict[str, str], data: Path, before: Path,
+           manifest: Manifest, codes: dict[str, int]) -> int:
+    results: Path = args.results
+    outcome: list[tuple[bool, str]] = []
+    for name, code in codes.items():
+        outcome.append((code == 0, f"locust '{name}' exit code {code}"))
+    stats = {name: load_stats.read(results, name) for name in codes}
+    outcome += load_stats.thresholds(stats["realistic"], max_failure_ratio=args.max_failure_ratio,
+                                     p95_ms=args.p95_ms, p99_ms=args.p99_ms)
+    with step("check the store: acknowledged orders, conservation, books = replays"):
+        store = check_store(env, manifest, sorted((results / "acks").glob("acks-*.txt")))
+    outcome += [(True, t) for t in store.passed] + [(False, t) for t in store.failed]
+    with step("check the ledger: export, verify against the checkpoint before, audit matching"):
+        outcome += ledger_checks(env, data, before)
+    summary = load_stats.summary(stats, store=args.store, workers=args.workers,
+                                 users=args.users, seconds=args.seconds,
+                                 compare_seconds=args.compare_seconds if args.compare else None)
+    summary.update(date=datetime.now(UTC).isoformat(timespec="minutes"),
+                   cores=os.cpu_count(), python=platform.python_version(),
+                   command=" ".join([".venv/bin/python", "-m", "loadtests.run_load",
+                                     *sys.argv[1:]]),
+                   checks=[{"ok": ok, "check": text} for ok, text in outcome])
+    (results / "summary.json").write_text(json.dumps(summary, indent=1))
+    print()
+    print(load_stats.format_summary(summary))
+    print()
+    for ok, text in outcome:
+        print(f"  {'ok  ' if ok else 'FAIL'} {text}")
+    failed = sum(not ok for ok, _ in outcome)
+    print(f"\n{'PASSED' if not failed else f'FAILED ({failed} checks)'}; reports in {results}")
+    return 0 if not failed else 1
+
+
+def _elapsed_main() -> int:
+    t0 = time.monotonic()
+    code = main()
+    print(f"load run took {time.monotonic() - t0:.0f} s")
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(_elapsed_main())

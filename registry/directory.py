@@ -1,0 +1,134 @@
+"""Reads the HTTP API needs beyond ``registry.queries``: filtered listings of retrofits and
+applications, one enterprise's holdings read from its own blocks, who may see a serial's
+provenance, and where in the event log a command's event landed.
+
+Filtered listings load every aggregate of a catalogue section; that is fine at the programme's
+scale (thousands of projects) and keeps the registry free of a second read model.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from domain.errors import NotFound
+from domain.expansion import ExpansionApplication
+from domain.instrument import FIRST, FROZEN, LAST, LOT, REF, STATE, Instrument, serial_label
+from domain.retrofit import BASELINE_AUDITED, POST_AUDITED, REGISTERED, Retrofit
+from registry.queries import BALANCE_COLUMNS
+
+if TYPE_CHECKING:
+    from registry.bootstrap import Registry
+
+#: retrofit states in which an agency still has audit or verification work to submit
+AWAITING_AGENCY = (REGISTERED, BASELINE_AUDITED, POST_AUDITED)
+
+
+def retrofits(registry: Registry, *, enterprise: str | None = None,
+              agency: str | None = None) -> list[Retrofit]:
+    """Retrofits in registration order, optionally of one enterprise or one agency's work."""
+    out = []
+    for reference in registry.catalogue().entries["retrofits"]:
+        r = registry.retrofit(reference)
+        if enterprise is not None and r.enterprise != enterprise:
+            continue
+        if agency is not None and agency not in r.agencies().values():
+            continue
+        out.append(r)
+    return out
+
+
+def expansions(registry: Registry, *, enterprise: str | None = None) -> list[ExpansionApplication]:
+    out = [registry.expansion(x) for x in registry.catalogue().entries["expansions"]]
+    return [x for x in out if enterprise is None or x.enterprise == enterprise]
+
+
+def _balance(instrument: Instrument, owner: str) -> dict[str, Any]:
+    per = dict.fromkeys(BALANCE_COLUMNS, 0)
+    for first in instrument.owned.get(owner, ()):
+        b = instrument.blocks[str(first)]
+        n = b[LAST] - b[FIRST] + 1
+        per[b[STATE]] += n
+        if b[FROZEN]:
+            per["frozen"] += n
+    return {"enterprise": owner, "instrument": instrument.code, **per}
+
+
+def holdings(registry: Registry, enterprise: str) -> list[dict[str, Any]]:
+    """One balance row per instrument the enterprise holds units in, read from its own
+    blocks only (``Instrument.owned``), not from every holder's."""
+    entries = registry.catalogue().entries  # one read names the enterprise and instruments
+    if enterprise not in entries["enterprises"]:
+        raise NotFound(f"enterprise {enterprise} not found")
+    rows = []
+    for code in sorted(entries["instruments"]):
+        i = registry.instrument(code)
+        if enterprise in i.owned:
+            rows.append(_balance(i, enterprise))
+    return rows
+
+
+def holding(registry: Registry, enterprise: str, instrument: str) -> dict[str, Any]:
+    """The balance of one enterprise in one instrument with its serial blocks."""
+    registry.enterprise(enterprise)
+    i = registry.instrument(instrument)
+    row = _balance(i, enterprise)
+    row["blocks"] = [
+        {"first": b[FIRST], "last": b[LAST], "serials": serial_label(i.code, b[FIRST], b[LAST]),
+         "state": b[STATE], "lot": b[LOT], "ref": b[REF], "frozen": b[FROZEN]}
+        for b in (i.blocks[str(f)] for f in i.owned.get(enterprise, ()))
+    ]
+    return row
+
+
+def provenance_parties(provenance: dict[str, Any]) -> set[str]:
+    """Every enterprise and agency a unit's provenance names: the issuing enterprise, the
+    agencies that audited and verified its retrofit, every owner, seller and buyer in its
+    history and its final holder. They (and administrators and auditors) may read it."""
+    retrofit = provenance["retrofit"]
+    parties = {retrofit["enterprise"], provenance["final"]["owner"],
+               *retrofit["agencies"].values()}
+    for entry in provenance["history"]:
+        parties.update(entry[k] for k in ("owner", "seller", "buyer") if entry.get(k))
+    return parties
+
+
+def agency_may_read(retrofit: Retrofit, agency: str) -> bool:
+    """An agency reads a retrofit it took part in, or one still awaiting audit or verification
+    work (it needs the state and kinds to prepare its report)."""
+    return agency in retrofit.agencies().values() or retrofit.state in AWAITING_AGENCY
+
+
+def position_of(registry: Registry, *, aggregate_id: UUID, topic: str, after: int,
+                match: dict[str, Any]) -> int | None:
+    """The log position of the first event of ``aggregate_id`` after position ``after`` with
+    this ``topic`` and whose attributes equal ``match``; None if none.
+
+    The API reads the position before a command and looks for the command's event after it,
+    so the scan covers only what was committed meanwhile."""
+    start = after + 1
+    while True:
+        notifications = registry.recorder.select_notifications(start, 500)
+        if not notifications:
+            return None
+        for n in notifications:
+            if n.originator_id != aggregate_id or n.topic != topic:
+                continue
+            event = registry.mapper.to_domain_event(n)
+            if all(getattr(event, k, None) == v for k, v in match.items()):
+                return int(n.id)
+        start = notifications[-1].id + 1
+
+
+
+def holding_event_at(registry: Registry, position: int) -> tuple[str, Any, set[str]] | None:
+    """The instrument event at log ``position`` as (event name, event, the enterprises it
+    names as owner, seller or buyer); None when the position holds no instrument event."""
+    found = registry.recorder.select_notifications(position, 1)
+    if not found or found[0].id != position:
+        return None
+    event = registry.mapper.to_domain_event(found[0])
+    if not isinstance(event, Instrument.Event):
+        return None
+    parties = {getattr(event, k) for k in ("owner", "seller", "buyer") if getattr(event, k, None)}
+    return type(event).__name__, event, parties

@@ -1,0 +1,116 @@
+"""Agreement transfers over HTTP: offer to a named buyer, acceptance, four-eyes verification,
+delivery-versus-payment, release on withdrawal, and a verifiable receipt."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.api.exchange_world import COD, Exchange, open_exchange
+from tests.api.test_trades import verify_receipt
+
+START = 100_000_000
+PRICE = 750_000  # fen per tonne
+
+
+@pytest.fixture
+def ex(tmp_path: Path) -> Iterator[Exchange]:
+    yield from open_exchange(tmp_path)
+
+
+def cod(ex: Exchange, who: str) -> dict[str, int]:
+    (row,) = [b for b in ex.registry.balances(enterprise=who) if b["instrument"] == COD]
+    return row
+
+
+def offer(ex: Exchange, reference: str = "AG-1", qty: int = 4000):  # type: ignore[no-untyped-def]
+    return ex.client.post("/agreements", headers=ex.enterprise(ex.world.dyeing),
+                          json={"reference": reference, "instrument": COD,
+                                "buyer": ex.world.paper, "price": PRICE, "quantity": qty})
+
+
+def test_offer_accept_verify_settles_and_the_receipt_verifies(ex: Exchange) -> None:
+    r = offer(ex)
+    assert r.status_code == 201, r.text
+    assert r.json()["state"] == "offered" and r.json()["amount"] == PRICE * 4
+    assert cod(ex, ex.world.dyeing)["reserved"] == 4000
+    paper = ex.enterprise(ex.world.paper)
+    assert ex.client.post("/agreements/AG-1/accept",
+                          headers=ex.enterprise(ex.world.dyeing)).status_code == 403
+    r = ex.client.post("/agreements/AG-1/accept", headers=paper)
+    assert r.status_code == 200, r.text
+    assert ex.registry.cash_account(ex.world.paper).reserved == PRICE * 4
+    assert ex.client.post("/agreements/AG-1/verify", headers=paper).status_code == 403
+    r = ex.client.post("/agreements/AG-1/verify", headers=ex.token("administrator", "chen.jie"))
+    assert r.status_code == 200, r.text
+    assert [h["state"] for h in r.json()["history"]] == ["offered", "accepted", "settled"]
+    cash = ex.registry.cash_account(ex.world.paper)
+    assert (cash.balance, cash.reserved) == (START - PRICE * 4, 0)
+    assert ex.registry.cash_account(ex.world.dyeing).balance == START + PRICE * 4
+    assert cod(ex, ex.world.paper)["available"] == 4000
+    receipt = ex.client.get("/agreements/AG-1/receipt", headers=paper).json()
+    assert receipt["event"] == "Settled"
+    record = verify_receipt(receipt, ex.client.get("/ledger/vkey").text.strip())
+    assert record["topic"] == "surplus:Agreement.Settled.v1"
+    assert record["position"] == receipt["position"]
+
+
+def test_the_verifier_must_not_have_taken_part(ex: Exchange) -> None:
+    admin = ex.token("administrator", "zhao.min")
+    r = ex.client.post("/agreements", headers=admin,
+                       json={"reference": "AG-2", "instrument": COD, "seller": ex.world.dyeing,
+                             "buyer": ex.world.paper, "price": PRICE, "quantity": 1000})
+    assert r.status_code == 201, r.text
+    assert r.json()["offered_by"] == "zhao.min"
+    assert ex.client.post("/agreements/AG-2/accept",
+                          headers=ex.enterprise(ex.world.paper)).status_code == 200
+    r = ex.client.post("/agreements/AG-2/verify", headers=admin)
+    assert r.status_code == 403 and r.json()["type"].endswith("/four-eyes-violation")
+    assert ex.registry.agreement("AG-2").state == "accepted"
+
+
+def test_withdrawal_and_rejection_release_everything(ex: Exchange) -> None:
+    offer(ex, "AG-3")
+    seller = ex.enterprise(ex.world.dyeing)
+    assert ex.client.post("/agreements/AG-3/withdraw", headers=ex.enterprise(ex.world.paper),
+                          json={"reason": "no"}).status_code == 403
+    r = ex.client.post("/agreements/AG-3/withdraw", headers=seller,
+                       json={"reason": "sold elsewhere"})
+    assert r.status_code == 200 and r.json()["state"] == "withdrawn"
+    assert cod(ex, ex.world.dyeing)["reserved"] == 0
+    offer(ex, "AG-4")
+    ex.client.post("/agreements/AG-4/accept", headers=ex.enterprise(ex.world.paper))
+    r = ex.client.post("/agreements/AG-4/reject", headers=ex.token("administrator", "a"),
+                       json={"reason": "price far from the market"})
+    assert r.status_code == 200 and r.json()["state"] == "rejected"
+    assert ex.registry.cash_account(ex.world.paper).reserved == 0
+    assert cod(ex, ex.world.dyeing)["reserved"] == 0
+    mine = ex.client.get("/agreements", headers=seller, params={"state": "rejected"}).json()
+    assert [a["reference"] for a in mine["items"]] == ["AG-4"]
+
+
+def test_others_see_nothing_and_bad_offers_write_nothing(ex: Exchange) -> None:
+    offer(ex, "AG-5")
+    power = ex.enterprise(ex.world.power)
+    assert ex.client.get("/agreements/AG-5", headers=power).status_code == 404
+    assert ex.client.get("/agreements/AG-5/receipt", headers=power).status_code == 404
+    assert ex.client.post("/agreements/AG-5/accept", headers=power).status_code == 404
+    assert ex.client.get("/agreements", headers=power).json()["items"] == []
+    assert ex.client.get("/agreements").status_code == 401
+    assert offer(ex, "AG-5").status_code == 409  # the reference is taken
+    for bad in ({"quantity": 1.5}, {"price": 0}, {"buyer": "nope"}, {"surprise": 1}):
+        body = {"reference": "AG-6", "instrument": COD, "buyer": ex.world.paper,
+                "price": PRICE, "quantity": 1000, **bad}
+        r = ex.client.post("/agreements", headers=ex.enterprise(ex.world.dyeing), json=body)
+        assert r.status_code == 422, bad
+    r = ex.client.post("/agreements", headers=ex.enterprise(ex.world.dyeing),
+                       json={"reference": "AG-7", "instrument": COD, "buyer": ex.world.paper,
+                             "price": PRICE, "quantity": 10**9})
+    assert r.status_code == 409  # more than it holds
+    assert cod(ex, ex.world.dyeing)["reserved"] == 4000  # AG-5 only
+    r = ex.client.post("/agreements", headers=ex.enterprise(ex.world.dyeing),
+                       json={"reference": "AG-8", "instrument": COD, "buyer": ex.world.power,
+                             "price": PRICE, "quantity": 1000})
+    assert r.status_code == 422 and r.json()["type"].endswith("/outside-trading-zone")

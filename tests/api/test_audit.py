@@ -1,0 +1,38 @@
+"""Auditors' views over HTTP: balances as of any past log position, and instrument totals."""
+
+from __future__ import annotations
+
+from tests.api.registry_helpers import COD, Api, problem
+
+pytest_plugins = ["tests.api.registry_world"]
+
+
+def test_balances_as_of_a_position_before_the_transfer(api: Api) -> None:
+    now = api.auditor.get("/audit/position").json()
+    assert now["position"] == api.position() and now["ledger_size"] >= now["position"] - 5
+    current = api.auditor.get("/audit/balances").json()
+    assert current["as_of"] == now["position"]
+    assert {(r["enterprise"], r["available"]) for r in current["items"]} == {
+        (api.w.dyeing, 500), (api.w.paper, 300)}
+    # the seeded transfer T-1 was the last event: one position earlier the dyer held all 800
+    before = api.auditor.get("/audit/balances", as_of=now["position"] - 1,
+                             enterprise=api.w.dyeing).json()
+    assert [(r["instrument"], r["available"]) for r in before["items"]] == [(COD, 800)]
+    assert api.admin.get("/audit/balances", as_of=0).json()["items"] == []
+
+
+def test_instrument_totals_add_up_to_the_units_issued(api: Api) -> None:
+    totals = api.auditor.get("/audit/instruments").json()["items"]
+    assert [t["instrument"] for t in totals] == [COD]
+    t = totals[0]
+    assert t["issued"] == 800 == sum(t[s] for s in ("available", "reserved", "consumed",
+                                                     "retired", "expired", "revoked"))
+
+
+def test_audit_views_are_for_auditors_and_administrators(api: Api) -> None:
+    problem(api.firm(api.w.dyeing).get("/audit/balances"), 403)
+    problem(api.agency(api.w.auditor).get("/audit/position"), 403)
+    problem(api.anonymous.get("/audit/instruments"), 401)
+    problem(api.auditor.get("/audit/balances", as_of=10**9), 422)
+    problem(api.auditor.get("/audit/balances", as_of=-1), 422)
+    problem(api.auditor.get("/audit/balances", enterprise="nope"), 422)

@@ -1,0 +1,81 @@
+"""The load test's baseline endpoint: authenticated and validated like an order, writes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.tokens import TokenStore
+from tests.world import code, seed_data_folder
+
+NOW = datetime.now(UTC)
+ORDER = {"side": "buy", "kind": "limit", "price": 300_000, "quantity": 5_000}
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    seed_data_folder(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def client(folder: Path) -> Iterator[TestClient]:
+    with TestClient(create_app({"REGISTRY_DATA_DIR": str(folder)})) as c:
+        yield c
+
+
+def bearer(folder: Path, role: str, subject: str) -> dict[str, str]:
+    store = TokenStore(folder / "tokens.sqlite")
+    try:
+        _, secret = store.create(role=role, subject=subject, now=NOW,
+                                 expires_at=NOW + timedelta(days=1))
+    finally:
+        store.close()
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def position(client: TestClient) -> int:
+    return int(client.app.state.registry_state.registry.position())  # type: ignore[attr-defined]
+
+
+def test_enterprise_echo_acts_for_itself_and_writes_nothing(client: TestClient,
+                                                            folder: Path) -> None:
+    before = position(client)
+    response = client.post("/bench/echo", json=ORDER, headers=bearer(folder, "enterprise",
+                                                                    code(1)))
+    assert response.status_code == 201
+    assert response.json() == {"account": code(1), **ORDER}
+    assert position(client) == before
+
+
+def test_administrator_names_the_account(client: TestClient, folder: Path) -> None:
+    headers = bearer(folder, "administrator", "admin-1")
+    assert client.post("/bench/echo", json={**ORDER, "account": code(2)},
+                       headers=headers).json()["account"] == code(2)
+    assert client.post("/bench/echo", json=ORDER, headers=headers).status_code == 422
+
+
+def test_no_token_is_401_and_wrong_role_403(client: TestClient, folder: Path) -> None:
+    assert client.post("/bench/echo", json=ORDER).status_code == 401
+    response = client.post("/bench/echo", json=ORDER,
+                           headers=bearer(folder, "auditor", "li.wei"))
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize("body", [
+    {**ORDER, "quantity": 0},
+    {**ORDER, "price": 3.5},
+    {**ORDER, "side": "hold"},
+    {**ORDER, "extra": 1},
+])
+def test_bad_body_is_422_problem_json(client: TestClient, folder: Path,
+                                      body: dict[str, object]) -> None:
+    response = client.post("/bench/echo", json=body,
+                           headers=bearer(folder, "enterprise", code(1)))
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")

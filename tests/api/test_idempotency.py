@@ -1,0 +1,206 @@
+"""Idempotency-Key: a repeated POST returns the first response and has no second effect."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.idempotency import IdempotencyStore, fingerprint
+from api.tokens import TokenStore
+from tests.world import code, seed_data_folder
+
+NOW = datetime.now(UTC)
+AUDITOR = {"role": "auditor", "name": "zhao.min"}
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    seed_data_folder(tmp_path)
+    return tmp_path
+
+
+def env(folder: Path) -> dict[str, str]:
+    return {"REGISTRY_DATA_DIR": str(folder)}
+
+
+@pytest.fixture
+def client(folder: Path) -> Iterator[TestClient]:
+    with TestClient(create_app(env(folder))) as c:
+        yield c
+
+
+def bearer(folder: Path, role: str = "administrator", subject: str = "wang.fang") -> dict[str, str]:
+    store = TokenStore(folder / "tokens.sqlite")
+    try:
+        _, secret = store.create(role=role, subject=subject, now=NOW,
+                                 expires_at=NOW + timedelta(days=1))
+    finally:
+        store.close()
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def issued(folder: Path) -> int:
+    """Tokens issued so far: the effect a repeated POST /tokens must not have twice."""
+    with sqlite3.connect(folder / "tokens.sqlite") as db:
+        return int(db.execute("SELECT count(*) FROM tokens").fetchone()[0])
+
+
+def post(client: TestClient, headers: dict[str, str], key: str, body: object,
+         path: str = "/tokens") -> object:
+    return client.post(path, json=body, headers={**headers, "Idempotency-Key": key})
+
+
+def test_a_repeat_returns_the_first_response_without_a_second_effect(
+        client: TestClient, folder: Path) -> None:
+    admin = bearer(folder)
+    first = post(client, admin, "issue-zhao-1", AUDITOR)
+    again = post(client, admin, "issue-zhao-1", {"name": "zhao.min", "role": "auditor"})
+    assert first.status_code == again.status_code == 201  # type: ignore[attr-defined]
+    assert again.json() == first.json()  # type: ignore[attr-defined]
+    assert again.headers["idempotent-replayed"] == "true"  # type: ignore[attr-defined]
+    assert "idempotent-replayed" not in first.headers  # type: ignore[attr-defined]
+    assert issued(folder) == 2  # the administrator's own token and one new one
+
+
+def test_the_same_key_with_another_body_is_422(client: TestClient, folder: Path) -> None:
+    admin = bearer(folder)
+    assert post(client, admin, "k-1", AUDITOR).status_code == 201  # type: ignore[attr-defined]
+    other = post(client, admin, "k-1", {**AUDITOR, "days": 3})
+    assert other.status_code == 422  # type: ignore[attr-defined]
+    assert other.headers["content-type"] == "application/problem+json"  # type: ignore[attr-defined]
+    assert other.json()["type"].endswith("/idempotency-key-reused")  # type: ignore[attr-defined]
+    assert post(client, admin, "k-1", AUDITOR, path="/tokens?x=1").status_code == 422  # type: ignore[attr-defined]
+    assert issued(folder) == 2
+
+
+def test_keys_are_scoped_per_principal(client: TestClient, folder: Path) -> None:
+    wang, chen = bearer(folder, subject="wang.fang"), bearer(folder, subject="chen.jie")
+    a = post(client, wang, "same-key", AUDITOR)
+    b = post(client, chen, "same-key", AUDITOR)
+    assert a.status_code == b.status_code == 201  # type: ignore[attr-defined]
+    assert a.json()["id"] != b.json()["id"]  # type: ignore[attr-defined]
+    # Another token of the same principal sees the principal's response.
+    wang_again = bearer(folder, subject="wang.fang")
+    assert post(client, wang_again, "same-key", AUDITOR).json() == a.json()  # type: ignore[attr-defined]
+    assert issued(folder) == 5
+
+
+def test_keys_survive_a_restart(folder: Path) -> None:
+    admin = bearer(folder)
+    with TestClient(create_app(env(folder))) as c:
+        first = post(c, admin, "before-restart", AUDITOR).json()  # type: ignore[attr-defined]
+    with TestClient(create_app(env(folder))) as c:
+        assert post(c, admin, "before-restart", AUDITOR).json() == first  # type: ignore[attr-defined]
+    assert issued(folder) == 2
+
+
+def test_concurrent_duplicates_run_once(client: TestClient, folder: Path) -> None:
+    admin = bearer(folder)
+    barrier = threading.Barrier(8)
+
+    def send(_: int) -> tuple[int, str]:
+        barrier.wait()
+        r = post(client, admin, "burst", AUDITOR)
+        return r.status_code, r.text  # type: ignore[attr-defined]
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(send, range(8)))
+    assert issued(folder) == 2
+    created = {text for status, text in results if status == 201}
+    assert len(created) == 1  # every 201 is the one first response
+    assert {status for status, _ in results} <= {201, 409}
+
+
+def test_the_claim_is_atomic_across_connections(tmp_path: Path) -> None:
+    stores = [IdempotencyStore(tmp_path / "idempotency.sqlite") for _ in range(6)]
+    barrier = threading.Barrier(len(stores))
+    mark = fingerprint("POST", "/x", b"", b"{}")
+
+    def claim(store: IdempotencyStore) -> str:
+        barrier.wait()
+        return store.claim("administrator:a", "k", mark, now=time.time()).kind
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        kinds = sorted(pool.map(claim, stores))
+    assert kinds == ["claimed"] + ["pending"] * (len(stores) - 1)
+    for s in stores:
+        s.close()
+
+
+def test_a_server_error_releases_the_key_for_a_retry(folder: Path) -> None:
+    app = create_app(env(folder))
+    calls: list[int] = []
+
+    @app.post("/flaky")
+    def flaky() -> dict[str, int]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("database password is hunter2")
+        return {"calls": len(calls)}
+
+    admin = bearer(folder)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        failed = post(c, admin, "retry-me", {}, path="/flaky")
+        assert failed.status_code == 500  # type: ignore[attr-defined]
+        assert "hunter2" not in failed.text  # type: ignore[attr-defined]
+        assert post(c, admin, "retry-me", {}, path="/flaky").json() == {"calls": 2}  # type: ignore[attr-defined]
+        assert post(c, admin, "retry-me", {}, path="/flaky").json() == {"calls": 2}  # type: ignore[attr-defined]
+    assert len(calls) == 2
+
+
+def test_a_claim_left_by_a_crashed_server_is_never_rerun(client: TestClient,
+                                                       folder: Path) -> None:
+    admin = bearer(folder)
+    store = IdempotencyStore(folder / "idempotency.sqlite")
+    mark = fingerprint("POST", "/tokens", b"", b'{"role":"auditor","name":"zhao.min"}')
+    store.claim("administrator:wang.fang", "crashed", mark, now=time.time() - 3600)
+    store.close()
+    response = post(client, admin, "crashed", AUDITOR)
+    assert response.status_code == 409  # type: ignore[attr-defined]
+    assert response.json()["type"].endswith("/idempotency-outcome-unknown")  # type: ignore[attr-defined]
+    assert issued(folder) == 1
+
+
+@pytest.mark.parametrize("key", ["", "has space", "x" * 256, "ключ".encode()])
+def test_a_malformed_key_is_400(client: TestClient, folder: Path, key: str | bytes) -> None:
+    response = client.post("/tokens", json=AUDITOR,
+                           headers={**bearer(folder), "Idempotency-Key": key})  # type: ignore[dict-item]
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert issued(folder) == 1
+
+
+def test_refusals_are_remembered_too(client: TestClient, folder: Path) -> None:
+    """A 4xx answer is the request's outcome: the repeat gets it back even if the world
+    changed in between (a new key asks again)."""
+    admin = bearer(folder)
+    body = {"role": "enterprise", "enterprise": code(1), "days": 0}
+    first = post(client, admin, "refused", body)
+    assert first.status_code == 422  # type: ignore[attr-defined]
+    again = post(client, admin, "refused", body)
+    assert again.json() == first.json()  # type: ignore[attr-defined]
+    assert again.headers["idempotent-replayed"] == "true"  # type: ignore[attr-defined]
+
+
+def test_a_retried_deposit_is_credited_once(client: TestClient, folder: Path) -> None:
+    """Without a key the retry would be refused as a reused bank reference (409); with the
+    key it gets the first answer, and the money is there once."""
+    admin = bearer(folder)
+    body = {"amount": 5_000_000, "reference": "BANK-2025-0042"}
+    first = post(client, admin, "deposit-0042", body, path=f"/cash/{code(1)}/deposits")
+    again = post(client, admin, "deposit-0042", body, path=f"/cash/{code(1)}/deposits")
+    assert first.status_code == again.status_code == 201  # type: ignore[attr-defined]
+    assert again.json() == first.json()  # type: ignore[attr-defined]
+    account = client.get(f"/cash/{code(1)}", headers=admin).json()
+    assert account["deposited"] == 5_000_000
+    unkeyed = client.post(f"/cash/{code(1)}/deposits", json=body, headers=admin)
+    assert unkeyed.status_code == 409

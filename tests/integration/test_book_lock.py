@@ -1,0 +1,201 @@
+"""One writer per order book across processes sharing PostgreSQL (two registries stand for two
+API workers): the advisory lock excludes the other writer of the same book only, and books
+written alternately by both stay equal to their replay with every order stored once."""
+
+from __future__ import annotations
+
+import random
+import threading
+from pathlib import Path
+
+import pytest
+
+from domain.exchange.orders import Order
+from loadtests.load_checks import (
+    Report,
+    check_acknowledged,
+    check_books,
+    check_conservation,
+    scan_markets,
+)
+from loadtests.load_world import MARKETS, seed
+from registry.book_lock import book_lock, exchange_lock, lock_key
+from registry.bootstrap import build_registry
+from registry.exchange_writer import MarketWriter
+
+AT = "2025-06-02T10:00:00+08:00"
+
+
+def test_lock_keys_differ_per_instrument_and_fit_a_bigint() -> None:
+    keys = {lock_key(m.instrument) for m in MARKETS}
+    assert len(keys) == len(MARKETS)
+    assert all(-2**63 <= k < 2**63 for k in keys)
+
+
+def test_sqlite_needs_no_lock(tmp_path: Path) -> None:
+    app = build_registry({"REGISTRY_DATA_DIR": str(tmp_path)})
+    try:
+        with book_lock(app, "ENERGY-2025-GD"):
+            assert "_book_locks" not in app.__dict__
+    finally:
+        app.close()
+
+
+def waits_for(holder, lock, other) -> bool:
+    """True if ``other`` (a context manager factory) waits while ``holder`` holds ``lock``,
+    and enters once it is released."""
+    entered = threading.Event()
+
+    def take() -> None:
+        with other():
+            entered.set()
+
+    with lock():
+        t = threading.Thread(target=take)
+        t.start()
+        t.join(0.5)
+        waited = not entered.is_set()
+    t.join(10)
+    return waited and entered.is_set()
+
+
+def test_one_market_write_at_a_time_in_a_process(tmp_path: Path) -> None:
+    app = build_registry({"REGISTRY_DATA_DIR": str(tmp_path)})
+    try:
+        assert waits_for(app, lambda: exchange_lock(app), lambda: exchange_lock(app))
+    finally:
+        app.close()
+
+
+@pytest.mark.postgres
+def test_the_exchange_lock_makes_the_other_process_wait_for_every_book(
+        postgres_env: dict[str, str]) -> None:
+    env = {"REGISTRY_STORE": "postgres", **postgres_env}
+    a, b = build_registry(env), build_registry(env)
+    try:
+        assert waits_for(a, lambda: exchange_lock(a), lambda: exchange_lock(b))
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.postgres
+def test_the_other_process_waits_for_the_same_book_only(postgres_env: dict[str, str]) -> None:
+    env = {"REGISTRY_STORE": "postgres", **postgres_env}
+    a, b = build_registry(env), build_registry(env)
+    entered = {name: threading.Event() for name in ("same", "other")}
+
+    def take(instrument: str, name: str) -> None:
+        with book_lock(b, instrument):
+            entered[name].set()
+
+    try:
+        with book_lock(a, "ENERGY-2025-GD"):
+            other = threading.Thread(target=take, args=("NOX-2025-SHENZHEN", "other"))
+            other.start()
+            assert entered["other"].wait(10)  # another book: no waiting
+            same = threading.Thread(target=take, args=("ENERGY-2025-GD", "same"))
+            same.start()
+            same.join(0.5)
+            assert not entered["same"].is_set()  # same book, other process: it waits
+        same.join(10)
+        assert entered["same"].is_set()  # released with the block
+    finally:
+        a.close()
+        b.close()
+
+
+@pytest.mark.postgres
+def test_two_processes_trading_one_book_lose_nothing(postgres_env: dict[str, str],
+                                                      tmp_path: Path) -> None:
+    env = {"REGISTRY_STORE": "postgres", "REGISTRY_DATA_DIR": str(tmp_path), **postgres_env}
+    manifest = seed(env, traders=4)
+    code = MARKETS[0].instrument
+    workers = [build_registry(env), build_registry(env)]
+    acked: list[tuple[str, str]] = []
+    guard = threading.Lock()
+
+    def trade(n: int) -> None:
+        rng = random.Random(n)
+        app = workers[n % 2]
+        for k in range(15):
+            batch = []
+            for j in range(5):
+                side = rng.choice("BS")
+                price = MARKETS[0].reference_price + rng.randint(-5, 5) * MARKETS[0].tick
+                batch.append(Order(f"w{n}-{k}-{j}", rng.choice(manifest.traders), side, "L",
+                                   price, rng.randint(1, 5) * 1000, f"desk-{n}"))
+            outcomes = app.submit_orders(instrument=code, requests=batch, at=AT)
+            with guard:
+                acked.extend((code, o.order_id) for o in outcomes if o.status != "rejected")
+
+    threads = [threading.Thread(target=trade, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for w in workers:
+        w.close()
+    app = build_registry(env)
+    try:
+        report = Report()
+        stored = scan_markets(app)
+        check_acknowledged(report, stored, acked, [])
+        check_conservation(report, app, manifest)
+        check_books(report, app, stored)
+    finally:
+        app.close()
+    assert len(acked) == 4 * 15 * 5
+    assert report.ok, report.failed
+
+
+@pytest.mark.postgres
+def test_two_processes_trading_different_books_never_conflict(
+        postgres_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same firms on every book: under the exchange lock no batch's save ever conflicts
+    with the other process's batches on the firms' cash accounts."""
+    env = {"REGISTRY_STORE": "postgres", "REGISTRY_DATA_DIR": str(tmp_path), **postgres_env}
+    manifest = seed(env, traders=4)
+    conflicts: list[int] = []
+    drop_all = MarketWriter.drop_all
+
+    def counted(self: MarketWriter) -> None:
+        conflicts.append(1)
+        drop_all(self)
+
+    monkeypatch.setattr(MarketWriter, "drop_all", counted)
+    workers = [build_registry(env), build_registry(env)]
+    acked: list[tuple[str, str]] = []
+    guard = threading.Lock()
+
+    def trade(n: int) -> None:
+        rng = random.Random(n)
+        app, market = workers[n % 2], MARKETS[n % len(MARKETS)]
+        for k in range(10):
+            batch = [Order(f"x{n}-{k}-{j}", rng.choice(manifest.traders), rng.choice("BS"), "L",
+                           market.reference_price + rng.randint(-5, 5) * market.tick,
+                           rng.randint(1, 5) * 1000, f"desk-{n}") for j in range(5)]
+            outcomes = app.submit_orders(instrument=market.instrument, requests=batch, at=AT)
+            with guard:
+                acked.extend((market.instrument, o.order_id) for o in outcomes
+                             if o.status != "rejected")
+
+    threads = [threading.Thread(target=trade, args=(n,)) for n in range(2 * len(MARKETS))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for w in workers:
+        w.close()
+    app = build_registry(env)
+    try:
+        report = Report()
+        stored = scan_markets(app)
+        check_acknowledged(report, stored, acked, [])
+        check_conservation(report, app, manifest)
+        check_books(report, app, stored)
+    finally:
+        app.close()
+    assert acked
+    assert report.ok, report.failed
+    assert conflicts == []
