@@ -149,10 +149,14 @@ class ExchangeMachine(RuleBasedStateMachine):
     @invariant()
     def the_writers_instrument_and_its_pool_index_match_the_store(self) -> None:
         """The exchange's cached instrument equals the stored one, and the pool index it has
-        kept up to date batch after batch equals one built from its blocks."""
+        kept up to date batch after batch equals one built from its blocks. The writer brings
+        its cache up to date before each batch, so it is compared after that same step."""
         for code in (COD, NOX):
             kind, vintage, zone = code.split("-", 2)
-            live = self.app._writer(code).cache.get(Instrument.create_id(kind, int(vintage), zone))
+            writer = self.app._writer(code)
+            with writer.lock:
+                writer.sync()
+            live = writer.cache.get(Instrument.create_id(kind, int(vintage), zone))
             if live is None:
                 continue
             assert comparable(live) == comparable(self.app.instrument(code))
