@@ -24,6 +24,8 @@ from eventsourcing.utils import resolve_topic
 
 from registry.events import from_record
 
+_timestamp = datetime.fromisoformat
+
 #: called with (position, event, aggregate before the event or None)
 Hook = Callable[[int, Any, Any], None]
 
@@ -64,22 +66,27 @@ class Fold:
         func, params = fast
         aggregate = self._by_text.get(record["aggregate_id"])
         if aggregate is None:
-            aggregate = self.aggregates.get(UUID(record["aggregate_id"]))
-            if aggregate is None:
-                raise ReplayError(f"position {record['position']}: event for unknown "
-                                  f"aggregate {record['aggregate_id']}")
-            self._by_text[record["aggregate_id"]] = aggregate
-        if record["version"] != aggregate._version + 1:
-            raise ReplayError(f"position {record['position']}: version {record['version']} "
+            aggregate = self._aggregate(record)
+        version = record["version"]
+        if version != aggregate._version + 1:
+            raise ReplayError(f"position {record['position']}: version {version} "
                               f"does not follow {aggregate._version}")
         payload = record["payload"]
         if payload.keys() <= params:  # an event's attributes are its method's parameters
             func(aggregate, **payload)
         else:
             func(aggregate, **{k: v for k, v in payload.items() if k in params})
-        aggregate._version = record["version"]
-        aggregate._modified_on = datetime.fromisoformat(record["timestamp"])
+        aggregate._version = version
+        aggregate._modified_on = _timestamp(record["timestamp"])
         self.position = record["position"]
+
+    def _aggregate(self, record: dict[str, Any]) -> Any:
+        aggregate = self.aggregates.get(UUID(record["aggregate_id"]))
+        if aggregate is None:
+            raise ReplayError(f"position {record['position']}: event for unknown "
+                              f"aggregate {record['aggregate_id']}")
+        self._by_text[record["aggregate_id"]] = aggregate
+        return aggregate
 
     def run(self, events: Iterable[tuple[int, Any]], hook: Hook | None = None) -> Fold:
         for position, event in events:

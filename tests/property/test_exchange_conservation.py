@@ -20,7 +20,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from domain.errors import RegistryError
 from domain.exchange.market import pool_ref
 from domain.exchange.orders import Cancel, Order
+from domain.instrument import Instrument
+from domain.instrument_pool import PoolIndex
 from registry.bootstrap import build_registry
+from registry.replay import comparable
 from tests.integration.test_exchange_journeys import COD, NOX, PRICE, check_books, exchange_world
 from tests.world import AT
 
@@ -142,6 +145,24 @@ class ExchangeMachine(RuleBasedStateMachine):
                 index.setdefault(b[2], []).append(b[0])
             assert i.owned == index  # the per-owner index matches the blocks
         check_books(self.app)
+
+    @invariant()
+    def the_writers_instrument_and_its_pool_index_match_the_store(self) -> None:
+        """The exchange's cached instrument equals the stored one, and the pool index it has
+        kept up to date batch after batch equals one built from its blocks. The writer brings
+        its cache up to date before each batch, so it is compared after that same step."""
+        for code in (COD, NOX):
+            kind, vintage, zone = code.split("-", 2)
+            writer = self.app._writer(code)
+            with writer.lock:
+                writer.sync()
+            live = writer.cache.get(Instrument.create_id(kind, int(vintage), zone))
+            if live is None:
+                continue
+            assert comparable(live) == comparable(self.app.instrument(code))
+            index = live.pool_index()
+            if index is not None:
+                assert index == PoolIndex.of(f"exchange:{code}", live.blocks)
 
     @invariant()
     def books_replay_exactly(self) -> None:
