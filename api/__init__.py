@@ -1,6 +1,7 @@
-"""The HTTP API (FastAPI). Unfinished. Built so far: the public ledger endpoints, the auditors'
-and administrators' ``/ledger/entries``, bearer tokens (hashed, expiring, revocable; issued by
-``registry token create``) with role checks, and problem+json errors. Not built yet (issue 5):
-the administrator endpoint for tokens, object-level authorisation, every enterprise,
-administrator, agency and auditor area, trade receipts, idempotency keys, the body-size cap,
-pagination, market data and its stream, and the schemathesis run."""
+"""The HTTP API (FastAPI) over the registry, the exchange and the ledger.
+
+``api.app.create_app(env)`` composes it: one router per area in ``api/routes``, shared
+dependencies (the caller, object-level authorisation, pagination, the clock) in ``api/deps``,
+bearer tokens stored as hashes (``api/tokens``), problem+json errors through one table
+(``api/errors``), and ASGI middleware for Idempotency-Key, the body-size cap and rate limits.
+Handlers are plain ``def``: the event store is synchronous and runs in the thread pool."""
