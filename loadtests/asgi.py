@@ -19,6 +19,7 @@ import os
 from fastapi import FastAPI
 
 from api.app import create_app
+from registry.gc_pause import settle_heap
 
 
 def create() -> FastAPI:
@@ -26,4 +27,6 @@ def create() -> FastAPI:
     if env.get("LOADTEST_LEDGER_PER_WORKER") == "1":
         data = env.get("REGISTRY_DATA_DIR", "data")
         env["REGISTRY_LEDGER_DIR"] = os.path.join(data, f"ledger-worker-{os.getpid()}")
-    return create_app(env)
+    app = create_app(env)
+    settle_heap()  # as `registry serve` does (registry.gc_pause)
+    return app

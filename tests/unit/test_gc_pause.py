@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 
-from registry.gc_pause import gc_paused
+from registry.gc_pause import FULL_COLLECTION_EVERY, gc_paused, settle_heap
 
 
 def test_pauses_nest_and_the_collector_comes_back_on_after_the_last():
@@ -83,3 +83,16 @@ def test_overlapping_pauses_do_not_starve_the_collector(monkeypatch):
     finally:
         hold.__exit__(None, None, None)
     assert gc.isenabled()
+
+
+def test_settling_the_heap_freezes_survivors_and_makes_full_collections_rarer():
+    threshold = gc.get_threshold()
+    try:
+        survivor = [object()]
+        settle_heap()
+        assert gc.get_freeze_count() > 0
+        assert all(o is not survivor for o in gc.get_objects(generation=2))  # frozen
+        assert gc.get_threshold() == (threshold[0], threshold[1], FULL_COLLECTION_EVERY)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*threshold)
