@@ -5,10 +5,11 @@
 2. ``registry ledger export`` of the ledger before the run (its checkpoint is the baseline);
 3. the service on a free loopback port: ``registry serve`` (SQLite, one process) or uvicorn with
    ``--workers N`` over PostgreSQL (`loadtests.asgi`);
-4. Locust headless for ``--seconds`` (``LOADTEST_SECONDS``, default 60) with the realistic users;
-   with ``--compare``, then one saturation run of order submission and one of the trivial
-   endpoint, back to back with the same settings; HTML, JSON and CSV reports in the results
-   folder;
+4. Locust headless for ``--seconds`` (``LOADTEST_SECONDS``, default 60) with the realistic users
+   (after ``--warmup`` seconds of them as a run of its own, default none: its latencies are
+   reported apart, its orders checked with the rest); with ``--compare``, then one saturation
+   run of order submission and one of the trivial endpoint, back to back with the same
+   settings; HTML, JSON and CSV reports in the results folder;
 5. the service stopped by its pid (SIGTERM, then SIGKILL after a grace period);
 6. the checks: thresholds (failure ratio, p95, p99), every acknowledged order stored exactly once,
    units and cash conserved, every book equal to its replay (`loadtests.load_checks`), and
@@ -54,6 +55,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--users", type=int, default=int(env_number("LOADTEST_USERS", 50)))
     p.add_argument("--spawn-rate", type=float, default=env_number("LOADTEST_SPAWN_RATE", 25))
     p.add_argument("--traders", type=int, default=20, help="seeded enterprises")
+    p.add_argument("--warmup", type=int, default=int(env_number("LOADTEST_WARMUP_SECONDS", 0)),
+                   help="first run the realistic users this long as a separate 'warmup' run "
+                        "(its orders are checked like the others; thresholds apply to the "
+                        "realistic run only)")
     p.add_argument("--compare", action="store_true",
                    help="then saturate order submission and /bench/echo, back to back")
     p.add_argument("--compare-seconds", type=int,
@@ -177,9 +182,12 @@ def main(argv: list[str] | None = None) -> int:
     with step(f"start the service on 127.0.0.1:{port}"):
         service.start()
     try:
-        codes["realistic"] = run_locust(args, env, service, "realistic", REALISTIC,
-                                        args.seconds)
-        if args.compare and codes["realistic"] != 3:
+        if args.warmup > 0:
+            codes["warmup"] = run_locust(args, env, service, "warmup", REALISTIC, args.warmup)
+        if codes.get("warmup") != 3:
+            codes["realistic"] = run_locust(args, env, service, "realistic", REALISTIC,
+                                            args.seconds)
+        if args.compare and codes.get("realistic", 3) != 3:
             codes["orders"] = run_locust(args, env, service, "orders", ["OrderFlood"],
                                          args.compare_seconds)
             codes["echo"] = run_locust(args, env, service, "echo", ["EchoFlood"],
@@ -197,7 +205,8 @@ def report(args: argparse.Namespace, env: dict[str, str], data: Path, before: Pa
     for name, code in codes.items():
         outcome.append((code == 0, f"locust '{name}' exit code {code}"))
     stats = {name: load_stats.read(results, name) for name in codes}
-    outcome += load_stats.thresholds(stats["realistic"], max_failure_ratio=args.max_failure_ratio,
+    outcome += load_stats.thresholds(stats.get("realistic", {}),
+                                     max_failure_ratio=args.max_failure_ratio,
                                      p95_ms=args.p95_ms, p99_ms=args.p99_ms)
     with step("check the store: acknowledged orders, conservation, books = replays"):
         store = check_store(env, manifest, sorted((results / "acks").glob("acks-*.txt")))

@@ -21,8 +21,8 @@ pytestmark = pytest.mark.slow
 def test_short_load_run_passes_every_check(tmp_path: Path) -> None:
     results = tmp_path / "results"
     done = subprocess.run(
-        [sys.executable, "-m", "loadtests.run_load", "--seconds", "5", "--users", "5",
-         "--spawn-rate", "5", "--traders", "4", "--results", str(results)],
+        [sys.executable, "-m", "loadtests.run_load", "--warmup", "2", "--seconds", "5",
+         "--users", "5", "--spawn-rate", "5", "--traders", "4", "--results", str(results)],
         cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     summary = json.loads((results / "summary.json").read_text())
@@ -30,6 +30,8 @@ def test_short_load_run_passes_every_check(tmp_path: Path) -> None:
     checks = " ".join(c["check"] for c in summary["checks"])
     assert "acknowledged orders each stored exactly once" in checks
     assert "extends the checkpoint taken before the run" in checks
+    assert "locust 'warmup' exit code 0" in checks  # reported apart from the realistic run
+    assert set(summary["runs"]) == {"warmup", "realistic"}
     orders = summary["runs"]["realistic"]["POST /markets/[instrument]/orders (limit)"]
     acks = (results / "acks").glob("acks-*.txt")
     acked = sum(line.startswith("order ") for f in acks for line in f.read_text().splitlines())
