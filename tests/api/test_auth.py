@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -14,9 +14,9 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.tokens import TokenStore
 from registry.cli import main
+from tests.api.tokens import NOW
+from tests.api.tokens import issue as token
 from tests.world import code, seed_data_folder
-
-NOW = datetime.now(UTC)
 
 
 @pytest.fixture
@@ -29,15 +29,6 @@ def folder(tmp_path: Path) -> Path:
 def client(folder: Path) -> Iterator[TestClient]:
     with TestClient(create_app({"REGISTRY_DATA_DIR": str(folder)})) as c:
         yield c
-
-
-def token(folder: Path, role: str, subject: str, *, days: float = 1) -> tuple[str, str]:
-    store = TokenStore(folder / "tokens.sqlite")
-    try:
-        return store.create(role=role, subject=subject, now=NOW,
-                            expires_at=NOW + timedelta(days=days))
-    finally:
-        store.close()
 
 
 def entries(client: TestClient, secret: str | None, **params: int) -> object:

@@ -7,7 +7,6 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,10 +14,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.idempotency import IdempotencyStore, fingerprint
-from api.tokens import TokenStore
+from tests.api.tokens import bearer
 from tests.world import code, seed_data_folder
 
-NOW = datetime.now(UTC)
 AUDITOR = {"role": "auditor", "name": "zhao.min"}
 
 
@@ -37,15 +35,6 @@ def client(folder: Path) -> Iterator[TestClient]:
     with TestClient(create_app(env(folder))) as c:
         yield c
 
-
-def bearer(folder: Path, role: str = "administrator", subject: str = "wang.fang") -> dict[str, str]:
-    store = TokenStore(folder / "tokens.sqlite")
-    try:
-        _, secret = store.create(role=role, subject=subject, now=NOW,
-                                 expires_at=NOW + timedelta(days=1))
-    finally:
-        store.close()
-    return {"Authorization": f"Bearer {secret}"}
 
 
 def issued(folder: Path) -> int:

@@ -11,10 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.tokens import TokenStore
+from tests.api.tokens import bearer
 from tests.world import code, seed_data_folder
 
-NOW = datetime.now(UTC)
 AGENCY = code(1, prefix="91440101MA9X")
 
 
@@ -29,15 +28,6 @@ def client(folder: Path) -> Iterator[TestClient]:
     with TestClient(create_app({"REGISTRY_DATA_DIR": str(folder)})) as c:
         yield c
 
-
-def bearer(folder: Path, role: str, subject: str) -> dict[str, str]:
-    store = TokenStore(folder / "tokens.sqlite")
-    try:
-        _, secret = store.create(role=role, subject=subject, now=NOW,
-                                 expires_at=NOW + timedelta(days=1))
-    finally:
-        store.close()
-    return {"Authorization": f"Bearer {secret}"}
 
 
 @pytest.fixture
