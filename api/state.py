@@ -45,15 +45,11 @@ class AppState:
         tokens = open_tokens(env)
         # concurrent HTTP orders for one market share one save (see registry.order_gateway)
         market_data = MarketData(registry)
-        one_batch_at_a_time = threading.Lock()
 
         def submit_orders(**batch: Any) -> list[Outcome]:
-            # Firms trade on several markets, so concurrent batches of different markets write
-            # the same cash accounts and one of them fails its save and re-runs on reloaded
-            # aggregates. Writing one batch at a time in this process avoids that; the waiting
-            # markets' queues meanwhile grow into larger batches.
-            with one_batch_at_a_time:
-                outcomes = registry.submit_orders(**batch)
+            # one batch at a time across markets is the registry's own exchange lock
+            # (`registry.book_lock.exchange_lock`); meanwhile the waiting queues grow
+            outcomes = registry.submit_orders(**batch)
             market_data.notify()  # live streams pick the batch up now, not at their timeout
             return outcomes
 

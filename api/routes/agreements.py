@@ -28,6 +28,7 @@ from api.deps import (
     now,
 )
 from api.errors import ApiError
+from api.schemas.common import HANDLE_PATTERN, Text
 from api.schemas.markets import INSTRUMENT_PATTERN, CreditCode, Price, Quantity
 from api.schemas.trades import Receipt
 from api.tokens import Principal
@@ -36,7 +37,7 @@ from domain.exchange.agreement import Agreement as AgreementAggregate
 from registry.bootstrap import Registry
 
 router = APIRouter(prefix="/agreements", tags=["agreements"])
-REFERENCE = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+REFERENCE = HANDLE_PATTERN
 ReferencePath = Annotated[str, Path(pattern=REFERENCE, max_length=64)]
 States = Literal["offered", "accepted", "settled", "rejected", "withdrawn"]
 
@@ -54,7 +55,7 @@ class Offer(BaseModel):
 
 class Reason(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S")]
+    reason: Text
 
 
 class Step(BaseModel):

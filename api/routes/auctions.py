@@ -29,6 +29,7 @@ from api.deps import (
     paginate,
 )
 from api.errors import ApiError
+from api.schemas.common import HANDLE_PATTERN
 from api.schemas.markets import INSTRUMENT_PATTERN, CreditCode, Price, Quantity
 from api.schemas.trades import Receipt
 from api.tokens import Principal
@@ -39,7 +40,7 @@ from domain.exchange.money import value
 from registry.bootstrap import Registry
 
 router = APIRouter(prefix="/auctions", tags=["auctions"])
-ID = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+ID = HANDLE_PATTERN
 AuctionPath = Annotated[str, Path(pattern=ID, max_length=64)]
 
 

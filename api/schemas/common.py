@@ -36,6 +36,8 @@ Amount = Annotated[int, Field(strict=True, ge=0, le=MAX_QUANTITY,
 Ref = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:#-]{0,79}$",
                            description="a document or project reference")]
 Text = Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S")]
+#: a handle a caller may choose for what it creates (agreement reference, auction or bid id)
+HANDLE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$",
                               description="lowercase hex SHA-256 of the report file")]
 INSTRUMENT_PATTERN = r"^[A-Z0-9]{2,8}-[0-9]{4}-[A-Z0-9_]{2,24}$"

@@ -10,16 +10,16 @@ from typing import Annotated, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from api.schemas.common import CreditCode
+
 MAX_PRICE = 10**12  # fen per tonne: far above any real price, far below integer trouble
 MAX_QTY = 10**13  # kg
 INSTRUMENT_PATTERN = r"^[A-Z0-9_]{1,16}-[0-9]{4}-[A-Z0-9_]{1,40}$"
-CREDIT_CODE_PATTERN = r"^[0-9A-HJ-NPQRTUWXY]{18}$"
 ID_PATTERN = r"^[A-Za-z0-9._:-]{1,64}$"
 
 InstrumentPath = Annotated[str, Path(pattern=INSTRUMENT_PATTERN, max_length=60,
                                      examples=["COD-2025-MAOZHOU"])]
 OrderIdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=64)]
-CreditCode = Annotated[str, Field(pattern=CREDIT_CODE_PATTERN)]
 # strict: a float or a numeric string is refused, never rounded
 Price = Annotated[int, Field(strict=True, gt=0, le=MAX_PRICE, description="fen per tonne")]
 Quantity = Annotated[int, Field(strict=True, gt=0, le=MAX_QTY, description="kg")]

@@ -7,6 +7,8 @@ from typing import Annotated, Literal
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.common import Text
+
 TradeIdPath = Annotated[str, Path(pattern=r"^[A-Z0-9_]{1,16}-[0-9]{4}-[A-Z0-9_]{1,40}:[0-9]{1,18}$",
                                   max_length=80, examples=["COD-2025-MAOZHOU:1"])]
 
@@ -50,7 +52,7 @@ class Queued(_Out):
 
 class Rejection(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S")]
+    reason: Text
 
 
 class Proof(_Out):

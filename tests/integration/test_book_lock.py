@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +26,31 @@ from registry.bootstrap import build_registry
 from registry.exchange_writer import MarketWriter
 
 AT = "2025-06-02T10:00:00+08:00"
+
+
+def trade_then_check(env: dict[str, str], manifest: Any, workers: list[Any],
+                     trade: Callable[[int], None], *, threads: int,
+                     acked: list[tuple[str, str]]) -> Report:
+    """Run ``trade(n)`` on ``threads`` threads, close the workers, then reopen the store and
+    check every acknowledged order is stored once, units and cash are conserved and every book
+    equals its replay."""
+    running = [threading.Thread(target=trade, args=(n,)) for n in range(threads)]
+    for t in running:
+        t.start()
+    for t in running:
+        t.join()
+    for w in workers:
+        w.close()
+    app = build_registry(env)
+    try:
+        report = Report()
+        stored = scan_markets(app)
+        check_acknowledged(report, stored, acked, [])
+        check_conservation(report, app, manifest)
+        check_books(report, app, stored)
+    finally:
+        app.close()
+    return report
 
 
 def test_lock_keys_differ_per_instrument_and_fit_a_bigint() -> None:
@@ -129,22 +156,7 @@ def test_two_processes_trading_one_book_lose_nothing(postgres_env: dict[str, str
             with guard:
                 acked.extend((code, o.order_id) for o in outcomes if o.status != "rejected")
 
-    threads = [threading.Thread(target=trade, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for w in workers:
-        w.close()
-    app = build_registry(env)
-    try:
-        report = Report()
-        stored = scan_markets(app)
-        check_acknowledged(report, stored, acked, [])
-        check_conservation(report, app, manifest)
-        check_books(report, app, stored)
-    finally:
-        app.close()
+    report = trade_then_check(env, manifest, workers, trade, threads=4, acked=acked)
     assert len(acked) == 4 * 15 * 5
     assert report.ok, report.failed
 
@@ -180,22 +192,8 @@ def test_two_processes_trading_different_books_never_conflict(
                 acked.extend((market.instrument, o.order_id) for o in outcomes
                              if o.status != "rejected")
 
-    threads = [threading.Thread(target=trade, args=(n,)) for n in range(2 * len(MARKETS))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for w in workers:
-        w.close()
-    app = build_registry(env)
-    try:
-        report = Report()
-        stored = scan_markets(app)
-        check_acknowledged(report, stored, acked, [])
-        check_conservation(report, app, manifest)
-        check_books(report, app, stored)
-    finally:
-        app.close()
+    report = trade_then_check(env, manifest, workers, trade, threads=2 * len(MARKETS),
+                              acked=acked)
     assert acked
     assert report.ok, report.failed
     assert conflicts == []
