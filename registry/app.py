@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
@@ -28,6 +29,7 @@ from domain.instrument import Instrument
 from domain.retrofit import Retrofit
 from domain.rules import CURRENT_RULES, TradingRules, rules
 from registry.projection import ProjectingRepository
+from registry.read_cache import ReadCache
 from registry.snapshots import take_due_snapshots
 from registry.transcoder import OrjsonTranscoder
 
@@ -53,6 +55,15 @@ def command(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def _instrument_id(code: str) -> UUID:
+    try:
+        kind, vintage, zone = code.split("-", 2)
+        year = int(vintage)
+    except ValueError:
+        raise InvalidInput(f"an instrument code reads KIND-VINTAGE-ZONE, got {code!r}") from None
+    return Instrument.create_id(kind, year, zone)
+
+
 def validity_end(vintage: int, years: int = 5) -> str:
     """Units stay valid for five years after their vintage year."""
     return f"{vintage + years}-12-31"
@@ -68,6 +79,7 @@ class RegistryBase(Application):
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env=env)
+        self.reads = ReadCache(self.repository)  # current copies for reads (registry.read_cache)
 
     def construct_transcoder(self) -> Transcoder:
         """The library's JSON format, encoded with orjson (`registry.transcoder`)."""
@@ -118,16 +130,26 @@ class RegistryBase(Application):
         return x
 
     def instrument(self, code: str) -> Instrument:
-        try:
-            kind, vintage, zone = code.split("-", 2)
-            year = int(vintage)
-        except ValueError:
-            raise InvalidInput(
-                f"an instrument code reads KIND-VINTAGE-ZONE, got {code!r}"
-            ) from None
-        i: Instrument = self._get(Instrument, Instrument.create_id(kind, year, zone),
-                                  f"instrument {code}")
+        i: Instrument = self._get(Instrument, _instrument_id(code), f"instrument {code}")
         return i
+
+    @contextmanager
+    def reading_instrument(self, code: str) -> Iterator[Instrument]:
+        """The current instrument, to read (never change) inside the block; shared with other
+        readers and brought up to date from the store first (`registry.read_cache`)."""
+        def missing() -> Instrument:
+            raise NotFound(f"instrument {code} not found")
+
+        with self.reads.current(_instrument_id(code), missing) as i:
+            if not isinstance(i, Instrument):
+                missing()
+            yield i
+
+    @contextmanager
+    def reading_catalogue(self) -> Iterator[Catalogue]:
+        """The current catalogue, to read inside the block (see `reading_instrument`)."""
+        with self.reads.current(Catalogue.create_id(), Catalogue) as c:
+            yield c
 
     def catalogue(self) -> Catalogue:
         try:

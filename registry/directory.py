@@ -56,28 +56,32 @@ def _balance(instrument: Instrument, owner: str) -> dict[str, Any]:
 
 def holdings(registry: Registry, enterprise: str) -> list[dict[str, Any]]:
     """One balance row per instrument the enterprise holds units in, read from its own
-    blocks only (``Instrument.owned``), not from every holder's."""
-    entries = registry.catalogue().entries  # one read names the enterprise and instruments
-    if enterprise not in entries["enterprises"]:
+    blocks only (``Instrument.owned``), not from every holder's, on the registry's current
+    read copies (`registry.read_cache`)."""
+    with registry.reading_catalogue() as catalogue:
+        known = enterprise in catalogue.entries["enterprises"]
+        codes = sorted(catalogue.entries["instruments"])
+    if not known:
         raise NotFound(f"enterprise {enterprise} not found")
     rows = []
-    for code in sorted(entries["instruments"]):
-        i = registry.instrument(code)
-        if enterprise in i.owned:
-            rows.append(_balance(i, enterprise))
+    for code in codes:
+        with registry.reading_instrument(code) as i:
+            if enterprise in i.owned:
+                rows.append(_balance(i, enterprise))
     return rows
 
 
 def holding(registry: Registry, enterprise: str, instrument: str) -> dict[str, Any]:
     """The balance of one enterprise in one instrument with its serial blocks."""
     registry.enterprise(enterprise)
-    i = registry.instrument(instrument)
-    row = _balance(i, enterprise)
-    row["blocks"] = [
-        {"first": b[FIRST], "last": b[LAST], "serials": serial_label(i.code, b[FIRST], b[LAST]),
-         "state": b[STATE], "lot": b[LOT], "ref": b[REF], "frozen": b[FROZEN]}
-        for b in (i.blocks[str(f)] for f in i.owned.get(enterprise, ()))
-    ]
+    with registry.reading_instrument(instrument) as i:
+        row = _balance(i, enterprise)
+        row["blocks"] = [
+            {"first": b[FIRST], "last": b[LAST],
+             "serials": serial_label(i.code, b[FIRST], b[LAST]), "state": b[STATE],
+             "lot": b[LOT], "ref": b[REF], "frozen": b[FROZEN]}
+            for b in (i.blocks[str(f)] for f in i.owned.get(enterprise, ()))
+        ]
     return row
 
 
