@@ -17,8 +17,10 @@ and authenticated the same way, no registry call).
 Configuration comes from the environment: ``LOADTEST_TOKENS`` (the ``tokens.json`` written by
 `loadtests.load_world`) and ``LOADTEST_ACKS`` (a folder; each Locust process appends
 ``order|cancel <instrument> <order id>`` for every acknowledged order and cancel, which the
-checks after the run look for in the store). Every user proves its token in ``on_start``; if
-the service refuses it, the whole run stops with exit code 3 instead of running idle users.
+checks after the run look for in the store), ``LOADTEST_SPAWN_SPREAD`` (seconds: each user
+starts after a random delay up to this, see `loadtests.run_load.spawn_spread`). Every user
+proves its token in ``on_start``; if the service refuses it, the whole run stops with exit
+code 3 instead of running idle users.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ CONFIG = _config()
 _next = {role: itertools.cycle(CONFIG[role]) for role in ("enterprise", "administrator",
                                                           "auditor")}
 _user_numbers = itertools.count(1)
+SPAWN_SPREAD = float(os.environ.get("LOADTEST_SPAWN_SPREAD", "0"))
 _acks_dir = Path(os.environ.get("LOADTEST_ACKS", "."))
 _acks_dir.mkdir(parents=True, exist_ok=True)
 _acks = (_acks_dir / f"acks-{os.getpid()}.txt").open("a", buffering=1)  # a line per ack
@@ -77,6 +80,7 @@ class Authenticated(FastHttpUser):
     probe = ""  # a GET this role may make: proves the token before any task runs
 
     def on_start(self) -> None:
+        gevent.sleep(random.uniform(0, SPAWN_SPREAD))  # arrive at the spawn rate (run_load)
         entry = next(_next[self.role])
         self.subject: str = entry["subject"]
         self.auth = {"Authorization": f"Bearer {entry['token']}"}

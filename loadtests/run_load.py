@@ -54,6 +54,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--seconds", type=int, default=int(env_number("LOADTEST_SECONDS", 60)))
     p.add_argument("--users", type=int, default=int(env_number("LOADTEST_USERS", 50)))
     p.add_argument("--spawn-rate", type=float, default=env_number("LOADTEST_SPAWN_RATE", 25))
+    p.add_argument("--spawn-spread", type=float, default=None,
+                   help="each user starts after a random delay of up to this many seconds "
+                        "(default: Locust's dispatch interval, floor(rate)/rate, so that "
+                        "users arrive at the spawn rate instead of in a clump each second; "
+                        "0 keeps the clump)")
     p.add_argument("--traders", type=int, default=20, help="seeded enterprises")
     p.add_argument("--warmup", type=int, default=int(env_number("LOADTEST_WARMUP_SECONDS", 0)),
                    help="first run the realistic users this long as a separate 'warmup' run "
@@ -94,13 +99,26 @@ def store_env(args: argparse.Namespace, data: Path) -> dict[str, str]:
     return env
 
 
+def spawn_spread(args: argparse.Namespace) -> float:
+    """How long after its dispatch a user may start. Locust dispatches ``floor(rate)``
+    users at the same instant once every ``floor(rate) / rate`` seconds (``locust.dispatch``,
+    2.x): 25 connections and first requests in the same millisecond, which no population of
+    desks does. Spreading each user's start uniformly over that interval makes them arrive
+    at the configured rate."""
+    if args.spawn_spread is not None:
+        return float(args.spawn_spread)
+    rate = float(args.spawn_rate)
+    return max(1, int(rate)) / rate
+
+
 def run_locust(args: argparse.Namespace, env: dict[str, str], service: Service, name: str,
                classes: list[str], seconds: int) -> int:
     results: Path = args.results
     base_url = service.url
     locust_env = {**os.environ, **env, "LOADTEST_TOKENS": str(Path(env["REGISTRY_DATA_DIR"])
                                                               / "tokens.json"),
-                  "LOADTEST_ACKS": str(results / "acks")}
+                  "LOADTEST_ACKS": str(results / "acks"),
+                  "LOADTEST_SPAWN_SPREAD": str(spawn_spread(args))}
     command = [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "locustfile.py"),
                "--headless", "--host", base_url, "--users", str(args.users),
                "--spawn-rate", str(args.spawn_rate), "--run-time", f"{seconds}s",
@@ -109,7 +127,8 @@ def run_locust(args: argparse.Namespace, env: dict[str, str], service: Service, 
                "--json-file", str(results / name), "--exit-code-on-error", "1",
                "--loglevel", "WARNING", *classes]
     log = results / f"{name}.log"
-    with step(f"locust '{name}': {args.users} users, {seconds} s ({', '.join(classes)})",
+    with step(f"locust '{name}': {args.users} users ({args.spawn_rate:g}/s, each within "
+              f"{spawn_spread(args):g} s of its dispatch), {seconds} s ({', '.join(classes)})",
               seconds=seconds), log.open("w") as out:
         spy = load_profile.start(service.pid or 0, seconds + 5,
                                  results / f"{name}.folded") if args.profile else None
@@ -218,6 +237,7 @@ def report(args: argparse.Namespace, env: dict[str, str], data: Path, before: Pa
                                  compare_seconds=args.compare_seconds if args.compare else None)
     summary.update(date=datetime.now(UTC).isoformat(timespec="minutes"),
                    cores=os.cpu_count(), python=platform.python_version(),
+                   spawn_rate=args.spawn_rate, spawn_spread_s=spawn_spread(args),
                    command=" ".join([".venv/bin/python", "-m", "loadtests.run_load",
                                      *sys.argv[1:]]),
                    checks=[{"ok": ok, "check": text} for ok, text in outcome])
