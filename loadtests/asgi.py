@@ -1,4 +1,4 @@
-"""The app for uvicorn ``--workers N --factory loadtests.asgi:create`` (PostgreSQL load runs).
+"""The app of each uvicorn worker in the PostgreSQL load runs (`loadtests.serve_workers`).
 
 Each worker is a process with its own registry over the shared PostgreSQL store; order books
 keep one writer across workers through `registry.book_lock`.

@@ -1,10 +1,11 @@
 """The service under load, started and stopped by process id, and the CLI calls around it.
 
 SQLite: ``registry serve`` (one process; the store has one writer). PostgreSQL with several
-workers: uvicorn ``--workers N --factory loadtests.asgi:create`` (``registry serve`` runs one
-process). Either way the service listens on a free loopback port, is ready when ``/health``
-answers, and is stopped with SIGTERM to its pid (uvicorn then stops its workers and every app
-closes its store and ledger), SIGKILL after a grace period.
+workers: uvicorn's supervisor with N workers of `loadtests.asgi:create`, started by
+`loadtests.serve_workers` (which keeps TCP_NODELAY on; ``registry serve`` runs one process).
+Either way the service listens on a free loopback port, is ready when ``/health`` answers, and
+is stopped with SIGTERM to its pid (uvicorn then stops its workers and every app closes its
+store and ledger), SIGKILL after a grace period.
 """
 
 from __future__ import annotations
@@ -96,9 +97,8 @@ class Service:
         if self.workers == 1:
             return [sys.executable, "-m", "registry.cli", "serve", "--host", "127.0.0.1",
                     "--port", str(self.port)]
-        return [sys.executable, "-m", "uvicorn", "--factory", "loadtests.asgi:create",
-                "--host", "127.0.0.1", "--port", str(self.port), "--workers",
-                str(self.workers), "--log-level", "warning"]
+        return [sys.executable, "-m", "loadtests.serve_workers", "--host", "127.0.0.1",
+                "--port", str(self.port), "--workers", str(self.workers)]
 
     def start(self) -> None:
         env = {**os.environ, **self.env}
