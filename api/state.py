@@ -43,17 +43,15 @@ class AppState:
         ledger = open_ledger(settings)
         follower = LedgerFollower(registry, ledger, checkpoint_every=settings.checkpoint_every)
         tokens = open_tokens(env)
-        # concurrent HTTP orders for one market share one save (see registry.order_gateway)
+        # concurrent HTTP orders, of every market, share one save (see registry.order_gateway)
         market_data = MarketData(registry)
 
-        def submit_orders(**batch: Any) -> list[Outcome]:
-            # one batch at a time across markets is the registry's own exchange lock
-            # (`registry.book_lock.exchange_lock`); meanwhile the waiting queues grow
-            outcomes = registry.submit_orders(**batch)
+        def submit_batches(**batches: Any) -> Mapping[str, list[Outcome] | BaseException]:
+            outcomes = registry.submit_order_batches(**batches)
             market_data.notify()  # live streams pick the batch up now, not at their timeout
             return outcomes
 
-        gateway = OrderGateway(submit_orders, clock=_clock)
+        gateway = OrderGateway(submit_batches, clock=_clock)
         return cls(registry=registry, ledger=ledger, follower=follower, tokens=tokens,
                    gateway=gateway, market_data=market_data)
 

@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     events = app.position() - start_position
     live = app.market(CODE).book
-    cached = app._writer(CODE).cache  # the writer's live copy
+    cached = app._writer().cache  # the writer's live copy
     live_book = next(a for a in cached.values() if getattr(a, "book", None) is not None).book
     app.close()
     t1 = time.perf_counter()

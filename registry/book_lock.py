@@ -1,9 +1,9 @@
 """Exactly one writer per order book across processes: PostgreSQL advisory locks.
 
-Inside one process every market write runs under its `MarketWriter`'s lock. API workers sharing
+Inside one process every market write runs under the `ExchangeWriter`'s lock. API workers sharing
 one PostgreSQL store are separate processes, so each market write also holds a session-level
 advisory lock (``pg_advisory_lock``), taken after the process's own locks and released when the
-write is saved or has failed. Holding it, the writer re-syncs first (`MarketWriter.sync` brings
+write is saved or has failed. Holding it, the writer re-syncs first (`ExchangeWriter.sync` brings
 its cached aggregates up to what the other process stored), so it matches against the book as
 stored, never a stale copy; the event store's optimistic versioning stays the last line of
 defence (a conflicting save is re-run, nothing is stored twice).

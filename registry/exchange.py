@@ -1,26 +1,28 @@
 """Exchange commands: cash, markets, orders (group commit), settlement and verification.
 
-Every market write goes through the market's `MarketWriter` (one lock per market, cached
-aggregates) under the exchange's lock (`registry.book_lock.exchange_lock`: one market write at
-a time, in this process and across processes). `submit_orders` is the group commit: a whole
-batch of orders and cancels for one instrument becomes ONE save holding one
-``Market.BatchMatched``, one ``Instrument.BatchSettled`` and one ``CashAccount.Posted`` per
-enterprise the batch touched. An order is acknowledged (its `Outcome` returned) only after that
-save.
+Every market write goes through the exchange's `ExchangeWriter` (cached aggregates of every
+market) under the exchange's lock (`registry.book_lock.exchange_lock`: one market write at a
+time, in this process and across processes). `submit_order_batches` is the group commit: the
+batches of orders and cancels of several markets become ONE save holding, per market, one
+``Market.BatchMatched`` and one ``Instrument.BatchSettled``, and one ``CashAccount.Posted`` per
+market for each enterprise its batch touched. An order is acknowledged (its `Outcome`
+returned) only after that save. The markets' batches are matched one after the other in
+instrument order, each on what the previous ones posted; a market whose batch cannot run at
+all (no such market) gets its error, and the others are still stored.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import IntegrityError
 
 from domain.catalogue import Catalogue
 from domain.enterprise import Enterprise
-from domain.errors import AlreadyExists, ConcurrencyConflict, NotFound
+from domain.errors import AlreadyExists, ConcurrencyConflict, NotFound, RegistryError
 from domain.exchange.cash import CashAccount
 from domain.exchange.desk import Desk
 from domain.exchange.market import Market, pool_ref
@@ -32,7 +34,7 @@ from domain.rules import CURRENT_RULES, TradingRules, rules
 from registry.app import BACKOFF_SECONDS, MAX_ATTEMPTS, RegistryBase, command
 from registry.book_lock import exchange_lock
 from registry.exchange_modes import TradingModeCommands
-from registry.exchange_writer import MarketWriter
+from registry.exchange_writer import ExchangeWriter
 from registry.gc_pause import gc_paused
 
 if TYPE_CHECKING:
@@ -48,16 +50,15 @@ class ExchangeCommands(TradingModeCommands, _Base):
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    def _writer(self, instrument: str) -> MarketWriter:
-        writers: dict[str, MarketWriter] = self.__dict__.setdefault("_market_writers", {})
-        w = writers.get(instrument)
+    def _writer(self) -> ExchangeWriter:
+        w: ExchangeWriter | None = self.__dict__.get("_exchange_writer")
         if w is None:
-            w = writers.setdefault(instrument, MarketWriter(self))
+            w = self.__dict__.setdefault("_exchange_writer", ExchangeWriter(self))
         return w
 
-    def _with_writer(self, instrument: str, fn: Callable[[MarketWriter], Any]) -> Any:
-        """Run ``fn`` under the market's lock; re-run it on fresh copies after a conflict."""
-        w = self._writer(instrument)
+    def _with_writer(self, what: str, fn: Callable[[ExchangeWriter], Any]) -> Any:
+        """Run ``fn`` under the writer's lock; re-run it on fresh copies after a conflict."""
+        w = self._writer()
         # one market write at a time, across processes too (`exchange_lock`: batches of
         # different books write the same cash accounts); the collector pauses once we write
         with w.lock, exchange_lock(self), gc_paused():
@@ -71,18 +72,18 @@ class ExchangeCommands(TradingModeCommands, _Base):
                 except BaseException:
                     w.drop_dirty()
                     raise
-        raise ConcurrencyConflict(f"market {instrument} kept conflicting with concurrent writes")
+        raise ConcurrencyConflict(f"{what} kept conflicting with concurrent writes")
 
-    def _market_in(self, w: MarketWriter, instrument: str) -> Market:
+    def _market_in(self, w: ExchangeWriter, instrument: str) -> Market:
         m: Market = w.get(Market.create_id(instrument), f"market {instrument}")
         return m
 
-    def _instrument_in(self, w: MarketWriter, code: str) -> Instrument:
+    def _instrument_in(self, w: ExchangeWriter, code: str) -> Instrument:
         kind, vintage, zone = code.split("-", 2)
         i: Instrument = w.get(Instrument.create_id(kind, int(vintage), zone), f"instrument {code}")
         return i
 
-    def _account_in(self, w: MarketWriter, owner: str, at: str | None = None) -> CashAccount:
+    def _account_in(self, w: ExchangeWriter, owner: str, at: str | None = None) -> CashAccount:
         try:
             a: CashAccount = w.get(CashAccount.create_id(owner), f"cash account of {owner}")
         except NotFound:
@@ -92,25 +93,25 @@ class ExchangeCommands(TradingModeCommands, _Base):
             w.put(a)
         return a
 
-    def _trader_in(self, w: MarketWriter, code: str) -> Enterprise:
+    def _trader_in(self, w: ExchangeWriter, code: str) -> Enterprise:
         e: Enterprise = w.get(Enterprise.create_id(code), f"enterprise {code}")
         return e
 
-    def _rules_in(self, w: MarketWriter) -> TradingRules:
+    def _rules_in(self, w: ExchangeWriter) -> TradingRules:
         try:
             c: Catalogue = w.get(Catalogue.create_id(), "catalogue")
         except NotFound:
             return rules(CURRENT_RULES)
         return rules(c.rules_version or CURRENT_RULES)
 
-    def _desk(self, w: MarketWriter, market: Market, instrument: Instrument, at: str) -> Desk:
+    def _desk(self, w: ExchangeWriter, market: Market, instrument: Instrument, at: str) -> Desk:
         rules_ = self._rules_in(w)
         return Desk(
             kind=market.kind, zone=market.zone, rules=rules_,
             traders=lambda c: self._trader_in(w, c),
             accounts=lambda c: self._account_in(w, c),
-            positions=w.positions.reader(instrument, pool=pool_ref(market.instrument),
-                                         on=at[:10]),
+            positions=w.positions(market.instrument).reader(
+                instrument, pool=pool_ref(market.instrument), on=at[:10]),
             checks=w.pair_checks(kind=market.kind, zone=market.zone, rules=rules_),
         )
 
@@ -159,13 +160,13 @@ class ExchangeCommands(TradingModeCommands, _Base):
     def set_market_parameters(self, *, instrument: str, administrator: str, at: str,
                               reference_price: int | None = None,
                               verify_above: int | str | None = "keep") -> None:
-        def run(w: MarketWriter) -> None:
+        def run(w: ExchangeWriter) -> None:
             m = self._market_in(w, instrument)
             m.set_parameters(reference_price=reference_price, verify_above=verify_above,
                              administrator=administrator, at=at)
             self.save(m)
 
-        self._with_writer(instrument, run)
+        self._with_writer(f"market {instrument}", run)
 
     def market(self, instrument: str) -> Market:
         """The market as stored (a fresh copy, rebuilt from its events: every batch is matched
@@ -181,30 +182,54 @@ class ExchangeCommands(TradingModeCommands, _Base):
 
     def submit_orders(self, *, instrument: str, requests: Sequence[Request],
                       at: str) -> list[Outcome]:
-        """Group commit: match a batch of orders and cancels and store it in one save; each
-        request gets an `Outcome` (refused requests wrote nothing)."""
+        """Group commit of one market: match a batch of orders and cancels and store it in one
+        save; each request gets an `Outcome` (refused requests wrote nothing)."""
+        result = self.submit_order_batches(batches={instrument: requests}, at=at)[instrument]
+        if isinstance(result, BaseException):
+            raise result
+        return result
 
-        def run(w: MarketWriter) -> list[Outcome]:
-            m = self._market_in(w, instrument)
-            i = self._instrument_in(w, instrument)
-            desk = self._desk(w, m, i, at)
-            outcomes = m.match(requests, desk=desk, at=at)
-            if m.pending_events:
-                changed: list[Any] = [m]
+    def submit_order_batches(self, *, batches: Mapping[str, Sequence[Request]],
+                             at: str) -> dict[str, list[Outcome] | RegistryError]:
+        """Group commit across markets: match each market's batch, in instrument order, and
+        store them all in ONE save. Each market gets an `Outcome` per request, or, when its
+        batch cannot run at all (an unknown market), the error; nothing of that market is
+        stored, and the other markets' batches are."""
+
+        def run(w: ExchangeWriter) -> dict[str, list[Outcome] | RegistryError]:
+            results: dict[str, list[Outcome] | RegistryError] = {}
+            changed: dict[Any, Any] = {}
+            settled: list[tuple[str, Instrument, dict[str, Any]]] = []
+            for instrument in sorted(batches):
+                try:  # loading refuses before anything is changed in memory
+                    m = self._market_in(w, instrument)
+                    i = self._instrument_in(w, instrument)
+                except RegistryError as exc:
+                    results[instrument] = exc
+                    continue
+                desk = self._desk(w, m, i, at)
+                results[instrument] = m.match(batches[instrument], desk=desk, at=at)
+                if not m.pending_events:
+                    continue
+                changed[m.id] = m
                 ref = f"{instrument}#batch{m.batches}"
                 for owner, posting in sorted(desk.cash_postings().items()):
                     a = self._account_in(w, owner, at)
                     a.post(ref=ref, at=at, **posting)
-                    changed.append(a)
+                    changed[a.id] = a
                 postings = desk.unit_postings()
                 i.settle_batch(pool=pool_ref(instrument), rule_version=desk.rules.version,
                                ref=ref, at=at, **postings)
-                changed.append(i)
-                self.save(*changed)
-                w.positions.settled(i, on=at[:10], **postings)
-            return outcomes
+                changed[i.id] = i
+                settled.append((instrument, i, postings))
+            if changed:
+                self.save(*changed.values())
+            for instrument, i, postings in settled:
+                w.positions(instrument).settled(i, on=at[:10], **postings)
+            return results
 
-        result: list[Outcome] = self._with_writer(instrument, run)
+        what = "orders of " + ", ".join(sorted(batches))
+        result: dict[str, list[Outcome] | RegistryError] = self._with_writer(what, run)
         return result
 
     def submit_order(self, *, instrument: str, order_id: str, account: str, side: str,
@@ -234,7 +259,7 @@ class ExchangeCommands(TradingModeCommands, _Base):
                       at: str) -> None:
         """Four eyes, then the automated checks again (credit, zone, units); then DvP."""
 
-        def run(w: MarketWriter) -> None:
+        def run(w: ExchangeWriter) -> None:
             m = self._market_in(w, instrument)
             trade = m.check_approver(trade_id=trade_id, administrator=administrator)
             seller, buyer = self._trader_in(w, trade["seller"]), self._trader_in(w, trade["buyer"])
@@ -255,13 +280,13 @@ class ExchangeCommands(TradingModeCommands, _Base):
             m.approve(trade_id=trade_id, administrator=administrator, at=at)
             self.save(m, i, pay, get)
 
-        self._with_writer(instrument, run)
+        self._with_writer(f"market {instrument}", run)
 
     def reject_trade(self, *, instrument: str, trade_id: str, administrator: str, reason: str,
                      at: str) -> None:
         """Reject a queued trade: the seller's units and the buyer's cash are released."""
 
-        def run(w: MarketWriter) -> None:
+        def run(w: ExchangeWriter) -> None:
             m = self._market_in(w, instrument)
             trade = m.pending_trade(trade_id)
             i = self._instrument_in(w, instrument)
@@ -273,7 +298,7 @@ class ExchangeCommands(TradingModeCommands, _Base):
                            rule_version=self._rules_in(w).version, ref=trade_id, at=at)
             self.save(m, i, a)
 
-        self._with_writer(instrument, run)
+        self._with_writer(f"market {instrument}", run)
 
 
 def _raise_refusal(outcome: Outcome) -> Outcome:

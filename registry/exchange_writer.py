@@ -1,12 +1,15 @@
-"""One writer per market in this process: a lock, and the aggregates its batches write, kept
-between batches so a batch does not reload (or re-match) anything that has not changed.
+"""The exchange's writer in this process: a lock, and the aggregates its batches write (every
+market's), kept between batches so a batch does not reload (or re-match) anything that has not
+changed. One writer serves every market: a cycle of the order gateway matches the batches of
+several markets, which post to the same cash accounts, in one save (`ExchangeCommands.
+submit_order_batches`), and what one market's batch wrote is what the next one reads.
 
 Why this is safe: before each batch the writer reads the event log from where it last looked
 and brings every cached aggregate that someone else has changed since up to date (one small
 query): the next event of a cached copy is applied to it, as a reload from the store would
-apply it; a copy whose events arrive with a gap is evicted. Other writers (the other markets'
-writers in this process, other API workers) post to the same cash accounts and instrument
-every batch, so evicting would mean reloading them, and a `Market`, which has no snapshot,
+apply it; a copy whose events arrive with a gap is evicted. Other writers (other API workers,
+and this process's own commands outside the exchange) post to the same cash accounts and
+instruments, so evicting would mean reloading them, and a `Market`, which has no snapshot,
 re-matches its whole history on reload. What a batch writes was either just brought up to date
 that way or conflicts on save (``IntegrityError``); on a conflict everything is dropped and the
 batch re-runs on fresh copies. After any other failure the aggregates that were changed in
@@ -30,17 +33,25 @@ from registry.exchange_positions import PositionCache
 SYNC_LIMIT = 500
 
 
-class MarketWriter:
+class ExchangeWriter:
     def __init__(self, app: Application[Any]) -> None:
         self.app = app
         self.lock = threading.RLock()
         self.cache: dict[Any, Any] = {}
         self.position = int(app.recorder.max_notification_id() or 0)
-        self.positions = PositionCache()
+        self._positions: dict[str, PositionCache] = {}
         self._checks: dict[tuple[str, str, str], PairChecks] = {}
 
+    def positions(self, instrument: str) -> PositionCache:
+        """The seller positions carried between batches of ``instrument``'s market."""
+        cache = self._positions.get(instrument)
+        if cache is None:
+            cache = self._positions[instrument] = PositionCache()
+        return cache
+
     def pair_checks(self, *, kind: str, zone: str, rules: TradingRules) -> PairChecks:
-        """The market's memo of party checks under ``rules`` (kept: it never goes stale)."""
+        """The memo of party checks of one kind and zone under ``rules`` (kept: it never goes
+        stale)."""
         key = (rules.version, kind, zone)
         checks = self._checks.get(key)
         if checks is None:
@@ -94,11 +105,11 @@ class MarketWriter:
 
     def drop_all(self) -> None:
         self.cache.clear()
-        self.positions.clear()
+        self._positions.clear()
 
     def drop_dirty(self) -> None:
         """After a failed command: forget aggregates changed in memory but not stored."""
-        self.positions.clear()
+        self._positions.clear()
         for key, agg in list(self.cache.items()):
             consistent = getattr(agg, "is_consistent", None)
             if agg.pending_events or (consistent is not None and not consistent()):

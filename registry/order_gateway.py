@@ -1,27 +1,35 @@
 """Group commit for concurrent callers: many threads submit single orders, one save per batch.
 
-A caller that finds no batch being written for its market becomes the *leader*: it waits up to
-``max_wait`` seconds for company (or until ``max_batch`` requests are queued), takes what is
-queued for that market, submits it as one batch (one transaction) and hands every caller its own
-outcome. Callers arriving meanwhile queue, and one of them leads the next batch. There is no
-background thread to start or stop, a request is acknowledged only after the save holding it
-has returned, and each market has its own queue.
+A caller that finds no batch being written becomes the *leader*: it waits up to ``max_wait``
+seconds for company (or until ``max_batch`` requests are queued), takes what is queued, for
+every market, submits it as one batch (one transaction, `Registry.submit_order_batches`) and
+hands every caller its own outcome. Callers arriving meanwhile queue, and one of them leads the
+next batch. There is no background thread to start or stop, and a request is acknowledged only
+after the save holding it has returned.
+
+Why one queue for every market: the exchange writes one batch at a time anyway (its lock, which
+a store of several API workers shares), and what a batch costs is mostly per save, so the
+markets' requests that queued while one batch was written are cheapest written together. Each
+market's requests keep their arrival order. A market whose batch cannot run (no such market)
+fails only its own callers.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from domain.exchange.orders import Outcome, Request
 
-Submit = Callable[..., list[Outcome]]
+#: ``Registry.submit_order_batches``: per market, its outcomes or the error that refused it
+SubmitBatches = Callable[..., Mapping[str, "list[Outcome] | BaseException"]]
 
 
 @dataclass
 class _Ticket:
+    instrument: str
     request: Request
     outcome: Outcome | None = None
     error: BaseException | None = None
@@ -31,78 +39,79 @@ class _Ticket:
         return self.outcome is not None or self.error is not None
 
 
-@dataclass
-class _Queue:
-    cond: threading.Condition = field(default_factory=threading.Condition)
-    pending: list[_Ticket] = field(default_factory=list)
-    writing: bool = False
-
-
 class OrderGateway:
-    def __init__(self, submit_orders: Submit, *, clock: Callable[[], str],
+    def __init__(self, submit_batches: SubmitBatches, *, clock: Callable[[], str],
                  max_batch: int = 1000, max_wait: float = 0.002) -> None:
-        """``submit_orders`` is ``Registry.submit_orders``; ``clock`` stamps each batch with
-        the time (ISO 8601) it is written."""
-        self._submit = submit_orders
+        """``submit_batches`` is ``Registry.submit_order_batches``; ``clock`` stamps each
+        batch with the time (ISO 8601) it is written."""
+        self._submit = submit_batches
         self._clock = clock
         self.max_batch = max_batch
         self.max_wait = max_wait
-        self._queues: dict[str, _Queue] = {}
-        self._guard = threading.Lock()
-        self.batches = 0
-
-    def _queue(self, instrument: str) -> _Queue:
-        with self._guard:
-            return self._queues.setdefault(instrument, _Queue())
+        self._cond = threading.Condition()
+        self._pending: list[_Ticket] = []
+        self._writing = False
+        self.batches = 0  # saves written
 
     def submit(self, instrument: str, request: Request) -> Outcome:
         """Queue one request; return its outcome once the batch holding it is stored. If that
         batch's save fails, every caller in it gets the exception (nothing of it was stored)."""
-        q = self._queue(instrument)
-        ticket = _Ticket(request)
-        with q.cond:
-            q.pending.append(ticket)
-            q.cond.notify_all()  # a leader gathering a batch may now be full
+        ticket = _Ticket(instrument, request)
+        cond = self._cond
+        with cond:
+            self._pending.append(ticket)
+            cond.notify_all()  # a leader gathering a batch may now be full
             while not ticket.finished:
-                if q.writing:
-                    q.cond.wait()
+                if self._writing:
+                    cond.wait()
                     continue
-                q.writing = True
+                self._writing = True
                 try:
-                    batch = self._gather(q)
-                    q.cond.release()
+                    batch = self._gather()
+                    cond.release()
                     try:
-                        self._write(instrument, batch)
+                        self._write(batch)
                     finally:
-                        q.cond.acquire()
+                        cond.acquire()
                 finally:
-                    q.writing = False
-                    q.cond.notify_all()
+                    self._writing = False
+                    cond.notify_all()
         if ticket.error is not None:
             raise ticket.error
         if ticket.outcome is None:  # unreachable: finished means one of the two is set
             raise RuntimeError("order gateway lost an outcome")
         return ticket.outcome
 
-    def _gather(self, q: _Queue) -> list[_Ticket]:
+    def _gather(self) -> list[_Ticket]:
         """Called holding the lock: wait briefly for more requests, then take a batch."""
         deadline = time.monotonic() + self.max_wait
-        while len(q.pending) < self.max_batch:
+        while len(self._pending) < self.max_batch:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            q.cond.wait(remaining)
-        batch, q.pending = q.pending[: self.max_batch], q.pending[self.max_batch:]
+            self._cond.wait(remaining)
+        batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
         return batch
 
-    def _write(self, instrument: str, batch: list[_Ticket]) -> None:
+    def _write(self, batch: list[_Ticket]) -> None:
+        by_market: dict[str, list[_Ticket]] = {}
+        for t in batch:
+            by_market.setdefault(t.instrument, []).append(t)
         try:
-            outcomes = self._submit(instrument=instrument,
-                                    requests=[t.request for t in batch], at=self._clock())
+            results = self._submit(
+                batches={code: [t.request for t in ts] for code, ts in by_market.items()},
+                at=self._clock())
         except BaseException as exc:
             for t in batch:
                 t.error = exc
             return
-        self.batches += 1
-        for t, outcome in zip(batch, outcomes, strict=True):
-            t.outcome = outcome
+        if any(not isinstance(r, BaseException) for r in results.values()):
+            self.batches += 1  # a save was written
+        for code, tickets in by_market.items():
+            result = results[code]
+            if isinstance(result, BaseException):
+                for t in tickets:
+                    t.error = result
+                continue
+            for t, outcome in zip(tickets, result, strict=True):
+                t.outcome = outcome

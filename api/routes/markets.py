@@ -1,8 +1,8 @@
 """Markets, orders and market data (depth, recent trades, price history, a live stream).
 
-Orders go through the app's `OrderGateway`: concurrent requests for one market are matched and
-stored in one save, and each request is answered only after the save holding it returned. An
-enterprise token acts for its own credit code only; ``entered_by`` is the token's subject, so
+Orders go through the app's `OrderGateway`: concurrent requests, of every market, are matched
+and stored in one save, and each request is answered only after the save holding it returned.
+An enterprise token acts for its own credit code only; ``entered_by`` is the token's subject, so
 the four-eyes check of the verification queue knows who initiated a trade.
 
 Market data is open to every authenticated caller and never names an account; reads come from

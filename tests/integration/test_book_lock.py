@@ -23,7 +23,7 @@ from loadtests.load_checks import (
 from loadtests.load_world import MARKETS, seed
 from registry.book_lock import book_lock, exchange_lock, lock_key
 from registry.bootstrap import build_registry
-from registry.exchange_writer import MarketWriter
+from registry.exchange_writer import ExchangeWriter
 
 AT = "2025-06-02T10:00:00+08:00"
 
@@ -169,13 +169,13 @@ def test_two_processes_trading_different_books_never_conflict(
     env = {"REGISTRY_STORE": "postgres", "REGISTRY_DATA_DIR": str(tmp_path), **postgres_env}
     manifest = seed(env, traders=4)
     conflicts: list[int] = []
-    drop_all = MarketWriter.drop_all
+    drop_all = ExchangeWriter.drop_all
 
-    def counted(self: MarketWriter) -> None:
+    def counted(self: ExchangeWriter) -> None:
         conflicts.append(1)
         drop_all(self)
 
-    monkeypatch.setattr(MarketWriter, "drop_all", counted)
+    monkeypatch.setattr(ExchangeWriter, "drop_all", counted)
     workers = [build_registry(env), build_registry(env)]
     acked: list[tuple[str, str]] = []
     guard = threading.Lock()

@@ -255,7 +255,7 @@ def test_books_and_balances_are_rebuilt_exactly_after_reopening(factory: Factory
     app = factory()
     w = exchange_world(app)
     trading_day(app, w)
-    live = app._writer(COD).cache[app.market(COD).id].book  # the writer's live copy
+    live = app._writer().cache[app.market(COD).id].book  # the writer's live copy
     reopened = factory()
     assert reopened.market(COD).book == live
     assert len(live) == 2  # s2 (1,000 left after m1) and b3's remainder

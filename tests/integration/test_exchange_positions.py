@@ -13,7 +13,7 @@ EXPIRED = "2031-01-02T10:00:00+08:00"
 
 
 def carried_equal_fresh(app, code: str) -> bool:
-    cache = app._writer(code).positions
+    cache = app._writer().positions(code)
     i = cache._instrument
     if i is None or i.version != cache._version:
         return True  # nothing carried

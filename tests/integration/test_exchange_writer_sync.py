@@ -42,7 +42,7 @@ def two_writers(factory: Factory) -> tuple[Any, Any, Any]:
 
 def test_another_writers_batch_applied_to_the_cache_equals_a_reload(two_writers) -> None:
     a, _, w = two_writers
-    writer = a._writer(COD)
+    writer = a._writer()
     market_id = Market.create_id(COD)
     cached_market = writer.cache[market_id]
     stale = {k: agg.version for k, agg in writer.cache.items()}
@@ -62,7 +62,7 @@ def test_another_writers_batch_applied_to_the_cache_equals_a_reload(two_writers)
 
 def test_a_cached_copy_missing_events_is_reloaded_not_patched(two_writers) -> None:
     a, b, w = two_writers
-    writer = a._writer(COD)
+    writer = a._writer()
     market_id = Market.create_id(COD)
     writer.sync()
     writer.cache[market_id] = a.repository.get(market_id, version=1)  # two batches behind

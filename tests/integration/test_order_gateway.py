@@ -1,14 +1,16 @@
-"""Concurrent callers through the order gateway: one save per batch, every caller answered."""
+"""Concurrent callers through the order gateway: one save per batch, of every market, and every
+caller answered."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
 
+from domain.errors import NotFound
 from domain.exchange.orders import Order, Outcome
 from registry.bootstrap import build_registry
 from registry.order_gateway import OrderGateway
-from tests.integration.test_exchange_journeys import COD, PRICE, check_books, exchange_world
+from tests.integration.test_exchange_journeys import COD, NOX, PRICE, check_books, exchange_world
 from tests.world import AT
 
 
@@ -17,7 +19,8 @@ def test_concurrent_single_orders_are_batched_and_each_caller_gets_its_outcome(
 ) -> None:
     app = build_registry({"REGISTRY_DATA_DIR": str(tmp_path)})
     w = exchange_world(app)
-    gateway = OrderGateway(app.submit_orders, clock=lambda: AT, max_batch=64, max_wait=0.005)
+    gateway = OrderGateway(app.submit_order_batches, clock=lambda: AT, max_batch=64,
+                           max_wait=0.005)
     results: dict[str, Outcome] = {}
     errors: list[BaseException] = []
 
@@ -62,3 +65,48 @@ def test_a_failed_batch_is_reported_to_every_caller_in_it() -> None:
         assert "disk full" in str(exc)
     else:
         raise AssertionError("the failure was swallowed")
+
+
+def test_orders_of_several_markets_share_saves_and_an_unknown_market_fails_alone(
+    tmp_path: Path,
+) -> None:
+    app = build_registry({"REGISTRY_DATA_DIR": str(tmp_path)})
+    w = exchange_world(app)
+    gateway = OrderGateway(app.submit_order_batches, clock=lambda: AT, max_batch=64,
+                           max_wait=0.005)
+    results: dict[str, Outcome] = {}
+    refused: list[BaseException] = []
+    errors: list[BaseException] = []
+
+    def trader(name: str, code: str, account: str, side: str) -> None:
+        try:
+            for n in range(30):
+                oid = f"{name}-{n}"
+                results[oid] = gateway.submit(code, Order(oid, account, side, "L", PRICE, 1_000,
+                                                          name))
+        except BaseException as exc:
+            errors.append(exc)
+
+    def stray() -> None:
+        for n in range(10):
+            try:
+                gateway.submit("SO2-2025-NOWHERE", Order(f"x{n}", w.paper, "B", "L", PRICE,
+                                                         1_000, "x"))
+            except NotFound as exc:
+                refused.append(exc)
+
+    threads = [threading.Thread(target=trader, args=args) for args in (
+        ("cs", COD, w.dyeing, "S"), ("cb", COD, w.paper, "B"),
+        ("ns", NOX, w.electronics, "S"), ("nb", NOX, w.power, "B"))]
+    threads.append(threading.Thread(target=stray))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(refused) == 10  # each stray caller told, nobody else
+    assert len(results) == 120 and all(o.status == "accepted" for o in results.values())
+    market_batches = app.market(COD).batches + app.market(NOX).batches
+    assert gateway.batches < market_batches  # saves held the batches of both markets
+    check_books(app)
+    app.close()

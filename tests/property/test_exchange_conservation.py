@@ -120,7 +120,7 @@ class ExchangeMachine(RuleBasedStateMachine):
     @invariant()
     def carried_positions_are_fresh(self) -> None:
         for code in (COD, NOX):
-            cache = self.app._writer(code).positions
+            cache = self.app._writer().positions(code)
             i = cache._instrument
             if i is None or i.version != cache._version:
                 continue  # not carried: the next batch reads afresh
@@ -153,7 +153,7 @@ class ExchangeMachine(RuleBasedStateMachine):
         its cache up to date before each batch, so it is compared after that same step."""
         for code in (COD, NOX):
             kind, vintage, zone = code.split("-", 2)
-            writer = self.app._writer(code)
+            writer = self.app._writer()
             with writer.lock:
                 writer.sync()
             live = writer.cache.get(Instrument.create_id(kind, int(vintage), zone))
@@ -167,7 +167,7 @@ class ExchangeMachine(RuleBasedStateMachine):
     @invariant()
     def books_replay_exactly(self) -> None:
         for code in (COD, NOX):
-            live = self.app._writer(code).cache.get(self.app.market(code).id)
+            live = self.app._writer().cache.get(self.app.market(code).id)
             if live is not None:
                 assert self.app.market(code).book == live.book
 
