@@ -11,7 +11,12 @@ The whole request stream is generated before the clock starts and moved out of t
 collector's sight (`gc.freeze`): a client would not hold 200,000 requests in the server's heap,
 and full collections walking them would be the harness's cost, not the exchange's.
 
-Run: ``.venv/bin/python -m loadtests.bench_exchange [--orders 200000] [--batch 2000]``
+``--store postgres`` measures the same path on a throw-away PostgreSQL server (`tests.pgserver`,
+stopped at exit), as the PostgreSQL load run does; ``--json PATH`` also writes the figures for
+`loadtests.bench_report`.
+
+Run: ``.venv/bin/python -m loadtests.bench_exchange [--orders 200000] [--batch 2000]
+[--store sqlite|postgres] [--json PATH]``
 """
 
 from __future__ import annotations
@@ -25,10 +30,12 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from domain.credit_code import make_credit_code
 from domain.exchange.orders import Cancel, Order, Request
 from domain.matching import OrderBook
+from loadtests import bench_report
 from registry.bootstrap import Registry, build_registry
 
 AT = "2025-06-02T10:00:00+08:00"
@@ -93,16 +100,38 @@ def stream(rng: random.Random, n: int, accounts: list[str]) -> list[Request]:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def store_env(store: str, folder: str) -> tuple[dict[str, str], str]:
+    """The registry's environment and how to name the store in the output. PostgreSQL: a
+    throw-away server with a fresh database, as `loadtests.run_load` starts one."""
+    env = {"REGISTRY_DATA_DIR": folder}
+    if store == "sqlite":
+        return env, f"SQLite ({folder})"
+    from tests import pgserver
+
+    server = pgserver.start()  # stopped at exit (atexit), also on failure
+    env.update(pgserver.create_database(server, "bench_exchange"), REGISTRY_STORE="postgres")
+    return env, f"PostgreSQL (throw-away server on {server.host}:{server.port}; data {folder})"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--orders", type=int, default=200_000)
     p.add_argument("--batch", type=int, default=2000)
     p.add_argument("--traders", type=int, default=40)
     p.add_argument("--seed", type=int, default=20250602)
     p.add_argument("--dir", default=None, help="data folder (default: a temporary one)")
-    args = p.parse_args(argv)
+    p.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH",
+                   help="also write the figures to PATH as JSON (read by loadtests.bench_report)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    run = bench_report.run_info("loadtests.bench_exchange",
+                                sys.argv[1:] if argv is None else argv)
     folder = args.dir or tempfile.mkdtemp(prefix="bench-exchange-")
-    env = {"REGISTRY_DATA_DIR": folder}
+    env, store = store_env(args.store, folder)
     app = build_registry(env)
     accounts = seed_world(app, args.traders, 10**9)
     requests = stream(random.Random(args.seed), args.orders, accounts)
@@ -139,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     command = [".venv/bin/python", "-m", "loadtests.bench_exchange", *sys.argv[1:]]
     print(f"command: {' '.join(command)}")
     print(f"date: {datetime.now(UTC).isoformat(timespec='minutes')}  cores: {os.cpu_count()}  "
-          f"python: {platform.python_version()}  store: SQLite ({folder})")
+          f"python: {platform.python_version()}  store: {store}")
     print(f"requests: {len(requests):,} in {len(batches)} batches of {args.batch}; "
           f"accepted {accepted:,}, rejected {rejected:,}, trades {trades:,}, "
           f"events stored {events:,}")
@@ -148,9 +177,20 @@ def main(argv: list[str] | None = None) -> int:
           f"p99 {latencies[int(len(latencies) * 0.99)] * 1e3:.1f} ms")
     print(f"process CPU time: {cpu:.2f} s ({len(requests) / cpu:,.0f} orders per CPU-second; "
           "wall and CPU differ when other work shares the machine)")
-    print(f"rebuild after reopen: {rebuild_s:.2f} s; book equal: {rebuilt == live == live_book}; "
-          f"units conserved: {sum(i.totals().values()) == i.issued()}; "
-          f"cash conserved: {cash == 10**13 * len(accounts)}")
+    checks = {"book_equal": rebuilt == live == live_book,
+              "units_conserved": sum(i.totals().values()) == i.issued(),
+              "cash_conserved": cash == 10**13 * len(accounts)}
+    print(f"rebuild after reopen: {rebuild_s:.2f} s; book equal: {checks['book_equal']}; "
+          f"units conserved: {checks['units_conserved']}; "
+          f"cash conserved: {checks['cash_conserved']}")
+    if args.json:
+        p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)]
+        bench_report.write_result(args.json, run, {
+            "store": args.store, "requests": len(requests), "batch": args.batch,
+            "accepted": accepted, "rejected": rejected, "trades": trades, "events": events,
+            "orders_per_s": len(requests) / elapsed, "seconds": elapsed, "cpu_s": cpu,
+            "orders_per_cpu_s": len(requests) / cpu, "batch_p50_ms": p50 * 1e3,
+            "batch_p99_ms": p99 * 1e3, "rebuild_s": rebuild_s, **checks})
     return 0 if rebuilt == live_book else 1
 
 

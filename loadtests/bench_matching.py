@@ -11,7 +11,8 @@ run; a second stream with 20 accounts, where STP does fire, is measured on ours 
 same runs start from a book 8x deeper (8x the seed levels, same orders per level).
 
 Throughput is the best of ``--repeats`` untimed-per-op passes; p50/p99 latency comes from one
-extra pass timing every operation with ``perf_counter_ns``. The figures go to BENCHMARKS.md.
+extra pass timing every operation with ``perf_counter_ns``. The figures go to BENCHMARKS.md:
+``--json PATH`` also writes them for `loadtests.bench_report`.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from domain.matching import OrderBook
+from loadtests import bench_report
 
 MID = 8000  # fen per tonne: 80.00 CNY/t; the band is [7200, 8800]
 BACKGROUND_IDS = 10**9  # ids (and accounts) of the orders that make the book deeper
@@ -336,7 +339,8 @@ def measure(
     seed_ops: list[Op],
     ops: list[Op],
     repeats: int,
-) -> dict[str, float]:
+) -> tuple[dict[str, float], bool]:
+    """ops/s of each engine, and whether every engine's fills and cancels equal ours."""
     resting, levels, stp = profile(seed_ops, ops)
     print(f"\n## {label}")
     print(
@@ -347,14 +351,16 @@ def measure(
     expected = outcome(engines[0][1], seed_ops, ops)
     fills = sum(1 for item in expected if item[0] != "cancel")
     rates: dict[str, float] = {}
+    identical = True
     for name, factory in engines:
         same = outcome(factory, seed_ops, ops) == expected
+        identical = identical and same
         rate = max(throughput(factory, seed_ops, ops) for _ in range(repeats))
         p50, p99 = latencies(factory, seed_ops, ops)
         rates[name] = rate
         verdict = f"{fills:,}" if factory is Ours else "identical" if same else "DIFFER"
         print(f"{name:<30}{rate:>12,.0f}{p50:>9.2f}{p99:>9.2f}  {verdict}")
-    return rates
+    return rates, identical
 
 
 def available_peers() -> list[tuple[str, Callable[[], Any]]]:
@@ -378,7 +384,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=3, help="throughput: best of N passes")
     parser.add_argument("--levels", type=int, default=40, help="seed price levels per side")
     parser.add_argument("--per-level", type=int, default=8, help="seed orders per level")
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
+                        help="also write the figures to PATH as JSON (read by "
+                        "loadtests.bench_report)")
     args = parser.parse_args(argv)
+    run = bench_report.run_info("loadtests.bench_matching",
+                                sys.argv[1:] if argv is None else argv)
     print("command: .venv/bin/python -m loadtests.bench_matching " + " ".join(sys.argv[1:]))
     print(f"date: {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}")
     print(
@@ -394,27 +405,48 @@ def main(argv: list[str] | None = None) -> int:
     base_resting = profile(seed_ops, ops)[0]
     deep_ops = seed_ops + background_orders(7 * base_resting, 16, rng)
     results = {}
+    identical = True
     for factor, seeds in ((1, seed_ops), (8, deep_ops)):
         book = "base book" if factor == 1 else "book 8x deeper"
-        rates = measure(f"{book}, one account per order", engines, seeds, ops, args.repeats)
-        stp = measure(f"{book}, 20 accounts (STP fires)", [ours], seeds, stp_ops, args.repeats)
+        rates, same = measure(f"{book}, one account per order", engines, seeds, ops,
+                              args.repeats)
+        stp, _ = measure(f"{book}, 20 accounts (STP fires)", [ours], seeds, stp_ops, args.repeats)
         results[factor] = (rates, stp)
-    summarise(results, ours[0])
+        identical = identical and same
+    figures = summarise(results, ours[0])
+    if args.json:
+        bench_report.write_result(args.json, run, {"ops": args.ops, **figures,
+                                                    "fills_identical": identical})
     return 0
 
 
-def summarise(results: dict[int, tuple[dict[str, float], dict[str, float]]], ours: str) -> None:
+def book_figures(rates: dict[str, float], stp: dict[str, float], ours: str) -> dict[str, Any]:
+    """One book's figures: ours, each peer, and ours against the fastest peer (None if none)."""
+    peers = {name: rate for name, rate in rates.items() if name != ours}
+    best = max(peers, key=peers.__getitem__) if peers else None
+    return {"ours_ops_per_s": rates[ours], "ours_stp_ops_per_s": stp[ours],
+            "peers_ops_per_s": peers, "fastest_peer": best,
+            "vs_fastest_peer": rates[ours] / peers[best] if best else None}
+
+
+def summarise(
+    results: dict[int, tuple[dict[str, float], dict[str, float]]], ours: str
+) -> dict[str, Any]:
+    """Print the summary; return it as the figures of the JSON result."""
     print("\n## summary")
-    for factor, (rates, _stp) in results.items():
-        peers = {name: rate for name, rate in rates.items() if name != ours}
-        if peers:
-            best = max(peers, key=peers.__getitem__)
+    books = {factor: book_figures(rates, stp, ours) for factor, (rates, stp) in results.items()}
+    for factor, book in books.items():
+        if book["fastest_peer"]:
             print(
-                f"{factor}x book: ours / fastest peer ({best}) = {rates[ours] / peers[best]:.2f}x"
+                f"{factor}x book: ours / fastest peer ({book['fastest_peer']}) = "
+                f"{book['vs_fastest_peer']:.2f}x"
             )
-    base, deep = results[1], results[8]
-    print(f"ours 8x-deeper / base, one account per order: {deep[0][ours] / base[0][ours]:.2f}")
-    print(f"ours 8x-deeper / base, 20 accounts (STP):    {deep[1][ours] / base[1][ours]:.2f}")
+    base, deep = books[1], books[8]
+    keeps = deep["ours_ops_per_s"] / base["ours_ops_per_s"]
+    keeps_stp = deep["ours_stp_ops_per_s"] / base["ours_stp_ops_per_s"]
+    print(f"ours 8x-deeper / base, one account per order: {keeps:.2f}")
+    print(f"ours 8x-deeper / base, 20 accounts (STP):    {keeps_stp:.2f}")
+    return {"base": base, "deep": deep, "deep_keeps": keeps, "deep_keeps_stp": keeps_stp}
 
 
 if __name__ == "__main__":

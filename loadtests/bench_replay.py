@@ -6,7 +6,9 @@ then transfers, reservations and releases between enterprises of the same tradin
 it as an export's ``entries.jsonl`` (RFC 8785 leaves, base64, one line each), and times
 ``registry.audit.replay_export`` rebuilding every aggregate from that file alone.
 
-    .venv/bin/python -m loadtests.bench_replay [--events 100000] [--seed 7]
+    .venv/bin/python -m loadtests.bench_replay [--events 100000] [--seed 7] [--json PATH]
+
+``--json PATH`` also writes the figures for `loadtests.bench_report` (BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from domain.errors import RegistryError
 from domain.instrument import Instrument
 from domain.retrofit import Retrofit
 from domain.rules import CURRENT_RULES, rules
+from loadtests import bench_report
 from registry.audit import replay_export
 from registry.events import to_record
 
@@ -130,7 +133,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", type=Path, default=None, metavar="PATH",
+                        help="also write the figures to PATH as JSON (read by "
+                        "loadtests.bench_report)")
     args = parser.parse_args(argv)
+    run = bench_report.run_info("loadtests.bench_replay", sys.argv[1:] if argv is None else argv)
     print(f"command: .venv/bin/python -m loadtests.bench_replay --events {args.events} "
           f"--seed {args.seed}")
     print(f"date: {datetime.now(UTC).isoformat(timespec='seconds')}  cores: {os.cpu_count()}  "
@@ -148,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
         size = (folder / "entries.jsonl").stat().st_size
         print(f"export: entries.jsonl {size / 1e6:.1f} MB")
         fold = None
+        best: dict[str, float] = {}
         for workers in (1, None):  # one process, then the default split (2 on 2+ cores)
             rates = []
             for _ in range(args.repeats):
@@ -155,12 +163,18 @@ def main(argv: list[str] | None = None) -> int:
                 fold = replay_export(folder, workers=workers)
                 rates.append(len(events) / (time.perf_counter() - t))
             label = "1 process" if workers == 1 else "default (split by aggregate)"
+            best["one_process" if workers == 1 else "default"] = max(rates)
             print(f"replay, {label}: {len(events):,} events -> {len(fold.aggregates)} "
                   f"aggregates; best {max(rates):,.0f} events/s, runs "
                   f"{', '.join(f'{r:,.0f}' for r in rates)} (goal >= 100,000)")
         assert fold is not None
         instruments = fold.of_type(Instrument)
         assert all(sum(i.totals().values()) == i.issued() for i in instruments)
+    if args.json:
+        bench_report.write_result(args.json, run, {
+            "events": len(events), "repeats": args.repeats, "aggregates": len(fold.aggregates),
+            "one_process_events_per_s": best["one_process"],
+            "default_events_per_s": best["default"]})
     return 0
 
 
