@@ -106,6 +106,18 @@ def test_verdicts_come_from_the_figures_and_a_missing_file_is_not_run(tmp_path: 
         assert rows[goal][0] == "—"  # no command: nothing produced a figure
 
 
+def test_matching_needs_identical_fills_and_a_peer(tmp_path: Path) -> None:
+    goal = "matching vs fastest peer, base book (4)"
+    differ = {**matching(ours=3e6, peer=1e6, deep_ours=3e6), "fills_identical": False}
+    _, figure, _, verdict = goal_rows(rendered(write(tmp_path / "a", {"matching": differ})))[goal]
+    assert verdict == "**not met**" and "fills **differ**" in figure
+    alone = matching(ours=3e6, peer=1e6, deep_ours=3e6)
+    for book in ("base", "deep"):
+        alone[book].update(peers_ops_per_s={}, fastest_peer=None, vs_fastest_peer=None)
+    _, figure, _, verdict = goal_rows(rendered(write(tmp_path / "b", {"matching": alone})))[goal]
+    assert (figure, verdict) == ("ours 3,000,000 ops/s; no peer ran", "not run")
+
+
 def test_durable_goal_fails_below_the_rate_or_on_a_failed_check(tmp_path: Path) -> None:
     goal = "durable orders into SQLite, no HTTP (4)"
     slow = write(tmp_path / "slow", {"exchange-sqlite": exchange(15_000)})
