@@ -180,6 +180,7 @@ def worker_ledger_checks(env: dict[str, str], data: Path, before: Path,
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    args.load_average = [round(x, 2) for x in os.getloadavg()]  # shared machine: say how busy
     results: Path = args.results
     results.mkdir(parents=True, exist_ok=True)
     data = results / "data"
@@ -238,6 +239,7 @@ def report(args: argparse.Namespace, env: dict[str, str], data: Path, before: Pa
     summary.update(date=datetime.now(UTC).isoformat(timespec="minutes"),
                    cores=os.cpu_count(), python=platform.python_version(),
                    spawn_rate=args.spawn_rate, spawn_spread_s=spawn_spread(args),
+                   load_average=args.load_average,
                    command=" ".join([".venv/bin/python", "-m", "loadtests.run_load",
                                      *sys.argv[1:]]),
                    checks=[{"ok": ok, "check": text} for ok, text in outcome])
