@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import shlex
+import subprocess
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -64,7 +65,21 @@ def run_info(module: str, argv: Sequence[str]) -> dict[str, Any]:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "load_average": [round(x, 2) for x in os.getloadavg()],
+        "code": code_version(),
     }
+
+
+def code_version() -> str:
+    """The commit the benchmark ran (``+changes`` when the tree differed from it), so a figure
+    can be traced to its code; "unknown" outside a git checkout."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, text=True,
+                              capture_output=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, text=True, capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+changes" if dirty.strip() else "")
 
 
 def write_result(path: Path, run: dict[str, Any], figures: dict[str, Any]) -> None:
@@ -303,14 +318,14 @@ def load_average(run: dict[str, Any]) -> str:
 
 
 def machine_table(runs: Runs) -> list[str]:
-    lines = ["| run | date (UTC) | cores | Python | load average at start (1, 5, 15 min) |",
-             "|---|---|---:|---|---|"]
+    lines = ["| run | date (UTC) | code | cores | Python | load average at start (1, 5, 15 min) |",
+             "|---|---|---|---:|---|---|"]
     for name, run in runs.items():
         if run is None:
-            lines.append(f"| {name} | {NOT_RUN} | | | |")
+            lines.append(f"| {name} | {NOT_RUN} | | | | |")
         else:
-            lines.append(f"| {name} | {run['date']} | {run['cores']} | {run['python']} | "
-                         f"{load_average(run)} |")
+            lines.append(f"| {name} | {run['date']} | {run.get('code', 'not recorded')} | "
+                         f"{run['cores']} | {run['python']} | {load_average(run)} |")
     return lines
 
 

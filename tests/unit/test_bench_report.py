@@ -156,10 +156,12 @@ def test_http_goals_from_run_load_summaries(tmp_path: Path) -> None:
 def test_machine_table_shows_each_runs_load_average(tmp_path: Path) -> None:
     results = write(tmp_path, {"ledger": ledger(600_000), "http-sqlite": http(600, 1000, 40)})
     lines = rendered(results).splitlines()
-    assert "| ledger | 2026-12-01T19:14+00:00 | 2 | 3.11.7 | 0.35, 0.41, 0.55 |" in lines
-    assert "| replay | not run | | | |" in lines
-    # run_load's summary.json carries no load average: said so, not invented
-    assert "| http-sqlite | 2026-12-01T19:30+00:00 | 2 | 3.11.7 | not in its result file |" in lines
+    row = "| ledger | 2026-12-01T19:14+00:00 | not recorded | 2 | 3.11.7 | 0.35, 0.41, 0.55 |"
+    assert row in lines
+    assert "| replay | not run | | | | |" in lines
+    # a summary.json without a load average (older runs): said so, not invented
+    assert ("| http-sqlite | 2026-12-01T19:30+00:00 | not recorded | 2 | 3.11.7 | not in its "
+            "result file |") in lines
 
 
 TAIL = ("## Summary\r\n\r\nhand-written, CRLF, trailing space \n| a | b |\n"
@@ -207,3 +209,15 @@ def test_command_line_renders_the_folder_into_the_file(tmp_path: Path) -> None:
     assert "(1 of 7 found, dated 2026-12-01T19:14+00:00 to" in " ".join(section.split())
     bench_report.main(["--results", str(results), "--out", str(out)])
     assert out.read_bytes() == first
+
+
+def test_each_run_names_the_code_it_measured(tmp_path: Path) -> None:
+    import subprocess
+
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=bench_report.ROOT,
+                          text=True, capture_output=True, check=True).stdout.strip()
+    version = bench_report.code_version()
+    assert version in (head, f"{head}+changes")
+    assert bench_report.run_info("loadtests.bench_ledger", [])["code"] == version
+    results = write(tmp_path, {"ledger": {**ledger(903_469), "code": "abc1234"}})
+    assert "| ledger | 2026-12-01T19:14+00:00 | abc1234 | 2 |" in rendered(results)
