@@ -8,19 +8,24 @@ from pathlib import Path
 
 from domain.errors import NotFound
 from domain.exchange.orders import Order, Outcome
-from registry.bootstrap import build_registry
+from registry.bootstrap import Registry, build_registry
 from registry.order_gateway import OrderGateway
 from tests.integration.test_exchange_journeys import COD, NOX, PRICE, check_books, exchange_world
-from tests.world import AT
+from tests.world import AT, World
+
+
+def _exchange(tmp_path: Path) -> tuple[Registry, World, OrderGateway]:
+    """A SQLite registry with two open markets, and a gateway in front of it."""
+    app = build_registry({"REGISTRY_DATA_DIR": str(tmp_path)})
+    gateway = OrderGateway(app.submit_order_batches, clock=lambda: AT, max_batch=64,
+                           max_wait=0.005)
+    return app, exchange_world(app), gateway
 
 
 def test_concurrent_single_orders_are_batched_and_each_caller_gets_its_outcome(
     tmp_path: Path,
 ) -> None:
-    app = build_registry({"REGISTRY_DATA_DIR": str(tmp_path)})
-    w = exchange_world(app)
-    gateway = OrderGateway(app.submit_order_batches, clock=lambda: AT, max_batch=64,
-                           max_wait=0.005)
+    app, w, gateway = _exchange(tmp_path)
     results: dict[str, Outcome] = {}
     errors: list[BaseException] = []
 
@@ -70,10 +75,7 @@ def test_a_failed_batch_is_reported_to_every_caller_in_it() -> None:
 def test_orders_of_several_markets_share_saves_and_an_unknown_market_fails_alone(
     tmp_path: Path,
 ) -> None:
-    app = build_registry({"REGISTRY_DATA_DIR": str(tmp_path)})
-    w = exchange_world(app)
-    gateway = OrderGateway(app.submit_order_batches, clock=lambda: AT, max_batch=64,
-                           max_wait=0.005)
+    app, w, gateway = _exchange(tmp_path)
     results: dict[str, Outcome] = {}
     refused: list[BaseException] = []
     errors: list[BaseException] = []
