@@ -101,17 +101,17 @@ class OrderGateway:
             results = self._submit(
                 batches={code: [t.request for t in ts] for code, ts in by_market.items()},
                 at=self._clock())
-        except BaseException as exc:
+            if any(not isinstance(r, BaseException) for r in results.values()):
+                self.batches += 1  # a save was written
+            for code, tickets in by_market.items():
+                result = results[code]
+                if isinstance(result, BaseException):
+                    for t in tickets:
+                        t.error = result
+                    continue
+                for t, outcome in zip(tickets, result, strict=True):
+                    t.outcome = outcome
+        except BaseException as exc:  # every caller is answered, none waits forever
             for t in batch:
-                t.error = exc
-            return
-        if any(not isinstance(r, BaseException) for r in results.values()):
-            self.batches += 1  # a save was written
-        for code, tickets in by_market.items():
-            result = results[code]
-            if isinstance(result, BaseException):
-                for t in tickets:
-                    t.error = result
-                continue
-            for t, outcome in zip(tickets, result, strict=True):
-                t.outcome = outcome
+                if not t.finished:
+                    t.error = exc

@@ -72,6 +72,27 @@ def test_a_failed_batch_is_reported_to_every_caller_in_it() -> None:
         raise AssertionError("the failure was swallowed")
 
 
+def test_an_answer_missing_a_market_fails_its_callers_instead_of_leaving_them_waiting() -> None:
+    def forgetful(**_: object) -> dict[str, list[Outcome]]:
+        return {}  # no entry for the market asked about
+
+    gateway = OrderGateway(forgetful, clock=lambda: AT, max_wait=0.2)  # both in one batch
+    done: list[BaseException] = []
+
+    def caller(n: int) -> None:
+        try:
+            gateway.submit(COD, Order(f"x{n}", "a", "B", "L", 1, 1, "u"))
+        except KeyError as exc:
+            done.append(exc)
+
+    threads = [threading.Thread(target=caller, args=(n,), daemon=True) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert not any(t.is_alive() for t in threads) and len(done) == 2
+
+
 def test_orders_of_several_markets_share_saves_and_an_unknown_market_fails_alone(
     tmp_path: Path,
 ) -> None:
