@@ -45,6 +45,7 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.registry_state = AppState.open(env)
+        app.state.registry_state.warm()  # /health answers once the first requests are cheap
         app.state.idempotency = open_store(env)
         try:
             yield

@@ -3,6 +3,7 @@ order gateway that group-commits concurrent HTTP orders, and the market-data rea
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
 from registry.market_data import MarketData
 from registry.order_gateway import OrderGateway
 from registry.receipts import receipt
+
+log = logging.getLogger(__name__)
 
 
 def _clock() -> str:
@@ -54,6 +57,30 @@ class AppState:
         gateway = OrderGateway(submit_batches, clock=_clock)
         return cls(registry=registry, ledger=ledger, follower=follower, tokens=tokens,
                    gateway=gateway, market_data=market_data)
+
+    def warm(self) -> None:
+        """Do before serving what the first requests would otherwise do while others wait:
+        the ledger caught up with the store, the market-data read model folded, every market
+        loaded into the exchange writer, the catalogue and instruments into the read copies.
+        Each step costs what the log holds since it last ran (all of it on a first start).
+        A step that fails is logged and left to the first request that needs it, which then
+        reports the error as it always did: the warm-up never keeps the service from
+        starting."""
+        for name, step in (("ledger", self.caught_up), ("market data", self.market_view),
+                           ("exchange writer", self.registry.warm_exchange),
+                           ("read copies", self._warm_read_copies)):
+            try:
+                step()
+            except Exception:
+                log.warning("warm-up of the %s failed; its first request will redo it", name,
+                            exc_info=True)
+
+    def _warm_read_copies(self) -> None:
+        with self.registry.reading_catalogue() as catalogue:
+            codes = list(catalogue.entries["instruments"])
+        for code in codes:
+            with self.registry.reading_instrument(code):
+                pass
 
     def market_view(self) -> MarketData:
         """The market-data read model, caught up with everything committed so far."""

@@ -168,6 +168,25 @@ class ExchangeCommands(TradingModeCommands, _Base):
 
         self._with_writer(f"market {instrument}", run)
 
+    def warm_exchange(self) -> int:
+        """Load every open market and its instrument into the exchange writer; returns how
+        many. Called before a service answers: otherwise the first batch after a start rebuilds
+        each market by re-matching its whole history while every other order waits."""
+        opened: list[str] = []
+
+        def run(w: ExchangeWriter) -> None:
+            opened.clear()  # a re-run after a conflict starts over
+            for code in self.catalogue().entries["instruments"]:
+                try:
+                    self._market_in(w, code)
+                except NotFound:
+                    continue  # issued, but no market opened for it
+                self._instrument_in(w, code)
+                opened.append(code)
+
+        self._with_writer("the exchange's warm-up", run)
+        return len(opened)
+
     def market(self, instrument: str) -> Market:
         """The market as stored (a fresh copy, rebuilt from its events: every batch is matched
         again, so the collector is paused as for a batch, which halves the rebuild)."""
