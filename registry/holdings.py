@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from domain.errors import AlreadyExists
 from domain.expansion import ExpansionApplication
 from domain.instrument import Instrument
+from domain.transfer_ref import TransferReference
 from registry.app import command
 
 if TYPE_CHECKING:
@@ -20,13 +22,19 @@ class HoldingCommands(_Base):
         self, *, instrument: str, seller: str, buyer: str, quantity: int, ref: str, at: str,
         from_reservation: str | None = None,
     ) -> str:
-        """A negotiated or administrator-recorded transfer; returns the rule version applied."""
+        """A negotiated or administrator-recorded transfer; returns the rule version applied.
+        The seller's ``ref`` is recorded with it (`TransferReference`): a second transfer
+        under the same reference of the same seller and instrument is refused."""
         i = self.instrument(instrument)
+        if self._exists(TransferReference.create_id(instrument=i.code, seller=seller, ref=ref)):
+            raise AlreadyExists(f"transfer {ref!r} of {seller} in {i.code} is already recorded")
         rules = self.current_rules()
         i.transfer(seller=self.enterprise(seller), buyer=self.enterprise(buyer),
                    quantity=quantity, rules=rules, ref=ref, at=at,
                    from_reservation=from_reservation)
-        self.save(i)
+        record = TransferReference.record(instrument=i.code, seller=seller, ref=ref, buyer=buyer,
+                                          quantity=quantity, at=at)
+        self.save(record, i)  # the transfer's own event stays the save's last
         return rules.version
 
     @command

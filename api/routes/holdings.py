@@ -127,7 +127,9 @@ def holding(code: OwnEnterprise, instrument: InstrumentPath,
 def transfer(code: str, body: TransferCreate, user: CurrentUser,
              registry: RegistryDep) -> TransferPublic:
     """Transfer units to another enterprise inside the trading zone; the response names the
-    trading-rule version applied and the event's log position (for its ledger receipt)."""
+    trading-rule version applied and the event's log position (for its ledger receipt). The
+    ``ref`` is the seller's own: used again for the same instrument, it answers 409 and moves
+    nothing (a retried request cannot move the units twice)."""
     seller = acting_for(user, code)
     version, position = holds.transfer(
         registry, instrument=body.instrument, seller=seller, buyer=body.buyer,

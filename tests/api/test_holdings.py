@@ -101,6 +101,18 @@ def test_transfer_refusals_write_nothing(api: Api) -> None:
     assert api.position() == before
 
 
+def test_a_repeated_transfer_reference_is_refused_and_moves_nothing(api: Api) -> None:
+    assert send(api, api.w.dyeing, api.w.paper, 10, ref="T-7").status_code == 201
+    before = api.position()
+    again = problem(send(api, api.w.dyeing, api.w.paper, 10, ref="T-7"), 409, "already-exists")
+    assert "T-7" in again["detail"]
+    problem(send(api, api.w.dyeing, api.w.paper, 1, ref="T-1"), 409, "already-exists")  # seeded
+    assert api.position() == before
+    assert balance(api, api.w.paper)["available"] == 310
+    # the reference is the seller's own: another seller may use the same one
+    assert send(api, api.w.paper, api.w.dyeing, 1, ref="T-7").status_code == 201
+
+
 def test_only_the_seller_or_an_administrator_transfers(api: Api) -> None:
     body = {"instrument": COD, "buyer": api.w.paper, "quantity": 5, "ref": "T-9"}
     problem(api.firm(api.w.paper).post(f"/holdings/{api.w.dyeing}/transfers", body), 404)
