@@ -19,12 +19,12 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import rfc8785
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
 from ledger.keys import load_or_create_key
 from ledger.log import Ledger
+from registry import canonical
 from registry.config import Settings
 from registry.events import to_record
 
@@ -73,7 +73,7 @@ def encode_leaf(app: Application, notification: Notification) -> bytes:
             "version": notification.originator_version, "topic": notification.topic,
             "undecodable": base64.b64encode(notification.state).decode("ascii"),
         }
-    return rfc8785.dumps(record)
+    return canonical.dumps(record)  # RFC 8785 (registry.canonical)
 
 
 def decode_leaf(leaf: bytes) -> dict[str, Any]:

@@ -1,0 +1,50 @@
+"""`registry.canonical.dumps` writes exactly what ``rfc8785.dumps`` writes, or fails as it does:
+for every code point in a string, and for arbitrary JSON values (floats, large integers and
+non-ASCII keys included, which go to the library)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from registry import canonical
+
+
+def outcome(encode: Any, value: Any) -> bytes | str:
+    try:
+        out: bytes = encode(value)
+    except Exception as exc:  # the same failure is the same outcome
+        return type(exc).__name__
+    return out
+
+
+def test_every_code_point_is_written_as_rfc8785_writes_it() -> None:
+    points = [*range(0xD800), *range(0xE000, 0x110000)]
+    for start in range(0, len(points), 512):
+        text = "".join(map(chr, points[start:start + 512]))
+        assert canonical.dumps(text) == rfc8785.dumps(text), hex(points[start])
+        assert canonical.dumps({"k": [text]}) == rfc8785.dumps({"k": [text]})
+
+
+scalars = (st.none() | st.booleans() | st.text()
+           | st.integers(min_value=-(2**60), max_value=2**60)
+           | st.floats(allow_nan=False, allow_infinity=False))
+values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=5)
+                      | st.dictionaries(st.text(max_size=8), inner, max_size=5), max_leaves=30)
+
+
+@settings(max_examples=400)
+@given(values)
+def test_any_json_value_encodes_as_the_library_encodes_it(value: Any) -> None:
+    assert outcome(canonical.dumps, value) == outcome(rfc8785.dumps, value)
+
+
+def test_what_orjson_would_write_differently_goes_to_the_library() -> None:
+    assert canonical.dumps({"b": 1.5, "a": 1e21}) == rfc8785.dumps({"b": 1.5, "a": 1e21})
+    assert canonical.dumps({"é": 1, "z": 2, "\U0001f600": 3, "\ufb01": 4}) == rfc8785.dumps(
+        {"é": 1, "z": 2, "\U0001f600": 3, "\ufb01": 4})
+    assert outcome(canonical.dumps, 2**53) == outcome(rfc8785.dumps, 2**53)
+    assert outcome(canonical.dumps, "\ud800") == outcome(rfc8785.dumps, "\ud800")
