@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -33,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from loadtests import load_profile, load_stats
-from loadtests.bench_report import code_version
+from loadtests.bench_report import run_info
 from loadtests.load_checks import check_store
 from loadtests.load_service import Service, cli, free_port, step
 from loadtests.load_world import Manifest, issue_tokens, seed
@@ -181,8 +180,8 @@ def worker_ledger_checks(env: dict[str, str], data: Path, before: Path,
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    args.load_average = [round(x, 2) for x in os.getloadavg()]  # shared machine: say how busy
-    args.code = code_version()  # the commit the figures belong to
+    # date, machine, load average at the start (the machine is shared) and the commit
+    args.run = run_info("loadtests.run_load", sys.argv[1:] if argv is None else argv)
     results: Path = args.results
     results.mkdir(parents=True, exist_ok=True)
     data = results / "data"
@@ -238,12 +237,7 @@ def report(args: argparse.Namespace, env: dict[str, str], data: Path, before: Pa
     summary = load_stats.summary(stats, store=args.store, workers=args.workers,
                                  users=args.users, seconds=args.seconds,
                                  compare_seconds=args.compare_seconds if args.compare else None)
-    summary.update(date=datetime.now(UTC).isoformat(timespec="minutes"),
-                   cores=os.cpu_count(), python=platform.python_version(),
-                   spawn_rate=args.spawn_rate, spawn_spread_s=spawn_spread(args),
-                   load_average=args.load_average, code=args.code,
-                   command=" ".join([".venv/bin/python", "-m", "loadtests.run_load",
-                                     *sys.argv[1:]]),
+    summary.update(**args.run, spawn_rate=args.spawn_rate, spawn_spread_s=spawn_spread(args),
                    checks=[{"ok": ok, "check": text} for ok, text in outcome])
     (results / "summary.json").write_text(json.dumps(summary, indent=1))
     print()

@@ -55,7 +55,8 @@ def command(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def _instrument_id(code: str) -> UUID:
+def instrument_id(code: str) -> UUID:
+    """The aggregate id of instrument ``code`` (KIND-VINTAGE-ZONE); InvalidInput otherwise."""
     try:
         kind, vintage, zone = code.split("-", 2)
         year = int(vintage)
@@ -130,7 +131,7 @@ class RegistryBase(Application):
         return x
 
     def instrument(self, code: str) -> Instrument:
-        i: Instrument = self._get(Instrument, _instrument_id(code), f"instrument {code}")
+        i: Instrument = self._get(Instrument, instrument_id(code), f"instrument {code}")
         return i
 
     @contextmanager
@@ -140,7 +141,7 @@ class RegistryBase(Application):
         def missing() -> Instrument:
             raise NotFound(f"instrument {code} not found")
 
-        with self.reads.current(_instrument_id(code), missing) as i:
+        with self.reads.current(instrument_id(code), missing) as i:
             if not isinstance(i, Instrument):
                 missing()
             yield i

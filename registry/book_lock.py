@@ -1,12 +1,13 @@
 """Exactly one writer per order book across processes: PostgreSQL advisory locks.
 
-Inside one process every market write runs under the `ExchangeWriter`'s lock. API workers sharing
-one PostgreSQL store are separate processes, so each market write also holds a session-level
-advisory lock (``pg_advisory_lock``), taken after the process's own locks and released when the
-write is saved or has failed. Holding it, the writer re-syncs first (`ExchangeWriter.sync` brings
-its cached aggregates up to what the other process stored), so it matches against the book as
-stored, never a stale copy; the event store's optimistic versioning stays the last line of
-defence (a conflicting save is re-run, nothing is stored twice).
+Inside one process every market write runs under the exchange lock's thread lock. API
+workers sharing one PostgreSQL store are separate processes, so each market write also holds a
+session-level advisory lock (``pg_advisory_lock``), taken after the process's thread lock and
+released when the write is saved or has failed. Holding it, the writer re-syncs first
+(`ExchangeWriter.sync` brings its cached aggregates up to what the other process stored), so it
+matches against the book as stored, never a stale copy; the event store's optimistic
+versioning stays the last line of defence (a conflicting save is re-run, nothing is stored
+twice).
 
 Why a lock and not only optimistic retries: two workers matching the same book concurrently
 would both do the matching work and one would always throw it away, and under load they keep

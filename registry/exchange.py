@@ -31,7 +31,7 @@ from domain.exchange.params import MarketParams
 from domain.instrument import Instrument
 from domain.matching import OrderBook
 from domain.rules import CURRENT_RULES, TradingRules, rules
-from registry.app import BACKOFF_SECONDS, MAX_ATTEMPTS, RegistryBase, command
+from registry.app import BACKOFF_SECONDS, MAX_ATTEMPTS, RegistryBase, command, instrument_id
 from registry.book_lock import exchange_lock
 from registry.exchange_modes import TradingModeCommands
 from registry.exchange_writer import ExchangeWriter
@@ -57,11 +57,12 @@ class ExchangeCommands(TradingModeCommands, _Base):
         return w
 
     def _with_writer(self, what: str, fn: Callable[[ExchangeWriter], Any]) -> Any:
-        """Run ``fn`` under the writer's lock; re-run it on fresh copies after a conflict."""
+        """Run ``fn`` on the writer under the exchange's lock; re-run it on fresh copies after a
+        conflict."""
         w = self._writer()
         # one market write at a time, across processes too (`exchange_lock`: batches of
         # different books write the same cash accounts); the collector pauses once we write
-        with w.lock, exchange_lock(self), gc_paused():
+        with exchange_lock(self), gc_paused():
             for attempt in range(MAX_ATTEMPTS):
                 try:
                     w.sync()
@@ -79,8 +80,7 @@ class ExchangeCommands(TradingModeCommands, _Base):
         return m
 
     def _instrument_in(self, w: ExchangeWriter, code: str) -> Instrument:
-        kind, vintage, zone = code.split("-", 2)
-        i: Instrument = w.get(Instrument.create_id(kind, int(vintage), zone), f"instrument {code}")
+        i: Instrument = w.get(instrument_id(code), f"instrument {code}")
         return i
 
     def _account_in(self, w: ExchangeWriter, owner: str, at: str | None = None) -> CashAccount:

@@ -1,8 +1,9 @@
-"""The exchange's writer in this process: a lock, and the aggregates its batches write (every
-market's), kept between batches so a batch does not reload (or re-match) anything that has not
-changed. One writer serves every market: a cycle of the order gateway matches the batches of
-several markets, which post to the same cash accounts, in one save (`ExchangeCommands.
-submit_order_batches`), and what one market's batch wrote is what the next one reads.
+"""The exchange's writer in this process: the aggregates its batches write (every market's),
+kept between batches so a batch does not reload (or re-match) anything that has not changed.
+One writer serves every market: a cycle of the order gateway matches the batches of several
+markets, which post to the same cash accounts, in one save (`ExchangeCommands.
+submit_order_batches`), and what one market's batch wrote is what the next one reads. Its
+users hold the exchange's lock (`registry.book_lock.exchange_lock`) while they use it.
 
 Why this is safe: before each batch the writer reads the event log from where it last looked
 and brings every cached aggregate that someone else has changed since up to date (one small
@@ -18,7 +19,6 @@ memory but not saved are dropped.
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 from uuid import UUID
 
@@ -36,7 +36,6 @@ SYNC_LIMIT = 500
 class ExchangeWriter:
     def __init__(self, app: Application[Any]) -> None:
         self.app = app
-        self.lock = threading.RLock()
         self.cache: dict[Any, Any] = {}
         self.position = int(app.recorder.max_notification_id() or 0)
         self._positions: dict[str, PositionCache] = {}

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from domain.errors import NotFound
-from domain.instrument import Instrument
 from domain.topics import event_topic
+from registry.app import instrument_id
 from registry.directory import position_of
 
 if TYPE_CHECKING:
@@ -52,9 +52,8 @@ def transfer(registry: Registry, *, instrument: str, seller: str, buyer: str, qu
     version = registry.transfer(
         instrument=instrument, seller=seller, buyer=buyer, quantity=quantity, ref=ref, at=at,
         from_reservation=None if from_hold is None else hold_ref(seller, from_hold))
-    kind, vintage, zone = instrument.split("-", 2)  # the registry has parsed it by now
     position = position_of(
-        registry, aggregate_id=Instrument.create_id(kind, int(vintage), zone),
+        registry, aggregate_id=instrument_id(instrument),
         topic=TRANSFERRED, after=before,
         match={"seller": seller, "buyer": buyer, "quantity": quantity, "ref": ref})
     return version, position

@@ -4,31 +4,19 @@ from __future__ import annotations
 
 import base64
 import sqlite3
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from api.tokens import TokenStore
 from registry.cli import main
 from tests.api.tokens import NOW
 from tests.api.tokens import issue as token
-from tests.world import code, seed_data_folder
+from tests.world import code
 
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    seed_data_folder(tmp_path)
-    return tmp_path
-
-
-@pytest.fixture
-def client(folder: Path) -> Iterator[TestClient]:
-    with TestClient(create_app({"REGISTRY_DATA_DIR": str(folder)})) as c:
-        yield c
+pytest_plugins = ["tests.api.seeded_folder"]  # folder, client
 
 
 def entries(client: TestClient, secret: str | None, **params: int) -> object:

@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from tests.api.tokens import bearer
-from tests.world import code, seed_data_folder
+from tests.world import code
 
 ORDER = {"side": "buy", "kind": "limit", "price": 300_000, "quantity": 5_000}
 
 
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    seed_data_folder(tmp_path)
-    return tmp_path
-
-
-@pytest.fixture
-def client(folder: Path) -> Iterator[TestClient]:
-    with TestClient(create_app({"REGISTRY_DATA_DIR": str(folder)})) as c:
-        yield c
+pytest_plugins = ["tests.api.seeded_folder"]  # folder, client
 
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -15,25 +14,16 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.idempotency import IdempotencyStore, fingerprint
 from tests.api.tokens import bearer
-from tests.world import code, seed_data_folder
+from tests.world import code
 
 AUDITOR = {"role": "auditor", "name": "zhao.min"}
 
 
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    seed_data_folder(tmp_path)
-    return tmp_path
+pytest_plugins = ["tests.api.seeded_folder"]  # folder, client
 
 
 def env(folder: Path) -> dict[str, str]:
     return {"REGISTRY_DATA_DIR": str(folder)}
-
-
-@pytest.fixture
-def client(folder: Path) -> Iterator[TestClient]:
-    with TestClient(create_app(env(folder))) as c:
-        yield c
 
 
 

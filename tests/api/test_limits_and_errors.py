@@ -5,7 +5,6 @@ document of all of them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -14,10 +13,9 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.openapi import REFUSALS
-from api.tokens import TokenStore
+from tests.api.tokens import bearer
 from tests.world import seed_data_folder
 
-NOW = datetime.now(UTC)
 PROBLEM = "application/problem+json"
 
 
@@ -26,16 +24,6 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("data")
     seed_data_folder(path)
     return path
-
-
-def bearer(folder: Path, subject: str = "wang.fang") -> dict[str, str]:
-    store = TokenStore(folder / "tokens.sqlite")
-    try:
-        _, secret = store.create(role="administrator", subject=subject, now=NOW,
-                                 expires_at=NOW + timedelta(days=1))
-    finally:
-        store.close()
-    return {"Authorization": f"Bearer {secret}"}
 
 
 def serve(folder: Path, **settings: str) -> TestClient:

@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from tests.api.tokens import bearer
-from tests.world import code, seed_data_folder
+from tests.world import code
 
 AGENCY = code(1, prefix="91440101MA9X")
 
 
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    seed_data_folder(tmp_path)
-    return tmp_path
-
-
-@pytest.fixture
-def client(folder: Path) -> Iterator[TestClient]:
-    with TestClient(create_app({"REGISTRY_DATA_DIR": str(folder)})) as c:
-        yield c
+pytest_plugins = ["tests.api.seeded_folder"]  # folder, client
 
 
 

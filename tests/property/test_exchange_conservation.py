@@ -22,6 +22,7 @@ from domain.exchange.market import pool_ref
 from domain.exchange.orders import Cancel, Order
 from domain.instrument import Instrument
 from domain.instrument_pool import PoolIndex
+from registry.book_lock import exchange_lock
 from registry.bootstrap import build_registry
 from registry.replay import comparable
 from tests.integration.test_exchange_journeys import COD, NOX, PRICE, check_books, exchange_world
@@ -154,7 +155,7 @@ class ExchangeMachine(RuleBasedStateMachine):
         for code in (COD, NOX):
             kind, vintage, zone = code.split("-", 2)
             writer = self.app._writer()
-            with writer.lock:
+            with exchange_lock(self.app):
                 writer.sync()
             live = writer.cache.get(Instrument.create_id(kind, int(vintage), zone))
             if live is None:
