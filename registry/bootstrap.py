@@ -14,6 +14,7 @@ from registry.exchange import ExchangeCommands
 from registry.holdings import HoldingCommands
 from registry.queries import Queries
 from registry.retrofits import RetrofitCommands
+from registry.schema_lock import schema_lock
 
 
 class Registry(RetrofitCommands, HoldingCommands, ExchangeCommands, Queries, RegistryBase):
@@ -24,4 +25,6 @@ def build_registry(env: Mapping[str, str]) -> Registry:
     settings = Settings.from_env(env)
     if settings.store == "sqlite":
         os.makedirs(settings.data_dir, exist_ok=True)
-    return Registry(env=settings.eventsourcing_env)
+    # constructing the application creates its tables: one process at a time (PostgreSQL)
+    with schema_lock(settings.eventsourcing_env):
+        return Registry(env=settings.eventsourcing_env)

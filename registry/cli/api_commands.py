@@ -36,23 +36,44 @@ def add_serve_commands(subparsers: Subparsers) -> None:
                     writes=False)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
     p.add_argument("--port", type=port, default=8000)
+    p.add_argument("--workers", type=whole_number, default=1,
+                   help="worker processes (default 1; more need the PostgreSQL store); the "
+                        "supervisor exits 1 if one fails to start")
 
 
-def cmd_serve(ctx: Context) -> None:
+def cmd_serve(ctx: Context) -> int | None:
     import uvicorn
 
     from api.app import create_app
+    from registry.cli.serving import ServeClaim, WorkerApp, supervise
     from registry.gc_pause import settle_heap
 
+    a = ctx.args
     ctx.settings  # noqa: B018 - bad settings are bad input, reported before serving
-    print(f"Surplus Registry API on http://{ctx.args.host}:{ctx.args.port}/docs "
-          f"(data: {ctx.data_dir})", flush=True)
-    # Open live streams (server-sent events) would otherwise hold shutdown until they time out:
-    # in-flight requests get a few seconds, then what is still running is cancelled.
-    app = create_app(ctx.env)
-    settle_heap()  # see registry.gc_pause: fewer, shorter full collections while serving
-    uvicorn.run(app, host=ctx.args.host, port=ctx.args.port,
-                log_level="warning", timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
+    if not 1 <= a.workers <= 32:
+        raise CliError("--workers is between 1 and 32")
+    if a.workers > 1 and ctx.settings.store != "postgres":
+        raise CliError(f"the {ctx.settings.store} store has one writer process: several "
+                       "--workers need REGISTRY_STORE=postgres")
+    url = f"http://{a.host}:{a.port}"
+    # held until the process ends: CLI writes beside it are refused (registry.cli.serving)
+    claim = ServeClaim(ctx.data_dir, url=url, workers=a.workers)
+    try:
+        workers = f", {a.workers} workers" if a.workers > 1 else ""
+        print(f"Surplus Registry API on {url}/docs (data: {ctx.data_dir}{workers})", flush=True)
+        if a.workers > 1:
+            return supervise(WorkerApp(dict(ctx.env)), host=a.host, port=a.port,
+                             workers=a.workers, log_level="warning",
+                             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
+        # Open live streams (server-sent events) would otherwise hold shutdown until they time
+        # out: in-flight requests get a few seconds, then what is still running is cancelled.
+        app = create_app(ctx.env)
+        settle_heap()  # see registry.gc_pause: fewer, shorter full collections while serving
+        uvicorn.run(app, host=a.host, port=a.port,
+                    log_level="warning", timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
+    finally:
+        claim.release()
+    return None
 
 
 def add_token_commands(subparsers: Subparsers) -> None:

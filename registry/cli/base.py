@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 #: China Standard Time has had no daylight saving since 1991: a fixed offset is exact.
 CHINA_TIME = timezone(timedelta(hours=8), "Asia/Shanghai")
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+#: refused before writing anything: the data folder is served (`registry.cli.serving`)
+EXIT_BUSY = 3
 
 
 class CliError(Exception):
@@ -67,9 +69,16 @@ else:  # argparse has no public name for it, and it is generic only in the stubs
 Handler = Callable[["Context"], int | None]
 
 
+#: what a command does beside a running ``registry serve`` of its data folder
+#: (`registry.cli.serving`): ``refuse`` before writing anything (it writes the store or the
+#: ledger), or ``run`` (it reads, or writes only what the service shares safely: tokens)
+BESIDE_SERVICE = ("refuse", "run")
+
+
 def add_command(subparsers: Subparsers, name: str, handler: Handler, summary: str, *,
-                writes: bool = True) -> Parser:
-    """One leaf command: its parser, the shared ``--data-dir`` and, if it writes, ``--at``."""
+                writes: bool = True, beside_service: str | None = None) -> Parser:
+    """One leaf command: its parser, the shared ``--data-dir`` and, if it writes, ``--at``.
+    ``beside_service`` defaults to ``refuse`` for a writing command, ``run`` otherwise."""
     p: Parser = subparsers.add_parser(name, help=summary, description=summary)
     p.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS,
                    help="data folder of the event store (overrides the global option)")
@@ -77,7 +86,10 @@ def add_command(subparsers: Subparsers, name: str, handler: Handler, summary: st
         p.add_argument("--at", type=timestamp, metavar="ISO-DATETIME", default=None,
                        help="when it happened, e.g. 2025-03-01T09:00:00+08:00 "
                             "(default: now, China Standard Time)")
-    p.set_defaults(handler=handler)
+    beside = beside_service or ("refuse" if writes else "run")
+    if beside not in BESIDE_SERVICE:
+        raise ValueError(f"beside_service is one of {BESIDE_SERVICE}, not {beside!r}")
+    p.set_defaults(handler=handler, beside_service=beside)
     return p
 
 

@@ -28,7 +28,10 @@ def add_ledger_commands(subparsers: Subparsers) -> None:
     ledger = add_group(subparsers, "ledger", "the signed append-only ledger of every event")
     p = add_command(ledger, "export", cmd_export,
                     "sign a checkpoint and export checkpoint, vkey and entries.jsonl to DIR",
-                    writes=False)
+                    writes=False, beside_service="refuse")
+    p.set_defaults(served_hint="the service holds the ledger; read it over HTTP "
+                               "(/ledger/checkpoint, /ledger/entries, /ledger/proof/...) or "
+                               "stop the service and export again")
     p.add_argument("directory", metavar="DIR", help="folder to write (created if missing)")
     p = add_command(ledger, "verify", cmd_verify,
                     "verify an export offline: signature, every leaf against the root, "
@@ -41,18 +44,22 @@ def add_ledger_commands(subparsers: Subparsers) -> None:
                    help="an earlier signed checkpoint the export must extend")
     p.add_argument("--previous-vkey", metavar="FILE", type=Path,
                    help="verifier key of the earlier checkpoint, if the key was rotated since")
-    add_command(ledger, "checkpoint", cmd_checkpoint,
-                "bring the ledger up to date and print its latest signed checkpoint",
-                writes=False)
+    p = add_command(ledger, "checkpoint", cmd_checkpoint,
+                    "bring the ledger up to date and print its latest signed checkpoint",
+                    writes=False, beside_service="refuse")
+    p.set_defaults(served_hint="the service holds the ledger; GET /ledger/checkpoint from it")
     add_command(ledger, "vkey", cmd_vkey, "print the verifier key (signed-note form)",
                 writes=False)
     proof = add_group(ledger, "proof", "RFC 9162 proofs as JSON, hashes in base64")
+    proof_hint = "the service holds the ledger; GET /ledger/proof/... from it"
     p = add_command(proof, "inclusion", cmd_inclusion, "inclusion proof of leaf INDEX in a "
-                    "tree of SIZE leaves", writes=False)
+                    "tree of SIZE leaves", writes=False, beside_service="refuse")
+    p.set_defaults(served_hint=proof_hint)
     p.add_argument("--index", type=position, required=True)
     p.add_argument("--size", type=position, required=True)
     p = add_command(proof, "consistency", cmd_consistency, "consistency proof between tree "
-                    "sizes OLD and NEW", writes=False)
+                    "sizes OLD and NEW", writes=False, beside_service="refuse")
+    p.set_defaults(served_hint=proof_hint)
     p.add_argument("--old", type=position, required=True)
     p.add_argument("--new", type=position, required=True)
 
@@ -130,7 +137,18 @@ def cmd_checkpoint(ctx: Context) -> None:
 
 
 def cmd_vkey(ctx: Context) -> None:
-    print(ctx.ledger.vkey)
+    """From the key file alone, so that it also works beside a running service (which holds
+    the ledger folder)."""
+    from ledger.keys import KeyFileError, load_or_create_key
+    from registry.ledger_follower import LedgerSettings
+
+    settings = LedgerSettings.from_env(ctx.env)
+    try:
+        print(load_or_create_key(settings.key_file, key_name=settings.key_name).vkey)
+    except (KeyFileError, ValueError) as e:
+        raise CliError(f"ledger: {e}") from None
+    except OSError as e:
+        raise CliError(f"ledger key: {e.strerror or e}") from None
 
 
 def _b64(hashes: list[bytes]) -> list[str]:

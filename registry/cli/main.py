@@ -7,14 +7,17 @@ Each area registers its commands with an ``add_*_commands(subparsers)`` function
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
 
 from domain.errors import RegistryError
 from registry.cli.api_commands import add_serve_commands, add_token_commands
 from registry.cli.base import (
+    EXIT_BUSY,
     EXIT_FAILURE,
     EXIT_OK,
     EXIT_USAGE,
@@ -36,6 +39,7 @@ from registry.cli.registry_commands import (
     add_query_commands,
     add_retrofit_commands,
 )
+from registry.cli.serving import ServiceBusy
 
 
 def build_parser() -> Parser:
@@ -72,13 +76,17 @@ def main(argv: list[str] | None = None, *, env: Mapping[str, str] | None = None)
         parser = build_parser()
         args = parser.parse_args(argv)
         ctx = Context(args=args, env=compose_env(args, env))
-        try:
-            result = args.handler(ctx)
-            ctx.follow(only_if_open=True)  # committed events reach the ledger before we return
-        finally:
-            ctx.close()
+        with claim_for(ctx):
+            try:
+                result = args.handler(ctx)
+                if args.beside_service == "refuse":  # a writer: its events reach the ledger
+                    ctx.follow(only_if_open=True)  # before it returns
+            finally:
+                ctx.close()  # the ledger is released before a waiting service may take it
     except SystemExit as stop:  # --help
         return stop.code if isinstance(stop.code, int) else EXIT_USAGE
+    except ServiceBusy as e:
+        return fail(str(e), EXIT_BUSY)
     except (CliError, RegistryError) as e:
         return fail(str(e), EXIT_USAGE)
     except KeyboardInterrupt:
@@ -93,6 +101,19 @@ def main(argv: list[str] | None = None, *, env: Mapping[str, str] | None = None)
         return fail(f"{type(e).__name__}: {e} (set REGISTRY_DEBUG=1 for the traceback)",
                     EXIT_FAILURE)
     return EXIT_OK if result is None else result
+
+
+def claim_for(ctx: Context) -> AbstractContextManager[None]:
+    """A command that writes the store or the ledger holds the shared serve claim of its data
+    folder while it runs, and is refused before it writes anything if ``registry serve`` holds
+    it (`registry.cli.serving`); other commands run beside the service."""
+    from registry.cli.serving import writing_beside_no_service
+
+    if ctx.args.beside_service != "refuse" or ctx.settings.store == "memory":
+        return contextlib.nullcontext()
+    hint = getattr(ctx.args, "served_hint", None) or \
+        "send the write through the service's HTTP API, or stop the service and run it again"
+    return writing_beside_no_service(ctx.data_dir, hint)
 
 
 #: The command tree, one function per area. Add yours here: ``add_x_commands(subparsers)``.

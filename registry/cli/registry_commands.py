@@ -35,7 +35,7 @@ def add_demo_command(subparsers: Subparsers) -> None:
 
     p = add_command(subparsers, "demo", cmd_demo,
                     "seed the demo world (an empty store only) and print its summary",
-                    writes=False)
+                    writes=False, beside_service="refuse")
     p.add_argument("--at", type=timestamp, metavar="ISO-DATETIME", default=DEFAULT_START,
                    help=f"start of the demo's timeline (default: {DEFAULT_START})")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
