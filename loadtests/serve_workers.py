@@ -8,31 +8,21 @@ every request after the first (uvicorn issue #3149, open in 0.54; measured here:
 GET /health 44 ms with ``uvicorn --workers 2``, 0.7 ms with one process). ``registry serve``
 is not affected: with one process asyncio binds from ``getaddrinfo``, which gives proto 6.
 
-This binds the listener with ``IPPROTO_TCP`` and hands it to the same supervisor, so the
-workers are uvicorn's own. Run: ``python -m loadtests.serve_workers --port P --workers N``
+This binds the listener with ``IPPROTO_TCP`` (`registry.cli.workers.TcpConfig`, which
+``registry serve --workers N`` uses too) and hands it to the same supervisor, so the workers are
+uvicorn's own. Run: ``python -m loadtests.serve_workers --port P --workers N``
 (the app is `loadtests.asgi:create`).
 """
 
 from __future__ import annotations
 
 import argparse
-import socket
 
-import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from registry.cli.workers import TcpConfig  # the listener `registry serve --workers` binds
+
 APP = "loadtests.asgi:create"
-
-
-class TcpConfig(uvicorn.Config):
-    def bind_socket(self) -> socket.socket:
-        """A TCP listener whose accepted sockets asyncio recognises as TCP (TCP_NODELAY)."""
-        family = socket.AF_INET6 if self.host and ":" in self.host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.port))
-        sock.set_inheritable(True)
-        return sock
 
 
 def config(host: str, port: int, workers: int) -> TcpConfig:

@@ -45,7 +45,7 @@ def cmd_serve(ctx: Context) -> int | None:
     import uvicorn
 
     from api.app import create_app
-    from registry.cli.serving import ServeClaim, WorkerApp, supervise
+    from registry.cli.serving import ServeClaim
     from registry.gc_pause import settle_heap
 
     a = ctx.args
@@ -62,6 +62,8 @@ def cmd_serve(ctx: Context) -> int | None:
         workers = f", {a.workers} workers" if a.workers > 1 else ""
         print(f"Surplus Registry API on {url}/docs (data: {ctx.data_dir}{workers})", flush=True)
         if a.workers > 1:
+            from registry.cli.workers import WorkerApp, supervise
+
             return supervise(WorkerApp(dict(ctx.env)), host=a.host, port=a.port,
                              workers=a.workers, log_level="warning",
                              timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)

@@ -1,4 +1,4 @@
-"""Who serves a data folder, and ``registry serve --workers N``.
+"""Who serves a data folder: the claim ``registry serve`` holds while it runs.
 
 **The serve claim.** ``registry serve`` holds an exclusive ``flock`` on ``DATA/serve.lock`` for
 as long as it runs and writes into it who it is (pid, address, workers). The kernel drops the
@@ -9,15 +9,7 @@ the service (`ServiceBusy`, exit 3); and a service starting meanwhile waits for 
 to finish instead of finding its ledger taken. Reading commands take no lock and work beside
 the service.
 
-**Several workers** (PostgreSQL only: SQLite has one writer process): uvicorn's multi-process
-supervisor with a listener that keeps TCP_NODELAY (see `TcpConfig`). Each worker is a process
-with its own registry over the shared store (order books keep one writer through
-`registry.book_lock`) and follows the store into a ledger folder of its own,
-``DATA/ledger-worker-K`` (K the first free slot, held by a lock file for the worker's life, so
-a restarted worker takes over its predecessor's folder): each is a complete copy of the same
-log, leaves in the store's commit order, checkpoints signed with the same key. The canonical
-ledger (``DATA/ledger``) is brought up to date by the CLI. A worker that fails to start makes
-the supervisor stop the others and exit 1 (uvicorn itself exits 0 then).
+With ``--workers N`` the supervisor holds the claim (`registry.cli.workers`).
 """
 
 from __future__ import annotations
@@ -26,23 +18,17 @@ import contextlib
 import fcntl
 import json
 import os
-import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from registry.cli.base import CliError
-
-if TYPE_CHECKING:
-    import uvicorn
 
 SERVE_LOCK = "serve.lock"
 #: how long a starting service waits for CLI commands still writing to the data folder
 START_WAIT_SECONDS = 30
-WORKER_SLOTS = 64
 
 
 class ServiceBusy(CliError):
@@ -162,79 +148,3 @@ def _alive(pid: int | None) -> bool:
     except PermissionError:
         return True
     return True
-
-
-# -- several workers ---------------------------------------------------------------------------
-
-_slot_fds: list[int] = []  # held for the worker's life: the slot is its ledger folder's claim
-
-
-def take_worker_slot(data_dir: str) -> str:
-    """The ledger folder of the first free worker slot, held until this process ends."""
-    Path(data_dir).mkdir(parents=True, exist_ok=True)
-    for k in range(WORKER_SLOTS):
-        fd = os.open(Path(data_dir) / f"worker-slot-{k}.lock", os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(fd)
-            continue
-        _slot_fds.append(fd)
-        return str(Path(data_dir) / f"ledger-worker-{k}")
-    raise RuntimeError(f"all {WORKER_SLOTS} worker slots of {data_dir} are taken")
-
-
-@dataclass(frozen=True)
-class WorkerApp:
-    """The app factory each worker process calls (pickled to it by the supervisor)."""
-
-    env: dict[str, str]
-
-    def __call__(self) -> Any:
-        from api.app import create_app
-        from registry.gc_pause import settle_heap
-
-        env = dict(self.env)
-        env["REGISTRY_LEDGER_DIR"] = take_worker_slot(env["REGISTRY_DATA_DIR"])
-        app = create_app(env)
-        settle_heap()  # as a single `registry serve` does (registry.gc_pause)
-        return app
-
-
-def tcp_config_class() -> type[uvicorn.Config]:
-    import uvicorn
-
-    class TcpConfig(uvicorn.Config):
-        """uvicorn's multi-process supervisor binds the listener itself with ``proto`` 0, and
-        asyncio turns TCP_NODELAY on only for sockets that report ``IPPROTO_TCP``: Nagle's
-        algorithm then delays every keep-alive response's second segment by the client's
-        delayed ACK, about 40 ms (uvicorn issue #3149). This binds it as TCP."""
-
-        def bind_socket(self) -> socket.socket:
-            family = socket.AF_INET6 if self.host and ":" in self.host else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self.host, self.port))
-            sock.set_inheritable(True)
-            return sock
-
-    return TcpConfig
-
-
-def supervise(app: Any, *, host: str, port: int, workers: int, **config: Any) -> int:
-    """Run ``workers`` uvicorn worker processes of ``app`` (an import string or a picklable
-    factory) until SIGTERM or SIGINT; exit status 1 if a worker failed to start."""
-    from uvicorn.config import STARTUP_FAILURE
-    from uvicorn.supervisors import Multiprocess
-
-    c = tcp_config_class()(app, factory=True, host=host, port=port, workers=workers,
-                           **config)
-    supervisor = Multiprocess(c, sockets=[c.bind_socket()])
-    supervisor.run()
-    failed = [p.pid for p in supervisor.processes if p.exitcode == STARTUP_FAILURE]
-    if failed:
-        # uvicorn stops the others and returns as from a clean shutdown: say it and fail
-        print(f"registry: error: worker process {failed[0]} failed to start (see its error "
-              "above); stopped the other workers", flush=True)
-        return 1
-    return 0
