@@ -359,23 +359,26 @@ def render(runs: Runs, results: Path) -> str:
     return "\n".join(parts) + "\n"
 
 
-def replace_block(text: str, section: str) -> str:
+def replace_block(text: str, section: str, *, begin_marker: str = BEGIN,
+                  end_marker: str = END) -> str:
     """The text with the block between the markers replaced by ``section``; the first time,
     the markers and the section go at the very top. Everything else is kept as it is."""
-    block = f"{BEGIN}\n{section}{END}"
-    begins, ends = text.count(BEGIN), text.count(END)
+    block = f"{begin_marker}\n{section}{end_marker}"
+    begins, ends = text.count(begin_marker), text.count(end_marker)
     if begins == ends == 0:
         return f"{block}\n\n{text}"
-    begin, end = text.find(BEGIN), text.find(END)
+    begin, end = text.find(begin_marker), text.find(end_marker)
     if begins != 1 or ends != 1 or end < begin:
-        raise ValueError(f"expected one {BEGIN} followed by one {END}")
-    return text[:begin] + block + text[end + len(END):]
+        raise ValueError(f"expected one {begin_marker} followed by one {end_marker}")
+    return text[:begin] + block + text[end + len(end_marker):]
 
 
-def update(out: Path, section: str) -> None:
+def update(out: Path, section: str, *, begin_marker: str = BEGIN,
+           end_marker: str = END) -> None:
     # bytes in, bytes out: text mode would translate line endings outside the block
     text = out.read_bytes().decode("utf-8") if out.exists() else ""
-    out.write_bytes(replace_block(text, section).encode("utf-8"))
+    out.write_bytes(replace_block(text, section, begin_marker=begin_marker,
+                                  end_marker=end_marker).encode("utf-8"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -83,16 +83,38 @@ def start() -> PostgresServer:
         check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     port = _free_port()
-    subprocess.run(
-        [*prefix, f"{bindir}/pg_ctl", "-D", datadir, "-l", os.path.join(datadir, "log"), "-w",
-         "-o", f"-h 127.0.0.1 -p {port} -k {base} -c fsync=off -c max_connections=200",
-         "start"],
-        check=True, stdout=subprocess.DEVNULL,
-    )
     server = PostgresServer("127.0.0.1", port, "registry", password, "registry", datadir)
+    _pg_ctl_start(server)
     atexit.register(stop, server)
     _wait_and_create_db(bindir, prefix, server, base)
     return server
+
+
+def _pg_ctl_start(server: PostgresServer) -> None:
+    prefix, _ = _runner()
+    base = os.path.dirname(server.datadir)
+    subprocess.run(
+        [*prefix, f"{_bindir()}/pg_ctl", "-D", server.datadir, "-l",
+         os.path.join(server.datadir, "log"), "-w", "-o",
+         f"-h 127.0.0.1 -p {server.port} -k {base} -c fsync=off -c max_connections=200",
+         "start"],
+        check=True, stdout=subprocess.DEVNULL,
+    )
+
+
+def crash(server: PostgresServer) -> None:
+    """Stop the server the way a crash does (immediate shutdown: every backend killed, no
+    checkpoint; the next start runs crash recovery). The fault suite's "kill"."""
+    prefix, _ = _runner()
+    subprocess.run(
+        [*prefix, f"{_bindir()}/pg_ctl", "-D", server.datadir, "-m", "immediate", "-w",
+         "stop"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+
+
+def restart(server: PostgresServer) -> None:
+    """Start a crashed or stopped server again on the same port and data folder."""
+    _pg_ctl_start(server)
 
 
 def _wait_and_create_db(bindir: str, prefix: list[str], server: PostgresServer, sock: str) -> None:
