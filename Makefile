@@ -8,7 +8,7 @@ PORT ?= 8000
 STAMP := $(VENV)/.installed
 
 .PHONY: run test lint typecheck pytest postgres-binaries clean bench
-.PHONY: loadtest loadtest-postgres bench-http
+.PHONY: loadtest loadtest-postgres bench-http faults
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -93,3 +93,12 @@ bench-http: $(STAMP) postgres-binaries
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+
+# The fault suite (loadtests/faults.py): recording clients drive orders, cancels, deposits and
+# transfers over HTTP against `registry serve` through kill -9 (SQLite), a killed worker and a
+# killed-and-restarted PostgreSQL (two workers), a full disk (a tmpfs, root only) and the CLI
+# beside the service, checking the store and the ledger after every round; progress on the
+# terminal, figures into BENCHMARKS.md. At most FAULTS_BUDGET_SECONDS (default 900) of rounds;
+# FAULTS_ROUNDS (N, or KIND=N,...), FAULTS_KINDS, FAULTS_TRAFFIC_SECONDS choose what runs.
+faults: $(STAMP) postgres-binaries
+	$(BIN)/python -m loadtests.faults --benchmarks BENCHMARKS.md

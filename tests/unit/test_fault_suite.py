@@ -1,0 +1,128 @@
+"""The fault suite's verdicts (`loadtests.fault_client`, `loadtests.fault_checks`,
+`loadtests.fault_report`): answers classified as the store must see them, each promise checked
+by name and able to fail, the BENCHMARKS block rendered from the result file alone."""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from domain.enterprise import Enterprise
+from loadtests.fault_checks import StoreFacts, Verdicts, check_acked_replays, check_ops, read_store
+from loadtests.fault_client import Op, classify
+from loadtests.fault_report import BEGIN, END, render, update_benchmarks
+from loadtests.faults import DEFAULT_ROUNDS, KINDS, parse_rounds
+from loadtests.load_checks import StoredRequests
+from loadtests.load_world import Manifest
+from registry.bootstrap import build_registry
+from tests.world import AT, code
+
+
+@pytest.mark.parametrize(("status", "problem", "error", "outcome"), [
+    (201, None, None, "acked"),
+    (200, None, None, "acked"),
+    (422, "invalid-input", None, "refused"),
+    (404, "not-found", None, "refused"),
+    (409, "idempotency-key-in-progress", None, "in-doubt"),
+    (409, "idempotency-outcome-unknown", None, "in-doubt"),
+    (503, "storage-unavailable", None, "refused"),
+    (503, "outcome-unknown", None, "in-doubt"),
+    (500, "internal-error", None, "in-doubt"),
+    (None, None, "not-connected", "refused"),  # never sent
+    (None, None, "no-answer", "in-doubt"),  # sent, then the connection went
+])
+def test_answers_are_classified_as_the_store_must_see_them(
+        status: int | None, problem: str | None, error: str | None, outcome: str) -> None:
+    assert classify(status, problem, error) == outcome
+
+
+def test_rounds_are_one_number_or_per_kind() -> None:
+    assert parse_rounds("") == DEFAULT_ROUNDS
+    assert parse_rounds("2") == dict.fromkeys(KINDS, 2)
+    assert parse_rounds("pg-restart=1")["pg-restart"] == 1
+    with pytest.raises(argparse.ArgumentTypeError):
+        parse_rounds("meteor=3")
+
+
+def _op(kind: str, outcome: str, identity: list[str], **kw: object) -> Op:
+    op = Op(1, 1, "F1-d0", kind, "POST", "/", {}, "k1", identity, **kw)  # type: ignore[arg-type]
+    op.outcome = outcome
+    return op
+
+
+def _facts(orders: dict[str, int]) -> StoreFacts:
+    markets = StoredRequests(orders={"ENERGY-2025-GD": Counter(orders)},
+                             cancels={"ENERGY-2025-GD": Counter()})
+    return StoreFacts(markets=markets, transfers=Counter(), deposits={}, positions=[], gaps=[])
+
+
+def test_each_promise_about_an_op_fails_by_name() -> None:
+    facts = _facts({"lost-never": 0, "twice": 2, "refused-but-stored": 1, "doubt": 1})
+    ops = [_op("order", "acked", ["ENERGY-2025-GD", "twice"]),
+           _op("order", "refused", ["ENERGY-2025-GD", "refused-but-stored"]),
+           _op("order", "in-doubt", ["ENERGY-2025-GD", "doubt"],
+               retry={"status": 409, "problem": "idempotency-key-in-progress", "error": None,
+                      "replayed": False, "outcome": "in-doubt"}),
+           _op("order", "acked", ["ENERGY-2025-GD", "lost"], status=201,
+               retry={"status": 409, "problem": "idempotency-outcome-unknown", "error": None,
+                      "replayed": False, "outcome": "in-doubt"})]
+    v = Verdicts()
+    check_ops(v, facts, ops)
+    check_acked_replays(v, ops)
+    failed = v.failed
+    assert set(failed) == {"acked-stored-once", "refused-absent", "in-doubt-settled-by-key",
+                           "acked-replay-by-key"}
+    assert len(failed["acked-stored-once"]) == 2  # stored twice; and lost
+    assert "answered as a refusal" in failed["refused-absent"][0]
+    assert "still in doubt" in failed["in-doubt-settled-by-key"][0]
+
+
+def test_an_in_doubt_write_settled_by_its_key_passes() -> None:
+    facts = _facts({"doubt": 1})
+    op = _op("order", "in-doubt", ["ENERGY-2025-GD", "doubt"],
+             retry={"status": 201, "problem": None, "error": None, "replayed": True,
+                    "outcome": "acked"})
+    v = Verdicts()
+    check_ops(v, facts, [op])
+    assert not v.failed and "in-doubt-settled-by-key" in v.failures
+
+
+def test_a_version_gap_in_the_store_is_found(tmp_path: Path) -> None:
+    app = build_registry({"REGISTRY_DATA_DIR": str(tmp_path)})
+    firm = code(1)
+    e = Enterprise.register(credit_code=firm, name="Firm", sector="PAPER", prefecture="DONGGUAN",
+                            basin="MAOZHOU", direct_discharger=True, at=AT)
+    for year in (2024, 2025):
+        e.set_obligation(kind="COD", period=year, target=1000, at=AT)
+    first, _, third = e.collect_events()
+    app.recorder.insert_events([app.mapper.to_stored_event(x) for x in (first, third)])
+    facts = read_store(app, Manifest(traders=[], instruments=[], units_each=0, cash_each=0,
+                                     markets=[]))
+    app.close()
+    assert len(facts.gaps) == 1 and "version 3 stored after 1" in facts.gaps[0]
+
+
+def test_the_benchmarks_block_comes_from_the_result_alone(tmp_path: Path) -> None:
+    result = {
+        "command": ".venv/bin/python -m loadtests.faults", "date": "2026-12-01T23:00+00:00",
+        "code": "abc1234", "cores": 2, "load_average": [1.0, 1.0, 1.0], "seconds": 61.0,
+        "traffic_seconds": 3, "skip_checks": [], "checks": {"ledger": "the ledger verifies"},
+        "totals": {"rounds": 1, "sent": 10, "acked": 9, "lost": 0, "duplicated": 0,
+                   "failed_checks": ["no-version-gap"]},
+        "kinds": {"disk-full": {"rounds_planned": 1, "skipped": None, "rounds": [{
+            "round": 1, "sent": 10, "acked": 9, "refused": 0, "in_doubt": 1, "lost": 0,
+            "duplicated": 0, "recovery_s": 0.4, "failed_checks": ["no-version-gap"],
+            "checks": {"no-version-gap": ["aggregate X: version 19 stored after 16"]}}]},
+            "pg-restart": {"rounds_planned": 4, "skipped": "no server", "rounds": []}},
+    }
+    text = render(result)
+    assert "| disk-full | 1 | 10 | 9 | 0 | 1 | 0 | 0 | 0.4 s / 0.4 s | no-version-gap" in text
+    assert "skipped: no server" in text and "version 19 stored after 16" in text
+    out = tmp_path / "BENCHMARKS.md"
+    out.write_text(f"# Benchmarks\n\n{BEGIN}\nold\n{END}\n\nkept\n")
+    update_benchmarks(out, result)
+    written = out.read_text()
+    assert "old" not in written and written.endswith("\n\nkept\n") and "61 s" in written
