@@ -120,10 +120,13 @@ class ServeClaim:
                 fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() > deadline:
-                    info = _read_info(self._fd)
+                # the record is written by a service only: a live pid in it is the service
+                # holding the claim; otherwise CLI commands are writing, and they finish
+                info = _read_info(self._fd)
+                served = info is not None and _alive(info.pid) and info.pid != os.getpid()
+                if served or time.monotonic() > deadline:
                     os.close(self._fd)
-                    holder = info.describe() if info and _alive(info.pid) else \
+                    holder = info.describe() if served and info else \
                         "registry commands writing to it"
                     raise CliError(f"data folder {data_dir!r} is in use by {holder}") from None
                 time.sleep(0.1)

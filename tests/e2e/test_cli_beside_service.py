@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import urllib.request
 from pathlib import Path
 
@@ -113,3 +114,28 @@ def test_the_claim_names_the_service_and_goes_with_it(served) -> None:  # type: 
     assert deposits(env, buyer).count("BANK-8") == 1
     claim = (Path(env["REGISTRY_DATA_DIR"]) / "serve.lock").read_text()
     assert claim == "" or json.loads(claim)["pid"] == service.pid  # stale text, no lock held
+
+
+def test_a_second_service_on_the_same_folder_is_refused_naming_the_first(served) -> None:  # type: ignore[no-untyped-def]
+    env, service, _ = served
+    done = registry(env, "serve", "--port", str(free_port()))
+    assert done.returncode == 2, done.stderr
+    assert f"in use by registry serve (pid {service.pid}, {service.url}" in done.stderr
+
+
+def test_a_service_waits_for_a_cli_write_to_finish(tmp_path: Path) -> None:
+    from registry.cli.serving import ServeClaim, writing_beside_no_service
+
+    data = str(tmp_path / "data")
+    with writing_beside_no_service(data, "test"):
+        started: list[ServeClaim] = []
+        thread = threading.Thread(target=lambda: started.append(
+            ServeClaim(data, url="http://127.0.0.1:1", workers=1)))
+        thread.start()
+        thread.join(timeout=1)
+        assert thread.is_alive() and not started  # the service waits for the writer
+    thread.join(timeout=10)
+    assert started
+    assert running_service(data) is not None and running_service(data).url.endswith(":1")  # type: ignore[union-attr]
+    started[0].release()
+    assert running_service(data) is None
