@@ -40,6 +40,8 @@ from registry.bootstrap import Registry, build_registry
 
 TRANSFERRED = "surplus:Instrument.Transferred.v1"
 DEPOSITED = "surplus:CashAccount.Deposited.v1"
+#: seconds: no request may hang longer (issue 11: "no request hangs past about 10 s")
+ANSWER_LIMIT_S = 10.0
 #: check name -> what it promises (the report and BENCHMARKS.md use these names)
 CHECKS = {
     "acked-stored-once": "acknowledged writes stored exactly once",
@@ -48,6 +50,9 @@ CHECKS = {
     "in-doubt-settled-by-key": "a retry of an in-doubt write with its key settles it truthfully",
     "acked-replay-by-key": "a retry of an acknowledged write with its key returns the first "
                            "response",
+    "storage-errors-typed": "no write answered a bare 500: a storage fault answers 503 "
+                            "storage-unavailable or outcome-unknown",
+    "answers-in-time": f"every request answered within {ANSWER_LIMIT_S:.0f} s",
     "conservation": "units and cash conserved, no account below zero",
     "books-equal-replay": "every book equals its replay",
     "no-version-gap": "no version gap in any aggregate's stored events",
@@ -178,6 +183,19 @@ def _check_settled(v: Verdicts, op: Op, n: int) -> None:
                                           "write answered as a refusal")
 
 
+def check_answers(v: Verdicts, ops: Iterable[Op]) -> None:
+    """How the service answered, whatever the store holds: typed storage errors, in time."""
+    v.run("storage-errors-typed")
+    v.run("answers-in-time")
+    for op in ops:
+        if op.client == "cli":
+            continue
+        if op.status is not None and op.status >= 500 and op.status != 503:
+            v.fail("storage-errors-typed", f"{_name(op)}: {op.extra.get('body', '')[:120]}")
+        if op.answered - op.sent > ANSWER_LIMIT_S:
+            v.fail("answers-in-time", f"{_name(op)} after {op.answered - op.sent:.1f} s")
+
+
 def check_acked_replays(v: Verdicts, ops: Iterable[Op]) -> None:
     """Acknowledged keyed writes retried with their key (``retry`` set by the suite)."""
     v.run("acked-replay-by-key")
@@ -229,6 +247,7 @@ def store_checks(v: Verdicts, env: Mapping[str, str], manifest: Manifest,
                  ops: list[Op]) -> StoreFacts | None:
     """Every check that reads the store (the service stopped or not writing); None if the
     store could not be read at all (reported under ``no-version-gap``)."""
+    check_answers(v, ops)
     app = build_registry(env)
     try:
         facts = None

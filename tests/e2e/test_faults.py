@@ -33,7 +33,7 @@ PENDING_FIXES = ["in-doubt-settled-by-key", "acked-replay-by-key"]
 ROUND_CHECKS = {"acked-stored-once", "refused-absent", "in-doubt-at-most-once",
                 "in-doubt-settled-by-key", "acked-replay-by-key", "conservation",
                 "books-equal-replay", "no-version-gap", "ledger", "audit-replay",
-                "audit-matching"}
+                "audit-matching", "storage-errors-typed", "answers-in-time"}
 
 
 def run_suite(tmp_path: Path, *args: str, timeout: int) -> tuple[int, str, dict[str, Any]]:

@@ -11,7 +11,14 @@ from pathlib import Path
 import pytest
 
 from domain.enterprise import Enterprise
-from loadtests.fault_checks import StoreFacts, Verdicts, check_acked_replays, check_ops, read_store
+from loadtests.fault_checks import (
+    StoreFacts,
+    Verdicts,
+    check_acked_replays,
+    check_answers,
+    check_ops,
+    read_store,
+)
 from loadtests.fault_client import Op, classify
 from loadtests.fault_report import BEGIN, END, render, update_benchmarks
 from loadtests.faults import DEFAULT_ROUNDS, KINDS, parse_rounds
@@ -126,3 +133,14 @@ def test_the_benchmarks_block_comes_from_the_result_alone(tmp_path: Path) -> Non
     update_benchmarks(out, result)
     written = out.read_text()
     assert "old" not in written and written.endswith("\n\nkept\n") and "61 s" in written
+
+
+def test_bare_500s_and_slow_answers_fail_by_name() -> None:
+    ops = [_op("deposit", "in-doubt", ["X", "D1"], status=500, sent=0.0, answered=0.1),
+           _op("deposit", "refused", ["X", "D2"], status=503, problem="storage-unavailable",
+               sent=0.0, answered=0.1),
+           _op("order", "in-doubt", ["X", "O1"], error="no-answer", sent=0.0, answered=15.0)]
+    v = Verdicts()
+    check_answers(v, ops)
+    assert len(v.failed["storage-errors-typed"]) == 1  # the 500, not the 503
+    assert "after 15.0 s" in v.failed["answers-in-time"][0]
