@@ -108,7 +108,10 @@ def send(client: httpx.Client, op: Op, token: str) -> None:
         op.replayed = r.headers.get("idempotent-replayed") == "true"
         op.extra["body"] = r.text[:300]
         if op.kind == "order" and r.status_code == 201:
-            op.extra["resting"] = r.json().get("resting", 0)
+            try:
+                op.extra["resting"] = r.json().get("resting", 0)
+            except ValueError:
+                op.extra["resting"] = 0
     op.answered = time.time()
     op.outcome = classify(op.status, op.problem, op.error)
 

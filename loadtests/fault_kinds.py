@@ -178,10 +178,14 @@ class Fault:
 
 def kill9_service(s: Scenario) -> Fault:
     assert s.service is not None
+    killed = s.service.pid
     s.service.kill9()
-    ended = time.time()
-    s.restart_on_same_port()  # as a supervisor (systemd) would, while the clients keep trying
-    return Fault(ended, [f"killed pid {s.service.pid}"])
+    fault = Fault(time.time(), [f"killed pid {killed}"])
+    try:
+        s.restart_on_same_port()  # as a supervisor (systemd) would, while clients keep trying
+    except RuntimeError as e:
+        fault.failures.append(f"the service did not start again after kill -9: {e}")
+    return fault
 
 
 def kill_worker(s: Scenario) -> Fault:
@@ -197,9 +201,12 @@ def kill_worker(s: Scenario) -> Fault:
 def restart_postgres(s: Scenario) -> Fault:
     from tests import pgserver
 
-    pgserver.crash(s.server)
-    time.sleep(1.0)
-    pgserver.restart(s.server)
+    try:
+        pgserver.crash(s.server)
+        time.sleep(1.0)
+        pgserver.restart(s.server)
+    except subprocess.CalledProcessError as e:
+        return Fault(None, failures=[f"pg_ctl failed: {e}"])
     return Fault(time.time(), ["PostgreSQL killed (immediate shutdown), restarted after 1 s"])
 
 
