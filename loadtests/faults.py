@@ -190,6 +190,7 @@ def run_round(s: Scenario, number: int, args: argparse.Namespace) -> dict[str, A
               "recovery_s": None if recovery is None else round(recovery, 2),
               "retried": len(in_doubt) + len(acked_before), "notes": fault.notes, **figures,
               "checks": {name: fails[:10] for name, fails in v.failures.items()},
+              "failure_counts": {name: len(fails) for name, fails in v.failed.items()},
               "failed_checks": sorted(v.failed)}
     (folder / "round.json").write_text(json.dumps(result, indent=1))
     return result
@@ -220,7 +221,7 @@ def line(kind: str, r: dict[str, Any], total: int, skipped: list[str]) -> str:
     pending = [c for c in r["failed_checks"] if c in skipped]
     rec = "—" if r["recovery_s"] is None else f"{r['recovery_s']:.1f} s"
     verdict = "ok" if not failed else "FAIL " + ", ".join(
-        f"{c} ({len(r['checks'][c])})" for c in failed)
+        f"{c} ({r.get('failure_counts', {}).get(c, len(r['checks'][c]))})" for c in failed)
     if pending:
         verdict += " (skipped from the verdict: " + ", ".join(pending) + ")"
     return (f"  {kind} round {r['round']}/{total}: sent {r['sent']}, acked {r['acked']}, "
