@@ -31,6 +31,10 @@ def _seconds(values: list[float]) -> str:
     return f"{statistics.median(values):.1f} s / {max(values):.1f} s"
 
 
+def _rounds(n: int) -> str:
+    return f"{n} round" + ("" if n == 1 else "s")
+
+
 def kind_row(kind: str, k: dict[str, Any], skipped_checks: list[str]) -> str:
     if k.get("skipped"):
         return f"| {kind} | 0 | skipped: {k['skipped']} | | | | | | | |"
@@ -40,7 +44,7 @@ def kind_row(kind: str, k: dict[str, Any], skipped_checks: list[str]) -> str:
     recovery = [r["recovery_s"] for r in rounds if r["recovery_s"] is not None]
     failed = sorted({c for r in rounds for c in r["failed_checks"]})
     verdict = "all passed" if not failed else ", ".join(
-        f"{c} ({sum(c in r['failed_checks'] for r in rounds)} rounds)"
+        f"{c} ({_rounds(sum(c in r['failed_checks'] for r in rounds))})"
         + (" *skipped from the verdict*" if c in skipped_checks else "") for c in failed)
     planned = k["rounds_planned"]
     done = f"{len(rounds)}" + (f" of {planned}" if len(rounds) != planned else "")
