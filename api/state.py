@@ -18,6 +18,7 @@ from registry.config import Settings
 from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
 from registry.market_data import MarketData
 from registry.order_gateway import OrderGateway
+from registry.public import PublicRegistry
 from registry.receipts import receipt
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class AppState:
     tokens: TokenStore
     gateway: OrderGateway
     market_data: MarketData
+    public: PublicRegistry  # what the registry publishes to anyone (the console's public pages)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
@@ -56,7 +58,7 @@ class AppState:
 
         gateway = OrderGateway(submit_batches, clock=_clock)
         return cls(registry=registry, ledger=ledger, follower=follower, tokens=tokens,
-                   gateway=gateway, market_data=market_data)
+                   gateway=gateway, market_data=market_data, public=PublicRegistry(registry))
 
     def warm(self) -> None:
         """Do before serving what the first requests would otherwise do while others wait:
