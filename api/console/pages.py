@@ -128,7 +128,7 @@ def market(request: Request, state: StateDep, instrument: str) -> HTMLResponse:
             raise NotFound(f"market {instrument} not found")
         summary = MarketSummary.of(data, view)
         trades = data.recent_trades(instrument, 20)
-    return page(request, "market.html", title=N_("Market"), market=summary, trades=trades,
+    return page(request, "market.html", title=instrument, market=summary, trades=trades,
                 chart=price_chart(summary.days))
 
 

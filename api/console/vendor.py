@@ -6,6 +6,10 @@ Each package is pinned to one version and the SHA-512 of its tarball (npm's ``in
 ``npm pack`` fetches the tarball only (no dependencies, no install scripts run), the digest is
 checked here, and only the files listed are extracted under ``static/vendor/<package>/``. The
 folder is git-ignored: the pins below are what is committed.
+
+A package may declare *rewrites*: exact strings replaced in one of its files after the digest
+check, for what would still reach another host (ReDoc's footer loads its logo from its CDN).
+A rewrite whose string is not found fails the set-up, so a new version cannot slip one past.
 """
 
 from __future__ import annotations
@@ -33,6 +37,12 @@ class Package:
     version: str
     integrity: str
     files: tuple[str, ...]
+    rewrites: tuple[tuple[str, str, str], ...] = ()  # (file, exact text, replacement)
+
+    @property
+    def fingerprint(self) -> str:
+        """What the installed copy must have been made from: the tarball and the rewrites."""
+        return json.dumps([self.integrity, self.rewrites])
 
     @property
     def folder(self) -> Path:
@@ -47,7 +57,10 @@ PACKAGES = (
     Package("redoc", "2.5.2",
             "sha512-sTJfItvRkcDTojB6wdLN4M+Ua6mlZwElV21Tf8Mn7IbQF/1Os6GvgQpZyLWPGZZHbhy7GC1Or1hTM"
             "Hfz1vKh5A==",
-            ("bundles/redoc.standalone.js", "LICENSE")),
+            ("bundles/redoc.standalone.js", "LICENSE"),
+            # an empty src fails at once, and ReDoc then drops the <img> (its onError)
+            (("bundles/redoc.standalone.js", 'src:"https://cdn.redoc.ly/redoc/logo-mini.svg"',
+              'src:""'),)),
     # not served by the console: the browser tests inject it into every page they check
     Package("axe-core", "4.14.1",
             "sha512-FHfa+lmNjQZfJz1q8wKqIDwC6DExcHt/pkjNQb09a3NPjCKg2rhu5qb2S4r76ASyFNNtuFooJpZe3"
@@ -67,7 +80,7 @@ def stamp(package: Package) -> Path:
 def installed(package: Package) -> bool:
     """Whether the package's files are in place for its pinned digest."""
     mark = stamp(package)
-    return (mark.is_file() and mark.read_text() == package.integrity
+    return (mark.is_file() and mark.read_text() == package.fingerprint
             and all((package.folder / f).is_file() for f in package.files))
 
 
@@ -114,7 +127,13 @@ def extract(package: Package, tarball: Path) -> None:
             target = package.folder / file
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(member.read())
-    stamp(package).write_text(package.integrity)
+    for file, old, new in package.rewrites:
+        target = package.folder / file
+        text = target.read_text(encoding="utf-8")
+        if old not in text:
+            raise VendorError(f"{package.name}: {old!r} is not in {file}; review the rewrite")
+        target.write_text(text.replace(old, new), encoding="utf-8")
+    stamp(package).write_text(package.fingerprint)
 
 
 def install(packages: tuple[Package, ...] = PACKAGES) -> list[str]:

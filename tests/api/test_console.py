@@ -199,6 +199,8 @@ def test_the_api_viewers_load_the_vendored_assets(client: TestClient) -> None:
     assert "/console/static/vendor/redoc/bundles/redoc.standalone.js" in redoc
     for text in (docs, redoc):
         assert "cdn" not in text.lower() and "googleapis" not in text
+    bundle = client.get("/console/static/vendor/redoc/bundles/redoc.standalone.js").text
+    assert "cdn.redoc.ly" not in bundle  # its footer logo, rewritten at set-up
     for package in vendor.PACKAGES:
         assert vendor.installed(package), f"run: python -m api.console.vendor ({package.name})"
         for file in package.files:
