@@ -38,11 +38,12 @@ postgres-binaries:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
 # Debian's Chromium for the console's browser tests (driven by Playwright from PyPI, never a
-# browser build of Playwright's own); installed when missing.
+# browser build of Playwright's own) and a CJK font for its screenshots; installed when missing.
 chromium:
-	@test -x /usr/bin/chromium || \
-	  { echo "installing Debian's chromium package"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@{ test -x /usr/bin/chromium && test -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc; } || \
+	  { echo "installing Debian's chromium and fonts-wqy-microhei packages"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      chromium fonts-wqy-microhei >/dev/null; }
 
 # Re-extract the console's msgids (templates, api/console/*.py) and merge them into the
 # catalogues; new msgids then need their translation (a test fails until they have one).

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from api.console.render import RenderedPages
 from api.tokens import TokenStore
 from domain.exchange.orders import Outcome
 from ledger.log import Ledger
@@ -40,6 +41,7 @@ class AppState:
     market_data: MarketData
     public: PublicRegistry  # what the registry publishes to anyone (the console's public pages)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    rendered: RenderedPages = field(default_factory=RenderedPages)  # console pages' HTML
 
     @classmethod
     def open(cls, env: Mapping[str, str]) -> AppState:

@@ -9,8 +9,9 @@ holding, an order or a cash balance.
 
 `PublicRegistry.view` answers from a snapshot taken at a log position and takes a new one only
 when something was committed since: the console's public pages are read far more often than
-the registry changes. Retirements and credit changes are found by following the log with a
-topic filter, so each event is read once.
+the registry changes. Following the log, each event is read once: retirements and credit
+changes are kept, and each instrument's lots are taken anew only when the instrument or one of
+its lots' retrofits has a new event.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
+from domain.errors import NotFound
 from domain.instrument import FIRST, FROZEN, LAST, LOT, STATE, STATES, Instrument, serial_label
+from domain.retrofit import Retrofit
 from domain.topics import event_topic
 from registry.app import instrument_id
 
@@ -124,6 +127,17 @@ class _Followed:
     position: int = 0
     retirements: list[Retirement] = field(default_factory=list)
     credit_parties: dict[tuple[str, UUID], None] = field(default_factory=dict)  # ordered set
+    changed: set[UUID] = field(default_factory=set)  # aggregates with events since the snapshot
+
+
+@dataclass(frozen=True)
+class _InstrumentPart:
+    """One instrument's share of the view, kept until the instrument or a retrofit of its
+    lots has a new event."""
+
+    lots: tuple[PublicLot, ...]
+    totals: dict[str, int]
+    retrofits: frozenset[UUID]
 
 
 class PublicRegistry:
@@ -135,6 +149,8 @@ class PublicRegistry:
         self._lock = threading.Lock()
         self._followed = _Followed()
         self._view: PublicView | None = None
+        self._parts: dict[str, _InstrumentPart] = {}
+        self._records: dict[UUID, CreditRecord] = {}
         self._names: dict[tuple[str, str], str] = {}  # names never change once registered
 
     def view(self) -> PublicView:
@@ -149,22 +165,20 @@ class PublicRegistry:
     # -- following the log ---------------------------------------------------------------------
 
     def _follow(self, head: int) -> None:
+        """Read what was committed up to ``head``: retirements and credit changes are kept,
+        and every aggregate with a new event is noted, so only its part is taken anew."""
         followed, recorder = self._followed, self.registry.recorder
-        topics = [RETIRED_TOPIC, *CREDIT_TOPICS]
         while followed.position < head:
-            found = recorder.select_notifications(followed.position + 1, self.page, stop=head,
-                                                  topics=topics)
+            found = recorder.select_notifications(followed.position + 1, self.page, stop=head)
             for n in found:
+                followed.changed.add(n.originator_id)
                 if n.topic == RETIRED_TOPIC:
                     followed.retirements.append(
                         self._retirement(n.id, self.registry.mapper.to_domain_event(n)))
-                else:
+                elif n.topic in CREDIT_TOPICS:
                     role, _ = CREDIT_TOPICS[n.topic]
                     followed.credit_parties[(role, n.originator_id)] = None
-            if len(found) < self.page:
-                followed.position = head
-            else:
-                followed.position = found[-1].id
+            followed.position = found[-1].id if len(found) == self.page else head
 
     def _retirement(self, position: int, event: Any) -> Retirement:
         with self.registry.reading_instrument(self._instrument_code(event.originator_id)) as i:
@@ -183,28 +197,42 @@ class PublicRegistry:
     # -- the snapshot --------------------------------------------------------------------------
 
     def _snapshot(self, head: int) -> PublicView:
+        changed = self._followed.changed
         with self.registry.reading_catalogue() as catalogue:
             codes = sorted(catalogue.entries["instruments"])
         lots: list[PublicLot] = []
         totals: dict[str, dict[str, int]] = {}
         for code in codes:
-            with self.registry.reading_instrument(code) as instrument:
-                units = _units_per_lot(instrument)
-                lots.extend(self._lot(instrument, lot_id, lot, units.get(lot_id, {}))
-                            for lot_id, lot in instrument.lots.items())
-                per_kind = totals.setdefault(instrument.kind, dict.fromkeys(
-                    ("issued", *STATES), 0))
-                per_kind["issued"] += instrument.issued()
-                for state, n in instrument.totals().items():
-                    per_kind[state] += n
+            part = self._parts.get(code)
+            if part is None or instrument_id(code) in changed or part.retrofits & changed:
+                part = self._parts[code] = self._part(code)
+            lots.extend(part.lots)
+            kind = code.split("-", 1)[0]
+            per_kind = totals.setdefault(kind, dict.fromkeys(("issued", *STATES), 0))
+            for column, n in part.totals.items():
+                per_kind[column] += n
+        records = self._credit_records(changed)
+        changed.clear()
         lots.sort(key=lambda x: (x.issued_at, x.instrument, x.first))
         return PublicView(position=head, lots=tuple(lots),
                           retirements=tuple(self._followed.retirements),
-                          credit_records=self._credit_records(), totals=totals)
+                          credit_records=records, totals=totals)
+
+    def _part(self, code: str) -> _InstrumentPart:
+        with self.registry.reading_instrument(code) as instrument:
+            units = _units_per_lot(instrument)
+            lots = tuple(self._lot(instrument, lot_id, lot, units.get(lot_id, {}))
+                         for lot_id, lot in instrument.lots.items())
+            totals = {"issued": instrument.issued(), **instrument.totals()}
+            retrofits = frozenset(Retrofit.create_id(lot["retrofit_reference"])
+                                  for lot in instrument.lots.values())
+        return _InstrumentPart(lots=lots, totals=totals, retrofits=retrofits)
 
     def _lot(self, instrument: Instrument, lot_id: str, lot: dict[str, Any],
              units: dict[str, int]) -> PublicLot:
-        retrofit = self.registry.retrofit(lot["retrofit_reference"])
+        with self.registry.reads.current(Retrofit.create_id(lot["retrofit_reference"]),
+                                         _missing) as retrofit:
+            retrofit_state = retrofit.state
         agencies = {stage: self._party("agency", code)
                     for stage, code in sorted(lot["agencies"].items(), key=_stage_order)}
         return PublicLot(
@@ -212,21 +240,23 @@ class PublicRegistry:
             zone=instrument.zone, lot=lot_id, first=lot["first"], last=lot["last"],
             serials=serial_label(instrument.code, lot["first"], lot["last"]),
             enterprise=self._party("enterprise", lot["owner"]),
-            retrofit=lot["retrofit_reference"], retrofit_state=retrofit.state,
+            retrofit=lot["retrofit_reference"], retrofit_state=retrofit_state,
             agencies=agencies, issued_at=lot["issued_at"], expires_on=lot["expires_on"],
             revoked=bool(lot["revoked"]), units=units)
 
-    def _credit_records(self) -> tuple[CreditRecord, ...]:
-        records = []
+    def _credit_records(self, changed: set[UUID]) -> tuple[CreditRecord, ...]:
+        """Every party with a credit change, latest first; a party is read again only when
+        it has a new event."""
         for role, aggregate_id in self._followed.credit_parties:
+            if aggregate_id in self._records and aggregate_id not in changed:
+                continue
             party = self.registry.repository.get(aggregate_id)
-            records.append(CreditRecord(
+            self._records[aggregate_id] = CreditRecord(
                 role=role, party=Party(party.credit_code, party.name), standing=party.standing,
                 changes=tuple(CreditChange(change=c["change"], reason=c["reason"],
                                            reference=c["reference"], at=c["at"])
-                              for c in party.credit_record)))
-        records.sort(key=lambda r: r.latest, reverse=True)
-        return tuple(records)
+                              for c in party.credit_record))
+        return tuple(sorted(self._records.values(), key=lambda r: r.latest, reverse=True))
 
     def _party(self, role: str, code: str) -> Party:
         name = self._names.get((role, code))
@@ -235,6 +265,10 @@ class PublicRegistry:
                      else self.registry.agency(code))
             name = self._names[(role, code)] = party.name
         return Party(code, name)
+
+
+def _missing() -> Any:
+    raise NotFound("a lot names a retrofit the store does not hold")
 
 
 def _units_per_lot(instrument: Instrument) -> dict[str, dict[str, int]]:

@@ -10,14 +10,19 @@ Simplified Chinese or English (``api.console.i18n``).
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
+from typing import TYPE_CHECKING
 
-from api.console import docs, pages
-from api.console.render import HERE, STATIC_URL
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 def install(app: FastAPI) -> None:
+    # imported here: the pages depend on api.deps and api.state, which use api.console.render
+    from fastapi.staticfiles import StaticFiles
+
+    from api.console import docs, pages
+    from api.console.render import HERE, STATIC_URL
+
     app.mount(STATIC_URL, StaticFiles(directory=HERE / "static"), name="console-static")
     app.include_router(docs.router)
     app.include_router(pages.root)

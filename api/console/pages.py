@@ -87,8 +87,10 @@ def overview(request: Request, state: StateDep) -> HTMLResponse:
     data = state.market_view()
     with data.lock:
         markets = len(data.markets)
+    # the latest signed checkpoint as it is: bringing the ledger up to date is the
+    # checkpoint page's (and /ledger/checkpoint's) work, not every visitor's
     return page(request, "overview.html", title=N_("Public registry"), view=view,
-                markets=markets, checkpoint=_checkpoint(state))
+                markets=markets, checkpoint=_checkpoint(state, catch_up=False))
 
 
 @router.get("/lots", response_class=HTMLResponse)
@@ -98,7 +100,8 @@ def lots(request: Request, state: StateDep, page_number: Annotated[
     kind = kind or None  # the form sends an empty value for "all"
     chosen = [lot for lot in view.lots if kind is None or lot.kind == kind]
     return page(request, "lots.html", title=N_("Issued lots"), kinds=sorted(view.totals),
-                kind=kind, lots=Paged.of(chosen, page_number), position=view.position)
+                kind=kind, lots=Paged.of(chosen, page_number), position=view.position,
+                inputs=view.position, cache=state.rendered)
 
 
 @router.get("/retirements", response_class=HTMLResponse)
@@ -107,7 +110,8 @@ def retirements(request: Request, state: StateDep, page_number: Annotated[
     view = state.public.view()
     newest_first = list(reversed(view.retirements))
     return page(request, "retirements.html", title=N_("Retirements"),
-                retirements=Paged.of(newest_first, page_number), position=view.position)
+                retirements=Paged.of(newest_first, page_number), position=view.position,
+                inputs=view.position, cache=state.rendered)
 
 
 @router.get("/markets", response_class=HTMLResponse)
@@ -161,7 +165,7 @@ def price_chart(days_newest_first: list[dict[str, Any]], width: int = 600,
 def credit(request: Request, state: StateDep) -> HTMLResponse:
     view = state.public.view()
     return page(request, "credit.html", title=N_("Credit records"), records=view.credit_records,
-                position=view.position)
+                position=view.position, inputs=view.position, cache=state.rendered)
 
 
 @router.get("/checkpoint", response_class=HTMLResponse)
@@ -178,8 +182,12 @@ class CheckpointShown:
     root: str
 
 
-def _checkpoint(state: Any) -> CheckpointShown | None:
-    note: str | None = state.caught_up().latest_checkpoint()
+def _checkpoint(state: Any, *, catch_up: bool = True) -> CheckpointShown | None:
+    if catch_up:
+        note: str | None = state.caught_up().latest_checkpoint()
+    else:
+        with state.lock:  # no catch-up appends while it is read
+            note = state.ledger.latest_checkpoint()
     if not note:
         return None
     parsed = read_checkpoint_unverified(note)

@@ -4,6 +4,9 @@ and the filters that show stored integers as tonnes and yuan (``api.console.amou
 from __future__ import annotations
 
 import functools
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -71,17 +74,52 @@ def switch_url(request: Request, language: Language) -> str:
     return f"{request.url.path}?{urlencode(query)}"
 
 
+class RenderedPages:
+    """The HTML of recently rendered pages, by everything they were rendered from: a page
+    whose handler names all its inputs (the log position of the view it shows, its query)
+    is rendered once per language until the registry moves on."""
+
+    def __init__(self, size: int = 256) -> None:
+        self.size = size
+        self._pages: OrderedDict[Hashable, str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable) -> str | None:
+        with self._lock:
+            html = self._pages.get(key)
+            if html is not None:
+                self._pages.move_to_end(key)
+            return html
+
+    def put(self, key: Hashable, html: str) -> None:
+        with self._lock:
+            self._pages[key] = html
+            if len(self._pages) > self.size:
+                self._pages.popitem(last=False)
+
+
 def page(request: Request, template: str, *, title: str, status: int = 200,
+         inputs: Hashable | None = None, cache: RenderedPages | None = None,
          **context: Any) -> HTMLResponse:
     """Render ``template`` in the request's language. ``title`` is an English msgid. A
     ``?lang=`` choice is remembered in a cookie; the answer varies with the cookie and the
-    browser's languages, so caches keep one copy per language."""
+    browser's languages, so caches keep one copy per language.
+
+    ``inputs``, when given with the app's ``cache``, must determine ``context`` entirely with
+    the path and query (e.g. the log position of the view shown): the page is then rendered
+    once and reused for the same inputs."""
     language = language_of(request)
-    env = environment(language)
-    gettext = translations(language).gettext
-    html = env.get_template(template).render(
-        request=request, title=gettext(title), path=request.url.path,
-        switch={lang.tag: switch_url(request, lang) for lang in LANGUAGES}, **context)
+    key = None if inputs is None or cache is None else (
+        template, language.tag, request.url.path, str(request.url.query), inputs)
+    html = None if key is None or cache is None else cache.get(key)
+    if html is None:
+        env = environment(language)
+        gettext = translations(language).gettext
+        html = env.get_template(template).render(
+            request=request, title=gettext(title), path=request.url.path,
+            switch={lang.tag: switch_url(request, lang) for lang in LANGUAGES}, **context)
+        if key is not None and cache is not None:
+            cache.put(key, html)
     response = HTMLResponse(html, status_code=status)
     response.headers["Vary"] = "Cookie, Accept-Language"
     response.headers["Content-Language"] = language.tag

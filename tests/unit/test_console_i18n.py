@@ -94,5 +94,18 @@ def test_money_is_exact_yuan() -> None:
     assert yuan_text(10**17 + 99, "en") == "1,000,000,000,000,000.99"
 
 
+def test_exact_text_matches_babel_for_both_languages() -> None:
+    from decimal import Decimal
+
+    from babel.numbers import format_decimal
+
+    from api.console.amounts import exact_text
+
+    for locale in ("en", "zh_Hans"):
+        for amount in (0, 7, 999, 1000, 123_456_789, -5_000_001, 10**15 + 1):
+            assert exact_text(amount, 3, locale) == format_decimal(
+                Decimal(amount).scaleb(-3), format="#,##0.000", locale=locale)
+
+
 def test_display_units() -> None:
     assert display_unit("ENERGY") == "tce" and display_unit("COD") == "t"
