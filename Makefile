@@ -24,8 +24,8 @@ $(VENDOR_STAMP): $(STAMP) api/console/vendor.py
 	$(BIN)/python -m api.console.vendor
 	touch $(VENDOR_STAMP)
 
-# Seed the demo world into an empty data folder (else print its summary), print the API docs
-# URL and one bearer token per role, then serve the API until interrupted.
+# Seed the demo world into an empty data folder (else print its summary), print the console's
+# and the API docs' URLs and one bearer token per role, then serve them until interrupted.
 run: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/registry demo --reuse --data-dir $(DATA_DIR)
 	$(BIN)/registry token demo --data-dir $(DATA_DIR) --url http://$(HOST):$(PORT)

@@ -45,7 +45,8 @@ def cmd_serve(ctx: Context) -> None:
     from registry.gc_pause import settle_heap
 
     ctx.settings  # noqa: B018 - bad settings are bad input, reported before serving
-    print(f"Surplus Registry API on http://{ctx.args.host}:{ctx.args.port}/docs "
+    base = f"http://{ctx.args.host}:{ctx.args.port}"
+    print(f"Surplus Registry API on {base}/docs, console on {base}/console/ "
           f"(data: {ctx.data_dir})", flush=True)
     # Open live streams (server-sent events) would otherwise hold shutdown until they time out:
     # in-flight requests get a few seconds, then what is still running is cancelled.
@@ -144,6 +145,7 @@ def cmd_token_demo(ctx: Context) -> None:
                   for role, (subject, _) in subjects.items()}
     finally:
         store.close()
+    print(f"Console (public registry, no login): {ctx.args.url}/console/")
     print(f"API docs: {ctx.args.url}/docs")
     print(f"Bearer tokens for the demo world (valid {ctx.args.days} days, shown only now):")
     for role, secret in issued.items():
