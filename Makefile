@@ -51,7 +51,7 @@ i18n: $(STAMP)
 	$(BIN)/pybabel extract -F api/console/babel.cfg -k N_ --no-location --omit-header \
 	  --sort-output -o api/console/locale/messages.pot api/console
 	$(BIN)/pybabel update -i api/console/locale/messages.pot -d api/console/locale \
-	  --no-location --omit-header --no-fuzzy-matching
+	  --no-fuzzy-matching --ignore-obsolete --width 100
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -18,6 +18,7 @@ from starlette.responses import HTMLResponse
 from api.console import terms
 from api.console.amounts import display_unit, tonnes_text, yuan_text
 from api.console.i18n import COOKIE, LANGUAGES, Language, negotiate, translations
+from api.console.sessions import COOKIE as SESSION_COOKIE
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -109,14 +110,20 @@ def page(request: Request, template: str, *, title: str, status: int = 200,
     the path and query (e.g. the log position of the view shown): the page is then rendered
     once and reused for the same inputs."""
     language = language_of(request)
+    session = None
+    if SESSION_COOKIE in request.cookies:
+        from api.console.login import current_session  # the login pages render through here
+
+        session = current_session(request)
     key = None if inputs is None or cache is None else (
-        template, language.tag, request.url.path, str(request.url.query), inputs)
+        template, language.tag, request.url.path, str(request.url.query), inputs,
+        session.csrf if session else None)
     html = None if key is None or cache is None else cache.get(key)
     if html is None:
         env = environment(language)
         gettext = translations(language).gettext
         html = env.get_template(template).render(
-            request=request, title=gettext(title), path=request.url.path,
+            request=request, title=gettext(title), path=request.url.path, session=session,
             switch={lang.tag: switch_url(request, lang) for lang in LANGUAGES}, **context)
         if key is not None and cache is not None:
             cache.put(key, html)

@@ -51,6 +51,7 @@ STAGES = {
 STANDINGS = {"good": N_("good standing"), "restricted": N_("restricted")}
 CREDIT_CHANGES = {"restricted": N_("restricted"), "restored": N_("restored")}
 ROLES = {"enterprise": N_("Enterprise"), "agency": N_("Agency")}
+ACCOUNT_ROLES = {**ROLES, "administrator": N_("Administrator"), "auditor": N_("Auditor")}
 UNITS = {"t": N_("t"), "tce": N_("tce")}
 PRICE_UNITS = {"t": N_("CNY per t"), "tce": N_("CNY per tce")}
 CURRENCY = N_("CNY")

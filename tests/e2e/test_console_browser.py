@@ -326,3 +326,33 @@ def test_the_api_viewers_pages_pass_axe_around_the_vendored_viewer(
     (ARTIFACTS / "axe-api-viewers.json").write_text(json.dumps(upstream, indent=1))
     assert not found, json.dumps(found, indent=1)
 
+
+
+def test_signing_in_and_out_in_the_browser(service: Service, browser: Browser,
+                                           page: Any) -> None:
+    """PROVISIONAL credentials until the identity work lands: the login is the token's
+    subject, the password an API token."""
+    from playwright.sync_api import expect
+
+    secret = token(service.folder, "enterprise", SELLER)
+    page.goto(service.base + "/console/?lang=en")
+    page.get_by_role("link", name="Sign in").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
+    assert not [v for v in axe(page) if v["impact"] in AXE_BLOCKING]
+    page.get_by_label("Login").fill(SELLER)
+    page.get_by_label("Password").fill("wrong")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("is not right")
+    page.get_by_label("Password").fill(secret)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(service.base + "/console/account")
+    expect(page.locator("main")).to_contain_text(SELLER)
+    session = next(c for c in browser.context.cookies() if c["name"] == "registry_session")
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+    assert not [v for v in axe(page) if v["impact"] in AXE_BLOCKING]
+    shot(page, "account")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(service.base + "/console/")
+    expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+    page.goto(service.base + "/console/account")
+    expect(page).to_have_url(service.base + "/console/login")
