@@ -2,8 +2,8 @@
 
 Each handler reads the registry's published view (``registry.public``), the market-data read
 model or the ledger, and renders one template; nothing here changes state. The pages are not
-operations of the API document (``include_in_schema=False``): they are HTML for people, and
-the JSON they show is available from the documented API.
+operations of the API document (``include_in_schema=False``): they are HTML for people, open
+to anyone, and the query parameters they take are validated like the API's (422 problem).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ router = APIRouter(prefix="/console", include_in_schema=False)
 root = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 50
-PageNumber = Annotated[int, Query(ge=1, le=100_000)]
+PageNumber = Annotated[int, Query(alias="page", ge=1, le=100_000)]
 KindFilter = Annotated[str | None, Query(pattern=r"^[A-Z0-9]{0,16}$")]
 
 
@@ -94,8 +94,8 @@ def overview(request: Request, state: StateDep) -> HTMLResponse:
 
 
 @router.get("/lots", response_class=HTMLResponse)
-def lots(request: Request, state: StateDep, page_number: Annotated[
-        int, Query(alias="page", ge=1, le=100_000)] = 1, kind: KindFilter = None) -> HTMLResponse:
+def lots(request: Request, state: StateDep, page_number: PageNumber = 1,
+         kind: KindFilter = None) -> HTMLResponse:
     view = state.public.view()
     kind = kind or None  # the form sends an empty value for "all"
     chosen = [lot for lot in view.lots if kind is None or lot.kind == kind]
@@ -105,8 +105,8 @@ def lots(request: Request, state: StateDep, page_number: Annotated[
 
 
 @router.get("/retirements", response_class=HTMLResponse)
-def retirements(request: Request, state: StateDep, page_number: Annotated[
-        int, Query(alias="page", ge=1, le=100_000)] = 1) -> HTMLResponse:
+def retirements(request: Request, state: StateDep,
+                page_number: PageNumber = 1) -> HTMLResponse:
     view = state.public.view()
     newest_first = list(reversed(view.retirements))
     return page(request, "retirements.html", title=N_("Retirements"),

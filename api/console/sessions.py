@@ -61,14 +61,21 @@ def settings(env: Mapping[str, str]) -> tuple[int, int]:
 def signing_key(folder: Path) -> bytes:
     """The data folder's session signing key, made on first use (mode 0600)."""
     path = folder / "console-session.key"
-    try:
-        return bytes.fromhex(path.read_text().strip())
-    except FileNotFoundError:
+    if not path.exists():
         key = secrets.token_bytes(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        tmp = folder / f".console-session.key.{secrets.token_hex(8)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(key.hex())
-        return key
+            f.flush()
+            os.fsync(f.fileno())
+        try:  # the first of several worker processes to get here wins; the others read it
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return bytes.fromhex(path.read_text().strip())
 
 
 class SessionStore:

@@ -187,3 +187,12 @@ def test_the_store_keeps_no_session_id(tmp_path: Path) -> None:
     assert rows and all(session_id not in str(value) for row in rows for value in row)
     other = SessionStore(tmp_path / "sessions.sqlite", key=b"x" * 32)
     assert other.current(cookie, now=T0) is None  # signed under another key
+
+
+def test_the_signing_key_is_made_once_and_kept_private(tmp_path: Path) -> None:
+    from api.console.sessions import signing_key
+
+    key = signing_key(tmp_path)
+    assert len(key) == 32 and signing_key(tmp_path) == key
+    assert (tmp_path / "console-session.key").stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["console-session.key"]

@@ -29,9 +29,9 @@
 
   async function verify(noteText, vkeyText) {
     // the name holds no "+", the base64 key may: split at the first two only
-    var text0 = vkeyText.trim(), a = text0.indexOf("+"), b = text0.indexOf("+", a + 1);
+    var trimmed = vkeyText.trim(), a = trimmed.indexOf("+"), b = trimmed.indexOf("+", a + 1);
     if (a < 1 || b < 0) { throw new Error("vkey"); }
-    var parts = [text0.slice(0, a), text0.slice(a + 1, b), text0.slice(b + 1)];
+    var parts = [trimmed.slice(0, a), trimmed.slice(a + 1, b), trimmed.slice(b + 1)];
     var name = parts[0], key = bytes(parts[2]);
     if (key.length !== 33 || key[0] !== 1) { throw new Error("vkey"); }
     var digest = new Uint8Array(await crypto.subtle.digest(
