@@ -152,6 +152,8 @@ def cmd_token_demo(ctx: Context) -> None:
         subject, description = subjects[role]
         print(f"  {role:<13} {subject}  ({description})")
         print(f"  {'':<13} {secret}")
+    print(f"Sign in to the console at {ctx.args.url}/console/login with a subject above as the "
+          "login and its token as the password (provisional, until personal logins exist).")
     code = subjects["enterprise"][0]
     print(f"Try: curl -H 'Authorization: Bearer {issued['enterprise']}' "
           f"{ctx.args.url}/holdings/{code}")
