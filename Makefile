@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest postgres-binaries clean bench
+.PHONY: run test lint typecheck pytest postgres-binaries chromium clean bench i18n
 .PHONY: loadtest loadtest-postgres bench-http faults
 
 $(STAMP): pyproject.toml
@@ -16,9 +16,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev,load]'
 	touch $(STAMP)
 
-# Seed the demo world into an empty data folder (else print its summary), print the API docs
-# URL and one bearer token per role, then serve the API until interrupted.
-run: $(STAMP)
+# The console's front-end packages (Swagger UI, ReDoc, axe-core for the browser tests), fetched
+# from the npm registry at pinned versions and digests and served by the service itself: no
+# CDN, so /docs, /redoc and the console work offline (api/console/vendor.py).
+VENDOR_STAMP := api/console/static/vendor/.installed
+$(VENDOR_STAMP): $(STAMP) api/console/vendor.py
+	$(BIN)/python -m api.console.vendor
+	touch $(VENDOR_STAMP)
+
+# Seed the demo world into an empty data folder (else print its summary), print the console's
+# and the API docs' URLs and one bearer token per role, then serve them until interrupted.
+run: $(STAMP) $(VENDOR_STAMP)
 	$(BIN)/registry demo --reuse --data-dir $(DATA_DIR)
 	$(BIN)/registry token demo --data-dir $(DATA_DIR) --url http://$(HOST):$(PORT)
 	$(BIN)/registry serve --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
@@ -29,13 +37,29 @@ postgres-binaries:
 	  { echo "installing Debian's postgresql package"; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
 
+# Debian's Chromium for the console's browser tests (driven by Playwright from PyPI, never a
+# browser build of Playwright's own) and a CJK font for its screenshots; installed when missing.
+chromium:
+	@{ test -x /usr/bin/chromium && test -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc; } || \
+	  { echo "installing Debian's chromium and fonts-wqy-microhei packages"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      chromium fonts-wqy-microhei >/dev/null; }
+
+# Re-extract the console's msgids (templates, api/console/*.py) and merge them into the
+# catalogues; new msgids then need their translation (a test fails until they have one).
+i18n: $(STAMP)
+	$(BIN)/pybabel extract -F api/console/babel.cfg -k N_ --no-location --omit-header \
+	  --sort-output -o api/console/locale/messages.pot api/console
+	$(BIN)/pybabel update -i api/console/locale/messages.pot -d api/console/locale \
+	  --no-fuzzy-matching --ignore-obsolete --width 100
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
 	$(BIN)/mypy domain ledger
 
-pytest: $(STAMP) postgres-binaries
+pytest: $(STAMP) $(VENDOR_STAMP) postgres-binaries chromium
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest

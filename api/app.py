@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
 
-from api import errors, openapi
+from api import console, errors, openapi
 from api.auth import Authentication
 from api.idempotency import Idempotency, open_store
 from api.limits import BodySizeLimit, RateLimit, max_body_bytes, rate_limits
@@ -53,8 +53,10 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
             app.state.idempotency.close()
             app.state.registry_state.close()
 
+    # /docs and /redoc are the console's, served from vendored assets (no CDN)
     app = FastAPI(title="Surplus Registry", version="0.1.0", lifespan=lifespan,
-                  dependencies=[Depends(openapi.reject_undocumented_query)])
+                  dependencies=[Depends(openapi.reject_undocumented_query)],
+                  docs_url=None, redoc_url=None)
     errors.install(app)
     openapi.install(app)
     # add_middleware wraps: the last added runs first.
@@ -71,4 +73,5 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
     for area in (enterprises, agencies, retrofits, holdings, expansions, credit, reports,
                  markets, trades, agreements, auctions, cash, tokens, ledger, audit, bench):
         app.include_router(area.router)
+    console.install(app)
     return app

@@ -10,6 +10,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from api.console.render import RenderedPages
+from api.console.sessions import (
+    Authenticate,
+    SessionStore,
+    bearer_token_login,
+    signing_key,
+    utc_now,
+)
+from api.console.sessions import settings as session_settings
 from api.tokens import TokenStore
 from domain.exchange.orders import Outcome
 from ledger.log import Ledger
@@ -18,6 +27,7 @@ from registry.config import Settings
 from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
 from registry.market_data import MarketData
 from registry.order_gateway import OrderGateway
+from registry.public import PublicRegistry
 from registry.receipts import receipt
 
 log = logging.getLogger(__name__)
@@ -37,7 +47,11 @@ class AppState:
     tokens: TokenStore
     gateway: OrderGateway
     market_data: MarketData
+    public: PublicRegistry  # what the registry publishes to anyone (the console's public pages)
+    sessions: SessionStore  # the console's signed-in sessions
+    authenticate: Authenticate  # login, password, TOTP -> principal (PROVISIONAL: tokens)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    rendered: RenderedPages = field(default_factory=RenderedPages)  # console pages' HTML
 
     @classmethod
     def open(cls, env: Mapping[str, str]) -> AppState:
@@ -55,8 +69,11 @@ class AppState:
             return outcomes
 
         gateway = OrderGateway(submit_batches, clock=_clock)
+        # the identity work replaces this callable (users, argon2id passwords, TOTP)
+        authenticate = bearer_token_login(lambda secret: tokens.verify(secret, now=utc_now()))
         return cls(registry=registry, ledger=ledger, follower=follower, tokens=tokens,
-                   gateway=gateway, market_data=market_data)
+                   gateway=gateway, market_data=market_data, public=PublicRegistry(registry),
+                   sessions=open_sessions(env), authenticate=authenticate)
 
     def warm(self) -> None:
         """Do before serving what the first requests would otherwise do while others wait:
@@ -105,8 +122,18 @@ class AppState:
     def close(self) -> None:
         self.market_data.close()  # ends open live streams before the store goes away
         self.tokens.close()
+        self.sessions.close()
         self.ledger.close()
         self.registry.close()
+
+
+def open_sessions(env: Mapping[str, str]) -> SessionStore:
+    """The console's session store of the data folder, with its signing key."""
+    folder = Path(Settings.from_env(env).data_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    idle, lifetime = session_settings(env)
+    return SessionStore(folder / "sessions.sqlite", key=signing_key(folder), idle=idle,
+                        lifetime=lifetime)
 
 
 def open_tokens(env: Mapping[str, str]) -> TokenStore:

@@ -60,7 +60,8 @@ def cmd_serve(ctx: Context) -> int | None:
     claim = ServeClaim(ctx.data_dir, url=url, workers=a.workers)
     try:
         workers = f", {a.workers} workers" if a.workers > 1 else ""
-        print(f"Surplus Registry API on {url}/docs (data: {ctx.data_dir}{workers})", flush=True)
+        print(f"Surplus Registry API on {url}/docs, console on {url}/console/ "
+              f"(data: {ctx.data_dir}{workers})", flush=True)
         if a.workers > 1:
             from registry.cli.workers import WorkerApp, supervise
 
@@ -167,12 +168,15 @@ def cmd_token_demo(ctx: Context) -> None:
                   for role, (subject, _) in subjects.items()}
     finally:
         store.close()
+    print(f"Console (public registry, no login): {ctx.args.url}/console/")
     print(f"API docs: {ctx.args.url}/docs")
     print(f"Bearer tokens for the demo world (valid {ctx.args.days} days, shown only now):")
     for role, secret in issued.items():
         subject, description = subjects[role]
         print(f"  {role:<13} {subject}  ({description})")
         print(f"  {'':<13} {secret}")
+    print(f"Sign in to the console at {ctx.args.url}/console/login with a subject above as the "
+          "login and its token as the password (provisional, until personal logins exist).")
     code = subjects["enterprise"][0]
     print(f"Try: curl -H 'Authorization: Bearer {issued['enterprise']}' "
           f"{ctx.args.url}/holdings/{code}")

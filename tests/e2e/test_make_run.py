@@ -59,6 +59,7 @@ def test_make_run_seeds_prints_tokens_and_serves(tmp_path: Path) -> None:
                                      check=True).stdout for cmd in setup)
     assert "Surplus Registry demo world" in printed
     assert f"http://127.0.0.1:{port}/docs" in printed
+    assert f"http://127.0.0.1:{port}/console/" in printed
     lines = printed.splitlines()
     tokens = {}
     for role in ROLES:
@@ -80,6 +81,8 @@ def test_make_run_seeds_prints_tokens_and_serves(tmp_path: Path) -> None:
             assert time.monotonic() < deadline, "the server did not come up"
             time.sleep(0.2)
         assert get(base + "/docs")[0] == 200
+        status, page = get(base + "/console/")
+        assert status == 200 and b"<html lang=" in page
         code, secret = tokens["enterprise"]
         status, body = get(f"{base}/holdings/{code}", secret)
         assert status == 200 and json.loads(body)["total"] > 0

@@ -1,0 +1,164 @@
+"""Benchmark: the server time of every console page on the demo world.
+
+Seeds the demo world (``registry demo``) into a temporary folder, adds a day of the
+energy-use-rights market (opened, a buyer funded, 40 tce traded) and a retirement through the
+HTTP API, then requests every console page and the two API viewers in-process (the ASGI app
+through Starlette's test client: no network, so the time is the service's own, client
+overhead included) and reports p50 / p95 / max per page against the goal p95 <= 50 ms.
+
+Two regimes: *steady* (the log has not moved since the last request: the public view is
+reused) and *after a write* (a retirement committed before each request, so the public view
+is taken anew from the registry's read copies).
+
+    .venv/bin/python -m loadtests.bench_console [--requests 200] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.tokens import TokenStore
+from registry.bootstrap import build_registry
+from registry.demo import seed_demo
+
+GOAL_MS = 50.0
+SELLER, BUYER = "91440300MAJH82LCJY", "91440900MAF3EX2XMD"
+ENERGY = "ENERGY-2025-GD"
+PAGES = ("/console/", "/console/lots", "/console/lots?kind=COD", "/console/retirements",
+         "/console/markets", f"/console/markets/{ENERGY}", "/console/credit",
+         "/console/checkpoint", "/docs", "/redoc")
+AFTER_WRITE = ("/console/", "/console/lots", "/console/retirements", "/console/credit")
+
+
+def token(folder: Path, role: str, subject: str) -> dict[str, str]:
+    now = datetime.now(UTC)
+    store = TokenStore(folder / "tokens.sqlite")
+    try:
+        _, secret = store.create(role=role, subject=subject, now=now,
+                                 expires_at=now + timedelta(hours=2))
+    finally:
+        store.close()
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def trade(client: TestClient, folder: Path) -> dict[str, str]:
+    admin, seller = token(folder, "administrator", "admin-1"), token(folder, "enterprise", SELLER)
+    buyer = token(folder, "enterprise", BUYER)
+    calls = [
+        ("/markets", {"instrument": ENERGY, "reference_price": 300_000}, admin),
+        (f"/cash/{BUYER}/deposits", {"amount": 100_000_000, "reference": "BANK-1"}, admin),
+        (f"/markets/{ENERGY}/orders", {"order_id": "S-1", "side": "sell", "price": 300_000,
+                                       "quantity": 100_000}, seller),
+        (f"/markets/{ENERGY}/orders", {"order_id": "B-1", "side": "buy", "price": 301_000,
+                                       "quantity": 40_000}, buyer),
+    ]
+    for path, body, headers in calls:
+        r = client.post(path, json=body, headers=headers)
+        r.raise_for_status()
+    return seller
+
+
+def retire(client: TestClient, seller: dict[str, str], n: int) -> None:
+    r = client.post(f"/holdings/{SELLER}/retirements", headers=seller, json={
+        "instrument": ENERGY, "quantity": 1000, "reason": f"benchmark retirement {n}"})
+    r.raise_for_status()
+
+
+class ServerTime:
+    """ASGI wrapper: how long the app took over the last HTTP request, in ms."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.last_ms = 0.0
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        await self.app(scope, receive, send)
+        self.last_ms = (time.perf_counter() - start) * 1000
+
+
+def timed(client: TestClient, path: str) -> float:
+    r = client.get(path)
+    if r.status_code != 200:
+        raise SystemExit(f"{path} answered {r.status_code}: {r.text[:200]}")
+    server: ServerTime = client.app  # type: ignore[assignment]
+    return server.last_ms
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {"p50_ms": round(statistics.median(ordered), 2),
+            "p95_ms": round(ordered[int(0.95 * (len(ordered) - 1))], 2),
+            "max_ms": round(ordered[-1], 2), "requests": len(ordered)}
+
+
+def run(requests: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        env = {"REGISTRY_DATA_DIR": str(folder), "REGISTRY_RATE_LIMIT": "none"}
+        registry = build_registry(env)
+        seed_demo(registry)
+        registry.close()
+        with TestClient(ServerTime(create_app(env))) as client:
+            seller = trade(client, folder)
+            retire(client, seller, 0)
+            steady = {}
+            for path in PAGES:
+                for _ in range(5):  # warm: templates compiled, read copies loaded
+                    timed(client, path)
+                steady[path] = summary([timed(client, path) for _ in range(requests)])
+            after_write: dict[str, dict[str, float]] = {}
+            rounds = max(20, requests // 10)
+            for path in AFTER_WRITE:
+                samples = []
+                for n in range(rounds):
+                    retire(client, seller, 1 + n + rounds * AFTER_WRITE.index(path))
+                    samples.append(timed(client, path))
+                after_write[path] = summary(samples)
+    worst = max(s["p95_ms"] for s in [*steady.values(), *after_write.values()])
+    return {"steady": steady, "after_write": after_write, "worst_p95_ms": worst,
+            "goal_p95_ms": GOAL_MS, "met": worst <= GOAL_MS,
+            "date": datetime.now(UTC).isoformat(timespec="minutes"),
+            "cores": os.cpu_count(), "python": platform.python_version(),
+            "load_average": [round(x, 2) for x in os.getloadavg()]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200, help="timed requests per page")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args(argv)
+    result = run(args.requests)
+    print(f"console pages, demo world, {args.requests} requests each "
+          f"(load average {result['load_average']})")
+    print(f"{'page':40} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}")
+    for regime in ("steady", "after_write"):
+        print(f"-- {regime.replace('_', ' ')}")
+        for path, s in result[regime].items():
+            print(f"{path:40} {s['p50_ms']:8.2f} {s['p95_ms']:8.2f} {s['max_ms']:8.2f}")
+    verdict = "met" if result["met"] else "NOT met"
+    print(f"worst p95 {result['worst_p95_ms']:.2f} ms, goal <= {GOAL_MS:.0f} ms: {verdict}")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1))
+    return 0 if result["met"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
