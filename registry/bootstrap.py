@@ -14,9 +14,11 @@ from registry.exchange import ExchangeCommands
 from registry.holdings import HoldingCommands
 from registry.queries import Queries
 from registry.retrofits import RetrofitCommands
+from registry.sampling import SamplingCommands
 
 
-class Registry(RetrofitCommands, HoldingCommands, ExchangeCommands, Queries, RegistryBase):
+class Registry(SamplingCommands, RetrofitCommands, HoldingCommands, ExchangeCommands, Queries,
+               RegistryBase):
     """The registry: every command and query over one event store."""
 
 

@@ -117,6 +117,19 @@ class RetrofitCommands(_Base):
         """A failed spot check: revoke every lot of the retrofit under the clawback policy
         (domain/instrument.py), charge unrecoverable units to the enterprise's obligation,
         and put the fraud on the credit records named."""
+        changed, outcome = self.revocation_changes(
+            reference=reference, reason=reason, spot_check=spot_check, at=at,
+            restrict_enterprise=restrict_enterprise, restrict_agencies=restrict_agencies)
+        self.save(*changed)
+        return outcome
+
+    def revocation_changes(
+        self, *, reference: str, reason: str, spot_check: str, at: str,
+        restrict_enterprise: bool = True, restrict_agencies: tuple[str, ...] = (),
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """The aggregates a revocation changes, not yet saved, and what each lot lost: so a
+        command that revokes as part of something else (a sampling round's failed outcome,
+        `registry.sampling`) saves them with its own in one transaction."""
         r = self.retrofit(reference)
         e = self.enterprise(r.enterprise)
         r.revoke(reason=reason, spot_check=spot_check, at=at)
@@ -139,5 +152,4 @@ class RetrofitCommands(_Base):
             agency.restrict(reason=f"retrofit {reference} failed spot check: {reason}",
                             reference=spot_check, at=at)
             changed.append(agency)
-        self.save(*changed)
-        return outcome
+        return changed, outcome

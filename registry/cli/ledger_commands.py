@@ -22,6 +22,7 @@ from registry.cli.base import (
     position,
     progress_bar,
 )
+from registry.cli.sampling_commands import add_audit_sample_command
 
 
 def add_ledger_commands(subparsers: Subparsers) -> None:
@@ -68,6 +69,7 @@ def add_audit_commands(subparsers: Subparsers) -> None:
                     "re-run the matching core over the order stream recorded in an export and "
                     "compare every trade", writes=False)
     p.add_argument("directory", metavar="DIR", help="an export folder")
+    add_audit_sample_command(audit)
 
 
 def read_text(path: Path, what: str) -> str:
