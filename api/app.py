@@ -27,6 +27,7 @@ from api.routes import (
     markets,
     reports,
     retrofits,
+    sampling,
     tokens,
     trades,
 )
@@ -69,6 +70,7 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
         return {"status": "ok"}
 
     for area in (enterprises, agencies, retrofits, holdings, expansions, credit, reports,
-                 markets, trades, agreements, auctions, cash, tokens, ledger, audit, bench):
+                 markets, trades, agreements, auctions, cash, tokens, ledger, audit, bench,
+                 sampling):
         app.include_router(area.router)
     return app
