@@ -27,6 +27,7 @@ from api.routes import (
     markets,
     reports,
     retrofits,
+    rights,
     sampling,
     tokens,
     trades,
@@ -71,6 +72,6 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
 
     for area in (enterprises, agencies, retrofits, holdings, expansions, credit, reports,
                  markets, trades, agreements, auctions, cash, tokens, ledger, audit, bench,
-                 sampling):
+                 sampling, rights):
         app.include_router(area.router)
     return app

@@ -14,11 +14,12 @@ from registry.exchange import ExchangeCommands
 from registry.holdings import HoldingCommands
 from registry.queries import Queries
 from registry.retrofits import RetrofitCommands
+from registry.rights import RightsCommands
 from registry.sampling import SamplingCommands
 
 
-class Registry(SamplingCommands, RetrofitCommands, HoldingCommands, ExchangeCommands, Queries,
-               RegistryBase):
+class Registry(SamplingCommands, RightsCommands, RetrofitCommands, HoldingCommands,
+               ExchangeCommands, Queries, RegistryBase):
     """The registry: every command and query over one event store."""
 
 

@@ -81,8 +81,11 @@ class RetrofitCommands(_Base):
         surplus = r.check_issuable()
         e = self.enterprise(r.enterprise)
         rules = self.current_rules()
+        # the cap: no more than the confirmed right less the post-retrofit level less the
+        # remaining obligation less the surplus held (`registry.rights`)
+        rights = self.rights_for_issuance(r, e, surplus, at)  # type: ignore[attr-defined]
         catalogue = self.catalogue()
-        changed: list[Any] = [r]
+        changed: list[Any] = [r, *rights]
         lots: dict[str, dict[str, Any]] = {}
         for kind, quantity in sorted(surplus.items()):
             zone = rules.zone_of(kind, e.party())
@@ -144,6 +147,8 @@ class RetrofitCommands(_Base):
                                retrofit_id=str(r.id))
             outcome[kind] = result
             changed.append(instrument)
+            changed += self.rights_for_revocation(  # type: ignore[attr-defined]
+                r, kind, result["lost_by_holder"], spot_check, at)
         if restrict_enterprise:
             e.restrict(reason=f"retrofit {reference} failed spot check: {reason}",
                        reference=spot_check, at=at)

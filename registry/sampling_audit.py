@@ -23,6 +23,7 @@ from typing import Any
 
 import orjson
 
+import registry.bootstrap  # noqa: F401 - defines every aggregate, so every stored topic resolves
 from domain.enterprise import Enterprise
 from domain.retrofit import Retrofit
 from domain.sampling import SamplingRound, candidates, draw, population, sampling_rules
