@@ -39,7 +39,7 @@ class RightPublic(Out):
 
 
 @router.post("/{code}/rights", status_code=status.HTTP_201_CREATED)
-def confirm_right(code: OwnEnterprise, body: RightConfirm, user: Administrator,
+def confirm_right(code: str, body: RightConfirm, user: Administrator,
                   registry: RegistryDep) -> RightPublic:
     """Confirm (or, with a new permit, re-confirm) the enterprise's annual right for a kind
     (kg a year; kgce a year for ENERGY) with the permit's number and term."""
