@@ -19,6 +19,7 @@ from api.routes import (
     audit,
     bench,
     cash,
+    compliance,
     credit,
     enterprises,
     expansions,
@@ -72,6 +73,6 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
 
     for area in (enterprises, agencies, retrofits, holdings, expansions, credit, reports,
                  markets, trades, agreements, auctions, cash, tokens, ledger, audit, bench,
-                 sampling, rights):
+                 sampling, rights, compliance):
         app.include_router(area.router)
     return app

@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 
 from registry.app import RegistryBase
+from registry.compliance import ComplianceReports
 from registry.config import Settings
 from registry.exchange import ExchangeCommands
 from registry.holdings import HoldingCommands
@@ -19,7 +20,7 @@ from registry.sampling import SamplingCommands
 
 
 class Registry(SamplingCommands, RightsCommands, RetrofitCommands, HoldingCommands,
-               ExchangeCommands, Queries, RegistryBase):
+               ExchangeCommands, ComplianceReports, Queries, RegistryBase):
     """The registry: every command and query over one event store."""
 
 

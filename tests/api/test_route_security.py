@@ -89,6 +89,7 @@ PARAMETERS: dict[tuple[str, str], str] = {
     ("/auctions/", "auction_id"): SHARED,  # auctions are public; bids and receipts are not
     ("/tokens/", "token_id"): ADMIN,
     ("/sampling-rounds/", "reference"): ADMIN,  # rounds are the regulator's and auditors'
+    ("/province-reports/", "year"): SHARED,  # province totals: administrators and auditors
 }
 #: required query parameters
 QUERY = {
