@@ -36,6 +36,7 @@ from registry.cli.registry_commands import (
     add_query_commands,
     add_retrofit_commands,
 )
+from registry.cli.report_commands import add_report_commands
 from registry.cli.rights_commands import add_right_commands
 from registry.cli.sampling_commands import add_sampling_commands
 
@@ -113,4 +114,5 @@ COMMAND_GROUPS: list[Callable[[Subparsers], None]] = [
     add_receipt_commands,
     add_sampling_commands,
     add_right_commands,
+    add_report_commands,
 ]
