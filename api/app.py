@@ -19,6 +19,7 @@ from api.routes import (
     audit,
     bench,
     cash,
+    compliance,
     credit,
     enterprises,
     expansions,
@@ -27,6 +28,8 @@ from api.routes import (
     markets,
     reports,
     retrofits,
+    rights,
+    sampling,
     tokens,
     trades,
 )
@@ -71,7 +74,8 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
         return {"status": "ok"}
 
     for area in (enterprises, agencies, retrofits, holdings, expansions, credit, reports,
-                 markets, trades, agreements, auctions, cash, tokens, ledger, audit, bench):
+                 markets, trades, agreements, auctions, cash, tokens, ledger, audit, bench,
+                 sampling, rights, compliance):
         app.include_router(area.router)
     console.install(app)
     return app

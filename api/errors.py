@@ -26,6 +26,7 @@ STATUS: dict[type[errors.RegistryError], int] = {
     errors.AgencyNotEligible: 403,
     errors.OutsideTradingZone: 422,
     errors.NoSurplus: 409,
+    errors.SurplusExceedsRight: 409,  # like NoSurplus: the right, not the request
     errors.InvalidInput: 422,
     errors.InsufficientFunds: 409,  # like InsufficientHoldings: the state, not the request
     errors.FourEyesViolation: 403,  # this administrator may not; another may

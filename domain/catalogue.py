@@ -35,7 +35,12 @@ class Catalogue(Aggregate):
 
     @event("Listed", topic=event_topic("Catalogue", "Listed"))
     def add(self, section: str, key: str) -> None:
-        self.entries[section].append(key)
+        # setdefault: a section added later (sampling rounds, confirmed rights) is absent from
+        # catalogues started, or snapshotted, before it existed
+        self.entries.setdefault(section, []).append(key)
+
+    def listed(self, section: str) -> list[str]:
+        return list(self.entries.get(section, ()))
 
     @event("RulesAdopted", topic=event_topic("Catalogue", "RulesAdopted"))
     def adopt_rules(self, version: str, administrator: str, at: str) -> None:

@@ -81,3 +81,16 @@ class FourEyesViolation(RegistryError):
     """An administrator tried to approve something they initiated (four-eyes principle)."""
 
     code = "four-eyes-violation"
+
+
+class SurplusExceedsRight(RegistryError):
+    """Issued surplus would exceed the confirmed right less the post-retrofit level less the
+    remaining obligation (less the surplus units already held)."""
+
+    code = "surplus-exceeds-right"
+
+
+class NoConfirmedRight(InvalidState):
+    """The enterprise holds no confirmed right (permit or quota) for the kind."""
+
+    code = "no-confirmed-right"

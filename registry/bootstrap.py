@@ -9,15 +9,19 @@ import os
 from collections.abc import Mapping
 
 from registry.app import RegistryBase
+from registry.compliance import ComplianceReports
 from registry.config import Settings
 from registry.exchange import ExchangeCommands
 from registry.holdings import HoldingCommands
 from registry.queries import Queries
 from registry.retrofits import RetrofitCommands
+from registry.rights import RightsCommands
+from registry.sampling import SamplingCommands
 from registry.schema_lock import schema_lock
 
 
-class Registry(RetrofitCommands, HoldingCommands, ExchangeCommands, Queries, RegistryBase):
+class Registry(SamplingCommands, RightsCommands, RetrofitCommands, HoldingCommands,
+               ExchangeCommands, ComplianceReports, Queries, RegistryBase):
     """The registry: every command and query over one event store."""
 
 

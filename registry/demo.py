@@ -4,9 +4,12 @@
 and the API call — so the demo exercises every rule it shows: 24 enterprises in 8 river basins
 and 11 prefectures, 5 accredited agencies, obligations, retrofits reducing every indicator kind
 through the full lifecycle (audits and verification by different agencies, SHA-256 evidence),
-one retrofit whose reduction only meets the enterprise's own task (no surplus), issuance,
-transfers inside the trading zones, a capacity expansion, a freeze, and a revocation after a
-failed spot check. A few transfers the rules forbid are attempted and their refusals recorded.
+one retrofit whose reduction only meets the enterprise's own task (no surplus), confirmed
+rights from discharge permits and energy-use quotas capping issuance, transfers inside the
+trading zones amending both parties' rights, a capacity expansion, a freeze, a revocation after
+a failed spot check and (on a store with a ledger: ``run_spot_checks``) the year's sampling
+round drawn from the ledger's seed. A few transfers the rules forbid are attempted and their
+refusals recorded.
 
 Nothing here reads a clock or draws unseeded randomness: the same ``at_start`` gives the same
 events. Times advance from ``at_start`` over about ten months.
@@ -17,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -27,6 +31,7 @@ from domain.instrument import STATES
 from domain.reference import BASINS, PREFECTURES
 
 if TYPE_CHECKING:
+    from ledger.log import Ledger
     from registry.bootstrap import Registry
 
 DEFAULT_START = "2025-01-06T09:00:00+08:00"
@@ -189,6 +194,11 @@ FORBIDDEN = (
 )
 
 
+#: the annual right (kg a year; kgce a year) of a buyer without a retrofit, per kind
+BUYER_RIGHTS = {"COD": 300_000, "NH3N": 30_000, "NOX": 600_000, "SO2": 300_000,
+                "VOC": 400_000, "ENERGY": 8_000_000}
+
+
 class Timeline:
     """Deterministic business hours: each step on a day comes 20 minutes after the last."""
 
@@ -272,6 +282,25 @@ class _Seeder:
             for kind, (*_, obligation) in sorted(plan.figures.items()):
                 r.set_obligation(credit_code=self.codes[plan.firm], kind=kind,
                                  period=self.period, target=obligation, at=clock.on(8))
+        self.confirm_rights()
+
+    def confirm_rights(self) -> None:
+        """Each firm's annual right per kind from its discharge permit or energy-use quota
+        (2023–2027): the retrofitting firms' permits allow their baseline plus a tenth, the
+        buyers' a fixed allowance; every surplus issued later is capped by them."""
+        rights: dict[tuple[str, str], int] = {}
+        for plan in PLANS:
+            for kind, (baseline, *_) in plan.figures.items():
+                rights[plan.firm, kind] = baseline + baseline // 10
+        for _, buyer, kind, _ in TRANSFERS:
+            rights.setdefault((buyer, kind), BUYER_RIGHTS[kind])
+        for n, ((firm, kind), quantity) in enumerate(sorted(rights.items())):
+            prefix = "YN" if kind == "ENERGY" else "PW"  # 用能 quota or 排污 permit
+            division = DIVISIONS[self.firms[firm].prefecture]
+            self.registry.confirm_right(
+                enterprise=self.codes[firm], kind=kind, quantity=quantity,
+                permit=f"{division}-{prefix}-2023-{n + 1:04d}", valid_from="2023-01-01",
+                valid_until="2027-12-31", actor=ADMIN, at=self.clock.on(9))
 
     def run_retrofits(self) -> None:
         """Registration, baseline audit, post-retrofit audit, verification by another agency."""
@@ -389,6 +418,31 @@ class _Seeder:
         return freeze, revocation
 
 
+def run_spot_checks(registry: Registry, ledger: Callable[[], Ledger], *,
+                    at_start: str = DEFAULT_START) -> dict[str, Any]:
+    """December: the year's spot-check round (§20). Its population is every retrofit still
+    issued, its sample drawn from the ledger's seed (``ledger()`` brings the ledger up to date
+    and returns it), so which retrofits are re-audited is known only once the round is on the
+    ledger; each sampled retrofit passes its full or simplified re-audit here."""
+    clock, period = Timeline(at_start), Timeline(at_start).start.year
+    reference = f"GDEE-SC-{period}-R1"
+    registry.open_sampling_round(reference=reference, period=period, actor=ADMIN,
+                                 at=clock.on(330))
+    round_ = registry.draw_sampling_round(reference=reference, ledger=ledger(), actor=ADMIN,
+                                          at=clock.on(331))
+    for n, member in enumerate(round_.sample):
+        r = registry.retrofit(member["retrofit"])
+        measured = dict(r.post["amounts"]) if member["audit"] == "full" and r.post else None
+        registry.record_sampling_outcome(
+            reference=reference, retrofit=member["retrofit"], result="pass",
+            findings="re-audit confirms the verified reduction",
+            report_sha256=evidence(reference, member["retrofit"], "spot-check"),
+            measured=measured, actor=ADMIN_2, at=clock.on(340 + n))
+    return {"round": reference, "population": len(round_.population),
+            "sample": [{"retrofit": m["retrofit"], "audit": m["audit"]} for m in round_.sample],
+            "seed_size": (round_.seed or {}).get("size")}
+
+
 def _instrument_of(issued: dict[str, dict[str, Any]], firm: str, kind: str) -> str:
     for plan in PLANS:
         if plan.firm == firm and kind in issued.get(plan.reference, {}):
@@ -487,6 +541,14 @@ def format_summary(summary: dict[str, Any]) -> str:
             held = ", ".join(f"{n:,} held by {c}" for c, n in sorted(o["lost_by_holder"].items()))
             lines.append(f"  {kind}: revoked {held or 'nothing'}; "
                          f"{o['unrecoverable']:,} unrecoverable")
+    if summary.get("sampling"):
+        sc = summary["sampling"]
+        sampled = ", ".join(f"{m['retrofit']} ({m['audit']})" for m in sc["sample"])
+        lines += ["", f"Spot checks: round {sc['round']} drew {len(sc['sample'])} of "
+                      f"{sc['population']} issued retrofits from the ledger root at size "
+                      f"{sc['seed_size']}: {sampled}; all passed",
+                  f"  re-derive it: registry ledger export DIR; "
+                  f"registry audit sample DIR --round {sc['round']}"]
     lines += ["", f"Event log position: {summary['position']}"]
     if summary.get("sample_serial"):
         lines.append(f"Try: registry provenance {summary['sample_serial']}")

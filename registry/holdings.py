@@ -34,7 +34,10 @@ class HoldingCommands(_Base):
                    from_reservation=from_reservation)
         record = TransferReference.record(instrument=i.code, seller=seller, ref=ref, buyer=buyer,
                                           quantity=quantity, at=at)
-        self.save(record, i)  # the transfer's own event stays the save's last
+        # both parties' confirmed rights are amended in the same save (`registry.rights`)
+        rights = self.rights_for_transfer(  # type: ignore[attr-defined]
+            kind=i.kind, seller=seller, buyer=buyer, quantity=quantity, ref=ref, at=at)
+        self.save(record, *rights, i)  # the transfer's own event stays the save's last
         return rules.version
 
     @command
@@ -79,7 +82,11 @@ class HoldingCommands(_Base):
         x.approve(administrator=administrator, approval=approval, at=at)
         i.consume(owner=self.enterprise(x.enterprise), quantity=x.quantity, approval=approval,
                   at=at, from_reservation=x.reservation_ref)
-        self.save(x, i)
+        # the approval is the new project's permit reference on the confirmed right
+        rights = self.rights_for_expansion(  # type: ignore[attr-defined]
+            enterprise=x.enterprise, kind=i.kind, quantity=x.quantity, expansion=reference,
+            project_permit=approval, at=at)
+        self.save(x, *rights, i)
 
     @command
     def reject_expansion(self, *, reference: str, administrator: str, reason: str,

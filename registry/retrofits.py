@@ -81,8 +81,11 @@ class RetrofitCommands(_Base):
         surplus = r.check_issuable()
         e = self.enterprise(r.enterprise)
         rules = self.current_rules()
+        # the cap: no more than the confirmed right less the post-retrofit level less the
+        # remaining obligation less the surplus held (`registry.rights`)
+        rights = self.rights_for_issuance(r, e, surplus, at)  # type: ignore[attr-defined]
         catalogue = self.catalogue()
-        changed: list[Any] = [r]
+        changed: list[Any] = [r, *rights]
         lots: dict[str, dict[str, Any]] = {}
         for kind, quantity in sorted(surplus.items()):
             zone = rules.zone_of(kind, e.party())
@@ -117,6 +120,19 @@ class RetrofitCommands(_Base):
         """A failed spot check: revoke every lot of the retrofit under the clawback policy
         (domain/instrument.py), charge unrecoverable units to the enterprise's obligation,
         and put the fraud on the credit records named."""
+        changed, outcome = self.revocation_changes(
+            reference=reference, reason=reason, spot_check=spot_check, at=at,
+            restrict_enterprise=restrict_enterprise, restrict_agencies=restrict_agencies)
+        self.save(*changed)
+        return outcome
+
+    def revocation_changes(
+        self, *, reference: str, reason: str, spot_check: str, at: str,
+        restrict_enterprise: bool = True, restrict_agencies: tuple[str, ...] = (),
+    ) -> tuple[list[Any], dict[str, Any]]:
+        """The aggregates a revocation changes, not yet saved, and what each lot lost: so a
+        command that revokes as part of something else (a sampling round's failed outcome,
+        `registry.sampling`) saves them with its own in one transaction."""
         r = self.retrofit(reference)
         e = self.enterprise(r.enterprise)
         r.revoke(reason=reason, spot_check=spot_check, at=at)
@@ -131,6 +147,8 @@ class RetrofitCommands(_Base):
                                retrofit_id=str(r.id))
             outcome[kind] = result
             changed.append(instrument)
+            changed += self.rights_for_revocation(  # type: ignore[attr-defined]
+                r, kind, result["lost_by_holder"], spot_check, at)
         if restrict_enterprise:
             e.restrict(reason=f"retrofit {reference} failed spot check: {reason}",
                        reference=spot_check, at=at)
@@ -139,5 +157,4 @@ class RetrofitCommands(_Base):
             agency.restrict(reason=f"retrofit {reference} failed spot check: {reason}",
                             reference=spot_check, at=at)
             changed.append(agency)
-        self.save(*changed)
-        return outcome
+        return changed, outcome

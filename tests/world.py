@@ -65,7 +65,9 @@ def issue(
     app: Registry, world: World, *, reference: str, enterprise: str, kind: str,
     baseline: int, post: int, verified: int | None = None, period: int = 2025, at: str = AT,
 ) -> dict[str, dict[str, int]]:
-    """Take one single-kind retrofit through its whole lifecycle and issue its surplus."""
+    """Take one single-kind retrofit through its whole lifecycle and issue its surplus (the
+    enterprise's permit is confirmed first if it has none: `ensure_right`)."""
+    ensure_right(app, enterprise, kind, at=at)
     app.register_retrofit(reference=reference, enterprise=enterprise, period=period,
                           kinds=[kind], description=f"{kind} retrofit", at=at)
     app.record_baseline_audit(reference=reference, agency=world.auditor,
@@ -79,6 +81,19 @@ def issue(
                         at=at)
     app.confirm_retrofit(reference=reference, administrator="admin-1", at=at)
     return app.issue_surplus(reference=reference, administrator="admin-1", at=at)
+
+
+#: a permit far above any test's amounts, so that the cap binds only where a test sets a right
+GENEROUS_RIGHT = 10**9
+
+
+def ensure_right(app: Registry, enterprise: str, kind: str, *, quantity: int = GENEROUS_RIGHT,
+                 at: str = AT) -> None:
+    """Confirm the enterprise's annual right for ``kind`` unless it holds one."""
+    if app.right_or_none(enterprise, kind) is None:
+        app.confirm_right(enterprise=enterprise, kind=kind, quantity=quantity,
+                          permit=f"PW-{enterprise[-6:]}-{kind}", valid_from="2023-01-01",
+                          valid_until="2027-12-31", actor="admin-permits", at=at)
 
 
 def seed_data_folder(data: Path) -> dict[str, str]:

@@ -22,6 +22,8 @@ from registry.cli.base import (
     position,
     progress_bar,
 )
+from registry.cli.report_commands import add_audit_zones_command
+from registry.cli.sampling_commands import add_audit_sample_command
 
 
 def add_ledger_commands(subparsers: Subparsers) -> None:
@@ -75,6 +77,8 @@ def add_audit_commands(subparsers: Subparsers) -> None:
                     "re-run the matching core over the order stream recorded in an export and "
                     "compare every trade", writes=False)
     p.add_argument("directory", metavar="DIR", help="an export folder")
+    add_audit_sample_command(audit)
+    add_audit_zones_command(audit)
 
 
 def read_text(path: Path, what: str) -> str:

@@ -39,6 +39,9 @@ from registry.cli.registry_commands import (
     add_query_commands,
     add_retrofit_commands,
 )
+from registry.cli.report_commands import add_report_commands
+from registry.cli.rights_commands import add_right_commands
+from registry.cli.sampling_commands import add_sampling_commands
 from registry.cli.serving import ServiceBusy
 
 
@@ -130,4 +133,7 @@ COMMAND_GROUPS: list[Callable[[Subparsers], None]] = [
     add_serve_commands,
     add_token_commands,
     add_receipt_commands,
+    add_sampling_commands,
+    add_right_commands,
+    add_report_commands,
 ]

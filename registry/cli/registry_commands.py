@@ -44,7 +44,7 @@ def add_demo_command(subparsers: Subparsers) -> None:
 
 
 def cmd_demo(ctx: Context) -> None:
-    from registry.demo import format_summary, seed_demo, summarise
+    from registry.demo import format_summary, run_spot_checks, seed_demo, summarise
 
     app = ctx.registry
     existing = app.position()
@@ -57,10 +57,19 @@ def cmd_demo(ctx: Context) -> None:
                        "seeds only an empty store (use another --data-dir)")
     else:
         summary = seed_demo(app, at_start=ctx.args.at)
+        if ctx.settings.store != "memory":  # the sampling round's seed is on the ledger
+            summary["sampling"] = run_spot_checks(app, lambda: _followed(ctx),
+                                                  at_start=ctx.args.at)
+            summary["position"] = app.position()
     if ctx.args.json:
         emit_json(summary)
     else:
         print(format_summary(summary))
+
+
+def _followed(ctx: Context) -> Any:
+    ctx.follow()
+    return ctx.ledger
 
 
 # -- enterprises and agencies ------------------------------------------------------------------

@@ -54,6 +54,10 @@ def test_the_whole_lifecycle_then_revocation_after_a_failed_spot_check(api: Api)
     assert task == [{"kind": "NH3N", "period": 2025, "target": 100, "achieved": 100,
                      "remaining": 0}]
 
+    problem(api.admin.post("/retrofits/RF-9/issuance"), 409, "no-confirmed-right")
+    right = {"kind": "NH3N", "quantity": 900, "permit": "PW-HZ-2023-009",
+             "valid_from": "2023-01-01", "valid_until": "2027-12-31"}
+    assert api.admin.post(f"/enterprises/{w.chemicals}/rights", right).status_code == 201
     issued = api.admin.post("/retrofits/RF-9/issuance")
     assert issued.status_code == 200, issued.text
     assert issued.json()["lots"]["NH3N"] == {"instrument": NH3N, "lot": "RF-9/NH3N",

@@ -88,6 +88,8 @@ PARAMETERS: dict[tuple[str, str], str] = {
     ("/", "reference"): OWNED,
     ("/auctions/", "auction_id"): SHARED,  # auctions are public; bids and receipts are not
     ("/tokens/", "token_id"): ADMIN,
+    ("/sampling-rounds/", "reference"): ADMIN,  # rounds are the regulator's and auditors'
+    ("/province-reports/", "year"): SHARED,  # province totals: administrators and auditors
 }
 #: required query parameters
 QUERY = {
@@ -213,6 +215,7 @@ def seed(ex: Exchange) -> Market:
         ("/retrofits/", "reference"): ("RF-COD", "RF-NONE"),
         ("/expansions/", "reference"): ("EXP-HX-1", "EXP-NONE"),
         ("/agreements/", "reference"): ("AG-HX-JH-1", "AG-NONE"),
+        ("/sampling-rounds/", "reference"): ("SC-NONE", "SC-NONE"),
         ("/agencies/", "code"): (w.auditor, code(77, prefix="91440101MA9X")),
         ("/credit/agencies/", "code"): (w.auditor, code(77, prefix="91440101MA9X")),
     }

@@ -231,6 +231,17 @@ def test_retrofit_journey_persists_across_invocations(
     confirmed = json.loads(ok("retrofit", "confirm", "RF-1", "--administrator", "admin-1",
                               "--at", "2025-08-01T09:00:00+08:00"))
     assert confirmed["surplus"] == {"COD": 45_000}
+    assert "no confirmed COD right" in refused("retrofit", "issue", "RF-1",
+                                               "--administrator", "admin-1")
+    ok("right", "confirm", DYEING, "--kind", "COD", "--quantity", "80000", "--permit",
+       "PW-SZ-2023-001", "--valid-from", "2023-01-01", "--valid-until", "2027-12-31",
+       "--actor", "admin-permits", "--at", AT)
+    # the cap: 80,000 right − 45,000 post-retrofit level − 0 remaining task = 35,000 < 45,000
+    assert "exceeds its confirmed right" in refused("retrofit", "issue", "RF-1",
+                                                    "--administrator", "admin-1")
+    ok("right", "confirm", DYEING, "--kind", "COD", "--quantity", "90000", "--permit",
+       "PW-SZ-2025-002", "--valid-from", "2025-01-01", "--valid-until", "2029-12-31",
+       "--actor", "admin-permits", "--at", AT)
     issued = json.loads(ok("retrofit", "issue", "RF-1", "--administrator", "admin-1",
                            "--at", "2025-08-02T09:00:00+08:00"))
     lot = issued["lots"]["COD"]

@@ -150,6 +150,11 @@ def test_a_dye_works_retrofit_from_registration_to_serial_provenance(empty: Desk
     desk.issue("gdee-li", "humen", "enterprise", humen)
     desk.issue("gdee-li", "huanke", "agency", huanke)
     desk.issue("gdee-li", "lvyuan", "agency", lvyuan)
+    # Its discharge permit confirms its annual COD right (kg a year), which caps its surplus.
+    right = desk.post("gdee-li", f"/enterprises/{humen}/rights", {
+        "kind": "COD", "quantity": 50_000, "permit": "91441900-PW-2023-0117",
+        "valid_from": "2023-01-01", "valid_until": "2027-12-31"}, status=201)
+    assert (right["quantity"], right["permit"]["number"]) == (50_000, "91441900-PW-2023-0117")
 
     # The dye works registers its retrofit; Huanke audits before and after it.
     retrofit = desk.post("humen", "/retrofits", {

@@ -1,0 +1,55 @@
+"""Confirmed rights (核定排污权 / 用能权): administrators confirm an enterprise's annual right per
+kind from its permit or quota; the enterprise, administrators and auditors read them, with
+every change (retrofit level, sale, purchase, expansion use, revocation) and its time."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, status
+from pydantic import Field
+
+from api.deps import Administrator, OwnEnterprise, RegistryDep, now
+from api.schemas.common import Amount, Body, Kind, Out, Ref
+from registry.rights import right_view
+
+router = APIRouter(prefix="/enterprises", tags=["confirmed rights"])
+IsoDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="ISO date")]
+
+
+class RightConfirm(Body):
+    kind: Kind
+    quantity: Amount
+    permit: Ref
+    valid_from: IsoDate
+    valid_until: IsoDate
+
+
+class RightPublic(Out):
+    enterprise: str
+    kind: str
+    quantity: int
+    unit: str
+    permit: dict[str, str]
+    post_retrofit_level: int | None
+    levels: dict[str, int]
+    expansion_use: int
+    changes: list[dict[str, Any]]
+    version: int
+
+
+@router.post("/{code}/rights", status_code=status.HTTP_201_CREATED)
+def confirm_right(code: str, body: RightConfirm, user: Administrator,
+                  registry: RegistryDep) -> RightPublic:
+    """Confirm (or, with a new permit, re-confirm) the enterprise's annual right for a kind
+    (kg a year; kgce a year for ENERGY) with the permit's number and term."""
+    right = registry.confirm_right(enterprise=code, kind=body.kind, quantity=body.quantity,
+                                   permit=body.permit, valid_from=body.valid_from,
+                                   valid_until=body.valid_until, actor=user.subject, at=now())
+    return RightPublic.model_validate(right_view(right))
+
+
+@router.get("/{code}/rights")
+def list_rights(code: OwnEnterprise, registry: RegistryDep) -> list[RightPublic]:
+    """The enterprise's confirmed rights, one per kind, each with its history."""
+    return [RightPublic.model_validate(right_view(r)) for r in registry.rights_of(code)]

@@ -1,0 +1,117 @@
+"""Spot-check sampling rounds (§20): administrators open a round for a period and record
+outcomes; administrators and auditors read rounds.
+
+Opening fixes the population, brings the ledger up to date (a signed checkpoint then covers
+the opening) and draws the sample from the ledger's seed, in that order, in the one request
+(`registry.sampling`); ``POST …/draw`` draws a round whose draw did not complete. A failed
+outcome revokes the retrofit under the clawback policy and restricts the enterprise and the
+agencies at fault, in the same save. ``registry audit sample`` re-derives a round's sample
+offline from a ledger export.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, status
+from pydantic import Field
+
+from api.auth import require
+from api.deps import Administrator, Page, PageDep, RegistryDep, StateDep, now, paginate
+from api.schemas.common import Amount, Body, CreditCode, Kind, Out, Ref, Sha256, Year
+from api.tokens import Principal
+from registry.sampling import sample_view
+
+router = APIRouter(prefix="/sampling-rounds", tags=["sampling"])
+Reader = Annotated[Principal, Depends(require("administrator", "auditor"))]
+
+
+class RoundCreate(Body):
+    reference: Ref
+    period: Year
+    rules_version: Ref | None = None
+
+
+class OutcomeCreate(Body):
+    retrofit: Ref
+    result: Literal["pass", "fail"]
+    findings: Annotated[str, Field(max_length=2000)] = ""
+    report_sha256: Sha256
+    measured: Annotated[dict[Kind, Amount] | None, Field(max_length=6)] = None
+    agencies_at_fault: Annotated[list[CreditCode] | None, Field(max_length=10)] = None
+
+
+class RoundPublic(Out):
+    reference: str
+    period: int
+    state: str
+    rules_version: str
+    sample_size: int
+    population: list[dict[str, Any]]
+    agencies: list[str]
+    opened: dict[str, str]
+    seed: dict[str, Any] | None
+    sample: list[dict[str, Any]]
+    outcomes: list[dict[str, Any]]
+
+
+class OutcomePublic(Out):
+    retrofit: str
+    result: str
+    audit: str
+    findings: str
+    report_sha256: str
+    measured: dict[str, int] | None
+    agencies_at_fault: list[str]
+    enterprise: str
+    revoked: dict[str, Any]
+
+
+def _draw(state: StateDep, reference: str, actor: str) -> RoundPublic:
+    registry = state.registry
+    ledger = state.caught_up()
+    with state.lock:  # no catch-up appends while the seed is read
+        round_ = registry.draw_sampling_round(reference=reference, ledger=ledger, actor=actor,
+                                              at=now())
+    return RoundPublic.model_validate(sample_view(round_))
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def open_round(body: RoundCreate, user: Administrator, state: StateDep) -> RoundPublic:
+    """Open a round for ``period`` (one per period) and draw its sample from the ledger."""
+    kwargs = {"rules_version": body.rules_version} if body.rules_version else {}
+    state.registry.open_sampling_round(reference=body.reference, period=body.period,
+                                       actor=user.subject, at=now(), **kwargs)
+    return _draw(state, body.reference, user.subject)
+
+
+@router.post("/{reference}/draw")
+def draw_round(reference: str, user: Administrator, state: StateDep) -> RoundPublic:
+    """Draw an opened round's sample (409 if drawn already)."""
+    return _draw(state, reference, user.subject)
+
+
+@router.get("")
+def list_rounds(_: Reader, registry: RegistryDep, page: PageDep) -> Page[RoundPublic]:
+    """Every round, in opening order."""
+    return paginate([RoundPublic.model_validate(sample_view(r))
+                     for r in registry.sampling_rounds()], page)
+
+
+@router.get("/{reference}")
+def show_round(reference: str, _: Reader, registry: RegistryDep) -> RoundPublic:
+    """One round: population, seed, sample, outcomes."""
+    return RoundPublic.model_validate(sample_view(registry.sampling_round(reference)))
+
+
+@router.post("/{reference}/outcomes", status_code=status.HTTP_201_CREATED)
+def record_outcome(reference: str, body: OutcomeCreate, user: Administrator,
+                   registry: RegistryDep) -> OutcomePublic:
+    """One sampled retrofit's outcome; ``fail`` revokes it (clawback) and writes the credit
+    records of the enterprise and the agencies at fault."""
+    outcome = registry.record_sampling_outcome(
+        reference=reference, retrofit=body.retrofit, result=body.result,
+        findings=body.findings, report_sha256=body.report_sha256,
+        measured=dict(body.measured) if body.measured is not None else None,
+        agencies_at_fault=body.agencies_at_fault, actor=user.subject, at=now())
+    return OutcomePublic.model_validate(outcome)
