@@ -35,7 +35,8 @@ class Catalogue(Aggregate):
 
     @event("Listed", topic=event_topic("Catalogue", "Listed"))
     def add(self, section: str, key: str) -> None:
-        self.entries[section].append(key)
+        # users and proposals came later than the first catalogues: their sections start empty
+        self.entries.setdefault(section, []).append(key)
 
     @event("RulesAdopted", topic=event_topic("Catalogue", "RulesAdopted"))
     def adopt_rules(self, version: str, administrator: str, at: str) -> None:

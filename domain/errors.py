@@ -81,3 +81,15 @@ class FourEyesViolation(RegistryError):
     """An administrator tried to approve something they initiated (four-eyes principle)."""
 
     code = "four-eyes-violation"
+
+
+class PermissionDenied(RegistryError):
+    """The acting user lacks the role, the organisation or the engagement this needs."""
+
+    code = "forbidden"
+
+
+class AuthenticationFailed(RegistryError):
+    """Login, password, second factor or token did not check out (never says which)."""
+
+    code = "unauthenticated"

@@ -8,20 +8,42 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from registry import agencies
 from registry.app import RegistryBase
 from registry.config import Settings
+from registry.credentials import CredentialStore
 from registry.exchange import ExchangeCommands
 from registry.holdings import HoldingCommands
+from registry.proposals import ProposalCommands
 from registry.queries import Queries
 from registry.retrofits import RetrofitCommands
+from registry.users import UserCommands
 
 
-class Registry(RetrofitCommands, HoldingCommands, ExchangeCommands, Queries, RegistryBase):
+class Registry(ProposalCommands, UserCommands, RetrofitCommands, HoldingCommands,
+               ExchangeCommands, Queries, RegistryBase):
     """The registry: every command and query over one event store."""
+
+    def restore_agency(self, *, credit_code: str, reason: str, reference: str,
+                       at: str) -> None:
+        """Lift an agency's credit restriction (`registry.agencies`)."""
+        agencies.restore_agency(self, credit_code=credit_code, reason=reason,
+                                reference=reference, at=at)
+
+    def close(self) -> None:
+        store = self.__dict__.get("credentials")
+        if store is not None:
+            store.close()
+        super().close()
 
 
 def build_registry(env: Mapping[str, str]) -> Registry:
+    """The registry of ``env``; the credential store (passwords, second factors) lives in the
+    data folder beside the SQLite store, or in memory for the memory store."""
     settings = Settings.from_env(env)
-    if settings.store == "sqlite":
+    if settings.store != "memory":
         os.makedirs(settings.data_dir, exist_ok=True)
-    return Registry(env=settings.eventsourcing_env)
+    registry = Registry(env=settings.eventsourcing_env)
+    registry.credentials = CredentialStore(
+        None if settings.store == "memory" else settings.data_dir)
+    return registry
