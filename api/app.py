@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 from api import errors, openapi
 from api.auth import Authentication
 from api.idempotency import Idempotency, open_store
-from api.limits import BodySizeLimit, RateLimit, max_body_bytes, rate_limits
+from api.limits import BodySizeLimit, Guards, RateLimit, max_body_bytes, rate_limits
 from api.methods import HeadAsGet
 from api.routes import (
     agencies,
@@ -25,10 +25,12 @@ from api.routes import (
     holdings,
     ledger,
     markets,
+    proposals,
     reports,
     retrofits,
     tokens,
     trades,
+    users,
 )
 from api.state import AppState
 
@@ -37,10 +39,11 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
     """The API over the registry and ledger selected by ``env`` (see ``registry.config``).
 
     Requests pass, outermost first: the catch-all that turns an unexpected exception into a
-    problem 500, HEAD turned into a bodiless GET, the per-token rate limit (429), bearer-token
-    authentication (401 before any body is read), the body size cap (413), Idempotency-Key
-    replay, then the routes."""
+    problem 500, HEAD turned into a bodiless GET, bearer-token authentication (401 before any
+    body is read; 429 for a stream of invalid tokens), the per-user rate limit (429), the body
+    size cap (413), Idempotency-Key replay, then the routes."""
     body_cap, limits = max_body_bytes(env), rate_limits(env)  # bad settings fail here
+    guards = Guards(env)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,13 +58,14 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
 
     app = FastAPI(title="Surplus Registry", version="0.1.0", lifespan=lifespan,
                   dependencies=[Depends(openapi.reject_undocumented_query)])
+    app.state.limits = guards
     errors.install(app)
     openapi.install(app)
     # add_middleware wraps: the last added runs first.
     app.add_middleware(Idempotency)
     app.add_middleware(BodySizeLimit, max_bytes=body_cap)
+    app.add_middleware(RateLimit, limits=limits)  # keyed on the user Authentication verified
     app.add_middleware(Authentication)
-    app.add_middleware(RateLimit, limits=limits)
     app.add_middleware(HeadAsGet)
 
     @app.get("/health", tags=["health"])
@@ -69,6 +73,7 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
         return {"status": "ok"}
 
     for area in (enterprises, agencies, retrofits, holdings, expansions, credit, reports,
-                 markets, trades, agreements, auctions, cash, tokens, ledger, audit, bench):
+                 markets, trades, agreements, auctions, cash, tokens, users, proposals, ledger,
+                 audit, bench):
         app.include_router(area.router)
     return app

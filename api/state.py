@@ -7,14 +7,11 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from api.tokens import TokenStore
 from domain.exchange.orders import Outcome
 from ledger.log import Ledger
 from registry.bootstrap import Registry, build_registry
-from registry.config import Settings
 from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
 from registry.market_data import MarketData
 from registry.order_gateway import OrderGateway
@@ -34,7 +31,6 @@ class AppState:
     registry: Registry
     ledger: Ledger
     follower: LedgerFollower
-    tokens: TokenStore
     gateway: OrderGateway
     market_data: MarketData
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -45,7 +41,6 @@ class AppState:
         settings = LedgerSettings.from_env(env)
         ledger = open_ledger(settings)
         follower = LedgerFollower(registry, ledger, checkpoint_every=settings.checkpoint_every)
-        tokens = open_tokens(env)
         # concurrent HTTP orders, of every market, share one save (see registry.order_gateway)
         market_data = MarketData(registry)
 
@@ -55,7 +50,7 @@ class AppState:
             return outcomes
 
         gateway = OrderGateway(submit_batches, clock=_clock)
-        return cls(registry=registry, ledger=ledger, follower=follower, tokens=tokens,
+        return cls(registry=registry, ledger=ledger, follower=follower,
                    gateway=gateway, market_data=market_data)
 
     def warm(self) -> None:
@@ -104,13 +99,6 @@ class AppState:
 
     def close(self) -> None:
         self.market_data.close()  # ends open live streams before the store goes away
-        self.tokens.close()
         self.ledger.close()
         self.registry.close()
 
-
-def open_tokens(env: Mapping[str, str]) -> TokenStore:
-    """The token store of the data folder."""
-    folder = Path(Settings.from_env(env).data_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    return TokenStore(folder / "tokens.sqlite")

@@ -171,6 +171,10 @@ class Retrofit(Aggregate):
 
     # -- confirmation and issuance -------------------------------------------------------------
 
+    def check_confirmable(self) -> None:
+        """Verified, and so open to confirmation (a proposal is refused otherwise)."""
+        self._check_state(VERIFIED)
+
     def confirm(
         self, *, administrator: str, remaining_obligations: dict[str, int], at: str
     ) -> None:

@@ -68,6 +68,16 @@ def acting(actor: str | None, approved_by: str | None = None) -> Iterator[Acting
 
 
 @contextmanager
+def bind(state: Acting) -> Iterator[Acting]:
+    """Run the block in ``state`` (the API binds one per authenticated request)."""
+    token = _current.set(state)
+    try:
+        yield state
+    finally:
+        _current.reset(token)
+
+
+@contextmanager
 def along(factory: Callable[[], list[Any]]) -> Iterator[None]:
     """Save the factory's aggregates with the next save inside the block (see the module)."""
     state = _current.get()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from registry import agencies
 from registry.app import RegistryBase
@@ -43,6 +44,11 @@ def build_registry(env: Mapping[str, str]) -> Registry:
     settings = Settings.from_env(env)
     if settings.store != "memory":
         os.makedirs(settings.data_dir, exist_ok=True)
+    name = settings.eventsourcing_env.get("SQLITE_DBNAME", "")
+    if settings.store == "sqlite" and not name.startswith((":", "file:")):
+        db = Path(name)  # the event store holds every participant's data: owner only
+        db.touch(mode=0o600)
+        db.chmod(0o600)
     registry = Registry(env=settings.eventsourcing_env)
     registry.credentials = CredentialStore(
         None if settings.store == "memory" else settings.data_dir)

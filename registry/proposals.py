@@ -100,14 +100,15 @@ class ProposalCommands(_Base):
 
     @command
     def propose(self, *, action: str, params: dict[str, Any], by: str, at: str,
-                ttl_hours: int = DEFAULT_TTL_HOURS) -> Proposal:
+                ttl_hours: int = DEFAULT_TTL_HOURS, proposal_id: str | None = None) -> Proposal:
         """Propose an act (administrators); it waits for another administrator."""
         self.check_acting_role(by, ADMINISTRATOR)
         check_params(self, action, params)
         if not isinstance(ttl_hours, int) or not 0 < ttl_hours <= MAX_TTL_HOURS:
             raise InvalidInput(f"a proposal is open 1 to {MAX_TTL_HOURS} hours")
         expires = (datetime.fromisoformat(at) + timedelta(hours=ttl_hours)).isoformat()
-        p = Proposal.propose(proposal_id="P-" + uuid.uuid4().hex[:16], action=action,
+        p = Proposal.propose(proposal_id=proposal_id or "P-" + uuid.uuid4().hex[:16],
+                             action=action,
                              params=params, subject=str(params[ACTIONS[action].subject]),
                              proposed_by=by, at=at, expires_at=expires)
         catalogue = self.catalogue()

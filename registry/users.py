@@ -102,35 +102,40 @@ class UserCommands(_Base):
     # -- lifecycle -----------------------------------------------------------------------------
 
     @command
-    def bootstrap_administrator(self, *, login: str, display_name: str, password: str,
-                                at: str) -> tuple[User, str]:
+    def bootstrap_administrator(self, *, login: str, display_name: str, password: str | None,
+                                at: str, user_id: str | None = None) -> tuple[User, str]:
         """One of the two founding administrators (local command, needs the data folder:
         four eyes need two administrators before a role can be granted); refused once both
         exist. Returns the user and its TOTP secret (show it once, to that person)."""
         check_login(login)
-        check_password_strength_input(password)
+        if password is not None:  # without one, only a local `registry token create` serves
+            check_password_strength_input(password)
         free = [s for s in BootstrapMark.SLOTS if not self._exists(BootstrapMark.create_id(s))]
         if not free:
             raise AlreadyExists("the founding administrators were bootstrapped already; "
                                 "further administrators are granted through proposals")
-        u = User.bootstrap(user_id=new_user_id(), login=login, display_name=display_name,
+        u = User.bootstrap(user_id=user_id or new_user_id(), login=login, display_name=display_name,
                            at=at)
         with acting("system:bootstrap"):
-            u.note_password_set(by="system:bootstrap", at=at)
+            if password is not None:
+                u.note_password_set(by="system:bootstrap", at=at)
             u.note_second_factor(by="system:bootstrap", at=at)
             self._save_new_user(u, BootstrapMark(slot=free[0], user_id=u.user_id, at=at))
-        self._credentials().set_password(u.user_id, password)
+        if password is not None:
+            self._credentials().set_password(u.user_id, password)
         return u, self._credentials().enroll_totp(u.user_id)
 
     @command
     def create_user(self, *, login: str, display_name: str, organisation: str,
                     organisation_code: str | None = None, roles: list[str], by: str,
-                    at: str, password: str | None = None) -> User:
-        """A new user of an existing organisation, created by an administrator."""
+                    at: str, password: str | None = None,
+                    user_id: str | None = None) -> User:
+        """A new user of an existing organisation, created by an administrator (``user_id``:
+        a given id, for a deterministic world; a fresh one otherwise)."""
         self.check_acting_role(by, ADMINISTRATOR)
         if password is not None:
             check_password_strength_input(password)
-        u = User.register(user_id=new_user_id(), login=login, display_name=display_name,
+        u = User.register(user_id=user_id or new_user_id(), login=login, display_name=display_name,
                           organisation=organisation, organisation_code=organisation_code,
                           roles=roles, by=by, at=at)
         if organisation == ENTERPRISE:

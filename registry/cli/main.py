@@ -13,6 +13,7 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping
 
 from domain.errors import RegistryError
+from registry.acting import acting
 from registry.cli.api_commands import add_serve_commands, add_token_commands
 from registry.cli.base import (
     EXIT_FAILURE,
@@ -36,6 +37,7 @@ from registry.cli.registry_commands import (
     add_query_commands,
     add_retrofit_commands,
 )
+from registry.cli.user_commands import add_user_commands
 
 
 def build_parser() -> Parser:
@@ -73,8 +75,12 @@ def main(argv: list[str] | None = None, *, env: Mapping[str, str] | None = None)
         args = parser.parse_args(argv)
         ctx = Context(args=args, env=compose_env(args, env))
         try:
-            result = args.handler(ctx)
-            ctx.follow(only_if_open=True)  # committed events reach the ledger before we return
+            # a local command acts for whoever holds the data folder: it names itself
+            job = getattr(args.handler, "__name__", "command").removeprefix("cmd_")
+            with acting(f"system:cli-{job.replace('_', '-')}"):
+                result = args.handler(ctx)
+            if not getattr(args, "leave_ledger", False):
+                ctx.follow(only_if_open=True)  # committed events reach the ledger before we return
         finally:
             ctx.close()
     except SystemExit as stop:  # --help
@@ -108,5 +114,6 @@ COMMAND_GROUPS: list[Callable[[Subparsers], None]] = [
     add_audit_commands,
     add_serve_commands,
     add_token_commands,
+    add_user_commands,
     add_receipt_commands,
 ]
