@@ -88,7 +88,8 @@ class Authentication:
             await self.app(scope, receive, send)
             return
         # every event the request causes names this user (thread-pool handlers inherit it)
-        with bind(Acting(actor=principal.actor)):
+        issued_by = principal.issued_by if principal.issued_by != principal.actor else None
+        with bind(Acting(actor=principal.actor, token_issued_by=issued_by)):
             await self.app(scope, receive, send)
 
 

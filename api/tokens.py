@@ -34,6 +34,7 @@ class Principal:
     subject: str
     roles: frozenset[str]
     organisation: str
+    issued_by: str = ""  # who issued the token: the user itself, or an administrator
 
     @property
     def actor(self) -> str:
@@ -64,4 +65,5 @@ def principal_of(user: User, token_id: str) -> Principal:
                and user.organisation_code else user.user_id)
     return Principal(token_id=token_id, user_id=user.user_id, login=user.login, role=role,
                      subject=subject, roles=frozenset(user.roles),
-                     organisation=user.organisation)
+                     organisation=user.organisation,
+                     issued_by=user.tokens[token_id]["issued_by"])

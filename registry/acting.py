@@ -32,6 +32,9 @@ class Acting:
     actor: str
     approved_by: str | None = None
     along: list[Callable[[], list[Any]]] = field(default_factory=list)
+    #: who issued the credential the actor used, when not the actor itself (an
+    #: administrator's token for a named user): recorded on every event it causes
+    token_issued_by: str | None = None
 
 
 _current: contextvars.ContextVar[Acting | None] = contextvars.ContextVar("acting", default=None)
@@ -114,11 +117,14 @@ def stamp(events: list[Any]) -> None:
     state = _current.get()
     actor = UNATTRIBUTED if state is None else state.actor
     approved_by = None if state is None else state.approved_by
+    issued_by = None if state is None else state.token_issued_by
     for e in events:
         fields = e.__dict__  # events are frozen dataclasses: set the stored state directly
         fields.setdefault("actor", actor)
         if approved_by is not None:
             fields.setdefault("approved_by", approved_by)
+        if issued_by is not None and issued_by != fields["actor"]:
+            fields.setdefault("token_issued_by", issued_by)
 
 
 def actor_of(payload: Mapping[str, Any]) -> str:

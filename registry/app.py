@@ -241,8 +241,10 @@ class RegistryBase(Application):
         self.save(e)
 
     @command
-    def register_agency(self, *, credit_code: str, name: str, at: str) -> Agency:
-        a = Agency.register(credit_code=credit_code, name=name, at=at)
+    def register_agency(self, *, credit_code: str, name: str, at: str,
+                        controlled_by: str | None = None) -> Agency:
+        a = Agency.register(credit_code=credit_code, name=name, at=at,
+                            controlled_by=controlled_by)
         self._create("agencies", credit_code, a)
         return a
 

@@ -330,6 +330,12 @@ class _Seeder:
             r.register_retrofit(reference=plan.reference, enterprise=self.codes[plan.firm],
                                 period=self.period, kinds=sorted(plan.figures),
                                 description=plan.description, at=clock.on(30 + 2 * n))
+        for plan in PLANS:  # the enterprise engages its auditor and verifier
+            trader = demo_id(f"trader.{self.codes[plan.firm].lower()}")
+            for stage, agency in (("audit", plan.auditor), ("verification", plan.verifier)):
+                r.engage_agency(reference=plan.reference, stage=stage,
+                                agency=self.agencies[agency], by=trader,
+                                at=clock.on(clock.day), actor=trader)
         for n, plan in enumerate(PLANS):
             r.record_baseline_audit(
                 reference=plan.reference, agency=self.agencies[plan.auditor],

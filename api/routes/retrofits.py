@@ -31,10 +31,12 @@ from api.deps import (
     now,
     paginate,
 )
+from api.errors import ApiError
 from api.routes.proposals import ProposalPublic, proposed
 from api.schemas.retrofits import (
     AuditSubmission,
     Decision,
+    EngagementCreate,
     RetrofitCreate,
     RetrofitPublic,
     Revocation,
@@ -101,6 +103,19 @@ def list_retrofits(user: CurrentUser, registry: RegistryDep,
 def show_retrofit(r: ReadableRetrofit) -> RetrofitPublic:
     """One retrofit: state, audits, verification, confirmation, lots, revocation."""
     return RetrofitPublic.of(r)
+
+
+@router.post("/{reference}/engagements", status_code=status.HTTP_201_CREATED)
+def engage(body: EngagementCreate, r: ReadableRetrofit, user: CurrentUser,
+           registry: RegistryDep) -> RetrofitPublic:
+    """The enterprise (or an administrator for it) engages an agency for the audits or the
+    verification: only that agency files the stage. The agency is independent of the
+    enterprise and the verifier of the auditor (403 ``agency-not-eligible``)."""
+    if user.role not in ("enterprise", "administrator"):
+        raise ApiError(403, "forbidden", "this needs the role enterprise or administrator")
+    registry.engage_agency(reference=r.reference, stage=body.stage, agency=body.agency,
+                           by=user.actor, at=now())
+    return RetrofitPublic.of(registry.retrofit(r.reference))
 
 
 @router.post("/{reference}/baseline-audit")

@@ -43,6 +43,8 @@ def test_agency_restriction_and_restoration(api: Api) -> None:
     assert api.admin.get(f"/credit/agencies/{w.verifier}").json()["standing"] == "restricted"
     api.firm(w.paper).post("/retrofits", {"reference": "RF-C", "period": 2025,
                                           "kinds": ["COD"], "description": "d"})
+    api.firm(w.paper).post("/retrofits/RF-C/engagements", {"stage": "audit",
+                                                           "agency": w.auditor})
     api.agency(w.auditor).post("/retrofits/RF-C/baseline-audit",
                                {"report_sha256": "b" * 64, "amounts": {"COD": 100}})
     api.agency(w.auditor).post("/retrofits/RF-C/post-audit",

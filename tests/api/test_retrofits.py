@@ -16,9 +16,17 @@ NH3N = "NH3N-2025-DANSHUI"
 
 
 def register(api: Api, reference: str = "RF-9", **changes: Any) -> Any:
+    """Register, and engage the auditor for the audits and the verifier for verification."""
     body = {"reference": reference, "period": 2025, "kinds": ["NH3N"],
             "description": "ammonia stripping tower", **changes}
-    return api.firm(api.w.chemicals).post("/retrofits", body)
+    firm = api.firm(api.w.chemicals)
+    created = firm.post("/retrofits", body)
+    if created.status_code == 201:
+        for stage, agency in (("audit", api.w.auditor), ("verification", api.w.verifier)):
+            engaged = firm.post(f"/retrofits/{reference}/engagements",
+                                {"stage": stage, "agency": agency})
+            assert engaged.status_code == 201, engaged.text
+    return created
 
 
 def audit(api: Api, agency: str, stage: str, reference: str = "RF-9", **amounts: int) -> Any:
