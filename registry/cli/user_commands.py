@@ -33,6 +33,8 @@ def add_user_commands(subparsers: Subparsers) -> None:
     p.add_argument("--password-stdin", action="store_true",
                    help="read the password from standard input (default: generate and "
                         "print one)")
+    # may run while the service serves: its follower owns the ledger and appends the events
+    p.set_defaults(leave_ledger=True)
 
     user = add_group(subparsers, "user", "users of the registry")
     p = add_command(user, "create", cmd_user_create,
@@ -49,6 +51,7 @@ def add_user_commands(subparsers: Subparsers) -> None:
                    help="repeat for several")
     p.add_argument("--password-stdin", action="store_true",
                    help="read the password from standard input")
+    p.set_defaults(leave_ledger=True)
     p = add_command(user, "list", cmd_user_list, "every user, its organisation and roles",
                     writes=False)
 
