@@ -38,13 +38,14 @@ def test_a_restricted_enterprise_may_not_trade_until_restored(api: Api) -> None:
 
 def test_agency_restriction_and_restoration(api: Api) -> None:
     w = api.w
+    api.firm(w.paper).post("/retrofits", {"reference": "RF-C", "period": 2025,
+                                          "kinds": ["COD"], "description": "d"})
+    for stage, agency in (("audit", w.auditor), ("verification", w.verifier)):
+        assert api.firm(w.paper).post("/retrofits/RF-C/engagements", {
+            "stage": stage, "agency": agency}).status_code == 201
     assert api.admin.act(f"/credit/agencies/{w.verifier}/restrictions",
                          CHANGE).status_code == 200
     assert api.admin.get(f"/credit/agencies/{w.verifier}").json()["standing"] == "restricted"
-    api.firm(w.paper).post("/retrofits", {"reference": "RF-C", "period": 2025,
-                                          "kinds": ["COD"], "description": "d"})
-    api.firm(w.paper).post("/retrofits/RF-C/engagements", {"stage": "audit",
-                                                           "agency": w.auditor})
     api.agency(w.auditor).post("/retrofits/RF-C/baseline-audit",
                                {"report_sha256": "b" * 64, "amounts": {"COD": 100}})
     api.agency(w.auditor).post("/retrofits/RF-C/post-audit",

@@ -167,7 +167,7 @@ def test_an_oversized_body_under_an_idempotency_key_claims_nothing(client: TestC
 
     assert is_problem(client.post("/users", content=chunks(), headers=headers), 413,
                       "payload-too-large")
-    fine = client.post("/users", json={"login": "zhao.min", "display_name": "Zhao Min",
+    fine = client.post("/users", json={"login": "zhao.min.2", "display_name": "Zhao Min",
                                        "organisation": "audit_body", "roles": []},
                        headers=headers)
     assert fine.status_code == 201, fine.text

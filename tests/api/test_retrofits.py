@@ -15,14 +15,17 @@ pytest_plugins = ["tests.api.registry_world"]
 NH3N = "NH3N-2025-DANSHUI"
 
 
-def register(api: Api, reference: str = "RF-9", **changes: Any) -> Any:
+def register(api: Api, reference: str = "RF-9", *, engage_verifier: bool = True,
+             **changes: Any) -> Any:
     """Register, and engage the auditor for the audits and the verifier for verification."""
     body = {"reference": reference, "period": 2025, "kinds": ["NH3N"],
             "description": "ammonia stripping tower", **changes}
     firm = api.firm(api.w.chemicals)
     created = firm.post("/retrofits", body)
     if created.status_code == 201:
-        for stage, agency in (("audit", api.w.auditor), ("verification", api.w.verifier)):
+        stages = [("audit", api.w.auditor)] + (
+            [("verification", api.w.verifier)] if engage_verifier else [])
+        for stage, agency in stages:
             engaged = firm.post(f"/retrofits/{reference}/engagements",
                                 {"stage": stage, "agency": agency})
             assert engaged.status_code == 201, engaged.text
@@ -85,7 +88,11 @@ def test_the_whole_lifecycle_then_revocation_after_a_failed_spot_check(api: Api)
     assert api.admin.get(f"/credit/enterprises/{w.chemicals}").json()["standing"] == "restricted"
     assert api.admin.get(f"/credit/agencies/{w.verifier}").json()["standing"] == "restricted"
     # a barred agency verifies nothing more
-    register(api, "RF-10")
+    problem(api.firm(w.chemicals).post("/retrofits/RF-9/engagements", {
+        "stage": "verification", "agency": w.verifier}), 409)  # RF-9 is past verification
+    register(api, "RF-10", engage_verifier=False)
+    problem(api.firm(w.chemicals).post("/retrofits/RF-10/engagements", {
+        "stage": "verification", "agency": w.verifier}), 403, "agency-not-eligible")
     audit(api, w.auditor, "baseline-audit", "RF-10", NH3N=50)
     audit(api, w.auditor, "post-audit", "RF-10", NH3N=40)
     problem(audit(api, w.verifier, "verification", "RF-10", NH3N=10), 403,

@@ -56,6 +56,7 @@ TRADER, AGENCY_ONLY = ("enterprise", "administrator"), ("agency",)
 ANYONE = ("enterprise", "agency", "administrator", "auditor")
 NON_ADMIN_WRITES = {
     ("post", "/retrofits"): TRADER,
+    ("post", "/retrofits/{reference}/engagements"): TRADER,
     ("post", "/retrofits/{reference}/baseline-audit"): AGENCY_ONLY,
     ("post", "/retrofits/{reference}/post-audit"): AGENCY_ONLY,
     ("post", "/retrofits/{reference}/verification"): AGENCY_ONLY,
@@ -248,6 +249,8 @@ def seed(ex: Exchange) -> Market:
         # well-formed, so that a refusal made after the body is read is seen too
         ("post", "/retrofits"): {"reference": "RF-PROBE", "period": 2025, "kinds": ["COD"],
                                  "description": "boiler flue-gas retrofit"},
+        ("post", "/retrofits/{reference}/engagements"): {"stage": "audit",
+                                                         "agency": w.other_agency},
         ("post", "/retrofits/{reference}/baseline-audit"): audit,
         ("post", "/retrofits/{reference}/post-audit"): audit,
         ("post", "/retrofits/{reference}/verification"): {

@@ -78,7 +78,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Any:
     folder = tmp_path_factory.mktemp("schemathesis")
     seed_data_folder(folder)
     _install_tokens(folder)
-    return create_app({"REGISTRY_DATA_DIR": str(folder), "REGISTRY_RATE_LIMIT": "none"})
+    return create_app({"REGISTRY_DATA_DIR": str(folder), "REGISTRY_RATE_LIMIT": "none",
+                       "REGISTRY_BAD_TOKEN_LIMIT": "none", "REGISTRY_LOGIN_LIMIT": "none"})
 
 
 def _call(role: str, case: Case, app: Any) -> None:
