@@ -30,6 +30,7 @@ import pytest
 from httpx import Response
 
 from api.app import create_app
+from registry.events import stored_events
 from registry.seed_users import founders, issue_in, user_for
 from tests.api.exchange_world import COD, PRICE, Exchange, open_exchange
 from tests.world import code, sha
@@ -552,3 +553,18 @@ def test_what_an_outsider_may_read_names_neither_party(market: Market, op: Op,
         return
     for party in (w.dyeing, w.paper):
         assert party not in r.text, r.text[:500]
+
+
+def test_every_event_names_its_actor_and_requests_name_their_user(market: Market) -> None:
+    """Who did what, from the events alone: the seller's transfer names the seller's trader by
+    user id, the cleared auction its administrator, and every event some actor."""
+    registry, w = market.ex.registry, market.ex.world
+    events = [e for _, e in stored_events(registry)]
+    assert all(isinstance(vars(e).get("actor"), str) for e in events)
+    trader = registry.user_by_login(f"trader.{w.dyeing.lower()}").user_id
+    (moved,) = [e for e in events if type(e).__name__ == "Transferred"
+                and getattr(e, "ref", None) == "HX-JH-2025-01"]
+    assert vars(moved)["actor"] == trader
+    wu = registry.user_by_login("gdee-wu").user_id
+    cleared = [e for e in events if type(e).__name__.endswith("Cleared")]
+    assert cleared and all(vars(e)["actor"] == wu for e in cleared)
