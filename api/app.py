@@ -10,7 +10,7 @@ from fastapi import Depends, FastAPI
 from api import console, errors, openapi
 from api.auth import Authentication
 from api.idempotency import Idempotency, open_store
-from api.limits import BodySizeLimit, RateLimit, max_body_bytes, rate_limits
+from api.limits import BodySizeLimit, Guards, RateLimit, max_body_bytes, rate_limits
 from api.methods import HeadAsGet
 from api.routes import (
     agencies,
@@ -26,12 +26,14 @@ from api.routes import (
     holdings,
     ledger,
     markets,
+    proposals,
     reports,
     retrofits,
     rights,
     sampling,
     tokens,
     trades,
+    users,
 )
 from api.state import AppState
 
@@ -40,10 +42,11 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
     """The API over the registry and ledger selected by ``env`` (see ``registry.config``).
 
     Requests pass, outermost first: the catch-all that turns an unexpected exception into a
-    problem 500, HEAD turned into a bodiless GET, the per-token rate limit (429), bearer-token
-    authentication (401 before any body is read), the body size cap (413), Idempotency-Key
-    replay, then the routes."""
+    problem 500, HEAD turned into a bodiless GET, bearer-token authentication (401 before any
+    body is read; 429 for a stream of invalid tokens), the per-user rate limit (429), the body
+    size cap (413), Idempotency-Key replay, then the routes."""
     body_cap, limits = max_body_bytes(env), rate_limits(env)  # bad settings fail here
+    guards = Guards(env)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,13 +63,14 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
     app = FastAPI(title="Surplus Registry", version="0.1.0", lifespan=lifespan,
                   dependencies=[Depends(openapi.reject_undocumented_query)],
                   docs_url=None, redoc_url=None)
+    app.state.limits = guards
     errors.install(app)
     openapi.install(app)
     # add_middleware wraps: the last added runs first.
     app.add_middleware(Idempotency)
     app.add_middleware(BodySizeLimit, max_bytes=body_cap)
+    app.add_middleware(RateLimit, limits=limits)  # keyed on the user Authentication verified
     app.add_middleware(Authentication)
-    app.add_middleware(RateLimit, limits=limits)
     app.add_middleware(HeadAsGet)
 
     @app.get("/health", tags=["health"])
@@ -74,8 +78,8 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
         return {"status": "ok"}
 
     for area in (enterprises, agencies, retrofits, holdings, expansions, credit, reports,
-                 markets, trades, agreements, auctions, cash, tokens, ledger, audit, bench,
-                 sampling, rights, compliance):
+                 markets, trades, agreements, auctions, cash, tokens, users, proposals, ledger,
+                 audit, bench, sampling, rights, compliance):
         app.include_router(area.router)
     console.install(app)
     return app

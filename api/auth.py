@@ -12,7 +12,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import ApiError, problem
-from api.tokens import Principal
+from api.tokens import Principal, principal_of
+from registry.acting import Acting, bind
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -35,10 +36,9 @@ def current_user(
 
 
 def verify(app: Any, secret: str) -> Principal | None:
-    """The principal of a bearer secret, if the token is valid now."""
-    tokens = app.state.registry_state.tokens
-    principal: Principal | None = tokens.verify(secret, now=datetime.now(UTC))
-    return principal
+    """The principal of a bearer secret, if the token is valid now (its user active)."""
+    found = app.state.registry_state.registry.verify_token(secret, datetime.now(UTC))
+    return None if found is None else principal_of(*found)
 
 
 def bearer_secret(scope: Scope) -> str | None:
@@ -70,6 +70,12 @@ class Authentication:
         app = scope["app"]
         secret = bearer_secret(scope)
         principal = None if secret is None else await run_in_threadpool(verify, app, secret)
+        if secret is not None and principal is None:
+            # guessing tokens costs the guesser: invalid ones are limited per client address
+            refusal = app.state.limits.refuse_bad_token(scope)
+            if refusal is not None:
+                await refusal(scope, receive, send)
+                return
         if principal is None and needs_token(app, scope["method"], scope["path"]):
             detail = ("a bearer token is required" if secret is None
                       else "the token is invalid, expired or revoked")
@@ -78,17 +84,34 @@ class Authentication:
             await response(scope, receive, send)
             return
         scope.setdefault("state", {})["principal"] = principal
-        await self.app(scope, receive, send)
+        if principal is None:
+            await self.app(scope, receive, send)
+            return
+        # every event the request causes names this user (thread-pool handlers inherit it)
+        issued_by = principal.issued_by if principal.issued_by != principal.actor else None
+        with bind(Acting(actor=principal.actor, token_issued_by=issued_by)):
+            await self.app(scope, receive, send)
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]
 
 
 def require(*roles: str) -> Callable[[Principal], Principal]:
-    """A dependency admitting only the given roles (403 for everyone else)."""
+    """A dependency admitting only the given coarse roles (403 for everyone else)."""
 
     def check(user: CurrentUser) -> Principal:
         if user.role not in roles:
+            raise ApiError(403, "forbidden", f"this needs the role {' or '.join(roles)}")
+        return user
+
+    return check
+
+
+def require_user_role(*roles: str) -> Callable[[Principal], Principal]:
+    """A dependency admitting users holding one of the given user roles (403 otherwise)."""
+
+    def check(user: CurrentUser) -> Principal:
+        if not user.has(*roles):
             raise ApiError(403, "forbidden", f"this needs the role {' or '.join(roles)}")
         return user
 

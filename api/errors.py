@@ -30,6 +30,8 @@ STATUS: dict[type[errors.RegistryError], int] = {
     errors.InvalidInput: 422,
     errors.InsufficientFunds: 409,  # like InsufficientHoldings: the state, not the request
     errors.FourEyesViolation: 403,  # this administrator may not; another may
+    errors.PermissionDenied: 403,
+    errors.AuthenticationFailed: 401,
 }
 
 

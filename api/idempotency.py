@@ -132,10 +132,14 @@ class IdempotencyStore:
 
 
 def open_store(env: Mapping[str, str]) -> IdempotencyStore:
-    """The idempotency store of the data folder (beside ``tokens.sqlite``)."""
+    """The idempotency store of the data folder, readable by its owner only: stored
+    responses are participants' data."""
     folder = Path(Settings.from_env(env).data_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    return IdempotencyStore(folder / "idempotency.sqlite")
+    path = folder / "idempotency.sqlite"
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    return IdempotencyStore(path)
 
 
 def fingerprint(method: str, path: str, query: bytes, body: bytes) -> bytes:
@@ -170,7 +174,7 @@ class Idempotency:
                           "characters", scope, receive, send)
             return
         verified = scope.get("state", {}).get("principal")  # by Authentication, usually
-        principal = (f"{verified.role}:{verified.subject}" if verified is not None
+        principal = (f"user:{verified.user_id}" if verified is not None
                      else await run_in_threadpool(_principal, scope))
         if principal is None:  # authentication will refuse it; nothing to remember
             await self.app(scope, receive, send)
@@ -217,9 +221,18 @@ class Idempotency:
             await run_in_threadpool(store.release, principal, key)
             return
         headers = [(bytes(k), bytes(v)) for k, v in start.get("headers", [])]
-        await run_in_threadpool(store.finish, principal, key,
-                                Stored(status, headers, b"".join(chunks)))
+        stored = Stored(status, headers, b"".join(chunks))
+        if any(k.lower() == b"cache-control" and b"no-store" in v for k, v in headers):
+            stored = _WITHHELD  # a response holding a secret (a new token) is never kept
+        await run_in_threadpool(store.finish, principal, key, stored)
 
+
+_WITHHELD_PROBLEM = problem(
+    409, "idempotency-secret-withheld", "Idempotency secret withheld",
+    "the first response to this key held a secret, which is not kept; list what it created "
+    "instead of repeating it")
+_WITHHELD = Stored(409, [(bytes(k), bytes(v)) for k, v in _WITHHELD_PROBLEM.raw_headers],
+                   bytes(_WITHHELD_PROBLEM.body))
 
 _REFUSALS = {
     "mismatch": (422, "idempotency-key-reused",
@@ -239,7 +252,7 @@ def _principal(scope: Scope) -> str | None:
     if principal is None:
         secret = bearer_secret(scope)
         principal = None if secret is None else verify(scope["app"], secret)
-    return None if principal is None else f"{principal.role}:{principal.subject}"
+    return None if principal is None else f"user:{principal.user_id}"
 
 
 async def _read_body(receive: Receive) -> bytes:

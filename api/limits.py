@@ -1,21 +1,26 @@
-"""Request body size cap (413) and per-token rate limiting (429), as plain ASGI middleware.
+"""Request body size cap (413) and rate limiting (429), as plain ASGI middleware.
 
 Both answer with ``application/problem+json`` before a handler runs. The body cap counts the
 bytes actually received, so a chunked body without ``Content-Length`` is capped as well. Rate
-limits come from the ``limits`` library (sliding window counter, in process memory) keyed by a
-digest of the bearer token, or by the client address when there is none.
+limits come from the ``limits`` library (sliding window counter, in process memory) keyed by
+the authenticated user (``Authentication`` runs first), or by the client address for a request
+without a valid token: however a header is spelt, the same person meets the same counter.
+Guessing costs too: invalid bearer tokens (`Guards.refuse_bad_token`) and failed logins
+(`Guards.login_refused`, per login and per client address) have limits of their own.
 
 Configuration (``create_app(env)``):
 
 - ``REGISTRY_MAX_BODY_BYTES``: largest request body accepted, default 1 MiB;
 - ``REGISTRY_RATE_LIMIT``: limits in ``limits`` notation, e.g. ``"50/second; 1000/minute"``;
-  ``"none"`` switches limiting off. The default, 1000 per second per token, is generous so that
+  ``"none"`` switches limiting off. The default, 1000 per second per user, is generous so that
   load tests are not throttled unless they configure a limit.
+- ``REGISTRY_BAD_TOKEN_LIMIT``: invalid bearer tokens per client address (default
+  ``20/minute``); ``REGISTRY_LOGIN_LIMIT``: failed logins per login and per client address
+  (default ``5/minute; 20/hour``).
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from collections.abc import Mapping
@@ -32,6 +37,8 @@ from api.errors import problem
 
 DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_RATE_LIMIT = "1000/second"
+DEFAULT_GUESS_LIMIT = "20/minute"
+DEFAULT_LOGIN_LIMIT = "5/minute; 20/hour"
 
 
 def max_body_bytes(env: Mapping[str, str]) -> int:
@@ -41,14 +48,59 @@ def max_body_bytes(env: Mapping[str, str]) -> int:
     return int(text)
 
 
-def rate_limits(env: Mapping[str, str]) -> list[RateLimitItem]:
-    text = env.get("REGISTRY_RATE_LIMIT", DEFAULT_RATE_LIMIT).strip()
+def rate_limits(env: Mapping[str, str], name: str = "REGISTRY_RATE_LIMIT",
+                default: str = DEFAULT_RATE_LIMIT) -> list[RateLimitItem]:
+    text = env.get(name, default).strip()
     if text.lower() in ("", "none", "off"):
         return []
     try:
         return parse_many(text)
     except ValueError as exc:
-        raise ValueError(f"REGISTRY_RATE_LIMIT {text!r}: {exc}") from None
+        raise ValueError(f"{name} {text!r}: {exc}") from None
+
+
+class Guards:
+    """The counters of failed attempts: invalid bearer tokens per client address, failed
+    logins per login and per client address (``app.state.limits``)."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.bad_token = rate_limits(env, "REGISTRY_BAD_TOKEN_LIMIT", DEFAULT_GUESS_LIMIT)
+        self.login = rate_limits(env, "REGISTRY_LOGIN_LIMIT", DEFAULT_LOGIN_LIMIT)
+        self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+
+    def refuse_bad_token(self, scope: Scope) -> Any:
+        """Count an invalid token from this address; a 429 response once over the limit."""
+        return self._count(self.bad_token, "bad-token:" + client_address(scope),
+                           "invalid tokens from this address")
+
+    def login_blocked(self, login: str, address: str) -> Any:
+        """A 429 response while the login or the address is over its failure limit."""
+        for key in ("login:" + login, "login-from:" + address):
+            for item in self.login:
+                if not self.limiter.test(item, key):
+                    return _too_many(self.limiter, item, key, "failed logins")
+        return None
+
+    def login_failed(self, login: str, address: str) -> None:
+        for key in ("login:" + login, "login-from:" + address):
+            for item in self.login:
+                self.limiter.hit(item, key)
+
+    def _count(self, items: list[RateLimitItem], key: str, what: str) -> Any:
+        for item in items:
+            if not self.limiter.hit(item, key):
+                return _too_many(self.limiter, item, key, what)
+        return None
+
+
+def _too_many(limiter: SlidingWindowCounterRateLimiter, item: RateLimitItem, key: str,
+              what: str) -> Any:
+    reset_at, _ = limiter.get_window_stats(item, key)
+    wait = max(1, math.ceil(reset_at - time.time()))
+    response = problem(429, "too-many-requests", "Too many requests",
+                       f"more than {item} {what}; retry in {wait} s")
+    response.headers["Retry-After"] = str(wait)
+    return response
 
 
 class PayloadTooLarge(HTTPException):
@@ -107,7 +159,7 @@ async def _too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> 
 
 
 class RateLimit:
-    """At most ``limits`` requests per token (or client address) per window; 429 beyond."""
+    """At most ``limits`` requests per user (or client address) per window; 429 beyond."""
 
     def __init__(self, app: ASGIApp, *, limits: list[RateLimitItem]) -> None:
         self.app, self.limits = app, limits
@@ -124,7 +176,7 @@ class RateLimit:
                 reset_at, _ = self.limiter.get_window_stats(item, who)
                 wait = max(1, math.ceil(reset_at - time.time()))
                 response = problem(429, "too-many-requests", "Too many requests",
-                                   f"more than {item} for this token; retry in {wait} s")
+                                   f"more than {item} for this caller; retry in {wait} s")
                 response.headers["Retry-After"] = str(wait)
                 await response(scope, receive, send)
                 return
@@ -132,13 +184,16 @@ class RateLimit:
 
 
 def _caller(scope: Scope) -> str:
-    """The rate-limit key: a digest of the Authorization header (never the secret itself),
-    else the client address."""
-    authorization = _header(scope, b"authorization")
-    if authorization:
-        return "token:" + hashlib.sha256(authorization.encode("latin-1")).hexdigest()[:32]
+    """The rate-limit key: the user ``Authentication`` verified, else the client address."""
+    principal = scope.get("state", {}).get("principal")
+    if principal is not None:
+        return "user:" + principal.user_id
+    return "client:" + client_address(scope)
+
+
+def client_address(scope: Scope) -> str:
     client: Any = scope.get("client")
-    return f"client:{client[0] if client else 'unknown'}"
+    return str(client[0]) if client else "unknown"
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

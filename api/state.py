@@ -14,12 +14,10 @@ from api.console.render import RenderedPages
 from api.console.sessions import (
     Authenticate,
     SessionStore,
-    bearer_token_login,
     signing_key,
-    utc_now,
+    user_login,
 )
 from api.console.sessions import settings as session_settings
-from api.tokens import TokenStore
 from domain.exchange.orders import Outcome
 from ledger.log import Ledger
 from registry.bootstrap import Registry, build_registry
@@ -44,12 +42,11 @@ class AppState:
     registry: Registry
     ledger: Ledger
     follower: LedgerFollower
-    tokens: TokenStore
     gateway: OrderGateway
     market_data: MarketData
     public: PublicRegistry  # what the registry publishes to anyone (the console's public pages)
     sessions: SessionStore  # the console's signed-in sessions
-    authenticate: Authenticate  # login, password, TOTP -> principal (PROVISIONAL: tokens)
+    authenticate: Authenticate  # login, password, TOTP -> principal (a user)
     lock: threading.Lock = field(default_factory=threading.Lock)
     rendered: RenderedPages = field(default_factory=RenderedPages)  # console pages' HTML
 
@@ -59,7 +56,6 @@ class AppState:
         settings = LedgerSettings.from_env(env)
         ledger = open_ledger(settings)
         follower = LedgerFollower(registry, ledger, checkpoint_every=settings.checkpoint_every)
-        tokens = open_tokens(env)
         # concurrent HTTP orders, of every market, share one save (see registry.order_gateway)
         market_data = MarketData(registry)
 
@@ -69,9 +65,9 @@ class AppState:
             return outcomes
 
         gateway = OrderGateway(submit_batches, clock=_clock)
-        # the identity work replaces this callable (users, argon2id passwords, TOTP)
-        authenticate = bearer_token_login(lambda secret: tokens.verify(secret, now=utc_now()))
-        return cls(registry=registry, ledger=ledger, follower=follower, tokens=tokens,
+        # the console signs users in with their login, password and second factor
+        authenticate = user_login(registry)
+        return cls(registry=registry, ledger=ledger, follower=follower,
                    gateway=gateway, market_data=market_data, public=PublicRegistry(registry),
                    sessions=open_sessions(env), authenticate=authenticate)
 
@@ -121,7 +117,6 @@ class AppState:
 
     def close(self) -> None:
         self.market_data.close()  # ends open live streams before the store goes away
-        self.tokens.close()
         self.sessions.close()
         self.ledger.close()
         self.registry.close()
@@ -134,10 +129,3 @@ def open_sessions(env: Mapping[str, str]) -> SessionStore:
     idle, lifetime = session_settings(env)
     return SessionStore(folder / "sessions.sqlite", key=signing_key(folder), idle=idle,
                         lifetime=lifetime)
-
-
-def open_tokens(env: Mapping[str, str]) -> TokenStore:
-    """The token store of the data folder."""
-    folder = Path(Settings.from_env(env).data_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    return TokenStore(folder / "tokens.sqlite")

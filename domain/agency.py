@@ -28,16 +28,25 @@ class Agency(CreditRecord, Aggregate):
         return natural_id(f"/agencies/{credit_code}")
 
     @classmethod
-    def register(cls, *, credit_code: str, name: str, at: str) -> Agency:
+    def register(cls, *, credit_code: str, name: str, at: str,
+                 controlled_by: str | None = None) -> Agency:
+        """``controlled_by``: the enterprise that controls the agency, as registered (it may
+        then neither audit nor verify that enterprise's retrofits)."""
         validate_credit_code(credit_code)
+        if controlled_by is not None:
+            validate_credit_code(controlled_by)
         if not name.strip():
             raise InvalidInput("an agency needs a name")
-        return cls(credit_code=credit_code, name=name, at=at)
+        if controlled_by is None:  # the event of old: no controlling enterprise recorded
+            return cls(credit_code=credit_code, name=name, at=at)
+        return cls(credit_code=credit_code, name=name, at=at, controlled_by=controlled_by)
 
     @event("Registered", topic=event_topic("Agency", "Registered"))
-    def __init__(self, credit_code: str, name: str, at: str) -> None:
+    def __init__(self, credit_code: str, name: str, at: str,
+                 controlled_by: str | None = None) -> None:
         self.credit_code = credit_code
         self.name = name
+        self.controlled_by = controlled_by
         self.registered_at = at
         self.accreditation: str | None = None
         self.standing = GOOD

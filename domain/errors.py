@@ -94,3 +94,15 @@ class NoConfirmedRight(InvalidState):
     """The enterprise holds no confirmed right (permit or quota) for the kind."""
 
     code = "no-confirmed-right"
+
+
+class PermissionDenied(RegistryError):
+    """The acting user lacks the role, the organisation or the engagement this needs."""
+
+    code = "forbidden"
+
+
+class AuthenticationFailed(RegistryError):
+    """Login, password, second factor or token did not check out (never says which)."""
+
+    code = "unauthenticated"

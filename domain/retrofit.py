@@ -29,6 +29,10 @@ CONFIRMED = "confirmed"
 ISSUED = "issued"
 REVOKED = "revoked"
 
+AUDIT = "audit"
+VERIFICATION = "verification"
+STAGES = (AUDIT, VERIFICATION)
+
 
 class Retrofit(Aggregate):
     TOPIC = aggregate_topic("Retrofit")
@@ -75,12 +79,65 @@ class Retrofit(Aggregate):
         self.confirmation: dict[str, Any] | None = None
         self.lots: dict[str, dict[str, Any]] = {}
         self.revocation: dict[str, Any] | None = None
+        #: stage ("audit", "verification") -> the agency the enterprise engaged for it
+        self.engagements: dict[str, str] = {}
 
     def _check_state(self, *expected: str) -> None:
         if self.state not in expected:
             raise InvalidState(
                 f"retrofit {self.reference} is {self.state}; this needs {' or '.join(expected)}"
             )
+
+    # -- engagements ---------------------------------------------------------------------------
+
+    def engage(self, *, stage: str, agency: Agency, by: str, at: str) -> None:
+        """The enterprise engages an agency for the audits or the verification; only that
+        agency files the stage. The agency is independent of the enterprise (not its own
+        credit code, nor controlled by it as registered), and the verifier of the auditor."""
+        if stage not in STAGES:
+            raise InvalidInput(f"an engagement is for {' or '.join(STAGES)}, not {stage!r}")
+        open_in = (REGISTERED, BASELINE_AUDITED) if stage == AUDIT else (
+            REGISTERED, BASELINE_AUDITED, POST_AUDITED)
+        self._check_state(*open_in)
+        agency.check_may_audit()
+        self.check_independent(agency)
+        other = self.engagements.get(VERIFICATION if stage == AUDIT else AUDIT)
+        if agency.credit_code == other or (
+                stage == VERIFICATION and agency.credit_code in self.audit_agencies()):
+            raise AgencyNotEligible(f"agency {agency.credit_code} may not both audit and "
+                                    f"verify retrofit {self.reference}")
+        self._engaged(stage=stage, agency=agency.credit_code, by=by, at=at)
+
+    @event("Engaged", topic=event_topic("Retrofit", "Engaged"))
+    def _engaged(self, stage: str, agency: str, by: str, at: str) -> None:
+        self.engagements = {**self.engagements, stage: agency}
+
+    def check_independent(self, agency: Agency) -> None:
+        if agency.credit_code == self.enterprise or \
+                getattr(agency, "controlled_by", None) == self.enterprise:
+            raise AgencyNotEligible(f"agency {agency.credit_code} is the enterprise's own or "
+                                    f"controlled by it, so it may not audit or verify "
+                                    f"retrofit {self.reference}")
+
+    def check_engaged(self, stage: str, agency: Agency) -> None:
+        if self.engagements.get(stage) != agency.credit_code:
+            raise AgencyNotEligible(f"agency {agency.credit_code} is not engaged for the "
+                                    f"{stage} of retrofit {self.reference}")
+        self.check_independent(agency)
+
+    def _check_new_evidence(self, digest: str) -> None:
+        """Each stage's report is its own: one digest is never the evidence of two stages."""
+        if digest in self.evidence():
+            raise InvalidInput("this report's SHA-256 is already the evidence of another "
+                               "stage; each stage files its own report")
+
+    def check_agencies_in_good_standing(self, agencies: list[Agency]) -> None:
+        """Confirmation and issuance rest on the agencies' work: none may be barred now."""
+        for a in agencies:
+            if a.standing != "good":
+                raise AgencyNotEligible(f"agency {a.credit_code}, whose work retrofit "
+                                        f"{self.reference} rests on, is barred by its credit "
+                                        "record")
 
     # -- audits and verification ---------------------------------------------------------------
 
@@ -89,6 +146,8 @@ class Retrofit(Aggregate):
     ) -> None:
         self._check_state(REGISTERED)
         agency.check_may_audit()
+        self.check_engaged(AUDIT, agency)
+        self._check_new_evidence(check_sha256(report_sha256))
         self._baseline_audited(
             agency=agency.credit_code, report_sha256=check_sha256(report_sha256),
             amounts=check_amounts(amounts, self.kinds, "baseline"), at=at,
@@ -107,6 +166,8 @@ class Retrofit(Aggregate):
     ) -> None:
         self._check_state(BASELINE_AUDITED)
         agency.check_may_audit()
+        self.check_engaged(AUDIT, agency)
+        self._check_new_evidence(check_sha256(report_sha256))
         amounts = check_amounts(amounts, self.kinds, "post-retrofit")
         base = self.baseline_amounts()
         for k, v in amounts.items():
@@ -149,6 +210,8 @@ class Retrofit(Aggregate):
                 f"agency {agency.credit_code} audited retrofit {self.reference} and may not "
                 "verify it"
             )
+        self.check_engaged(VERIFICATION, agency)
+        self._check_new_evidence(check_sha256(report_sha256))
         reductions = check_amounts(reductions, self.kinds, "verified reduction")
         audited = self.audited_reductions()
         for k, v in reductions.items():
@@ -170,6 +233,10 @@ class Retrofit(Aggregate):
         self.state = VERIFIED
 
     # -- confirmation and issuance -------------------------------------------------------------
+
+    def check_confirmable(self) -> None:
+        """Verified, and so open to confirmation (a proposal is refused otherwise)."""
+        self._check_state(VERIFIED)
 
     def confirm(
         self, *, administrator: str, remaining_obligations: dict[str, int], at: str

@@ -14,25 +14,23 @@ import argparse
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.tokens import TokenStore
+from registry.bootstrap import build_registry
+from registry.seed_users import issue_in
 
 BODY = {"side": "buy", "price": 300000, "quantity": 40000}
 
 
 def _token(folder: Path) -> str:
-    now = datetime.now(UTC)
-    store = TokenStore(folder / "tokens.sqlite")
+    registry = build_registry({"REGISTRY_DATA_DIR": str(folder)})
     try:
-        return store.create(role="enterprise", subject="91440300MAJH82LCJY", now=now,
-                            expires_at=now + timedelta(days=1))[1]
+        return issue_in(registry, "enterprise", "91440300MAJH82LCJY")[1]
     finally:
-        store.close()
+        registry.close()
 
 
 def _rate(client: TestClient, headers: list[dict[str, str]]) -> float:

@@ -82,11 +82,13 @@ def build(target: int, seed: int) -> list[Any]:
             ref = f"RF-{zone}-{n}"
             ret = Retrofit.register(reference=ref, enterprise=e.credit_code, period=2025,
                                     kinds=["COD"], description="MBR", at=AT)
+            ret.engage(stage="audit", agency=agencies[0], by="bench", at=AT)
+            ret.engage(stage="verification", agency=agencies[1], by="bench", at=AT)
             ret.record_baseline_audit(agency=agencies[0], report_sha256=digest,
                                       amounts={"COD": 5_000_000}, at=AT)
-            ret.record_post_audit(agency=agencies[0], report_sha256=digest,
+            ret.record_post_audit(agency=agencies[0], report_sha256="cd" * 32,
                                   amounts={"COD": 1_000_000}, at=AT)
-            ret.verify(agency=agencies[1], report_sha256=digest,
+            ret.verify(agency=agencies[1], report_sha256="ef" * 32,
                        reductions={"COD": 4_000_000}, at=AT)
             ret.confirm(administrator="admin", remaining_obligations={}, at=AT)
             i.issue(lot_id=f"{ref}/COD", owner=e.credit_code, retrofit=str(ret.id),

@@ -18,13 +18,12 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from api.tokens import TokenStore
 from domain.credit_code import make_credit_code
 from registry.bootstrap import build_registry
+from registry.seed_users import issue_in
 
 AT = "2025-06-02T09:00:00+08:00"
 UNITS_EACH = 500_000_000  # kg of each kind per firm: no order in a run is refused for want of units
@@ -94,17 +93,17 @@ def seed(env: dict[str, str], traders: int = 20) -> Manifest:
 
 
 def issue_tokens(data_dir: Path, manifest: Manifest, *, administrators: int = 2,
-                 auditors: int = 2) -> dict[str, list[dict[str, str]]]:
-    """One enterprise token per trader, and administrator and auditor tokens, valid a day;
-    written to ``tokens.json`` (0600) in the data folder for the Locust users."""
-    now = datetime.now(UTC)
+                 auditors: int = 2, env: dict[str, str] | None = None,
+                 ) -> dict[str, list[dict[str, str]]]:
+    """One token per trader's user, and administrator and auditor tokens, valid a day (users
+    created as needed in the registry of ``env``, by default the data folder's); written to
+    ``tokens.json`` (0600) in the data folder for the Locust users."""
     data_dir.mkdir(parents=True, exist_ok=True)  # PostgreSQL runs keep only tokens and ledger here
-    store = TokenStore(data_dir / "tokens.sqlite")
+    registry = build_registry(env or {"REGISTRY_DATA_DIR": str(data_dir)})
     out: dict[str, list[dict[str, str]]] = {"enterprise": [], "administrator": [], "auditor": []}
     try:
         def make(role: str, subject: str) -> None:
-            _, secret = store.create(role=role, subject=subject, now=now,
-                                     expires_at=now + timedelta(days=1))
+            _, secret = issue_in(registry, role, subject)
             out[role].append({"subject": subject, "token": secret})
 
         for code in manifest.traders:
@@ -114,7 +113,7 @@ def issue_tokens(data_dir: Path, manifest: Manifest, *, administrators: int = 2,
         for n in range(auditors):
             make("auditor", f"load-auditor-{n + 1}")
     finally:
-        store.close()
+        registry.close()
     path = data_dir / "tokens.json"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:

@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     with step(f"seed {args.traders} enterprises on 3 markets, issue tokens"):
         manifest = seed(env, args.traders)
         manifest.save(results / "world.json")
-        issue_tokens(data, manifest)
+        issue_tokens(data, manifest, env=env)
     before = data / "export-before"
     done = cli(env, "ledger", "export", str(before))
     if done.returncode != 0:

@@ -9,6 +9,7 @@ most ``MAX_ATTEMPTS`` times.
 from __future__ import annotations
 
 import functools
+import inspect
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -28,6 +29,7 @@ from domain.expansion import ExpansionApplication
 from domain.instrument import Instrument
 from domain.retrofit import Retrofit
 from domain.rules import CURRENT_RULES, TradingRules, rules
+from registry.acting import acting, companions, saved, stamp
 from registry.projection import ProjectingRepository
 from registry.read_cache import ReadCache
 from registry.snapshots import take_due_snapshots
@@ -40,19 +42,34 @@ R = TypeVar("R")
 
 
 def command(fn: Callable[P, R]) -> Callable[P, R]:
-    """Re-run the whole command on a version conflict; give up with a typed error."""
+    """Re-run the whole command on a version conflict; give up with a typed error.
+
+    Every command also takes ``actor=`` and ``approved_by=`` keywords: the events it saves
+    name them (`registry.acting`); without them the caller's acting context applies."""
+
+    declared = set(inspect.signature(fn).parameters)  # a command may take them itself
 
     @functools.wraps(fn)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        for attempt in range(MAX_ATTEMPTS):
-            try:
-                return fn(*args, **kwargs)
-            except IntegrityError:
-                # jittered exponential back-off, so that contending writers spread out
-                time.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt))  # noqa: S311
-        raise ConcurrencyConflict(f"{fn.__name__} kept conflicting with concurrent writes")
+        actor = kwargs.pop("actor", None) if "actor" not in declared else None
+        approved_by = (kwargs.get("approved_by") if "approved_by" in declared
+                       else kwargs.pop("approved_by", None))
+        if actor is None and approved_by is None:
+            return _retrying(fn, *args, **kwargs)
+        with acting(actor, approved_by):  # type: ignore[arg-type]
+            return _retrying(fn, *args, **kwargs)
 
     return wrapper
+
+
+def _retrying(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return fn(*args, **kwargs)
+        except IntegrityError:
+            # jittered exponential back-off, so that contending writers spread out
+            time.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt))  # noqa: S311
+    raise ConcurrencyConflict(f"{fn.__name__} kept conflicting with concurrent writes")
 
 
 def instrument_id(code: str) -> UUID:
@@ -94,6 +111,17 @@ class RegistryBase(Application):
         repository = super().construct_repository()
         repository.__class__ = ProjectingRepository  # the same state; one default differs
         return repository  # type: ignore[return-value]
+
+    def save(self, *objs: Any, **kwargs: Any) -> Any:
+        """Save as the library does, in one transaction, after naming the actor (and the
+        approver) in every new event and adding the acting context's companions (an
+        approval saved with the act it approves; `registry.acting`)."""
+        objs = (*objs, *companions())
+        stamp([e for o in objs if o is not None
+               for e in getattr(o, "pending_events", ())])
+        recordings = super().save(*objs, **kwargs)
+        saved()
+        return recordings
 
     def _take_snapshots(self, processing_event: ProcessingEvent[Any]) -> None:
         """Due snapshots from the saved aggregates, in one write (`registry.snapshots`)."""
@@ -213,8 +241,10 @@ class RegistryBase(Application):
         self.save(e)
 
     @command
-    def register_agency(self, *, credit_code: str, name: str, at: str) -> Agency:
-        a = Agency.register(credit_code=credit_code, name=name, at=at)
+    def register_agency(self, *, credit_code: str, name: str, at: str,
+                        controlled_by: str | None = None) -> Agency:
+        a = Agency.register(credit_code=credit_code, name=name, at=at,
+                            controlled_by=controlled_by)
         self._create("agencies", credit_code, a)
         return a
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 DEFAULT_START = "2025-01-06T09:00:00+08:00"
 ADMIN = "gdee-admin-li"
 ADMIN_2 = "gdee-admin-chen"
+DEMO_AUDITOR = "gd-audit-office-zhou"
 
 # Administrative division codes (GB/T 2260) that open a unified social credit code.
 DIVISIONS = {
@@ -220,6 +222,15 @@ class Timeline:
         return self.now.isoformat(timespec="seconds")
 
 
+def demo_id(login: str) -> str:
+    """The demo's user ids: derived from the login, so the same world every run."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"/demo/users/{login}").hex
+
+
+def demo_proposal_id(what: str) -> str:
+    return "P-" + hashlib.sha256(f"/demo/proposals/{what}".encode()).hexdigest()[:16]
+
+
 def credit_code(rng: random.Random, prefecture: str) -> str:
     """91 (enterprise registered with market regulation) + division + 9-character org code."""
     org = "MA" + "".join(rng.choice(ALPHABET) for _ in range(7))
@@ -235,6 +246,7 @@ def seed_demo(registry: Registry, *, at_start: str = DEFAULT_START) -> dict[str,
     """Seed the demo world into ``registry`` (expected empty) and return its summary."""
     seeder = _Seeder(registry, at_start)
     seeder.register_parties()  # January
+    seeder.register_users()
     seeder.run_retrofits()  # February to August
     issued, no_surplus = seeder.confirm_and_issue()  # August
     transfers, refusals = seeder.trade(issued)  # September and October
@@ -302,6 +314,44 @@ class _Seeder:
                 permit=f"{division}-{prefix}-2023-{n + 1:04d}", valid_from="2023-01-01",
                 valid_until="2027-12-31", actor=ADMIN, at=self.clock.on(9))
 
+    def register_users(self) -> None:
+        """The people: the two founding administrators (bootstrapped), an auditor whose role
+        one proposed and the other approved, a trader-representative per enterprise and staff
+        per agency (logins ``trader.<code>`` and ``staff.<code>``). No passwords: ``registry
+        token demo`` sets them and prints how to log in."""
+        r, at = self.registry, self.clock.on(9)
+        li, _ = r.bootstrap_administrator(login=ADMIN, display_name="Li Wen (GDEE)",
+                                          password=None, at=at, user_id=demo_id(ADMIN))
+        chen, _ = r.bootstrap_administrator(login=ADMIN_2, display_name="Chen Hui (GDEE)",
+                                            password=None, at=at, user_id=demo_id(ADMIN_2))
+        self.admins = (li.user_id, chen.user_id)
+        auditor = r.create_user(login=DEMO_AUDITOR, display_name="Zhou Min (audit office)",
+                                organisation="audit_body", roles=[], by=li.user_id, at=at,
+                                user_id=demo_id(DEMO_AUDITOR))
+        proposal = r.propose(action="grant_role", by=li.user_id, at=at,
+                             params={"user_id": auditor.user_id, "role": "auditor"},
+                             proposal_id=demo_proposal_id("grant-auditor"))
+        r.approve_proposal(proposal_id=proposal.proposal_id, by=chen.user_id, at=at)
+        for key, code in sorted(self.codes.items()):
+            login = f"trader.{code.lower()}"
+            r.create_user(login=login, display_name=f"Trader of {self.firms[key].name}",
+                          organisation="enterprise", organisation_code=code,
+                          roles=["trader", "representative"], by=li.user_id, at=at,
+                          user_id=demo_id(login))
+        for key, code in sorted(self.agencies.items()):
+            login = f"staff.{code.lower()}"
+            r.create_user(login=login, display_name=f"Staff of {key}", organisation="agency",
+                          organisation_code=code, roles=["agency_staff"], by=li.user_id,
+                          at=at, user_id=demo_id(login))
+
+    def four_eyes(self, action: str, at: str, **params: Any) -> Any:
+        """Propose as the first administrator, approve as the second."""
+        li, chen = self.admins
+        proposal = self.registry.propose(
+            action=action, params=params, by=li, at=at,
+            proposal_id=demo_proposal_id(f"{action}/{sorted(params.items())}"))
+        return self.registry.approve_proposal(proposal_id=proposal.proposal_id, by=chen, at=at)
+
     def run_retrofits(self) -> None:
         """Registration, baseline audit, post-retrofit audit, verification by another agency."""
         r, clock = self.registry, self.clock
@@ -309,6 +359,12 @@ class _Seeder:
             r.register_retrofit(reference=plan.reference, enterprise=self.codes[plan.firm],
                                 period=self.period, kinds=sorted(plan.figures),
                                 description=plan.description, at=clock.on(30 + 2 * n))
+        for plan in PLANS:  # the enterprise engages its auditor and verifier
+            trader = demo_id(f"trader.{self.codes[plan.firm].lower()}")
+            for stage, agency in (("audit", plan.auditor), ("verification", plan.verifier)):
+                r.engage_agency(reference=plan.reference, stage=stage,
+                                agency=self.agencies[agency], by=trader,
+                                at=clock.on(clock.day), actor=trader)
         for n, plan in enumerate(PLANS):
             r.record_baseline_audit(
                 reference=plan.reference, agency=self.agencies[plan.auditor],
@@ -334,12 +390,11 @@ class _Seeder:
         issued: dict[str, dict[str, Any]] = {}
         no_surplus: dict[str, Any] | None = None
         for n, plan in enumerate(PLANS):
-            surplus = self.registry.confirm_retrofit(reference=plan.reference,
-                                                     administrator=ADMIN,
-                                                     at=self.clock.on(215 + 2 * n))
+            surplus = self.four_eyes("confirm_retrofit", self.clock.on(215 + 2 * n),
+                                     reference=plan.reference)
             try:
-                issued[plan.reference] = self.registry.issue_surplus(
-                    reference=plan.reference, administrator=ADMIN, at=self.clock.on(215 + 2 * n))
+                issued[plan.reference] = self.four_eyes(
+                    "issue_surplus", self.clock.on(215 + 2 * n), reference=plan.reference)
             except NoSurplus as refused:
                 no_surplus = {"retrofit": plan.reference, "enterprise": self.codes[plan.firm],
                               "surplus": surplus, "reason": str(refused)}
@@ -388,7 +443,8 @@ class _Seeder:
             reference=expansion["reference"], enterprise=expansion["enterprise"],
             instrument=instrument, quantity=expansion["quantity"],
             project=expansion["project"], at=self.clock.on(285))
-        self.registry.approve_expansion(reference=expansion["reference"], administrator=ADMIN_2,
+        self.registry.approve_expansion(reference=expansion["reference"],
+                                        administrator=self.admins[1],
                                         approval=expansion["approval"], at=self.clock.on(296))
         return expansion
 
@@ -401,16 +457,17 @@ class _Seeder:
             "ref": f"GDEE-FRZ-{self.period}-03",
             "reason": "online-monitoring data gap under inquiry", "quantity": 10_000,
         }
-        self.registry.freeze(instrument=instrument, owner=freeze["owner"], ref=freeze["ref"],
-                             reason=freeze["reason"], quantity=freeze["quantity"],
-                             at=self.clock.on(305))
+        self.four_eyes("freeze", self.clock.on(305), instrument=instrument,
+                       owner=freeze["owner"], ref=freeze["ref"], reason=freeze["reason"],
+                       quantity=freeze["quantity"])
         plan = next(p for p in PLANS if p.firm == "puning")
         spot_check = f"GDEE-SC-{self.period}-118"
-        outcome = self.registry.revoke_retrofit(
-            reference=plan.reference, spot_check=spot_check,
+        outcome = self.four_eyes(
+            "revoke_retrofit", self.clock.on(310), reference=plan.reference,
+            spot_check=spot_check,
             reason="spot check found falsified online COD monitoring data in the baseline "
                    "period",
-            restrict_agencies=(self.agencies[plan.verifier],), at=self.clock.on(310),
+            restrict_agencies=[self.agencies[plan.verifier]],
         )
         revocation = {"retrofit": plan.reference, "enterprise": self.codes[plan.firm],
                       "spot_check": spot_check, "restricted_agency": self.agencies[plan.verifier],

@@ -32,13 +32,18 @@ def to_record(position: int, event: DomainEventProtocol[Any]) -> dict[str, Any]:
 
 
 def from_record(record: dict[str, Any]) -> Any:
+    """The event of a record. The payload may hold more than the event class declares (the
+    ``actor`` and ``approved_by`` every new event carries, `registry.acting`), so the event
+    is built as the library's mapper builds a stored one: its state set directly."""
     cls = resolve_topic(record["topic"])
-    return cls(
-        originator_id=UUID(record["aggregate_id"]),
-        originator_version=record["version"],
-        timestamp=datetime.fromisoformat(record["timestamp"]),
+    event = object.__new__(cls)
+    object.__setattr__(event, "__dict__", {
         **record["payload"],
-    )
+        "originator_id": UUID(record["aggregate_id"]),
+        "originator_version": record["version"],
+        "timestamp": datetime.fromisoformat(record["timestamp"]),
+    })
+    return event
 
 
 def stored_events(

@@ -28,6 +28,21 @@ class RetrofitCommands(_Base):
         return r
 
     @command
+    def engage_agency(self, *, reference: str, stage: str, agency: str, by: str,
+                      at: str) -> Retrofit:
+        """The enterprise engages ``agency`` for the retrofit's audits or its verification
+        (``stage``); only the engaged agency files that stage."""
+        r = self.retrofit(reference)
+        r.engage(stage=stage, agency=self.agency(agency), by=by, at=at)
+        self.save(r)
+        return r
+
+    def _check_agencies(self, r: Retrofit) -> None:
+        """A barred agency's pending work is neither confirmed nor issued."""
+        r.check_agencies_in_good_standing(
+            [self.agency(code) for code in sorted(set(r.agencies().values()))])
+
+    @command
     def record_baseline_audit(
         self, *, reference: str, agency: str, report_sha256: str, amounts: dict[str, int],
         at: str,
@@ -61,6 +76,7 @@ class RetrofitCommands(_Base):
     def confirm_retrofit(self, *, reference: str, administrator: str, at: str) -> dict[str, int]:
         """确权: the reduction first meets the enterprise's own task; the rest is surplus."""
         r = self.retrofit(reference)
+        self._check_agencies(r)
         e = self.enterprise(r.enterprise)
         remaining = {k: e.remaining_obligation(k, r.period) for k in r.kinds}
         r.confirm(administrator=administrator, remaining_obligations=remaining, at=at)
@@ -79,6 +95,7 @@ class RetrofitCommands(_Base):
             raise InvalidInput("issuance needs the administrator's id")
         r = self.retrofit(reference)
         surplus = r.check_issuable()
+        self._check_agencies(r)
         e = self.enterprise(r.enterprise)
         rules = self.current_rules()
         # the cap: no more than the confirmed right less the post-retrofit level less the

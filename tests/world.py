@@ -61,6 +61,14 @@ def build_world(app: Registry) -> World:
     return World(**codes)
 
 
+def engage(app: Registry, world: World, reference: str, at: str = AT) -> None:
+    """The enterprise engages the world's auditor and verifier for the retrofit."""
+    app.engage_agency(reference=reference, stage="audit", agency=world.auditor,
+                      by="system:test", at=at)
+    app.engage_agency(reference=reference, stage="verification", agency=world.verifier,
+                      by="system:test", at=at)
+
+
 def issue(
     app: Registry, world: World, *, reference: str, enterprise: str, kind: str,
     baseline: int, post: int, verified: int | None = None, period: int = 2025, at: str = AT,
@@ -70,6 +78,7 @@ def issue(
     ensure_right(app, enterprise, kind, at=at)
     app.register_retrofit(reference=reference, enterprise=enterprise, period=period,
                           kinds=[kind], description=f"{kind} retrofit", at=at)
+    engage(app, world, reference, at)
     app.record_baseline_audit(reference=reference, agency=world.auditor,
                               report_sha256=sha(f"{reference}/baseline"),
                               amounts={kind: baseline}, at=at)

@@ -9,10 +9,8 @@ hidden field that must agree). A session ends at logout, after ``idle`` seconds 
 request (idle expiry, sliding), or at ``lifetime`` seconds in any case.
 
 Who a login is, is not decided here: `SessionStore` is given the `Principal` an
-``authenticate(login, password, totp)`` callable returned. Until the identity work (users,
-argon2id passwords, TOTP) lands, the console's callable is `bearer_token_login`: the password
-field takes an API token and the login must name the token's subject. PROVISIONAL: that
-callable is the one piece to replace.
+``authenticate(login, password, totp)`` callable returned: `user_login`, the registry's users
+(argon2id passwords, TOTP for administrators).
 """
 
 from __future__ import annotations
@@ -28,6 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from api.tokens import Principal
 
@@ -144,7 +143,7 @@ class SessionStore:
                 return None
             self._db.execute("UPDATE sessions SET last_seen = ? WHERE id_hash = ?",
                              (now.isoformat(), key))
-        return Session(Principal(**json.loads(principal)), csrf,
+        return Session(_principal(principal), csrf,
                        datetime.fromisoformat(created), min(now + self.idle, end))
 
     def close_session(self, cookie: str | None) -> None:
@@ -160,23 +159,40 @@ class SessionStore:
 
 
 def _principal_record(p: Principal) -> dict[str, object]:
-    return {name: getattr(p, name) for name in p.__dataclass_fields__}
+    record = {name: getattr(p, name) for name in p.__dataclass_fields__}
+    record["roles"] = sorted(p.roles)  # JSON has no sets
+    return record
+
+
+def _principal(record: str) -> Principal:
+    fields = json.loads(record)
+    fields["roles"] = frozenset(fields.get("roles", ()))
+    return Principal(**fields)
 
 
 def csrf_matches(expected: str | None, given: str | None) -> bool:
     return bool(expected) and bool(given) and hmac.compare_digest(str(expected), str(given))
 
 
-def bearer_token_login(verify: Callable[[str], Principal | None]) -> Authenticate:
-    """PROVISIONAL ``authenticate`` until users exist: the password is an API token of the
-    token store, and the login must name its subject (an enterprise's or agency's credit
-    code, an administrator's or auditor's id). The TOTP field is not checked yet."""
+def user_login(registry: Any) -> Authenticate:
+    """``authenticate`` of the console: a user's login, password and (for administrators, or
+    whoever enrolled one) one-time code, checked by the registry (argon2id, TOTP). The session
+    acts as that user: its principal carries the user id, roles and organisation."""
+    from api.tokens import coarse_role
+    from domain.errors import AuthenticationFailed
 
     def authenticate(login: str, password: str, totp: str) -> Principal | None:
-        principal = verify(password.strip())
-        if principal is None or not hmac.compare_digest(principal.subject, login.strip()):
+        try:
+            user = registry.authenticate(login.strip(), password, totp.strip() or None,
+                                         utc_now())
+        except AuthenticationFailed:
             return None
-        return principal
+        role = coarse_role(user)
+        subject = (user.organisation_code if role in ("enterprise", "agency")
+                   and user.organisation_code else user.user_id)
+        return Principal(token_id="", user_id=user.user_id, login=user.login, role=role,
+                         subject=subject, roles=frozenset(user.roles),
+                         organisation=user.organisation, issued_by=user.user_id)
 
     return authenticate
 

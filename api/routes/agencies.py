@@ -23,7 +23,8 @@ router = APIRouter(prefix="/agencies", tags=["agencies"])
 @router.post("", status_code=status.HTTP_201_CREATED)
 def register_agency(body: AgencyCreate, _: Administrator, registry: RegistryDep) -> AgencyPublic:
     """Register an agency (administrators); it may audit once accredited."""
-    a = registry.register_agency(credit_code=body.credit_code, name=body.name, at=now())
+    a = registry.register_agency(credit_code=body.credit_code, name=body.name, at=now(),
+                                 controlled_by=body.controlled_by)
     return AgencyPublic.of(a)
 
 

@@ -111,7 +111,7 @@ def offer(body: Offer, user: CurrentUser, registry: RegistryDep) -> Agreement:
     seller = acting_for(user, body.seller)
     a = registry.offer_agreement(reference=body.reference or f"AG-{uuid.uuid4().hex[:20]}",
                                  instrument=body.instrument, seller=seller, buyer=body.buyer,
-                                 price=body.price, qty=body.quantity, offered_by=user.subject,
+                                 price=body.price, qty=body.quantity, offered_by=user.actor,
                                  at=now())
     return _out(a)
 
@@ -148,7 +148,7 @@ def accept(reference: ReferencePath, user: CurrentUser, registry: RegistryDep) -
     if user.role == "enterprise" and user.subject != a.buyer:
         raise ApiError(403, "forbidden", "only the buyer may accept")
     buyer = acting_for(user, a.buyer if user.role == "administrator" else None)
-    registry.accept_agreement(reference=reference, buyer=buyer, accepted_by=user.subject,
+    registry.accept_agreement(reference=reference, buyer=buyer, accepted_by=user.actor,
                               at=now())
     return _out(registry.agreement(reference))
 
@@ -156,7 +156,7 @@ def accept(reference: ReferencePath, user: CurrentUser, registry: RegistryDep) -
 @router.post("/{reference}/verify")
 def verify(reference: ReferencePath, user: Administrator, registry: RegistryDep) -> Agreement:
     """An administrator who took no part verifies; the trade settles delivery-versus-payment."""
-    registry.verify_agreement(reference=reference, administrator=user.subject, at=now())
+    registry.verify_agreement(reference=reference, administrator=user.actor, at=now())
     return _out(registry.agreement(reference))
 
 
@@ -165,7 +165,7 @@ def _end(registry: Registry, user: Principal, reference: str, how: str, reason: 
     a = _visible(registry, user, reference)
     if party is not None and user.role == "enterprise" and user.subject != getattr(a, party):
         raise ApiError(403, "forbidden", f"only the {party} may do this")
-    registry.end_agreement(reference=reference, state=how, by=user.subject, reason=reason,
+    registry.end_agreement(reference=reference, state=how, by=user.actor, reason=reason,
                            at=now())
     return _out(registry.agreement(reference))
 

@@ -144,7 +144,7 @@ def open_auction(body: AuctionOpen, user: Administrator, registry: RegistryDep) 
     """Open an auction of the seller's units (administrators); the volume is reserved."""
     fields: dict[str, Any] = body.model_dump()
     fields["auction_id"] = body.auction_id or f"AU-{uuid.uuid4().hex[:20]}"
-    x = registry.open_auction(administrator=user.subject, at=now(), **fields)
+    x = registry.open_auction(administrator=user.actor, at=now(), **fields)
     return _out(x, user)
 
 
@@ -173,9 +173,9 @@ def place_bid(auction_id: AuctionPath, body: BidIn, user: CurrentUser,
     bid_id = body.bid_id or uuid.uuid4().hex
     reserved = registry.place_bid(auction_id=auction_id, bid_id=bid_id, bidder=bidder,
                                   price=body.price, qty=body.quantity,
-                                  entered_by=user.subject, at=now())
+                                  entered_by=user.actor, at=now())
     return Bid(bid_id=bid_id, bidder=bidder, price=body.price, quantity=body.quantity,
-               entered_by=user.subject, reserved=reserved, allocated=None)
+               entered_by=user.actor, reserved=reserved, allocated=None)
 
 
 @router.get("/{auction_id}/bids")
@@ -192,7 +192,7 @@ def list_bids(auction_id: AuctionPath, user: CurrentUser, registry: RegistryDep,
 def clear(auction_id: AuctionPath, user: Administrator, registry: RegistryDep) -> Auction:
     """Clear at one uniform price and settle every winner delivery-versus-payment (an
     administrator other than the one who opened it)."""
-    registry.clear_auction(auction_id=auction_id, administrator=user.subject, at=now())
+    registry.clear_auction(auction_id=auction_id, administrator=user.actor, at=now())
     return _out(registry.auction(auction_id), user)
 
 

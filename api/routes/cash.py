@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import Administrator, OwnEnterprise, Page, PageDep, RegistryDep, now, paginate
+from api.deps import Administrator, OwnEnterprise, Page, PageDep, RegistryDep, paginate
+from api.routes.proposals import ProposalPublic, proposed
 from domain.errors import NotFound
 from registry.bootstrap import Registry
 
@@ -97,17 +98,21 @@ def movements(code: OwnEnterprise, registry: RegistryDep, page: PageDep) -> Page
     return paginate(found[::-1], page)
 
 
-@router.post("/{code}/deposits", status_code=status.HTTP_201_CREATED)
-def deposit(code: str, body: Record, user: Administrator, registry: RegistryDep) -> Account:
-    """Record a deposit (administrators); answers the account after it."""
-    registry.deposit(enterprise=code, amount=body.amount, reference=body.reference,
-                     administrator=user.subject, at=now())
-    return _account(registry, code)
+@router.post("/{code}/deposits", status_code=202)
+def deposit(code: str, body: Record, user: Administrator, registry: RegistryDep,
+            response: Response) -> ProposalPublic:
+    """Propose a deposit (administrators); it is recorded when a second administrator
+    approves it (``/proposals/{id}/approve`` answers the new balance)."""
+    registry.enterprise(code)
+    return proposed(registry, response, user.actor, "deposit", enterprise=code,
+                    amount=body.amount, reference=body.reference)
 
 
-@router.post("/{code}/withdrawals", status_code=status.HTTP_201_CREATED)
-def withdraw(code: str, body: Record, user: Administrator, registry: RegistryDep) -> Account:
-    """Record a withdrawal of available cash (administrators); 409 if not available."""
-    registry.withdraw(enterprise=code, amount=body.amount, reference=body.reference,
-                      administrator=user.subject, at=now())
-    return _account(registry, code)
+@router.post("/{code}/withdrawals", status_code=202)
+def withdraw(code: str, body: Record, user: Administrator, registry: RegistryDep,
+             response: Response) -> ProposalPublic:
+    """Propose a withdrawal of available cash (administrators); on approval 409 if the cash
+    is not available then."""
+    registry.cash_account(code)
+    return proposed(registry, response, user.actor, "withdraw", enterprise=code,
+                    amount=body.amount, reference=body.reference)

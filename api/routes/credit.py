@@ -5,12 +5,13 @@ verify. Administrators change records; a party reads its own, administrators and
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from api.auth import CurrentUser
-from api.deps import Administrator, OwnEnterprise, RegistryDep, authorize_agency, now
+from api.deps import Administrator, OwnEnterprise, RegistryDep, authorize_agency
+from api.routes.proposals import ProposalPublic, proposed
 from api.schemas.parties import CreditChange, CreditRecordPublic
-from registry import agencies as agency_commands
+from domain.errors import InvalidState
 
 router = APIRouter(prefix="/credit", tags=["credit records"])
 
@@ -21,22 +22,24 @@ def enterprise_record(code: OwnEnterprise, registry: RegistryDep) -> CreditRecor
     return CreditRecordPublic.of(registry.enterprise(code))
 
 
-@router.post("/enterprises/{code}/restrictions")
+@router.post("/enterprises/{code}/restrictions", status_code=202)
 def restrict_enterprise(code: str, body: CreditChange, user: Administrator,
-                        registry: RegistryDep) -> CreditRecordPublic:
-    """Bar the enterprise from trading (administrators)."""
-    registry.restrict_enterprise(credit_code=code, reason=body.reason,
-                                 reference=body.reference, at=now())
-    return CreditRecordPublic.of(registry.enterprise(code))
+                        registry: RegistryDep, response: Response) -> ProposalPublic:
+    """Propose barring the enterprise from trading (administrators; four eyes)."""
+    registry.enterprise(code)
+    return proposed(registry, response, user.actor, "restrict_enterprise", credit_code=code,
+                    reason=body.reason, reference=body.reference)
 
 
-@router.post("/enterprises/{code}/restorations")
+@router.post("/enterprises/{code}/restorations", status_code=202)
 def restore_enterprise(code: str, body: CreditChange, user: Administrator,
-                       registry: RegistryDep) -> CreditRecordPublic:
-    """Lift a restriction (administrators); 409 when the enterprise is not restricted."""
-    registry.restore_enterprise(credit_code=code, reason=body.reason,
-                                reference=body.reference, at=now())
-    return CreditRecordPublic.of(registry.enterprise(code))
+                       registry: RegistryDep, response: Response) -> ProposalPublic:
+    """Propose lifting a restriction (administrators; four eyes); 409 at once when the
+    enterprise is not restricted."""
+    if registry.enterprise(code).standing != "restricted":
+        raise InvalidState(f"{code} is not restricted")
+    return proposed(registry, response, user.actor, "restore_enterprise", credit_code=code,
+                    reason=body.reason, reference=body.reference)
 
 
 @router.get("/agencies/{code}")
@@ -46,19 +49,20 @@ def agency_record(code: str, user: CurrentUser, registry: RegistryDep) -> Credit
     return CreditRecordPublic.of(registry.agency(authorize_agency(user, code)))
 
 
-@router.post("/agencies/{code}/restrictions")
+@router.post("/agencies/{code}/restrictions", status_code=202)
 def restrict_agency(code: str, body: CreditChange, user: Administrator,
-                    registry: RegistryDep) -> CreditRecordPublic:
-    """Bar the agency from auditing and verifying (administrators)."""
-    registry.restrict_agency(credit_code=code, reason=body.reason, reference=body.reference,
-                             at=now())
-    return CreditRecordPublic.of(registry.agency(code))
+                    registry: RegistryDep, response: Response) -> ProposalPublic:
+    """Propose barring the agency from auditing and verifying (administrators; four eyes)."""
+    registry.agency(code)
+    return proposed(registry, response, user.actor, "restrict_agency", credit_code=code,
+                    reason=body.reason, reference=body.reference)
 
 
-@router.post("/agencies/{code}/restorations")
+@router.post("/agencies/{code}/restorations", status_code=202)
 def restore_agency(code: str, body: CreditChange, user: Administrator,
-                   registry: RegistryDep) -> CreditRecordPublic:
-    """Lift an agency's restriction (administrators)."""
-    agency_commands.restore_agency(registry, credit_code=code, reason=body.reason,
-                                   reference=body.reference, at=now())
-    return CreditRecordPublic.of(registry.agency(code))
+                   registry: RegistryDep, response: Response) -> ProposalPublic:
+    """Propose lifting an agency's restriction (administrators; four eyes)."""
+    if registry.agency(code).standing != "restricted":
+        raise InvalidState(f"{code} is not restricted")
+    return proposed(registry, response, user.actor, "restore_agency", credit_code=code,
+                    reason=body.reason, reference=body.reference)

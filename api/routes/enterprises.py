@@ -7,10 +7,11 @@ read all of them.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from api.deps import Administrator, Auditor, OwnEnterprise, Page, PageDep, RegistryDep, now
 from api.listing import page_of
+from api.routes.proposals import ProposalPublic, proposed
 from api.schemas.parties import EnterpriseCreate, EnterprisePublic, ObligationSet
 
 router = APIRouter(prefix="/enterprises", tags=["enterprises"])
@@ -41,11 +42,11 @@ def show_enterprise(code: OwnEnterprise, registry: RegistryDep) -> EnterprisePub
     return EnterprisePublic.of(registry.enterprise(code))
 
 
-@router.post("/{code}/obligations")
-def set_obligation(code: str, body: ObligationSet, _: Administrator,
-                   registry: RegistryDep) -> EnterprisePublic:
-    """Set the enterprise's own task for a kind and period (administrators). Surplus exists
-    only beyond it."""
-    registry.set_obligation(credit_code=code, kind=body.kind, period=body.period,
-                            target=body.target, at=now())
-    return EnterprisePublic.of(registry.enterprise(code))
+@router.post("/{code}/obligations", status_code=202)
+def set_obligation(code: str, body: ObligationSet, user: Administrator,
+                   registry: RegistryDep, response: Response) -> ProposalPublic:
+    """Propose the enterprise's own task for a kind and period (administrators; four eyes).
+    Surplus exists only beyond it."""
+    registry.enterprise(code)
+    return proposed(registry, response, user.actor, "set_obligation", credit_code=code,
+                    kind=body.kind, period=body.period, target=body.target)

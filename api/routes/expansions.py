@@ -86,7 +86,7 @@ def show(x: ReadableExpansion) -> ExpansionPublic:
 def approve(reference: str, body: ExpansionApproval, user: Administrator,
             registry: RegistryDep) -> ExpansionPublic:
     """Approve (administrators): the reserved units are consumed under the approval."""
-    registry.approve_expansion(reference=reference, administrator=user.subject,
+    registry.approve_expansion(reference=reference, administrator=user.actor,
                                approval=body.approval, at=now())
     return ExpansionPublic.of(registry.expansion(reference))
 
@@ -95,6 +95,6 @@ def approve(reference: str, body: ExpansionApproval, user: Administrator,
 def reject(reference: str, body: ExpansionRejection, user: Administrator,
            registry: RegistryDep) -> ExpansionPublic:
     """Reject (administrators): the reserved units return to available."""
-    registry.reject_expansion(reference=reference, administrator=user.subject,
+    registry.reject_expansion(reference=reference, administrator=user.actor,
                               reason=body.reason, at=now())
     return ExpansionPublic.of(registry.expansion(reference))

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, status
+from fastapi import APIRouter, Path, Response, status
 
 from api.auth import CurrentUser
 from api.deps import (
@@ -31,12 +31,12 @@ from api.deps import (
     now,
     paginate,
 )
+from api.routes.proposals import ProposalPublic, proposed
 from api.schemas.common import INSTRUMENT_PATTERN, SERIAL_PATTERN, Balance
 from api.schemas.holdings import (
     ExpiryPublic,
     ExpiryRun,
     FreezeCreate,
-    FreezePublic,
     HoldCreate,
     Holding,
     HoldPublic,
@@ -46,7 +46,6 @@ from api.schemas.holdings import (
     TransferCreate,
     TransferPublic,
     Unfreeze,
-    UnfreezePublic,
 )
 from api.schemas.trades import Receipt
 from domain.errors import InvalidInput, NotFound
@@ -64,19 +63,26 @@ SerialPath = Annotated[str, Path(pattern=SERIAL_PATTERN,
 # -- administrators' actions and serial provenance --------------------------------------------
 
 
-@router.post("/freezes", status_code=status.HTTP_201_CREATED)
-def freeze(body: FreezeCreate, _: Administrator, registry: RegistryDep) -> FreezePublic:
-    """Freeze an owner's available units under a freeze order (administrators)."""
-    n = registry.freeze(instrument=body.instrument, owner=body.owner, ref=body.ref,
-                        reason=body.reason, quantity=body.quantity, at=now())
-    return FreezePublic(instrument=body.instrument, owner=body.owner, ref=body.ref, quantity=n)
+@router.post("/freezes", status_code=202)
+def freeze(body: FreezeCreate, user: Administrator, registry: RegistryDep,
+           response: Response) -> ProposalPublic:
+    """Propose freezing an owner's available units under a freeze order (administrators;
+    four eyes). Approval answers the quantity frozen."""
+    registry.instrument(body.instrument)
+    registry.enterprise(body.owner)
+    return proposed(registry, response, user.actor, "freeze", instrument=body.instrument,
+                    owner=body.owner, ref=body.ref, reason=body.reason,
+                    quantity=body.quantity)
 
 
-@router.post("/unfreezes")
-def unfreeze(body: Unfreeze, _: Administrator, registry: RegistryDep) -> UnfreezePublic:
-    """Lift a freeze order (administrators); 404 when nothing is frozen under it."""
-    n = registry.unfreeze(instrument=body.instrument, ref=body.ref, at=now())
-    return UnfreezePublic(instrument=body.instrument, ref=body.ref, quantity=n)
+@router.post("/unfreezes", status_code=202)
+def unfreeze(body: Unfreeze, user: Administrator, registry: RegistryDep,
+             response: Response) -> ProposalPublic:
+    """Propose lifting a freeze order (administrators; four eyes); on approval 404 when
+    nothing is frozen under it."""
+    registry.instrument(body.instrument)
+    return proposed(registry, response, user.actor, "unfreeze", instrument=body.instrument,
+                    ref=body.ref)
 
 
 @router.post("/expiry-runs")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from api.auth import CurrentUser
 from api.deps import (
@@ -26,11 +26,11 @@ from api.deps import (
     acting_for,
     authorize_enterprise,
     not_found,
-    now,
     paginate,
 )
 from api.errors import ApiError
 from api.routes import market_stream
+from api.routes.proposals import ProposalPublic, proposed
 from api.schemas.markets import (
     Bar,
     Book,
@@ -47,7 +47,8 @@ from api.schemas.markets import (
     PublicTrade,
 )
 from api.tokens import Principal
-from domain.errors import NotFound
+from domain.errors import AlreadyExists, NotFound
+from domain.exchange.market import Market as MarketAggregate
 from domain.exchange.orders import Cancel, Outcome
 from domain.exchange.orders import Order as OrderRequest
 from registry.market_data import MarketData, MarketView
@@ -87,14 +88,15 @@ def list_markets(state: StateDep, _: CurrentUser, page: PageDep) -> Page[Market]
     return paginate(items, page)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=202)
 def open_market(body: MarketOpen, user: Administrator, registry: RegistryDep,
-                state: StateDep) -> Market:
-    """Open the order book of an issued instrument (administrators)."""
-    registry.open_market(administrator=user.subject, at=now(), **body.model_dump())
-    data = state.market_view()
-    with data.lock:
-        return _market(_view(data, body.instrument))
+                response: Response) -> ProposalPublic:
+    """Propose opening the order book of an issued instrument (administrators; it opens when
+    a second administrator approves)."""
+    registry.instrument(body.instrument)
+    if registry._exists(MarketAggregate.create_id(body.instrument)):
+        raise AlreadyExists(f"market {body.instrument} is already open")
+    return proposed(registry, response, user.actor, "open_market", **body.model_dump())
 
 
 @router.get("/{instrument}")
@@ -104,18 +106,18 @@ def get_market(instrument: InstrumentPath, state: StateDep, _: CurrentUser) -> M
         return _market(_view(data, instrument))
 
 
-@router.post("/{instrument}/parameters")
+@router.post("/{instrument}/parameters", status_code=202)
 def set_parameters(instrument: InstrumentPath, body: MarketParameters, user: Administrator,
-                   registry: RegistryDep, state: StateDep) -> Market:
-    """A new reference price (the day's band) and/or verification threshold (administrators).
-    The administrator setting them becomes an initiator of the trades made under them."""
+                   registry: RegistryDep, response: Response) -> ProposalPublic:
+    """Propose a new reference price (the day's band) and/or verification threshold
+    (administrators; four eyes). The proposer becomes an initiator of the trades made under
+    them."""
     changes = body.model_dump(exclude_unset=True)
-    registry.set_market_parameters(instrument=instrument, administrator=user.subject, at=now(),
-                                   reference_price=changes.get("reference_price"),
-                                   verify_above=changes.get("verify_above", "keep"))
-    data = state.market_view()
-    with data.lock:
-        return _market(_view(data, instrument))
+    if not registry._exists(MarketAggregate.create_id(instrument)):
+        raise not_found(f"market {instrument}")
+    return proposed(registry, response, user.actor, "set_market_parameters",
+                    instrument=instrument, reference_price=changes.get("reference_price"),
+                    verify_above=changes.get("verify_above", "keep"))
 
 
 @router.get("/{instrument}/book")
@@ -155,7 +157,7 @@ def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
                          "B" if body.side == "buy" else "S",
                          "L" if body.kind == "limit" else "M",
                          body.price if body.kind == "limit" and body.price else 0,
-                         body.quantity, user.subject)
+                         body.quantity, user.actor)
     return _ack(instrument, account, _raise_refusal(state.gateway.submit(instrument, order)))
 
 
@@ -164,7 +166,7 @@ def cancel_order(instrument: InstrumentPath, order_id: OrderIdPath, user: Curren
                  state: StateDep, account: AccountQuery = None) -> OrderAck:
     """Cancel a resting order of the caller's enterprise (another's answers 404)."""
     who = acting_for(user, account)
-    cancel = Cancel(order_id, who, user.subject)
+    cancel = Cancel(order_id, who, user.actor)
     return _ack(instrument, who, _raise_refusal(state.gateway.submit(instrument, cancel)))
 
 

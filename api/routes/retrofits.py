@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Response, status
 
 from api.auth import CurrentUser
 from api.deps import (
@@ -31,15 +31,15 @@ from api.deps import (
     now,
     paginate,
 )
+from api.errors import ApiError
+from api.routes.proposals import ProposalPublic, proposed
 from api.schemas.retrofits import (
     AuditSubmission,
-    Confirmed,
     Decision,
-    Issued,
+    EngagementCreate,
     RetrofitCreate,
     RetrofitPublic,
     Revocation,
-    Revoked,
     VerificationSubmission,
 )
 from api.tokens import Principal
@@ -105,6 +105,19 @@ def show_retrofit(r: ReadableRetrofit) -> RetrofitPublic:
     return RetrofitPublic.of(r)
 
 
+@router.post("/{reference}/engagements", status_code=status.HTTP_201_CREATED)
+def engage(body: EngagementCreate, r: ReadableRetrofit, user: CurrentUser,
+           registry: RegistryDep) -> RetrofitPublic:
+    """The enterprise (or an administrator for it) engages an agency for the audits or the
+    verification: only that agency files the stage. The agency is independent of the
+    enterprise and the verifier of the auditor (403 ``agency-not-eligible``)."""
+    if user.role not in ("enterprise", "administrator"):
+        raise ApiError(403, "forbidden", "this needs the role enterprise or administrator")
+    registry.engage_agency(reference=r.reference, stage=body.stage, agency=body.agency,
+                           by=user.actor, at=now())
+    return RetrofitPublic.of(registry.retrofit(r.reference))
+
+
 @router.post("/{reference}/baseline-audit")
 def baseline_audit(reference: str, body: AuditSubmission, user: AgencyUser,
                    registry: RegistryDep) -> RetrofitPublic:
@@ -135,33 +148,34 @@ def verification(reference: str, body: VerificationSubmission, user: AgencyUser,
     return RetrofitPublic.of(registry.retrofit(reference))
 
 
-@router.post("/{reference}/confirmation")
+@router.post("/{reference}/confirmation", status_code=202)
 def confirmation(reference: str, user: Administrator, registry: RegistryDep,
-                 _: Decision | None = None) -> Confirmed:
-    """确权: the verified reduction first meets the enterprise's remaining task; the rest is
-    surplus (administrators)."""
-    surplus = registry.confirm_retrofit(reference=reference, administrator=user.subject,
-                                        at=now())
-    return Confirmed(reference=reference, surplus=surplus)
+                 response: Response, _: Decision | None = None) -> ProposalPublic:
+    """Propose 确权 (administrators; four eyes): on approval the verified reduction first
+    meets the enterprise's remaining task, the rest is surplus (the approval answers it)."""
+    registry.retrofit(reference).check_confirmable()
+    return proposed(registry, response, user.actor, "confirm_retrofit", reference=reference)
 
 
-@router.post("/{reference}/issuance")
+@router.post("/{reference}/issuance", status_code=202)
 def issuance(reference: str, user: Administrator, registry: RegistryDep,
-             _: Decision | None = None) -> Issued:
-    """Issue the confirmed surplus as serial-numbered lots, one per kind (administrators);
-    409 ``no-surplus`` when the reduction only met the enterprise's own task."""
-    lots = registry.issue_surplus(reference=reference, administrator=user.subject, at=now())
-    return Issued.model_validate({"reference": reference, "lots": lots})
+             response: Response, _: Decision | None = None) -> ProposalPublic:
+    """Propose issuing the confirmed surplus as serial-numbered lots, one per kind
+    (administrators; four eyes); 409 ``no-surplus`` when the reduction only met the
+    enterprise's own task."""
+    registry.retrofit(reference).check_issuable()
+    return proposed(registry, response, user.actor, "issue_surplus", reference=reference)
 
 
-@router.post("/{reference}/revocation")
-def revocation(reference: str, body: Revocation, _: Administrator,
-               registry: RegistryDep) -> Revoked:
-    """Revoke after a failed spot check under the clawback policy (administrators): units
-    still available or reserved are revoked wherever held; consumed or retired ones are added
-    to the enterprise's task; the credit records named are restricted."""
-    outcome = registry.revoke_retrofit(
-        reference=reference, reason=body.reason, spot_check=body.spot_check, at=now(),
-        restrict_enterprise=body.restrict_enterprise,
-        restrict_agencies=tuple(body.restrict_agencies))
-    return Revoked.model_validate({"reference": reference, "revoked": outcome})
+@router.post("/{reference}/revocation", status_code=202)
+def revocation(reference: str, body: Revocation, user: Administrator,
+               registry: RegistryDep, response: Response) -> ProposalPublic:
+    """Propose revoking after a failed spot check under the clawback policy (administrators;
+    four eyes): units still available or reserved are revoked wherever held; consumed or
+    retired ones are added to the enterprise's task; the credit records named are
+    restricted."""
+    registry.retrofit(reference)
+    return proposed(registry, response, user.actor, "revoke_retrofit", reference=reference,
+                    reason=body.reason, spot_check=body.spot_check,
+                    restrict_enterprise=body.restrict_enterprise,
+                    restrict_agencies=list(body.restrict_agencies))

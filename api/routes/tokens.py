@@ -1,99 +1,105 @@
-"""API tokens, issued, listed and revoked by administrators.
+"""API tokens of users: issued by a user for itself (``/users/me/tokens``), or by an
+administrator for a named existing user (here), listed and revoked.
 
-The secret of a new token is in the response to ``POST /tokens`` and nowhere else: the store
-keeps only its hash, and the list shows who each token is for and when it is valid.
+A token acts as its user and no one else. An administrator issues none for another
+administrator or an auditor (they issue their own), so nobody obtains a credential that would
+count as a second privileged person. The secret is in the response and nowhere else (the
+response is marked ``no-store`` and never kept for Idempotency-Key replays); the registry
+records the token's id and hash with who issued it.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import Administrator, Page, PageDep, RegistryDep, StateDep, not_found, now, paginate
-from api.tokens import TokenRecord
-from domain.credit_code import validate_credit_code
-from domain.errors import InvalidInput, NotFound
+from api.deps import Administrator, Page, PageDep, RegistryDep, not_found, now, paginate
+from domain.errors import NotFound
+from domain.user import User
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 TokenId = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")]
+NO_STORE = {"Cache-Control": "no-store"}
 
 
 class TokenCreate(BaseModel):
-    """An enterprise or agency token names its credit code; an administrator or auditor token
-    names the person it is issued to."""
+    """A token for the user with this login, valid ``days`` days."""
 
     model_config = ConfigDict(extra="forbid")
-    role: Literal["enterprise", "agency", "administrator", "auditor"]
-    enterprise: str | None = Field(None, min_length=18, max_length=18)
-    agency: str | None = Field(None, min_length=18, max_length=18)
-    name: str | None = Field(None, min_length=1, max_length=100, pattern=r"^[\w.@-]+$")
+    user: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9._@-]{1,63}$")
     days: int = Field(30, ge=1, le=366)
 
 
 class TokenPublic(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: str
+    user_id: str
+    login: str
     role: str
     subject: str
+    issued_by: str
     created_at: str
     expires_at: str
     revoked_at: str | None
+    revoked_by: str | None
 
     @classmethod
-    def of(cls, record: TokenRecord) -> TokenPublic:
-        return cls(id=record.token_id, role=record.role, subject=record.subject,
-                   created_at=record.created_at, expires_at=record.expires_at,
-                   revoked_at=record.revoked_at)
+    def of(cls, user: User, token_id: str) -> TokenPublic:
+        from api.tokens import principal_of
+
+        t = user.tokens[token_id]
+        p = principal_of(user, token_id)
+        return cls(id=token_id, user_id=user.user_id, login=user.login, role=p.role,
+                   subject=p.subject, issued_by=t["issued_by"], created_at=t["issued_at"],
+                   expires_at=t["expires_at"], revoked_at=t["revoked_at"],
+                   revoked_by=t["revoked_by"])
 
 
 class TokenIssued(TokenPublic):
     secret: str = Field(description="the bearer secret; shown only in this response")
 
 
-def _subject(body: TokenCreate, registry: RegistryDep) -> str:
-    """The enterprise, agency or person the token is bound to (the entity must exist)."""
-    if body.role in ("enterprise", "agency"):
-        other = "agency" if body.role == "enterprise" else "enterprise"
-        code = getattr(body, body.role)
-        if code is None or getattr(body, other) is not None or body.name is not None:
-            raise InvalidInput(f"an {body.role} token names only its {body.role}'s credit code")
-        code = validate_credit_code(code.upper())
-        try:
-            (registry.enterprise if body.role == "enterprise" else registry.agency)(code)
-        except NotFound:
-            raise InvalidInput(f"no {body.role} {code} is registered") from None
-        return code
-    if body.name is None or body.enterprise is not None or body.agency is not None:
-        raise InvalidInput(f"an {body.role} token names the person it is issued to, and no "
-                           "enterprise or agency")
-    return body.name
+def issued(registry: RegistryDep, user: User, by: str, days: int,
+           response: Response) -> TokenIssued:
+    """Issue a token for ``user`` as ``by``; the response is never cached or kept."""
+    token_id, secret = registry.issue_token(user_id=user.user_id, by=by, at=now(), days=days)
+    response.headers.update(NO_STORE)
+    fresh = registry.user(user.user_id)
+    return TokenIssued(**TokenPublic.of(fresh, token_id).model_dump(), secret=secret)
 
 
 @router.post("", status_code=201)
-def issue(body: TokenCreate, _: Administrator, state: StateDep,
-          registry: RegistryDep) -> TokenIssued:
-    """Issue a token bound to a role and an enterprise, agency or person."""
-    subject = _subject(body, registry)
-    at = datetime.fromisoformat(now())
-    token_id, secret = state.tokens.create(role=body.role, subject=subject, now=at,
-                                           expires_at=at + timedelta(days=body.days))
-    record = state.tokens.record(token_id)
-    assert record is not None
-    return TokenIssued(**TokenPublic.of(record).model_dump(), secret=secret)
+def issue(body: TokenCreate, admin: Administrator, registry: RegistryDep,
+          response: Response) -> TokenIssued:
+    """Issue a token for a named existing user (administrators; recorded as issued by
+    them). Administrators and auditors issue their own tokens: 403 for them."""
+    try:
+        user = registry.user_by_login(body.user)
+    except NotFound:
+        raise not_found(f"user {body.user}") from None
+    return issued(registry, user, admin.actor, body.days, response)
+
+
+def _tokens(users: list[User]) -> list[TokenPublic]:
+    out = [TokenPublic.of(u, t) for u in users for t in u.tokens]
+    return sorted(out, key=lambda t: (t.created_at, t.id), reverse=True)
 
 
 @router.get("")
-def list_tokens(_: Administrator, state: StateDep, page: PageDep) -> Page[TokenPublic]:
+def list_tokens(_: Administrator, registry: RegistryDep, page: PageDep) -> Page[TokenPublic]:
     """Every token issued, newest first; secrets are never shown again."""
-    return paginate([TokenPublic.of(r) for r in state.tokens.list()], page)
+    return paginate(_tokens(registry.users()), page)
 
 
 @router.delete("/{token_id}", status_code=204)
-def revoke(token_id: TokenId, _: Administrator, state: StateDep) -> Response:
-    """Revoke a token: it answers 401 from now on."""
-    if not state.tokens.revoke(token_id, now=datetime.fromisoformat(now())):
-        raise not_found(f"active token {token_id}")
-    return Response(status_code=204)
+def revoke(token_id: TokenId, admin: Administrator, registry: RegistryDep) -> Response:
+    """Revoke a token (administrators): it answers 401 from now on."""
+    for user in registry.users():
+        token = user.tokens.get(token_id)
+        if token is not None and token["revoked_at"] is None:
+            registry.revoke_token(user_id=user.user_id, token_id=token_id, by=admin.actor,
+                                  at=now())
+            return Response(status_code=204)
+    raise not_found(f"active token {token_id}")

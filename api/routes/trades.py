@@ -93,7 +93,7 @@ def approve(trade_id: TradeIdPath, user: Administrator, registry: RegistryDep,
             state: StateDep) -> Trade:
     """Approve and settle a waiting trade (four eyes: not an initiator of it)."""
     registry.approve_trade(instrument=_instrument(trade_id), trade_id=trade_id,
-                           administrator=user.subject, at=now())
+                           administrator=user.actor, at=now())
     return _trade(_owned(state.market_view(), user, trade_id))
 
 
@@ -102,7 +102,7 @@ def reject(trade_id: TradeIdPath, body: Rejection, user: Administrator, registry
            state: StateDep) -> Trade:
     """Reject a waiting trade: the seller's units and the buyer's cash are released."""
     registry.reject_trade(instrument=_instrument(trade_id), trade_id=trade_id,
-                          administrator=user.subject, reason=body.reason, at=now())
+                          administrator=user.actor, reason=body.reason, at=now())
     return _trade(_owned(state.market_view(), user, trade_id))
 
 

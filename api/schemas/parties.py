@@ -71,6 +71,7 @@ class EnterprisePublic(Out):
 class AgencyCreate(Body):
     credit_code: CreditCode
     name: Text
+    controlled_by: CreditCode | None = None  # the enterprise that controls it, if any
 
 
 class Accreditation(Body):

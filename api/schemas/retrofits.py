@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -79,6 +79,7 @@ class RetrofitPublic(Out):
     confirmation: dict[str, Any] | None
     lots: dict[str, dict[str, Any]]
     revocation: dict[str, Any] | None
+    engagements: dict[str, str]
     version: int
 
     @classmethod
@@ -90,7 +91,15 @@ class RetrofitPublic(Out):
                    kinds=r.kinds, description=r.description, state=r.state,
                    baseline_audit=doc(r.baseline), post_audit=doc(r.post),
                    verification=doc(r.verification), confirmation=r.confirmation,
-                   lots=r.lots, revocation=r.revocation, version=r.version)
+                   lots=r.lots, revocation=r.revocation,
+                   engagements=dict(getattr(r, "engagements", {})), version=r.version)
+
+
+class EngagementCreate(Body):
+    """The agency the enterprise engages for the retrofit's audits or its verification."""
+
+    stage: Literal["audit", "verification"]
+    agency: CreditCode
 
 
 class Confirmed(Out):

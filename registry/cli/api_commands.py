@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
-from api.tokens import ROLES
 from registry.cli.base import (
     CliError,
     Context,
     Subparsers,
     add_command,
     add_group,
-    credit_code,
     whole_number,
 )
 
@@ -80,68 +78,56 @@ def cmd_serve(ctx: Context) -> int | None:
 
 
 def add_token_commands(subparsers: Subparsers) -> None:
-    token = add_group(subparsers, "token", "API tokens (stored only as hashes)")
+    token = add_group(subparsers, "token", "API tokens of users (stored only as hashes)")
     p = add_command(token, "create", cmd_token_create,
-                    "issue a bearer token; it is printed once", writes=False)
-    p.add_argument("--role", required=True, choices=ROLES)
-    bound = p.add_mutually_exclusive_group()
-    bound.add_argument("--enterprise", type=credit_code, metavar="CODE",
-                       help="the enterprise an enterprise token acts for")
-    bound.add_argument("--agency", type=credit_code, metavar="CODE",
-                       help="the agency an agency token acts for")
-    p.add_argument("--name", help="the administrator or auditor it is issued to")
+                    "issue a bearer token of an existing user; it is printed once",
+                    writes=False)
+    p.add_argument("--user", required=True, metavar="LOGIN", help="the user it acts as")
     p.add_argument("--days", type=whole_number, default=30, help="validity (default 30)")
+    # issued while the service runs, whose follower owns the ledger and appends the event
+    p.set_defaults(leave_ledger=True)
     p = add_command(token, "revoke", cmd_token_revoke, "revoke a token by its id",
                     writes=False)
     p.add_argument("token_id", metavar="ID")
+    p.set_defaults(leave_ledger=True)
     p = add_command(token, "demo", cmd_token_demo,
-                    "issue one token per role, bound to entities of the demo world",
-                    writes=False)
+                    "issue one token per role, of users of the demo world", writes=False)
     p.add_argument("--days", type=whole_number, default=7, help="validity (default 7)")
     p.add_argument("--url", default="http://127.0.0.1:8000", help="where the API is served")
 
 
-def cmd_token_create(ctx: Context) -> None:
-    from api.state import open_tokens
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
+
+def cmd_token_create(ctx: Context) -> None:
     a = ctx.args
-    subject = {"enterprise": a.enterprise, "agency": a.agency}.get(a.role) or a.name
-    if a.role in ("enterprise", "agency") and not subject:
-        raise CliError(f"an {a.role} token needs --{a.role} CODE")
-    if a.role in ("administrator", "auditor") and (a.enterprise or a.agency or not a.name):
-        raise CliError(f"an {a.role} token needs --name and no --enterprise/--agency")
     if not 0 < a.days <= 366:
         raise CliError("--days is between 1 and 366")
-    now = datetime.now(UTC)
-    store = open_tokens(ctx.env)
-    try:
-        token_id, secret = store.create(role=a.role, subject=subject, now=now,
-                                        expires_at=now + timedelta(days=a.days))
-    finally:
-        store.close()
-    print(f"id {token_id}  role {a.role}  for {subject}  expires in {a.days} days")
+    user = ctx.registry.user_by_login(a.user)
+    token_id, secret = ctx.registry.issue_token(user_id=user.user_id, by="system:cli-token",
+                                                at=_now(), days=a.days)
+    print(f"id {token_id}  user {user.login} ({', '.join(user.roles) or 'no roles'})  "
+          f"expires in {a.days} days")
     print(secret)
 
 
 def cmd_token_revoke(ctx: Context) -> None:
-    from api.state import open_tokens
+    for user in ctx.registry.users():
+        token = user.tokens.get(ctx.args.token_id)
+        if token is not None and token["revoked_at"] is None:
+            ctx.registry.revoke_token(user_id=user.user_id, token_id=ctx.args.token_id,
+                                      by="system:cli-token", at=_now())
+            print(f"token {ctx.args.token_id} of {user.login} revoked")
+            return
+    raise CliError(f"no active token with id {ctx.args.token_id!r}")
 
-    store = open_tokens(ctx.env)
-    try:
-        if not store.revoke(ctx.args.token_id, now=datetime.now(UTC)):
-            raise CliError(f"no active token with id {ctx.args.token_id!r}")
-    finally:
-        store.close()
-    print(f"token {ctx.args.token_id} revoked")
 
-
-#: who the demo tokens speak for: the demo's first firm and agency, its administrator, an auditor
-DEMO_AUDITOR = "gd-audit-office-zhou"
 
 
 def demo_subjects(registry: Registry) -> dict[str, tuple[str, str]]:
     """role -> (subject, description), picked from the demo world in the store."""
-    from registry.demo import ADMIN, AGENCIES, FIRMS
+    from registry.demo import ADMIN, AGENCIES, DEMO_AUDITOR, FIRMS
 
     catalogue = registry.catalogue().entries
     firms = {registry.enterprise(c).name: c for c in catalogue["enterprises"]}
@@ -154,29 +140,43 @@ def demo_subjects(registry: Registry) -> dict[str, tuple[str, str]]:
             "auditor": (DEMO_AUDITOR, "auditor")}
 
 
+def _demo_login(ctx: Context, user: Any) -> tuple[str, str, str | None]:
+    """A new password for a demo user (and, for an administrator, a new one-time code
+    secret): (login, password, TOTP secret or None)."""
+    import secrets as random_secrets
+
+    password = random_secrets.token_urlsafe(12)
+    ctx.registry.set_password(user_id=user.user_id, password=password,
+                              by="system:cli-token-demo", at=_now())
+    totp = None
+    if "administrator" in user.roles:
+        totp = ctx.registry.enroll_second_factor(user_id=user.user_id,
+                                                 by="system:cli-token-demo", at=_now())
+    return user.login, password, totp
+
+
 def cmd_token_demo(ctx: Context) -> None:
-    from api.state import open_tokens
+    from registry.seed_users import issue_in, user_for
 
     if not 0 < ctx.args.days <= 366:
         raise CliError("--days is between 1 and 366")
     subjects = demo_subjects(ctx.registry)
-    now = datetime.now(UTC)
-    store = open_tokens(ctx.env)
-    try:
-        issued = {role: store.create(role=role, subject=subject, now=now,
-                                     expires_at=now + timedelta(days=ctx.args.days))[1]
-                  for role, (subject, _) in subjects.items()}
-    finally:
-        store.close()
-    print(f"Console (public registry, no login): {ctx.args.url}/console/")
+    issued = {role: issue_in(ctx.registry, role, subject, days=ctx.args.days)[1]
+              for role, (subject, _) in subjects.items()}
     print(f"API docs: {ctx.args.url}/docs")
     print(f"Bearer tokens for the demo world (valid {ctx.args.days} days, shown only now):")
+    logins = []
     for role, secret in issued.items():
         subject, description = subjects[role]
-        print(f"  {role:<13} {subject}  ({description})")
+        user = user_for(ctx.registry, role, subject)
+        print(f"  {role:<13} {subject}  ({description}; user {user.login})")
         print(f"  {'':<13} {secret}")
-    print(f"Sign in to the console at {ctx.args.url}/console/login with a subject above as the "
-          "login and its token as the password (provisional, until personal logins exist).")
+        logins.append(_demo_login(ctx, user))
+    print(f"Console: {ctx.args.url}/console/ (public registry; sign in at /console/login)")
+    print("Log in (POST /login, or the console) with a fresh password set for each demo user:")
+    for login, password, totp in logins:
+        second = f"  one-time codes from secret {totp}" if totp else ""
+        print(f"  {login:<34} password {password}{second}")
     code = subjects["enterprise"][0]
     print(f"Try: curl -H 'Authorization: Bearer {issued['enterprise']}' "
           f"{ctx.args.url}/holdings/{code}")

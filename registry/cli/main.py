@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 
 from domain.errors import RegistryError
+from registry.acting import acting
 from registry.cli.api_commands import add_serve_commands, add_token_commands
 from registry.cli.base import (
     EXIT_BUSY,
@@ -43,6 +44,7 @@ from registry.cli.report_commands import add_report_commands
 from registry.cli.rights_commands import add_right_commands
 from registry.cli.sampling_commands import add_sampling_commands
 from registry.cli.serving import ServiceBusy
+from registry.cli.user_commands import add_user_commands
 
 
 def build_parser() -> Parser:
@@ -81,9 +83,12 @@ def main(argv: list[str] | None = None, *, env: Mapping[str, str] | None = None)
         ctx = Context(args=args, env=compose_env(args, env))
         with claim_for(ctx):
             try:
-                result = args.handler(ctx)
-                if args.beside_service == "refuse":  # a writer: its events reach the ledger
-                    ctx.follow(only_if_open=True)  # before it returns
+                # a local command acts for whoever holds the data folder: it names itself
+                job = getattr(args.handler, "__name__", "command").removeprefix("cmd_")
+                with acting(f"system:cli-{job.replace('_', '-')}"):
+                    result = args.handler(ctx)
+                if args.beside_service == "refuse" and not getattr(args, "leave_ledger", False):
+                    ctx.follow(only_if_open=True)  # a writer's events reach the ledger first
             finally:
                 ctx.close()  # the ledger is released before a waiting service may take it
     except SystemExit as stop:  # --help
@@ -132,6 +137,7 @@ COMMAND_GROUPS: list[Callable[[Subparsers], None]] = [
     add_audit_commands,
     add_serve_commands,
     add_token_commands,
+    add_user_commands,
     add_receipt_commands,
     add_sampling_commands,
     add_right_commands,

@@ -186,6 +186,11 @@ def add_retrofit_commands(subparsers: Subparsers) -> None:
     p.add_argument("--kinds", type=kind_list, required=True,
                    help=f"comma-separated indicator kinds it reduces: {', '.join(KINDS)}")
     p.add_argument("--description", required=True)
+    p = add_command(actions, "engage", cmd_retrofit_engage,
+                    "the enterprise engages an agency for the audits or the verification")
+    p.add_argument("reference", metavar="REFERENCE")
+    p.add_argument("--stage", choices=("audit", "verification"), required=True)
+    p.add_argument("--agency", type=credit_code, required=True)
 
     for name, handler, summary in (
         ("baseline", cmd_retrofit_baseline, "record the baseline (before) audit"),
@@ -250,6 +255,13 @@ def cmd_retrofit_register(ctx: Context) -> None:
                                    period=a.period, kinds=a.kinds, description=a.description,
                                    at=ctx.at)
     print(f"registered retrofit {a.reference} of {a.enterprise} ({', '.join(sorted(a.kinds))})")
+
+
+def cmd_retrofit_engage(ctx: Context) -> None:
+    a = ctx.args
+    ctx.registry.engage_agency(reference=a.reference, stage=a.stage, agency=a.agency,
+                               by="system:cli-retrofit-engage", at=ctx.at)
+    print(f"retrofit {a.reference}: agency {a.agency} engaged for the {a.stage}")
 
 
 def cmd_retrofit_baseline(ctx: Context) -> None:

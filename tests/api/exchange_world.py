@@ -8,19 +8,26 @@ Shenzhen/Dongguan enterprises have 1,000,000 CNY each; the COD and NOX markets a
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.tokens import TokenStore
 from registry.bootstrap import build_registry
+from registry.seed_users import issue_in, issue_many
+from tests.api.tokens import approve
 from tests.integration.test_exchange_journeys import COD, NOX, PRICE, exchange_world
 from tests.world import World
 
 __all__ = ["COD", "NOX", "PRICE", "Exchange", "open_exchange"]
+
+
+#: the principals of the tests, whose users and tokens exist before a test runs (a token
+#: minted during a test would be an event of its own)
+ADMINS = ("wang.fang", "approver.two", "gdee-li", "gdee-wu", "chen.jie", "zhao.min", "a")
+AUDITORS = ("li.wei", "audit-zhao")
 
 
 @dataclass
@@ -28,16 +35,26 @@ class Exchange:
     client: TestClient
     world: World
     folder: Path
+    tokens: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def token(self, role: str, subject: str) -> dict[str, str]:
-        now = datetime.now(UTC)
-        store = TokenStore(self.folder / "tokens.sqlite")
-        try:
-            _, secret = store.create(role=role, subject=subject, now=now,
-                                     expires_at=now + timedelta(hours=1))
-        finally:
-            store.close()
-        return {"Authorization": f"Bearer {secret}"}
+        if (role, subject) not in self.tokens:
+            self.tokens[role, subject] = issue_in(self.registry, role, subject)[1]
+        return {"Authorization": f"Bearer {self.tokens[role, subject]}"}
+
+    def approve(self, response: Any, *, by: str = "approver.two") -> Any:
+        """Approve the proposal a 202 ``response`` holds, as a second administrator."""
+        return approve(self.client, response, self.token("administrator", by))
+
+    def act(self, path: str, body: Any = None, *, by: str = "wang.fang",
+            approver: str = "approver.two") -> Any:
+        """Propose a sensitive act as ``by`` (202) and approve it as ``approver``: the
+        approval's response (200 with ``result``, or the act's refusal)."""
+        proposed = self.client.post(path, json={} if body is None else body,
+                                    headers=self.token("administrator", by))
+        assert proposed.status_code == 202, proposed.text
+        return self.client.post(f"/proposals/{proposed.json()['id']}/approve",
+                                headers=self.token("administrator", approver))
 
     def enterprise(self, code: str) -> dict[str, str]:
         return self.token("enterprise", code)
@@ -51,9 +68,15 @@ def open_exchange(folder: Path, store: dict[str, str] | None = None,
                   **params: object) -> Iterator[Exchange]:
     """The seeded exchange behind a test client; ``store`` selects another event store (the
     tokens and the ledger stay in ``folder``)."""
-    env = {"REGISTRY_DATA_DIR": str(folder), **(store or {})}
+    # tests that try many bad tokens from one client address lift the guessing limit
+    env = {"REGISTRY_DATA_DIR": str(folder), "REGISTRY_BAD_TOKEN_LIMIT": "none",
+           **(store or {})}
     app = build_registry(env)
     world = exchange_world(app, **params)
+    parties = [("enterprise", c) for c in vars(world).values()]
+    agencies = [("agency", c) for c in (world.auditor, world.verifier, world.other_agency)]
+    tokens = issue_many(app, [("administrator", a) for a in ADMINS]
+                        + [("auditor", a) for a in AUDITORS] + parties[:5] + agencies)
     app.close()
     with TestClient(create_app(env)) as client:
-        yield Exchange(client=client, world=world, folder=folder)
+        yield Exchange(client=client, world=world, folder=folder, tokens=tokens)

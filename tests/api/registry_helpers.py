@@ -4,14 +4,13 @@ problem+json check. The fixtures that build it live in ``tests.api.registry_worl
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 from httpx import Response
 
-from api.tokens import TokenStore
+from registry.seed_users import issue_in
 from tests.world import ENTERPRISES, World, code
 
 COD = "COD-2025-MAOZHOU"
@@ -36,14 +35,8 @@ class Api:
 
     def headers(self, role: str, subject: str) -> dict[str, str]:
         if (role, subject) not in self._tokens:
-            store = TokenStore(self.folder / "tokens.sqlite")
-            now = datetime.now(UTC)
-            try:
-                _, secret = store.create(role=role, subject=subject, now=now,
-                                         expires_at=now + timedelta(days=1))
-            finally:
-                store.close()
-            self._tokens[role, subject] = secret
+            registry = self.client.app.state.registry_state.registry  # type: ignore[attr-defined]
+            self._tokens[role, subject] = issue_in(registry, role, subject)[1]
         return {"Authorization": f"Bearer {self._tokens[role, subject]}"}
 
     def as_(self, role: str, subject: str) -> _As:
@@ -52,6 +45,10 @@ class Api:
     @property
     def admin(self) -> _As:
         return self.as_("administrator", "gdee-admin-li")
+
+    @property
+    def second_admin(self) -> _As:
+        return self.as_("administrator", "gdee-admin-chen")
 
     @property
     def auditor(self) -> _As:
@@ -82,6 +79,13 @@ class _As:
     def post(self, path: str, body: Any = None, **headers: str) -> Response:
         return self.api.client.post(path, json={} if body is None else body,
                                     headers={**self.auth, **headers})
+
+    def act(self, path: str, body: Any = None, **headers: str) -> Response:
+        """Propose a sensitive act (202) and have a second administrator approve it: the
+        approval's response (200 with the act's ``result``, or its refusal)."""
+        proposed = self.post(path, body, **headers)
+        assert proposed.status_code == 202, proposed.text
+        return self.api.second_admin.post(f"/proposals/{proposed.json()['id']}/approve")
 
 
 def problem(response: Response, status: int, type_suffix: str | None = None) -> dict[str, Any]:

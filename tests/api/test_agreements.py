@@ -63,7 +63,7 @@ def test_the_verifier_must_not_have_taken_part(ex: Exchange) -> None:
                        json={"reference": "AG-2", "instrument": COD, "seller": ex.world.dyeing,
                              "buyer": ex.world.paper, "price": PRICE, "quantity": 1000})
     assert r.status_code == 201, r.text
-    assert r.json()["offered_by"] == "zhao.min"
+    assert r.json()["offered_by"] == ex.registry.user_by_login("zhao.min").user_id
     assert ex.client.post("/agreements/AG-2/accept",
                           headers=ex.enterprise(ex.world.paper)).status_code == 200
     r = ex.client.post("/agreements/AG-2/verify", headers=admin)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from registry.events import stored_events
 from tests.api.registry_helpers import COD, Api, problem
 
 pytest_plugins = ["tests.api.registry_world"]
@@ -14,8 +15,10 @@ def test_balances_as_of_a_position_before_the_transfer(api: Api) -> None:
     assert current["as_of"] == now["position"]
     assert {(r["enterprise"], r["available"]) for r in current["items"]} == {
         (api.w.dyeing, 500), (api.w.paper, 300)}
-    # the seeded transfer T-1 was the last event: one position earlier the dyer held all 800
-    before = api.auditor.get("/audit/balances", as_of=now["position"] - 1,
+    # one position before the seeded transfer T-1 the dyer held all 800
+    registry = api.client.app.state.registry_state.registry  # type: ignore[attr-defined]
+    transfer = max(p for p, e in stored_events(registry) if type(e).__name__ == "Transferred")
+    before = api.auditor.get("/audit/balances", as_of=transfer - 1,
                              enterprise=api.w.dyeing).json()
     assert [(r["instrument"], r["available"]) for r in before["items"]] == [(COD, 800)]
     assert api.admin.get("/audit/balances", as_of=0).json()["items"] == []

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from api.tokens import TokenStore
 from registry.cli import main
+from registry.seed_users import founders, user_for
 from tests.api.tokens import NOW
 from tests.api.tokens import issue as token
 from tests.world import code
@@ -43,15 +43,26 @@ def test_missing_or_unknown_token_is_401(client: TestClient, secret: str | None)
 
 
 def test_expired_and_revoked_tokens_are_401(client: TestClient, folder: Path) -> None:
-    store = TokenStore(folder / "tokens.sqlite")
-    _, old = store.create(role="auditor", subject="a", now=NOW - timedelta(days=2),
-                          expires_at=NOW - timedelta(days=1))
-    token_id, revoked = store.create(role="auditor", subject="b", now=NOW,
-                                     expires_at=NOW + timedelta(days=1))
-    assert store.revoke(token_id, now=NOW)
-    store.close()
+    registry = client.app.state.registry_state.registry  # type: ignore[attr-defined]
+    user = user_for(registry, "auditor", "li.wei")
+    _, old = registry.issue_token(user_id=user.user_id, by=user.user_id,
+                                  at=(NOW - timedelta(days=2)).isoformat(), days=1)
+    token_id, revoked = registry.issue_token(user_id=user.user_id, by=user.user_id,
+                                             at=NOW.isoformat(), days=1)
+    registry.revoke_token(user_id=user.user_id, token_id=token_id, by=user.user_id,
+                          at=NOW.isoformat())
     assert entries(client, old).status_code == 401  # type: ignore[attr-defined]
     assert entries(client, revoked).status_code == 401  # type: ignore[attr-defined]
+
+
+def test_a_suspended_users_token_is_401(client: TestClient, folder: Path) -> None:
+    registry = client.app.state.registry_state.registry  # type: ignore[attr-defined]
+    _, secret = token(folder, "auditor", "li.wei")
+    assert entries(client, secret, limit=1).status_code == 200  # type: ignore[attr-defined]
+    user = registry.user_by_login("li.wei")
+    one, _ = founders(registry, NOW.isoformat())
+    registry.suspend_user(user_id=user.user_id, reason="left", by=one, at=NOW.isoformat())
+    assert entries(client, secret, limit=1).status_code == 401  # type: ignore[attr-defined]
 
 
 def test_an_enterprise_token_may_not_read_the_feed(client: TestClient, folder: Path) -> None:
@@ -63,15 +74,19 @@ def test_an_enterprise_token_may_not_read_the_feed(client: TestClient, folder: P
 
 def test_tokens_are_stored_only_as_hashes(folder: Path) -> None:
     _, secret = token(folder, "administrator", "wang.fang")
-    with sqlite3.connect(folder / "tokens.sqlite") as db:
-        dump = "\n".join(db.iterdump())
-    assert secret not in dump
+    for name in ("registry.sqlite", "credentials.sqlite"):
+        with sqlite3.connect(folder / name) as db:
+            dump = "\n".join(db.iterdump())
+        assert secret not in dump
+        assert secret.rsplit(".", 1)[1] not in dump
+        assert (folder / name).stat().st_mode & 0o077 == 0  # data files: owner only
 
 
 def test_cli_issues_a_working_token(client: TestClient, folder: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--data-dir", str(folder), "token", "create", "--role", "auditor", "--name",
-                 "zhao.min", "--days", "7"]) == 0
+    token(folder, "auditor", "zhao.min")  # the user exists
+    assert main(["--data-dir", str(folder), "token", "create", "--user", "zhao.min",
+                 "--days", "7"]) == 0
     secret = capsys.readouterr().out.strip().splitlines()[-1]
     assert entries(client, secret, limit=1).status_code == 200  # type: ignore[attr-defined]
-    assert main(["--data-dir", str(folder), "token", "create", "--role", "enterprise"]) == 2
+    assert main(["--data-dir", str(folder), "token", "create", "--user", "nobody"]) == 2

@@ -23,9 +23,9 @@ def position(client: TestClient) -> int:
 
 def test_enterprise_echo_acts_for_itself_and_writes_nothing(client: TestClient,
                                                             folder: Path) -> None:
+    headers = bearer(folder, "enterprise", code(1))  # issuing it is an event of its own
     before = position(client)
-    response = client.post("/bench/echo", json=ORDER, headers=bearer(folder, "enterprise",
-                                                                    code(1)))
+    response = client.post("/bench/echo", json=ORDER, headers=headers)
     assert response.status_code == 201
     assert response.json() == {"account": code(1), **ORDER}
     assert position(client) == before

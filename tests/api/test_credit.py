@@ -12,8 +12,12 @@ CHANGE = {"reason": "false monitoring data", "reference": "GDEE-CR-2025-09"}
 
 def test_a_restricted_enterprise_may_not_trade_until_restored(api: Api) -> None:
     w = api.w
-    restricted = api.admin.post(f"/credit/enterprises/{w.dyeing}/restrictions", CHANGE)
-    assert restricted.status_code == 200, restricted.text
+    proposed = api.admin.post(f"/credit/enterprises/{w.dyeing}/restrictions", CHANGE)
+    assert proposed.status_code == 202, proposed.text
+    assert api.admin.get(f"/credit/enterprises/{w.dyeing}").json()["standing"] == "good"
+    approved = api.second_admin.post(f"/proposals/{proposed.json()['id']}/approve")
+    assert approved.status_code == 200, approved.text
+    restricted = api.admin.get(f"/credit/enterprises/{w.dyeing}")
     assert restricted.json()["standing"] == "restricted"
     assert restricted.json()["record"][0]["reference"] == "GDEE-CR-2025-09"
     transfer = {"instrument": COD, "buyer": w.paper, "quantity": 10, "ref": "T-X"}
@@ -21,8 +25,10 @@ def test_a_restricted_enterprise_may_not_trade_until_restored(api: Api) -> None:
     problem(api.firm(w.dyeing).post(f"/holdings/{w.dyeing}/transfers", transfer), 403,
             "credit-restricted")
     assert api.position() == before
-    restored = api.admin.post(f"/credit/enterprises/{w.dyeing}/restorations",
-                              {"reason": "corrected and fined", "reference": "GDEE-CR-10"})
+    assert api.admin.act(f"/credit/enterprises/{w.dyeing}/restorations",
+                         {"reason": "corrected and fined", "reference": "GDEE-CR-10"}
+                         ).status_code == 200
+    restored = api.admin.get(f"/credit/enterprises/{w.dyeing}")
     assert [e["change"] for e in restored.json()["record"]] == ["restricted", "restored"]
     assert api.firm(w.dyeing).post(f"/holdings/{w.dyeing}/transfers",
                                    transfer).status_code == 201
@@ -32,10 +38,14 @@ def test_a_restricted_enterprise_may_not_trade_until_restored(api: Api) -> None:
 
 def test_agency_restriction_and_restoration(api: Api) -> None:
     w = api.w
-    assert api.admin.post(f"/credit/agencies/{w.verifier}/restrictions",
-                          CHANGE).json()["standing"] == "restricted"
     api.firm(w.paper).post("/retrofits", {"reference": "RF-C", "period": 2025,
                                           "kinds": ["COD"], "description": "d"})
+    for stage, agency in (("audit", w.auditor), ("verification", w.verifier)):
+        assert api.firm(w.paper).post("/retrofits/RF-C/engagements", {
+            "stage": stage, "agency": agency}).status_code == 201
+    assert api.admin.act(f"/credit/agencies/{w.verifier}/restrictions",
+                         CHANGE).status_code == 200
+    assert api.admin.get(f"/credit/agencies/{w.verifier}").json()["standing"] == "restricted"
     api.agency(w.auditor).post("/retrofits/RF-C/baseline-audit",
                                {"report_sha256": "b" * 64, "amounts": {"COD": 100}})
     api.agency(w.auditor).post("/retrofits/RF-C/post-audit",
@@ -43,8 +53,9 @@ def test_agency_restriction_and_restoration(api: Api) -> None:
     verification = {"report_sha256": "d" * 64, "reductions": {"COD": 50}}
     problem(api.agency(w.verifier).post("/retrofits/RF-C/verification", verification), 403,
             "agency-not-eligible")
-    restored = api.admin.post(f"/credit/agencies/{w.verifier}/restorations", CHANGE)
-    assert restored.json()["standing"] == "good"
+    assert api.admin.act(f"/credit/agencies/{w.verifier}/restorations",
+                         CHANGE).status_code == 200
+    assert api.admin.get(f"/credit/agencies/{w.verifier}").json()["standing"] == "good"
     assert api.agency(w.verifier).post("/retrofits/RF-C/verification",
                                        verification).status_code == 200
 

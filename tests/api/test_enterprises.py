@@ -23,9 +23,10 @@ def test_administrator_registers_an_enterprise_and_sets_its_task(api: Api) -> No
     assert created.status_code == 201, created.text
     assert created.json()["standing"] == "good"
     assert created.json()["obligations"] == []
-    task = api.admin.post(f"/enterprises/{NEW}/obligations",
-                          {"kind": "COD", "period": 2025, "target": 5_000})
-    assert task.status_code == 200, task.text
+    approved = api.admin.act(f"/enterprises/{NEW}/obligations",
+                             {"kind": "COD", "period": 2025, "target": 5_000})
+    assert approved.status_code == 200, approved.text
+    task = api.admin.get(f"/enterprises/{NEW}")
     assert task.json()["obligations"] == [
         {"kind": "COD", "period": 2025, "target": 5000, "achieved": 0, "remaining": 5000}]
     assert api.firm(NEW).get(f"/enterprises/{NEW}").json() == task.json()

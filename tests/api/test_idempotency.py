@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import sqlite3
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,10 +13,14 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.idempotency import IdempotencyStore, fingerprint
+from registry.bootstrap import build_registry
 from tests.api.tokens import bearer
 from tests.world import code
 
-AUDITOR = {"role": "auditor", "name": "zhao.min"}
+#: the effect a repeated POST must not have twice: a new user (token issuance is not kept for
+#: replay at all, since its response holds a secret)
+AUDITOR = {"login": "zhao.min", "display_name": "Zhao Min", "organisation": "audit_body",
+           "roles": []}
 
 
 pytest_plugins = ["tests.api.seeded_folder"]  # folder, client
@@ -28,13 +32,16 @@ def env(folder: Path) -> dict[str, str]:
 
 
 def issued(folder: Path) -> int:
-    """Tokens issued so far: the effect a repeated POST /tokens must not have twice."""
-    with sqlite3.connect(folder / "tokens.sqlite") as db:
-        return int(db.execute("SELECT count(*) FROM tokens").fetchone()[0])
+    """Users created through POST /users so far."""
+    registry = build_registry(env(folder))
+    try:
+        return sum(u.login.startswith("zhao.min") for u in registry.users())
+    finally:
+        registry.close()
 
 
 def post(client: TestClient, headers: dict[str, str], key: str, body: object,
-         path: str = "/tokens") -> object:
+         path: str = "/users") -> object:
     return client.post(path, json=body, headers={**headers, "Idempotency-Key": key})
 
 
@@ -42,35 +49,35 @@ def test_a_repeat_returns_the_first_response_without_a_second_effect(
         client: TestClient, folder: Path) -> None:
     admin = bearer(folder)
     first = post(client, admin, "issue-zhao-1", AUDITOR)
-    again = post(client, admin, "issue-zhao-1", {"name": "zhao.min", "role": "auditor"})
+    again = post(client, admin, "issue-zhao-1", dict(reversed(AUDITOR.items())))
     assert first.status_code == again.status_code == 201  # type: ignore[attr-defined]
     assert again.json() == first.json()  # type: ignore[attr-defined]
     assert again.headers["idempotent-replayed"] == "true"  # type: ignore[attr-defined]
     assert "idempotent-replayed" not in first.headers  # type: ignore[attr-defined]
-    assert issued(folder) == 2  # the administrator's own token and one new one
+    assert issued(folder) == 1
 
 
 def test_the_same_key_with_another_body_is_422(client: TestClient, folder: Path) -> None:
     admin = bearer(folder)
     assert post(client, admin, "k-1", AUDITOR).status_code == 201  # type: ignore[attr-defined]
-    other = post(client, admin, "k-1", {**AUDITOR, "days": 3})
+    other = post(client, admin, "k-1", {**AUDITOR, "display_name": "Zhao M."})
     assert other.status_code == 422  # type: ignore[attr-defined]
     assert other.headers["content-type"] == "application/problem+json"  # type: ignore[attr-defined]
     assert other.json()["type"].endswith("/idempotency-key-reused")  # type: ignore[attr-defined]
-    assert post(client, admin, "k-1", AUDITOR, path="/tokens?x=1").status_code == 422  # type: ignore[attr-defined]
-    assert issued(folder) == 2
+    assert post(client, admin, "k-1", AUDITOR, path="/users?x=1").status_code == 422  # type: ignore[attr-defined]
+    assert issued(folder) == 1
 
 
 def test_keys_are_scoped_per_principal(client: TestClient, folder: Path) -> None:
     wang, chen = bearer(folder, subject="wang.fang"), bearer(folder, subject="chen.jie")
     a = post(client, wang, "same-key", AUDITOR)
-    b = post(client, chen, "same-key", AUDITOR)
+    b = post(client, chen, "same-key", {**AUDITOR, "login": "zhao.min.2"})
     assert a.status_code == b.status_code == 201  # type: ignore[attr-defined]
     assert a.json()["id"] != b.json()["id"]  # type: ignore[attr-defined]
-    # Another token of the same principal sees the principal's response.
+    # Another token of the same user sees the user's response.
     wang_again = bearer(folder, subject="wang.fang")
     assert post(client, wang_again, "same-key", AUDITOR).json() == a.json()  # type: ignore[attr-defined]
-    assert issued(folder) == 5
+    assert issued(folder) == 2
 
 
 def test_keys_survive_a_restart(folder: Path) -> None:
@@ -79,7 +86,7 @@ def test_keys_survive_a_restart(folder: Path) -> None:
         first = post(c, admin, "before-restart", AUDITOR).json()  # type: ignore[attr-defined]
     with TestClient(create_app(env(folder))) as c:
         assert post(c, admin, "before-restart", AUDITOR).json() == first  # type: ignore[attr-defined]
-    assert issued(folder) == 2
+    assert issued(folder) == 1
 
 
 def test_concurrent_duplicates_run_once(client: TestClient, folder: Path) -> None:
@@ -93,7 +100,7 @@ def test_concurrent_duplicates_run_once(client: TestClient, folder: Path) -> Non
 
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(send, range(8)))
-    assert issued(folder) == 2
+    assert issued(folder) == 1
     created = {text for status, text in results if status == 201}
     assert len(created) == 1  # every 201 is the one first response
     assert {status for status, _ in results} <= {201, 409}
@@ -140,29 +147,30 @@ def test_a_claim_left_by_a_crashed_server_is_never_rerun(client: TestClient,
                                                        folder: Path) -> None:
     admin = bearer(folder)
     store = IdempotencyStore(folder / "idempotency.sqlite")
-    mark = fingerprint("POST", "/tokens", b"", b'{"role":"auditor","name":"zhao.min"}')
-    store.claim("administrator:wang.fang", "crashed", mark, now=time.time() - 3600)
+    mark = fingerprint("POST", "/users", b"", json.dumps(AUDITOR).encode())
+    user = client.get("/users/me", headers=admin).json()["id"]  # type: ignore[attr-defined]
+    store.claim(f"user:{user}", "crashed", mark, now=time.time() - 3600)
     store.close()
     response = post(client, admin, "crashed", AUDITOR)
     assert response.status_code == 409  # type: ignore[attr-defined]
     assert response.json()["type"].endswith("/idempotency-outcome-unknown")  # type: ignore[attr-defined]
-    assert issued(folder) == 1
+    assert issued(folder) == 0
 
 
 @pytest.mark.parametrize("key", ["", "has space", "x" * 256, "ключ".encode()])
 def test_a_malformed_key_is_400(client: TestClient, folder: Path, key: str | bytes) -> None:
-    response = client.post("/tokens", json=AUDITOR,
+    response = client.post("/users", json=AUDITOR,
                            headers={**bearer(folder), "Idempotency-Key": key})  # type: ignore[dict-item]
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
-    assert issued(folder) == 1
+    assert issued(folder) == 0
 
 
 def test_refusals_are_remembered_too(client: TestClient, folder: Path) -> None:
     """A 4xx answer is the request's outcome: the repeat gets it back even if the world
     changed in between (a new key asks again)."""
     admin = bearer(folder)
-    body = {"role": "enterprise", "enterprise": code(1), "days": 0}
+    body = {**AUDITOR, "login": "Not A Login!"}
     first = post(client, admin, "refused", body)
     assert first.status_code == 422  # type: ignore[attr-defined]
     again = post(client, admin, "refused", body)
@@ -177,9 +185,30 @@ def test_a_retried_deposit_is_credited_once(client: TestClient, folder: Path) ->
     body = {"amount": 5_000_000, "reference": "BANK-2025-0042"}
     first = post(client, admin, "deposit-0042", body, path=f"/cash/{code(1)}/deposits")
     again = post(client, admin, "deposit-0042", body, path=f"/cash/{code(1)}/deposits")
-    assert first.status_code == again.status_code == 201  # type: ignore[attr-defined]
-    assert again.json() == first.json()  # type: ignore[attr-defined]
+    assert first.status_code == again.status_code == 202  # type: ignore[attr-defined]
+    assert again.json() == first.json()  # one proposal, not two  # type: ignore[attr-defined]
+    second = bearer(folder, subject="chen.jie")
+    proposal = first.json()["id"]  # type: ignore[attr-defined]
+    approve = f"/proposals/{proposal}/approve"
+    assert post(client, second, "approve-0042", {}, path=approve).status_code == 200  # type: ignore[attr-defined]
+    assert post(client, second, "approve-0042", {}, path=approve).status_code == 200  # type: ignore[attr-defined]
     account = client.get(f"/cash/{code(1)}", headers=admin).json()
     assert account["deposited"] == 5_000_000
-    unkeyed = client.post(f"/cash/{code(1)}/deposits", json=body, headers=admin)
+    unkeyed = client.post(approve, headers=second)
     assert unkeyed.status_code == 409
+
+
+def test_a_new_tokens_secret_is_never_kept_for_replay(client: TestClient,
+                                                      folder: Path) -> None:
+    """Bypass: a token's secret sat in plaintext in idempotency.sqlite for 24 hours."""
+    user = bearer(folder, "auditor", "li.wei")
+    first = post(client, user, "my-token", {"days": 1}, path="/users/me/tokens")
+    assert first.status_code == 201  # type: ignore[attr-defined]
+    secret = first.json()["secret"]  # type: ignore[attr-defined]
+    again = post(client, user, "my-token", {"days": 1}, path="/users/me/tokens")
+    assert again.status_code == 409  # type: ignore[attr-defined]
+    assert again.json()["type"].endswith("/idempotency-secret-withheld")  # type: ignore[attr-defined]
+    dump = b"".join(f.read_bytes() for f in folder.glob("idempotency.sqlite*"))
+    assert secret.encode() not in dump
+    assert secret.rsplit(".", 1)[1].encode() not in dump
+    assert (folder / "idempotency.sqlite").stat().st_mode & 0o077 == 0

@@ -65,10 +65,10 @@ def test_a_chunked_body_without_length_is_capped_too(client: TestClient,
 
 def test_the_same_chunked_body_under_the_cap_passes(client: TestClient, folder: Path) -> None:
     def chunks() -> Iterator[bytes]:
-        yield b'{"role": "auditor", '
-        yield b'"name": "zhao.min"}'
+        yield b'{"login": "zhao.min", "display_name": "Zhao Min", '
+        yield b'"organisation": "audit_body", "roles": []}'
 
-    response = client.post("/tokens", content=chunks(),
+    response = client.post("/users", content=chunks(),
                            headers={**bearer(folder), "content-type": "application/json"})
     assert response.status_code == 201
 
@@ -163,12 +163,14 @@ def test_an_oversized_body_under_an_idempotency_key_claims_nothing(client: TestC
                "Idempotency-Key": "too-big-then-fine"}
 
     def chunks() -> Iterator[bytes]:
-        yield b'{"role": "auditor", "name": "' + b"x" * 2000 + b'"}'
+        yield b'{"login": "zhao.min", "display_name": "' + b"x" * 2000 + b'"}'
 
-    assert is_problem(client.post("/tokens", content=chunks(), headers=headers), 413,
+    assert is_problem(client.post("/users", content=chunks(), headers=headers), 413,
                       "payload-too-large")
-    fine = client.post("/tokens", json={"role": "auditor", "name": "zhao.min"}, headers=headers)
-    assert fine.status_code == 201
+    fine = client.post("/users", json={"login": "zhao.min.2", "display_name": "Zhao Min",
+                                       "organisation": "audit_body", "roles": []},
+                       headers=headers)
+    assert fine.status_code == 201, fine.text
 
 
 def test_head_is_a_get_without_its_body(client: TestClient, folder: Path) -> None:

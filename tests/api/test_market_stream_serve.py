@@ -7,11 +7,10 @@ import subprocess
 import sys
 import time
 import urllib.request
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from api.tokens import TokenStore
 from registry.bootstrap import build_registry
+from registry.seed_users import issue_in
 from tests.e2e.test_serve import ROOT, free_port
 from tests.integration.test_exchange_journeys import COD, exchange_world
 
@@ -19,12 +18,8 @@ from tests.integration.test_exchange_journeys import COD, exchange_world
 def test_sigterm_ends_open_streams_and_the_server(tmp_path: Path) -> None:
     app = build_registry({"REGISTRY_DATA_DIR": str(tmp_path)})
     exchange_world(app)
+    _, secret = issue_in(app, "auditor", "li.wei")
     app.close()
-    store = TokenStore(tmp_path / "tokens.sqlite")
-    now = datetime.now(UTC)
-    _, secret = store.create(role="auditor", subject="li.wei", now=now,
-                             expires_at=now + timedelta(hours=1))
-    store.close()
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "registry.cli", "--data-dir", str(tmp_path), "serve",

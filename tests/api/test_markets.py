@@ -80,8 +80,9 @@ def test_own_orders_only_and_cancelling_releases_cash(ex: Exchange) -> None:
                  quantity=5000).status_code == 201
     assert ex.registry.cash_account(ex.world.paper).reserved == PRICE * 5
     mine = ex.client.get(f"/markets/{COD}/orders", headers=paper).json()["items"]
+    trader = ex.registry.user_by_login(f"trader.{ex.world.paper.lower()}").user_id
     assert [(o["order_id"], o["status"], o["resting"], o["entered_by"]) for o in mine] == [
-        ("b1", "open", 5000, ex.world.paper)]
+        ("b1", "open", 5000, trader)]  # the person who entered it, by user id
     assert ex.client.get(f"/markets/{COD}/orders", headers=power).json()["items"] == []
     assert ex.client.get(f"/markets/{COD}/orders/b1", headers=power).status_code == 404
     assert ex.client.get(f"/markets/{COD}/orders", headers=power,
@@ -103,7 +104,7 @@ def test_administrators_act_for_a_named_enterprise(ex: Exchange) -> None:
               account=ex.world.paper)
     assert r.status_code == 201 and r.json()["account"] == ex.world.paper
     listed = ex.client.get(f"/markets/{COD}/orders", headers=admin).json()["items"]
-    assert listed[0]["entered_by"] == "zhao.min"
+    assert listed[0]["entered_by"] == ex.registry.user_by_login("zhao.min").user_id
     r = ex.client.delete(f"/markets/{COD}/orders/a1", headers=admin,
                          params={"account": ex.world.paper})
     assert r.status_code == 200
@@ -161,12 +162,12 @@ def test_administrators_open_markets_and_set_parameters(ex: Exchange) -> None:
     assert r.status_code == 404  # no such instrument issued
     r = ex.client.post("/markets", headers=admin, json={**body, "reference_price": 1.5})
     assert r.status_code == 422
-    r = ex.client.post(f"/markets/{COD}/parameters", headers=admin,
-                       json={"reference_price": PRICE * 2})
+    r = ex.act(f"/markets/{COD}/parameters", {"reference_price": PRICE * 2}, by="zhao.min")
     assert r.status_code == 200, r.text
+    r = ex.client.get(f"/markets/{COD}", headers=admin)
     assert r.json()["reference_price"] == PRICE * 2 and r.json()["verify_above"] is None
-    r = ex.client.post(f"/markets/{COD}/parameters", headers=admin,
-                       json={"verify_above": 5_000_000})
+    ex.act(f"/markets/{COD}/parameters", {"verify_above": 5_000_000}, by="zhao.min")
+    r = ex.client.get(f"/markets/{COD}", headers=admin)
     assert (r.json()["reference_price"], r.json()["verify_above"]) == (PRICE * 2, 5_000_000)
     assert ex.client.post(f"/markets/{COD}/parameters", headers=paper,
                           json={"verify_above": None}).status_code == 403

@@ -15,10 +15,21 @@ pytest_plugins = ["tests.api.registry_world"]
 NH3N = "NH3N-2025-DANSHUI"
 
 
-def register(api: Api, reference: str = "RF-9", **changes: Any) -> Any:
+def register(api: Api, reference: str = "RF-9", *, engage_verifier: bool = True,
+             **changes: Any) -> Any:
+    """Register, and engage the auditor for the audits and the verifier for verification."""
     body = {"reference": reference, "period": 2025, "kinds": ["NH3N"],
             "description": "ammonia stripping tower", **changes}
-    return api.firm(api.w.chemicals).post("/retrofits", body)
+    firm = api.firm(api.w.chemicals)
+    created = firm.post("/retrofits", body)
+    if created.status_code == 201:
+        stages = [("audit", api.w.auditor)] + (
+            [("verification", api.w.verifier)] if engage_verifier else [])
+        for stage, agency in stages:
+            engaged = firm.post(f"/retrofits/{reference}/engagements",
+                                {"stage": stage, "agency": agency})
+            assert engaged.status_code == 201, engaged.text
+    return created
 
 
 def audit(api: Api, agency: str, stage: str, reference: str = "RF-9", **amounts: int) -> Any:
@@ -30,8 +41,8 @@ def audit(api: Api, agency: str, stage: str, reference: str = "RF-9", **amounts:
 
 def test_the_whole_lifecycle_then_revocation_after_a_failed_spot_check(api: Api) -> None:
     w = api.w
-    assert api.admin.post(f"/enterprises/{w.chemicals}/obligations",
-                          {"kind": "NH3N", "period": 2025, "target": 100}).status_code == 200
+    assert api.admin.act(f"/enterprises/{w.chemicals}/obligations",
+                         {"kind": "NH3N", "period": 2025, "target": 100}).status_code == 200
     created = register(api)
     assert created.status_code == 201, created.text
     assert (created.json()["state"], created.json()["enterprise"]) == ("registered", w.chemicals)
@@ -47,37 +58,44 @@ def test_the_whole_lifecycle_then_revocation_after_a_failed_spot_check(api: Api)
     assert verified["verification"]["agency"] == w.verifier
 
     problem(api.firm(w.chemicals).post("/retrofits/RF-9/confirmation"), 403, "forbidden")
-    confirmed = api.client.post("/retrofits/RF-9/confirmation",
-                                headers=api.admin.auth)  # no body at all
-    assert confirmed.json() == {"reference": "RF-9", "surplus": {"NH3N": 400}}
+    proposed = api.client.post("/retrofits/RF-9/confirmation",
+                               headers=api.admin.auth)  # no body at all
+    assert proposed.status_code == 202, proposed.text
+    problem(api.admin.post(f"/proposals/{proposed.json()['id']}/approve"), 403,
+            "four-eyes-violation")  # the proposer does not approve its own proposal
+    confirmed = api.second_admin.post(f"/proposals/{proposed.json()['id']}/approve")
+    assert confirmed.json()["result"] == {"NH3N": 400}
     task = api.admin.get(f"/enterprises/{w.chemicals}").json()["obligations"]
     assert task == [{"kind": "NH3N", "period": 2025, "target": 100, "achieved": 100,
                      "remaining": 0}]
 
-    problem(api.admin.post("/retrofits/RF-9/issuance"), 409, "no-confirmed-right")
     right = {"kind": "NH3N", "quantity": 900, "permit": "PW-HZ-2023-009",
              "valid_from": "2023-01-01", "valid_until": "2027-12-31"}
     assert api.admin.post(f"/enterprises/{w.chemicals}/rights", right).status_code == 201
-    issued = api.admin.post("/retrofits/RF-9/issuance")
+    issued = api.admin.act("/retrofits/RF-9/issuance")
     assert issued.status_code == 200, issued.text
-    assert issued.json()["lots"]["NH3N"] == {"instrument": NH3N, "lot": "RF-9/NH3N",
+    assert issued.json()["result"]["NH3N"] == {"instrument": NH3N, "lot": "RF-9/NH3N",
                                              "first": 1, "last": 400, "quantity": 400}
     holdings = api.firm(w.chemicals).get(f"/holdings/{w.chemicals}").json()["items"]
     assert [(h["instrument"], h["available"]) for h in holdings] == [(NH3N, 400)]
     problem(api.admin.post("/retrofits/RF-9/issuance"), 409, "invalid-state")
 
-    revoked = api.admin.post("/retrofits/RF-9/revocation", {
+    revoked = api.admin.act("/retrofits/RF-9/revocation", {
         "reason": "post-retrofit monitoring data were falsified", "spot_check": "GDEE-SC-7",
         "restrict_agencies": [w.verifier]})
     assert revoked.status_code == 200, revoked.text
-    assert revoked.json()["revoked"]["NH3N"] == {
+    assert revoked.json()["result"]["NH3N"] == {
         "lost_by_holder": {w.chemicals: 400}, "unrecoverable": 0, "reservations_hit": {}}
     assert api.admin.get("/retrofits/RF-9").json()["state"] == "revoked"
     assert api.admin.get(f"/holdings/{w.chemicals}").json()["items"][0]["revoked"] == 400
     assert api.admin.get(f"/credit/enterprises/{w.chemicals}").json()["standing"] == "restricted"
     assert api.admin.get(f"/credit/agencies/{w.verifier}").json()["standing"] == "restricted"
     # a barred agency verifies nothing more
-    register(api, "RF-10")
+    problem(api.firm(w.chemicals).post("/retrofits/RF-9/engagements", {
+        "stage": "verification", "agency": w.verifier}), 409)  # RF-9 is past verification
+    register(api, "RF-10", engage_verifier=False)
+    problem(api.firm(w.chemicals).post("/retrofits/RF-10/engagements", {
+        "stage": "verification", "agency": w.verifier}), 403, "agency-not-eligible")
     audit(api, w.auditor, "baseline-audit", "RF-10", NH3N=50)
     audit(api, w.auditor, "post-audit", "RF-10", NH3N=40)
     problem(audit(api, w.verifier, "verification", "RF-10", NH3N=10), 403,
@@ -86,13 +104,13 @@ def test_the_whole_lifecycle_then_revocation_after_a_failed_spot_check(api: Api)
 
 def test_no_surplus_when_the_reduction_only_meets_the_task(api: Api) -> None:
     w = api.w
-    api.admin.post(f"/enterprises/{w.chemicals}/obligations",
-                   {"kind": "NH3N", "period": 2025, "target": 1000})
+    api.admin.act(f"/enterprises/{w.chemicals}/obligations",
+                  {"kind": "NH3N", "period": 2025, "target": 1000})
     register(api)
     audit(api, w.auditor, "baseline-audit", NH3N=1000)
     audit(api, w.auditor, "post-audit", NH3N=400)
     audit(api, w.verifier, "verification", NH3N=600)
-    assert api.admin.post("/retrofits/RF-9/confirmation").json()["surplus"] == {"NH3N": 0}
+    assert api.admin.act("/retrofits/RF-9/confirmation").json()["result"] == {"NH3N": 0}
     before = api.position()
     problem(api.admin.post("/retrofits/RF-9/issuance"), 409, "no-surplus")
     assert api.position() == before
@@ -171,15 +189,15 @@ def test_revocation_claws_back_from_good_faith_buyers_and_charges_what_was_consu
     api.firm(w.dyeing).post("/expansions", {"reference": "EXP-R", "instrument": COD,
                                             "quantity": 100, "project": "new line"})
     api.admin.post("/expansions/EXP-R/approval", {"approval": "APPROVAL-7"})
-    revoked = api.admin.post("/retrofits/RF-1/revocation", {
+    revoked = api.admin.act("/retrofits/RF-1/revocation", {
         "reason": "baseline overstated", "spot_check": "GDEE-SC-1", "restrict_enterprise": False})
     assert revoked.status_code == 200, revoked.text
-    assert revoked.json()["revoked"]["COD"] == {
+    assert revoked.json()["result"]["COD"] == {
         "lost_by_holder": {w.dyeing: 400, w.paper: 300}, "unrecoverable": 100,
         "reservations_hit": {}}
     assert api.admin.get(f"/enterprises/{w.dyeing}").json()["obligations"] == [
         {"kind": "COD", "period": 2025, "target": 100, "achieved": 0, "remaining": 100}]
     assert api.admin.get(f"/credit/enterprises/{w.dyeing}").json()["standing"] == "good"
     assert api.firm(w.paper).get(f"/holdings/{w.paper}").json()["items"][0]["revoked"] == 300
-    problem(api.admin.post("/retrofits/RF-1/revocation", {
+    problem(api.admin.act("/retrofits/RF-1/revocation", {
         "reason": "again", "spot_check": "GDEE-SC-2"}), 409, "invalid-state")

@@ -30,7 +30,8 @@ import pytest
 from httpx import Response
 
 from api.app import create_app
-from api.tokens import TokenStore
+from registry.events import stored_events
+from registry.seed_users import founders, issue_in, user_for
 from tests.api.exchange_world import COD, PRICE, Exchange, open_exchange
 from tests.world import code, sha
 
@@ -44,6 +45,7 @@ PUBLIC = {
     ("get", "/ledger/vkey"),
     ("get", "/ledger/proof/inclusion"),
     ("get", "/ledger/proof/consistency"),
+    ("post", "/login"),  # a password (and a one-time code) instead of a token
 }
 #: the document itself and its viewers (not operations of the document)
 DOCS = ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
@@ -51,8 +53,11 @@ DOCS = ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
 #: writes that roles other than the administrator make: who may (administrators may act for an
 #: enterprise where it may); every other role gets 403
 TRADER, AGENCY_ONLY = ("enterprise", "administrator"), ("agency",)
+#: a user's own credentials: every role looks after its own
+ANYONE = ("enterprise", "agency", "administrator", "auditor")
 NON_ADMIN_WRITES = {
     ("post", "/retrofits"): TRADER,
+    ("post", "/retrofits/{reference}/engagements"): TRADER,
     ("post", "/retrofits/{reference}/baseline-audit"): AGENCY_ONLY,
     ("post", "/retrofits/{reference}/post-audit"): AGENCY_ONLY,
     ("post", "/retrofits/{reference}/verification"): AGENCY_ONLY,
@@ -69,6 +74,10 @@ NON_ADMIN_WRITES = {
     ("post", "/agreements/{reference}/decline"): TRADER,
     ("post", "/auctions/{auction_id}/bids"): TRADER,
     ("post", "/bench/echo"): TRADER,  # the load test's baseline: validates, stores nothing
+    ("post", "/users/me/tokens"): ANYONE,
+    ("delete", "/users/me/tokens/{token_id}"): ANYONE,
+    ("post", "/users/me/password"): ANYONE,
+    ("post", "/users/me/second-factor"): ANYONE,
 }
 
 #: what each path parameter names: an object of the Dyeing enterprise (tested for 404 to
@@ -90,6 +99,10 @@ PARAMETERS: dict[tuple[str, str], str] = {
     ("/tokens/", "token_id"): ADMIN,
     ("/sampling-rounds/", "reference"): ADMIN,  # rounds are the regulator's and auditors'
     ("/province-reports/", "year"): SHARED,  # province totals: administrators and auditors
+    ("/users/me/tokens/", "token_id"): SHARED,  # one's own token: nobody else's is reachable
+    ("/users/", "user_id"): ADMIN,
+    ("/users/", "role"): ADMIN,
+    ("/proposals/", "proposal_id"): ADMIN,
 }
 #: required query parameters
 QUERY = {
@@ -197,19 +210,25 @@ def seed(ex: Exchange) -> Market:
     ok(client.post("/auctions/AU-COD-1/bids", headers=paper, json={
         "price": PRICE, "quantity": 1000}))
     ok(client.post("/auctions/AU-COD-1/clear", headers=other_admin), 200)
+    ok(client.post("/users/me/tokens", headers=paper, json={"days": 1}))
     holding = ok(client.get(f"/holdings/{w.dyeing}/instruments/{COD}", headers=dyeing), 200)
     serial = "-".join(holding["blocks"][0]["serials"].split("-")[:4])
     token_id = ok(client.get("/tokens", headers=admin), 200)["items"][0]["id"]
+    proposal = ok(client.post(f"/cash/{w.paper}/deposits", headers=admin,
+                              json={"amount": 100, "reference": "PROBE-1"}), 202)["id"]
+    user_id = ok(client.get("/users/me", headers=paper), 200)["id"]
     values = {
         "code": w.dyeing, "instrument": COD, "position": str(moved["position"]),
         "year": "2025", "serial": serial, "trade_id": fill["trade"], "order_id": "HX-SELL-1",
-        "auction_id": "AU-COD-1", "token_id": token_id,
+        "auction_id": "AU-COD-1", "token_id": token_id, "proposal_id": proposal,
+        "user_id": user_id, "role": "trader",
     }
     missing = {
         "code": code(77), "instrument": "COD-2031-MAOZHOU", "position": "99999999",
         "year": "2031", "serial": "COD-2031-MAOZHOU-000000001",
         "trade_id": f"{COD}:99999", "order_id": "NO-SUCH-ORDER", "auction_id": "AU-NONE",
-        "token_id": "0" * 16,
+        "token_id": "0" * 16, "proposal_id": "P-" + "0" * 16, "user_id": "0" * 32,
+        "role": "trader",
     }
     by_prefix = {
         ("/retrofits/", "reference"): ("RF-COD", "RF-NONE"),
@@ -234,6 +253,8 @@ def seed(ex: Exchange) -> Market:
         # well-formed, so that a refusal made after the body is read is seen too
         ("post", "/retrofits"): {"reference": "RF-PROBE", "period": 2025, "kinds": ["COD"],
                                  "description": "boiler flue-gas retrofit"},
+        ("post", "/retrofits/{reference}/engagements"): {"stage": "audit",
+                                                         "agency": w.other_agency},
         ("post", "/retrofits/{reference}/baseline-audit"): audit,
         ("post", "/retrofits/{reference}/post-audit"): audit,
         ("post", "/retrofits/{reference}/verification"): {
@@ -245,6 +266,7 @@ def seed(ex: Exchange) -> Market:
         ("post", "/agreements"): {"instrument": COD, "buyer": w.paper, "price": PRICE,
                                   "quantity": 1000},
         ("post", "/auctions/{auction_id}/bids"): {"price": PRICE, "quantity": 1000},
+        ("post", "/login"): {"login": "trader.nobody", "password": "not the password"},
     }
     return Market(ex, values, missing, by_prefix, bodies)
 
@@ -278,7 +300,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def is_admin_write(op: Op) -> bool:
-    return op.method in WRITES and op.key not in NON_ADMIN_WRITES
+    return op.method in WRITES and op.key not in NON_ADMIN_WRITES and op.key not in PUBLIC
 
 
 def outsider_may_try(op: Op) -> bool:
@@ -326,6 +348,9 @@ def test_every_route_is_classified() -> None:
 
 def test_without_a_token_only_the_public_routes_answer(market: Market, op: Op) -> None:
     r = market.call(op, {})
+    if op.key == ("post", "/login"):  # answers a token only to the right password
+        assert_problem(r, 401, op)
+        return
     if op.key in PUBLIC:
         assert r.status_code == 200, f"{op.template}: {r.text}"
         return
@@ -376,18 +401,22 @@ def test_the_documentation_is_public(market: Market, path: str) -> None:
 
 @pytest.fixture(scope="module")
 def dead_tokens(market: Market) -> list[str]:
-    """An expired token, a revoked one, and a revoked one's secret altered."""
+    """An expired token, a revoked one, a revoked one's secret altered, and a token of a
+    suspended user."""
     now = datetime.now(UTC)
-    store = TokenStore(market.ex.folder / "tokens.sqlite")
-    try:
-        _, expired = store.create(role="administrator", subject="gdee-retired",
-                                  now=now - timedelta(days=31), expires_at=now - timedelta(days=1))
-        token_id, revoked = store.create(role="administrator", subject="gdee-left",
-                                         now=now, expires_at=now + timedelta(days=30))
-        assert store.revoke(token_id, now=now)
-    finally:
-        store.close()
-    return [expired, revoked, revoked[:-2] + "xx"]
+    registry = market.ex.registry
+    retired = user_for(registry, "administrator", "gdee-retired")
+    _, expired = registry.issue_token(user_id=retired.user_id, by=retired.user_id,
+                                      at=(now - timedelta(days=31)).isoformat(), days=30)
+    token_id, revoked = registry.issue_token(user_id=retired.user_id, by=retired.user_id,
+                                             at=now.isoformat(), days=30)
+    registry.revoke_token(user_id=retired.user_id, token_id=token_id, by=retired.user_id,
+                          at=now.isoformat())
+    _, suspended = issue_in(registry, "auditor", "audit-left")
+    one, _ = founders(registry, now.isoformat())
+    registry.suspend_user(user_id=user_for(registry, "auditor", "audit-left").user_id,
+                          reason="left the audit office", by=one, at=now.isoformat())
+    return [expired, revoked, revoked[:-2] + "xx", suspended]
 
 
 def test_expired_revoked_and_unknown_tokens_are_401(market: Market, dead_tokens: list[str],
@@ -527,3 +556,18 @@ def test_what_an_outsider_may_read_names_neither_party(market: Market, op: Op,
         return
     for party in (w.dyeing, w.paper):
         assert party not in r.text, r.text[:500]
+
+
+def test_every_event_names_its_actor_and_requests_name_their_user(market: Market) -> None:
+    """Who did what, from the events alone: the seller's transfer names the seller's trader by
+    user id, the cleared auction its administrator, and every event some actor."""
+    registry, w = market.ex.registry, market.ex.world
+    events = [e for _, e in stored_events(registry)]
+    assert all(isinstance(vars(e).get("actor"), str) for e in events)
+    trader = registry.user_by_login(f"trader.{w.dyeing.lower()}").user_id
+    (moved,) = [e for e in events if type(e).__name__ == "Transferred"
+                and getattr(e, "ref", None) == "HX-JH-2025-01"]
+    assert vars(moved)["actor"] == trader
+    wu = registry.user_by_login("gdee-wu").user_id
+    cleared = [e for e in events if type(e).__name__.endswith("Cleared")]
+    assert cleared and all(vars(e)["actor"] == wu for e in cleared)

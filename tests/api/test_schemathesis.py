@@ -10,11 +10,8 @@ per operation, a fixed seed) so that it stays a few minutes on two cores and rep
 
 from __future__ import annotations
 
-import hashlib
 import secrets
-import sqlite3
 from collections import Counter
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +20,8 @@ import schemathesis
 from schemathesis import Case
 
 from api.app import create_app
-from api.tokens import TokenStore
+from registry.bootstrap import build_registry
+from registry.seed_users import issue_in
 from tests.world import code, seed_data_folder
 
 # Valid data may still be refused by a domain rule the schema cannot express (a credit code's
@@ -66,14 +64,12 @@ def _schema(role: str) -> Any:
 
 
 def _install_tokens(folder: Path) -> None:
-    TokenStore(folder / "tokens.sqlite").close()  # creates the table
-    now = datetime.now(UTC)
-    with sqlite3.connect(folder / "tokens.sqlite") as db:
-        for n, (role, (subject, _)) in enumerate(ROLES.items()):
-            db.execute("INSERT INTO tokens (id, hash, role, subject, created_at, expires_at) "
-                       "VALUES (?, ?, ?, ?, ?, ?)",
-                       (f"{n:016x}", hashlib.sha256(SECRETS[role].encode()).digest(), role,
-                        subject, now.isoformat(), (now + timedelta(days=1)).isoformat()))
+    registry = build_registry({"REGISTRY_DATA_DIR": str(folder)})
+    try:
+        for role, (subject, _) in ROLES.items():
+            SECRETS[role] = issue_in(registry, role, subject)[1]
+    finally:
+        registry.close()
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +78,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Any:
     folder = tmp_path_factory.mktemp("schemathesis")
     seed_data_folder(folder)
     _install_tokens(folder)
-    return create_app({"REGISTRY_DATA_DIR": str(folder), "REGISTRY_RATE_LIMIT": "none"})
+    return create_app({"REGISTRY_DATA_DIR": str(folder), "REGISTRY_RATE_LIMIT": "none",
+                       "REGISTRY_BAD_TOKEN_LIMIT": "none", "REGISTRY_LOGIN_LIMIT": "none"})
 
 
 def _call(role: str, case: Case, app: Any) -> None:

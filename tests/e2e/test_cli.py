@@ -220,13 +220,20 @@ def test_retrofit_journey_persists_across_invocations(
     report.write_bytes(b"%PDF-1.7 baseline audit of RF-1")
     ok("retrofit", "register", "RF-1", "--enterprise", DYEING, "--period", "2025",
        "--kinds", "COD", "--description", "membrane bioreactor")  # --at defaults to now
+    assert "not engaged" in refused("retrofit", "baseline", "RF-1", "--agency", AUDITOR,
+                                    "--report", str(report), "--amounts", "COD=100000")
+    ok("retrofit", "engage", "RF-1", "--stage", "audit", "--agency", AUDITOR, "--at", AT)
+    ok("retrofit", "engage", "RF-1", "--stage", "verification", "--agency", VERIFIER,
+       "--at", AT)
     ok("retrofit", "baseline", "RF-1", "--agency", AUDITOR, "--report", str(report),
        "--amounts", "COD=100000", "--at", "2025-03-02T09:00:00+08:00")
     ok("retrofit", "post", "RF-1", "--agency", AUDITOR, "--report-sha256", SHA,
        "--amounts", '{"COD": 40000}', "--at", "2025-06-02T09:00:00+08:00")
     assert "audited" in refused("retrofit", "verify", "RF-1", "--agency", AUDITOR,
                                 "--report-sha256", SHA, "--reductions", "COD=55000")
-    ok("retrofit", "verify", "RF-1", "--agency", VERIFIER, "--report-sha256", SHA,
+    assert "another stage" in refused("retrofit", "verify", "RF-1", "--agency", VERIFIER,
+                                      "--report-sha256", SHA, "--reductions", "COD=55_000")
+    ok("retrofit", "verify", "RF-1", "--agency", VERIFIER, "--report-sha256", "cd" * 32,
        "--reductions", "COD=55_000", "--at", "2025-07-02T09:00:00+08:00")
     confirmed = json.loads(ok("retrofit", "confirm", "RF-1", "--administrator", "admin-1",
                               "--at", "2025-08-01T09:00:00+08:00"))
@@ -303,9 +310,10 @@ def test_retrofit_journey_persists_across_invocations(
         "--quantity", "1", "--ref", "T-3")
     ok("retrofit", "register", "RF-2", "--enterprise", PAPER, "--period", "2031",
        "--kinds", "NOX,COD", "--description", "boiler and wastewater upgrade")
+    ok("retrofit", "engage", "RF-2", "--stage", "audit", "--agency", AUDITOR)
     ok("retrofit", "baseline", "RF-2", "--agency", AUDITOR, "--report-sha256", SHA,
        "--amounts", "COD=9000,NOX=5000")
-    ok("retrofit", "post", "RF-2", "--agency", AUDITOR, "--report-sha256", SHA,
+    ok("retrofit", "post", "RF-2", "--agency", AUDITOR, "--report-sha256", "ef" * 32,
        "--amounts", "NOX=4000,COD=8000")
     assert "barred by its credit record" in refused(
         "retrofit", "verify", "RF-2", "--agency", VERIFIER, "--report-sha256", SHA,

@@ -1,6 +1,9 @@
-"""The user journeys over HTTP, one narrative test each, with tokens issued as an operator
-issues them: the first administrator's by ``registry token create``, every other one by that
-administrator through ``POST /tokens``.
+"""The user journeys over HTTP, one narrative test each, with people and tokens as an
+operator sets them up: the two founding administrators by ``registry admin bootstrap`` and
+their tokens by ``registry token create --user``; the other users created by an
+administrator (``POST /users``), their tokens issued by it (``POST /tokens``), privileged roles
+granted through a proposal the other founder approves. Every sensitive act is proposed by one
+administrator and approved by another.
 
 - A Dongguan dye works' retrofit, from registration through a consultancy's baseline and post
   audits and a second agency's verification to confirmation, issuance, holdings and the
@@ -46,24 +49,56 @@ class Desk:
     capsys: pytest.CaptureFixture[str]
     tokens: dict[str, dict[str, str]] = field(default_factory=dict)
 
-    def operator_issues(self, name: str) -> None:
-        """The first administrator's token, from the command line on the server."""
-        assert main(["--data-dir", str(self.folder), "token", "create", "--role",
-                     "administrator", "--name", name, "--days", "7"]) == 0
+    def operator_token(self, login: str) -> None:
+        """A user's token, from the command line on the server."""
+        assert main(["--data-dir", str(self.folder), "token", "create", "--user", login,
+                     "--days", "7"]) == 0
         secret = self.capsys.readouterr().out.strip().splitlines()[-1]
-        self.tokens[name] = {"Authorization": f"Bearer {secret}"}
+        self.tokens[login] = {"Authorization": f"Bearer {secret}"}
+
+    def operator_bootstraps(self, *logins: str) -> None:
+        """The founding administrators, from the command line on the server."""
+        for login in logins:
+            assert main(["--data-dir", str(self.folder), "admin", "bootstrap", "--login",
+                         login, "--name", login]) == 0
+            out = self.capsys.readouterr().out
+            assert "password (shown once)" in out and "one-time code secret" in out
+            self.operator_token(login)
 
     def issue(self, admin: str, who: str, role: str, subject: str | None = None) -> None:
-        """A token issued over HTTP by an administrator, bound to ``subject`` (a credit code)
-        or, for people, to ``who``."""
-        body: dict[str, Any] = {"role": role, "days": 7}
+        """A user created by an administrator over HTTP, and a token for it: issued by that
+        administrator (enterprise and agency users), or by the operator once a second
+        administrator approved the privileged role (administrators and auditors)."""
+        organisation = {"enterprise": "enterprise", "agency": "agency",
+                        "administrator": "regulator", "auditor": "audit_body"}[role]
+        roles = {"enterprise": ["trader", "representative"], "agency": ["agency_staff"]}
+        user = self.post(admin, "/users", {
+            "login": who, "display_name": who, "organisation": organisation,
+            "organisation_code": subject, "roles": roles.get(role, [])}, status=201)
         if role in ("enterprise", "agency"):
-            body[role] = subject
-        else:
-            body["name"] = who
-        issued = self.post(admin, "/tokens", body, status=201)
-        assert issued["subject"] == (subject or who) and issued["role"] == role
-        self.tokens[who] = {"Authorization": f"Bearer {issued['secret']}"}
+            issued = self.post(admin, "/tokens", {"user": who, "days": 7}, status=201)
+            assert (issued["subject"], issued["role"]) == (subject, role)
+            assert issued["issued_by"] == self.user_id(admin)
+            self.tokens[who] = {"Authorization": f"Bearer {issued['secret']}"}
+            return
+        proposal = self.post(admin, f"/users/{user['id']}/roles", {"role": role}, status=202)
+        self.post(self.other_founder(admin), f"/proposals/{proposal['id']}/approve")
+        self.operator_token(who)
+
+    def other_founder(self, admin: str) -> str:
+        return "gdee-wu" if admin != "gdee-wu" else "gdee-li"
+
+    def act(self, admin: str, path: str, body: Any = None) -> Any:
+        """Propose as ``admin``; another founder approves; the act's result."""
+        proposal = self.post(admin, path, body, status=202)
+        self.refused(admin, f"/proposals/{proposal['id']}/approve", None, 403,
+                     "four-eyes-violation")
+        return self.post(self.other_founder(admin),
+                         f"/proposals/{proposal['id']}/approve")["result"]
+
+    def user_id(self, login: str) -> str:
+        registry = self.client.app.state.registry_state.registry  # type: ignore[attr-defined]
+        return str(registry.user_by_login(login).user_id)
 
     def get(self, who: str | None, path: str, status: int = 200, **params: Any) -> Any:
         r = self.client.get(path, params=params, headers=self.tokens.get(who or "", {}))
@@ -91,7 +126,7 @@ class Desk:
 def serve(folder: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Desk]:
     with TestClient(create_app({"REGISTRY_DATA_DIR": str(folder)})) as client:
         desk = Desk(client, folder, capsys)
-        desk.operator_issues("gdee-li")
+        desk.operator_bootstraps("gdee-li", "gdee-wu")
         yield desk
 
 
@@ -156,12 +191,20 @@ def test_a_dye_works_retrofit_from_registration_to_serial_provenance(empty: Desk
         "valid_from": "2023-01-01", "valid_until": "2027-12-31"}, status=201)
     assert (right["quantity"], right["permit"]["number"]) == (50_000, "91441900-PW-2023-0117")
 
-    # The dye works registers its retrofit; Huanke audits before and after it.
+    # The dye works registers its retrofit and engages Huanke to audit it, Lvyuan to verify;
+    # Huanke audits before and after it.
     retrofit = desk.post("humen", "/retrofits", {
         "reference": "RF-HM-2025-01", "period": 2025, "kinds": ["COD"],
         "description": "membrane bioreactor on the dyeing effluent line"}, status=201)
     assert (retrofit["enterprise"], retrofit["state"]) == (humen, "registered")
     ref = "/retrofits/RF-HM-2025-01"
+    desk.refused("lvyuan", f"{ref}/baseline-audit", {
+        "report_sha256": sha("HM baseline audit 2024"), "amounts": {"COD": 48_000}}, 403,
+        "agency-not-eligible")  # nobody engaged it for the audits
+    desk.post("humen", f"{ref}/engagements", {"stage": "audit", "agency": huanke}, status=201)
+    engaged = desk.post("humen", f"{ref}/engagements",
+                        {"stage": "verification", "agency": lvyuan}, status=201)
+    assert engaged["engagements"] == {"audit": huanke, "verification": lvyuan}
     desk.post("huanke", f"{ref}/baseline-audit", {
         "report_sha256": sha("HM baseline audit 2024"), "amounts": {"COD": 48_000}})
     audited = desk.post("huanke", f"{ref}/post-audit", {
@@ -174,11 +217,11 @@ def test_a_dye_works_retrofit_from_registration_to_serial_provenance(empty: Desk
     verified = desk.post("lvyuan", f"{ref}/verification", verification)
     assert verified["verification"]["agency"] == lvyuan
 
-    # Only an administrator confirms and issues.
+    # Only administrators confirm and issue: one proposes, another approves.
     desk.refused("humen", f"{ref}/confirmation", None, 403, "forbidden")
-    surplus = desk.post("gdee-li", f"{ref}/confirmation")["surplus"]
+    surplus = desk.act("gdee-li", f"{ref}/confirmation")
     assert surplus == {"COD": 36_000}
-    lot = desk.post("gdee-li", f"{ref}/issuance")["lots"]["COD"]
+    lot = desk.act("gdee-li", f"{ref}/issuance")["COD"]
     assert (lot["instrument"], lot["quantity"]) == (COD, 36_000)
     assert desk.get("humen", ref)["state"] == "issued"
 
@@ -213,12 +256,12 @@ def register_outsider(desk: Desk) -> str:
 def test_a_trade_settles_and_the_buyer_verifies_its_receipt_offline(seeded: Seeded) -> None:
     desk, w = seeded.desk, seeded.w
     # The department opens the COD market and records Jianhui Paper's deposit of 1M CNY.
-    market = desk.post("gdee-li", "/markets", {"instrument": COD, "reference_price": PRICE},
-                       status=201)
+    desk.act("gdee-li", "/markets", {"instrument": COD, "reference_price": PRICE})
+    market = desk.get("jianhui", f"/markets/{COD}")
     assert (market["lower_price"], market["upper_price"]) == (720_000, 880_000)
-    account = desk.post("gdee-li", f"/cash/{w.paper}/deposits", {
-        "amount": 100_000_000, "reference": "BOC-DG-20250301-0001"}, status=201)
-    assert account["available"] == 100_000_000
+    assert desk.act("gdee-li", f"/cash/{w.paper}/deposits", {
+        "amount": 100_000_000, "reference": "BOC-DG-20250301-0001"}) == 100_000_000
+    assert desk.get("jianhui", f"/cash/{w.paper}")["available"] == 100_000_000
 
     # Huaxin offers 5 t at 8,000 CNY/t; Jianhui takes it.
     offer = desk.post("huaxin", f"/markets/{COD}/orders", {
@@ -276,10 +319,10 @@ def test_a_large_trade_waits_for_an_administrator_who_did_not_initiate_it(
     for admin in ("gdee-wang", "gdee-chen"):
         desk.issue("gdee-li", admin, "administrator")
     # Li opens the market: trades above 10,000 CNY wait for an administrator.
-    desk.post("gdee-li", "/markets", {"instrument": COD, "reference_price": PRICE,
-                                      "verify_above": 1_000_000}, status=201)
-    desk.post("gdee-li", f"/cash/{w.paper}/deposits",
-              {"amount": 50_000_000, "reference": "BOC-DG-20250302-0007"}, status=201)
+    desk.act("gdee-li", "/markets", {"instrument": COD, "reference_price": PRICE,
+                                     "verify_above": 1_000_000})
+    desk.act("gdee-li", f"/cash/{w.paper}/deposits",
+             {"amount": 50_000_000, "reference": "BOC-DG-20250302-0007"})
     desk.post("huaxin", f"/markets/{COD}/orders",
               {"side": "sell", "price": PRICE, "quantity": 3000}, status=201)
     # Wang enters Jianhui's telephone order: 3 t, 2,400,000 fen, above the threshold.
@@ -291,7 +334,7 @@ def test_a_large_trade_waits_for_an_administrator_who_did_not_initiate_it(
     (queued,) = desk.get("audit-zhao", "/trades/queue")["items"]
     assert (queued["trade"], queued["value"], queued["reasons"]) == (
         trade_id, 2_400_000, ["above-threshold"])
-    assert {"gdee-li", "gdee-wang"} <= set(queued["initiators"])
+    assert {desk.user_id("gdee-li"), desk.user_id("gdee-wang")} <= set(queued["initiators"])
     assert desk.get("jianhui", f"/cash/{w.paper}")["reserved"] == 2_400_000
     assert desk.get("jianhui", f"/trades/{trade_id}")["state"] == "pending"
 
@@ -322,7 +365,7 @@ def test_an_auditor_proves_the_later_ledger_extends_the_earlier(seeded: Seeded) 
     moved = desk.post("huaxin", f"/holdings/{w.dyeing}/transfers", {
         "instrument": COD, "buyer": w.paper, "quantity": 2000, "ref": "HX-JH-0303"},
         status=201)
-    desk.post("gdee-li", "/markets", {"instrument": COD, "reference_price": PRICE}, status=201)
+    desk.act("gdee-li", "/markets", {"instrument": COD, "reference_price": PRICE})
     evening = verified_checkpoint(desk)
     assert evening.size > morning.size
 

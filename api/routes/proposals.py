@@ -1,0 +1,122 @@
+"""Proposals: four eyes on every sensitive act.
+
+A route for a sensitive act (confirmation, issuance, deposits and withdrawals, freezes,
+revocation, obligations, credit records, markets, rules, privileged roles) answers 202 with a
+proposal; it takes effect when a *different* administrator approves it here (403
+``four-eyes-violation`` for its proposer). Approving answers the act's result; a refused act
+leaves the proposal pending and answers the refusal.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.deps import Administrator, Auditor, Page, PageDep, RegistryDep, not_found, now, paginate
+from domain.errors import NotFound
+from domain.proposal import Proposal
+
+router = APIRouter(prefix="/proposals", tags=["proposals"])
+ProposalId = Annotated[str, Path(pattern=r"^P-[0-9a-f]{16}$")]
+State = Literal["pending", "approved", "rejected", "withdrawn", "expired"]
+
+#: every route that proposes answers this
+PROPOSED: dict[int | str, dict[str, Any]] = {
+    202: {"description": "proposed: takes effect when a second administrator approves it"}}
+
+
+class ProposalPublic(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    action: str
+    params: dict[str, Any]
+    subject: str
+    state: str
+    proposed_by: str
+    proposed_at: str
+    expires_at: str
+    decided_by: str | None
+    decided_at: str | None
+    reason: str | None
+
+    @classmethod
+    def of(cls, p: Proposal, at: str) -> ProposalPublic:
+        return cls(id=p.proposal_id, action=p.action, params=p.params, subject=p.subject,
+                   state=p.state_at(at), proposed_by=p.proposed_by, proposed_at=p.proposed_at,
+                   expires_at=p.expires_at, decided_by=p.decided_by, decided_at=p.decided_at,
+                   reason=p.reason)
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class Approved(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    proposal: ProposalPublic
+    result: Any = Field(None, description="what the act answers (a balance, lots, surplus…)")
+
+
+def proposed(registry: Any, response: Response, by: str, action: str,
+             **params: Any) -> ProposalPublic:
+    """Propose ``action`` as ``by`` and answer 202 with the proposal."""
+    at = now()
+    response.status_code = 202
+    return ProposalPublic.of(registry.propose(action=action, params=params, by=by, at=at), at)
+
+
+def _proposal(registry: RegistryDep, proposal_id: str) -> Proposal:
+    try:
+        return registry.proposal(proposal_id)
+    except NotFound:
+        raise not_found(f"proposal {proposal_id}") from None
+
+
+@router.get("")
+def list_proposals(_: Auditor, registry: RegistryDep, page: PageDep,
+                   state: Annotated[State | None, Query()] = None) -> Page[ProposalPublic]:
+    """Proposals, newest first; ``state`` filters (a pending one past its time is expired)."""
+    at = now()
+    return paginate([ProposalPublic.of(p, at) for p in registry.proposals(state=state, at=at)],
+                    page)
+
+
+@router.get("/{proposal_id}")
+def show_proposal(proposal_id: ProposalId, _: Auditor, registry: RegistryDep) -> ProposalPublic:
+    return ProposalPublic.of(_proposal(registry, proposal_id), now())
+
+
+@router.post("/{proposal_id}/approve")
+def approve(proposal_id: ProposalId, admin: Administrator, registry: RegistryDep) -> Approved:
+    """Approve (a different administrator than the proposer): the act takes effect now."""
+    _proposal(registry, proposal_id)
+    result = registry.approve_proposal(proposal_id=proposal_id, by=admin.actor, at=now())
+    return Approved(proposal=ProposalPublic.of(registry.proposal(proposal_id), now()),
+                    result=_plain(result))
+
+
+@router.post("/{proposal_id}/reject")
+def reject(proposal_id: ProposalId, body: Decision, admin: Administrator,
+           registry: RegistryDep) -> ProposalPublic:
+    _proposal(registry, proposal_id)
+    return ProposalPublic.of(registry.reject_proposal(
+        proposal_id=proposal_id, by=admin.actor, reason=body.reason, at=now()), now())
+
+
+@router.post("/{proposal_id}/withdraw")
+def withdraw(proposal_id: ProposalId, admin: Administrator,
+             registry: RegistryDep) -> ProposalPublic:
+    """The proposer takes its proposal back."""
+    _proposal(registry, proposal_id)
+    return ProposalPublic.of(registry.withdraw_proposal(
+        proposal_id=proposal_id, by=admin.actor, at=now()), now())
+
+
+def _plain(result: Any) -> Any:
+    """What an act returns, as JSON: plain values pass; an aggregate becomes nothing."""
+    if result is None or isinstance(result, (str, int, bool, dict, list)):
+        return result
+    return None

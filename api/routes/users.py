@@ -1,0 +1,245 @@
+"""Users: log in, look after one's own credentials, and (administrators) manage users.
+
+``POST /login`` takes a login, a password and, for administrators (and whoever enrolled one),
+a one-time code, and answers a bearer token of that user. Failed logins are limited per login
+and per client address (429 with Retry-After); the answer never says which part was wrong.
+Granting the administrator or auditor role answers 202 with a proposal that a second
+administrator approves (``/proposals``).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import CurrentUser
+from api.deps import (
+    Administrator,
+    Auditor,
+    Page,
+    PageDep,
+    RegistryDep,
+    not_found,
+    now,
+    paginate,
+)
+from api.errors import ApiError
+from api.limits import client_address
+from api.routes.proposals import ProposalPublic
+from api.routes.tokens import NO_STORE, TokenId, TokenIssued, TokenPublic, issued
+from domain.errors import AuthenticationFailed, NotFound
+from domain.user import PRIVILEGED, User
+
+router = APIRouter(tags=["users"])
+LoginText = Annotated[str, Field(min_length=2, max_length=64,
+                                 pattern=r"^[a-z0-9][a-z0-9._@-]{1,63}$")]
+UserId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+Role = Literal["trader", "representative", "agency_staff", "administrator", "auditor"]
+
+
+class LoginRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    login: LoginText
+    password: str = Field(min_length=1, max_length=1024)
+    totp: str | None = Field(None, pattern=r"^[0-9]{6,8}$")
+    days: int = Field(1, ge=1, le=30)
+
+
+class UserPublic(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    login: str
+    display_name: str
+    organisation: str
+    organisation_code: str | None
+    roles: list[str]
+    status: str
+    second_factor: bool
+    created_by: str
+    created_at: str
+
+    @classmethod
+    def of(cls, u: User) -> UserPublic:
+        return cls(id=u.user_id, login=u.login, display_name=u.display_name,
+                   organisation=u.organisation, organisation_code=u.organisation_code,
+                   roles=list(u.roles), status=u.status, second_factor=u.second_factor,
+                   created_by=u.created_by, created_at=u.created_at)
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    login: LoginText
+    display_name: str = Field(min_length=1, max_length=200)
+    organisation: Literal["enterprise", "agency", "regulator", "audit_body"]
+    organisation_code: str | None = Field(None, min_length=18, max_length=18)
+    roles: list[Literal["trader", "representative", "agency_staff"]] = Field(max_length=3)
+    password: str | None = Field(None, min_length=12, max_length=1024)
+
+
+class RoleGrant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Role
+
+
+class Suspension(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    password: str = Field(min_length=12, max_length=1024)
+
+
+class TokenRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    days: int = Field(30, ge=1, le=366)
+
+
+class SecondFactor(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    secret: str = Field(description="the base32 TOTP secret; shown only in this response")
+    uri: str
+
+
+class LoggedIn(TokenIssued):
+    user: UserPublic
+
+
+@router.post("/login", status_code=201)
+def login(body: LoginRequest, request: Request, registry: RegistryDep,
+          response: Response) -> LoggedIn:
+    """Password (+ one-time code) in, a bearer token of that user out."""
+    guards = request.app.state.limits
+    address = client_address(request.scope)
+    blocked = guards.login_blocked(body.login, address)
+    if blocked is not None:
+        raise ApiError(429, "too-many-requests", "too many failed logins; retry later")
+    try:
+        user = registry.authenticate(body.login, body.password, body.totp, datetime.now(UTC))
+    except AuthenticationFailed:
+        guards.login_failed(body.login, address)
+        raise
+    token = issued(registry, user, user.user_id, body.days, response)
+    return LoggedIn(**token.model_dump(), user=UserPublic.of(registry.user(user.user_id)))
+
+
+@router.get("/users/me")
+def me(user: CurrentUser, registry: RegistryDep) -> UserPublic:
+    """The user the token belongs to."""
+    return UserPublic.of(registry.user(user.user_id))
+
+
+@router.get("/users/me/tokens")
+def my_tokens(user: CurrentUser, registry: RegistryDep, page: PageDep) -> Page[TokenPublic]:
+    u = registry.user(user.user_id)
+    return paginate([TokenPublic.of(u, t) for t in reversed(list(u.tokens))], page)
+
+
+@router.post("/users/me/tokens", status_code=201)
+def issue_my_token(body: TokenRequest, user: CurrentUser, registry: RegistryDep,
+                   response: Response) -> TokenIssued:
+    """A further token of one's own (for scripts and curl)."""
+    return issued(registry, registry.user(user.user_id), user.actor, body.days, response)
+
+
+@router.delete("/users/me/tokens/{token_id}", status_code=204)
+def revoke_my_token(token_id: TokenId, user: CurrentUser, registry: RegistryDep) -> Response:
+    u = registry.user(user.user_id)
+    if token_id not in u.tokens or u.tokens[token_id]["revoked_at"] is not None:
+        raise not_found(f"active token {token_id}")
+    registry.revoke_token(user_id=user.user_id, token_id=token_id, by=user.actor, at=now())
+    return Response(status_code=204)
+
+
+@router.post("/users/me/password", status_code=204)
+def change_password(body: PasswordChange, user: CurrentUser,
+                    registry: RegistryDep) -> Response:
+    registry.set_password(user_id=user.user_id, password=body.password, by=user.actor,
+                          at=now())
+    return Response(status_code=204)
+
+
+@router.post("/users/me/second-factor", status_code=201)
+def enroll_second_factor(user: CurrentUser, registry: RegistryDep,
+                         response: Response) -> SecondFactor:
+    """A new TOTP secret (replacing any earlier one); from now on logins need its codes."""
+    import pyotp
+
+    secret = registry.enroll_second_factor(user_id=user.user_id, by=user.actor, at=now())
+    response.headers.update(NO_STORE)
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.login, issuer_name="Surplus Registry")
+    return SecondFactor(secret=secret, uri=uri)
+
+
+@router.post("/users", status_code=201)
+def create_user(body: UserCreate, admin: Administrator, registry: RegistryDep) -> UserPublic:
+    """A new user of a registered organisation (administrators). The administrator and
+    auditor roles are granted afterwards, through a proposal."""
+    code = body.organisation_code.upper() if body.organisation_code else None
+    u = registry.create_user(login=body.login, display_name=body.display_name,
+                             organisation=body.organisation, organisation_code=code,
+                             roles=list(body.roles), by=admin.actor, at=now(),
+                             password=body.password)
+    return UserPublic.of(u)
+
+
+@router.get("/users")
+def list_users(_: Auditor, registry: RegistryDep, page: PageDep) -> Page[UserPublic]:
+    return paginate([UserPublic.of(u) for u in registry.users()], page)
+
+
+def _user(registry: RegistryDep, user_id: str) -> User:
+    try:
+        return registry.user(user_id)
+    except NotFound:
+        raise not_found(f"user {user_id}") from None
+
+
+@router.get("/users/{user_id}")
+def show_user(user_id: UserId, _: Auditor, registry: RegistryDep) -> UserPublic:
+    return UserPublic.of(_user(registry, user_id))
+
+
+@router.post("/users/{user_id}/suspension")
+def suspend(user_id: UserId, body: Suspension, admin: Administrator,
+            registry: RegistryDep) -> UserPublic:
+    """Suspend a user: its tokens answer 401 and it cannot log in until re-enabled."""
+    _user(registry, user_id)
+    return UserPublic.of(registry.suspend_user(user_id=user_id, reason=body.reason,
+                                               by=admin.actor, at=now()))
+
+
+@router.post("/users/{user_id}/reenable")
+def reenable(user_id: UserId, admin: Administrator, registry: RegistryDep) -> UserPublic:
+    _user(registry, user_id)
+    return UserPublic.of(registry.reenable_user(user_id=user_id, by=admin.actor, at=now()))
+
+
+@router.post("/users/{user_id}/roles", status_code=201,
+             responses={202: {"model": ProposalPublic,
+                              "description": "a privileged role: proposed, awaiting approval"}})
+def grant_role(user_id: UserId, body: RoleGrant, admin: Administrator, registry: RegistryDep,
+               response: Response) -> UserPublic | ProposalPublic:
+    """Grant a role. The administrator and auditor roles answer 202 with a proposal that a
+    second administrator approves; the others take effect at once."""
+    _user(registry, user_id)
+    if body.role in PRIVILEGED:
+        response.status_code = 202
+        return ProposalPublic.of(registry.propose(
+            action="grant_role", params={"user_id": user_id, "role": body.role},
+            by=admin.actor, at=now()), now())
+    return UserPublic.of(registry.grant_role(user_id=user_id, role=body.role, by=admin.actor,
+                                             at=now()))
+
+
+@router.delete("/users/{user_id}/roles/{role}")
+def withdraw_role(user_id: UserId, role: Role, admin: Administrator,
+                  registry: RegistryDep) -> UserPublic:
+    _user(registry, user_id)
+    return UserPublic.of(registry.withdraw_role(user_id=user_id, role=role, by=admin.actor,
+                                                at=now()))
+
