@@ -81,3 +81,21 @@ class FourEyesViolation(RegistryError):
     """An administrator tried to approve something they initiated (four-eyes principle)."""
 
     code = "four-eyes-violation"
+
+
+class MarketHalted(InvalidState):
+    """An administrator halted the market: it takes no new orders until resumed."""
+
+    code = "market-halted"
+
+
+class BidAboveCap(InvalidInput):
+    """An auction bid that would take the bidder's bids past the per-bidder cap."""
+
+    code = "bid-above-cap"
+
+
+class PriceOutsideAgreementBand(InvalidInput):
+    """An agreement's price lies outside the band around the market's reference price."""
+
+    code = "price-outside-agreement-band"

@@ -199,13 +199,6 @@ class RegistryBase(Application):
         self.save(e)
 
     @command
-    def restrict_enterprise(self, *, credit_code: str, reason: str, reference: str,
-                            at: str) -> None:
-        e = self.enterprise(credit_code)
-        e.restrict(reason=reason, reference=reference, at=at)
-        self.save(e)
-
-    @command
     def restore_enterprise(self, *, credit_code: str, reason: str, reference: str,
                            at: str) -> None:
         e = self.enterprise(credit_code)

@@ -36,6 +36,7 @@ from registry.book_lock import exchange_lock
 from registry.exchange_modes import TradingModeCommands
 from registry.exchange_writer import ExchangeWriter
 from registry.gc_pause import gc_paused
+from registry.lifecycle import LifecycleCommands
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -45,7 +46,7 @@ else:
     _Base = object
 
 
-class ExchangeCommands(TradingModeCommands, _Base):
+class ExchangeCommands(LifecycleCommands, TradingModeCommands, _Base):
     snapshotting_intervals = {**RegistryBase.snapshotting_intervals, CashAccount: 100}
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -312,8 +313,14 @@ class ExchangeCommands(TradingModeCommands, _Base):
             a = self._account_in(w, trade["buyer"])
             m.reject(trade_id=trade_id, administrator=administrator, reason=reason, at=at)
             a.post(ref=trade_id, released=trade["value"], at=at)
+            # whatever is left: never more than the pool holds beyond the seller's other
+            # orders and sales (a lifecycle change may have taken units from under it)
+            seller = trade["seller"]
+            others = sum(o[3] for o in m.orders.values() if o[0] == seller and o[1] == "S")
+            others += sum(t["qty"] for t in m.pending.values() if t["seller"] == seller)
+            held = i.reservations().get(pool_ref(instrument), {}).get(seller, 0)
             i.settle_batch(pool=pool_ref(instrument), reserve={}, transfers=[],
-                           release={trade["seller"]: trade["qty"]},
+                           release={seller: max(0, min(trade["qty"], held - others))},
                            rule_version=self._rules_in(w).version, ref=trade_id, at=at)
             self.save(m, i, a)
 

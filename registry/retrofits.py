@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from domain.agency import Agency
 from domain.errors import InvalidInput
 from domain.instrument import Instrument
 from domain.retrofit import Retrofit
 from registry.app import command, validity_end
+from registry.lifecycle import SYSTEM, Changes
 
 if TYPE_CHECKING:
-    from registry.app import RegistryBase as _Base
+    from registry.exchange_writer import ExchangeWriter
+    from registry.lifecycle import LifecycleCommands as _Base
 else:
     _Base = object
 
@@ -109,35 +112,47 @@ class RetrofitCommands(_Base):
         catalogue.add(section="instruments", key=code)
         return Instrument.open(kind=kind, vintage=vintage, zone=zone, at=at)
 
-    @command
     def revoke_retrofit(
         self, *, reference: str, reason: str, spot_check: str, at: str,
         restrict_enterprise: bool = True, restrict_agencies: tuple[str, ...] = (),
+        actor: str = SYSTEM,
     ) -> dict[str, Any]:
         """A failed spot check: revoke every lot of the retrofit under the clawback policy
         (domain/instrument.py), charge unrecoverable units to the enterprise's obligation,
-        and put the fraud on the credit records named."""
-        r = self.retrofit(reference)
-        e = self.enterprise(r.enterprise)
-        r.revoke(reason=reason, spot_check=spot_check, at=at)
-        changed: list[Any] = [r, e]
-        outcome: dict[str, Any] = {}
-        for kind, lot in sorted(r.lots.items()):
-            instrument = self.instrument(lot["instrument"])
-            result = instrument.revoke_lot(lot_id=lot["lot"], reason=reason, ref=spot_check,
-                                           at=at)
-            if result["unrecoverable"]:
-                e.owe_clawback(kind=kind, period=r.period, amount=result["unrecoverable"],
-                               retrofit_id=str(r.id))
-            outcome[kind] = result
-            changed.append(instrument)
-        if restrict_enterprise:
-            e.restrict(reason=f"retrofit {reference} failed spot check: {reason}",
-                       reference=spot_check, at=at)
-        for code in restrict_agencies:
-            agency = self.agency(code)
-            agency.restrict(reason=f"retrofit {reference} failed spot check: {reason}",
-                            reference=spot_check, at=at)
-            changed.append(agency)
-        self.save(*changed)
-        return outcome
+        and put the fraud on the credit records named. What stood on the revoked units
+        (orders, agreements, auctions, holds, applications), and everything of a restricted
+        enterprise, ends in the same save (`registry.lifecycle`)."""
+
+        def run(w: ExchangeWriter) -> dict[str, Any]:
+            r: Retrofit = w.get(Retrofit.create_id(reference), f"retrofit {reference}")
+            e = self._trader_in(w, r.enterprise)
+            r.revoke(reason=reason, spot_check=spot_check, at=at)
+            changes = Changes()
+            changes.add(r, e)
+            why = f"retrofit {reference} revoked ({spot_check}): {reason}"
+            outcome: dict[str, Any] = {}
+            for kind, lot in sorted(r.lots.items()):
+                instrument = self._instrument_in(w, lot["instrument"])
+                result = instrument.revoke_lot(lot_id=lot["lot"], reason=reason,
+                                               ref=spot_check, at=at)
+                if result["unrecoverable"]:
+                    e.owe_clawback(kind=kind, period=r.period, amount=result["unrecoverable"],
+                                   retrofit_id=str(r.id))
+                outcome[kind] = result
+                changes.add(instrument)
+                self.settle_dependents(w, instrument, changes, reason=why, by=actor, at=at,
+                                       refs=result["reservations_hit"])
+            if restrict_enterprise:
+                e.restrict(reason=f"retrofit {reference} failed spot check: {reason}",
+                           reference=spot_check, at=at)
+                self.settle_party(w, e.credit_code, changes, reason=why, by=actor, at=at)
+            for code in restrict_agencies:
+                agency = w.get(Agency.create_id(code), f"agency {code}")
+                agency.restrict(reason=f"retrofit {reference} failed spot check: {reason}",
+                                reference=spot_check, at=at)
+                changes.add(agency)
+            self.save_changes(w, changes, ref=f"revocation:{reference}", at=at)
+            return outcome
+
+        result: dict[str, Any] = self._with_writer(f"revocation of {reference}", run)
+        return result

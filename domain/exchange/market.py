@@ -32,7 +32,14 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import FourEyesViolation, InvalidInput, NotFound, RegistryError
+from domain.errors import (
+    FourEyesViolation,
+    InvalidInput,
+    InvalidState,
+    MarketHalted,
+    NotFound,
+    RegistryError,
+)
 from domain.exchange.desk import Desk, L, R
 from domain.exchange.money import value
 from domain.exchange.orders import Cancel, Order, Outcome, Request
@@ -85,6 +92,8 @@ class Market(Aggregate):
         self.book_batches = 0
         self.trade_count = 0
         self.pending: dict[str, dict[str, Any]] = {}
+        #: None while trading; else {"reason", "by", "at"} of the halt
+        self.halted: dict[str, str] | None = None
 
     def market_params(self) -> MarketParams:
         return MarketParams.from_dict(self.params)
@@ -112,6 +121,54 @@ class Market(Aggregate):
         self.params_set_by = administrator
         self.book.set_reference_price(params["reference_price"])
 
+    # -- halts and lifecycle cancels ----------------------------------------------------------
+
+    def halt(self, *, reason: str, administrator: str, at: str) -> None:
+        """Stop taking new orders. Resting orders and trades waiting for verification are
+        held as they are (cancels still run, releasing what they hold)."""
+        if not reason.strip() or not administrator.strip():
+            raise InvalidInput("a halt needs the administrator's id and a reason")
+        if self.halted is not None:
+            raise InvalidState(f"market {self.instrument} is already halted")
+        self._halted(reason=reason, administrator=administrator, at=at)
+
+    @event("Halted", topic=event_topic("Market", "Halted"))
+    def _halted(self, reason: str, administrator: str, at: str) -> None:
+        self.halted = {"reason": reason, "by": administrator, "at": at}
+
+    def resume(self, *, reason: str, administrator: str, at: str) -> None:
+        if not reason.strip() or not administrator.strip():
+            raise InvalidInput("resuming needs the administrator's id and a reason")
+        if self.halted is None:
+            raise InvalidState(f"market {self.instrument} is not halted")
+        self._resumed(reason=reason, administrator=administrator, at=at)
+
+    @event("Resumed", topic=event_topic("Market", "Resumed"))
+    def _resumed(self, reason: str, administrator: str, at: str) -> None:
+        self.halted = None
+
+    def cancel_orders(self, order_ids: Sequence[str], *, reason: str, by: str,
+                      at: str) -> list[list[Any]]:
+        """Take resting orders off the book because a lifecycle change (revocation, expiry,
+        freeze, credit restriction) took what they stand on; returns their records
+        (account, side, price, remaining, entered_by) so the caller releases what they held."""
+        if not reason.strip() or not by.strip():
+            raise InvalidInput("cancelling orders needs who and why")
+        ids = list(dict.fromkeys(order_ids))
+        missing = [i for i in ids if i not in self.orders]
+        if missing:
+            raise NotFound(f"no resting orders {missing!r} in {self.instrument}")
+        if not ids:
+            return []
+        records = [list(self.orders[i]) for i in ids]
+        self._orders_cancelled(order_ids=ids, reason=reason, by=by, at=at)
+        return records
+
+    @event("OrdersCancelled", topic=event_topic("Market", "OrdersCancelled"))
+    def _orders_cancelled(self, order_ids: list[str], reason: str, by: str, at: str) -> None:
+        for order_id in order_ids:  # the same step a cancel request takes, on replay too
+            self._step(["C", order_id, by])
+
     # -- the batch -----------------------------------------------------------------------------
 
     def match(self, requests: Sequence[Request], *, desk: Desk, at: str) -> list[Outcome]:
@@ -133,6 +190,9 @@ class Market(Aggregate):
                     continue
                 if type(request) is not Order:
                     raise InvalidInput(f"not an order or a cancel: {request!r}")
+                if self.halted is not None:
+                    raise MarketHalted(f"market {self.instrument} is halted: "
+                                       f"{self.halted['reason']}")
                 need = self._check_entry(request, desk, lot, upper)
                 op = ["S", *request]
                 fills, makers, stopped, filled = self._step(op)
