@@ -14,6 +14,7 @@ from domain.exchange.agreement import ACCEPTED, Agreement
 from domain.exchange.auction import BID_ID, BIDDER, PRICE, QTY, Auction
 from domain.exchange.cash import CashAccount
 from domain.exchange.money import value
+from domain.exchange.params import MarketParams
 from registry.app import command
 
 if TYPE_CHECKING:
@@ -31,6 +32,19 @@ class TradingModeCommands(_Base):
             a = CashAccount.open(owner=owner, at=at)
         return a
 
+    def _market_params(self, instrument: str) -> MarketParams | None:
+        """The instrument's market parameters (None: no market is open for it), read from
+        the exchange's writer, where the market is kept (a reload would re-match it)."""
+        def read(w: Any) -> MarketParams | None:
+            try:
+                return self._market_in(w, instrument).market_params()  # type: ignore[attr-defined,no-any-return]
+            except NotFound:
+                return None
+
+        result: MarketParams | None = self._with_writer(  # type: ignore[attr-defined]
+            f"market {instrument}", read)
+        return result
+
     # -- agreements ----------------------------------------------------------------------------
 
     def agreement(self, reference: str) -> Agreement:
@@ -47,6 +61,9 @@ class TradingModeCommands(_Base):
             raise AlreadyExists(f"agreement {reference} already exists")
         b.check_may_trade()
         self.current_rules().check_transfer(i.kind, i.zone, s.party(), b.party())
+        params = self._market_params(i.code)
+        if params is not None:  # priced against the market's reference, if it has one
+            params.check_agreement_price(price)
         a = Agreement.offer(reference=reference, instrument=i.code, seller=seller, buyer=buyer,
                             price=price, qty=qty, offered_by=offered_by, at=at)
         i.reserve(owner=s, quantity=qty, ref=a.reservation_ref, at=at)
