@@ -99,3 +99,9 @@ class PriceOutsideAgreementBand(InvalidInput):
     """An agreement's price lies outside the band around the market's reference price."""
 
     code = "price-outside-agreement-band"
+
+
+class MarketClosed(InvalidState):
+    """The market is outside its trading sessions (hours, working days, holidays)."""
+
+    code = "market-closed"

@@ -26,7 +26,7 @@ from domain.errors import AlreadyExists, ConcurrencyConflict, NotFound, Registry
 from domain.exchange.cash import CashAccount
 from domain.exchange.desk import Desk
 from domain.exchange.market import Market, pool_ref
-from domain.exchange.orders import Cancel, Order, Outcome, Request
+from domain.exchange.orders import Amend, Cancel, Order, Outcome, Request
 from domain.exchange.params import MarketParams
 from domain.instrument import Instrument
 from domain.matching import OrderBook
@@ -36,7 +36,8 @@ from registry.book_lock import exchange_lock
 from registry.exchange_modes import TradingModeCommands
 from registry.exchange_writer import ExchangeWriter
 from registry.gc_pause import gc_paused
-from registry.lifecycle import LifecycleCommands
+from registry.lifecycle import Changes, LifecycleCommands
+from registry.sessions import SessionCommands
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -46,7 +47,7 @@ else:
     _Base = object
 
 
-class ExchangeCommands(LifecycleCommands, TradingModeCommands, _Base):
+class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, _Base):
     snapshotting_intervals = {**RegistryBase.snapshotting_intervals, CashAccount: 100}
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -165,7 +166,13 @@ class ExchangeCommands(LifecycleCommands, TradingModeCommands, _Base):
             m = self._market_in(w, instrument)
             m.set_parameters(reference_price=reference_price, verify_above=verify_above,
                              administrator=administrator, at=at)
-            self.save(m)
+            changes = Changes()
+            changes.add(m)
+            # a new band: resting orders outside it go, so no fill ever lies outside it
+            self.cancel_resting(m, self._instrument_in(w, instrument), m.outside_band(),
+                                changes, reason="outside the new price band",
+                                by=administrator, at=at)
+            self.save_changes(w, changes, ref=f"parameters:{instrument}", at=at)
 
         self._with_writer(f"market {instrument}", run)
 
@@ -292,10 +299,18 @@ class ExchangeCommands(LifecycleCommands, TradingModeCommands, _Base):
         return results
 
     def submit_order(self, *, instrument: str, order_id: str, account: str, side: str,
-                     kind: str, price: int, qty: int, entered_by: str, at: str) -> Outcome:
+                     kind: str, price: int, qty: int, entered_by: str, at: str,
+                     tif: str = "DAY") -> Outcome:
         """One order; raises its typed refusal instead of returning it."""
-        order = Order(order_id, account, side, kind, price, qty, entered_by)
+        order = Order(order_id, account, side, kind, price, qty, entered_by, tif)
         return _raise_refusal(self.submit_orders(instrument=instrument, requests=[order],
+                                                 at=at)[0])
+
+    def amend_order(self, *, instrument: str, order_id: str, account: str, qty: int,
+                    price: int | None, entered_by: str, at: str) -> Outcome:
+        """Amend a resting order (`domain.exchange.orders.Amend`)."""
+        amend = Amend(order_id, account, qty, price, entered_by)
+        return _raise_refusal(self.submit_orders(instrument=instrument, requests=[amend],
                                                  at=at)[0])
 
     def cancel_order(self, *, instrument: str, order_id: str, account: str, entered_by: str,

@@ -35,7 +35,9 @@ Factory = Callable[[], Registry]
 
 
 def exchange_world(app: Registry, **params: Any) -> World:
-    """Dyeing sells COD in the Maozhou basin and NOX in Shenzhen; everyone has 1M CNY."""
+    """Dyeing sells COD in the Maozhou basin and NOX in Shenzhen; everyone has 1M CNY. The
+    markets trade continuously unless ``sessions`` are given (tests run at any hour)."""
+    params.setdefault("sessions", [])
     w = build_world(app)
     issue(app, w, reference="RF-COD", enterprise=w.dyeing, kind="COD", baseline=100_000, post=0)
     issue(app, w, reference="RF-NOX", enterprise=w.electronics, kind="NOX", baseline=50_000,
@@ -55,7 +57,7 @@ def check_books(app: Registry) -> None:
     for code in (COD, NOX):
         m = app.market(code)
         pool: dict[str, int] = {}
-        for account, side, price, remaining, _ in m.orders.values():
+        for account, side, price, remaining, *_ in m.orders.values():
             if side == "B":
                 reserved_cash[account] = reserved_cash.get(account, 0) + value(price, remaining)
             else:

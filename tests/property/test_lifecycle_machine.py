@@ -52,7 +52,8 @@ class LifecycleMachine(RuleBasedStateMachine):
         for n, who in enumerate(self.parties):
             app.deposit(enterprise=who, amount=DEPOSIT, reference=f"DEP-{n}",
                         administrator="cash", at=AT)
-        app.open_market(instrument=COD, administrator="admin-1", at=AT, reference_price=PRICE)
+        app.open_market(instrument=COD, administrator="admin-1", at=AT, reference_price=PRICE,
+                        sessions=[])
         self.ids = itertools.count()
         self.agreements: list[str] = []
         self.auctions: list[str] = []
@@ -265,7 +266,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                 per[who] = per.get(who, 0) + n
 
         m = self.app.market(COD)
-        for account, side, price, remaining, _ in m.orders.values():
+        for account, side, price, remaining, *_ in m.orders.values():
             if side == "B":
                 add_cash(account, value(price, remaining))
             else:
