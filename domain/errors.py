@@ -105,3 +105,16 @@ class MarketClosed(InvalidState):
     """The market is outside its trading sessions (hours, working days, holidays)."""
 
     code = "market-closed"
+
+
+class ObligationRefused(InvalidState):
+    """An obligation change that would un-meet a met task or clear a clawback debt."""
+
+    code = "obligation-refused"
+
+
+class OverlappingClaim(InvalidState):
+    """A retrofit's baseline lies above the enterprise's latest verified post-retrofit level:
+    it claims a reduction another retrofit was already credited with (double counting)."""
+
+    code = "overlapping-claim"

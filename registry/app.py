@@ -192,10 +192,14 @@ class RegistryBase(Application):
 
     @command
     def set_obligation(
-        self, *, credit_code: str, kind: str, period: int, target: int, at: str
+        self, *, credit_code: str, kind: str, period: int, target: int, at: str,
+        reason: str = "", actor: str = "",
     ) -> None:
+        """Set or change an enterprise's task (`Enterprise.set_obligation`: a change needs a
+        reason and never un-meets a met task or clears a clawback debt)."""
         e = self.enterprise(credit_code)
-        e.set_obligation(kind=kind, period=period, target=target, at=at)
+        e.set_obligation(kind=kind, period=period, target=target, at=at, reason=reason,
+                         administrator=actor)
         self.save(e)
 
     @command

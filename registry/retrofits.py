@@ -36,6 +36,10 @@ class RetrofitCommands(_Base):
         at: str,
     ) -> None:
         r = self.retrofit(reference)
+        e = self.enterprise(r.enterprise)
+        for kind, amount in sorted(amounts.items()):
+            if isinstance(amount, int):  # the audit's own checks refuse anything else
+                e.check_baseline(kind, amount, reference)
         r.record_baseline_audit(agency=self.agency(agency), report_sha256=report_sha256,
                                 amounts=amounts, at=at)
         self.save(r)
@@ -65,12 +69,19 @@ class RetrofitCommands(_Base):
         """确权: the reduction first meets the enterprise's own task; the rest is surplus."""
         r = self.retrofit(reference)
         e = self.enterprise(r.enterprise)
+        baseline = r.baseline_amounts()
+        for kind in r.kinds:  # again: another retrofit may have been confirmed meanwhile
+            e.check_baseline(kind, baseline[kind], reference)
         remaining = {k: e.remaining_obligation(k, r.period) for k in r.kinds}
         r.confirm(administrator=administrator, remaining_obligations=remaining, at=at)
         for kind, applied in r.confirmation["obligation_applied"].items():  # type: ignore[index]
             if applied:
                 e.meet_obligation(kind=kind, period=r.period, amount=applied,
                                   retrofit_id=str(r.id))
+        for kind in r.kinds:
+            verified = r.verification["reductions"][kind]  # type: ignore[index]
+            e.record_level(kind=kind, level=baseline[kind] - verified, retrofit=reference,
+                           at=at)
         self.save(r, e)
         return r.surplus()
 
@@ -129,6 +140,10 @@ class RetrofitCommands(_Base):
             r.revoke(reason=reason, spot_check=spot_check, at=at)
             changes = Changes()
             changes.add(r, e)
+            if r.confirmation is not None:  # what it counted towards the task goes back
+                for kind, credit in sorted(r.confirmation["obligation_applied"].items()):
+                    e.reverse_retrofit(kind=kind, period=r.period, obligation_credit=credit,
+                                       retrofit=reference, reason=reason, at=at)
             why = f"retrofit {reference} revoked ({spot_check}): {reason}"
             outcome: dict[str, Any] = {}
             for kind, lot in sorted(r.lots.items()):

@@ -42,10 +42,11 @@ def show_enterprise(code: OwnEnterprise, registry: RegistryDep) -> EnterprisePub
 
 
 @router.post("/{code}/obligations")
-def set_obligation(code: str, body: ObligationSet, _: Administrator,
+def set_obligation(code: str, body: ObligationSet, user: Administrator,
                    registry: RegistryDep) -> EnterprisePublic:
     """Set the enterprise's own task for a kind and period (administrators). Surplus exists
     only beyond it."""
     registry.set_obligation(credit_code=code, kind=body.kind, period=body.period,
-                            target=body.target, at=now())
+                            target=body.target, at=now(), reason=body.reason,
+                            actor=user.subject)
     return EnterprisePublic.of(registry.enterprise(code))

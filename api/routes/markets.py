@@ -91,7 +91,10 @@ def list_markets(state: StateDep, _: CurrentUser, page: PageDep) -> Page[Market]
 def open_market(body: MarketOpen, user: Administrator, registry: RegistryDep,
                 state: StateDep) -> Market:
     """Open the order book of an issued instrument (administrators)."""
-    registry.open_market(administrator=user.subject, at=now(), **body.model_dump())
+    params = body.model_dump()
+    if params["sessions"] is None:  # absent: the market's default sessions
+        del params["sessions"]
+    registry.open_market(administrator=user.subject, at=now(), **params)
     data = state.market_view()
     with data.lock:
         return _market(_view(data, body.instrument))
@@ -134,7 +137,8 @@ def _ack(instrument: str, account: str, outcome: Outcome) -> OrderAck:
     fills = [Fill(trade=f[0], price=f[1], quantity=f[2], state=f[3]) for f in outcome.fills]
     return OrderAck(order_id=outcome.order_id, instrument=instrument, account=account,
                     status=outcome.status,  # type: ignore[arg-type]  # refusals were raised
-                    fills=fills, filled=sum(f.quantity for f in fills),
+                    fills=fills, filled=outcome.filled if outcome.status == "cancelled"
+                    else sum(f.quantity for f in fills),
                     resting=outcome.resting)
 
 
@@ -155,7 +159,7 @@ def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
                          "B" if body.side == "buy" else "S",
                          "L" if body.kind == "limit" else "M",
                          body.price if body.kind == "limit" and body.price else 0,
-                         body.quantity, user.subject)
+                         body.quantity, user.subject, body.time_in_force.upper())
     return _ack(instrument, account, _raise_refusal(state.gateway.submit(instrument, order)))
 
 

@@ -88,6 +88,8 @@ def add_enterprise_commands(subparsers: Subparsers) -> None:
     p.add_argument("--kind", type=upper, required=True, help=", ".join(KINDS))
     p.add_argument("--period", type=year, required=True, help="the task's year")
     p.add_argument("--target", type=quantity, required=True, help="kg (kgce for ENERGY)")
+    p.add_argument("--reason", default="", help="why (needed to change a task set before)")
+    p.add_argument("--administrator", default="", help="who changes it")
 
     p = add_command(actions, "show", cmd_enterprise_show,
                     "an enterprise's record, obligations and credit record as JSON",
@@ -109,7 +111,8 @@ def cmd_enterprise_register(ctx: Context) -> None:
 def cmd_enterprise_obligation(ctx: Context) -> None:
     a = ctx.args
     ctx.registry.set_obligation(credit_code=a.credit_code, kind=a.kind, period=a.period,
-                                target=a.target, at=ctx.at)
+                                target=a.target, at=ctx.at, reason=a.reason,
+                                actor=a.administrator)
     print(f"{a.credit_code}: {a.kind} task for {a.period} set to {a.target:,}")
 
 

@@ -208,8 +208,8 @@ def register_outsider(desk: Desk) -> str:
 def test_a_trade_settles_and_the_buyer_verifies_its_receipt_offline(seeded: Seeded) -> None:
     desk, w = seeded.desk, seeded.w
     # The department opens the COD market and records Jianhui Paper's deposit of 1M CNY.
-    market = desk.post("gdee-li", "/markets", {"instrument": COD, "reference_price": PRICE},
-                       status=201)
+    market = desk.post("gdee-li", "/markets", {"instrument": COD, "reference_price": PRICE,
+                                               "sessions": []}, status=201)
     assert (market["lower_price"], market["upper_price"]) == (720_000, 880_000)
     account = desk.post("gdee-li", f"/cash/{w.paper}/deposits", {
         "amount": 100_000_000, "reference": "BOC-DG-20250301-0001"}, status=201)
@@ -272,7 +272,7 @@ def test_a_large_trade_waits_for_an_administrator_who_did_not_initiate_it(
         desk.issue("gdee-li", admin, "administrator")
     # Li opens the market: trades above 10,000 CNY wait for an administrator.
     desk.post("gdee-li", "/markets", {"instrument": COD, "reference_price": PRICE,
-                                      "verify_above": 1_000_000}, status=201)
+                                      "verify_above": 1_000_000, "sessions": []}, status=201)
     desk.post("gdee-li", f"/cash/{w.paper}/deposits",
               {"amount": 50_000_000, "reference": "BOC-DG-20250302-0007"}, status=201)
     desk.post("huaxin", f"/markets/{COD}/orders",
@@ -317,7 +317,8 @@ def test_an_auditor_proves_the_later_ledger_extends_the_earlier(seeded: Seeded) 
     moved = desk.post("huaxin", f"/holdings/{w.dyeing}/transfers", {
         "instrument": COD, "buyer": w.paper, "quantity": 2000, "ref": "HX-JH-0303"},
         status=201)
-    desk.post("gdee-li", "/markets", {"instrument": COD, "reference_price": PRICE}, status=201)
+    desk.post("gdee-li", "/markets", {"instrument": COD, "reference_price": PRICE,
+                                      "sessions": []}, status=201)
     evening = verified_checkpoint(desk)
     assert evening.size > morning.size
 
