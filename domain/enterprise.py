@@ -14,7 +14,13 @@ from eventsourcing.domain import Aggregate, event
 from domain.credit import GOOD, CreditRecord
 from domain.credit_code import validate_credit_code
 from domain.errors import CreditRestricted, InvalidInput, ObligationRefused, OverlappingClaim
-from domain.reference import check_basin, check_prefecture, check_sector, kind_info
+from domain.reference import (
+    check_basin,
+    check_basin_runs_through,
+    check_prefecture,
+    check_sector,
+    kind_info,
+)
 from domain.rules import Party
 from domain.topics import aggregate_topic, event_topic, natural_id
 
@@ -42,6 +48,7 @@ class Enterprise(CreditRecord, Aggregate):
         check_sector(sector)
         check_prefecture(prefecture)
         check_basin(basin)
+        check_basin_runs_through(basin, prefecture)
         if not name.strip():
             raise InvalidInput("an enterprise needs a name")
         return cls(

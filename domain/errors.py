@@ -23,6 +23,13 @@ class UnknownReference(InvalidInput):
     code = "unknown-reference"
 
 
+class InconsistentReference(InvalidInput):
+    """Reference data that do not fit together: a basin that does not run through the
+    enterprise's prefecture."""
+
+    code = "inconsistent-reference"
+
+
 class NotFound(RegistryError):
     code = "not-found"
 
