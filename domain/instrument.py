@@ -96,6 +96,25 @@ class Instrument(Aggregate):
         self.owned: dict[str, list[int]] = {}
         self._pool_index = None
 
+    # -- the rules it trades under -------------------------------------------------------------
+
+    def rules_version(self, default: str) -> str:
+        """The rule version this instrument trades under (``default`` for instruments opened
+        before versions were assigned)."""
+        assigned: str | None = getattr(self, "assigned_rules", None)
+        return assigned or default
+
+    def assign_rules(self, *, version: str, reason: str, by: str, at: str) -> None:
+        """The rule version its transfers are checked against from now on: at opening, or an
+        administrator moving the instrument to another version (a documented event)."""
+        if not version.strip() or not reason.strip() or not by.strip():
+            raise InvalidInput("assigning rules needs the version, a reason and who")
+        self._rules_assigned(version=version, reason=reason, by=by, at=at)
+
+    @event("RulesAssigned", topic=event_topic("Instrument", "RulesAssigned"))
+    def _rules_assigned(self, version: str, reason: str, by: str, at: str) -> None:
+        self.assigned_rules = version
+
     # -- reading -------------------------------------------------------------------------------
 
     def iter_blocks(self) -> Iterator[list[Any]]:

@@ -325,7 +325,8 @@ class _Seeder:
             ref = f"GDEX-{self.period}-T{n + 1:03d}"
             version = self.registry.transfer(
                 instrument=instrument, seller=self.codes[seller], buyer=self.codes[buyer],
-                quantity=quantity, ref=ref, at=self.clock.on(250 + 3 * n))
+                quantity=quantity, ref=ref, at=self.clock.on(250 + 3 * n),
+                                             reason="correction", administrator="gdee-admin")
             transfers.append({"ref": ref, "instrument": instrument,
                               "seller": self.codes[seller], "buyer": self.codes[buyer],
                               "quantity": quantity, "rule_version": version,
@@ -337,7 +338,8 @@ class _Seeder:
             try:
                 self.registry.transfer(instrument=instrument, seller=self.codes[seller],
                                        buyer=self.codes[buyer], quantity=quantity,
-                                       ref="refused", at=self.clock.on(280))
+                                       ref="refused", at=self.clock.on(280),
+                                       reason="correction", administrator="gdee-admin")
             except OutsideTradingZone as refused:
                 refusals.append({"instrument": instrument, "seller": self.firms[seller].name,
                                  "buyer": self.firms[buyer].name, "rule": why,

@@ -30,7 +30,7 @@ from domain.exchange.orders import Amend, Cancel, Order, Outcome, Request
 from domain.exchange.params import MarketParams
 from domain.instrument import Instrument
 from domain.matching import OrderBook
-from domain.rules import CURRENT_RULES, TradingRules, rules
+from domain.rules import TradingRules
 from registry.app import BACKOFF_SECONDS, MAX_ATTEMPTS, RegistryBase, command, instrument_id
 from registry.book_lock import exchange_lock
 from registry.exchange_modes import TradingModeCommands
@@ -99,15 +99,16 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
         e: Enterprise = w.get(Enterprise.create_id(code), f"enterprise {code}")
         return e
 
-    def _rules_in(self, w: ExchangeWriter) -> TradingRules:
+    def _rules_in(self, w: ExchangeWriter, instrument: Instrument) -> TradingRules:
+        """The instrument's own rule version (`registry.rulebook`)."""
         try:
-            c: Catalogue = w.get(Catalogue.create_id(), "catalogue")
+            c: Catalogue | None = w.get(Catalogue.create_id(), "catalogue")
         except NotFound:
-            return rules(CURRENT_RULES)
-        return rules(c.rules_version or CURRENT_RULES)
+            c = Catalogue()
+        return self.rules_for(instrument, c)
 
     def _desk(self, w: ExchangeWriter, market: Market, instrument: Instrument, at: str) -> Desk:
-        rules_ = self._rules_in(w)
+        rules_ = self._rules_in(w, instrument)
         return Desk(
             kind=market.kind, zone=market.zone, rules=rules_,
             traders=lambda c: self._trader_in(w, c),
@@ -338,7 +339,7 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
             trade = m.check_approver(trade_id=trade_id, administrator=administrator)
             seller, buyer = self._trader_in(w, trade["seller"]), self._trader_in(w, trade["buyer"])
             i = self._instrument_in(w, instrument)
-            rules_ = self._rules_in(w)
+            rules_ = self._rules_in(w, i)
             # Instrument.transfer's checks, on the pool: credit, zone, valid unfrozen units
             seller.check_may_trade()
             buyer.check_may_trade()
@@ -375,7 +376,7 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
             held = i.reservations().get(pool_ref(instrument), {}).get(seller, 0)
             i.settle_batch(pool=pool_ref(instrument), reserve={}, transfers=[],
                            release={seller: max(0, min(trade["qty"], held - others))},
-                           rule_version=self._rules_in(w).version, ref=trade_id, at=at)
+                           rule_version=self._rules_in(w, i).version, ref=trade_id, at=at)
             self.save(m, i, a)
 
         self._with_writer(f"market {instrument}", run)

@@ -60,7 +60,7 @@ class TradingModeCommands(_Base):
         if self._exists(Agreement.create_id(reference)):
             raise AlreadyExists(f"agreement {reference} already exists")
         b.check_may_trade()
-        self.current_rules().check_transfer(i.kind, i.zone, s.party(), b.party())
+        self.rules_for(i).check_transfer(i.kind, i.zone, s.party(), b.party())
         params = self._market_params(i.code)
         if params is not None:  # priced against the market's reference, if it has one
             params.check_agreement_price(price)
@@ -86,7 +86,7 @@ class TradingModeCommands(_Base):
         a = self.agreement(reference)
         a.check_verifier(administrator)
         i = self.instrument(a.instrument)
-        rules = self.current_rules()
+        rules = self.rules_for(i)
         i.transfer(seller=self.enterprise(a.seller), buyer=self.enterprise(a.buyer),
                    quantity=a.qty, rules=rules, ref=a.reservation_ref, at=at,
                    from_reservation=a.reservation_ref)
@@ -141,7 +141,7 @@ class TradingModeCommands(_Base):
         i = self.instrument(x.instrument)
         b = self.enterprise(bidder)
         b.check_may_trade()
-        self.current_rules().check_transfer(i.kind, i.zone, self.enterprise(x.seller).party(),
+        self.rules_for(i).check_transfer(i.kind, i.zone, self.enterprise(x.seller).party(),
                                             b.party())
         amount = x.bid(bid_id=bid_id, bidder=bidder, price=price, qty=qty,
                        entered_by=entered_by, at=at)
@@ -158,7 +158,7 @@ class TradingModeCommands(_Base):
         if x.state != "open":
             raise InvalidState(f"auction {auction_id} is {x.state}")
         i = self.instrument(x.instrument)
-        rules = self.current_rules()
+        rules = self.rules_for(i)
         seller = self.enterprise(x.seller)
         excluded: dict[str, str] = {}
         bidders = {b[BIDDER]: self.enterprise(b[BIDDER]) for b in x.bids}

@@ -21,20 +21,22 @@ class HoldingCommands(_Base):
     @command
     def transfer(
         self, *, instrument: str, seller: str, buyer: str, quantity: int, ref: str, at: str,
-        from_reservation: str | None = None,
+        reason: str, administrator: str, from_reservation: str | None = None,
     ) -> str:
-        """A negotiated or administrator-recorded transfer; returns the rule version applied.
+        """A transfer outside the exchange's modes, for a non-trade ``reason`` (merger, court
+        order, correction) that ``administrator`` approved; returns the rule version applied.
         The seller's ``ref`` is recorded with it (`TransferReference`): a second transfer
         under the same reference of the same seller and instrument is refused."""
         i = self.instrument(instrument)
         if self._exists(TransferReference.create_id(instrument=i.code, seller=seller, ref=ref)):
             raise AlreadyExists(f"transfer {ref!r} of {seller} in {i.code} is already recorded")
-        rules = self.current_rules()
+        rules = self.rules_for(i)
         i.transfer(seller=self.enterprise(seller), buyer=self.enterprise(buyer),
                    quantity=quantity, rules=rules, ref=ref, at=at,
                    from_reservation=from_reservation)
         record = TransferReference.record(instrument=i.code, seller=seller, ref=ref, buyer=buyer,
-                                          quantity=quantity, at=at)
+                                          quantity=quantity, at=at, reason=reason,
+                                          administrator=administrator)
         self.save(record, i)  # the transfer's own event stays the save's last
         return rules.version
 

@@ -94,13 +94,14 @@ class RetrofitCommands(_Base):
         r = self.retrofit(reference)
         surplus = r.check_issuable()
         e = self.enterprise(r.enterprise)
-        rules = self.current_rules()
         catalogue = self.catalogue()
+        rules = self.current_rules(at, catalogue)
         changed: list[Any] = [r]
         lots: dict[str, dict[str, Any]] = {}
         for kind, quantity in sorted(surplus.items()):
             zone = rules.zone_of(kind, e.party())
-            instrument = self._instrument_or_open(kind, r.period, zone, at, catalogue)
+            instrument = self._instrument_or_open(kind, r.period, zone, at, catalogue,
+                                                  rules.version)
             lot_id = f"{reference}/{kind}"
             first, last = instrument.issue(
                 lot_id=lot_id, owner=e.credit_code, retrofit=str(r.id),
@@ -116,12 +117,16 @@ class RetrofitCommands(_Base):
         return lots
 
     def _instrument_or_open(self, kind: str, vintage: int, zone: str, at: str,
-                            catalogue: Any) -> Instrument:
+                            catalogue: Any, rule_version: str) -> Instrument:
+        """The instrument of the zone; a new one trades under the rules in force today."""
         code = f"{kind}-{vintage}-{zone}"
         if code in catalogue.entries["instruments"]:
             return self.instrument(code)
         catalogue.add(section="instruments", key=code)
-        return Instrument.open(kind=kind, vintage=vintage, zone=zone, at=at)
+        i = Instrument.open(kind=kind, vintage=vintage, zone=zone, at=at)
+        i.assign_rules(version=rule_version, reason="in force when the instrument opened",
+                       by="system:issuance", at=at)
+        return i
 
     def revoke_retrofit(
         self, *, reference: str, reason: str, spot_check: str, at: str,

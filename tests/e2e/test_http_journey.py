@@ -314,9 +314,9 @@ def test_an_auditor_proves_the_later_ledger_extends_the_earlier(seeded: Seeded) 
     desk, w = seeded.desk, seeded.w
     morning = verified_checkpoint(desk)
     # The day's activity: a bilateral transfer and a market opened.
-    moved = desk.post("huaxin", f"/holdings/{w.dyeing}/transfers", {
-        "instrument": COD, "buyer": w.paper, "quantity": 2000, "ref": "HX-JH-0303"},
-        status=201)
+    moved = desk.post("gdee-li", f"/holdings/{w.dyeing}/transfers", {
+        "instrument": COD, "buyer": w.paper, "quantity": 2000, "ref": "HX-JH-0303",
+        "reason": "correction"}, status=201)
     desk.post("gdee-li", "/markets", {"instrument": COD, "reference_price": PRICE,
                                       "sessions": []}, status=201)
     evening = verified_checkpoint(desk)
