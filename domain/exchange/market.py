@@ -252,6 +252,8 @@ class Market(Aggregate):
         are left on ``desk``."""
         params = self.market_params()
         upper, lot, va = params.upper_price(), params.lot, params.verify_above
+        lower = params.book_rules().price_bounds()[0]
+        closed = self._closed(params, at)  # one time for the whole batch
         ops: list[list[Any]] = []
         trades: list[list[Any]] = []
         stp: list[list[Any]] = []
@@ -262,7 +264,7 @@ class Market(Aggregate):
         for incoming in requests:
             request: Any = incoming
             try:
-                taken = self._take(request, desk, ops, params, at)
+                taken = self._take(request, desk, ops, params, closed)
                 if isinstance(taken, Outcome):
                     outcomes.append(taken)
                     continue
@@ -281,8 +283,8 @@ class Market(Aggregate):
                 desk.move_cash(request.account, R, need)  # reserve (checked above)
             else:
                 desk.reserve_units(request.account, request.qty)
-            out = self._settle(request, index, fills, makers, desk, va, upper, trades,
-                               initiators) if fills else []
+            out = self._settle(request, index, fills, makers, desk, va, (lower, upper),
+                               trades, initiators) if fills else []
             for info_id, info in stopped:
                 stp.append([index, info_id])
                 self._release(info, desk)
@@ -301,17 +303,18 @@ class Market(Aggregate):
         return outcomes
 
     def _take(self, request: Any, desk: Desk, ops: list[list[Any]], params: MarketParams,
-              at: str) -> Outcome | tuple[Order, bool]:
+              closed: RegistryError | None) -> Outcome | tuple[Order, bool]:
         """A cancel or an amend in place is done here (its `Outcome`); a new order, or an
         amend that re-enters, comes back as ``(order, re-entering)`` for the entry checks."""
         if type(request) is Cancel:
             return self._cancel(request, desk, ops)
         if type(request) is Amend:
-            amended = self._amend(request, desk, ops, params, at)
+            amended = self._amend(request, desk, ops, params, closed)
             return amended if isinstance(amended, Outcome) else (amended, True)
         if type(request) is not Order:
             raise InvalidInput(f"not an order, an amend or a cancel: {request!r}")
-        self._check_open(params, at)
+        if closed is not None:
+            raise closed
         return request, False
 
     def is_consistent(self) -> bool:
@@ -319,19 +322,19 @@ class Market(Aggregate):
         return self.book_batches == self.batches
 
     def _settle(self, request: Order, index: int, fills: list[Any], makers: list[list[Any]],
-                desk: Desk, va: int | None, upper: int, trades: list[list[Any]],
+                desk: Desk, va: int | None, band: tuple[int, int], trades: list[list[Any]],
                 initiators: dict[tuple[str, str], list[str]]) -> list[list[Any]]:
         """Turn each fill into a trade: settle it delivery-versus-payment on the desk, or
         leave its reservations in place for the verification queue. Trades are numbered on
         from those already recorded in ``trades`` and in earlier batches."""
         account, entered_by = request.account, request.entered_by
+        lower, upper = band
         buyer_is_taker = request.side == "B"
         # what the taking buyer reserved per tonne; a resting buyer reserved the fill price
         limit = (request.price if request.kind == "L" else upper) if buyer_is_taker else 0
         number = self.trade_count + len(trades)
         prefix = f"{self.instrument}:"
         out: list[list[Any]] = []
-        lower = self.market_params().book_rules().price_bounds()[0]
         for (taker, maker, price, qty), maker_info in zip(fills, makers, strict=True):
             if not lower <= price <= upper:  # every resting order is kept inside the band
                 raise MatchingDiverged(f"{self.instrument}: a fill at {price} lies outside "
@@ -355,12 +358,14 @@ class Market(Aggregate):
             out.append([trade_id, price, qty, PENDING if reasons else SETTLED])
         return out
 
-    def _check_open(self, params: MarketParams, at: str) -> None:
+    def _closed(self, params: MarketParams, at: str) -> RegistryError | None:
+        """Why the market takes no new orders or amends at ``at`` (None: it does)."""
         if self.halted is not None:
-            raise MarketHalted(f"market {self.instrument} is halted: {self.halted['reason']}")
+            return MarketHalted(f"market {self.instrument} is halted: {self.halted['reason']}")
         if not in_session(at, params.sessions, params.holidays):
-            raise MarketClosed(f"market {self.instrument} is outside its trading sessions "
-                               f"{params.sessions} (CST, working days) at {at}")
+            return MarketClosed(f"market {self.instrument} is outside its trading sessions "
+                                f"{params.sessions} (CST, working days) at {at}")
+        return None
 
     def _check_entry(self, o: Order, desk: Desk, lot: int, upper: int, *,
                      reentry: bool = False) -> int:
@@ -399,7 +404,7 @@ class Market(Aggregate):
         return Outcome(c.order_id, "cancelled", [], 0, filled=info[QTY] - info[REMAINING])
 
     def _amend(self, a: Amend, desk: Desk, ops: list[list[Any]], params: MarketParams,
-               at: str) -> Outcome | Order:
+               closed: RegistryError | None) -> Outcome | Order:
         """Less quantity at the same price: the order keeps its place (an ``A`` op) and the
         difference is released. Otherwise the order is cancelled here and the `Order`
         returned re-enters it, at the back, under the same id."""
@@ -409,13 +414,14 @@ class Market(Aggregate):
         if type(a.qty) is not int or a.qty <= 0 or a.qty % params.lot:
             raise InvalidInput(f"quantity {a.qty!r} is not a positive whole number of lots")
         price = info[PRICE] if a.price is None else a.price
-        self._check_open(params, at)
+        if closed is not None:
+            raise closed
         if price == info[PRICE] and a.qty <= info[REMAINING]:
             if a.qty == info[REMAINING]:
                 raise InvalidInput(f"amending {a.order_id!r} changes nothing")
             op = ["A", a.order_id, a.qty, a.entered_by]
             less = info[REMAINING] - a.qty
-            self._step(op, at)
+            self._step(op, "")
             ops.append(op)
             self._release([info[ACCOUNT], info[SIDE], info[PRICE], less, ""], desk)
             return Outcome(a.order_id, "amended", [], a.qty, filled=info[QTY] - info[REMAINING]
