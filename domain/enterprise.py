@@ -72,8 +72,8 @@ class Enterprise(CreditRecord, Aggregate):
         self.credit_record: list[dict[str, str]] = []
         #: "KIND:period" -> {"target": kg, "achieved": kg, "clawback": kg owed in it}
         self.obligations: dict[str, dict[str, int]] = {}
-        #: kind -> [[retrofit reference, verified post-retrofit level], …], oldest first:
-        #: the next retrofit's baseline starts from the last (no double counting)
+        #: kind -> [[retrofit reference, verified post-retrofit level, period], …], oldest
+        #: first: the next retrofit's baseline starts from the last (no double counting)
         self.levels: dict[str, list[list[Any]]] = {}
 
     # -- obligations ---------------------------------------------------------------------------
@@ -114,23 +114,31 @@ class Enterprise(CreditRecord, Aggregate):
 
     # -- verified levels (no double counting) --------------------------------------------------
 
-    def latest_level(self, kind: str) -> int | None:
-        history = self.levels.get(kind)
-        return int(history[-1][1]) if history else None
+    def _latest(self, kind: str, period: int | None) -> list[Any] | None:
+        history = [h for h in self.levels.get(kind, []) if period is None or h[2] <= period]
+        return history[-1] if history else None
 
-    def check_baseline(self, kind: str, baseline: int, retrofit: str) -> None:
-        """A retrofit's baseline starts from the latest verified post-retrofit level: one
-        above it claims again a reduction another retrofit was credited with."""
-        latest = self.latest_level(kind)
-        if latest is not None and baseline > latest:
-            owner = self.levels[kind][-1][0]
+    def latest_level(self, kind: str, period: int | None = None) -> int | None:
+        """The latest verified post-retrofit level of ``kind`` (of retrofits of ``period`` or
+        earlier, if given)."""
+        latest = self._latest(kind, period)
+        return None if latest is None else int(latest[1])
+
+    def check_baseline(self, kind: str, baseline: int, retrofit: str, period: int) -> None:
+        """A retrofit's baseline starts from the latest verified post-retrofit level (of
+        retrofits of its period or earlier): one above it claims again a reduction another
+        retrofit was credited with."""
+        found = self._latest(kind, period)
+        latest = None if found is None else int(found[1])
+        if found is not None and latest is not None and baseline > latest:
+            owner = found[0]
             raise OverlappingClaim(
                 f"retrofit {retrofit}: {kind} baseline {baseline} is above the level {latest} "
                 f"verified after retrofit {owner}; the reduction down to it is already claimed")
 
     @event("VerifiedLevelRecorded", topic=event_topic("Enterprise", "VerifiedLevelRecorded"))
-    def record_level(self, kind: str, level: int, retrofit: str, at: str) -> None:
-        self.levels.setdefault(kind, []).append([retrofit, level])
+    def record_level(self, kind: str, level: int, retrofit: str, period: int, at: str) -> None:
+        self.levels.setdefault(kind, []).append([retrofit, level, period])
 
     @event("RetrofitReversed", topic=event_topic("Enterprise", "RetrofitReversed"))
     def reverse_retrofit(self, kind: str, period: int, obligation_credit: int, retrofit: str,

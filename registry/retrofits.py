@@ -39,7 +39,7 @@ class RetrofitCommands(_Base):
         e = self.enterprise(r.enterprise)
         for kind, amount in sorted(amounts.items()):
             if isinstance(amount, int):  # the audit's own checks refuse anything else
-                e.check_baseline(kind, amount, reference)
+                e.check_baseline(kind, amount, reference, r.period)
         r.record_baseline_audit(agency=self.agency(agency), report_sha256=report_sha256,
                                 amounts=amounts, at=at)
         self.save(r)
@@ -71,7 +71,7 @@ class RetrofitCommands(_Base):
         e = self.enterprise(r.enterprise)
         baseline = r.baseline_amounts()
         for kind in r.kinds:  # again: another retrofit may have been confirmed meanwhile
-            e.check_baseline(kind, baseline[kind], reference)
+            e.check_baseline(kind, baseline[kind], reference, r.period)
         remaining = {k: e.remaining_obligation(k, r.period) for k in r.kinds}
         r.confirm(administrator=administrator, remaining_obligations=remaining, at=at)
         for kind, applied in r.confirmation["obligation_applied"].items():  # type: ignore[index]
@@ -81,7 +81,7 @@ class RetrofitCommands(_Base):
         for kind in r.kinds:
             verified = r.verification["reductions"][kind]  # type: ignore[index]
             e.record_level(kind=kind, level=baseline[kind] - verified, retrofit=reference,
-                           at=at)
+                           period=r.period, at=at)
         self.save(r, e)
         return r.surplus()
 
