@@ -38,17 +38,19 @@ from api.schemas.markets import (
     Fill,
     InstrumentPath,
     Market,
+    MarketHalt,
     MarketOpen,
     MarketParameters,
     Order,
     OrderAck,
+    OrderAmend,
     OrderIdPath,
     OrderIn,
     PublicTrade,
 )
 from api.tokens import Principal
 from domain.errors import NotFound
-from domain.exchange.orders import Cancel, Outcome
+from domain.exchange.orders import Amend, Cancel, Outcome
 from domain.exchange.orders import Order as OrderRequest
 from registry.market_data import MarketData, MarketView
 
@@ -121,6 +123,29 @@ def set_parameters(instrument: InstrumentPath, body: MarketParameters, user: Adm
         return _market(_view(data, instrument))
 
 
+@router.post("/{instrument}/halt")
+def halt(instrument: InstrumentPath, body: MarketHalt, user: Administrator,
+         registry: RegistryDep, state: StateDep) -> Market:
+    """Stop the market taking orders (administrators): resting orders are held, cancels still
+    release what they hold; 409 when already halted."""
+    registry.halt_market(instrument=instrument, reason=body.reason,
+                         administrator=user.subject, at=now())
+    data = state.market_view()
+    with data.lock:
+        return _market(_view(data, instrument))
+
+
+@router.post("/{instrument}/resume")
+def resume(instrument: InstrumentPath, body: MarketHalt, user: Administrator,
+           registry: RegistryDep, state: StateDep) -> Market:
+    """Take orders again after a halt (administrators); 409 when not halted."""
+    registry.resume_market(instrument=instrument, reason=body.reason,
+                           administrator=user.subject, at=now())
+    data = state.market_view()
+    with data.lock:
+        return _market(_view(data, instrument))
+
+
 @router.get("/{instrument}/book")
 def book(instrument: InstrumentPath, state: StateDep, _: CurrentUser,
          levels: Levels = 10) -> Book:
@@ -170,6 +195,15 @@ def cancel_order(instrument: InstrumentPath, order_id: OrderIdPath, user: Curren
     who = acting_for(user, account)
     cancel = Cancel(order_id, who, user.subject)
     return _ack(instrument, who, _raise_refusal(state.gateway.submit(instrument, cancel)))
+
+
+@router.patch("/{instrument}/orders/{order_id}")
+def amend_order(instrument: InstrumentPath, order_id: OrderIdPath, body: OrderAmend,
+                user: CurrentUser, state: StateDep, account: AccountQuery = None) -> OrderAck:
+    """Amend a resting order of the caller's enterprise (another's answers 404)."""
+    who = acting_for(user, account)
+    amend = Amend(order_id, who, body.quantity, body.price, user.subject)
+    return _ack(instrument, who, _raise_refusal(state.gateway.submit(instrument, amend)))
 
 
 def _own_orders(user: Principal, account: str | None) -> str | None:

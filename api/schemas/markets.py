@@ -60,6 +60,21 @@ class MarketOpen(_In):
     reference_rule: Literal["close", "vwap"] = "close"
 
 
+class MarketHalt(_In):
+    """Why a market halts or resumes (administrators)."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class OrderAmend(_In):
+    """A resting order's new remaining quantity and, optionally, a new limit price: less
+    quantity at the same price keeps the order's place; a new price re-enters it at the
+    back."""
+
+    quantity: Quantity
+    price: Price | None = None
+
+
 class MarketParameters(_In):
     """A new reference price and/or verification threshold; an absent field is kept, a null
     ``verify_above`` switches verification off."""

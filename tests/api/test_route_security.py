@@ -62,6 +62,7 @@ NON_ADMIN_WRITES = {
     ("post", "/expansions"): TRADER,
     ("post", "/markets/{instrument}/orders"): TRADER,
     ("delete", "/markets/{instrument}/orders/{order_id}"): TRADER,
+    ("patch", "/markets/{instrument}/orders/{order_id}"): TRADER,
     ("post", "/agreements"): TRADER,
     ("post", "/agreements/{reference}/accept"): TRADER,
     ("post", "/agreements/{reference}/withdraw"): TRADER,
@@ -221,6 +222,7 @@ def seed(ex: Exchange) -> Market:
     bodies = {
         ("post", "/holdings/{code}/reservations"): {
             "instrument": COD, "quantity": 1000, "ref": "GRAB-2"},
+        ("patch", "/markets/{instrument}/orders/{order_id}"): {"quantity": 1000},
         ("post", "/holdings/{code}/releases"): {"instrument": COD, "ref": "HOLD-1"},
         ("post", "/holdings/{code}/retirements"): {
             "instrument": COD, "quantity": 1000, "reason": "not mine to retire"},
@@ -358,8 +360,8 @@ def test_without_a_token_a_malformed_body_is_401_too(market: Market) -> None:
             path = op.template
             for name in op.names:
                 path = path.replace("{" + name + "}", market.value(op.template, name)[0])
-            r = market.ex.client.post(path, content=b"{not json",
-                                      headers={"Content-Type": "application/json"})
+            r = market.ex.client.request(op.method.upper(), path, content=b"{not json",
+                                         headers={"Content-Type": "application/json"})
             answers[op.template] = r.status_code
     assert set(answers.values()) == {401}, answers
 
