@@ -288,8 +288,9 @@ class _Seeder:
             r.set_obligation(credit_code=self.codes["guangming"], kind="ENERGY",
                              period=self.period, target=target, at=clock.on(9),
                              reason=reason, actor=ADMIN)
-        for n, f in enumerate(FIRMS):  # every enterprise funds its exchange cash account
-            r.deposit(enterprise=self.codes[f.key], amount=DEPOSIT,
+        buyers = sorted({t[1] for t in TRANSFERS})
+        for n, key in enumerate(buyers):  # the buyers fund their exchange cash accounts
+            r.deposit(enterprise=self.codes[key], amount=DEPOSIT,
                       reference=f"GDEX-{self.period}-D{n + 1:03d}", administrator=ADMIN_2,
                       at=clock.on(10))
 

@@ -71,7 +71,8 @@ class RetrofitCommands(_Base):
         e = self.enterprise(r.enterprise)
         baseline = r.baseline_amounts()
         for kind in r.kinds:  # again: another retrofit may have been confirmed meanwhile
-            e.check_baseline(kind, baseline[kind], reference, r.period)
+            if kind in baseline:  # else `confirm` refuses: not audited yet
+                e.check_baseline(kind, baseline[kind], reference, r.period)
         remaining = {k: e.remaining_obligation(k, r.period) for k in r.kinds}
         r.confirm(administrator=administrator, remaining_obligations=remaining, at=at)
         for kind, applied in r.confirmation["obligation_applied"].items():  # type: ignore[index]

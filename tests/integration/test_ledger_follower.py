@@ -94,7 +94,8 @@ def test_follower_continues_with_events_committed_later(tmp_path: Path) -> None:
                      ref="T-2", at="2025-04-02T10:00:00+08:00",
                      reason="correction", administrator="admin-t")
         added = app.position() - before
-        assert added == 2  # the recorded reference and the instrument's transfer
+        # the recorded reference, its authorisation and the instrument's transfer
+        assert added == 3
         assert follower.catch_up() == added
         assert ledger.size == first + added
         checkpoint = ledger.latest_checkpoint()
