@@ -23,6 +23,13 @@ class UnknownReference(InvalidInput):
     code = "unknown-reference"
 
 
+class InconsistentReference(InvalidInput):
+    """Reference data that do not fit together: a basin that does not run through the
+    enterprise's prefecture."""
+
+    code = "inconsistent-reference"
+
+
 class NotFound(RegistryError):
     code = "not-found"
 
@@ -106,3 +113,40 @@ class AuthenticationFailed(RegistryError):
     """Login, password, second factor or token did not check out (never says which)."""
 
     code = "unauthenticated"
+
+
+class MarketHalted(InvalidState):
+    """An administrator halted the market: it takes no new orders until resumed."""
+
+    code = "market-halted"
+
+
+class BidAboveCap(InvalidInput):
+    """An auction bid that would take the bidder's bids past the per-bidder cap."""
+
+    code = "bid-above-cap"
+
+
+class PriceOutsideAgreementBand(InvalidInput):
+    """An agreement's price lies outside the band around the market's reference price."""
+
+    code = "price-outside-agreement-band"
+
+
+class MarketClosed(InvalidState):
+    """The market is outside its trading sessions (hours, working days, holidays)."""
+
+    code = "market-closed"
+
+
+class ObligationRefused(InvalidState):
+    """An obligation change that would un-meet a met task or clear a clawback debt."""
+
+    code = "obligation-refused"
+
+
+class OverlappingClaim(InvalidState):
+    """A retrofit's baseline lies above the enterprise's latest verified post-retrofit level:
+    it claims a reduction another retrofit was already credited with (double counting)."""
+
+    code = "overlapping-claim"

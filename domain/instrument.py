@@ -96,6 +96,25 @@ class Instrument(Aggregate):
         self.owned: dict[str, list[int]] = {}
         self._pool_index = None
 
+    # -- the rules it trades under -------------------------------------------------------------
+
+    def rules_version(self, default: str) -> str:
+        """The rule version this instrument trades under (``default`` for instruments opened
+        before versions were assigned)."""
+        assigned: str | None = getattr(self, "assigned_rules", None)
+        return assigned or default
+
+    def assign_rules(self, *, version: str, reason: str, by: str, at: str) -> None:
+        """The rule version its transfers are checked against from now on: at opening, or an
+        administrator moving the instrument to another version (a documented event)."""
+        if not version.strip() or not reason.strip() or not by.strip():
+            raise InvalidInput("assigning rules needs the version, a reason and who")
+        self._rules_assigned(version=version, reason=reason, by=by, at=at)
+
+    @event("RulesAssigned", topic=event_topic("Instrument", "RulesAssigned"))
+    def _rules_assigned(self, version: str, reason: str, by: str, at: str) -> None:
+        self.assigned_rules = version
+
     # -- reading -------------------------------------------------------------------------------
 
     def iter_blocks(self) -> Iterator[list[Any]]:
@@ -132,6 +151,16 @@ class Instrument(Aggregate):
     def reserved_under(self, ref: str) -> int:
         return sum(b[LAST] - b[FIRST] + 1 for b in self.blocks.values()
                    if b[STATE] == RESERVED and b[REF] == ref)
+
+    def reservations(self) -> dict[str, dict[str, int]]:
+        """ref -> owner -> units reserved under it (frozen or not, valid or not): what every
+        order, hold, agreement, auction and application of this instrument holds."""
+        out: dict[str, dict[str, int]] = {}
+        for b in self.blocks.values():
+            if b[STATE] == RESERVED:
+                per = out.setdefault(b[REF], {})
+                per[b[OWNER]] = per.get(b[OWNER], 0) + b[LAST] - b[FIRST] + 1
+        return out
 
     # -- picking ranges ------------------------------------------------------------------------
 
@@ -347,6 +376,30 @@ class Instrument(Aggregate):
     def _released(self, ref: str, quantity: int, moves: list[Move], at: str) -> None:
         self._apply(moves, state=AVAILABLE, ref=None)
 
+    def cancel_reservation(self, *, ref: str, reason: str, by: str, at: str,
+                           owner: str | None = None, quantity: int | None = None) -> int:
+        """A lifecycle change ended what held units under ``ref`` (of ``owner`` only, if
+        given): return them (all, or ``quantity``) to available, saying why. Frozen and
+        no longer valid units are returned too: whatever is left goes back. Returns the
+        units returned (0: nothing was held, nothing is written)."""
+        if not reason.strip() or not by.strip():
+            raise InvalidInput("cancelling a reservation needs who and why")
+        held = sum(b[LAST] - b[FIRST] + 1 for b in self.blocks.values()
+                   if b[STATE] == RESERVED and b[REF] == ref
+                   and (owner is None or b[OWNER] == owner))
+        quantity = held if quantity is None else min(quantity, held)
+        if quantity <= 0:
+            return 0
+        moves = self._pick(quantity, owner=owner, state=RESERVED, ref=ref, frozen=None)
+        self._reservation_cancelled(ref=ref, owner=owner, quantity=quantity, reason=reason,
+                                    by=by, moves=moves, at=at)
+        return quantity
+
+    @event("ReservationCancelled", topic=event_topic("Instrument", "ReservationCancelled"))
+    def _reservation_cancelled(self, ref: str, owner: str | None, quantity: int, reason: str,
+                               by: str, moves: list[Move], at: str) -> None:
+        self._apply(moves, state=AVAILABLE, ref=None)
+
     # -- transfer ------------------------------------------------------------------------------
 
     def transfer(
@@ -400,8 +453,10 @@ class Instrument(Aggregate):
         self._apply(moves, state=CONSUMED, ref=approval)
 
     def retire(self, *, owner: Enterprise, quantity: int, reason: str, at: str) -> None:
-        """Give units up for good (voluntary cancellation): they can never trade again."""
+        """Give units up for good (voluntary cancellation): they can never trade again. A
+        restricted enterprise may not: retiring is a disposal its credit record bars."""
         check_quantity(quantity)
+        owner.check_may_trade()
         moves = self._pick(quantity, owner=owner.credit_code, state=AVAILABLE, on=at[:10])
         self._retired(owner=owner.credit_code, quantity=quantity, reason=reason, moves=moves,
                       at=at)
@@ -409,6 +464,19 @@ class Instrument(Aggregate):
     @event("Retired", topic=event_topic("Instrument", "Retired"))
     def _retired(self, owner: str, quantity: int, reason: str, moves: list[Move], at: str) -> None:
         self._apply(moves, state=RETIRED, ref=None)
+
+    def expiring_reservations(self, *, as_of: str) -> dict[str, int]:
+        """ref -> reserved units that `expire` with ``as_of`` would take (what it hits)."""
+        refs: dict[str, int] = {}
+        for b in self.blocks.values():
+            if b[STATE] == RESERVED and self.lots[b[LOT]]["expires_on"] < as_of:
+                refs[b[REF]] = refs.get(b[REF], 0) + b[LAST] - b[FIRST] + 1
+        return refs
+
+    def freezable(self, owner: str) -> int:
+        """The owner's available units not yet frozen (what a freeze takes first)."""
+        return sum(b[LAST] - b[FIRST] + 1 for b in self.blocks.values()
+                   if b[OWNER] == owner and b[STATE] == AVAILABLE and not b[FROZEN])
 
     def expire(self, *, as_of: str, at: str) -> int:
         """Expire every available or reserved unit of lots whose validity ended before

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from domain.errors import UnknownReference
+from domain.errors import InconsistentReference, UnknownReference
 
 PROVINCE = "GD"
 
@@ -20,7 +20,9 @@ PREFECTURES: dict[str, str] = {
     "JIEYANG": "Jieyang", "YUNFU": "Yunfu",
 }
 
-# Basin code -> (name, prefectures it crosses). The first six are the plan's priority basins.
+# Basin code -> (name, prefectures it runs through). The first six are the plan's priority
+# basins. An enterprise's basin must be one that runs through its prefecture
+# (`check_basin_runs_through`); every prefecture lies in at least one basin.
 BASINS: dict[str, tuple[str, tuple[str, ...]]] = {
     "DANSHUI": ("Danshui River", ("SHENZHEN", "HUIZHOU")),
     "SHIMA": ("Shima River", ("DONGGUAN", "SHENZHEN")),
@@ -28,11 +30,17 @@ BASINS: dict[str, tuple[str, tuple[str, ...]]] = {
     "MAOZHOU": ("Maozhou River", ("SHENZHEN", "DONGGUAN")),
     "LIANJIANG": ("Lianjiang River", ("SHANTOU", "JIEYANG")),
     "XIAODONG": ("Xiaodong River", ("MAOMING",)),
-    "XIJIANG": ("Xi River (Pearl River system)", ("ZHAOQING", "YUNFU", "JIANGMEN")),
-    "BEIJIANG": ("Bei River (Pearl River system)", ("SHAOGUAN", "QINGYUAN")),
-    "DONGJIANG": ("Dong River (Pearl River system)", ("HEYUAN", "HUIZHOU", "DONGGUAN")),
+    "XIJIANG": ("Xi River (Pearl River system)",
+                ("ZHAOQING", "YUNFU", "JIANGMEN", "FOSHAN", "ZHONGSHAN", "ZHUHAI")),
+    "BEIJIANG": ("Bei River (Pearl River system)",
+                 ("SHAOGUAN", "QINGYUAN", "FOSHAN", "GUANGZHOU")),
+    "DONGJIANG": ("Dong River (Pearl River system)",
+                  ("HEYUAN", "HUIZHOU", "DONGGUAN", "GUANGZHOU", "SHENZHEN", "SHAOGUAN")),
     "HANJIANG": ("Han River", ("MEIZHOU", "CHAOZHOU", "SHANTOU")),
     "JIANJIANG": ("Jian River", ("MAOMING", "ZHANJIANG")),
+    "RONGJIANG": ("Rong River", ("JIEYANG", "SHANTOU")),
+    "MOYANG": ("Moyang River", ("YANGJIANG",)),
+    "EAST_COAST": ("Eastern coastal rivers (Huangjiang, Luhe)", ("SHANWEI",)),
 }
 
 SECTORS: dict[str, str] = {
@@ -84,6 +92,18 @@ def check_basin(code: str) -> str:
     if code not in BASINS:
         raise UnknownReference(f"unknown river basin {code!r}")
     return code
+
+
+def check_basin_runs_through(basin: str, prefecture: str) -> None:
+    """Refuse a basin that does not run through the prefecture (a Zhanjiang plant cannot
+    discharge into the Maozhou River)."""
+    check_basin(basin)
+    check_prefecture(prefecture)
+    name, cities = BASINS[basin]
+    if prefecture not in cities:
+        raise InconsistentReference(
+            f"the {name} ({basin}) does not run through {PREFECTURES[prefecture]}; basins "
+            f"there: {sorted(b for b, (_, c) in BASINS.items() if prefecture in c)}")
 
 
 def check_sector(code: str) -> str:

@@ -3,14 +3,24 @@
 A rule set names, per indicator family, the zone within which units may trade, plus the special
 restrictions of the programme. Rule sets are never edited in place: a change is a new version,
 and every transfer records the version it was checked against, so an auditor can re-check it.
+The versions are data (`TradingRules.from_dict`): files read when the registry starts
+(``registry/rules/*.json``) and versions administrators define by event; the domain holds no
+rule set of its own.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from domain.errors import OutsideTradingZone, UnknownReference
-from domain.reference import PROVINCE, kind_info
+from domain.errors import InvalidInput, OutsideTradingZone, UnknownReference
+from domain.reference import PROVINCE, check_sector, kind_info
+
+FAMILIES = ("air", "energy", "water")
+SCOPES = ("basin", "prefecture", "province")
+VERSION = re.compile(r"[A-Z]{2}-[0-9]{4}\.[0-9]{1,3}")
 
 #: zone scope per family: "basin" (river basin), "prefecture" (city) or "province"
 Scope = str
@@ -73,21 +83,69 @@ class TradingRules:
             )
 
 
-RULESETS: dict[str, TradingRules] = {
-    "GD-2023.1": TradingRules(
-        version="GD-2023.1",
-        scopes=(("water", "basin"), ("air", "prefecture"), ("energy", "province")),
-        sector_isolated_families=("air",),
-        isolated_sector="THERMAL_POWER",
-        direct_discharger_kinds=("COD", "NH3N"),
-    ),
-}
+    def to_dict(self) -> dict[str, Any]:
+        """The rule set as data (what a rules file or a ``RulesDefined`` event holds)."""
+        return {"version": self.version, "scopes": dict(self.scopes),
+                "sector_isolated_families": list(self.sector_isolated_families),
+                "isolated_sector": self.isolated_sector,
+                "direct_discharger_kinds": list(self.direct_discharger_kinds)}
 
-CURRENT_RULES = "GD-2023.1"
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TradingRules:
+        """A rule set from data, checked: every family has a scope, every kind and sector
+        is known. Unknown keys other than a ``title`` are refused."""
+        if not isinstance(data, Mapping):
+            raise InvalidInput("a rule set is a JSON object")
+        extra = set(data) - {"version", "title", "scopes", "sector_isolated_families",
+                             "isolated_sector", "direct_discharger_kinds"}
+        if extra:
+            raise InvalidInput(f"unknown rule-set fields {sorted(extra)}")
+        try:
+            version, scopes = data["version"], data["scopes"]
+            isolated = tuple(data["sector_isolated_families"])
+            sector = data["isolated_sector"]
+            direct = tuple(data["direct_discharger_kinds"])
+        except (KeyError, TypeError):
+            raise InvalidInput("a rule set needs version, scopes, sector_isolated_families, "
+                               "isolated_sector and direct_discharger_kinds") from None
+        if type(version) is not str or not VERSION.fullmatch(version):
+            raise InvalidInput(f"a rule version reads like GD-2023.1, got {version!r}")
+        if not isinstance(scopes, Mapping) or set(scopes) != set(FAMILIES) or any(
+                v not in SCOPES for v in scopes.values()):
+            raise InvalidInput(f"scopes give each of {FAMILIES} one of {SCOPES}")
+        if any(f not in FAMILIES for f in isolated):
+            raise InvalidInput(f"sector_isolated_families are among {FAMILIES}")
+        check_sector(sector)
+        for kind in direct:
+            kind_info(kind)
+        return cls(version=version, scopes=tuple(sorted(scopes.items())),
+                   sector_isolated_families=isolated, isolated_sector=sector,
+                   direct_discharger_kinds=direct)
 
 
-def rules(version: str) -> TradingRules:
-    try:
-        return RULESETS[version]
-    except KeyError:
-        raise UnknownReference(f"unknown trading rules version {version!r}") from None
+class RuleBook:
+    """Every rule version known: read from the rules files at start and from the
+    ``RulesDefined`` events of the catalogue. A version, once known, never changes."""
+
+    def __init__(self, versions: Mapping[str, TradingRules]) -> None:
+        self._versions = dict(versions)
+
+    def get(self, version: str) -> TradingRules:
+        try:
+            return self._versions[version]
+        except KeyError:
+            raise UnknownReference(f"unknown trading rules version {version!r}") from None
+
+    def versions(self) -> list[str]:
+        return sorted(self._versions)
+
+    def with_versions(self, more: Mapping[str, TradingRules]) -> RuleBook:
+        clash = [v for v in more if v in self._versions and more[v] != self._versions[v]]
+        if clash:
+            raise InvalidInput(f"rule versions {clash} are already defined otherwise")
+        return RuleBook({**self._versions, **more})
+
+
+#: the version in force before any adoption, and under which instruments opened before rule
+#: versions were assigned keep trading
+FIRST_RULES = "GD-2023.1"

@@ -19,6 +19,9 @@ from eventsourcing.domain import Aggregate, event
 from domain.errors import InvalidInput
 from domain.topics import aggregate_topic, event_topic, natural_id
 
+#: why units may move between enterprises outside the exchange: never a sale
+TRANSFER_REASONS = ("merger", "court-order", "correction")
+
 
 class TransferReference(Aggregate):
     TOPIC = aggregate_topic("TransferReference")
@@ -32,11 +35,21 @@ class TransferReference(Aggregate):
 
     @classmethod
     def record(cls, *, instrument: str, seller: str, ref: str, buyer: str, quantity: int,
-               at: str) -> TransferReference:
+               at: str, reason: str, administrator: str) -> TransferReference:
+        """Record a transfer outside the exchange's modes: allowed only for a non-trade
+        ``reason`` (`TRANSFER_REASONS`) and by an administrator. Sales go through the order
+        book, agreements or auctions, delivery versus payment."""
         if not ref.strip():
             raise InvalidInput("a transfer needs a reference")
-        return cls(instrument=instrument, seller=seller, ref=ref, buyer=buyer,
-                   quantity=quantity, at=at)
+        if reason not in TRANSFER_REASONS:
+            raise InvalidInput(f"a transfer outside the exchange needs a non-trade reason, one "
+                               f"of {TRANSFER_REASONS}; sales go through the exchange")
+        if not administrator.strip():
+            raise InvalidInput("a transfer outside the exchange needs an administrator")
+        record = cls(instrument=instrument, seller=seller, ref=ref, buyer=buyer,
+                     quantity=quantity, at=at)
+        record._authorised(reason=reason, administrator=administrator, at=at)
+        return record
 
     @event("Recorded", topic=event_topic("TransferReference", "Recorded"))
     def __init__(self, instrument: str, seller: str, ref: str, buyer: str, quantity: int,
@@ -47,3 +60,9 @@ class TransferReference(Aggregate):
         self.buyer = buyer
         self.quantity = quantity
         self.at = at
+        self.reason: str | None = None  # None: recorded before reasons were required
+        self.administrator: str | None = None
+
+    @event("Authorised", topic=event_topic("TransferReference", "Authorised"))
+    def _authorised(self, reason: str, administrator: str, at: str) -> None:
+        self.reason, self.administrator = reason, administrator

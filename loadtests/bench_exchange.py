@@ -59,7 +59,7 @@ def seed_world(app: Registry, traders: int, units_each: int) -> list[str]:
                     at=AT)
         codes.append(code)
     app.open_market(instrument=CODE, administrator="adm-1", at=AT, reference_price=REF_PRICE,
-                    tick=100, lot=1000, min_lot=1000)
+                    tick=100, lot=1000, min_lot=1000, sessions=[])  # at any hour
     return codes
 
 

@@ -34,7 +34,8 @@ def churn(env: dict[str, str], traders: list[str], instruments: list[str], n: in
             app.transfer(instrument=instruments[i % len(instruments)],
                          seller=traders[i % len(traders)],
                          buyer=traders[(i + 1) % len(traders)], quantity=1000,
-                         ref=f"BENCH-{i}", at=AT)
+                         ref=f"BENCH-{i}", at=AT,
+                         reason="correction", administrator="admin-t")
     finally:
         app.close()
 

@@ -33,10 +33,10 @@ from domain.enterprise import Enterprise
 from domain.errors import RegistryError
 from domain.instrument import Instrument
 from domain.retrofit import Retrofit
-from domain.rules import CURRENT_RULES, rules
 from loadtests import bench_report
 from registry.audit import replay_export
 from registry.events import to_record
+from registry.rulebook import CURRENT_RULES, rules
 
 AT = "2025-06-01T10:00:00+08:00"
 ZONES = ("MAOZHOU", "DANSHUI", "SHIMA", "GUANGFO")

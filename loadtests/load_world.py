@@ -84,7 +84,8 @@ def seed(env: dict[str, str], traders: int = 20) -> Manifest:
         for spec in MARKETS:
             app.open_market(instrument=spec.instrument, administrator="admin-markets", at=AT,
                             reference_price=spec.reference_price, tick=spec.tick, lot=1000,
-                            min_lot=1000, verify_above=spec.verify_above)
+                            min_lot=1000, verify_above=spec.verify_above,
+                            sessions=[])  # load runs trade at any hour
     finally:
         app.close()
     return Manifest(traders=codes, instruments=[m.instrument for m in MARKETS],

@@ -28,10 +28,11 @@ from domain.errors import AlreadyExists, ConcurrencyConflict, InvalidInput, NotF
 from domain.expansion import ExpansionApplication
 from domain.instrument import Instrument
 from domain.retrofit import Retrofit
-from domain.rules import CURRENT_RULES, TradingRules, rules
+from domain.rules import FIRST_RULES, RuleBook, TradingRules
 from registry.acting import acting, companions, saved, stamp
 from registry.projection import ProjectingRepository
 from registry.read_cache import ReadCache
+from registry.rulebook import CURRENT_RULES, builtin_rulebook
 from registry.snapshots import take_due_snapshots
 from registry.transcoder import OrjsonTranscoder
 
@@ -187,8 +188,21 @@ class RegistryBase(Application):
             c = Catalogue()
         return c
 
-    def current_rules(self) -> TradingRules:
-        return rules(self.catalogue().rules_version or CURRENT_RULES)
+    def rulebook(self, catalogue: Catalogue | None = None) -> RuleBook:
+        """Every rule version: the shipped files and those defined by event."""
+        c = self.catalogue() if catalogue is None else catalogue
+        defined = {v: TradingRules.from_dict(d) for v, d in c.defined_rules().items()}
+        return builtin_rulebook().with_versions(defined)
+
+    def current_rules(self, at: str, catalogue: Catalogue | None = None) -> TradingRules:
+        """The version in force on the day of ``at`` (issuance, new instruments)."""
+        c = self.catalogue() if catalogue is None else catalogue
+        return self.rulebook(c).get(c.rules_in_force(at[:10]) or CURRENT_RULES)
+
+    def rules_for(self, instrument: Instrument, catalogue: Catalogue | None = None,
+                  ) -> TradingRules:
+        """The version an instrument's transfers are checked against (its own)."""
+        return self.rulebook(catalogue).get(instrument.rules_version(FIRST_RULES))
 
     def _exists(self, aggregate_id: UUID) -> bool:
         try:
@@ -220,17 +234,14 @@ class RegistryBase(Application):
 
     @command
     def set_obligation(
-        self, *, credit_code: str, kind: str, period: int, target: int, at: str
+        self, *, credit_code: str, kind: str, period: int, target: int, at: str,
+        reason: str = "", actor: str = "",
     ) -> None:
+        """Set or change an enterprise's task (`Enterprise.set_obligation`: a change needs a
+        reason and never un-meets a met task or clears a clawback debt)."""
         e = self.enterprise(credit_code)
-        e.set_obligation(kind=kind, period=period, target=target, at=at)
-        self.save(e)
-
-    @command
-    def restrict_enterprise(self, *, credit_code: str, reason: str, reference: str,
-                            at: str) -> None:
-        e = self.enterprise(credit_code)
-        e.restrict(reason=reason, reference=reference, at=at)
+        e.set_obligation(kind=kind, period=period, target=target, at=at, reason=reason,
+                         administrator=actor)
         self.save(e)
 
     @command
@@ -261,8 +272,34 @@ class RegistryBase(Application):
         self.save(a)
 
     @command
-    def adopt_rules(self, *, version: str, administrator: str, at: str) -> None:
-        rules(version)
+    def adopt_rules(self, *, version: str, administrator: str, at: str,
+                    effective_from: str | None = None) -> None:
+        """Put a known rule version in force from ``effective_from`` (default: today)."""
         catalogue = self.catalogue()
-        catalogue.adopt_rules(version=version, administrator=administrator, at=at)
+        self.rulebook(catalogue).get(version)
+        catalogue.adopt_rules(version=version, effective_from=effective_from or at[:10],
+                              administrator=administrator, at=at)
         self.save(catalogue)
+
+    @command
+    def define_rules(self, *, data: dict[str, Any], administrator: str, at: str) -> str:
+        """Record a new rule version as data (`domain.rules.TradingRules.from_dict`); it is
+        adopted separately, from a stated date. Returns the version."""
+        new = TradingRules.from_dict(data)
+        catalogue = self.catalogue()
+        if new.version in self.rulebook(catalogue).versions():  # a version never changes
+            raise AlreadyExists(f"rule version {new.version} is already defined")
+        catalogue.define_rules(data=new.to_dict(), administrator=administrator, at=at)
+        self.save(catalogue)
+        return new.version
+
+    @command
+    def move_instrument_rules(self, *, instrument: str, version: str, reason: str,
+                              administrator: str, at: str) -> None:
+        """Move an instrument to another rule version: a documented event on it."""
+        i = self.instrument(instrument)
+        self.rulebook().get(version)
+        if not administrator.strip():
+            raise InvalidInput("moving an instrument's rules needs the administrator's id")
+        i.assign_rules(version=version, reason=reason, by=administrator, at=at)
+        self.save(i)

@@ -4,7 +4,9 @@ ledger export and compare every trade with the recorded one.
 Only the export is read (``entries.jsonl``, via `registry.audit.export_records`) and only the
 pure core (`domain.matching.OrderBook`) is run: no event store, no registry code. Per market
 (aggregate id): ``Market.Opened`` gives the book rules, ``Market.ParametersSet`` a new day's
-reference price, and each ``Market.BatchMatched`` the accepted requests in sequence
+reference price (also ``Market.ReferenceRolled``, the daily roll), ``Market.OrdersCancelled``
+the resting orders a lifecycle change or a job took off (``["A", id, qty, by]`` reduces one),
+and each ``Market.BatchMatched`` the accepted requests in sequence
 (``["S", id, account, side, kind, price, qty, entered_by]`` or ``["C", id, entered_by]``) with
 the trades recorded for them (``[trade_id, op_index, taker, maker, price, qty, …]``) and the
 resting orders self-trade prevention cancelled (``[op_index, order_id]``).
@@ -26,6 +28,10 @@ from registry.audit import export_records
 OPENED = "surplus:Market.Opened.v1"
 PARAMETERS = "surplus:Market.ParametersSet.v1"
 BATCH = "surplus:Market.BatchMatched.v1"
+#: resting orders a lifecycle change (revocation, expiry, freeze, restriction) took off
+CANCELLED = "surplus:Market.OrdersCancelled.v1"
+#: the daily roll's new reference price
+ROLLED = "surplus:Market.ReferenceRolled.v1"
 
 
 def _rules(params: dict[str, Any]) -> BookRules:
@@ -41,7 +47,7 @@ def audit_matching(directory: str | Path) -> tuple[int, int, list[str]]:
     details: list[str] = []
     for index, record in export_records(directory):
         topic = record.get("topic")
-        if topic not in (OPENED, PARAMETERS, BATCH):
+        if topic not in (OPENED, PARAMETERS, BATCH, CANCELLED, ROLLED):
             continue
         market, p = record["aggregate_id"], record["payload"]
         if topic == OPENED:
@@ -52,8 +58,14 @@ def audit_matching(directory: str | Path) -> tuple[int, int, list[str]]:
             details.append(f"leaf {index}: market {market} has no Opened event in the export")
             differ += len(p.get("trades", []))
             continue
-        if topic == PARAMETERS:
+        if topic in (PARAMETERS, ROLLED):
             book.set_reference_price(p["params"]["reference_price"])
+            continue
+        if topic == CANCELLED:
+            for order_id in p["order_ids"]:
+                if not book.cancel(order_id):
+                    details.append(f"leaf {index}: lifecycle cancel of {order_id!r} found "
+                                   "no order")
             continue
         recorded: dict[int, list[tuple[Any, ...]]] = {}
         for t in p["trades"]:
@@ -64,6 +76,9 @@ def audit_matching(directory: str | Path) -> tuple[int, int, list[str]]:
             if op[0] == "C":
                 if not book.cancel(op[1]):
                     details.append(f"leaf {index} op {n}: cancel of {op[1]!r} found no order")
+            elif op[0] == "A":
+                if not book.reduce(op[1], op[2]):
+                    details.append(f"leaf {index} op {n}: amend of {op[1]!r} found no order")
             else:
                 try:
                     fills = [tuple(f) for f in book.submit(op[3], op[5], op[6], op[1], op[4],

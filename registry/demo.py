@@ -5,11 +5,13 @@ and the API call — so the demo exercises every rule it shows: 24 enterprises i
 and 11 prefectures, 5 accredited agencies, obligations, retrofits reducing every indicator kind
 through the full lifecycle (audits and verification by different agencies, SHA-256 evidence),
 one retrofit whose reduction only meets the enterprise's own task (no surplus), confirmed
-rights from discharge permits and energy-use quotas capping issuance, transfers inside the
-trading zones amending both parties' rights, a capacity expansion, a freeze, a revocation after
-a failed spot check and (on a store with a ledger: ``run_spot_checks``) the year's sampling
-round drawn from the ledger's seed. A few transfers the rules forbid are attempted and their
-refusals recorded.
+rights from discharge permits and energy-use quotas capping issuance, sales inside the trading
+zones as agreement transfers (offered, accepted, verified by a second administrator, delivery
+versus payment), a task changed with its reason, a capacity expansion, a freeze that reaches
+units parked in a hold, a revocation after a failed spot check that also ends the agreement
+still pending on the revoked units and releases the buyer's cash, and (on a store with a
+ledger: ``run_spot_checks``) the year's sampling round drawn from the ledger's seed. A few
+sales the rules forbid are attempted and their refusals recorded.
 
 Nothing here reads a clock or draws unseeded randomness: the same ``at_start`` gives the same
 events. Times advance from ``at_start`` over about ten months.
@@ -30,6 +32,7 @@ from domain.credit_code import ALPHABET, make_credit_code
 from domain.errors import NoSurplus, OutsideTradingZone
 from domain.instrument import STATES
 from domain.reference import BASINS, PREFECTURES
+from registry import holds
 
 if TYPE_CHECKING:
     from ledger.log import Ledger
@@ -173,6 +176,12 @@ PLANS = (
          {"NOX": (980_000, 640_000, 320_000, 120_000), "SO2": (90_000, 60_000, 28_000, 10_000)}),
 )
 
+#: every enterprise's opening deposit on the exchange (fen): 50M CNY
+DEPOSIT = 5_000_000_000
+#: agreement prices, fen per tonne (tce for energy)
+PRICES = {"COD": 800_000, "NH3N": 1_200_000, "NOX": 600_000, "SO2": 500_000, "VOC": 400_000,
+          "ENERGY": 30_000}
+
 #: seller, buyer, kind, quantity: every one inside its trading zone
 TRANSFERS = (
     ("huaxin", "jianhui", "COD", 30_000),
@@ -294,6 +303,17 @@ class _Seeder:
             for kind, (*_, obligation) in sorted(plan.figures.items()):
                 r.set_obligation(credit_code=self.codes[plan.firm], kind=kind,
                                  period=self.period, target=obligation, at=clock.on(8))
+        # a task changes only by an event with its reason and the administrator's id
+        for target, reason in ((40_000, "first energy-saving task"),
+                               (45_000, "discharge permit renewed with a tighter quota")):
+            r.set_obligation(credit_code=self.codes["guangming"], kind="ENERGY",
+                             period=self.period, target=target, at=clock.on(9),
+                             reason=reason, actor=ADMIN)
+        buyers = sorted({t[1] for t in TRANSFERS})
+        for n, key in enumerate(buyers):  # the buyers fund their exchange cash accounts
+            r.deposit(enterprise=self.codes[key], amount=DEPOSIT,
+                      reference=f"GDEX-{self.period}-D{n + 1:03d}", administrator=ADMIN_2,
+                      at=clock.on(10))
         self.confirm_rights()
 
     def confirm_rights(self) -> None:
@@ -402,26 +422,36 @@ class _Seeder:
 
     def trade(self, issued: dict[str, dict[str, Any]]
               ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """Negotiated transfers inside the trading zones; the forbidden ones are refused."""
+        """Sales inside the trading zones, as agreement transfers settled delivery versus
+        payment (units move between enterprises only through the exchange's modes, or for a
+        merger, court order or correction); the forbidden ones are refused at the offer."""
+        r = self.registry
         transfers = []
         for n, (seller, buyer, kind, quantity) in enumerate(TRANSFERS):
             instrument = _instrument_of(issued, seller, kind)
             ref = f"GDEX-{self.period}-T{n + 1:03d}"
-            version = self.registry.transfer(
-                instrument=instrument, seller=self.codes[seller], buyer=self.codes[buyer],
-                quantity=quantity, ref=ref, at=self.clock.on(250 + 3 * n))
+            day = 250 + 3 * n
+            r.offer_agreement(reference=ref, instrument=instrument, seller=self.codes[seller],
+                              buyer=self.codes[buyer], price=PRICES[kind], qty=quantity,
+                              offered_by=f"{seller}-desk", at=self.clock.on(day))
+            r.accept_agreement(reference=ref, buyer=self.codes[buyer],
+                               accepted_by=f"{buyer}-desk", at=self.clock.on(day))
+            r.verify_agreement(reference=ref, administrator=ADMIN_2, at=self.clock.on(day))
+            version = r.rules_for(r.instrument(instrument)).version
             transfers.append({"ref": ref, "instrument": instrument,
                               "seller": self.codes[seller], "buyer": self.codes[buyer],
                               "quantity": quantity, "rule_version": version,
+                              "price": PRICES[kind],
                               "seller_name": self.firms[seller].name,
                               "buyer_name": self.firms[buyer].name})
         refusals = []
         for seller, buyer, kind, quantity, why in FORBIDDEN:
             instrument = _instrument_of(issued, seller, kind)
             try:
-                self.registry.transfer(instrument=instrument, seller=self.codes[seller],
-                                       buyer=self.codes[buyer], quantity=quantity,
-                                       ref="refused", at=self.clock.on(280))
+                r.offer_agreement(reference=f"refused-{seller}-{buyer}", instrument=instrument,
+                                  seller=self.codes[seller], buyer=self.codes[buyer],
+                                  price=PRICES[kind], qty=quantity,
+                                  offered_by=f"{seller}-desk", at=self.clock.on(280))
             except OutsideTradingZone as refused:
                 refusals.append({"instrument": instrument, "seller": self.firms[seller].name,
                                  "buyer": self.firms[buyer].name, "rule": why,
@@ -457,10 +487,24 @@ class _Seeder:
             "ref": f"GDEE-FRZ-{self.period}-03",
             "reason": "online-monitoring data gap under inquiry", "quantity": 10_000,
         }
+        # the plant parks most of its SO2 in a hold of its own; the freeze reaches past its
+        # available units, so the hold is ended (with its reason) and the units frozen
+        holds.reserve(self.registry, instrument=instrument, owner=freeze["owner"],
+                      quantity=12_000, ref="LISTING-SO2-1", at=self.clock.on(304))
         self.four_eyes("freeze", self.clock.on(305), instrument=instrument,
                        owner=freeze["owner"], ref=freeze["ref"], reason=freeze["reason"],
                        quantity=freeze["quantity"])
+        freeze["hold_released"] = "LISTING-SO2-1"
         plan = next(p for p in PLANS if p.firm == "puning")
+        # a sale still waiting for verification when the spot check fails
+        pending = f"GDEX-{self.period}-T099"
+        cod = _instrument_of(issued, "puning", "COD")
+        self.registry.offer_agreement(
+            reference=pending, instrument=cod, seller=self.codes["puning"],
+            buyer=self.codes["chaoyang"], price=PRICES["COD"], qty=5_000,
+            offered_by="puning-desk", at=self.clock.on(308))
+        self.registry.accept_agreement(reference=pending, buyer=self.codes["chaoyang"],
+                                       accepted_by="chaoyang-desk", at=self.clock.on(308))
         spot_check = f"GDEE-SC-{self.period}-118"
         outcome = self.four_eyes(
             "revoke_retrofit", self.clock.on(310), reference=plan.reference,
@@ -471,7 +515,8 @@ class _Seeder:
         )
         revocation = {"retrofit": plan.reference, "enterprise": self.codes[plan.firm],
                       "spot_check": spot_check, "restricted_agency": self.agencies[plan.verifier],
-                      "outcome": outcome}
+                      "outcome": outcome, "agreement_ended": pending,
+                      "agreement_state": self.registry.agreement(pending).state}
         return freeze, revocation
 
 

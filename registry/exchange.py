@@ -26,16 +26,18 @@ from domain.errors import AlreadyExists, ConcurrencyConflict, NotFound, Registry
 from domain.exchange.cash import CashAccount
 from domain.exchange.desk import Desk
 from domain.exchange.market import Market, pool_ref
-from domain.exchange.orders import Cancel, Order, Outcome, Request
+from domain.exchange.orders import Amend, Cancel, Order, Outcome, Request
 from domain.exchange.params import MarketParams
 from domain.instrument import Instrument
 from domain.matching import OrderBook
-from domain.rules import CURRENT_RULES, TradingRules, rules
+from domain.rules import TradingRules
 from registry.app import BACKOFF_SECONDS, MAX_ATTEMPTS, RegistryBase, command, instrument_id
 from registry.book_lock import exchange_lock
 from registry.exchange_modes import TradingModeCommands
 from registry.exchange_writer import ExchangeWriter
 from registry.gc_pause import gc_paused
+from registry.lifecycle import Changes, LifecycleCommands
+from registry.sessions import SessionCommands
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -45,7 +47,7 @@ else:
     _Base = object
 
 
-class ExchangeCommands(TradingModeCommands, _Base):
+class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, _Base):
     snapshotting_intervals = {**RegistryBase.snapshotting_intervals, CashAccount: 100}
 
     # -- plumbing ------------------------------------------------------------------------------
@@ -97,15 +99,16 @@ class ExchangeCommands(TradingModeCommands, _Base):
         e: Enterprise = w.get(Enterprise.create_id(code), f"enterprise {code}")
         return e
 
-    def _rules_in(self, w: ExchangeWriter) -> TradingRules:
+    def _rules_in(self, w: ExchangeWriter, instrument: Instrument) -> TradingRules:
+        """The instrument's own rule version (`registry.rulebook`)."""
         try:
-            c: Catalogue = w.get(Catalogue.create_id(), "catalogue")
+            c: Catalogue | None = w.get(Catalogue.create_id(), "catalogue")
         except NotFound:
-            return rules(CURRENT_RULES)
-        return rules(c.rules_version or CURRENT_RULES)
+            c = Catalogue()
+        return self.rules_for(instrument, c)
 
     def _desk(self, w: ExchangeWriter, market: Market, instrument: Instrument, at: str) -> Desk:
-        rules_ = self._rules_in(w)
+        rules_ = self._rules_in(w, instrument)
         return Desk(
             kind=market.kind, zone=market.zone, rules=rules_,
             traders=lambda c: self._trader_in(w, c),
@@ -164,7 +167,13 @@ class ExchangeCommands(TradingModeCommands, _Base):
             m = self._market_in(w, instrument)
             m.set_parameters(reference_price=reference_price, verify_above=verify_above,
                              administrator=administrator, at=at)
-            self.save(m)
+            changes = Changes()
+            changes.add(m)
+            # a new band: resting orders outside it go, so no fill ever lies outside it
+            self.cancel_resting(m, self._instrument_in(w, instrument), m.outside_band(),
+                                changes, reason="outside the new price band",
+                                by=administrator, at=at)
+            self.save_changes(w, changes, ref=f"parameters:{instrument}", at=at)
 
         self._with_writer(f"market {instrument}", run)
 
@@ -213,49 +222,96 @@ class ExchangeCommands(TradingModeCommands, _Base):
         """Group commit across markets: match each market's batch, in instrument order, and
         store them all in ONE save. Each market gets an `Outcome` per request, or, when its
         batch cannot run at all (an unknown market), the error; nothing of that market is
-        stored, and the other markets' batches are."""
+        stored, and the other markets' batches are.
 
-        def run(w: ExchangeWriter) -> dict[str, list[Outcome] | RegistryError]:
-            results: dict[str, list[Outcome] | RegistryError] = {}
-            changed: dict[Any, Any] = {}
-            settled: list[tuple[str, Instrument, dict[str, Any]]] = []
-            for instrument in sorted(batches):
-                try:  # loading refuses before anything is changed in memory
-                    m = self._market_in(w, instrument)
-                    i = self._instrument_in(w, instrument)
-                except RegistryError as exc:
-                    results[instrument] = exc
-                    continue
+        Isolation: a request whose processing fails beyond its own refusal (its postings do
+        not apply, or the matching raises) must not fail the others. The cycle is then run
+        again on fresh copies with the failing market's batch cut in two, halves run one
+        after the other (which is what the whole batch would do); a half that still fails is
+        cut again, until the failing request stands alone: it is answered with its error
+        (``rejected``) and left out, and everything else is stored in one save."""
+        plan: list[tuple[str, list[int]]] = [(code, list(range(len(batches[code]))))
+                                             for code in sorted(batches)]
+        poisoned: dict[tuple[str, int], Exception] = {}
+        what = "orders of " + ", ".join(sorted(batches))
+        while True:
+            try:
+                done: dict[int, list[Outcome] | RegistryError] = self._with_writer(
+                    what, lambda w: self._run_plan(w, plan, batches, at))
+                break
+            except _PartFailed as failed:
+                code, indexes = plan[failed.part]
+                if not indexes:  # not any request's doing
+                    raise failed.error from None
+                if len(indexes) == 1:
+                    poisoned[(code, indexes[0])] = failed.error
+                    del plan[failed.part]
+                else:
+                    half = len(indexes) // 2
+                    plan[failed.part:failed.part + 1] = [(code, indexes[:half]),
+                                                         (code, indexes[half:])]
+        return _assemble(batches, plan, done, poisoned)
+
+    def _run_plan(self, w: ExchangeWriter, plan: list[tuple[str, list[int]]],
+                  batches: Mapping[str, Sequence[Request]],
+                  at: str) -> dict[int, list[Outcome] | RegistryError]:
+        """One cycle: each part of the plan (a market's batch, or a piece of it) matched and
+        posted in turn, then one save. Raises `_PartFailed` naming the part that failed."""
+        results: dict[int, list[Outcome] | RegistryError] = {}
+        changed: dict[Any, Any] = {}
+        settled: list[tuple[str, Instrument, dict[str, Any]]] = []
+        split = {code for code, _ in plan if sum(c == code for c, _ in plan) > 1}
+        for part, (instrument, indexes) in enumerate(plan):
+            try:  # loading refuses before anything is changed in memory
+                m = self._market_in(w, instrument)
+                i = self._instrument_in(w, instrument)
+            except RegistryError as exc:
+                results[part] = exc
+                continue
+            requests = [batches[instrument][k] for k in indexes]
+            try:
                 desk = self._desk(w, m, i, at)
-                results[instrument] = m.match(batches[instrument], desk=desk, at=at)
+                results[part] = m.match(requests, desk=desk, at=at)
                 if not m.pending_events:
                     continue
-                changed[m.id] = m
                 ref = f"{instrument}#batch{m.batches}"
+                posted = []
                 for owner, posting in sorted(desk.cash_postings().items()):
                     a = self._account_in(w, owner, at)
                     a.post(ref=ref, at=at, **posting)
-                    changed[a.id] = a
+                    posted.append(a)
                 postings = desk.unit_postings()
                 i.settle_batch(pool=pool_ref(instrument), rule_version=desk.rules.version,
                                ref=ref, at=at, **postings)
-                changed[i.id] = i
-                settled.append((instrument, i, postings))
-            if changed:
-                self.save(*changed.values())
-            for instrument, i, postings in settled:
+            except Exception as exc:  # any failure here is this part's alone
+                raise _PartFailed(part, exc) from exc
+            changed[m.id] = m
+            for a in posted:
+                changed[a.id] = a
+            changed[i.id] = i
+            settled.append((instrument, i, postings))
+        if changed:
+            self.save(*changed.values())
+        for instrument, i, postings in settled:
+            if instrument in split:  # carried positions follow one batch per save only
+                w.positions(instrument).clear()
+            else:
                 w.positions(instrument).settled(i, on=at[:10], **postings)
-            return results
-
-        what = "orders of " + ", ".join(sorted(batches))
-        result: dict[str, list[Outcome] | RegistryError] = self._with_writer(what, run)
-        return result
+        return results
 
     def submit_order(self, *, instrument: str, order_id: str, account: str, side: str,
-                     kind: str, price: int, qty: int, entered_by: str, at: str) -> Outcome:
+                     kind: str, price: int, qty: int, entered_by: str, at: str,
+                     tif: str = "DAY") -> Outcome:
         """One order; raises its typed refusal instead of returning it."""
-        order = Order(order_id, account, side, kind, price, qty, entered_by)
+        order = Order(order_id, account, side, kind, price, qty, entered_by, tif)
         return _raise_refusal(self.submit_orders(instrument=instrument, requests=[order],
+                                                 at=at)[0])
+
+    def amend_order(self, *, instrument: str, order_id: str, account: str, qty: int,
+                    price: int | None, entered_by: str, at: str) -> Outcome:
+        """Amend a resting order (`domain.exchange.orders.Amend`)."""
+        amend = Amend(order_id, account, qty, price, entered_by)
+        return _raise_refusal(self.submit_orders(instrument=instrument, requests=[amend],
                                                  at=at)[0])
 
     def cancel_order(self, *, instrument: str, order_id: str, account: str, entered_by: str,
@@ -283,7 +339,7 @@ class ExchangeCommands(TradingModeCommands, _Base):
             trade = m.check_approver(trade_id=trade_id, administrator=administrator)
             seller, buyer = self._trader_in(w, trade["seller"]), self._trader_in(w, trade["buyer"])
             i = self._instrument_in(w, instrument)
-            rules_ = self._rules_in(w)
+            rules_ = self._rules_in(w, i)
             # Instrument.transfer's checks, on the pool: credit, zone, valid unfrozen units
             seller.check_may_trade()
             buyer.check_may_trade()
@@ -312,12 +368,50 @@ class ExchangeCommands(TradingModeCommands, _Base):
             a = self._account_in(w, trade["buyer"])
             m.reject(trade_id=trade_id, administrator=administrator, reason=reason, at=at)
             a.post(ref=trade_id, released=trade["value"], at=at)
+            # whatever is left: never more than the pool holds beyond the seller's other
+            # orders and sales (a lifecycle change may have taken units from under it)
+            seller = trade["seller"]
+            others = sum(o[3] for o in m.orders.values() if o[0] == seller and o[1] == "S")
+            others += sum(t["qty"] for t in m.pending.values() if t["seller"] == seller)
+            held = i.reservations().get(pool_ref(instrument), {}).get(seller, 0)
             i.settle_batch(pool=pool_ref(instrument), reserve={}, transfers=[],
-                           release={trade["seller"]: trade["qty"]},
-                           rule_version=self._rules_in(w).version, ref=trade_id, at=at)
+                           release={seller: max(0, min(trade["qty"], held - others))},
+                           rule_version=self._rules_in(w, i).version, ref=trade_id, at=at)
             self.save(m, i, a)
 
         self._with_writer(f"market {instrument}", run)
+
+
+class _PartFailed(Exception):
+    """A part of a cycle's plan failed beyond a refusal (`submit_order_batches`)."""
+
+    def __init__(self, part: int, error: Exception) -> None:
+        super().__init__(part, error)
+        self.part, self.error = part, error
+
+
+def _assemble(batches: Mapping[str, Sequence[Request]], plan: list[tuple[str, list[int]]],
+              done: Mapping[int, list[Outcome] | RegistryError],
+              poisoned: Mapping[tuple[str, int], Exception],
+              ) -> dict[str, list[Outcome] | RegistryError]:
+    """Per market, an outcome per request in arrival order (or the market's error)."""
+    by_request: dict[tuple[str, int], Outcome] = {}
+    out: dict[str, list[Outcome] | RegistryError] = {}
+    for part, (code, indexes) in enumerate(plan):
+        result = done[part]
+        if isinstance(result, RegistryError):
+            out[code] = result
+            continue
+        for k, outcome in zip(indexes, result, strict=True):
+            by_request[(code, k)] = outcome
+    for (code, k), exc in poisoned.items():
+        request = batches[code][k]
+        by_request[(code, k)] = Outcome(getattr(request, "order_id", ""), "rejected", [], 0,
+                                        type(exc).__name__, str(exc), exc)
+    for code in sorted(batches):
+        if code not in out:
+            out[code] = [by_request[(code, k)] for k in range(len(batches[code]))]
+    return out
 
 
 def _raise_refusal(outcome: Outcome) -> Outcome:

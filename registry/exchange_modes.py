@@ -14,6 +14,7 @@ from domain.exchange.agreement import ACCEPTED, Agreement
 from domain.exchange.auction import BID_ID, BIDDER, PRICE, QTY, Auction
 from domain.exchange.cash import CashAccount
 from domain.exchange.money import value
+from domain.exchange.params import MarketParams
 from registry.app import command
 
 if TYPE_CHECKING:
@@ -31,6 +32,19 @@ class TradingModeCommands(_Base):
             a = CashAccount.open(owner=owner, at=at)
         return a
 
+    def _market_params(self, instrument: str) -> MarketParams | None:
+        """The instrument's market parameters (None: no market is open for it), read from
+        the exchange's writer, where the market is kept (a reload would re-match it)."""
+        def read(w: Any) -> MarketParams | None:
+            try:
+                return self._market_in(w, instrument).market_params()  # type: ignore[attr-defined,no-any-return]
+            except NotFound:
+                return None
+
+        result: MarketParams | None = self._with_writer(  # type: ignore[attr-defined]
+            f"market {instrument}", read)
+        return result
+
     # -- agreements ----------------------------------------------------------------------------
 
     def agreement(self, reference: str) -> Agreement:
@@ -46,7 +60,10 @@ class TradingModeCommands(_Base):
         if self._exists(Agreement.create_id(reference)):
             raise AlreadyExists(f"agreement {reference} already exists")
         b.check_may_trade()
-        self.current_rules().check_transfer(i.kind, i.zone, s.party(), b.party())
+        self.rules_for(i).check_transfer(i.kind, i.zone, s.party(), b.party())
+        params = self._market_params(i.code)
+        if params is not None:  # priced against the market's reference, if it has one
+            params.check_agreement_price(price)
         a = Agreement.offer(reference=reference, instrument=i.code, seller=seller, buyer=buyer,
                             price=price, qty=qty, offered_by=offered_by, at=at)
         i.reserve(owner=s, quantity=qty, ref=a.reservation_ref, at=at)
@@ -69,7 +86,7 @@ class TradingModeCommands(_Base):
         a = self.agreement(reference)
         a.check_verifier(administrator)
         i = self.instrument(a.instrument)
-        rules = self.current_rules()
+        rules = self.rules_for(i)
         i.transfer(seller=self.enterprise(a.seller), buyer=self.enterprise(a.buyer),
                    quantity=a.qty, rules=rules, ref=a.reservation_ref, at=at,
                    from_reservation=a.reservation_ref)
@@ -124,7 +141,7 @@ class TradingModeCommands(_Base):
         i = self.instrument(x.instrument)
         b = self.enterprise(bidder)
         b.check_may_trade()
-        self.current_rules().check_transfer(i.kind, i.zone, self.enterprise(x.seller).party(),
+        self.rules_for(i).check_transfer(i.kind, i.zone, self.enterprise(x.seller).party(),
                                             b.party())
         amount = x.bid(bid_id=bid_id, bidder=bidder, price=price, qty=qty,
                        entered_by=entered_by, at=at)
@@ -141,7 +158,7 @@ class TradingModeCommands(_Base):
         if x.state != "open":
             raise InvalidState(f"auction {auction_id} is {x.state}")
         i = self.instrument(x.instrument)
-        rules = self.current_rules()
+        rules = self.rules_for(i)
         seller = self.enterprise(x.seller)
         excluded: dict[str, str] = {}
         bidders = {b[BIDDER]: self.enterprise(b[BIDDER]) for b in x.bids}

@@ -6,12 +6,13 @@ from typing import TYPE_CHECKING
 
 from domain.errors import AlreadyExists
 from domain.expansion import ExpansionApplication
-from domain.instrument import Instrument
 from domain.transfer_ref import TransferReference
 from registry.app import command
+from registry.lifecycle import SYSTEM, Changes, who
 
 if TYPE_CHECKING:
-    from registry.app import RegistryBase as _Base
+    from registry.exchange_writer import ExchangeWriter
+    from registry.lifecycle import LifecycleCommands as _Base
 else:
     _Base = object
 
@@ -20,20 +21,22 @@ class HoldingCommands(_Base):
     @command
     def transfer(
         self, *, instrument: str, seller: str, buyer: str, quantity: int, ref: str, at: str,
-        from_reservation: str | None = None,
+        reason: str, administrator: str, from_reservation: str | None = None,
     ) -> str:
-        """A negotiated or administrator-recorded transfer; returns the rule version applied.
+        """A transfer outside the exchange's modes, for a non-trade ``reason`` (merger, court
+        order, correction) that ``administrator`` approved; returns the rule version applied.
         The seller's ``ref`` is recorded with it (`TransferReference`): a second transfer
         under the same reference of the same seller and instrument is refused."""
         i = self.instrument(instrument)
         if self._exists(TransferReference.create_id(instrument=i.code, seller=seller, ref=ref)):
             raise AlreadyExists(f"transfer {ref!r} of {seller} in {i.code} is already recorded")
-        rules = self.current_rules()
+        rules = self.rules_for(i)
         i.transfer(seller=self.enterprise(seller), buyer=self.enterprise(buyer),
                    quantity=quantity, rules=rules, ref=ref, at=at,
                    from_reservation=from_reservation)
         record = TransferReference.record(instrument=i.code, seller=seller, ref=ref, buyer=buyer,
-                                          quantity=quantity, at=at)
+                                          quantity=quantity, at=at, reason=reason,
+                                          administrator=administrator)
         # both parties' confirmed rights are amended in the same save (`registry.rights`)
         rights = self.rights_for_transfer(  # type: ignore[attr-defined]
             kind=i.kind, seller=seller, buyer=buyer, quantity=quantity, ref=ref, at=at)
@@ -97,29 +100,51 @@ class HoldingCommands(_Base):
         i.release(ref=x.reservation_ref, at=at)
         self.save(x, i)
 
-    @command
-    def expire(self, *, as_of: str, at: str) -> dict[str, int]:
-        """Expire, in one atomic save, every unit whose validity ended before ``as_of``."""
-        changed: list[Instrument] = []
-        counts: dict[str, int] = {}
-        for code in self.catalogue().entries["instruments"]:
-            i = self.instrument(code)
-            n = i.expire(as_of=as_of, at=at)
-            if n:
-                counts[code] = n
-                changed.append(i)
-        if changed:
-            self.save(*changed)
-        return counts
+    def expire(self, *, as_of: str, at: str, actor: str = SYSTEM) -> dict[str, int]:
+        """Expire, in one atomic save, every unit whose validity ended before ``as_of``, and
+        end what stood on them (`registry.lifecycle`)."""
+        actor = who(actor)
 
-    @command
+        def run(w: ExchangeWriter) -> dict[str, int]:
+            changes = Changes()
+            counts: dict[str, int] = {}
+            for code in self.catalogue().entries["instruments"]:
+                i = self._instrument_in(w, code)
+                hit = i.expiring_reservations(as_of=as_of)
+                n = i.expire(as_of=as_of, at=at)
+                if n:
+                    counts[code] = n
+                    changes.add(i)
+                    self.settle_dependents(w, i, changes, reason=f"units expired before "
+                                           f"{as_of}", by=actor, at=at, refs=hit)
+            self.save_changes(w, changes, ref=f"expiry:{as_of}", at=at)
+            return counts
+
+        result: dict[str, int] = self._with_writer("expiry", run)
+        return result
+
     def freeze(self, *, instrument: str, owner: str, ref: str, reason: str, at: str,
-               quantity: int | None = None) -> int:
-        i = self.instrument(instrument)
-        self.enterprise(owner)
-        n = i.freeze(owner=owner, quantity=quantity, ref=ref, reason=reason, at=at)
-        self.save(i)
-        return n
+               quantity: int | None = None, actor: str = SYSTEM) -> int:
+        """Freeze an owner's units. A freeze of all its units (no ``quantity``), or of more
+        than it has available, first ends everything that holds its units in the instrument
+        (listed orders, pending sales, holds, agreements, auctions, applications), in the
+        same save: no unit escapes a freeze by being listed or parked in a hold."""
+        actor = who(actor)
+
+        def run(w: ExchangeWriter) -> int:
+            i = self._instrument_in(w, instrument)
+            self._trader_in(w, owner)
+            changes = Changes()
+            if quantity is None or quantity > i.freezable(owner):
+                self.settle_dependents(w, i, changes, reason=f"freeze {ref}: {reason}",
+                                       by=actor, at=at, owners=(owner,))
+            n = i.freeze(owner=owner, quantity=quantity, ref=ref, reason=reason, at=at)
+            changes.add(i)
+            self.save_changes(w, changes, ref=f"freeze:{ref}", at=at)
+            return n
+
+        result: int = self._with_writer(f"freeze {ref}", run)
+        return result
 
     @command
     def unfreeze(self, *, instrument: str, ref: str, at: str) -> int:

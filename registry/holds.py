@@ -44,13 +44,15 @@ def release(registry: Registry, *, instrument: str, owner: str, ref: str, at: st
 
 
 def transfer(registry: Registry, *, instrument: str, seller: str, buyer: str, quantity: int,
-             ref: str, at: str, from_hold: str | None = None) -> tuple[str, int | None]:
+             ref: str, at: str, reason: str, administrator: str,
+             from_hold: str | None = None) -> tuple[str, int | None]:
     """A transfer of available units, or of units the seller held under ``from_hold``;
     returns the trading-rule version applied and the log position of the transfer's event
     (for its ledger receipt)."""
     before = registry.position()
     version = registry.transfer(
         instrument=instrument, seller=seller, buyer=buyer, quantity=quantity, ref=ref, at=at,
+        reason=reason, administrator=administrator,
         from_reservation=None if from_hold is None else hold_ref(seller, from_hold))
     position = position_of(
         registry, aggregate_id=instrument_id(instrument),

@@ -107,7 +107,7 @@ class MarketData:
         self._handlers: dict[str, Callable[[int, Any], None]] = {
             "Opened": self._opened, "ParametersSet": self._apply_only,
             "BatchMatched": self._batch, "TradeApproved": self._approved,
-            "TradeRejected": self._rejected,
+            "TradeRejected": self._rejected, "OrdersCancelled": self._cancelled,
         }
 
     # -- following the log ---------------------------------------------------------------------
@@ -161,7 +161,10 @@ class MarketData:
                 touched.append((code, op[1]))
                 self.orders[(code, op[1])]["status"] = "cancelled"
                 continue
-            _, order_id, account, side, kind, price, qty, entered_by = op
+            if op[0] == "A":  # amended in place: only what rests changed
+                touched.append((code, op[1]))
+                continue
+            _, order_id, account, side, kind, price, qty, entered_by, *_ = op
             key = (code, order_id)
             self.orders[key] = {
                 "order_id": order_id, "instrument": code, "account": account,
@@ -215,6 +218,22 @@ class MarketData:
             record["status"] = "filled"
         else:
             record["status"] = "expired"  # a market order's unfilled remainder is dropped
+
+    def _cancelled(self, position: int, event: Any) -> None:
+        """Orders a lifecycle change or a job (the close, the roll) took off the book."""
+        self._apply_only(position, event)
+        view = self._view(event)
+        if view is None:
+            return
+        for order_id in event.order_ids:
+            key = (view.market.instrument, order_id)
+            record = self.orders.get(key)
+            if record is not None:
+                record.update(status="expired" if event.by == "system:close" else "cancelled",
+                              reason=event.reason)
+                self._settle_order(view.market, key)
+        self._publish("book", {**self.depth(view.market.instrument, FEED_LEVELS),
+                               "position": position})
 
     def _approved(self, position: int, event: Any) -> None:
         self._apply_only(position, event)

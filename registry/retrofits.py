@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from domain.agency import Agency
 from domain.errors import InvalidInput
 from domain.instrument import Instrument
 from domain.retrofit import Retrofit
 from registry.app import command, validity_end
+from registry.lifecycle import SYSTEM, Changes, who
 
 if TYPE_CHECKING:
-    from registry.app import RegistryBase as _Base
+    from registry.exchange_writer import ExchangeWriter
+    from registry.lifecycle import LifecycleCommands as _Base
 else:
     _Base = object
 
@@ -48,6 +51,10 @@ class RetrofitCommands(_Base):
         at: str,
     ) -> None:
         r = self.retrofit(reference)
+        e = self.enterprise(r.enterprise)
+        for kind, amount in sorted(amounts.items()):
+            if isinstance(amount, int):  # the audit's own checks refuse anything else
+                e.check_baseline(kind, amount, reference, r.period)
         r.record_baseline_audit(agency=self.agency(agency), report_sha256=report_sha256,
                                 amounts=amounts, at=at)
         self.save(r)
@@ -78,12 +85,20 @@ class RetrofitCommands(_Base):
         r = self.retrofit(reference)
         self._check_agencies(r)
         e = self.enterprise(r.enterprise)
+        baseline = r.baseline_amounts()
+        for kind in r.kinds:  # again: another retrofit may have been confirmed meanwhile
+            if kind in baseline:  # else `confirm` refuses: not audited yet
+                e.check_baseline(kind, baseline[kind], reference, r.period)
         remaining = {k: e.remaining_obligation(k, r.period) for k in r.kinds}
         r.confirm(administrator=administrator, remaining_obligations=remaining, at=at)
         for kind, applied in r.confirmation["obligation_applied"].items():  # type: ignore[index]
             if applied:
                 e.meet_obligation(kind=kind, period=r.period, amount=applied,
                                   retrofit_id=str(r.id))
+        for kind in r.kinds:
+            verified = r.verification["reductions"][kind]  # type: ignore[index]
+            e.record_level(kind=kind, level=baseline[kind] - verified, retrofit=reference,
+                           period=r.period, at=at)
         self.save(r, e)
         return r.surplus()
 
@@ -97,16 +112,17 @@ class RetrofitCommands(_Base):
         surplus = r.check_issuable()
         self._check_agencies(r)
         e = self.enterprise(r.enterprise)
-        rules = self.current_rules()
+        catalogue = self.catalogue()
+        rules = self.current_rules(at, catalogue)
         # the cap: no more than the confirmed right less the post-retrofit level less the
         # remaining obligation less the surplus held (`registry.rights`)
         rights = self.rights_for_issuance(r, e, surplus, at)  # type: ignore[attr-defined]
-        catalogue = self.catalogue()
         changed: list[Any] = [r, *rights]
         lots: dict[str, dict[str, Any]] = {}
         for kind, quantity in sorted(surplus.items()):
             zone = rules.zone_of(kind, e.party())
-            instrument = self._instrument_or_open(kind, r.period, zone, at, catalogue)
+            instrument = self._instrument_or_open(kind, r.period, zone, at, catalogue,
+                                                  rules.version)
             lot_id = f"{reference}/{kind}"
             first, last = instrument.issue(
                 lot_id=lot_id, owner=e.credit_code, retrofit=str(r.id),
@@ -122,56 +138,80 @@ class RetrofitCommands(_Base):
         return lots
 
     def _instrument_or_open(self, kind: str, vintage: int, zone: str, at: str,
-                            catalogue: Any) -> Instrument:
+                            catalogue: Any, rule_version: str) -> Instrument:
+        """The instrument of the zone; a new one trades under the rules in force today."""
         code = f"{kind}-{vintage}-{zone}"
         if code in catalogue.entries["instruments"]:
             return self.instrument(code)
         catalogue.add(section="instruments", key=code)
-        return Instrument.open(kind=kind, vintage=vintage, zone=zone, at=at)
+        i = Instrument.open(kind=kind, vintage=vintage, zone=zone, at=at)
+        i.assign_rules(version=rule_version, reason="in force when the instrument opened",
+                       by="system:issuance", at=at)
+        return i
 
     @command
     def revoke_retrofit(
         self, *, reference: str, reason: str, spot_check: str, at: str,
         restrict_enterprise: bool = True, restrict_agencies: tuple[str, ...] = (),
+        actor: str = SYSTEM,
     ) -> dict[str, Any]:
         """A failed spot check: revoke every lot of the retrofit under the clawback policy
         (domain/instrument.py), charge unrecoverable units to the enterprise's obligation,
-        and put the fraud on the credit records named."""
-        changed, outcome = self.revocation_changes(
-            reference=reference, reason=reason, spot_check=spot_check, at=at,
-            restrict_enterprise=restrict_enterprise, restrict_agencies=restrict_agencies)
-        self.save(*changed)
-        return outcome
+        and put the fraud on the credit records named. What stood on the revoked units
+        (orders, agreements, auctions, holds, applications), and everything of a restricted
+        enterprise, ends in the same save (`registry.lifecycle`)."""
+        actor = who(actor)
 
-    def revocation_changes(
-        self, *, reference: str, reason: str, spot_check: str, at: str,
-        restrict_enterprise: bool = True, restrict_agencies: tuple[str, ...] = (),
-    ) -> tuple[list[Any], dict[str, Any]]:
-        """The aggregates a revocation changes, not yet saved, and what each lot lost: so a
-        command that revokes as part of something else (a sampling round's failed outcome,
-        `registry.sampling`) saves them with its own in one transaction."""
-        r = self.retrofit(reference)
-        e = self.enterprise(r.enterprise)
+        def run(w: ExchangeWriter) -> dict[str, Any]:
+            changes = Changes()
+            outcome = self.revocation_into(
+                w, changes, reference=reference, reason=reason, spot_check=spot_check, at=at,
+                restrict_enterprise=restrict_enterprise, restrict_agencies=restrict_agencies,
+                actor=actor)
+            self.save_changes(w, changes, ref=f"revocation:{reference}", at=at)
+            return outcome
+
+        result: dict[str, Any] = self._with_writer(f"revocation of {reference}", run)
+        return result
+
+    def revocation_into(
+        self, w: ExchangeWriter, changes: Changes, *, reference: str, reason: str,
+        spot_check: str, at: str, restrict_enterprise: bool = True,
+        restrict_agencies: tuple[str, ...] = (), actor: str = SYSTEM,
+    ) -> dict[str, Any]:
+        """A revocation's changes, added to ``changes`` (not saved): so a command that revokes
+        as part of something else (a sampling round's failed outcome, `registry.sampling`)
+        saves them with its own in one transaction. Returns what each lot lost."""
+        r: Retrofit = w.get(Retrofit.create_id(reference), f"retrofit {reference}")
+        e = self._trader_in(w, r.enterprise)
         r.revoke(reason=reason, spot_check=spot_check, at=at)
-        changed: list[Any] = [r, e]
+        changes.add(r, e)
+        if r.confirmation is not None:  # what it counted towards the task goes back
+            for kind, credit in sorted(r.confirmation["obligation_applied"].items()):
+                e.reverse_retrofit(kind=kind, period=r.period, obligation_credit=credit,
+                                   retrofit=reference, reason=reason, at=at)
+        why = f"retrofit {reference} revoked ({spot_check}): {reason}"
         outcome: dict[str, Any] = {}
         for kind, lot in sorted(r.lots.items()):
-            instrument = self.instrument(lot["instrument"])
-            result = instrument.revoke_lot(lot_id=lot["lot"], reason=reason, ref=spot_check,
-                                           at=at)
+            instrument = self._instrument_in(w, lot["instrument"])
+            result = instrument.revoke_lot(lot_id=lot["lot"], reason=reason,
+                                           ref=spot_check, at=at)
             if result["unrecoverable"]:
                 e.owe_clawback(kind=kind, period=r.period, amount=result["unrecoverable"],
                                retrofit_id=str(r.id))
             outcome[kind] = result
-            changed.append(instrument)
-            changed += self.rights_for_revocation(  # type: ignore[attr-defined]
-                r, kind, result["lost_by_holder"], spot_check, at)
+            changes.add(instrument)
+            changes.add(*self.rights_for_revocation(  # type: ignore[attr-defined]
+                r, kind, result["lost_by_holder"], spot_check, at))
+            self.settle_dependents(w, instrument, changes, reason=why, by=actor, at=at,
+                                   refs=result["reservations_hit"])
         if restrict_enterprise:
             e.restrict(reason=f"retrofit {reference} failed spot check: {reason}",
                        reference=spot_check, at=at)
+            self.settle_party(w, e.credit_code, changes, reason=why, by=actor, at=at)
         for code in restrict_agencies:
-            agency = self.agency(code)
+            agency = w.get(Agency.create_id(code), f"agency {code}")
             agency.restrict(reason=f"retrofit {reference} failed spot check: {reason}",
                             reference=spot_check, at=at)
-            changed.append(agency)
-        return changed, outcome
+            changes.add(agency)
+        return outcome

@@ -115,6 +115,7 @@ def seed_data_folder(data: Path) -> dict[str, str]:
     w = build_world(app)
     issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900, post=100)
     app.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.paper, quantity=300,
-                 ref="T-1", at="2025-04-01T10:00:00+08:00")
+                 ref="T-1", at="2025-04-01T10:00:00+08:00",
+                 reason="correction", administrator="admin-t")
     app.close()
     return env

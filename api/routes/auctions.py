@@ -58,6 +58,11 @@ class AuctionOpen(BaseModel):
     lot: Quantity = 1000
 
 
+class AuctionVoid(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
 class BidIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     bid_id: Annotated[str | None, Field(pattern=ID, description="generated if absent")] = None
@@ -100,7 +105,7 @@ class Auction(BaseModel):
     cap: int
     tick: int
     lot: int
-    state: Literal["open", "cleared"]
+    state: Literal["open", "cleared", "voided"]
     opened_by: str
     result: Result | None
 
@@ -111,7 +116,7 @@ def _privileged(user: Principal) -> bool:
 
 def _out(x: AuctionAggregate, user: Principal) -> Auction:
     result = None
-    if x.result is not None:
+    if x.result is not None and not x.result.get("voided"):
         r = x.result
         result = Result(clearing_price=r["clearing_price"], sold=r["sold"],
                         cleared_by=r["cleared_by"],
@@ -193,6 +198,16 @@ def clear(auction_id: AuctionPath, user: Administrator, registry: RegistryDep) -
     """Clear at one uniform price and settle every winner delivery-versus-payment (an
     administrator other than the one who opened it)."""
     registry.clear_auction(auction_id=auction_id, administrator=user.actor, at=now())
+    return _out(registry.auction(auction_id), user)
+
+
+@router.post("/{auction_id}/void")
+def void(auction_id: AuctionPath, body: AuctionVoid, user: Administrator,
+         registry: RegistryDep) -> Auction:
+    """End an open auction without a sale (administrators): every bid's cash and the offered
+    units are released in the same save; 409 once cleared or voided."""
+    registry.void_auction(auction_id=auction_id, reason=body.reason,
+                          administrator=user.actor, at=now())
     return _out(registry.auction(auction_id), user)
 
 

@@ -49,4 +49,4 @@ def set_obligation(code: str, body: ObligationSet, user: Administrator,
     Surplus exists only beyond it."""
     registry.enterprise(code)
     return proposed(registry, response, user.actor, "set_obligation", credit_code=code,
-                    kind=body.kind, period=body.period, target=body.target)
+                    kind=body.kind, period=body.period, target=body.target, reason=body.reason)

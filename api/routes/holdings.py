@@ -130,16 +130,20 @@ def holding(code: OwnEnterprise, instrument: InstrumentPath,
 
 
 @router.post("/holdings/{code}/transfers", status_code=status.HTTP_201_CREATED)
-def transfer(code: str, body: TransferCreate, user: CurrentUser,
+def transfer(code: str, body: TransferCreate, user: Administrator,
              registry: RegistryDep) -> TransferPublic:
-    """Transfer units to another enterprise inside the trading zone; the response names the
+    """Move units to another enterprise outside the exchange's modes, for a non-trade reason
+    (merger, court order, correction), recorded by an administrator: sales go through the
+    order book, agreements or auctions, delivery versus payment. The response names the
     trading-rule version applied and the event's log position (for its ledger receipt). The
     ``ref`` is the seller's own: used again for the same instrument, it answers 409 and moves
     nothing (a retried request cannot move the units twice)."""
-    seller = acting_for(user, code)
+    seller = code
+    registry.enterprise(seller)  # 404 for an unknown enterprise
     version, position = holds.transfer(
         registry, instrument=body.instrument, seller=seller, buyer=body.buyer,
-        quantity=body.quantity, ref=body.ref, at=now(), from_hold=body.from_reservation)
+        quantity=body.quantity, ref=body.ref, at=now(), reason=body.reason,
+        administrator=user.actor, from_hold=body.from_reservation)
     return TransferPublic(instrument=body.instrument, seller=seller, buyer=body.buyer,
                           quantity=body.quantity, ref=body.ref, rule_version=version,
                           position=position)

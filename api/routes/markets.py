@@ -26,6 +26,7 @@ from api.deps import (
     acting_for,
     authorize_enterprise,
     not_found,
+    now,
     paginate,
 )
 from api.errors import ApiError
@@ -38,10 +39,12 @@ from api.schemas.markets import (
     Fill,
     InstrumentPath,
     Market,
+    MarketHalt,
     MarketOpen,
     MarketParameters,
     Order,
     OrderAck,
+    OrderAmend,
     OrderIdPath,
     OrderIn,
     PublicTrade,
@@ -49,7 +52,7 @@ from api.schemas.markets import (
 from api.tokens import Principal
 from domain.errors import AlreadyExists, NotFound
 from domain.exchange.market import Market as MarketAggregate
-from domain.exchange.orders import Cancel, Outcome
+from domain.exchange.orders import Amend, Cancel, Outcome
 from domain.exchange.orders import Order as OrderRequest
 from registry.market_data import MarketData, MarketView
 
@@ -96,7 +99,10 @@ def open_market(body: MarketOpen, user: Administrator, registry: RegistryDep,
     registry.instrument(body.instrument)
     if registry._exists(MarketAggregate.create_id(body.instrument)):
         raise AlreadyExists(f"market {body.instrument} is already open")
-    return proposed(registry, response, user.actor, "open_market", **body.model_dump())
+    params = body.model_dump()
+    if params["sessions"] is None:  # absent: the market's default sessions
+        del params["sessions"]
+    return proposed(registry, response, user.actor, "open_market", **params)
 
 
 @router.get("/{instrument}")
@@ -120,6 +126,29 @@ def set_parameters(instrument: InstrumentPath, body: MarketParameters, user: Adm
                     verify_above=changes.get("verify_above", "keep"))
 
 
+@router.post("/{instrument}/halt")
+def halt(instrument: InstrumentPath, body: MarketHalt, user: Administrator,
+         registry: RegistryDep, state: StateDep) -> Market:
+    """Stop the market taking orders (administrators): resting orders are held, cancels still
+    release what they hold; 409 when already halted."""
+    registry.halt_market(instrument=instrument, reason=body.reason,
+                         administrator=user.actor, at=now())
+    data = state.market_view()
+    with data.lock:
+        return _market(_view(data, instrument))
+
+
+@router.post("/{instrument}/resume")
+def resume(instrument: InstrumentPath, body: MarketHalt, user: Administrator,
+           registry: RegistryDep, state: StateDep) -> Market:
+    """Take orders again after a halt (administrators); 409 when not halted."""
+    registry.resume_market(instrument=instrument, reason=body.reason,
+                           administrator=user.actor, at=now())
+    data = state.market_view()
+    with data.lock:
+        return _market(_view(data, instrument))
+
+
 @router.get("/{instrument}/book")
 def book(instrument: InstrumentPath, state: StateDep, _: CurrentUser,
          levels: Levels = 10) -> Book:
@@ -136,7 +165,8 @@ def _ack(instrument: str, account: str, outcome: Outcome) -> OrderAck:
     fills = [Fill(trade=f[0], price=f[1], quantity=f[2], state=f[3]) for f in outcome.fills]
     return OrderAck(order_id=outcome.order_id, instrument=instrument, account=account,
                     status=outcome.status,  # type: ignore[arg-type]  # refusals were raised
-                    fills=fills, filled=sum(f.quantity for f in fills),
+                    fills=fills, filled=outcome.filled if outcome.status == "cancelled"
+                    else sum(f.quantity for f in fills),
                     resting=outcome.resting)
 
 
@@ -157,7 +187,7 @@ def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
                          "B" if body.side == "buy" else "S",
                          "L" if body.kind == "limit" else "M",
                          body.price if body.kind == "limit" and body.price else 0,
-                         body.quantity, user.actor)
+                         body.quantity, user.actor, body.time_in_force.upper())
     return _ack(instrument, account, _raise_refusal(state.gateway.submit(instrument, order)))
 
 
@@ -168,6 +198,15 @@ def cancel_order(instrument: InstrumentPath, order_id: OrderIdPath, user: Curren
     who = acting_for(user, account)
     cancel = Cancel(order_id, who, user.actor)
     return _ack(instrument, who, _raise_refusal(state.gateway.submit(instrument, cancel)))
+
+
+@router.patch("/{instrument}/orders/{order_id}")
+def amend_order(instrument: InstrumentPath, order_id: OrderIdPath, body: OrderAmend,
+                user: CurrentUser, state: StateDep, account: AccountQuery = None) -> OrderAck:
+    """Amend a resting order of the caller's enterprise (another's answers 404)."""
+    who = acting_for(user, account)
+    amend = Amend(order_id, who, body.quantity, body.price, user.actor)
+    return _ack(instrument, who, _raise_refusal(state.gateway.submit(instrument, amend)))
 
 
 def _own_orders(user: Principal, account: str | None) -> str | None:

@@ -45,7 +45,7 @@ def confirm_right(code: str, body: RightConfirm, user: Administrator,
     (kg a year; kgce a year for ENERGY) with the permit's number and term."""
     right = registry.confirm_right(enterprise=code, kind=body.kind, quantity=body.quantity,
                                    permit=body.permit, valid_from=body.valid_from,
-                                   valid_until=body.valid_until, actor=user.subject, at=now())
+                                   valid_until=body.valid_until, actor=user.actor, at=now())
     return RightPublic.model_validate(right_view(right))
 
 

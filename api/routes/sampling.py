@@ -81,7 +81,7 @@ def open_round(body: RoundCreate, user: Administrator, state: StateDep) -> Round
     """Open a round for ``period`` (one per period) and draw its sample from the ledger."""
     kwargs = {"rules_version": body.rules_version} if body.rules_version else {}
     state.registry.open_sampling_round(reference=body.reference, period=body.period,
-                                       actor=user.subject, at=now(), **kwargs)
+                                       actor=user.actor, at=now(), **kwargs)
     return _draw(state, body.reference, user.subject)
 
 
@@ -113,5 +113,5 @@ def record_outcome(reference: str, body: OutcomeCreate, user: Administrator,
         reference=reference, retrofit=body.retrofit, result=body.result,
         findings=body.findings, report_sha256=body.report_sha256,
         measured=dict(body.measured) if body.measured is not None else None,
-        agencies_at_fault=body.agencies_at_fault, actor=user.subject, at=now())
+        agencies_at_fault=body.agencies_at_fault, actor=user.actor, at=now())
     return OutcomePublic.model_validate(outcome)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
-from pydantic import field_validator
+from pydantic import Field, field_validator
 
 from api.schemas.common import Balance, Body, CreditCode, InstrumentCode, Out, Quantity, Ref, Text
 
@@ -34,6 +35,9 @@ class TransferCreate(Body):
     quantity: Quantity
     ref: Ref
     from_reservation: Ref | None = None
+    reason: Literal["merger", "court-order", "correction"] = Field(
+        description="transfers outside the exchange are for these non-trade reasons only; "
+                    "sales go through the order book, agreements or auctions")
 
 
 class TransferPublic(Out):

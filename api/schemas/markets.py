@@ -24,6 +24,8 @@ OrderIdPath = Annotated[str, Path(pattern=ID_PATTERN, max_length=64)]
 Price = Annotated[int, Field(strict=True, gt=0, le=MAX_PRICE, description="fen per tonne")]
 Quantity = Annotated[int, Field(strict=True, gt=0, le=MAX_QTY, description="kg")]
 Fen = Annotated[int, Field(strict=True, ge=0, le=10**15, description="fen")]
+SessionTime = Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+IsoDate = Annotated[str, Field(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")]
 
 
 class _In(BaseModel):
@@ -49,6 +51,28 @@ class MarketOpen(_In):
     max_order: Quantity = 100_000_000
     verify_above: Fen | None = Field(None, description="trades worth more (fen) wait for an "
                                                        "administrator; null: never")
+    agreement_band_pct: Annotated[int, Field(strict=True, ge=0, lt=100)] = 30
+    sessions: list[Annotated[list[SessionTime], Field(min_length=2, max_length=2)]] | None = Field(
+        None, max_length=8, description="[open, close] HH:MM pairs, China time, working days; "
+        "absent: 09:30-11:30 and 13:00-15:00; []: continuous")
+    holidays: list[IsoDate] = Field(default_factory=list, max_length=400)
+    gtc_days: Annotated[int, Field(strict=True, ge=1, le=366)] = 30
+    reference_rule: Literal["close", "vwap"] = "close"
+
+
+class MarketHalt(_In):
+    """Why a market halts or resumes (administrators)."""
+
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class OrderAmend(_In):
+    """A resting order's new remaining quantity and, optionally, a new limit price: less
+    quantity at the same price keeps the order's place; a new price re-enters it at the
+    back."""
+
+    quantity: Quantity
+    price: Price | None = None
 
 
 class MarketParameters(_In):
@@ -70,6 +94,11 @@ class Market(_Out):
     min_lot: int
     max_order: int
     verify_above: int | None
+    agreement_band_pct: int
+    sessions: list[list[str]]
+    holidays: list[str]
+    gtc_days: int
+    reference_rule: str
     lower_price: int
     upper_price: int
     best_bid: int | None
@@ -106,6 +135,9 @@ class OrderIn(_In):
     quantity: Quantity
     account: CreditCode | None = Field(None, description="the enterprise; administrators "
                                                          "must name it, enterprises may omit it")
+    time_in_force: Literal["day", "gtc"] = Field(
+        "day", description="day: expires at the close; gtc: rests up to the market's gtc_days "
+        "(limit orders)")
 
     @model_validator(mode="after")
     def _limit_needs_price(self) -> OrderIn:
@@ -128,7 +160,7 @@ class OrderAck(_Out):
     order_id: str
     instrument: str
     account: str
-    status: Literal["accepted", "cancelled"]
+    status: Literal["accepted", "expired", "amended", "cancelled"]
     fills: list[Fill]
     filled: int
     resting: int

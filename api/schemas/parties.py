@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import Field
+
 from api.schemas.common import (
     Amount,
     Basin,
@@ -32,6 +34,8 @@ class ObligationSet(Body):
     kind: Kind
     period: Year
     target: Amount
+    reason: str = Field("", max_length=500, description="why: needed to change a task set "
+                                                         "before")
 
 
 class Obligation(Out):

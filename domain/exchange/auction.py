@@ -21,11 +21,11 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import FourEyesViolation, InvalidInput, InvalidState
+from domain.errors import BidAboveCap, FourEyesViolation, InvalidInput, InvalidState
 from domain.exchange.money import check_exact, check_lot, value
 from domain.topics import aggregate_topic, event_topic, natural_id
 
-OPEN, CLEARED = "open", "cleared"
+OPEN, CLEARED, VOIDED = "open", "cleared", "voided"
 # bid record: bid_id, bidder, price, qty, entered_by
 BID_ID, BIDDER, PRICE, QTY, ENTERED_BY = range(5)
 
@@ -93,6 +93,7 @@ class Auction(Aggregate):
         self.state = OPEN
         self.bids: list[list[Any]] = []
         self.result: dict[str, Any] | None = None
+        self.cancelled: list[list[Any]] = []  # bids withdrawn by a lifecycle change
 
     @property
     def reservation_ref(self) -> str:
@@ -103,7 +104,8 @@ class Auction(Aggregate):
         """Place a sealed, irrevocable bid; returns the cash (fen) it reserves."""
         if self.state != OPEN:
             raise InvalidState(f"auction {self.auction_id} is {self.state}")
-        if not bid_id.strip() or any(b[BID_ID] == bid_id for b in self.bids):
+        if not bid_id.strip() or any(b[BID_ID] == bid_id for b in [*self.bids,
+                                                                    *self.cancelled]):
             raise InvalidInput(f"bid id {bid_id!r} is empty or already used")
         if bidder == self.seller:
             raise InvalidInput("the seller may not bid in its own auction")
@@ -113,6 +115,11 @@ class Auction(Aggregate):
         if type(price) is not int or price < self.reserve_price or price % self.tick:
             raise InvalidInput(f"a bid is a multiple of {self.tick} fen/t at or above the "
                                f"reserve price {self.reserve_price}")
+        already = sum(b[QTY] for b in self.bids if b[BIDDER] == bidder)
+        if already + qty > self.cap:
+            # refused now rather than accepted, locking cash, and allocated nothing later
+            raise BidAboveCap(f"{bidder}'s bids would total {already + qty} kg, above the "
+                              f"per-bidder cap of {self.cap} kg")
         self._bid_placed(bid_id=bid_id, bidder=bidder, price=price, qty=qty,
                          entered_by=entered_by, at=at)
         return value(price, qty)
@@ -121,6 +128,44 @@ class Auction(Aggregate):
     def _bid_placed(self, bid_id: str, bidder: str, price: int, qty: int, entered_by: str,
                     at: str) -> None:
         self.bids.append([bid_id, bidder, price, qty, entered_by])
+
+    def live_bids(self, bidder: str | None = None) -> list[list[Any]]:
+        """Bids still standing (all while open; none once cleared or voided)."""
+        if self.state != OPEN:
+            return []
+        return [b for b in self.bids if bidder is None or b[BIDDER] == bidder]
+
+    def void(self, *, reason: str, by: str, at: str) -> list[list[Any]]:
+        """End the auction without a sale (an administrator's decision, or a lifecycle change
+        took the units or the seller's standing); returns the bids whose cash to release."""
+        if self.state != OPEN:
+            raise InvalidState(f"auction {self.auction_id} is {self.state}")
+        if not reason.strip() or not by.strip():
+            raise InvalidInput("voiding an auction needs who and why")
+        bids = [list(b) for b in self.bids]
+        self._voided(reason=reason, by=by, at=at)
+        return bids
+
+    @event("Voided", topic=event_topic("Auction", "Voided"))
+    def _voided(self, reason: str, by: str, at: str) -> None:
+        self.state = VOIDED
+        self.result = {"voided": True, "reason": reason, "by": by, "sold": 0}
+
+    def cancel_bids(self, *, bidder: str, reason: str, by: str, at: str) -> list[list[Any]]:
+        """Withdraw every bid of ``bidder`` (its credit record now bars it); returns them."""
+        bids = [list(b) for b in self.live_bids(bidder)]
+        if not reason.strip() or not by.strip():
+            raise InvalidInput("cancelling bids needs who and why")
+        if bids:
+            self._bids_cancelled(bid_ids=[b[BID_ID] for b in bids], reason=reason, by=by,
+                                 at=at)
+        return bids
+
+    @event("BidsCancelled", topic=event_topic("Auction", "BidsCancelled"))
+    def _bids_cancelled(self, bid_ids: list[str], reason: str, by: str, at: str) -> None:
+        gone = set(bid_ids)
+        self.cancelled += [b for b in self.bids if b[BID_ID] in gone]
+        self.bids = [b for b in self.bids if b[BID_ID] not in gone]
 
     def clear(self, *, administrator: str, excluded: dict[str, str], rule_version: str,
               at: str) -> dict[str, Any]:

@@ -32,16 +32,34 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from domain.errors import FourEyesViolation, InvalidInput, NotFound, RegistryError
+from domain.errors import (
+    FourEyesViolation,
+    InvalidInput,
+    InvalidState,
+    MarketClosed,
+    MarketHalted,
+    NotFound,
+    RegistryError,
+)
 from domain.exchange.desk import Desk, L, R
 from domain.exchange.money import value
-from domain.exchange.orders import Cancel, Order, Outcome, Request
+from domain.exchange.orders import Amend, Cancel, Order, Outcome, Request
 from domain.exchange.params import MarketParams
+from domain.exchange.sessions import (
+    TIFS,
+    after_close,
+    gtc_expired,
+    in_session,
+    rolled_reference,
+    trading_date,
+)
 from domain.matching import OrderBook
+from domain.matching.rules import check_order
 from domain.topics import aggregate_topic, event_topic, natural_id
 
-# resting order record: account, side, price, remaining, entered_by
-ACCOUNT, SIDE, PRICE, REMAINING, ENTERED_BY = range(5)
+# resting order record: account, side, price, remaining, entered_by, time in force, the
+# trading date it was entered on, and the quantity it was entered with
+ACCOUNT, SIDE, PRICE, REMAINING, ENTERED_BY, TIF, ENTERED_ON, QTY = range(8)
 SETTLED, PENDING = "settled", "pending"
 
 
@@ -85,6 +103,12 @@ class Market(Aggregate):
         self.book_batches = 0
         self.trade_count = 0
         self.pending: dict[str, dict[str, Any]] = {}
+        #: None while trading; else {"reason", "by", "at"} of the halt
+        self.halted: dict[str, str] | None = None
+        #: trade statistics of the latest trading day that had trades (the daily roll's
+        #: input): {"date", "close", "value", "qty"}; and when the reference last rolled
+        self.day: dict[str, Any] | None = None
+        self.rolled_on: str | None = None
 
     def market_params(self) -> MarketParams:
         return MarketParams.from_dict(self.params)
@@ -112,6 +136,115 @@ class Market(Aggregate):
         self.params_set_by = administrator
         self.book.set_reference_price(params["reference_price"])
 
+    # -- trading days ------------------------------------------------------------------------
+
+    def _count_day(self, trades: list[list[Any]], at: str) -> None:
+        """Fold a batch's trades into the statistics of its trading day (the roll's input)."""
+        date = trading_date(at)
+        day = self.day
+        if day is None or day["date"] != date:
+            day = self.day = {"date": date, "close": 0, "value": 0, "qty": 0}
+        for t in trades:
+            day["close"] = t[4]
+            day["value"] += t[8]
+            day["qty"] += t[5]
+
+    def expiring_orders(self, *, at: str) -> list[str]:
+        """The resting orders the close at ``at`` expires: day orders entered on or before
+        that day, and good-till-cancelled orders past ``gtc_days``. Refused before the day's
+        last session has ended."""
+        params = self.market_params()
+        if not after_close(at, params.sessions):
+            raise InvalidState(f"market {self.instrument} has not closed yet at {at}")
+        today = trading_date(at)
+        return [oid for oid, o in self.orders.items()
+                if (o[TIF] == "DAY" and o[ENTERED_ON] <= today)
+                or (o[TIF] == "GTC" and gtc_expired(o[ENTERED_ON], today, params.gtc_days))]
+
+    def outside_band(self) -> list[str]:
+        """Resting orders whose price the current band no longer admits."""
+        lower, upper = self.market_params().book_rules().price_bounds()
+        return [oid for oid, o in self.orders.items() if not lower <= o[PRICE] <= upper]
+
+    def roll_reference(self, *, by: str, at: str) -> int | None:
+        """The daily roll (`domain.exchange.sessions`): set today's reference price from the
+        latest earlier trading day that had trades; returns it (None: no such day, the
+        reference stays). Once per trading day."""
+        if not by.startswith("system:") and not by.strip():
+            raise InvalidInput("a roll names the job or administrator running it")
+        today = trading_date(at)
+        if self.rolled_on == today:
+            raise InvalidState(f"market {self.instrument} already rolled on {today}")
+        params = self.market_params()
+        day = self.day
+        if day is None or day["date"] >= today:
+            new = None
+            data = params.to_dict()
+        else:
+            new = rolled_reference(day, params.reference_rule, params.tick)
+            data = dict(params.to_dict(), reference_price=new)
+        MarketParams.from_dict(data)  # validates
+        self._reference_rolled(params=data, rule=params.reference_rule, day=day, by=by, at=at,
+                               on=today)
+        return new
+
+    @event("ReferenceRolled", topic=event_topic("Market", "ReferenceRolled"))
+    def _reference_rolled(self, params: dict[str, Any], rule: str, day: dict[str, Any] | None,
+                          by: str, at: str, on: str) -> None:
+        self.rolled_on = on
+        if params["reference_price"] != self.params["reference_price"]:
+            self.params = params
+            self.params_set_by = by
+            self.book.set_reference_price(params["reference_price"])
+
+    # -- halts and lifecycle cancels ----------------------------------------------------------
+
+    def halt(self, *, reason: str, administrator: str, at: str) -> None:
+        """Stop taking new orders. Resting orders and trades waiting for verification are
+        held as they are (cancels still run, releasing what they hold)."""
+        if not reason.strip() or not administrator.strip():
+            raise InvalidInput("a halt needs the administrator's id and a reason")
+        if self.halted is not None:
+            raise InvalidState(f"market {self.instrument} is already halted")
+        self._halted(reason=reason, administrator=administrator, at=at)
+
+    @event("Halted", topic=event_topic("Market", "Halted"))
+    def _halted(self, reason: str, administrator: str, at: str) -> None:
+        self.halted = {"reason": reason, "by": administrator, "at": at}
+
+    def resume(self, *, reason: str, administrator: str, at: str) -> None:
+        if not reason.strip() or not administrator.strip():
+            raise InvalidInput("resuming needs the administrator's id and a reason")
+        if self.halted is None:
+            raise InvalidState(f"market {self.instrument} is not halted")
+        self._resumed(reason=reason, administrator=administrator, at=at)
+
+    @event("Resumed", topic=event_topic("Market", "Resumed"))
+    def _resumed(self, reason: str, administrator: str, at: str) -> None:
+        self.halted = None
+
+    def cancel_orders(self, order_ids: Sequence[str], *, reason: str, by: str,
+                      at: str) -> list[list[Any]]:
+        """Take resting orders off the book because a lifecycle change (revocation, expiry,
+        freeze, credit restriction) took what they stand on; returns their records
+        (account, side, price, remaining, entered_by) so the caller releases what they held."""
+        if not reason.strip() or not by.strip():
+            raise InvalidInput("cancelling orders needs who and why")
+        ids = list(dict.fromkeys(order_ids))
+        missing = [i for i in ids if i not in self.orders]
+        if missing:
+            raise NotFound(f"no resting orders {missing!r} in {self.instrument}")
+        if not ids:
+            return []
+        records = [list(self.orders[i]) for i in ids]
+        self._orders_cancelled(order_ids=ids, reason=reason, by=by, at=at)
+        return records
+
+    @event("OrdersCancelled", topic=event_topic("Market", "OrdersCancelled"))
+    def _orders_cancelled(self, order_ids: list[str], reason: str, by: str, at: str) -> None:
+        for order_id in order_ids:  # the same step a cancel request takes, on replay too
+            self._step(["C", order_id, by], at)
+
     # -- the batch -----------------------------------------------------------------------------
 
     def match(self, requests: Sequence[Request], *, desk: Desk, at: str) -> list[Outcome]:
@@ -119,6 +252,8 @@ class Market(Aggregate):
         are left on ``desk``."""
         params = self.market_params()
         upper, lot, va = params.upper_price(), params.lot, params.verify_above
+        lower = params.book_rules().price_bounds()[0]
+        closed = self._closed(params, at)  # one time for the whole batch
         ops: list[list[Any]] = []
         trades: list[list[Any]] = []
         stp: list[list[Any]] = []
@@ -126,16 +261,17 @@ class Market(Aggregate):
         initiators: dict[tuple[str, str], list[str]] = {}  # per batch: few distinct pairs
         orders = self.orders
         self.book_batches = -1  # dirty until the batch's event is applied (see module doc)
-        for request in requests:
+        for incoming in requests:
+            request: Any = incoming
             try:
-                if type(request) is Cancel:
-                    outcomes.append(self._cancel(request, desk, ops))
+                taken = self._take(request, desk, ops, params, closed)
+                if isinstance(taken, Outcome):
+                    outcomes.append(taken)
                     continue
-                if type(request) is not Order:
-                    raise InvalidInput(f"not an order or a cancel: {request!r}")
-                need = self._check_entry(request, desk, lot, upper)
+                request, reentry = taken
+                need = self._check_entry(request, desk, lot, upper, reentry=reentry)
                 op = ["S", *request]
-                fills, makers, stopped, filled = self._step(op)
+                fills, makers, stopped, filled = self._step(op, at)
             except RegistryError as exc:
                 outcomes.append(Outcome(getattr(request, "order_id", ""), "rejected", [], 0,
                                         type(exc).__name__, str(exc), exc))
@@ -147,8 +283,8 @@ class Market(Aggregate):
                 desk.move_cash(request.account, R, need)  # reserve (checked above)
             else:
                 desk.reserve_units(request.account, request.qty)
-            out = self._settle(request, index, fills, makers, desk, va, upper, trades,
-                               initiators) if fills else []
+            out = self._settle(request, index, fills, makers, desk, va, (lower, upper),
+                               trades, initiators) if fills else []
             for info_id, info in stopped:
                 stp.append([index, info_id])
                 self._release(info, desk)
@@ -156,7 +292,9 @@ class Market(Aggregate):
             resting = remaining if remaining and request.order_id in orders else 0
             if remaining and not resting:  # market order: its remainder is dropped
                 self._release([request.account, request.side, upper, remaining, ""], desk)
-            outcomes.append(Outcome(request.order_id, "accepted", out, resting))
+            status = "expired" if request.kind == "M" and not filled else (
+                "amended" if reentry else "accepted")
+            outcomes.append(Outcome(request.order_id, status, out, resting, filled=filled))
         if ops:
             self.book_batches = self.batches + 1
             self._batch_matched(batch=self.batches + 1, ops=ops, trades=trades, stp=stp, at=at)
@@ -164,17 +302,33 @@ class Market(Aggregate):
             self.book_batches = self.batches
         return outcomes
 
+    def _take(self, request: Any, desk: Desk, ops: list[list[Any]], params: MarketParams,
+              closed: RegistryError | None) -> Outcome | tuple[Order, bool]:
+        """A cancel or an amend in place is done here (its `Outcome`); a new order, or an
+        amend that re-enters, comes back as ``(order, re-entering)`` for the entry checks."""
+        if type(request) is Cancel:
+            return self._cancel(request, desk, ops)
+        if type(request) is Amend:
+            amended = self._amend(request, desk, ops, params, closed)
+            return amended if isinstance(amended, Outcome) else (amended, True)
+        if type(request) is not Order:
+            raise InvalidInput(f"not an order, an amend or a cancel: {request!r}")
+        if closed is not None:
+            raise closed
+        return request, False
+
     def is_consistent(self) -> bool:
         """False when a `match` failed midway: the aggregate must be reloaded."""
         return self.book_batches == self.batches
 
     def _settle(self, request: Order, index: int, fills: list[Any], makers: list[list[Any]],
-                desk: Desk, va: int | None, upper: int, trades: list[list[Any]],
+                desk: Desk, va: int | None, band: tuple[int, int], trades: list[list[Any]],
                 initiators: dict[tuple[str, str], list[str]]) -> list[list[Any]]:
         """Turn each fill into a trade: settle it delivery-versus-payment on the desk, or
         leave its reservations in place for the verification queue. Trades are numbered on
         from those already recorded in ``trades`` and in earlier batches."""
         account, entered_by = request.account, request.entered_by
+        lower, upper = band
         buyer_is_taker = request.side == "B"
         # what the taking buyer reserved per tonne; a resting buyer reserved the fill price
         limit = (request.price if request.kind == "L" else upper) if buyer_is_taker else 0
@@ -182,6 +336,9 @@ class Market(Aggregate):
         prefix = f"{self.instrument}:"
         out: list[list[Any]] = []
         for (taker, maker, price, qty), maker_info in zip(fills, makers, strict=True):
+            if not lower <= price <= upper:  # every resting order is kept inside the band
+                raise MatchingDiverged(f"{self.instrument}: a fill at {price} lies outside "
+                                       f"the band [{lower}, {upper}]")
             number += 1
             trade_id = f"{prefix}{number}"
             if buyer_is_taker:
@@ -201,11 +358,24 @@ class Market(Aggregate):
             out.append([trade_id, price, qty, PENDING if reasons else SETTLED])
         return out
 
-    def _check_entry(self, o: Order, desk: Desk, lot: int, upper: int) -> int:
+    def _closed(self, params: MarketParams, at: str) -> RegistryError | None:
+        """Why the market takes no new orders or amends at ``at`` (None: it does)."""
+        if self.halted is not None:
+            return MarketHalted(f"market {self.instrument} is halted: {self.halted['reason']}")
+        if not in_session(at, params.sessions, params.holidays):
+            return MarketClosed(f"market {self.instrument} is outside its trading sessions "
+                                f"{params.sessions} (CST, working days) at {at}")
+        return None
+
+    def _check_entry(self, o: Order, desk: Desk, lot: int, upper: int, *,
+                     reentry: bool = False) -> int:
         """Every check that does not need the book; returns the cash to reserve (buys)."""
-        order_id, account, side, kind, price, qty, _ = o
-        if type(order_id) is not str or not order_id or order_id in self.seen:
+        order_id, account, side, kind, price, qty, _, tif = o
+        if type(order_id) is not str or not order_id or (order_id in self.seen
+                                                          and not reentry):
             raise InvalidInput(f"order id {order_id!r} is empty or already used")
+        if tif not in TIFS or (tif == "GTC" and kind != "L"):
+            raise InvalidInput(f"time in force is DAY or GTC (limit orders), got {tif!r}")
         if side not in ("B", "S") or kind not in ("L", "M"):
             raise InvalidInput(f"side must be B or S and kind L or M, got {side!r} {kind!r}")
         if type(qty) is not int or qty <= 0 or qty % lot:
@@ -228,10 +398,59 @@ class Market(Aggregate):
         if info is None or info[ACCOUNT] != c.account:
             raise NotFound(f"no resting order {c.order_id!r} of {c.account}")
         op = ["C", c.order_id, c.entered_by]
-        self._step(op)
+        self._step(op, "")
         ops.append(op)
         self._release(info, desk)
-        return Outcome(c.order_id, "cancelled", [], 0)
+        return Outcome(c.order_id, "cancelled", [], 0, filled=info[QTY] - info[REMAINING])
+
+    def _amend(self, a: Amend, desk: Desk, ops: list[list[Any]], params: MarketParams,
+               closed: RegistryError | None) -> Outcome | Order:
+        """Less quantity at the same price: the order keeps its place (an ``A`` op) and the
+        difference is released. Otherwise the order is cancelled here and the `Order`
+        returned re-enters it, at the back, under the same id."""
+        info = self.orders.get(a.order_id)
+        if info is None or info[ACCOUNT] != a.account:
+            raise NotFound(f"no resting order {a.order_id!r} of {a.account}")
+        if type(a.qty) is not int or a.qty <= 0 or a.qty % params.lot:
+            raise InvalidInput(f"quantity {a.qty!r} is not a positive whole number of lots")
+        price = info[PRICE] if a.price is None else a.price
+        if closed is not None:
+            raise closed
+        if price == info[PRICE] and a.qty <= info[REMAINING]:
+            if a.qty == info[REMAINING]:
+                raise InvalidInput(f"amending {a.order_id!r} changes nothing")
+            op = ["A", a.order_id, a.qty, a.entered_by]
+            less = info[REMAINING] - a.qty
+            self._step(op, "")
+            ops.append(op)
+            self._release([info[ACCOUNT], info[SIDE], info[PRICE], less, ""], desk)
+            return Outcome(a.order_id, "amended", [], a.qty, filled=info[QTY] - info[REMAINING]
+                           - less)
+        order = Order(a.order_id, a.account, info[SIDE], "L", price, a.qty, a.entered_by,
+                      info[TIF])
+        # every check runs before the cancel, so a refused amend changes nothing: the book's
+        # rules, then the entry checks on the tallies as the cancel will leave them
+        check_order(self.book.rules, order.side, price, a.qty, "L")
+        self._release(info, desk)
+        try:
+            self._check_entry(order, desk, params.lot, params.upper_price(), reentry=True)
+        except RegistryError:
+            self._unrelease(info, desk)
+            raise
+        self._unrelease(info, desk)  # `match` releases it once more with the cancel op
+        op = ["C", a.order_id, a.entered_by]
+        self._step(op, "")
+        ops.append(op)
+        self._release(info, desk)
+        return order
+
+    @staticmethod
+    def _unrelease(info: list[Any], desk: Desk) -> None:
+        """Undo `_release` on the desk's tallies (a refused amend)."""
+        if info[SIDE] == "B":
+            desk.move_cash(info[ACCOUNT], L, -value(info[PRICE], info[REMAINING]))
+        else:
+            desk.release_units(info[ACCOUNT], -info[REMAINING])
 
     @staticmethod
     def _release(info: list[Any], desk: Desk) -> None:
@@ -241,16 +460,23 @@ class Market(Aggregate):
         else:
             desk.release_units(info[ACCOUNT], info[REMAINING])
 
-    def _step(self, op: list[Any]) -> tuple[list[Any], list[list[Any]], list[Any], int]:
+    def _step(self, op: list[Any], at: str) -> tuple[list[Any], list[list[Any]], list[Any],
+                                                   int]:
         """Apply one op to the book and the resting-order records. Returns the fills, the
         makers' records (account and user are what callers read: remaining has moved on),
-        the STP-cancelled ``(id, record)`` and the quantity filled."""
+        the STP-cancelled ``(id, record)`` and the quantity filled. ``at`` is the time of the
+        batch (the date a resting order was entered on)."""
         orders = self.orders
         if op[0] == "C":
             orders.pop(op[1])
             self.book.cancel(op[1])
             return [], [], [], 0
-        _, order_id, account, side, kind, price, qty, entered_by = op
+        if op[0] == "A":  # less quantity, same price: the order keeps its place
+            self.book.reduce(op[1], op[2])
+            orders[op[1]][REMAINING] = op[2]
+            return [], [], [], 0
+        # orders recorded before time in force existed rest as day orders
+        _, order_id, account, side, kind, price, qty, entered_by, *rest = op
         book = self.book
         fills = book.submit(side, price, qty, order_id, kind, account)
         self.seen.add(order_id)
@@ -266,17 +492,20 @@ class Market(Aggregate):
         stopped = [(i, orders.pop(i)) for i in book.last_stp_cancels] \
             if book.last_stp_cancels else []
         if kind == "L" and filled < qty:  # the book rests every limit order's remainder
-            orders[order_id] = [account, side, price, qty - filled, entered_by]
+            orders[order_id] = [account, side, price, qty - filled, entered_by,
+                                rest[0] if rest else "DAY", trading_date(at), qty]
         return fills, makers, stopped, filled
 
     @event("BatchMatched", topic=event_topic("Market", "BatchMatched"))
     def _batch_matched(self, batch: int, ops: list[list[Any]], trades: list[list[Any]],
                        stp: list[list[Any]], at: str) -> None:
         if self.book_batches < batch:  # replay: rebuild the book from the recorded stream
-            self._replay(ops, trades, stp)
+            self._replay(ops, trades, stp, at)
             self.book_batches = batch
         self.batches = batch
         self.trade_count += len(trades)
+        if trades:
+            self._count_day(trades, at)
         for t in trades:
             if t[9]:
                 self.pending[t[0]] = {
@@ -286,10 +515,10 @@ class Market(Aggregate):
                 }
 
     def _replay(self, ops: list[list[Any]], trades: list[list[Any]],
-                stp: list[list[Any]]) -> None:
+                stp: list[list[Any]], at: str) -> None:
         got_fills, got_stp = [], []
         for index, op in enumerate(ops):
-            fills, _, stopped, _ = self._step(op)
+            fills, _, stopped, _ = self._step(op, at)
             got_fills += [[index, *f] for f in fills]
             got_stp += [[index, i] for i, _ in stopped]
         if got_fills != [t[1:6] for t in trades] or got_stp != stp:

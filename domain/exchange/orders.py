@@ -8,7 +8,8 @@ from typing import Any, NamedTuple
 class Order(NamedTuple):
     """A new order. ``account`` is the enterprise (credit code); ``entered_by`` the user who
     entered it (the enterprise's trader, or an administrator acting for it). ``kind`` 'L' limit,
-    'M' market (immediate-or-cancel; ``price`` ignored)."""
+    'M' market (immediate-or-cancel; ``price`` ignored). ``tif``: 'DAY' (expires at the
+    close) or 'GTC' (good till cancelled, limit orders, bounded by the market's ``gtc_days``)."""
 
     order_id: str
     account: str
@@ -17,6 +18,7 @@ class Order(NamedTuple):
     price: int
     qty: int
     entered_by: str
+    tif: str = "DAY"
 
 
 class Cancel(NamedTuple):
@@ -27,13 +29,27 @@ class Cancel(NamedTuple):
     entered_by: str
 
 
-Request = Order | Cancel
+class Amend(NamedTuple):
+    """Change a resting order: ``qty`` its new remaining quantity, ``price`` its new limit
+    price (None: keep). Reducing the quantity at the same price keeps the order's place in
+    the queue; a new price (or more quantity) loses it: the order re-enters at the back."""
+
+    order_id: str
+    account: str
+    qty: int
+    price: int | None
+    entered_by: str
+
+
+Request = Order | Cancel | Amend
 
 
 class Outcome(NamedTuple):
-    """``status``: 'accepted' (new order), 'cancelled', or 'rejected' (``error`` names the
-    typed refusal, nothing was written for it). ``fills`` are ``[trade_id, price, qty,
-    'settled' | 'pending']``; ``resting`` is what the order left in the book."""
+    """``status``: 'accepted' (new order), 'expired' (a market order that found nothing to
+    trade with), 'amended', 'cancelled', or 'rejected' (``error`` names the typed refusal,
+    nothing was written for it). ``fills`` are ``[trade_id, price, qty, 'settled' |
+    'pending']`` (this request's); ``resting`` is what the order left in the book; ``filled``
+    what the order has filled over its life (for a cancel: before it was cancelled)."""
 
     order_id: str
     status: str
@@ -42,3 +58,4 @@ class Outcome(NamedTuple):
     error: str | None = None
     message: str | None = None
     exception: Exception | None = None
+    filled: int = 0

@@ -198,6 +198,15 @@ class OrderBook:
             self.last_stp_cancels = cancels = []
         cancels.append(maker[0])  # type: ignore[attr-defined]
 
+    def reduce(self, order_id: OrderId, remaining: int) -> bool:
+        """Lower a resting order's remaining quantity in place: it keeps its place in the
+        queue. True when an order rested under ``order_id`` and ``remaining`` is less."""
+        order = self._orders.get(order_id)
+        if order is None or not 0 < remaining < order[1]:
+            return False
+        order[1] = remaining
+        return True
+
     def cancel(self, order_id: OrderId) -> bool:
         """Remove a resting order; True only when one was resting under ``order_id``."""
         try:

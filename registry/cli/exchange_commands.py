@@ -5,6 +5,7 @@ Prices are integers of fen per tonne and quantities integers of kg, like everywh
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 from registry.cli.base import (
@@ -22,6 +23,19 @@ from registry.cli.base import (
 
 def fen(text: str) -> int:
     return whole_number(text, "an amount of fen")
+
+
+def sessions_arg(text: str) -> list[list[str]]:
+    """``continuous`` (no session bounds) or ``HH:MM-HH:MM,HH:MM-HH:MM`` (China time)."""
+    if text.strip().lower() == "continuous":
+        return []
+    out = []
+    for part in text.split(","):
+        a, sep, b = part.strip().partition("-")
+        if not sep:
+            raise argparse.ArgumentTypeError(f"a session reads HH:MM-HH:MM, got {part!r}")
+        out.append([a.strip(), b.strip()])
+    return out
 
 
 def add_exchange_commands(subparsers: Subparsers) -> None:
@@ -43,6 +57,19 @@ def add_exchange_commands(subparsers: Subparsers) -> None:
     p.add_argument("--reference-price", type=fen, required=True, help="fen per tonne")
     p.add_argument("--verify-above", type=fen, default=None,
                    help="trades worth more (fen) wait for an administrator")
+    p.add_argument("--sessions", type=sessions_arg, default=None,
+                   help="trading sessions in China time on working days, e.g. "
+                        "09:30-11:30,13:00-15:00 (the default), or 'continuous'")
+    for name, handler, summary in (("halt", cmd_market_halt, "stop taking orders (held)"),
+                                   ("resume", cmd_market_resume, "take orders again")):
+        p = add_command(market, name, handler, summary)
+        p.add_argument("instrument", type=upper, metavar="INSTRUMENT")
+        p.add_argument("--administrator", required=True)
+        p.add_argument("--reason", required=True)
+    add_command(market, "close-day", cmd_market_close,
+                "the close job: expire day orders (and GTC orders past their bound)")
+    add_command(market, "roll", cmd_market_roll,
+                "the roll job: today's reference prices; orders outside the band cancelled")
     p = add_command(market, "book", cmd_market_book, "order-book depth", writes=False)
     p.add_argument("instrument", type=upper, metavar="INSTRUMENT")
     p.add_argument("--levels", type=quantity, default=10)
@@ -99,10 +126,33 @@ def cmd_cash_show(ctx: Context) -> None:
 
 def cmd_market_open(ctx: Context) -> None:
     a = ctx.args
+    extra = {} if a.sessions is None else {"sessions": a.sessions}
     m = ctx.registry.open_market(instrument=a.instrument, administrator=a.administrator,
                                  at=ctx.at, reference_price=a.reference_price,
-                                 verify_above=a.verify_above)
+                                 verify_above=a.verify_above, **extra)
     emit_json({"market": m.instrument, **m.market_params().to_dict()})
+
+
+def cmd_market_halt(ctx: Context) -> None:
+    a = ctx.args
+    ctx.registry.halt_market(instrument=a.instrument, reason=a.reason,
+                             administrator=a.administrator, at=ctx.at)
+    emit_json({"market": a.instrument, "halted": True})
+
+
+def cmd_market_resume(ctx: Context) -> None:
+    a = ctx.args
+    ctx.registry.resume_market(instrument=a.instrument, reason=a.reason,
+                               administrator=a.administrator, at=ctx.at)
+    emit_json({"market": a.instrument, "halted": False})
+
+
+def cmd_market_close(ctx: Context) -> None:
+    emit_json({"job": "system:close", "expired": ctx.registry.close_markets(at=ctx.at)})
+
+
+def cmd_market_roll(ctx: Context) -> None:
+    emit_json({"job": "system:roll", "markets": ctx.registry.roll_markets(at=ctx.at)})
 
 
 def cmd_market_book(ctx: Context) -> None:

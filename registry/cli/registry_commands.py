@@ -97,6 +97,8 @@ def add_enterprise_commands(subparsers: Subparsers) -> None:
     p.add_argument("--kind", type=upper, required=True, help=", ".join(KINDS))
     p.add_argument("--period", type=year, required=True, help="the task's year")
     p.add_argument("--target", type=quantity, required=True, help="kg (kgce for ENERGY)")
+    p.add_argument("--reason", default="", help="why (needed to change a task set before)")
+    p.add_argument("--administrator", default="", help="who changes it")
 
     p = add_command(actions, "show", cmd_enterprise_show,
                     "an enterprise's record, obligations and credit record as JSON",
@@ -118,7 +120,8 @@ def cmd_enterprise_register(ctx: Context) -> None:
 def cmd_enterprise_obligation(ctx: Context) -> None:
     a = ctx.args
     ctx.registry.set_obligation(credit_code=a.credit_code, kind=a.kind, period=a.period,
-                                target=a.target, at=ctx.at)
+                                target=a.target, at=ctx.at, reason=a.reason,
+                                actor=a.administrator)
     print(f"{a.credit_code}: {a.kind} task for {a.period} set to {a.target:,}")
 
 
@@ -323,7 +326,7 @@ def cmd_retrofit_show(ctx: Context) -> None:
 
 def add_holding_commands(subparsers: Subparsers) -> None:
     p = add_command(subparsers, "transfer", cmd_transfer,
-                    "transfer units within their trading zone (negotiated transfer)")
+                    "move units outside the exchange (merger, court order, correction)")
     p.add_argument("--instrument", type=upper, required=True, help="KIND-VINTAGE-ZONE")
     p.add_argument("--seller", type=credit_code, required=True)
     p.add_argument("--buyer", type=credit_code, required=True)
@@ -331,6 +334,9 @@ def add_holding_commands(subparsers: Subparsers) -> None:
     p.add_argument("--ref", required=True, help="the transfer agreement's reference")
     p.add_argument("--from-reservation", metavar="REF",
                    help="deliver units reserved under this reference")
+    p.add_argument("--reason", required=True, choices=("merger", "court-order", "correction"),
+                   help="the non-trade reason: sales go through the exchange")
+    p.add_argument("--administrator", required=True, help="the administrator recording it")
 
     p = add_command(subparsers, "expire", cmd_expire,
                     "expire every unit whose validity ended before a date")
@@ -372,7 +378,8 @@ def cmd_transfer(ctx: Context) -> None:
     a = ctx.args
     version = ctx.registry.transfer(instrument=a.instrument, seller=a.seller, buyer=a.buyer,
                                     quantity=a.quantity, ref=a.ref, at=ctx.at,
-                                    from_reservation=a.from_reservation)
+                                    from_reservation=a.from_reservation,
+                                    reason=a.reason, administrator=a.administrator)
     print(f"transferred {a.quantity:,} of {a.instrument} from {a.seller} to {a.buyer} "
           f"(ref {a.ref}, rules {version})")
 

@@ -47,11 +47,13 @@ def bid(ex: Exchange, who: str, bid_id: str, price: int, qty: int):  # type: ign
 def test_uniform_price_clearing_with_a_cap_and_a_receipt(ex: Exchange) -> None:
     w = ex.world
     open_auction(ex)
-    r = bid(ex, w.dyeing, "p1", 800_000, 6000)
+    r = bid(ex, w.dyeing, "p1", 800_000, 6000)  # above the cap of half the volume
+    assert r.status_code == 422 and r.json()["type"].endswith("/bid-above-cap"), r.text
+    r = bid(ex, w.dyeing, "p1", 800_000, 5000)
     assert r.status_code == 201, r.text
-    assert r.json()["reserved"] == 4_800_000
+    assert r.json()["reserved"] == 4_000_000
     assert bid(ex, CERAMICS, "e1", 750_000, 3000).status_code == 201
-    assert bid(ex, CERAMICS, "e2", 720_000, 4000).status_code == 201
+    assert bid(ex, CERAMICS, "e2", 720_000, 2000).status_code == 201
     # sealed: a bidder sees its own bids only; nobody sees a count or a price
     mine = ex.client.get("/auctions/AU-1/bids", headers=ex.enterprise(w.dyeing)).json()
     assert [b["bid_id"] for b in mine["items"]] == ["p1"]
@@ -68,7 +70,7 @@ def test_uniform_price_clearing_with_a_cap_and_a_receipt(ex: Exchange) -> None:
     assert r.json()["result"]["sold"] == 10_000
     every = ex.client.get("/auctions/AU-1/bids", headers=ex.token("auditor", "li.wei")).json()
     assert {b["bid_id"]: b["allocated"] for b in every["items"]} == {
-        "p1": 5000, "e1": 3000, "e2": 2000}  # p1 capped at half the volume
+        "p1": 5000, "e1": 3000, "e2": 2000}  # p1 at its cap of half the volume
     dyeing, power = ex.registry.cash_account(w.dyeing), ex.registry.cash_account(CERAMICS)
     assert (dyeing.balance, dyeing.reserved) == (START - 3_600_000, 0)
     assert (power.balance, power.reserved) == (START - 3_600_000, 0)
@@ -88,7 +90,8 @@ def test_bids_are_checked_and_refusals_write_nothing(ex: Exchange) -> None:
     assert bid(ex, w.dyeing, "odd", 800_000, 1500).status_code == 422  # not whole lots
     assert bid(ex, w.electronics, "self", 800_000, 1000).status_code == 422  # the seller
     assert bid(ex, w.paper, "zone", 800_000, 1000).status_code == 422  # Dongguan, not Shenzhen
-    assert bid(ex, w.dyeing, "rich", 800_000, 200_000_000).status_code == 409  # no cash
+    assert bid(ex, w.dyeing, "big", 800_000, 6000).status_code == 422  # above the cap
+    assert bid(ex, w.dyeing, "rich", 10**9, 5000).status_code == 409  # no cash
     assert bid(ex, w.dyeing, "ok", 800_000, 1000).status_code == 201
     assert bid(ex, w.dyeing, "ok", 800_000, 1000).status_code == 422  # id taken
     assert ex.registry.cash_account(w.dyeing).reserved == 800_000

@@ -20,9 +20,10 @@ def test_a_restricted_enterprise_may_not_trade_until_restored(api: Api) -> None:
     restricted = api.admin.get(f"/credit/enterprises/{w.dyeing}")
     assert restricted.json()["standing"] == "restricted"
     assert restricted.json()["record"][0]["reference"] == "GDEE-CR-2025-09"
-    transfer = {"instrument": COD, "buyer": w.paper, "quantity": 10, "ref": "T-X"}
+    transfer = {"instrument": COD, "buyer": w.paper, "quantity": 10, "ref": "T-X",
+                "reason": "correction"}
     before = api.position()
-    problem(api.firm(w.dyeing).post(f"/holdings/{w.dyeing}/transfers", transfer), 403,
+    problem(api.admin.post(f"/holdings/{w.dyeing}/transfers", transfer), 403,
             "credit-restricted")
     assert api.position() == before
     assert api.admin.act(f"/credit/enterprises/{w.dyeing}/restorations",
@@ -30,8 +31,8 @@ def test_a_restricted_enterprise_may_not_trade_until_restored(api: Api) -> None:
                          ).status_code == 200
     restored = api.admin.get(f"/credit/enterprises/{w.dyeing}")
     assert [e["change"] for e in restored.json()["record"]] == ["restricted", "restored"]
-    assert api.firm(w.dyeing).post(f"/holdings/{w.dyeing}/transfers",
-                                   transfer).status_code == 201
+    assert api.admin.post(f"/holdings/{w.dyeing}/transfers",
+                          transfer).status_code == 201
     problem(api.admin.post(f"/credit/enterprises/{w.dyeing}/restorations", CHANGE), 409,
             "invalid-state")
 

@@ -33,8 +33,9 @@ def balance(api: Api, code: str, instrument: str = COD) -> dict[str, Any]:
 
 def send(api: Api, seller: str, buyer: str, quantity: int, ref: str = "T-2",
          **extra: Any) -> Any:
-    return api.firm(seller).post(f"/holdings/{seller}/transfers", {
-        "instrument": COD, "buyer": buyer, "quantity": quantity, "ref": ref, **extra})
+    return api.admin.post(f"/holdings/{seller}/transfers", {
+        "instrument": COD, "buyer": buyer, "quantity": quantity, "ref": ref,
+        "reason": "correction", **extra})
 
 
 def test_an_enterprise_reads_its_own_holdings(api: Api) -> None:
@@ -113,9 +114,14 @@ def test_a_repeated_transfer_reference_is_refused_and_moves_nothing(api: Api) ->
     assert send(api, api.w.paper, api.w.dyeing, 1, ref="T-7").status_code == 201
 
 
-def test_only_the_seller_or_an_administrator_transfers(api: Api) -> None:
-    body = {"instrument": COD, "buyer": api.w.paper, "quantity": 5, "ref": "T-9"}
-    problem(api.firm(api.w.paper).post(f"/holdings/{api.w.dyeing}/transfers", body), 404)
+def test_only_an_administrator_moves_units_outside_the_exchange(api: Api) -> None:
+    body = {"instrument": COD, "buyer": api.w.paper, "quantity": 5, "ref": "T-9",
+            "reason": "court-order"}
+    # a sale goes through the exchange: the seller itself may not move units off it
+    problem(api.firm(api.w.dyeing).post(f"/holdings/{api.w.dyeing}/transfers", body), 403)
+    problem(api.firm(api.w.paper).post(f"/holdings/{api.w.dyeing}/transfers", body), 403)
+    problem(api.admin.post(f"/holdings/{api.w.dyeing}/transfers",
+                           {**body, "reason": "sale"}), 422)  # not a non-trade reason
     problem(api.auditor.post(f"/holdings/{api.w.dyeing}/transfers", body), 403)
     problem(api.agency(api.w.auditor).post(f"/holdings/{api.w.dyeing}/transfers", body), 403)
     problem(api.anonymous.post(f"/holdings/{api.w.dyeing}/transfers", body), 401)
@@ -257,8 +263,9 @@ def test_both_parties_fetch_a_verifiable_receipt_of_a_transfer(api: Api) -> None
 
 
 def test_a_repeated_transfer_with_the_same_idempotency_key_moves_units_once(api: Api) -> None:
-    body = {"instrument": COD, "buyer": api.w.paper, "quantity": 25, "ref": "T-IDEM"}
-    dyeing = api.firm(api.w.dyeing)
+    body = {"instrument": COD, "buyer": api.w.paper, "quantity": 25, "ref": "T-IDEM",
+            "reason": "correction"}
+    dyeing = api.admin
     first = dyeing.post(f"/holdings/{api.w.dyeing}/transfers", body, **{"Idempotency-Key": "k1"})
     again = dyeing.post(f"/holdings/{api.w.dyeing}/transfers", body, **{"Idempotency-Key": "k1"})
     assert first.status_code == again.status_code == 201

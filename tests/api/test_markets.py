@@ -280,3 +280,27 @@ def test_a_credit_restricted_enterprise_may_not_trade(ex: Exchange) -> None:
     assert r.status_code == 403, r.text
     assert r.json()["type"].endswith("/credit-restricted")
     assert ex.registry.cash_account(ex.world.paper).reserved == 0
+
+
+def test_administrators_halt_and_resume_and_traders_amend(ex: Exchange) -> None:
+    admin, paper = ex.token("administrator", "zhao.min"), ex.enterprise(ex.world.paper)
+    placed = ex.client.post(f"/markets/{COD}/orders", headers=paper, json={
+        "order_id": "B-AM", "side": "buy", "price": PRICE, "quantity": 5000})
+    assert placed.status_code == 201, placed.text
+    amended = ex.client.patch(f"/markets/{COD}/orders/B-AM", headers=paper,
+                              json={"quantity": 2000})
+    assert amended.status_code == 200 and amended.json()["status"] == "amended", amended.text
+    assert amended.json()["resting"] == 2000
+    assert ex.client.post(f"/markets/{COD}/halt", headers=paper,
+                          json={"reason": "x"}).status_code == 403
+    halted = ex.client.post(f"/markets/{COD}/halt", headers=admin, json={"reason": "anomaly"})
+    assert halted.status_code == 200, halted.text
+    refused = ex.client.post(f"/markets/{COD}/orders", headers=paper, json={
+        "side": "buy", "price": PRICE, "quantity": 1000})
+    assert refused.status_code == 409 and refused.json()["type"].endswith("/market-halted")
+    cancelled = ex.client.delete(f"/markets/{COD}/orders/B-AM", headers=paper)
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert ex.client.post(f"/markets/{COD}/resume", headers=admin,
+                          json={"reason": "cleared"}).status_code == 200
+    assert ex.client.post(f"/markets/{COD}/resume", headers=admin,
+                          json={"reason": "again"}).status_code == 409

@@ -61,13 +61,13 @@ NON_ADMIN_WRITES = {
     ("post", "/retrofits/{reference}/baseline-audit"): AGENCY_ONLY,
     ("post", "/retrofits/{reference}/post-audit"): AGENCY_ONLY,
     ("post", "/retrofits/{reference}/verification"): AGENCY_ONLY,
-    ("post", "/holdings/{code}/transfers"): TRADER,
     ("post", "/holdings/{code}/reservations"): TRADER,
     ("post", "/holdings/{code}/releases"): TRADER,
     ("post", "/holdings/{code}/retirements"): TRADER,
     ("post", "/expansions"): TRADER,
     ("post", "/markets/{instrument}/orders"): TRADER,
     ("delete", "/markets/{instrument}/orders/{order_id}"): TRADER,
+    ("patch", "/markets/{instrument}/orders/{order_id}"): TRADER,
     ("post", "/agreements"): TRADER,
     ("post", "/agreements/{reference}/accept"): TRADER,
     ("post", "/agreements/{reference}/withdraw"): TRADER,
@@ -194,8 +194,9 @@ def seed(ex: Exchange) -> Market:
         "order_id": "HX-SELL-1", "side": "sell", "price": PRICE, "quantity": 2000}))
     (fill,) = ok(client.post(f"/markets/{COD}/orders", headers=paper, json={
         "side": "buy", "price": PRICE, "quantity": 1000}))["fills"]
-    moved = ok(client.post(f"/holdings/{w.dyeing}/transfers", headers=dyeing, json={
-        "instrument": COD, "buyer": w.paper, "quantity": 1000, "ref": "HX-JH-2025-01"}))
+    moved = ok(client.post(f"/holdings/{w.dyeing}/transfers", headers=admin, json={
+        "instrument": COD, "buyer": w.paper, "quantity": 1000, "ref": "HX-JH-2025-01",
+        "reason": "correction"}))
     ok(client.post(f"/holdings/{w.dyeing}/reservations", headers=dyeing, json={
         "instrument": COD, "quantity": 1000, "ref": "HOLD-1"}))
     ok(client.post("/agreements", headers=dyeing, json={
@@ -241,10 +242,9 @@ def seed(ex: Exchange) -> Market:
     audit = {"report_sha256": sha("RF-COD/re-audit"), "amounts": {"COD": 1000}}
     order = {"side": "sell", "price": PRICE, "quantity": 1000}
     bodies = {
-        ("post", "/holdings/{code}/transfers"): {
-            "instrument": COD, "buyer": w.power, "quantity": 1000, "ref": "GRAB-1"},
         ("post", "/holdings/{code}/reservations"): {
             "instrument": COD, "quantity": 1000, "ref": "GRAB-2"},
+        ("patch", "/markets/{instrument}/orders/{order_id}"): {"quantity": 1000},
         ("post", "/holdings/{code}/releases"): {"instrument": COD, "ref": "HOLD-1"},
         ("post", "/holdings/{code}/retirements"): {
             "instrument": COD, "quantity": 1000, "reason": "not mine to retire"},
@@ -388,8 +388,8 @@ def test_without_a_token_a_malformed_body_is_401_too(market: Market) -> None:
             path = op.template
             for name in op.names:
                 path = path.replace("{" + name + "}", market.value(op.template, name)[0])
-            r = market.ex.client.post(path, content=b"{not json",
-                                      headers={"Content-Type": "application/json"})
+            r = market.ex.client.request(op.method.upper(), path, content=b"{not json",
+                                         headers={"Content-Type": "application/json"})
             answers[op.template] = r.status_code
     assert set(answers.values()) == {401}, answers
 

@@ -107,7 +107,8 @@ BAD_INPUTS = {
     "amount without kind": ((*BASELINE, "--amounts", "100000"), ("KIND=AMOUNT",)),
     "decimal quantity": (
         ("transfer", "--instrument", "COD-2025-MAOZHOU", "--seller", DYEING, "--buyer", PAPER,
-         "--quantity", "2.5", "--ref", "T-1"),
+         "--quantity", "2.5", "--ref", "T-1",
+         "--reason", "correction", "--administrator", "admin-t"),
         ("--quantity", "whole number"),
     ),
     "unknown retrofit": (("retrofit", "show", "RF-404"), ("retrofit RF-404 not found",)),
@@ -117,7 +118,8 @@ BAD_INPUTS = {
     "unknown enterprise": (("enterprise", "show", DYEING), (DYEING, "not found")),
     "malformed instrument": (
         ("transfer", "--instrument", "CODMAOZHOU", "--seller", DYEING, "--buyer", PAPER,
-         "--quantity", "5", "--ref", "T-1"),
+         "--quantity", "5", "--ref", "T-1",
+         "--reason", "correction", "--administrator", "admin-t"),
         ("KIND-VINTAGE-ZONE",),
     ),
     "malformed serial": (("provenance", "COD-2025-MAOZHOU"), ("serial number",)),
@@ -265,13 +267,16 @@ def test_retrofit_journey_persists_across_invocations(
          "frozen": 0, "reserved": 0, "consumed": 0, "retired": 0, "expired": 0, "revoked": 0}]
     assert "direct dischargers" in refused(
         "transfer", "--instrument", "COD-2025-MAOZHOU", "--seller", DYEING, "--buyer", CHIPS,
-        "--quantity", "1000", "--ref", "T-0", "--at", "2025-09-01T09:00:00+08:00")
+        "--quantity", "1000", "--ref", "T-0", "--reason", "correction",
+        "--administrator", "admin-t", "--at", "2025-09-01T09:00:00+08:00")
     out = ok("transfer", "--instrument", "cod-2025-maozhou", "--seller", DYEING,
              "--buyer", PAPER, "--quantity", "5000", "--ref", "T-1",
+             "--reason", "correction", "--administrator", "admin-t",
              "--at", "2025-09-01T09:00:00+08:00")
     assert "rules GD-2023.1" in out
     assert "only" in refused("transfer", "--instrument", "COD-2025-MAOZHOU", "--seller", PAPER,
-                             "--buyer", DYEING, "--quantity", "5001", "--ref", "T-2")
+                             "--buyer", DYEING, "--quantity", "5001", "--ref", "T-2",
+                             "--reason", "correction", "--administrator", "admin-t")
 
     ok("expansion", "submit", "EX-1", "--enterprise", PAPER, "--instrument", "COD-2025-MAOZHOU",
        "--quantity", "2000", "--project", "paper machine 3", "--at", "2025-10-01T09:00:00+08:00")
@@ -307,7 +312,8 @@ def test_retrofit_journey_persists_across_invocations(
     assert json.loads(ok("enterprise", "show", DYEING))["standing"] == "restricted"
     assert "barred from trading" in refused(
         "transfer", "--instrument", "COD-2025-MAOZHOU", "--seller", DYEING, "--buyer", PAPER,
-        "--quantity", "1", "--ref", "T-3")
+        "--quantity", "1", "--ref", "T-3",
+         "--reason", "correction", "--administrator", "admin-t")
     ok("retrofit", "register", "RF-2", "--enterprise", PAPER, "--period", "2031",
        "--kinds", "NOX,COD", "--description", "boiler and wastewater upgrade")
     ok("retrofit", "engage", "RF-2", "--stage", "audit", "--agency", AUDITOR)

@@ -189,3 +189,22 @@ def test_demo_json_summary(capsys: pytest.CaptureFixture[str]) -> None:
     summary = json.loads(capsys.readouterr().out)
     assert summary["enterprises"]["total"] >= 20
     assert sum(1 for i in summary["instruments"] if i["consumed"]) == 1
+
+
+def test_the_demo_shows_the_lifecycle_rules(seeded: tuple[Registry, dict[str, Any]]) -> None:
+    """Sales are agreements settled DvP; the revocation ends the sale still pending on the
+    revoked units and releases the buyer's cash; the freeze reaches the units in a hold; a
+    task changed with its reason."""
+    app, summary = seeded
+    revocation = summary["revocation"]
+    ended = app.agreement(revocation["agreement_ended"])
+    assert ended.state == "rejected" and "revoked" in ended.history[-1]["reason"]
+    assert app.cash_account(ended.buyer).reserved == 0
+    freeze = summary["freeze"]
+    i = app.instrument(freeze["instrument"])
+    assert i.reservations() == {}  # the parked units were released, then frozen
+    assert i.balances()[freeze["owner"]]["frozen"] == freeze["quantity"]
+    assert all(app.agreement(t["ref"]).state == "settled" for t in summary["transfers"])
+    changes = [e for _, e in stored_events(app) if type(e).__name__ == "ObligationChanged"
+               and e.previous is not None]
+    assert changes and all(e.reason and e.administrator for e in changes)

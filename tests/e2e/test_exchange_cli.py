@@ -9,7 +9,7 @@ import pytest
 
 from registry.bootstrap import build_registry
 from registry.cli import main
-from tests.world import AT, build_world, issue
+from tests.world import build_world, issue
 
 
 def test_trade_settles_and_bad_orders_are_refused(
@@ -20,7 +20,7 @@ def test_trade_settles_and_bad_orders_are_refused(
     issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=50_000, post=0)
     app.close()
     run = ["--data-dir", str(tmp_path)]
-    at = ["--at", AT]
+    at = ["--at", "2025-03-03T10:00:00+08:00"]  # a Monday morning: the market is in session
     assert main([*run, "market", "open", "COD-2025-MAOZHOU", "--reference-price", "800000",
                  "--administrator", "admin-1", *at]) == 0
     assert main([*run, "cash", "deposit", w.paper, "--amount", "10000000", "--reference", "B-1",

@@ -256,7 +256,8 @@ def register_outsider(desk: Desk) -> str:
 def test_a_trade_settles_and_the_buyer_verifies_its_receipt_offline(seeded: Seeded) -> None:
     desk, w = seeded.desk, seeded.w
     # The department opens the COD market and records Jianhui Paper's deposit of 1M CNY.
-    desk.act("gdee-li", "/markets", {"instrument": COD, "reference_price": PRICE})
+    desk.act("gdee-li", "/markets", {"instrument": COD, "reference_price": PRICE,
+                                     "sessions": []})
     market = desk.get("jianhui", f"/markets/{COD}")
     assert (market["lower_price"], market["upper_price"]) == (720_000, 880_000)
     assert desk.act("gdee-li", f"/cash/{w.paper}/deposits", {
@@ -320,7 +321,7 @@ def test_a_large_trade_waits_for_an_administrator_who_did_not_initiate_it(
         desk.issue("gdee-li", admin, "administrator")
     # Li opens the market: trades above 10,000 CNY wait for an administrator.
     desk.act("gdee-li", "/markets", {"instrument": COD, "reference_price": PRICE,
-                                     "verify_above": 1_000_000})
+                                     "verify_above": 1_000_000, "sessions": []})
     desk.act("gdee-li", f"/cash/{w.paper}/deposits",
              {"amount": 50_000_000, "reference": "BOC-DG-20250302-0007"})
     desk.post("huaxin", f"/markets/{COD}/orders",
@@ -362,10 +363,11 @@ def test_an_auditor_proves_the_later_ledger_extends_the_earlier(seeded: Seeded) 
     desk, w = seeded.desk, seeded.w
     morning = verified_checkpoint(desk)
     # The day's activity: a bilateral transfer and a market opened.
-    moved = desk.post("huaxin", f"/holdings/{w.dyeing}/transfers", {
-        "instrument": COD, "buyer": w.paper, "quantity": 2000, "ref": "HX-JH-0303"},
-        status=201)
-    desk.act("gdee-li", "/markets", {"instrument": COD, "reference_price": PRICE})
+    moved = desk.post("gdee-li", f"/holdings/{w.dyeing}/transfers", {
+        "instrument": COD, "buyer": w.paper, "quantity": 2000, "ref": "HX-JH-0303",
+        "reason": "correction"}, status=201)
+    desk.act("gdee-li", "/markets", {"instrument": COD, "reference_price": PRICE,
+                                     "sessions": []})
     evening = verified_checkpoint(desk)
     assert evening.size > morning.size
 

@@ -23,7 +23,8 @@ WRITER = textwrap.dedent("""
     while True:
         n += 1
         app.transfer(instrument="COD-2025-MAOZHOU", seller=dyeing, buyer=paper, quantity=1,
-                     ref=f"K-{n}", at="2025-05-01T10:00:00+08:00")
+                     ref=f"K-{n}", at="2025-05-01T10:00:00+08:00",
+                     reason="correction", administrator="admin-t")
         print(f"ack K-{n}", flush=True)  # acknowledged only after the save returned
 """)
 

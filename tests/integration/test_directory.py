@@ -19,7 +19,8 @@ def test_holdings_position_and_event_lookup(factory: Factory) -> None:
     w = build_world(app)
     issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900, post=100)
     version, position = holds.transfer(app, instrument=COD, seller=w.dyeing, buyer=w.paper,
-                                       quantity=300, ref="T-1", at=AT)
+                                       quantity=300, ref="T-1", at=AT,
+                                       reason="correction", administrator="admin-t")
     assert version == "GD-2023.1"
     assert position == app.position()
     found = directory.holding_event_at(app, position)
@@ -46,7 +47,8 @@ def test_holds_belong_to_their_owner(factory: Factory) -> None:
         holds.release(app, instrument=COD, owner=w.paper, ref="L-1", at=AT)
     with pytest.raises(InsufficientHoldings):
         holds.transfer(app, instrument=COD, seller=w.paper, buyer=w.dyeing, quantity=1,
-                       ref="T-X", at=AT, from_hold="L-1")
+                       ref="T-X", at=AT, from_hold="L-1",
+                       reason="correction", administrator="admin-t")
     assert app.position() == before
     assert holds.release(app, instrument=COD, owner=w.dyeing, ref="L-1", quantity=50,
                          at=AT) == 50

@@ -35,7 +35,9 @@ Factory = Callable[[], Registry]
 
 
 def exchange_world(app: Registry, **params: Any) -> World:
-    """Dyeing sells COD in the Maozhou basin and NOX in Shenzhen; everyone has 1M CNY."""
+    """Dyeing sells COD in the Maozhou basin and NOX in Shenzhen; everyone has 1M CNY. The
+    markets trade continuously unless ``sessions`` are given (tests run at any hour)."""
+    params.setdefault("sessions", [])
     w = build_world(app)
     issue(app, w, reference="RF-COD", enterprise=w.dyeing, kind="COD", baseline=100_000, post=0)
     issue(app, w, reference="RF-NOX", enterprise=w.electronics, kind="NOX", baseline=50_000,
@@ -55,7 +57,7 @@ def check_books(app: Registry) -> None:
     for code in (COD, NOX):
         m = app.market(code)
         pool: dict[str, int] = {}
-        for account, side, price, remaining, _ in m.orders.values():
+        for account, side, price, remaining, *_ in m.orders.values():
             if side == "B":
                 reserved_cash[account] = reserved_cash.get(account, 0) + value(price, remaining)
             else:
@@ -218,22 +220,31 @@ def test_thermal_power_trade_fails_sector_check_and_cannot_be_approved(
     assert cash(app, w.power) == (100_000_000, 0)
 
 
-def test_maker_restricted_while_resting_queues_the_trade(factory: Factory) -> None:
+def test_restriction_cancels_the_resting_orders_and_the_pending_trades_of_the_party(
+        factory: Factory) -> None:
     app = factory()
     w = exchange_world(app)
+    app.set_market_parameters(instrument=COD, administrator="admin-p", at=AT, verify_above=0)
     app.submit_order(instrument=COD, order_id="s1", account=w.dyeing, side="S", kind="L",
                      price=PRICE, qty=2_000, entered_by="d", at=AT)
-    app.restrict_enterprise(credit_code=w.dyeing, reason="spot check", reference="SC-2", at=AT)
-    app.submit_order(instrument=COD, order_id="b1", account=w.paper, side="B", kind="L",
-                     price=PRICE, qty=2_000, entered_by="p", at=AT)
-    [queued] = app.verification_queue()
-    assert queued["reasons"] == [f"credit-restricted:{w.dyeing}"]
+    app.submit_order(instrument=COD, order_id="b0", account=w.paper, side="B", kind="L",
+                     price=PRICE, qty=1_000, entered_by="p", at=AT)  # waits: above threshold
+    app.submit_order(instrument=COD, order_id="b2", account=w.dyeing, side="B", kind="L",
+                     price=PRICE - 50_000, qty=1_000, entered_by="d", at=AT)
+    assert len(app.verification_queue()) == 1
+    ended = app.restrict_enterprise(credit_code=w.dyeing, reason="spot check",
+                                    reference="SC-2", at=AT)
+    assert {e["what"] for e in ended["ended"]} == {"orders-ended"}
+    m = app.market(COD)
+    assert m.orders == {} and m.pending == {} and app.verification_queue() == []
+    assert cash(app, w.paper) == (100_000_000, 0)  # the pending purchase's cash is back
+    assert cash(app, w.dyeing) == (100_000_000, 0)  # its own buy order's cash is back
+    assert app.instrument(COD).reserved_under(pool_ref(COD)) == 0
+    out = app.submit_order(instrument=COD, order_id="b1", account=w.paper, side="B", kind="L",
+                           price=PRICE, qty=2_000, entered_by="p", at=AT)
+    assert out.fills == [] and out.resting == 2_000  # nothing of the barred seller is left
     with pytest.raises(CreditRestricted):
-        app.approve_trade(instrument=COD, trade_id=queued["trade"], administrator="admin-9",
-                          at=AT)
-    app.restore_enterprise(credit_code=w.dyeing, reason="cleared", reference="SC-2", at=AT)
-    app.approve_trade(instrument=COD, trade_id=queued["trade"], administrator="admin-9", at=AT)
-    assert cash(app, w.dyeing) == (101_600_000, 0)
+        app.retire(instrument=COD, owner=w.dyeing, quantity=1_000, reason="gift", at=AT)
     check_books(app)
 
 

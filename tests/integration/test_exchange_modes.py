@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from domain.errors import FourEyesViolation, InsufficientFunds, InvalidInput, InvalidState
+from domain.errors import (
+    BidAboveCap,
+    FourEyesViolation,
+    InsufficientFunds,
+    InvalidInput,
+    InvalidState,
+)
 from registry.bootstrap import Registry, build_registry
 from tests.world import AT, World, build_world, code, issue
 
@@ -84,7 +90,11 @@ def test_sealed_bid_auction_clears_at_a_uniform_price_with_a_bidder_cap(app: Reg
     app.open_auction(auction_id="AU-1", instrument=COD, seller=w.dyeing, volume=40_000,
                      reserve_price=700_000, min_bid=5_000, cap_pct=50, administrator="admin-1",
                      at=AT)
-    bids = [("x1", a, 900_000, 30_000), ("x2", b, 800_000, 10_000),
+    with pytest.raises(BidAboveCap):  # refused at submission: it could never be allocated
+        app.place_bid(auction_id="AU-1", bid_id="x0", bidder=a, price=900_000, qty=30_000,
+                      entered_by="trader-x0", at=AT)
+    assert app.cash_account(a).reserved == 0
+    bids = [("x1", a, 900_000, 20_000), ("x2", b, 800_000, 10_000),
             ("x3", c, 800_000, 10_000), ("x4", b, 750_000, 10_000)]
     for bid_id, bidder, price, qty in bids:
         app.place_bid(auction_id="AU-1", bid_id=bid_id, bidder=bidder, price=price, qty=qty,
@@ -95,7 +105,7 @@ def test_sealed_bid_auction_clears_at_a_uniform_price_with_a_bidder_cap(app: Reg
     with pytest.raises(FourEyesViolation):
         app.clear_auction(auction_id="AU-1", administrator="admin-1", at=AT)
     result = app.clear_auction(auction_id="AU-1", administrator="admin-2", at=AT)
-    # a is capped at 50% (20,000); b's and c's 800,000 bids fill 10,000 each (b first in time)
+    # a has its cap of 50% (20,000); b's and c's 800,000 bids fill 10,000 each (b first in time)
     assert result["allocations"] == {"x1": 20_000, "x2": 10_000, "x3": 10_000}
     assert result["clearing_price"] == 800_000
     balances = app.instrument(COD).balances()

@@ -26,7 +26,8 @@ def test_issue_transfer_expand_and_report(factory: Factory) -> None:
     code = lots["COD"]["instrument"]
     assert code == "COD-2025-MAOZHOU"
     app.transfer(instrument=code, seller=w.dyeing, buyer=w.paper, quantity=5_000, ref="T-1",
-                 at=AT)
+                 at=AT,
+                 reason="correction", administrator="admin-t")
     app.submit_expansion(reference="EX-1", enterprise=w.paper, instrument=code,
                          quantity=2_000, project="second paper machine", at=AT)
     app.approve_expansion(reference="EX-1", administrator="admin-2", approval="GDEE-2025-17",
@@ -48,7 +49,8 @@ def test_balances_as_of_a_past_log_position(factory: Factory) -> None:
     issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900, post=100)
     before = app.position()
     app.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.paper, quantity=300,
-                 ref="T-1", at=AT)
+                 ref="T-1", at=AT,
+                 reason="correction", administrator="admin-t")
     assert [(r["enterprise"], r["available"]) for r in app.balances(as_of=before)] == [
         (w.dyeing, 800)]
     now = {r["enterprise"]: r["available"] for r in app.balances()}
@@ -61,9 +63,11 @@ def test_serial_provenance_traces_unit_to_evidence_and_every_transfer(factory: F
     w = build_world(app)
     issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900, post=100)
     app.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.paper, quantity=300,
-                 ref="T-1", at=AT)
+                 ref="T-1", at=AT,
+                 reason="correction", administrator="admin-t")
     app.transfer(instrument="COD-2025-MAOZHOU", seller=w.paper, buyer=w.dyeing,
-                 quantity=100, ref="T-2", at=AT)
+                 quantity=100, ref="T-2", at=AT,
+                 reason="correction", administrator="admin-t")
     p = app.provenance("COD-2025-MAOZHOU-000000050")
     assert [h["event"] for h in p["history"]] == ["LotIssued", "Transferred", "Transferred"]
     assert [h.get("ref") for h in p["history"][1:]] == ["T-1", "T-2"]
@@ -84,10 +88,12 @@ def test_refused_command_writes_nothing(factory: Factory) -> None:
     position = app.position()
     with pytest.raises(OutsideTradingZone):
         app.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.power,
-                     quantity=1, ref="T-1", at=AT)
+                     quantity=1, ref="T-1", at=AT,
+                     reason="correction", administrator="admin-t")
     with pytest.raises(InsufficientHoldings):
         app.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.paper,
-                     quantity=801, ref="T-2", at=AT)
+                     quantity=801, ref="T-2", at=AT,
+                     reason="correction", administrator="admin-t")
     # a multi-aggregate command failing half-way (unknown agency after the retrofit and the
     # instrument changed in memory) stores none of its events
     with pytest.raises(NotFound):
@@ -117,7 +123,8 @@ def test_concurrent_transfers_retry_and_conserve_units(factory: Factory) -> None
         try:
             for n in range(15):
                 instance.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing,
-                                  buyer=w.paper, quantity=10, ref=f"{tag}-{n}", at=AT)
+                                  buyer=w.paper, quantity=10, ref=f"{tag}-{n}", at=AT,
+                                  reason="correction", administrator="admin-t")
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
@@ -137,7 +144,8 @@ def test_state_survives_a_new_process_and_replay_equals_live_state(factory: Fact
     w = build_world(app)
     issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900, post=100)
     app.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.paper, quantity=300,
-                 ref="T-1", at=AT)
+                 ref="T-1", at=AT,
+                 reason="correction", administrator="admin-t")
     reopened = factory()
     assert reopened.balances() == app.balances()
     fold = reopened.replay()

@@ -114,7 +114,8 @@ class ExchangeMachine(RuleBasedStateMachine):
                 self.last_freeze = ref
             else:
                 self.app.transfer(instrument=code, seller=self.who(role), buyer=self.w.paper,
-                                  quantity=qty, ref=ref, at=AT)
+                                  quantity=qty, ref=ref, at=AT,
+                                  reason="correction", administrator="admin-t")
         except (RegistryError, AttributeError):
             pass
 

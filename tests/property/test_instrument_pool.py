@@ -23,8 +23,8 @@ from domain.enterprise import Enterprise
 from domain.errors import InsufficientHoldings, RegistryError
 from domain.instrument import FIRST, FROZEN, LAST, LOT, OWNER, REF, STATE, Instrument
 from domain.instrument_pool import PoolIndex
-from domain.rules import CURRENT_RULES, rules
 from registry.replay import comparable
+from registry.rulebook import CURRENT_RULES, rules
 from tests.world import AT, code
 
 POOL = "exchange:COD-2025-MAOZHOU"

@@ -58,6 +58,12 @@ class RegistryMachine(RuleBasedStateMachine):
           vintage=st.sampled_from(VINTAGES), baseline=st.integers(1, 2_000),
           cut=st.integers(0, 100))
     def issue_retrofit(self, role: str, kind: str, vintage: int, baseline: int, cut: int) -> None:
+        # no double counting: a further retrofit starts from the level verified last
+        level = self.app.enterprise(self.code_of(role)).latest_level(kind, vintage)
+        if level is not None:
+            baseline = min(baseline, level)
+        if baseline < 1:
+            return
         post = baseline - max(1, baseline * cut // 100)
         if post < 0:
             post = 0
@@ -77,7 +83,8 @@ class RegistryMachine(RuleBasedStateMachine):
             return
         self.attempt(self.app.transfer, instrument=data.draw(st.sampled_from(codes)),
                      seller=self.code_of(seller), buyer=self.code_of(buyer), quantity=quantity,
-                     ref=f"T-{next(self.serial)}", at=AT)
+                     ref=f"T-{next(self.serial)}", at=AT, reason="correction",
+                     administrator="admin-t")
 
     @rule(data=st.data(), owner=st.sampled_from(ROLES), quantity=quantities)
     def reserve(self, data: st.DataObject, owner: str, quantity: int) -> None:

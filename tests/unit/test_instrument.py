@@ -9,7 +9,7 @@ import pytest
 from domain.enterprise import Enterprise
 from domain.errors import CreditRestricted, InsufficientHoldings, OutsideTradingZone
 from domain.instrument import FIRST, LAST, Instrument
-from domain.rules import CURRENT_RULES, rules
+from registry.rulebook import CURRENT_RULES, rules
 from tests.world import AT, code
 
 R = rules(CURRENT_RULES)

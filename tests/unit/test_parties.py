@@ -100,3 +100,19 @@ def test_expansion_application_is_decided_once() -> None:
         ExpansionApplication.submit(reference="EX-3", enterprise=code(1),
                                     instrument="COD-2025-MAOZHOU", quantity=0, project="x",
                                     at=AT)
+
+
+def test_an_enterprise_basin_must_run_through_its_prefecture() -> None:
+    from domain.errors import InconsistentReference
+    from domain.reference import BASINS, PREFECTURES
+
+    with pytest.raises(InconsistentReference):
+        Enterprise.register(credit_code=code(77), name="Zhanjiang Sugar Co", sector="PAPER",
+                            prefecture="ZHANJIANG", basin="MAOZHOU", direct_discharger=True,
+                            at=AT)
+    e = Enterprise.register(credit_code=code(78), name="Zhanjiang Sugar Co", sector="PAPER",
+                            prefecture="ZHANJIANG", basin="JIANJIANG", direct_discharger=True,
+                            at=AT)
+    assert e.basin == "JIANJIANG"
+    # every prefecture can register somewhere
+    assert all(any(p in cities for _, cities in BASINS.values()) for p in PREFECTURES)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from domain.errors import OutsideTradingZone, UnknownReference
-from domain.rules import CURRENT_RULES, Party, rules
+from domain.rules import Party
+from registry.rulebook import CURRENT_RULES, rules
 
 R = rules(CURRENT_RULES)
 
