@@ -30,9 +30,9 @@ from domain.enterprise import Enterprise
 from domain.instrument import OWNER, Instrument
 from domain.reference import kind_info
 from domain.retrofit import Retrofit
-from domain.rules import rules
 from registry.events import stored_events
 from registry.replay import Fold
+from registry.rulebook import rules
 
 if TYPE_CHECKING:
     from registry.app import RegistryBase as _Base

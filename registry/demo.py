@@ -303,6 +303,7 @@ class _Seeder:
             for kind, (*_, obligation) in sorted(plan.figures.items()):
                 r.set_obligation(credit_code=self.codes[plan.firm], kind=kind,
                                  period=self.period, target=obligation, at=clock.on(8))
+        self.confirm_rights()
         # a task changes only by an event with its reason and the administrator's id
         for target, reason in ((40_000, "first energy-saving task"),
                                (45_000, "discharge permit renewed with a tighter quota")):
@@ -313,8 +314,7 @@ class _Seeder:
         for n, key in enumerate(buyers):  # the buyers fund their exchange cash accounts
             r.deposit(enterprise=self.codes[key], amount=DEPOSIT,
                       reference=f"GDEX-{self.period}-D{n + 1:03d}", administrator=ADMIN_2,
-                      at=clock.on(10))
-        self.confirm_rights()
+                      at=clock.on(9))
 
     def confirm_rights(self) -> None:
         """Each firm's annual right per kind from its discharge permit or energy-use quota

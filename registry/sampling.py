@@ -5,7 +5,7 @@
 the ledger (the root of the tree at the size that first includes the opening, see
 `domain.sampling`) and records the sample; ``record_sampling_outcome`` records one outcome, and
 a failure revokes the retrofit through the revocation command's own changes
-(`RetrofitCommands.revocation_changes`) with the credit records, all in one save.
+(`RetrofitCommands.revocation_into`) with the credit records, all in one save.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from ledger.checkpoint import read_checkpoint_unverified
 from ledger.log import Ledger
 from registry.app import command
 from registry.ledger_follower import decode_leaf
+from registry.lifecycle import Changes
 
 if TYPE_CHECKING:
     from registry.retrofits import RetrofitCommands as _Base
@@ -108,38 +109,41 @@ class SamplingCommands(_Base):
         """One sampled retrofit's outcome. A failure revokes the retrofit under the clawback
         policy and restricts the enterprise and the agencies at fault, in the same save; a
         retrofit revoked meanwhile keeps its revocation and still gets the credit records."""
-        round_ = self.sampling_round(reference)
-        outcome = round_.record_outcome(
-            retrofit=retrofit, result=result, findings=findings, report_sha256=report_sha256,
-            measured=measured, agencies_at_fault=agencies_at_fault, actor=actor, at=at)
-        changed: list[Any] = [round_]
-        revoked: dict[str, Any] = {}
-        if result == FAIL:
-            ref = round_.spot_check_reference(retrofit)
-            reason = f"sampling round {reference}: {findings}"
-            agencies = tuple(outcome["agencies_at_fault"])
-            if self.retrofit(retrofit).state != REVOKED:
-                more, revoked = self.revocation_changes(
-                    reference=retrofit, reason=reason, spot_check=ref, at=at,
-                    restrict_enterprise=True, restrict_agencies=agencies)
-                changed += more
-            else:
-                changed += self._credit_records(outcome["enterprise"], agencies, retrofit,
-                                                reason, ref, at)
-        self.save(*changed)
-        return {**outcome, "revoked": revoked}
+        def run(w: Any) -> dict[str, Any]:
+            round_ = self.sampling_round(reference)  # afresh on every attempt
+            outcome = round_.record_outcome(
+                retrofit=retrofit, result=result, findings=findings,
+                report_sha256=report_sha256, measured=measured,
+                agencies_at_fault=agencies_at_fault, actor=actor, at=at)
+            changes = Changes()
+            changes.add(round_)
+            revoked: dict[str, Any] = {}
+            if result == FAIL:
+                ref = round_.spot_check_reference(retrofit)
+                reason = f"sampling round {reference}: {findings}"
+                agencies = tuple(outcome["agencies_at_fault"])
+                if self.retrofit(retrofit).state != REVOKED:
+                    # the revocation's own changes, what stood on the units ended with it
+                    revoked = self.revocation_into(
+                        w, changes, reference=retrofit, reason=reason, spot_check=ref, at=at,
+                        restrict_enterprise=True, restrict_agencies=agencies, actor=actor)
+                else:
+                    enterprise = self._trader_in(w, outcome["enterprise"])
+                    enterprise.restrict(reason=f"retrofit {retrofit} failed spot check: "
+                                        f"{reason}", reference=ref, at=at)
+                    changes.add(enterprise)
+                    self.settle_party(w, enterprise.credit_code, changes, reason=reason,
+                                      by=actor, at=at)
+                    for code in agencies:
+                        a = self.agency(code)
+                        a.restrict(reason=f"retrofit {retrofit} failed spot check: {reason}",
+                                   reference=ref, at=at)
+                        changes.add(a)
+            self.save_changes(w, changes, ref=f"sampling:{reference}:{retrofit}", at=at)
+            return {**outcome, "revoked": revoked}
 
-    def _credit_records(self, enterprise: str, agencies: tuple[str, ...], retrofit: str,
-                        reason: str, ref: str, at: str) -> list[Any]:
-        text = f"retrofit {retrofit} failed spot check: {reason}"
-        e = self.enterprise(enterprise)
-        e.restrict(reason=text, reference=ref, at=at)
-        out: list[Any] = [e]
-        for code in agencies:
-            a = self.agency(code)
-            a.restrict(reason=text, reference=ref, at=at)
-            out.append(a)
-        return out
+        done: dict[str, Any] = self._with_writer(f"outcome of {retrofit} in {reference}", run)
+        return done
 
 
 def sample_view(round_: SamplingRound) -> dict[str, Any]:

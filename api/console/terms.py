@@ -90,6 +90,9 @@ BASIN_NAMES = {
     "DONGJIANG": N_("Dong River (Pearl River system)"),
     "HANJIANG": N_("Han River"),
     "JIANJIANG": N_("Jian River"),
+    "RONGJIANG": N_("Rong River"),
+    "MOYANG": N_("Moyang River"),
+    "EAST_COAST": N_("Eastern coastal rivers (Huangjiang, Luhe)"),
 }
 PROVINCE_NAME = N_("Guangdong Province")
 
