@@ -31,6 +31,7 @@ from domain.rules import CURRENT_RULES, TradingRules, rules
 from registry.projection import ProjectingRepository
 from registry.read_cache import ReadCache
 from registry.snapshots import take_due_snapshots
+from registry.storage import record_checked, take_snapshots_safely
 from registry.transcoder import OrjsonTranscoder
 
 MAX_ATTEMPTS = 10
@@ -95,9 +96,15 @@ class RegistryBase(Application):
         repository.__class__ = ProjectingRepository  # the same state; one default differs
         return repository  # type: ignore[return-value]
 
+    def _record(self, processing_event: ProcessingEvent[Any]) -> Any:
+        """The library's recording, refusing a version gap and resolving an in-doubt commit
+        against the store (`registry.storage`)."""
+        return record_checked(self, processing_event, super()._record)
+
     def _take_snapshots(self, processing_event: ProcessingEvent[Any]) -> None:
-        """Due snapshots from the saved aggregates, in one write (`registry.snapshots`)."""
-        take_due_snapshots(self, processing_event)
+        """Due snapshots from the saved aggregates, in one write (`registry.snapshots`); a
+        snapshot that cannot be written never fails the save it follows."""
+        take_snapshots_safely(lambda: take_due_snapshots(self, processing_event))
 
     # -- loading -------------------------------------------------------------------------------
 

@@ -70,8 +70,16 @@ class ExchangeCommands(TradingModeCommands, _Base):
                 except IntegrityError:
                     w.drop_all()
                     time.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt))  # noqa: S311
-                except BaseException:
+                except RegistryError:
+                    # a domain refusal, raised before the save: only what it changed in
+                    # memory goes (a Market reload re-matches its whole history)
                     w.drop_dirty()
+                    raise
+                except BaseException:
+                    # the save (or anything after matching) failed: the library took the
+                    # pending events off the copies before recording them, so no copy the
+                    # batch touched can be told from a stored one; start over from the store
+                    w.drop_all()
                     raise
         raise ConcurrencyConflict(f"{what} kept conflicting with concurrent writes")
 
