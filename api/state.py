@@ -7,7 +7,6 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from api.tokens import TokenStore
@@ -15,6 +14,7 @@ from domain.exchange.orders import Outcome
 from ledger.log import Ledger
 from registry.bootstrap import Registry, build_registry
 from registry.config import Settings
+from registry.datadir import private_dir, private_file, secure_tree
 from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
 from registry.market_data import MarketData
 from registry.order_gateway import OrderGateway
@@ -41,6 +41,7 @@ class AppState:
 
     @classmethod
     def open(cls, env: Mapping[str, str]) -> AppState:
+        secure_tree(Settings.from_env(env).data_dir)  # 0700 / 0600, also what was there before
         registry = build_registry(env)
         settings = LedgerSettings.from_env(env)
         ledger = open_ledger(settings)
@@ -111,6 +112,5 @@ class AppState:
 
 def open_tokens(env: Mapping[str, str]) -> TokenStore:
     """The token store of the data folder."""
-    folder = Path(Settings.from_env(env).data_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    return TokenStore(folder / "tokens.sqlite")
+    folder = private_dir(Settings.from_env(env).data_dir)
+    return TokenStore(private_file(folder / "tokens.sqlite"))

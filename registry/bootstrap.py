@@ -10,6 +10,7 @@ from collections.abc import Mapping
 
 from registry.app import RegistryBase
 from registry.config import Settings
+from registry.datadir import private_dir, private_file
 from registry.exchange import ExchangeCommands
 from registry.holdings import HoldingCommands
 from registry.queries import Queries
@@ -23,5 +24,10 @@ class Registry(RetrofitCommands, HoldingCommands, ExchangeCommands, Queries, Reg
 def build_registry(env: Mapping[str, str]) -> Registry:
     settings = Settings.from_env(env)
     if settings.store == "sqlite":
-        os.makedirs(settings.data_dir, exist_ok=True)
+        private_dir(settings.data_dir)  # 0700; the store's files 0600 (`registry.datadir`)
+        db = settings.eventsourcing_env["SQLITE_DBNAME"]
+        if os.path.dirname(db):
+            private_dir(os.path.dirname(db))
+        if ":memory:" not in db and "mode=memory" not in db:
+            private_file(db)
     return Registry(env=settings.eventsourcing_env)
