@@ -118,8 +118,9 @@ class Stored:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a claim attempt found: ``claimed`` (run it), a ``stored`` response to replay, or
-    a refusal (``mismatch``, ``pending``, ``unavailable``)."""
+    """What a claim attempt found: ``claimed`` (run it), ``rerun`` (run it again: its first
+    run's outcome is in doubt), a ``stored`` response to replay, or a refusal (``mismatch``,
+    ``pending``, ``unavailable``)."""
 
     kind: str
     stored: Stored | None = None
@@ -183,7 +184,7 @@ class IdempotencyStore:
                 "UPDATE idempotency SET owner = ?, claimed_at = ? WHERE principal = ? "
                 "AND key = ? AND status IS NULL AND owner IS ?",
                 (self.owner, now, principal, key, owner)).rowcount
-        return Outcome("claimed" if taken == 1 else "pending")
+        return Outcome("rerun" if taken == 1 else "pending")
 
     def finish(self, principal: str, key: str, response: Stored) -> None:
         """Store the response, synced to disk before it returns (the caller sends it only
@@ -286,7 +287,9 @@ class Idempotency:
                                               now=time.time())
         except sqlite3.Error:  # its disk is full, or its file locked past the timeout
             outcome = Outcome("unavailable")
-        if outcome.kind == "claimed":
+        if outcome.kind in ("claimed", "rerun"):
+            if outcome.kind == "rerun":  # see api.reruns
+                scope.setdefault("state", {})["idempotent_rerun"] = True
             await self._run(store, principal, key, body, scope, receive, send)
         elif outcome.kind == "stored" and outcome.stored is not None:
             await _replay(outcome.stored, send)

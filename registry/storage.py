@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
 from typing import Any
 from uuid import UUID
 
@@ -41,6 +42,18 @@ log = logging.getLogger(__name__)
 
 #: seconds a client should wait before retrying a write the store refused
 RETRY_AFTER_SECONDS = 2
+
+
+#: a scope (one HTTP request) may set a list here: every save committed in it appends one
+#: entry, so that a storage failure *after* a save is not answered as "nothing was stored"
+committed_saves: ContextVar[list[int] | None] = ContextVar("committed_saves", default=None)
+
+
+def _committed(result: Any) -> Any:
+    saves = committed_saves.get()
+    if saves is not None:
+        saves.append(1)
+    return result
 
 
 class StorageError(Exception):
@@ -151,7 +164,7 @@ def record_checked(app: Application[Any], processing_event: Any, record: Record)
         return record(processing_event)
     check_versions_follow(app, events)
     try:
-        return record(processing_event)
+        return _committed(record(processing_event))
     except VersionGap:
         raise
     except IntegrityError:
@@ -160,7 +173,7 @@ def record_checked(app: Application[Any], processing_event: Any, record: Record)
         stored = is_stored(app, events)
         if stored:
             log.warning("a save reported a conflict but its events are stored: done")
-            return []
+            return _committed([])
         if stored is None:
             raise OutcomeUnknown("the store failed while this write was being committed "
                                  "and cannot be asked whether it was") from None
@@ -169,7 +182,7 @@ def record_checked(app: Application[Any], processing_event: Any, record: Record)
         stored = is_stored(app, events)
         if stored:
             log.warning("a save failed (%s) after its events were committed: done", exc)
-            return []
+            return _committed([])
         if stored is None:
             raise OutcomeUnknown("the store failed while this write was being committed "
                                  "and cannot be asked whether it was") from exc
@@ -193,6 +206,7 @@ __all__ = [
     "StorageUnavailable",
     "VersionGap",
     "check_versions_follow",
+    "committed_saves",
     "is_stored",
     "record_checked",
     "stored_versions",

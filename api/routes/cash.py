@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Administrator, OwnEnterprise, Page, PageDep, RegistryDep, now, paginate
-from domain.errors import NotFound
+from api.reruns import is_rerun, stored_cash_record
+from domain.errors import AlreadyExists, NotFound
 from registry.bootstrap import Registry
 
 router = APIRouter(prefix="/cash", tags=["cash"])
@@ -98,16 +99,34 @@ def movements(code: OwnEnterprise, registry: RegistryDep, page: PageDep) -> Page
 
 
 @router.post("/{code}/deposits", status_code=status.HTTP_201_CREATED)
-def deposit(code: str, body: Record, user: Administrator, registry: RegistryDep) -> Account:
+def deposit(code: str, body: Record, user: Administrator, registry: RegistryDep,
+            request: Request) -> Account:
     """Record a deposit (administrators); answers the account after it."""
-    registry.deposit(enterprise=code, amount=body.amount, reference=body.reference,
-                     administrator=user.subject, at=now())
+    try:
+        registry.deposit(enterprise=code, amount=body.amount, reference=body.reference,
+                         administrator=user.subject, at=now())
+    except AlreadyExists:
+        if not _stored_on_rerun(request, registry, code, body, "Deposited"):
+            raise
     return _account(registry, code)
 
 
 @router.post("/{code}/withdrawals", status_code=status.HTTP_201_CREATED)
-def withdraw(code: str, body: Record, user: Administrator, registry: RegistryDep) -> Account:
+def withdraw(code: str, body: Record, user: Administrator, registry: RegistryDep,
+             request: Request) -> Account:
     """Record a withdrawal of available cash (administrators); 409 if not available."""
-    registry.withdraw(enterprise=code, amount=body.amount, reference=body.reference,
-                      administrator=user.subject, at=now())
+    try:
+        registry.withdraw(enterprise=code, amount=body.amount, reference=body.reference,
+                          administrator=user.subject, at=now())
+    except AlreadyExists:
+        if not _stored_on_rerun(request, registry, code, body, "Withdrawn"):
+            raise
     return _account(registry, code)
+
+
+def _stored_on_rerun(request: Request, registry: Registry, code: str, body: Record,
+                     kind: str) -> bool:
+    """A reference already recorded is this request's own write when it is run again after
+    its first outcome was in doubt (`api.reruns`)."""
+    return is_rerun(request) and stored_cash_record(registry, code, reference=body.reference,
+                                                    amount=body.amount, kind=kind)
