@@ -125,6 +125,7 @@ def _locks_for(app: Any) -> AdvisoryBookLocks | None:
             "dbname": env.get("POSTGRES_DBNAME"), "host": env.get("POSTGRES_HOST"),
             "port": env.get("POSTGRES_PORT") or "5432", "user": env.get("POSTGRES_USER"),
             "password": env.get("POSTGRES_PASSWORD"),
+            "connect_timeout": int(env.get("POSTGRES_CONNECT_TIMEOUT") or "5"),
         }
         timeout = int(env.get("POSTGRES_LOCK_TIMEOUT") or "10")
         locks = app.__dict__.setdefault("_book_locks", AdvisoryBookLocks(kwargs, timeout))
