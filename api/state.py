@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from api.errors import storage_failure
 from api.tokens import TokenStore
 from domain.exchange.orders import Outcome
 from ledger.log import Ledger
@@ -19,6 +20,7 @@ from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
 from registry.market_data import MarketData
 from registry.order_gateway import OrderGateway
 from registry.receipts import receipt
+from registry.storage import committed_saves
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +86,22 @@ class AppState:
                 pass
 
     def market_view(self) -> MarketData:
-        """The market-data read model, caught up with everything committed so far."""
-        self.market_data.refresh()
+        """The market-data read model, caught up with everything committed so far; while the
+        store cannot be read, as last caught up (see `_served_without_store`)."""
+        try:
+            self.market_data.refresh()
+        except Exception as exc:
+            _served_without_store(exc, "market data")
         return self.market_data
 
     def caught_up(self) -> Ledger:
-        """The ledger with a leaf for every event committed so far (and a checkpoint)."""
+        """The ledger with a leaf for every event committed so far (and a checkpoint); while
+        the store cannot be read, the ledger as it stands (see `_served_without_store`)."""
         with self.lock:
-            self.follower.catch_up()
+            try:
+                self.follower.catch_up()
+            except Exception as exc:
+                _served_without_store(exc, "the ledger")
             if self.ledger.latest_checkpoint() is None:
                 self.ledger.checkpoint()
         return self.ledger
@@ -108,6 +118,15 @@ class AppState:
         self.tokens.close()
         self.ledger.close()
         self.registry.close()
+
+
+def _served_without_store(exc: Exception, what: str) -> None:
+    """Reads keep being served from memory while the store is down (market data, the ledger
+    as last caught up); re-raise anything else, and a storage failure in a request that has
+    just written (its answer must show the write, so it is outcome-unknown instead)."""
+    if not storage_failure(exc) or committed_saves.get():
+        raise exc
+    log.warning("store unreadable: serving %s as last caught up (%s)", what, exc)
 
 
 def open_tokens(env: Mapping[str, str]) -> TokenStore:

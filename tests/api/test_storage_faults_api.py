@@ -116,3 +116,76 @@ def test_the_data_folder_is_private(ex: Exchange) -> None:
     assert loose == {}
     for d in (p for p in ex.folder.rglob("*") if p.is_dir()):
         assert stat.S_IMODE(d.stat().st_mode) == 0o700, d
+
+
+def test_reads_that_need_no_store_are_served_while_it_is_down(ex: Exchange) -> None:
+    w = ex.world
+    seller = ex.enterprise(w.dyeing)
+    sell = {"order_id": "S-1", "side": "sell", "price": PRICE, "quantity": 1_000}
+    assert ex.client.post(f"/markets/{COD}/orders", json=sell, headers=seller).status_code == 201
+    assert ex.client.get("/ledger/checkpoint").status_code == 200
+    assert ex.client.get(f"/markets/{COD}/book", headers=seller).json()["asks"]  # caught up
+    recorder = ex.registry.recorder
+
+    def down(*args: object, **kwargs: object) -> object:
+        raise OperationalError("connection refused")
+
+    saved = recorder.select_notifications, recorder.insert_events
+    recorder.select_notifications = down  # type: ignore[method-assign]
+    recorder.insert_events = down  # type: ignore[method-assign]
+    try:
+        book = ex.client.get(f"/markets/{COD}/book", headers=seller)
+        assert book.status_code == 200 and book.json()["asks"], book.text
+        assert ex.client.get("/ledger/checkpoint").status_code == 200
+        assert ex.client.get("/health").status_code == 200
+        order = ex.client.post(f"/markets/{COD}/orders", headers=seller, json={
+            "order_id": "S-2", "side": "sell", "price": PRICE, "quantity": 1_000})
+        _is_problem(order, "storage-unavailable")
+    finally:
+        recorder.select_notifications, recorder.insert_events = saved  # type: ignore[method-assign]
+    # storage is back: writes resume by themselves
+    order = ex.client.post(f"/markets/{COD}/orders", headers=seller, json={
+        "order_id": "S-2", "side": "sell", "price": PRICE, "quantity": 1_000})
+    assert order.status_code == 201
+
+
+def test_a_storage_failure_keeps_the_connection_alive(tmp_path: Path) -> None:
+    """Over a real server: after a 503 the same keep-alive connection answers the next
+    request (the catch-all 500 closes it)."""
+    import http.client
+    import json
+    import socket
+    import threading
+
+    import uvicorn
+
+    for ex in open_exchange(tmp_path):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(ex.client.app, host="127.0.0.1", port=port,
+                                               log_level="warning", lifespan="off"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            for _ in range(500):
+                if server.started:
+                    break
+                threading.Event().wait(0.01)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            headers = {**_admin(ex), "Content-Type": "application/json"}
+            fault = FailingInserts(ex.registry, when="before")
+            conn.request("POST", f"/cash/{ex.world.paper}/deposits", headers=headers,
+                         body=json.dumps({"amount": 1, "reference": "KA-1"}))
+            first = conn.getresponse()
+            first.read()
+            fault.restore()
+            assert first.status == 503
+            assert first.getheader("connection") != "close"
+            conn.request("GET", "/health")  # the same connection
+            again = conn.getresponse()
+            assert again.status == 200 and json.loads(again.read()) == {"status": "ok"}
+            conn.close()
+        finally:
+            server.should_exit = True
+            thread.join(timeout=30)
