@@ -3,7 +3,8 @@
 The idempotency middleware runs a request again when its first run ended with the outcome
 unknown, or its server died while running it (`api.idempotency`), and marks the scope
 (``state["idempotent_rerun"]``). The writes clients retry most have natural keys, and the
-domain refuses a second write under one: an order id, a deposit or withdrawal reference. On a
+domain refuses a second write under one: an order id, a deposit or withdrawal reference, a
+seller's transfer reference. On a
 rerun such a refusal means the first run's write *is* stored, so these helpers find it and the
 route answers it as done, never as a refusal. Outside a rerun the refusal stands (a reused
 reference without the key is the client's mistake, and 409 tells it so).
@@ -19,7 +20,10 @@ from api.schemas.markets import Fill, OrderAck
 from api.state import AppState
 from domain.errors import NotFound
 from domain.exchange.orders import Order
+from registry.app import instrument_id
 from registry.bootstrap import Registry
+from registry.directory import position_of
+from registry.holds import TRANSFERRED
 from registry.market_data import KINDS, SIDES
 
 RERUN = "idempotent_rerun"
@@ -68,3 +72,20 @@ def stored_cash_record(registry: Registry, enterprise: str, *, reference: str, a
 def _is(event: Any, kind: str, reference: str, amount: int) -> bool:
     return (type(event).__name__ == kind and getattr(event, "reference", None) == reference
             and getattr(event, "amount", None) == amount)
+
+
+def stored_transfer(registry: Registry, *, instrument: str, seller: str, buyer: str,
+                    quantity: int, ref: str) -> tuple[str, int] | None:
+    """The rule version and log position of the transfer stored under the seller's ``ref``
+    with this buyer and quantity, or None if there is none."""
+    match = {"seller": seller, "buyer": buyer, "quantity": quantity, "ref": ref}
+    try:
+        aggregate_id = instrument_id(instrument)
+    except Exception:  # an invalid code was refused before anything was written
+        return None
+    position = position_of(registry, aggregate_id=aggregate_id, topic=TRANSFERRED, after=0,
+                           match=match)
+    if position is None:
+        return None
+    (n,) = registry.recorder.select_notifications(position, 1)
+    return str(registry.mapper.to_domain_event(n).rule_version), position

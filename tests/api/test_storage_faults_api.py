@@ -189,3 +189,19 @@ def test_a_storage_failure_keeps_the_connection_alive(tmp_path: Path) -> None:
         finally:
             server.should_exit = True
             thread.join(timeout=30)
+
+
+def test_an_in_doubt_transfer_is_answered_by_the_retry_with_its_key(ex: Exchange) -> None:
+    w = ex.world
+    headers = {**ex.enterprise(w.dyeing), "Idempotency-Key": "T-77"}
+    body = {"instrument": COD, "buyer": w.paper, "quantity": 1_000, "ref": "T-77"}
+    fault = FailingInserts(ex.registry, when="after", lookups_fail=True)
+    first = ex.client.post(f"/holdings/{w.dyeing}/transfers", json=body, headers=headers)
+    _is_problem(first, "outcome-unknown")
+    fault.restore()
+    again = ex.client.post(f"/holdings/{w.dyeing}/transfers", json=body, headers=headers)
+    assert again.status_code == 201, again.text
+    assert again.json()["ref"] == "T-77" and again.json()["position"] is not None
+    moved = [e for e in ex.registry.events.get(ex.registry.instrument(COD).id)
+             if type(e).__name__ == "Transferred" and e.ref == "T-77"]
+    assert len(moved) == 1
