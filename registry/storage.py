@@ -30,6 +30,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
+from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -142,9 +143,12 @@ def is_stored(app: Application[Any], events: Sequence[Any]) -> bool | None:
     """Whether the save of ``events`` was committed (they are atomic: its first event tells),
     or None if the store cannot be asked."""
     e = events[0]
+    # one try, not the recorder's retry: the write itself has just used up that time
+    select = getattr(app.recorder.select_events, "__wrapped__", None)
+    select = app.recorder.select_events if select is None else partial(select, app.recorder)
     try:
-        found = app.recorder.select_events(e.originator_id, gt=e.originator_version - 1,
-                                           lte=e.originator_version, limit=1)
+        found = select(e.originator_id, gt=e.originator_version - 1,
+                       lte=e.originator_version, limit=1)
         if not found:
             return False
         stored = app.mapper.to_domain_event(found[0])
@@ -162,7 +166,12 @@ def record_checked(app: Application[Any], processing_event: Any, record: Record)
     events = processing_event.events
     if not events:
         return record(processing_event)
-    check_versions_follow(app, events)
+    try:
+        check_versions_follow(app, events)
+    except VersionGap:
+        raise
+    except (PersistenceError, OSError) as exc:  # before anything was written
+        raise StorageUnavailable(f"the store cannot be read: {exc}") from exc
     try:
         return _committed(record(processing_event))
     except VersionGap:

@@ -20,7 +20,7 @@ class FakeClock:
         self.now += seconds
 
 
-@pytest.mark.parametrize(("each", "tries"), [(5.0, 1), (3.0, 2), (0.01, None)])
+@pytest.mark.parametrize(("each", "tries"), [(5.0, 1), (2.0, 2), (0.01, None)])
 def test_a_down_database_is_given_up_within_the_deadline(monkeypatch: pytest.MonkeyPatch,
                                                          each: float,
                                                          tries: int | None) -> None:
