@@ -18,7 +18,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Transcoder
+from eventsourcing.persistence import IntegrityError, PersistenceError, Transcoder
 
 from domain.agency import Agency
 from domain.catalogue import Catalogue
@@ -31,7 +31,7 @@ from domain.rules import CURRENT_RULES, TradingRules, rules
 from registry.projection import ProjectingRepository
 from registry.read_cache import ReadCache
 from registry.snapshots import take_due_snapshots
-from registry.storage import record_checked, take_snapshots_safely
+from registry.storage import record_checked, take_snapshots_safely, unavailable
 from registry.transcoder import OrjsonTranscoder
 
 MAX_ATTEMPTS = 10
@@ -51,6 +51,11 @@ def command(fn: Callable[P, R]) -> Callable[P, R]:
             except IntegrityError:
                 # jittered exponential back-off, so that contending writers spread out
                 time.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt))  # noqa: S311
+            except PersistenceError as exc:  # loading failed: nothing was written
+                down = unavailable(exc)
+                if down is None:
+                    raise
+                raise down from exc
         raise ConcurrencyConflict(f"{fn.__name__} kept conflicting with concurrent writes")
 
     return wrapper

@@ -36,6 +36,7 @@ from registry.book_lock import exchange_lock
 from registry.exchange_modes import TradingModeCommands
 from registry.exchange_writer import ExchangeWriter
 from registry.gc_pause import gc_paused
+from registry.storage import unavailable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -75,12 +76,15 @@ class ExchangeCommands(TradingModeCommands, _Base):
                     # memory goes (a Market reload re-matches its whole history)
                     w.drop_dirty()
                     raise
-                except BaseException:
+                except BaseException as exc:
                     # the save (or anything after matching) failed: the library took the
                     # pending events off the copies before recording them, so no copy the
                     # batch touched can be told from a stored one; start over from the store
                     w.drop_all()
-                    raise
+                    down = unavailable(exc)  # the store failed while loading: nothing stored
+                    if down is None:
+                        raise
+                    raise down from exc
         raise ConcurrencyConflict(f"{what} kept conflicting with concurrent writes")
 
     def _market_in(self, w: ExchangeWriter, instrument: str) -> Market:

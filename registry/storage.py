@@ -81,6 +81,16 @@ class VersionGap(IntegrityError):
     store). Nothing was stored; the command re-runs on fresh copies."""
 
 
+def unavailable(exc: BaseException) -> StorageUnavailable | None:
+    """``exc`` as `StorageUnavailable` when it is the store failing outside a save (loading
+    before a command writes): nothing was stored. None for anything else."""
+    if isinstance(exc, IntegrityError) or not isinstance(exc, PersistenceError):
+        return None
+    found = StorageUnavailable(f"the store cannot be read: {exc}")
+    found.__cause__ = exc
+    return found
+
+
 def first_versions(events: Iterable[Any]) -> dict[UUID, int]:
     """The first version a save writes for each aggregate."""
     first: dict[UUID, int] = {}
@@ -104,15 +114,28 @@ def stored_versions(recorder: Any, ids: Sequence[UUID]) -> dict[UUID, int]:
                       "GROUP BY originator_id", [i.hex for i in ids])
             return {UUID(r["originator_id"]): int(r["v"]) for r in c.fetchall()}
     if isinstance(recorder, PostgresAggregateRecorder):
-        from psycopg.sql import SQL, Identifier
-
-        query = SQL("SELECT originator_id, MAX(originator_version) AS v FROM {}.{} "
-                    "WHERE originator_id = ANY(%s) GROUP BY originator_id").format(
-            Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
-        with recorder.datastore.transaction(commit=False) as curs:
-            curs.execute(query, (list(ids),))
-            return {UUID(str(r["originator_id"])): int(r["v"]) for r in curs.fetchall()}
+        return _stored_versions_postgres(recorder, ids)
     return stored_versions_plain(recorder, ids)
+
+
+def _pg_stored_versions(recorder: Any, ids: Sequence[UUID]) -> dict[UUID, int]:
+    from psycopg.sql import SQL, Identifier
+
+    query = SQL("SELECT originator_id, MAX(originator_version) AS v FROM {}.{} "
+                "WHERE originator_id = ANY(%s) GROUP BY originator_id").format(
+        Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
+    with recorder.datastore.transaction(commit=False) as curs:
+        curs.execute(query, (list(ids),))
+        return {UUID(str(r["originator_id"])): int(r["v"]) for r in curs.fetchall()}
+
+
+def _stored_versions_postgres(recorder: Any, ids: Sequence[UUID]) -> dict[UUID, int]:
+    """One query, retried like the recorder's own calls (a pooled connection the server
+    dropped fails once; `registry.pg_recorder`)."""
+    from registry.pg_recorder import bounded_retry
+
+    found: dict[UUID, int] = bounded_retry(_pg_stored_versions)(recorder, ids)
+    return found
 
 
 def stored_versions_plain(recorder: Any, ids: Sequence[UUID]) -> dict[UUID, int]:
@@ -220,4 +243,5 @@ __all__ = [
     "record_checked",
     "stored_versions",
     "stored_versions_plain",
+    "unavailable",
 ]

@@ -78,6 +78,14 @@ def version_gaps(app: Registry) -> dict[Any, list[int]]:
     return {i: vs for i, vs in versions.items() if sorted(vs) != list(range(1, len(vs) + 1))}
 
 
+def cache_is_stored(app: Registry) -> bool:
+    """Every aggregate the exchange writer holds is at its stored version, with no pending
+    event: the process holds nothing that was not stored."""
+    cache = app._writer().cache
+    stored = stored_versions(app.recorder, list(cache))
+    return all(not a.pending_events and stored.get(i) == a.version for i, a in cache.items())
+
+
 def assert_clean(app: Registry, folder: Path) -> None:
     """No gap; replaying the log rebuilds the live registry and every trade."""
     assert version_gaps(app) == {}
@@ -110,6 +118,7 @@ def test_a_failed_exchange_batch_leaves_no_phantom(factory: Factory, tmp_path: P
     else:  # stored: the caller is told the true outcome, not an error
         (outcome,) = app.submit_orders(instrument=COD, requests=batch, at=AT)
         assert outcome.exception is None and len(outcome.fills) == 1
+    assert cache_is_stored(app)
     fault.restore()
     # the next batch works from what is stored: o-3 again is new, or already used
     (again,) = app.submit_orders(instrument=COD, requests=[order(3, w.paper, "B")], at=AT)

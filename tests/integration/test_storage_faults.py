@@ -14,9 +14,9 @@ from eventsourcing.persistence import OperationalError
 
 from domain.exchange.orders import Order
 from registry.bootstrap import Registry, build_registry
-from registry.storage import StorageUnavailable
+from registry.storage import OutcomeUnknown, StorageUnavailable
 from tests.integration.test_exchange_journeys import COD, PRICE, exchange_world
-from tests.integration.test_save_faults import assert_clean, version_gaps
+from tests.integration.test_save_faults import assert_clean, cache_is_stored, version_gaps
 from tests.world import AT
 
 
@@ -148,5 +148,47 @@ def test_postgres_connection_killed_mid_batch(postgres_env: dict[str, str], tmp_
     assert again.exception is None and len(again.fills) == 1
     assert app.market(COD).trade_count == 2
     assert version_gaps(app) == {}
+    assert_clean(app, tmp_path / "export")
+    app.close()
+
+
+@pytest.mark.postgres
+def test_postgres_down_refuses_writes_and_they_resume_by_themselves(
+        postgres_env: dict[str, str], tmp_path: Path) -> None:
+    """The database stops taking connections and every session is killed (as when the server
+    goes down); writes are refused as StorageUnavailable, nothing half-done is kept, and once
+    it takes connections again the same process writes on."""
+    import psycopg
+
+    app = build_registry({"REGISTRY_STORE": "postgres", **postgres_env})
+    w = exchange_world(app)
+    app.submit_orders(instrument=COD, requests=[
+        Order("s-1", w.dyeing, "S", "L", PRICE, 2_000, "desk")], at=AT)
+    db = postgres_env["POSTGRES_DBNAME"]
+    assert cache_is_stored(app)
+    admin = psycopg.connect(host=postgres_env["POSTGRES_HOST"],
+                            port=postgres_env["POSTGRES_PORT"],
+                            user=postgres_env["POSTGRES_USER"],
+                            password=postgres_env["POSTGRES_PASSWORD"], dbname="registry",
+                            autocommit=True)
+    try:
+        admin.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS false')
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = %s", (db,))
+        with pytest.raises((StorageUnavailable, OutcomeUnknown)):
+            app.submit_orders(instrument=COD, requests=[
+                Order("b-1", w.paper, "B", "L", PRICE, 1_000, "desk")], at=AT)
+        with pytest.raises((StorageUnavailable, OutcomeUnknown)):
+            app.deposit(enterprise=w.paper, amount=1, reference="DOWN-1",
+                        administrator="admin-cash", at=AT)
+    finally:
+        admin.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS true')
+        admin.close()
+    assert cache_is_stored(app)  # nothing the refused writes did is held
+    (o,) = app.submit_orders(instrument=COD, requests=[
+        Order("b-1", w.paper, "B", "L", PRICE, 1_000, "desk")], at=AT)
+    assert o.exception is None and len(o.fills) == 1
+    app.deposit(enterprise=w.paper, amount=1, reference="DOWN-1", administrator="admin-cash",
+                at=AT)
     assert_clean(app, tmp_path / "export")
     app.close()
