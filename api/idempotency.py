@@ -1,4 +1,5 @@
-"""``Idempotency-Key`` for every state-changing POST, as plain ASGI middleware.
+"""``Idempotency-Key`` for every state-changing request (POST, and DELETE such as an order's
+cancel), as plain ASGI middleware.
 
 The first request with a key claims it, runs, and its response (status, headers, body) is
 stored; a repeat with the same key and the same body, by the same principal, gets that response
@@ -54,6 +55,8 @@ from registry.datadir import private_dir, private_file
 from registry.storage import RETRY_AFTER_SECONDS
 
 HEADER = b"idempotency-key"
+#: the methods whose requests a key makes idempotent (a cancel is a DELETE)
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 MAX_KEY_LENGTH = 255
 KEY_PATTERN = r"^[\x21-\x7e]+$"  # visible ASCII, no spaces
 TTL_SECONDS = 24 * 3600
@@ -265,7 +268,7 @@ class Idempotency:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = _header(scope, HEADER) if scope["type"] == "http" else None
-        if key is None or scope["method"] != "POST":
+        if key is None or scope["method"] not in WRITES:
             await self.app(scope, receive, send)
             return
         if len(key) > MAX_KEY_LENGTH or not _KEY.match(key):

@@ -3,8 +3,8 @@
 The idempotency middleware runs a request again when its first run ended with the outcome
 unknown, or its server died while running it (`api.idempotency`), and marks the scope
 (``state["idempotent_rerun"]``). The writes clients retry most have natural keys, and the
-domain refuses a second write under one: an order id, a deposit or withdrawal reference, a
-seller's transfer reference. On a
+domain refuses a second write under one: an order id (and a cancel of it), a deposit or
+withdrawal reference, a seller's transfer reference. On a
 rerun such a refusal means the first run's write *is* stored, so these helpers find it and the
 route answers it as done, never as a refusal. Outside a rerun the refusal stands (a reused
 reference without the key is the client's mistake, and 409 tells it so).
@@ -56,6 +56,18 @@ def stored_order(state: AppState, instrument: str, order: Order) -> OrderAck | N
         return OrderAck(order_id=order.order_id, instrument=instrument, account=order.account,
                         status="accepted", fills=fills, filled=filled,
                         resting=max(0, min(resting, record["resting"] or resting)))
+
+
+def stored_cancel(state: AppState, instrument: str, order_id: str,
+                  account: str) -> OrderAck | None:
+    """The acknowledgement of a cancel whose order is stored as cancelled, or None."""
+    data = state.market_view()
+    with data.lock:
+        record = data.orders.get((instrument, order_id))
+        if record is None or record["account"] != account or record["status"] != "cancelled":
+            return None
+    return OrderAck(order_id=order_id, instrument=instrument, account=account,
+                    status="cancelled", fills=[], filled=0, resting=0)
 
 
 def stored_cash_record(registry: Registry, enterprise: str, *, reference: str, amount: int,

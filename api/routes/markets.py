@@ -30,7 +30,7 @@ from api.deps import (
     paginate,
 )
 from api.errors import ApiError
-from api.reruns import is_rerun, stored_order
+from api.reruns import is_rerun, stored_cancel, stored_order
 from api.routes import market_stream
 from api.schemas.markets import (
     Bar,
@@ -167,11 +167,16 @@ def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
 
 @router.delete("/{instrument}/orders/{order_id}")
 def cancel_order(instrument: InstrumentPath, order_id: OrderIdPath, user: CurrentUser,
-                 state: StateDep, account: AccountQuery = None) -> OrderAck:
+                 state: StateDep, request: Request, account: AccountQuery = None) -> OrderAck:
     """Cancel a resting order of the caller's enterprise (another's answers 404)."""
     who = acting_for(user, account)
     cancel = Cancel(order_id, who, user.subject)
-    return _ack(instrument, who, _raise_refusal(state.gateway.submit(instrument, cancel)))
+    outcome = state.gateway.submit(instrument, cancel)
+    if outcome.exception is not None and is_rerun(request):
+        stored = stored_cancel(state, instrument, order_id, who)  # the first run's cancel
+        if stored is not None:
+            return stored
+    return _ack(instrument, who, _raise_refusal(outcome))
 
 
 def _own_orders(user: Principal, account: str | None) -> str | None:

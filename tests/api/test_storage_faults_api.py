@@ -205,3 +205,21 @@ def test_an_in_doubt_transfer_is_answered_by_the_retry_with_its_key(ex: Exchange
     moved = [e for e in ex.registry.events.get(ex.registry.instrument(COD).id)
              if type(e).__name__ == "Transferred" and e.ref == "T-77"]
     assert len(moved) == 1
+
+
+def test_an_in_doubt_cancel_is_answered_by_the_retry_with_its_key(ex: Exchange) -> None:
+    seller = ex.enterprise(ex.world.dyeing)
+    sell = {"order_id": "S-5", "side": "sell", "price": PRICE, "quantity": 1_000}
+    assert ex.client.post(f"/markets/{COD}/orders", json=sell, headers=seller).status_code == 201
+    headers = {**seller, "Idempotency-Key": "cancel-S-5"}
+    fault = FailingInserts(ex.registry, when="after", lookups_fail=True)
+    _is_problem(ex.client.delete(f"/markets/{COD}/orders/S-5", headers=headers),
+                "outcome-unknown")
+    fault.restore()
+    again = ex.client.delete(f"/markets/{COD}/orders/S-5", headers=headers)
+    assert again.status_code == 200, again.text
+    assert again.json()["status"] == "cancelled"
+    replay = ex.client.delete(f"/markets/{COD}/orders/S-5", headers=headers)
+    assert replay.headers["idempotent-replayed"] == "true"
+    unkeyed = ex.client.delete(f"/markets/{COD}/orders/S-5", headers=seller)
+    assert unkeyed.status_code == 404  # without its key a repeat is told it is gone
