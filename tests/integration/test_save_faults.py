@@ -230,3 +230,32 @@ def test_stored_versions_equals_the_plain_lookup(factory: Factory) -> None:
     fast = stored_versions(app.recorder, ids)
     assert fast == stored_versions_plain(app.recorder, ids)
     assert fast[ids[0]] == app.cash_account(w.paper).version
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+@pytest.mark.parametrize("nth", [2, 5])
+def test_the_nth_batch_of_a_stream_fails_and_the_stream_goes_on(
+        factory: Factory, tmp_path: Path, nth: int, when: str) -> None:
+    """A stream of alternating sells and buys; the nth save fails. Every batch answered is
+    stored, the refused one is not, and the books, cash and units reconcile."""
+    app = factory()
+    w = exchange_world(app)
+    fault = FailingInserts(app, nth=nth, when=when)
+    answered: list[str] = []
+    refused: list[str] = []
+    for n in range(8):
+        o = order(100 + n, w.dyeing, "S") if n % 2 == 0 else order(100 + n, w.paper, "B")
+        try:
+            (outcome,) = app.submit_orders(instrument=COD, requests=[o], at=AT)
+        except StorageUnavailable:
+            refused.append(o.order_id)
+            continue
+        assert outcome.exception is None
+        answered.append(o.order_id)
+    fault.restore()
+    assert fault.calls >= nth
+    assert len(refused) == (1 if when == "before" else 0)
+    seen = app.market(COD).seen
+    assert set(answered) <= seen and not set(refused) & seen
+    assert cache_is_stored(app)
+    assert_clean(app, tmp_path / "export")
