@@ -55,8 +55,9 @@ from registry.datadir import private_dir, private_file
 from registry.storage import RETRY_AFTER_SECONDS
 
 HEADER = b"idempotency-key"
-#: the methods whose requests a key makes idempotent (a cancel is a DELETE)
-WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+#: besides POST, the methods a key makes idempotent where the document lists them (a cancel is
+#: a DELETE); elsewhere such a request is left to the router (405)
+OTHER_WRITES = frozenset({"DELETE"})
 MAX_KEY_LENGTH = 255
 KEY_PATTERN = r"^[\x21-\x7e]+$"  # visible ASCII, no spaces
 TTL_SECONDS = 24 * 3600
@@ -268,7 +269,7 @@ class Idempotency:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = _header(scope, HEADER) if scope["type"] == "http" else None
-        if key is None or scope["method"] not in WRITES:
+        if key is None or not _is_write(scope):
             await self.app(scope, receive, send)
             return
         if len(key) > MAX_KEY_LENGTH or not _KEY.match(key):
@@ -370,6 +371,17 @@ _REFUSALS = {
     "unavailable": (503, "storage-unavailable",
                     "the idempotency store cannot take the request now; retry shortly"),
 }
+
+
+def _is_write(scope: Scope) -> bool:
+    method = scope["method"]
+    if method == "POST":
+        return True
+    if method not in OTHER_WRITES:
+        return False
+    from api.openapi import documented_methods  # the document is built on first use
+
+    return method in documented_methods(scope["app"], scope["path"])
 
 
 def _principal(scope: Scope) -> str | None:
