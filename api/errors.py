@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import logging
+import sqlite3
 from http import HTTPStatus
 
 from fastapi import FastAPI, Request
@@ -9,8 +12,18 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from domain import errors
+from registry.storage import (
+    RETRY_AFTER_SECONDS,
+    OutcomeUnknown,
+    StorageError,
+    StorageUnavailable,
+    committed_saves,
+)
+
+log = logging.getLogger(__name__)
 
 PROBLEM = "application/problem+json"
 TYPE_BASE = "https://surplus-registry.local/problems/"
@@ -38,6 +51,69 @@ STATUS: dict[type[errors.RegistryError], int] = {
 #: problem ``type`` codes of the HTTP-level refusals Starlette raises itself (unknown path…)
 HTTP_CODES = {400: "bad-request", 404: "not-found", 405: "method-not-allowed",
               413: "payload-too-large", 415: "unsupported-media-type"}
+
+
+#: storage-level failures (503 with ``Retry-After``; the problem type is the error's code):
+#: StorageUnavailable: nothing was stored, retry later; OutcomeUnknown: it may have been
+#: stored, retry with the same Idempotency-Key
+STORAGE_ERRORS: tuple[type[StorageError], ...] = (StorageUnavailable, OutcomeUnknown)
+
+#: errnos of an OSError that mean the disk, not the request, is at fault
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
+
+
+def storage_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is the store (or its disk) failing, rather than a bug: the event
+    store's persistence errors, SQLite's and PostgreSQL's own, a full or broken disk."""
+    from eventsourcing.persistence import IntegrityError, PersistenceError
+
+    if isinstance(exc, IntegrityError):
+        return False  # a conflict that escaped its retry is a bug, not an outage
+    if isinstance(exc, (PersistenceError, sqlite3.OperationalError)):
+        return True
+    if isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS:
+        return True
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return False
+    return isinstance(exc, psycopg.OperationalError)
+
+
+def _raw_storage_errors() -> list[type[Exception]]:
+    from eventsourcing.persistence import PersistenceError
+
+    found: list[type[Exception]] = [PersistenceError, sqlite3.Error, OSError]
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return found
+    return [*found, psycopg.Error]
+
+
+def storage_problem(code: str, title: str, detail: str) -> JSONResponse:
+    """503 with ``Retry-After``: the store, not the request, is at fault."""
+    response = problem(503, code, title, detail)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
+class SaveScope:
+    """Each HTTP request counts the saves it committed (`registry.storage.committed_saves`),
+    so that a storage failure after its write is answered ``outcome-unknown``."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        token = committed_saves.set([])
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            committed_saves.reset(token)
 
 
 class Problem(BaseModel):
@@ -102,6 +178,31 @@ def install(app: FastAPI) -> None:
             if methods:
                 response.headers["Allow"] = ", ".join(methods)
         return response
+
+    # Storage failures are answered here, not by the catch-all (which drops the connection
+    # after answering): the client keeps its keep-alive connection and is told to retry.
+    @app.exception_handler(StorageError)
+    def storage_error(_: Request, exc: StorageError) -> JSONResponse:
+        return storage_problem(exc.code, type(exc).__name__, str(exc))
+
+    def raw_storage_error(_: Request, exc: Exception) -> JSONResponse:
+        if not storage_failure(exc):
+            log.error("unexpected error", exc_info=exc)
+            return problem(500, "internal-error", "Internal server error",
+                           "the request failed unexpectedly; the error has been logged")
+        log.warning("storage failure: %s", exc)
+        if committed_saves.get():  # this request's write went in before the store failed
+            return storage_problem("outcome-unknown", "OutcomeUnknown",
+                                   "the write was stored, but the store failed before its "
+                                   "outcome could be read; retry with the same "
+                                   "Idempotency-Key")
+        return storage_problem("storage-unavailable", "StorageUnavailable",
+                               "the store cannot be reached or refuses writes; nothing of "
+                               "this request was stored")
+
+    for cls in _raw_storage_errors():
+        app.add_exception_handler(cls, raw_storage_error)
+    app.add_middleware(SaveScope)
 
     @app.exception_handler(Exception)
     def unexpected(_: Request, exc: Exception) -> JSONResponse:

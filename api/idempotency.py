@@ -1,4 +1,5 @@
-"""``Idempotency-Key`` for every state-changing POST, as plain ASGI middleware.
+"""``Idempotency-Key`` for every state-changing request (POST, and DELETE such as an order's
+cancel), as plain ASGI middleware.
 
 The first request with a key claims it, runs, and its response (status, headers, body) is
 stored; a repeat with the same key and the same body, by the same principal, gets that response
@@ -8,19 +9,34 @@ the first is still running is refused with 409 and ``Retry-After``: the claim is
 ``INSERT`` on the primary key (principal, key) in SQLite, so two concurrent requests cannot
 both win it, in one process or several.
 
+**Durable before it leaves.** The response is held back until it is stored with a full sync:
+after ``kill -9`` at any moment, a request whose response was sent has its outcome on disk, and
+a retry with its key gets that response. If the outcome cannot be stored, the client gets 503
+``outcome-unknown`` instead of an answer nobody could replay.
+
+**Secrets are never kept.** A response marked ``Cache-Control: no-store``, or carrying a
+top-level ``secret``, ``token`` or ``password`` field, is stored with those fields redacted: a
+retry is told truthfully what was done (``Idempotent-Redacted: true``), without the secret.
+
+**In doubt, asked again.** A claim whose request ended in 503 ``outcome-unknown``, or whose
+server process died while running it (the claim names its process), is taken over by the next
+retry with the same key, which runs the request again. The writes the exchange's clients retry
+have natural keys (order id, deposit or withdrawal reference, transfer reference): run again,
+they answer the outcome already stored instead of a refusal. A response of 500 or more
+otherwise, or a handler that raised, releases the claim: a retry may run.
+
 Claims live in ``idempotency.sqlite`` in the data folder next to ``tokens.sqlite``, so they
-survive a restart. A response of 500 or more, or a handler that raised, releases the claim: a
-retry may run. A claim left pending by a crashed server is never re-run (its effect may or may
-not have been committed): repeats get 409 ``idempotency-outcome-unknown`` until the key expires
-after 24 hours. Keys are scoped per principal (role and subject of the bearer token), so
-clients cannot see each other's responses; requests without a valid token pass through
-untouched (they are refused by authentication anyway).
+survive a restart, and expire after 24 hours. Keys are scoped per principal (role and subject
+of the bearer token), so clients cannot see each other's responses; requests without a valid
+token pass through untouched (they are refused by authentication anyway).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import re
 import sqlite3
 import threading
@@ -35,22 +51,66 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.auth import bearer_secret, verify
 from api.errors import problem
 from registry.config import Settings
+from registry.datadir import private_dir, private_file
+from registry.storage import RETRY_AFTER_SECONDS
 
 HEADER = b"idempotency-key"
+#: besides POST, the methods a key makes idempotent where the document lists them (a cancel is
+#: a DELETE); elsewhere such a request is left to the router (405)
+OTHER_WRITES = frozenset({"DELETE"})
 MAX_KEY_LENGTH = 255
 KEY_PATTERN = r"^[\x21-\x7e]+$"  # visible ASCII, no spaces
 TTL_SECONDS = 24 * 3600
-#: a pending claim older than this was left by a server that stopped while running it
+#: a pending claim of no known process older than this was left by a stopped server
 LEASE_SECONDS = 300
+#: the ``owner`` of a claim whose request ended with its outcome unknown
+IN_DOUBT = "in-doubt"
+#: top-level JSON fields whose values are never stored (a new token's secret, …)
+SECRET_FIELDS = frozenset({"secret", "token", "password", "totp_secret", "recovery_codes"})
+REDACTED = "[redacted: shown only in the first response]"
 _KEY = re.compile(KEY_PATTERN)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS idempotency (
     principal TEXT NOT NULL, key TEXT NOT NULL, fingerprint BLOB NOT NULL,
-    claimed_at REAL NOT NULL, status INTEGER, headers TEXT, body BLOB,
+    claimed_at REAL NOT NULL, status INTEGER, headers TEXT, body BLOB, owner TEXT,
     PRIMARY KEY (principal, key)
 )
 """
+
+
+def _start_ticks(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, Linux), or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[1].split()[19].decode()
+    except (OSError, IndexError):
+        return None
+
+
+def this_process() -> str:
+    """The owner name of claims made here: pid and start time (a reused pid differs)."""
+    return f"{os.getpid()}:{_start_ticks(os.getpid()) or ''}"
+
+
+def owner_alive(owner: str | None) -> bool | None:
+    """Whether the process that made a claim still runs; None when the claim names none."""
+    if not owner or owner == IN_DOUBT:
+        return None if not owner else False
+    pid_text, _, ticks = owner.partition(":")
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return None
+    if not Path("/proc/self/stat").exists():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            return True
+        return True
+    return _start_ticks(pid) == ticks
 
 
 @dataclass(frozen=True)
@@ -62,8 +122,9 @@ class Stored:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a claim attempt found: ``claimed`` (run it), a ``stored`` response to replay, or
-    a refusal (``mismatch``, ``pending``, ``unknown``)."""
+    """What a claim attempt found: ``claimed`` (run it), ``rerun`` (run it again: its first
+    run's outcome is in doubt), a ``stored`` response to replay, or a refusal (``mismatch``,
+    ``pending``, ``unavailable``)."""
 
     kind: str
     stored: Stored | None = None
@@ -73,11 +134,19 @@ class IdempotencyStore:
     """Claims and stored responses, one row per (principal, key)."""
 
     def __init__(self, path: str | Path) -> None:
+        private_file(path)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
         self._db.execute(_SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(idempotency)")}
+        if "owner" not in columns:  # a store of an earlier release
+            self._db.execute("ALTER TABLE idempotency ADD COLUMN owner TEXT")
         self._lock = threading.Lock()
         self._claims = 0
+        self.owner = this_process()
+        #: claims of this process whose outcome is unknown but could not be marked so
+        self._doubtful: set[tuple[str, str]] = set()
 
     def claim(self, principal: str, key: str, fingerprint: bytes, *, now: float) -> Outcome:
         with self._lock:
@@ -88,39 +157,57 @@ class IdempotencyStore:
             self._db.execute("DELETE FROM idempotency WHERE principal = ? AND key = ? "
                              "AND claimed_at < ?", (principal, key, now - TTL_SECONDS))
             inserted = self._db.execute(
-                "INSERT INTO idempotency (principal, key, fingerprint, claimed_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (principal, key, fingerprint, now)).rowcount
+                "INSERT INTO idempotency (principal, key, fingerprint, claimed_at, owner) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (principal, key, fingerprint, now, self.owner)).rowcount
             if inserted == 1:
                 return Outcome("claimed")
             row = self._db.execute(
-                "SELECT fingerprint, claimed_at, status, headers, body FROM idempotency "
+                "SELECT fingerprint, claimed_at, status, headers, body, owner FROM idempotency "
                 "WHERE principal = ? AND key = ?", (principal, key)).fetchone()
         if row is None:  # released between the insert and the read: let the caller retry
             return Outcome("pending")
         if bytes(row[0]) != fingerprint:
             return Outcome("mismatch")
         if row[2] is None:
-            return Outcome("pending" if now - row[1] < LEASE_SECONDS else "unknown")
+            return self._pending(principal, key, row[5], claimed_at=row[1], now=now)
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in json.loads(row[3])]
         return Outcome("stored", Stored(row[2], headers, bytes(row[4])))
 
+    def _pending(self, principal: str, key: str, owner: str | None, *, claimed_at: float,
+                 now: float) -> Outcome:
+        """A claim without a response: still running, or in doubt (its request ended with the
+        outcome unknown, or its process died): then this retry takes it over and runs."""
+        alive = owner_alive(owner) and (principal, key) not in self._doubtful
+        if alive is None and owner != IN_DOUBT:  # a claim naming no process (older release)
+            alive = now - claimed_at < LEASE_SECONDS
+        if alive:
+            return Outcome("pending")
+        with self._lock:
+            taken = self._db.execute(
+                "UPDATE idempotency SET owner = ?, claimed_at = ? WHERE principal = ? "
+                "AND key = ? AND status IS NULL AND owner IS ?",
+                (self.owner, now, principal, key, owner)).rowcount
+        return Outcome("rerun" if taken == 1 else "pending")
+
     def finish(self, principal: str, key: str, response: Stored) -> None:
+        """Store the response, synced to disk before it returns (the caller sends it only
+        then)."""
         headers = json.dumps([(k.decode("latin-1"), v.decode("latin-1"))
                               for k, v in response.headers])
         with self._lock:
-            # The claim was committed with a full sync: after a power cut it is there, so the
-            # request is never run twice. The stored response may skip the sync (it survives a
-            # killed process, not a power cut): if lost, repeats are told the outcome is
-            # unknown, which is safe, and every fresh key costs one sync instead of two.
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            try:
-                self._db.execute(
-                    "UPDATE idempotency SET status = ?, headers = ?, body = ? "
-                    "WHERE principal = ? AND key = ?",
-                    (response.status, headers, response.body, principal, key))
-            finally:
-                self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(
+                "UPDATE idempotency SET status = ?, headers = ?, body = ? "
+                "WHERE principal = ? AND key = ?",
+                (response.status, headers, response.body, principal, key))
+
+    def in_doubt(self, principal: str, key: str) -> None:
+        """The request's outcome is unknown: the next retry with the key runs it again."""
+        with self._lock:
+            self._doubtful.add((principal, key))
+            self._db.execute("UPDATE idempotency SET owner = ? WHERE principal = ? AND key = ? "
+                             "AND status IS NULL", (IN_DOUBT, principal, key))
+            self._doubtful.discard((principal, key))
 
     def release(self, principal: str, key: str) -> None:
         with self._lock:
@@ -132,14 +219,31 @@ class IdempotencyStore:
 
 
 def open_store(env: Mapping[str, str]) -> IdempotencyStore:
-    """The idempotency store of the data folder, readable by its owner only: stored
-    responses are participants' data."""
-    folder = Path(Settings.from_env(env).data_dir)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "idempotency.sqlite"
-    path.touch(mode=0o600)
-    path.chmod(0o600)
-    return IdempotencyStore(path)
+    """The idempotency store of the data folder (beside ``tokens.sqlite``)."""
+    folder = private_dir(Settings.from_env(env).data_dir)
+    return IdempotencyStore(folder / "idempotency.sqlite")
+
+
+def redacted(response: Stored) -> Stored:
+    """``response`` as it may be kept: without the values of secret fields (see the module
+    docstring), marked ``Idempotent-Redacted``."""
+    no_store = any(k.lower() == b"cache-control" and b"no-store" in v.lower()
+                   for k, v in response.headers)
+    try:
+        document = json.loads(response.body)
+    except ValueError:
+        document = None
+    secret = isinstance(document, dict) and bool(SECRET_FIELDS & set(document))
+    if not (no_store or secret):
+        return response
+    if isinstance(document, dict):
+        body = json.dumps({k: REDACTED if k in SECRET_FIELDS else v
+                           for k, v in document.items()}).encode()
+    else:
+        body = json.dumps({"detail": REDACTED}).encode()
+    headers = [(k, v) for k, v in response.headers if k.lower() != b"content-length"]
+    headers += [(b"content-length", str(len(body)).encode()), (b"idempotent-redacted", b"true")]
+    return Stored(response.status, headers, body)
 
 
 def fingerprint(method: str, path: str, query: bytes, body: bytes) -> bytes:
@@ -165,7 +269,7 @@ class Idempotency:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = _header(scope, HEADER) if scope["type"] == "http" else None
-        if key is None or scope["method"] != "POST":
+        if key is None or not _is_write(scope):
             await self.app(scope, receive, send)
             return
         if len(key) > MAX_KEY_LENGTH or not _KEY.match(key):
@@ -182,8 +286,14 @@ class Idempotency:
         body = await _read_body(receive)
         store: IdempotencyStore = scope["app"].state.idempotency
         mark = fingerprint(scope["method"], scope["path"], scope.get("query_string", b""), body)
-        outcome = await run_in_threadpool(store.claim, principal, key, mark, now=time.time())
-        if outcome.kind == "claimed":
+        try:
+            outcome = await run_in_threadpool(store.claim, principal, key, mark,
+                                              now=time.time())
+        except sqlite3.Error:  # its disk is full, or its file locked past the timeout
+            outcome = Outcome("unavailable")
+        if outcome.kind in ("claimed", "rerun"):
+            if outcome.kind == "rerun":  # see api.reruns
+                scope.setdefault("state", {})["idempotent_rerun"] = True
             await self._run(store, principal, key, body, scope, receive, send)
         elif outcome.kind == "stored" and outcome.stored is not None:
             await _replay(outcome.stored, send)
@@ -203,46 +313,75 @@ class Idempotency:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        async def capture(message: Message) -> None:
+        async def hold(message: Message) -> None:
+            # held back: the response leaves only once it is stored (or known unstorable)
             nonlocal start
             if message["type"] == "http.response.start":
                 start = message
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
-            await send(message)
 
         try:
-            await self.app(scope, replay_receive, capture)
+            await self.app(scope, replay_receive, hold)
         except BaseException:
             await run_in_threadpool(store.release, principal, key)
             raise
         status = int(start.get("status", 500))
-        if status >= 500:
-            await run_in_threadpool(store.release, principal, key)
-            return
         headers = [(bytes(k), bytes(v)) for k, v in start.get("headers", [])]
-        stored = Stored(status, headers, b"".join(chunks))
-        if any(k.lower() == b"cache-control" and b"no-store" in v for k, v in headers):
-            stored = _WITHHELD  # a response holding a secret (a new token) is never kept
-        await run_in_threadpool(store.finish, principal, key, stored)
+        response = Stored(status, headers, b"".join(chunks))
+        if status >= 500:
+            unknown = _problem_type(response) == "outcome-unknown"
+            await run_in_threadpool(store.in_doubt if unknown else store.release,
+                                    principal, key)
+            await _send(response, send)
+            return
+        try:
+            await run_in_threadpool(store.finish, principal, key, redacted(response))
+        except sqlite3.Error:
+            # done, but no retry could be told so: say that rather than answer once
+            with contextlib.suppress(sqlite3.Error):
+                await run_in_threadpool(store.in_doubt, principal, key)
+            await _refuse(503, "outcome-unknown",
+                          "the request was processed but its outcome could not be recorded; "
+                          "retry with the same Idempotency-Key", scope, receive, send)
+            return
+        await _send(response, send)
 
 
-_WITHHELD_PROBLEM = problem(
-    409, "idempotency-secret-withheld", "Idempotency secret withheld",
-    "the first response to this key held a secret, which is not kept; list what it created "
-    "instead of repeating it")
-_WITHHELD = Stored(409, [(bytes(k), bytes(v)) for k, v in _WITHHELD_PROBLEM.raw_headers],
-                   bytes(_WITHHELD_PROBLEM.body))
+def _problem_type(response: Stored) -> str | None:
+    try:
+        document = json.loads(response.body)
+    except ValueError:
+        return None
+    kind = document.get("type") if isinstance(document, dict) else None
+    return kind.rsplit("/", 1)[-1] if isinstance(kind, str) else None
+
+
+async def _send(response: Stored, send: Send) -> None:
+    await send({"type": "http.response.start", "status": response.status,
+                "headers": response.headers})
+    await send({"type": "http.response.body", "body": response.body, "more_body": False})
+
 
 _REFUSALS = {
     "mismatch": (422, "idempotency-key-reused",
                  "this Idempotency-Key was used with a different request; use a new key"),
     "pending": (409, "idempotency-key-in-progress",
                 "a request with this Idempotency-Key is still running; retry shortly"),
-    "unknown": (409, "idempotency-outcome-unknown",
-                "a request with this Idempotency-Key was interrupted and its outcome is "
-                "unknown; check the resource, then use a new key"),
+    "unavailable": (503, "storage-unavailable",
+                    "the idempotency store cannot take the request now; retry shortly"),
 }
+
+
+def _is_write(scope: Scope) -> bool:
+    method = scope["method"]
+    if method == "POST":
+        return True
+    if method not in OTHER_WRITES:
+        return False
+    from api.openapi import documented_methods  # the document is built on first use
+
+    return method in documented_methods(scope["app"], scope["path"])
 
 
 def _principal(scope: Scope) -> str | None:
@@ -278,6 +417,8 @@ async def _refuse(status: int, code: str, detail: str,
     response = problem(status, code, code.replace("-", " ").capitalize(), detail)
     if code == "idempotency-key-in-progress":
         response.headers["Retry-After"] = "1"
+    elif status == 503:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     await response(scope, receive, send)
 
 

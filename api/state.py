@@ -7,7 +7,6 @@ import logging
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from api.console.render import RenderedPages
@@ -18,15 +17,18 @@ from api.console.sessions import (
     user_login,
 )
 from api.console.sessions import settings as session_settings
+from api.errors import storage_failure
 from domain.exchange.orders import Outcome
 from ledger.log import Ledger
 from registry.bootstrap import Registry, build_registry
 from registry.config import Settings
+from registry.datadir import private_dir, private_file, secure_tree
 from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
 from registry.market_data import MarketData
 from registry.order_gateway import OrderGateway
 from registry.public import PublicRegistry
 from registry.receipts import receipt
+from registry.storage import committed_saves
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class AppState:
 
     @classmethod
     def open(cls, env: Mapping[str, str]) -> AppState:
+        secure_tree(Settings.from_env(env).data_dir)  # 0700 / 0600, also what was there before
         registry = build_registry(env)
         settings = LedgerSettings.from_env(env)
         ledger = open_ledger(settings)
@@ -96,14 +99,22 @@ class AppState:
                 pass
 
     def market_view(self) -> MarketData:
-        """The market-data read model, caught up with everything committed so far."""
-        self.market_data.refresh()
+        """The market-data read model, caught up with everything committed so far; while the
+        store cannot be read, as last caught up (see `_served_without_store`)."""
+        try:
+            self.market_data.refresh()
+        except Exception as exc:
+            _served_without_store(exc, "market data")
         return self.market_data
 
     def caught_up(self) -> Ledger:
-        """The ledger with a leaf for every event committed so far (and a checkpoint)."""
+        """The ledger with a leaf for every event committed so far (and a checkpoint); while
+        the store cannot be read, the ledger as it stands (see `_served_without_store`)."""
         with self.lock:
-            self.follower.catch_up()
+            try:
+                self.follower.catch_up()
+            except Exception as exc:
+                _served_without_store(exc, "the ledger")
             if self.ledger.latest_checkpoint() is None:
                 self.ledger.checkpoint()
         return self.ledger
@@ -122,10 +133,19 @@ class AppState:
         self.registry.close()
 
 
+def _served_without_store(exc: Exception, what: str) -> None:
+    """Reads keep being served from memory while the store is down (market data, the ledger
+    as last caught up); re-raise anything else, and a storage failure in a request that has
+    just written (its answer must show the write, so it is outcome-unknown instead)."""
+    if not storage_failure(exc) or committed_saves.get():
+        raise exc
+    log.warning("store unreadable: serving %s as last caught up (%s)", what, exc)
+
+
 def open_sessions(env: Mapping[str, str]) -> SessionStore:
-    """The console's session store of the data folder, with its signing key."""
-    folder = Path(Settings.from_env(env).data_dir)
-    folder.mkdir(parents=True, exist_ok=True)
+    """The console's session store of the data folder (0700, its files 0600), with its
+    signing key."""
+    folder = private_dir(Settings.from_env(env).data_dir)
     idle, lifetime = session_settings(env)
-    return SessionStore(folder / "sessions.sqlite", key=signing_key(folder), idle=idle,
-                        lifetime=lifetime)
+    return SessionStore(private_file(folder / "sessions.sqlite"), key=signing_key(folder),
+                        idle=idle, lifetime=lifetime)

@@ -55,7 +55,7 @@ class Ledger:
 
     def __init__(self, directory: str | os.PathLike[str], *, origin: str, signer: Signer) -> None:
         self._dir = Path(directory)
-        self._dir.mkdir(parents=True, exist_ok=True)
+        self._dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # private, as its files
         self._origin, self._signer = origin, signer
         self._mutex = threading.RLock()
         self._lock_fd = self._take_lock()
@@ -80,7 +80,7 @@ class Ledger:
             raise LedgerCorruptError("leaf file does not match the signed checkpoint")
 
     def _take_lock(self) -> int:
-        fd = os.open(self._dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self._dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -185,7 +185,7 @@ class Ledger:
                 )
             body = Checkpoint(self._origin, self.size, self._tree.root())
             note = sign_checkpoint(checkpoint=body, signer=self._signer)
-            atomic_write_bytes(self._dir / CHECKPOINT_FILE, note.encode("utf-8"))
+            atomic_write_bytes(self._dir / CHECKPOINT_FILE, note.encode("utf-8"), mode=0o600)
             return note
 
     def _last_signed(self) -> Checkpoint | None:

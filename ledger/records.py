@@ -51,7 +51,7 @@ class RecordFile:
     """One writer's handle on the leaf file (the caller holds the folder lock)."""
 
     def __init__(self, path: Path) -> None:
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
         self._offsets = array("Q", [len(MAGIC)])  # offsets[i] = start of record i; last = end
         self._broken = False
         self.dropped_bytes = 0

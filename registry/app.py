@@ -19,7 +19,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, Transcoder
+from eventsourcing.persistence import IntegrityError, PersistenceError, Transcoder
 
 from domain.agency import Agency
 from domain.catalogue import Catalogue
@@ -34,6 +34,7 @@ from registry.projection import ProjectingRepository
 from registry.read_cache import ReadCache
 from registry.rulebook import CURRENT_RULES, builtin_rulebook
 from registry.snapshots import take_due_snapshots
+from registry.storage import record_checked, take_snapshots_safely, unavailable
 from registry.transcoder import OrjsonTranscoder
 
 MAX_ATTEMPTS = 10
@@ -70,6 +71,11 @@ def _retrying(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         except IntegrityError:
             # jittered exponential back-off, so that contending writers spread out
             time.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt))  # noqa: S311
+        except PersistenceError as exc:  # loading failed: nothing was written
+            down = unavailable(exc)
+            if down is None:
+                raise
+            raise down from exc
     raise ConcurrencyConflict(f"{fn.__name__} kept conflicting with concurrent writes")
 
 
@@ -124,9 +130,15 @@ class RegistryBase(Application):
         saved()
         return recordings
 
+    def _record(self, processing_event: ProcessingEvent[Any]) -> Any:
+        """The library's recording, refusing a version gap and resolving an in-doubt commit
+        against the store (`registry.storage`)."""
+        return record_checked(self, processing_event, super()._record)
+
     def _take_snapshots(self, processing_event: ProcessingEvent[Any]) -> None:
-        """Due snapshots from the saved aggregates, in one write (`registry.snapshots`)."""
-        take_due_snapshots(self, processing_event)
+        """Due snapshots from the saved aggregates, in one write (`registry.snapshots`); a
+        snapshot that cannot be written never fails the save it follows."""
+        take_snapshots_safely(lambda: take_due_snapshots(self, processing_event))
 
     # -- loading -------------------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ from contextlib import AbstractContextManager
 from typing import Any
 
 from domain.errors import ConcurrencyConflict
+from registry.storage import StorageUnavailable
 
 #: namespace of the lock keys, so they never collide with other users of advisory locks
 _KEY_PREFIX = b"surplus-registry/order-book/"
@@ -94,9 +95,10 @@ class AdvisoryBookLocks:
         except psycopg.errors.LockNotAvailable:
             raise ConcurrencyConflict(
                 f"order book {instrument} stayed busy in another process") from None
-        except psycopg.OperationalError:
-            self._drop(instrument)
-            raise
+        except psycopg.OperationalError as exc:
+            self._drop(instrument)  # the next write reconnects
+            raise StorageUnavailable(f"the lock of order book {instrument} cannot be taken: "
+                                     f"{exc}") from exc
         try:
             yield
         finally:
@@ -125,6 +127,7 @@ def _locks_for(app: Any) -> AdvisoryBookLocks | None:
             "dbname": env.get("POSTGRES_DBNAME"), "host": env.get("POSTGRES_HOST"),
             "port": env.get("POSTGRES_PORT") or "5432", "user": env.get("POSTGRES_USER"),
             "password": env.get("POSTGRES_PASSWORD"),
+            "connect_timeout": int(env.get("POSTGRES_CONNECT_TIMEOUT") or "5"),
         }
         timeout = int(env.get("POSTGRES_LOCK_TIMEOUT") or "10")
         locks = app.__dict__.setdefault("_book_locks", AdvisoryBookLocks(kwargs, timeout))

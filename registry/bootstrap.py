@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 
 from registry import agencies
 from registry.app import RegistryBase
 from registry.compliance import ComplianceReports
 from registry.config import Settings
 from registry.credentials import CredentialStore
+from registry.datadir import private_dir, private_file
 from registry.exchange import ExchangeCommands
 from registry.holdings import HoldingCommands
 from registry.proposals import ProposalCommands
@@ -47,13 +47,15 @@ def build_registry(env: Mapping[str, str]) -> Registry:
     """The registry of ``env``; the credential store (passwords, second factors) lives in the
     data folder beside the SQLite store, or in memory for the memory store."""
     settings = Settings.from_env(env)
-    if settings.store != "memory":
-        os.makedirs(settings.data_dir, exist_ok=True)
-    name = settings.eventsourcing_env.get("SQLITE_DBNAME", "")
-    if settings.store == "sqlite" and not name.startswith((":", "file:")):
-        db = Path(name)  # the event store holds every participant's data: owner only
-        db.touch(mode=0o600)
-        db.chmod(0o600)
+    if settings.store == "sqlite":
+        private_dir(settings.data_dir)  # 0700; the store's files 0600 (`registry.datadir`)
+        db = settings.eventsourcing_env["SQLITE_DBNAME"]
+        if os.path.dirname(db):
+            private_dir(os.path.dirname(db))
+        if ":memory:" not in db and "mode=memory" not in db:
+            private_file(db)
+    elif settings.store != "memory":
+        private_dir(settings.data_dir)
     # constructing the application creates its tables: one process at a time (PostgreSQL)
     with schema_lock(settings.eventsourcing_env):
         registry = Registry(env=settings.eventsourcing_env)

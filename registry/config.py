@@ -41,6 +41,10 @@ class Settings:
             es["PERSISTENCE_MODULE"] = "eventsourcing.postgres"
             es.setdefault("POSTGRES_LOCK_TIMEOUT", "10")
             es.setdefault("POSTGRES_POOL_SIZE", "10")
+            # no request waits on a down database past ~10 s (`registry.pg_recorder`)
+            es.setdefault("POSTGRES_CONNECT_TIMEOUT", "5")
+            es.setdefault("APPLICATION_RECORDER_TOPIC", env.get(
+                "APPLICATION_RECORDER_TOPIC", "registry.pg_recorder:BoundedPostgresRecorder"))
         else:
             es["PERSISTENCE_MODULE"] = "eventsourcing.popo"
         return cls(data_dir=data_dir, store=store, eventsourcing_env=es)

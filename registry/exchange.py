@@ -38,6 +38,7 @@ from registry.exchange_writer import ExchangeWriter
 from registry.gc_pause import gc_paused
 from registry.lifecycle import Changes, LifecycleCommands
 from registry.sessions import SessionCommands
+from registry.storage import unavailable
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -72,9 +73,20 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
                 except IntegrityError:
                     w.drop_all()
                     time.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt))  # noqa: S311
-                except BaseException:
+                except RegistryError:
+                    # a domain refusal, raised before the save: only what it changed in
+                    # memory goes (a Market reload re-matches its whole history)
                     w.drop_dirty()
                     raise
+                except BaseException as exc:
+                    # the save (or anything after matching) failed: the library took the
+                    # pending events off the copies before recording them, so no copy the
+                    # batch touched can be told from a stored one; start over from the store
+                    w.drop_all()
+                    down = unavailable(exc)  # the store failed while loading: nothing stored
+                    if down is None:
+                        raise
+                    raise down from exc
         raise ConcurrencyConflict(f"{what} kept conflicting with concurrent writes")
 
     def _market_in(self, w: ExchangeWriter, instrument: str) -> Market:

@@ -13,8 +13,11 @@ and this process's own commands outside the exchange) post to the same cash acco
 instruments, so evicting would mean reloading them, and a `Market`, which has no snapshot,
 re-matches its whole history on reload. What a batch writes was either just brought up to date
 that way or conflicts on save (``IntegrityError``); on a conflict everything is dropped and the
-batch re-runs on fresh copies. After any other failure the aggregates that were changed in
-memory but not saved are dropped.
+batch re-runs on fresh copies. After a domain refusal (raised before anything is saved) the
+aggregates changed in memory are dropped; after any other failure, the save's included, the
+whole cache is, since eventsourcing's ``save`` takes the pending events off the copies before
+it records them and a copy whose events were not stored looks like a stored one
+(`registry.storage` also refuses any save whose versions would not follow the stored ones).
 """
 
 from __future__ import annotations
@@ -103,11 +106,12 @@ class ExchangeWriter:
         self.cache[aggregate.id] = aggregate
 
     def drop_all(self) -> None:
+        """Forget every cached aggregate and position: the next batch reloads from the store."""
         self.cache.clear()
         self._positions.clear()
 
     def drop_dirty(self) -> None:
-        """After a failed command: forget aggregates changed in memory but not stored."""
+        """After a refused command (nothing saved): forget aggregates changed in memory."""
         self._positions.clear()
         for key, agg in list(self.cache.items()):
             consistent = getattr(agg, "is_consistent", None)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 
 from api.auth import CurrentUser
 from api.deps import (
@@ -31,6 +31,7 @@ from api.deps import (
     now,
     paginate,
 )
+from api.reruns import is_rerun, stored_transfer
 from api.routes.proposals import ProposalPublic, proposed
 from api.schemas.common import INSTRUMENT_PATTERN, SERIAL_PATTERN, Balance
 from api.schemas.holdings import (
@@ -48,7 +49,7 @@ from api.schemas.holdings import (
     Unfreeze,
 )
 from api.schemas.trades import Receipt
-from domain.errors import InvalidInput, NotFound
+from domain.errors import AlreadyExists, InvalidInput, NotFound
 from registry import directory, holds
 
 # Full paths, no prefix: the administrators' actions and serial lookups live beside
@@ -131,19 +132,28 @@ def holding(code: OwnEnterprise, instrument: InstrumentPath,
 
 @router.post("/holdings/{code}/transfers", status_code=status.HTTP_201_CREATED)
 def transfer(code: str, body: TransferCreate, user: Administrator,
-             registry: RegistryDep) -> TransferPublic:
+             registry: RegistryDep, request: Request) -> TransferPublic:
     """Move units to another enterprise outside the exchange's modes, for a non-trade reason
     (merger, court order, correction), recorded by an administrator: sales go through the
     order book, agreements or auctions, delivery versus payment. The response names the
     trading-rule version applied and the event's log position (for its ledger receipt). The
     ``ref`` is the seller's own: used again for the same instrument, it answers 409 and moves
-    nothing (a retried request cannot move the units twice)."""
+    nothing (a retried request cannot move the units twice); a retry with the same
+    Idempotency-Key after an in-doubt outcome answers the stored transfer (`api.reruns`)."""
     seller = code
     registry.enterprise(seller)  # 404 for an unknown enterprise
-    version, position = holds.transfer(
-        registry, instrument=body.instrument, seller=seller, buyer=body.buyer,
-        quantity=body.quantity, ref=body.ref, at=now(), reason=body.reason,
-        administrator=user.actor, from_hold=body.from_reservation)
+    try:
+        version, position = holds.transfer(
+            registry, instrument=body.instrument, seller=seller, buyer=body.buyer,
+            quantity=body.quantity, ref=body.ref, at=now(), reason=body.reason,
+            administrator=user.actor, from_hold=body.from_reservation)
+    except AlreadyExists:
+        found = None if not is_rerun(request) else stored_transfer(
+            registry, instrument=body.instrument, seller=seller, buyer=body.buyer,
+            quantity=body.quantity, ref=body.ref)  # the first run's own transfer (api.reruns)
+        if found is None:
+            raise
+        version, position = found
     return TransferPublic(instrument=body.instrument, seller=seller, buyer=body.buyer,
                           quantity=body.quantity, ref=body.ref, rule_version=version,
                           position=position)

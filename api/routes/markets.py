@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
 from api.auth import CurrentUser
 from api.deps import (
@@ -30,6 +30,7 @@ from api.deps import (
     paginate,
 )
 from api.errors import ApiError
+from api.reruns import is_rerun, stored_cancel, stored_order
 from api.routes import market_stream
 from api.routes.proposals import ProposalPublic, proposed
 from api.schemas.markets import (
@@ -178,7 +179,7 @@ def _raise_refusal(outcome: Outcome) -> Outcome:
 
 @router.post("/{instrument}/orders", status_code=status.HTTP_201_CREATED)
 def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
-                 state: StateDep) -> OrderAck:
+                 state: StateDep, request: Request) -> OrderAck:
     """A limit or market order (market orders are immediate-or-cancel). Answered once stored:
     the fills, each ``settled`` (delivery-versus-payment done) or ``pending`` (waiting in the
     verification queue), and the quantity left resting."""
@@ -188,16 +189,26 @@ def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
                          "L" if body.kind == "limit" else "M",
                          body.price if body.kind == "limit" and body.price else 0,
                          body.quantity, user.actor, body.time_in_force.upper())
-    return _ack(instrument, account, _raise_refusal(state.gateway.submit(instrument, order)))
+    outcome = state.gateway.submit(instrument, order)
+    if outcome.exception is not None and is_rerun(request):
+        stored = stored_order(state, instrument, order)  # the first run's order went in
+        if stored is not None:
+            return stored
+    return _ack(instrument, account, _raise_refusal(outcome))
 
 
 @router.delete("/{instrument}/orders/{order_id}")
 def cancel_order(instrument: InstrumentPath, order_id: OrderIdPath, user: CurrentUser,
-                 state: StateDep, account: AccountQuery = None) -> OrderAck:
+                 state: StateDep, request: Request, account: AccountQuery = None) -> OrderAck:
     """Cancel a resting order of the caller's enterprise (another's answers 404)."""
     who = acting_for(user, account)
     cancel = Cancel(order_id, who, user.actor)
-    return _ack(instrument, who, _raise_refusal(state.gateway.submit(instrument, cancel)))
+    outcome = state.gateway.submit(instrument, cancel)
+    if outcome.exception is not None and is_rerun(request):
+        stored = stored_cancel(state, instrument, order_id, who)  # the first run's cancel
+        if stored is not None:
+            return stored
+    return _ack(instrument, who, _raise_refusal(outcome))
 
 
 @router.patch("/{instrument}/orders/{order_id}")

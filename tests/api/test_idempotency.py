@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.idempotency import IdempotencyStore, fingerprint
+from api.idempotency import IN_DOUBT, REDACTED, IdempotencyStore, fingerprint, this_process
 from registry.bootstrap import build_registry
 from tests.api.tokens import bearer
 from tests.world import code
@@ -51,10 +52,15 @@ def test_a_repeat_returns_the_first_response_without_a_second_effect(
     first = post(client, admin, "issue-zhao-1", AUDITOR)
     again = post(client, admin, "issue-zhao-1", dict(reversed(AUDITOR.items())))
     assert first.status_code == again.status_code == 201  # type: ignore[attr-defined]
-    assert again.json() == first.json()  # type: ignore[attr-defined]
+    # the new token's secret is never kept: the repeat is told what was done, without it
+    assert again.json() == {**first.json(), "secret": REDACTED}  # type: ignore[attr-defined]
     assert again.headers["idempotent-replayed"] == "true"  # type: ignore[attr-defined]
+    assert again.headers["idempotent-redacted"] == "true"  # type: ignore[attr-defined]
     assert "idempotent-replayed" not in first.headers  # type: ignore[attr-defined]
     assert issued(folder) == 1
+    secret = first.json()["secret"].encode()  # type: ignore[attr-defined]
+    for f in folder.glob("idempotency.sqlite*"):
+        assert secret not in f.read_bytes()
 
 
 def test_the_same_key_with_another_body_is_422(client: TestClient, folder: Path) -> None:
@@ -76,7 +82,7 @@ def test_keys_are_scoped_per_principal(client: TestClient, folder: Path) -> None
     assert a.json()["id"] != b.json()["id"]  # type: ignore[attr-defined]
     # Another token of the same user sees the user's response.
     wang_again = bearer(folder, subject="wang.fang")
-    assert post(client, wang_again, "same-key", AUDITOR).json() == a.json()  # type: ignore[attr-defined]
+    assert post(client, wang_again, "same-key", AUDITOR).json()["id"] == a.json()["id"]  # type: ignore[attr-defined]
     assert issued(folder) == 2
 
 
@@ -85,7 +91,7 @@ def test_keys_survive_a_restart(folder: Path) -> None:
     with TestClient(create_app(env(folder))) as c:
         first = post(c, admin, "before-restart", AUDITOR).json()  # type: ignore[attr-defined]
     with TestClient(create_app(env(folder))) as c:
-        assert post(c, admin, "before-restart", AUDITOR).json() == first  # type: ignore[attr-defined]
+        assert post(c, admin, "before-restart", AUDITOR).json()["id"] == first["id"]  # type: ignore[attr-defined]
     assert issued(folder) == 1
 
 
@@ -143,18 +149,71 @@ def test_a_server_error_releases_the_key_for_a_retry(folder: Path) -> None:
     assert len(calls) == 2
 
 
-def test_a_claim_left_by_a_crashed_server_is_never_rerun(client: TestClient,
-                                                       folder: Path) -> None:
-    admin = bearer(folder)
+def _claim_as(folder: Path, owner: str, key: str) -> None:
+    """A pending claim of ``key`` by the process named ``owner``."""
     store = IdempotencyStore(folder / "idempotency.sqlite")
-    mark = fingerprint("POST", "/users", b"", json.dumps(AUDITOR).encode())
-    user = client.get("/users/me", headers=admin).json()["id"]  # type: ignore[attr-defined]
-    store.claim(f"user:{user}", "crashed", mark, now=time.time() - 3600)
+    mark = fingerprint("POST", "/users", b"", json.dumps(AUDITOR, separators=(",", ":")).encode())
+    store.owner = owner
+    user = bearer(folder)["Authorization"].split()[1].split(".")[0]  # <user id>.<token>.<secret>
+    assert store.claim(f"user:{user}", key, mark, now=time.time()).kind == "claimed"
     store.close()
-    response = post(client, admin, "crashed", AUDITOR)
+
+
+def test_a_claim_of_a_running_request_is_409_in_progress(client: TestClient,
+                                                        folder: Path) -> None:
+    _claim_as(folder, this_process(), "running")  # a live process is still at it
+    response = post(client, bearer(folder), "running", AUDITOR)
     assert response.status_code == 409  # type: ignore[attr-defined]
-    assert response.json()["type"].endswith("/idempotency-outcome-unknown")  # type: ignore[attr-defined]
+    assert response.json()["type"].endswith("/idempotency-key-in-progress")  # type: ignore[attr-defined]
+    assert response.headers["retry-after"] == "1"  # type: ignore[attr-defined]
     assert issued(folder) == 0
+
+
+@pytest.mark.parametrize("owner", ["2147483646:1", IN_DOUBT])
+def test_a_claim_in_doubt_is_taken_over_by_the_retry(client: TestClient, folder: Path,
+                                                     owner: str) -> None:
+    """Its server was killed while running it (no such process any more), or it ended with
+    its outcome unknown: the retry with the key runs it, once."""
+    _claim_as(folder, owner, "crashed")
+    admin = bearer(folder)
+    response = post(client, admin, "crashed", AUDITOR)
+    assert response.status_code == 201  # type: ignore[attr-defined]
+    assert post(client, admin, "crashed", AUDITOR).headers["idempotent-replayed"] == "true"  # type: ignore[attr-defined]
+    assert issued(folder) == 2
+
+
+def test_the_outcome_is_stored_before_the_response_leaves(folder: Path) -> None:
+    """The status line goes out only once the outcome is on disk: a kill -9 after it cannot
+    lose what the client was told."""
+    import asyncio
+
+    app = create_app(env(folder))
+    admin = bearer(folder)
+    seen: list[object] = []
+    with TestClient(app):  # runs the lifespan: the store is open
+        async def call() -> None:
+            body = json.dumps(AUDITOR).encode()
+            headers = [(k.lower().encode(), v.encode()) for k, v in
+                       {**admin, "Idempotency-Key": "durable",
+                        "Content-Type": "application/json"}.items()]
+            scope = {"type": "http", "method": "POST", "path": "/users", "raw_path": b"/users",
+                     "query_string": b"", "headers": headers, "scheme": "http",
+                     "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 5), "root_path": "",
+                     "http_version": "1.1", "app": app, "state": {}}
+
+            async def receive() -> dict[str, object]:
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            async def send(message: dict[str, object]) -> None:
+                if message["type"] == "http.response.start":
+                    with sqlite3.connect(folder / "idempotency.sqlite") as db:
+                        seen.append(db.execute("SELECT status FROM idempotency WHERE key = "
+                                               "'durable'").fetchone())
+
+            await app(scope, receive, send)
+
+        asyncio.run(call())
+    assert seen == [(201,)]
 
 
 @pytest.mark.parametrize("key", ["", "has space", "x" * 256, "ключ".encode()])

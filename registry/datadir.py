@@ -1,0 +1,51 @@
+"""The data folder is private: created 0700, every file in it 0600.
+
+It holds the event store, the ledger, the signing key, the token hashes and the stored
+responses of idempotent requests. The folder is created (and tightened) 0700, and each file
+is created 0600 before anything opens it; SQLite creates its ``-wal`` and ``-shm`` files with
+the permissions of the database file, so pre-creating the database 0600 covers them too.
+`secure_tree` tightens what an earlier release left more open.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def private_dir(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a folder only its owner can enter (created with its parents if missing)."""
+    folder = Path(path)
+    folder.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    if folder.stat().st_mode & 0o777 != DIR_MODE:
+        folder.chmod(DIR_MODE)
+    return folder
+
+
+def private_file(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a file only its owner can read (created empty if missing), and its SQLite
+    companions if they exist."""
+    file = Path(path)
+    os.close(os.open(file, os.O_CREAT | os.O_WRONLY, FILE_MODE))
+    for each in (file, Path(f"{file}-wal"), Path(f"{file}-shm"), Path(f"{file}-journal")):
+        try:
+            if each.stat().st_mode & 0o777 != FILE_MODE:
+                each.chmod(FILE_MODE)
+        except FileNotFoundError:
+            continue
+    return file
+
+
+def secure_tree(path: str | os.PathLike[str]) -> None:
+    """Tighten the folder and every file and folder under it (0600 / 0700)."""
+    root = private_dir(path)
+    for folder, dirs, files in os.walk(root):
+        for d in dirs:
+            os.chmod(os.path.join(folder, d), DIR_MODE)
+        for f in files:
+            full = os.path.join(folder, f)
+            if not os.path.islink(full):
+                os.chmod(full, FILE_MODE)
