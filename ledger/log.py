@@ -18,20 +18,29 @@ the signed checkpoint.  :meth:`Ledger.checkpoint` re-reads the stored checkpoint
 origin, size not smaller, and the root of the old size equal to the old root (RFC 9162
 section 2.1.4: the old tree is a prefix of the new one).  There is deliberately no public way to
 truncate or roll back.
+
+Never sign what was not re-derived: before a checkpoint covers new leaves, each is read back from
+the *file* (not memory), its hash compared with the tree's, and handed to the ``leaf_check``
+the owner installed (the registry's follower re-derives every leaf from the stored event it
+encodes).  A mismatch raises :class:`~ledger.errors.LeafMismatchError` naming the index, is
+logged as an error, and nothing is signed.  A torn tail cut off on reopen is logged with what
+was dropped, and its bytes are kept in ``torn/`` inside the folder.
 """
 
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import repeat
 from pathlib import Path
 from types import TracebackType
 
 from ledger.checkpoint import Checkpoint, read_checkpoint_unverified, sign_checkpoint
 from ledger.errors import (
+    LeafMismatchError,
     LedgerConfigError,
     LedgerCorruptError,
     LedgerLockedError,
@@ -40,23 +49,35 @@ from ledger.errors import (
 from ledger.fsutil import atomic_write_bytes
 from ledger.merkle import hash_leaf
 from ledger.note import Signer
-from ledger.records import RecordFile
+from ledger.records import RecordFile, TornTail
 from ledger.tree import MerkleTree, hash_leaves
 
-__all__ = ["CHECKPOINT_FILE", "LEAVES_FILE", "Ledger"]
+__all__ = ["CHECKPOINT_FILE", "LEAVES_FILE", "TORN_DIR", "LeafCheck", "Ledger"]
 
 LEAVES_FILE = "leaves.bin"
 CHECKPOINT_FILE = "checkpoint"
 LOCK_FILE = "lock"
+TORN_DIR = "torn"
+_CHECK_CHUNK = 4096
+
+log = logging.getLogger("ledger")
+
+LeafCheck = Callable[[int, Sequence[bytes]], None]
+"""``check(first_index, leaves)``: raise :class:`LeafMismatchError` for a leaf that is not what
+the system of record says it should be (leaves are consecutive, as read from the file)."""
 
 
 class Ledger:
     """A single-writer, append-only, signed Merkle log stored in ``directory``."""
 
-    def __init__(self, directory: str | os.PathLike[str], *, origin: str, signer: Signer) -> None:
+    def __init__(self, directory: str | os.PathLike[str], *, origin: str, signer: Signer,
+                 leaf_check: LeafCheck | None = None) -> None:
         self._dir = Path(directory)
         self._dir.mkdir(parents=True, exist_ok=True)
         self._origin, self._signer = origin, signer
+        self._leaf_check = leaf_check
+        self._checked = 0  # leaves below this were read back and checked (or are signed)
+        self.torn_path: Path | None = None  # where a torn tail cut off at open was kept
         self._mutex = threading.RLock()
         self._lock_fd = self._take_lock()
         self._tree = MerkleTree()
@@ -78,6 +99,25 @@ class Ledger:
         self._records.recover(protected=last.size if last else 0, sink=self._tree.extend_hashes)
         if last is not None and not self._extends(last):
             raise LedgerCorruptError("leaf file does not match the signed checkpoint")
+        self._checked = last.size if last else 0
+        if self._records.torn_tail is not None:
+            self._report_torn(self._records.torn_tail)
+
+    def _report_torn(self, torn: TornTail) -> None:
+        """Keep the dropped bytes and say what was dropped: the repair is never silent."""
+        folder = self._dir / TORN_DIR
+        folder.mkdir(exist_ok=True)
+        path = folder / f"leaf-{torn.at_index}-byte-{torn.at_byte}.bin"
+        n = 0
+        while path.exists():  # the same cut twice (e.g. torn again after a restart)
+            n += 1
+            path = folder / f"leaf-{torn.at_index}-byte-{torn.at_byte}.{n}.bin"
+        atomic_write_bytes(path, torn.data)
+        log.warning("ledger %s: cut a torn unsigned tail of %d bytes at leaf %d (byte %d); "
+                    "the dropped bytes are kept in %s; the follower re-appends those events "
+                    "from the store", self._dir, len(torn.data), torn.at_index, torn.at_byte,
+                    path)
+        self.torn_path = path
 
     def _take_lock(self) -> int:
         fd = os.open(self._dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
@@ -109,6 +149,22 @@ class Ledger:
     def dropped_bytes(self) -> int:
         """Bytes of a torn unsigned tail cut off when this ledger was opened."""
         return self._records.dropped_bytes
+
+    @property
+    def torn_tail(self) -> TornTail | None:
+        """What was cut off when this ledger was opened (index, byte offset, bytes)."""
+        return self._records.torn_tail
+
+    @property
+    def signed_size(self) -> int:
+        """The size of the latest signed checkpoint (0 before the first)."""
+        last = self._last_signed()
+        return 0 if last is None else last.size
+
+    def set_leaf_check(self, check: LeafCheck | None) -> None:
+        """Install the re-derivation every new leaf must pass before it is signed."""
+        with self._mutex:
+            self._leaf_check = check
 
     def root(self, size: int | None = None) -> bytes:
         """RFC 9162 root of the first ``size`` leaves (default: all)."""
@@ -174,7 +230,8 @@ class Ledger:
     def checkpoint(self) -> str:
         """fsync the leaves, then sign and store a checkpoint of the current size.
 
-        Raises :class:`NonExtensionError` if the tree does not extend the stored checkpoint.
+        Raises :class:`NonExtensionError` if the tree does not extend the stored checkpoint and
+        :class:`LeafMismatchError` if a new leaf fails its check (nothing is signed then).
         """
         with self._mutex:
             self._records.sync()
@@ -183,10 +240,30 @@ class Ledger:
                 raise NonExtensionError(
                     f"tree of size {self.size} does not extend the signed size {last.size}"
                 )
+            try:
+                self._check_new_leaves()
+            except LeafMismatchError as exc:
+                log.error("ledger %s: refusing to sign a checkpoint of size %d: %s",
+                          self._dir, self.size, exc)
+                raise
             body = Checkpoint(self._origin, self.size, self._tree.root())
             note = sign_checkpoint(checkpoint=body, signer=self._signer)
             atomic_write_bytes(self._dir / CHECKPOINT_FILE, note.encode("utf-8"))
             return note
+
+    def _check_new_leaves(self) -> None:
+        """Read back every leaf not yet checked, from the file, and check it."""
+        size = self.size
+        for lo in range(self._checked, size, _CHECK_CHUNK):
+            hi = min(size, lo + _CHECK_CHUNK)
+            leaves = list(self._records.read_range(lo, hi))
+            for offset, digest in enumerate(hash_leaves(leaves)):
+                if digest != self._tree.leaf_hash(lo + offset):
+                    raise LeafMismatchError(lo + offset, "the leaf file no longer holds the "
+                                            "leaf that was appended")
+            if self._leaf_check is not None:
+                self._leaf_check(lo, leaves)
+            self._checked = hi
 
     def _last_signed(self) -> Checkpoint | None:
         note = self.latest_checkpoint()

@@ -6,8 +6,15 @@ leaves 0, 1, 2, … and each leaf records the log position it came from, so gaps
 notification ids never become gaps in the ledger.
 
 Resuming: the position in the last stored leaf says where to continue. A crash mid-batch leaves
-either the whole batch (one write) or a torn tail that the ledger truncates on reopen; either way
-the next catch-up continues after the last complete leaf: no gap, no duplicate.
+either the whole batch (one write) or a torn tail that the ledger truncates on reopen (and logs,
+keeping the dropped bytes); either way the next catch-up continues after the last complete leaf:
+no gap, no duplicate.
+
+Never signing what was not re-derived: the follower installs :meth:`LedgerFollower.check_leaves`
+as the ledger's leaf check, so before any checkpoint covers new leaves each one, read back from
+the leaf file, is compared byte for byte with the leaf re-encoded from the stored event at the
+position it names, and the positions must be exactly the store's events in order. A mismatch
+raises ``LeafMismatchError`` naming the index and nothing is signed.
 """
 
 from __future__ import annotations
@@ -15,13 +22,14 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
+from ledger.errors import LeafMismatchError
 from ledger.keys import load_or_create_key
 from ledger.log import Ledger
 from registry import canonical
@@ -101,6 +109,34 @@ class LedgerFollower:
         self.app = app
         self.ledger = ledger
         self.checkpoint_every = checkpoint_every
+        ledger.set_leaf_check(self.check_leaves)
+
+    def check_leaves(self, first: int, leaves: Sequence[bytes]) -> None:
+        """Raise :class:`LeafMismatchError` unless ``leaves`` (indexes ``first``…) are exactly
+        the leaves of the store's events, in commit order, at the positions they name."""
+        if not leaves:
+            return
+        positions = [_leaf_position(first + i, leaf) for i, leaf in enumerate(leaves)]
+        low, high = positions[0], positions[-1]
+        stored = {} if high < low else {
+            n.id: n for n in self.app.recorder.select_notifications(
+                low, high - low + 1, stop=high)}
+        previous = None
+        for offset, (leaf, pos) in enumerate(zip(leaves, positions, strict=True)):
+            index = first + offset
+            if previous is not None and pos <= previous:
+                raise LeafMismatchError(index, f"position {pos} does not follow {previous}")
+            notification = stored.get(pos)
+            if notification is None:
+                raise LeafMismatchError(index, f"the store holds no event at position {pos}")
+            if encode_leaf(self.app, notification) != leaf:
+                raise LeafMismatchError(index, f"differs from the stored event at position {pos}")
+            previous = pos
+        skipped = sorted(set(stored) - set(positions))
+        if skipped:
+            raise LeafMismatchError(first + positions.index(min(p for p in positions
+                                                                if p > skipped[0])),
+                                    f"the stored event at position {skipped[0]} has no leaf")
 
     def last_position(self) -> int:
         if self.ledger.size == 0:
@@ -126,6 +162,16 @@ class LedgerFollower:
                 signed_at = self.ledger.size
             if progress is not None:
                 progress(appended)
-        if appended and signed_at != self.ledger.size:
+        if self.ledger.signed_size != self.ledger.size:  # incl. an unsigned tail of a past run
             self.ledger.checkpoint()
         return appended
+
+
+def _leaf_position(index: int, leaf: bytes) -> int:
+    try:
+        position = json.loads(leaf)["position"]
+    except (ValueError, KeyError, TypeError):
+        raise LeafMismatchError(index, "is not a leaf record") from None
+    if type(position) is not int:
+        raise LeafMismatchError(index, "names no integer position")
+    return position
