@@ -35,8 +35,8 @@ def add_ledger_commands(subparsers: Subparsers) -> None:
                     "consistency with an earlier checkpoint", writes=False)
     p.add_argument("directory", metavar="DIR", help="an export folder")
     p.add_argument("--vkey", metavar="FILE", type=Path,
-                   help="verifier key obtained out of band (default: the export's own vkey, "
-                        "which proves nothing about who signed)")
+                   help="verifier key obtained out of band; without it only the export's "
+                        "self-consistency is checked and the command exits 1")
     p.add_argument("--previous-checkpoint", metavar="FILE", type=Path,
                    help="an earlier signed checkpoint the export must extend")
     p.add_argument("--previous-vkey", metavar="FILE", type=Path,
@@ -95,6 +95,9 @@ def cmd_export(ctx: Context) -> None:
 
 
 def cmd_verify(ctx: Context) -> int | None:
+    """Without ``--vkey`` the export's own vkey is all there is to check against: that proves
+    the files agree with each other, not who signed them, so the command says so loudly and
+    exits 1 after the checks (an auditor's script cannot mistake it for a verification)."""
     from ledger.verify import ExportVerificationError, verify_export
 
     args = ctx.args
@@ -113,13 +116,17 @@ def cmd_verify(ctx: Context) -> int | None:
         return fail(f"verification failed: {e}", EXIT_FAILURE)
     except ValueError as e:  # a malformed key or checkpoint given on the command line
         raise CliError(str(e)) from None
+    if report.vkey_from_export:
+        print(f"SELF-CONSISTENCY ONLY: {report.size} entries of {report.origin} agree with a "
+              f"checkpoint signed by the export's own key {report.key_id}; that proves nothing "
+              "about who signed. Pass --vkey with the registry's verifier key obtained out of "
+              "band.")
+        return fail("not verified: no verifier key given (--vkey)", EXIT_FAILURE)
     print(f"OK: {report.size} entries of {report.origin} verified against the checkpoint "
           f"signed by {report.key_name}")
+    print(f"trusted key: {report.key_id} (from {args.vkey})")
     if report.previous_size is not None:
         print(f"OK: consistent with the earlier checkpoint of size {report.previous_size}")
-    if report.vkey_from_export:
-        print("note: checked against the export's own vkey; pass --vkey with a key obtained "
-              "out of band to know who signed", file=sys.stderr)
     return None
 
 
