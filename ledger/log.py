@@ -22,8 +22,9 @@ truncate or roll back.
 Never sign what was not re-derived: before a checkpoint covers new leaves, each is read back from
 the *file* (not memory), its hash compared with the tree's, and handed to the ``leaf_check``
 the owner installed (the registry's follower re-derives every leaf from the stored event it
-encodes).  A mismatch raises :class:`~ledger.errors.LeafMismatchError` naming the index, is
-logged as an error, and nothing is signed.  A torn tail cut off on reopen is logged with what
+encodes); a ledger without a ``leaf_check`` signs what it holds, as a bare log does.  A
+mismatch raises :class:`~ledger.errors.LeafMismatchError` naming the index, is logged as an
+error, and nothing is signed.  A torn tail cut off on reopen is logged with what
 was dropped, and its bytes are kept in ``torn/`` inside the folder.
 """
 
@@ -252,17 +253,23 @@ class Ledger:
             return note
 
     def _check_new_leaves(self) -> None:
-        """Read back every leaf not yet checked, from the file, and check it."""
+        """Read back every leaf not yet checked, from the file, and check it.
+
+        Only with a ``leaf_check``: a bare ledger (tests, benchmarks) has nothing to re-derive
+        from, and reading back costs as much as the append did."""
+        if self._leaf_check is None:
+            return
         size = self.size
         for lo in range(self._checked, size, _CHECK_CHUNK):
             hi = min(size, lo + _CHECK_CHUNK)
             leaves = list(self._records.read_range(lo, hi))
-            for offset, digest in enumerate(hash_leaves(leaves)):
-                if digest != self._tree.leaf_hash(lo + offset):
-                    raise LeafMismatchError(lo + offset, "the leaf file no longer holds the "
-                                            "leaf that was appended")
-            if self._leaf_check is not None:
-                self._leaf_check(lo, leaves)
+            digests = hash_leaves(leaves)
+            if b"".join(digests) != self._tree.leaf_hashes(lo, hi):
+                bad = next(lo + i for i, d in enumerate(digests)
+                           if d != self._tree.leaf_hash(lo + i))
+                raise LeafMismatchError(bad, "the leaf file no longer holds the leaf that was "
+                                        "appended")
+            self._leaf_check(lo, leaves)
             self._checked = hi
 
     def _last_signed(self) -> Checkpoint | None:

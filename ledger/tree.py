@@ -128,6 +128,12 @@ class MerkleTree:
             raise IndexError(f"leaf index {index} out of range for size {self._size}")
         return self._node(0, index)
 
+    def leaf_hashes(self, start: int, end: int) -> bytes:
+        """The stored leaf hashes of ``start .. end - 1``, concatenated."""
+        if not 0 <= start <= end <= self._size:
+            raise IndexError(f"range [{start}, {end}) outside [0, {self._size})")
+        return bytes(self._levels[0][start * HASH_SIZE : end * HASH_SIZE])
+
     def _node(self, level: int, index: int) -> bytes:
         offset = index * HASH_SIZE
         return bytes(self._levels[level][offset : offset + HASH_SIZE])
