@@ -44,7 +44,8 @@ class AppState:
         registry = build_registry(env)
         settings = LedgerSettings.from_env(env)
         ledger = open_ledger(settings)
-        follower = LedgerFollower(registry, ledger, checkpoint_every=settings.checkpoint_every)
+        follower = LedgerFollower(registry, ledger, checkpoint_every=settings.checkpoint_every,
+                                  seal=settings.seal_key())
         tokens = open_tokens(env)
         # concurrent HTTP orders, of every market, share one save (see registry.order_gateway)
         market_data = MarketData(registry)
@@ -95,12 +96,15 @@ class AppState:
                 self.ledger.checkpoint()
         return self.ledger
 
-    def receipt(self, position: int) -> dict[str, Any]:
-        """Ledger index, leaf, inclusion proof and covering checkpoint of the event at
-        ``position`` (see ``registry.receipts``), after catching the ledger up."""
+    def receipt(self, position: int, *, subject_type: str | None = None,
+                subject: str | None = None) -> dict[str, Any]:
+        """Subject, event, ledger index, leaf, the subject's disclosed parts, inclusion proof
+        and covering checkpoint of the event at ``position`` (see ``registry.receipts``),
+        after catching the ledger up."""
         self.caught_up()
         with self.lock:  # no catch-up may append while the proof is computed
-            return receipt(self.ledger, position)
+            return receipt(self.ledger, position, follower=self.follower,
+                           subject_type=subject_type, subject=subject)
 
     def close(self) -> None:
         self.market_data.close()  # ends open live streams before the store goes away

@@ -132,6 +132,11 @@ class Ledger:
     # -- reading ------------------------------------------------------------------------------
 
     @property
+    def directory(self) -> Path:
+        """The ledger's data folder."""
+        return self._dir
+
+    @property
     def origin(self) -> str:
         """The checkpoint origin line of this log."""
         return self._origin

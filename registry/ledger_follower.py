@@ -25,6 +25,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
@@ -35,8 +36,17 @@ from ledger.log import Ledger
 from registry import canonical
 from registry.config import Settings
 from registry.events import to_record
+from registry.leaves import (
+    LEAF_FORMAT,
+    SealKey,
+    Subject,
+    aggregate_subject,
+    encode_v2,
+    leaf_format,
+)
 
 DEFAULT_ORIGIN = "surplus-registry.local/ledger"
+SEAL_KEY_FILE = "ledger-seal.key"
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,7 @@ class LedgerSettings:
     key_name: str
     key_file: str
     checkpoint_every: int
+    seal_key_file: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LedgerSettings:
@@ -61,7 +72,15 @@ class LedgerSettings:
             key_file=env.get("REGISTRY_LEDGER_KEY_FILE",
                              os.path.join(data_dir, "ledger-signing.key")),
             checkpoint_every=int(every),
+            seal_key_file=env.get("REGISTRY_LEDGER_SEAL_KEY_FILE",
+                                  os.path.join(data_dir, SEAL_KEY_FILE)),
         )
+
+    def seal_key(self) -> SealKey:
+        """The secret the salts of sealed parts derive from (created, mode 0600, if missing)."""
+        return SealKey.load_or_create(self.seal_key_file or
+                                      os.path.join(os.path.dirname(self.directory),
+                                                   SEAL_KEY_FILE))
 
 
 def open_ledger(settings: LedgerSettings) -> Ledger:
@@ -70,17 +89,22 @@ def open_ledger(settings: LedgerSettings) -> Ledger:
     return Ledger(settings.directory, origin=settings.origin, signer=signer)
 
 
+def _undecodable(notification: Notification) -> dict[str, Any]:
+    return {
+        "position": notification.id, "aggregate_id": str(notification.originator_id),
+        "version": notification.originator_version, "topic": notification.topic,
+        "undecodable": base64.b64encode(notification.state).decode("ascii"),
+    }
+
+
 def encode_leaf(app: Application, notification: Notification) -> bytes:
-    """The canonical leaf of one stored event. A stored event that no longer decodes (damaged
+    """The format-1 leaf of one stored event (what every leaf was before format 2, and what
+    older ledgers' leaves are re-derived as). A stored event that no longer decodes (damaged
     in the store) still yields a leaf, holding its raw bytes, so verification can name it."""
     try:
         record = to_record(notification.id, app.mapper.to_domain_event(notification))
     except Exception:  # any damage must surface as a mismatching leaf, never a crash
-        record = {
-            "position": notification.id, "aggregate_id": str(notification.originator_id),
-            "version": notification.originator_version, "topic": notification.topic,
-            "undecodable": base64.b64encode(notification.state).decode("ascii"),
-        }
+        record = _undecodable(notification)
     return canonical.dumps(record)  # RFC 8785 (registry.canonical)
 
 
@@ -89,9 +113,80 @@ def decode_leaf(leaf: bytes) -> dict[str, Any]:
     return record
 
 
-def store_leaves(app: Application, *, limit: int | None = None,
-                 page: int = 1000) -> Iterator[bytes]:
-    """Leaves re-derived from the event store as it is now, in commit order."""
+Entry = tuple[bytes, dict[str, Any] | None]  # leaf bytes, openings of its sealed parts
+
+
+class LeafEncoder:
+    """Leaves of stored events in the format the ledger uses at each index: format 1 below
+    ``format_2_from`` (a ledger begun before format 2), format 2 from there on.
+
+    Format 2 needs each event's aggregate subject, a natural key held by the aggregate's
+    creation event: taken from that event when it passes, otherwise read from the store
+    once per aggregate and kept."""
+
+    def __init__(self, app: Application, seal: SealKey, *, format_2_from: int = 0) -> None:
+        self.app, self.seal, self.format_2_from = app, seal, format_2_from
+        self._owners: dict[str, Subject] = {}
+
+    def entry(self, notification: Notification, index: int) -> Entry:
+        if index < self.format_2_from:
+            return encode_leaf(self.app, notification), None
+        try:
+            event = self.app.mapper.to_domain_event(notification)
+            record = to_record(notification.id, event)
+        except Exception:  # damage must surface as a mismatching leaf, never a crash
+            broken = {**_undecodable(notification), "leaf_format": LEAF_FORMAT, "subjects": []}
+            return canonical.dumps(broken), None
+        owner = self._owner(record)
+        return encode_v2(record, owner=owner, seal=self.seal)
+
+    def leaf(self, notification: Notification, index: int) -> bytes:
+        return self.entry(notification, index)[0]
+
+    def _owner(self, record: dict[str, Any]) -> Subject:
+        aggregate_id = record["aggregate_id"]
+        if record["version"] == 1:
+            found = aggregate_subject(record["topic"], record["payload"], aggregate_id)
+            self._owners[aggregate_id] = found
+            return found
+        cached = self._owners.get(aggregate_id)
+        if cached is None:
+            cached = self._owners[aggregate_id] = self._load_owner(record)
+        return cached
+
+    def _load_owner(self, record: dict[str, Any]) -> Subject:
+        aggregate_id = record["aggregate_id"]
+        created = None
+        try:
+            stored = self.app.recorder.select_events(UUID(aggregate_id), lte=1)
+            if stored:
+                first = self.app.mapper.to_domain_event(stored[0])
+                created = to_record(0, first)["payload"]
+        except Exception:  # a damaged creation event: the subject falls back to the id
+            created = None
+        return aggregate_subject(record["topic"], created, aggregate_id)
+
+
+def find_format_2_start(ledger: Ledger) -> int:
+    """The first index of a format-2 leaf (the ledger's size if it holds none yet, since the
+    next leaves will be): leaves switch format once, so a binary search finds it."""
+    size = ledger.size
+    if size == 0 or leaf_format(decode_leaf(ledger.leaf(size - 1))) == 1:
+        return size
+    low, high = 0, size - 1
+    while low < high:
+        mid = (low + high) // 2
+        if leaf_format(decode_leaf(ledger.leaf(mid))) == 1:
+            low = mid + 1
+        else:
+            high = mid
+    return low
+
+
+def store_entries(app: Application, encoder: LeafEncoder | None = None, *,
+                  limit: int | None = None, page: int = 1000) -> Iterator[Entry]:
+    """(leaf, openings) re-derived from the event store as it is now, in commit order;
+    without an ``encoder``, format-1 leaves (as every leaf was before format 2)."""
     done, start = 0, 1
     while limit is None or done < limit:
         size = page if limit is None else min(page, limit - done)
@@ -99,17 +194,39 @@ def store_leaves(app: Application, *, limit: int | None = None,
         if not batch:
             return
         for n in batch:
-            yield encode_leaf(app, n)
-        done += len(batch)
+            yield (encode_leaf(app, n), None) if encoder is None else encoder.entry(n, done)
+            done += 1
         start = batch[-1].id + 1
 
 
+def store_leaves(app: Application, encoder: LeafEncoder | None = None, *,
+                 limit: int | None = None, page: int = 1000) -> Iterator[bytes]:
+    """Leaves re-derived from the event store as it is now, in commit order."""
+    for leaf, _ in store_entries(app, encoder, limit=limit, page=page):
+        yield leaf
+
+
 class LedgerFollower:
-    def __init__(self, app: Application, ledger: Ledger, *, checkpoint_every: int = 1000) -> None:
+    def __init__(self, app: Application, ledger: Ledger, *, checkpoint_every: int = 1000,
+                 seal: SealKey | None = None) -> None:
         self.app = app
         self.ledger = ledger
         self.checkpoint_every = checkpoint_every
+        if seal is None:  # the default place: beside the ledger folder, in the data folder
+            seal = SealKey.load_or_create(ledger.directory.parent / SEAL_KEY_FILE)
+        self.encoder = LeafEncoder(app, seal, format_2_from=find_format_2_start(ledger))
         ledger.set_leaf_check(self.check_leaves)
+
+    def entries(self, *, limit: int | None = None) -> Iterator[Entry]:
+        """(leaf, openings) of every stored event, re-derived in this ledger's formats."""
+        return store_entries(self.app, self.encoder, limit=limit)
+
+    def export_entries(self, *, limit: int | None = None
+                       ) -> Iterator[tuple[bytes, dict[str, Any] | None]]:
+        """(leaf, extra keys of its ``entries.jsonl`` line): the auditor's export carries
+        every opening of a leaf's sealed parts under ``openings``."""
+        for leaf, openings in self.entries(limit=limit):
+            yield leaf, ({"openings": openings} if openings else None)
 
     def check_leaves(self, first: int, leaves: Sequence[bytes]) -> None:
         """Raise :class:`LeafMismatchError` unless ``leaves`` (indexes ``first``…) are exactly
@@ -129,7 +246,7 @@ class LedgerFollower:
             notification = stored.get(pos)
             if notification is None:
                 raise LeafMismatchError(index, f"the store holds no event at position {pos}")
-            if encode_leaf(self.app, notification) != leaf:
+            if self.encoder.leaf(notification, index) != leaf:
                 raise LeafMismatchError(index, f"differs from the stored event at position {pos}")
             previous = pos
         skipped = sorted(set(stored) - set(positions))
@@ -154,7 +271,9 @@ class LedgerFollower:
             batch = self.app.recorder.select_notifications(start, page)
             if not batch:
                 break
-            self.ledger.append_many([encode_leaf(self.app, n) for n in batch])
+            first = self.ledger.size
+            leaf = self.encoder.leaf
+            self.ledger.append_many([leaf(n, first + i) for i, n in enumerate(batch)])
             appended += len(batch)
             start = batch[-1].id + 1
             if self.ledger.size - signed_at >= self.checkpoint_every:

@@ -204,4 +204,4 @@ def receipt(reference: ReferencePath, user: CurrentUser, registry: RegistryDep,
     with data.lock:
         events: dict[str, Any] = dict(data.agreements[reference]["events"])
     event = "Settled" if "Settled" in events else max(events, key=events.__getitem__)
-    return Receipt(subject=reference, event=event, **state.receipt(events[event]))
+    return Receipt(**state.receipt(events[event], subject_type="agreement", subject=reference))

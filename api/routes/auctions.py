@@ -210,4 +210,4 @@ def receipt(auction_id: AuctionPath, user: CurrentUser, registry: RegistryDep,
         position = data.auctions[auction_id]["events"].get("Cleared")
     if position is None:
         raise not_found(f"receipt of auction {auction_id}: it is not cleared yet")
-    return Receipt(subject=auction_id, event="Cleared", **state.receipt(position))
+    return Receipt(**state.receipt(position, subject_type="auction", subject=auction_id))

@@ -148,9 +148,7 @@ def receipt(code: OwnEnterprise, position: Annotated[int, Path(ge=1, le=2**62)],
     found = directory.holding_event_at(registry, position)
     if found is None or code not in found[2]:
         raise not_found(f"holding event of {code} at position {position}")
-    name, event, _ = found
-    subject = getattr(event, "ref", None) or getattr(event, "approval", None) or name
-    return Receipt(subject=subject, event=name, **state.receipt(position))
+    return Receipt(**state.receipt(position))  # the leaf's first (most specific) subject
 
 
 @router.post("/holdings/{code}/reservations", status_code=status.HTTP_201_CREATED)

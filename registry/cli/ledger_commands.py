@@ -80,15 +80,16 @@ def read_text(path: Path, what: str) -> str:
 def cmd_export(ctx: Context) -> None:
     from ledger.export import export_ledger
     from ledger.log import Ledger
-    from registry.ledger_follower import store_leaves
 
     if ctx.settings.store == "memory":
         raise CliError("the in-memory store keeps no ledger; export from a persistent store")
     ctx.follow()
     ledger: Ledger = ctx.ledger
+    follower = ctx.follower()
     with progress_bar("ledger: exporting", unit="entries", total=ledger.size) as tick:
+        # entries re-derived from the store, each with the openings of its sealed parts
         note = export_ledger(ledger, ctx.args.directory,
-                             leaves=lambda size: store_leaves(ctx.registry, limit=size),
+                             leaves=lambda size: follower.export_entries(limit=size),
                              progress=tick)
     origin, size, root = note.split("\n")[:3]
     print(f"exported {size} entries of {origin} to {ctx.args.directory} (root {root})")
