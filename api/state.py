@@ -18,7 +18,7 @@ from registry.config import Settings
 from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
 from registry.market_data import MarketData
 from registry.order_gateway import OrderGateway
-from registry.receipts import receipt
+from registry.receipts import find_recorded, leaf_index, receipt
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,17 @@ class AppState:
         with self.lock:  # no catch-up may append while the proof is computed
             return receipt(self.ledger, position, follower=self.follower,
                            subject_type=subject_type, subject=subject)
+
+    def find_recorded(self, before: int, *, subject_type: str, subject: str,
+                      event: str | None = None) -> tuple[int, str] | None:
+        """(position, event name) of the first event after ``before`` naming that subject."""
+        return find_recorded(self.follower, before, subject_type=subject_type,
+                             subject=subject, event=event)
+
+    def ledger_index(self, position: int) -> int:
+        """The ledger index the event at ``position`` has (or will have once appended)."""
+        with self.lock:
+            return leaf_index(self.follower, position)
 
     def close(self) -> None:
         self.market_data.close()  # ends open live streams before the store goes away

@@ -42,6 +42,7 @@ from registry.leaves import (
     Subject,
     aggregate_subject,
     encode_v2,
+    event_subjects,
     leaf_format,
 )
 
@@ -139,6 +140,15 @@ class LeafEncoder:
             return canonical.dumps(broken), None
         owner = self._owner(record)
         return encode_v2(record, owner=owner, seal=self.seal)
+
+    def subjects(self, notification: Notification) -> list[Subject]:
+        """The typed subjects a format-2 leaf of this stored event names."""
+        try:
+            record = to_record(notification.id, self.app.mapper.to_domain_event(notification))
+        except Exception:  # an undecodable event names nothing
+            return []
+        return [*event_subjects(record["topic"], record["payload"], record["position"]),
+                self._owner(record)]
 
     def leaf(self, notification: Notification, index: int) -> bytes:
         return self.entry(notification, index)[0]

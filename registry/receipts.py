@@ -61,6 +61,39 @@ def ledger_index(ledger: Ledger, position: int) -> int:
     raise NotFound(f"no ledger leaf for event-log position {position} yet")
 
 
+def leaf_index(follower: LedgerFollower, position: int) -> int:
+    """The index of the leaf of ``position``, also before the follower has appended it: the
+    leaves so far plus the stored events between the last leaf and ``position``."""
+    ledger = follower.ledger
+    last = follower.last_position()
+    if position <= last:
+        return ledger_index(ledger, position)
+    pending = follower.app.recorder.select_notifications(last + 1, position - last,
+                                                         stop=position)
+    if not pending or pending[-1].id != position:
+        raise NotFound(f"no stored event at position {position}")
+    return ledger.size + len(pending) - 1
+
+
+def find_recorded(follower: LedgerFollower, before: int, *, subject_type: str, subject: str,
+                  event: str | None = None) -> tuple[int, str] | None:
+    """(position, event name) of the first stored event after ``before`` whose leaf names
+    ``subject_type`` ``subject`` (and is an ``event``, if given)."""
+    start = before + 1
+    while True:
+        batch = follower.app.recorder.select_notifications(start, 200)
+        if not batch:
+            return None
+        for n in batch:
+            name = event_name(n.topic)
+            if event is not None and name != event:
+                continue
+            if any(s.type == subject_type and s.id == subject
+                   for s in follower.encoder.subjects(n)):
+                return int(n.id), name
+        start = batch[-1].id + 1
+
+
 def event_name(topic: str) -> str:
     """``surplus:Agreement.Settled.v1`` → ``Settled``."""
     return event_key(topic).rpartition(".")[2]

@@ -12,7 +12,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.deps import Administrator, OwnEnterprise, Page, PageDep, RegistryDep, now, paginate
+from api.deps import (
+    Administrator,
+    OwnEnterprise,
+    Page,
+    PageDep,
+    RegistryDep,
+    StateDep,
+    now,
+    paginate,
+)
+from api.ledger_refs import with_ledger
+from api.schemas.ledger import LedgerRef
 from domain.errors import NotFound
 from registry.bootstrap import Registry
 
@@ -39,6 +50,12 @@ class Account(BaseModel):
     available: int
     deposited: int
     withdrawn: int
+
+
+class AccountRecorded(Account):
+    """Account as a write answers it: with where its event sits in the ledger."""
+
+    ledger: LedgerRef | None = None  # where its event sits in the ledger, and its receipt
 
 
 class Movement(BaseModel):
@@ -98,16 +115,22 @@ def movements(code: OwnEnterprise, registry: RegistryDep, page: PageDep) -> Page
 
 
 @router.post("/{code}/deposits", status_code=status.HTTP_201_CREATED)
-def deposit(code: str, body: Record, user: Administrator, registry: RegistryDep) -> Account:
+def deposit(code: str, body: Record, user: Administrator, registry: RegistryDep,
+            state: StateDep) -> AccountRecorded:
     """Record a deposit (administrators); answers the account after it."""
+    before = registry.position()
     registry.deposit(enterprise=code, amount=body.amount, reference=body.reference,
                      administrator=user.subject, at=now())
-    return _account(registry, code)
+    return with_ledger(_account(registry, code), state, before, subject_type="deposit",
+                       subject=body.reference, event="Deposited", as_=AccountRecorded)
 
 
 @router.post("/{code}/withdrawals", status_code=status.HTTP_201_CREATED)
-def withdraw(code: str, body: Record, user: Administrator, registry: RegistryDep) -> Account:
+def withdraw(code: str, body: Record, user: Administrator, registry: RegistryDep,
+             state: StateDep) -> AccountRecorded:
     """Record a withdrawal of available cash (administrators); 409 if not available."""
+    before = registry.position()
     registry.withdraw(enterprise=code, amount=body.amount, reference=body.reference,
                       administrator=user.subject, at=now())
-    return _account(registry, code)
+    return with_ledger(_account(registry, code), state, before, subject_type="withdrawal",
+                       subject=body.reference, event="Withdrawn", as_=AccountRecorded)

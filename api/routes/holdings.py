@@ -31,6 +31,7 @@ from api.deps import (
     now,
     paginate,
 )
+from api.ledger_refs import with_ledger
 from api.schemas.common import INSTRUMENT_PATTERN, SERIAL_PATTERN, Balance
 from api.schemas.holdings import (
     ExpiryPublic,
@@ -65,18 +66,26 @@ SerialPath = Annotated[str, Path(pattern=SERIAL_PATTERN,
 
 
 @router.post("/freezes", status_code=status.HTTP_201_CREATED)
-def freeze(body: FreezeCreate, _: Administrator, registry: RegistryDep) -> FreezePublic:
+def freeze(body: FreezeCreate, _: Administrator, registry: RegistryDep,
+           state: StateDep) -> FreezePublic:
     """Freeze an owner's available units under a freeze order (administrators)."""
+    before = registry.position()
     n = registry.freeze(instrument=body.instrument, owner=body.owner, ref=body.ref,
                         reason=body.reason, quantity=body.quantity, at=now())
-    return FreezePublic(instrument=body.instrument, owner=body.owner, ref=body.ref, quantity=n)
+    return with_ledger(FreezePublic(instrument=body.instrument, owner=body.owner, ref=body.ref,
+                                    quantity=n), state, before, subject_type="freeze",
+                       subject=body.ref, event="Frozen", as_=FreezePublic)
 
 
 @router.post("/unfreezes")
-def unfreeze(body: Unfreeze, _: Administrator, registry: RegistryDep) -> UnfreezePublic:
+def unfreeze(body: Unfreeze, _: Administrator, registry: RegistryDep,
+             state: StateDep) -> UnfreezePublic:
     """Lift a freeze order (administrators); 404 when nothing is frozen under it."""
+    before = registry.position()
     n = registry.unfreeze(instrument=body.instrument, ref=body.ref, at=now())
-    return UnfreezePublic(instrument=body.instrument, ref=body.ref, quantity=n)
+    return with_ledger(UnfreezePublic(instrument=body.instrument, ref=body.ref, quantity=n),
+                       state, before, subject_type="freeze", subject=body.ref,
+                       event="Unfrozen", as_=UnfreezePublic)
 
 
 @router.post("/expiry-runs")
@@ -125,7 +134,7 @@ def holding(code: OwnEnterprise, instrument: InstrumentPath,
 
 @router.post("/holdings/{code}/transfers", status_code=status.HTTP_201_CREATED)
 def transfer(code: str, body: TransferCreate, user: CurrentUser,
-             registry: RegistryDep) -> TransferPublic:
+             registry: RegistryDep, state: StateDep) -> TransferPublic:
     """Transfer units to another enterprise inside the trading zone; the response names the
     trading-rule version applied and the event's log position (for its ledger receipt). The
     ``ref`` is the seller's own: used again for the same instrument, it answers 409 and moves
@@ -134,9 +143,12 @@ def transfer(code: str, body: TransferCreate, user: CurrentUser,
     version, position = holds.transfer(
         registry, instrument=body.instrument, seller=seller, buyer=body.buyer,
         quantity=body.quantity, ref=body.ref, at=now(), from_hold=body.from_reservation)
-    return TransferPublic(instrument=body.instrument, seller=seller, buyer=body.buyer,
-                          quantity=body.quantity, ref=body.ref, rule_version=version,
-                          position=position)
+    return with_ledger(TransferPublic(instrument=body.instrument, seller=seller,
+                                      buyer=body.buyer, quantity=body.quantity, ref=body.ref,
+                                      rule_version=version, position=position),
+                       state, (position or 1) - 1, subject_type="transfer", subject=body.ref,
+                       event="Transferred",
+                       receipt=f"/holdings/{seller}/receipts/{position}", as_=TransferPublic)
 
 
 @router.get("/holdings/{code}/receipts/{position}")
@@ -172,11 +184,14 @@ def release(code: str, body: HoldRelease, user: CurrentUser,
 
 @router.post("/holdings/{code}/retirements", status_code=status.HTTP_201_CREATED)
 def retire(code: str, body: RetirementCreate, user: CurrentUser,
-           registry: RegistryDep) -> RetirementPublic:
+           registry: RegistryDep, state: StateDep) -> RetirementPublic:
     """Give units up for good (voluntary cancellation)."""
     owner = acting_for(user, code)
+    before = registry.position()
     registry.retire(instrument=body.instrument, owner=owner, quantity=body.quantity,
                     reason=body.reason, at=now())
-    return RetirementPublic(instrument=body.instrument, owner=owner, quantity=body.quantity,
-                            reason=body.reason)
+    return with_ledger(RetirementPublic(instrument=body.instrument, owner=owner,
+                                        quantity=body.quantity, reason=body.reason),
+                       state, before, subject_type="enterprise", subject=owner,
+                       event="Retired", as_=RetirementPublic)
 

@@ -6,16 +6,20 @@ Proofs have the same JSON shape as ``registry ledger proof``: hashes in base64, 
 from __future__ import annotations
 
 import base64
+import json
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, ConfigDict
 
 from api.auth import require
+from api.deps import CurrentUser
+from api.schemas.trades import Receipt
 from api.state import AppState
 from api.tokens import Principal
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, NotFound
+from registry.leaves import subjects_of
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
 Size = Annotated[int, Query(ge=0, le=2**62)]
@@ -96,3 +100,29 @@ def entries(
     end = min(ledger.size, start + limit)
     return [Entry(index=i, leaf=base64.b64encode(ledger.leaf(i)).decode("ascii"))
             for i in range(start, end)]
+
+
+#: subject types under which a leaf names the enterprise or agency it concerns
+_PARTY_TYPES = {"enterprise": ("enterprise", "cash_account"), "agency": ("agency",)}
+
+
+@router.get("/receipts/{position}")
+def receipt(
+    request: Request,
+    position: Annotated[int, Path(ge=1, le=2**62)],
+    user: CurrentUser,
+    subject_type: Annotated[str | None, Query(max_length=40)] = None,
+    subject: Annotated[str | None, Query(max_length=200)] = None,
+) -> Receipt:
+    """The receipt of the event at log ``position``, for its typed subject ``subject_type`` /
+    ``subject`` (default: the leaf's first). Administrators and auditors read any; an
+    enterprise or agency only those whose leaf names it; anything else answers 404."""
+    found = _state(request).receipt(position, subject_type=subject_type, subject=subject)
+    if user.role not in ("administrator", "auditor"):
+        record = json.loads(base64.b64decode(found["leaf"]))
+        kinds = _PARTY_TYPES.get(user.role, ())
+        if not any(s.get("type") in kinds and s.get("id") == user.subject
+                   for s in subjects_of(record)):
+            # the very answer of a position with no leaf: another's event is no one's business
+            raise NotFound(f"no ledger leaf for event-log position {position} yet")
+    return Receipt(**found)

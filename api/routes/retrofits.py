@@ -26,11 +26,13 @@ from api.deps import (
     Page,
     PageDep,
     RegistryDep,
+    StateDep,
     acting_for,
     not_found,
     now,
     paginate,
 )
+from api.ledger_refs import with_ledger
 from api.schemas.retrofits import (
     AuditSubmission,
     Confirmed,
@@ -146,12 +148,15 @@ def confirmation(reference: str, user: Administrator, registry: RegistryDep,
 
 
 @router.post("/{reference}/issuance")
-def issuance(reference: str, user: Administrator, registry: RegistryDep,
+def issuance(reference: str, user: Administrator, registry: RegistryDep, state: StateDep,
              _: Decision | None = None) -> Issued:
     """Issue the confirmed surplus as serial-numbered lots, one per kind (administrators);
     409 ``no-surplus`` when the reduction only met the enterprise's own task."""
+    before = registry.position()
     lots = registry.issue_surplus(reference=reference, administrator=user.subject, at=now())
-    return Issued.model_validate({"reference": reference, "lots": lots})
+    return with_ledger(Issued.model_validate({"reference": reference, "lots": lots}), state,
+                       before, subject_type="retrofit", subject=reference, event="Issued",
+                       as_=Issued)
 
 
 @router.post("/{reference}/revocation")

@@ -7,6 +7,7 @@ from datetime import date
 from pydantic import field_validator
 
 from api.schemas.common import Balance, Body, CreditCode, InstrumentCode, Out, Quantity, Ref, Text
+from api.schemas.ledger import LedgerRef
 
 
 class Block(Out):
@@ -44,6 +45,7 @@ class TransferPublic(Out):
     ref: str
     rule_version: str
     position: int | None
+    ledger: LedgerRef | None = None  # where its event sits in the ledger, and its receipt
 
 
 class HoldCreate(Body):
@@ -77,6 +79,7 @@ class RetirementPublic(Out):
     owner: str
     quantity: int
     reason: str
+    ledger: LedgerRef | None = None  # where its event sits in the ledger, and its receipt
 
 
 class FreezeCreate(Body):
@@ -94,6 +97,7 @@ class FreezePublic(Out):
     owner: str
     ref: str
     quantity: int
+    ledger: LedgerRef | None = None  # where its event sits in the ledger, and its receipt
 
 
 class Unfreeze(Body):
@@ -105,6 +109,7 @@ class UnfreezePublic(Out):
     instrument: str
     ref: str
     quantity: int
+    ledger: LedgerRef | None = None  # where its event sits in the ledger, and its receipt
 
 
 class ExpiryRun(Body):

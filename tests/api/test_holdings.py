@@ -184,7 +184,19 @@ def test_administrators_freeze_and_unfreeze(api: Api) -> None:
     problem(api.firm(api.w.dyeing).post("/unfreezes",
                                         {"instrument": COD, "ref": "GDEE-FRZ-1"}), 403)
     lifted = api.admin.post("/unfreezes", {"instrument": COD, "ref": "GDEE-FRZ-1"})
-    assert lifted.json() == {"instrument": COD, "ref": "GDEE-FRZ-1", "quantity": 100}
+    ledger = lifted.json().pop("ledger")
+    assert {k: v for k, v in lifted.json().items() if k != "ledger"} == {
+        "instrument": COD, "ref": "GDEE-FRZ-1", "quantity": 100}
+    assert (ledger["event"], ledger["subject_type"], ledger["subject"]) == (
+        "Unfrozen", "freeze", "GDEE-FRZ-1")
+    # the freeze's response names its ledger index and receipt, and the receipt says so
+    ref = frozen.json()["ledger"]
+    receipt = api.admin.get(ref["receipt"]).json()
+    assert (receipt["index"], receipt["position"], receipt["event"]) == (
+        ref["ledger_index"], ref["position"], "Frozen")
+    assert (receipt["subject_type"], receipt["subject"]) == ("freeze", "GDEE-FRZ-1")
+    assert api.firm(api.w.dyeing).get(ref["receipt"]).status_code == 200  # names dyeing
+    assert api.firm(api.w.paper).get(ref["receipt"]).status_code == 404
     assert balance(api, api.w.dyeing)["usable"] == 500
     problem(api.admin.post("/unfreezes", {"instrument": COD, "ref": "GDEE-FRZ-1"}),
             404)
