@@ -15,7 +15,12 @@ from domain.exchange.orders import Outcome
 from ledger.log import Ledger
 from registry.bootstrap import Registry, build_registry
 from registry.config import Settings
-from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
+from registry.ledger_follower import (
+    ContinuousSigner,
+    LedgerFollower,
+    LedgerSettings,
+    open_ledger,
+)
 from registry.market_data import MarketData
 from registry.order_gateway import OrderGateway
 from registry.receipts import find_recorded, leaf_index, receipt
@@ -38,6 +43,8 @@ class AppState:
     gateway: OrderGateway
     market_data: MarketData
     lock: threading.Lock = field(default_factory=threading.Lock)
+    sign_interval: float = 0.1
+    signer: ContinuousSigner | None = None
 
     @classmethod
     def open(cls, env: Mapping[str, str]) -> AppState:
@@ -57,7 +64,16 @@ class AppState:
 
         gateway = OrderGateway(submit_batches, clock=_clock)
         return cls(registry=registry, ledger=ledger, follower=follower, tokens=tokens,
-                   gateway=gateway, market_data=market_data)
+                   gateway=gateway, market_data=market_data,
+                   sign_interval=sign_interval(env))
+
+    def start_signing(self) -> None:
+        """Follow the store and sign continuously in a thread of its own (the maximum merge
+        delay: ``REGISTRY_SIGN_INTERVAL_MS``, 100 ms by default, plus one round's work)."""
+        if self.signer is None:
+            self.signer = ContinuousSigner(self.follower, self.lock,
+                                           interval=self.sign_interval)
+            self.signer.start()
 
     def warm(self) -> None:
         """Do before serving what the first requests would otherwise do while others wait:
@@ -118,10 +134,20 @@ class AppState:
             return leaf_index(self.follower, position)
 
     def close(self) -> None:
+        if self.signer is not None:
+            self.signer.stop()
         self.market_data.close()  # ends open live streams before the store goes away
         self.tokens.close()
         self.ledger.close()
         self.registry.close()
+
+
+def sign_interval(env: Mapping[str, str]) -> float:
+    """Seconds between the signer's rounds (``REGISTRY_SIGN_INTERVAL_MS``)."""
+    text = env.get("REGISTRY_SIGN_INTERVAL_MS", "100")
+    if not text.isdigit() or not 1 <= int(text) <= 60_000:
+        raise ValueError(f"REGISTRY_SIGN_INTERVAL_MS must be 1..60000, not {text!r}")
+    return int(text) / 1000
 
 
 def open_tokens(env: Mapping[str, str]) -> TokenStore:

@@ -78,6 +78,7 @@ class Ledger:
         self._origin, self._signer = origin, signer
         self._leaf_check = leaf_check
         self._checked = 0  # leaves below this were read back and checked (or are signed)
+        self._signed_size = 0
         self.torn_path: Path | None = None  # where a torn tail cut off at open was kept
         self._mutex = threading.RLock()
         self._lock_fd = self._take_lock()
@@ -100,7 +101,7 @@ class Ledger:
         self._records.recover(protected=last.size if last else 0, sink=self._tree.extend_hashes)
         if last is not None and not self._extends(last):
             raise LedgerCorruptError("leaf file does not match the signed checkpoint")
-        self._checked = last.size if last else 0
+        self._checked = self._signed_size = last.size if last else 0
         if self._records.torn_tail is not None:
             self._report_torn(self._records.torn_tail)
 
@@ -163,9 +164,9 @@ class Ledger:
 
     @property
     def signed_size(self) -> int:
-        """The size of the latest signed checkpoint (0 before the first)."""
-        last = self._last_signed()
-        return 0 if last is None else last.size
+        """The size of the latest signed checkpoint (0 before the first); kept in memory, as
+        this process is the folder's only writer."""
+        return self._signed_size
 
     def set_leaf_check(self, check: LeafCheck | None) -> None:
         """Install the re-derivation every new leaf must pass before it is signed."""
@@ -255,6 +256,7 @@ class Ledger:
             body = Checkpoint(self._origin, self.size, self._tree.root())
             note = sign_checkpoint(checkpoint=body, signer=self._signer)
             atomic_write_bytes(self._dir / CHECKPOINT_FILE, note.encode("utf-8"))
+            self._signed_size = body.size
             return note
 
     def _check_new_leaves(self) -> None:

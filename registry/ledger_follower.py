@@ -21,9 +21,14 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
+import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -45,6 +50,8 @@ from registry.leaves import (
     event_subjects,
     leaf_format,
 )
+
+log = logging.getLogger(__name__)
 
 DEFAULT_ORIGIN = "surplus-registry.local/ledger"
 SEAL_KEY_FILE = "ledger-seal.key"
@@ -304,3 +311,100 @@ def _leaf_position(index: int, leaf: bytes) -> int:
     if type(position) is not int:
         raise LeafMismatchError(index, "names no integer position")
     return position
+
+
+@dataclass(frozen=True)
+class MergeDelay:
+    """How long committed events waited for a signed checkpoint (seconds)."""
+
+    count: int
+    p50: float
+    p99: float
+    max: float
+
+
+class ContinuousSigner:
+    """Follows the store in its own thread: every ``interval`` seconds (or at once when woken)
+    it appends a leaf per newly committed event, re-derives them and signs a checkpoint, so
+    every committed event is under a signed checkpoint within the maximum merge delay.
+
+    The merge delay of each event is measured when its checkpoint is signed: the signing time
+    minus the event's own timestamp (taken when the command created it, before its commit, so
+    the figure errs long). A failure (a leaf that does not re-derive, a full disk) is logged as
+    an error and retried every ``retry`` seconds; nothing is signed meanwhile."""
+
+    def __init__(self, follower: LedgerFollower, lock: threading.Lock, *,
+                 interval: float = 0.1, retry: float = 5.0,
+                 clock: Callable[[], float] = time.time, keep: int = 100_000) -> None:
+        self.follower, self.lock = follower, lock
+        self.interval, self.retry, self.clock = interval, retry, clock
+        self._delays: deque[float] = deque(maxlen=keep)
+        self._count = 0
+        self._max = 0.0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: BaseException | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="ledger-signer", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Sign now rather than at the next tick (a write just committed)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.step()
+                self.last_error = None
+                pause = self.interval
+            except Exception as e:  # logged loudly, retried; the service keeps serving
+                if type(e) is not type(self.last_error) or str(e) != str(self.last_error):
+                    log.error("ledger signer: not signing: %s", e, exc_info=True)
+                self.last_error, pause = e, self.retry
+            self._wake.wait(pause)
+            self._wake.clear()
+
+    def step(self) -> int:
+        """One round: catch up and sign; returns the leaves newly signed."""
+        with self.lock:
+            ledger = self.follower.ledger
+            before = ledger.signed_size
+            self.follower.catch_up()
+            after = ledger.signed_size
+            signed_at = self.clock()
+            stamps = [_leaf_time(leaf) for leaf in ledger.leaves(before, after)]
+        for stamp in stamps:
+            if stamp is not None:
+                delay = max(0.0, signed_at - stamp)
+                self._delays.append(delay)
+                self._count += 1
+                self._max = max(self._max, delay)
+        return after - before
+
+    def merge_delay(self) -> MergeDelay:
+        """Percentiles over the last ``keep`` events signed, the maximum over all of them."""
+        ordered = sorted(self._delays)
+        if not ordered:
+            return MergeDelay(0, 0.0, 0.0, 0.0)
+
+        def pick(q: float) -> float:
+            return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+        return MergeDelay(self._count, pick(0.50), pick(0.99), self._max)
+
+
+def _leaf_time(leaf: bytes) -> float | None:
+    try:
+        stamp = json.loads(leaf).get("timestamp")
+        return datetime.fromisoformat(stamp).timestamp() if isinstance(stamp, str) else None
+    except (ValueError, AttributeError):
+        return None

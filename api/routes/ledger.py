@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require
 from api.deps import CurrentUser
@@ -79,6 +79,41 @@ def consistency(request: Request, old: Size, new: Size) -> ConsistencyProof:
     if not 0 < old <= new <= ledger.size:
         raise InvalidInput(f"need 0 < old <= new <= {ledger.size}, got old={old} new={new}")
     return ConsistencyProof(old=old, new=new, hashes=_b64(ledger.consistency_proof(old, new)))
+
+
+class MergeDelayOut(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    count: int = Field(description="events signed since the service started")
+    p50_ms: float
+    p99_ms: float = Field(description="over the last 100,000 events signed")
+    max_ms: float
+
+
+class LedgerStatus(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    size: int = Field(description="leaves appended")
+    signed_size: int = Field(description="leaves under the latest signed checkpoint")
+    sign_interval_ms: float
+    merge_delay: MergeDelayOut = Field(
+        description="how long committed events waited for a signed checkpoint: signing time "
+                    "minus the event's timestamp")
+    signing_error: str | None = Field(description="why the signer is not signing, if it is not")
+
+
+@router.get("/status")
+def ledger_status(request: Request) -> LedgerStatus:
+    """The continuous signer: leaves appended and signed, and the merge delay measured."""
+    state = _state(request)
+    signer = state.signer
+    delay = signer.merge_delay() if signer is not None else None
+    return LedgerStatus(
+        size=state.ledger.size, signed_size=state.ledger.signed_size,
+        sign_interval_ms=state.sign_interval * 1000,
+        merge_delay=MergeDelayOut(
+            count=delay.count if delay else 0, p50_ms=(delay.p50 if delay else 0) * 1000,
+            p99_ms=(delay.p99 if delay else 0) * 1000, max_ms=(delay.max if delay else 0) * 1000),
+        signing_error=None if signer is None or signer.last_error is None
+        else str(signer.last_error))
 
 
 class Entry(BaseModel):

@@ -42,6 +42,7 @@ PUBLIC = {
     ("get", "/health"),
     ("get", "/ledger/checkpoint"),
     ("get", "/ledger/vkey"),
+    ("get", "/ledger/status"),
     ("get", "/ledger/proof/inclusion"),
     ("get", "/ledger/proof/consistency"),
 }
