@@ -51,6 +51,7 @@ from ledger.fsutil import atomic_write_bytes
 from ledger.merkle import hash_leaf
 from ledger.note import Signer
 from ledger.records import RecordFile, TornTail
+from ledger.tiles import TILE_WIDTH, TileError, TilePath, encode_bundle, tile_path
 from ledger.tree import MerkleTree, hash_leaves
 
 __all__ = ["CHECKPOINT_FILE", "LEAVES_FILE", "TORN_DIR", "LeafCheck", "Ledger"]
@@ -195,6 +196,22 @@ class Ledger:
             if hash_leaf(leaf) != self._tree.leaf_hash(index):
                 raise LedgerCorruptError(f"leaf {index} no longer matches its hash")
             return leaf
+
+    def tile(self, tile: TilePath) -> bytes:
+        """A C2SP tlog-tiles tile (or entry bundle) within the latest signed checkpoint.
+
+        Raises :class:`~ledger.tiles.TileError` for a tile reaching past the signed size."""
+        with self._mutex:
+            if tile.leaves_needed() > self._signed_size:
+                raise TileError(f"{tile_path(tile)} needs a signed tree of "
+                                f"{tile.leaves_needed()} leaves; the checkpoint signs "
+                                f"{self._signed_size}")
+            if tile.level is None:
+                first = tile.index * TILE_WIDTH
+                return encode_bundle(list(self._records.read_range(first, first + tile.width)),
+                                     first)
+            start = tile.index * TILE_WIDTH
+            return self._tree.subtree_hashes(8 * tile.level, start, start + tile.width)
 
     def leaf_hash(self, index: int) -> bytes:
         """The RFC 9162 leaf hash of leaf ``index``."""

@@ -10,7 +10,7 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require
@@ -19,6 +19,7 @@ from api.schemas.trades import Receipt
 from api.state import AppState
 from api.tokens import Principal
 from domain.errors import InvalidInput, NotFound
+from ledger.tiles import TileError, parse_tile_path
 from registry.leaves import subjects_of
 
 router = APIRouter(prefix="/ledger", tags=["ledger"])
@@ -50,10 +51,45 @@ def _b64(hashes: list[bytes]) -> list[str]:
 
 
 @router.get("/checkpoint", response_class=PlainTextResponse)
-def checkpoint(request: Request) -> str:
-    """The latest signed checkpoint (C2SP tlog-checkpoint signed note)."""
+def checkpoint(request: Request, response: Response) -> str:
+    """The latest signed checkpoint (C2SP tlog-checkpoint signed note); also the
+    ``<prefix>/checkpoint`` of the C2SP tlog-tiles log at prefix ``/ledger``."""
     note = _state(request).caught_up().latest_checkpoint()
+    response.headers["Cache-Control"] = "max-age=1"  # mutable: seconds at most
     return note or ""
+
+
+_TILE_TYPE = "application/octet-stream"
+_IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
+
+
+def _tile(request: Request, path: str) -> Response:
+    try:
+        tile = parse_tile_path(path)
+        data = _state(request).ledger.tile(tile)
+    except TileError as e:
+        raise NotFound(str(e)) from None
+    return Response(content=data, media_type=_TILE_TYPE, headers=_IMMUTABLE)
+
+
+@router.get("/tile/entries/{path:path}", response_class=Response,
+            responses={200: {"content": {_TILE_TYPE: {}}}})
+def entry_bundle(request: Request, path: str,
+                 _: Annotated[Principal, Depends(require("auditor", "administrator"))]
+                 ) -> Response:
+    """A C2SP tlog-tiles entry bundle (``<N>[.p/<W>]``): the leaves, each a big-endian uint16
+    length and its bytes. Auditors and administrators only: a leaf of a single-party event
+    holds its payload (the hash tiles and the checkpoint are public)."""
+    return _tile(request, f"entries/{path}")
+
+
+@router.get("/tile/{path:path}", response_class=Response,
+            responses={200: {"content": {_TILE_TYPE: {}}}})
+def hash_tile(request: Request, path: str) -> Response:
+    """A C2SP tlog-tiles hash tile ``<L>/<N>[.p/<W>]`` within the latest signed checkpoint:
+    256 (or ``W``) concatenated SHA-256 Merkle Tree Hashes; any tlog-tiles client verifies
+    it against the checkpoint."""
+    return _tile(request, path)
 
 
 @router.get("/vkey", response_class=PlainTextResponse)

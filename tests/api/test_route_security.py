@@ -43,6 +43,7 @@ PUBLIC = {
     ("get", "/ledger/checkpoint"),
     ("get", "/ledger/vkey"),
     ("get", "/ledger/status"),
+    ("get", "/ledger/tile/{path}"),
     ("get", "/ledger/proof/inclusion"),
     ("get", "/ledger/proof/consistency"),
 }
@@ -89,6 +90,7 @@ PARAMETERS: dict[tuple[str, str], str] = {
     ("/", "reference"): OWNED,
     ("/auctions/", "auction_id"): SHARED,  # auctions are public; bids and receipts are not
     ("/tokens/", "token_id"): ADMIN,
+    ("/ledger/tile/", "path"): SHARED,  # tlog-tiles: hash tiles public, entry bundles auditors'
 }
 #: required query parameters
 QUERY = {
@@ -216,6 +218,8 @@ def seed(ex: Exchange) -> Market:
         ("/agreements/", "reference"): ("AG-HX-JH-1", "AG-NONE"),
         ("/agencies/", "code"): (w.auditor, code(77, prefix="91440101MA9X")),
         ("/credit/agencies/", "code"): (w.auditor, code(77, prefix="91440101MA9X")),
+        ("/ledger/tile/", "path"): ("0/000.p/1", "0/x999/000"),
+        ("/ledger/tile/entries/", "path"): ("000.p/1", "x999/000"),
     }
     audit = {"report_sha256": sha("RF-COD/re-audit"), "amounts": {"COD": 1000}}
     order = {"side": "sell", "price": PRICE, "quantity": 1000}
