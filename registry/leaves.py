@@ -117,10 +117,6 @@ def _snake(name: str) -> str:
                    for i, c in enumerate(name))
 
 
-def _parties(payload: Payload, *keys: str) -> list[Subject]:
-    return [Subject("enterprise", payload[k]) for k in keys if isinstance(payload.get(k), str)]
-
-
 def _refs(kind: str, key: str) -> Callable[[Payload, int], list[Subject]]:
     def subjects(payload: Payload, position: int) -> list[Subject]:
         value = payload.get(key)
@@ -147,32 +143,27 @@ def _issued_lots(payload: Payload, position: int) -> list[Subject]:
             if isinstance(v, dict) and "lot" in v]
 
 
-def _with_parties(first: Callable[[Payload, int], list[Subject]],
-                  *keys: str) -> Callable[[Payload, int], list[Subject]]:
-    return lambda payload, position: first(payload, position) + _parties(payload, *keys)
-
-
-#: event key → its specific subjects (before the aggregate's own)
+#: event key → its specific subjects (before the aggregate's own). The parties an event names
+#: (owner, seller, buyer, bidder) are in its payload already; subjects name what it is about.
 EVENT_SUBJECTS: dict[str, Callable[[Payload, int], list[Subject]]] = {
     "Market.BatchMatched": _batch_trades,
     "Market.TradeApproved": _refs("trade", "trade_id"),
     "Market.TradeRejected": _refs("trade", "trade_id"),
-    "Instrument.LotIssued": _with_parties(_refs("lot", "lot_id"), "owner"),
-    "Instrument.LotRevoked": _with_parties(_refs("lot", "lot_id")),
-    "Instrument.Transferred": _with_parties(_refs("transfer", "ref"), "seller", "buyer"),
-    "Instrument.Reserved": _with_parties(_refs("reservation", "ref"), "owner"),
+    "Instrument.LotIssued": _refs("lot", "lot_id"),
+    "Instrument.LotRevoked": _refs("lot", "lot_id"),
+    "Instrument.Transferred": _refs("transfer", "ref"),
+    "Instrument.Reserved": _refs("reservation", "ref"),
     "Instrument.Released": _refs("reservation", "ref"),
-    "Instrument.Consumed": _with_parties(_refs("consumption", "approval"), "owner"),
-    "Instrument.Retired": _with_parties(lambda p, pos: [Subject("retirement", str(pos))],
-                                        "owner"),
-    "Instrument.Frozen": _with_parties(_refs("freeze", "ref"), "owner"),
+    "Instrument.Consumed": _refs("consumption", "approval"),
+    "Instrument.Retired": lambda p, pos: [Subject("retirement", str(pos))],
+    "Instrument.Frozen": _refs("freeze", "ref"),
     "Instrument.Unfrozen": _refs("freeze", "ref"),
     "Instrument.Expired": _refs("expiry", "as_of"),
     "Instrument.BatchSettled": _refs("batch", "ref"),
     "CashAccount.Deposited": _refs("deposit", "reference"),
     "CashAccount.Withdrawn": _refs("withdrawal", "reference"),
     "CashAccount.Posted": _refs("batch", "ref"),
-    "Auction.BidPlaced": _with_parties(_refs("bid", "bid_id"), "bidder"),
+    "Auction.BidPlaced": _refs("bid", "bid_id"),
     "Auction.Cleared": _cleared_bids,
     "Retrofit.Issued": _issued_lots,
     "ExpansionApplication.Approved": _refs("approval", "approval"),

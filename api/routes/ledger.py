@@ -175,6 +175,8 @@ def entries(
 
 #: subject types under which a leaf names the enterprise or agency it concerns
 _PARTY_TYPES = {"enterprise": ("enterprise", "cash_account"), "agency": ("agency",)}
+#: payload fields naming the parties of an event (public in its leaf)
+_PARTY_FIELDS = ("owner", "seller", "buyer", "bidder", "agency", "enterprise")
 
 
 @router.get("/receipts/{position}")
@@ -192,8 +194,10 @@ def receipt(
     if user.role not in ("administrator", "auditor"):
         record = json.loads(base64.b64decode(found["leaf"]))
         kinds = _PARTY_TYPES.get(user.role, ())
-        if not any(s.get("type") in kinds and s.get("id") == user.subject
-                   for s in subjects_of(record)):
+        payload = record.get("payload") or {}
+        named = {s.get("id") for s in subjects_of(record) if s.get("type") in kinds}
+        named |= {payload.get(k) for k in _PARTY_FIELDS if isinstance(payload.get(k), str)}
+        if not kinds or user.subject not in named:
             # the very answer of a position with no leaf: another's event is no one's business
             raise NotFound(f"no ledger leaf for event-log position {position} yet")
     return Receipt(**found)
