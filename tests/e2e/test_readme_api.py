@@ -82,7 +82,9 @@ def test_readme_api_walkthrough_runs(tmp_path: Path) -> None:
         # What the prose under the block claims: 40 t moved and 12,000,000 fen paid.
         receipt = json.loads((work / "receipt.json").read_text())
         assert receipt["subject"] == "ENERGY-2025-GD:1"
-        buyer_cash = json.loads(out_lines[ok - 1])
+        status = json.loads(out_lines[ok - 1])  # the service signed on its own
+        assert status["signed_size"] == status["size"] and status["signing_error"] is None
+        buyer_cash = json.loads(out_lines[ok - 2])
         assert buyer_cash["balance"] == 100_000_000 - 12_000_000
         tampered = {**receipt, "proof": {**receipt["proof"],
                                          "hashes": list(reversed(receipt["proof"]["hashes"]))}}
