@@ -24,6 +24,7 @@ from registry.ledger_follower import (
 from registry.market_data import MarketData
 from registry.order_gateway import OrderGateway
 from registry.receipts import find_recorded, leaf_index, receipt
+from registry.witnesses import WitnessClient
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ class AppState:
     lock: threading.Lock = field(default_factory=threading.Lock)
     sign_interval: float = 0.1
     signer: ContinuousSigner | None = None
+    witnesses: WitnessClient | None = None
 
     @classmethod
     def open(cls, env: Mapping[str, str]) -> AppState:
@@ -65,14 +67,16 @@ class AppState:
         gateway = OrderGateway(submit_batches, clock=_clock)
         return cls(registry=registry, ledger=ledger, follower=follower, tokens=tokens,
                    gateway=gateway, market_data=market_data,
-                   sign_interval=sign_interval(env))
+                   sign_interval=sign_interval(env),
+                   witnesses=WitnessClient.from_env(env))
 
     def start_signing(self) -> None:
         """Follow the store and sign continuously in a thread of its own (the maximum merge
         delay: ``REGISTRY_SIGN_INTERVAL_MS``, 100 ms by default, plus one round's work)."""
         if self.signer is None:
             self.signer = ContinuousSigner(self.follower, self.lock,
-                                           interval=self.sign_interval)
+                                           interval=self.sign_interval,
+                                           witnesses=self.witnesses)
             self.signer.start()
 
     def warm(self) -> None:

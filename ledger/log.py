@@ -49,7 +49,7 @@ from ledger.errors import (
 )
 from ledger.fsutil import atomic_write_bytes
 from ledger.merkle import hash_leaf
-from ledger.note import Signer
+from ledger.note import Signer, parse_note
 from ledger.records import RecordFile, TornTail
 from ledger.tiles import TILE_WIDTH, TileError, TilePath, encode_bundle, tile_path
 from ledger.tree import MerkleTree, hash_leaves
@@ -264,6 +264,10 @@ class Ledger:
                 raise NonExtensionError(
                     f"tree of size {self.size} does not extend the signed size {last.size}"
                 )
+            current = self.latest_checkpoint()
+            if last is not None and last.size == self.size and current is not None and \
+                    self._signed_by_us(current):
+                return current  # nothing new: keep it, and the cosignatures it carries
             try:
                 self._check_new_leaves()
             except LeafMismatchError as exc:
@@ -275,6 +279,28 @@ class Ledger:
             atomic_write_bytes(self._dir / CHECKPOINT_FILE, note.encode("utf-8"))
             self._signed_size = body.size
             return note
+
+    def add_cosignatures(self, note: str, lines: Sequence[str]) -> bool:
+        """Publish witnesses' cosignature lines with the stored checkpoint ``note`` (appended
+        to it); False, and nothing changed, if ``note`` is no longer the latest checkpoint.
+        The lines are not checked here: clients verify the ones of witnesses they name."""
+        with self._mutex:
+            current = self.latest_checkpoint()
+            if current is None or current.split("\n\n")[0] != note.split("\n\n", maxsplit=1)[0]:
+                return False
+            fresh = [line for line in lines if line and line not in current]
+            if fresh:
+                text = current + "".join(line if line.endswith("\n") else line + "\n"
+                                         for line in fresh)
+                read_checkpoint_unverified(text)  # still a well-formed note
+                atomic_write_bytes(self._dir / CHECKPOINT_FILE, text.encode("utf-8"))
+            return True
+
+    def _signed_by_us(self, note: str) -> bool:
+        """Whether ``note`` carries a signature line of the current key (not after rotation)."""
+        _, sigs = parse_note(note)
+        return any((sig.name, sig.key_hash) == (self._signer.key_name, self._signer.key_hash)
+                   for sig in sigs)
 
     def _check_new_leaves(self) -> None:
         """Read back every leaf not yet checked, from the file, and check it.

@@ -79,7 +79,8 @@ class Cosigner:
     @classmethod
     def from_signer(cls, signer: Signer) -> Cosigner:
         """The same key material as a note signer's key file, used as a cosigner."""
-        seed = b64decode_strict(signer.skey().rsplit("+", 1)[1])[1:]
+        rest = signer.skey()[len("PRIVATE+KEY+") :]  # name+hash+base64, base64 may hold '+'
+        seed = b64decode_strict(rest.split("+", 2)[2])[1:]
         return cls.from_seed(name=signer.key_name, seed=seed)
 
     @property

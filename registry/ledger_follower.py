@@ -50,6 +50,7 @@ from registry.leaves import (
     event_subjects,
     leaf_format,
 )
+from registry.witnesses import WitnessClient
 
 log = logging.getLogger(__name__)
 
@@ -335,8 +336,10 @@ class ContinuousSigner:
 
     def __init__(self, follower: LedgerFollower, lock: threading.Lock, *,
                  interval: float = 0.1, retry: float = 5.0,
-                 clock: Callable[[], float] = time.time, keep: int = 100_000) -> None:
+                 clock: Callable[[], float] = time.time, keep: int = 100_000,
+                 witnesses: WitnessClient | None = None) -> None:
         self.follower, self.lock = follower, lock
+        self.witnesses = witnesses
         self.interval, self.retry, self.clock = interval, retry, clock
         self._delays: deque[float] = deque(maxlen=keep)
         self._count = 0
@@ -383,6 +386,8 @@ class ContinuousSigner:
             after = ledger.signed_size
             signed_at = self.clock()
             stamps = [_leaf_time(leaf) for leaf in ledger.leaves(before, after)]
+        if self.witnesses is not None and self.witnesses.behind(after):
+            self.witnesses.cosign(ledger, self.lock)  # outside the lock: witnesses are remote
         for stamp in stamps:
             if stamp is not None:
                 delay = max(0.0, signed_at - stamp)

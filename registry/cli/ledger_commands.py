@@ -22,6 +22,7 @@ from registry.cli.base import (
     position,
     progress_bar,
 )
+from registry.cli.receipt_commands import add_witness_arguments, check_witnesses
 
 
 def add_ledger_commands(subparsers: Subparsers) -> None:
@@ -41,6 +42,7 @@ def add_ledger_commands(subparsers: Subparsers) -> None:
                    help="an earlier signed checkpoint the export must extend")
     p.add_argument("--previous-vkey", metavar="FILE", type=Path,
                    help="verifier key of the earlier checkpoint, if the key was rotated since")
+    add_witness_arguments(p)
     add_command(ledger, "checkpoint", cmd_checkpoint,
                 "bring the ledger up to date and print its latest signed checkpoint",
                 writes=False)
@@ -123,9 +125,17 @@ def cmd_verify(ctx: Context) -> int | None:
               "about who signed. Pass --vkey with the registry's verifier key obtained out of "
               "band.")
         return fail("not verified: no verifier key given (--vkey)", EXIT_FAILURE)
+    from ledger.merkle import VerificationError
+
+    try:
+        witnessed = check_witnesses(ctx, (Path(args.directory) / "checkpoint").read_text())
+    except VerificationError as e:
+        return fail(f"verification failed: witnesses: {e}", EXIT_FAILURE)
     print(f"OK: {report.size} entries of {report.origin} verified against the checkpoint "
           f"signed by {report.key_name}")
     print(f"trusted key: {report.key_id} (from {args.vkey})")
+    if witnessed:
+        print(witnessed)
     if report.previous_size is not None:
         print(f"OK: consistent with the earlier checkpoint of size {report.previous_size}")
     return None

@@ -36,6 +36,7 @@ from registry.cli.registry_commands import (
     add_query_commands,
     add_retrofit_commands,
 )
+from registry.cli.witness_commands import add_witness_commands
 
 
 def build_parser() -> Parser:
@@ -109,4 +110,5 @@ COMMAND_GROUPS: list[Callable[[Subparsers], None]] = [
     add_serve_commands,
     add_token_commands,
     add_receipt_commands,
+    add_witness_commands,
 ]

@@ -13,6 +13,7 @@ and ``--event`` add what the caller expects the leaf to name.
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 
@@ -41,6 +42,34 @@ def add_receipt_commands(subparsers: Subparsers) -> None:
                         "deposit…)")
     p.add_argument("--event", metavar="NAME",
                    help="the event type the leaf must record (e.g. Settled, TradeApproved)")
+    add_witness_arguments(p)
+
+
+def add_witness_arguments(p: argparse.ArgumentParser) -> None:
+    """``--witness FILE`` (repeatable) and ``--quorum K``: k of n named witnesses."""
+    p.add_argument("--witness", action="append", type=Path, default=[], metavar="VKEY-FILE",
+                   help="a witness's cosignature/v1 verifier key (repeatable)")
+    p.add_argument("--quorum", type=int, default=None, metavar="K",
+                   help="how many of the named witnesses must have cosigned the checkpoint "
+                        "(default: all of them)")
+
+
+def check_witnesses(ctx: Context, note: str) -> str | None:
+    """A line naming the witnesses that cosigned ``note``, or None when none were named;
+    CliError for a bad quorum, QuorumError when too few cosigned."""
+    from ledger.witness import verify_quorum
+    from registry.cli.ledger_commands import read_text
+
+    keys = [read_text(f, "witness key").strip() for f in ctx.args.witness]
+    if not keys:
+        if ctx.args.quorum:
+            raise CliError("--quorum needs --witness")
+        return None
+    quorum = len(keys) if ctx.args.quorum is None else ctx.args.quorum
+    if not 1 <= quorum <= len(keys):
+        raise CliError(f"--quorum must be between 1 and {len(keys)}")
+    names = verify_quorum(note, keys, quorum)
+    return f"OK: cosigned by {len(names)} of {len(keys)} named witnesses ({', '.join(names)})"
 
 
 def cmd_receipt_verify(ctx: Context) -> int | None:
@@ -55,14 +84,19 @@ def cmd_receipt_verify(ctx: Context) -> int | None:
     if not isinstance(receipt, dict):
         raise CliError("the receipt is not a JSON object")
     vkey = read_text(args.vkey, "verifier key").strip()
+    from ledger.merkle import VerificationError
+
     try:
         verified = verify_receipt(receipt, vkey=vkey, subject=args.subject,
                                   subject_type=args.subject_type, event=args.event)
-    except ReceiptError as e:
+        witnessed = check_witnesses(ctx, str(receipt.get("checkpoint", "")))
+    except (ReceiptError, VerificationError) as e:
         return fail(f"receipt verification failed: {e}", EXIT_FAILURE)
     except ValueError as e:  # a malformed verifier key
         raise CliError(str(e)) from None
     print(verified.summary())
+    if witnessed:
+        print(witnessed)
     for part, value in verified.disclosed.items():
         print(f"disclosed {part}: {json.dumps(value, ensure_ascii=False)}")
     return None
