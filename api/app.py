@@ -52,6 +52,7 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.registry_state = AppState.open(env)
         app.state.registry_state.warm()  # /health answers once the first requests are cheap
+        app.state.registry_state.start_signing()  # the ledger follows and signs on its own
         app.state.idempotency = open_store(env)
         try:
             yield

@@ -23,12 +23,18 @@ from ledger.log import Ledger
 from registry.bootstrap import Registry, build_registry
 from registry.config import Settings
 from registry.datadir import private_dir, private_file, secure_tree
-from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
+from registry.ledger_follower import (
+    ContinuousSigner,
+    LedgerFollower,
+    LedgerSettings,
+    open_ledger,
+)
 from registry.market_data import MarketData
 from registry.order_gateway import OrderGateway
 from registry.public import PublicRegistry
-from registry.receipts import receipt
+from registry.receipts import find_recorded, leaf_index, receipt
 from registry.storage import committed_saves
+from registry.witnesses import WitnessClient
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +57,9 @@ class AppState:
     authenticate: Authenticate  # login, password, TOTP -> principal (a user)
     lock: threading.Lock = field(default_factory=threading.Lock)
     rendered: RenderedPages = field(default_factory=RenderedPages)  # console pages' HTML
+    sign_interval: float = 0.1
+    signer: ContinuousSigner | None = None
+    witnesses: WitnessClient | None = None
 
     @classmethod
     def open(cls, env: Mapping[str, str]) -> AppState:
@@ -58,7 +67,8 @@ class AppState:
         registry = build_registry(env)
         settings = LedgerSettings.from_env(env)
         ledger = open_ledger(settings)
-        follower = LedgerFollower(registry, ledger, checkpoint_every=settings.checkpoint_every)
+        follower = LedgerFollower(registry, ledger, checkpoint_every=settings.checkpoint_every,
+                                  seal=settings.seal_key())
         # concurrent HTTP orders, of every market, share one save (see registry.order_gateway)
         market_data = MarketData(registry)
 
@@ -72,7 +82,18 @@ class AppState:
         authenticate = user_login(registry)
         return cls(registry=registry, ledger=ledger, follower=follower,
                    gateway=gateway, market_data=market_data, public=PublicRegistry(registry),
-                   sessions=open_sessions(env), authenticate=authenticate)
+                   sessions=open_sessions(env), authenticate=authenticate,
+                   sign_interval=sign_interval(env),
+                   witnesses=WitnessClient.from_env(env))
+
+    def start_signing(self) -> None:
+        """Follow the store and sign continuously in a thread of its own (the maximum merge
+        delay: ``REGISTRY_SIGN_INTERVAL_MS``, 100 ms by default, plus one round's work)."""
+        if self.signer is None:
+            self.signer = ContinuousSigner(self.follower, self.lock,
+                                           interval=self.sign_interval,
+                                           witnesses=self.witnesses)
+            self.signer.start()
 
     def warm(self) -> None:
         """Do before serving what the first requests would otherwise do while others wait:
@@ -119,14 +140,30 @@ class AppState:
                 self.ledger.checkpoint()
         return self.ledger
 
-    def receipt(self, position: int) -> dict[str, Any]:
-        """Ledger index, leaf, inclusion proof and covering checkpoint of the event at
-        ``position`` (see ``registry.receipts``), after catching the ledger up."""
+    def receipt(self, position: int, *, subject_type: str | None = None,
+                subject: str | None = None) -> dict[str, Any]:
+        """Subject, event, ledger index, leaf, the subject's disclosed parts, inclusion proof
+        and covering checkpoint of the event at ``position`` (see ``registry.receipts``),
+        after catching the ledger up."""
         self.caught_up()
         with self.lock:  # no catch-up may append while the proof is computed
-            return receipt(self.ledger, position)
+            return receipt(self.ledger, position, follower=self.follower,
+                           subject_type=subject_type, subject=subject)
+
+    def find_recorded(self, before: int, *, subject_type: str, subject: str,
+                      event: str | None = None) -> tuple[int, str] | None:
+        """(position, event name) of the first event after ``before`` naming that subject."""
+        return find_recorded(self.follower, before, subject_type=subject_type,
+                             subject=subject, event=event)
+
+    def ledger_index(self, position: int) -> int:
+        """The ledger index the event at ``position`` has (or will have once appended)."""
+        with self.lock:
+            return leaf_index(self.follower, position)
 
     def close(self) -> None:
+        if self.signer is not None:
+            self.signer.stop()
         self.market_data.close()  # ends open live streams before the store goes away
         self.sessions.close()
         self.ledger.close()
@@ -149,3 +186,12 @@ def open_sessions(env: Mapping[str, str]) -> SessionStore:
     idle, lifetime = session_settings(env)
     return SessionStore(private_file(folder / "sessions.sqlite"), key=signing_key(folder),
                         idle=idle, lifetime=lifetime)
+
+
+def sign_interval(env: Mapping[str, str]) -> float:
+    """Seconds between the signer's rounds (``REGISTRY_SIGN_INTERVAL_MS``)."""
+    text = env.get("REGISTRY_SIGN_INTERVAL_MS", "100")
+    if not text.isdigit() or not 1 <= int(text) <= 60_000:
+        raise ValueError(f"REGISTRY_SIGN_INTERVAL_MS must be 1..60000, not {text!r}")
+    return int(text) / 1000
+

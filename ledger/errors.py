@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "LeafMismatchError",
     "LedgerConfigError",
     "LedgerCorruptError",
     "LedgerError",
@@ -29,3 +30,13 @@ class LedgerConfigError(LedgerError):
 
 class NonExtensionError(LedgerError):
     """Refused to sign: the tree does not extend the last signed checkpoint."""
+
+
+class LeafMismatchError(LedgerError):
+    """Refused to sign: an unsigned leaf is not what the system of record re-derives.
+
+    ``index`` is the first such leaf.  Nothing is signed until an operator looks."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(f"leaf {index}: {message}")
+        self.index = index

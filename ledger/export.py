@@ -32,6 +32,7 @@ __all__ = ["CHECKPOINT", "ENTRIES", "LEAF_HASHES", "VKEY", "export_ledger", "for
 
 CHECKPOINT, VKEY, ENTRIES, LEAF_HASHES = "checkpoint", "vkey", "entries.jsonl", "leaf_hashes.bin"
 Decoder = Callable[[int, bytes], Mapping[str, object]]
+Extra = Mapping[str, object] | None
 Progress = Callable[[int], object]
 _CHUNK = 8192
 
@@ -46,13 +47,16 @@ def format_entry(index: int, leaf: bytes, extra: Mapping[str, object] | None = N
     return line + b"}\n"
 
 
-def _write_entries(out: BinaryIO, leaves: Iterable[bytes], decode: Decoder | None,
-                   progress: Progress | None) -> None:
+def _write_entries(out: BinaryIO, leaves: Iterable[bytes | tuple[bytes, Extra]],
+                   decode: Decoder | None, progress: Progress | None) -> None:
     b2a = binascii.b2a_base64
     lines: list[bytes] = []
     written = 0
-    for index, leaf in enumerate(leaves):
-        if decode is None:
+    for index, item in enumerate(leaves):
+        leaf, extra = item if isinstance(item, tuple) else (item, None)  # extra keys, if any
+        if extra:
+            lines.append(format_entry(index, leaf, extra))
+        elif decode is None:
             lines.append(b'{"index": %d, "leaf": "%s"}\n' % (index, b2a(leaf, newline=False)))
         else:
             lines.append(format_entry(index, leaf, decode(index, leaf)))
@@ -77,14 +81,15 @@ def export_ledger(
     directory: str | os.PathLike[str],
     *,
     decode: Decoder | None = None,
-    leaves: Callable[[int], Iterable[bytes]] | None = None,
+    leaves: Callable[[int], Iterable[bytes | tuple[bytes, Extra]]] | None = None,
     progress: Progress | None = None,
 ) -> str:
     """Sign a checkpoint of the current size and export exactly the leaves it covers.
 
     ``leaves(size)``, when given, supplies the entries instead of the ledger's own leaf file --
     e.g. leaves re-derived from the system of record, so that the verifier checks *that*
-    against the signed tree. ``leaf_hashes.bin`` always comes from the ledger itself.
+    against the signed tree; an item may be ``(leaf, extra)`` to add keys to its line (the
+    openings of a leaf's sealed parts). ``leaf_hashes.bin`` always comes from the ledger itself.
     Returns the checkpoint note written to ``directory/checkpoint``.
     """
     target = Path(directory)

@@ -25,18 +25,31 @@ import struct
 import threading
 from array import array
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
 
 from ledger.errors import LedgerCorruptError, LedgerError
 
-__all__ = ["MAGIC", "MAX_LEAF_SIZE", "RecordFile", "encode_records"]
+__all__ = ["MAGIC", "MAX_LEAF_SIZE", "RecordFile", "TornTail", "encode_records"]
 
 MAGIC = b"SRLEAVES\x01\n"
 MAX_LEAF_SIZE = 1 << 24
 _HEADER = struct.Struct(">I4s")
 _BATCH = 1 << 16
 _SYNC_AHEAD = 8 << 20  # start a background fdatasync after this many unsynced bytes
+
+
+@dataclass(frozen=True)
+class TornTail:
+    """What :meth:`RecordFile.recover` cut off: the unsigned tail after the last good record.
+
+    ``at_index`` is the index the first dropped record would have had, ``at_byte`` its offset,
+    ``data`` the exact bytes dropped (kept so an operator can see what was lost)."""
+
+    at_index: int
+    at_byte: int
+    data: bytes
 
 
 def encode_records(leaves: Sequence[bytes], leaf_hashes: Sequence[bytes]) -> bytes:
@@ -55,6 +68,7 @@ class RecordFile:
         self._offsets = array("Q", [len(MAGIC)])  # offsets[i] = start of record i; last = end
         self._broken = False
         self.dropped_bytes = 0
+        self.torn_tail: TornTail | None = None
         self._unsynced = 0
         self._flusher: threading.Thread | None = None
         self._flush_error: OSError | None = None
@@ -84,9 +98,11 @@ class RecordFile:
             raise LedgerCorruptError(
                 f"leaf {self.count} (byte {bad}) is damaged inside the signed prefix"
             )
+        dropped = os.pread(self._fd, end - bad, bad)
         os.ftruncate(self._fd, bad)
         os.fsync(self._fd)
         self.dropped_bytes = end - bad
+        self.torn_tail = TornTail(at_index=self.count, at_byte=bad, data=dropped)
 
     def _scan(self, end: int, sink: Callable[[list[bytes]], None]) -> int | None:
         unpack, sha, header = _HEADER.unpack_from, hashlib.sha256, _HEADER.size

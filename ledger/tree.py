@@ -128,6 +128,23 @@ class MerkleTree:
             raise IndexError(f"leaf index {index} out of range for size {self._size}")
         return self._node(0, index)
 
+    def leaf_hashes(self, start: int, end: int) -> bytes:
+        """The stored leaf hashes of ``start .. end - 1``, concatenated."""
+        if not 0 <= start <= end <= self._size:
+            raise IndexError(f"range [{start}, {end}) outside [0, {self._size})")
+        return bytes(self._levels[0][start * HASH_SIZE : end * HASH_SIZE])
+
+    def subtree_hashes(self, height: int, start: int, end: int) -> bytes:
+        """Hashes of the complete subtrees of ``2**height`` leaves ``start .. end - 1`` (the
+        ``i``-th spans leaves ``i * 2**height`` up to ``(i + 1) * 2**height``), concatenated;
+        only subtrees already complete exist."""
+        count = self._size >> height
+        if height < 0 or not 0 <= start <= end <= count:
+            raise IndexError(f"subtrees [{start}, {end}) of height {height} outside [0, {count})")
+        if height >= len(self._levels):
+            return b""
+        return bytes(self._levels[height][start * HASH_SIZE : end * HASH_SIZE])
+
     def _node(self, level: int, index: int) -> bytes:
         offset = index * HASH_SIZE
         return bytes(self._levels[level][offset : offset + HASH_SIZE])

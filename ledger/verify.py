@@ -62,6 +62,7 @@ class VerifyReport:
     key_name: str
     vkey_from_export: bool
     previous_size: int | None
+    key_id: str = ""  # ``<name>+<8 hex digits of the key hash>``: the key actually trusted
 
 
 def _no_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
@@ -218,9 +219,15 @@ def verify_export(
         size=checkpoint.size,
         root=checkpoint.root,
         key_name=parse_vkey(used_vkey).name,
+        key_id=_key_id(used_vkey),
         vkey_from_export=from_export,
         previous_size=None if previous is None else previous.size,
     )
+
+
+def _key_id(vkey: str) -> str:
+    verifier = parse_vkey(vkey)
+    return f"{verifier.name}+{verifier.key_hash:08x}"
 
 
 def _accumulate(

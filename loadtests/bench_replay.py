@@ -3,7 +3,7 @@
 Builds a realistic history through the domain's public commands — enterprises, accredited
 agencies, retrofits through audit, verification and confirmation, lots issued in every zone,
 then transfers, reservations and releases between enterprises of the same trading zone — writes
-it as an export's ``entries.jsonl`` (RFC 8785 leaves, base64, one line each), and times
+it as an export's ``entries.jsonl`` (RFC 8785 leaves of format 2, base64, one a line), and times
 ``registry.audit.replay_export`` rebuilding every aggregate from that file alone.
 
     .venv/bin/python -m loadtests.bench_replay [--events 100000] [--seed 7] [--json PATH]
@@ -14,7 +14,6 @@ it as an export's ``entries.jsonl`` (RFC 8785 leaves, base64, one line each), an
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import platform
 import random
@@ -25,17 +24,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import rfc8785
-
 from domain.agency import Agency
 from domain.credit_code import make_credit_code
 from domain.enterprise import Enterprise
 from domain.errors import RegistryError
 from domain.instrument import Instrument
 from domain.retrofit import Retrofit
+from ledger.export import format_entry
 from loadtests import bench_report
 from registry.audit import replay_export
 from registry.events import to_record
+from registry.leaves import SealKey, Subject, aggregate_subject, encode_v2
 from registry.rulebook import CURRENT_RULES, rules
 
 AT = "2025-06-01T10:00:00+08:00"
@@ -124,10 +123,19 @@ def build(target: int, seed: int) -> list[Any]:
 
 
 def write_export(events: list[Any], folder: Path) -> None:
+    """Leaves as the ledger writes them today (format 2: typed subjects, multi-party elements
+    sealed, their openings in the entry), so the replay pays what an auditor's does."""
+    seal = SealKey(b"bench-replay-seal-key-" * 2)
+    owners: dict[str, Subject] = {}
     with open(folder / "entries.jsonl", "wb") as out:
         for index, event in enumerate(events):
-            leaf = rfc8785.dumps(to_record(index + 1, event))
-            out.write(b'{"index": %d, "leaf": "%s"}\n' % (index, base64.b64encode(leaf)))
+            record = to_record(index + 1, event)
+            if record["version"] == 1:
+                owners[record["aggregate_id"]] = aggregate_subject(
+                    record["topic"], record["payload"], record["aggregate_id"])
+            leaf, openings = encode_v2(record, owner=owners[record["aggregate_id"]], seal=seal)
+            extra = {"openings": openings} if openings else None
+            out.write(format_entry(index, leaf, extra))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,6 +30,7 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from loadtests import load_profile, load_stats
 from loadtests.bench_report import run_info
@@ -68,6 +69,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="then saturate order submission and /bench/echo, back to back")
     p.add_argument("--compare-seconds", type=int,
                    default=int(env_number("LOADTEST_COMPARE_SECONDS", 20)))
+    p.add_argument("--max-merge-delay-ms", type=float,
+                   default=env_number("LOADTEST_MAX_MERGE_DELAY_MS", 1000),
+                   help="p99 of the time a committed event waits for a signed checkpoint")
     p.add_argument("--max-failure-ratio", type=float,
                    default=env_number("LOADTEST_MAX_FAILURE_RATIO", 0.0))
     p.add_argument("--p95-ms", type=float, default=env_number("LOADTEST_P95_MS", 250))
@@ -213,18 +217,44 @@ def main(argv: list[str] | None = None) -> int:
                                          args.compare_seconds)
             codes["echo"] = run_locust(args, env, service, "echo", ["EchoFlood"],
                                        args.compare_seconds)
+        merge = merge_delay(service.url, workers=args.workers or 1)
     finally:
         with step(f"stop the service (pid {service.pid})"):
             service.stop()
-    return report(args, env, data, before, manifest, codes)
+    return report(args, env, data, before, manifest, codes, merge)
+
+
+def merge_delay(url: str, *, workers: int) -> list[dict[str, Any]]:
+    """Each worker's ``/ledger/status`` once it has signed everything it appended (the merge
+    delay its signer measured: signing time minus each event's timestamp; an event not yet
+    signed would be missing from the figures, so we wait for it, boundedly). With several
+    workers, asked until as many distinct answers came or a bound of tries is reached."""
+    import httpx
+
+    found: dict[str, dict[str, Any]] = {}
+    for _ in range(50 * workers):
+        status = httpx.get(f"{url}/ledger/status", timeout=10).json()
+        if status["size"] == status["signed_size"]:
+            found[json.dumps(status["merge_delay"], sort_keys=True)] = status
+            if len(found) >= workers:
+                break
+        time.sleep(0.1)
+    return list(found.values())
 
 
 def report(args: argparse.Namespace, env: dict[str, str], data: Path, before: Path,
-           manifest: Manifest, codes: dict[str, int]) -> int:
+           manifest: Manifest, codes: dict[str, int],
+           merge: list[dict[str, Any]] | None = None) -> int:
     results: Path = args.results
     outcome: list[tuple[bool, str]] = []
     for name, code in codes.items():
         outcome.append((code == 0, f"locust '{name}' exit code {code}"))
+    for status in merge or []:
+        delay = status["merge_delay"]
+        outcome.append((delay["p99_ms"] <= args.max_merge_delay_ms and not status[
+            "signing_error"], f"merge delay of {delay['count']} events signed: p50 "
+            f"{delay['p50_ms']:.0f} ms, p99 {delay['p99_ms']:.0f} ms, max "
+            f"{delay['max_ms']:.0f} ms (goal p99 <= {args.max_merge_delay_ms:g} ms)"))
     stats = {name: load_stats.read(results, name) for name in codes}
     outcome += load_stats.thresholds(stats.get("realistic", {}),
                                      max_failure_ratio=args.max_failure_ratio,
@@ -238,6 +268,7 @@ def report(args: argparse.Namespace, env: dict[str, str], data: Path, before: Pa
                                  users=args.users, seconds=args.seconds,
                                  compare_seconds=args.compare_seconds if args.compare else None)
     summary.update(**args.run, spawn_rate=args.spawn_rate, spawn_spread_s=spawn_spread(args),
+                   merge_delay=[m["merge_delay"] for m in merge or []],
                    checks=[{"ok": ok, "check": text} for ok, text in outcome])
     (results / "summary.json").write_text(json.dumps(summary, indent=1))
     print()

@@ -23,6 +23,7 @@ import orjson
 from eventsourcing.application import AggregateNotFoundError
 
 from domain.instrument import Instrument
+from registry.leaves import LeafOpeningError, open_record
 from registry.queries import balance_rows
 from registry.replay import Fold, comparable
 
@@ -43,33 +44,44 @@ _SEPARATOR = b', "leaf": "'
 #: the 54 bytes ``{"aggregate_id":"<36-character uuid>"``.
 _LEAF_HEAD = b'{"aggregate_id":"'
 _HEAD_CHARS = 72
+_SEALED = b'"$sealed"'
 #: below this size one process replays faster than two (start-up and result transfer)
 PARALLEL_FROM_BYTES = 16 << 20
 
 
-def _slow_line(line: bytes) -> tuple[bytes, bytes]:
-    """(``{"index": <i>`` as the fast path sees it, base64 leaf) of a line in any JSON shape."""
+def _slow_line(line: bytes) -> tuple[bytes, bytes, Any]:
+    """(``{"index": <i>`` as the fast path sees it, base64 leaf, openings of sealed parts) of
+    a line in any JSON shape."""
     entry = orjson.loads(line)
-    return b"%s%d" % (_PREFIX, entry["index"]), entry["leaf"].encode("ascii")
+    return (b"%s%d" % (_PREFIX, entry["index"]), entry["leaf"].encode("ascii"),
+            entry.get("openings"))
 
 
-def _lines(directory: str | Path) -> Iterator[tuple[int, bytes]]:
-    """(index, base64 leaf) per line; the exporter's exact shape takes a fast path."""
+def _lines(directory: str | Path) -> Iterator[tuple[int, bytes, Any]]:
+    """(index, base64 leaf, openings) per line; the exporter's exact shape takes a fast path."""
     with open(Path(directory) / "entries.jsonl", "rb", buffering=1 << 20) as f:
         for line in f:
             head, _, text = line.partition(_SEPARATOR)
             if head.startswith(_PREFIX) and text.endswith(b'"}\n'):
-                yield int(head[len(_PREFIX):]), text[:-3]
+                yield int(head[len(_PREFIX):]), text[:-3], None
             else:
-                head, text = _slow_line(line)
-                yield int(head[len(_PREFIX):]), text
+                head, text, openings = _slow_line(line)
+                yield int(head[len(_PREFIX):]), text, openings
+
+
+def _event_record(record: dict[str, Any], openings: Any) -> dict[str, Any]:
+    """The full event record of a leaf: a format-2 leaf's sealed parts opened from the
+    export's ``openings``, each checked against its commitment (``registry.leaves``)."""
+    if "leaf_format" not in record or "payload" not in record:
+        return record
+    return open_record(record, openings)
 
 
 def export_records(directory: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(index, decoded leaf record) for every line of ``entries.jsonl``, in file order."""
+    """(index, decoded event record) for every line of ``entries.jsonl``, in file order."""
     a2b, loads = binascii.a2b_base64, orjson.loads
-    for index, text in _lines(directory):
-        yield index, loads(a2b(text))
+    for index, text, openings in _lines(directory):
+        yield index, _event_record(loads(a2b(text)), openings)
 
 
 def _partition(text: bytes, record: dict[str, Any] | None, parts: int) -> int:
@@ -96,13 +108,21 @@ def _replay_part(directory: str | Path, part: int, parts: int,
                 # the exporter's exact shape, inline: a generator per line costs as much as
                 # applying a small event
                 head, _, text = line.partition(_SEPARATOR)
+                openings = None
                 if head.startswith(_PREFIX) and text.endswith(b'"}\n'):
                     text = text[:-3]
                 else:
-                    head, text = _slow_line(line)
+                    head, text, openings = _slow_line(line)
                 if parts > 1 and _partition(text, None, parts) != part:
                     continue
-                record = loads(a2b(text))
+                leaf = a2b(text)
+                record = loads(leaf)
+                if openings is not None or _SEALED in leaf:  # only multi-party events
+                    try:
+                        record = open_record(record, openings)
+                    except LeafOpeningError as e:
+                        problems.append(f"leaf {int(head[len(_PREFIX):])}: {e}")
+                        continue
                 if "payload" in record:
                     apply(record)
                 else:

@@ -6,29 +6,56 @@ leaves 0, 1, 2, … and each leaf records the log position it came from, so gaps
 notification ids never become gaps in the ledger.
 
 Resuming: the position in the last stored leaf says where to continue. A crash mid-batch leaves
-either the whole batch (one write) or a torn tail that the ledger truncates on reopen; either way
-the next catch-up continues after the last complete leaf: no gap, no duplicate.
+either the whole batch (one write) or a torn tail that the ledger truncates on reopen (and logs,
+keeping the dropped bytes); either way the next catch-up continues after the last complete leaf:
+no gap, no duplicate.
+
+Never signing what was not re-derived: the follower installs :meth:`LedgerFollower.check_leaves`
+as the ledger's leaf check, so before any checkpoint covers new leaves each one, read back from
+the leaf file, is compared byte for byte with the leaf re-encoded from the stored event at the
+position it names, and the positions must be exactly the store's events in order. A mismatch
+raises ``LeafMismatchError`` naming the index and nothing is signed.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
-from collections.abc import Callable, Iterator, Mapping
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
 
+from ledger.errors import LeafMismatchError
 from ledger.keys import load_or_create_key
 from ledger.log import Ledger
 from registry import canonical
 from registry.config import Settings
 from registry.events import to_record
+from registry.leaves import (
+    LEAF_FORMAT,
+    SealKey,
+    Subject,
+    aggregate_subject,
+    encode_v2,
+    event_subjects,
+    leaf_format,
+)
+from registry.witnesses import WitnessClient
+
+log = logging.getLogger(__name__)
 
 DEFAULT_ORIGIN = "surplus-registry.local/ledger"
+SEAL_KEY_FILE = "ledger-seal.key"
 
 
 @dataclass(frozen=True)
@@ -38,6 +65,7 @@ class LedgerSettings:
     key_name: str
     key_file: str
     checkpoint_every: int
+    seal_key_file: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LedgerSettings:
@@ -53,7 +81,15 @@ class LedgerSettings:
             key_file=env.get("REGISTRY_LEDGER_KEY_FILE",
                              os.path.join(data_dir, "ledger-signing.key")),
             checkpoint_every=int(every),
+            seal_key_file=env.get("REGISTRY_LEDGER_SEAL_KEY_FILE",
+                                  os.path.join(data_dir, SEAL_KEY_FILE)),
         )
+
+    def seal_key(self) -> SealKey:
+        """The secret the salts of sealed parts derive from (created, mode 0600, if missing)."""
+        return SealKey.load_or_create(self.seal_key_file or
+                                      os.path.join(os.path.dirname(self.directory),
+                                                   SEAL_KEY_FILE))
 
 
 def open_ledger(settings: LedgerSettings) -> Ledger:
@@ -62,17 +98,22 @@ def open_ledger(settings: LedgerSettings) -> Ledger:
     return Ledger(settings.directory, origin=settings.origin, signer=signer)
 
 
+def _undecodable(notification: Notification) -> dict[str, Any]:
+    return {
+        "position": notification.id, "aggregate_id": str(notification.originator_id),
+        "version": notification.originator_version, "topic": notification.topic,
+        "undecodable": base64.b64encode(notification.state).decode("ascii"),
+    }
+
+
 def encode_leaf(app: Application, notification: Notification) -> bytes:
-    """The canonical leaf of one stored event. A stored event that no longer decodes (damaged
+    """The format-1 leaf of one stored event (what every leaf was before format 2, and what
+    older ledgers' leaves are re-derived as). A stored event that no longer decodes (damaged
     in the store) still yields a leaf, holding its raw bytes, so verification can name it."""
     try:
         record = to_record(notification.id, app.mapper.to_domain_event(notification))
     except Exception:  # any damage must surface as a mismatching leaf, never a crash
-        record = {
-            "position": notification.id, "aggregate_id": str(notification.originator_id),
-            "version": notification.originator_version, "topic": notification.topic,
-            "undecodable": base64.b64encode(notification.state).decode("ascii"),
-        }
+        record = _undecodable(notification)
     return canonical.dumps(record)  # RFC 8785 (registry.canonical)
 
 
@@ -81,9 +122,89 @@ def decode_leaf(leaf: bytes) -> dict[str, Any]:
     return record
 
 
-def store_leaves(app: Application, *, limit: int | None = None,
-                 page: int = 1000) -> Iterator[bytes]:
-    """Leaves re-derived from the event store as it is now, in commit order."""
+Entry = tuple[bytes, dict[str, Any] | None]  # leaf bytes, openings of its sealed parts
+
+
+class LeafEncoder:
+    """Leaves of stored events in the format the ledger uses at each index: format 1 below
+    ``format_2_from`` (a ledger begun before format 2), format 2 from there on.
+
+    Format 2 needs each event's aggregate subject, a natural key held by the aggregate's
+    creation event: taken from that event when it passes, otherwise read from the store
+    once per aggregate and kept."""
+
+    def __init__(self, app: Application, seal: SealKey, *, format_2_from: int = 0) -> None:
+        self.app, self.seal, self.format_2_from = app, seal, format_2_from
+        self._owners: dict[str, Subject] = {}
+
+    def entry(self, notification: Notification, index: int) -> Entry:
+        if index < self.format_2_from:
+            return encode_leaf(self.app, notification), None
+        try:
+            event = self.app.mapper.to_domain_event(notification)
+            record = to_record(notification.id, event)
+        except Exception:  # damage must surface as a mismatching leaf, never a crash
+            broken = {**_undecodable(notification), "leaf_format": LEAF_FORMAT, "subjects": []}
+            return canonical.dumps(broken), None
+        owner = self._owner(record)
+        return encode_v2(record, owner=owner, seal=self.seal)
+
+    def subjects(self, notification: Notification) -> list[Subject]:
+        """The typed subjects a format-2 leaf of this stored event names."""
+        try:
+            record = to_record(notification.id, self.app.mapper.to_domain_event(notification))
+        except Exception:  # an undecodable event names nothing
+            return []
+        return [*event_subjects(record["topic"], record["payload"], record["position"]),
+                self._owner(record)]
+
+    def leaf(self, notification: Notification, index: int) -> bytes:
+        return self.entry(notification, index)[0]
+
+    def _owner(self, record: dict[str, Any]) -> Subject:
+        aggregate_id = record["aggregate_id"]
+        if record["version"] == 1:
+            found = aggregate_subject(record["topic"], record["payload"], aggregate_id)
+            self._owners[aggregate_id] = found
+            return found
+        cached = self._owners.get(aggregate_id)
+        if cached is None:
+            cached = self._owners[aggregate_id] = self._load_owner(record)
+        return cached
+
+    def _load_owner(self, record: dict[str, Any]) -> Subject:
+        aggregate_id = record["aggregate_id"]
+        created = None
+        try:
+            stored = self.app.recorder.select_events(UUID(aggregate_id), lte=1)
+            if stored:
+                first = self.app.mapper.to_domain_event(stored[0])
+                created = to_record(0, first)["payload"]
+        except Exception:  # a damaged creation event: the subject falls back to the id
+            created = None
+        return aggregate_subject(record["topic"], created, aggregate_id)
+
+
+def find_format_2_start(ledger: Ledger) -> int:
+    """The first index of a format-2 leaf (the ledger's size if it holds none yet, since the
+    next leaves will be): leaves switch format once, so a binary search finds it."""
+    size = ledger.size
+    if size == 0 or leaf_format(decode_leaf(ledger.leaf(size - 1))) == 1:
+        return size
+    low, high = 0, size - 1
+    while low < high:
+        mid = (low + high) // 2
+        if leaf_format(decode_leaf(ledger.leaf(mid))) == 1:
+            low = mid + 1
+        else:
+            high = mid
+    return low
+
+
+def store_entries(app: Application, encoder: LeafEncoder | None = None, *,
+                  limit: int | None = None, page: int = 1000) -> Iterator[Entry]:
+    """(leaf, openings) re-derived from the event store as it is now, in commit order;
+    without an ``encoder``, format-1 leaves (as every leaf was before format 2)."""
     done, start = 0, 1
     while limit is None or done < limit:
         size = page if limit is None else min(page, limit - done)
@@ -91,16 +212,66 @@ def store_leaves(app: Application, *, limit: int | None = None,
         if not batch:
             return
         for n in batch:
-            yield encode_leaf(app, n)
-        done += len(batch)
+            yield (encode_leaf(app, n), None) if encoder is None else encoder.entry(n, done)
+            done += 1
         start = batch[-1].id + 1
 
 
+def store_leaves(app: Application, encoder: LeafEncoder | None = None, *,
+                 limit: int | None = None, page: int = 1000) -> Iterator[bytes]:
+    """Leaves re-derived from the event store as it is now, in commit order."""
+    for leaf, _ in store_entries(app, encoder, limit=limit, page=page):
+        yield leaf
+
+
 class LedgerFollower:
-    def __init__(self, app: Application, ledger: Ledger, *, checkpoint_every: int = 1000) -> None:
+    def __init__(self, app: Application, ledger: Ledger, *, checkpoint_every: int = 1000,
+                 seal: SealKey | None = None) -> None:
         self.app = app
         self.ledger = ledger
         self.checkpoint_every = checkpoint_every
+        if seal is None:  # the default place: beside the ledger folder, in the data folder
+            seal = SealKey.load_or_create(ledger.directory.parent / SEAL_KEY_FILE)
+        self.encoder = LeafEncoder(app, seal, format_2_from=find_format_2_start(ledger))
+        ledger.set_leaf_check(self.check_leaves)
+
+    def entries(self, *, limit: int | None = None) -> Iterator[Entry]:
+        """(leaf, openings) of every stored event, re-derived in this ledger's formats."""
+        return store_entries(self.app, self.encoder, limit=limit)
+
+    def export_entries(self, *, limit: int | None = None
+                       ) -> Iterator[tuple[bytes, dict[str, Any] | None]]:
+        """(leaf, extra keys of its ``entries.jsonl`` line): the auditor's export carries
+        every opening of a leaf's sealed parts under ``openings``."""
+        for leaf, openings in self.entries(limit=limit):
+            yield leaf, ({"openings": openings} if openings else None)
+
+    def check_leaves(self, first: int, leaves: Sequence[bytes]) -> None:
+        """Raise :class:`LeafMismatchError` unless ``leaves`` (indexes ``first``…) are exactly
+        the leaves of the store's events, in commit order, at the positions they name."""
+        if not leaves:
+            return
+        positions = [_leaf_position(first + i, leaf) for i, leaf in enumerate(leaves)]
+        low, high = positions[0], positions[-1]
+        stored = {} if high < low else {
+            n.id: n for n in self.app.recorder.select_notifications(
+                low, high - low + 1, stop=high)}
+        previous = None
+        for offset, (leaf, pos) in enumerate(zip(leaves, positions, strict=True)):
+            index = first + offset
+            if previous is not None and pos <= previous:
+                raise LeafMismatchError(index, f"position {pos} does not follow {previous}")
+            notification = stored.get(pos)
+            if notification is None:
+                raise LeafMismatchError(index, f"the store holds no event at position {pos}")
+            if self.encoder.leaf(notification, index) != leaf:
+                raise LeafMismatchError(index, f"differs from the stored event at position {pos}")
+            previous = pos
+        skipped = sorted(set(stored) - set(positions))
+        if skipped:
+            raise LeafMismatchError(first + positions.index(min(p for p in positions
+                                                                if p > skipped[0])),
+                                    f"the stored event at position {skipped[0]} has no leaf")
 
     def last_position(self) -> int:
         if self.ledger.size == 0:
@@ -118,7 +289,9 @@ class LedgerFollower:
             batch = self.app.recorder.select_notifications(start, page)
             if not batch:
                 break
-            self.ledger.append_many([encode_leaf(self.app, n) for n in batch])
+            first = self.ledger.size
+            leaf = self.encoder.leaf
+            self.ledger.append_many([leaf(n, first + i) for i, n in enumerate(batch)])
             appended += len(batch)
             start = batch[-1].id + 1
             if self.ledger.size - signed_at >= self.checkpoint_every:
@@ -126,6 +299,117 @@ class LedgerFollower:
                 signed_at = self.ledger.size
             if progress is not None:
                 progress(appended)
-        if appended and signed_at != self.ledger.size:
+        if self.ledger.signed_size != self.ledger.size:  # incl. an unsigned tail of a past run
             self.ledger.checkpoint()
         return appended
+
+
+def _leaf_position(index: int, leaf: bytes) -> int:
+    try:
+        position = json.loads(leaf)["position"]
+    except (ValueError, KeyError, TypeError):
+        raise LeafMismatchError(index, "is not a leaf record") from None
+    if type(position) is not int:
+        raise LeafMismatchError(index, "names no integer position")
+    return position
+
+
+@dataclass(frozen=True)
+class MergeDelay:
+    """How long committed events waited for a signed checkpoint (seconds)."""
+
+    count: int
+    p50: float
+    p99: float
+    max: float
+
+
+class ContinuousSigner:
+    """Follows the store in its own thread: every ``interval`` seconds (or at once when woken)
+    it appends a leaf per newly committed event, re-derives them and signs a checkpoint, so
+    every committed event is under a signed checkpoint within the maximum merge delay.
+
+    The merge delay of each event is measured when its checkpoint is signed: the signing time
+    minus the event's own timestamp (taken when the command created it, before its commit, so
+    the figure errs long). A failure (a leaf that does not re-derive, a full disk) is logged as
+    an error and retried every ``retry`` seconds; nothing is signed meanwhile."""
+
+    def __init__(self, follower: LedgerFollower, lock: threading.Lock, *,
+                 interval: float = 0.1, retry: float = 5.0,
+                 clock: Callable[[], float] = time.time, keep: int = 100_000,
+                 witnesses: WitnessClient | None = None) -> None:
+        self.follower, self.lock = follower, lock
+        self.witnesses = witnesses
+        self.interval, self.retry, self.clock = interval, retry, clock
+        self._delays: deque[float] = deque(maxlen=keep)
+        self._count = 0
+        self._max = 0.0
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: BaseException | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="ledger-signer", daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Sign now rather than at the next tick (a write just committed)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.step()
+                self.last_error = None
+                pause = self.interval
+            except Exception as e:  # logged loudly, retried; the service keeps serving
+                if type(e) is not type(self.last_error) or str(e) != str(self.last_error):
+                    log.error("ledger signer: not signing: %s", e, exc_info=True)
+                self.last_error, pause = e, self.retry
+            self._wake.wait(pause)
+            self._wake.clear()
+
+    def step(self) -> int:
+        """One round: catch up and sign; returns the leaves newly signed."""
+        with self.lock:
+            ledger = self.follower.ledger
+            before = ledger.signed_size
+            self.follower.catch_up()
+            after = ledger.signed_size
+            signed_at = self.clock()
+            stamps = [_leaf_time(leaf) for leaf in ledger.leaves(before, after)]
+        if self.witnesses is not None and self.witnesses.behind(after):
+            self.witnesses.cosign(ledger, self.lock)  # outside the lock: witnesses are remote
+        for stamp in stamps:
+            if stamp is not None:
+                delay = max(0.0, signed_at - stamp)
+                self._delays.append(delay)
+                self._count += 1
+                self._max = max(self._max, delay)
+        return after - before
+
+    def merge_delay(self) -> MergeDelay:
+        """Percentiles over the last ``keep`` events signed, the maximum over all of them."""
+        ordered = sorted(self._delays)
+        if not ordered:
+            return MergeDelay(0, 0.0, 0.0, 0.0)
+
+        def pick(q: float) -> float:
+            return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+        return MergeDelay(self._count, pick(0.50), pick(0.99), self._max)
+
+
+def _leaf_time(leaf: bytes) -> float | None:
+    try:
+        stamp = json.loads(leaf).get("timestamp")
+        return datetime.fromisoformat(stamp).timestamp() if isinstance(stamp, str) else None
+    except (ValueError, AttributeError):
+        return None

@@ -28,9 +28,12 @@ from api.deps import (
     now,
 )
 from api.errors import ApiError
+from api.ledger_refs import with_ledger
 from api.schemas.common import HANDLE_PATTERN, Text
+from api.schemas.ledger import LedgerRef
 from api.schemas.markets import INSTRUMENT_PATTERN, CreditCode, Price, Quantity
 from api.schemas.trades import Receipt
+from api.state import AppState
 from api.tokens import Principal
 from domain.errors import NotFound
 from domain.exchange.agreement import Agreement as AgreementAggregate
@@ -83,6 +86,12 @@ class Agreement(BaseModel):
     history: list[Step]
 
 
+class AgreementRecorded(Agreement):
+    """Agreement as a write answers it: with where its event sits in the ledger."""
+
+    ledger: LedgerRef | None = None  # where its event sits in the ledger, and its receipt
+
+
 def _out(a: AgreementAggregate) -> Agreement:
     return Agreement(reference=a.reference, instrument=a.instrument, seller=a.seller,
                      buyer=a.buyer, price=a.price, quantity=a.qty, amount=a.amount,
@@ -106,14 +115,16 @@ def _visible(registry: Registry, user: Principal, reference: str) -> AgreementAg
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def offer(body: Offer, user: CurrentUser, registry: RegistryDep) -> Agreement:
+def offer(body: Offer, user: CurrentUser, registry: RegistryDep,
+          state: StateDep) -> AgreementRecorded:
     """Offer units to a named buyer (the seller's units are reserved now)."""
     seller = acting_for(user, body.seller)
+    before = registry.position()
     a = registry.offer_agreement(reference=body.reference or f"AG-{uuid.uuid4().hex[:20]}",
                                  instrument=body.instrument, seller=seller, buyer=body.buyer,
                                  price=body.price, qty=body.quantity, offered_by=user.actor,
                                  at=now())
-    return _out(a)
+    return _recorded(_out(a), state, before, "Offered")
 
 
 @router.get("")
@@ -142,22 +153,33 @@ def get_agreement(reference: ReferencePath, user: CurrentUser,
 
 
 @router.post("/{reference}/accept")
-def accept(reference: ReferencePath, user: CurrentUser, registry: RegistryDep) -> Agreement:
+def accept(reference: ReferencePath, user: CurrentUser, registry: RegistryDep,
+           state: StateDep) -> AgreementRecorded:
     """The buyer accepts (its cash is reserved now)."""
     a = _visible(registry, user, reference)
     if user.role == "enterprise" and user.subject != a.buyer:
         raise ApiError(403, "forbidden", "only the buyer may accept")
     buyer = acting_for(user, a.buyer if user.role == "administrator" else None)
+    before = registry.position()
     registry.accept_agreement(reference=reference, buyer=buyer, accepted_by=user.actor,
                               at=now())
-    return _out(registry.agreement(reference))
+    return _recorded(_out(registry.agreement(reference)), state, before, "Accepted")
 
 
 @router.post("/{reference}/verify")
-def verify(reference: ReferencePath, user: Administrator, registry: RegistryDep) -> Agreement:
+def verify(reference: ReferencePath, user: Administrator, registry: RegistryDep,
+           state: StateDep) -> AgreementRecorded:
     """An administrator who took no part verifies; the trade settles delivery-versus-payment."""
+    before = registry.position()
     registry.verify_agreement(reference=reference, administrator=user.actor, at=now())
-    return _out(registry.agreement(reference))
+    return _recorded(_out(registry.agreement(reference)), state, before, "Settled")
+
+
+def _recorded(out: Agreement, state: AppState, before: int,
+              event: str) -> AgreementRecorded:
+    return with_ledger(out, state, before, subject_type="agreement", subject=out.reference,
+                       event=event, receipt=f"/agreements/{out.reference}/receipt",
+                       as_=AgreementRecorded)
 
 
 def _end(registry: Registry, user: Principal, reference: str, how: str, reason: str,
@@ -204,4 +226,4 @@ def receipt(reference: ReferencePath, user: CurrentUser, registry: RegistryDep,
     with data.lock:
         events: dict[str, Any] = dict(data.agreements[reference]["events"])
     event = "Settled" if "Settled" in events else max(events, key=events.__getitem__)
-    return Receipt(subject=reference, event=event, **state.receipt(events[event]))
+    return Receipt(**state.receipt(events[event], subject_type="agreement", subject=reference))

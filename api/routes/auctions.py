@@ -29,7 +29,9 @@ from api.deps import (
     paginate,
 )
 from api.errors import ApiError
+from api.ledger_refs import with_ledger
 from api.schemas.common import HANDLE_PATTERN
+from api.schemas.ledger import LedgerRef
 from api.schemas.markets import INSTRUMENT_PATTERN, CreditCode, Price, Quantity
 from api.schemas.trades import Receipt
 from api.tokens import Principal
@@ -108,6 +110,12 @@ class Auction(BaseModel):
     state: Literal["open", "cleared", "voided"]
     opened_by: str
     result: Result | None
+
+
+class AuctionRecorded(Auction):
+    """Auction as a write answers it: with where its event sits in the ledger."""
+
+    ledger: LedgerRef | None = None  # where its event sits in the ledger, and its receipt
 
 
 def _privileged(user: Principal) -> bool:
@@ -194,11 +202,15 @@ def list_bids(auction_id: AuctionPath, user: CurrentUser, registry: RegistryDep,
 
 
 @router.post("/{auction_id}/clear")
-def clear(auction_id: AuctionPath, user: Administrator, registry: RegistryDep) -> Auction:
+def clear(auction_id: AuctionPath, user: Administrator, registry: RegistryDep,
+          state: StateDep) -> AuctionRecorded:
     """Clear at one uniform price and settle every winner delivery-versus-payment (an
     administrator other than the one who opened it)."""
+    before = registry.position()
     registry.clear_auction(auction_id=auction_id, administrator=user.actor, at=now())
-    return _out(registry.auction(auction_id), user)
+    return with_ledger(_out(registry.auction(auction_id), user), state, before,
+                       subject_type="auction", subject=auction_id, event="Cleared",
+                       receipt=f"/auctions/{auction_id}/receipt", as_=AuctionRecorded)
 
 
 @router.post("/{auction_id}/void")
@@ -225,4 +237,4 @@ def receipt(auction_id: AuctionPath, user: CurrentUser, registry: RegistryDep,
         position = data.auctions[auction_id]["events"].get("Cleared")
     if position is None:
         raise not_found(f"receipt of auction {auction_id}: it is not cleared yet")
-    return Receipt(subject=auction_id, event="Cleared", **state.receipt(position))
+    return Receipt(**state.receipt(position, subject_type="auction", subject=auction_id))

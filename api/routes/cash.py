@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Administrator, OwnEnterprise, Page, PageDep, RegistryDep, paginate
 from api.routes.proposals import ProposalPublic, proposed
+from api.schemas.ledger import LedgerRef
 from domain.errors import NotFound
 from registry.bootstrap import Registry
 
@@ -40,6 +41,12 @@ class Account(BaseModel):
     available: int
     deposited: int
     withdrawn: int
+
+
+class AccountRecorded(Account):
+    """Account as a write answers it: with where its event sits in the ledger."""
+
+    ledger: LedgerRef | None = None  # where its event sits in the ledger, and its receipt
 
 
 class Movement(BaseModel):

@@ -18,15 +18,18 @@ from api.deps import (
     Page,
     PageDep,
     RegistryDep,
+    StateDep,
     acting_for,
     not_found,
     now,
     paginate,
 )
+from api.ledger_refs import with_ledger
 from api.schemas.retrofits import (
     ExpansionApproval,
     ExpansionCreate,
     ExpansionPublic,
+    ExpansionRecorded,
     ExpansionRejection,
 )
 from domain.errors import NotFound
@@ -84,11 +87,14 @@ def show(x: ReadableExpansion) -> ExpansionPublic:
 
 @router.post("/{reference}/approval")
 def approve(reference: str, body: ExpansionApproval, user: Administrator,
-            registry: RegistryDep) -> ExpansionPublic:
+            registry: RegistryDep, state: StateDep) -> ExpansionRecorded:
     """Approve (administrators): the reserved units are consumed under the approval."""
+    before = registry.position()
     registry.approve_expansion(reference=reference, administrator=user.actor,
                                approval=body.approval, at=now())
-    return ExpansionPublic.of(registry.expansion(reference))
+    return with_ledger(ExpansionPublic.of(registry.expansion(reference)), state, before,
+                       subject_type="consumption", subject=body.approval, event="Consumed",
+                       as_=ExpansionRecorded)
 
 
 @router.post("/{reference}/rejection")

@@ -31,6 +31,7 @@ from api.deps import (
     now,
     paginate,
 )
+from api.ledger_refs import with_ledger
 from api.reruns import is_rerun, stored_transfer
 from api.routes.proposals import ProposalPublic, proposed
 from api.schemas.common import INSTRUMENT_PATTERN, SERIAL_PATTERN, Balance
@@ -132,7 +133,8 @@ def holding(code: OwnEnterprise, instrument: InstrumentPath,
 
 @router.post("/holdings/{code}/transfers", status_code=status.HTTP_201_CREATED)
 def transfer(code: str, body: TransferCreate, user: Administrator,
-             registry: RegistryDep, request: Request) -> TransferPublic:
+             registry: RegistryDep, request: Request,
+             state: StateDep) -> TransferPublic:
     """Move units to another enterprise outside the exchange's modes, for a non-trade reason
     (merger, court order, correction), recorded by an administrator: sales go through the
     order book, agreements or auctions, delivery versus payment. The response names the
@@ -154,9 +156,12 @@ def transfer(code: str, body: TransferCreate, user: Administrator,
         if found is None:
             raise
         version, position = found
-    return TransferPublic(instrument=body.instrument, seller=seller, buyer=body.buyer,
-                          quantity=body.quantity, ref=body.ref, rule_version=version,
-                          position=position)
+    return with_ledger(TransferPublic(instrument=body.instrument, seller=seller,
+                                      buyer=body.buyer, quantity=body.quantity, ref=body.ref,
+                                      rule_version=version, position=position),
+                       state, (position or 1) - 1, subject_type="transfer", subject=body.ref,
+                       event="Transferred",
+                       receipt=f"/holdings/{seller}/receipts/{position}", as_=TransferPublic)
 
 
 @router.get("/holdings/{code}/receipts/{position}")
@@ -168,9 +173,7 @@ def receipt(code: OwnEnterprise, position: Annotated[int, Path(ge=1, le=2**62)],
     found = directory.holding_event_at(registry, position)
     if found is None or code not in found[2]:
         raise not_found(f"holding event of {code} at position {position}")
-    name, event, _ = found
-    subject = getattr(event, "ref", None) or getattr(event, "approval", None) or name
-    return Receipt(subject=subject, event=name, **state.receipt(position))
+    return Receipt(**state.receipt(position))  # the leaf's first (most specific) subject
 
 
 @router.post("/holdings/{code}/reservations", status_code=status.HTTP_201_CREATED)
@@ -194,11 +197,14 @@ def release(code: str, body: HoldRelease, user: CurrentUser,
 
 @router.post("/holdings/{code}/retirements", status_code=status.HTTP_201_CREATED)
 def retire(code: str, body: RetirementCreate, user: CurrentUser,
-           registry: RegistryDep) -> RetirementPublic:
+           registry: RegistryDep, state: StateDep) -> RetirementPublic:
     """Give units up for good (voluntary cancellation)."""
     owner = acting_for(user, code)
+    before = registry.position()
     registry.retire(instrument=body.instrument, owner=owner, quantity=body.quantity,
                     reason=body.reason, at=now())
-    return RetirementPublic(instrument=body.instrument, owner=owner, quantity=body.quantity,
-                            reason=body.reason)
+    return with_ledger(RetirementPublic(instrument=body.instrument, owner=owner,
+                                        quantity=body.quantity, reason=body.reason),
+                       state, before, subject_type="enterprise", subject=owner,
+                       event="Retired", as_=RetirementPublic)
 

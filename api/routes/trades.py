@@ -117,14 +117,15 @@ def trade_receipt(trade_id: TradeIdPath, user: CurrentUser, state: StateDep) -> 
     verification, else ``BatchMatched``); of ``TradeRejected`` for a rejected trade and of the
     matching ``BatchMatched`` while it is pending.
 
-    Known limit: a ``BatchMatched`` leaf is the whole group-committed batch, so it also lists the
-    other orders of that batch (their accounts and order ids). The leaf is needed to check the
-    receipt names this trade; whether to serve it to enterprises is a policy question."""
+    A ``BatchMatched`` leaf is the whole group-committed batch, but it names each of its
+    trades as a typed subject and seals every trade and order (``registry.leaves``): the
+    receipt discloses this trade's own part only; the other trades and every order of the
+    batch stay sealed."""
     t = _owned(state.market_view(), user, trade_id)
     if t["state"] == "rejected":
-        event, position = "TradeRejected", t["rejected_position"]
+        position = t["rejected_position"]
     elif t["settled_position"] not in (None, t["position"]):
-        event, position = "TradeApproved", t["settled_position"]
+        position = t["settled_position"]
     else:
-        event, position = "BatchMatched", t["position"]
-    return Receipt(subject=trade_id, event=event, **state.receipt(position))
+        position = t["position"]
+    return Receipt(**state.receipt(position, subject_type="trade", subject=trade_id))

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from api.schemas.common import Balance, Body, CreditCode, InstrumentCode, Out, Quantity, Ref, Text
+from api.schemas.ledger import LedgerRef
 
 
 class Block(Out):
@@ -48,6 +49,7 @@ class TransferPublic(Out):
     ref: str
     rule_version: str
     position: int | None
+    ledger: LedgerRef | None = None  # where its event sits in the ledger, and its receipt
 
 
 class HoldCreate(Body):
@@ -81,6 +83,7 @@ class RetirementPublic(Out):
     owner: str
     quantity: int
     reason: str
+    ledger: LedgerRef | None = None  # where its event sits in the ledger, and its receipt
 
 
 class FreezeCreate(Body):
@@ -98,6 +101,7 @@ class FreezePublic(Out):
     owner: str
     ref: str
     quantity: int
+    ledger: LedgerRef | None = None  # where its event sits in the ledger, and its receipt
 
 
 class Unfreeze(Body):
@@ -109,6 +113,7 @@ class UnfreezePublic(Out):
     instrument: str
     ref: str
     quantity: int
+    ledger: LedgerRef | None = None  # where its event sits in the ledger, and its receipt
 
 
 class ExpiryRun(Body):

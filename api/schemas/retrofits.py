@@ -19,6 +19,7 @@ from api.schemas.common import (
     Text,
     Year,
 )
+from api.schemas.ledger import LedgerRef
 
 Amounts = Annotated[dict[Kind, Amount], Field(min_length=1, max_length=6)]
 
@@ -118,6 +119,7 @@ class Lot(Out):
 class Issued(Out):
     reference: str
     lots: dict[str, Lot]
+    ledger: LedgerRef | None = None  # where its event sits in the ledger, and its receipt
 
 
 class LotRevoked(Out):
@@ -165,3 +167,9 @@ class ExpansionPublic(Out):
         return cls(reference=x.reference, enterprise=x.enterprise, instrument=x.instrument,
                    quantity=x.quantity, project=x.project, state=x.state, approval=x.approval,
                    decided_by=x.decided_by)
+
+
+class ExpansionRecorded(ExpansionPublic):
+    """An application as a decision answers it: with where its event sits in the ledger."""
+
+    ledger: LedgerRef | None = None  # where its event sits in the ledger, and its receipt

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
@@ -66,10 +66,17 @@ class Receipt(_Out):
     key alone: the checkpoint's signature, then ``proof`` for ``hash_leaf(base64decode(leaf))``
     against the checkpoint's root; ``leaf`` is the event's canonical JSON."""
 
-    subject: str = Field(description="the trade, agreement or auction the receipt is for")
+    subject: str = Field(description="the exact id of what the receipt is for, as the leaf "
+                                     "names it in its typed subjects")
+    subject_type: str = Field(description="its type: trade, agreement, auction, lot, "
+                                          "transfer, deposit, freeze, retirement…")
     event: str = Field(description="the event that recorded it, e.g. BatchMatched")
     position: int = Field(description="event-log position of that event")
     index: int = Field(description="ledger index of its leaf")
     leaf: str
+    disclosed: dict[str, Any] = Field(
+        default_factory=dict,
+        description="openings ({salt, value}) of the subject's own sealed parts of the leaf; "
+                    "the other parties' parts stay sealed")
     checkpoint: str = Field(description="signed checkpoint note covering the leaf")
     proof: Proof

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ledger.log import Ledger
     from registry.bootstrap import Registry
     from registry.config import Settings
+    from registry.ledger_follower import LedgerFollower
 
 #: China Standard Time has had no daylight saving since 1991: a fixed offset is exact.
 CHINA_TIME = timezone(timedelta(hours=8), "Asia/Shanghai")
@@ -259,16 +260,25 @@ class Context:
         """Bring the ledger up to date with the event store: one leaf per committed event.
         ``only_if_open``: do nothing unless this command opened the store (offline commands
         such as ``ledger verify`` never create a data folder)."""
-        from registry.ledger_follower import LedgerFollower, LedgerSettings
-
         if only_if_open and "registry" not in self.__dict__:
             return 0
         if self.settings.store == "memory":
             return 0
-        every = LedgerSettings.from_env(self.env).checkpoint_every
         with progress_bar("ledger: following", unit="events") as tick:
-            return LedgerFollower(self.registry, self.ledger,
-                                  checkpoint_every=every).catch_up(progress=tick)
+            return self.follower().catch_up(progress=tick)
+
+    def follower(self) -> LedgerFollower:
+        """The one follower of this command's registry and ledger (it holds the leaf check
+        the ledger runs before signing, and the leaf encoder)."""
+        from registry.ledger_follower import LedgerFollower, LedgerSettings
+
+        if "_follower" not in self.__dict__:
+            settings = LedgerSettings.from_env(self.env)
+            self.__dict__["_follower"] = LedgerFollower(
+                self.registry, self.ledger, checkpoint_every=settings.checkpoint_every,
+                seal=settings.seal_key())
+        follower: LedgerFollower = self.__dict__["_follower"]
+        return follower
 
     def close(self) -> None:
         if "ledger" in self.__dict__:

@@ -22,6 +22,7 @@ from registry.cli.base import (
     position,
     progress_bar,
 )
+from registry.cli.receipt_commands import add_witness_arguments, check_witnesses
 from registry.cli.report_commands import add_audit_zones_command
 from registry.cli.sampling_commands import add_audit_sample_command
 
@@ -40,12 +41,13 @@ def add_ledger_commands(subparsers: Subparsers) -> None:
                     "consistency with an earlier checkpoint", writes=False)
     p.add_argument("directory", metavar="DIR", help="an export folder")
     p.add_argument("--vkey", metavar="FILE", type=Path,
-                   help="verifier key obtained out of band (default: the export's own vkey, "
-                        "which proves nothing about who signed)")
+                   help="verifier key obtained out of band; without it only the export's "
+                        "self-consistency is checked and the command exits 1")
     p.add_argument("--previous-checkpoint", metavar="FILE", type=Path,
                    help="an earlier signed checkpoint the export must extend")
     p.add_argument("--previous-vkey", metavar="FILE", type=Path,
                    help="verifier key of the earlier checkpoint, if the key was rotated since")
+    add_witness_arguments(p)
     p = add_command(ledger, "checkpoint", cmd_checkpoint,
                     "bring the ledger up to date and print its latest signed checkpoint",
                     writes=False, beside_service="refuse")
@@ -91,21 +93,25 @@ def read_text(path: Path, what: str) -> str:
 def cmd_export(ctx: Context) -> None:
     from ledger.export import export_ledger
     from ledger.log import Ledger
-    from registry.ledger_follower import store_leaves
 
     if ctx.settings.store == "memory":
         raise CliError("the in-memory store keeps no ledger; export from a persistent store")
     ctx.follow()
     ledger: Ledger = ctx.ledger
+    follower = ctx.follower()
     with progress_bar("ledger: exporting", unit="entries", total=ledger.size) as tick:
+        # entries re-derived from the store, each with the openings of its sealed parts
         note = export_ledger(ledger, ctx.args.directory,
-                             leaves=lambda size: store_leaves(ctx.registry, limit=size),
+                             leaves=lambda size: follower.export_entries(limit=size),
                              progress=tick)
     origin, size, root = note.split("\n")[:3]
     print(f"exported {size} entries of {origin} to {ctx.args.directory} (root {root})")
 
 
 def cmd_verify(ctx: Context) -> int | None:
+    """Without ``--vkey`` the export's own vkey is all there is to check against: that proves
+    the files agree with each other, not who signed them, so the command says so loudly and
+    exits 1 after the checks (an auditor's script cannot mistake it for a verification)."""
     from ledger.verify import ExportVerificationError, verify_export
 
     args = ctx.args
@@ -124,13 +130,25 @@ def cmd_verify(ctx: Context) -> int | None:
         return fail(f"verification failed: {e}", EXIT_FAILURE)
     except ValueError as e:  # a malformed key or checkpoint given on the command line
         raise CliError(str(e)) from None
+    if report.vkey_from_export:
+        print(f"SELF-CONSISTENCY ONLY: {report.size} entries of {report.origin} agree with a "
+              f"checkpoint signed by the export's own key {report.key_id}; that proves nothing "
+              "about who signed. Pass --vkey with the registry's verifier key obtained out of "
+              "band.")
+        return fail("not verified: no verifier key given (--vkey)", EXIT_FAILURE)
+    from ledger.merkle import VerificationError
+
+    try:
+        witnessed = check_witnesses(ctx, (Path(args.directory) / "checkpoint").read_text())
+    except VerificationError as e:
+        return fail(f"verification failed: witnesses: {e}", EXIT_FAILURE)
     print(f"OK: {report.size} entries of {report.origin} verified against the checkpoint "
           f"signed by {report.key_name}")
+    print(f"trusted key: {report.key_id} (from {args.vkey})")
+    if witnessed:
+        print(witnessed)
     if report.previous_size is not None:
         print(f"OK: consistent with the earlier checkpoint of size {report.previous_size}")
-    if report.vkey_from_export:
-        print("note: checked against the export's own vkey; pass --vkey with a key obtained "
-              "out of band to know who signed", file=sys.stderr)
     return None
 
 

@@ -45,6 +45,7 @@ from registry.cli.rights_commands import add_right_commands
 from registry.cli.sampling_commands import add_sampling_commands
 from registry.cli.serving import ServiceBusy
 from registry.cli.user_commands import add_user_commands
+from registry.cli.witness_commands import add_witness_commands
 
 
 def build_parser() -> Parser:
@@ -142,4 +143,5 @@ COMMAND_GROUPS: list[Callable[[Subparsers], None]] = [
     add_sampling_commands,
     add_right_commands,
     add_report_commands,
+    add_witness_commands,
 ]

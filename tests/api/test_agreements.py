@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from registry import receipts
 from tests.api.exchange_world import COD, Exchange, open_exchange
 from tests.api.test_trades import verify_receipt
 
@@ -55,6 +56,10 @@ def test_offer_accept_verify_settles_and_the_receipt_verifies(ex: Exchange) -> N
     record = verify_receipt(receipt, ex.client.get("/ledger/vkey").text.strip())
     assert record["topic"] == "surplus:Agreement.Settled.v1"
     assert record["position"] == receipt["position"]
+    # Settled's payload names no agreement; the leaf's typed subject does (from its creation)
+    assert {"type": "agreement", "id": "AG-1"} in record["subjects"]  # type: ignore[operator]
+    receipts.verify_receipt(receipt, vkey=ex.client.get("/ledger/vkey").text.strip(),
+                            subject="AG-1", subject_type="agreement", event="Settled")
 
 
 def test_the_verifier_must_not_have_taken_part(ex: Exchange) -> None:

@@ -4,6 +4,7 @@ every winner, and a verifiable receipt of the clearing."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -78,7 +79,12 @@ def test_uniform_price_clearing_with_a_cap_and_a_receipt(ex: Exchange) -> None:
     receipt = ex.client.get("/auctions/AU-1/receipt", headers=ex.enterprise(w.dyeing)).json()
     record = verify_receipt(receipt, ex.client.get("/ledger/vkey").text.strip())
     assert record["topic"] == "surplus:Auction.Cleared.v1"
-    assert record["payload"]["allocations"]["p1"] == 5000  # type: ignore[index]
+    assert record["payload"]["clearing_price"] == 720_000  # type: ignore[index]
+    assert {"type": "auction", "id": "AU-1"} in record["subjects"]  # type: ignore[operator]
+    assert (receipt["subject_type"], receipt["subject"]) == ("auction", "AU-1")
+    # each bidder's allocation is a sealed part: the leaf shows no bidder's quantity
+    assert record["payload"]["allocations"]["$sealed"] == "dict"  # type: ignore[index]
+    assert CERAMICS not in base64.b64decode(receipt["leaf"]).decode()
     assert ex.client.get("/auctions/AU-1/receipt",
                          headers=ex.enterprise(w.paper)).status_code == 404
 

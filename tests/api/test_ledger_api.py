@@ -57,3 +57,21 @@ def test_bad_proof_requests_are_problems_not_server_errors(
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
     assert body["status"] == 422 and body["type"].startswith("https://")
+
+
+def test_the_service_signs_what_is_committed_without_being_asked(client: TestClient) -> None:
+    """A write through the registry, and nobody reads the ledger: the signer still signs it,
+    and /ledger/status reports the merge delay it measured."""
+    from tests.integration.test_continuous_signing import eventually
+    from tests.world import AT, code
+
+    state = client.app.state.registry_state  # type: ignore[attr-defined]
+    assert eventually(lambda: client.get("/ledger/status").json()["signed_size"] > 0)
+    signed = client.get("/ledger/status").json()["signed_size"]
+    state.registry.deposit(enterprise=code(1), amount=1000, reference="DEP-STATUS-1",
+                           administrator="admin-cash", at=AT)
+    assert eventually(lambda: client.get("/ledger/status").json()["signed_size"] > signed)
+    status = client.get("/ledger/status").json()
+    assert status["size"] == status["signed_size"] and status["signing_error"] is None
+    delay = status["merge_delay"]
+    assert delay["count"] >= 1 and delay["p50_ms"] <= delay["p99_ms"] <= delay["max_ms"]

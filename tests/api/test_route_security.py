@@ -43,6 +43,8 @@ PUBLIC = {
     ("get", "/health"),
     ("get", "/ledger/checkpoint"),
     ("get", "/ledger/vkey"),
+    ("get", "/ledger/status"),
+    ("get", "/ledger/tile/{path}"),
     ("get", "/ledger/proof/inclusion"),
     ("get", "/ledger/proof/consistency"),
     ("post", "/login"),  # a password (and a one-time code) instead of a token
@@ -103,6 +105,7 @@ PARAMETERS: dict[tuple[str, str], str] = {
     ("/users/", "user_id"): ADMIN,
     ("/users/", "role"): ADMIN,
     ("/proposals/", "proposal_id"): ADMIN,
+    ("/ledger/tile/", "path"): SHARED,  # tlog-tiles: hash tiles public, entry bundles auditors'
 }
 #: required query parameters
 QUERY = {
@@ -238,6 +241,8 @@ def seed(ex: Exchange) -> Market:
         ("/sampling-rounds/", "reference"): ("SC-NONE", "SC-NONE"),
         ("/agencies/", "code"): (w.auditor, code(77, prefix="91440101MA9X")),
         ("/credit/agencies/", "code"): (w.auditor, code(77, prefix="91440101MA9X")),
+        ("/ledger/tile/", "path"): ("0/000.p/1", "0/x999/000"),
+        ("/ledger/tile/entries/", "path"): ("000.p/1", "x999/000"),
     }
     audit = {"report_sha256": sha("RF-COD/re-audit"), "amounts": {"COD": 1000}}
     order = {"side": "sell", "price": PRICE, "quantity": 1000}

@@ -12,6 +12,7 @@ import pytest
 
 from ledger.checkpoint import verify_checkpoint
 from ledger.merkle import VerificationError, hash_leaf, verify_inclusion
+from registry import receipts
 from tests.api.exchange_world import COD, PRICE, Exchange, open_exchange
 
 THRESHOLD = 1_000_000  # fen: a 2 t trade at 8,000 CNY/t (1,600,000 fen) waits for approval
@@ -141,7 +142,16 @@ def test_receipts_verify_with_the_verifier_key_alone(ex: Exchange) -> None:
         record = verify_receipt(receipt, vkey)
         assert record["position"] == receipt["position"]
         assert record["topic"] == "surplus:Market.BatchMatched.v1"
-        assert settled in [t[0] for t in record["payload"]["trades"]]  # type: ignore[index]
+        assert {"type": "trade", "id": settled, "parts": ["trades/0"]} in record["subjects"]
+        assert (receipt["subject_type"], receipt["subject"]) == ("trade", settled)
+        checked = receipts.verify_receipt(receipt, vkey=vkey, subject=settled,
+                                          subject_type="trade", event="BatchMatched")
+        assert checked.disclosed["trades/0"][0] == settled
+        assert list(receipt["disclosed"]) == ["trades/0"]
+        # nothing of the batch's orders (accounts, order ids, prices) is in the leaf itself
+        leaf_text = base64.b64decode(receipt["leaf"]).decode()
+        for party in (ex.world.paper, ex.world.dyeing):
+            assert party not in leaf_text
     ex.client.post(f"/trades/queue/{waited}/approve",
                    headers=ex.token("administrator", "chen.jie"))
     receipt = ex.client.get(f"/trades/{waited}/receipt",
@@ -149,6 +159,9 @@ def test_receipts_verify_with_the_verifier_key_alone(ex: Exchange) -> None:
     assert receipt["event"] == "TradeApproved"
     record = verify_receipt(receipt, vkey)
     assert record["payload"]["trade_id"] == waited  # type: ignore[index]
+    receipts.verify_receipt(receipt, vkey=vkey, subject=waited, event="TradeApproved")
+    with pytest.raises(receipts.ReceiptError, match="records TradeApproved, not BatchMatched"):
+        receipts.verify_receipt(receipt, vkey=vkey, subject=waited, event="BatchMatched")
     tampered = dict(receipt, leaf=base64.b64encode(b'{"forged":1}').decode())
     with pytest.raises(VerificationError):
         verify_receipt(tampered, vkey)

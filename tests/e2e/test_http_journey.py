@@ -295,7 +295,10 @@ def test_a_trade_settles_and_the_buyer_verifies_its_receipt_offline(seeded: Seed
     verify_inclusion(index=proof["index"], size=proof["size"], leaf_hash=hash_leaf(leaf),
                      proof=[b64(h) for h in proof["hashes"]], root=checkpoint.root)
     record = json.loads(leaf)
-    assert trade_id in [t[0] for t in record["payload"]["trades"]]
+    assert {"type": "trade", "id": trade_id} in [
+        {k: v for k, v in s.items() if k != "parts"} for s in record["subjects"]]
+    (part,) = receipt["disclosed"]
+    assert receipt["disclosed"][part]["value"][0] == trade_id  # only its own trade opened
     with pytest.raises(VerificationError):  # a receipt for another leaf would not pass
         verify_inclusion(index=proof["index"], size=proof["size"],
                          leaf_hash=hash_leaf(leaf + b" "),

@@ -95,6 +95,37 @@ def test_key_rotation_old_checkpoints_still_verify_with_the_old_key(
     assert "signature" in capsys.readouterr().err
 
 
+def test_verify_without_a_key_checks_self_consistency_only_and_exits_1(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "export"
+    assert main(["--data-dir", str(data), "ledger", "export", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["ledger", "verify", str(out)]) == 1
+    captured = capsys.readouterr()
+    key_id = "+".join((out / "vkey").read_text().strip().split("+")[:2])
+    assert captured.out.startswith("SELF-CONSISTENCY ONLY:") and key_id in captured.out
+    assert "no verifier key given" in captured.err
+    assert not captured.out.startswith("OK")
+
+
+def test_verify_prints_the_key_id_it_trusted_and_refuses_another_key(
+    data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, other = tmp_path / "export", tmp_path / "other"
+    assert main(["--data-dir", str(data), "ledger", "export", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["ledger", "verify", str(out), "--vkey", str(out / "vkey")]) == 0
+    key_id = "+".join((out / "vkey").read_text().strip().split("+")[:2])
+    assert f"trusted key: {key_id}" in capsys.readouterr().out
+    # an export signed by another key verifies only against that key, never against ours
+    other_env = {"REGISTRY_DATA_DIR": str(tmp_path / "data2")}
+    seed_data_folder(tmp_path / "data2")
+    assert main(["ledger", "export", str(other)], env=other_env) == 0
+    assert main(["ledger", "verify", str(other), "--vkey", str(out / "vkey")]) == 1
+    assert main(["ledger", "verify", str(other)]) == 1
+
+
 def test_audit_replay_reconciles_an_export_with_the_live_registry(
     data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -79,17 +79,29 @@ def test_readme_api_walkthrough_runs(tmp_path: Path) -> None:
                               cwd=work, env=env, capture_output=True, text=True, check=False)
         assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
         assert '"state":"settled"' in done.stdout
-        assert done.stdout.strip().splitlines()[-1].startswith("OK: leaf ")
+        out_lines = done.stdout.strip().splitlines()
+        ok = next(i for i, line in enumerate(out_lines) if line.startswith("OK: leaf "))
+        assert "naming trade ENERGY-2025-GD:1" in out_lines[ok]
+        assert out_lines[ok + 1].startswith('disclosed trades/0: ["ENERGY-2025-GD:1"')
 
         # What the prose under the block claims: 40 t moved and 12,000,000 fen paid.
         receipt = json.loads((work / "receipt.json").read_text())
         assert receipt["subject"] == "ENERGY-2025-GD:1"
-        buyer_cash = json.loads(done.stdout.strip().splitlines()[-2])
+        status = json.loads(out_lines[ok - 1])  # the service signed on its own
+        assert status["signed_size"] == status["size"] and status["signing_error"] is None
+        buyer_cash = json.loads(out_lines[ok - 2])
         assert buyer_cash["balance"] == before + 100_000_000 - 12_000_000
         tampered = {**receipt, "proof": {**receipt["proof"],
                                          "hashes": list(reversed(receipt["proof"]["hashes"]))}}
         (work / "tampered.json").write_text(json.dumps(tampered))
-        for argv in (["tampered.json"], ["receipt.json", "--subject", "ENERGY-2025-GD:2"]):
+        edits = {"subject": "ENERGY-2025-GD:2", "event": "TradeRejected",
+                 "position": receipt["position"] + 1}
+        for key, value in edits.items():  # a receipt's own claims are checked too
+            (work / f"edited-{key}.json").write_text(json.dumps({**receipt, key: value}))
+        for argv in (["tampered.json"], ["receipt.json", "--subject", "ENERGY-2025-GD:2"],
+                     ["receipt.json", "--subject", "ENERGY-2025-GD:1", "--event",
+                      "TradeRejected"],
+                     *([f"edited-{key}.json"] for key in edits)):
             refused = subprocess.run(["registry", "receipt", "verify", *argv, "--vkey",
                                       "registry.vkey"], cwd=work, env=env,
                                      capture_output=True, text=True, check=False)

@@ -53,11 +53,11 @@ def test_tampered_store_is_detected_naming_the_index(
     data, before, after = tmp_path / "data", tmp_path / "before", tmp_path / "after"
     seed_data_folder(data)
     assert main(["--data-dir", str(data), "ledger", "export", str(before)]) == 0
-    assert main(["ledger", "verify", str(before)]) == 0
     kept = tmp_path / "kept-checkpoint"
     kept.write_bytes((before / "checkpoint").read_bytes())
     vkey = tmp_path / "vkey"
     vkey.write_bytes((before / "vkey").read_bytes())
+    assert main(["ledger", "verify", str(before), "--vkey", str(vkey)]) == 0
 
     with sqlite3.connect(data / "registry.sqlite") as db:
         tamper(db)

@@ -40,7 +40,9 @@ def test_every_committed_event_becomes_one_canonical_leaf_in_commit_order(tmp_pa
             leaf = ledger.leaf(i)
             assert rfc8785.dumps(json.loads(leaf)) == leaf
         assert set(records[0]) == {"position", "aggregate_id", "version", "topic", "timestamp",
-                                   "payload"}
+                                   "payload", "leaf_format", "subjects"}
+        assert records[0]["leaf_format"] == 2
+        assert records[-1]["subjects"][-1]["type"] == "instrument"
         assert records[-1]["topic"] == "surplus:Instrument.Transferred.v1"
         assert records[-1]["payload"]["rule_version"] == "GD-2023.1"
         assert follower.catch_up() == 0  # nothing new: no duplicate

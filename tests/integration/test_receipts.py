@@ -1,0 +1,142 @@
+"""Receipts prove exactly what they claim: the typed subject, the event, the position, and the
+subject's own sealed parts; nothing of the other parties of a batch."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ledger.log import Ledger
+from registry.bootstrap import Registry, build_registry
+from registry.leaves import event_key
+from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
+from registry.receipts import ReceiptError, receipt, verify_receipt
+from tests.integration.test_exchange_journeys import COD, exchange_world, trading_day
+from tests.world import World
+
+
+@dataclass
+class Logged:
+    app: Registry
+    world: World
+    ledger: Ledger
+    follower: LedgerFollower
+    vkey: str
+
+    def leaves(self) -> list[dict[str, Any]]:
+        return [json.loads(self.ledger.leaf(i)) for i in range(self.ledger.size)]
+
+    def position_of(self, topic: str, nth: int = 0) -> int:
+        found = [r["position"] for r in self.leaves() if event_key(r["topic"]) == topic]
+        return int(found[nth])
+
+    def receipt(self, position: int, **subject: str) -> dict[str, Any]:
+        return receipt(self.ledger, position, follower=self.follower, **subject)
+
+
+@pytest.fixture
+def logged(tmp_path: Path) -> Iterator[Logged]:
+    env = {"REGISTRY_DATA_DIR": str(tmp_path / "data")}
+    app = build_registry(env)
+    w = exchange_world(app)
+    trading_day(app, w)
+    # a transfer whose own reference reads like a trade id must never pass for that trade
+    app.transfer(instrument=COD, seller=w.dyeing, buyer=w.paper, quantity=1000,
+                 ref=f"{COD}:971", at="2025-04-01T10:00:00+08:00")
+    ledger = open_ledger(LedgerSettings.from_env(env))
+    follower = LedgerFollower(app, ledger)
+    follower.catch_up()
+    yield Logged(app, w, ledger, follower, ledger.vkey)
+    ledger.close()
+    app.close()
+
+
+def test_a_trade_receipt_names_its_trade_and_discloses_only_that_trade(logged: Logged) -> None:
+    position = logged.position_of("Market.BatchMatched")
+    batch = next(r for r in logged.leaves() if r["position"] == position)
+    trade_ids = [s["id"] for s in batch["subjects"] if s["type"] == "trade"]
+    assert len(trade_ids) >= 2  # the batch holds other trades than the one we ask about
+    r = logged.receipt(position, subject_type="trade", subject=trade_ids[1])
+    checked = verify_receipt(r, vkey=logged.vkey, subject=trade_ids[1], subject_type="trade",
+                             event="BatchMatched")
+    assert list(checked.disclosed) == ["trades/1"] and checked.disclosed["trades/1"][0] == \
+        trade_ids[1]
+    leaf = base64.b64decode(r["leaf"]).decode()
+    assert '"ops":{"$sealed":"list"' in leaf and logged.world.paper not in leaf
+    assert "\"s1\"" not in leaf and "\"b1\"" not in leaf, leaf  # no order id is readable
+
+
+def test_the_subject_must_be_an_exact_typed_subject_of_the_leaf(logged: Logged) -> None:
+    position = logged.position_of("Instrument.Transferred")
+    r = logged.receipt(position)
+    assert (r["subject_type"], r["subject"], r["event"]) == ("transfer", f"{COD}:971",
+                                                             "Transferred")
+    verify_receipt(r, vkey=logged.vkey, subject=f"{COD}:971", subject_type="transfer")
+    with pytest.raises(ReceiptError, match="not 'trade'"):
+        verify_receipt(r, vkey=logged.vkey, subject=f"{COD}:971", subject_type="trade")
+    with pytest.raises(ReceiptError, match="not '971'"):
+        verify_receipt(r, vkey=logged.vkey, subject="971")  # no substring match
+    with pytest.raises(ReceiptError, match="does not name"):
+        verify_receipt({**r, "subject": "971"}, vkey=logged.vkey)
+
+
+@pytest.mark.parametrize(("claim", "value", "message"), [
+    ("subject", "COD-2025-MAOZHOU:1", "does not name"),
+    ("subject_type", "trade", "does not name"),
+    ("event", "TradeRejected", "claims event TradeRejected"),
+    ("position", 1, "claims position 1"),
+    ("index", 0, "claims index 0"),
+])
+def test_a_receipts_own_claims_are_checked_without_being_asked(
+        logged: Logged, claim: str, value: object, message: str) -> None:
+    r = logged.receipt(logged.position_of("Instrument.Transferred"))
+    verify_receipt(r, vkey=logged.vkey)
+    with pytest.raises(ReceiptError, match=message):
+        verify_receipt({**r, claim: value}, vkey=logged.vkey)
+
+
+def test_a_disclosed_part_must_open_its_commitment_and_belong_to_the_subject(
+        logged: Logged) -> None:
+    position = logged.position_of("Market.BatchMatched")
+    batch = next(r for r in logged.leaves() if r["position"] == position)
+    first = next(s["id"] for s in batch["subjects"] if s["type"] == "trade")
+    r = logged.receipt(position, subject_type="trade", subject=first)
+    opening = r["disclosed"]["trades/0"]
+    doctored = {**opening, "value": [*opening["value"][:5], opening["value"][5] + 1000,
+                                     *opening["value"][6:]]}
+    with pytest.raises(ReceiptError, match="does not open its commitment"):
+        verify_receipt({**r, "disclosed": {"trades/0": doctored}}, vkey=logged.vkey)
+    with pytest.raises(ReceiptError, match="not one of the subject's parts"):
+        verify_receipt({**r, "disclosed": {**r["disclosed"], "ops/0": opening}},
+                       vkey=logged.vkey)
+
+
+@pytest.mark.parametrize(("topic", "kind", "subject"), [
+    ("CashAccount.Deposited", "deposit", "DEP-0"),
+    ("Instrument.LotIssued", "lot", None),
+    ("Market.Opened", "market", COD),
+])
+def test_every_kind_of_event_names_a_typed_subject(logged: Logged, topic: str, kind: str,
+                                                   subject: str | None) -> None:
+    r = logged.receipt(logged.position_of(topic))
+    assert r["subject_type"] == kind
+    if subject is not None:
+        assert r["subject"] == subject
+    verify_receipt(r, vkey=logged.vkey, subject=r["subject"], subject_type=kind)
+
+
+def test_the_aggregate_subject_comes_from_its_creation_event(logged: Logged) -> None:
+    """Events whose payload names no subject (an agreement's Settled, an auction's Cleared)
+    still name their aggregate: here every leaf ends with the aggregate's natural key."""
+    for record in logged.leaves():
+        owner = record["subjects"][-1]
+        assert owner["id"] and owner["id"] != record["aggregate_id"], record["topic"]
+    posted = logged.position_of("CashAccount.Posted")
+    r = logged.receipt(posted, subject_type="cash_account")
+    assert r["subject"] in (logged.world.paper, logged.world.dyeing)
