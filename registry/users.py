@@ -283,6 +283,12 @@ class UserCommands(_Base):
                 return None
             return u, token_id
 
+    def user_active(self, user_id: str) -> bool:
+        """Whether the user exists and is not suspended, as of the store now (what a console
+        session checks on every request: suspending a user ends its sessions too)."""
+        with self.reads.current(User.create_id(user_id), lambda: None) as u:
+            return isinstance(u, User) and u.active
+
 
 def new_user_id() -> str:
     return uuid.uuid4().hex
