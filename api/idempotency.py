@@ -8,13 +8,13 @@ the first is still running is refused with 409 and ``Retry-After``: the claim is
 ``INSERT`` on the primary key (principal, key) in SQLite, so two concurrent requests cannot
 both win it, in one process or several.
 
-Claims live in ``idempotency.sqlite`` in the data folder next to ``tokens.sqlite``, so they
-survive a restart. A response of 500 or more, or a handler that raised, releases the claim: a
-retry may run. A claim left pending by a crashed server is never re-run (its effect may or may
-not have been committed): repeats get 409 ``idempotency-outcome-unknown`` until the key expires
-after 24 hours. Keys are scoped per principal (role and subject of the bearer token), so
-clients cannot see each other's responses; requests without a valid token pass through
-untouched (they are refused by authentication anyway).
+Claims live in ``idempotency.sqlite`` in the data folder, so they survive a restart. A response
+of 500 or more, or a handler that raised, releases the claim: a retry may run. A claim left
+pending by a crashed server is never re-run (its effect may or may not have been committed):
+repeats get 409 ``idempotency-outcome-unknown`` until the key expires after 24 hours. Keys are
+scoped per principal (the user the bearer token belongs to), so clients cannot see each other's
+responses; requests without a valid token pass through untouched (they are refused by
+authentication anyway).
 """
 
 from __future__ import annotations

@@ -226,7 +226,8 @@ class UserCommands(_Base):
                      now: datetime) -> User:
         """The user whose login, password and (for administrators, or whoever enrolled one)
         one-time code these are; `AuthenticationFailed` otherwise, never saying which part
-        failed. Failed attempts are limited by the caller (`api.routes.users`)."""
+        failed. Failed attempts are limited by the callers (`api.routes.users`,
+        `api.console.login`)."""
         store = self._credentials()
         try:
             u: User | None = self.user_by_login(login)
