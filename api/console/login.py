@@ -37,11 +37,11 @@ def current_session(request: Request) -> Session | None:
     if "console_session" not in request.scope.setdefault("state", {}):
         state = request.app.state.registry_state
         cookie = request.cookies.get(COOKIE)
-        session = None if cookie is None else state.sessions.current(cookie, now=utc_now())
-        if session is not None and not state.registry.user_active(session.principal.user_id):
+        found = None if cookie is None else state.sessions.current(cookie, now=utc_now())
+        if found is not None and not state.registry.user_active(found.principal.user_id):
             state.sessions.close_session(cookie)  # suspended since signing in: it ends here
-            session = None
-        request.scope["state"]["console_session"] = session
+            found = None
+        request.scope["state"]["console_session"] = found
     session: Session | None = request.scope["state"]["console_session"]
     return session
 

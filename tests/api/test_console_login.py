@@ -364,6 +364,16 @@ def test_the_store_keeps_no_session_id(tmp_path: Path) -> None:
     assert other.current(cookie, now=T0) is None  # signed under another key
 
 
+def test_a_session_of_an_older_shape_opens_nothing(tmp_path: Path) -> None:
+    s = store(tmp_path)
+    cookie, _ = s.open(WHO, now=T0)
+    db = sqlite3.connect(tmp_path / "sessions.sqlite", isolation_level=None)
+    db.execute("UPDATE sessions SET principal = ?", ('{"token_id": "t-1", "role": '
+                                                     '"enterprise", "subject": "X"}',))
+    assert s.current(cookie, now=T0) is None
+    assert db.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
+
+
 def test_the_signing_key_is_made_once_and_kept_private(tmp_path: Path) -> None:
     from api.console.sessions import signing_key
 
