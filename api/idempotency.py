@@ -25,9 +25,9 @@ have natural keys (order id, deposit or withdrawal reference, transfer reference
 they answer the outcome already stored instead of a refusal. A response of 500 or more
 otherwise, or a handler that raised, releases the claim: a retry may run.
 
-Claims live in ``idempotency.sqlite`` in the data folder next to ``tokens.sqlite``, so they
-survive a restart, and expire after 24 hours. Keys are scoped per principal (role and subject
-of the bearer token), so clients cannot see each other's responses; requests without a valid
+Claims live in ``idempotency.sqlite`` in the data folder, so they
+survive a restart, and expire after 24 hours. Keys are scoped per principal (the user the bearer
+token belongs to), so clients cannot see each other's responses; requests without a valid
 token pass through untouched (they are refused by authentication anyway).
 """
 

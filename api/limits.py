@@ -6,7 +6,8 @@ limits come from the ``limits`` library (sliding window counter, in process memo
 the authenticated user (``Authentication`` runs first), or by the client address for a request
 without a valid token: however a header is spelt, the same person meets the same counter.
 Guessing costs too: invalid bearer tokens (`Guards.refuse_bad_token`) and failed logins
-(`Guards.login_refused`, per login and per client address) have limits of their own.
+(`Guards.login_blocked` / `Guards.login_failed`, per login and per client address, shared by
+``POST /login`` and the console's sign-in form) have limits of their own.
 
 Configuration (``create_app(env)``):
 

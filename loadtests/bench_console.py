@@ -23,16 +23,16 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.tokens import TokenStore
-from registry.bootstrap import build_registry
-from registry.demo import seed_demo
+from registry.bootstrap import Registry, build_registry
+from registry.demo import ADMIN, ADMIN_2, seed_demo
+from registry.seed_users import issue_in
 
 GOAL_MS = 50.0
 SELLER, BUYER = "91440300MAJH82LCJY", "91440900MAF3EX2XMD"
@@ -43,32 +43,31 @@ PAGES = ("/console/", "/console/lots", "/console/lots?kind=COD", "/console/retir
 AFTER_WRITE = ("/console/", "/console/lots", "/console/retirements", "/console/credit")
 
 
-def token(folder: Path, role: str, subject: str) -> dict[str, str]:
-    now = datetime.now(UTC)
-    store = TokenStore(folder / "tokens.sqlite")
-    try:
-        _, secret = store.create(role=role, subject=subject, now=now,
-                                 expires_at=now + timedelta(hours=2))
-    finally:
-        store.close()
-    return {"Authorization": f"Bearer {secret}"}
+def tokens(registry: Registry) -> dict[str, dict[str, str]]:
+    """Authorization headers of the demo world's two administrators, seller and buyer."""
+    who = {"admin": ("administrator", ADMIN), "admin_2": ("administrator", ADMIN_2),
+           "seller": ("enterprise", SELLER), "buyer": ("enterprise", BUYER)}
+    return {name: {"Authorization": f"Bearer {issue_in(registry, role, subject, days=1)[1]}"}
+            for name, (role, subject) in who.items()}
 
 
-def trade(client: TestClient, folder: Path) -> dict[str, str]:
-    admin, seller = token(folder, "administrator", "admin-1"), token(folder, "enterprise", SELLER)
-    buyer = token(folder, "enterprise", BUYER)
-    calls = [
-        ("/markets", {"instrument": ENERGY, "reference_price": 300_000}, admin),
-        (f"/cash/{BUYER}/deposits", {"amount": 100_000_000, "reference": "BANK-1"}, admin),
-        (f"/markets/{ENERGY}/orders", {"order_id": "S-1", "side": "sell", "price": 300_000,
-                                       "quantity": 100_000}, seller),
-        (f"/markets/{ENERGY}/orders", {"order_id": "B-1", "side": "buy", "price": 301_000,
-                                       "quantity": 40_000}, buyer),
-    ]
-    for path, body, headers in calls:
-        r = client.post(path, json=body, headers=headers)
+def trade(client: TestClient, headers: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Open the energy market and fund the buyer (each proposed by one administrator and
+    approved by the other), then trade 40 tce; the seller's headers."""
+    for path, body in (("/markets", {"instrument": ENERGY, "reference_price": 300_000}),
+                       (f"/cash/{BUYER}/deposits",
+                        {"amount": 100_000_000, "reference": "BANK-1"})):
+        r = client.post(path, json=body, headers=headers["admin"])
         r.raise_for_status()
-    return seller
+        r = client.post(f"/proposals/{r.json()['id']}/approve", headers=headers["admin_2"])
+        r.raise_for_status()
+    for who, body in (("seller", {"order_id": "S-1", "side": "sell", "price": 300_000,
+                                  "quantity": 100_000}),
+                      ("buyer", {"order_id": "B-1", "side": "buy", "price": 301_000,
+                                 "quantity": 40_000})):
+        r = client.post(f"/markets/{ENERGY}/orders", json=body, headers=headers[who])
+        r.raise_for_status()
+    return headers["seller"]
 
 
 def retire(client: TestClient, seller: dict[str, str], n: int) -> None:
@@ -114,9 +113,10 @@ def run(requests: int) -> dict[str, Any]:
         env = {"REGISTRY_DATA_DIR": str(folder), "REGISTRY_RATE_LIMIT": "none"}
         registry = build_registry(env)
         seed_demo(registry)
+        headers = tokens(registry)
         registry.close()
         with TestClient(ServerTime(create_app(env))) as client:
-            seller = trade(client, folder)
+            seller = trade(client, headers)
             retire(client, seller, 0)
             steady = {}
             for path in PAGES:

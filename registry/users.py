@@ -226,7 +226,8 @@ class UserCommands(_Base):
                      now: datetime) -> User:
         """The user whose login, password and (for administrators, or whoever enrolled one)
         one-time code these are; `AuthenticationFailed` otherwise, never saying which part
-        failed. Failed attempts are limited by the caller (`api.routes.users`)."""
+        failed. Failed attempts are limited by the callers (`api.routes.users`,
+        `api.console.login`)."""
         store = self._credentials()
         try:
             u: User | None = self.user_by_login(login)
@@ -282,6 +283,12 @@ class UserCommands(_Base):
             if not isinstance(u, User) or not u.token_valid(token_id, token_hash(secret), now):
                 return None
             return u, token_id
+
+    def user_active(self, user_id: str) -> bool:
+        """Whether the user exists and is not suspended, as of the store now (what a console
+        session checks on every request: suspending a user ends its sessions too)."""
+        with self.reads.current(User.create_id(user_id), lambda: None) as u:
+            return isinstance(u, User) and u.active
 
 
 def new_user_id() -> str:

@@ -1,10 +1,13 @@
 """Signing in to the console, the account page and signing out.
 
 The form posts login, password and a TOTP code to ``POST /console/login`` with a CSRF token;
-the credentials go to the app's ``authenticate`` callable (`api.console.sessions`: today the
-PROVISIONAL bearer-token login, tomorrow the identity work's users). Success opens a session
-(cookie ``HttpOnly``, ``SameSite=Strict``) and leads to the account page; every form of a
-signed-in page carries the session's CSRF token, and a POST without it is refused (403).
+the credentials go to the app's ``authenticate`` callable (`api.console.sessions.user_login`:
+the registry's users, argon2id passwords, TOTP for administrators). Failed sign-ins count
+against the same limits as ``POST /login`` (`api.limits.Guards`, per login and per client
+address): over them the form answers 429 with ``Retry-After``, whatever the credentials.
+Success opens a session (cookie ``HttpOnly``, ``SameSite=Strict``) and leads to the account
+page; every form of a signed-in page carries the session's CSRF token, and a POST without it
+is refused (403).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from api.console.sessions import COOKIE, LOGIN_CSRF_COOKIE, Session, csrf_matche
 from api.console.terms import N_
 from api.deps import StateDep
 from api.errors import ApiError
+from api.limits import client_address
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 FORM = "application/x-www-form-urlencoded"
@@ -28,12 +32,16 @@ MAX_FIELD = 4096
 
 
 def current_session(request: Request) -> Session | None:
-    """The request's console session, if its cookie names a live one (cached per request)."""
+    """The request's console session, if its cookie names a live one of a user who is still
+    active (cached per request)."""
     if "console_session" not in request.scope.setdefault("state", {}):
         state = request.app.state.registry_state
         cookie = request.cookies.get(COOKIE)
-        request.scope["state"]["console_session"] = (
-            None if cookie is None else state.sessions.current(cookie, now=utc_now()))
+        found = None if cookie is None else state.sessions.current(cookie, now=utc_now())
+        if found is not None and not state.registry.user_active(found.principal.user_id):
+            state.sessions.close_session(cookie)  # suspended since signing in: it ends here
+            found = None
+        request.scope["state"]["console_session"] = found
     session: Session | None = request.scope["state"]["console_session"]
     return session
 
@@ -77,9 +85,18 @@ async def login(request: Request, state: StateDep) -> Response:
         raise ApiError(403, "forbidden", "the form's CSRF token is missing or wrong; reload "
                        "the sign-in page")
     login_name = fields.get("login", "")
+    guards, address = request.app.state.limits, client_address(request.scope)
+    counted = login_name.strip()  # the login the registry is asked about, as POST /login
+    blocked = guards.login_blocked(counted, address)
+    if blocked is not None:  # checked before the password: no guessing past the limit
+        response = _login_page(request, status=429, login=login_name,
+                               error=N_("Too many failed sign-ins; try again later."))
+        response.headers["Retry-After"] = blocked.headers["Retry-After"]
+        return response
     principal = await run_in_threadpool(state.authenticate, login_name,
                                         fields.get("password", ""), fields.get("totp", ""))
     if principal is None:  # one answer for every wrong credential
+        guards.login_failed(counted, address)
         return _login_page(request, status=401, login=login_name,
                            error=N_("The login, password or code is not right."))
     cookie, _ = await run_in_threadpool(state.sessions.open, principal, now=utc_now())

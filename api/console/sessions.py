@@ -138,12 +138,13 @@ class SessionStore:
             principal, csrf, created, last_seen, deadline = row
             idle_end = datetime.fromisoformat(last_seen) + self.idle
             end = datetime.fromisoformat(deadline)
-            if now >= idle_end or now >= end:
+            who = _principal(principal)
+            if now >= idle_end or now >= end or who is None:
                 self._db.execute("DELETE FROM sessions WHERE id_hash = ?", (key,))
                 return None
             self._db.execute("UPDATE sessions SET last_seen = ? WHERE id_hash = ?",
                              (now.isoformat(), key))
-        return Session(_principal(principal), csrf,
+        return Session(who, csrf,
                        datetime.fromisoformat(created), min(now + self.idle, end))
 
     def close_session(self, cookie: str | None) -> None:
@@ -164,10 +165,15 @@ def _principal_record(p: Principal) -> dict[str, object]:
     return record
 
 
-def _principal(record: str) -> Principal:
+def _principal(record: str) -> Principal | None:
+    """The stored principal; None for one of another shape (a session opened by an older
+    version, before sessions were of users), which then opens nothing."""
     fields = json.loads(record)
     fields["roles"] = frozenset(fields.get("roles", ()))
-    return Principal(**fields)
+    try:
+        return Principal(**fields)
+    except TypeError:
+        return None
 
 
 def csrf_matches(expected: str | None, given: str | None) -> bool:

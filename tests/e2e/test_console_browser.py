@@ -25,7 +25,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,9 +33,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from api.console import vendor
-from api.tokens import TokenStore
-from registry.bootstrap import build_registry
-from registry.demo import seed_demo
+from registry.bootstrap import Registry, build_registry
+from registry.demo import ADMIN, ADMIN_2, seed_demo
+from registry.seed_users import founders, issue_in, user_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -44,6 +44,7 @@ ARTIFACTS = ROOT / "tests" / "artifacts" / "console"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SELLER, BUYER = "91440300MAJH82LCJY", "91440900MAF3EX2XMD"  # demo: Shenzhen Huaxin, a buyer
+PASSWORD = "a passphrase for the browser"
 ENERGY = "ENERGY-2025-GD"
 PAGES = {
     "overview": "/console/", "lots": "/console/lots", "retirements": "/console/retirements",
@@ -68,7 +69,8 @@ def free_port() -> int:
 class Service:
     base: str
     folder: Path
-    tokens: dict[str, str] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)  # role -> bearer secret
+    admin_totp: str = ""  # the demo administrator's TOTP secret (its password is PASSWORD)
 
     def call(self, method: str, path: str, body: dict[str, Any] | None = None,
              token: str | None = None) -> Any:
@@ -82,15 +84,22 @@ class Service:
             return json.loads(r.read() or b"null")
 
 
-def token(folder: Path, role: str, subject: str) -> str:
-    now = datetime.now(UTC)
-    store = TokenStore(folder / "tokens.sqlite")
-    try:
-        _, secret = store.create(role=role, subject=subject, now=now,
-                                 expires_at=now + timedelta(hours=2))
-    finally:
-        store.close()
-    return secret
+def prepare_users(registry: Registry) -> tuple[dict[str, str], str]:
+    """Before the service starts: bearer tokens of the demo administrators, seller and buyer;
+    the seller's trader and the administrator get the password PASSWORD, the administrator a
+    TOTP secret (returned)."""
+    tokens = {"admin": issue_in(registry, "administrator", ADMIN)[1],
+              "admin_2": issue_in(registry, "administrator", ADMIN_2)[1],
+              "seller": issue_in(registry, "enterprise", SELLER)[1],
+              "buyer": issue_in(registry, "enterprise", BUYER)[1]}
+    at = datetime.now(UTC).isoformat()
+    one, _ = founders(registry, at)
+    trader = user_for(registry, "enterprise", SELLER)
+    registry.set_password(user_id=trader.user_id, password=PASSWORD, by=one, at=at)
+    admin = user_for(registry, "administrator", ADMIN)
+    registry.set_password(user_id=admin.user_id, password=PASSWORD, by=admin.user_id, at=at)
+    secret = registry.enroll_second_factor(user_id=admin.user_id, by=admin.user_id, at=at)
+    return tokens, secret
 
 
 def wait_for(base: str, proc: subprocess.Popen[bytes]) -> None:
@@ -108,15 +117,16 @@ def wait_for(base: str, proc: subprocess.Popen[bytes]) -> None:
 
 
 def trade_energy(service: Service) -> None:
-    """A day of the energy-use-rights market, through the API: the administrator opens it and
-    funds a buyer, the seller lists 100 tce, the buyer takes 40 of them; the seller also
-    retires 5 tce."""
-    admin = token(service.folder, "administrator", "gdee-admin-li")
-    seller = token(service.folder, "enterprise", SELLER)
-    buyer = token(service.folder, "enterprise", BUYER)
-    service.call("POST", "/markets", {"instrument": ENERGY, "reference_price": 300_000}, admin)
-    service.call("POST", f"/cash/{BUYER}/deposits",
-                 {"amount": 100_000_000, "reference": "BANK-0001"}, admin)
+    """A day of the energy-use-rights market, through the API: one administrator proposes
+    opening it and funding a buyer, the other approves (four eyes); the seller lists 100 tce,
+    the buyer takes 40 of them; the seller also retires 5 tce."""
+    admin, admin_2, seller, buyer = (service.tokens[who]
+                                     for who in ("admin", "admin_2", "seller", "buyer"))
+    for path, body in (("/markets", {"instrument": ENERGY, "reference_price": 300_000}),
+                       (f"/cash/{BUYER}/deposits",
+                        {"amount": 100_000_000, "reference": "BANK-0001"})):
+        proposal = service.call("POST", path, body, admin)
+        service.call("POST", f"/proposals/{proposal['id']}/approve", None, admin_2)
     service.call("POST", f"/markets/{ENERGY}/orders",
                  {"order_id": "S-1", "side": "sell", "price": 300_000, "quantity": 100_000},
                  seller)
@@ -134,6 +144,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     folder = tmp_path_factory.mktemp("console-serve")
     registry = build_registry({"REGISTRY_DATA_DIR": str(folder)})
     seed_demo(registry)
+    tokens, admin_totp = prepare_users(registry)
     registry.close()
     port = free_port()
     proc = subprocess.Popen(
@@ -143,7 +154,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     try:
         base = f"http://127.0.0.1:{port}"
         wait_for(base, proc)
-        svc = Service(base=base, folder=folder)
+        svc = Service(base=base, folder=folder, tokens=tokens, admin_totp=admin_totp)
         trade_energy(svc)
         yield svc
     finally:
@@ -330,22 +341,24 @@ def test_the_api_viewers_pages_pass_axe_around_the_vendored_viewer(
 
 def test_signing_in_and_out_in_the_browser(service: Service, browser: Browser,
                                            page: Any) -> None:
-    """PROVISIONAL credentials until the identity work lands: the login is the token's
-    subject, the password an API token."""
+    """A trader signs in with its login and password (after a wrong one), sees its account,
+    signs out; an administrator signs in with its password and a one-time code."""
+    import pyotp
     from playwright.sync_api import expect
 
-    secret = token(service.folder, "enterprise", SELLER)
+    trader = f"trader.{SELLER.lower()}"
     page.goto(service.base + "/console/?lang=en")
     page.get_by_role("link", name="Sign in").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
     assert not [v for v in axe(page) if v["impact"] in AXE_BLOCKING]
-    page.get_by_label("Login").fill(SELLER)
+    page.get_by_label("Login").fill(trader)
     page.get_by_label("Password").fill("wrong")
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("alert")).to_contain_text("is not right")
-    page.get_by_label("Password").fill(secret)
+    page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(service.base + "/console/account")
+    expect(page.locator("main")).to_contain_text(trader)
     expect(page.locator("main")).to_contain_text(SELLER)
     session = next(c for c in browser.context.cookies() if c["name"] == "registry_session")
     assert session["httpOnly"] and session["sameSite"] == "Strict"
@@ -356,3 +369,17 @@ def test_signing_in_and_out_in_the_browser(service: Service, browser: Browser,
     expect(page.get_by_role("link", name="Sign in")).to_be_visible()
     page.goto(service.base + "/console/account")
     expect(page).to_have_url(service.base + "/console/login")
+
+    # an administrator: the password alone is not enough, with the code it is
+    page.get_by_label("Login").fill(ADMIN)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("is not right")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("One-time code").fill(pyotp.TOTP(service.admin_totp).now())
+    page.get_by_role("button", name="Sign in").click()
+    expect(page).to_have_url(service.base + "/console/account")
+    expect(page.locator("main")).to_contain_text("Administrator")
+    expect(page.locator("main")).to_contain_text(ADMIN)
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(service.base + "/console/")
