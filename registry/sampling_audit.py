@@ -30,7 +30,7 @@ from domain.sampling import SamplingRound, candidates, draw, population, samplin
 from ledger.checkpoint import verify_checkpoint
 from ledger.merkle import VerificationError, hash_leaf, root_of_hashes
 from ledger.verify import ExportVerificationError, verify_export
-from registry.audit import _lines
+from registry.audit import _event_record, _lines
 from registry.replay import Fold
 
 OPENED = "surplus:SamplingRound.Opened.v1"
@@ -65,10 +65,12 @@ def audit_sample(directory: str | Path, reference: str, *,
     fold, hashes = Fold(), []
     opened: tuple[int, dict[str, Any]] | None = None
     drawn: dict[str, Any] | None = None
-    for index, text in _lines(folder):
+    for index, text, openings in _lines(folder):
         leaf = binascii.a2b_base64(text)
-        hashes.append(hash_leaf(leaf))
-        record = orjson.loads(leaf)
+        hashes.append(hash_leaf(leaf))  # the seed is over the leaves as signed (format 2)
+        # a format-2 leaf seals other parties' data: the export's openings give the full
+        # record back (each checked against its commitment) for the fold
+        record = _event_record(orjson.loads(leaf), openings)
         if record.get("aggregate_id") == round_id:
             if record["topic"] == OPENED:
                 opened = (index, record["payload"])

@@ -11,9 +11,12 @@ import pytest
 from domain.sampling import SamplingRound
 from registry.bootstrap import build_registry
 from registry.cli import main
-from tests.world import build_world, issue, sha
+from tests.world import AT as WORLD_AT
+from tests.world import build_world, code, issue, sha
 
 AT = "2026-01-10T09:00:00+08:00"
+SECTORS = (("TEXTILE_DYEING", "SHENZHEN", "MAOZHOU"), ("PAPER", "DONGGUAN", "MAOZHOU"),
+           ("PETROCHEMICAL", "HUIZHOU", "DANSHUI"))
 
 
 def seeded(data: Path, retrofits: int = 8) -> tuple[dict[str, str], object]:
@@ -21,7 +24,13 @@ def seeded(data: Path, retrofits: int = 8) -> tuple[dict[str, str], object]:
     app = build_registry(env)
     w = build_world(app)
     for n in range(retrofits):
-        owner = (w.dyeing, w.paper, w.chemicals)[n % 3]
+        # each retrofit its own enterprise: a second retrofit of the same enterprise and kind
+        # would have to start from the level verified after the first (OverlappingClaim)
+        sector, city, basin = SECTORS[n % len(SECTORS)]
+        owner = code(100 + n)
+        app.register_enterprise(credit_code=owner, name=f"Sampled Enterprise {n}",
+                                sector=sector, prefecture=city, basin=basin,
+                                direct_discharger=True, at=WORLD_AT)
         issue(app, w, reference=f"RF-{n:02d}", enterprise=owner, kind="COD", baseline=900,
               post=100)
     issue(app, w, reference="RF-2024", enterprise=w.dyeing, kind="COD", baseline=900,

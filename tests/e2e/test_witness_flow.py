@@ -58,6 +58,7 @@ def test_a_witness_cosigns_and_verifiers_require_it(tmp_path: Path) -> None:
         url = f"http://127.0.0.1:{port}"
         wait_for(f"{url}/health", server)
         admin = bearer(data)
+        second = bearer(data, subject="li.na")  # four eyes: another administrator approves
 
         def cosigned() -> str:
             for _ in range(200):
@@ -74,7 +75,12 @@ def test_a_witness_cosigns_and_verifiers_require_it(tmp_path: Path) -> None:
                 {"amount": 1000, "reference": "DEP-WITNESS-1"}).encode(),
             headers={**admin, "Content-Type": "application/json"})
         with urllib.request.urlopen(deposit, timeout=10) as answer:
-            assert answer.status == 201
+            assert answer.status == 202  # a proposal: nothing is deposited yet
+            proposal = json.loads(answer.read())["id"]
+        approval = urllib.request.Request(
+            f"{url}/proposals/{proposal}/approve", method="POST", data=b"", headers=second)
+        with urllib.request.urlopen(approval, timeout=10) as answer:
+            assert answer.status == 200  # the deposit is made, and a new leaf signed
         for _ in range(200):  # the next tree goes with a consistency proof from the first
             state = json.loads((tmp_path / "state.json").read_text())
             if state["surplus-registry.local/ledger"]["size"] > int(first.split("\n")[1]):
@@ -92,6 +98,9 @@ def test_a_witness_cosigns_and_verifiers_require_it(tmp_path: Path) -> None:
                     "--witness", str(tmp_path / "gdee.vkey"), "--witness",
                     str(tmp_path / "audit.vkey"), "--quorum", "2")
         assert short.returncode == 1 and "1 of the named witnesses" in short.stderr
+        # the witness's state is the last tree it cosigned (re-read: the proposal and its
+        # approval may have been signed as more than one tree after the loop above)
+        state = json.loads((tmp_path / "state.json").read_text())
         assert state["surplus-registry.local/ledger"]["size"] == int(note.split("\n")[1])
     finally:
         for proc in (server, witness):
