@@ -54,7 +54,8 @@ def tokens(registry: Registry) -> dict[str, dict[str, str]]:
 def trade(client: TestClient, headers: dict[str, dict[str, str]]) -> dict[str, str]:
     """Open the energy market and fund the buyer (each proposed by one administrator and
     approved by the other), then trade 40 tce; the seller's headers."""
-    for path, body in (("/markets", {"instrument": ENERGY, "reference_price": 300_000}),
+    for path, body in (("/markets", {"instrument": ENERGY, "reference_price": 300_000,
+                                     "sessions": []}),  # continuous: at any hour
                        (f"/cash/{BUYER}/deposits",
                         {"amount": 100_000_000, "reference": "BANK-1"})):
         r = client.post(path, json=body, headers=headers["admin"])
