@@ -92,6 +92,11 @@ AGGREGATE_SUBJECTS: dict[str, tuple[str, Callable[[Payload], Any]]] = {
     "TransferReference": ("transfer_reference",
                           lambda p: f"{p['instrument']}/{p['seller']}/{p['ref']}"),
     "Catalogue": ("catalogue", lambda p: "catalogue"),
+    # aggregates of the rights, sampling and four-eyes work, keyed as their ids are derived
+    "ConfirmedRight": ("confirmed_right", lambda p: f"{p['enterprise']}/{p['kind']}"),
+    "SamplingRound": ("sampling_round", lambda p: p["reference"]),
+    "SamplingPeriod": ("sampling_period", lambda p: str(p["period"])),
+    "Proposal": ("proposal", lambda p: p["proposal_id"]),
 }
 _FALLBACK_KEYS = ("reference", "credit_code", "code", "id", "name", "owner")
 

@@ -4,11 +4,30 @@ approver."""
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
+from eventsourcing.utils import resolve_topic
+
 from registry.acting import LEGACY, actor_of
 from registry.bootstrap import build_registry
 from registry.events import stored_events, to_record
 from registry.replay import Fold, comparable
 from tests.world import build_world, issue
+
+
+def born_with_actor(topic: str) -> bool:
+    """An event whose own attributes name its ``actor`` (a confirmed right's confirmation, a
+    sampling round's steps): added after actors were recorded, it never existed without."""
+    return "actor" in {f.name for f in dataclasses.fields(resolve_topic(topic))}
+
+
+def without_actors(record: dict[str, Any]) -> dict[str, Any]:
+    """The record as it was stored before actors were recorded."""
+    if born_with_actor(record["topic"]):
+        return record
+    return {**record, "payload": {k: v for k, v in record["payload"].items()
+                                  if k not in ("actor", "approved_by")}}
 
 
 def test_an_export_of_events_without_actors_replays_to_the_same_state() -> None:
@@ -22,10 +41,10 @@ def test_an_export_of_events_without_actors_replays_to_the_same_state() -> None:
                      reason="correction", administrator="u-admin")
         records = [to_record(p, e) for p, e in stored_events(app)]
         assert all(isinstance(r["payload"].get("actor"), str) for r in records)
-        old_shape = [{**r, "payload": {k: v for k, v in r["payload"].items()
-                                       if k not in ("actor", "approved_by")}}
-                     for r in records]
-        assert {actor_of(r["payload"]) for r in old_shape} == {LEGACY}
+        old_shape = [without_actors(r) for r in records]
+        stripped = [r for r in old_shape if not born_with_actor(r["topic"])]
+        assert len(stripped) > len(records) // 2  # nearly the whole export is of the old shape
+        assert {actor_of(r["payload"]) for r in stripped} == {LEGACY}
         new, old = Fold(), Fold()
         for r in records:
             new.apply_record(r)

@@ -28,6 +28,9 @@ OLD_SIZE = 58
 @pytest.fixture
 def old(tmp_path: Path) -> Path:
     shutil.copytree(FIXTURE, tmp_path / "old")
+    # the old release created its signing key 0600 (`ledger.keys`); git keeps no such mode, and
+    # a key others can read is refused, so the copy gets back the mode it was made with
+    (tmp_path / "old" / "registry-data" / "ledger-signing.key").chmod(0o600)
     return tmp_path / "old"
 
 

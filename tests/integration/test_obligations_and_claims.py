@@ -7,7 +7,7 @@ import pytest
 
 from domain.errors import InvalidInput, ObligationRefused, OverlappingClaim
 from registry.bootstrap import Registry, build_registry
-from tests.world import AT, World, build_world, issue, sha
+from tests.world import AT, World, build_world, engage, issue, sha
 
 
 @pytest.fixture
@@ -82,6 +82,7 @@ def test_two_retrofits_in_flight_with_one_baseline_confirm_only_once(app: Regist
     for ref in ("RF-A", "RF-B"):
         app.register_retrofit(reference=ref, enterprise=w.dyeing, period=2025, kinds=["COD"],
                               description="same line", at=AT)
+        engage(app, w, ref, AT)
         app.record_baseline_audit(reference=ref, agency=w.auditor, report_sha256=sha(ref),
                                   amounts={"COD": 700}, at=AT)
         app.record_post_audit(reference=ref, agency=w.auditor, report_sha256=sha(ref + "p"),

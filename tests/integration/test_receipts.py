@@ -48,7 +48,8 @@ def logged(tmp_path: Path) -> Iterator[Logged]:
     trading_day(app, w)
     # a transfer whose own reference reads like a trade id must never pass for that trade
     app.transfer(instrument=COD, seller=w.dyeing, buyer=w.paper, quantity=1000,
-                 ref=f"{COD}:971", at="2025-04-01T10:00:00+08:00")
+                 ref=f"{COD}:971", at="2025-04-01T10:00:00+08:00",
+                 reason="correction", administrator="admin-1")
     ledger = open_ledger(LedgerSettings.from_env(env))
     follower = LedgerFollower(app, ledger)
     follower.catch_up()

@@ -171,14 +171,19 @@ def test_an_unanswerable_store_is_reported_as_outcome_unknown(factory: Factory,
 @pytest.mark.parametrize("when", ["before", "after"])
 def test_faults_on_every_write_path_leave_the_registry_consistent(
         factory: Factory, tmp_path: Path, when: str) -> None:
-    """Registry commands, agreements, auctions, cash and the exchange, each under an insert
-    that fails before or after its commit: refused cleanly (and then done by a retry) or
-    answered as done, and every next command works."""
+    """Registry commands, agreements, auctions, cash, the exchange, confirmed rights,
+    obligations, users and four-eyes proposals (whose act is saved with its approval), each
+    under an insert that fails before or after its commit: refused cleanly (and then done by a
+    retry) or answered as done, and every next command works."""
     app = factory()
     w = exchange_world(app)
+    a, _ = app.bootstrap_administrator(login="li.admin", display_name="Li", password=None, at=AT)
+    b, _ = app.bootstrap_administrator(login="chen.admin", display_name="Chen", password=None,
+                                       at=AT)
+    clerk: list[str] = []
     steps: list[Callable[[], Any]] = [
         lambda: app.transfer(instrument=COD, seller=w.dyeing, buyer=w.paper, quantity=1_000,
-                             ref="T-1", at=AT),
+                             ref="T-1", at=AT, reason="correction", administrator="admin-1"),
         lambda: app.offer_agreement(reference="AG-1", instrument=COD, seller=w.dyeing,
                                     buyer=w.paper, price=PRICE, qty=1_000, offered_by="desk",
                                     at=AT),
@@ -192,6 +197,18 @@ def test_faults_on_every_write_path_leave_the_registry_consistent(
         lambda: app.submit_orders(instrument=COD, requests=[order(1, w.dyeing, "S")], at=AT),
         lambda: app.withdraw(enterprise=w.power, amount=10, reference="W-1",
                              administrator="admin-cash", at=AT),
+        lambda: app.confirm_right(enterprise=w.power, kind="COD", quantity=50_000,
+                                  permit="PW-FAULT-1", valid_from="2025-01-01",
+                                  valid_until="2027-12-31", actor=a.user_id, at=AT),
+        lambda: app.set_obligation(credit_code=w.paper, kind="COD", period=2025, target=1_000,
+                                   at=AT, actor=a.user_id),
+        lambda: clerk.append(app.create_user(login="zhou.clerk", display_name="Zhou",
+                                             organisation="regulator", roles=[],
+                                             by=a.user_id, at=AT).user_id),
+        lambda: app.propose(action="grant_role", params={"user_id": clerk[-1],
+                                                         "role": "auditor"},
+                            by=a.user_id, at=AT, proposal_id="P-FAULT-1"),
+        lambda: app.approve_proposal(proposal_id="P-FAULT-1", by=b.user_id, at=AT),
     ]
     for step in steps:
         fault = FailingInserts(app, when=when)
@@ -204,6 +221,12 @@ def test_faults_on_every_write_path_leave_the_registry_consistent(
             step()  # stored, and answered as such
             fault.restore()
         assert fault.calls >= 1
+    # every step is in effect exactly once
+    assert app.confirmed_right(w.power, "COD").quantity == 50_000
+    assert app.enterprise(w.paper).remaining_obligation("COD", 2025) == 1_000
+    assert [u.login for u in app.users()].count("zhou.clerk") == 1
+    assert app.proposal("P-FAULT-1").state == "approved"
+    assert app.user_by_login("zhou.clerk").roles == ["auditor"]
     assert_clean(app, tmp_path / "export")
 
 
