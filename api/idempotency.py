@@ -188,6 +188,8 @@ class IdempotencyStore:
                 "UPDATE idempotency SET owner = ?, claimed_at = ? WHERE principal = ? "
                 "AND key = ? AND status IS NULL AND owner IS ?",
                 (self.owner, now, principal, key, owner)).rowcount
+            if taken == 1:  # running again, under this retry: no longer a claim to take over
+                self._doubtful.discard((principal, key))
         return Outcome("rerun" if taken == 1 else "pending")
 
     def finish(self, principal: str, key: str, response: Stored) -> None:
@@ -210,9 +212,16 @@ class IdempotencyStore:
             self._doubtful.discard((principal, key))
 
     def release(self, principal: str, key: str) -> None:
+        """Nothing of the request is stored: a retry with the key runs it afresh. If the claim
+        cannot be deleted (a full disk: the very fault that failed the request), it is
+        released in memory instead, so a retry takes it over rather than being told for the
+        lease's length that a request nobody runs is still running."""
         with self._lock:
-            self._db.execute("DELETE FROM idempotency WHERE principal = ? AND key = ? "
-                             "AND status IS NULL", (principal, key))
+            try:
+                self._db.execute("DELETE FROM idempotency WHERE principal = ? AND key = ? "
+                                 "AND status IS NULL", (principal, key))
+            except sqlite3.Error:
+                self._doubtful.add((principal, key))
 
     def close(self) -> None:
         self._db.close()

@@ -214,8 +214,9 @@ def check_money(v: Verdicts, app: Registry, facts: StoreFacts, manifest: Manifes
                 ops: Iterable[Op]) -> None:
     """Conservation and books, as the load run checks them; cash expected = the seeded
     deposits plus every deposit of the suite found in the store, each with the amount sent."""
-    sent = {(op.identity[0], op.identity[1]): op.body["amount"] for op in ops
-            if op.kind == "deposit" and op.body}
+    # an approval carries no body: the amount its proposal asked for is kept on the op
+    sent = {(op.identity[0], op.identity[1]): op.extra.get("amount") or op.body["amount"]
+            for op in ops if op.kind == "deposit" and (op.body or op.extra.get("amount"))}
     extra = 0
     for key, amounts in facts.deposits.items():
         if key[1].startswith(("F", "CLI-")):

@@ -3,9 +3,12 @@ the transport error) and its Idempotency-Key, classified.
 
 Each client is a thread with its own HTTP connection and bearer token: enterprise desks place
 limit orders near each market's reference price, cancel their own resting orders and transfer
-units to each other; an administrator records deposits. Every write carries a fresh
-Idempotency-Key and a fresh natural key (order id, transfer ref, deposit reference), so the
-checks can find it in the store.
+units to each other (off-exchange transfers are an administrator's, for a non-trade reason, so
+the desk asks one to record them); an administrator proposes deposits and a second one
+approves them (four eyes: the proposal answers 202 and moves nothing, the approval runs the
+deposit and answers its result, so the approval is the recorded deposit write). Every write
+carries a fresh Idempotency-Key and a fresh natural key (order id, transfer ref, deposit
+reference), so the checks can find it in the store.
 
 What an answer means for the store (`classify`):
 
@@ -119,7 +122,7 @@ def send(client: httpx.Client, op: Op, token: str) -> None:
 def replay(client: httpx.Client, op: Op, token: str) -> dict[str, Any]:
     """Re-send ``op`` with its key and body; what it answered (its outcome after the retry)."""
     again = Op(op.n, op.round, op.client, op.kind, op.method, op.path, op.body, op.key,
-               op.identity)
+               op.identity, extra={k: v for k, v in op.extra.items() if k != "body"})
     send(client, again, token)
     return {"status": again.status, "problem": again.problem, "error": again.error,
             "replayed": again.replayed, "outcome": again.outcome,
@@ -128,18 +131,22 @@ def replay(client: httpx.Client, op: Op, token: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class World:
-    """What the clients act on: the seeded traders with their tokens, an administrator's token,
-    the markets (instrument, reference price, tick)."""
+    """What the clients act on: the seeded traders with their tokens, two administrators'
+    tokens (a proposer and its approver: four eyes), the markets (instrument, reference price,
+    tick)."""
 
     traders: list[tuple[str, str]]  # (credit code, token)
-    admin_token: str
+    admin_token: str  # proposes deposits, records transfers
+    approver_token: str  # a different administrator: approves the deposits
     markets: list[dict[str, Any]]
 
     @classmethod
     def from_tokens(cls, path: Path) -> World:
         data = json.loads(path.read_text())
+        admins = data["administrator"]
         return cls(traders=[(t["subject"], t["token"]) for t in data["enterprise"]],
-                   admin_token=data["administrator"][0]["token"], markets=data["markets"])
+                   admin_token=admins[0]["token"], approver_token=admins[1]["token"],
+                   markets=data["markets"])
 
 
 class Traffic:
@@ -222,7 +229,8 @@ class Traffic:
                     op = Op(n, self.round_no, tag, "transfer", "POST",
                             f"/holdings/{code}/transfers",
                             {"instrument": spec["instrument"], "buyer": rng.choice(peers),
-                             "quantity": rng.randint(1, 5) * 1000, "ref": ref},
+                             "quantity": rng.randint(1, 5) * 1000, "ref": ref,
+                             "reason": "correction"},
                             f"{tag}-k{n}", [spec["instrument"], code, ref])
                 else:
                     spec = rng.choice(self.world.markets)
@@ -235,8 +243,9 @@ class Traffic:
                              "price": spec["reference_price"] + ticks * spec["tick"],
                              "quantity": rng.randint(1, 10) * 1000},
                             f"{tag}-k{n}", [spec["instrument"], order_id])
-                send(client, op, token)
-                self._keep(op, token)
+                who = self.world.admin_token if op.kind == "transfer" else token
+                send(client, op, who)
+                self._keep(op, who)
                 self._back_off(op)
                 if op.kind == "order" and op.outcome == "acked" and op.extra.get("resting"):
                     resting.append((op.identity[0], op.identity[1]))
@@ -250,13 +259,36 @@ class Traffic:
                 n = self._next()
                 code, _ = rng.choice(self.world.traders)
                 reference = f"{tag}-D{n}"
-                op = Op(n, self.round_no, tag, "deposit", "POST", f"/cash/{code}/deposits",
-                        {"amount": rng.randint(1, 1000) * 100, "reference": reference},
-                        f"{tag}-k{n}", [code, reference])
-                send(client, op, self.world.admin_token)
-                self._keep(op, self.world.admin_token)
+                amount = rng.randint(1, 1000) * 100
+                proposal = self._propose_deposit(client, n, code, amount, reference, tag)
+                if proposal is None:
+                    self._stop.wait(0.2)  # nothing to approve: the proposal moved no cash
+                    continue
+                op = Op(n, self.round_no, tag, "deposit", "POST",
+                        f"/proposals/{proposal}/approve", None, f"{tag}-k{n}",
+                        [code, reference], extra={"amount": amount, "proposal": proposal})
+                send(client, op, self.world.approver_token)
+                self._keep(op, self.world.approver_token)
                 self._back_off(op)
                 self._stop.wait(0.05)
+
+    def _propose_deposit(self, client: httpx.Client, n: int, code: str, amount: int,
+                         reference: str, tag: str) -> str | None:
+        """The deposit's proposal id (202), or None when it was not proposed: a proposal is
+        not the deposit (nothing moves until it is approved), so it is not a recorded write."""
+        headers = {"Authorization": f"Bearer {self.world.admin_token}",
+                   "Idempotency-Key": f"{tag}-p{n}"}
+        try:
+            r = client.post(f"/cash/{code}/deposits", headers=headers,
+                            json={"amount": amount, "reference": reference})
+        except httpx.TransportError:
+            return None
+        if r.status_code != 202:
+            return None
+        try:
+            return str(r.json()["id"])
+        except (ValueError, KeyError):
+            return None
 
     def retry(self, ops: list[Op]) -> None:
         """Re-send each op with its key; record the answer as the op's ``retry``."""

@@ -150,7 +150,7 @@ def prepare(kind: str, results: Path) -> Scenario | str:
         env.update(pg)
     manifest = seed(env, TRADERS)
     manifest.save(folder / "world.json")
-    issue_tokens(data, manifest)
+    issue_tokens(data, manifest, env=env)  # users in the store the service reads (PostgreSQL too)
     scenario = Scenario(kind=kind, folder=folder, env=env, manifest=manifest,
                         world=World.from_tokens(data / "tokens.json"),
                         workers=2 if kind.startswith("pg-") else 1, server=server, mount=mount)

@@ -149,6 +149,34 @@ def test_a_server_error_releases_the_key_for_a_retry(folder: Path) -> None:
     assert len(calls) == 2
 
 
+class _FullDisk:
+    """A connection whose deletes fail as on a full disk (its other statements pass)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+        if sql.startswith("DELETE"):
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.db.execute(sql, params)
+
+
+def test_a_claim_that_cannot_be_released_on_disk_is_taken_over_by_the_retry(
+        tmp_path: Path) -> None:
+    """A request failed by a full disk (503) cannot delete its claim either: the retry with
+    its key runs it then, instead of answering 409 in-progress for the lease's length; and
+    only one retry takes it over."""
+    store = IdempotencyStore(tmp_path / "idempotency.sqlite")
+    mark = fingerprint("POST", "/x", b"", b"{}")
+    assert store.claim("administrator:a", "k", mark, now=time.time()).kind == "claimed"
+    real, store._db = store._db, _FullDisk(store._db)  # type: ignore[assignment]
+    store.release("administrator:a", "k")  # no exception: the failed request still answers
+    store._db = real
+    assert store.claim("administrator:a", "k", mark, now=time.time()).kind == "rerun"
+    assert store.claim("administrator:a", "k", mark, now=time.time()).kind == "pending"
+    store.close()
+
+
 def _claim_as(folder: Path, owner: str, key: str) -> None:
     """A pending claim of ``key`` by the process named ``owner``."""
     store = IdempotencyStore(folder / "idempotency.sqlite")

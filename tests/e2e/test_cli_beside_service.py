@@ -20,9 +20,11 @@ from domain.errors import NotFound
 from loadtests.load_service import Service, free_port
 from registry.bootstrap import build_registry
 from registry.cli.serving import running_service
+from registry.seed_users import user_for
 from tests.world import code, seed_data_folder
 
 ROOT = Path(__file__).resolve().parents[2]
+AUDITOR = "audit-wang"  # the login of the auditor the token commands issue tokens for
 
 
 def registry(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -48,6 +50,11 @@ def deposits(env: dict[str, str], owner: str) -> list[str]:
 def served(tmp_path: Path):  # type: ignore[no-untyped-def]
     data = tmp_path / "data"
     env = seed_data_folder(data)
+    app = build_registry(env)
+    try:  # an auditor user for the token commands (privileged roles need four eyes to create)
+        user_for(app, "auditor", AUDITOR)
+    finally:
+        app.close()
     buyer = code(2)  # the world's paper mill (tests.world.ENTERPRISES)
     service = Service(env, port=free_port(), workers=1, log=tmp_path / "service.log")
     service.start()
@@ -91,7 +98,7 @@ def test_ledger_writes_are_refused_and_reads_work_beside_the_service(served) -> 
 
 def test_token_commands_complete_beside_the_service(served) -> None:  # type: ignore[no-untyped-def]
     env, service, _ = served
-    done = registry(env, "token", "create", "--role", "auditor", "--name", "audit-wang")
+    done = registry(env, "token", "create", "--user", AUDITOR)
     assert done.returncode == 0, done.stderr
     secret = done.stdout.strip().splitlines()[-1]
     request = urllib.request.Request(f"{service.url}/ledger/entries?limit=1",

@@ -1,8 +1,9 @@
 """The fault suite, shortly (``make faults`` runs it in full): kill -9 of ``registry serve``
 under traffic and the CLI beside the service, every check after every round.
 
-Two checks are left out of the short version's verdict until issue 11's in-process fixes are
-merged (`PENDING_FIXES`); they still run and are reported. The other fault kinds (a killed
+Every check counts in the short version's verdict: issue 11's in-process fixes (a retry of an
+in-doubt write with its key settles it, an acknowledged one's retry replays the first answer)
+are merged, so `PENDING_FIXES` is empty. The other fault kinds (a killed
 worker, PostgreSQL killed and restarted, a full disk) run with ``REGISTRY_FAULTS_ALL=1``
 (`test_every_fault_kind_passes_every_check`).
 """
@@ -23,12 +24,9 @@ from loadtests.fault_checks import CHECKS
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.faults, pytest.mark.slow]
 
-#: Checks that fail on this branch before the fixes of issue 11 points 1-4, with what they
-#: find: after kill -9 a retry of an in-doubt write with its key answers 409
-#: ``idempotency-key-in-progress`` (the claim stays pending for 300 s), and a retry of an
-#: acknowledged one can (the outcome is recorded after the response). Empty this once they
-#: are merged.
-PENDING_FIXES = ["in-doubt-settled-by-key", "acked-replay-by-key"]
+#: Checks left out of the short suite's verdict while a fix they wait for is not merged (they
+#: still run and are reported); none now: issue 11's in-process fixes are merged.
+PENDING_FIXES: list[str] = []
 #: every check a round makes on the store and the ledger, whatever the fault
 ROUND_CHECKS = {"acked-stored-once", "refused-absent", "in-doubt-at-most-once",
                 "in-doubt-settled-by-key", "acked-replay-by-key", "conservation",

@@ -1,6 +1,10 @@
-"""kill -9 of `registry serve` while deposits with Idempotency-Keys stream in: after a restart,
-a retry of every request with its key answers 201, an acknowledged one with its first
-response, and every deposit is credited exactly once."""
+"""kill -9 of `registry serve` while keyed deposits stream in: after a restart, a retry of every
+approval with its key answers 200, an acknowledged one with its first response, and every
+deposit is credited exactly once.
+
+A deposit is a sensitive act (four eyes): one administrator proposes it (202, nothing moves)
+and a second approves it, which runs the deposit and answers its result. The approval is the
+write under test: it carries the Idempotency-Key and is what the kill interrupts."""
 
 from __future__ import annotations
 
@@ -40,11 +44,11 @@ def _serve(folder: Path, port: int) -> subprocess.Popen[bytes]:
             time.sleep(0.1)
 
 
-def _deposit(port: int, admin: dict[str, str], n: int) -> tuple[int, dict[str, object]]:
-    body = json.dumps({"amount": 1_000 + n, "reference": f"K9-{n}"}).encode()
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/cash/{ENTERPRISE}/deposits", data=body, method="POST",
-        headers={**admin, "Content-Type": "application/json", "Idempotency-Key": f"k9-{n}"})
+def _post(url: str, headers: dict[str, str],
+          body: dict[str, object] | None = None) -> tuple[int, dict[str, object]]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method="POST",
+                                     headers={**headers, "Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=30) as r:
             return r.status, json.loads(r.read())
@@ -52,11 +56,27 @@ def _deposit(port: int, admin: dict[str, str], n: int) -> tuple[int, dict[str, o
         return e.code, json.loads(e.read())
 
 
+def _propose(port: int, admin: dict[str, str], n: int) -> str | None:
+    """The id of the deposit ``n``'s proposal, or None if it was not proposed."""
+    status, body = _post(f"http://127.0.0.1:{port}/cash/{ENTERPRISE}/deposits", admin,
+                         {"amount": 1_000 + n, "reference": f"K9-{n}"})
+    return str(body["id"]) if status == 202 else None
+
+
+def _approve(port: int, approver: dict[str, str], proposal: str,
+             n: int) -> tuple[int, dict[str, object]]:
+    """Approve (a second administrator) with the deposit's Idempotency-Key."""
+    return _post(f"http://127.0.0.1:{port}/proposals/{proposal}/approve",
+                 {**approver, "Idempotency-Key": f"k9-{n}"})
+
+
 def test_keyed_deposits_survive_kill_9_exactly_once(tmp_path: Path) -> None:
     seed_data_folder(tmp_path)
-    admin = bearer(tmp_path)
+    admin = bearer(tmp_path)  # proposes
+    approver = bearer(tmp_path, subject="li.na")  # a different administrator: approves
     acked: dict[int, dict[str, object]] = {}
-    sent: list[int] = []
+    proposals: dict[int, str] = {}
+    sent: list[int] = []  # deposits whose approval was sent
     for round_ in range(ROUNDS):
         port = free_port()
         proc = _serve(tmp_path, port)
@@ -68,12 +88,16 @@ def test_keyed_deposits_survive_kill_9_exactly_once(tmp_path: Path) -> None:
             for n in range(first, first + PER_ROUND):
                 if stop.is_set():
                     return
-                sent.append(n)
                 try:
-                    status, body = _deposit(port, admin, n)
+                    proposal = _propose(port, admin, n)
+                    if proposal is None:
+                        return
+                    proposals[n] = proposal
+                    sent.append(n)
+                    status, body = _approve(port, approver, proposal, n)
                 except OSError:
                     return  # the server was killed under it
-                if status == 201:
+                if status == 200:
                     acked[n] = body
 
         writer = threading.Thread(target=stream)
@@ -88,8 +112,8 @@ def test_keyed_deposits_survive_kill_9_exactly_once(tmp_path: Path) -> None:
     proc = _serve(tmp_path, port)
     try:
         for n in sent:
-            status, body = _deposit(port, admin, n)
-            assert status == 201, (n, body)
+            status, body = _approve(port, approver, proposals[n], n)
+            assert status == 200, (n, body)
             if n in acked:
                 assert body == acked[n]  # the first response, as it was acknowledged
         with urllib.request.urlopen(urllib.request.Request(

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from loadtests.load_service import free_port
+from tests.api.tokens import issue
 
 ROOT = Path(__file__).resolve().parents[2]
 AT = "2025-03-01T09:00:00+08:00"
@@ -44,10 +45,11 @@ def wait_healthy(proc: subprocess.Popen[bytes], port: int, log: Path) -> None:
 
 
 def token(env: dict[str, str]) -> str:
-    done = subprocess.run([sys.executable, "-m", "registry.cli", "token", "create", "--role",
-                           "administrator", "--name", "admin-li"], env={**os.environ, **env},
-                          cwd=ROOT, capture_output=True, text=True, check=True)
-    return done.stdout.strip().splitlines()[-1]
+    """A token of an administrator user, created in the served database (the CLI's writes,
+    ``admin bootstrap`` included, are refused beside the service, so this goes in-process the
+    way the tests seed users: `registry.seed_users` bootstraps the founders on an empty store).
+    The service accepts it: tokens and users are read from the shared store."""
+    return issue(env, "administrator", "admin.li")[1]
 
 
 def post(port: int, path: str, secret: str, body: dict[str, object]) -> int:
