@@ -133,6 +133,6 @@ def _balance_after(registry: Registry, params: dict[str, Any], kind: str) -> int
         return None
     for e in registry.events.get(account_id):
         if _is(e, kind, params["reference"], params["amount"]):
-            then = registry.repository.get(account_id, version=e.originator_version)
+            then: Any = registry.repository.get(account_id, version=e.originator_version)
             return int(then.balance)
     return None
