@@ -178,7 +178,7 @@ def test_faults_on_every_write_path_leave_the_registry_consistent(
     w = exchange_world(app)
     steps: list[Callable[[], Any]] = [
         lambda: app.transfer(instrument=COD, seller=w.dyeing, buyer=w.paper, quantity=1_000,
-                             ref="T-1", at=AT),
+                             ref="T-1", at=AT, reason="correction", administrator="admin"),
         lambda: app.offer_agreement(reference="AG-1", instrument=COD, seller=w.dyeing,
                                     buyer=w.paper, price=PRICE, qty=1_000, offered_by="desk",
                                     at=AT),
