@@ -11,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.errors import ApiError, problem
+from api.errors import ApiError, problem, storage_failure, storage_problem
 from api.tokens import Principal, principal_of
 from registry.acting import Acting, bind
 
@@ -69,7 +69,17 @@ class Authentication:
 
         app = scope["app"]
         secret = bearer_secret(scope)
-        principal = None if secret is None else await run_in_threadpool(verify, app, secret)
+        try:
+            principal = None if secret is None else await run_in_threadpool(verify, app, secret)
+        except Exception as exc:
+            # users and tokens are events: a store that cannot be read is 503 here too (out
+            # here no exception handler would answer it, and the connection would drop)
+            if not storage_failure(exc):
+                raise
+            await storage_problem("storage-unavailable", "StorageUnavailable",
+                                  "the store cannot be read to check the token; nothing of "
+                                  "this request was stored")(scope, receive, send)
+            return
         if secret is not None and principal is None:
             # guessing tokens costs the guesser: invalid ones are limited per client address
             refusal = app.state.limits.refuse_bad_token(scope)

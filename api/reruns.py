@@ -4,7 +4,7 @@ The idempotency middleware runs a request again when its first run ended with th
 unknown, or its server died while running it (`api.idempotency`), and marks the scope
 (``state["idempotent_rerun"]``). The writes clients retry most have natural keys, and the
 domain refuses a second write under one: an order id (and a cancel of it), a deposit or
-withdrawal reference, a seller's transfer reference. On a
+withdrawal reference, a seller's transfer reference, a proposal's approval. On a
 rerun such a refusal means the first run's write *is* stored, so these helpers find it and the
 route answers it as done, never as a refusal. Outside a rerun the refusal stands (a reused
 reference without the key is the client's mistake, and 409 tells it so).
@@ -12,6 +12,7 @@ reference without the key is the client's mistake, and 409 tells it so).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -20,6 +21,7 @@ from api.schemas.markets import Fill, OrderAck
 from api.state import AppState
 from domain.errors import NotFound
 from domain.exchange.orders import Order
+from domain.proposal import APPROVED, Proposal
 from registry.app import instrument_id
 from registry.bootstrap import Registry
 from registry.directory import position_of
@@ -101,3 +103,36 @@ def stored_transfer(registry: Registry, *, instrument: str, seller: str, buyer: 
         return None
     (n,) = registry.recorder.select_notifications(position, 1)
     return str(registry.mapper.to_domain_event(n).rule_version), position
+
+
+@dataclass(frozen=True)
+class StoredApproval:
+    """An approval found stored, with what its act answered then."""
+
+    result: Any
+
+
+def stored_approval(registry: Registry, proposal: Proposal, by: str) -> StoredApproval | None:
+    """The approval of ``proposal`` by ``by`` as stored (its act ran in the same save), or None
+    if it is not approved, or approved by someone else. A deposit or withdrawal answers the
+    balance right after its own record, as the first run did; other acts answer the result
+    their approval recorded."""
+    if proposal.state != APPROVED or proposal.decided_by != by:
+        return None
+    if proposal.action in ("deposit", "withdraw"):
+        return StoredApproval(_balance_after(registry, proposal.params,
+                                             "Deposited" if proposal.action == "deposit"
+                                             else "Withdrawn"))
+    return StoredApproval(getattr(proposal, "result", None))
+
+
+def _balance_after(registry: Registry, params: dict[str, Any], kind: str) -> int | None:
+    try:
+        account_id = registry.cash_account(params["enterprise"]).id
+    except NotFound:
+        return None
+    for e in registry.events.get(account_id):
+        if _is(e, kind, params["reference"], params["amount"]):
+            then: Any = registry.repository.get(account_id, version=e.originator_version)
+            return int(then.balance)
+    return None

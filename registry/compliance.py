@@ -108,7 +108,8 @@ def enterprise_report_from(events: Iterable[tuple[int, Any]], enterprise: str,
 
 
 def _obligation_event(figures: _Figures, position: int, name: str, event: Any) -> None:
-    if name == "ObligationSet":
+    # ObligationSet: a task stored before changes carried a reason; ObligationChanged: since
+    if name in ("ObligationSet", "ObligationChanged"):
         figures.set(event.kind, "obligation_target", event.target, position)
     elif name == "ClawbackOwed":
         figures.add(event.kind, "obligation_target", event.amount, position)

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Administrator, Auditor, Page, PageDep, RegistryDep, not_found, now, paginate
-from domain.errors import NotFound
+from api.reruns import is_rerun, stored_approval
+from domain.errors import InvalidState, NotFound
 from domain.proposal import Proposal
 
 router = APIRouter(prefix="/proposals", tags=["proposals"])
@@ -90,10 +91,20 @@ def show_proposal(proposal_id: ProposalId, _: Auditor, registry: RegistryDep) ->
 
 
 @router.post("/{proposal_id}/approve")
-def approve(proposal_id: ProposalId, admin: Administrator, registry: RegistryDep) -> Approved:
-    """Approve (a different administrator than the proposer): the act takes effect now."""
+def approve(proposal_id: ProposalId, admin: Administrator, registry: RegistryDep,
+            request: Request) -> Approved:
+    """Approve (a different administrator than the proposer): the act takes effect now. A
+    retry with the Idempotency-Key of an approval whose outcome was in doubt answers the
+    stored approval, never "already approved" (`api.reruns`)."""
     _proposal(registry, proposal_id)
-    result = registry.approve_proposal(proposal_id=proposal_id, by=admin.actor, at=now())
+    try:
+        result = registry.approve_proposal(proposal_id=proposal_id, by=admin.actor, at=now())
+    except InvalidState:
+        found = stored_approval(registry, _proposal(registry, proposal_id), admin.actor) \
+            if is_rerun(request) else None
+        if found is None:
+            raise
+        result = found.result
     return Approved(proposal=ProposalPublic.of(registry.proposal(proposal_id), now()),
                     result=_plain(result))
 

@@ -11,8 +11,9 @@ pytest_plugins = ["tests.api.registry_world"]
 
 def test_the_enterprise_report_traces_every_figure_to_its_receipts(api: Api) -> None:
     w = api.w
-    api.admin.post(f"/enterprises/{w.dyeing}/obligations",
-                   {"kind": "COD", "period": 2025, "target": 1_000})
+    set_ = api.admin.act(f"/enterprises/{w.dyeing}/obligations",  # four eyes: approved
+                         {"kind": "COD", "period": 2025, "target": 1_000})
+    assert set_.status_code == 200, set_.text
     r = api.firm(w.dyeing).get(f"/reports/{w.dyeing}/2025/compliance")
     assert r.status_code == 200, r.text
     report = r.json()

@@ -26,8 +26,9 @@ def test_a_transfer_amends_both_parties_rights(api: Api) -> None:
     confirmed = api.admin.post(f"/enterprises/{w.paper}/rights", PERMIT)
     assert confirmed.status_code == 201, confirmed.text
     assert confirmed.json()["unit"] == "kg/yr"
-    moved = api.firm(w.dyeing).post(f"/holdings/{w.dyeing}/transfers", {
-        "instrument": COD, "buyer": w.paper, "quantity": 200, "ref": "HX-JH-2"})
+    moved = api.admin.post(f"/holdings/{w.dyeing}/transfers", {
+        "instrument": COD, "buyer": w.paper, "quantity": 200, "ref": "HX-JH-2",
+        "reason": "correction"})  # off-exchange transfers are administrators' only
     assert moved.status_code == 201, moved.text
     seller, buyer = rights(api, w.dyeing)["COD"], rights(api, w.paper)["COD"]
     assert seller["quantity"] == GENEROUS_RIGHT - 300 - 200  # T-1 of the seed, then this one
@@ -42,23 +43,32 @@ def test_issuance_is_capped_by_the_confirmed_right(api: Api) -> None:
     w, ref = api.w, "RF-CAP"
     api.admin.post(f"/enterprises/{w.chemicals}/rights", {**PERMIT, "kind": "NH3N",
                                                           "quantity": 700})
-    api.firm(w.chemicals).post("/retrofits", {"reference": ref, "period": 2025,
-                                              "kinds": ["NH3N"], "description": "stripping"})
+    firm = api.firm(w.chemicals)
+    assert firm.post("/retrofits", {"reference": ref, "period": 2025, "kinds": ["NH3N"],
+                                    "description": "stripping"}).status_code == 201
+    for stage, agency in (("audit", w.auditor), ("verification", w.verifier)):
+        engaged = firm.post(f"/retrofits/{ref}/engagements", {"stage": stage, "agency": agency})
+        assert engaged.status_code == 201, engaged.text
     for stage, agency, field, amount in (("baseline-audit", w.auditor, "amounts", 1_000),
                                          ("post-audit", w.auditor, "amounts", 400),
                                          ("verification", w.verifier, "reductions", 500)):
-        api.agency(agency).post(f"/retrofits/{ref}/{stage}", {
+        done = api.agency(agency).post(f"/retrofits/{ref}/{stage}", {
             "report_sha256": sha(f"{ref}/{stage}"), field: {"NH3N": amount}})
-    assert api.admin.post(f"/retrofits/{ref}/confirmation").json()["surplus"] == {"NH3N": 500}
+        assert done.status_code == 200, done.text
+    assert api.admin.act(f"/retrofits/{ref}/confirmation").json()["result"] == {"NH3N": 500}
+    proposed = api.admin.post(f"/retrofits/{ref}/issuance")
+    assert proposed.status_code == 202, proposed.text
+    approve = f"/proposals/{proposed.json()['id']}/approve"
+    approver = api.second_admin  # its token is minted before the count is taken
     before = api.position()
     # right 700 − post-retrofit level 500 (1,000 − 500 verified) − no task = 200 < 500
-    refused = problem(api.admin.post(f"/retrofits/{ref}/issuance"), 409, "surplus-exceeds-right")
+    refused = problem(approver.post(approve), 409, "surplus-exceeds-right")
     assert "at most 200" in refused["detail"]
-    assert api.position() == before
+    assert api.position() == before  # the act refused: nothing written, the proposal pending
     api.admin.post(f"/enterprises/{w.chemicals}/rights", {**PERMIT, "kind": "NH3N",
                                                           "quantity": 1_000,
                                                           "permit": "441300-PW-2025-0009"})
-    assert api.admin.post(f"/retrofits/{ref}/issuance").status_code == 200
+    assert api.admin.act(f"/retrofits/{ref}/issuance").status_code == 200
     right = rights(api, w.chemicals)["NH3N"]
     assert right["permit"]["number"] == "441300-PW-2025-0009"
     assert [c["change"] for c in right["changes"]] == ["confirmed", "reconfirmed", "retrofit"]
@@ -79,10 +89,13 @@ def test_an_expansion_records_the_new_projects_permit(api: Api) -> None:
 def test_revocation_withdraws_the_level_and_the_buyers_right(api: Api) -> None:
     w = api.w
     api.admin.post(f"/enterprises/{w.paper}/rights", PERMIT)
-    api.firm(w.dyeing).post(f"/holdings/{w.dyeing}/transfers", {
-        "instrument": COD, "buyer": w.paper, "quantity": 100, "ref": "HX-JH-3"})
-    api.admin.post("/retrofits/RF-1/revocation", {"reason": "fake meter",
-                                                  "spot_check": "SC-1"})
+    moved = api.admin.post(f"/holdings/{w.dyeing}/transfers", {
+        "instrument": COD, "buyer": w.paper, "quantity": 100, "ref": "HX-JH-3",
+        "reason": "correction"})
+    assert moved.status_code == 201, moved.text
+    revoked = api.admin.act("/retrofits/RF-1/revocation", {"reason": "fake meter",
+                                                          "spot_check": "SC-1"})
+    assert revoked.status_code == 200, revoked.text
     assert rights(api, w.dyeing)["COD"]["levels"] == {}
     paper = rights(api, w.paper)["COD"]
     # confirmed 2,000 + bought 100; the 300 bought before its right was confirmed and the 100

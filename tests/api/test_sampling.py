@@ -22,7 +22,9 @@ def open_round(api: Api, reference: str = "SC-2025", period: int = 2025) -> dict
 
 def test_opening_fixes_the_population_and_draws_from_the_ledger(api: Api) -> None:
     round_ = open_round(api)
-    assert round_["state"] == "drawn" and round_["opened"]["actor"] == "gdee-admin-li"
+    registry = api.client.app.state.registry_state.registry  # type: ignore[attr-defined]
+    opener = registry.user_by_login("gdee-admin-li").user_id  # actors are user ids
+    assert round_["state"] == "drawn" and round_["opened"]["actor"] == opener
     assert [m["retrofit"] for m in round_["population"]] == ["RF-1"]
     assert [m["retrofit"] for m in round_["sample"]] == ["RF-1"]
     assert round_["sample"][0]["audit"] == "full"  # textile dyeing: a full re-audit (§14)

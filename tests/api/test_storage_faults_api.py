@@ -6,6 +6,7 @@ from __future__ import annotations
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from eventsourcing.persistence import OperationalError
@@ -23,14 +24,30 @@ def _admin(ex: Exchange) -> dict[str, str]:
     return ex.token("administrator", "admin-cash")
 
 
-def _deposit(ex: Exchange, key: str, reference: str = "BANK-9", amount: int = 500) -> object:
-    return ex.client.post(f"/cash/{ex.world.paper}/deposits",
-                          json={"amount": amount, "reference": reference},
-                          headers={**_admin(ex), "Idempotency-Key": key})
+def _approver(ex: Exchange) -> dict[str, str]:
+    return ex.token("administrator", "approver.two")  # four eyes: not the proposer
+
+
+def _propose(ex: Exchange, reference: str = "BANK-9", amount: int = 500) -> str:
+    """A deposit proposal's id (deposits take effect when a second administrator approves)."""
+    proposed = ex.client.post(f"/cash/{ex.world.paper}/deposits",
+                              json={"amount": amount, "reference": reference},
+                              headers=_admin(ex))
+    assert proposed.status_code == 202, proposed.text
+    return str(proposed.json()["id"])
+
+
+def _approve(ex: Exchange, proposal: str, key: str) -> Any:
+    return ex.client.post(f"/proposals/{proposal}/approve",
+                          headers={**_approver(ex), "Idempotency-Key": key})
 
 
 def _deposited(ex: Exchange) -> int:
     return int(ex.client.get(f"/cash/{ex.world.paper}", headers=_admin(ex)).json()["deposited"])
+
+
+def _balance(ex: Exchange) -> int:
+    return int(ex.client.get(f"/cash/{ex.world.paper}", headers=_admin(ex)).json()["balance"])
 
 
 def _is_problem(response: object, code: str) -> None:
@@ -42,27 +59,37 @@ def _is_problem(response: object, code: str) -> None:
 
 def test_a_refused_write_is_503_storage_unavailable_and_the_retry_runs(ex: Exchange) -> None:
     before = _deposited(ex)
+    proposal = _propose(ex)
+    _approver(ex)  # the approver's token exists before the store refuses
     fault = FailingInserts(ex.registry, when="before")
-    _is_problem(_deposit(ex, "dep-1"), "storage-unavailable")
+    _is_problem(_approve(ex, proposal, "dep-1"), "storage-unavailable")
     fault.restore()
     assert _deposited(ex) == before  # nothing of it
-    again = _deposit(ex, "dep-1")  # storage is back: the retry with the key runs
-    assert again.status_code == 201  # type: ignore[attr-defined]
+    again = _approve(ex, proposal, "dep-1")  # storage is back: the retry with the key runs
+    assert again.status_code == 200, again.text
     assert _deposited(ex) == before + 500
 
 
-def test_an_in_doubt_deposit_is_answered_by_the_retry_with_its_key(ex: Exchange) -> None:
-    before = _deposited(ex)
+def test_an_in_doubt_approval_is_answered_by_the_retry_with_its_key(ex: Exchange) -> None:
+    """The deposit's approval ended with its outcome unknown: the retry with its key answers
+    the stored approval and the balance it made, never "already approved"."""
+    before, balance = _deposited(ex), _balance(ex)
+    proposal = _propose(ex)
+    _approver(ex)
     fault = FailingInserts(ex.registry, when="after", lookups_fail=True)
-    _is_problem(_deposit(ex, "dep-2"), "outcome-unknown")
+    _is_problem(_approve(ex, proposal, "dep-2"), "outcome-unknown")
     fault.restore()
-    again = _deposit(ex, "dep-2")  # run again: the reference is this request's own deposit
-    assert again.status_code == 201, again.text  # type: ignore[attr-defined]
-    assert again.json()["deposited"] == before + 500  # type: ignore[attr-defined]
-    assert _deposit(ex, "dep-2").headers["idempotent-replayed"] == "true"  # type: ignore[attr-defined]
+    again = _approve(ex, proposal, "dep-2")  # run again: the approval is this request's own
+    assert again.status_code == 200, again.text
+    assert again.json()["proposal"]["state"] == "approved"
+    assert again.json()["result"] == balance + 500
+    replay = _approve(ex, proposal, "dep-2")
+    assert replay.headers["idempotent-replayed"] == "true" and replay.json() == again.json()
     assert _deposited(ex) == before + 500  # once
-    other = _deposit(ex, "dep-3")  # the same reference under a new key is still refused
-    assert other.status_code == 409  # type: ignore[attr-defined]
+    # without its key a repeat is told it is done; the same reference again is still refused
+    assert _approve(ex, proposal, "dep-3").status_code == 409
+    assert _approve(ex, _propose(ex), "dep-4").status_code == 409
+    assert _deposited(ex) == before + 500
 
 
 def test_an_in_doubt_order_is_answered_by_the_retry_with_its_key(ex: Exchange) -> None:
@@ -87,6 +114,7 @@ def test_an_in_doubt_order_is_answered_by_the_retry_with_its_key(ex: Exchange) -
 
 def test_a_read_while_the_store_is_down_is_503_not_500(ex: Exchange) -> None:
     recorder = ex.registry.recorder
+    admin = _admin(ex)  # its token is minted while the store is up
 
     def down(*args: object, **kwargs: object) -> object:
         raise OperationalError("connection refused")
@@ -94,7 +122,7 @@ def test_a_read_while_the_store_is_down_is_503_not_500(ex: Exchange) -> None:
     select = recorder.select_events
     recorder.select_events = down  # type: ignore[method-assign]
     try:
-        response = ex.client.get(f"/cash/{ex.world.paper}", headers=_admin(ex))
+        response = ex.client.get(f"/cash/{ex.world.paper}", headers=admin)
     finally:
         recorder.select_events = select  # type: ignore[method-assign]
     # answered by the error table (the catch-all would have re-raised here, and dropped the
@@ -104,13 +132,13 @@ def test_a_read_while_the_store_is_down_is_503_not_500(ex: Exchange) -> None:
 
 
 def test_the_data_folder_is_private(ex: Exchange) -> None:
-    assert _deposit(ex, "dep-modes").status_code == 201  # type: ignore[attr-defined]
+    assert _approve(ex, _propose(ex), "dep-modes").status_code == 200
     ex.client.get("/ledger/checkpoint")
     assert stat.S_IMODE(ex.folder.stat().st_mode) == 0o700
     files = [p for p in ex.folder.rglob("*") if p.is_file()]
     names = {p.name for p in files}
-    assert {"registry.sqlite", "registry.sqlite-wal", "tokens.sqlite",
-            "idempotency.sqlite", "ledger-signing.key"} <= names
+    assert {"registry.sqlite", "registry.sqlite-wal", "credentials.sqlite", "sessions.sqlite",
+            "idempotency.sqlite", "ledger-signing.key"} <= names  # tokens are events now
     loose = {str(p.relative_to(ex.folder)): oct(stat.S_IMODE(p.stat().st_mode))
              for p in files if stat.S_IMODE(p.stat().st_mode) != 0o600}
     assert loose == {}
@@ -193,8 +221,10 @@ def test_a_storage_failure_keeps_the_connection_alive(tmp_path: Path) -> None:
 
 def test_an_in_doubt_transfer_is_answered_by_the_retry_with_its_key(ex: Exchange) -> None:
     w = ex.world
-    headers = {**ex.enterprise(w.dyeing), "Idempotency-Key": "T-77"}
-    body = {"instrument": COD, "buyer": w.paper, "quantity": 1_000, "ref": "T-77"}
+    # off-exchange transfers are recorded by administrators, for a non-trade reason
+    headers = {**_admin(ex), "Idempotency-Key": "T-77"}
+    body = {"instrument": COD, "buyer": w.paper, "quantity": 1_000, "ref": "T-77",
+            "reason": "correction"}
     fault = FailingInserts(ex.registry, when="after", lookups_fail=True)
     first = ex.client.post(f"/holdings/{w.dyeing}/transfers", json=body, headers=headers)
     _is_problem(first, "outcome-unknown")
