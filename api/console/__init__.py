@@ -20,11 +20,19 @@ def install(app: FastAPI) -> None:
     # imported here: the pages depend on api.deps and api.state, which use api.console.render
     from fastapi.staticfiles import StaticFiles
 
-    from api.console import docs, login, pages
+    from fastapi.responses import RedirectResponse
+
+    from api.console import agency, docs, enterprise, login, pages
     from api.console.render import HERE, STATIC_URL
+    from api.console.roles import SignInFirst
 
     app.mount(STATIC_URL, StaticFiles(directory=HERE / "static"), name="console-static")
     app.include_router(docs.router)
     app.include_router(pages.root)
     app.include_router(pages.router)
     app.include_router(login.router)
+    app.include_router(enterprise.router)
+    app.include_router(agency.router)
+    # a role's page without a session leads to the sign-in form
+    app.add_exception_handler(SignInFirst, lambda *_: RedirectResponse("/console/login",
+                                                                       status_code=303))

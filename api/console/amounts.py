@@ -48,3 +48,15 @@ def display_unit(kind: str | None) -> str:
     equivalent) for energy-use rights."""
     info = KINDS.get(kind or "")
     return info.display_unit if info is not None else "t"
+
+
+def parse_exact(text: str, decimals: int) -> int:
+    """The integer a person typed as ``text`` with at most ``decimals`` decimals (``1.5``
+    with 3 → 1500; group commas allowed), exactly, without a float; ValueError otherwise."""
+    cleaned = text.strip().replace(",", "")
+    sign = -1 if cleaned.startswith("-") else 1
+    whole, point, fraction = cleaned.lstrip("+-").partition(".")
+    if not (whole or fraction) or not (whole or "0").isdigit() or \
+            (point and fraction and not fraction.isdigit()) or len(fraction) > decimals:
+        raise ValueError(f"{text!r} is not a number with at most {decimals} decimals")
+    return sign * (int(whole or "0") * 10**decimals + int(fraction.ljust(decimals, "0") or "0"))

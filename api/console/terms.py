@@ -56,6 +56,16 @@ UNITS = {"t": N_("t"), "tce": N_("tce")}
 PRICE_UNITS = {"t": N_("CNY per t"), "tce": N_("CNY per tce")}
 CURRENCY = N_("CNY")
 TRADE_STATES = {"settled": N_("settled"), "pending": N_("pending"), "rejected": N_("rejected")}
+ORDER_STATES = {"open": N_("open"), "filled": N_("filled"), "cancelled": N_("cancelled"),
+                "expired": N_("expired")}
+SIDES = {"buy": N_("buy"), "sell": N_("sell")}
+AGREEMENT_STATES = {"offered": N_("offered"), "accepted": N_("accepted"),
+                    "settled": N_("settled"), "rejected": N_("rejected"),
+                    "withdrawn": N_("withdrawn")}
+EXPANSION_STATES = {"submitted": N_("under review"), "approved": N_("approved"),
+                    "rejected": N_("rejected")}
+AUCTION_STATES = {"open": N_("open"), "cleared": N_("cleared"), "voided": N_("voided")}
+ENGAGEMENT_ROLES = {"audit": N_("audits"), "verification": N_("verification")}
 
 SECTOR_NAMES = {
     "THERMAL_POWER": N_("Thermal power"),
