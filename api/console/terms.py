@@ -64,7 +64,7 @@ AGREEMENT_STATES = {"offered": N_("offered"), "accepted": N_("accepted"),
                     "withdrawn": N_("withdrawn")}
 EXPANSION_STATES = {"submitted": N_("under review"), "approved": N_("approved"),
                     "rejected": N_("rejected")}
-AUCTION_STATES = {"open": N_("open"), "cleared": N_("cleared"), "voided": N_("voided")}
+AUCTION_STATES = {"open": N_("open for bids"), "cleared": N_("cleared"), "voided": N_("voided")}
 ENGAGEMENT_ROLES = {"audit": N_("audits"), "verification": N_("verification")}
 
 SECTOR_NAMES = {
