@@ -18,9 +18,8 @@ if TYPE_CHECKING:
 
 def install(app: FastAPI) -> None:
     # imported here: the pages depend on api.deps and api.state, which use api.console.render
-    from fastapi.staticfiles import StaticFiles
-
     from fastapi.responses import RedirectResponse
+    from fastapi.staticfiles import StaticFiles
 
     from api.console import agency, docs, enterprise, login, pages
     from api.console.render import HERE, STATIC_URL

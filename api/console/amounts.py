@@ -59,4 +59,5 @@ def parse_exact(text: str, decimals: int) -> int:
     if not (whole or fraction) or not (whole or "0").isdigit() or \
             (point and fraction and not fraction.isdigit()) or len(fraction) > decimals:
         raise ValueError(f"{text!r} is not a number with at most {decimals} decimals")
-    return sign * (int(whole or "0") * 10**decimals + int(fraction.ljust(decimals, "0") or "0"))
+    scale: int = 10**decimals
+    return sign * (int(whole or "0") * scale + int(fraction.ljust(decimals, "0") or "0"))

@@ -24,8 +24,13 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.concurrency import run_in_threadpool
 
 from api.console.amounts import parse_exact
@@ -35,8 +40,18 @@ from api.console.roles import Refusal, attempt, posted, signed_in
 from api.console.sessions import Session
 from api.console.terms import N_
 from api.deps import CHINA, PageParams, StateDep
-from api.routes import agreements, auctions, cash, expansions, holdings, markets, reports
-from api.routes import market_stream, retrofits, trades
+from api.routes import (
+    agreements,
+    auctions,
+    cash,
+    expansions,
+    holdings,
+    market_stream,
+    markets,
+    reports,
+    retrofits,
+    trades,
+)
 from api.schemas.markets import InstrumentPath, OrderAmend, OrderIdPath, OrderIn
 from api.schemas.trades import TradeIdPath
 from api.state import AppState
@@ -164,10 +179,11 @@ async def place_order(request: Request, state: StateDep, instrument: InstrumentP
 
     def act() -> Any:
         kind = fields.get("kind", "limit")
-        body = OrderIn(order_id=f"W-{uuid.uuid4().hex[:20]}", side=fields.get("side", ""),
-                       kind=kind, price=_price(fields) if kind == "limit" else None,
-                       quantity=_quantity(fields),
-                       time_in_force=fields.get("time_in_force", "day"))  # type: ignore[arg-type]
+        body = OrderIn.model_validate({
+            "order_id": f"W-{uuid.uuid4().hex[:20]}", "side": fields.get("side"),
+            "kind": kind, "price": _price(fields) if kind == "limit" else None,
+            "quantity": _quantity(fields),
+            "time_in_force": fields.get("time_in_force", "day")})
         return markets.submit_order(instrument, body, session.principal, state, request)
 
     done = await run_in_threadpool(attempt, session, act)
@@ -282,11 +298,10 @@ async def offer_agreement(request: Request, state: StateDep) -> Response:
     session, fields = await posted(request, ROLE)
 
     def act() -> Any:
-        price = _price(fields)
-        body = agreements.Offer(instrument=fields.get("instrument", ""),
-                                buyer=fields.get("buyer", "").strip(),
-                                price=price if price is not None else 0,
-                                quantity=_quantity(fields))
+        body = agreements.Offer.model_validate({
+            "instrument": fields.get("instrument", "").strip(),
+            "buyer": fields.get("buyer", "").strip(), "price": _price(fields),
+            "quantity": _quantity(fields)})
         return agreements.offer(body, session.principal, state.registry, state)
 
     done = await run_in_threadpool(attempt, session, act)
@@ -337,9 +352,8 @@ async def bid(request: Request, state: StateDep, auction_id: Reference) -> Respo
     session, fields = await posted(request, ROLE)
 
     def act() -> Any:
-        price = _price(fields)
-        body = auctions.BidIn(price=price if price is not None else 0,
-                              quantity=_quantity(fields))
+        body = auctions.BidIn.model_validate({"price": _price(fields),
+                                               "quantity": _quantity(fields)})
         return auctions.place_bid(auction_id, body, session.principal, state.registry)
 
     done = await run_in_threadpool(attempt, session, act)
