@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.console.amounts import parse_exact
 from api.console.render import page
-from api.console.roles import Refusal, attempt, posted, signed_in
+from api.console.roles import Memo, Refusal, attempt, posted, signed_in
 from api.console.sessions import Session
 from api.console.terms import N_
 from api.deps import StateDep, not_found
@@ -49,7 +49,16 @@ class Engagement:
     awaiting: str | None  # "baseline_audit", "post_audit", "verification"
 
 
+#: each agency's engagements by log position
+BUILT = Memo()
+
+
 def engagements(state: AppState, agency: str) -> list[Engagement]:
+    """The retrofits ``agency`` is engaged for, in registration order."""
+    return BUILT.get((agency, state.registry.position()), lambda: _engagements(state, agency))
+
+
+def _engagements(state: AppState, agency: str) -> list[Engagement]:
     out = []
     for r in directory.retrofits(state.registry):
         roles = [stage for stage, who in sorted(r.engagements.items()) if who == agency]

@@ -36,7 +36,7 @@ from starlette.concurrency import run_in_threadpool
 from api.console.amounts import parse_exact
 from api.console.pages import MarketSummary
 from api.console.render import page
-from api.console.roles import Refusal, attempt, posted, signed_in
+from api.console.roles import Memo, Refusal, attempt, posted, signed_in
 from api.console.sessions import Session
 from api.console.terms import N_
 from api.deps import CHINA, PageParams, StateDep
@@ -65,6 +65,8 @@ ALL = PageParams(offset=0, limit=200)
 CHART_TRADES = 60
 Reference = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,79}$")]
 Year = Annotated[int, Path(ge=2000, le=2100)]
+#: dashboards and annual reports by enterprise and log position (`Memo`)
+BUILT = Memo()
 
 
 def _me(request: Request) -> Session:
@@ -77,6 +79,14 @@ def _me(request: Request) -> Session:
 @router.get("", response_class=HTMLResponse)
 def dashboard(request: Request, state: StateDep) -> Response:
     session = _me(request)
+    code = session.principal.subject
+    facts = BUILT.get(("dashboard", code, state.registry.position()),
+                      lambda: _dashboard(state, session))
+    return page(request, "enterprise/dashboard.html", title=N_("Your enterprise"), code=code,
+                **facts)
+
+
+def _dashboard(state: AppState, session: Session) -> dict[str, Any]:
     user, code, registry = session.principal, session.principal.subject, state.registry
     rows = holdings.holdings(code, registry, ALL).items
     blocks = {row.instrument: holdings.holding(code, row.instrument, registry).blocks
@@ -90,10 +100,10 @@ def dashboard(request: Request, state: StateDep) -> Response:
                if a.buyer == code]
     reviews = [x for x in expansions.list_expansions(user, registry, ALL).items
                if x.state == "submitted"]
-    return page(request, "enterprise/dashboard.html", title=N_("Your enterprise"),
-                code=code, enterprise=registry.enterprise(code), rows=rows, blocks=blocks,
-                cash=cash.get_account(code, registry), open_orders=open_orders,
-                pending=pending, offered=offered, reviews=reviews, open_markets=open_markets)
+    return {"enterprise": registry.enterprise(code), "rows": rows, "blocks": blocks,
+            "cash": cash.get_account(code, registry), "open_orders": open_orders,
+            "pending": pending, "offered": offered, "reviews": reviews,
+            "open_markets": open_markets}
 
 
 # -- markets and orders ------------------------------------------------------------------------
@@ -116,9 +126,10 @@ class TradeChart:
 def trade_chart(prices: list[int], width: int = 600, height: int = 160) -> TradeChart:
     low, high = (min(prices), max(prices)) if prices else (0, 0)
     span = (high - low) or 1
-    step = (width - 20) / max(len(prices) - 1, 1)
+    shown = prices if len(prices) != 1 else prices * 2  # one trade: a level line
+    step = (width - 20) / max(len(shown) - 1, 1)
     points = " ".join(f"{10 + n * step:.1f},{height - 10 - (p - low) * (height - 20) / span:.1f}"
-                      for n, p in enumerate(prices))
+                      for n, p in enumerate(shown))
     return TradeChart(width, height, points, low, high, len(prices), prices)
 
 
@@ -395,7 +406,8 @@ def report(request: Request, state: StateDep, year: Year) -> Response:
     """The annual report of ``GET /reports/{code}/{year}`` as a printable page."""
     session = _me(request)
     code = session.principal.subject
-    found = reports.annual_report(code, state.registry, year, "json")
+    found = BUILT.get(("report", code, year, state.registry.position()),
+                      lambda: reports.annual_report(code, state.registry, year, "json"))
     return page(request, "enterprise/report.html", title=N_("Annual report"), report=found,
                 enterprise=state.registry.enterprise(code), year=year)
 
@@ -405,8 +417,9 @@ def report_csv(request: Request, state: StateDep, year: Year) -> Response:
     """The same report as CSV (``GET /reports/{code}/{year}?format=csv``)."""
     session = _me(request)
     code = session.principal.subject
-    found = reports.annual_report(code, state.registry, year, "csv")
+    found = BUILT.get(("report.csv", code, year, state.registry.position()),
+                      lambda: reports.annual_report(code, state.registry, year, "csv"))
     assert isinstance(found, Response)
-    found.headers["Content-Disposition"] = f'attachment; filename="report-{code}-{year}.csv"'
-    return found
+    return Response(found.body, media_type=found.media_type, headers={
+        "Content-Disposition": f'attachment; filename="report-{code}-{year}.csv"'})
 

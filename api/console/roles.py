@@ -8,9 +8,11 @@ Every event a form causes names the signed-in user as its ``actor``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fastapi import Request
 from pydantic import ValidationError
@@ -76,3 +78,27 @@ def attempt(session: Session, act: Callable[[], T]) -> T | Refusal:
                                       for e in exc.errors()))
     except ValueError as exc:
         return Refusal(422, str(exc))
+
+
+class Memo:
+    """What a page was built from, by everything it was built from: a key that holds the
+    event log's position is answered again until the registry moves on (an annual report is
+    rebuilt from the whole log; a dashboard reads every instrument the enterprise holds)."""
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._values: OrderedDict[Hashable, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, build: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._values:
+                self._values.move_to_end(key)
+                found: T = self._values[key]
+                return found
+        value = build()  # outside the lock: two builds of one key agree, the last one stays
+        with self._lock:
+            self._values[key] = value
+            if len(self._values) > self.size:
+                self._values.popitem(last=False)
+        return value

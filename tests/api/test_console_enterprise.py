@@ -309,3 +309,21 @@ def test_the_agency_files_a_digest_only_and_only_where_engaged(world: World,
     assert got["baseline_audit"]["amounts"] == {"COD": 12_500}
     assert got["baseline_audit"]["agency"] == world.auditor
     assert json.dumps(got).count(digest) == 1
+
+
+def test_the_dashboard_follows_every_write(world: World) -> None:
+    """The dashboard is built once per log position: the next write shows at once."""
+    seller = signed_in(world, SELLER)
+
+    def open_orders() -> int:
+        text = seller.get("/console/enterprise?lang=en").text
+        return int(re.search(r"Open orders: (\d+)", text).group(1))  # type: ignore[union-attr]
+
+    before = open_orders()
+    assert open_orders() == before  # the same position: the same page
+    placed = placed_id(order(seller, "sell", "3200", "1"))
+    assert open_orders() == before + 1
+    token = csrf_of(seller, "/console/enterprise/orders")
+    seller.post(f"/console/enterprise/markets/{ENERGY}/orders/{placed}/cancel",
+                data={"csrf_token": token}, follow_redirects=False)
+    assert open_orders() == before

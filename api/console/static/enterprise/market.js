@@ -53,6 +53,7 @@
     var box = chart.viewBox.baseVal, w = box.width, h = box.height;
     var shown = prices.slice(-60);
     if (!shown.length) { return; }
+    if (shown.length === 1) { shown = [shown[0], shown[0]]; }  // one trade: a level line
     var low = Math.min.apply(null, shown), high = Math.max.apply(null, shown);
     var span = (high - low) || 1, step = (w - 20) / Math.max(shown.length - 1, 1);
     var points = shown.map(function (p, n) {
