@@ -327,3 +327,46 @@ def test_the_dashboard_follows_every_write(world: World) -> None:
     seller.post(f"/console/enterprise/markets/{ENERGY}/orders/{placed}/cancel",
                 data={"csrf_token": token}, follow_redirects=False)
     assert open_orders() == before
+
+
+def test_an_agreement_offered_and_accepted_through_the_console(world: World) -> None:
+    seller, buyer, third = (signed_in(world, c) for c in (SELLER, BUYER, world.third))
+    r = seller.post("/console/enterprise/agreements", follow_redirects=False, data={
+        "csrf_token": csrf_of(seller, "/console/enterprise/agreements"),
+        "instrument": ENERGY, "buyer": BUYER, "price": "2,900.50", "quantity": "5"})
+    assert r.status_code == 303, r.text[:300]
+    offered = [a for a in world.api("GET", "/agreements?state=offered", "buyer")["items"]
+               if a["seller"] == SELLER and a["quantity"] == 5_000]
+    assert offered and offered[0]["price"] == 290_050
+    reference = offered[0]["reference"]
+    assert "Agreements offered to you, to accept or decline: 1" in buyer.get(
+        "/console/enterprise?lang=en").text
+    assert reference not in third.get("/console/enterprise/agreements").text
+    r = third.post(f"/console/enterprise/agreements/{reference}/accept",
+                   data={"csrf_token": csrf_of(third, "/console/enterprise/agreements")},
+                   follow_redirects=False)
+    assert r.status_code == 404  # not its agreement: as unknown, nothing done
+    r = buyer.post(f"/console/enterprise/agreements/{reference}/accept",
+                   data={"csrf_token": csrf_of(buyer, "/console/enterprise/agreements")},
+                   follow_redirects=False)
+    assert r.status_code == 303
+    assert world.api("GET", f"/agreements/{reference}", "seller")["state"] == "accepted"
+
+
+def test_a_sealed_bid_through_the_console(world: World) -> None:
+    opened = world.api("POST", "/auctions", "admin", {
+        "instrument": ENERGY, "seller": SELLER, "volume": 50_000, "reserve_price": 250_000,
+        "min_bid": 1_000})
+    auction = opened["auction_id"]
+    buyer = signed_in(world, BUYER)
+    page = buyer.get("/console/enterprise/auctions?lang=en").text
+    assert auction in page and "Place a sealed bid" in page
+    r = buyer.post(f"/console/enterprise/auctions/{auction}/bids", follow_redirects=False,
+                   data={"csrf_token": csrf_of(buyer, "/console/enterprise/auctions"),
+                         "price": "2600", "quantity": "10"})
+    assert r.status_code == 303, r.text[:300]
+    bids = world.api("GET", f"/auctions/{auction}/bids", "buyer")["items"]
+    assert [(b["price"], b["quantity"]) for b in bids] == [(260_000, 10_000)]
+    assert "Your bid" in buyer.get("/console/enterprise/auctions?lang=en").text
+    third = signed_in(world, world.third)
+    assert "Your bid" not in third.get("/console/enterprise/auctions?lang=en").text
