@@ -217,7 +217,7 @@ def test_an_enterprise_trades_in_the_browser_to_a_verified_receipt(
     page.get_by_role("button", name="Place order").click()
     expect(page.get_by_role("status")).to_contain_text("placed: open")
     bid = page.url.rsplit("placed=", 1)[1]
-    page.get_by_label("New remaining quantity (t)").first.fill("10")
+    page.get_by_label("New remaining quantity").first.fill("10")
     page.get_by_role("button", name=f"Amend {bid}").click()
     got = svc.call("GET", f"/markets/{ENERGY}/orders/{bid}", None, svc.tokens["buyer"])
     assert got["resting"] == 10_000 and got["status"] == "open"
