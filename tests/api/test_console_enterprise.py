@@ -137,7 +137,11 @@ def placed_id(r: Any) -> str:
     return str(r.headers["location"].rsplit("placed=", 1)[1])
 
 
-@pytest.mark.parametrize("path", [*ENTERPRISE_PAGES, "/console/agency"])
+STREAM = f"/console/enterprise/markets/{ENERGY}/stream"
+
+
+@pytest.mark.parametrize("path", [*ENTERPRISE_PAGES, STREAM, "/console/agency",
+                                  f"/console/agency/retrofits/{RETROFIT}"])
 def test_a_visitor_is_led_to_sign_in(world: World, path: str) -> None:
     r = world.client().get(path, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/console/login"
@@ -153,7 +157,7 @@ def test_each_role_sees_its_own_pages_only(world: World) -> None:
     assert seller.get("/console/agency").status_code == 403
     agency = signed_in(world, world.auditor, "agency")
     assert agency.get("/console/agency").status_code == 200
-    for path in ENTERPRISE_PAGES:
+    for path in (*ENTERPRISE_PAGES, STREAM):  # the live feed too: the page's, not a token's
         assert agency.get(path).status_code == 403, path
 
 
