@@ -374,3 +374,19 @@ def test_a_sealed_bid_through_the_console(world: World) -> None:
     assert "Your bid" in buyer.get("/console/enterprise/auctions?lang=en").text
     third = signed_in(world, world.third)
     assert "Your bid" not in third.get("/console/enterprise/auctions?lang=en").text
+
+
+def test_a_settled_agreements_receipt_verifies(world: World) -> None:
+    seller = signed_in(world, SELLER)
+    settled = world.api("GET", "/agreements?state=settled", "seller")["items"]
+    assert settled  # the demo world's negotiated transfers
+    reference = settled[0]["reference"]
+    assert f"--subject {reference} --subject-type agreement" in seller.get(
+        "/console/enterprise/receipts").text
+    r = seller.get(f"/console/enterprise/agreements/{reference}/receipt.json")
+    assert r.status_code == 200
+    vkey = world.client().get("/ledger/vkey").text.strip()
+    assert verify_receipt(r.json(), vkey=vkey, subject=reference, subject_type="agreement")
+    third = signed_in(world, world.third)
+    assert third.get(f"/console/enterprise/agreements/{reference}/receipt.json"
+                     ).status_code == 404
