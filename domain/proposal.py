@@ -2,7 +2,13 @@
 
 One user proposes an act (an ``action`` name and its JSON parameters); it takes effect only
 when a *different* administrator approves it, and the act's events then carry both the
-proposer (``actor``) and the approver (``approved_by``). A proposal may be rejected by any
+proposer (``actor``) and the approver (``approved_by``).
+
+Inside an enterprise the same record serves the second representative (the EU's additional
+authorised representative): a proposal naming its ``enterprise`` is a request of one of that
+enterprise's representatives (an agreement out of its account, switching the requirement
+off), and it is confirmed by a *different* representative of the same enterprise, never by an
+administrator (`registry.representatives`). A proposal may be rejected by any
 administrator other than its proposer, withdrawn by its proposer, and it expires: after
 ``expires_at`` it can no longer be approved.
 """
@@ -47,19 +53,25 @@ class Proposal(Aggregate):
 
     @classmethod
     def propose(cls, *, proposal_id: str, action: str, params: dict[str, Any], subject: str,
-                proposed_by: str, at: str, expires_at: str) -> Proposal:
+                proposed_by: str, at: str, expires_at: str,
+                enterprise: str | None = None) -> Proposal:
         if not proposal_id.strip() or not action.strip():
             raise InvalidInput("a proposal needs an id and an action")
         if not proposed_by.strip():
             raise InvalidInput("a proposal names its proposer")
         if _moment(expires_at) <= _moment(at):
             raise InvalidInput("a proposal expires after it is made")
+        if enterprise is None:  # an administrators' proposal stores the shape it always had
+            return cls(proposal_id=proposal_id, action=action, params=params, subject=subject,
+                       proposed_by=proposed_by, at=at, expires_at=expires_at)
         return cls(proposal_id=proposal_id, action=action, params=params, subject=subject,
-                   proposed_by=proposed_by, at=at, expires_at=expires_at)
+                   proposed_by=proposed_by, at=at, expires_at=expires_at,
+                   enterprise=enterprise)
 
     @event("Proposed", topic=event_topic("Proposal", "Proposed"))
     def __init__(self, proposal_id: str, action: str, params: dict[str, Any], subject: str,
-                 proposed_by: str, at: str, expires_at: str) -> None:
+                 proposed_by: str, at: str, expires_at: str,
+                 enterprise: str | None = None) -> None:
         self.proposal_id = proposal_id
         self.action = action
         self.params = params
@@ -73,6 +85,8 @@ class Proposal(Aggregate):
         self.decided_at: str | None = None
         self.reason: str | None = None
         self.result: Any = None
+        #: the enterprise whose second representative confirms it (None: administrators)
+        self.enterprise = enterprise
 
     def state_at(self, at: str) -> str:
         """The state as of ``at``: a pending proposal past its expiry reads expired."""
@@ -89,8 +103,10 @@ class Proposal(Aggregate):
         """Four eyes by user id: the approver is not the proposer; the proposal is open."""
         self._check_open(at)
         if by == self.proposed_by:
+            who = ("another representative of " + self.enterprise if self.enterprise
+                   else "another administrator")
             raise FourEyesViolation(f"proposal {self.proposal_id} was proposed by this user; "
-                                    "another administrator must approve it")
+                                    f"{who} must approve it")
 
     def approve(self, *, by: str, at: str, result: Any = None) -> None:
         self.check_approver(by=by, at=at)
