@@ -336,8 +336,9 @@ class _Seeder:
 
     def register_users(self) -> None:
         """The people: the two founding administrators (bootstrapped), an auditor whose role
-        one proposed and the other approved, a trader-representative per enterprise and staff
-        per agency (logins ``trader.<code>`` and ``staff.<code>``). No passwords: ``registry
+        one proposed and the other approved, a trader-representative and a second
+        representative per enterprise and staff per agency (logins ``trader.<code>``,
+        ``rep.<code>`` and ``staff.<code>``). No passwords: ``registry
         token demo`` sets them and prints how to log in."""
         r, at = self.registry, self.clock.on(9)
         li, _ = r.bootstrap_administrator(login=ADMIN, display_name="Li Wen (GDEE)",
@@ -358,6 +359,13 @@ class _Seeder:
                           organisation="enterprise", organisation_code=code,
                           roles=["trader", "representative"], by=li.user_id, at=at,
                           user_id=demo_id(login))
+            # the second representative, who confirms what leaves the account
+            second = f"rep.{code.lower()}"
+            r.create_user(login=second,
+                          display_name=f"Second representative of {self.firms[key].name}",
+                          organisation="enterprise", organisation_code=code,
+                          roles=["representative"], by=li.user_id, at=at,
+                          user_id=demo_id(second))
         for key, code in sorted(self.agencies.items()):
             login = f"staff.{code.lower()}"
             r.create_user(login=login, display_name=f"Staff of {key}", organisation="agency",
@@ -371,6 +379,19 @@ class _Seeder:
             action=action, params=params, by=li, at=at,
             proposal_id=demo_proposal_id(f"{action}/{sorted(params.items())}"))
         return self.registry.approve_proposal(proposal_id=proposal.proposal_id, by=chen, at=at)
+
+    def offer(self, *, reference: str, instrument: str, seller: str, buyer: str, price: int,
+              qty: int, at: str) -> None:
+        """The seller's trader-representative requests the offer; its second representative
+        confirms it (`registry.representatives`); a refused offer is refused at the request."""
+        code = self.codes[seller]
+        request = self.registry.request_as_representative(
+            action="offer_agreement", by=demo_id(f"trader.{code.lower()}"), at=at,
+            params={"reference": reference, "instrument": instrument, "seller": code,
+                    "buyer": self.codes[buyer], "price": price, "qty": qty},
+            request_id="R-" + demo_proposal_id(f"offer/{reference}")[2:])
+        self.registry.confirm_request(request_id=request.proposal_id,
+                                      by=demo_id(f"rep.{code.lower()}"), at=at)
 
     def run_retrofits(self) -> None:
         """Registration, baseline audit, post-retrofit audit, verification by another agency."""
@@ -431,12 +452,14 @@ class _Seeder:
             instrument = _instrument_of(issued, seller, kind)
             ref = f"GDEX-{self.period}-T{n + 1:03d}"
             day = 250 + 3 * n
-            r.offer_agreement(reference=ref, instrument=instrument, seller=self.codes[seller],
-                              buyer=self.codes[buyer], price=PRICES[kind], qty=quantity,
-                              offered_by=f"{seller}-desk", at=self.clock.on(day))
+            self.offer(reference=ref, instrument=instrument, seller=seller, buyer=buyer,
+                       price=PRICES[kind], qty=quantity, at=self.clock.on(day))
+            buyer_trader = demo_id(f"trader.{self.codes[buyer].lower()}")
             r.accept_agreement(reference=ref, buyer=self.codes[buyer],
-                               accepted_by=f"{buyer}-desk", at=self.clock.on(day))
-            r.verify_agreement(reference=ref, administrator=ADMIN_2, at=self.clock.on(day))
+                               accepted_by=buyer_trader, at=self.clock.on(day),
+                               actor=buyer_trader)
+            r.verify_agreement(reference=ref, administrator=self.admins[1],
+                               at=self.clock.on(day), actor=self.admins[1])
             version = r.rules_for(r.instrument(instrument)).version
             transfers.append({"ref": ref, "instrument": instrument,
                               "seller": self.codes[seller], "buyer": self.codes[buyer],
@@ -448,10 +471,9 @@ class _Seeder:
         for seller, buyer, kind, quantity, why in FORBIDDEN:
             instrument = _instrument_of(issued, seller, kind)
             try:
-                r.offer_agreement(reference=f"refused-{seller}-{buyer}", instrument=instrument,
-                                  seller=self.codes[seller], buyer=self.codes[buyer],
-                                  price=PRICES[kind], qty=quantity,
-                                  offered_by=f"{seller}-desk", at=self.clock.on(280))
+                self.offer(reference=f"refused-{seller}-{buyer}", instrument=instrument,
+                           seller=seller, buyer=buyer, price=PRICES[kind], qty=quantity,
+                           at=self.clock.on(280))
             except OutsideTradingZone as refused:
                 refusals.append({"instrument": instrument, "seller": self.firms[seller].name,
                                  "buyer": self.firms[buyer].name, "rule": why,
@@ -499,12 +521,12 @@ class _Seeder:
         # a sale still waiting for verification when the spot check fails
         pending = f"GDEX-{self.period}-T099"
         cod = _instrument_of(issued, "puning", "COD")
-        self.registry.offer_agreement(
-            reference=pending, instrument=cod, seller=self.codes["puning"],
-            buyer=self.codes["chaoyang"], price=PRICES["COD"], qty=5_000,
-            offered_by="puning-desk", at=self.clock.on(308))
+        self.offer(reference=pending, instrument=cod, seller="puning", buyer="chaoyang",
+                   price=PRICES["COD"], qty=5_000, at=self.clock.on(308))
+        chaoyang = demo_id(f"trader.{self.codes['chaoyang'].lower()}")
         self.registry.accept_agreement(reference=pending, buyer=self.codes["chaoyang"],
-                                       accepted_by="chaoyang-desk", at=self.clock.on(308))
+                                       accepted_by=chaoyang, at=self.clock.on(308),
+                                       actor=chaoyang)
         spot_check = f"GDEE-SC-{self.period}-118"
         outcome = self.four_eyes(
             "revoke_retrofit", self.clock.on(310), reference=plan.reference,
