@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from domain.errors import FourEyesViolation, NotFound, PermissionDenied
 from registry.events import stored_events
-from tests.api.exchange_world import Exchange, open_exchange
+from registry.representatives import SecondRepresentativeRequired
+from tests.api.exchange_world import COD, PRICE, Exchange, open_exchange
 
 PROBLEM = "application/problem+json"
 
@@ -105,3 +107,55 @@ def test_an_administrator_logs_in_with_a_password_and_a_one_time_code(ex: Exchan
     token = ok.json()["secret"]
     me = ex.client.get("/users/me", headers={"Authorization": f"Bearer {token}"})
     assert me.json()["id"] == admin.user_id and token.startswith(admin.user_id + ".")
+
+
+def test_one_representative_alone_cannot_move_units_out(ex: Exchange) -> None:
+    """The offer is a request; nothing is reserved, and the registry itself refuses the offer
+    without a second representative (no route around the request)."""
+    dyeing = ex.world.dyeing
+    r = ex.client.post("/agreements", headers=ex.enterprise(dyeing),
+                       json={"reference": "AG-ALONE", "instrument": COD,
+                             "buyer": ex.world.paper, "price": PRICE, "quantity": 5000})
+    assert r.status_code == 202, r.text
+    assert ex.client.post(f"/enterprises/{dyeing}/requests/{r.json()['id']}/confirm",
+                          headers=ex.enterprise(dyeing)).status_code == 403
+    assert ex.client.put(f"/enterprises/{dyeing}/second-representative",
+                         headers=ex.enterprise(dyeing),
+                         json={"required": False}).status_code == 202  # a request too
+    assert ex.registry.enterprise(dyeing).needs_second_representative
+    (row,) = [b for b in ex.registry.balances(enterprise=dyeing) if b["instrument"] == COD]
+    assert row["reserved"] == 0
+    me = ex.registry.user_by_login(f"trader.{dyeing.lower()}").user_id
+    with pytest.raises(SecondRepresentativeRequired):
+        ex.registry.offer_agreement(reference="AG-ALONE", instrument=COD, seller=dyeing,
+                                    buyer=ex.world.paper, price=PRICE, qty=5000,
+                                    offered_by=me, at="2025-06-01T10:00:00+08:00")
+    with pytest.raises(FourEyesViolation):  # naming itself as its own second representative
+        ex.registry.offer_agreement(reference="AG-ALONE", instrument=COD, seller=dyeing,
+                                    buyer=ex.world.paper, price=PRICE, qty=5000,
+                                    offered_by=me, confirmed_by=me,
+                                    at="2025-06-01T10:00:00+08:00")
+    with pytest.raises(SecondRepresentativeRequired):
+        ex.registry.set_second_representative(credit_code=dyeing, required=False, by=me,
+                                              at="2025-06-01T10:00:00+08:00")
+
+
+def test_a_user_of_another_enterprise_cannot_confirm(ex: Exchange) -> None:
+    dyeing, paper = ex.world.dyeing, ex.world.paper
+    r = ex.client.post("/agreements", headers=ex.enterprise(dyeing),
+                       json={"reference": "AG-OTHER", "instrument": COD, "buyer": paper,
+                             "price": PRICE, "quantity": 5000})
+    request_id = r.json()["id"]
+    for headers in (ex.representative(paper), ex.enterprise(paper)):
+        for code in (dyeing, paper):
+            refused = ex.client.post(f"/enterprises/{code}/requests/{request_id}/confirm",
+                                     headers=headers)
+            assert refused.status_code == 404, refused.text
+            assert refused.headers["content-type"] == PROBLEM
+    other = ex.registry.user_by_login(f"rep.{paper.lower()}").user_id
+    with pytest.raises(PermissionDenied):  # the registry checks the organisation itself
+        ex.registry.confirm_request(request_id=request_id, by=other,
+                                    at="2025-06-01T10:00:00+08:00")
+    assert ex.registry.proposal(request_id).state == "pending"
+    with pytest.raises(NotFound):
+        ex.registry.agreement("AG-OTHER")
