@@ -33,6 +33,7 @@ from domain.errors import NoSurplus, OutsideTradingZone
 from domain.instrument import STATES
 from domain.reference import BASINS, PREFECTURES
 from registry import holds
+from registry.acting import acting
 
 if TYPE_CHECKING:
     from ledger.log import Ledger
@@ -252,7 +253,14 @@ def evidence(reference: str, stage: str, agency: str) -> str:
 
 
 def seed_demo(registry: Registry, *, at_start: str = DEFAULT_START) -> dict[str, Any]:
-    """Seed the demo world into ``registry`` (expected empty) and return its summary."""
+    """Seed the demo world into ``registry`` (expected empty) and return its summary. Acts
+    of the world's people name their user ids; the setting-up before the users exist (the
+    register, the tasks and permits, the buyers' funding) names the job, ``system:demo``."""
+    with acting("system:demo"):
+        return _seed(registry, at_start)
+
+
+def _seed(registry: Registry, at_start: str) -> dict[str, Any]:
     seeder = _Seeder(registry, at_start)
     seeder.register_parties()  # January
     seeder.register_users()
@@ -332,7 +340,7 @@ class _Seeder:
             self.registry.confirm_right(
                 enterprise=self.codes[firm], kind=kind, quantity=quantity,
                 permit=f"{division}-{prefix}-2023-{n + 1:04d}", valid_from="2023-01-01",
-                valid_until="2027-12-31", actor=ADMIN, at=self.clock.on(9))
+                valid_until="2027-12-31", actor="system:demo", at=self.clock.on(9))
 
     def register_users(self) -> None:
         """The people: the two founding administrators (bootstrapped), an auditor whose role
@@ -397,7 +405,8 @@ class _Seeder:
         """Registration, baseline audit, post-retrofit audit, verification by another agency."""
         r, clock = self.registry, self.clock
         for n, plan in enumerate(PLANS):
-            r.register_retrofit(reference=plan.reference, enterprise=self.codes[plan.firm],
+            r.register_retrofit(actor=demo_id(f"trader.{self.codes[plan.firm].lower()}"),
+                                reference=plan.reference, enterprise=self.codes[plan.firm],
                                 period=self.period, kinds=sorted(plan.figures),
                                 description=plan.description, at=clock.on(30 + 2 * n))
         for plan in PLANS:  # the enterprise engages its auditor and verifier
@@ -408,18 +417,21 @@ class _Seeder:
                                 at=clock.on(clock.day), actor=trader)
         for n, plan in enumerate(PLANS):
             r.record_baseline_audit(
+                actor=demo_id(f"staff.{self.agencies[plan.auditor].lower()}"),
                 reference=plan.reference, agency=self.agencies[plan.auditor],
                 report_sha256=evidence(plan.reference, "baseline-audit", plan.auditor),
                 amounts={k: v[0] for k, v in plan.figures.items()}, at=clock.on(55 + 3 * n),
             )
         for n, plan in enumerate(PLANS):
             r.record_post_audit(
+                actor=demo_id(f"staff.{self.agencies[plan.auditor].lower()}"),
                 reference=plan.reference, agency=self.agencies[plan.auditor],
                 report_sha256=evidence(plan.reference, "post-audit", plan.auditor),
                 amounts={k: v[1] for k, v in plan.figures.items()}, at=clock.on(150 + 3 * n),
             )
         for n, plan in enumerate(PLANS):
             r.verify_retrofit(
+                actor=demo_id(f"staff.{self.agencies[plan.verifier].lower()}"),
                 reference=plan.reference, agency=self.agencies[plan.verifier],
                 report_sha256=evidence(plan.reference, "verification", plan.verifier),
                 reductions={k: v[2] for k, v in plan.figures.items()},
@@ -492,10 +504,11 @@ class _Seeder:
             "approval": f"Yue-Fa-Gai-Neng-Ping-{self.period}-117",
         }
         self.registry.submit_expansion(
+            actor=demo_id(f"trader.{expansion['enterprise'].lower()}"),
             reference=expansion["reference"], enterprise=expansion["enterprise"],
             instrument=instrument, quantity=expansion["quantity"],
             project=expansion["project"], at=self.clock.on(285))
-        self.registry.approve_expansion(reference=expansion["reference"],
+        self.registry.approve_expansion(actor=self.admins[1], reference=expansion["reference"],
                                         administrator=self.admins[1],
                                         approval=expansion["approval"], at=self.clock.on(296))
         return expansion
@@ -511,8 +524,9 @@ class _Seeder:
         }
         # the plant parks most of its SO2 in a hold of its own; the freeze reaches past its
         # available units, so the hold is ended (with its reason) and the units frozen
-        holds.reserve(self.registry, instrument=instrument, owner=freeze["owner"],
-                      quantity=12_000, ref="LISTING-SO2-1", at=self.clock.on(304))
+        with acting(demo_id(f"trader.{freeze['owner'].lower()}")):
+            holds.reserve(self.registry, instrument=instrument, owner=freeze["owner"],
+                          quantity=12_000, ref="LISTING-SO2-1", at=self.clock.on(304))
         self.four_eyes("freeze", self.clock.on(305), instrument=instrument,
                        owner=freeze["owner"], ref=freeze["ref"], reason=freeze["reason"],
                        quantity=freeze["quantity"])
@@ -550,9 +564,10 @@ def run_spot_checks(registry: Registry, ledger: Callable[[], Ledger], *,
     ledger; each sampled retrofit passes its full or simplified re-audit here."""
     clock, period = Timeline(at_start), Timeline(at_start).start.year
     reference = f"GDEE-SC-{period}-R1"
-    registry.open_sampling_round(reference=reference, period=period, actor=ADMIN,
+    registry.open_sampling_round(reference=reference, period=period, actor=demo_id(ADMIN),
                                  at=clock.on(330))
-    round_ = registry.draw_sampling_round(reference=reference, ledger=ledger(), actor=ADMIN,
+    round_ = registry.draw_sampling_round(reference=reference, ledger=ledger(),
+                                          actor=demo_id(ADMIN),
                                           at=clock.on(331))
     for n, member in enumerate(round_.sample):
         r = registry.retrofit(member["retrofit"])
@@ -561,7 +576,7 @@ def run_spot_checks(registry: Registry, ledger: Callable[[], Ledger], *,
             reference=reference, retrofit=member["retrofit"], result="pass",
             findings="re-audit confirms the verified reduction",
             report_sha256=evidence(reference, member["retrofit"], "spot-check"),
-            measured=measured, actor=ADMIN_2, at=clock.on(340 + n))
+            measured=measured, actor=demo_id(ADMIN_2), at=clock.on(340 + n))
     return {"round": reference, "population": len(round_.population),
             "sample": [{"retrofit": m["retrofit"], "audit": m["audit"]} for m in round_.sample],
             "seed_size": (round_.seed or {}).get("size")}

@@ -129,7 +129,7 @@ def test_a_request_expires_and_a_refused_confirmation_leaves_it_pending(ex: Exch
     # a week later it has expired: the job records it, and it can no longer be confirmed
     expires = r.json()["expires_at"]
     assert registry.expire_proposals(at=expires) >= 1
-    (expired,) = [p for p in payloads(ex, "Proposal.Expired")]
+    (expired,) = payloads(ex, "Proposal.Expired")
     assert expired["actor"] == "system:proposal-expiry"
     assert registry.proposal(r.json()["id"]).state == "expired"
     problem(ex.confirm(r, dyeing), 409, "invalid-state")
