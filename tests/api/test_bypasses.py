@@ -159,3 +159,44 @@ def test_a_user_of_another_enterprise_cannot_confirm(ex: Exchange) -> None:
     assert ex.registry.proposal(request_id).state == "pending"
     with pytest.raises(NotFound):
         ex.registry.agreement("AG-OTHER")
+
+
+def test_one_administrator_token_cannot_take_a_retrofit_to_issuance(ex: Exchange) -> None:
+    """The issue's run: one administrator registered a retrofit, filed its audits and
+    verification and confirmed and issued it. Filing is the engaged agencies' (403), and
+    confirmation and issuance are proposals its proposer cannot approve."""
+    admin = ex.token("administrator", "wang.fang")
+    r = ex.client.post("/retrofits", headers=admin,
+                       json={"reference": "RF-ALONE", "enterprise": ex.world.dyeing,
+                             "period": 2025, "kinds": ["COD"],
+                             "description": "flue-gas retrofit keyed in by one person"})
+    assert r.status_code == 201, r.text
+    audit = {"report_sha256": "a" * 64, "amounts": {"COD": 1000}}
+    for stage in ("baseline-audit", "post-audit"):
+        refused = ex.client.post(f"/retrofits/RF-ALONE/{stage}", headers=admin, json=audit)
+        assert refused.status_code == 403 and refused.headers["content-type"] == PROBLEM
+    refused = ex.client.post("/retrofits/RF-ALONE/verification", headers=admin,
+                             json={"report_sha256": "b" * 64, "reductions": {"COD": 1}})
+    assert refused.status_code == 403
+    # the sensitive steps of an issued retrofit are proposals: its revocation waits for
+    # another administrator, and its proposer's own approval is refused
+    proposed = ex.client.post("/retrofits/RF-COD/revocation", headers=admin,
+                              json={"reason": "one person's say-so", "spot_check": "SC-X"})
+    assert proposed.status_code == 202, proposed.text
+    own = ex.client.post(f"/proposals/{proposed.json()['id']}/approve", headers=admin)
+    assert own.status_code == 403 and own.json()["type"].endswith("/four-eyes-violation")
+    assert ex.registry.retrofit("RF-COD").state == "issued"
+
+
+def test_issuing_a_token_is_an_event_naming_its_issuer_with_its_hash_only(ex: Exchange) -> None:
+    admin = ex.token("administrator", "wang.fang")
+    login = f"trader.{ex.world.power.lower()}"
+    ex.token("enterprise", ex.world.power)  # the user exists
+    issued = ex.client.post("/tokens", headers=admin, json={"user": login})
+    assert issued.status_code == 201, issued.text
+    secret, token_id = issued.json()["secret"], issued.json()["id"]
+    (event,) = [vars(e) for _, e in stored_events(ex.registry)
+                if type(e).__name__ == "TokenIssued" and vars(e)["token_id"] == token_id]
+    wang = ex.registry.user_by_login("wang.fang").user_id
+    assert (event["by"], event["actor"]) == (wang, wang)
+    assert len(event["token_hash"]) == 64 and secret not in repr(event)
