@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser
 from api.deps import OwnEnterprise, Page, PageDep, RegistryDep, not_found, now, paginate
 from api.errors import ApiError
+from api.reruns import is_rerun, stored_approval
 from api.routes.proposals import Decision, ProposalPublic, State, _plain
 from api.tokens import Principal
 from domain.errors import InvalidState, NotFound
@@ -109,12 +110,21 @@ def show_request(code: OwnEnterprise, request_id: RequestId,
 
 @router.post("/requests/{request_id}/confirm")
 def confirm(code: OwnEnterprise, request_id: RequestId, user: CurrentUser,
-            registry: RegistryDep) -> Confirmed:
+            registry: RegistryDep, request: Request) -> Confirmed:
     """A second representative (not the requester) confirms: the act takes effect now, its
-    events naming the requester (``actor``) and the confirmer (``approved_by``)."""
+    events naming the requester (``actor``) and the confirmer (``approved_by``). A retry with
+    the Idempotency-Key of a confirmation whose outcome was in doubt answers the stored
+    confirmation, never "already approved" (`api.reruns`)."""
     _enterprise_user(user)
     _request(registry, code, request_id)
-    result = registry.confirm_request(request_id=request_id, by=user.actor, at=now())
+    try:
+        result = registry.confirm_request(request_id=request_id, by=user.actor, at=now())
+    except InvalidState:
+        found = stored_approval(registry, _request(registry, code, request_id), user.actor) \
+            if is_rerun(request) else None
+        if found is None:
+            raise
+        result = found.result
     return Confirmed(request=RequestPublic.of(registry.proposal(request_id), now()),
                      result=_plain(result))
 
