@@ -2,15 +2,16 @@
 
 One user proposes an act (an ``action`` name and its JSON parameters); it takes effect only
 when a *different* administrator approves it, and the act's events then carry both the
-proposer (``actor``) and the approver (``approved_by``).
+proposer (``actor``) and the approver (``approved_by``). A proposal may be rejected by any
+administrator other than its proposer, withdrawn by its proposer, and it expires: after
+``expires_at`` it can no longer be approved.
 
 Inside an enterprise the same record serves the second representative (the EU's additional
 authorised representative): a proposal naming its ``enterprise`` is a request of one of that
 enterprise's representatives (an agreement out of its account, switching the requirement
-off), and it is confirmed by a *different* representative of the same enterprise, never by an
-administrator (`registry.representatives`). A proposal may be rejected by any
-administrator other than its proposer, withdrawn by its proposer, and it expires: after
-``expires_at`` it can no longer be approved.
+off), confirmed or rejected by a *different* representative of the same enterprise, never by
+an administrator (`registry.representatives`). ``Proposed`` carries ``enterprise`` (null for
+an administrators' proposal); one stored before it existed replays with the default, None.
 """
 
 from __future__ import annotations
@@ -61,9 +62,6 @@ class Proposal(Aggregate):
             raise InvalidInput("a proposal names its proposer")
         if _moment(expires_at) <= _moment(at):
             raise InvalidInput("a proposal expires after it is made")
-        if enterprise is None:  # an administrators' proposal stores the shape it always had
-            return cls(proposal_id=proposal_id, action=action, params=params, subject=subject,
-                       proposed_by=proposed_by, at=at, expires_at=expires_at)
         return cls(proposal_id=proposal_id, action=action, params=params, subject=subject,
                    proposed_by=proposed_by, at=at, expires_at=expires_at,
                    enterprise=enterprise)
