@@ -28,8 +28,10 @@ from api.routes import (
     markets,
     proposals,
     reports,
+    representatives,
     retrofits,
     rights,
+    rules,
     sampling,
     tokens,
     trades,
@@ -80,7 +82,7 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
 
     for area in (enterprises, agencies, retrofits, holdings, expansions, credit, reports,
                  markets, trades, agreements, auctions, cash, tokens, users, proposals, ledger,
-                 audit, bench, sampling, rights, compliance):
+                 audit, bench, sampling, rights, compliance, representatives, rules):
         app.include_router(area.router)
     console.install(app)
     return app

@@ -18,6 +18,7 @@ from registry.exchange import ExchangeCommands
 from registry.holdings import HoldingCommands
 from registry.proposals import ProposalCommands
 from registry.queries import Queries
+from registry.representatives import RepresentativeCommands
 from registry.retrofits import RetrofitCommands
 from registry.rights import RightsCommands
 from registry.sampling import SamplingCommands
@@ -25,9 +26,9 @@ from registry.schema_lock import schema_lock
 from registry.users import UserCommands
 
 
-class Registry(ProposalCommands, UserCommands, SamplingCommands, RightsCommands,
-               RetrofitCommands, HoldingCommands, ExchangeCommands, ComplianceReports, Queries,
-               RegistryBase):
+class Registry(RepresentativeCommands, ProposalCommands, UserCommands, SamplingCommands,
+               RightsCommands, RetrofitCommands, HoldingCommands, ExchangeCommands,
+               ComplianceReports, Queries, RegistryBase):
     """The registry: every command and query over one event store."""
 
     def restore_agency(self, *, credit_code: str, reason: str, reference: str,
