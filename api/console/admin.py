@@ -33,7 +33,7 @@ from api.console.login import current_session, form
 from api.console.render import page
 from api.console.sessions import Session, csrf_matches
 from api.console.terms import N_
-from api.deps import PageParams
+from api.deps import PageParams, now
 from api.errors import ApiError, status_of
 from api.routes import (
     agencies,
@@ -461,9 +461,16 @@ async def act(name: str, request: Request) -> Response:
 
 # -- the pages --------------------------------------------------------------------------------
 
-def _logins(d: Desk) -> dict[str, str]:
-    """Every user id's login, to show who proposed what."""
-    return {u.user_id: u.login for u in d.registry.users()}
+def _logins(d: Desk, user_ids: set[str]) -> dict[str, str]:
+    """The logins of these user ids, to show who proposed what (``system:…`` actors and
+    unknown ids are shown as they are)."""
+    found = {}
+    for user_id in user_ids:
+        try:
+            found[user_id] = d.registry.user(user_id).login
+        except (RegistryError, ValueError):
+            continue
+    return found
 
 
 def queue(d: Desk, number: int) -> dict[str, Any]:
@@ -484,7 +491,10 @@ def queue(d: Desk, number: int) -> dict[str, Any]:
     return {"proposals": sorted(pending, key=lambda p: (p.proposed_at, p.id)),
             "trades": waiting_trades, "agreements": list(reversed(accepted)),
             "auctions": list(reversed(open_auctions)), "confirmations": confirmations,
-            "expansions": decisions, "logins": _logins(d),
+            "expansions": decisions,
+            "logins": _logins(d, {p.proposed_by for p in pending}
+                              | {a.offered_by for a in accepted}
+                              | {x.opened_by for x in open_auctions}),
             "action_names": PROPOSAL_ACTIONS,
             "total": len(pending) + len(waiting_trades) + len(accepted) + len(open_auctions)
             + len(confirmations) + len(decisions)}
@@ -516,7 +526,8 @@ def controls(d: Desk, number: int) -> dict[str, Any]:
     mine = ("freeze", "unfreeze", "revoke_retrofit")
     pending = [p for p in proposals.list_proposals(d.who, d.registry, ALL, state="pending").items
                if p.action in mine]
-    return {"pending": pending, "logins": _logins(d), "action_names": PROPOSAL_ACTIONS}
+    return {"pending": pending, "logins": _logins(d, {p.proposed_by for p in pending}),
+            "action_names": PROPOSAL_ACTIONS}
 
 
 def market_control(d: Desk, number: int) -> dict[str, Any]:
@@ -551,9 +562,13 @@ def render(d: Desk, key: str, *, status: int = 200, number: int = 1, done: str |
         done_text = ACTS[done].done
         if done == "grant_role" and proposal:
             done_text = PROPOSED_ROLE
+    # a page shown after a GET is all the log's up to its position (and the minute: a
+    # proposal expires with time), so it is rendered once until either moves on
+    inputs = None if error is not None else (number, d.registry.position(), now()[:16])
     return page(d.request, shown.template, title=shown.title, status=status, error=error,
                 done=done_text, proposal=proposal, form=form or {}, me=d.who.user_id,
-                role_names=USER_ROLES, organisations=ORGANISATIONS, **CONTEXTS[key](d, number))
+                role_names=USER_ROLES, organisations=ORGANISATIONS, inputs=inputs,
+                cache=d.state.rendered, lazy=lambda: CONTEXTS[key](d, number))
 
 
 def _page(key: str) -> Callable[..., Any]:
