@@ -79,8 +79,8 @@ def admin_in(client: TestClient, login: str, secret: str) -> str:
     return match.group(1)
 
 
-def post(client: TestClient, name: str, csrf: str, **fields: str):  # type: ignore[no-untyped-def]
-    return client.post(f"/console/admin/act/{name}", data={"csrf_token": csrf, **fields},
+def post(client: TestClient, act_name: str, csrf: str, **fields: str):  # type: ignore[no-untyped-def]
+    return client.post(f"/console/admin/act/{act_name}", data={"csrf_token": csrf, **fields},
                        follow_redirects=False)
 
 
@@ -251,3 +251,66 @@ def test_the_own_token_page_issues_a_working_token_and_revokes_it(
     assert a.post(f"/console/tokens/{other_id}/revoke",
                   data={"csrf_token": csrf}).status_code == 404
     assert registry.user(other.user_id).tokens[other_id]["revoked_at"] is None
+
+
+AGENCY = code(1, prefix="91440101MA9X")
+COD = "COD-2025-MAOZHOU"
+PROPOSING = [
+    ("restrict_enterprise", {"code": ENTERPRISE, "reason": "falsified monitoring data",
+                             "reference": "GDEE-2025-17"},
+     "restrict_enterprise", {"credit_code": ENTERPRISE, "reference": "GDEE-2025-17"}),
+    ("restrict_agency", {"code": AGENCY, "reason": "audit quality", "reference": "SC-9"},
+     "restrict_agency", {"credit_code": AGENCY}),
+    ("freeze", {"instrument": COD, "owner": ENTERPRISE, "ref": "FZ-1", "reason": "court order",
+                "quantity": "0.125"},
+     "freeze", {"instrument": COD, "owner": ENTERPRISE, "ref": "FZ-1", "quantity": 125}),
+    ("unfreeze", {"instrument": COD, "ref": "FZ-1"}, "unfreeze", {"ref": "FZ-1"}),
+    ("revoke_retrofit", {"retrofit": "RF-1", "reason": "spot check failed", "spot_check": "SC-1",
+                         "restrict_enterprise": "on", "restrict_agencies": f" {AGENCY.lower()} "},
+     "revoke_retrofit", {"reference": "RF-1", "restrict_enterprise": True,
+                         "restrict_agencies": [AGENCY]}),
+    ("open_market", {"instrument": COD, "reference_price": "3,000.00", "lot": "1",
+                     "continuous": "on"},
+     "open_market", {"instrument": COD, "reference_price": 300_000, "lot": 1000,
+                     "sessions": []}),
+]
+
+
+@pytest.mark.parametrize(("act", "fields", "action", "params"), PROPOSING,
+                         ids=[p[0] for p in PROPOSING])
+def test_a_proposing_form_makes_the_apis_proposal(
+        clients: tuple[TestClient, TestClient], template: tuple[Path, People, str], act: str,
+        fields: dict[str, str], action: str, params: dict[str, object]) -> None:
+    """Each four-eyes form proposes what the API route would, with amounts typed in tonnes
+    and yuan stored as kg and fen, and nothing takes effect yet."""
+    a, _ = clients
+    csrf = admin_in(a, ADMIN, template[1].admin_totp)
+    registry = a.app.state.registry_state.registry  # type: ignore[attr-defined]
+    r = post(a, act, csrf, **fields)
+    assert r.status_code == 303, r.text
+    p = registry.proposal(r.headers["location"].split("proposal=")[1])
+    assert p.action == action and p.proposed_by == registry.user_by_login(ADMIN).user_id
+    assert {k: p.params[k] for k in params} == params
+    assert p.state_at(datetime.now(UTC).isoformat()) == "pending"
+
+
+def test_acts_that_take_effect_at_once_and_refusals_of_the_wrong_state(
+        clients: tuple[TestClient, TestClient], template: tuple[Path, People, str]) -> None:
+    a, _ = clients
+    csrf = admin_in(a, ADMIN, template[1].admin_totp)
+    registry = a.app.state.registry_state.registry  # type: ignore[attr-defined]
+    new = code(7, prefix="91440101MA9X")
+    assert post(a, "register_agency", csrf, credit_code=new.lower(),
+                name="Pearl River CP Consulting").status_code == 303
+    assert post(a, "accredit_agency", csrf, code=new,
+                accreditation="GD-CP-ACC-077").status_code == 303
+    assert registry.agency(new).accreditation == "GD-CP-ACC-077"
+    assert post(a, "register_agency", csrf, credit_code=new,
+                name="again").status_code == 409  # already registered
+    # no market is open for COD: halting and new parameters are refused, nothing changes
+    assert post(a, "halt", csrf, instrument=COD, reason="test").status_code == 404
+    assert post(a, "set_parameters", csrf, instrument=COD,
+                reference_price="1.00").status_code == 404
+    # RF-1 is issued already: neither confirmation nor issuance may be proposed again
+    for act in ("propose_confirmation", "propose_issuance"):
+        assert post(a, act, csrf, retrofit="RF-1").status_code == 409
