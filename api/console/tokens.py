@@ -8,6 +8,7 @@ is an event naming the user. Every form posts the session's CSRF token.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -17,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.console.login import current_session, form
 from api.console.render import page
-from api.console.sessions import Session, csrf_matches
+from api.console.sessions import Session, csrf_matches, utc_now
 from api.console.terms import N_
 from api.deps import PageParams
 from api.errors import ApiError
@@ -46,8 +47,10 @@ def _tokens_page(request: Request, session: Session, *, status: int = 200,
                  revoked: str | None = None) -> Response:
     registry = request.app.state.registry_state.registry
     mine: list[TokenPublic] = users.my_tokens(session.principal, registry, ALL).items
+    now = utc_now()
+    expired = {t.id for t in mine if datetime.fromisoformat(t.expires_at) <= now}
     response = page(request, "tokens.html", title=TITLE, status=status, tokens=mine,
-                    issued=issued, error=error, revoked=revoked)
+                    expired=expired, issued=issued, error=error, revoked=revoked)
     if issued is not None:
         response.headers.update(NO_STORE)
     return response
