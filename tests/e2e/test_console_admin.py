@@ -237,6 +237,12 @@ def test_the_administrators_narrative(admins: Admins, two: tuple[Any, Any]) -> N
     a.goto(service.base + "/console/admin/?lang=en")
     expect(a.get_by_role("heading", level=1)).to_have_text("Awaiting you")
     expect(a.get_by_role("navigation", name="Your pages")).to_contain_text("Users and roles")
+    # the demo's confirmed retrofit whose reduction only met the enterprise's own task: the
+    # queue offers its issuance, and the registry's own check refuses it (no surplus)
+    confirmations = a.locator("#confirmations + .table-wrap")
+    expect(confirmations).to_contain_text("GDCP-2025-005")
+    confirmations.get_by_role("button", name="Propose issuance").click()
+    expect(a.get_by_role("alert")).to_contain_text("no surplus to issue")
     # register an enterprise
     new_code = credit_code(random.Random(15), "SHENZHEN")
     a.get_by_role("navigation", name="Your pages").get_by_role("link", name="Parties").click()
