@@ -57,7 +57,7 @@ from api.schemas import parties
 from api.schemas import retrofits as retrofit_schemas
 from api.schemas import trades as trade_schemas
 from api.state import AppState
-from api.tokens import Principal
+from api.tokens import Principal, coarse_role
 from domain.errors import RegistryError
 from domain.expansion import SUBMITTED
 from domain.reference import BASINS, PREFECTURES, SECTORS
@@ -144,10 +144,15 @@ def administrator(request: Request, fields: dict[str, str] | None = None) -> Des
     if session is None:
         raise ApiError(401, "unauthenticated", "sign in to the console first")
     require("administrator")(session.principal)
+    state = request.app.state.registry_state
+    if coarse_role(state.registry.user(session.principal.user_id)) != "administrator":
+        # withdrawn since signing in: a bearer token's principal is read from the user on
+        # every request, and so is the session's role here
+        raise ApiError(403, "forbidden", "this needs the role administrator")
     if fields is not None and not csrf_matches(session.csrf, fields.get("csrf_token")):
         raise ApiError(403, "forbidden", "the form's CSRF token is missing or wrong; reload "
                        "the page")
-    return Desk(request, session, request.app.state.registry_state)
+    return Desk(request, session, state)
 
 
 # -- what a form posts, read the way the API reads it -----------------------------------------

@@ -314,3 +314,17 @@ def test_acts_that_take_effect_at_once_and_refusals_of_the_wrong_state(
     # RF-1 is issued already: neither confirmation nor issuance may be proposed again
     for act in ("propose_confirmation", "propose_issuance"):
         assert post(a, act, csrf, retrofit="RF-1").status_code == 409
+
+
+def test_an_administrator_whose_role_is_withdrawn_loses_the_pages_at_once(
+        clients: tuple[TestClient, TestClient], template: tuple[Path, People, str]) -> None:
+    a, _ = clients
+    csrf = admin_in(a, ADMIN, template[1].admin_totp)
+    registry = a.app.state.registry_state.registry  # type: ignore[attr-defined]
+    admin = registry.user_by_login(ADMIN)
+    other = registry.user_by_login(ADMIN_B)
+    registry.withdraw_role(user_id=admin.user_id, role="administrator", by=other.user_id,
+                           at=datetime.now(UTC).isoformat())
+    assert a.get("/console/admin/").status_code == 403
+    assert post(a, "deposit", csrf, enterprise=ENTERPRISE, amount="1",
+                reference="B-GONE").status_code == 403
