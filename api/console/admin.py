@@ -96,6 +96,7 @@ USER_ROLES = {
     "agency_staff": N_("agency staff"), "administrator": N_("administrator"),
     "auditor": N_("auditor"),
 }
+USER_STATUSES = {"active": N_("active"), "suspended": N_("suspended")}
 ORGANISATIONS = {
     "enterprise": N_("enterprise"), "agency": N_("agency"), "regulator": N_("regulator"),
     "audit_body": N_("audit body"),
@@ -572,8 +573,8 @@ def render(d: Desk, key: str, *, status: int = 200, number: int = 1, done: str |
     inputs = None if error is not None else (number, d.registry.position(), now()[:16])
     return page(d.request, shown.template, title=shown.title, status=status, error=error,
                 done=done_text, proposal=proposal, form=form or {}, me=d.who.user_id,
-                role_names=USER_ROLES, organisations=ORGANISATIONS, inputs=inputs,
-                cache=d.state.rendered, lazy=lambda: CONTEXTS[key](d, number))
+                role_names=USER_ROLES, organisations=ORGANISATIONS, user_statuses=USER_STATUSES,
+                inputs=inputs, cache=d.state.rendered, lazy=lambda: CONTEXTS[key](d, number))
 
 
 def _page(key: str) -> Callable[..., Any]:
