@@ -328,3 +328,30 @@ def test_an_administrator_whose_role_is_withdrawn_loses_the_pages_at_once(
     assert a.get("/console/admin/").status_code == 403
     assert post(a, "deposit", csrf, enterprise=ENTERPRISE, amount="1",
                 reference="B-GONE").status_code == 403
+
+
+def test_the_queue_holds_an_expansion_decision_and_the_form_decides_it(
+        clients: tuple[TestClient, TestClient], template: tuple[Path, People, str]) -> None:
+    a, _ = clients
+    csrf = admin_in(a, ADMIN, template[1].admin_totp)
+    registry = a.app.state.registry_state.registry  # type: ignore[attr-defined]
+    for reference in ("EXP-1", "EXP-2"):
+        registry.submit_expansion(reference=reference, enterprise=ENTERPRISE, instrument=COD,
+                                  quantity=100, project="a second dyeing line",
+                                  at=datetime.now(UTC).isoformat())
+    queue = a.get("/console/admin/?lang=en").text
+    decisions = queue[queue.index('id="expansions"'):]
+    assert "EXP-1" in decisions and "EXP-2" in decisions and "a second dyeing line" in decisions
+    r = post(a, "approve_expansion", csrf, expansion="EXP-1", approval="GDEE-EIA-2025-3")
+    assert r.status_code == 303, r.text
+    assert registry.expansion("EXP-1").state == "approved"
+    assert registry.expansion("EXP-1").approval == "GDEE-EIA-2025-3"
+    assert post(a, "reject_expansion", csrf, expansion="EXP-2",
+                reason="").status_code == 422  # a reason is required, as over the API
+    assert post(a, "reject_expansion", csrf, expansion="EXP-2",
+                reason="capacity cap reached").status_code == 303
+    assert registry.expansion("EXP-2").state == "rejected"
+    queue = a.get("/console/admin/?lang=en").text
+    assert "EXP-1" not in queue and "EXP-2" not in queue
+    assert post(a, "approve_expansion", csrf, expansion="EXP-2",
+                approval="X-1").status_code == 409  # decided already
