@@ -355,3 +355,42 @@ def test_the_queue_holds_an_expansion_decision_and_the_form_decides_it(
     assert "EXP-1" not in queue and "EXP-2" not in queue
     assert post(a, "approve_expansion", csrf, expansion="EXP-2",
                 approval="X-1").status_code == 409  # decided already
+
+
+def test_a_flagged_trade_waits_in_the_queue_and_its_initiator_may_not_approve_it(
+        tmp_path: Path) -> None:
+    """Four eyes by user id on a held trade: the administrator who entered the buy order sees
+    it in its queue without an approve button and is refused; another approves it."""
+    from tests.api.exchange_world import COD as BOOK
+    from tests.api.exchange_world import PRICE, open_exchange
+
+    for ex in open_exchange(tmp_path, verify_above=1_000_000):
+        seller = ex.enterprise(ex.world.dyeing)
+        assert ex.client.post(f"/markets/{BOOK}/orders", headers=seller, json={
+            "side": "sell", "price": PRICE, "quantity": 2000}).status_code == 201
+        r = ex.client.post(f"/markets/{BOOK}/orders",
+                           headers=ex.token("administrator", "zhao.min"),
+                           json={"side": "buy", "price": PRICE, "quantity": 2000,
+                                 "account": ex.world.paper})
+        (fill,) = r.json()["fills"]
+        assert fill["state"] == "pending"
+        secrets = {}
+        at = datetime.now(UTC).isoformat()
+        for login in ("zhao.min", "approver.two"):
+            user = ex.registry.user_by_login(login)
+            ex.registry.set_password(user_id=user.user_id, password=ADMIN_PASSWORD,
+                                     by=user.user_id, at=at)
+            secrets[login] = ex.registry.enroll_second_factor(user_id=user.user_id,
+                                                              by=user.user_id, at=at)
+        initiator, other = ex.client, TestClient(ex.client.app)
+        csrf = admin_in(initiator, "zhao.min", secrets["zhao.min"])
+        queue = initiator.get("/console/admin/?lang=en").text
+        held = queue[queue.index('id="trades"'):queue.index('id="agreements"')]
+        assert fill["trade"] in held and "You initiated it" in held
+        assert "/act/approve_trade" not in held
+        assert post(initiator, "approve_trade", csrf, trade=fill["trade"]).status_code == 403
+        csrf_other = admin_in(other, "approver.two", secrets["approver.two"])
+        assert post(other, "approve_trade", csrf_other,
+                    trade=fill["trade"]).status_code == 303
+        assert ex.client.get(f"/trades/{fill['trade']}", headers=seller).json()[
+            "state"] == "settled"
