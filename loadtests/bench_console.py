@@ -98,6 +98,12 @@ def sign_in(client: TestClient, login: str) -> None:
         "login": login, "password": PASSWORD, "totp": "", "csrf_token": token.group(1)})
     if r.status_code != 303:
         raise SystemExit(f"signing in as {login} answered {r.status_code}")
+#: an administrator's signed-in pages (its session opened through the sign-in form)
+ADMIN_PAGES = ("/console/admin/", "/console/admin/parties", "/console/admin/controls",
+               "/console/admin/markets", "/console/admin/users", "/console/tokens")
+ADMIN_AFTER_WRITE = ("/console/admin/", "/console/admin/parties", "/console/admin/controls",
+                     "/console/admin/users")
+ADMIN_PASSWORD = "a benchmark administrator passphrase"  # noqa: S105 - a throw-away world
 
 
 def tokens(registry: Registry) -> dict[str, dict[str, str]]:
@@ -126,6 +132,52 @@ def trade(client: TestClient, headers: dict[str, dict[str, str]]) -> dict[str, s
         r = client.post(f"/markets/{ENERGY}/orders", json=body, headers=headers[who])
         r.raise_for_status()
     return headers["seller"]
+
+
+def admin_credentials(registry: Registry) -> str:
+    """Give the demo administrator a password and a second factor; its TOTP secret."""
+    at = datetime.now(UTC).isoformat()
+    admin = registry.user_by_login(ADMIN)
+    registry.set_password(user_id=admin.user_id, password=ADMIN_PASSWORD, by=admin.user_id,
+                          at=at)
+    return str(registry.enroll_second_factor(user_id=admin.user_id, by=admin.user_id, at=at))
+
+
+def admin_pages(client: TestClient, totp: str, requests: int,
+                writer: dict[str, str]) -> dict[str, dict[str, float]]:
+    """Sign the administrator in through the console's form, then time its pages: steady,
+    and after a write (the other administrator halts or resumes the energy market before
+    each request, so the page is read anew); the client's cookies are cleared afterwards
+    (the public pages are timed signed out)."""
+    import re
+
+    import pyotp
+
+    form = client.get("/console/login")
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert csrf is not None
+    r = client.post("/console/login", follow_redirects=False, data={
+        "login": ADMIN, "password": ADMIN_PASSWORD, "totp": pyotp.TOTP(totp).now(),
+        "csrf_token": csrf.group(1)})
+    if r.status_code != 303:
+        raise SystemExit(f"the administrator could not sign in: {r.status_code}")
+    timings = {}
+    for path in ADMIN_PAGES:
+        for _ in range(5):
+            timed(client, path)
+        timings[path] = summary([timed(client, path) for _ in range(requests)])
+    rounds = max(20, requests // 10) // 2 * 2  # even: the market ends as it began
+    for path in ADMIN_AFTER_WRITE:
+        samples = []
+        for n in range(rounds):
+            how = "halt" if n % 2 == 0 else "resume"
+            r = client.post(f"/markets/{ENERGY}/{how}", headers=writer,
+                            json={"reason": f"benchmark {how} {n}"})
+            r.raise_for_status()
+            samples.append(timed(client, path))
+        timings[f"{path} (after a write)"] = summary(samples)
+    client.cookies.clear()
+    return timings
 
 
 def retire(client: TestClient, seller: dict[str, str], n: int) -> None:
@@ -174,6 +226,7 @@ def run(requests: int) -> dict[str, Any]:
         headers = tokens(registry)
         agency = agency_code(registry)
         logins = give_passwords(registry, agency)
+        totp = admin_credentials(registry)
         registry.close()
         with TestClient(ServerTime(create_app(env))) as client:
             seller = trade(client, headers)
@@ -183,6 +236,7 @@ def run(requests: int) -> dict[str, Any]:
                 for _ in range(5):  # warm: templates compiled, read copies loaded
                     timed(client, path)
                 steady[path] = summary([timed(client, path) for _ in range(requests)])
+            signed_in = admin_pages(client, totp, requests, headers["admin_2"])
             after_write: dict[str, dict[str, float]] = {}
             rounds = max(20, requests // 10)
             for path in AFTER_WRITE:
@@ -197,7 +251,6 @@ def run(requests: int) -> dict[str, Any]:
                                (f"/retrofits/{RETROFIT}/engagements",
                                 {"stage": "audit", "agency": agency})):
                 client.post(path, json=body, headers=seller).raise_for_status()
-            signed_in: dict[str, dict[str, float]] = {}
             for role, pages in (("enterprise", ENTERPRISE_PAGES), ("agency", AGENCY_PAGES)):
                 person = TestClient(client.app)  # the same app, this person's cookies
                 sign_in(person, logins[role])

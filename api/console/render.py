@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -101,14 +101,15 @@ class RenderedPages:
 
 def page(request: Request, template: str, *, title: str, status: int = 200,
          inputs: Hashable | None = None, cache: RenderedPages | None = None,
-         **context: Any) -> HTMLResponse:
+         lazy: Callable[[], dict[str, Any]] | None = None, **context: Any) -> HTMLResponse:
     """Render ``template`` in the request's language. ``title`` is an English msgid. A
     ``?lang=`` choice is remembered in a cookie; the answer varies with the cookie and the
     browser's languages, so caches keep one copy per language.
 
     ``inputs``, when given with the app's ``cache``, must determine ``context`` entirely with
     the path and query (e.g. the log position of the view shown): the page is then rendered
-    once and reused for the same inputs."""
+    once and reused for the same inputs. ``lazy`` gives more of the context, read only when
+    the page is rendered (not when a rendered copy is reused)."""
     language = language_of(request)
     session = None
     if SESSION_COOKIE in request.cookies:
@@ -120,6 +121,8 @@ def page(request: Request, template: str, *, title: str, status: int = 200,
         session.csrf if session else None)
     html = None if key is None or cache is None else cache.get(key)
     if html is None:
+        if lazy is not None:
+            context.update(lazy())
         env = environment(language)
         gettext = translations(language).gettext
         html = env.get_template(template).render(
