@@ -7,13 +7,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.tokens import bearer
-from tests.world import code
+from tests.support.tokens import bearer
+from tests.support.world import code
 
 ORDER = {"side": "buy", "kind": "limit", "price": 300_000, "quantity": 5_000}
 
 
-pytest_plugins = ["tests.api.seeded_folder"]  # folder, client
+pytest_plugins = ["tests.support.seeded_folder"]  # folder, client
 
 
 

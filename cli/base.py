@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 #: China Standard Time has had no daylight saving since 1991: a fixed offset is exact.
 CHINA_TIME = timezone(timedelta(hours=8), "Asia/Shanghai")
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-#: refused before writing anything: the data folder is served (`registry.cli.serving`)
+#: refused before writing anything: the data folder is served (`cli.serving`)
 EXIT_BUSY = 3
 
 
@@ -71,7 +71,7 @@ Handler = Callable[["Context"], int | None]
 
 
 #: what a command does beside a running ``registry serve`` of its data folder
-#: (`registry.cli.serving`): ``refuse`` before writing anything (it writes the store or the
+#: (`cli.serving`): ``refuse`` before writing anything (it writes the store or the
 #: ledger), or ``run`` (it reads, or writes only what the service shares safely: tokens)
 BESIDE_SERVICE = ("refuse", "run")
 

@@ -10,7 +10,7 @@ import base64
 import sys
 from pathlib import Path
 
-from registry.cli.base import (
+from cli.base import (
     EXIT_FAILURE,
     CliError,
     Context,
@@ -22,9 +22,9 @@ from registry.cli.base import (
     position,
     progress_bar,
 )
-from registry.cli.receipt_commands import add_witness_arguments, check_witnesses
-from registry.cli.report_commands import add_audit_zones_command
-from registry.cli.sampling_commands import add_audit_sample_command
+from cli.receipt_commands import add_witness_arguments, check_witnesses
+from cli.report_commands import add_audit_zones_command
+from cli.sampling_commands import add_audit_sample_command
 
 
 def add_ledger_commands(subparsers: Subparsers) -> None:
