@@ -49,6 +49,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import bearer_secret, verify
+from api.documented import documented_methods
 from api.errors import problem
 from registry.config import Settings
 from registry.datadir import private_dir, private_file
@@ -388,8 +389,6 @@ def _is_write(scope: Scope) -> bool:
         return True
     if method not in OTHER_WRITES:
         return False
-    from api.openapi import documented_methods  # the document is built on first use
-
     return method in documented_methods(scope["app"], scope["path"])
 
 

@@ -21,6 +21,7 @@ from api.errors import storage_failure
 from domain.exchange.orders import Outcome
 from ledger.log import Ledger
 from registry.bootstrap import Registry, build_registry
+from registry.clock import now
 from registry.config import Settings
 from registry.datadir import private_dir, private_file, secure_tree
 from registry.ledger_follower import (
@@ -37,12 +38,6 @@ from registry.storage import committed_saves
 from registry.witnesses import WitnessClient
 
 log = logging.getLogger(__name__)
-
-
-def _clock() -> str:
-    from api.deps import now  # deps imports this module: resolve the one clock at call time
-
-    return now()
 
 
 @dataclass
@@ -77,7 +72,7 @@ class AppState:
             market_data.notify()  # live streams pick the batch up now, not at their timeout
             return outcomes
 
-        gateway = OrderGateway(submit_batches, clock=_clock)
+        gateway = OrderGateway(submit_batches, clock=now)
         # the console signs users in with their login, password and second factor
         authenticate = user_login(registry)
         return cls(registry=registry, ledger=ledger, follower=follower,

@@ -7,8 +7,8 @@ Handlers parse nothing themselves: the parser converts arguments (credit codes, 
 ISO times) and the handler does one registry call and prints the result.
 
 Times are passed to the registry explicitly: ``--at`` on every writing command, defaulting to the
-current time in China Standard Time (Asia/Shanghai, +08:00), read here, in the CLI layer — the
-domain never reads a clock.
+current time in China Standard Time (Asia/Shanghai, +08:00), read from the product's one clock
+(`registry.clock`) in the CLI layer — the domain never reads a clock.
 
 Bad input — argument syntax, malformed JSON, amounts that are not whole kg / kgce, every refusal
 of the domain (``RegistryError``), bad settings — prints ONE line ``registry: error: …`` on stderr
@@ -24,12 +24,14 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from domain.credit_code import validate_credit_code
 from domain.errors import InvalidCreditCode
+from registry.clock import now
 
 if TYPE_CHECKING:
     from ledger.log import Ledger
@@ -37,8 +39,6 @@ if TYPE_CHECKING:
     from registry.config import Settings
     from registry.ledger_follower import LedgerFollower
 
-#: China Standard Time has had no daylight saving since 1991: a fixed offset is exact.
-CHINA_TIME = timezone(timedelta(hours=8), "Asia/Shanghai")
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 #: refused before writing anything: the data folder is served (`cli.serving`)
 EXIT_BUSY = 3
@@ -46,10 +46,6 @@ EXIT_BUSY = 3
 
 class CliError(Exception):
     """Bad input found by the command line itself; reported like a domain refusal."""
-
-
-def now_in_china() -> str:
-    return datetime.now(CHINA_TIME).isoformat(timespec="seconds")
 
 
 # -- the parser --------------------------------------------------------------------------------
@@ -289,7 +285,7 @@ class Context:
     @cached_property
     def at(self) -> str:
         given: str | None = getattr(self.args, "at", None)
-        return given or now_in_china()
+        return given or now()
 
 
 class progress_bar:  # noqa: N801 - used like a function in ``with`` statements
@@ -322,6 +318,13 @@ def compose_env(args: argparse.Namespace, base: Mapping[str, str] | None) -> dic
     env = dict(os.environ if base is None else base)
     env["REGISTRY_DATA_DIR"] = args.data_dir or env.get("REGISTRY_DATA_DIR") or "data"
     return env
+
+
+def read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise CliError(f"cannot read {what} {str(path)!r}: {getattr(e, 'strerror', e)}") from None
 
 
 def fail(message: str, status: int) -> int:

@@ -21,6 +21,7 @@ from cli.base import (
     fail,
     position,
     progress_bar,
+    read_text,
 )
 from cli.receipt_commands import add_witness_arguments, check_witnesses
 from cli.report_commands import add_audit_zones_command
@@ -81,13 +82,6 @@ def add_audit_commands(subparsers: Subparsers) -> None:
     p.add_argument("directory", metavar="DIR", help="an export folder")
     add_audit_sample_command(audit)
     add_audit_zones_command(audit)
-
-
-def read_text(path: Path, what: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise CliError(f"cannot read {what} {str(path)!r}: {getattr(e, 'strerror', e)}") from None
 
 
 def cmd_export(ctx: Context) -> None:

@@ -25,6 +25,7 @@ from cli.base import (
     add_command,
     add_group,
     fail,
+    read_text,
 )
 
 
@@ -57,7 +58,6 @@ def add_witness_arguments(p: argparse.ArgumentParser) -> None:
 def check_witnesses(ctx: Context, note: str) -> str | None:
     """A line naming the witnesses that cosigned ``note``, or None when none were named;
     CliError for a bad quorum, QuorumError when too few cosigned."""
-    from cli.ledger_commands import read_text
     from ledger.witness import verify_quorum
 
     keys = [read_text(f, "witness key").strip() for f in ctx.args.witness]
@@ -73,7 +73,6 @@ def check_witnesses(ctx: Context, note: str) -> str | None:
 
 
 def cmd_receipt_verify(ctx: Context) -> int | None:
-    from cli.ledger_commands import read_text
     from registry.receipts import ReceiptError, verify_receipt
 
     args = ctx.args

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from cli.api_commands import port
-from cli.base import CliError, Context, Subparsers, add_command, add_group
+from cli.base import CliError, Context, Subparsers, add_command, add_group, read_text
 from ledger.witness import Cosigner
 
 MAX_BODY = 64 * 1024
@@ -60,7 +60,6 @@ def cmd_witness_vkey(ctx: Context) -> None:
 
 
 def cmd_witness_serve(ctx: Context) -> None:
-    from cli.ledger_commands import read_text
     from ledger.witness import Witness
 
     logs: dict[str, list[str]] = {}
