@@ -75,7 +75,6 @@ NON_ADMIN_WRITES = {
     ("post", "/agreements/{reference}/withdraw"): TRADER,
     ("post", "/agreements/{reference}/decline"): TRADER,
     ("post", "/auctions/{auction_id}/bids"): TRADER,
-    ("post", "/bench/echo"): TRADER,  # the load test's baseline: validates, stores nothing
     ("post", "/users/me/tokens"): ANYONE,
     ("delete", "/users/me/tokens/{token_id}"): ANYONE,
     ("post", "/users/me/password"): ANYONE,
@@ -267,7 +266,6 @@ def seed(ex: Exchange) -> Market:
         ("post", "/expansions"): {"reference": "EXP-PROBE", "instrument": COD,
                                   "quantity": 1000, "project": "a third dyeing line"},
         ("post", "/markets/{instrument}/orders"): order,
-        ("post", "/bench/echo"): order,
         ("post", "/agreements"): {"instrument": COD, "buyer": w.paper, "price": PRICE,
                                   "quantity": 1000},
         ("post", "/auctions/{auction_id}/bids"): {"price": PRICE, "quantity": 1000},
