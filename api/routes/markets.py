@@ -53,7 +53,7 @@ from api.schemas.markets import (
 from api.tokens import Principal
 from domain.errors import AlreadyExists, NotFound
 from domain.exchange.market import Market as MarketAggregate
-from domain.exchange.orders import Amend, Cancel, Outcome
+from domain.exchange.orders import Amend, Cancel, Outcome, raise_refusal
 from domain.exchange.orders import Order as OrderRequest
 from registry.market_data import MarketData, MarketView
 
@@ -171,11 +171,6 @@ def _ack(instrument: str, account: str, outcome: Outcome) -> OrderAck:
                     resting=outcome.resting)
 
 
-def _raise_refusal(outcome: Outcome) -> Outcome:
-    if outcome.exception is not None:
-        raise outcome.exception
-    return outcome
-
 
 @router.post("/{instrument}/orders", status_code=status.HTTP_201_CREATED)
 def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
@@ -194,7 +189,7 @@ def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
         stored = stored_order(state, instrument, order)  # the first run's order went in
         if stored is not None:
             return stored
-    return _ack(instrument, account, _raise_refusal(outcome))
+    return _ack(instrument, account, raise_refusal(outcome))
 
 
 @router.delete("/{instrument}/orders/{order_id}")
@@ -208,7 +203,7 @@ def cancel_order(instrument: InstrumentPath, order_id: OrderIdPath, user: Curren
         stored = stored_cancel(state, instrument, order_id, who)  # the first run's cancel
         if stored is not None:
             return stored
-    return _ack(instrument, who, _raise_refusal(outcome))
+    return _ack(instrument, who, raise_refusal(outcome))
 
 
 @router.patch("/{instrument}/orders/{order_id}")
@@ -217,7 +212,7 @@ def amend_order(instrument: InstrumentPath, order_id: OrderIdPath, body: OrderAm
     """Amend a resting order of the caller's enterprise (another's answers 404)."""
     who = acting_for(user, account)
     amend = Amend(order_id, who, body.quantity, body.price, user.actor)
-    return _ack(instrument, who, _raise_refusal(state.gateway.submit(instrument, amend)))
+    return _ack(instrument, who, raise_refusal(state.gateway.submit(instrument, amend)))
 
 
 def _own_orders(user: Principal, account: str | None) -> str | None:
