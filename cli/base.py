@@ -35,7 +35,7 @@ from registry.clock import now
 
 if TYPE_CHECKING:
     from ledger.log import Ledger
-    from registry.bootstrap import Registry
+    from registry.bootstrap import Registry, Services
     from registry.config import Settings
     from registry.ledger_follower import LedgerFollower
 
@@ -224,12 +224,18 @@ class Context:
             raise CliError(str(e)) from None
 
     @cached_property
-    def registry(self) -> Registry:
-        from registry.bootstrap import build_registry
+    def services(self) -> Services:
+        """The composition root's parts for this command's environment (`registry.bootstrap`):
+        each opened on first use, so a command opens only what it uses."""
+        from registry.bootstrap import Services
 
+        return Services(self.env)
+
+    @property
+    def registry(self) -> Registry:
         self.settings  # noqa: B018 - bad settings are bad input, reported as such
         try:
-            return build_registry(self.env)
+            return self.services.registry
         except OSError as e:
             raise CliError(f"cannot use data folder {self.data_dir!r}: {e.strerror or e}"
                            ) from None
@@ -238,15 +244,14 @@ class Context:
     def data_dir(self) -> str:
         return self.env["REGISTRY_DATA_DIR"]
 
-    @cached_property
+    @property
     def ledger(self) -> Ledger:
         """The ledger of this data folder, opened (and its signing key created) on first use."""
         from ledger.errors import LedgerError
         from ledger.keys import KeyFileError
-        from registry.ledger_follower import LedgerSettings, open_ledger
 
         try:
-            return open_ledger(LedgerSettings.from_env(self.env))
+            return self.services.ledger
         except (LedgerError, KeyFileError, ValueError) as e:
             raise CliError(f"ledger: {e}") from None
         except OSError as e:
@@ -256,7 +261,7 @@ class Context:
         """Bring the ledger up to date with the event store: one leaf per committed event.
         ``only_if_open``: do nothing unless this command opened the store (offline commands
         such as ``ledger verify`` never create a data folder)."""
-        if only_if_open and "registry" not in self.__dict__:
+        if only_if_open and not self.services.opened():
             return 0
         if self.settings.store == "memory":
             return 0
@@ -264,23 +269,13 @@ class Context:
             return self.follower().catch_up(progress=tick)
 
     def follower(self) -> LedgerFollower:
-        """The one follower of this command's registry and ledger (it holds the leaf check
-        the ledger runs before signing, and the leaf encoder)."""
-        from registry.ledger_follower import LedgerFollower, LedgerSettings
-
-        if "_follower" not in self.__dict__:
-            settings = LedgerSettings.from_env(self.env)
-            self.__dict__["_follower"] = LedgerFollower(
-                self.registry, self.ledger, checkpoint_every=settings.checkpoint_every,
-                seal=settings.seal_key())
-        follower: LedgerFollower = self.__dict__["_follower"]
-        return follower
+        """The one follower of this command's registry and ledger."""
+        self.registry  # noqa: B018 - each part reports its own bad input
+        self.ledger  # noqa: B018
+        return self.services.follower
 
     def close(self) -> None:
-        if "ledger" in self.__dict__:
-            self.ledger.close()
-        if "registry" in self.__dict__:
-            self.registry.close()
+        self.services.close()
 
     @cached_property
     def at(self) -> str:

@@ -50,14 +50,17 @@ else:
 
 class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, _Base):
     snapshotting_intervals = {**RegistryBase.snapshotting_intervals, CashAccount: 100}
+    #: set by the registry's constructor (`registry.bootstrap.Registry`)
+    exchange_guard: Any
+    exchange_writer: ExchangeWriter | None
 
     # -- plumbing ------------------------------------------------------------------------------
 
     def _writer(self) -> ExchangeWriter:
-        w: ExchangeWriter | None = self.__dict__.get("_exchange_writer")
-        if w is None:
-            w = self.__dict__.setdefault("_exchange_writer", ExchangeWriter(self))
-        return w
+        with self.exchange_guard:  # made once, however many threads ask first
+            if self.exchange_writer is None:
+                self.exchange_writer = ExchangeWriter(self)
+            return self.exchange_writer
 
     def _with_writer(self, what: str, fn: Callable[[ExchangeWriter], Any]) -> Any:
         """Run ``fn`` on the writer under the exchange's lock; re-run it on fresh copies after a
