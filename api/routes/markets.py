@@ -32,7 +32,7 @@ from api.deps import (
 from api.errors import ApiError
 from api.reruns import is_rerun, stored_cancel, stored_order
 from api.routes import market_stream
-from api.routes.proposals import ProposalPublic, proposed
+from api.routes.proposals import proposed
 from api.schemas.markets import (
     Bar,
     Book,
@@ -50,6 +50,7 @@ from api.schemas.markets import (
     OrderIn,
     PublicTrade,
 )
+from api.schemas.proposals import ProposalPublic
 from api.tokens import Principal
 from domain.errors import AlreadyExists, NotFound
 from domain.exchange.market import Market as MarketAggregate
