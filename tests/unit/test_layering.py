@@ -272,3 +272,12 @@ def test_circle_check_finds_circles_of_any_length_and_lazy_ones(
     for name, source in files.items():
         (tmp_path / "pkg" / name).write_text(source)
     assert circles(module_graph(tmp_path, ("pkg",))) == expected
+
+
+def test_request_and_response_bodies_live_under_api_schemas() -> None:
+    """Routes parse, authorise, call the registry and answer; the bodies they take and give
+    are declared in ``api/schemas/`` (one module per area), never beside a route."""
+    inline = [f"{p.name}: {node.name}" for p in sorted((ROOT / "api" / "routes").glob("*.py"))
+              for node in ast.parse(p.read_text(encoding="utf-8")).body
+              if isinstance(node, ast.ClassDef)]
+    assert inline == []
