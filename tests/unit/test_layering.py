@@ -153,6 +153,16 @@ def test_arrows_point_down_and_never_into_the_tests() -> None:
     assert upward_imports(ROOT) == []
 
 
+def test_load_tests_share_only_the_tests_support_helpers() -> None:
+    """The load tests reuse the tests' worlds and PostgreSQL server through ``tests.support``
+    alone, never a test module."""
+    found = [f"{path.relative_to(ROOT)} imports {i.module}"
+             for path in sorted((ROOT / "loadtests").rglob("*.py")) for i in imports(path)
+             if i.module.split(".")[0] == "tests"
+             and not (i.module == "tests.support" or i.module.startswith("tests.support."))]
+    assert found == []
+
+
 @pytest.mark.parametrize(("where", "source", "expected"), [
     ("registry/x.py", "from api.deps import now\n", "registry/x.py imports api.deps"),
     ("registry/x.py", "def f():\n    import cli.main\n", "registry/x.py imports cli.main"),
