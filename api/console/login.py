@@ -25,12 +25,12 @@ from api.console.sessions import (
     LOGIN_CSRF_COOKIE,
     csrf_matches,
     current_session,
-    utc_now,
 )
 from api.console.terms import N_
 from api.deps import StateDep
 from api.errors import ApiError
 from api.limits import client_address
+from registry.clock import utc_now
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 FORM = "application/x-www-form-urlencoded"
