@@ -49,6 +49,11 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
     size cap (413), Idempotency-Key replay, then the routes."""
     body_cap, limits = max_body_bytes(env), rate_limits(env)  # bad settings fail here
     guards = Guards(env)
+    areas = [enterprises, agencies, retrofits, holdings, expansions, credit, reports, markets,
+             trades, agreements, auctions, cash, tokens, users, proposals, ledger, audit,
+             sampling, rights, compliance, representatives, rules]
+    if benchmark_endpoints(env):
+        areas.append(bench)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,9 +85,17 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    for area in (enterprises, agencies, retrofits, holdings, expansions, credit, reports,
-                 markets, trades, agreements, auctions, cash, tokens, users, proposals, ledger,
-                 audit, bench, sampling, rights, compliance, representatives, rules):
+    for area in areas:
         app.include_router(area.router)
     console.install(app)
     return app
+
+
+def benchmark_endpoints(env: Mapping[str, str]) -> bool:
+    """Whether ``/bench`` (`api.routes.bench`, the load test's baseline) is mounted:
+    ``REGISTRY_BENCH_ENDPOINTS=1`` in the benchmark configuration the load tests start the
+    service with, never by default."""
+    text = env.get("REGISTRY_BENCH_ENDPOINTS", "0")
+    if text not in ("0", "1"):
+        raise ValueError(f"REGISTRY_BENCH_ENDPOINTS must be 0 or 1, not {text!r}")
+    return text == "1"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -11,9 +10,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.documented import needs_token
 from api.errors import ApiError, problem, storage_failure, storage_problem
 from api.tokens import Principal, principal_of
 from registry.acting import Acting, bind
+from registry.clock import utc_now
 
 _bearer = HTTPBearer(auto_error=False)
 
@@ -37,7 +38,7 @@ def current_user(
 
 def verify(app: Any, secret: str) -> Principal | None:
     """The principal of a bearer secret, if the token is valid now (its user active)."""
-    found = app.state.registry_state.registry.verify_token(secret, datetime.now(UTC))
+    found = app.state.registry_state.registry.verify_token(secret, utc_now())
     return None if found is None else principal_of(*found)
 
 
@@ -65,8 +66,6 @@ class Authentication:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        from api.openapi import needs_token  # the document is built on this module
-
         app = scope["app"]
         secret = bearer_secret(scope)
         try:

@@ -1,5 +1,5 @@
 """Shared dependencies of every router: the app state, the caller, object-level authorisation,
-pagination and the clock.
+pagination and the clock (`registry.clock`).
 
 Handlers read as *parse → authorise → call registry → map to a schema*; what they share lives
 here so that no router repeats it (fastapi/full-stack-fastapi-template's ``deps.py``).
@@ -8,7 +8,6 @@ here so that no router repeats it (fastapi/full-stack-fastapi-template's ``deps.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
 from typing import Annotated, Generic, TypeVar
 
 from fastapi import Depends, Query, Request
@@ -18,10 +17,11 @@ from api.auth import CurrentUser, require
 from api.errors import ApiError
 from api.state import AppState
 from api.tokens import Principal
+from registry import clock
 from registry.bootstrap import Registry
 
-CHINA = timezone(timedelta(hours=8), "CST")
 MAX_PAGE = 200
+now = clock.now  # the routes' clock: the product's one (`registry.clock`)
 
 
 def get_state(request: Request) -> AppState:
@@ -31,12 +31,6 @@ def get_state(request: Request) -> AppState:
 
 def get_registry(request: Request) -> Registry:
     return get_state(request).registry
-
-
-def now() -> str:
-    """The time a command is recorded at: ISO 8601 in China Standard Time. The domain takes
-    time as an argument; the API is the one place that reads the clock."""
-    return datetime.now(CHINA).isoformat(timespec="seconds")
 
 
 StateDep = Annotated[AppState, Depends(get_state)]

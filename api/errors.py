@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api.documented import documented_methods
 from domain import errors
 from registry.storage import (
     RETRY_AFTER_SECONDS,
@@ -172,8 +173,6 @@ def install(app: FastAPI) -> None:
         response = problem(exc.status_code, code, title, str(exc.detail))
         response.headers.update(exc.headers or {})
         if exc.status_code == 405:
-            from api.openapi import documented_methods  # the document is built on errors
-
             methods = documented_methods(request.app, request.url.path)
             if methods:
                 response.headers["Allow"] = ", ".join(methods)

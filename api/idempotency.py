@@ -49,6 +49,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import bearer_secret, verify
+from api.documented import documented_methods
 from api.errors import problem
 from registry.config import Settings
 from registry.datadir import private_dir, private_file
@@ -121,7 +122,7 @@ class Stored:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Claim:
     """What a claim attempt found: ``claimed`` (run it), ``rerun`` (run it again: its first
     run's outcome is in doubt), a ``stored`` response to replay, or a refusal (``mismatch``,
     ``pending``, ``unavailable``)."""
@@ -148,7 +149,7 @@ class IdempotencyStore:
         #: claims of this process whose outcome is unknown but could not be marked so
         self._doubtful: set[tuple[str, str]] = set()
 
-    def claim(self, principal: str, key: str, fingerprint: bytes, *, now: float) -> Outcome:
+    def claim(self, principal: str, key: str, fingerprint: bytes, *, now: float) -> Claim:
         with self._lock:
             self._claims += 1
             if self._claims % 1000 == 1:
@@ -161,28 +162,28 @@ class IdempotencyStore:
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 (principal, key, fingerprint, now, self.owner)).rowcount
             if inserted == 1:
-                return Outcome("claimed")
+                return Claim("claimed")
             row = self._db.execute(
                 "SELECT fingerprint, claimed_at, status, headers, body, owner FROM idempotency "
                 "WHERE principal = ? AND key = ?", (principal, key)).fetchone()
         if row is None:  # released between the insert and the read: let the caller retry
-            return Outcome("pending")
+            return Claim("pending")
         if bytes(row[0]) != fingerprint:
-            return Outcome("mismatch")
+            return Claim("mismatch")
         if row[2] is None:
             return self._pending(principal, key, row[5], claimed_at=row[1], now=now)
         headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in json.loads(row[3])]
-        return Outcome("stored", Stored(row[2], headers, bytes(row[4])))
+        return Claim("stored", Stored(row[2], headers, bytes(row[4])))
 
     def _pending(self, principal: str, key: str, owner: str | None, *, claimed_at: float,
-                 now: float) -> Outcome:
+                 now: float) -> Claim:
         """A claim without a response: still running, or in doubt (its request ended with the
         outcome unknown, or its process died): then this retry takes it over and runs."""
         alive = owner_alive(owner) and (principal, key) not in self._doubtful
         if alive is None and owner != IN_DOUBT:  # a claim naming no process (older release)
             alive = now - claimed_at < LEASE_SECONDS
         if alive:
-            return Outcome("pending")
+            return Claim("pending")
         with self._lock:
             taken = self._db.execute(
                 "UPDATE idempotency SET owner = ?, claimed_at = ? WHERE principal = ? "
@@ -190,7 +191,7 @@ class IdempotencyStore:
                 (self.owner, now, principal, key, owner)).rowcount
             if taken == 1:  # running again, under this retry: no longer a claim to take over
                 self._doubtful.discard((principal, key))
-        return Outcome("rerun" if taken == 1 else "pending")
+        return Claim("rerun" if taken == 1 else "pending")
 
     def finish(self, principal: str, key: str, response: Stored) -> None:
         """Store the response, synced to disk before it returns (the caller sends it only
@@ -299,7 +300,7 @@ class Idempotency:
             outcome = await run_in_threadpool(store.claim, principal, key, mark,
                                               now=time.time())
         except sqlite3.Error:  # its disk is full, or its file locked past the timeout
-            outcome = Outcome("unavailable")
+            outcome = Claim("unavailable")
         if outcome.kind in ("claimed", "rerun"):
             if outcome.kind == "rerun":  # see api.reruns
                 scope.setdefault("state", {})["idempotent_rerun"] = True
@@ -388,8 +389,6 @@ def _is_write(scope: Scope) -> bool:
         return True
     if method not in OTHER_WRITES:
         return False
-    from api.openapi import documented_methods  # the document is built on first use
-
     return method in documented_methods(scope["app"], scope["path"])
 
 

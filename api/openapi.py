@@ -8,15 +8,14 @@ validation errors are problems too), and every POST documents its ``Idempotency-
 
 from __future__ import annotations
 
-import functools
 import json
-import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
+from api.documented import documented_query
 from api.errors import PROBLEM, ApiError, Problem
 from api.idempotency import KEY_PATTERN, MAX_KEY_LENGTH
 
@@ -81,62 +80,13 @@ async def reject_undocumented_query(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not request.query_params:
         return
-    known = _documented_query(request.app).get((route.path_format, request.method.lower()))
+    known = documented_query(request.app).get((route.path_format, request.method.lower()))
     if known is None:  # not in the document (e.g. the document's own routes)
         return
     unknown = sorted(set(request.query_params) - known)
     if unknown:
         raise ApiError(422, "invalid-request",
                        f"unknown query parameter(s): {', '.join(map(repr, unknown))}")
-
-
-def documented_methods(app: FastAPI, path: str) -> list[str]:
-    """The methods the document lists for the resource ``path`` names (HEAD with GET: see
-    ``api.methods``), for the ``Allow`` header of a 405. Starlette's own names only the first
-    route that matched, e.g. POST where a GET and a POST route share the path."""
-    methods = {m.upper() for item in _resource(app, path) for m in item if m != "parameters"}
-    if "GET" in methods:
-        methods.add("HEAD")
-    return sorted(methods)
-
-
-def needs_token(app: FastAPI, method: str, path: str) -> bool:
-    """Whether the operation ``method path`` is documented as needing a bearer token."""
-    method = "get" if method.upper() == "HEAD" else method.lower()
-    return any("security" in item.get(method, {}) for item in _resource(app, path))
-
-
-def _resource(app: FastAPI, path: str) -> list[dict[str, Any]]:
-    """The document's path items matching ``path``; where templates overlap
-    (``/holdings/freezes`` and ``/holdings/{code}``) the most literal ones, as they name the
-    resource."""
-    templates: list[tuple[re.Pattern[str], int, dict[str, Any]]] | None = getattr(
-        app.state, "path_templates", None)
-    if templates is None:
-        templates = [(_template(t), t.count("{"), item)
-                     for t, item in app.openapi().get("paths", {}).items()]
-        app.state.path_templates = templates
-    matches = [(n, item) for pattern, n, item in templates if pattern.fullmatch(path)]
-    fewest = min((n for n, _ in matches), default=0)
-    return [item for n, item in matches if n == fewest]
-
-
-@functools.cache
-def _template(path: str) -> re.Pattern[str]:
-    return re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)))
-
-
-def _documented_query(app: FastAPI) -> dict[tuple[str, str], set[str]]:
-    cached: dict[tuple[str, str], set[str]] | None = getattr(app.state, "query_names", None)
-    if cached is None:
-        cached = {}
-        for path, item in app.openapi().get("paths", {}).items():
-            for method, operation in item.items():
-                if method != "parameters":
-                    cached[(path, method)] = {p["name"] for p in operation.get("parameters", [])
-                                              if p.get("in") == "query"}
-        app.state.query_names = cached
-    return cached
 
 
 def install(app: FastAPI) -> None:

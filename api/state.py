@@ -1,5 +1,7 @@
-"""What the app holds while it runs: the registry, its ledger and the follower between them, the
-order gateway that group-commits concurrent HTTP orders, and the market-data read model."""
+"""What the app holds while it runs: the parts the composition root (`registry.bootstrap`)
+builds — the registry, its ledger and the follower between them, the order gateway that
+group-commits concurrent HTTP orders, the market-data read model — and what only the API
+adds: the console's sessions and sign-in, the continuous signer."""
 
 from __future__ import annotations
 
@@ -18,17 +20,11 @@ from api.console.sessions import (
 )
 from api.console.sessions import settings as session_settings
 from api.errors import storage_failure
-from domain.exchange.orders import Outcome
 from ledger.log import Ledger
-from registry.bootstrap import Registry, build_registry
+from registry.bootstrap import Registry, Services
 from registry.config import Settings
 from registry.datadir import private_dir, private_file, secure_tree
-from registry.ledger_follower import (
-    ContinuousSigner,
-    LedgerFollower,
-    LedgerSettings,
-    open_ledger,
-)
+from registry.ledger_follower import ContinuousSigner, LedgerFollower
 from registry.market_data import MarketData
 from registry.order_gateway import OrderGateway
 from registry.public import PublicRegistry
@@ -39,14 +35,9 @@ from registry.witnesses import WitnessClient
 log = logging.getLogger(__name__)
 
 
-def _clock() -> str:
-    from api.deps import now  # deps imports this module: resolve the one clock at call time
-
-    return now()
-
-
 @dataclass
 class AppState:
+    services: Services  # the composition root's parts (`registry.bootstrap`); it closes them
     registry: Registry
     ledger: Ledger
     follower: LedgerFollower
@@ -63,28 +54,21 @@ class AppState:
 
     @classmethod
     def open(cls, env: Mapping[str, str]) -> AppState:
+        """The services of ``env`` from the composition root (`registry.bootstrap`), all
+        opened, with what only the API adds: the console's sessions and sign-in."""
         secure_tree(Settings.from_env(env).data_dir)  # 0700 / 0600, also what was there before
-        registry = build_registry(env)
-        settings = LedgerSettings.from_env(env)
-        ledger = open_ledger(settings)
-        follower = LedgerFollower(registry, ledger, checkpoint_every=settings.checkpoint_every,
-                                  seal=settings.seal_key())
-        # concurrent HTTP orders, of every market, share one save (see registry.order_gateway)
-        market_data = MarketData(registry)
-
-        def submit_batches(**batches: Any) -> Mapping[str, list[Outcome] | BaseException]:
-            outcomes = registry.submit_order_batches(**batches)
-            market_data.notify()  # live streams pick the batch up now, not at their timeout
-            return outcomes
-
-        gateway = OrderGateway(submit_batches, clock=_clock)
-        # the console signs users in with their login, password and second factor
-        authenticate = user_login(registry)
-        return cls(registry=registry, ledger=ledger, follower=follower,
-                   gateway=gateway, market_data=market_data, public=PublicRegistry(registry),
-                   sessions=open_sessions(env), authenticate=authenticate,
-                   sign_interval=sign_interval(env),
-                   witnesses=WitnessClient.from_env(env))
+        services = Services(env)
+        try:
+            registry = services.registry
+            return cls(registry=registry, ledger=services.ledger, follower=services.follower,
+                       gateway=services.gateway, market_data=services.market_data,
+                       public=services.public, sessions=open_sessions(env),
+                       # the console signs users in with their login, password and 2nd factor
+                       authenticate=user_login(registry), sign_interval=sign_interval(env),
+                       witnesses=services.witnesses(), services=services)
+        except BaseException:
+            services.close()  # what was opened before the failure
+            raise
 
     def start_signing(self) -> None:
         """Follow the store and sign continuously in a thread of its own (the maximum merge
@@ -164,10 +148,8 @@ class AppState:
     def close(self) -> None:
         if self.signer is not None:
             self.signer.stop()
-        self.market_data.close()  # ends open live streams before the store goes away
         self.sessions.close()
-        self.ledger.close()
-        self.registry.close()
+        self.services.close()  # market data (its live streams), the ledger, the store
 
 
 def _served_without_store(exc: Exception, what: str) -> None:

@@ -51,7 +51,8 @@ def main() -> None:
         folder = Path(tmp)
         auth = {"Authorization": f"Bearer {_token(folder)}"}
         figures: dict[str, list[float]] = {"plain": [], "fresh key": [], "replayed key": []}
-        with TestClient(create_app({"REGISTRY_DATA_DIR": tmp})) as client:
+        benchmark = {"REGISTRY_DATA_DIR": tmp, "REGISTRY_BENCH_ENDPOINTS": "1"}  # /bench/echo
+        with TestClient(create_app(benchmark)) as client:
             client.post("/bench/echo", json=BODY, headers={**auth, "Idempotency-Key": "seen"})
             for r in range(args.rounds):
                 n = args.requests

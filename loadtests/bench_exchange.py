@@ -11,9 +11,9 @@ The whole request stream is generated before the clock starts and moved out of t
 collector's sight (`gc.freeze`): a client would not hold 200,000 requests in the server's heap,
 and full collections walking them would be the harness's cost, not the exchange's.
 
-``--store postgres`` measures the same path on a throw-away PostgreSQL server (`tests.pgserver`,
-stopped at exit), as the PostgreSQL load run does; ``--json PATH`` also writes the figures for
-`loadtests.bench_report`.
+``--store postgres`` measures the same path on a throw-away PostgreSQL server
+(`tests.support.pgserver`, stopped at exit), as the PostgreSQL load run does; ``--json PATH``
+also writes the figures for `loadtests.bench_report`.
 
 Run: ``.venv/bin/python -m loadtests.bench_exchange [--orders 200000] [--batch 2000]
 [--store sqlite|postgres] [--json PATH]``
@@ -44,7 +44,11 @@ REF_PRICE = 300_000  # fen per tonne of standard coal equivalent (3,000 CNY/tce)
 
 
 def seed_world(app: Registry, traders: int, units_each: int) -> list[str]:
-    from tests.world import World, build_world, issue  # test helpers: a real retrofit lifecycle
+    from tests.support.world import (  # test helpers: a real retrofit lifecycle
+        World,
+        build_world,
+        issue,
+    )
 
     w: World = build_world(app)
     codes = []
@@ -106,7 +110,7 @@ def store_env(store: str, folder: str) -> tuple[dict[str, str], str]:
     env = {"REGISTRY_DATA_DIR": folder}
     if store == "sqlite":
         return env, f"SQLite ({folder})"
-    from tests import pgserver
+    from tests.support import pgserver
 
     server = pgserver.start()  # stopped at exit (atexit), also on failure
     env.update(pgserver.create_database(server, "bench_exchange"), REGISTRY_STORE="postgres")

@@ -268,7 +268,7 @@ def store_checks(v: Verdicts, env: Mapping[str, str], manifest: Manifest,
 def registry_cli(env: Mapping[str, str], *args: str) -> tuple[int, str]:
     """``registry ARGS`` in this process (no interpreter start per call), its status and
     output."""
-    from registry.cli import main
+    from cli import main
 
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):

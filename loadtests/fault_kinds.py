@@ -38,7 +38,7 @@ class Served(Service):
     """``registry serve`` itself, also with ``--workers N`` (its own supervisor)."""
 
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "registry.cli", "serve", "--host", "127.0.0.1",
+        return [sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1",
                 "--port", str(self.port), "--workers", str(self.workers)]
 
     def worker_pids(self) -> list[int]:
@@ -105,7 +105,7 @@ def postgres_env(name: str) -> tuple[dict[str, str], Any]:
     """A fresh database on the suite's throw-away PostgreSQL server (started on first use,
     stopped at exit)."""
     global _pg_server  # noqa: PLW0603 - one server for the whole run
-    from tests import pgserver
+    from tests.support import pgserver
 
     if _pg_server is None:
         _pg_server = pgserver.start()
@@ -199,7 +199,7 @@ def kill_worker(s: Scenario) -> Fault:
 
 
 def restart_postgres(s: Scenario) -> Fault:
-    from tests import pgserver
+    from tests.support import pgserver
 
     try:
         pgserver.crash(s.server)
@@ -262,7 +262,7 @@ def cli_beside(s: Scenario) -> Fault:
 
 
 def cli_run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "registry.cli", *args],
+    return subprocess.run([sys.executable, "-m", "cli", *args],
                           env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True,
                           timeout=120, check=False)
 

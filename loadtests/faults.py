@@ -8,7 +8,7 @@ Fault kinds (``--kinds``, default all; rounds per kind with ``--rounds``):
 - ``pg-worker-kill``: ``registry serve --workers 2`` on PostgreSQL, ``kill -9`` of one worker
   (uvicorn replaces it);
 - ``pg-restart``: the same service, the PostgreSQL server killed (immediate shutdown) and
-  started again after a second (a throw-away cluster from `tests.pgserver`, run as the
+  started again after a second (a throw-away cluster from `tests.support.pgserver`, run as the
   ``postgres`` user when root);
 - ``disk-full``: SQLite on a small tmpfs (root only; skipped with a message otherwise) filled to
   the last byte under traffic, then freed;

@@ -74,7 +74,7 @@ class Done:
 
 def cli(env: dict[str, str], *args: str) -> Done:
     """Run ``registry ARGS`` against the run's store (the service must not hold the ledger)."""
-    done = subprocess.run([sys.executable, "-m", "registry.cli", *args],
+    done = subprocess.run([sys.executable, "-m", "cli", *args],
                           env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True,
                           check=False)
     return Done(done.returncode, done.stdout + done.stderr)
@@ -95,13 +95,14 @@ class Service:
 
     def command(self) -> list[str]:
         if self.workers == 1:
-            return [sys.executable, "-m", "registry.cli", "serve", "--host", "127.0.0.1",
+            return [sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1",
                     "--port", str(self.port)]
         return [sys.executable, "-m", "loadtests.serve_workers", "--host", "127.0.0.1",
                 "--port", str(self.port), "--workers", str(self.workers)]
 
     def start(self) -> None:
-        env = {**os.environ, **self.env}
+        # the benchmark configuration: /bench/echo, the baseline orders are compared with
+        env = {**os.environ, **self.env, "REGISTRY_BENCH_ENDPOINTS": "1"}
         if self.workers > 1:
             env["LOADTEST_LEDGER_PER_WORKER"] = "1"
         with self.log.open("wb") as out:

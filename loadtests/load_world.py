@@ -64,7 +64,10 @@ class Manifest:
 
 def seed(env: dict[str, str], traders: int = 20) -> Manifest:
     """Register, retrofit, issue, deposit and open the markets in the store ``env`` selects."""
-    from tests.world import build_world, issue  # the real retrofit lifecycle, as tests run it
+    from tests.support.world import (  # the real retrofit lifecycle, as tests run it
+        build_world,
+        issue,
+    )
 
     app = build_registry(env)
     try:

@@ -1,6 +1,6 @@
 """A bounded, loud load run of the HTTP API (``make loadtest``, ``make loadtest-postgres``).
 
-1. a fresh data folder (and, for PostgreSQL, a throw-away server from `tests.pgserver`); the
+1. a fresh data folder (and, for PostgreSQL, a throw-away server from `tests.support.pgserver`); the
    world of `loadtests.load_world` seeded into it and a token for every Locust user;
 2. ``registry ledger export`` of the ledger before the run (its checkpoint is the baseline);
 3. the service on a free loopback port: ``registry serve`` (SQLite, one process) or uvicorn with
@@ -95,7 +95,7 @@ def store_env(args: argparse.Namespace, data: Path) -> dict[str, str]:
     """The registry's environment for this run (no secrets are printed from it)."""
     env = {"REGISTRY_DATA_DIR": str(data)}
     if args.store == "postgres":
-        from tests import pgserver
+        from tests.support import pgserver
 
         server = pgserver.start()  # stopped at exit (atexit), also on failure
         env.update(pgserver.create_database(server, "loadtest"), REGISTRY_STORE="postgres")

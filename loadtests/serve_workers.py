@@ -8,7 +8,7 @@ every request after the first (uvicorn issue #3149, open in 0.54; measured here:
 GET /health 44 ms with ``uvicorn --workers 2``, 0.7 ms with one process). ``registry serve``
 is not affected: with one process asyncio binds from ``getaddrinfo``, which gives proto 6.
 
-This binds the listener with ``IPPROTO_TCP`` (`registry.cli.workers.TcpConfig`, which
+This binds the listener with ``IPPROTO_TCP`` (`cli.workers.TcpConfig`, which
 ``registry serve --workers N`` uses too) and hands it to the same supervisor, so the workers are
 uvicorn's own. Run: ``python -m loadtests.serve_workers --port P --workers N``
 (the app is `loadtests.asgi:create`).
@@ -20,7 +20,7 @@ import argparse
 
 from uvicorn.supervisors import Multiprocess
 
-from registry.cli.workers import TcpConfig  # the listener `registry serve --workers` binds
+from cli.workers import TcpConfig  # the listener `registry serve --workers` binds
 
 APP = "loadtests.asgi:create"
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -115,23 +115,18 @@ class AdvisoryBookLocks:
             conn.close()
 
 
-def _locks_for(app: Any) -> AdvisoryBookLocks | None:
-    """The application's book locks (created on first use); None unless it stores in
-    PostgreSQL."""
-    env = app.env
+def advisory_book_locks(env: Mapping[str, str]) -> AdvisoryBookLocks | None:
+    """The book locks of an application configured by ``env`` (they connect on first use);
+    None unless it stores in PostgreSQL. The registry makes its own (`registry.bootstrap`)."""
     if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
         return None
-    locks: AdvisoryBookLocks | None = app.__dict__.get("_book_locks")
-    if locks is None:
-        kwargs = {
-            "dbname": env.get("POSTGRES_DBNAME"), "host": env.get("POSTGRES_HOST"),
-            "port": env.get("POSTGRES_PORT") or "5432", "user": env.get("POSTGRES_USER"),
-            "password": env.get("POSTGRES_PASSWORD"),
-            "connect_timeout": int(env.get("POSTGRES_CONNECT_TIMEOUT") or "5"),
-        }
-        timeout = int(env.get("POSTGRES_LOCK_TIMEOUT") or "10")
-        locks = app.__dict__.setdefault("_book_locks", AdvisoryBookLocks(kwargs, timeout))
-    return locks
+    kwargs = {
+        "dbname": env.get("POSTGRES_DBNAME"), "host": env.get("POSTGRES_HOST"),
+        "port": env.get("POSTGRES_PORT") or "5432", "user": env.get("POSTGRES_USER"),
+        "password": env.get("POSTGRES_PASSWORD"),
+        "connect_timeout": int(env.get("POSTGRES_CONNECT_TIMEOUT") or "5"),
+    }
+    return AdvisoryBookLocks(kwargs, int(env.get("POSTGRES_LOCK_TIMEOUT") or "10"))
 
 
 @contextlib.contextmanager
@@ -139,16 +134,13 @@ def exchange_lock(app: Any) -> Iterator[None]:
     """Every order book of ``app`` at once: one market write at a time in this process (a
     thread lock: threads of one process share the lock's session, and a session-level advisory
     lock does not exclude its own session) and, on PostgreSQL, across processes."""
-    guard = app.__dict__.get("_exchange_guard")
-    if guard is None:
-        guard = app.__dict__.setdefault("_exchange_guard", threading.RLock())
-    with guard, book_lock(app, EXCHANGE):
+    with app.exchange_guard, book_lock(app, EXCHANGE):
         yield
 
 
 def book_lock(app: Any, instrument: str) -> AbstractContextManager[None]:
     """The cross-process lock of ``instrument``'s order book for ``app`` (a registry)."""
-    locks = _locks_for(app)
+    locks: AdvisoryBookLocks | None = app.book_locks
     if locks is None:
         return contextlib.nullcontext()
     return locks.hold(instrument)

@@ -1,4 +1,12 @@
-"""Composition root: ``build_registry(env)`` wires the application from an environment mapping.
+"""The composition root: everything the product runs is wired here, from one environment
+mapping.
+
+``build_registry(env)`` makes the registry (the event-sourced application and its credential
+store); ``Services(env)`` holds what is built on it — the ledger, the ledger follower between
+the two, the market-data read model, the order gateway that group-commits concurrent orders,
+the public registry and the witnesses — each built on first use, once. ``registry serve``
+(through ``api.state.AppState``, which adds the console's sessions), every CLI command and the
+tests use it; nothing else constructs these.
 
 Nothing runs at import time and nothing mutates ``os.environ``; tests pass their own dict.
 """
@@ -6,17 +14,27 @@ Nothing runs at import time and nothing mutates ``os.environ``; tests pass their
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
+from typing import Any
 
+from ledger.log import Ledger
 from registry import agencies
 from registry.app import RegistryBase
+from registry.book_lock import advisory_book_locks
+from registry.clock import now
 from registry.compliance import ComplianceReports
 from registry.config import Settings
 from registry.credentials import CredentialStore
 from registry.datadir import private_dir, private_file
 from registry.exchange import ExchangeCommands
+from registry.exchange_writer import ExchangeWriter
 from registry.holdings import HoldingCommands
+from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
+from registry.market_data import MarketData
+from registry.order_gateway import OrderGateway
 from registry.proposals import ProposalCommands
+from registry.public import PublicRegistry
 from registry.queries import Queries
 from registry.representatives import RepresentativeCommands
 from registry.retrofits import RetrofitCommands
@@ -24,12 +42,25 @@ from registry.rights import RightsCommands
 from registry.sampling import SamplingCommands
 from registry.schema_lock import schema_lock
 from registry.users import UserCommands
+from registry.witnesses import WitnessClient
 
 
 class Registry(RepresentativeCommands, ProposalCommands, UserCommands, SamplingCommands,
                RightsCommands, RetrofitCommands, HoldingCommands, ExchangeCommands,
                ComplianceReports, Queries, RegistryBase):
     """The registry: every command and query over one event store."""
+
+    def __init__(self, env: Mapping[str, str] | None = None, *,
+                 credentials: CredentialStore | None = None) -> None:
+        super().__init__(env=env)
+        #: passwords and second factors (`registry.credentials`); in memory unless given
+        self.credentials = credentials if credentials is not None else CredentialStore(None)
+        #: one market write at a time in this process (`registry.book_lock.exchange_lock`)
+        self.exchange_guard = threading.RLock()
+        #: the order books' cross-process locks; None unless the store is PostgreSQL
+        self.book_locks = advisory_book_locks(self.env)
+        #: the exchange's write cache, made on the first market write (`registry.exchange`)
+        self.exchange_writer: ExchangeWriter | None = None
 
     def restore_agency(self, *, credit_code: str, reason: str, reference: str,
                        at: str) -> None:
@@ -38,9 +69,9 @@ class Registry(RepresentativeCommands, ProposalCommands, UserCommands, SamplingC
                                 reference=reference, at=at)
 
     def close(self) -> None:
-        store = self.__dict__.get("credentials")
-        if store is not None:
-            store.close()
+        self.credentials.close()
+        if self.book_locks is not None:
+            self.book_locks.close()
         super().close()
 
 
@@ -58,8 +89,93 @@ def build_registry(env: Mapping[str, str]) -> Registry:
     elif settings.store != "memory":
         private_dir(settings.data_dir)
     # constructing the application creates its tables: one process at a time (PostgreSQL)
+    credentials = CredentialStore(None if settings.store == "memory" else settings.data_dir)
     with schema_lock(settings.eventsourcing_env):
-        registry = Registry(env=settings.eventsourcing_env)
-    registry.credentials = CredentialStore(
-        None if settings.store == "memory" else settings.data_dir)
-    return registry
+        return Registry(env=settings.eventsourcing_env, credentials=credentials)
+
+
+class Services:
+    """What one process runs over one data folder, each part built on first use and once:
+    a command line that only reads opens the registry alone, ``registry serve`` all of it.
+    ``close`` closes what was opened, the read models before the store."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = dict(env)
+        self._registry: Registry | None = None
+        self._ledger: Ledger | None = None
+        self._follower: LedgerFollower | None = None
+        self._market_data: MarketData | None = None
+        self._gateway: OrderGateway | None = None
+        self._public: PublicRegistry | None = None
+
+    @property
+    def registry(self) -> Registry:
+        if self._registry is None:
+            self._registry = build_registry(self.env)
+        return self._registry
+
+    @property
+    def ledger_settings(self) -> LedgerSettings:
+        return LedgerSettings.from_env(self.env)
+
+    @property
+    def ledger(self) -> Ledger:
+        """The ledger of the data folder, opened (and its signing key created) on first use."""
+        if self._ledger is None:
+            self._ledger = open_ledger(self.ledger_settings)
+        return self._ledger
+
+    @property
+    def follower(self) -> LedgerFollower:
+        """The one follower of the registry and the ledger (it holds the leaf check the ledger
+        runs before signing, and the leaf encoder)."""
+        if self._follower is None:
+            settings = self.ledger_settings
+            self._follower = LedgerFollower(self.registry, self.ledger,
+                                            checkpoint_every=settings.checkpoint_every,
+                                            seal=settings.seal_key())
+        return self._follower
+
+    @property
+    def market_data(self) -> MarketData:
+        if self._market_data is None:
+            self._market_data = MarketData(self.registry)
+        return self._market_data
+
+    @property
+    def gateway(self) -> OrderGateway:
+        """Concurrent orders, of every market, sharing one save (`registry.order_gateway`);
+        each batch wakes the live market-data streams."""
+        if self._gateway is None:
+            registry, market_data = self.registry, self.market_data
+
+            def submit_batches(**batches: Any) -> Any:
+                outcomes = registry.submit_order_batches(**batches)
+                market_data.notify()  # live streams pick the batch up now, not at their timeout
+                return outcomes
+
+            self._gateway = OrderGateway(submit_batches, clock=now)
+        return self._gateway
+
+    @property
+    def public(self) -> PublicRegistry:
+        """What the registry publishes to anyone (the console's public pages)."""
+        if self._public is None:
+            self._public = PublicRegistry(self.registry)
+        return self._public
+
+    def witnesses(self) -> WitnessClient:
+        """The witnesses checkpoints are sent to (``REGISTRY_WITNESSES``)."""
+        return WitnessClient.from_env(self.env)
+
+    def opened(self) -> bool:
+        """Whether the registry (the event store) has been opened."""
+        return self._registry is not None
+
+    def close(self) -> None:
+        if self._market_data is not None:
+            self._market_data.close()  # ends open live streams before the store goes away
+        if self._ledger is not None:
+            self._ledger.close()
+        if self._registry is not None:
+            self._registry.close()

@@ -26,7 +26,7 @@ from domain.errors import AlreadyExists, ConcurrencyConflict, NotFound, Registry
 from domain.exchange.cash import CashAccount
 from domain.exchange.desk import Desk
 from domain.exchange.market import Market, pool_ref
-from domain.exchange.orders import Amend, Cancel, Order, Outcome, Request
+from domain.exchange.orders import Amend, Cancel, Order, Outcome, Request, raise_refusal
 from domain.exchange.params import MarketParams
 from domain.instrument import Instrument
 from domain.matching import OrderBook
@@ -50,14 +50,17 @@ else:
 
 class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, _Base):
     snapshotting_intervals = {**RegistryBase.snapshotting_intervals, CashAccount: 100}
+    #: set by the registry's constructor (`registry.bootstrap.Registry`)
+    exchange_guard: Any
+    exchange_writer: ExchangeWriter | None
 
     # -- plumbing ------------------------------------------------------------------------------
 
     def _writer(self) -> ExchangeWriter:
-        w: ExchangeWriter | None = self.__dict__.get("_exchange_writer")
-        if w is None:
-            w = self.__dict__.setdefault("_exchange_writer", ExchangeWriter(self))
-        return w
+        with self.exchange_guard:  # made once, however many threads ask first
+            if self.exchange_writer is None:
+                self.exchange_writer = ExchangeWriter(self)
+            return self.exchange_writer
 
     def _with_writer(self, what: str, fn: Callable[[ExchangeWriter], Any]) -> Any:
         """Run ``fn`` on the writer under the exchange's lock; re-run it on fresh copies after a
@@ -316,21 +319,21 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
                      tif: str = "DAY") -> Outcome:
         """One order; raises its typed refusal instead of returning it."""
         order = Order(order_id, account, side, kind, price, qty, entered_by, tif)
-        return _raise_refusal(self.submit_orders(instrument=instrument, requests=[order],
-                                                 at=at)[0])
+        return raise_refusal(self.submit_orders(instrument=instrument, requests=[order],
+                                                at=at)[0])
 
     def amend_order(self, *, instrument: str, order_id: str, account: str, qty: int,
                     price: int | None, entered_by: str, at: str) -> Outcome:
         """Amend a resting order (`domain.exchange.orders.Amend`)."""
         amend = Amend(order_id, account, qty, price, entered_by)
-        return _raise_refusal(self.submit_orders(instrument=instrument, requests=[amend],
-                                                 at=at)[0])
+        return raise_refusal(self.submit_orders(instrument=instrument, requests=[amend],
+                                                at=at)[0])
 
     def cancel_order(self, *, instrument: str, order_id: str, account: str, entered_by: str,
                      at: str) -> Outcome:
         cancel = Cancel(order_id, account, entered_by)
-        return _raise_refusal(self.submit_orders(instrument=instrument, requests=[cancel],
-                                                 at=at)[0])
+        return raise_refusal(self.submit_orders(instrument=instrument, requests=[cancel],
+                                                at=at)[0])
 
     # -- verification queue --------------------------------------------------------------------
 
@@ -424,9 +427,3 @@ def _assemble(batches: Mapping[str, Sequence[Request]], plan: list[tuple[str, li
         if code not in out:
             out[code] = [by_request[(code, k)] for k in range(len(batches[code]))]
     return out
-
-
-def _raise_refusal(outcome: Outcome) -> Outcome:
-    if outcome.exception is not None:
-        raise outcome.exception
-    return outcome

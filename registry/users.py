@@ -64,10 +64,7 @@ class UserCommands(_Base):
     credentials: CredentialStore
 
     def _credentials(self) -> CredentialStore:
-        store: CredentialStore | None = self.__dict__.get("credentials")
-        if store is None:  # a registry built without a data folder keeps them in memory
-            store = self.__dict__.setdefault("credentials", CredentialStore(None))
-        return store
+        return self.credentials
 
     # -- reading -------------------------------------------------------------------------------
 

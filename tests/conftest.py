@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from registry.bootstrap import Registry, build_registry
-from tests import pgserver
+from tests.support import pgserver
 
 Factory = Callable[[], Registry]
 

@@ -20,30 +20,21 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.console.render import page
-from api.console.sessions import COOKIE, LOGIN_CSRF_COOKIE, Session, csrf_matches, utc_now
+from api.console.sessions import (
+    COOKIE,
+    LOGIN_CSRF_COOKIE,
+    csrf_matches,
+    current_session,
+)
 from api.console.terms import N_
 from api.deps import StateDep
 from api.errors import ApiError
 from api.limits import client_address
+from registry.clock import utc_now
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 FORM = "application/x-www-form-urlencoded"
 MAX_FIELD = 4096
-
-
-def current_session(request: Request) -> Session | None:
-    """The request's console session, if its cookie names a live one of a user who is still
-    active (cached per request)."""
-    if "console_session" not in request.scope.setdefault("state", {}):
-        state = request.app.state.registry_state
-        cookie = request.cookies.get(COOKIE)
-        found = None if cookie is None else state.sessions.current(cookie, now=utc_now())
-        if found is not None and not state.registry.user_active(found.principal.user_id):
-            state.sessions.close_session(cookie)  # suspended since signing in: it ends here
-            found = None
-        request.scope["state"]["console_session"] = found
-    session: Session | None = request.scope["state"]["console_session"]
-    return session
 
 
 def secure(request: Request) -> bool:

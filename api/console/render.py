@@ -19,6 +19,7 @@ from api.console import terms
 from api.console.amounts import display_unit, tonnes_text, yuan_text
 from api.console.i18n import COOKIE, LANGUAGES, Language, negotiate, translations
 from api.console.sessions import COOKIE as SESSION_COOKIE
+from api.console.sessions import current_session
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -113,8 +114,6 @@ def page(request: Request, template: str, *, title: str, status: int = 200,
     language = language_of(request)
     session = None
     if SESSION_COOKIE in request.cookies:
-        from api.console.login import current_session  # the login pages render through here
-
         session = current_session(request)
     key = None if inputs is None or cache is None else (
         template, language.tag, request.url.path, str(request.url.query), inputs,

@@ -24,11 +24,14 @@ import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from starlette.requests import Request
+
 from api.tokens import Principal
+from registry.clock import utc_now
 
 COOKIE = "registry_session"
 LOGIN_CSRF_COOKIE = "registry_login_csrf"
@@ -203,5 +206,16 @@ def user_login(registry: Any) -> Authenticate:
     return authenticate
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+def current_session(request: Request) -> Session | None:
+    """The request's console session, if its cookie names a live one of a user who is still
+    active (cached per request)."""
+    if "console_session" not in request.scope.setdefault("state", {}):
+        state = request.app.state.registry_state
+        cookie = request.cookies.get(COOKIE)
+        found = None if cookie is None else state.sessions.current(cookie, now=utc_now())
+        if found is not None and not state.registry.user_active(found.principal.user_id):
+            state.sessions.close_session(cookie)  # suspended since signing in: it ends here
+            found = None
+        request.scope["state"]["console_session"] = found
+    session: Session | None = request.scope["state"]["console_session"]
+    return session

@@ -11,10 +11,9 @@ agreement; anyone else gets 404.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, status
-from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser
 from api.deps import (
@@ -30,9 +29,15 @@ from api.deps import (
 from api.errors import ApiError
 from api.ledger_refs import with_ledger
 from api.routes.representatives import REQUESTED, RequestPublic, requested
-from api.schemas.common import HANDLE_PATTERN, Text
-from api.schemas.ledger import LedgerRef
-from api.schemas.markets import INSTRUMENT_PATTERN, CreditCode, Price, Quantity
+from api.schemas.agreements import (
+    REFERENCE,
+    Agreement,
+    AgreementRecorded,
+    Offer,
+    Reason,
+    States,
+    Step,
+)
 from api.schemas.trades import Receipt
 from api.state import AppState
 from api.tokens import Principal
@@ -41,56 +46,7 @@ from domain.exchange.agreement import Agreement as AgreementAggregate
 from registry.bootstrap import Registry
 
 router = APIRouter(prefix="/agreements", tags=["agreements"])
-REFERENCE = HANDLE_PATTERN
 ReferencePath = Annotated[str, Path(pattern=REFERENCE, max_length=64)]
-States = Literal["offered", "accepted", "settled", "rejected", "withdrawn"]
-
-
-class Offer(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reference: Annotated[str | None, Field(pattern=REFERENCE,
-                                           description="generated when absent")] = None
-    instrument: Annotated[str, Field(pattern=INSTRUMENT_PATTERN, max_length=60)]
-    buyer: CreditCode
-    price: Price
-    quantity: Quantity
-    seller: CreditCode | None = Field(None, description="administrators: the seller")
-
-
-class Reason(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: Text
-
-
-class Step(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    state: States
-    by: str
-    at: str
-    reason: str | None = None
-
-
-class Agreement(BaseModel):
-    """``price`` fen/t, ``quantity`` kg, ``amount`` fen (what the buyer pays)."""
-
-    model_config = ConfigDict(extra="forbid")
-    reference: str
-    instrument: str
-    seller: str
-    buyer: str
-    price: int
-    quantity: int
-    amount: int
-    state: States
-    offered_by: str
-    accepted_by: str | None
-    history: list[Step]
-
-
-class AgreementRecorded(Agreement):
-    """Agreement as a write answers it: with where its event sits in the ledger."""
-
-    ledger: LedgerRef | None = None  # where its event sits in the ledger, and its receipt
 
 
 def _out(a: AgreementAggregate) -> Agreement:

@@ -11,10 +11,9 @@ every winner pays the lowest winning price; unallocated cash and units are relea
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, status
-from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser
 from api.deps import (
@@ -30,9 +29,16 @@ from api.deps import (
 )
 from api.errors import ApiError
 from api.ledger_refs import with_ledger
-from api.schemas.common import HANDLE_PATTERN
-from api.schemas.ledger import LedgerRef
-from api.schemas.markets import INSTRUMENT_PATTERN, CreditCode, Price, Quantity
+from api.schemas.auctions import (
+    ID,
+    Auction,
+    AuctionOpen,
+    AuctionRecorded,
+    AuctionVoid,
+    Bid,
+    BidIn,
+    Result,
+)
 from api.schemas.trades import Receipt
 from api.tokens import Principal
 from domain.errors import NotFound
@@ -42,80 +48,7 @@ from domain.exchange.money import value
 from registry.bootstrap import Registry
 
 router = APIRouter(prefix="/auctions", tags=["auctions"])
-ID = HANDLE_PATTERN
 AuctionPath = Annotated[str, Path(pattern=ID, max_length=64)]
-
-
-class AuctionOpen(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    auction_id: Annotated[str | None, Field(pattern=ID, description="generated if absent")] = None
-    instrument: Annotated[str, Field(pattern=INSTRUMENT_PATTERN, max_length=60)]
-    seller: CreditCode
-    volume: Quantity
-    reserve_price: Price
-    min_bid: Quantity
-    cap_pct: Annotated[int, Field(strict=True, gt=0, le=100,
-                                  description="per-bidder cap, % of the volume")] = 50
-    tick: Price = 1
-    lot: Quantity = 1000
-
-
-class AuctionVoid(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
-
-
-class BidIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    bid_id: Annotated[str | None, Field(pattern=ID, description="generated if absent")] = None
-    price: Price
-    quantity: Quantity
-    bidder: CreditCode | None = Field(None, description="administrators: the bidder")
-
-
-class Bid(BaseModel):
-    """A sealed bid; ``allocated`` (kg) once the auction is cleared."""
-
-    model_config = ConfigDict(extra="forbid")
-    bid_id: str
-    bidder: str
-    price: int
-    quantity: int
-    entered_by: str
-    reserved: int = Field(description="fen reserved when it was placed")
-    allocated: int | None
-
-
-class Result(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    clearing_price: int | None
-    sold: int
-    cleared_by: str
-    excluded: dict[str, str] = Field(description="bidder -> why it was left out "
-                                                 "(administrators and auditors)")
-
-
-class Auction(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    auction_id: str
-    instrument: str
-    seller: str
-    volume: int
-    reserve_price: int
-    min_bid: int
-    cap_pct: int
-    cap: int
-    tick: int
-    lot: int
-    state: Literal["open", "cleared", "voided"]
-    opened_by: str
-    result: Result | None
-
-
-class AuctionRecorded(Auction):
-    """Auction as a write answers it: with where its event sits in the ledger."""
-
-    ledger: LedgerRef | None = None  # where its event sits in the ledger, and its receipt
 
 
 def _privileged(user: Principal) -> bool:

@@ -9,37 +9,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import Auditor, Page, PageDep, RegistryDep, StateDep, paginate
-from api.schemas.common import CREDIT_CODE_PATTERN, Balance, Out
+from api.schemas.audit import BalancesAsOf, InstrumentTotals, Position
+from api.schemas.common import CREDIT_CODE_PATTERN, Balance
 from domain.errors import InvalidInput
 
 router = APIRouter(prefix="/audit", tags=["audit"])
-
-
-class Position(Out):
-    position: int
-    ledger_size: int
-
-
-class BalancesAsOf(Out):
-    as_of: int
-    items: list[Balance]
-    offset: int
-    limit: int
-    total: int
-
-
-class InstrumentTotals(Out):
-    instrument: str
-    kind: str
-    vintage: int
-    zone: str
-    issued: int
-    available: int
-    reserved: int
-    consumed: int
-    retired: int
-    expired: int
-    revoked: int
 
 
 @router.get("/position")

@@ -9,40 +9,18 @@ itself (matching, the group-committed save, settlement).
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require
 from api.deps import acting_for
+from api.schemas.bench import EchoCreate, EchoPublic
 from api.tokens import Principal
 
 router = APIRouter(prefix="/bench", tags=["bench"])
 
 Trader = Annotated[Principal, Depends(require("enterprise", "administrator"))]
-
-
-class EchoCreate(BaseModel):
-    """The fields of an order, validated the same way, stored nowhere."""
-
-    model_config = ConfigDict(extra="forbid")
-    order_id: str | None = Field(default=None, min_length=1, max_length=64,
-                                 pattern=r"^[A-Za-z0-9._:-]+$")
-    side: Literal["buy", "sell"]
-    kind: Literal["limit", "market"] = "limit"
-    price: int = Field(default=0, ge=0, le=10**12, description="fen per tonne")
-    quantity: int = Field(gt=0, le=10**12, description="kg (kgce for ENERGY)")
-    account: str | None = Field(default=None, min_length=18, max_length=18)
-
-
-class EchoPublic(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    account: str
-    side: str
-    kind: str
-    price: int
-    quantity: int
 
 
 @router.post("/echo", status_code=201)

@@ -15,65 +15,13 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import Auditor, OwnEnterprise, RegistryDep
-from api.schemas.common import Out
+from api.schemas.compliance import ComplianceReport, ProvinceReport
 from registry.compliance import enterprise_csv, enterprise_html, province_csv, province_html
 
 router = APIRouter(tags=["reports"])
 CSV = "text/csv; charset=utf-8"
 Format = Annotated[Literal["json", "csv", "html"], Query()]
 YearPath = Annotated[int, Path(ge=2000, le=2100)]
-
-
-class Figure(Out):
-    amount: int
-    positions: list[int]
-
-
-class ComplianceRow(Out):
-    kind: str
-    unit: str
-    confirmed_right: Figure
-    post_retrofit_level: Figure
-    obligation_target: Figure
-    achieved: Figure
-    remaining: Figure
-    surplus_issued: Figure
-    sold: Figure
-    bought: Figure
-    used: Figure
-    expired: Figure
-    revoked: Figure
-
-
-class ComplianceReport(Out):
-    enterprise: str
-    name: str
-    compliance_year: int
-    rows: list[ComplianceRow]
-    last_position: int
-
-
-class ZoneRow(Out):
-    kind: str
-    zone: str
-    unit: str
-    conserved: bool
-    issued: Figure
-    traded: Figure
-    available: Figure
-    reserved: Figure
-    consumed: Figure
-    retired: Figure
-    expired: Figure
-    revoked: Figure
-
-
-class ProvinceReport(Out):
-    compliance_year: int
-    zones: list[ZoneRow]
-    cross_zone_transfers: list[dict[str, Any]]
-    proved: bool
-    last_position: int
 
 
 FORMATS: dict[int | str, dict[str, Any]] = {200: {

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Response
 
 from api.auth import CurrentUser
 from api.deps import Administrator, OwnEnterprise, RegistryDep, authorize_agency
-from api.routes.proposals import ProposalPublic, proposed
+from api.routes.proposals import proposed
 from api.schemas.parties import CreditChange, CreditRecordPublic
+from api.schemas.proposals import ProposalPublic
 from domain.errors import InvalidState
 
 router = APIRouter(prefix="/credit", tags=["credit records"])

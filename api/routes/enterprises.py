@@ -11,8 +11,9 @@ from fastapi import APIRouter, Response, status
 
 from api.deps import Administrator, Auditor, OwnEnterprise, Page, PageDep, RegistryDep, now
 from api.listing import page_of
-from api.routes.proposals import ProposalPublic, proposed
+from api.routes.proposals import proposed
 from api.schemas.parties import EnterpriseCreate, EnterprisePublic, ObligationSet
+from api.schemas.proposals import ProposalPublic
 
 router = APIRouter(prefix="/enterprises", tags=["enterprises"])
 

@@ -33,7 +33,7 @@ from api.deps import (
 )
 from api.ledger_refs import with_ledger
 from api.reruns import is_rerun, stored_transfer
-from api.routes.proposals import ProposalPublic, proposed
+from api.routes.proposals import proposed
 from api.schemas.common import INSTRUMENT_PATTERN, SERIAL_PATTERN, Balance
 from api.schemas.holdings import (
     ExpiryPublic,
@@ -49,6 +49,7 @@ from api.schemas.holdings import (
     TransferPublic,
     Unfreeze,
 )
+from api.schemas.proposals import ProposalPublic
 from api.schemas.trades import Receipt
 from domain.errors import AlreadyExists, InvalidInput, NotFound
 from registry import directory, holds

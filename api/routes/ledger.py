@@ -11,10 +11,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import PlainTextResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import require
 from api.deps import CurrentUser
+from api.schemas.ledger import ConsistencyProof, Entry, InclusionProof, LedgerStatus, MergeDelayOut
 from api.schemas.trades import Receipt
 from api.state import AppState
 from api.tokens import Principal
@@ -25,20 +25,6 @@ from registry.leaves import subjects_of
 router = APIRouter(prefix="/ledger", tags=["ledger"])
 Size = Annotated[int, Query(ge=0, le=2**62)]
 MAX_ENTRIES = 1000
-
-
-class InclusionProof(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    index: int
-    size: int
-    hashes: list[str]
-
-
-class ConsistencyProof(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    old: int
-    new: int
-    hashes: list[str]
 
 
 def _state(request: Request) -> AppState:
@@ -117,25 +103,6 @@ def consistency(request: Request, old: Size, new: Size) -> ConsistencyProof:
     return ConsistencyProof(old=old, new=new, hashes=_b64(ledger.consistency_proof(old, new)))
 
 
-class MergeDelayOut(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    count: int = Field(description="events signed since the service started")
-    p50_ms: float
-    p99_ms: float = Field(description="over the last 100,000 events signed")
-    max_ms: float
-
-
-class LedgerStatus(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    size: int = Field(description="leaves appended")
-    signed_size: int = Field(description="leaves under the latest signed checkpoint")
-    sign_interval_ms: float
-    merge_delay: MergeDelayOut = Field(
-        description="how long committed events waited for a signed checkpoint: signing time "
-                    "minus the event's timestamp")
-    signing_error: str | None = Field(description="why the signer is not signing, if it is not")
-
-
 @router.get("/status")
 def ledger_status(request: Request) -> LedgerStatus:
     """The continuous signer: leaves appended and signed, and the merge delay measured."""
@@ -150,12 +117,6 @@ def ledger_status(request: Request) -> LedgerStatus:
             p99_ms=(delay.p99 if delay else 0) * 1000, max_ms=(delay.max if delay else 0) * 1000),
         signing_error=None if signer is None or signer.last_error is None
         else str(signer.last_error))
-
-
-class Entry(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    index: int
-    leaf: str
 
 
 @router.get("/entries")

@@ -32,7 +32,7 @@ from api.deps import (
 from api.errors import ApiError
 from api.reruns import is_rerun, stored_cancel, stored_order
 from api.routes import market_stream
-from api.routes.proposals import ProposalPublic, proposed
+from api.routes.proposals import proposed
 from api.schemas.markets import (
     Bar,
     Book,
@@ -50,10 +50,11 @@ from api.schemas.markets import (
     OrderIn,
     PublicTrade,
 )
+from api.schemas.proposals import ProposalPublic
 from api.tokens import Principal
 from domain.errors import AlreadyExists, NotFound
 from domain.exchange.market import Market as MarketAggregate
-from domain.exchange.orders import Amend, Cancel, Outcome
+from domain.exchange.orders import Amend, Cancel, Outcome, raise_refusal
 from domain.exchange.orders import Order as OrderRequest
 from registry.market_data import MarketData, MarketView
 
@@ -171,11 +172,6 @@ def _ack(instrument: str, account: str, outcome: Outcome) -> OrderAck:
                     resting=outcome.resting)
 
 
-def _raise_refusal(outcome: Outcome) -> Outcome:
-    if outcome.exception is not None:
-        raise outcome.exception
-    return outcome
-
 
 @router.post("/{instrument}/orders", status_code=status.HTTP_201_CREATED)
 def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
@@ -194,7 +190,7 @@ def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
         stored = stored_order(state, instrument, order)  # the first run's order went in
         if stored is not None:
             return stored
-    return _ack(instrument, account, _raise_refusal(outcome))
+    return _ack(instrument, account, raise_refusal(outcome))
 
 
 @router.delete("/{instrument}/orders/{order_id}")
@@ -208,7 +204,7 @@ def cancel_order(instrument: InstrumentPath, order_id: OrderIdPath, user: Curren
         stored = stored_cancel(state, instrument, order_id, who)  # the first run's cancel
         if stored is not None:
             return stored
-    return _ack(instrument, who, _raise_refusal(outcome))
+    return _ack(instrument, who, raise_refusal(outcome))
 
 
 @router.patch("/{instrument}/orders/{order_id}")
@@ -217,7 +213,7 @@ def amend_order(instrument: InstrumentPath, order_id: OrderIdPath, body: OrderAm
     """Amend a resting order of the caller's enterprise (another's answers 404)."""
     who = acting_for(user, account)
     amend = Amend(order_id, who, body.quantity, body.price, user.actor)
-    return _ack(instrument, who, _raise_refusal(state.gateway.submit(instrument, amend)))
+    return _ack(instrument, who, raise_refusal(state.gateway.submit(instrument, amend)))
 
 
 def _own_orders(user: Principal, account: str | None) -> str | None:

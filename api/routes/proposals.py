@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Administrator, Auditor, Page, PageDep, RegistryDep, not_found, now, paginate
 from api.reruns import is_rerun, stored_approval
+from api.schemas.proposals import Approved, Decision, ProposalPublic
 from domain.errors import InvalidState, NotFound
 from domain.proposal import Proposal
 
@@ -26,39 +26,6 @@ State = Literal["pending", "approved", "rejected", "withdrawn", "expired"]
 #: every route that proposes answers this
 PROPOSED: dict[int | str, dict[str, Any]] = {
     202: {"description": "proposed: takes effect when a second administrator approves it"}}
-
-
-class ProposalPublic(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: str
-    action: str
-    params: dict[str, Any]
-    subject: str
-    state: str
-    proposed_by: str
-    proposed_at: str
-    expires_at: str
-    decided_by: str | None
-    decided_at: str | None
-    reason: str | None
-
-    @classmethod
-    def of(cls, p: Proposal, at: str) -> ProposalPublic:
-        return cls(id=p.proposal_id, action=p.action, params=p.params, subject=p.subject,
-                   state=p.state_at(at), proposed_by=p.proposed_by, proposed_at=p.proposed_at,
-                   expires_at=p.expires_at, decided_by=p.decided_by, decided_at=p.decided_at,
-                   reason=p.reason)
-
-
-class Decision(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=500)
-
-
-class Approved(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    proposal: ProposalPublic
-    result: Any = Field(None, description="what the act answers (a balance, lots, surplus…)")
 
 
 def proposed(registry: Any, response: Response, by: str, action: str,

@@ -12,29 +12,11 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
 
 from api.deps import OwnEnterprise, RegistryDep
-from api.schemas.common import Out
+from api.schemas.reports import AnnualReport
 
 router = APIRouter(prefix="/reports", tags=["reports"])
 
 CSV = "text/csv; charset=utf-8"
-
-
-class ReportRow(Out):
-    kind: str
-    verified_reduction: int
-    issued: int
-    sold: int
-    bought: int
-    consumed: int
-    expired: int
-    revoked: int
-
-
-class AnnualReport(Out):
-    enterprise: str
-    year: int
-    unit: str
-    rows: list[ReportRow]
 
 
 @router.get("/{code}/{year}", response_model=AnnualReport, responses={

@@ -32,7 +32,8 @@ from api.deps import (
     paginate,
 )
 from api.errors import ApiError
-from api.routes.proposals import ProposalPublic, proposed
+from api.routes.proposals import proposed
+from api.schemas.proposals import ProposalPublic
 from api.schemas.retrofits import (
     AuditSubmission,
     Decision,

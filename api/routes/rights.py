@@ -4,38 +4,13 @@ every change (retrofit level, sale, purchase, expansion use, revocation) and its
 
 from __future__ import annotations
 
-from typing import Annotated, Any
-
 from fastapi import APIRouter, status
-from pydantic import Field
 
 from api.deps import Administrator, OwnEnterprise, RegistryDep, now
-from api.schemas.common import Amount, Body, Kind, Out, Ref
+from api.schemas.rights import RightConfirm, RightPublic
 from registry.rights import right_view
 
 router = APIRouter(prefix="/enterprises", tags=["confirmed rights"])
-IsoDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="ISO date")]
-
-
-class RightConfirm(Body):
-    kind: Kind
-    quantity: Amount
-    permit: Ref
-    valid_from: IsoDate
-    valid_until: IsoDate
-
-
-class RightPublic(Out):
-    enterprise: str
-    kind: str
-    quantity: int
-    unit: str
-    permit: dict[str, str]
-    post_retrofit_level: int | None
-    levels: dict[str, int]
-    expansion_use: int
-    changes: list[dict[str, Any]]
-    version: int
 
 
 @router.post("/{code}/rights", status_code=status.HTTP_201_CREATED)

@@ -10,10 +10,9 @@ administrator approves (``/proposals``).
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser
 from api.deps import (
@@ -28,85 +27,26 @@ from api.deps import (
 )
 from api.errors import ApiError
 from api.limits import client_address
-from api.routes.proposals import ProposalPublic
-from api.routes.tokens import NO_STORE, TokenId, TokenIssued, TokenPublic, issued
+from api.routes.tokens import NO_STORE, TokenId, issued
+from api.schemas.proposals import ProposalPublic
+from api.schemas.tokens import TokenIssued, TokenPublic
+from api.schemas.users import (
+    LoggedIn,
+    LoginRequest,
+    PasswordChange,
+    Role,
+    RoleGrant,
+    SecondFactor,
+    Suspension,
+    TokenRequest,
+    UserCreate,
+    UserPublic,
+)
 from domain.errors import AuthenticationFailed, NotFound
 from domain.user import PRIVILEGED, User
 
 router = APIRouter(tags=["users"])
-LoginText = Annotated[str, Field(min_length=2, max_length=64,
-                                 pattern=r"^[a-z0-9][a-z0-9._@-]{1,63}$")]
 UserId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
-Role = Literal["trader", "representative", "agency_staff", "administrator", "auditor"]
-
-
-class LoginRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    login: LoginText
-    password: str = Field(min_length=1, max_length=1024)
-    totp: str | None = Field(None, pattern=r"^[0-9]{6,8}$")
-    days: int = Field(1, ge=1, le=30)
-
-
-class UserPublic(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: str
-    login: str
-    display_name: str
-    organisation: str
-    organisation_code: str | None
-    roles: list[str]
-    status: str
-    second_factor: bool
-    created_by: str
-    created_at: str
-
-    @classmethod
-    def of(cls, u: User) -> UserPublic:
-        return cls(id=u.user_id, login=u.login, display_name=u.display_name,
-                   organisation=u.organisation, organisation_code=u.organisation_code,
-                   roles=list(u.roles), status=u.status, second_factor=u.second_factor,
-                   created_by=u.created_by, created_at=u.created_at)
-
-
-class UserCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    login: LoginText
-    display_name: str = Field(min_length=1, max_length=200)
-    organisation: Literal["enterprise", "agency", "regulator", "audit_body"]
-    organisation_code: str | None = Field(None, min_length=18, max_length=18)
-    roles: list[Literal["trader", "representative", "agency_staff"]] = Field(max_length=3)
-    password: str | None = Field(None, min_length=12, max_length=1024)
-
-
-class RoleGrant(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    role: Role
-
-
-class Suspension(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=500)
-
-
-class PasswordChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    password: str = Field(min_length=12, max_length=1024)
-
-
-class TokenRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    days: int = Field(30, ge=1, le=366)
-
-
-class SecondFactor(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    secret: str = Field(description="the base32 TOTP secret; shown only in this response")
-    uri: str
-
-
-class LoggedIn(TokenIssued):
-    user: UserPublic
 
 
 @router.post("/login", status_code=201)

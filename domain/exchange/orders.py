@@ -59,3 +59,10 @@ class Outcome(NamedTuple):
     message: str | None = None
     exception: Exception | None = None
     filled: int = 0
+
+
+def raise_refusal(outcome: Outcome) -> Outcome:
+    """The outcome of a request that went in; the typed refusal raised for one refused."""
+    if outcome.exception is not None:
+        raise outcome.exception
+    return outcome

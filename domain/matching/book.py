@@ -1,6 +1,6 @@
 """A price-time priority limit order book for one instrument: the pure matching core.
 
-Rules (``tests/reference_matcher.py`` implements the same rules naively, to test this one):
+Rules (``tests/support/reference_matcher.py`` implements the same rules naively, to test this one):
 
 * An order has a side (``'B'`` buy, ``'S'`` sell), a kind (``'L'`` limit, ``'M'`` market), an
   integer price and quantity, a caller-chosen id and an account. A limit order trades against

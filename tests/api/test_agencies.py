@@ -4,9 +4,9 @@ register."""
 from __future__ import annotations
 
 from domain.credit_code import make_credit_code
-from tests.api.registry_helpers import Api, problem
+from tests.support.registry_helpers import Api, problem
 
-pytest_plugins = ["tests.api.registry_world"]
+pytest_plugins = ["tests.support.registry_world"]
 
 NEW = make_credit_code("12440000MB2X00071")
 

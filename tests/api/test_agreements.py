@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from registry import receipts
-from tests.api.exchange_world import COD, Exchange, open_exchange
 from tests.api.test_trades import verify_receipt
+from tests.support.exchange_world import COD, Exchange, open_exchange
 
 START = 100_000_000
 PRICE = 750_000  # fen per tonne

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.exchange_world import NOX, Exchange, open_exchange
 from tests.api.test_trades import verify_receipt
-from tests.world import AT, code
+from tests.support.exchange_world import NOX, Exchange, open_exchange
+from tests.support.world import AT, code
 
 START = 100_000_000
 

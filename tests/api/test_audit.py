@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from registry.events import stored_events
-from tests.api.registry_helpers import COD, Api, problem
+from tests.support.registry_helpers import COD, Api, problem
 
-pytest_plugins = ["tests.api.registry_world"]
+pytest_plugins = ["tests.support.registry_world"]
 
 
 def test_balances_as_of_a_position_before_the_transfer(api: Api) -> None:

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from registry.cli import main
+from cli import main
 from registry.seed_users import founders, user_for
-from tests.api.tokens import NOW
-from tests.api.tokens import issue as token
-from tests.world import code
+from tests.support.tokens import NOW
+from tests.support.tokens import issue as token
+from tests.support.world import code
 
-pytest_plugins = ["tests.api.seeded_folder"]  # folder, client
+pytest_plugins = ["tests.support.seeded_folder"]  # folder, client
 
 
 def entries(client: TestClient, secret: str | None, **params: int) -> object:

@@ -1,20 +1,42 @@
-"""The load test's baseline endpoint: authenticated and validated like an order, writes nothing."""
+"""The load test's baseline endpoint: authenticated and validated like an order, writes nothing;
+mounted only in the benchmark configuration (``REGISTRY_BENCH_ENDPOINTS=1``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.tokens import bearer
-from tests.world import code
+from api.app import create_app
+from tests.support.tokens import bearer
+from tests.support.world import code
 
 ORDER = {"side": "buy", "kind": "limit", "price": 300_000, "quantity": 5_000}
 
 
-pytest_plugins = ["tests.api.seeded_folder"]  # folder, client
+pytest_plugins = ["tests.support.seeded_folder"]  # folder, client
+BENCHMARK = {"REGISTRY_BENCH_ENDPOINTS": "1"}
 
+
+@pytest.fixture
+def client(folder: Path) -> Iterator[TestClient]:
+    """The app in the benchmark configuration the load tests serve."""
+    with TestClient(create_app({"REGISTRY_DATA_DIR": str(folder), **BENCHMARK})) as c:
+        yield c
+
+
+def test_bench_is_not_mounted_by_default(folder: Path) -> None:
+    with TestClient(create_app({"REGISTRY_DATA_DIR": str(folder)})) as plain:
+        headers = bearer(folder, "enterprise", code(1))
+        assert plain.post("/bench/echo", json=ORDER, headers=headers).status_code == 404
+        assert not [p for p in plain.app.openapi()["paths"] if p.startswith("/bench")]
+
+
+def test_the_setting_is_0_or_1(folder: Path) -> None:
+    with pytest.raises(ValueError, match="REGISTRY_BENCH_ENDPOINTS must be 0 or 1"):
+        create_app({"REGISTRY_DATA_DIR": str(folder), "REGISTRY_BENCH_ENDPOINTS": "yes"})
 
 
 def position(client: TestClient) -> int:

@@ -10,7 +10,7 @@ import pytest
 from domain.errors import FourEyesViolation, NotFound, PermissionDenied
 from registry.events import stored_events
 from registry.representatives import SecondRepresentativeRequired
-from tests.api.exchange_world import COD, PRICE, Exchange, open_exchange
+from tests.support.exchange_world import COD, PRICE, Exchange, open_exchange
 
 PROBLEM = "application/problem+json"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.exchange_world import Exchange, open_exchange
-from tests.world import code
+from tests.support.exchange_world import Exchange, open_exchange
+from tests.support.world import code
 
 START = 100_000_000  # every trader's opening deposit, fen
 

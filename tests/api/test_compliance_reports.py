@@ -4,9 +4,9 @@ printable page; no zone's total rises through trading."""
 
 from __future__ import annotations
 
-from tests.api.registry_helpers import COD, Api, problem
+from tests.support.registry_helpers import COD, Api, problem
 
-pytest_plugins = ["tests.api.registry_world"]
+pytest_plugins = ["tests.support.registry_world"]
 
 
 def test_the_enterprise_report_traces_every_figure_to_its_receipts(api: Api) -> None:

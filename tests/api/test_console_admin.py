@@ -28,7 +28,7 @@ from tests.api.test_console_login import (
     open_client,
     sign_in,
 )
-from tests.world import code, seed_data_folder
+from tests.support.world import code, seed_data_folder
 
 ADMIN_B = "li.na"
 ENTERPRISE = code(1)
@@ -361,8 +361,8 @@ def test_a_flagged_trade_waits_in_the_queue_and_its_initiator_may_not_approve_it
         tmp_path: Path) -> None:
     """Four eyes by user id on a held trade: the administrator who entered the buy order sees
     it in its queue without an approve button and is refused; another approves it."""
-    from tests.api.exchange_world import COD as BOOK
-    from tests.api.exchange_world import PRICE, open_exchange
+    from tests.support.exchange_world import COD as BOOK
+    from tests.support.exchange_world import PRICE, open_exchange
 
     for ex in open_exchange(tmp_path, verify_above=1_000_000):
         seller = ex.enterprise(ex.world.dyeing)

@@ -24,7 +24,7 @@ from api.console.sessions import COOKIE, LOGIN_CSRF_COOKIE, SessionStore
 from api.tokens import Principal
 from registry.bootstrap import build_registry
 from registry.seed_users import founders, user_for
-from tests.world import code, seed_data_folder
+from tests.support.world import code, seed_data_folder
 
 ENTERPRISE = code(1)
 TRADER = f"trader.{ENTERPRISE.lower()}"

@@ -3,9 +3,9 @@ not trade, a restricted agency may not verify; a party reads only its own record
 
 from __future__ import annotations
 
-from tests.api.registry_helpers import COD, Api, problem
+from tests.support.registry_helpers import COD, Api, problem
 
-pytest_plugins = ["tests.api.registry_world"]
+pytest_plugins = ["tests.support.registry_world"]
 
 CHANGE = {"reason": "false monitoring data", "reference": "GDEE-CR-2025-09"}
 

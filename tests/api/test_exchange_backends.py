@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.exchange_world import COD, PRICE, Exchange, open_exchange
 from tests.api.test_trades import verify_receipt
+from tests.support.exchange_world import COD, PRICE, Exchange, open_exchange
 
 THRESHOLD = 5_000_000  # fen: trades above 6.25 t at 8,000 CNY/t wait for an administrator
 

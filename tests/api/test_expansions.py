@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.registry_helpers import COD, Api, problem
+from tests.support.registry_helpers import COD, Api, problem
 
-pytest_plugins = ["tests.api.registry_world"]
+pytest_plugins = ["tests.support.registry_world"]
 
 
 def submit(api: Api, reference: str = "GDKR-2025-0042", quantity: int = 200) -> Any:

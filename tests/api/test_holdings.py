@@ -19,10 +19,10 @@ from api.app import create_app
 from ledger.checkpoint import verify_checkpoint
 from ledger.merkle import hash_leaf, verify_inclusion
 from registry.bootstrap import build_registry
-from tests.api.registry_helpers import COD, Api, problem
-from tests.world import World, build_world, issue
+from tests.support.registry_helpers import COD, Api, problem
+from tests.support.world import World, build_world, issue
 
-pytest_plugins = ["tests.api.registry_world"]
+pytest_plugins = ["tests.support.registry_world"]
 
 
 def balance(api: Api, code: str, instrument: str = COD) -> dict[str, Any]:

@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.idempotency import IN_DOUBT, REDACTED, IdempotencyStore, fingerprint, this_process
 from registry.bootstrap import build_registry
-from tests.api.tokens import bearer
-from tests.world import code
+from tests.support.tokens import bearer
+from tests.support.world import code
 
 #: the effect a repeated POST must not have twice: a new user (token issuance is not kept for
 #: replay at all, since its response holds a secret)
@@ -24,7 +24,7 @@ AUDITOR = {"login": "zhao.min", "display_name": "Zhao Min", "organisation": "aud
            "roles": []}
 
 
-pytest_plugins = ["tests.api.seeded_folder"]  # folder, client
+pytest_plugins = ["tests.support.seeded_folder"]  # folder, client
 
 
 def env(folder: Path) -> dict[str, str]:

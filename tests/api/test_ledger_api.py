@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from ledger.checkpoint import verify_checkpoint
 from ledger.merkle import hash_leaf, verify_consistency, verify_inclusion
-from tests.world import seed_data_folder
+from tests.support.world import seed_data_folder
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_the_service_signs_what_is_committed_without_being_asked(client: TestCli
     """A write through the registry, and nobody reads the ledger: the signer still signs it,
     and /ledger/status reports the merge delay it measured."""
     from tests.integration.test_continuous_signing import eventually
-    from tests.world import AT, code
+    from tests.support.world import AT, code
 
     state = client.app.state.registry_state  # type: ignore[attr-defined]
     assert eventually(lambda: client.get("/ledger/status").json()["signed_size"] > 0)

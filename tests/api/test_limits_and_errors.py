@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.openapi import REFUSALS
-from tests.api.tokens import bearer
-from tests.world import seed_data_folder
+from tests.support.tokens import bearer
+from tests.support.world import seed_data_folder
 
 PROBLEM = "application/problem+json"
 

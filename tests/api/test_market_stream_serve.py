@@ -22,7 +22,7 @@ def test_sigterm_ends_open_streams_and_the_server(tmp_path: Path) -> None:
     app.close()
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "registry.cli", "--data-dir", str(tmp_path), "serve",
+        [sys.executable, "-m", "cli", "--data-dir", str(tmp_path), "serve",
          "--port", str(port)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.exchange_world import COD, PRICE, Exchange, open_exchange
+from tests.support.exchange_world import COD, PRICE, Exchange, open_exchange
 
 
 @pytest.fixture

@@ -3,9 +3,9 @@ auditors."""
 
 from __future__ import annotations
 
-from tests.api.registry_helpers import Api, problem
+from tests.support.registry_helpers import Api, problem
 
-pytest_plugins = ["tests.api.registry_world"]
+pytest_plugins = ["tests.support.registry_world"]
 
 
 def test_the_dyers_2025_report_as_json_and_csv(api: Api) -> None:

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from tests.api.registry_helpers import COD, Api, problem
-from tests.world import sha
+from tests.support.registry_helpers import COD, Api, problem
+from tests.support.world import sha
 
-pytest_plugins = ["tests.api.registry_world"]
+pytest_plugins = ["tests.support.registry_world"]
 
 NH3N = "NH3N-2025-DANSHUI"
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.registry_helpers import COD, Api, problem
-from tests.world import GENEROUS_RIGHT, sha
+from tests.support.registry_helpers import COD, Api, problem
+from tests.support.world import GENEROUS_RIGHT, sha
 
-pytest_plugins = ["tests.api.registry_world"]
+pytest_plugins = ["tests.support.registry_world"]
 
 PERMIT = {"kind": "COD", "quantity": 2_000, "permit": "441900-PW-2023-0002",
           "valid_from": "2023-01-01", "valid_until": "2027-12-31"}

@@ -12,7 +12,7 @@
 
 A route added later is covered without code here: its path parameters must have a meaning in
 ``PARAMETERS``, and unless it is a listed non-administrator write, it must refuse everyone but
-administrators. The market world is ``tests.api.exchange_world``: Shenzhen Huaxin Printing &
+administrators. The market world is ``tests.support.exchange_world``: Shenzhen Huaxin Printing &
 Dyeing sells COD of the Maozhou basin, Dongguan Jianhui Paper buys it, and Shenzhen Mawan
 Power, a Danshui basin power plant with money of its own, looks in from outside.
 """
@@ -32,8 +32,8 @@ from httpx import Response
 from api.app import create_app
 from registry.events import stored_events
 from registry.seed_users import founders, issue_in, user_for
-from tests.api.exchange_world import COD, PRICE, Exchange, open_exchange
-from tests.world import code, sha
+from tests.support.exchange_world import COD, PRICE, Exchange, open_exchange
+from tests.support.world import code, sha
 
 PROBLEM = "application/problem+json"
 WRITES = {"post", "put", "patch", "delete"}
@@ -80,7 +80,6 @@ NON_ADMIN_WRITES = {
     ("post", "/enterprises/{code}/requests/{request_id}/withdraw"): ENTERPRISE,
     ("put", "/enterprises/{code}/second-representative"): ENTERPRISE,
     ("post", "/auctions/{auction_id}/bids"): TRADER,
-    ("post", "/bench/echo"): TRADER,  # the load test's baseline: validates, stores nothing
     ("post", "/users/me/tokens"): ANYONE,
     ("delete", "/users/me/tokens/{token_id}"): ANYONE,
     ("post", "/users/me/password"): ANYONE,
@@ -280,7 +279,6 @@ def seed(ex: Exchange) -> Market:
         ("post", "/expansions"): {"reference": "EXP-PROBE", "instrument": COD,
                                   "quantity": 1000, "project": "a third dyeing line"},
         ("post", "/markets/{instrument}/orders"): order,
-        ("post", "/bench/echo"): order,
         ("post", "/agreements"): {"instrument": COD, "buyer": w.paper, "price": PRICE,
                                   "quantity": 1000},
         ("post", "/auctions/{auction_id}/bids"): {"price": PRICE, "quantity": 1000},

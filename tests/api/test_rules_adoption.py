@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from registry.events import stored_events
-from tests.api.exchange_world import Exchange, open_exchange
+from tests.support.exchange_world import Exchange, open_exchange
 
 ROOT = Path(__file__).resolve().parents[2]
 

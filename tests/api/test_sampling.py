@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from tests.api.registry_helpers import Api, problem
-from tests.world import sha
+from tests.support.registry_helpers import Api, problem
+from tests.support.world import sha
 
-pytest_plugins = ["tests.api.registry_world"]
+pytest_plugins = ["tests.support.registry_world"]
 
 
 def open_round(api: Api, reference: str = "SC-2025", period: int = 2025) -> dict[str, Any]:

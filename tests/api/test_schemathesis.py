@@ -22,7 +22,7 @@ from schemathesis import Case
 from api.app import create_app
 from registry.bootstrap import build_registry
 from registry.seed_users import issue_in
-from tests.world import code, seed_data_folder
+from tests.support.world import code, seed_data_folder
 
 # Valid data may still be refused by a domain rule the schema cannot express (a credit code's
 # check character, an instrument that does not exist in this world...): the API documents that

@@ -13,7 +13,7 @@ import pytest
 
 from registry.events import stored_events
 from registry.seed_users import founders
-from tests.api.exchange_world import COD, PRICE, Exchange, open_exchange
+from tests.support.exchange_world import COD, PRICE, Exchange, open_exchange
 
 PROBLEM = "application/problem+json"
 

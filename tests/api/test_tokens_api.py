@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.api.tokens import bearer
-from tests.world import code
+from tests.support.tokens import bearer
+from tests.support.world import code
 
 AGENCY = code(1, prefix="91440101MA9X")
 TRADER = f"trader.{code(1).lower()}"
 
-pytest_plugins = ["tests.api.seeded_folder"]  # folder, client
+pytest_plugins = ["tests.support.seeded_folder"]  # folder, client
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 from ledger.checkpoint import verify_checkpoint
 from ledger.merkle import VerificationError, hash_leaf, verify_inclusion
 from registry import receipts
-from tests.api.exchange_world import COD, PRICE, Exchange, open_exchange
+from tests.support.exchange_world import COD, PRICE, Exchange, open_exchange
 
 THRESHOLD = 1_000_000  # fen: a 2 t trade at 8,000 CNY/t (1,600,000 fen) waits for approval
 START = 100_000_000

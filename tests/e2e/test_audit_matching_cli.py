@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import rfc8785
 
+from cli import main
 from registry.bootstrap import build_registry
-from registry.cli import main
 from registry.leaves import commitment
 from tests.integration.test_exchange_journeys import COD, exchange_world, trading_day
 

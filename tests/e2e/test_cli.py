@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from cli import build_parser, command_paths, main
 from domain.credit_code import make_credit_code
-from registry.cli import build_parser, command_paths, main
 
 MEMORY = {"REGISTRY_STORE": "memory"}
 AT = "2025-03-01T09:00:00+08:00"
@@ -356,7 +356,7 @@ def test_per_command_data_dir_overrides_the_global_one(
 
 def console_script() -> list[str]:
     script = Path(sys.executable).with_name("registry")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "registry.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "cli"]
 
 
 def test_console_script_runs_in_a_subprocess(tmp_path: Path) -> None:
@@ -380,7 +380,7 @@ def test_console_script_runs_in_a_subprocess(tmp_path: Path) -> None:
     assert "Enterprises: 24" in demo.stdout and demo.stderr == ""
     assert not (tmp_path / "data").exists()  # the memory store writes no files
 
-    module = subprocess.run([sys.executable, "-m", "registry.cli", "unknown"], env=env,
+    module = subprocess.run([sys.executable, "-m", "cli", "unknown"], env=env,
                             cwd=tmp_path, capture_output=True, text=True, timeout=60,
                             check=False)
     assert module.returncode == 2 and module.stderr.startswith("registry: error: ")

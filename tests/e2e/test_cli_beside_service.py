@@ -16,19 +16,19 @@ from pathlib import Path
 
 import pytest
 
+from cli.serving import running_service
 from domain.errors import NotFound
 from loadtests.load_service import Service, free_port
 from registry.bootstrap import build_registry
-from registry.cli.serving import running_service
 from registry.seed_users import user_for
-from tests.world import code, seed_data_folder
+from tests.support.world import code, seed_data_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 AUDITOR = "audit-wang"  # the login of the auditor the token commands issue tokens for
 
 
 def registry(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "registry.cli", *args],
+    return subprocess.run([sys.executable, "-m", "cli", *args],
                           env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True,
                           timeout=120, check=False)
 
@@ -55,7 +55,7 @@ def served(tmp_path: Path):  # type: ignore[no-untyped-def]
         user_for(app, "auditor", AUDITOR)
     finally:
         app.close()
-    buyer = code(2)  # the world's paper mill (tests.world.ENTERPRISES)
+    buyer = code(2)  # the world's paper mill (tests.support.world.ENTERPRISES)
     service = Service(env, port=free_port(), workers=1, log=tmp_path / "service.log")
     service.start()
     try:
@@ -131,7 +131,7 @@ def test_a_second_service_on_the_same_folder_is_refused_naming_the_first(served)
 
 
 def test_a_service_waits_for_a_cli_write_to_finish(tmp_path: Path) -> None:
-    from registry.cli.serving import ServeClaim, writing_beside_no_service
+    from cli.serving import ServeClaim, writing_beside_no_service
 
     data = str(tmp_path / "data")
     with writing_beside_no_service(data, "test"):

@@ -100,7 +100,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     registry.close()
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "registry.cli", "--data-dir", str(folder), "serve", "--port",
+        [sys.executable, "-m", "cli", "--data-dir", str(folder), "serve", "--port",
          str(port)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -243,7 +243,7 @@ def test_an_enterprise_trades_in_the_browser_to_a_verified_receipt(
     vkey = tmp_path / "vkey"
     download.value.save_as(vkey)
     done = subprocess.run(
-        [sys.executable, "-m", "registry.cli", "receipt", "verify", str(receipt), "--vkey",
+        [sys.executable, "-m", "cli", "receipt", "verify", str(receipt), "--vkey",
          str(vkey), "--subject", trade, "--subject-type", "trade"],
         check=False, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         capture_output=True, text=True, timeout=60)

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from cli import main
 from domain.credit_code import validate_credit_code
 from domain.reference import KINDS, kind_info
 from registry.bootstrap import Registry, build_registry
-from registry.cli import main
 from registry.demo import DEFAULT_START, format_summary, seed_demo
 from registry.events import stored_events
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from cli import main
 from registry.bootstrap import build_registry
-from registry.cli import main
-from tests.world import build_world, issue
+from tests.support.world import build_world, issue
 
 
 def test_trade_settles_and_bad_orders_are_refused(

@@ -29,11 +29,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from cli import main
 from ledger.checkpoint import Checkpoint, verify_checkpoint
 from ledger.merkle import VerificationError, hash_leaf, root, verify_consistency, verify_inclusion
 from registry.bootstrap import build_registry
-from registry.cli import main
-from tests.world import World, build_world, code, issue, sha
+from tests.support.world import World, build_world, code, issue, sha
 
 COD = "COD-2025-MAOZHOU"
 PRICE = 800_000  # 8,000 CNY per tonne, in fen per tonne
@@ -144,8 +144,9 @@ class Seeded:
 
 @pytest.fixture
 def seeded(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Seeded]:
-    """tests.world's Guangdong world, in which Shenzhen Huaxin Printing & Dyeing holds 100 t of
-    Maozhou basin COD from its 2025 retrofit; no market is open and nobody has money yet."""
+    """tests.support.world's Guangdong world, in which Shenzhen Huaxin Printing & Dyeing holds
+    100 t of Maozhou basin COD from its 2025 retrofit; no market is open and nobody has money
+    yet."""
     registry = build_registry({"REGISTRY_DATA_DIR": str(tmp_path)})
     w = build_world(registry)
     issue(registry, w, reference="RF-HX-2025", enterprise=w.dyeing, kind="COD",

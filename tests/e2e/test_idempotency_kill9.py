@@ -19,9 +19,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from tests.api.tokens import bearer
 from tests.e2e.test_serve import ROOT, free_port
-from tests.world import code, seed_data_folder
+from tests.support.tokens import bearer
+from tests.support.world import code, seed_data_folder
 
 ENTERPRISE = code(1)
 ROUNDS = 2
@@ -30,7 +30,7 @@ PER_ROUND = 30
 
 def _serve(folder: Path, port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "registry.cli", "--data-dir", str(folder), "serve", "--port",
+        [sys.executable, "-m", "cli", "--data-dir", str(folder), "serve", "--port",
          str(port)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from cli import main
 from ledger.merkle import hash_leaf, verify_consistency, verify_inclusion
 from ledger.verify import verify_export
-from registry.cli import main
-from tests.world import seed_data_folder
+from tests.support.world import seed_data_folder
 
 
 @pytest.fixture

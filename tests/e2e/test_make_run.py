@@ -36,7 +36,7 @@ def argv(line: str, variables: dict[str, str]) -> list[str]:
         line = line.replace(f"$({name})", value)
     words = shlex.split(line)
     assert words[0] == "$(BIN)/registry", line
-    return [sys.executable, "-m", "registry.cli", *words[1:]]
+    return [sys.executable, "-m", "cli", *words[1:]]
 
 
 def free_port() -> int:

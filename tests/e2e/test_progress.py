@@ -11,13 +11,13 @@ import sys
 import termios
 from pathlib import Path
 
-from tests.world import seed_data_folder
+from tests.support.world import seed_data_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(args: list[str], *, tty: bool) -> tuple[int, str, str]:
-    cmd = [sys.executable, "-m", "registry.cli", *args]
+    cmd = [sys.executable, "-m", "cli", *args]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     if not tty:
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)

@@ -28,7 +28,7 @@ def test_readme_opens_with_exactly_make_run_and_make_test() -> None:
 
 
 def test_readme_walkthrough_runs(tmp_path: Path) -> None:
-    registry = [sys.executable, "-m", "registry.cli"]
+    registry = [sys.executable, "-m", "cli"]
     for line in walkthrough():
         argv, _, redirect = line.partition(">")
         words = shlex.split(argv)

@@ -53,7 +53,7 @@ def test_readme_api_walkthrough_runs(tmp_path: Path) -> None:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     shim = bin_dir / "registry"
-    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m registry.cli "$@"\n')
+    shim.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m cli "$@"\n')
     shim.chmod(0o755)
     env = {"PYTHONPATH": str(ROOT), "PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(tmp_path)}
     work = tmp_path / "work"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from registry.cli import main
-from tests.api.registry_helpers import world_codes
-from tests.world import seed_data_folder
+from cli import main
+from tests.support.registry_helpers import world_codes
+from tests.support.world import seed_data_folder
 
 TRANSFERRED = "surplus:Instrument.Transferred.v1"
 

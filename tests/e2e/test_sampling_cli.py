@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from cli import main
 from domain.sampling import SamplingRound
 from registry.bootstrap import build_registry
-from registry.cli import main
-from tests.world import AT as WORLD_AT
-from tests.world import build_world, code, issue, sha
+from tests.support.world import AT as WORLD_AT
+from tests.support.world import build_world, code, issue, sha
 
 AT = "2026-01-10T09:00:00+08:00"
 SECTORS = (("TEXTILE_DYEING", "SHENZHEN", "MAOZHOU"), ("PAPER", "DONGGUAN", "MAOZHOU"),

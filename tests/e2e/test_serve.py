@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.world import seed_data_folder
+from tests.support.world import seed_data_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,7 +25,7 @@ def test_serve_answers_health_and_the_checkpoint(tmp_path: Path) -> None:
     seed_data_folder(tmp_path)
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "registry.cli", "--data-dir", str(tmp_path), "serve",
+        [sys.executable, "-m", "cli", "--data-dir", str(tmp_path), "serve",
          "--port", str(port)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

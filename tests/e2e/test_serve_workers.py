@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from loadtests.load_service import free_port
-from tests.api.tokens import issue
+from tests.support.tokens import issue
 
 ROOT = Path(__file__).resolve().parents[2]
 AT = "2025-03-01T09:00:00+08:00"
@@ -25,7 +25,7 @@ AT = "2025-03-01T09:00:00+08:00"
 def serve(env: dict[str, str], port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:
         return subprocess.Popen(
-            [sys.executable, "-m", "registry.cli", "serve", "--port", str(port), "--workers",
+            [sys.executable, "-m", "cli", "serve", "--port", str(port), "--workers",
              str(workers)], env={**os.environ, **env}, cwd=ROOT, stdout=out,
             stderr=subprocess.STDOUT)
 
@@ -109,7 +109,7 @@ def test_a_worker_that_fails_to_start_makes_the_supervisor_exit_non_zero(
 
 def test_sqlite_refuses_several_workers(tmp_path: Path) -> None:
     env = {"REGISTRY_DATA_DIR": str(tmp_path / "data")}
-    done = subprocess.run([sys.executable, "-m", "registry.cli", "serve", "--workers", "2"],
+    done = subprocess.run([sys.executable, "-m", "cli", "serve", "--workers", "2"],
                           env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True,
                           timeout=60, check=False)
     assert done.returncode == 2

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from cli import main
 from registry.bootstrap import build_registry
-from registry.cli import main
-from tests.world import seed_data_folder
+from tests.support.world import seed_data_folder
 
 Tamper = Callable[[sqlite3.Connection], None]
 TARGET = 12  # log position (SQLite rowid) of the event to tamper with: leaf index 11

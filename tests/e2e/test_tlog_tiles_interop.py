@@ -20,9 +20,9 @@ import pytest
 from ledger.checkpoint import read_checkpoint_unverified
 from registry.bootstrap import build_registry
 from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
-from tests.api.tokens import issue
 from tests.e2e.test_readme_api import free_port, wait_for
-from tests.world import AT, code, seed_data_folder
+from tests.support.tokens import issue
+from tests.support.world import AT, code, seed_data_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "tests" / "interop" / "tlog_tiles_client.go"
@@ -79,7 +79,7 @@ def test_go_sumdb_tlog_verifies_our_tiles_entries_and_consistency(
     deposits(env, 300, 400)  # the served tree spans a full level-0 tile, partial ones above
     token = issue(data, "auditor", "li.wei")[1]
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "registry.cli", "serve", "--data-dir",
+    server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--data-dir",
                                str(data), "--port", str(port)], cwd=ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

@@ -12,15 +12,15 @@ import time
 import urllib.request
 from pathlib import Path
 
-from tests.api.tokens import bearer
 from tests.e2e.test_readme_api import free_port, wait_for
-from tests.world import code, seed_data_folder
+from tests.support.tokens import bearer
+from tests.support.world import code, seed_data_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def cli(*argv: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "registry.cli", *argv], cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "cli", *argv], cwd=ROOT,
                           capture_output=True, text=True, check=False,
                           env={**os.environ, **(env or {})}, timeout=120)
 
@@ -43,13 +43,13 @@ def test_a_witness_cosigns_and_verifiers_require_it(tmp_path: Path) -> None:
         (tmp_path / f"{n}.vkey").write_text(done.stdout)
     wport, port = free_port(), free_port()
     witness = subprocess.Popen(
-        [sys.executable, "-m", "registry.cli", "witness", "serve", "--name",
+        [sys.executable, "-m", "cli", "witness", "serve", "--name",
          "witness.gdee.example/registry", "--key", str(tmp_path / "gdee.key"), "--log",
          f"surplus-registry.local/ledger={vkey}", "--state", str(tmp_path / "state.json"),
          "--port", str(wport)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     env = {**os.environ, "REGISTRY_WITNESSES": f"http://127.0.0.1:{wport} "
            + (tmp_path / "gdee.vkey").read_text().strip(), "REGISTRY_SIGN_INTERVAL_MS": "50"}
-    server = subprocess.Popen([sys.executable, "-m", "registry.cli", "serve", "--data-dir",
+    server = subprocess.Popen([sys.executable, "-m", "cli", "serve", "--data-dir",
                                str(data), "--port", str(port)], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

@@ -13,7 +13,7 @@ from registry.acting import LEGACY, actor_of
 from registry.bootstrap import build_registry
 from registry.events import stored_events, to_record
 from registry.replay import Fold, comparable
-from tests.world import build_world, issue
+from tests.support.world import build_world, issue
 
 
 def born_with_actor(topic: str) -> bool:

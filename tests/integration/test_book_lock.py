@@ -63,7 +63,7 @@ def test_sqlite_needs_no_lock(tmp_path: Path) -> None:
     app = build_registry({"REGISTRY_DATA_DIR": str(tmp_path)})
     try:
         with book_lock(app, "ENERGY-2025-GD"):
-            assert "_book_locks" not in app.__dict__
+            assert app.book_locks is None
     finally:
         app.close()
 

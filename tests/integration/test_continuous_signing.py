@@ -17,7 +17,7 @@ from registry.ledger_follower import (
     store_leaves,
 )
 from tests.integration.test_ledger_rederive import rewrite_leaf
-from tests.world import AT, code, seed_data_folder
+from tests.support.world import AT, code, seed_data_folder
 
 
 def eventually(condition: Callable[[], bool], *, rounds: int = 500) -> bool:

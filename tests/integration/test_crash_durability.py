@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 
 from registry.bootstrap import build_registry
-from tests.world import seed_data_folder
+from tests.support.world import seed_data_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ import pytest
 from domain.errors import InsufficientHoldings, NotFound
 from registry import directory, holds
 from tests.conftest import Factory
-from tests.world import build_world, issue
+from tests.support.world import build_world, issue
 
 COD = "COD-2025-MAOZHOU"
 AT = "2025-04-01T10:00:00+08:00"

@@ -18,7 +18,7 @@ from tests.integration.test_exchange_journeys import (
     check_books,
     exchange_world,
 )
-from tests.world import AT
+from tests.support.world import AT
 
 
 def _count_saves(app: Any, monkeypatch: pytest.MonkeyPatch) -> list[int]:

@@ -26,7 +26,7 @@ from registry.audit_matching import audit_matching
 from registry.bootstrap import Registry
 from registry.ledger_follower import store_leaves
 from registry.replay import comparable
-from tests.world import AT, World, build_world, issue
+from tests.support.world import AT, World, build_world, issue
 
 COD = "COD-2025-MAOZHOU"
 NOX = "NOX-2025-SHENZHEN"

@@ -14,7 +14,7 @@ from domain.errors import (
     InvalidState,
 )
 from registry.bootstrap import Registry, build_registry
-from tests.world import AT, World, build_world, code, issue
+from tests.support.world import AT, World, build_world, code, issue
 
 COD = "COD-2025-MAOZHOU"
 

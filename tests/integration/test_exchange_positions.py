@@ -6,7 +6,7 @@ from __future__ import annotations
 from domain.exchange.market import pool_ref
 from domain.exchange.orders import Cancel, Order
 from tests.integration.test_exchange_journeys import COD, PRICE, Factory, exchange_world
-from tests.world import AT
+from tests.support.world import AT
 
 LAST_VALID_DAY = "2030-12-31T10:00:00+08:00"  # 2025 vintage: valid five years after the year
 EXPIRED = "2031-01-02T10:00:00+08:00"

@@ -19,7 +19,7 @@ from tests.integration.test_exchange_journeys import (
     exchange_world,
 )
 from tests.integration.test_exchange_positions import carried_equal_fresh
-from tests.world import AT
+from tests.support.world import AT
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from cli import main
 from registry.bootstrap import build_registry
-from registry.cli import main
 from registry.leaves import leaf_format
 from registry.ledger_follower import (
     LedgerFollower,

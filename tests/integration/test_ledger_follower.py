@@ -13,7 +13,7 @@ import rfc8785
 
 from registry.bootstrap import build_registry
 from registry.ledger_follower import LedgerFollower, LedgerSettings, decode_leaf, open_ledger
-from tests.world import build_world, issue, seed_data_folder
+from tests.support.world import build_world, issue, seed_data_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 

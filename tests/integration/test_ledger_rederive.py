@@ -19,7 +19,7 @@ from ledger.log import LEAVES_FILE, TORN_DIR
 from ledger.records import MAGIC
 from registry.bootstrap import build_registry
 from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger, store_leaves
-from tests.world import seed_data_folder
+from tests.support.world import seed_data_folder
 
 HEADER = struct.Struct(">I4s")
 

@@ -11,7 +11,7 @@ from domain.exchange.orders import Cancel, Order
 from registry import holds
 from registry.bootstrap import Registry, build_registry
 from tests.integration.test_exchange_journeys import COD, PRICE, cash, check_books, exchange_world
-from tests.world import AT, World, issue
+from tests.support.world import AT, World, issue
 
 
 @pytest.fixture

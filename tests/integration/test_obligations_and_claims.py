@@ -7,7 +7,7 @@ import pytest
 
 from domain.errors import InvalidInput, ObligationRefused, OverlappingClaim
 from registry.bootstrap import Registry, build_registry
-from tests.world import AT, World, build_world, engage, issue, sha
+from tests.support.world import AT, World, build_world, engage, issue, sha
 
 
 @pytest.fixture

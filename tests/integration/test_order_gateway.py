@@ -11,7 +11,7 @@ from domain.exchange.orders import Order, Outcome
 from registry.bootstrap import Registry, build_registry
 from registry.order_gateway import OrderGateway
 from tests.integration.test_exchange_journeys import COD, NOX, PRICE, check_books, exchange_world
-from tests.world import AT, World
+from tests.support.world import AT, World
 
 
 def _exchange(tmp_path: Path) -> tuple[Registry, World, OrderGateway]:

@@ -13,7 +13,7 @@ from domain.errors import NotFound
 from domain.instrument import FIRST, LAST
 from registry import directory
 from tests.conftest import Factory
-from tests.world import build_world, issue
+from tests.support.world import build_world, issue
 
 COD = "COD-2025-MAOZHOU"
 AT = "2025-04-01T10:00:00+08:00"

@@ -18,7 +18,7 @@ from registry.leaves import event_key
 from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
 from registry.receipts import ReceiptError, receipt, verify_receipt
 from tests.integration.test_exchange_journeys import COD, exchange_world, trading_day
-from tests.world import World
+from tests.support.world import World
 
 
 @dataclass

@@ -11,7 +11,7 @@ from domain.errors import AlreadyExists, InsufficientHoldings, NotFound, Outside
 from domain.instrument import Instrument
 from registry.bootstrap import Registry
 from registry.replay import comparable
-from tests.world import AT, build_world, issue
+from tests.support.world import AT, build_world, issue
 
 Factory = Callable[[], Registry]
 
@@ -156,7 +156,7 @@ def test_state_survives_a_new_process_and_replay_equals_live_state(factory: Fact
 
 def test_snapshotted_catalogue_lists_every_enterprise(factory: Factory) -> None:
     from domain.catalogue import Catalogue
-    from tests.world import code
+    from tests.support.world import code
 
     app = factory()
     codes = [code(n, "91441900MA7C") for n in range(130)]  # past the snapshot interval

@@ -10,7 +10,7 @@ import pytest
 from domain.errors import AlreadyExists, InvalidInput, OutsideTradingZone, UnknownReference
 from registry.bootstrap import Registry, build_registry
 from registry.rulebook import builtin_rulebook
-from tests.world import AT, build_world, code, issue
+from tests.support.world import AT, build_world, code, issue
 
 #: air rights trade province-wide under this (illustrative) version
 PROVINCE_AIR: dict[str, Any] = {

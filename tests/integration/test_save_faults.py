@@ -29,7 +29,7 @@ from registry.storage import (
     stored_versions_plain,
 )
 from tests.integration.test_exchange_journeys import COD, PRICE, check_books, exchange_world, export
-from tests.world import AT
+from tests.support.world import AT
 
 Factory = Callable[[], Registry]
 

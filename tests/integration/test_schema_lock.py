@@ -14,7 +14,7 @@ import pytest
 
 from registry.bootstrap import build_registry
 from registry.schema_lock import SCHEMA_LOCK_KEY, connect_kwargs
-from tests import pgserver
+from tests.support import pgserver
 
 pytestmark = pytest.mark.postgres
 STARTERS = 4

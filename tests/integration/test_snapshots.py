@@ -13,7 +13,7 @@ from domain.exchange.orders import Order
 from domain.instrument import Instrument
 from registry.replay import comparable
 from tests.integration.test_exchange_journeys import COD, PRICE, Factory, exchange_world
-from tests.world import AT
+from tests.support.world import AT
 
 
 def replayed(app: Any, aggregate_id: Any, version: int) -> Any:

@@ -17,7 +17,7 @@ from registry.bootstrap import Registry, build_registry
 from registry.storage import OutcomeUnknown, StorageUnavailable
 from tests.integration.test_exchange_journeys import COD, PRICE, exchange_world
 from tests.integration.test_save_faults import assert_clean, cache_is_stored, version_gaps
-from tests.world import AT
+from tests.support.world import AT
 
 
 class DiskFull:

@@ -22,7 +22,7 @@ from tests.integration.test_exchange_journeys import (
     check_books,
     exchange_world,
 )
-from tests.world import World, code, issue
+from tests.support.world import World, code, issue
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from domain.exchange.orders import Cancel, Order
 from registry.bootstrap import Registry, build_registry
 from registry.order_gateway import OrderGateway
 from tests.integration.test_exchange_journeys import COD, NOX, PRICE, check_books, exchange_world
-from tests.world import AT, World, code
+from tests.support.world import AT, World, code
 
 POISONED = code(900)  # an enterprise in good standing whose cash postings cannot be applied
 ticks = st.integers(min_value=-3, max_value=3).map(lambda t: PRICE + t * 10_000)

@@ -26,7 +26,7 @@ from registry.book_lock import exchange_lock
 from registry.bootstrap import build_registry
 from registry.replay import comparable
 from tests.integration.test_exchange_journeys import COD, NOX, PRICE, check_books, exchange_world
-from tests.world import AT
+from tests.support.world import AT
 
 ROLES = ("dyeing", "paper", "electronics", "power")
 ticks = st.integers(min_value=-8, max_value=8).map(lambda t: PRICE + t * 10_000)

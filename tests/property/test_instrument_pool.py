@@ -25,7 +25,7 @@ from domain.instrument import FIRST, FROZEN, LAST, LOT, OWNER, REF, STATE, Instr
 from domain.instrument_pool import PoolIndex
 from registry.replay import comparable
 from registry.rulebook import CURRENT_RULES, rules
-from tests.world import AT, code
+from tests.support.world import AT, code
 
 POOL = "exchange:COD-2025-MAOZHOU"
 R = rules(CURRENT_RULES)

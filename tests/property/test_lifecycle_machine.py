@@ -27,7 +27,7 @@ from domain.expansion import SUBMITTED
 from registry import holds
 from registry.bootstrap import build_registry
 from tests.integration.test_exchange_journeys import COD, PRICE
-from tests.world import AT, build_world, code, issue
+from tests.support.world import AT, build_world, code, issue
 
 ticks = st.integers(min_value=-4, max_value=4).map(lambda t: PRICE + t * 10_000)
 lots = st.integers(min_value=1, max_value=8).map(lambda n: n * 1_000)

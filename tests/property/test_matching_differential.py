@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from domain.matching import OrderBook, OrderRejected
-from tests.reference_matcher import ReferenceMatcher
+from tests.support.reference_matcher import ReferenceMatcher
 
 RULES: dict[str, Any] = {
     "tick": 5,

@@ -19,7 +19,7 @@ from domain.instrument import FIRST, LAST, STATES, Instrument
 from registry.bootstrap import build_registry
 from registry.events import stored_events, to_record
 from registry.replay import Fold, comparable
-from tests.world import AT, build_world, issue
+from tests.support.world import AT, build_world, issue
 
 KINDS = ("COD", "NOX")
 VINTAGES = (2021, 2023, 2025)

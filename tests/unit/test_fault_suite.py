@@ -25,7 +25,7 @@ from loadtests.faults import DEFAULT_ROUNDS, KINDS, parse_rounds
 from loadtests.load_checks import StoredRequests
 from loadtests.load_world import Manifest
 from registry.bootstrap import build_registry
-from tests.world import AT, code
+from tests.support.world import AT, code
 
 
 @pytest.mark.parametrize(("status", "problem", "error", "outcome"), [

@@ -10,7 +10,7 @@ from domain.enterprise import Enterprise
 from domain.errors import CreditRestricted, InsufficientHoldings, OutsideTradingZone
 from domain.instrument import FIRST, LAST, Instrument
 from registry.rulebook import CURRENT_RULES, rules
-from tests.world import AT, code
+from tests.support.world import AT, code
 
 R = rules(CURRENT_RULES)
 

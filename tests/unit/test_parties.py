@@ -16,7 +16,7 @@ from domain.errors import (
     UnknownReference,
 )
 from domain.expansion import APPROVED, REJECTED, ExpansionApplication
-from tests.world import AT, code
+from tests.support.world import AT, code
 
 
 def firm(**overrides: object) -> Enterprise:

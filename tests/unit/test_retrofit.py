@@ -7,7 +7,7 @@ import pytest
 from domain.agency import Agency
 from domain.errors import AgencyNotEligible, InvalidInput, InvalidState, NoSurplus
 from domain.retrofit import CONFIRMED, REVOKED, VERIFIED, Retrofit
-from tests.world import AT, code, sha
+from tests.support.world import AT, code, sha
 
 H = sha("report")  # the baseline audit's report
 HP = sha("post-report")

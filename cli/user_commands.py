@@ -11,7 +11,7 @@ import os
 import secrets
 import sys
 
-from registry.cli.base import (
+from cli.base import (
     CliError,
     Context,
     Subparsers,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from registry.cli.base import (
+from cli.base import (
     EXIT_FAILURE,
     CliError,
     Context,

@@ -9,7 +9,7 @@ the service (`ServiceBusy`, exit 3); and a service starting meanwhile waits for 
 to finish instead of finding its ledger taken. Reading commands take no lock and work beside
 the service.
 
-With ``--workers N`` the supervisor holds the claim (`registry.cli.workers`).
+With ``--workers N`` the supervisor holds the claim (`cli.workers`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from registry.cli.base import CliError
+from cli.base import CliError
 
 SERVE_LOCK = "serve.lock"
 #: how long a starting service waits for CLI commands still writing to the data folder

@@ -17,9 +17,9 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from registry.bootstrap import build_registry
 from registry.seed_users import issue_in, issue_many
-from tests.api.tokens import approve
 from tests.integration.test_exchange_journeys import COD, NOX, PRICE, exchange_world
-from tests.world import World
+from tests.support.tokens import approve
+from tests.support.world import World
 
 __all__ = ["COD", "NOX", "PRICE", "Exchange", "open_exchange"]
 

@@ -17,7 +17,7 @@ import argparse
 import json
 from pathlib import Path
 
-from registry.cli.base import (
+from cli.base import (
     EXIT_FAILURE,
     CliError,
     Context,
@@ -25,6 +25,7 @@ from registry.cli.base import (
     add_command,
     add_group,
     fail,
+    read_text,
 )
 
 
@@ -58,7 +59,6 @@ def check_witnesses(ctx: Context, note: str) -> str | None:
     """A line naming the witnesses that cosigned ``note``, or None when none were named;
     CliError for a bad quorum, QuorumError when too few cosigned."""
     from ledger.witness import verify_quorum
-    from registry.cli.ledger_commands import read_text
 
     keys = [read_text(f, "witness key").strip() for f in ctx.args.witness]
     if not keys:
@@ -73,7 +73,6 @@ def check_witnesses(ctx: Context, note: str) -> str | None:
 
 
 def cmd_receipt_verify(ctx: Context) -> int | None:
-    from registry.cli.ledger_commands import read_text
     from registry.receipts import ReceiptError, verify_receipt
 
     args = ctx.args

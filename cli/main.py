@@ -14,10 +14,8 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 
-from domain.errors import RegistryError
-from registry.acting import acting
-from registry.cli.api_commands import add_serve_commands, add_token_commands
-from registry.cli.base import (
+from cli.api_commands import add_serve_commands, add_token_commands
+from cli.base import (
     EXIT_BUSY,
     EXIT_FAILURE,
     EXIT_OK,
@@ -29,10 +27,10 @@ from registry.cli.base import (
     compose_env,
     fail,
 )
-from registry.cli.exchange_commands import add_exchange_commands
-from registry.cli.ledger_commands import add_audit_commands, add_ledger_commands
-from registry.cli.receipt_commands import add_receipt_commands
-from registry.cli.registry_commands import (
+from cli.exchange_commands import add_exchange_commands
+from cli.ledger_commands import add_audit_commands, add_ledger_commands
+from cli.receipt_commands import add_receipt_commands
+from cli.registry_commands import (
     add_agency_commands,
     add_demo_command,
     add_enterprise_commands,
@@ -40,12 +38,14 @@ from registry.cli.registry_commands import (
     add_query_commands,
     add_retrofit_commands,
 )
-from registry.cli.report_commands import add_report_commands
-from registry.cli.rights_commands import add_right_commands
-from registry.cli.sampling_commands import add_sampling_commands
-from registry.cli.serving import ServiceBusy
-from registry.cli.user_commands import add_user_commands
-from registry.cli.witness_commands import add_witness_commands
+from cli.report_commands import add_report_commands
+from cli.rights_commands import add_right_commands
+from cli.sampling_commands import add_sampling_commands
+from cli.serving import ServiceBusy
+from cli.user_commands import add_user_commands
+from cli.witness_commands import add_witness_commands
+from domain.errors import RegistryError
+from registry.acting import acting
 
 
 def build_parser() -> Parser:
@@ -115,8 +115,8 @@ def main(argv: list[str] | None = None, *, env: Mapping[str, str] | None = None)
 def claim_for(ctx: Context) -> AbstractContextManager[None]:
     """A command that writes the store or the ledger holds the shared serve claim of its data
     folder while it runs, and is refused before it writes anything if ``registry serve`` holds
-    it (`registry.cli.serving`); other commands run beside the service."""
-    from registry.cli.serving import writing_beside_no_service
+    it (`cli.serving`); other commands run beside the service."""
+    from cli.serving import writing_beside_no_service
 
     if ctx.args.beside_service != "refuse" or ctx.settings.store == "memory":
         return contextlib.nullcontext()

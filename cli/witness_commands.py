@@ -15,9 +15,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from cli.api_commands import port
+from cli.base import CliError, Context, Subparsers, add_command, add_group, read_text
 from ledger.witness import Cosigner
-from registry.cli.api_commands import port
-from registry.cli.base import CliError, Context, Subparsers, add_command, add_group
 
 MAX_BODY = 64 * 1024
 
@@ -61,7 +61,6 @@ def cmd_witness_vkey(ctx: Context) -> None:
 
 def cmd_witness_serve(ctx: Context) -> None:
     from ledger.witness import Witness
-    from registry.cli.ledger_commands import read_text
 
     logs: dict[str, list[str]] = {}
     for item in ctx.args.log:

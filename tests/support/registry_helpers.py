@@ -1,5 +1,5 @@
 """Helpers of the registry-area API tests: a client with real bearer tokens per role, and the
-problem+json check. The fixtures that build it live in ``tests.api.registry_world``."""
+problem+json check. The fixtures that build it live in ``tests.support.registry_world``."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from registry.seed_users import issue_in
-from tests.world import ENTERPRISES, World, code
+from tests.support.world import ENTERPRISES, World, code
 
 COD = "COD-2025-MAOZHOU"
 PROBLEM = "application/problem+json"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from registry.cli.base import (
+from cli.base import (
     EXIT_FAILURE,
     CliError,
     Context,
@@ -23,7 +23,7 @@ from registry.cli.base import (
     fail,
     year,
 )
-from registry.cli.registry_commands import add_evidence_arguments, report_digest
+from cli.registry_commands import add_evidence_arguments, report_digest
 
 
 def add_sampling_commands(subparsers: Subparsers) -> None:

@@ -10,7 +10,7 @@ import base64
 import sys
 from pathlib import Path
 
-from registry.cli.base import (
+from cli.base import (
     EXIT_FAILURE,
     CliError,
     Context,
@@ -21,10 +21,11 @@ from registry.cli.base import (
     fail,
     position,
     progress_bar,
+    read_text,
 )
-from registry.cli.receipt_commands import add_witness_arguments, check_witnesses
-from registry.cli.report_commands import add_audit_zones_command
-from registry.cli.sampling_commands import add_audit_sample_command
+from cli.receipt_commands import add_witness_arguments, check_witnesses
+from cli.report_commands import add_audit_zones_command
+from cli.sampling_commands import add_audit_sample_command
 
 
 def add_ledger_commands(subparsers: Subparsers) -> None:
@@ -81,13 +82,6 @@ def add_audit_commands(subparsers: Subparsers) -> None:
     p.add_argument("directory", metavar="DIR", help="an export folder")
     add_audit_sample_command(audit)
     add_audit_zones_command(audit)
-
-
-def read_text(path: Path, what: str) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise CliError(f"cannot read {what} {str(path)!r}: {getattr(e, 'strerror', e)}") from None
 
 
 def cmd_export(ctx: Context) -> None:

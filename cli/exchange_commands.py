@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from registry.cli.base import (
+from cli.base import (
     Context,
     Subparsers,
     add_command,

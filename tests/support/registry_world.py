@@ -1,6 +1,6 @@
 """Fixtures of the registry-area API tests (used as a pytest plugin): a seeded data folder
-(tests.world: five enterprises, three accredited agencies, retrofit RF-1 issued 800 kg COD to
-``dyeing``, 300 of them transferred to ``paper``) copied per test, and a client over it."""
+(tests.support.world: five enterprises, three accredited agencies, retrofit RF-1 issued 800 kg
+COD to ``dyeing``, 300 of them transferred to ``paper``) copied per test, and a client over it."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from registry.bootstrap import build_registry
 from registry.seed_users import issue_many
-from tests.api.registry_helpers import Api, world_codes
-from tests.world import seed_data_folder
+from tests.support.registry_helpers import Api, world_codes
+from tests.support.world import seed_data_folder
 
 #: the principals of the tests, whose users and tokens the template already holds (a token
 #: minted during a test would be an event of its own)

@@ -1,6 +1,6 @@
 """Fixtures of API tests that change the data folder itself (tokens, idempotency records,
-limits), used as a pytest plugin: the world of `tests.world.seed_data_folder` in the test's own
-folder, and a client over it."""
+limits), used as a pytest plugin: the world of `tests.support.world.seed_data_folder` in the
+test's own folder, and a client over it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from tests.world import seed_data_folder
+from tests.support.world import seed_data_folder
 
 
 @pytest.fixture

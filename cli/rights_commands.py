@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry.cli.base import (
+from cli.base import (
     Context,
     Subparsers,
     add_command,

@@ -6,7 +6,7 @@ import argparse
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from registry.cli.base import (
+from cli.base import (
     CliError,
     Context,
     Subparsers,
@@ -43,7 +43,7 @@ def cmd_serve(ctx: Context) -> int | None:
     import uvicorn
 
     from api.app import create_app
-    from registry.cli.serving import ServeClaim
+    from cli.serving import ServeClaim
     from registry.gc_pause import settle_heap
 
     a = ctx.args
@@ -54,14 +54,14 @@ def cmd_serve(ctx: Context) -> int | None:
         raise CliError(f"the {ctx.settings.store} store has one writer process: several "
                        "--workers need REGISTRY_STORE=postgres")
     url = f"http://{a.host}:{a.port}"
-    # held until the process ends: CLI writes beside it are refused (registry.cli.serving)
+    # held until the process ends: CLI writes beside it are refused (cli.serving)
     claim = ServeClaim(ctx.data_dir, url=url, workers=a.workers)
     try:
         workers = f", {a.workers} workers" if a.workers > 1 else ""
         print(f"Surplus Registry API on {url}/docs, console on {url}/console/ "
               f"(data: {ctx.data_dir}{workers})", flush=True)
         if a.workers > 1:
-            from registry.cli.workers import WorkerApp, supervise
+            from cli.workers import WorkerApp, supervise
 
             return supervise(WorkerApp(dict(ctx.env)), host=a.host, port=a.port,
                              workers=a.workers, log_level="warning",

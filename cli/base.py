@@ -7,8 +7,8 @@ Handlers parse nothing themselves: the parser converts arguments (credit codes, 
 ISO times) and the handler does one registry call and prints the result.
 
 Times are passed to the registry explicitly: ``--at`` on every writing command, defaulting to the
-current time in China Standard Time (Asia/Shanghai, +08:00), read here, in the CLI layer — the
-domain never reads a clock.
+current time in China Standard Time (Asia/Shanghai, +08:00), read from the product's one clock
+(`registry.clock`) in the CLI layer — the domain never reads a clock.
 
 Bad input — argument syntax, malformed JSON, amounts that are not whole kg / kgce, every refusal
 of the domain (``RegistryError``), bad settings — prints ONE line ``registry: error: …`` on stderr
@@ -24,32 +24,28 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from domain.credit_code import validate_credit_code
 from domain.errors import InvalidCreditCode
+from registry.clock import now
 
 if TYPE_CHECKING:
     from ledger.log import Ledger
-    from registry.bootstrap import Registry
+    from registry.bootstrap import Registry, Services
     from registry.config import Settings
     from registry.ledger_follower import LedgerFollower
 
-#: China Standard Time has had no daylight saving since 1991: a fixed offset is exact.
-CHINA_TIME = timezone(timedelta(hours=8), "Asia/Shanghai")
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
-#: refused before writing anything: the data folder is served (`registry.cli.serving`)
+#: refused before writing anything: the data folder is served (`cli.serving`)
 EXIT_BUSY = 3
 
 
 class CliError(Exception):
     """Bad input found by the command line itself; reported like a domain refusal."""
-
-
-def now_in_china() -> str:
-    return datetime.now(CHINA_TIME).isoformat(timespec="seconds")
 
 
 # -- the parser --------------------------------------------------------------------------------
@@ -71,7 +67,7 @@ Handler = Callable[["Context"], int | None]
 
 
 #: what a command does beside a running ``registry serve`` of its data folder
-#: (`registry.cli.serving`): ``refuse`` before writing anything (it writes the store or the
+#: (`cli.serving`): ``refuse`` before writing anything (it writes the store or the
 #: ledger), or ``run`` (it reads, or writes only what the service shares safely: tokens)
 BESIDE_SERVICE = ("refuse", "run")
 
@@ -228,12 +224,18 @@ class Context:
             raise CliError(str(e)) from None
 
     @cached_property
-    def registry(self) -> Registry:
-        from registry.bootstrap import build_registry
+    def services(self) -> Services:
+        """The composition root's parts for this command's environment (`registry.bootstrap`):
+        each opened on first use, so a command opens only what it uses."""
+        from registry.bootstrap import Services
 
+        return Services(self.env)
+
+    @property
+    def registry(self) -> Registry:
         self.settings  # noqa: B018 - bad settings are bad input, reported as such
         try:
-            return build_registry(self.env)
+            return self.services.registry
         except OSError as e:
             raise CliError(f"cannot use data folder {self.data_dir!r}: {e.strerror or e}"
                            ) from None
@@ -242,15 +244,14 @@ class Context:
     def data_dir(self) -> str:
         return self.env["REGISTRY_DATA_DIR"]
 
-    @cached_property
+    @property
     def ledger(self) -> Ledger:
         """The ledger of this data folder, opened (and its signing key created) on first use."""
         from ledger.errors import LedgerError
         from ledger.keys import KeyFileError
-        from registry.ledger_follower import LedgerSettings, open_ledger
 
         try:
-            return open_ledger(LedgerSettings.from_env(self.env))
+            return self.services.ledger
         except (LedgerError, KeyFileError, ValueError) as e:
             raise CliError(f"ledger: {e}") from None
         except OSError as e:
@@ -260,7 +261,7 @@ class Context:
         """Bring the ledger up to date with the event store: one leaf per committed event.
         ``only_if_open``: do nothing unless this command opened the store (offline commands
         such as ``ledger verify`` never create a data folder)."""
-        if only_if_open and "registry" not in self.__dict__:
+        if only_if_open and not self.services.opened():
             return 0
         if self.settings.store == "memory":
             return 0
@@ -268,28 +269,18 @@ class Context:
             return self.follower().catch_up(progress=tick)
 
     def follower(self) -> LedgerFollower:
-        """The one follower of this command's registry and ledger (it holds the leaf check
-        the ledger runs before signing, and the leaf encoder)."""
-        from registry.ledger_follower import LedgerFollower, LedgerSettings
-
-        if "_follower" not in self.__dict__:
-            settings = LedgerSettings.from_env(self.env)
-            self.__dict__["_follower"] = LedgerFollower(
-                self.registry, self.ledger, checkpoint_every=settings.checkpoint_every,
-                seal=settings.seal_key())
-        follower: LedgerFollower = self.__dict__["_follower"]
-        return follower
+        """The one follower of this command's registry and ledger."""
+        self.registry  # noqa: B018 - each part reports its own bad input
+        self.ledger  # noqa: B018
+        return self.services.follower
 
     def close(self) -> None:
-        if "ledger" in self.__dict__:
-            self.ledger.close()
-        if "registry" in self.__dict__:
-            self.registry.close()
+        self.services.close()
 
     @cached_property
     def at(self) -> str:
         given: str | None = getattr(self.args, "at", None)
-        return given or now_in_china()
+        return given or now()
 
 
 class progress_bar:  # noqa: N801 - used like a function in ``with`` statements
@@ -322,6 +313,13 @@ def compose_env(args: argparse.Namespace, base: Mapping[str, str] | None) -> dic
     env = dict(os.environ if base is None else base)
     env["REGISTRY_DATA_DIR"] = args.data_dir or env.get("REGISTRY_DATA_DIR") or "data"
     return env
+
+
+def read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise CliError(f"cannot read {what} {str(path)!r}: {getattr(e, 'strerror', e)}") from None
 
 
 def fail(message: str, status: int) -> int:

@@ -7,8 +7,7 @@ import hashlib
 import sys
 from typing import Any
 
-from domain.reference import BASINS, KINDS, PREFECTURES, SECTORS
-from registry.cli.base import (
+from cli.base import (
     CliError,
     Context,
     Parser,
@@ -26,6 +25,7 @@ from registry.cli.base import (
     upper,
     year,
 )
+from domain.reference import BASINS, KINDS, PREFECTURES, SECTORS
 
 # -- demo --------------------------------------------------------------------------------------
 

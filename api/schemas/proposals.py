@@ -1,0 +1,42 @@
+"""The request and response bodies of ``api.routes.proposals``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.proposal import Proposal
+
+
+class ProposalPublic(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    action: str
+    params: dict[str, Any]
+    subject: str
+    state: str
+    proposed_by: str
+    proposed_at: str
+    expires_at: str
+    decided_by: str | None
+    decided_at: str | None
+    reason: str | None
+
+    @classmethod
+    def of(cls, p: Proposal, at: str) -> ProposalPublic:
+        return cls(id=p.proposal_id, action=p.action, params=p.params, subject=p.subject,
+                   state=p.state_at(at), proposed_by=p.proposed_by, proposed_at=p.proposed_at,
+                   expires_at=p.expires_at, decided_by=p.decided_by, decided_at=p.decided_at,
+                   reason=p.reason)
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class Approved(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    proposal: ProposalPublic
+    result: Any = Field(None, description="what the act answers (a balance, lots, surplus…)")

@@ -1,7 +1,0 @@
-"""``python -m registry.cli``."""
-
-import sys
-
-from registry.cli.main import main
-
-sys.exit(main())
