@@ -39,7 +39,7 @@ from api.console.render import page
 from api.console.roles import Memo, Refusal, attempt, posted, signed_in
 from api.console.sessions import Session
 from api.console.terms import N_
-from api.deps import CHINA, PageParams, StateDep
+from api.deps import PageParams, StateDep
 from api.routes import (
     agreements,
     auctions,
@@ -56,6 +56,7 @@ from api.schemas.markets import InstrumentPath, OrderAmend, OrderIdPath, OrderIn
 from api.schemas.trades import TradeIdPath
 from api.state import AppState
 from domain.errors import NotFound
+from registry.clock import CHINA_TIME
 from registry.market_data import FEED_LEVELS
 
 router = APIRouter(prefix="/console/enterprise", include_in_schema=False)
@@ -397,7 +398,7 @@ def report_year(request: Request,
                 year: Annotated[int | None, Query(ge=2000, le=2100)] = None) -> Response:
     """The report of ``year`` (the year form's answer), this year's by default."""
     _me(request)
-    return RedirectResponse(f"/console/enterprise/report/{year or datetime.now(CHINA).year}",
+    return RedirectResponse(f"/console/enterprise/report/{year or datetime.now(CHINA_TIME).year}",
                             status_code=303)
 
 

@@ -17,13 +17,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from api.auth import CurrentUser
 from api.deps import OwnEnterprise, Page, PageDep, RegistryDep, not_found, now, paginate
 from api.errors import ApiError
 from api.reruns import is_rerun, stored_approval
-from api.routes.proposals import Decision, ProposalPublic, State, _plain
+from api.routes.proposals import Decision, State, _plain
+from api.schemas.representatives import Confirmed, RequestPublic, Setting, SettingChange
 from api.tokens import Principal
 from domain.errors import InvalidState, NotFound
 from domain.proposal import Proposal
@@ -39,36 +39,7 @@ REQUESTED: dict[int | str, dict[str, Any]] = {
                          "enterprise confirms it (`/enterprises/{code}/requests/{id}/confirm`)"}}
 
 
-class RequestPublic(ProposalPublic):
-    """A representative's request inside ``enterprise``, waiting for a second one."""
-
-    enterprise: str
-
-    @classmethod
-    def of(cls, p: Proposal, at: str) -> RequestPublic:
-        base = ProposalPublic.of(p, at).model_dump()
-        return cls(**base, enterprise=str(p.enterprise))
-
-
 REQUESTED[202]["model"] = RequestPublic
-
-
-class Confirmed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    request: RequestPublic
-    result: Any = Field(None, description="what the act answers (the setting now in force…)")
-
-
-class Setting(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    enterprise: str
-    required: bool = Field(description="a transfer or an agreement out of the account needs "
-                                       "a second representative's confirmation")
-
-
-class SettingChange(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    required: bool
 
 
 def requested(registry: Registry, response: Response, user: Principal, action: str,

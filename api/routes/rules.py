@@ -4,30 +4,15 @@ at ``/proposals/{id}/approve``."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Administrator, Auditor, RegistryDep, now
 from api.routes.proposals import PROPOSED, ProposalPublic, proposed
+from api.schemas.rules import Adoption, RulesPublic
 
 router = APIRouter(prefix="/rules", tags=["rules"])
-
-
-class RulesPublic(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    versions: list[str]
-    in_force: str = Field(description="the version in force today (issuance, new instruments)")
-    history: list[dict[str, Any]] = Field(description="every adoption, oldest first")
-
-
-class Adoption(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    version: Annotated[str, Field(min_length=1, max_length=64)]
-    effective_from: Annotated[str | None, Field(
-        pattern=r"^\d{4}-\d{2}-\d{2}$",
-        description="ISO date it is in force from (default: the approval's day)")] = None
 
 
 @router.get("")
