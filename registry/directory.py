@@ -15,6 +15,7 @@ from domain.errors import NotFound
 from domain.expansion import ExpansionApplication
 from domain.instrument import FIRST, FROZEN, LAST, LOT, REF, STATE, Instrument, serial_label
 from domain.retrofit import BASELINE_AUDITED, POST_AUDITED, REGISTERED, Retrofit
+from registry.log_reader import LogReader
 from registry.queries import BALANCE_COLUMNS
 
 if TYPE_CHECKING:
@@ -110,28 +111,25 @@ def position_of(registry: Registry, *, aggregate_id: UUID, topic: str, after: in
 
     The API reads the position before a command and looks for the command's event after it,
     so the scan covers only what was committed meanwhile."""
-    start = after + 1
-    while True:
-        notifications = registry.recorder.select_notifications(start, 500)
-        if not notifications:
-            return None
-        for n in notifications:
-            if n.originator_id != aggregate_id or n.topic != topic:
-                continue
-            event = registry.mapper.to_domain_event(n)
-            if all(getattr(event, k, None) == v for k, v in match.items()):
-                return int(n.id)
-        start = notifications[-1].id + 1
+    log = LogReader(registry, position=after, page=500)
+    for n in log.notifications():
+        if n.originator_id != aggregate_id or n.topic != topic:
+            continue
+        event = log.decode(n)
+        if all(getattr(event, k, None) == v for k, v in match.items()):
+            return int(n.id)
+    return None
 
 
 
 def holding_event_at(registry: Registry, position: int) -> tuple[str, Any, set[str]] | None:
     """The instrument event at log ``position`` as (event name, event, the enterprises it
     names as owner, seller or buyer); None when the position holds no instrument event."""
-    found = registry.recorder.select_notifications(position, 1)
-    if not found or found[0].id != position:
+    log = LogReader(registry)
+    found = log.at(position)
+    if found is None:
         return None
-    event = registry.mapper.to_domain_event(found[0])
+    event = log.decode(found)
     if not isinstance(event, Instrument.Event):
         return None
     parties = {getattr(event, k) for k in ("owner", "seller", "buyer") if getattr(event, k, None)}

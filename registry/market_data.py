@@ -26,6 +26,7 @@ from eventsourcing.application import Application
 
 from domain.exchange.market import ACCOUNT, REMAINING, Market
 from domain.topics import PREFIX
+from registry.log_reader import LogReader
 
 MARKET = f"{PREFIX}:Market."
 AGREEMENT = f"{PREFIX}:Agreement."
@@ -88,8 +89,7 @@ class MarketData:
     def __init__(self, app: Application[Any], *, feed_size: int = 10_000,
                  page: int = 1000) -> None:
         self.app = app
-        self.page = page
-        self.position = 0
+        self.log = LogReader(app, page=page)
         self.lock = threading.RLock()
         self.closed = False
         self.notes = 0  # counts `notify` calls: pollers refresh when it moved
@@ -116,16 +116,18 @@ class MarketData:
         """Fold every event committed since the last refresh; returns how many were read."""
         with self.lock:
             read = 0
-            while True:
-                batch = self.app.recorder.select_notifications(self.position + 1, self.page)
-                if not batch:
-                    break
+            decode = self.log.decode
+            for batch in self.log.pages():
                 for n in batch:
                     if n.topic.startswith((MARKET, AGREEMENT, AUCTION)):
-                        self._fold(n.id, n.topic, self.app.mapper.to_domain_event(n))
-                self.position = batch[-1].id
+                        self._fold(n.id, n.topic, decode(n))
                 read += len(batch)
             return read
+
+    @property
+    def position(self) -> int:
+        """The id of the last notification folded."""
+        return self.log.position
 
     def _fold(self, position: int, topic: str, event: Any) -> None:
         name = topic.rsplit(".", 2)[-2]
