@@ -35,7 +35,6 @@ from registry.app import BACKOFF_SECONDS, MAX_ATTEMPTS, RegistryBase, command, i
 from registry.book_lock import exchange_lock
 from registry.exchange_modes import TradingModeCommands
 from registry.exchange_writer import ExchangeWriter
-from registry.gc_pause import gc_paused
 from registry.lifecycle import Changes, LifecycleCommands
 from registry.sessions import SessionCommands
 from registry.storage import unavailable
@@ -65,7 +64,7 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
         w = self._writer()
         # one market write at a time, across processes too (`exchange_lock`: batches of
         # different books write the same cash accounts); the collector pauses once we write
-        with exchange_lock(self), gc_paused():
+        with exchange_lock(self), self.speedups.batch_gc():
             for attempt in range(MAX_ATTEMPTS):
                 try:
                     w.sync()
@@ -211,7 +210,7 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
     def market(self, instrument: str) -> Market:
         """The market as stored (a fresh copy, rebuilt from its events: every batch is matched
         again, so the collector is paused as for a batch, which halves the rebuild)."""
-        with gc_paused():
+        with self.speedups.batch_gc():
             m: Market = self._get(Market, Market.create_id(instrument), f"market {instrument}")
         return m
 
