@@ -33,6 +33,7 @@ from domain.enterprise import Enterprise
 from domain.errors import AlreadyExists, InsufficientHoldings, InvalidInput, NotFound
 from domain.instrument_pool import PoolIndex, plan_batch
 from domain.quantities import check_quantity
+from domain.records import FIRST, FROZEN, LAST, LOT, OWNER, REF, STATE, Block
 from domain.reference import kind_info
 from domain.rules import TradingRules
 from domain.topics import aggregate_topic, event_topic, natural_id
@@ -45,8 +46,7 @@ EXPIRED = "expired"
 REVOKED = "revoked"
 STATES = (AVAILABLE, RESERVED, CONSUMED, RETIRED, EXPIRED, REVOKED)
 
-# Block layout (a list, so snapshots transcode it): first, last, owner, state, lot, ref, frozen.
-FIRST, LAST, OWNER, STATE, LOT, REF, FROZEN = range(7)
+# Blocks are lists in the state (so snapshots transcode them), laid out as `Block`'s fields.
 
 #: "leave this field as it is" for `Instrument._apply`
 _KEEP: Any = object()
@@ -142,11 +142,26 @@ class Instrument(Aggregate):
     def issued(self) -> int:
         return self.next_serial - 1
 
-    def block_of(self, serial: int) -> list[Any]:
+    def block_of(self, serial: int) -> Block:
+        """The block holding unit ``serial``."""
         for b in self.blocks.values():
             if b[FIRST] <= serial <= b[LAST]:
-                return b
+                return Block(*b)
         raise NotFound(f"serial {serial} has not been issued in {self.code}")
+
+    def block_record(self, first: int) -> Block:
+        """The block starting at serial ``first``."""
+        return Block(*self.blocks[str(first)])
+
+    def block_records(self) -> Iterator[Block]:
+        """Every block, in no particular order."""
+        for b in self.blocks.values():
+            yield Block(*b)
+
+    def blocks_of(self, owner: str) -> list[Block]:
+        """``owner``'s blocks in serial order."""
+        blocks = self.blocks
+        return [Block(*blocks[str(first)]) for first in self.owned.get(owner, ())]
 
     def reserved_under(self, ref: str) -> int:
         return sum(b[LAST] - b[FIRST] + 1 for b in self.blocks.values()

@@ -22,11 +22,10 @@ from typing import Any
 
 from domain.errors import InsufficientHoldings
 from domain.quantities import check_quantity
+from domain.records import FIRST, FROZEN, LAST, LOT, OWNER, REF, STATE
 
 AVAILABLE = "available"
 RESERVED = "reserved"
-# Block layout, as in `domain.instrument`: first, last, owner, state, lot, ref, frozen.
-FIRST, LAST, OWNER, STATE, LOT, REF, FROZEN = range(7)
 
 Block = list[Any]
 

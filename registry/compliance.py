@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.confirmed_right import ConfirmedRight
 from domain.enterprise import Enterprise
-from domain.instrument import OWNER, Instrument
+from domain.instrument import Instrument
 from domain.reference import kind_info
 from domain.retrofit import Retrofit
 from registry.events import stored_events
@@ -69,7 +69,7 @@ class _Figures:
 
 def _moved_units(before: Instrument, moves: list[list[int]], owner: str) -> int:
     return sum(last - first + 1 for block_first, first, last in moves
-               if before.blocks[str(block_first)][OWNER] == owner)
+               if before.block_record(block_first).owner == owner)
 
 
 def enterprise_report_from(events: Iterable[tuple[int, Any]], enterprise: str,

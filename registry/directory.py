@@ -13,7 +13,7 @@ from uuid import UUID
 
 from domain.errors import NotFound
 from domain.expansion import ExpansionApplication
-from domain.instrument import FIRST, FROZEN, LAST, LOT, REF, STATE, Instrument, serial_label
+from domain.instrument import Instrument, serial_label
 from domain.retrofit import BASELINE_AUDITED, POST_AUDITED, REGISTERED, Retrofit
 from registry.log_reader import LogReader
 from registry.queries import BALANCE_COLUMNS
@@ -46,11 +46,10 @@ def expansions(registry: Registry, *, enterprise: str | None = None) -> list[Exp
 
 def _balance(instrument: Instrument, owner: str) -> dict[str, Any]:
     per = dict.fromkeys(BALANCE_COLUMNS, 0)
-    for first in instrument.owned.get(owner, ()):
-        b = instrument.blocks[str(first)]
-        n = b[LAST] - b[FIRST] + 1
-        per[b[STATE]] += n
-        if b[FROZEN]:
+    for b in instrument.blocks_of(owner):
+        n = b.quantity
+        per[b.state] += n
+        if b.frozen:
             per["frozen"] += n
     return {"enterprise": owner, "instrument": instrument.code, **per}
 
@@ -78,10 +77,10 @@ def holding(registry: Registry, enterprise: str, instrument: str) -> dict[str, A
     with registry.reading_instrument(instrument) as i:
         row = _balance(i, enterprise)
         row["blocks"] = [
-            {"first": b[FIRST], "last": b[LAST],
-             "serials": serial_label(i.code, b[FIRST], b[LAST]), "state": b[STATE],
-             "lot": b[LOT], "ref": b[REF], "frozen": b[FROZEN]}
-            for b in (i.blocks[str(f)] for f in i.owned.get(enterprise, ()))
+            {"first": b.first, "last": b.last,
+             "serials": serial_label(i.code, b.first, b.last), "state": b.state,
+             "lot": b.lot, "ref": b.ref, "frozen": b.frozen}
+            for b in i.blocks_of(enterprise)
         ]
     return row
 

@@ -382,7 +382,8 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
             # whatever is left: never more than the pool holds beyond the seller's other
             # orders and sales (a lifecycle change may have taken units from under it)
             seller = trade["seller"]
-            others = sum(o[3] for o in m.orders.values() if o[0] == seller and o[1] == "S")
+            others = sum(o.remaining for o in m.orders.values()
+                         if o.account == seller and o.side == "S")
             others += sum(t["qty"] for t in m.pending.values() if t["seller"] == seller)
             held = i.reservations().get(pool_ref(instrument), {}).get(seller, 0)
             i.settle_batch(pool=pool_ref(instrument), reserve={}, transfers=[],

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from domain.errors import NotFound
-from domain.instrument import FIRST, FROZEN, LAST, LOT, STATE, STATES, Instrument, serial_label
+from domain.instrument import STATES, Instrument, serial_label
 from domain.retrofit import Retrofit
 from domain.topics import event_topic
 from registry.app import instrument_id
@@ -271,11 +271,11 @@ def _missing() -> Any:
 def _units_per_lot(instrument: Instrument) -> dict[str, dict[str, int]]:
     """lot id -> unit state -> units, with ``frozen`` counted besides their state."""
     out: dict[str, dict[str, int]] = {}
-    for b in instrument.blocks.values():
-        per = out.setdefault(b[LOT], {})
-        n = b[LAST] - b[FIRST] + 1
-        per[b[STATE]] = per.get(b[STATE], 0) + n
-        if b[FROZEN]:
+    for b in instrument.block_records():
+        per = out.setdefault(b.lot, {})
+        n = b.quantity
+        per[b.state] = per.get(b.state, 0) + n
+        if b.frozen:
             per["frozen"] = per.get("frozen", 0) + n
     return out
 

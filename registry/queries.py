@@ -7,7 +7,7 @@ import io
 from typing import TYPE_CHECKING, Any
 
 from domain.errors import InvalidInput
-from domain.instrument import FIRST, FROZEN, LAST, LOT, OWNER, REF, STATE, Instrument
+from domain.instrument import Instrument
 from domain.retrofit import Retrofit
 from registry.events import stored_events
 from registry.replay import Fold
@@ -78,7 +78,7 @@ class Queries(_Base):
         code, unit = parse_serial(serial)
         i = self.instrument(code)
         block = i.block_of(unit)
-        lot = i.lots[block[LOT]]
+        lot = i.lots[block.lot]
         r = self.retrofit(lot["retrofit_reference"])
         history = []
         for event in self.events.get(i.id):
@@ -104,8 +104,8 @@ class Queries(_Base):
                 history.append(entry)
         return {
             "serial": serial, "instrument": i.code, "kind": i.kind, "vintage": i.vintage,
-            "zone": i.zone, "lot": block[LOT],
-            "block": {"first": block[FIRST], "last": block[LAST]},
+            "zone": i.zone, "lot": block.lot,
+            "block": {"first": block.first, "last": block.last},
             "retrofit": {
                 "reference": r.reference, "enterprise": r.enterprise, "period": r.period,
                 "state": r.state, "agencies": r.agencies(),
@@ -115,8 +115,8 @@ class Queries(_Base):
                 "confirmation": r.confirmation, "revocation": r.revocation,
             },
             "history": history,
-            "final": {"owner": block[OWNER], "state": block[STATE], "ref": block[REF],
-                      "frozen": block[FROZEN]},
+            "final": {"owner": block.owner, "state": block.state, "ref": block.ref,
+                      "frozen": block.frozen},
         }
 
     def annual_report(self, *, enterprise: str, year: int) -> dict[str, Any]:
@@ -163,7 +163,7 @@ class Queries(_Base):
 
         def add_owned(kind: str, column: str, before: Instrument, moves: list[list[int]]) -> None:
             for block_first, first, last in moves:
-                if before.blocks[str(block_first)][OWNER] == enterprise:
+                if before.block_record(block_first).owner == enterprise:
                     add(kind, column, last - first + 1)
 
         Fold().run(stored_events(self), hook)

@@ -27,6 +27,7 @@ any administrator.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -41,9 +42,9 @@ from domain.errors import (
     NotFound,
     RegistryError,
 )
-from domain.exchange.desk import Desk, L, R
+from domain.exchange.desk import Desk
 from domain.exchange.money import value
-from domain.exchange.orders import Amend, Cancel, Order, Outcome, Request
+from domain.exchange.orders import Amend, Cancel, Order, Outcome, Request, RestingOrder
 from domain.exchange.params import MarketParams
 from domain.exchange.sessions import (
     TIFS,
@@ -55,11 +56,9 @@ from domain.exchange.sessions import (
 )
 from domain.matching import OrderBook
 from domain.matching.rules import check_order
+from domain.records import Submit, Trade
 from domain.topics import aggregate_topic, event_topic, natural_id
 
-# resting order record: account, side, price, remaining, entered_by, time in force, the
-# trading date it was entered on, and the quantity it was entered with
-ACCOUNT, SIDE, PRICE, REMAINING, ENTERED_BY, TIF, ENTERED_ON, QTY = range(8)
 SETTLED, PENDING = "settled", "pending"
 
 
@@ -97,7 +96,7 @@ class Market(Aggregate):
         self.params = params
         self.params_set_by = administrator
         self.book = OrderBook(rules=MarketParams.from_dict(params).book_rules())
-        self.orders: dict[Any, list[Any]] = {}  # resting orders, by id
+        self.orders: dict[Any, RestingOrder] = {}  # by id (the book's `OrderId`)
         self.seen: set[str] = set()  # every order id ever accepted: ids are never reused
         self.batches = 0
         self.book_batches = 0
@@ -144,10 +143,11 @@ class Market(Aggregate):
         day = self.day
         if day is None or day["date"] != date:
             day = self.day = {"date": date, "close": 0, "value": 0, "qty": 0}
-        for t in trades:
-            day["close"] = t[4]
-            day["value"] += t[8]
-            day["qty"] += t[5]
+        for stored in trades:
+            t = Trade.of(stored)
+            day["close"] = t.price
+            day["value"] += t.value
+            day["qty"] += t.qty
 
     def expiring_orders(self, *, at: str) -> list[str]:
         """The resting orders the close at ``at`` expires: day orders entered on or before
@@ -158,13 +158,13 @@ class Market(Aggregate):
             raise InvalidState(f"market {self.instrument} has not closed yet at {at}")
         today = trading_date(at)
         return [oid for oid, o in self.orders.items()
-                if (o[TIF] == "DAY" and o[ENTERED_ON] <= today)
-                or (o[TIF] == "GTC" and gtc_expired(o[ENTERED_ON], today, params.gtc_days))]
+                if (o.tif == "DAY" and o.entered_on <= today)
+                or (o.tif == "GTC" and gtc_expired(o.entered_on, today, params.gtc_days))]
 
     def outside_band(self) -> list[str]:
         """Resting orders whose price the current band no longer admits."""
         lower, upper = self.market_params().book_rules().price_bounds()
-        return [oid for oid, o in self.orders.items() if not lower <= o[PRICE] <= upper]
+        return [oid for oid, o in self.orders.items() if not lower <= o.price <= upper]
 
     def roll_reference(self, *, by: str, at: str) -> int | None:
         """The daily roll (`domain.exchange.sessions`): set today's reference price from the
@@ -224,10 +224,10 @@ class Market(Aggregate):
         self.halted = None
 
     def cancel_orders(self, order_ids: Sequence[str], *, reason: str, by: str,
-                      at: str) -> list[list[Any]]:
+                      at: str) -> list[RestingOrder]:
         """Take resting orders off the book because a lifecycle change (revocation, expiry,
-        freeze, credit restriction) took what they stand on; returns their records
-        (account, side, price, remaining, entered_by) so the caller releases what they held."""
+        freeze, credit restriction) took what they stand on; returns their records as they
+        stood, so the caller releases what they held."""
         if not reason.strip() or not by.strip():
             raise InvalidInput("cancelling orders needs who and why")
         ids = list(dict.fromkeys(order_ids))
@@ -236,7 +236,7 @@ class Market(Aggregate):
             raise NotFound(f"no resting orders {missing!r} in {self.instrument}")
         if not ids:
             return []
-        records = [list(self.orders[i]) for i in ids]
+        records = [replace(self.orders[i]) for i in ids]
         self._orders_cancelled(order_ids=ids, reason=reason, by=by, at=at)
         return records
 
@@ -280,7 +280,7 @@ class Market(Aggregate):
             index = len(ops)
             ops.append(op)
             if need:  # a buy (sells need no cash)
-                desk.move_cash(request.account, R, need)  # reserve (checked above)
+                desk.hold_cash(request.account, need)  # checked above
             else:
                 desk.reserve_units(request.account, request.qty)
             out = self._settle(request, index, fills, makers, desk, va, (lower, upper),
@@ -291,7 +291,8 @@ class Market(Aggregate):
             remaining = request.qty - filled
             resting = remaining if remaining and request.order_id in orders else 0
             if remaining and not resting:  # market order: its remainder is dropped
-                self._release([request.account, request.side, upper, remaining, ""], desk)
+                self._release_units_or_cash(desk, request.account, request.side, upper,
+                                            remaining)
             status = "expired" if request.kind == "M" and not filled else (
                 "amended" if reentry else "accepted")
             outcomes.append(Outcome(request.order_id, status, out, resting, filled=filled))
@@ -321,8 +322,9 @@ class Market(Aggregate):
         """False when a `match` failed midway: the aggregate must be reloaded."""
         return self.book_batches == self.batches
 
-    def _settle(self, request: Order, index: int, fills: list[Any], makers: list[list[Any]],
-                desk: Desk, va: int | None, band: tuple[int, int], trades: list[list[Any]],
+    def _settle(self, request: Order, index: int, fills: list[Any],
+                makers: list[RestingOrder], desk: Desk, va: int | None, band: tuple[int, int],
+                trades: list[list[Any]],
                 initiators: dict[tuple[str, str], list[str]]) -> list[list[Any]]:
         """Turn each fill into a trade: settle it delivery-versus-payment on the desk, or
         leave its reservations in place for the verification queue. Trades are numbered on
@@ -342,19 +344,21 @@ class Market(Aggregate):
             number += 1
             trade_id = f"{prefix}{number}"
             if buyer_is_taker:
-                buyer, seller = account, maker_info[ACCOUNT]
-                desk.move_cash(buyer, L, value(limit - price, qty))  # price improvement
+                buyer, seller = account, maker_info.account
+                desk.release_cash(buyer, value(limit - price, qty))  # price improvement
             else:
-                buyer, seller = maker_info[ACCOUNT], account
+                buyer, seller = maker_info.account, account
             amount = value(price, qty)
             reasons = desk.trade(seller, buyer, qty, amount, trade_id,
                                  above_threshold=va is not None and amount > va)
-            pair = (entered_by, maker_info[ENTERED_BY])
+            pair = (entered_by, maker_info.entered_by)
             who = initiators.get(pair)
             if who is None:
                 who = initiators[pair] = sorted({*pair, self.params_set_by})
-            trades.append([trade_id, index, taker, maker, price, qty, buyer, seller, amount,
-                           reasons, list(who)])
+            trades.append(list(Trade(
+                trade_id=trade_id, op_index=index, taker=taker, maker=maker, price=price,
+                qty=qty, buyer=buyer, seller=seller, value=amount, reasons=reasons,
+                initiators=list(who))))
             out.append([trade_id, price, qty, PENDING if reasons else SETTLED])
         return out
 
@@ -395,13 +399,13 @@ class Market(Aggregate):
 
     def _cancel(self, c: Cancel, desk: Desk, ops: list[list[Any]]) -> Outcome:
         info = self.orders.get(c.order_id)
-        if info is None or info[ACCOUNT] != c.account:
+        if info is None or info.account != c.account:
             raise NotFound(f"no resting order {c.order_id!r} of {c.account}")
         op = ["C", c.order_id, c.entered_by]
         self._step(op, "")
         ops.append(op)
         self._release(info, desk)
-        return Outcome(c.order_id, "cancelled", [], 0, filled=info[QTY] - info[REMAINING])
+        return Outcome(c.order_id, "cancelled", [], 0, filled=info.filled)
 
     def _amend(self, a: Amend, desk: Desk, ops: list[list[Any]], params: MarketParams,
                closed: RegistryError | None) -> Outcome | Order:
@@ -409,25 +413,25 @@ class Market(Aggregate):
         difference is released. Otherwise the order is cancelled here and the `Order`
         returned re-enters it, at the back, under the same id."""
         info = self.orders.get(a.order_id)
-        if info is None or info[ACCOUNT] != a.account:
+        if info is None or info.account != a.account:
             raise NotFound(f"no resting order {a.order_id!r} of {a.account}")
         if type(a.qty) is not int or a.qty <= 0 or a.qty % params.lot:
             raise InvalidInput(f"quantity {a.qty!r} is not a positive whole number of lots")
-        price = info[PRICE] if a.price is None else a.price
+        price = info.price if a.price is None else a.price
         if closed is not None:
             raise closed
-        if price == info[PRICE] and a.qty <= info[REMAINING]:
-            if a.qty == info[REMAINING]:
+        if price == info.price and a.qty <= info.remaining:
+            if a.qty == info.remaining:
                 raise InvalidInput(f"amending {a.order_id!r} changes nothing")
             op = ["A", a.order_id, a.qty, a.entered_by]
-            less = info[REMAINING] - a.qty
+            less = info.remaining - a.qty
+            filled = info.filled
             self._step(op, "")
             ops.append(op)
-            self._release([info[ACCOUNT], info[SIDE], info[PRICE], less, ""], desk)
-            return Outcome(a.order_id, "amended", [], a.qty, filled=info[QTY] - info[REMAINING]
-                           - less)
-        order = Order(a.order_id, a.account, info[SIDE], "L", price, a.qty, a.entered_by,
-                      info[TIF])
+            self._release_units_or_cash(desk, info.account, info.side, info.price, less)
+            return Outcome(a.order_id, "amended", [], a.qty, filled=filled)
+        order = Order(a.order_id, a.account, info.side, "L", price, a.qty, a.entered_by,
+                      info.tif)
         # every check runs before the cancel, so a refused amend changes nothing: the book's
         # rules, then the entry checks on the tallies as the cancel will leave them
         check_order(self.book.rules, order.side, price, a.qty, "L")
@@ -445,22 +449,27 @@ class Market(Aggregate):
         return order
 
     @staticmethod
-    def _unrelease(info: list[Any], desk: Desk) -> None:
+    def _unrelease(info: RestingOrder, desk: Desk) -> None:
         """Undo `_release` on the desk's tallies (a refused amend)."""
-        if info[SIDE] == "B":
-            desk.move_cash(info[ACCOUNT], L, -value(info[PRICE], info[REMAINING]))
-        else:
-            desk.release_units(info[ACCOUNT], -info[REMAINING])
+        Market._release_units_or_cash(desk, info.account, info.side, info.price,
+                                      -info.remaining)
 
     @staticmethod
-    def _release(info: list[Any], desk: Desk) -> None:
-        """Release what a resting (or dropped market) order still holds."""
-        if info[SIDE] == "B":
-            desk.move_cash(info[ACCOUNT], L, value(info[PRICE], info[REMAINING]))
-        else:
-            desk.release_units(info[ACCOUNT], info[REMAINING])
+    def _release(info: RestingOrder, desk: Desk) -> None:
+        """Release what a resting order still holds."""
+        Market._release_units_or_cash(desk, info.account, info.side, info.price,
+                                      info.remaining)
 
-    def _step(self, op: list[Any], at: str) -> tuple[list[Any], list[list[Any]], list[Any],
+    @staticmethod
+    def _release_units_or_cash(desk: Desk, account: str, side: str, price: int,
+                               qty: int) -> None:
+        """Release what ``qty`` of an order holds: a buy's cash at ``price``, a sell's units."""
+        if side == "B":
+            desk.release_cash(account, value(price, qty))
+        else:
+            desk.release_units(account, qty)
+
+    def _step(self, op: list[Any], at: str) -> tuple[list[Any], list[RestingOrder], list[Any],
                                                    int]:
         """Apply one op to the book and the resting-order records. Returns the fills, the
         makers' records (account and user are what callers read: remaining has moved on),
@@ -473,12 +482,12 @@ class Market(Aggregate):
             return [], [], [], 0
         if op[0] == "A":  # less quantity, same price: the order keeps its place
             self.book.reduce(op[1], op[2])
-            orders[op[1]][REMAINING] = op[2]
+            orders[op[1]].remaining = op[2]
             return [], [], [], 0
-        # orders recorded before time in force existed rest as day orders
-        _, order_id, account, side, kind, price, qty, entered_by, *rest = op
+        s = Submit(*op)
+        order_id, qty = s.order_id, s.qty
         book = self.book
-        fills = book.submit(side, price, qty, order_id, kind, account)
+        fills = book.submit(s.side, s.price, qty, order_id, s.kind, s.account)
         self.seen.add(order_id)
         makers = []
         filled = 0
@@ -486,14 +495,14 @@ class Market(Aggregate):
             info = orders[maker]
             makers.append(info)
             filled += q
-            info[REMAINING] -= q
-            if not info[REMAINING]:
+            info.remaining -= q
+            if not info.remaining:
                 del orders[maker]
         stopped = [(i, orders.pop(i)) for i in book.last_stp_cancels] \
             if book.last_stp_cancels else []
-        if kind == "L" and filled < qty:  # the book rests every limit order's remainder
-            orders[order_id] = [account, side, price, qty - filled, entered_by,
-                                rest[0] if rest else "DAY", trading_date(at), qty]
+        if s.kind == "L" and filled < qty:  # the book rests every limit order's remainder
+            orders[order_id] = RestingOrder(s.account, s.side, s.price, qty - filled,
+                                            s.entered_by, s.tif, trading_date(at), qty)
         return fills, makers, stopped, filled
 
     @event("BatchMatched", topic=event_topic("Market", "BatchMatched"))
@@ -506,12 +515,13 @@ class Market(Aggregate):
         self.trade_count += len(trades)
         if trades:
             self._count_day(trades, at)
-        for t in trades:
-            if t[9]:
-                self.pending[t[0]] = {
-                    "trade": t[0], "taker": t[2], "maker": t[3], "price": t[4], "qty": t[5],
-                    "buyer": t[6], "seller": t[7], "value": t[8], "reasons": t[9],
-                    "initiators": t[10], "at": at,
+        for stored in trades:
+            t = Trade.of(stored)
+            if t.reasons:
+                self.pending[t.trade_id] = {
+                    "trade": t.trade_id, "taker": t.taker, "maker": t.maker, "price": t.price,
+                    "qty": t.qty, "buyer": t.buyer, "seller": t.seller, "value": t.value,
+                    "reasons": t.reasons, "initiators": t.initiators, "at": at,
                 }
 
     def _replay(self, ops: list[list[Any]], trades: list[list[Any]],
@@ -521,7 +531,7 @@ class Market(Aggregate):
             fills, _, stopped, _ = self._step(op, at)
             got_fills += [[index, *f] for f in fills]
             got_stp += [[index, i] for i, _ in stopped]
-        if got_fills != [t[1:6] for t in trades] or got_stp != stp:
+        if got_fills != [Trade.of(t).fill() for t in trades] or got_stp != stp:
             raise MatchingDiverged(f"{self.instrument}: batch {self.batches + 1} replays to "
                                    "other fills than recorded")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 
@@ -42,6 +43,25 @@ class Amend(NamedTuple):
 
 
 Request = Order | Cancel | Amend
+
+
+@dataclass(slots=True)
+class RestingOrder:
+    """An order resting in a market's book (``Market.orders``); ``remaining`` falls as it
+    fills. Derived state: the market rebuilds it from its batches, it is never stored."""
+
+    account: str
+    side: str
+    price: int  #: a buy reserved this per tonne for ``remaining``
+    remaining: int
+    entered_by: str
+    tif: str  #: time in force
+    entered_on: str  #: the trading date it was entered on
+    qty: int  #: the quantity it was entered with
+
+    @property
+    def filled(self) -> int:
+        return self.qty - self.remaining
 
 
 class Outcome(NamedTuple):
