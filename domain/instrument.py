@@ -33,7 +33,18 @@ from domain.enterprise import Enterprise
 from domain.errors import AlreadyExists, InsufficientHoldings, InvalidInput, NotFound
 from domain.instrument_pool import PoolIndex, plan_batch
 from domain.quantities import check_quantity
-from domain.records import FIRST, FROZEN, LAST, LOT, OWNER, REF, STATE, Block
+from domain.records import (
+    FIRST,
+    FROZEN,
+    LAST,
+    LOT,
+    OWNER,
+    REF,
+    STATE,
+    Block,
+    TransferStep,
+    step_of,
+)
 from domain.reference import kind_info
 from domain.rules import TradingRules
 from domain.topics import aggregate_topic, event_topic, natural_id
@@ -655,13 +666,15 @@ class Instrument(Aggregate):
         self, pool: str, rule_version: str, ref: str, steps: list[list[Any]],
         merges: list[list[int]], at: str,
     ) -> None:
-        for step in steps:  # later steps' ranges were picked on un-merged blocks
-            if step[0] == "reserve":
-                self._apply(step[3], state=RESERVED, ref=pool, coalesce=False)
-            elif step[0] == "transfer":
-                self._apply(step[5], owner=step[2], state=AVAILABLE, ref=None, coalesce=False)
+        for stored in steps:  # later steps' ranges were picked on un-merged blocks
+            step = step_of(stored)
+            if type(step) is TransferStep:
+                self._apply(step.moves, owner=step.buyer, state=AVAILABLE, ref=None,
+                            coalesce=False)
+            elif step.step == "reserve":
+                self._apply(step.moves, state=RESERVED, ref=pool, coalesce=False)
             else:
-                self._apply(step[3], state=AVAILABLE, ref=None, coalesce=False)
+                self._apply(step.moves, state=AVAILABLE, ref=None, coalesce=False)
         # neighbouring blocks that now agree in everything but their range become one, so the
         # number of blocks tracks ownership, not the number of trades that made it
         blocks = self.blocks
