@@ -114,6 +114,5 @@ class ExchangeWriter:
         """After a refused command (nothing saved): forget aggregates changed in memory."""
         self._positions.clear()
         for key, agg in list(self.cache.items()):
-            consistent = getattr(agg, "is_consistent", None)
-            if agg.pending_events or (consistent is not None and not consistent()):
-                del self.cache[key]
+            if agg.pending_events:  # a market's book changes only with its event: never
+                del self.cache[key]  # otherwise half-changed

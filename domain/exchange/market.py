@@ -7,12 +7,12 @@ fill delivery-versus-payment or queues it for an administrator, and records the 
 settlement status, and the resting orders self-trade prevention cancelled. Refused requests
 change nothing and are not recorded.
 
-Replay: the book is derived state. `match` moves the live book while it decides (entry checks
-depend on earlier fills of the same batch) and marks the book as already holding the batch, so
-applying the event at command time leaves it alone; on replay (a fresh aggregate) applying the
-event re-runs ``ops`` through the matching core and refuses to continue if the fills or
-self-trade cancels differ from the recorded ones. A batch whose command fails midway leaves an
-aggregate that must be discarded, which the registry does for every failed command.
+The market changes only through its events. The book is derived state: `match` decides on a
+*draft* (a copy of the book and of the resting orders: entry checks depend on earlier fills of
+the same batch) and changes nothing of the market; applying the ``BatchMatched`` event, at
+command time as on replay, runs the recorded ``ops`` through the matching core and refuses to
+continue if the fills or self-trade cancels differ from the recorded ones. A command that
+fails midway leaves the market as it was.
 
 Self-trade prevention follows the core: the *resting* order of the same enterprise is cancelled
 (and its reservation released: cash for a buy, units for a sell); the incoming order goes on.
@@ -27,7 +27,6 @@ any administrator.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -99,7 +98,6 @@ class Market(Aggregate):
         self.orders: dict[Any, RestingOrder] = {}  # by id (the book's `OrderId`)
         self.seen: set[str] = set()  # every order id ever accepted: ids are never reused
         self.batches = 0
-        self.book_batches = 0
         self.trade_count = 0
         self.pending: dict[str, dict[str, Any]] = {}
         #: None while trading; else {"reason", "by", "at"} of the halt
@@ -236,14 +234,14 @@ class Market(Aggregate):
             raise NotFound(f"no resting orders {missing!r} in {self.instrument}")
         if not ids:
             return []
-        records = [replace(self.orders[i]) for i in ids]
+        records = [self.orders[i] for i in ids]
         self._orders_cancelled(order_ids=ids, reason=reason, by=by, at=at)
         return records
 
     @event("OrdersCancelled", topic=event_topic("Market", "OrdersCancelled"))
     def _orders_cancelled(self, order_ids: list[str], reason: str, by: str, at: str) -> None:
         for order_id in order_ids:  # the same step a cancel request takes, on replay too
-            self._step(["C", order_id, by], at)
+            _apply_op(self, ["C", order_id, by], at)
 
     # -- the batch -----------------------------------------------------------------------------
 
@@ -259,19 +257,19 @@ class Market(Aggregate):
         stp: list[list[Any]] = []
         outcomes: list[Outcome] = []
         initiators: dict[tuple[str, str], list[str]] = {}  # per batch: few distinct pairs
-        orders = self.orders
-        self.book_batches = -1  # dirty until the batch's event is applied (see module doc)
+        draft = _Draft(self)
+        orders = draft.orders
         for incoming in requests:
             request: Any = incoming
             try:
-                taken = self._take(request, desk, ops, params, closed)
+                taken = self._take(draft, request, desk, ops, params, closed)
                 if isinstance(taken, Outcome):
                     outcomes.append(taken)
                     continue
                 request, reentry = taken
-                need = self._check_entry(request, desk, lot, upper, reentry=reentry)
+                need = self._check_entry(draft, request, desk, lot, upper, reentry=reentry)
                 op = ["S", *request]
-                fills, makers, stopped, filled = self._step(op, at)
+                fills, makers, stopped, filled = _apply_op(draft, op, at)
             except RegistryError as exc:
                 outcomes.append(Outcome(getattr(request, "order_id", ""), "rejected", [], 0,
                                         type(exc).__name__, str(exc), exc))
@@ -297,30 +295,24 @@ class Market(Aggregate):
                 "amended" if reentry else "accepted")
             outcomes.append(Outcome(request.order_id, status, out, resting, filled=filled))
         if ops:
-            self.book_batches = self.batches + 1
             self._batch_matched(batch=self.batches + 1, ops=ops, trades=trades, stp=stp, at=at)
-        else:
-            self.book_batches = self.batches
         return outcomes
 
-    def _take(self, request: Any, desk: Desk, ops: list[list[Any]], params: MarketParams,
+    def _take(self, draft: _Draft, request: Any, desk: Desk, ops: list[list[Any]],
+              params: MarketParams,
               closed: RegistryError | None) -> Outcome | tuple[Order, bool]:
-        """A cancel or an amend in place is done here (its `Outcome`); a new order, or an
+        """A cancel or an amend in place is decided here (its `Outcome`); a new order, or an
         amend that re-enters, comes back as ``(order, re-entering)`` for the entry checks."""
         if type(request) is Cancel:
-            return self._cancel(request, desk, ops)
+            return self._cancel(draft, request, desk, ops)
         if type(request) is Amend:
-            amended = self._amend(request, desk, ops, params, closed)
+            amended = self._amend(draft, request, desk, ops, params, closed)
             return amended if isinstance(amended, Outcome) else (amended, True)
         if type(request) is not Order:
             raise InvalidInput(f"not an order, an amend or a cancel: {request!r}")
         if closed is not None:
             raise closed
         return request, False
-
-    def is_consistent(self) -> bool:
-        """False when a `match` failed midway: the aggregate must be reloaded."""
-        return self.book_batches == self.batches
 
     def _settle(self, request: Order, index: int, fills: list[Any],
                 makers: list[RestingOrder], desk: Desk, va: int | None, band: tuple[int, int],
@@ -371,12 +363,12 @@ class Market(Aggregate):
                                 f"{params.sessions} (CST, working days) at {at}")
         return None
 
-    def _check_entry(self, o: Order, desk: Desk, lot: int, upper: int, *,
+    def _check_entry(self, draft: _Draft, o: Order, desk: Desk, lot: int, upper: int, *,
                      reentry: bool = False) -> int:
         """Every check that does not need the book; returns the cash to reserve (buys)."""
         order_id, account, side, kind, price, qty, _, tif = o
-        if type(order_id) is not str or not order_id or (order_id in self.seen
-                                                          and not reentry):
+        if type(order_id) is not str or not order_id or (
+                (order_id in self.seen or order_id in draft.seen) and not reentry):
             raise InvalidInput(f"order id {order_id!r} is empty or already used")
         if tif not in TIFS or (tif == "GTC" and kind != "L"):
             raise InvalidInput(f"time in force is DAY or GTC (limit orders), got {tif!r}")
@@ -397,22 +389,22 @@ class Market(Aggregate):
             desk.reserve_cash(account, need)  # raises InsufficientFunds
         return need
 
-    def _cancel(self, c: Cancel, desk: Desk, ops: list[list[Any]]) -> Outcome:
-        info = self.orders.get(c.order_id)
+    def _cancel(self, draft: _Draft, c: Cancel, desk: Desk, ops: list[list[Any]]) -> Outcome:
+        info = draft.orders.get(c.order_id)
         if info is None or info.account != c.account:
             raise NotFound(f"no resting order {c.order_id!r} of {c.account}")
         op = ["C", c.order_id, c.entered_by]
-        self._step(op, "")
+        _apply_op(draft, op, "")
         ops.append(op)
         self._release(info, desk)
         return Outcome(c.order_id, "cancelled", [], 0, filled=info.filled)
 
-    def _amend(self, a: Amend, desk: Desk, ops: list[list[Any]], params: MarketParams,
-               closed: RegistryError | None) -> Outcome | Order:
+    def _amend(self, draft: _Draft, a: Amend, desk: Desk, ops: list[list[Any]],
+               params: MarketParams, closed: RegistryError | None) -> Outcome | Order:
         """Less quantity at the same price: the order keeps its place (an ``A`` op) and the
         difference is released. Otherwise the order is cancelled here and the `Order`
         returned re-enters it, at the back, under the same id."""
-        info = self.orders.get(a.order_id)
+        info = draft.orders.get(a.order_id)
         if info is None or info.account != a.account:
             raise NotFound(f"no resting order {a.order_id!r} of {a.account}")
         if type(a.qty) is not int or a.qty <= 0 or a.qty % params.lot:
@@ -426,7 +418,7 @@ class Market(Aggregate):
             op = ["A", a.order_id, a.qty, a.entered_by]
             less = info.remaining - a.qty
             filled = info.filled
-            self._step(op, "")
+            _apply_op(draft, op, "")
             ops.append(op)
             self._release_units_or_cash(desk, info.account, info.side, info.price, less)
             return Outcome(a.order_id, "amended", [], a.qty, filled=filled)
@@ -434,16 +426,17 @@ class Market(Aggregate):
                       info.tif)
         # every check runs before the cancel, so a refused amend changes nothing: the book's
         # rules, then the entry checks on the tallies as the cancel will leave them
-        check_order(self.book.rules, order.side, price, a.qty, "L")
+        check_order(draft.book.rules, order.side, price, a.qty, "L")
         self._release(info, desk)
         try:
-            self._check_entry(order, desk, params.lot, params.upper_price(), reentry=True)
+            self._check_entry(draft, order, desk, params.lot, params.upper_price(),
+                              reentry=True)
         except RegistryError:
             self._unrelease(info, desk)
             raise
         self._unrelease(info, desk)  # `match` releases it once more with the cancel op
         op = ["C", a.order_id, a.entered_by]
-        self._step(op, "")
+        _apply_op(draft, op, "")
         ops.append(op)
         self._release(info, desk)
         return order
@@ -469,48 +462,10 @@ class Market(Aggregate):
         else:
             desk.release_units(account, qty)
 
-    def _step(self, op: list[Any], at: str) -> tuple[list[Any], list[RestingOrder], list[Any],
-                                                   int]:
-        """Apply one op to the book and the resting-order records. Returns the fills, the
-        makers' records (account and user are what callers read: remaining has moved on),
-        the STP-cancelled ``(id, record)`` and the quantity filled. ``at`` is the time of the
-        batch (the date a resting order was entered on)."""
-        orders = self.orders
-        if op[0] == "C":
-            orders.pop(op[1])
-            self.book.cancel(op[1])
-            return [], [], [], 0
-        if op[0] == "A":  # less quantity, same price: the order keeps its place
-            self.book.reduce(op[1], op[2])
-            orders[op[1]].remaining = op[2]
-            return [], [], [], 0
-        s = Submit(*op)
-        order_id, qty = s.order_id, s.qty
-        book = self.book
-        fills = book.submit(s.side, s.price, qty, order_id, s.kind, s.account)
-        self.seen.add(order_id)
-        makers = []
-        filled = 0
-        for _, maker, _, q in fills:
-            info = orders[maker]
-            makers.append(info)
-            filled += q
-            info.remaining -= q
-            if not info.remaining:
-                del orders[maker]
-        stopped = [(i, orders.pop(i)) for i in book.last_stp_cancels] \
-            if book.last_stp_cancels else []
-        if s.kind == "L" and filled < qty:  # the book rests every limit order's remainder
-            orders[order_id] = RestingOrder(s.account, s.side, s.price, qty - filled,
-                                            s.entered_by, s.tif, trading_date(at), qty)
-        return fills, makers, stopped, filled
-
     @event("BatchMatched", topic=event_topic("Market", "BatchMatched"))
     def _batch_matched(self, batch: int, ops: list[list[Any]], trades: list[list[Any]],
                        stp: list[list[Any]], at: str) -> None:
-        if self.book_batches < batch:  # replay: rebuild the book from the recorded stream
-            self._replay(ops, trades, stp, at)
-            self.book_batches = batch
+        self._apply_ops(ops, trades, stp, at)
         self.batches = batch
         self.trade_count += len(trades)
         if trades:
@@ -524,11 +479,12 @@ class Market(Aggregate):
                     "reasons": t.reasons, "initiators": t.initiators, "at": at,
                 }
 
-    def _replay(self, ops: list[list[Any]], trades: list[list[Any]],
-                stp: list[list[Any]], at: str) -> None:
+    def _apply_ops(self, ops: list[list[Any]], trades: list[list[Any]],
+                   stp: list[list[Any]], at: str) -> None:
+        """Run a batch's requests through the book; they must give the recorded fills."""
         got_fills, got_stp = [], []
         for index, op in enumerate(ops):
-            fills, _, stopped, _ = self._step(op, at)
+            fills, _, stopped, _ = _apply_op(self, op, at)
             got_fills += [[index, *f] for f in fills]
             got_stp += [[index, i] for i, _ in stopped]
         if got_fills != [Trade.of(t).fill() for t in trades] or got_stp != stp:
@@ -575,3 +531,55 @@ class Market(Aggregate):
     @event("TradeRejected", topic=event_topic("Market", "TradeRejected"))
     def _trade_rejected(self, trade_id: str, administrator: str, reason: str, at: str) -> None:
         del self.pending[trade_id]
+
+
+class _Draft:
+    """What a batch decides on: a copy of the market's book, its resting orders (immutable
+    records: a plain copy of the dict is independent) and the order ids the batch accepted.
+    Deciding changes only the draft; the batch's event then applies the decided requests to
+    the market itself."""
+
+    __slots__ = ("book", "orders", "seen")
+
+    def __init__(self, market: Market) -> None:
+        self.book = market.book.copy()
+        self.orders = dict(market.orders)
+        self.seen: set[str] = set()
+
+
+def _apply_op(state: Market | _Draft, op: list[Any], at: str
+              ) -> tuple[list[Any], list[RestingOrder], list[Any], int]:
+    """Apply one op to a book and its resting-order records (a market's, or a draft's).
+    Returns the fills, the makers' records as they were before the fill (account and user are
+    what callers read), the STP-cancelled ``(id, record)`` and the quantity filled. ``at`` is
+    the time of the batch (the date a resting order was entered on)."""
+    orders = state.orders
+    if op[0] == "C":
+        orders.pop(op[1])
+        state.book.cancel(op[1])
+        return [], [], [], 0
+    if op[0] == "A":  # less quantity, same price: the order keeps its place
+        state.book.reduce(op[1], op[2])
+        orders[op[1]] = orders[op[1]]._replace(remaining=op[2])
+        return [], [], [], 0
+    s = Submit(*op)
+    order_id, qty = s.order_id, s.qty
+    book = state.book
+    fills = book.submit(s.side, s.price, qty, order_id, s.kind, s.account)
+    state.seen.add(order_id)
+    makers = []
+    filled = 0
+    for _, maker, _, q in fills:
+        info = orders[maker]
+        makers.append(info)
+        filled += q
+        if q < info.remaining:
+            orders[maker] = info._replace(remaining=info.remaining - q)
+        else:
+            del orders[maker]
+    stopped = [(i, orders.pop(i)) for i in book.last_stp_cancels] \
+        if book.last_stp_cancels else []
+    if s.kind == "L" and filled < qty:  # the book rests every limit order's remainder
+        orders[order_id] = RestingOrder(s.account, s.side, s.price, qty - filled,
+                                        s.entered_by, s.tif, trading_date(at), qty)
+    return fills, makers, stopped, filled

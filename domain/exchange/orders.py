@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 
@@ -45,10 +44,11 @@ class Amend(NamedTuple):
 Request = Order | Cancel | Amend
 
 
-@dataclass(slots=True)
-class RestingOrder:
-    """An order resting in a market's book (``Market.orders``); ``remaining`` falls as it
-    fills. Derived state: the market rebuilds it from its batches, it is never stored."""
+class RestingOrder(NamedTuple):
+    """An order resting in a market's book (``Market.orders``); a fill or an amend replaces
+    it with one of less ``remaining``. Derived state: the market rebuilds it from its batches,
+    it is never stored. Immutable, so a batch decides on a plain copy of the market's orders
+    (`domain.exchange.market`)."""
 
     account: str
     side: str
