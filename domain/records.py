@@ -41,6 +41,12 @@ class Trade(NamedTuple):
         return [self.op_index, self.taker, self.maker, self.price, self.qty]
 
 
+def recorded_fills(trades: list[list[Any]]) -> list[list[Any]]:
+    """`Trade.fill` of every stored trade: the fields from ``op_index`` to ``qty`` are
+    consecutive, so a slice (a replay compares every batch's fills)."""
+    return [t[1:6] for t in trades]
+
+
 class Submit(NamedTuple):
     """An order entered in a batch (``["S", …]`` in ``ops``). Orders recorded before time in
     force existed have no ``tif`` and rest as day orders."""

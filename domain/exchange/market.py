@@ -55,7 +55,7 @@ from domain.exchange.sessions import (
 )
 from domain.matching import OrderBook
 from domain.matching.rules import check_order
-from domain.records import Submit, Trade
+from domain.records import Trade, recorded_fills
 from domain.topics import aggregate_topic, event_topic, natural_id
 
 SETTLED, PENDING = "settled", "pending"
@@ -135,14 +135,13 @@ class Market(Aggregate):
 
     # -- trading days ------------------------------------------------------------------------
 
-    def _count_day(self, trades: list[list[Any]], at: str) -> None:
+    def _count_day(self, trades: list[Trade], at: str) -> None:
         """Fold a batch's trades into the statistics of its trading day (the roll's input)."""
         date = trading_date(at)
         day = self.day
         if day is None or day["date"] != date:
             day = self.day = {"date": date, "close": 0, "value": 0, "qty": 0}
-        for stored in trades:
-            t = Trade.of(stored)
+        for t in trades:
             day["close"] = t.price
             day["value"] += t.value
             day["qty"] += t.qty
@@ -347,10 +346,8 @@ class Market(Aggregate):
             who = initiators.get(pair)
             if who is None:
                 who = initiators[pair] = sorted({*pair, self.params_set_by})
-            trades.append(list(Trade(
-                trade_id=trade_id, op_index=index, taker=taker, maker=maker, price=price,
-                qty=qty, buyer=buyer, seller=seller, value=amount, reasons=reasons,
-                initiators=list(who))))
+            trades.append(list(Trade(trade_id, index, taker, maker, price, qty, buyer, seller,
+                                     amount, reasons, list(who))))
             out.append([trade_id, price, qty, PENDING if reasons else SETTLED])
         return out
 
@@ -468,10 +465,11 @@ class Market(Aggregate):
         self._apply_ops(ops, trades, stp, at)
         self.batches = batch
         self.trade_count += len(trades)
-        if trades:
-            self._count_day(trades, at)
-        for stored in trades:
-            t = Trade.of(stored)
+        if not trades:
+            return
+        named = list(map(Trade._make, trades))
+        self._count_day(named, at)
+        for t in named:
             if t.reasons:
                 self.pending[t.trade_id] = {
                     "trade": t.trade_id, "taker": t.taker, "maker": t.maker, "price": t.price,
@@ -487,7 +485,7 @@ class Market(Aggregate):
             fills, _, stopped, _ = _apply_op(self, op, at)
             got_fills += [[index, *f] for f in fills]
             got_stp += [[index, i] for i, _ in stopped]
-        if got_fills != [Trade.of(t).fill() for t in trades] or got_stp != stp:
+        if got_fills != recorded_fills(trades) or got_stp != stp:
             raise MatchingDiverged(f"{self.instrument}: batch {self.batches + 1} replays to "
                                    "other fills than recorded")
 
@@ -560,12 +558,13 @@ def _apply_op(state: Market | _Draft, op: list[Any], at: str
         return [], [], [], 0
     if op[0] == "A":  # less quantity, same price: the order keeps its place
         state.book.reduce(op[1], op[2])
-        orders[op[1]] = orders[op[1]]._replace(remaining=op[2])
+        info = orders[op[1]]
+        orders[op[1]] = info.less(info.remaining - op[2])
         return [], [], [], 0
-    s = Submit(*op)
-    order_id, qty = s.order_id, s.qty
+    # `domain.records.Submit`; orders recorded before time in force existed rest as day orders
+    _, order_id, account, side, kind, price, qty, entered_by, *tif = op
     book = state.book
-    fills = book.submit(s.side, s.price, qty, order_id, s.kind, s.account)
+    fills = book.submit(side, price, qty, order_id, kind, account)
     state.seen.add(order_id)
     makers = []
     filled = 0
@@ -574,12 +573,12 @@ def _apply_op(state: Market | _Draft, op: list[Any], at: str
         makers.append(info)
         filled += q
         if q < info.remaining:
-            orders[maker] = info._replace(remaining=info.remaining - q)
+            orders[maker] = info.less(q)
         else:
             del orders[maker]
     stopped = [(i, orders.pop(i)) for i in book.last_stp_cancels] \
         if book.last_stp_cancels else []
-    if s.kind == "L" and filled < qty:  # the book rests every limit order's remainder
-        orders[order_id] = RestingOrder(s.account, s.side, s.price, qty - filled,
-                                        s.entered_by, s.tif, trading_date(at), qty)
+    if kind == "L" and filled < qty:  # the book rests every limit order's remainder
+        orders[order_id] = RestingOrder(account, side, price, qty - filled, entered_by,
+                                        tif[0] if tif else "DAY", trading_date(at), qty)
     return fills, makers, stopped, filled

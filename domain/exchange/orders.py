@@ -63,6 +63,14 @@ class RestingOrder(NamedTuple):
     def filled(self) -> int:
         return self.qty - self.remaining
 
+    def less(self, qty: int) -> RestingOrder:
+        """The same order with ``qty`` less remaining (a fill, or an amend in place)."""
+        a, s, p, remaining, e, t, d, q = self
+        return _new(RestingOrder, (a, s, p, remaining - qty, e, t, d, q))
+
+
+_new = tuple.__new__  # a record built from its fields in order, without checking them again
+
 
 class Outcome(NamedTuple):
     """``status``: 'accepted' (new order), 'expired' (a market order that found nothing to
