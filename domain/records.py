@@ -41,10 +41,27 @@ class Trade(NamedTuple):
         return [self.op_index, self.taker, self.maker, self.price, self.qty]
 
 
+# Every batch's event reads all its trades when it is applied (at command time and on
+# replay), so these three read the stored lists by position, here, once.
+_OP_INDEX, _PRICE, _QTY, _VALUE, _REASONS = (Trade._fields.index(name) for name in (
+    "op_index", "price", "qty", "value", "reasons"))
+
+
 def recorded_fills(trades: list[list[Any]]) -> list[list[Any]]:
-    """`Trade.fill` of every stored trade: the fields from ``op_index`` to ``qty`` are
-    consecutive, so a slice (a replay compares every batch's fills)."""
-    return [t[1:6] for t in trades]
+    """`Trade.fill` of every stored trade (the fields from ``op_index`` to ``qty`` are
+    consecutive)."""
+    return [t[_OP_INDEX:_QTY + 1] for t in trades]
+
+
+def trade_totals(trades: list[list[Any]]) -> tuple[int, int, int]:
+    """(the last trade's price, total value, total quantity) of stored trades (not empty)."""
+    return (trades[-1][_PRICE], sum(t[_VALUE] for t in trades),
+            sum(t[_QTY] for t in trades))
+
+
+def pending_trades(trades: list[list[Any]]) -> list[Trade]:
+    """The stored trades that wait for an administrator (they name reasons)."""
+    return [Trade._make(t) for t in trades if t[_REASONS]]
 
 
 class Submit(NamedTuple):

@@ -55,7 +55,7 @@ from domain.exchange.sessions import (
 )
 from domain.matching import OrderBook
 from domain.matching.rules import check_order
-from domain.records import Trade, recorded_fills
+from domain.records import Trade, pending_trades, recorded_fills, trade_totals
 from domain.topics import aggregate_topic, event_topic, natural_id
 
 SETTLED, PENDING = "settled", "pending"
@@ -135,16 +135,16 @@ class Market(Aggregate):
 
     # -- trading days ------------------------------------------------------------------------
 
-    def _count_day(self, trades: list[Trade], at: str) -> None:
+    def _count_day(self, trades: list[list[Any]], at: str) -> None:
         """Fold a batch's trades into the statistics of its trading day (the roll's input)."""
         date = trading_date(at)
         day = self.day
         if day is None or day["date"] != date:
             day = self.day = {"date": date, "close": 0, "value": 0, "qty": 0}
-        for t in trades:
-            day["close"] = t.price
-            day["value"] += t.value
-            day["qty"] += t.qty
+        close, amount, qty = trade_totals(trades)
+        day["close"] = close
+        day["value"] += amount
+        day["qty"] += qty
 
     def expiring_orders(self, *, at: str) -> list[str]:
         """The resting orders the close at ``at`` expires: day orders entered on or before
@@ -240,7 +240,7 @@ class Market(Aggregate):
     @event("OrdersCancelled", topic=event_topic("Market", "OrdersCancelled"))
     def _orders_cancelled(self, order_ids: list[str], reason: str, by: str, at: str) -> None:
         for order_id in order_ids:  # the same step a cancel request takes, on replay too
-            _apply_op(self, ["C", order_id, by], at)
+            _apply_op(self, ["C", order_id, by], "")
 
     # -- the batch -----------------------------------------------------------------------------
 
@@ -258,6 +258,7 @@ class Market(Aggregate):
         initiators: dict[tuple[str, str], list[str]] = {}  # per batch: few distinct pairs
         draft = _Draft(self)
         orders = draft.orders
+        on = trading_date(at)
         for incoming in requests:
             request: Any = incoming
             try:
@@ -268,7 +269,7 @@ class Market(Aggregate):
                 request, reentry = taken
                 need = self._check_entry(draft, request, desk, lot, upper, reentry=reentry)
                 op = ["S", *request]
-                fills, makers, stopped, filled = _apply_op(draft, op, at)
+                fills, makers, stopped, filled = _apply_op(draft, op, on)
             except RegistryError as exc:
                 outcomes.append(Outcome(getattr(request, "order_id", ""), "rejected", [], 0,
                                         type(exc).__name__, str(exc), exc))
@@ -447,8 +448,10 @@ class Market(Aggregate):
     @staticmethod
     def _release(info: RestingOrder, desk: Desk) -> None:
         """Release what a resting order still holds."""
-        Market._release_units_or_cash(desk, info.account, info.side, info.price,
-                                      info.remaining)
+        if info.side == "B":
+            desk.release_cash(info.account, value(info.price, info.remaining))
+        else:
+            desk.release_units(info.account, info.remaining)
 
     @staticmethod
     def _release_units_or_cash(desk: Desk, account: str, side: str, price: int,
@@ -467,22 +470,21 @@ class Market(Aggregate):
         self.trade_count += len(trades)
         if not trades:
             return
-        named = list(map(Trade._make, trades))
-        self._count_day(named, at)
-        for t in named:
-            if t.reasons:
-                self.pending[t.trade_id] = {
-                    "trade": t.trade_id, "taker": t.taker, "maker": t.maker, "price": t.price,
-                    "qty": t.qty, "buyer": t.buyer, "seller": t.seller, "value": t.value,
-                    "reasons": t.reasons, "initiators": t.initiators, "at": at,
-                }
+        self._count_day(trades, at)
+        for t in pending_trades(trades):
+            self.pending[t.trade_id] = {
+                "trade": t.trade_id, "taker": t.taker, "maker": t.maker, "price": t.price,
+                "qty": t.qty, "buyer": t.buyer, "seller": t.seller, "value": t.value,
+                "reasons": t.reasons, "initiators": t.initiators, "at": at,
+            }
 
     def _apply_ops(self, ops: list[list[Any]], trades: list[list[Any]],
                    stp: list[list[Any]], at: str) -> None:
         """Run a batch's requests through the book; they must give the recorded fills."""
         got_fills, got_stp = [], []
+        on = trading_date(at)
         for index, op in enumerate(ops):
-            fills, _, stopped, _ = _apply_op(self, op, at)
+            fills, _, stopped, _ = _apply_op(self, op, on)
             got_fills += [[index, *f] for f in fills]
             got_stp += [[index, i] for i, _ in stopped]
         if got_fills != recorded_fills(trades) or got_stp != stp:
@@ -531,6 +533,9 @@ class Market(Aggregate):
         del self.pending[trade_id]
 
 
+_new = tuple.__new__  # a `RestingOrder` from its fields in order (the book checked them)
+
+
 class _Draft:
     """What a batch decides on: a copy of the market's book, its resting orders (immutable
     records: a plain copy of the dict is independent) and the order ids the batch accepted.
@@ -545,12 +550,12 @@ class _Draft:
         self.seen: set[str] = set()
 
 
-def _apply_op(state: Market | _Draft, op: list[Any], at: str
+def _apply_op(state: Market | _Draft, op: list[Any], on: str
               ) -> tuple[list[Any], list[RestingOrder], list[Any], int]:
     """Apply one op to a book and its resting-order records (a market's, or a draft's).
     Returns the fills, the makers' records as they were before the fill (account and user are
-    what callers read), the STP-cancelled ``(id, record)`` and the quantity filled. ``at`` is
-    the time of the batch (the date a resting order was entered on)."""
+    what callers read), the STP-cancelled ``(id, record)`` and the quantity filled. ``on`` is
+    the trading date of the batch (the date a resting order was entered on)."""
     orders = state.orders
     if op[0] == "C":
         orders.pop(op[1])
@@ -579,6 +584,6 @@ def _apply_op(state: Market | _Draft, op: list[Any], at: str
     stopped = [(i, orders.pop(i)) for i in book.last_stp_cancels] \
         if book.last_stp_cancels else []
     if kind == "L" and filled < qty:  # the book rests every limit order's remainder
-        orders[order_id] = RestingOrder(account, side, price, qty - filled, entered_by,
-                                        tif[0] if tif else "DAY", trading_date(at), qty)
+        orders[order_id] = _new(RestingOrder, (account, side, price, qty - filled, entered_by,
+                                               tif[0] if tif else "DAY", on, qty))
     return fills, makers, stopped, filled
