@@ -340,8 +340,9 @@ def plan_batch(
     # one forward pass per seller: its trades take consecutive pool units, in trade order
     by_seller: dict[str, list[list[Any]]] = {}
     for t in transfers:  # [seller, buyer, qty, trade] (`Desk.trade`)
-        check_quantity(t[2])
-        by_seller.setdefault(t[0], []).append(t)
+        seller, _, qty, _ = t
+        check_quantity(qty)
+        by_seller.setdefault(seller, []).append(t)
     for seller, trades in by_seller.items():
         cursor = 0
         for _, buyer, qty, trade in trades:

@@ -557,14 +557,17 @@ def _apply_op(state: Market | _Draft, op: list[Any], on: str
     what callers read), the STP-cancelled ``(id, record)`` and the quantity filled. ``on`` is
     the trading date of the batch (the date a resting order was entered on)."""
     orders = state.orders
-    if op[0] == "C":
-        orders.pop(op[1])
-        state.book.cancel(op[1])
+    what = op[0]
+    if what == "C":  # `domain.records.CancelOp`
+        _, order_id, _ = op
+        orders.pop(order_id)
+        state.book.cancel(order_id)
         return [], [], [], 0
-    if op[0] == "A":  # less quantity, same price: the order keeps its place
-        state.book.reduce(op[1], op[2])
-        info = orders[op[1]]
-        orders[op[1]] = info.less(info.remaining - op[2])
+    if what == "A":  # `domain.records.AmendOp`: less quantity, same price, same place
+        _, order_id, qty, _ = op
+        state.book.reduce(order_id, qty)
+        info = orders[order_id]
+        orders[order_id] = info.less(info.remaining - qty)
         return [], [], [], 0
     # `domain.records.Submit`; orders recorded before time in force existed rest as day orders
     _, order_id, account, side, kind, price, qty, entered_by, *tif = op
