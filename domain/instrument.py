@@ -33,6 +33,18 @@ from domain.enterprise import Enterprise
 from domain.errors import AlreadyExists, InsufficientHoldings, InvalidInput, NotFound
 from domain.instrument_pool import PoolIndex, plan_batch
 from domain.quantities import check_quantity
+from domain.records import (
+    FIRST,
+    FROZEN,
+    LAST,
+    LOT,
+    OWNER,
+    REF,
+    STATE,
+    Block,
+    TransferStep,
+    step_of,
+)
 from domain.reference import kind_info
 from domain.rules import TradingRules
 from domain.topics import aggregate_topic, event_topic, natural_id
@@ -45,8 +57,7 @@ EXPIRED = "expired"
 REVOKED = "revoked"
 STATES = (AVAILABLE, RESERVED, CONSUMED, RETIRED, EXPIRED, REVOKED)
 
-# Block layout (a list, so snapshots transcode it): first, last, owner, state, lot, ref, frozen.
-FIRST, LAST, OWNER, STATE, LOT, REF, FROZEN = range(7)
+# Blocks are lists in the state (so snapshots transcode them), laid out as `Block`'s fields.
 
 #: "leave this field as it is" for `Instrument._apply`
 _KEEP: Any = object()
@@ -142,11 +153,26 @@ class Instrument(Aggregate):
     def issued(self) -> int:
         return self.next_serial - 1
 
-    def block_of(self, serial: int) -> list[Any]:
+    def block_of(self, serial: int) -> Block:
+        """The block holding unit ``serial``."""
         for b in self.blocks.values():
             if b[FIRST] <= serial <= b[LAST]:
-                return b
+                return Block(*b)
         raise NotFound(f"serial {serial} has not been issued in {self.code}")
+
+    def block_record(self, first: int) -> Block:
+        """The block starting at serial ``first``."""
+        return Block(*self.blocks[str(first)])
+
+    def block_records(self) -> Iterator[Block]:
+        """Every block, in no particular order."""
+        for b in self.blocks.values():
+            yield Block(*b)
+
+    def blocks_of(self, owner: str) -> list[Block]:
+        """``owner``'s blocks in serial order."""
+        blocks = self.blocks
+        return [Block(*blocks[str(first)]) for first in self.owned.get(owner, ())]
 
     def reserved_under(self, ref: str) -> int:
         return sum(b[LAST] - b[FIRST] + 1 for b in self.blocks.values()
@@ -640,13 +666,15 @@ class Instrument(Aggregate):
         self, pool: str, rule_version: str, ref: str, steps: list[list[Any]],
         merges: list[list[int]], at: str,
     ) -> None:
-        for step in steps:  # later steps' ranges were picked on un-merged blocks
-            if step[0] == "reserve":
-                self._apply(step[3], state=RESERVED, ref=pool, coalesce=False)
-            elif step[0] == "transfer":
-                self._apply(step[5], owner=step[2], state=AVAILABLE, ref=None, coalesce=False)
+        for stored in steps:  # later steps' ranges were picked on un-merged blocks
+            step = step_of(stored)
+            if type(step) is TransferStep:
+                self._apply(step.moves, owner=step.buyer, state=AVAILABLE, ref=None,
+                            coalesce=False)
+            elif step.step == "reserve":
+                self._apply(step.moves, state=RESERVED, ref=pool, coalesce=False)
             else:
-                self._apply(step[3], state=AVAILABLE, ref=None, coalesce=False)
+                self._apply(step.moves, state=AVAILABLE, ref=None, coalesce=False)
         # neighbouring blocks that now agree in everything but their range become one, so the
         # number of blocks tracks ownership, not the number of trades that made it
         blocks = self.blocks

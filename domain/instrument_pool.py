@@ -22,11 +22,10 @@ from typing import Any
 
 from domain.errors import InsufficientHoldings
 from domain.quantities import check_quantity
+from domain.records import FIRST, FROZEN, LAST, LOT, OWNER, REF, STATE, PoolStep, TransferStep
 
 AVAILABLE = "available"
 RESERVED = "reserved"
-# Block layout, as in `domain.instrument`: first, last, owner, state, lot, ref, frozen.
-FIRST, LAST, OWNER, STATE, LOT, REF, FROZEN = range(7)
 
 Block = list[Any]
 
@@ -337,21 +336,22 @@ def plan_batch(
     steps: list[list[Any]] = []
     for owner, qty in sorted(reserve.items()):
         if qty:
-            steps.append(["reserve", owner, qty, plan.reserve(owner, qty)])
+            steps.append(list(PoolStep("reserve", owner, qty, plan.reserve(owner, qty))))
     # one forward pass per seller: its trades take consecutive pool units, in trade order
     by_seller: dict[str, list[list[Any]]] = {}
-    for t in transfers:
-        check_quantity(t[2])
-        by_seller.setdefault(t[0], []).append(t)
+    for t in transfers:  # [seller, buyer, qty, trade] (`Desk.trade`)
+        seller, _, qty, _ = t
+        check_quantity(qty)
+        by_seller.setdefault(seller, []).append(t)
     for seller, trades in by_seller.items():
         cursor = 0
         for _, buyer, qty, trade in trades:
             moves, cursor = plan.take(seller, qty, cursor, to=buyer, usable_only=True)
-            steps.append(["transfer", seller, buyer, qty, trade, moves])
+            steps.append(list(TransferStep("transfer", seller, buyer, qty, trade, moves)))
     for owner, qty in sorted(release.items()):
         if qty:
             moves, _ = plan.take(owner, qty, 0, to=None, usable_only=False)
-            steps.append(["release", owner, qty, moves])
+            steps.append(list(PoolStep("release", owner, qty, moves)))
     return steps, (plan.merges() if steps else []), plan
 
 

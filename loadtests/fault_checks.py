@@ -37,6 +37,7 @@ from loadtests.load_checks import (
 from loadtests.load_world import Manifest
 from registry.app import instrument_id
 from registry.bootstrap import Registry, build_registry
+from registry.log_reader import LogReader
 
 TRANSFERRED = "surplus:Instrument.Transferred.v1"
 DEPOSITED = "surplus:CashAccount.Deposited.v1"
@@ -118,25 +119,20 @@ def read_store(app: Registry, manifest: Manifest) -> StoreFacts:
     transfers: Counter[tuple[str, str, str]] = Counter()
     deposits: dict[tuple[str, str], list[int]] = defaultdict(list)
     positions: list[int] = []
-    start = 1
-    while True:
-        page = app.recorder.select_notifications(start, 1000)
-        if not page:
-            break
-        for n in page:
-            positions.append(n.id)
-            last = versions.get(n.originator_id, 0)
-            if n.originator_version != last + 1:
-                gaps.append(f"aggregate {n.originator_id}: version {n.originator_version} "
-                            f"stored after {last} (position {n.id}, {n.topic})")
-            versions[n.originator_id] = max(last, n.originator_version)
-            if n.topic in (TRANSFERRED, DEPOSITED):
-                p = vars(app.mapper.to_domain_event(n))
-                if n.topic == TRANSFERRED and n.originator_id in codes:
-                    transfers[(codes[n.originator_id], p["seller"], p["ref"])] += 1
-                elif n.topic == DEPOSITED and n.originator_id in owners:
-                    deposits[(owners[n.originator_id], p["reference"])].append(p["amount"])
-        start = page[-1].id + 1
+    log = LogReader(app)
+    for n in log.notifications():
+        positions.append(n.id)
+        last = versions.get(n.originator_id, 0)
+        if n.originator_version != last + 1:
+            gaps.append(f"aggregate {n.originator_id}: version {n.originator_version} "
+                        f"stored after {last} (position {n.id}, {n.topic})")
+        versions[n.originator_id] = max(last, n.originator_version)
+        if n.topic in (TRANSFERRED, DEPOSITED):
+            p = vars(log.decode(n))
+            if n.topic == TRANSFERRED and n.originator_id in codes:
+                transfers[(codes[n.originator_id], p["seller"], p["ref"])] += 1
+            elif n.topic == DEPOSITED and n.originator_id in owners:
+                deposits[(owners[n.originator_id], p["reference"])].append(p["amount"])
     return StoreFacts(markets=scan_markets(app), transfers=transfers, deposits=dict(deposits),
                       positions=positions, gaps=gaps)
 

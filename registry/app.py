@@ -17,7 +17,12 @@ from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    Repository,
+)
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, PersistenceError, Transcoder
 
@@ -30,12 +35,10 @@ from domain.instrument import Instrument
 from domain.retrofit import Retrofit
 from domain.rules import FIRST_RULES, RuleBook, TradingRules
 from registry.acting import acting, companions, saved, stamp
-from registry.projection import ProjectingRepository
 from registry.read_cache import ReadCache
 from registry.rulebook import CURRENT_RULES, builtin_rulebook
-from registry.snapshots import take_due_snapshots
+from registry.speedups import Speedups
 from registry.storage import record_checked, take_snapshots_safely, unavailable
-from registry.transcoder import OrjsonTranscoder
 
 MAX_ATTEMPTS = 10
 BACKOFF_SECONDS = 0.002
@@ -103,21 +106,20 @@ class RegistryBase(Application):
     snapshotting_intervals = {Instrument: 50, Catalogue: 100}
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self.speedups = Speedups.configured(self, env)
         super().__init__(env=env)
         self.reads = ReadCache(self.repository)  # current copies for reads (registry.read_cache)
 
     def construct_transcoder(self) -> Transcoder:
-        """The library's JSON format, encoded with orjson (`registry.transcoder`)."""
-        transcoder = OrjsonTranscoder()
+        """The library's JSON format, encoded with orjson (`registry.speedups`)."""
+        transcoder = self.speedups.transcoder()
         self.register_transcodings(transcoder)
         return transcoder
 
-    def construct_repository(self) -> ProjectingRepository:
+    def construct_repository(self) -> Repository[Any]:
         """The library's repository as configured, rebuilding without its per-event assert
-        (`registry.projection`)."""
-        repository = super().construct_repository()
-        repository.__class__ = ProjectingRepository  # the same state; one default differs
-        return repository  # type: ignore[return-value]
+        (`registry.speedups`)."""
+        return self.speedups.repository(super().construct_repository())
 
     def save(self, *objs: Any, **kwargs: Any) -> Any:
         """Save as the library does, in one transaction, after naming the actor (and the
@@ -138,7 +140,9 @@ class RegistryBase(Application):
     def _take_snapshots(self, processing_event: ProcessingEvent[Any]) -> None:
         """Due snapshots from the saved aggregates, in one write (`registry.snapshots`); a
         snapshot that cannot be written never fails the save it follows."""
-        take_snapshots_safely(lambda: take_due_snapshots(self, processing_event))
+        plain = super()._take_snapshots  # the library's, with the speed-up switched off
+        take_snapshots_safely(
+            lambda: self.speedups.take_snapshots(self, processing_event, plain))
 
     # -- loading -------------------------------------------------------------------------------
 

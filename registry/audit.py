@@ -10,7 +10,6 @@ the export's last log position.
 from __future__ import annotations
 
 import binascii
-import gc
 import multiprocessing
 import os
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ from domain.instrument import Instrument
 from registry.leaves import LeafOpeningError, open_record
 from registry.queries import balance_rows
 from registry.replay import Fold, comparable
+from registry.speedups import ALL, Speedups
 
 
 @dataclass
@@ -38,8 +38,6 @@ class Reconciliation:
     mismatches: list[str] = field(default_factory=list)
 
 
-_PREFIX = b'{"index": '
-_SEPARATOR = b', "leaf": "'
 #: RFC 8785 sorts keys, so every leaf starts with its aggregate id: 72 base64 characters hold
 #: the 54 bytes ``{"aggregate_id":"<36-character uuid>"``.
 _LEAF_HEAD = b'{"aggregate_id":"'
@@ -49,24 +47,13 @@ _SEALED = b'"$sealed"'
 PARALLEL_FROM_BYTES = 16 << 20
 
 
-def _slow_line(line: bytes) -> tuple[bytes, bytes, Any]:
-    """(``{"index": <i>`` as the fast path sees it, base64 leaf, openings of sealed parts) of
-    a line in any JSON shape."""
-    entry = orjson.loads(line)
-    return (b"%s%d" % (_PREFIX, entry["index"]), entry["leaf"].encode("ascii"),
-            entry.get("openings"))
-
-
-def _lines(directory: str | Path) -> Iterator[tuple[int, bytes, Any]]:
-    """(index, base64 leaf, openings) per line; the exporter's exact shape takes a fast path."""
+def _lines(directory: str | Path, speedups: Speedups = ALL
+           ) -> Iterator[tuple[int, bytes, Any]]:
+    """(index, base64 leaf, openings) per line (`registry.speedups.export_line`)."""
+    line_of = speedups.line_reader()
     with open(Path(directory) / "entries.jsonl", "rb", buffering=1 << 20) as f:
         for line in f:
-            head, _, text = line.partition(_SEPARATOR)
-            if head.startswith(_PREFIX) and text.endswith(b'"}\n'):
-                yield int(head[len(_PREFIX):]), text[:-3], None
-            else:
-                head, text, openings = _slow_line(line)
-                yield int(head[len(_PREFIX):]), text, openings
+            yield line_of(line)
 
 
 def _event_record(record: dict[str, Any], openings: Any) -> dict[str, Any]:
@@ -77,10 +64,11 @@ def _event_record(record: dict[str, Any], openings: Any) -> dict[str, Any]:
     return open_record(record, openings)
 
 
-def export_records(directory: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def export_records(directory: str | Path, speedups: Speedups = ALL
+                   ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(index, decoded event record) for every line of ``entries.jsonl``, in file order."""
     a2b, loads = binascii.a2b_base64, orjson.loads
-    for index, text, openings in _lines(directory):
+    for index, text, openings in _lines(directory, speedups):
         yield index, _event_record(loads(a2b(text)), openings)
 
 
@@ -95,54 +83,46 @@ def _partition(text: bytes, record: dict[str, Any] | None, parts: int) -> int:
 
 
 def _replay_part(directory: str | Path, part: int, parts: int,
-                 progress: Callable[[int], object] | None) -> tuple[Fold, list[str]]:
-    fold, problems = Fold(), []
+                 progress: Callable[[int], object] | None,
+                 speedups: Speedups = ALL) -> tuple[Fold, list[str]]:
+    fold, problems = Fold(speedups), []
     apply, a2b, loads = fold.apply_record, binascii.a2b_base64, orjson.loads
-    collecting = gc.isenabled()
-    # A replay allocates millions of small objects and frees none: the cyclic collector would
-    # re-traverse the growing state over and over for nothing (about a third of the time).
-    gc.disable()
-    try:
-        with open(Path(directory) / "entries.jsonl", "rb", buffering=1 << 20) as f:
-            for n, line in enumerate(f, start=1):
-                # the exporter's exact shape, inline: a generator per line costs as much as
-                # applying a small event
-                head, _, text = line.partition(_SEPARATOR)
-                openings = None
-                if head.startswith(_PREFIX) and text.endswith(b'"}\n'):
-                    text = text[:-3]
-                else:
-                    head, text, openings = _slow_line(line)
-                if parts > 1 and _partition(text, None, parts) != part:
+    line_of = speedups.line_reader()
+    with speedups.replay_gc(), open(Path(directory) / "entries.jsonl", "rb",
+                                    buffering=1 << 20) as f:
+        for n, line in enumerate(f, start=1):
+            # lines read here, not through `_lines`: a generator per line costs as much
+            # as applying a small event
+            index, text, openings = line_of(line)
+            if parts > 1 and _partition(text, None, parts) != part:
+                continue
+            leaf = a2b(text)
+            record = loads(leaf)
+            if openings is not None or _SEALED in leaf:  # only multi-party events
+                try:
+                    record = open_record(record, openings)
+                except LeafOpeningError as e:
+                    problems.append(f"leaf {index}: {e}")
                     continue
-                leaf = a2b(text)
-                record = loads(leaf)
-                if openings is not None or _SEALED in leaf:  # only multi-party events
-                    try:
-                        record = open_record(record, openings)
-                    except LeafOpeningError as e:
-                        problems.append(f"leaf {int(head[len(_PREFIX):])}: {e}")
-                        continue
-                if "payload" in record:
-                    apply(record)
-                else:
-                    problems.append(f"leaf {int(head[len(_PREFIX):])}: event at position "
-                                    f"{record.get('position')} did not decode in the store")
-                if progress is not None and n % 8192 == 0:
-                    progress(n)
-    finally:
-        if collecting:
-            gc.enable()
+            if "payload" in record:
+                apply(record)
+            else:
+                problems.append(f"leaf {index}: event at position "
+                                f"{record.get('position')} did not decode in the store")
+            if progress is not None and n % 8192 == 0:
+                progress(n)
     return fold, problems
 
 
-def _replay_part_remote(directory: str, part: int, parts: int) -> tuple[Any, int, list[str]]:
-    fold, problems = _replay_part(directory, part, parts, None)
+def _replay_part_remote(directory: str, part: int, parts: int,
+                        speedups: Speedups) -> tuple[Any, int, list[str]]:
+    fold, problems = _replay_part(directory, part, parts, None, speedups)
     return fold.aggregates, fold.position, problems
 
 
 def replay_export(directory: str | Path, *, progress: Callable[[int], object] | None = None,
-                  problems: list[str] | None = None, workers: int | None = None) -> Fold:
+                  problems: list[str] | None = None, workers: int | None = None,
+                  speedups: Speedups = ALL) -> Fold:
     """Rebuild every aggregate from the export's leaves alone.
 
     Aggregates are independent, so a large export is split by aggregate id across ``workers``
@@ -152,13 +132,13 @@ def replay_export(directory: str | Path, *, progress: Callable[[int], object] | 
     if workers is None:
         workers = min(2, os.cpu_count() or 1) if size >= PARALLEL_FROM_BYTES else 1
     if workers <= 1:
-        fold, found = _replay_part(directory, 0, 1, progress)
+        fold, found = _replay_part(directory, 0, 1, progress, speedups)
     else:
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=workers - 1, mp_context=context) as pool:
-            others = [pool.submit(_replay_part_remote, str(directory), part, workers)
+            others = [pool.submit(_replay_part_remote, str(directory), part, workers, speedups)
                       for part in range(1, workers)]
-            fold, found = _replay_part(directory, 0, workers, progress)
+            fold, found = _replay_part(directory, 0, workers, progress, speedups)
             for future in others:
                 aggregates, position, more = future.result()
                 fold.aggregates.update(aggregates)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from domain.matching import BookRules, OrderBook, OrderRejected
+from domain.records import AmendOp, CancelOp, StpCancel, Trade, op_of
 from registry.audit import export_records
 
 OPENED = "surplus:Market.Opened.v1"
@@ -38,6 +39,15 @@ def _rules(params: dict[str, Any]) -> BookRules:
     return BookRules(tick=params["tick"], reference_price=params["reference_price"],
                      band_pct=params["band_pct"], min_lot=params["min_lot"],
                      max_order=params["max_order"])
+
+
+def _recorded_fills(trades: list[list[Any]]) -> dict[int, list[tuple[Any, ...]]]:
+    """Per op index, the fills its trades record: (taker, maker, price, qty)."""
+    recorded: dict[int, list[tuple[Any, ...]]] = {}
+    for stored in trades:
+        t = Trade.of(stored)
+        recorded.setdefault(t.op_index, []).append((t.taker, t.maker, t.price, t.qty))
+    return recorded
 
 
 def audit_matching(directory: str | Path) -> tuple[int, int, list[str]]:
@@ -67,25 +77,26 @@ def audit_matching(directory: str | Path) -> tuple[int, int, list[str]]:
                     details.append(f"leaf {index}: lifecycle cancel of {order_id!r} found "
                                    "no order")
             continue
-        recorded: dict[int, list[tuple[Any, ...]]] = {}
-        for t in p["trades"]:
-            recorded.setdefault(t[1], []).append((t[2], t[3], t[4], t[5]))
-        stp = {tuple(s) for s in p["stp"]}
-        for n, op in enumerate(p["ops"]):
+        recorded = _recorded_fills(p["trades"])
+        stp = {tuple(StpCancel.of(s)) for s in p["stp"]}
+        for n, stored_op in enumerate(p["ops"]):
             fills: list[tuple[Any, ...]] = []
-            if op[0] == "C":
-                if not book.cancel(op[1]):
-                    details.append(f"leaf {index} op {n}: cancel of {op[1]!r} found no order")
-            elif op[0] == "A":
-                if not book.reduce(op[1], op[2]):
-                    details.append(f"leaf {index} op {n}: amend of {op[1]!r} found no order")
+            op = op_of(stored_op)
+            if type(op) is CancelOp:
+                if not book.cancel(op.order_id):
+                    details.append(f"leaf {index} op {n}: cancel of {op.order_id!r} found "
+                                   "no order")
+            elif type(op) is AmendOp:
+                if not book.reduce(op.order_id, op.qty):
+                    details.append(f"leaf {index} op {n}: amend of {op.order_id!r} found "
+                                   "no order")
             else:
                 try:
-                    fills = [tuple(f) for f in book.submit(op[3], op[5], op[6], op[1], op[4],
-                                                          op[2])]
+                    fills = [tuple(f) for f in book.submit(op.side, op.price, op.qty,
+                                                          op.order_id, op.kind, op.account)]
                 except OrderRejected as exc:
-                    details.append(f"leaf {index} op {n}: order {op[1]!r} is refused on "
-                                   f"re-run ({exc})")
+                    details.append(f"leaf {index} op {n}: order {op.order_id!r} is refused "
+                                   f"on re-run ({exc})")
                 for order_id in book.last_stp_cancels:
                     if (n, order_id) in stp:
                         stp.discard((n, order_id))

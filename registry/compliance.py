@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from domain.confirmed_right import ConfirmedRight
 from domain.enterprise import Enterprise
-from domain.instrument import OWNER, Instrument
+from domain.instrument import Instrument
+from domain.records import TransferStep, step_of
 from domain.reference import kind_info
 from domain.retrofit import Retrofit
 from registry.events import stored_events
@@ -69,7 +70,7 @@ class _Figures:
 
 def _moved_units(before: Instrument, moves: list[list[int]], owner: str) -> int:
     return sum(last - first + 1 for block_first, first, last in moves
-               if before.blocks[str(block_first)][OWNER] == owner)
+               if before.block_record(block_first).owner == owner)
 
 
 def enterprise_report_from(events: Iterable[tuple[int, Any]], enterprise: str,
@@ -128,11 +129,11 @@ def _unit_event(figures: _Figures, position: int, name: str, event: Any, before:
         if event.buyer == enterprise:
             figures.add(kind, "bought", event.quantity, position)
     elif name == "BatchSettled":
-        for step in event.steps:
-            if step[0] == "transfer" and step[1] == enterprise:
-                figures.add(kind, "sold", step[3], position)
-            if step[0] == "transfer" and step[2] == enterprise:
-                figures.add(kind, "bought", step[3], position)
+        for step in map(step_of, event.steps):
+            if type(step) is TransferStep and step.seller == enterprise:
+                figures.add(kind, "sold", step.quantity, position)
+            if type(step) is TransferStep and step.buyer == enterprise:
+                figures.add(kind, "bought", step.quantity, position)
     elif name == "Consumed" and event.owner == enterprise:
         figures.add(kind, "used", event.quantity, position)
     elif name == "Expired":
@@ -162,7 +163,8 @@ def province_report_from(events: Iterable[tuple[int, Any]], year: int) -> dict[s
             return
         trades = [(event.buyer, event.quantity, event.rule_version)] \
             if name == "Transferred" else \
-            [(s[2], s[3], event.rule_version) for s in event.steps if s[0] == "transfer"] \
+            [(s.buyer, s.quantity, event.rule_version) for s in map(step_of, event.steps)
+             if type(s) is TransferStep] \
             if name == "BatchSettled" else []
         for buyer, quantity, version in trades:
             figures.add(key, "traded", quantity, position)

@@ -3,6 +3,7 @@
 ``REGISTRY_DATA_DIR``  data folder (default ``data``); SQLite files and the ledger live there.
 ``REGISTRY_STORE``     ``sqlite`` (default), ``postgres`` or ``memory``. With ``postgres`` the
                        library's ``POSTGRES_*`` variables select the server.
+``REGISTRY_SPEEDUPS``  ``all`` (default), ``none`` or the speed-ups to keep (`registry.speedups`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ class Settings:
             raise ValueError(f"REGISTRY_STORE must be sqlite, postgres or memory, not {store!r}")
         es: dict[str, str] = {
             k: v for k, v in env.items()
-            if k.startswith(("POSTGRES_", "SQLITE_", "AGGREGATE_CACHE", "IS_SNAPSHOTTING"))
+            if k.startswith(("POSTGRES_", "SQLITE_", "AGGREGATE_CACHE", "IS_SNAPSHOTTING",
+                             "REGISTRY_SPEEDUPS"))
         }
         if store == "sqlite":
             es["PERSISTENCE_MODULE"] = "eventsourcing.sqlite"

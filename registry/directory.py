@@ -13,8 +13,9 @@ from uuid import UUID
 
 from domain.errors import NotFound
 from domain.expansion import ExpansionApplication
-from domain.instrument import FIRST, FROZEN, LAST, LOT, REF, STATE, Instrument, serial_label
+from domain.instrument import Instrument, serial_label
 from domain.retrofit import BASELINE_AUDITED, POST_AUDITED, REGISTERED, Retrofit
+from registry.log_reader import LogReader
 from registry.queries import BALANCE_COLUMNS
 
 if TYPE_CHECKING:
@@ -45,11 +46,10 @@ def expansions(registry: Registry, *, enterprise: str | None = None) -> list[Exp
 
 def _balance(instrument: Instrument, owner: str) -> dict[str, Any]:
     per = dict.fromkeys(BALANCE_COLUMNS, 0)
-    for first in instrument.owned.get(owner, ()):
-        b = instrument.blocks[str(first)]
-        n = b[LAST] - b[FIRST] + 1
-        per[b[STATE]] += n
-        if b[FROZEN]:
+    for b in instrument.blocks_of(owner):
+        n = b.quantity
+        per[b.state] += n
+        if b.frozen:
             per["frozen"] += n
     return {"enterprise": owner, "instrument": instrument.code, **per}
 
@@ -77,10 +77,10 @@ def holding(registry: Registry, enterprise: str, instrument: str) -> dict[str, A
     with registry.reading_instrument(instrument) as i:
         row = _balance(i, enterprise)
         row["blocks"] = [
-            {"first": b[FIRST], "last": b[LAST],
-             "serials": serial_label(i.code, b[FIRST], b[LAST]), "state": b[STATE],
-             "lot": b[LOT], "ref": b[REF], "frozen": b[FROZEN]}
-            for b in (i.blocks[str(f)] for f in i.owned.get(enterprise, ()))
+            {"first": b.first, "last": b.last,
+             "serials": serial_label(i.code, b.first, b.last), "state": b.state,
+             "lot": b.lot, "ref": b.ref, "frozen": b.frozen}
+            for b in i.blocks_of(enterprise)
         ]
     return row
 
@@ -110,28 +110,25 @@ def position_of(registry: Registry, *, aggregate_id: UUID, topic: str, after: in
 
     The API reads the position before a command and looks for the command's event after it,
     so the scan covers only what was committed meanwhile."""
-    start = after + 1
-    while True:
-        notifications = registry.recorder.select_notifications(start, 500)
-        if not notifications:
-            return None
-        for n in notifications:
-            if n.originator_id != aggregate_id or n.topic != topic:
-                continue
-            event = registry.mapper.to_domain_event(n)
-            if all(getattr(event, k, None) == v for k, v in match.items()):
-                return int(n.id)
-        start = notifications[-1].id + 1
+    log = LogReader(registry, position=after, page=500)
+    for n in log.notifications():
+        if n.originator_id != aggregate_id or n.topic != topic:
+            continue
+        event = log.decode(n)
+        if all(getattr(event, k, None) == v for k, v in match.items()):
+            return int(n.id)
+    return None
 
 
 
 def holding_event_at(registry: Registry, position: int) -> tuple[str, Any, set[str]] | None:
     """The instrument event at log ``position`` as (event name, event, the enterprises it
     names as owner, seller or buyer); None when the position holds no instrument event."""
-    found = registry.recorder.select_notifications(position, 1)
-    if not found or found[0].id != position:
+    log = LogReader(registry)
+    found = log.at(position)
+    if found is None:
         return None
-    event = registry.mapper.to_domain_event(found[0])
+    event = log.decode(found)
     if not isinstance(event, Instrument.Event):
         return None
     parties = {getattr(event, k) for k in ("owner", "seller", "buyer") if getattr(event, k, None)}

@@ -16,6 +16,8 @@ from eventsourcing.application import Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.utils import get_topic, resolve_topic
 
+from registry.log_reader import reader_from
+
 _META = ("originator_id", "originator_version", "timestamp")
 
 
@@ -50,12 +52,4 @@ def stored_events(
     app: Application, *, start: int = 1, stop: int | None = None, page: int = 1000
 ) -> Iterator[tuple[int, Any]]:
     """(position, domain event) in commit order, from ``start`` up to ``stop`` inclusive."""
-    position = start
-    while stop is None or position <= stop:
-        limit = page if stop is None else min(page, stop - position + 1)
-        notifications = app.recorder.select_notifications(position, limit, stop=stop)
-        if not notifications:
-            return
-        for n in notifications:
-            yield n.id, app.mapper.to_domain_event(n)
-        position = notifications[-1].id + 1
+    return reader_from(app, start=start, page=page).events(stop=stop)

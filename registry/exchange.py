@@ -35,7 +35,6 @@ from registry.app import BACKOFF_SECONDS, MAX_ATTEMPTS, RegistryBase, command, i
 from registry.book_lock import exchange_lock
 from registry.exchange_modes import TradingModeCommands
 from registry.exchange_writer import ExchangeWriter
-from registry.gc_pause import gc_paused
 from registry.lifecycle import Changes, LifecycleCommands
 from registry.sessions import SessionCommands
 from registry.storage import unavailable
@@ -68,7 +67,7 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
         w = self._writer()
         # one market write at a time, across processes too (`exchange_lock`: batches of
         # different books write the same cash accounts); the collector pauses once we write
-        with exchange_lock(self), gc_paused():
+        with exchange_lock(self), self.speedups.batch_gc():
             for attempt in range(MAX_ATTEMPTS):
                 try:
                     w.sync()
@@ -214,7 +213,7 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
     def market(self, instrument: str) -> Market:
         """The market as stored (a fresh copy, rebuilt from its events: every batch is matched
         again, so the collector is paused as for a batch, which halves the rebuild)."""
-        with gc_paused():
+        with self.speedups.batch_gc():
             m: Market = self._get(Market, Market.create_id(instrument), f"market {instrument}")
         return m
 
@@ -386,7 +385,8 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
             # whatever is left: never more than the pool holds beyond the seller's other
             # orders and sales (a lifecycle change may have taken units from under it)
             seller = trade["seller"]
-            others = sum(o[3] for o in m.orders.values() if o[0] == seller and o[1] == "S")
+            others = sum(o.remaining for o in m.orders.values()
+                         if o.account == seller and o.side == "S")
             others += sum(t["qty"] for t in m.pending.values() if t["seller"] == seller)
             held = i.reservations().get(pool_ref(instrument), {}).get(seller, 0)
             i.settle_batch(pool=pool_ref(instrument), reserve={}, transfers=[],

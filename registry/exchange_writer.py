@@ -31,6 +31,7 @@ from domain.errors import NotFound
 from domain.exchange.desk import PairChecks
 from domain.rules import TradingRules
 from registry.exchange_positions import PositionCache
+from registry.log_reader import LogReader
 
 #: more foreign events than this since the last batch: drop the whole cache instead
 SYNC_LIMIT = 500
@@ -40,7 +41,8 @@ class ExchangeWriter:
     def __init__(self, app: Application[Any]) -> None:
         self.app = app
         self.cache: dict[Any, Any] = {}
-        self.position = int(app.recorder.max_notification_id() or 0)
+        self.log = LogReader(app, page=SYNC_LIMIT)
+        self.log.skip_to_head()
         self._positions: dict[str, PositionCache] = {}
         self._checks: dict[tuple[str, str, str], PairChecks] = {}
 
@@ -69,10 +71,10 @@ class ExchangeWriter:
         apply, is evicted and reloaded when next needed. Events at or below a copy's version
         are its own, already applied.
         """
-        found = self.app.recorder.select_notifications(self.position + 1, SYNC_LIMIT)
+        found = self.log.next_page()
         if len(found) == SYNC_LIMIT:
             self.cache.clear()
-            self.position = int(self.app.recorder.max_notification_id() or 0)
+            self.log.skip_to_head()
             return
         for n in found:
             cached = self.cache.get(n.originator_id)
@@ -80,14 +82,12 @@ class ExchangeWriter:
                 continue
             if cached.version + 1 != n.originator_version or not self._apply(cached, n):
                 del self.cache[n.originator_id]
-        if found:
-            self.position = found[-1].id
 
     def _apply(self, cached: Any, stored: Any) -> bool:
         """Apply one stored event to a cached copy; False if it could not be applied (the
         copy may then be half-changed and must go)."""
         try:
-            self.app.mapper.to_domain_event(stored).mutate(cached)
+            self.log.decode(stored).mutate(cached)
         except Exception:  # any failure: reload from the store instead
             return False
         return True
@@ -114,6 +114,5 @@ class ExchangeWriter:
         """After a refused command (nothing saved): forget aggregates changed in memory."""
         self._positions.clear()
         for key, agg in list(self.cache.items()):
-            consistent = getattr(agg, "is_consistent", None)
-            if agg.pending_events or (consistent is not None and not consistent()):
-                del self.cache[key]
+            if agg.pending_events:  # a market's book changes only with its event: never
+                del self.cache[key]  # otherwise half-changed

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from domain.records import Trade
 from registry import canonical
 
 LEAF_FORMAT = 2
@@ -130,7 +131,7 @@ def _refs(kind: str, key: str) -> Callable[[Payload, int], list[Subject]]:
 
 
 def _batch_trades(payload: Payload, position: int) -> list[Subject]:
-    return [Subject("trade", str(t[0]), (f"trades/{i}",))
+    return [Subject("trade", str(Trade.of(t).trade_id), (f"trades/{i}",))
             for i, t in enumerate(payload.get("trades") or [])]
 
 

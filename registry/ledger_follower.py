@@ -50,6 +50,7 @@ from registry.leaves import (
     event_subjects,
     leaf_format,
 )
+from registry.log_reader import LogReader
 from registry.witnesses import WitnessClient
 
 log = logging.getLogger(__name__)
@@ -205,16 +206,8 @@ def store_entries(app: Application, encoder: LeafEncoder | None = None, *,
                   limit: int | None = None, page: int = 1000) -> Iterator[Entry]:
     """(leaf, openings) re-derived from the event store as it is now, in commit order;
     without an ``encoder``, format-1 leaves (as every leaf was before format 2)."""
-    done, start = 0, 1
-    while limit is None or done < limit:
-        size = page if limit is None else min(page, limit - done)
-        batch = app.recorder.select_notifications(start, size)
-        if not batch:
-            return
-        for n in batch:
-            yield (encode_leaf(app, n), None) if encoder is None else encoder.entry(n, done)
-            done += 1
-        start = batch[-1].id + 1
+    for done, n in enumerate(LogReader(app, page=page).notifications(limit=limit)):
+        yield (encode_leaf(app, n), None) if encoder is None else encoder.entry(n, done)
 
 
 def store_leaves(app: Application, encoder: LeafEncoder | None = None, *,
@@ -254,8 +247,7 @@ class LedgerFollower:
         positions = [_leaf_position(first + i, leaf) for i, leaf in enumerate(leaves)]
         low, high = positions[0], positions[-1]
         stored = {} if high < low else {
-            n.id: n for n in self.app.recorder.select_notifications(
-                low, high - low + 1, stop=high)}
+            n.id: n for n in LogReader(self.app).select(low, high - low + 1, stop=high)}
         previous = None
         for offset, (leaf, pos) in enumerate(zip(leaves, positions, strict=True)):
             index = first + offset
@@ -282,18 +274,13 @@ class LedgerFollower:
                  progress: Callable[[int], object] | None = None) -> int:
         """Append a leaf for every event committed since the last one; sign checkpoints every
         ``checkpoint_every`` leaves and at the end. Returns the number of leaves appended."""
-        start = self.last_position() + 1
         appended = 0
         signed_at = self.ledger.size
-        while True:
-            batch = self.app.recorder.select_notifications(start, page)
-            if not batch:
-                break
+        for batch in LogReader(self.app, position=self.last_position(), page=page).pages():
             first = self.ledger.size
             leaf = self.encoder.leaf
             self.ledger.append_many([leaf(n, first + i) for i, n in enumerate(batch)])
             appended += len(batch)
-            start = batch[-1].id + 1
             if self.ledger.size - signed_at >= self.checkpoint_every:
                 self.ledger.checkpoint()
                 signed_at = self.ledger.size

@@ -37,7 +37,7 @@ from domain.errors import InvalidInput, InvalidState, NotFound
 from domain.exchange.agreement import ACCEPTED, OFFERED, REJECTED, Agreement
 from domain.exchange.auction import BIDDER, OPEN, PRICE, QTY, Auction
 from domain.exchange.cash import CashAccount
-from domain.exchange.market import ACCOUNT, REMAINING, SIDE, Market, pool_ref
+from domain.exchange.market import Market, pool_ref
 from domain.exchange.money import value
 from domain.expansion import SUBMITTED, ExpansionApplication
 from domain.instrument import Instrument
@@ -242,16 +242,16 @@ class LifecycleCommands(_Base):
         """Step 1 for the market (the owners' sells and pending sales, the parties' buys and
         pending purchases), then the pool rule for every seller."""
         cancel = [oid for oid, o in m.orders.items()
-                  if o[ACCOUNT] in parties or (o[ACCOUNT] in owners and o[SIDE] == "S")]
+                  if o.account in parties or (o.account in owners and o.side == "S")]
         reject = [tid for tid, t in m.pending.items()
                   if t["seller"] in owners or t["buyer"] in parties]
         cancelled, rejected = set(cancel), set(reject)
-        sellers = {o[ACCOUNT] for o in m.orders.values() if o[SIDE] == "S"}
+        sellers = {o.account for o in m.orders.values() if o.side == "S"}
         sellers |= {t["seller"] for t in m.pending.values()} | set(pooled)
         excess: dict[str, int] = {}
         for seller in sorted(sellers):
-            sells = [(oid, o[REMAINING]) for oid, o in m.orders.items()
-                     if o[SIDE] == "S" and o[ACCOUNT] == seller and oid not in cancelled]
+            sells = [(oid, o.remaining) for oid, o in m.orders.items()
+                     if o.side == "S" and o.account == seller and oid not in cancelled]
             sales = [(tid, t["qty"]) for tid, t in m.pending.items()
                      if t["seller"] == seller and tid not in rejected]
             have = pooled.get(seller, 0)
@@ -266,8 +266,8 @@ class LifecycleCommands(_Base):
                 need -= q
             excess[seller] = have - need
         for record in m.cancel_orders(cancel, reason=reason, by=by, at=at):
-            if record[SIDE] == "B":
-                changes.release_cash(record[ACCOUNT], value(record[2], record[REMAINING]))
+            if record.side == "B":
+                changes.release_cash(record.account, value(record.price, record.remaining))
         for tid in reject:
             trade = m.reject(trade_id=tid, administrator=by, reason=reason, at=at)
             changes.release_cash(trade["buyer"], trade["value"])

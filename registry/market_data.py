@@ -24,8 +24,10 @@ from typing import Any
 
 from eventsourcing.application import Application
 
-from domain.exchange.market import ACCOUNT, REMAINING, Market
+from domain.exchange.market import Market
+from domain.records import CancelOp, StpCancel, Submit, Trade, op_of
 from domain.topics import PREFIX
+from registry.log_reader import LogReader
 
 MARKET = f"{PREFIX}:Market."
 AGREEMENT = f"{PREFIX}:Agreement."
@@ -88,8 +90,7 @@ class MarketData:
     def __init__(self, app: Application[Any], *, feed_size: int = 10_000,
                  page: int = 1000) -> None:
         self.app = app
-        self.page = page
-        self.position = 0
+        self.log = LogReader(app, page=page)
         self.lock = threading.RLock()
         self.closed = False
         self.notes = 0  # counts `notify` calls: pollers refresh when it moved
@@ -116,16 +117,18 @@ class MarketData:
         """Fold every event committed since the last refresh; returns how many were read."""
         with self.lock:
             read = 0
-            while True:
-                batch = self.app.recorder.select_notifications(self.position + 1, self.page)
-                if not batch:
-                    break
+            decode = self.log.decode
+            for batch in self.log.pages():
                 for n in batch:
                     if n.topic.startswith((MARKET, AGREEMENT, AUCTION)):
-                        self._fold(n.id, n.topic, self.app.mapper.to_domain_event(n))
-                self.position = batch[-1].id
+                        self._fold(n.id, n.topic, decode(n))
                 read += len(batch)
             return read
+
+    @property
+    def position(self) -> int:
+        """The id of the last notification folded."""
+        return self.log.position
 
     def _fold(self, position: int, topic: str, event: Any) -> None:
         name = topic.rsplit(".", 2)[-2]
@@ -156,46 +159,47 @@ class MarketData:
             return
         code = view.market.instrument
         touched: list[tuple[str, str]] = []
-        for index, op in enumerate(event.ops):
-            if op[0] == "C":
-                touched.append((code, op[1]))
-                self.orders[(code, op[1])]["status"] = "cancelled"
+        for index, stored in enumerate(event.ops):
+            op = op_of(stored)
+            if type(op) is not Submit:  # cancelled, or amended in place: only what rests
+                touched.append((code, op.order_id))
+                if type(op) is CancelOp:
+                    self.orders[(code, op.order_id)]["status"] = "cancelled"
                 continue
-            if op[0] == "A":  # amended in place: only what rests changed
-                touched.append((code, op[1]))
-                continue
-            _, order_id, account, side, kind, price, qty, entered_by, *_ = op
-            key = (code, order_id)
+            key = (code, op.order_id)
             self.orders[key] = {
-                "order_id": order_id, "instrument": code, "account": account,
-                "side": SIDES[side], "kind": KINDS[kind], "price": price if kind == "L" else None,
-                "quantity": qty, "filled": 0, "resting": 0, "status": "open",
-                "entered_by": entered_by, "at": event.at, "position": position, "batch": index,
+                "order_id": op.order_id, "instrument": code, "account": op.account,
+                "side": SIDES[op.side], "kind": KINDS[op.kind],
+                "price": op.price if op.kind == "L" else None,
+                "quantity": op.qty, "filled": 0, "resting": 0, "status": "open",
+                "entered_by": op.entered_by, "at": event.at, "position": position,
+                "batch": index,
             }
-            self.orders_of.setdefault(account, []).append(key)
+            self.orders_of.setdefault(op.account, []).append(key)
             touched.append(key)
-        for _, order_id in event.stp:
-            touched.append((code, order_id))
-            self.orders[(code, order_id)]["status"] = "cancelled"
-        for t in event.trades:
-            trade_id, _, taker, maker, price, qty, buyer, seller, amount, reasons, _ = t
-            for order_id in (taker, maker):
-                self.orders[(code, order_id)]["filled"] += qty
+        for stopped in event.stp:
+            key = (code, StpCancel.of(stopped).order_id)
+            touched.append(key)
+            self.orders[key]["status"] = "cancelled"
+        for stored in event.trades:
+            t = Trade.of(stored)
+            for order_id in (t.taker, t.maker):
+                self.orders[(code, order_id)]["filled"] += t.qty
                 touched.append((code, order_id))
             record = {
-                "trade": trade_id, "instrument": code, "price": price, "quantity": qty,
-                "value": amount, "buyer": buyer, "seller": seller, "taker": taker,
-                "maker": maker, "state": "pending" if reasons else "settled",
-                "reasons": list(reasons), "at": event.at, "position": position,
-                "settled_at": None if reasons else event.at,
-                "settled_position": None if reasons else position,
+                "trade": t.trade_id, "instrument": code, "price": t.price, "quantity": t.qty,
+                "value": t.value, "buyer": t.buyer, "seller": t.seller, "taker": t.taker,
+                "maker": t.maker, "state": "pending" if t.reasons else "settled",
+                "reasons": list(t.reasons), "at": event.at, "position": position,
+                "settled_at": None if t.reasons else event.at,
+                "settled_position": None if t.reasons else position,
             }
-            self.trades[trade_id] = record
+            self.trades[t.trade_id] = record
             view.trades.append(record)
             view.add_to_bars(record)
-            view.last_price = price
-            for who in {buyer, seller}:
-                self.by_account.setdefault(who, []).append(trade_id)
+            view.last_price = t.price
+            for who in {t.buyer, t.seller}:
+                self.by_account.setdefault(who, []).append(t.trade_id)
             self._publish("trade", _public_trade(record))
         event.mutate(view.market)
         for key in touched:
@@ -208,7 +212,7 @@ class MarketData:
     def _settle_order(self, market: Market, key: tuple[str, str]) -> None:
         record = self.orders[key]
         resting = market.orders.get(key[1])
-        record["resting"] = resting[REMAINING] if resting and resting[ACCOUNT] == record[
+        record["resting"] = resting.remaining if resting and resting.account == record[
             "account"] else 0
         if record["status"] == "cancelled":
             return

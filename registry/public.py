@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from domain.errors import NotFound
-from domain.instrument import FIRST, FROZEN, LAST, LOT, STATE, STATES, Instrument, serial_label
+from domain.instrument import STATES, Instrument, serial_label
 from domain.retrofit import Retrofit
 from domain.topics import event_topic
 from registry.app import instrument_id
+from registry.log_reader import LogReader
 
 if TYPE_CHECKING:
     from registry.bootstrap import Registry
@@ -124,7 +125,7 @@ class PublicView:
 class _Followed:
     """What following the log has found so far."""
 
-    position: int = 0
+    log: LogReader
     retirements: list[Retirement] = field(default_factory=list)
     credit_parties: dict[tuple[str, UUID], None] = field(default_factory=dict)  # ordered set
     changed: set[UUID] = field(default_factory=set)  # aggregates with events since the snapshot
@@ -147,7 +148,7 @@ class PublicRegistry:
         self.registry = registry
         self.page = page
         self._lock = threading.Lock()
-        self._followed = _Followed()
+        self._followed = _Followed(LogReader(registry, page=page))
         self._view: PublicView | None = None
         self._parts: dict[str, _InstrumentPart] = {}
         self._records: dict[UUID, CreditRecord] = {}
@@ -167,18 +168,14 @@ class PublicRegistry:
     def _follow(self, head: int) -> None:
         """Read what was committed up to ``head``: retirements and credit changes are kept,
         and every aggregate with a new event is noted, so only its part is taken anew."""
-        followed, recorder = self._followed, self.registry.recorder
-        while followed.position < head:
-            found = recorder.select_notifications(followed.position + 1, self.page, stop=head)
-            for n in found:
-                followed.changed.add(n.originator_id)
-                if n.topic == RETIRED_TOPIC:
-                    followed.retirements.append(
-                        self._retirement(n.id, self.registry.mapper.to_domain_event(n)))
-                elif n.topic in CREDIT_TOPICS:
-                    role, _ = CREDIT_TOPICS[n.topic]
-                    followed.credit_parties[(role, n.originator_id)] = None
-            followed.position = found[-1].id if len(found) == self.page else head
+        followed = self._followed
+        for n in followed.log.notifications(stop=head):
+            followed.changed.add(n.originator_id)
+            if n.topic == RETIRED_TOPIC:
+                followed.retirements.append(self._retirement(n.id, followed.log.decode(n)))
+            elif n.topic in CREDIT_TOPICS:
+                role, _ = CREDIT_TOPICS[n.topic]
+                followed.credit_parties[(role, n.originator_id)] = None
 
     def _retirement(self, position: int, event: Any) -> Retirement:
         with self.registry.reading_instrument(self._instrument_code(event.originator_id)) as i:
@@ -274,11 +271,11 @@ def _missing() -> Any:
 def _units_per_lot(instrument: Instrument) -> dict[str, dict[str, int]]:
     """lot id -> unit state -> units, with ``frozen`` counted besides their state."""
     out: dict[str, dict[str, int]] = {}
-    for b in instrument.blocks.values():
-        per = out.setdefault(b[LOT], {})
-        n = b[LAST] - b[FIRST] + 1
-        per[b[STATE]] = per.get(b[STATE], 0) + n
-        if b[FROZEN]:
+    for b in instrument.block_records():
+        per = out.setdefault(b.lot, {})
+        n = b.quantity
+        per[b.state] = per.get(b.state, 0) + n
+        if b.frozen:
             per["frozen"] = per.get("frozen", 0) + n
     return out
 

@@ -7,7 +7,8 @@ import io
 from typing import TYPE_CHECKING, Any
 
 from domain.errors import InvalidInput
-from domain.instrument import FIRST, FROZEN, LAST, LOT, OWNER, REF, STATE, Instrument
+from domain.instrument import Instrument
+from domain.records import TransferStep, step_of
 from domain.retrofit import Retrofit
 from registry.events import stored_events
 from registry.replay import Fold
@@ -44,12 +45,13 @@ def covers(moves: list[list[int]], unit: int) -> bool:
     return any(m[1] <= unit <= m[2] for m in moves)
 
 
-def batch_step(step: list[Any]) -> dict[str, Any]:
+def batch_step(stored: list[Any]) -> dict[str, Any]:
     """An exchange batch step as provenance: who, how many, which trade."""
-    if step[0] == "transfer":
-        return {"step": "transfer", "seller": step[1], "buyer": step[2], "quantity": step[3],
-                "trade": step[4]}
-    return {"step": step[0], "owner": step[1], "quantity": step[2]}
+    step = step_of(stored)
+    if type(step) is TransferStep:
+        return {"step": "transfer", "seller": step.seller, "buyer": step.buyer,
+                "quantity": step.quantity, "trade": step.trade}
+    return {"step": step.step, "owner": step.owner, "quantity": step.quantity}
 
 
 class Queries(_Base):
@@ -78,7 +80,7 @@ class Queries(_Base):
         code, unit = parse_serial(serial)
         i = self.instrument(code)
         block = i.block_of(unit)
-        lot = i.lots[block[LOT]]
+        lot = i.lots[block.lot]
         r = self.retrofit(lot["retrofit_reference"])
         history = []
         for event in self.events.get(i.id):
@@ -88,7 +90,7 @@ class Queries(_Base):
                     {"event": name, "version": event.originator_version, "at": event.at,
                      "ref": event.ref, "rule_version": event.rule_version,
                      **batch_step(step)}
-                    for step in event.steps if covers(step[-1], unit)
+                    for step in event.steps if covers(step_of(step).moves, unit)
                 ]
                 continue
             moves = getattr(event, "moves", None)
@@ -104,8 +106,8 @@ class Queries(_Base):
                 history.append(entry)
         return {
             "serial": serial, "instrument": i.code, "kind": i.kind, "vintage": i.vintage,
-            "zone": i.zone, "lot": block[LOT],
-            "block": {"first": block[FIRST], "last": block[LAST]},
+            "zone": i.zone, "lot": block.lot,
+            "block": {"first": block.first, "last": block.last},
             "retrofit": {
                 "reference": r.reference, "enterprise": r.enterprise, "period": r.period,
                 "state": r.state, "agencies": r.agencies(),
@@ -115,8 +117,8 @@ class Queries(_Base):
                 "confirmation": r.confirmation, "revocation": r.revocation,
             },
             "history": history,
-            "final": {"owner": block[OWNER], "state": block[STATE], "ref": block[REF],
-                      "frozen": block[FROZEN]},
+            "final": {"owner": block.owner, "state": block.state, "ref": block.ref,
+                      "frozen": block.frozen},
         }
 
     def annual_report(self, *, enterprise: str, year: int) -> dict[str, Any]:
@@ -149,11 +151,11 @@ class Queries(_Base):
                 if event.buyer == enterprise:
                     add(kind, "bought", event.quantity)
             elif name == "BatchSettled":
-                for step in event.steps:
-                    if step[0] == "transfer" and step[1] == enterprise:
-                        add(kind, "sold", step[3])
-                    if step[0] == "transfer" and step[2] == enterprise:
-                        add(kind, "bought", step[3])
+                for step in map(step_of, event.steps):
+                    if type(step) is TransferStep and step.seller == enterprise:
+                        add(kind, "sold", step.quantity)
+                    if type(step) is TransferStep and step.buyer == enterprise:
+                        add(kind, "bought", step.quantity)
             elif name == "Consumed" and event.owner == enterprise:
                 add(kind, "consumed", event.quantity)
             elif name == "Expired":
@@ -163,7 +165,7 @@ class Queries(_Base):
 
         def add_owned(kind: str, column: str, before: Instrument, moves: list[list[int]]) -> None:
             for block_first, first, last in moves:
-                if before.blocks[str(block_first)][OWNER] == enterprise:
+                if before.block_record(block_first).owner == enterprise:
                     add(kind, column, last - first + 1)
 
         Fold().run(stored_events(self), hook)

@@ -40,6 +40,7 @@ from registry.leaves import (
     subjects_of,
 )
 from registry.ledger_follower import LedgerFollower, decode_leaf
+from registry.log_reader import LogReader
 
 
 class ReceiptError(Exception):
@@ -68,8 +69,7 @@ def leaf_index(follower: LedgerFollower, position: int) -> int:
     last = follower.last_position()
     if position <= last:
         return ledger_index(ledger, position)
-    pending = follower.app.recorder.select_notifications(last + 1, position - last,
-                                                         stop=position)
+    pending = LogReader(follower.app).select(last + 1, position - last, stop=position)
     if not pending or pending[-1].id != position:
         raise NotFound(f"no stored event at position {position}")
     return ledger.size + len(pending) - 1
@@ -79,19 +79,14 @@ def find_recorded(follower: LedgerFollower, before: int, *, subject_type: str, s
                   event: str | None = None) -> tuple[int, str] | None:
     """(position, event name) of the first stored event after ``before`` whose leaf names
     ``subject_type`` ``subject`` (and is an ``event``, if given)."""
-    start = before + 1
-    while True:
-        batch = follower.app.recorder.select_notifications(start, 200)
-        if not batch:
-            return None
-        for n in batch:
-            name = event_name(n.topic)
-            if event is not None and name != event:
-                continue
-            if any(s.type == subject_type and s.id == subject
-                   for s in follower.encoder.subjects(n)):
-                return int(n.id), name
-        start = batch[-1].id + 1
+    for n in LogReader(follower.app, position=before, page=200).notifications():
+        name = event_name(n.topic)
+        if event is not None and name != event:
+            continue
+        if any(s.type == subject_type and s.id == subject
+               for s in follower.encoder.subjects(n)):
+            return int(n.id), name
+    return None
 
 
 def event_name(topic: str) -> str:
@@ -148,10 +143,10 @@ def receipt(ledger: Ledger, position: int, *, follower: LedgerFollower | None = 
 def _openings(follower: LedgerFollower, position: int, index: int,
               leaf: bytes) -> dict[str, Any]:
     """The openings of the leaf's sealed parts, re-derived from the stored event."""
-    found = follower.app.recorder.select_notifications(position, 1, stop=position)
-    if not found or found[0].id != position:
+    found = LogReader(follower.app).at(position)
+    if found is None:
         raise NotFound(f"no stored event at position {position}")
-    derived, openings = follower.encoder.entry(found[0], index)
+    derived, openings = follower.encoder.entry(found, index)
     if derived != leaf:  # the signed leaf is the truth: never disclose what does not open it
         raise NotFound(f"the stored event at position {position} no longer matches its leaf")
     return openings or {}

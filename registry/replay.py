@@ -3,28 +3,21 @@
 Used for balances as of a past position of the event log, for annual reports, and for the
 auditor's replay of a ledger export: all three fold the same events through the same domain code.
 
-``Fold.apply_record`` is the export replay's fast path. Events of ``@event``-decorated methods
-are applied by calling the decorated method body with the payload, exactly as the library's
-``DecoratedFuncCaller.apply`` does, with the same version check, but without first building an
-event object; creation events and any other event class still go through ``from_record`` and
-the library's ``mutate``. The test suite checks that both paths rebuild identical state.
+``Fold.apply_record`` applies an event record: with the ``fast_replay`` speed-up
+(`registry.speedups.fast_applier`) events of ``@event``-decorated methods are applied without
+first building an event object; otherwise, and for creation events and any other event class,
+through ``from_record`` and the library's ``mutate``. `tests/integration/test_speedups.py`
+checks that both paths rebuild identical state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
-from functools import cache
-from inspect import signature
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.domain import CanInitAggregate, decorated_funcs
-from eventsourcing.utils import resolve_topic
-
 from registry.events import from_record
-
-_timestamp = datetime.fromisoformat
+from registry.speedups import ALL, Speedups, fast_applier
 
 #: called with (position, event, aggregate before the event or None)
 Hook = Callable[[int, Any, Any], None]
@@ -34,18 +27,9 @@ class ReplayError(ValueError):
     """The events do not form a valid history (wrong aggregate, version out of sequence)."""
 
 
-@cache
-def _fast_apply(topic: str) -> tuple[Callable[..., None], frozenset[str]] | None:
-    cls = resolve_topic(topic)
-    func = decorated_funcs.get(cls)
-    if func is None or issubclass(cls, CanInitAggregate):
-        return None
-    params = frozenset(signature(func).parameters) - {"self"}
-    return func, params
-
-
 class Fold:
-    def __init__(self) -> None:
+    def __init__(self, speedups: Speedups = ALL) -> None:
+        self.fast = speedups.fast_replay
         self.aggregates: dict[UUID, Any] = {}
         self.position = 0
         self._by_text: dict[str, Any] = {}  # records name aggregates by their id's text
@@ -59,25 +43,18 @@ class Fold:
 
     def apply_record(self, record: dict[str, Any]) -> None:
         """Apply one event record (``registry.events.to_record`` shape)."""
-        fast = _fast_apply(record["topic"])
+        fast = fast_applier(record["topic"]) if self.fast else None
         if fast is None:
             self.apply(record["position"], from_record(record))
             return
-        func, params = fast
         aggregate = self._by_text.get(record["aggregate_id"])
         if aggregate is None:
             aggregate = self._aggregate(record)
         version = record["version"]
-        if version != aggregate._version + 1:
+        if version != aggregate.version + 1:
             raise ReplayError(f"position {record['position']}: version {version} "
-                              f"does not follow {aggregate._version}")
-        payload = record["payload"]
-        if payload.keys() <= params:  # an event's attributes are its method's parameters
-            func(aggregate, **payload)
-        else:
-            func(aggregate, **{k: v for k, v in payload.items() if k in params})
-        aggregate._version = version
-        aggregate._modified_on = _timestamp(record["timestamp"])
+                              f"does not follow {aggregate.version}")
+        fast(aggregate, record)
         self.position = record["position"]
 
     def _aggregate(self, record: dict[str, Any]) -> Any:

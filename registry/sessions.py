@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from domain.errors import InvalidState, NotFound
-from domain.exchange.market import ACCOUNT, PRICE, REMAINING, SIDE, Market, pool_ref
+from domain.exchange.market import Market, pool_ref
 from domain.exchange.money import value
 from domain.instrument import Instrument
 from registry.lifecycle import Changes
@@ -51,8 +51,8 @@ class SessionCommands(_Base):
         if not order_ids:
             return
         for record in m.cancel_orders(order_ids, reason=reason, by=by, at=at):
-            if record[SIDE] == "B":
-                changes.release_cash(record[ACCOUNT], value(record[PRICE], record[REMAINING]))
+            if record.side == "B":
+                changes.release_cash(record.account, value(record.price, record.remaining))
         changes.add(m)
         changes.note("orders-ended", pool_ref(i.code), cancelled=list(order_ids))
         # the sells' units: what the pool holds beyond what still stands on it goes back

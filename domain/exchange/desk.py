@@ -16,13 +16,14 @@ administrator verification queue instead of settling. The party checks depend on
 enterprises as they stand and on the rules, so `PairChecks` remembers them between batches,
 keyed by everything they read.
 
-Tallies are small lists per enterprise, read and bumped in place: a batch touches the same few
-dozen enterprises thousands of times.
+Tallies are small slotted records per enterprise (`CashTally`, `UnitTally`), read and bumped in
+place: a batch touches the same few dozen enterprises thousands of times.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from domain.enterprise import Enterprise
@@ -30,12 +31,38 @@ from domain.errors import InsufficientFunds, InsufficientHoldings, NotFound, Reg
 from domain.exchange.cash import CashAccount
 from domain.rules import TradingRules
 
-#: cash tallies per account: reserved, paid, released, received (gross, this batch), and the
-#: available balance at the start of the batch
-R, P, L, RCV, CASH0 = range(5)
-#: unit tallies per owner: reserved, released, out of the pool (transferred or claimed), and
-#: the position at the start of the batch: usable available units, valid pool units
-RES, REL, OUT, USABLE0, POOL0 = range(5)
+
+@dataclass(slots=True)
+class CashTally:
+    """One account's cash in this batch (fen): gross movements, and the available balance at
+    the start of the batch."""
+
+    start: int
+    reserved: int = 0
+    paid: int = 0
+    released: int = 0
+    received: int = 0
+
+    def available(self) -> int:
+        return self.start - self.reserved + self.released
+
+
+@dataclass(slots=True)
+class UnitTally:
+    """One owner's units in this batch: gross movements (out: transferred or held for the
+    verification queue), and its position at the start of the batch."""
+
+    usable: int  #: available, unfrozen, valid units at the start
+    pool: int  #: valid units in the exchange's pool at the start
+    reserved: int = 0
+    released: int = 0
+    out: int = 0
+
+    def available(self) -> int:
+        return self.usable - self.reserved + self.released
+
+    def pool_valid(self) -> int:
+        return self.pool + self.reserved - self.released - self.out
 
 
 class PairChecks:
@@ -96,8 +123,8 @@ class Desk:
         self._positions = positions  # owner -> [usable available, valid pool] at the start
         self.checks = checks if checks is not None else PairChecks(kind=kind, zone=zone,
                                                                    rules=rules)
-        self.cash: dict[str, list[int]] = {}
-        self.units: dict[str, list[int]] = {}
+        self.cash: dict[str, CashTally] = {}
+        self.units: dict[str, UnitTally] = {}
         self.transfers: list[list[Any]] = []
         # per batch memo: the same enterprises come back order after order
         self._known: dict[str, Enterprise] = {}
@@ -155,70 +182,78 @@ class Desk:
 
     # -- cash ----------------------------------------------------------------------------------
 
-    def _cash(self, code: str) -> list[int]:
+    def _cash(self, code: str) -> CashTally:
         t = self.cash.get(code)
         if t is None:
             try:
                 start = self._accounts(code).available()
             except NotFound:
                 start = 0
-            t = self.cash[code] = [0, 0, 0, 0, start]
+            t = self.cash[code] = CashTally(start)
         return t
+
+    # the tallies' arithmetic is written out in the methods every order calls (a call less)
 
     def cash_available(self, code: str) -> int:
         t = self._cash(code)
-        return t[CASH0] - t[R] + t[L]
+        return t.start - t.reserved + t.released
 
     def reserve_cash(self, code: str, amount: int) -> None:
         """Reserve ``amount`` fen, or raise `InsufficientFunds` changing nothing."""
         t = self._cash(code)
-        available = t[CASH0] - t[R] + t[L]
+        available = t.start - t.reserved + t.released
         if amount > available:
             raise InsufficientFunds(f"{code} has {available} fen available, {amount} needed")
-        t[R] += amount
+        t.reserved += amount
 
-    def move_cash(self, code: str, slot: int, amount: int) -> None:
+    def hold_cash(self, code: str, amount: int) -> None:
+        """Reserve ``amount`` fen already checked against what is available."""
         if amount:
-            self._cash(code)[slot] += amount
+            self._cash(code).reserved += amount
+
+    def release_cash(self, code: str, amount: int) -> None:
+        """Release ``amount`` reserved fen (negative: undo a release)."""
+        if amount:
+            self._cash(code).released += amount
 
     def cash_postings(self) -> dict[str, dict[str, int]]:
         """Per account, the netted ``CashAccount.post`` arguments."""
         out = {}
         for code, t in self.cash.items():
-            net = t[R] - t[L]
-            out[code] = {"reserved": max(net, 0), "released": max(-net, 0), "paid": t[P],
-                         "received": t[RCV]}
+            net = t.reserved - t.released
+            out[code] = {"reserved": max(net, 0), "released": max(-net, 0), "paid": t.paid,
+                         "received": t.received}
         return out
 
     # -- units ---------------------------------------------------------------------------------
 
-    def _units(self, code: str) -> list[int]:
+    def _units(self, code: str) -> UnitTally:
         """The owner's tallies; its position is read (once) on first use."""
         t = self.units.get(code)
         if t is None:
             usable, pool = self._positions(code)
-            t = self.units[code] = [0, 0, 0, usable, pool]
+            t = self.units[code] = UnitTally(usable, pool)
         return t
 
     def units_available(self, code: str) -> int:
         t = self._units(code)
-        return t[USABLE0] - t[RES] + t[REL]
+        return t.usable - t.reserved + t.released
 
     def pool_valid(self, code: str) -> int:
         t = self._units(code)
-        return t[POOL0] + t[RES] - t[REL] - t[OUT]
+        return t.pool + t.reserved - t.released - t.out
 
     def reserve_units(self, code: str, qty: int) -> None:
         """Reserve ``qty`` units, or raise `InsufficientHoldings` changing nothing."""
         t = self._units(code)
-        usable = t[USABLE0] - t[RES] + t[REL]
+        usable = t.usable - t.reserved + t.released
         if qty > usable:
             raise InsufficientHoldings(f"{code} has {usable} usable units, {qty} needed")
-        t[RES] += qty
+        t.reserved += qty
 
     def release_units(self, code: str, qty: int) -> None:
         if qty:
-            self._units(code)[REL] += qty
+            self._units(code).released += qty
 
     def trade(self, seller: str, buyer: str, qty: int, amount: int, trade: str, *,
               above_threshold: bool) -> list[str]:
@@ -229,10 +264,10 @@ class Desk:
         reasons = self.check_trade(seller, buyer, qty)
         if above_threshold:
             reasons.append("above-threshold")
-        self._units(seller)[OUT] += qty  # settled or held: no later trade may use them
+        self._units(seller).out += qty  # settled or held: no later trade may use them
         if not reasons:
-            self._cash(buyer)[P] += amount
-            self._cash(seller)[RCV] += amount
+            self._cash(buyer).paid += amount
+            self._cash(seller).received += amount
             self.transfers.append([seller, buyer, qty, trade])
         return reasons
 
@@ -240,7 +275,7 @@ class Desk:
         """``Instrument.settle_batch`` arguments (netted reserve / release per owner)."""
         reserve, release = {}, {}
         for code, t in self.units.items():
-            net = t[RES] - t[REL]
+            net = t.reserved - t.released
             if net > 0:
                 reserve[code] = net
             elif net < 0:

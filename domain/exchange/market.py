@@ -7,12 +7,12 @@ fill delivery-versus-payment or queues it for an administrator, and records the 
 settlement status, and the resting orders self-trade prevention cancelled. Refused requests
 change nothing and are not recorded.
 
-Replay: the book is derived state. `match` moves the live book while it decides (entry checks
-depend on earlier fills of the same batch) and marks the book as already holding the batch, so
-applying the event at command time leaves it alone; on replay (a fresh aggregate) applying the
-event re-runs ``ops`` through the matching core and refuses to continue if the fills or
-self-trade cancels differ from the recorded ones. A batch whose command fails midway leaves an
-aggregate that must be discarded, which the registry does for every failed command.
+The market changes only through its events. The book is derived state: `match` decides on a
+*draft* (a copy of the book and of the resting orders: entry checks depend on earlier fills of
+the same batch) and changes nothing of the market; applying the ``BatchMatched`` event, at
+command time as on replay, runs the recorded ``ops`` through the matching core and refuses to
+continue if the fills or self-trade cancels differ from the recorded ones. A command that
+fails midway leaves the market as it was.
 
 Self-trade prevention follows the core: the *resting* order of the same enterprise is cancelled
 (and its reservation released: cash for a buy, units for a sell); the incoming order goes on.
@@ -41,9 +41,9 @@ from domain.errors import (
     NotFound,
     RegistryError,
 )
-from domain.exchange.desk import Desk, L, R
+from domain.exchange.desk import Desk
 from domain.exchange.money import value
-from domain.exchange.orders import Amend, Cancel, Order, Outcome, Request
+from domain.exchange.orders import Amend, Cancel, Order, Outcome, Request, RestingOrder
 from domain.exchange.params import MarketParams
 from domain.exchange.sessions import (
     TIFS,
@@ -55,11 +55,9 @@ from domain.exchange.sessions import (
 )
 from domain.matching import OrderBook
 from domain.matching.rules import check_order
+from domain.records import Trade, pending_trades, recorded_fills, trade_totals
 from domain.topics import aggregate_topic, event_topic, natural_id
 
-# resting order record: account, side, price, remaining, entered_by, time in force, the
-# trading date it was entered on, and the quantity it was entered with
-ACCOUNT, SIDE, PRICE, REMAINING, ENTERED_BY, TIF, ENTERED_ON, QTY = range(8)
 SETTLED, PENDING = "settled", "pending"
 
 
@@ -97,10 +95,9 @@ class Market(Aggregate):
         self.params = params
         self.params_set_by = administrator
         self.book = OrderBook(rules=MarketParams.from_dict(params).book_rules())
-        self.orders: dict[Any, list[Any]] = {}  # resting orders, by id
+        self.orders: dict[Any, RestingOrder] = {}  # by id (the book's `OrderId`)
         self.seen: set[str] = set()  # every order id ever accepted: ids are never reused
         self.batches = 0
-        self.book_batches = 0
         self.trade_count = 0
         self.pending: dict[str, dict[str, Any]] = {}
         #: None while trading; else {"reason", "by", "at"} of the halt
@@ -144,10 +141,10 @@ class Market(Aggregate):
         day = self.day
         if day is None or day["date"] != date:
             day = self.day = {"date": date, "close": 0, "value": 0, "qty": 0}
-        for t in trades:
-            day["close"] = t[4]
-            day["value"] += t[8]
-            day["qty"] += t[5]
+        close, amount, qty = trade_totals(trades)
+        day["close"] = close
+        day["value"] += amount
+        day["qty"] += qty
 
     def expiring_orders(self, *, at: str) -> list[str]:
         """The resting orders the close at ``at`` expires: day orders entered on or before
@@ -158,13 +155,13 @@ class Market(Aggregate):
             raise InvalidState(f"market {self.instrument} has not closed yet at {at}")
         today = trading_date(at)
         return [oid for oid, o in self.orders.items()
-                if (o[TIF] == "DAY" and o[ENTERED_ON] <= today)
-                or (o[TIF] == "GTC" and gtc_expired(o[ENTERED_ON], today, params.gtc_days))]
+                if (o.tif == "DAY" and o.entered_on <= today)
+                or (o.tif == "GTC" and gtc_expired(o.entered_on, today, params.gtc_days))]
 
     def outside_band(self) -> list[str]:
         """Resting orders whose price the current band no longer admits."""
         lower, upper = self.market_params().book_rules().price_bounds()
-        return [oid for oid, o in self.orders.items() if not lower <= o[PRICE] <= upper]
+        return [oid for oid, o in self.orders.items() if not lower <= o.price <= upper]
 
     def roll_reference(self, *, by: str, at: str) -> int | None:
         """The daily roll (`domain.exchange.sessions`): set today's reference price from the
@@ -224,10 +221,10 @@ class Market(Aggregate):
         self.halted = None
 
     def cancel_orders(self, order_ids: Sequence[str], *, reason: str, by: str,
-                      at: str) -> list[list[Any]]:
+                      at: str) -> list[RestingOrder]:
         """Take resting orders off the book because a lifecycle change (revocation, expiry,
-        freeze, credit restriction) took what they stand on; returns their records
-        (account, side, price, remaining, entered_by) so the caller releases what they held."""
+        freeze, credit restriction) took what they stand on; returns their records as they
+        stood, so the caller releases what they held."""
         if not reason.strip() or not by.strip():
             raise InvalidInput("cancelling orders needs who and why")
         ids = list(dict.fromkeys(order_ids))
@@ -236,14 +233,14 @@ class Market(Aggregate):
             raise NotFound(f"no resting orders {missing!r} in {self.instrument}")
         if not ids:
             return []
-        records = [list(self.orders[i]) for i in ids]
+        records = [self.orders[i] for i in ids]
         self._orders_cancelled(order_ids=ids, reason=reason, by=by, at=at)
         return records
 
     @event("OrdersCancelled", topic=event_topic("Market", "OrdersCancelled"))
     def _orders_cancelled(self, order_ids: list[str], reason: str, by: str, at: str) -> None:
         for order_id in order_ids:  # the same step a cancel request takes, on replay too
-            self._step(["C", order_id, by], at)
+            _apply_op(self, ["C", order_id, by], "")
 
     # -- the batch -----------------------------------------------------------------------------
 
@@ -259,19 +256,20 @@ class Market(Aggregate):
         stp: list[list[Any]] = []
         outcomes: list[Outcome] = []
         initiators: dict[tuple[str, str], list[str]] = {}  # per batch: few distinct pairs
-        orders = self.orders
-        self.book_batches = -1  # dirty until the batch's event is applied (see module doc)
+        draft = _Draft(self)
+        orders = draft.orders
+        on = trading_date(at)
         for incoming in requests:
             request: Any = incoming
             try:
-                taken = self._take(request, desk, ops, params, closed)
+                taken = self._take(draft, request, desk, ops, params, closed)
                 if isinstance(taken, Outcome):
                     outcomes.append(taken)
                     continue
                 request, reentry = taken
-                need = self._check_entry(request, desk, lot, upper, reentry=reentry)
+                need = self._check_entry(draft, request, desk, lot, upper, reentry=reentry)
                 op = ["S", *request]
-                fills, makers, stopped, filled = self._step(op, at)
+                fills, makers, stopped, filled = _apply_op(draft, op, on)
             except RegistryError as exc:
                 outcomes.append(Outcome(getattr(request, "order_id", ""), "rejected", [], 0,
                                         type(exc).__name__, str(exc), exc))
@@ -280,7 +278,7 @@ class Market(Aggregate):
             index = len(ops)
             ops.append(op)
             if need:  # a buy (sells need no cash)
-                desk.move_cash(request.account, R, need)  # reserve (checked above)
+                desk.hold_cash(request.account, need)  # checked above
             else:
                 desk.reserve_units(request.account, request.qty)
             out = self._settle(request, index, fills, makers, desk, va, (lower, upper),
@@ -291,25 +289,24 @@ class Market(Aggregate):
             remaining = request.qty - filled
             resting = remaining if remaining and request.order_id in orders else 0
             if remaining and not resting:  # market order: its remainder is dropped
-                self._release([request.account, request.side, upper, remaining, ""], desk)
+                self._release_units_or_cash(desk, request.account, request.side, upper,
+                                            remaining)
             status = "expired" if request.kind == "M" and not filled else (
                 "amended" if reentry else "accepted")
             outcomes.append(Outcome(request.order_id, status, out, resting, filled=filled))
         if ops:
-            self.book_batches = self.batches + 1
             self._batch_matched(batch=self.batches + 1, ops=ops, trades=trades, stp=stp, at=at)
-        else:
-            self.book_batches = self.batches
         return outcomes
 
-    def _take(self, request: Any, desk: Desk, ops: list[list[Any]], params: MarketParams,
+    def _take(self, draft: _Draft, request: Any, desk: Desk, ops: list[list[Any]],
+              params: MarketParams,
               closed: RegistryError | None) -> Outcome | tuple[Order, bool]:
-        """A cancel or an amend in place is done here (its `Outcome`); a new order, or an
+        """A cancel or an amend in place is decided here (its `Outcome`); a new order, or an
         amend that re-enters, comes back as ``(order, re-entering)`` for the entry checks."""
         if type(request) is Cancel:
-            return self._cancel(request, desk, ops)
+            return self._cancel(draft, request, desk, ops)
         if type(request) is Amend:
-            amended = self._amend(request, desk, ops, params, closed)
+            amended = self._amend(draft, request, desk, ops, params, closed)
             return amended if isinstance(amended, Outcome) else (amended, True)
         if type(request) is not Order:
             raise InvalidInput(f"not an order, an amend or a cancel: {request!r}")
@@ -317,12 +314,9 @@ class Market(Aggregate):
             raise closed
         return request, False
 
-    def is_consistent(self) -> bool:
-        """False when a `match` failed midway: the aggregate must be reloaded."""
-        return self.book_batches == self.batches
-
-    def _settle(self, request: Order, index: int, fills: list[Any], makers: list[list[Any]],
-                desk: Desk, va: int | None, band: tuple[int, int], trades: list[list[Any]],
+    def _settle(self, request: Order, index: int, fills: list[Any],
+                makers: list[RestingOrder], desk: Desk, va: int | None, band: tuple[int, int],
+                trades: list[list[Any]],
                 initiators: dict[tuple[str, str], list[str]]) -> list[list[Any]]:
         """Turn each fill into a trade: settle it delivery-versus-payment on the desk, or
         leave its reservations in place for the verification queue. Trades are numbered on
@@ -342,19 +336,19 @@ class Market(Aggregate):
             number += 1
             trade_id = f"{prefix}{number}"
             if buyer_is_taker:
-                buyer, seller = account, maker_info[ACCOUNT]
-                desk.move_cash(buyer, L, value(limit - price, qty))  # price improvement
+                buyer, seller = account, maker_info.account
+                desk.release_cash(buyer, value(limit - price, qty))  # price improvement
             else:
-                buyer, seller = maker_info[ACCOUNT], account
+                buyer, seller = maker_info.account, account
             amount = value(price, qty)
             reasons = desk.trade(seller, buyer, qty, amount, trade_id,
                                  above_threshold=va is not None and amount > va)
-            pair = (entered_by, maker_info[ENTERED_BY])
+            pair = (entered_by, maker_info.entered_by)
             who = initiators.get(pair)
             if who is None:
                 who = initiators[pair] = sorted({*pair, self.params_set_by})
-            trades.append([trade_id, index, taker, maker, price, qty, buyer, seller, amount,
-                           reasons, list(who)])
+            trades.append(list(Trade(trade_id, index, taker, maker, price, qty, buyer, seller,
+                                     amount, reasons, list(who))))
             out.append([trade_id, price, qty, PENDING if reasons else SETTLED])
         return out
 
@@ -367,12 +361,12 @@ class Market(Aggregate):
                                 f"{params.sessions} (CST, working days) at {at}")
         return None
 
-    def _check_entry(self, o: Order, desk: Desk, lot: int, upper: int, *,
+    def _check_entry(self, draft: _Draft, o: Order, desk: Desk, lot: int, upper: int, *,
                      reentry: bool = False) -> int:
         """Every check that does not need the book; returns the cash to reserve (buys)."""
         order_id, account, side, kind, price, qty, _, tif = o
-        if type(order_id) is not str or not order_id or (order_id in self.seen
-                                                          and not reentry):
+        if type(order_id) is not str or not order_id or (
+                (order_id in self.seen or order_id in draft.seen) and not reentry):
             raise InvalidInput(f"order id {order_id!r} is empty or already used")
         if tif not in TIFS or (tif == "GTC" and kind != "L"):
             raise InvalidInput(f"time in force is DAY or GTC (limit orders), got {tif!r}")
@@ -393,135 +387,107 @@ class Market(Aggregate):
             desk.reserve_cash(account, need)  # raises InsufficientFunds
         return need
 
-    def _cancel(self, c: Cancel, desk: Desk, ops: list[list[Any]]) -> Outcome:
-        info = self.orders.get(c.order_id)
-        if info is None or info[ACCOUNT] != c.account:
+    def _cancel(self, draft: _Draft, c: Cancel, desk: Desk, ops: list[list[Any]]) -> Outcome:
+        info = draft.orders.get(c.order_id)
+        if info is None or info.account != c.account:
             raise NotFound(f"no resting order {c.order_id!r} of {c.account}")
         op = ["C", c.order_id, c.entered_by]
-        self._step(op, "")
+        _apply_op(draft, op, "")
         ops.append(op)
         self._release(info, desk)
-        return Outcome(c.order_id, "cancelled", [], 0, filled=info[QTY] - info[REMAINING])
+        return Outcome(c.order_id, "cancelled", [], 0, filled=info.filled)
 
-    def _amend(self, a: Amend, desk: Desk, ops: list[list[Any]], params: MarketParams,
-               closed: RegistryError | None) -> Outcome | Order:
+    def _amend(self, draft: _Draft, a: Amend, desk: Desk, ops: list[list[Any]],
+               params: MarketParams, closed: RegistryError | None) -> Outcome | Order:
         """Less quantity at the same price: the order keeps its place (an ``A`` op) and the
         difference is released. Otherwise the order is cancelled here and the `Order`
         returned re-enters it, at the back, under the same id."""
-        info = self.orders.get(a.order_id)
-        if info is None or info[ACCOUNT] != a.account:
+        info = draft.orders.get(a.order_id)
+        if info is None or info.account != a.account:
             raise NotFound(f"no resting order {a.order_id!r} of {a.account}")
         if type(a.qty) is not int or a.qty <= 0 or a.qty % params.lot:
             raise InvalidInput(f"quantity {a.qty!r} is not a positive whole number of lots")
-        price = info[PRICE] if a.price is None else a.price
+        price = info.price if a.price is None else a.price
         if closed is not None:
             raise closed
-        if price == info[PRICE] and a.qty <= info[REMAINING]:
-            if a.qty == info[REMAINING]:
+        if price == info.price and a.qty <= info.remaining:
+            if a.qty == info.remaining:
                 raise InvalidInput(f"amending {a.order_id!r} changes nothing")
             op = ["A", a.order_id, a.qty, a.entered_by]
-            less = info[REMAINING] - a.qty
-            self._step(op, "")
+            less = info.remaining - a.qty
+            filled = info.filled
+            _apply_op(draft, op, "")
             ops.append(op)
-            self._release([info[ACCOUNT], info[SIDE], info[PRICE], less, ""], desk)
-            return Outcome(a.order_id, "amended", [], a.qty, filled=info[QTY] - info[REMAINING]
-                           - less)
-        order = Order(a.order_id, a.account, info[SIDE], "L", price, a.qty, a.entered_by,
-                      info[TIF])
+            self._release_units_or_cash(desk, info.account, info.side, info.price, less)
+            return Outcome(a.order_id, "amended", [], a.qty, filled=filled)
+        order = Order(a.order_id, a.account, info.side, "L", price, a.qty, a.entered_by,
+                      info.tif)
         # every check runs before the cancel, so a refused amend changes nothing: the book's
         # rules, then the entry checks on the tallies as the cancel will leave them
-        check_order(self.book.rules, order.side, price, a.qty, "L")
+        check_order(draft.book.rules, order.side, price, a.qty, "L")
         self._release(info, desk)
         try:
-            self._check_entry(order, desk, params.lot, params.upper_price(), reentry=True)
+            self._check_entry(draft, order, desk, params.lot, params.upper_price(),
+                              reentry=True)
         except RegistryError:
             self._unrelease(info, desk)
             raise
         self._unrelease(info, desk)  # `match` releases it once more with the cancel op
         op = ["C", a.order_id, a.entered_by]
-        self._step(op, "")
+        _apply_op(draft, op, "")
         ops.append(op)
         self._release(info, desk)
         return order
 
     @staticmethod
-    def _unrelease(info: list[Any], desk: Desk) -> None:
+    def _unrelease(info: RestingOrder, desk: Desk) -> None:
         """Undo `_release` on the desk's tallies (a refused amend)."""
-        if info[SIDE] == "B":
-            desk.move_cash(info[ACCOUNT], L, -value(info[PRICE], info[REMAINING]))
-        else:
-            desk.release_units(info[ACCOUNT], -info[REMAINING])
+        Market._release_units_or_cash(desk, info.account, info.side, info.price,
+                                      -info.remaining)
 
     @staticmethod
-    def _release(info: list[Any], desk: Desk) -> None:
-        """Release what a resting (or dropped market) order still holds."""
-        if info[SIDE] == "B":
-            desk.move_cash(info[ACCOUNT], L, value(info[PRICE], info[REMAINING]))
+    def _release(info: RestingOrder, desk: Desk) -> None:
+        """Release what a resting order still holds."""
+        if info.side == "B":
+            desk.release_cash(info.account, value(info.price, info.remaining))
         else:
-            desk.release_units(info[ACCOUNT], info[REMAINING])
+            desk.release_units(info.account, info.remaining)
 
-    def _step(self, op: list[Any], at: str) -> tuple[list[Any], list[list[Any]], list[Any],
-                                                   int]:
-        """Apply one op to the book and the resting-order records. Returns the fills, the
-        makers' records (account and user are what callers read: remaining has moved on),
-        the STP-cancelled ``(id, record)`` and the quantity filled. ``at`` is the time of the
-        batch (the date a resting order was entered on)."""
-        orders = self.orders
-        if op[0] == "C":
-            orders.pop(op[1])
-            self.book.cancel(op[1])
-            return [], [], [], 0
-        if op[0] == "A":  # less quantity, same price: the order keeps its place
-            self.book.reduce(op[1], op[2])
-            orders[op[1]][REMAINING] = op[2]
-            return [], [], [], 0
-        # orders recorded before time in force existed rest as day orders
-        _, order_id, account, side, kind, price, qty, entered_by, *rest = op
-        book = self.book
-        fills = book.submit(side, price, qty, order_id, kind, account)
-        self.seen.add(order_id)
-        makers = []
-        filled = 0
-        for _, maker, _, q in fills:
-            info = orders[maker]
-            makers.append(info)
-            filled += q
-            info[REMAINING] -= q
-            if not info[REMAINING]:
-                del orders[maker]
-        stopped = [(i, orders.pop(i)) for i in book.last_stp_cancels] \
-            if book.last_stp_cancels else []
-        if kind == "L" and filled < qty:  # the book rests every limit order's remainder
-            orders[order_id] = [account, side, price, qty - filled, entered_by,
-                                rest[0] if rest else "DAY", trading_date(at), qty]
-        return fills, makers, stopped, filled
+    @staticmethod
+    def _release_units_or_cash(desk: Desk, account: str, side: str, price: int,
+                               qty: int) -> None:
+        """Release what ``qty`` of an order holds: a buy's cash at ``price``, a sell's units."""
+        if side == "B":
+            desk.release_cash(account, value(price, qty))
+        else:
+            desk.release_units(account, qty)
 
     @event("BatchMatched", topic=event_topic("Market", "BatchMatched"))
     def _batch_matched(self, batch: int, ops: list[list[Any]], trades: list[list[Any]],
                        stp: list[list[Any]], at: str) -> None:
-        if self.book_batches < batch:  # replay: rebuild the book from the recorded stream
-            self._replay(ops, trades, stp, at)
-            self.book_batches = batch
+        self._apply_ops(ops, trades, stp, at)
         self.batches = batch
         self.trade_count += len(trades)
-        if trades:
-            self._count_day(trades, at)
-        for t in trades:
-            if t[9]:
-                self.pending[t[0]] = {
-                    "trade": t[0], "taker": t[2], "maker": t[3], "price": t[4], "qty": t[5],
-                    "buyer": t[6], "seller": t[7], "value": t[8], "reasons": t[9],
-                    "initiators": t[10], "at": at,
-                }
+        if not trades:
+            return
+        self._count_day(trades, at)
+        for t in pending_trades(trades):
+            self.pending[t.trade_id] = {
+                "trade": t.trade_id, "taker": t.taker, "maker": t.maker, "price": t.price,
+                "qty": t.qty, "buyer": t.buyer, "seller": t.seller, "value": t.value,
+                "reasons": t.reasons, "initiators": t.initiators, "at": at,
+            }
 
-    def _replay(self, ops: list[list[Any]], trades: list[list[Any]],
-                stp: list[list[Any]], at: str) -> None:
+    def _apply_ops(self, ops: list[list[Any]], trades: list[list[Any]],
+                   stp: list[list[Any]], at: str) -> None:
+        """Run a batch's requests through the book; they must give the recorded fills."""
         got_fills, got_stp = [], []
+        on = trading_date(at)
         for index, op in enumerate(ops):
-            fills, _, stopped, _ = self._step(op, at)
+            fills, _, stopped, _ = _apply_op(self, op, on)
             got_fills += [[index, *f] for f in fills]
             got_stp += [[index, i] for i, _ in stopped]
-        if got_fills != [t[1:6] for t in trades] or got_stp != stp:
+        if got_fills != recorded_fills(trades) or got_stp != stp:
             raise MatchingDiverged(f"{self.instrument}: batch {self.batches + 1} replays to "
                                    "other fills than recorded")
 
@@ -565,3 +531,62 @@ class Market(Aggregate):
     @event("TradeRejected", topic=event_topic("Market", "TradeRejected"))
     def _trade_rejected(self, trade_id: str, administrator: str, reason: str, at: str) -> None:
         del self.pending[trade_id]
+
+
+_new = tuple.__new__  # a `RestingOrder` from its fields in order (the book checked them)
+
+
+class _Draft:
+    """What a batch decides on: a copy of the market's book, its resting orders (immutable
+    records: a plain copy of the dict is independent) and the order ids the batch accepted.
+    Deciding changes only the draft; the batch's event then applies the decided requests to
+    the market itself."""
+
+    __slots__ = ("book", "orders", "seen")
+
+    def __init__(self, market: Market) -> None:
+        self.book = market.book.copy()
+        self.orders = dict(market.orders)
+        self.seen: set[str] = set()
+
+
+def _apply_op(state: Market | _Draft, op: list[Any], on: str
+              ) -> tuple[list[Any], list[RestingOrder], list[Any], int]:
+    """Apply one op to a book and its resting-order records (a market's, or a draft's).
+    Returns the fills, the makers' records as they were before the fill (account and user are
+    what callers read), the STP-cancelled ``(id, record)`` and the quantity filled. ``on`` is
+    the trading date of the batch (the date a resting order was entered on)."""
+    orders = state.orders
+    what = op[0]
+    if what == "C":  # `domain.records.CancelOp`
+        _, order_id, _ = op
+        orders.pop(order_id)
+        state.book.cancel(order_id)
+        return [], [], [], 0
+    if what == "A":  # `domain.records.AmendOp`: less quantity, same price, same place
+        _, order_id, qty, _ = op
+        state.book.reduce(order_id, qty)
+        info = orders[order_id]
+        orders[order_id] = info.less(info.remaining - qty)
+        return [], [], [], 0
+    # `domain.records.Submit`; orders recorded before time in force existed rest as day orders
+    _, order_id, account, side, kind, price, qty, entered_by, *tif = op
+    book = state.book
+    fills = book.submit(side, price, qty, order_id, kind, account)
+    state.seen.add(order_id)
+    makers = []
+    filled = 0
+    for _, maker, _, q in fills:
+        info = orders[maker]
+        makers.append(info)
+        filled += q
+        if q < info.remaining:
+            orders[maker] = info.less(q)
+        else:
+            del orders[maker]
+    stopped = [(i, orders.pop(i)) for i in book.last_stp_cancels] \
+        if book.last_stp_cancels else []
+    if kind == "L" and filled < qty:  # the book rests every limit order's remainder
+        orders[order_id] = _new(RestingOrder, (account, side, price, qty - filled, entered_by,
+                                               tif[0] if tif else "DAY", on, qty))
+    return fills, makers, stopped, filled

@@ -44,6 +44,34 @@ class Amend(NamedTuple):
 Request = Order | Cancel | Amend
 
 
+class RestingOrder(NamedTuple):
+    """An order resting in a market's book (``Market.orders``); a fill or an amend replaces
+    it with one of less ``remaining``. Derived state: the market rebuilds it from its batches,
+    it is never stored. Immutable, so a batch decides on a plain copy of the market's orders
+    (`domain.exchange.market`)."""
+
+    account: str
+    side: str
+    price: int  #: a buy reserved this per tonne for ``remaining``
+    remaining: int
+    entered_by: str
+    tif: str  #: time in force
+    entered_on: str  #: the trading date it was entered on
+    qty: int  #: the quantity it was entered with
+
+    @property
+    def filled(self) -> int:
+        return self.qty - self.remaining
+
+    def less(self, qty: int) -> RestingOrder:
+        """The same order with ``qty`` less remaining (a fill, or an amend in place)."""
+        a, s, p, remaining, e, t, d, q = self
+        return _new(RestingOrder, (a, s, p, remaining - qty, e, t, d, q))
+
+
+_new = tuple.__new__  # a record built from its fields in order, without checking them again
+
+
 class Outcome(NamedTuple):
     """``status``: 'accepted' (new order), 'expired' (a market order that found nothing to
     trade with), 'amended', 'cancelled', or 'rejected' (``error`` names the typed refusal,

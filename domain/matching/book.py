@@ -269,6 +269,32 @@ class OrderBook:
             out.append(DepthLevel(abs(key), qty, level[0]))
         return out
 
+    def copy(self) -> OrderBook:
+        """An independent book with the same rules and resting orders, in the same priority:
+        a draft to decide on without changing this one. Cancelled orders still waiting in a
+        queue are left out (matching skips them anyway)."""
+        book = OrderBook.__new__(OrderBook)
+        book._apply_rules(self.rules)
+        book.last_stp_cancels = _NO_CANCELS
+        orders: dict[OrderId, list[Any]] = {}
+        levels: tuple[dict[int, list[Any]], dict[int, list[Any]]] = ({}, {})
+        for side in (_BID, _ASK):
+            copies = levels[side]
+            for key, level in self._levels[side].items():
+                new: list[Any] = [level[0], None, key, side]
+                queue: deque[list[Any]] = deque()
+                for o in level[1]:
+                    if o[1]:
+                        order = [o[0], o[1], o[2], o[3], new]
+                        queue.append(order)
+                        orders[o[0]] = order
+                new[1] = queue
+                copies[key] = new
+        book._orders = orders
+        book._keys = (list(self._keys[_BID]), list(self._keys[_ASK]))
+        book._levels = levels
+        return book
+
     # -- snapshots (replay equality) --------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:

@@ -57,7 +57,8 @@ def check_books(app: Registry) -> None:
     for code in (COD, NOX):
         m = app.market(code)
         pool: dict[str, int] = {}
-        for account, side, price, remaining, *_ in m.orders.values():
+        for o in m.orders.values():
+            account, side, price, remaining = o.account, o.side, o.price, o.remaining
             if side == "B":
                 reserved_cash[account] = reserved_cash.get(account, 0) + value(price, remaining)
             else:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from domain.exchange.market import REMAINING
 from loadtests.bench_exchange import CODE, seed_world, stream
 from registry.bootstrap import build_registry
 from registry.market_data import MarketData
@@ -30,7 +29,7 @@ def test_read_model_matches_the_market_incrementally_and_from_scratch(tmp_path: 
             {"price": p, "quantity": q, "orders": c} for p, q, c in market.book.depth(1000).asks]
         open_orders = {o["order_id"]: o["resting"] for o in data.orders_of_account(None)
                        if o["status"] == "open"}
-        assert open_orders == {k: v[REMAINING] for k, v in market.orders.items()}
+        assert open_orders == {k: v.remaining for k, v in market.orders.items()}
         assert len(data.trades) == market.trade_count > 100
         for o in data.orders_of_account(None):
             assert o["filled"] + o["resting"] <= o["quantity"]

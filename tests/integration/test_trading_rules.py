@@ -186,7 +186,7 @@ def test_amending_down_keeps_priority_and_a_new_price_loses_it(app: Registry) ->
     got = app.submit_order(instrument=COD, order_id="b2", account=taker, side="B", kind="L",
                            price=PRICE, qty=1_000, entered_by="t", at=AT)
     assert [f[2] for f in got.fills] == [1_000]
-    assert app.market(COD).orders["s2"][3] == 4_000  # s2 now comes first: s1 lost its place
+    assert app.market(COD).orders["s2"].remaining == 4_000  # s2 now comes first: s1 lost its place
     with pytest.raises(InvalidInput):
         app.amend_order(instrument=COD, order_id="s2", account=w.paper, qty=4_000,
                         price=None, entered_by="q", at=AT)  # changes nothing

@@ -54,7 +54,7 @@ class ExchangeMachine(RuleBasedStateMachine):
         for _ in range(size):
             if resting and data.draw(st.integers(0, 4)) == 0:
                 oid, info = resting.pop(data.draw(st.integers(0, len(resting) - 1)))
-                requests.append(Cancel(oid, info[0], "u"))
+                requests.append(Cancel(oid, info.account, "u"))
                 continue
             role = data.draw(st.sampled_from(ROLES))
             kind = data.draw(st.sampled_from("LLLM"))
@@ -182,7 +182,7 @@ class ExchangeMachine(RuleBasedStateMachine):
                                   administrator="admin-v", reason="end", at=AT)
         for code in (COD, NOX):
             m = self.app.market(code)
-            cancels = [Cancel(oid, info[0], "u") for oid, info in m.orders.items()]
+            cancels = [Cancel(oid, info.account, "u") for oid, info in m.orders.items()]
             self.app.submit_orders(instrument=code, requests=cancels, at=AT)
             assert self.app.instrument(code).reserved_under(f"exchange:{code}") == 0
         for r in ROLES:

@@ -75,7 +75,7 @@ class LifecycleMachine(RuleBasedStateMachine):
         for _ in range(size):
             if resting and data.draw(st.integers(0, 3)) == 0:
                 oid, info = resting.pop(data.draw(st.integers(0, len(resting) - 1)))
-                requests.append(Cancel(oid, info[0], "u"))
+                requests.append(Cancel(oid, info.account, "u"))
                 continue
             requests.append(Order(self.next_id("o"), data.draw(st.sampled_from(self.parties)),
                                   data.draw(st.sampled_from("BS")),
@@ -266,7 +266,8 @@ class LifecycleMachine(RuleBasedStateMachine):
                 per[who] = per.get(who, 0) + n
 
         m = self.app.market(COD)
-        for account, side, price, remaining, *_ in m.orders.values():
+        for o in m.orders.values():
+            account, side, price, remaining = o.account, o.side, o.price, o.remaining
             if side == "B":
                 add_cash(account, value(price, remaining))
             else:
@@ -313,7 +314,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                 assert not b[6], b  # not frozen
                 assert i.lots[b[4]]["expires_on"] >= self.at[:10], b
         for info in self.app.market(COD).orders.values():
-            assert self.app.enterprise(info[0]).standing == "good"
+            assert self.app.enterprise(info.account).standing == "good"
 
     @invariant()
     def conserved(self) -> None:

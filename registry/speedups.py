@@ -1,0 +1,210 @@
+"""Every speed-up the registry takes over the plain `eventsourcing` path, behind one seam.
+
+Each speed-up is named here, says why it exists in the module it lives in, and can be switched
+off for the plain library path it replaces: ``Speedups`` lists them, an application reads its
+switches from ``SPEEDUPS`` in its environment (``REGISTRY_SPEEDUPS`` for the registry: ``all``,
+the default; ``none``; or the names of those to keep, comma-separated), and the export replay
+takes them as an argument. `tests/integration/test_speedups.py` runs each one against its
+plain path and requires exactly the same result (events, state, outputs).
+
+The speed-ups:
+
+``orjson_encoder``
+    stored events written by orjson (`registry.transcoder`) instead of the library's
+    ``JSONTranscoder``; the same bytes.
+``projecting_repository``
+    the library's repository, rebuilding aggregates without its per-event protocol assert
+    (`registry.projection`).
+``saved_snapshots``
+    due snapshots taken from the aggregates just saved, in one write (`registry.snapshots`),
+    instead of ``Application._take_snapshots`` reloading each from the store.
+``gc_pause``
+    the cyclic collector paused while an exchange batch is matched and saved
+    (`registry.gc_pause`; its count of batches in progress is process-wide because the
+    collector is), and while an export is replayed.
+``fast_replay``
+    the export replay calls an ``@event`` method's body with the recorded payload and sets
+    the aggregate's version, as the library's ``DecoratedFuncCaller.apply`` does, without first
+    building the event object (`fast_apply_record`).
+``export_lines``
+    ``entries.jsonl`` lines of the exporter's exact shape split without a JSON parser
+    (`export_line`).
+
+Three of them reach into the library's private parts (the repository's class, the
+application's ``_take_snapshots``, an aggregate's ``_version`` and ``_modified_on``, the
+``decorated_funcs`` table); they were checked against ``CHECKED_EVENTSOURCING`` and a test fails
+on any other version of the library until they are checked again.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
+from functools import cache
+from inspect import signature
+from typing import Any
+
+import orjson
+from eventsourcing.application import Application, ProcessingEvent, Repository
+from eventsourcing.domain import CanInitAggregate, decorated_funcs
+from eventsourcing.persistence import JSONTranscoder, Transcoder
+from eventsourcing.utils import resolve_topic
+
+from registry.gc_pause import gc_paused
+from registry.projection import ProjectingRepository
+from registry.snapshots import take_due_snapshots
+from registry.transcoder import OrjsonTranscoder
+
+#: the eventsourcing release the private-part speed-ups were checked against
+CHECKED_EVENTSOURCING = "9.5.6"
+#: the application setting naming the speed-ups in use
+SETTING = "SPEEDUPS"
+
+
+@dataclass(frozen=True)
+class Speedups:
+    """Which speed-ups are on (module docstring); all of them unless switched off."""
+
+    orjson_encoder: bool = True
+    projecting_repository: bool = True
+    saved_snapshots: bool = True
+    gc_pause: bool = True
+    fast_replay: bool = True
+    export_lines: bool = True
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def parse(cls, text: str | None) -> Speedups:
+        """``all`` (or nothing), ``none``, or the comma-separated names of those kept on."""
+        text = (text or "all").strip()
+        if text == "all":
+            return ALL
+        if text == "none":
+            return PLAIN
+        wanted = {name.strip() for name in text.split(",") if name.strip()}
+        unknown = wanted - set(cls.names())
+        if unknown:
+            raise ValueError(f"{SETTING}: unknown speed-ups {sorted(unknown)}; "
+                             f"known: {', '.join(cls.names())}, or all / none")
+        return replace(PLAIN, **dict.fromkeys(wanted, True))
+
+    @classmethod
+    def configured(cls, app: Application[Any], env: Mapping[str, str] | None) -> Speedups:
+        """The speed-ups ``app``'s configuration asks for (constructor ``env`` before
+        ``os.environ``, as the library reads every setting), before the application is built
+        (its transcoder and repository depend on them)."""
+        return cls.parse(app.construct_env(app.name, env).get(SETTING))
+
+    # -- the event store ---------------------------------------------------------------------
+
+    def transcoder(self) -> Transcoder:
+        return OrjsonTranscoder() if self.orjson_encoder else JSONTranscoder()
+
+    def repository(self, repository: Repository[Any]) -> Repository[Any]:
+        """The library's repository, or the same one projecting with `registry.projection`:
+        only the class changes (its methods), never the state the library set up."""
+        if self.projecting_repository:
+            repository.__class__ = ProjectingRepository
+        return repository
+
+    def take_snapshots(self, app: Application[Any], processing_event: ProcessingEvent[Any],
+                       plain: Callable[[ProcessingEvent[Any]], None]) -> None:
+        """The due snapshots of a save: from the saved aggregates, or ``plain`` (the library's
+        ``Application._take_snapshots``)."""
+        if self.saved_snapshots:
+            take_due_snapshots(app, processing_event)
+        else:
+            plain(processing_event)
+
+    # -- the collector -----------------------------------------------------------------------
+
+    def batch_gc(self) -> AbstractContextManager[None]:
+        """Around an exchange batch: the collector paused (`registry.gc_pause`), or nothing."""
+        return gc_paused() if self.gc_pause else nullcontext()
+
+    def replay_gc(self) -> AbstractContextManager[None]:
+        """Around an export replay, which allocates millions of small objects and frees none:
+        the cyclic collector would re-traverse the growing state for nothing (about a third of
+        the time)."""
+        return _collector_off() if self.gc_pause else nullcontext()
+
+    # -- the export replay -------------------------------------------------------------------
+
+    def line_reader(self) -> Callable[[bytes], tuple[int, bytes, Any]]:
+        """(index, base64 leaf, openings) of an ``entries.jsonl`` line."""
+        return export_line if self.export_lines else plain_export_line
+
+
+ALL = Speedups()
+PLAIN = Speedups(**dict.fromkeys(Speedups.names(), False))
+
+
+@contextmanager
+def _collector_off() -> Iterator[None]:
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+# -- export lines -----------------------------------------------------------------------------
+
+_PREFIX = b'{"index": '
+_SEPARATOR = b', "leaf": "'
+_END = b'"}\n'
+
+
+def plain_export_line(line: bytes) -> tuple[int, bytes, Any]:
+    """(index, base64 leaf, openings of sealed parts) of a line in any JSON shape."""
+    entry = orjson.loads(line)
+    return entry["index"], entry["leaf"].encode("ascii"), entry.get("openings")
+
+
+def export_line(line: bytes) -> tuple[int, bytes, Any]:
+    """`plain_export_line`, with the exporter's exact shape (``{"index": i, "leaf": "…"}``,
+    nothing else) split at its fixed separators instead of parsed."""
+    head, _, text = line.partition(_SEPARATOR)
+    if head.startswith(_PREFIX) and text.endswith(_END):
+        digits = head[len(_PREFIX):]
+        if digits.isdigit():
+            return int(digits), text[:-3], None
+    return plain_export_line(line)
+
+
+# -- replaying @event methods -----------------------------------------------------------------
+
+_timestamp = datetime.fromisoformat
+
+
+@cache
+def fast_applier(topic: str) -> Callable[[Any, dict[str, Any]], None] | None:
+    """How to apply a record of ``topic`` to its aggregate without building the event, as
+    the library's ``DecoratedFuncCaller.apply`` does (the ``@event`` method's body called with
+    the payload, then the version and modification time set); None when ``topic`` is not of
+    an ``@event`` method's event (creation events, explicit event classes): the plain path.
+    The caller checks that the record's version follows the aggregate's."""
+    cls = resolve_topic(topic)
+    func = decorated_funcs.get(cls)
+    if func is None or issubclass(cls, CanInitAggregate):
+        return None
+    params = frozenset(signature(func).parameters) - {"self"}
+
+    def apply(aggregate: Any, record: dict[str, Any]) -> None:
+        payload = record["payload"]
+        if payload.keys() <= params:  # an event's attributes are its method's parameters
+            func(aggregate, **payload)
+        else:
+            func(aggregate, **{k: v for k, v in payload.items() if k in params})
+        aggregate._version = record["version"]
+        aggregate._modified_on = _timestamp(record["timestamp"])
+
+    return apply

@@ -1,0 +1,190 @@
+"""Each speed-up of `registry.speedups` gives exactly what the plain library path gives.
+
+The same trading is run by a registry with every speed-up and by one with none
+(``REGISTRY_SPEEDUPS=none``): same events, same aggregates, same snapshots; the export replay
+rebuilds the same aggregates either way, and the fast line split reads what the JSON parser
+reads. The speed-ups that write the library's private parts are pinned to the release they
+were checked against.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eventsourcing.application import Repository
+from eventsourcing.domain import OriginatorVersionError
+from eventsourcing.persistence import JSONTranscoder
+
+from domain.exchange.cash import CashAccount
+from domain.exchange.market import Market
+from domain.exchange.orders import Order
+from domain.instrument import Instrument
+from registry.audit import replay_export
+from registry.bootstrap import Registry, build_registry
+from registry.events import to_record
+from registry.log_reader import LogReader
+from registry.projection import ProjectingRepository
+from registry.replay import Fold, ReplayError, comparable
+from registry.speedups import (
+    ALL,
+    CHECKED_EVENTSOURCING,
+    PLAIN,
+    Speedups,
+    export_line,
+    plain_export_line,
+)
+from registry.transcoder import OrjsonTranscoder
+from tests.integration.test_exchange_journeys import (
+    COD,
+    PRICE,
+    exchange_world,
+    export,
+    trading_day,
+)
+from tests.world import AT
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "export-f98ad41" / "export"
+#: when an event happened (the library's clock): the only thing two runs may differ in
+TIMES = {"timestamp", "_created_on", "_modified_on"}
+
+
+def test_the_private_part_speedups_were_checked_against_this_eventsourcing() -> None:
+    # the repository's class, `Application._take_snapshots`, `_version` / `_modified_on` and
+    # `decorated_funcs`: check them against a new release, then move the pin
+    assert version("eventsourcing") == CHECKED_EVENTSOURCING
+
+
+def test_the_setting_names_the_speedups_kept() -> None:
+    assert Speedups.parse(None) == Speedups.parse("all") == ALL
+    assert Speedups.parse("none") == PLAIN and not any(vars(PLAIN).values())
+    kept = Speedups.parse("gc_pause, fast_replay")
+    assert {k for k, on in vars(kept).items() if on} == {"gc_pause", "fast_replay"}
+    with pytest.raises(ValueError, match="unknown speed-ups"):
+        Speedups.parse("gc_pause,warp")
+
+
+def run(tmp_path: Path, speedups: str) -> Registry:
+    """A registry whose two firms traded a day and then 120 batches of one trade each."""
+    app = build_registry({"REGISTRY_DATA_DIR": str(tmp_path / speedups),
+                          "REGISTRY_SPEEDUPS": speedups})
+    w = exchange_world(app)
+    trading_day(app, w)
+    for n in range(120):  # the accounts and the instrument pass their snapshot intervals
+        seller, buyer = (w.dyeing, w.paper) if n % 2 == 0 else (w.paper, w.dyeing)
+        app.submit_orders(instrument=COD, at=AT, requests=[
+            Order(f"s{n}", seller, "S", "L", PRICE, 1_000, "s"),
+            Order(f"b{n}", buyer, "B", "L", PRICE, 1_000, "b")])
+    app.traders = (w.dyeing, w.paper)  # type: ignore[attr-defined]
+    return app
+
+
+def timeless(state: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in state.items() if k not in TIMES}
+
+
+def stored(app: Registry) -> list[dict[str, Any]]:
+    return [timeless({**to_record(p, e), "payload": timeless(to_record(p, e)["payload"])})
+            for p, e in LogReader(app).events()]
+
+
+def test_a_registry_with_every_speedup_stores_and_rebuilds_what_the_plain_one_does(
+        tmp_path: Path) -> None:
+    fast, plain = run(tmp_path, "all"), run(tmp_path, "none")
+    try:
+        assert isinstance(fast.repository, ProjectingRepository)
+        assert type(plain.repository) is Repository
+        assert type(fast.mapper.transcoder) is OrjsonTranscoder
+        assert type(plain.mapper.transcoder) is JSONTranscoder
+        assert stored(fast) == stored(plain)  # same events
+        ids = [Market.create_id(COD), Instrument.create_id("COD", 2025, "MAOZHOU"),
+               *(CashAccount.create_id(t) for t in fast.traders)]
+        for app in (fast, plain):  # snapshots were taken (saved_snapshots has work to do)
+            assert any(app.snapshots.get(i) for i in ids[1:])
+        for aggregate_id in ids:  # same state, rebuilt from the same snapshots and events
+            assert timeless(comparable(fast.repository.get(aggregate_id))) == timeless(
+                comparable(plain.repository.get(aggregate_id)))
+            fast_snaps = [timeless(s.state) for s in fast.snapshots.get(aggregate_id)]
+            plain_snaps = [timeless(s.state) for s in plain.snapshots.get(aggregate_id)]
+            assert [s.get("_version") for s in fast_snaps] == [
+                s.get("_version") for s in plain_snaps]
+        assert fast.balances() == plain.balances()
+    finally:
+        fast.close()
+        plain.close()
+
+
+def test_the_orjson_encoder_writes_the_librarys_bytes(tmp_path: Path) -> None:
+    app = run(tmp_path, "all")
+    try:
+        library = JSONTranscoder()
+        app.register_transcodings(library)
+        for n in LogReader(app).notifications():
+            state = app.mapper.transcoder.decode(n.state)
+            assert app.mapper.transcoder.encode(state) == library.encode(state) == n.state
+    finally:
+        app.close()
+
+
+def test_the_batch_gc_pause_restores_the_collector() -> None:
+    assert gc.isenabled()
+    with ALL.batch_gc():
+        assert not gc.isenabled()
+    with PLAIN.batch_gc():
+        assert gc.isenabled()
+    with ALL.replay_gc():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+
+
+@pytest.mark.parametrize("folder", ["fixture", "fresh"])
+def test_the_fast_replay_rebuilds_what_the_plain_replay_does(tmp_path: Path,
+                                                            folder: str) -> None:
+    if folder == "fixture":
+        directory = FIXTURE
+    else:
+        app = run(tmp_path, "all")
+        directory = export(app, tmp_path / "export")
+        app.close()
+    fast_problems: list[str] = []
+    plain_problems: list[str] = []
+    fast = replay_export(directory, workers=1, problems=fast_problems)
+    plain = replay_export(directory, workers=1, problems=plain_problems, speedups=PLAIN)
+    assert fast_problems == plain_problems
+    assert fast.position == plain.position > 0
+    assert fast.aggregates.keys() == plain.aggregates.keys()
+    for key, aggregate in fast.aggregates.items():
+        assert comparable(aggregate) == comparable(plain.aggregates[key])
+        assert aggregate.version == plain.aggregates[key].version
+
+
+def test_a_fast_fold_refuses_a_version_out_of_sequence(tmp_path: Path) -> None:
+    app = run(tmp_path, "all")
+    try:
+        records = [to_record(p, e) for p, e in LogReader(app).events()]
+    finally:
+        app.close()
+    market = str(Market.create_id(COD))
+    late = next(i for i, r in enumerate(records)
+                if r["aggregate_id"] == market and r["version"] > 2)
+    for speedups in (ALL, PLAIN):
+        fold = Fold(speedups)
+        with pytest.raises((ReplayError, OriginatorVersionError)):  # fast, plain
+            for r in records[:late] + records[late + 1:]:
+                fold.apply_record(json.loads(json.dumps(r)))
+
+
+def test_the_fast_line_split_reads_what_the_json_parser_reads() -> None:
+    lines = (FIXTURE / "entries.jsonl").read_bytes().splitlines(keepends=True)
+    odd = [b'{"leaf": "AAAA", "index": 3}\n',  # another key order
+           b'{"index": 4, "leaf": "AAAA", "openings": {"a": "b"}}\n',
+           b'{"index":5,"leaf":"AAAA"}\n',  # compact
+           b'{"index": 6, "leaf": "AAAA"}',  # no final newline
+           b'{"index": 7, "leaf": "AAAA"}   \n']
+    for line in lines + odd:
+        assert export_line(line) == plain_export_line(line), line
+    assert [export_line(x)[0] for x in odd] == [3, 4, 5, 6, 7]
