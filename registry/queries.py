@@ -104,7 +104,7 @@ class Queries(_Base):
                 history.append(entry)
         return {
             "serial": serial, "instrument": i.code, "kind": i.kind, "vintage": i.vintage,
-            "zone": i.zone, "lot": block[LOT],
+            "zone": i.zone, "term": i.term.view(), "lot": block[LOT],
             "block": {"first": block[FIRST], "last": block[LAST]},
             "retrofit": {
                 "reference": r.reference, "enterprise": r.enterprise, "period": r.period,

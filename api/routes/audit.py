@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.deps import Auditor, Page, PageDep, RegistryDep, StateDep, paginate
-from api.schemas.common import CREDIT_CODE_PATTERN, Balance, Out
+from api.schemas.common import CREDIT_CODE_PATTERN, Balance, Out, TermOut
 from domain.errors import InvalidInput
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -33,6 +33,7 @@ class InstrumentTotals(Out):
     kind: str
     vintage: int
     zone: str
+    term: TermOut
     issued: int
     available: int
     reserved: int
@@ -71,6 +72,7 @@ def balances(
 def instruments(_: Auditor, registry: RegistryDep, page: PageDep) -> Page[InstrumentTotals]:
     """Every instrument with its units by state; the states add up to ``issued``."""
     totals = [InstrumentTotals(instrument=i.code, kind=i.kind, vintage=i.vintage, zone=i.zone,
-                               issued=i.issued(), **i.totals())
+                               term=TermOut(**i.term.view()), issued=i.issued(),
+                               **i.totals())
               for i in sorted(registry.instruments(), key=lambda x: x.code)]
     return paginate(totals, page)

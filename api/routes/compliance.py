@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import HTMLResponse, Response
 
 from api.deps import Auditor, OwnEnterprise, RegistryDep
-from api.schemas.common import Out
+from api.schemas.common import Out, TermOut
 from registry.compliance import enterprise_csv, enterprise_html, province_csv, province_html
 
 router = APIRouter(tags=["reports"])
@@ -32,6 +32,7 @@ class Figure(Out):
 class ComplianceRow(Out):
     kind: str
     unit: str
+    term: TermOut | None  # of the year's units the enterprise moved (None: it moved none)
     confirmed_right: Figure
     post_retrofit_level: Figure
     obligation_target: Figure
@@ -57,6 +58,7 @@ class ZoneRow(Out):
     kind: str
     zone: str
     unit: str
+    terms: list[TermOut]  # one per instrument of the zone and year
     conserved: bool
     issued: Figure
     traded: Figure

@@ -77,3 +77,12 @@ class Balance(Out):
     def of(cls, row: dict[str, Any]) -> Balance:
         fields = {k: row[k] for k in cls.model_fields if k in row}
         return cls(usable=row["available"] - row["frozen"], **fields)
+
+
+class TermOut(Out):
+    """The years an instrument's units are annual rights for: a unit is the right to 1 kg
+    (kgce) a year for the rest of the term; it expires after ``ends_on``."""
+
+    first_year: int
+    last_year: int
+    ends_on: str
