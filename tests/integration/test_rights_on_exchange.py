@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from domain.confirmed_right import ConfirmedRight
+from domain.errors import InvalidState
 from domain.exchange.orders import Order
 from registry.bootstrap import Registry
 from registry.compliance import enterprise_report_from
@@ -149,3 +152,36 @@ def test_the_annual_report_counts_exchange_trades_at_their_settlements(
         assert row["confirmed_right"]["amount"] == app.confirmed_right(enterprise, "COD").quantity
         assert type(events[row["confirmed_right"]["positions"][-1]]).__name__ == \
             "SettledOnExchange"
+
+
+def _shrink_sellers_right(app: Registry, seller: str) -> None:
+    """A new permit below what the seller holds: its units can no longer all be sold."""
+    app.confirm_right(enterprise=seller, kind="COD", quantity=1_000, permit="PW-NEW",
+                      valid_from="2025-01-01", valid_until="2029-12-31", actor="admin-permits",
+                      at=AT)
+
+
+def test_a_settlement_the_right_cannot_carry_is_refused_and_writes_nothing(
+        factory: Factory) -> None:
+    app = factory()
+    w = _world(app)
+    app.offer_agreement(reference="AG-1", instrument=COD, seller=w.dyeing, buyer=w.paper,
+                        price=PRICE, qty=2_000, offered_by="admin-5", at=AT)
+    app.accept_agreement(reference="AG-1", buyer=w.paper, accepted_by="paper-cfo", at=AT)
+    _shrink_sellers_right(app, w.dyeing)
+    before = app.position()
+    with pytest.raises(InvalidState):
+        app.verify_agreement(reference="AG-1", administrator="admin-6", at=AT)
+    assert app.position() == before
+    assert app.agreement("AG-1").state == "accepted"
+    assert app.instrument(COD).reserved_under("agreement:AG-1") == 2_000
+    # on the book: the trade that would oversell the right is refused alone, with its error
+    outcomes = app.submit_orders(instrument=COD, at=AT, requests=[
+        Order("s-1", w.dyeing, "S", "L", PRICE, 2_000, "d"),
+        Order("b-1", w.paper, "B", "L", PRICE, 2_000, "p")])
+    assert [(o.status, o.error) for o in outcomes] == [("accepted", None),
+                                                       ("rejected", "InvalidState")]
+    assert app.confirmed_right(w.dyeing, "COD").quantity == 1_000
+    assert app.confirmed_right(w.paper, "COD").quantity == GENEROUS_RIGHT
+    assert not _settlements(app, before)
+    assert app.cash_account(w.paper).reserved == 2_000 * PRICE // 1_000  # the agreement's only
