@@ -171,27 +171,31 @@ class ConfirmedRight(Aggregate):
         self.quantity += quantity
         self._log("bought", quantity, ref, at, counterparty=counterparty)
 
-    def settle(self, *, sold: int, bought: int, trades: list[dict[str, Any]], ref: str,
-               at: str) -> None:
+    def settle(self, *, sold: int, bought: int, sales: list[str], purchases: list[str],
+               ref: str, at: str) -> None:
         """One exchange settlement's amendment: ``sold`` and ``bought`` (kg a year) are the
-        enterprise's totals over ``trades`` (``{"trade", "side", "counterparty", "qty"}``),
-        settled under ``ref`` (a batch, a trade, an agreement or an auction)."""
+        enterprise's totals over the trades it sold in (``sales``) and bought in
+        (``purchases``), settled under ``ref`` (a batch, a trade, an agreement or an
+        auction), whose own settlement event in the same save gives each trade's parties
+        and quantity."""
         check_quantity(sold, "units sold", allow_zero=True)
         check_quantity(bought, "units bought", allow_zero=True)
-        if not trades or sold + bought == 0:
-            raise InvalidInput("a settlement amends a right by at least one trade")
+        if sold + bought == 0 or not (sales or purchases) or bool(sales) != (sold > 0) or \
+                bool(purchases) != (bought > 0):
+            raise InvalidInput("a settlement amends a right by the trades it sold or bought in")
         if sold > self.quantity + bought:
             raise InvalidState(f"{self.enterprise} {self.kind}: cannot sell {sold} of a "
                                f"confirmed right of {self.quantity} (+{bought} bought)")
-        self._settled(sold=sold, bought=bought, trades=trades, ref=ref, at=at)
+        self._settled(sold=sold, bought=bought, sales=sales, purchases=purchases, ref=ref,
+                      at=at)
 
     @event("SettledOnExchange", topic=event_topic("ConfirmedRight", "SettledOnExchange"))
-    def _settled(self, sold: int, bought: int, trades: list[dict[str, Any]], ref: str,
-                 at: str) -> None:
+    def _settled(self, sold: int, bought: int, sales: list[str], purchases: list[str],
+                 ref: str, at: str) -> None:
         self.quantity += bought - sold
         # the change log keeps the totals; the event itself names every trade
         self._log("settled", bought - sold, ref, at, sold=sold, bought=bought,
-                  trades=len(trades))
+                  trades=len(sales) + len(purchases))
 
     def use_for_expansion(self, *, quantity: int, expansion: str, project_permit: str,
                           at: str) -> None:

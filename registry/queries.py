@@ -28,7 +28,7 @@ def balance_rows(instruments: list[Instrument], enterprise: str | None) -> list[
         for owner, per in sorted(i.balances().items()):
             if enterprise is not None and owner != enterprise:
                 continue
-            rows.append({"enterprise": owner, "instrument": i.code,
+            rows.append({"enterprise": owner, "instrument": i.code, "term": i.term.view(),
                          **{c: per.get(c, 0) for c in BALANCE_COLUMNS}})
     return rows
 

@@ -124,19 +124,19 @@ class RightsCommands(_Base):
     ) -> list[ConfirmedRight]:
         """Amend the rights of everyone a settlement moved units between: ``transfers`` are
         ``(seller, buyer, qty, trade)``; each party's right changes once (its totals sold and
-        bought, naming every trade), whatever the number of its trades. ``catalogue`` and
-        ``get`` are the exchange writer's (cached) when the settlement runs there. A party
+        bought, naming every trade it sold and bought in), whatever the number of its trades.
+        ``catalogue`` and ``get`` are the exchange writer's (cached) when the settlement runs
+        there. A party
         holding no right for ``kind`` (a store from before confirmed rights) is left as it is.
         """
-        per: dict[str, dict[str, Any]] = {}
+        per: dict[str, list[Any]] = {}  # code -> [sold, bought, sales, purchases]
         for seller, buyer, qty, trade in transfers:
-            for code, side, other in ((seller, "sold", buyer), (buyer, "bought", seller)):
-                p = per.get(code)
-                if p is None:
-                    p = per[code] = {"sold": 0, "bought": 0, "trades": []}
-                p[side] += qty
-                p["trades"].append({"trade": trade, "side": side, "counterparty": other,
-                                    "qty": qty})
+            s = per.get(seller) or per.setdefault(seller, [0, 0, [], []])
+            s[0] += qty
+            s[2].append(trade)
+            b = per.get(buyer) or per.setdefault(buyer, [0, 0, [], []])
+            b[1] += qty
+            b[3].append(trade)
         listed = (catalogue or self.catalogue()).entries.get(SECTION, ())
         out = []
         for code in sorted(per):
@@ -146,8 +146,9 @@ class RightsCommands(_Base):
             what = f"confirmed {kind} right of {code}"
             right: ConfirmedRight = get(right_id, what) if get else self._get(
                 ConfirmedRight, right_id, what)
-            p = per[code]
-            right.settle(sold=p["sold"], bought=p["bought"], trades=p["trades"], ref=ref, at=at)
+            sold, bought, sales, purchases = per[code]
+            right.settle(sold=sold, bought=bought, sales=sales, purchases=purchases, ref=ref,
+                         at=at)
             out.append(right)
         return out
 

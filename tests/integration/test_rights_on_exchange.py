@@ -61,12 +61,16 @@ def test_a_batch_amends_each_partys_right_once_naming_every_trade(factory: Facto
     assert len(events) == len(by_right) == 3
     seller = by_right[ConfirmedRight.create_id(w.dyeing, "COD")]
     assert (seller.sold, seller.bought, seller.ref) == (6_000, 0, f"{COD}#batch1")
-    assert sorted(t["qty"] for t in seller.trades) == [1_000, 2_000, 3_000]
-    assert {t["counterparty"] for t in seller.trades} == {w.paper, OTHER}
-    trade_ids = {t["trade"] for t in seller.trades}
+    assert (len(seller.sales), seller.purchases) == (3, [])
+    # the trades it names are the batch's settled transfers, which give parties and quantity
     settled = next(e for _, e in stored_events(app, start=before + 1)
                    if type(e).__name__ == "BatchSettled")
-    assert trade_ids == {s[4] for s in settled.steps if s[0] == "transfer"}
+    steps = {s[4]: s for s in settled.steps if s[0] == "transfer"}
+    assert set(seller.sales) == set(steps)
+    assert sorted(steps[t][3] for t in seller.sales) == [1_000, 2_000, 3_000]
+    paper = by_right[ConfirmedRight.create_id(w.paper, "COD")]
+    assert (paper.sold, paper.bought, paper.sales) == (0, 3_000, [])
+    assert {steps[t][2] for t in paper.purchases} == {w.paper}
     # the rights were written in the batch's one save: same position range, nothing after
     positions = [p for p, _ in stored_events(app, start=before + 1)]
     assert app.position() == positions[-1]
