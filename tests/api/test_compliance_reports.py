@@ -60,6 +60,7 @@ def test_the_province_report_proves_no_zone_rose_through_trading(api: Api) -> No
     assert report["proved"] is True and report["cross_zone_transfers"] == []
     (zone,) = report["zones"]
     assert (zone["kind"], zone["zone"], zone["conserved"]) == ("COD", "MAOZHOU", True)
+    assert zone["terms"] == [{"first_year": 2026, "last_year": 2030, "ends_on": "2030-12-31"}]
     assert (zone["issued"]["amount"], zone["traded"]["amount"],
             zone["available"]["amount"]) == (800, 300, 800)
     assert COD.endswith(zone["zone"])
