@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from eventsourcing.persistence import IntegrityError
 
 from domain.catalogue import Catalogue
+from domain.confirmed_right import ConfirmedRight
 from domain.enterprise import Enterprise
 from domain.errors import AlreadyExists, ConcurrencyConflict, NotFound, RegistryError
 from domain.exchange.cash import CashAccount
@@ -49,7 +50,9 @@ else:
 
 
 class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, _Base):
-    snapshotting_intervals = {**RegistryBase.snapshotting_intervals, CashAccount: 100}
+    # a confirmed right changes with every batch its enterprise trades in, as its cash does
+    snapshotting_intervals = {**RegistryBase.snapshotting_intervals, CashAccount: 100,
+                              ConfirmedRight: 100}
 
     # -- plumbing ------------------------------------------------------------------------------
 

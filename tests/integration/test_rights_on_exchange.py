@@ -15,6 +15,7 @@ from domain.exchange.orders import Order
 from registry.bootstrap import Registry
 from registry.compliance import enterprise_report_from
 from registry.events import stored_events
+from registry.replay import Fold, comparable
 from tests.conftest import Factory
 from tests.integration.test_exchange_journeys import COD, PRICE, exchange_world
 from tests.world import AT, GENEROUS_RIGHT, World, code, ensure_right
@@ -189,3 +190,17 @@ def test_a_settlement_the_right_cannot_carry_is_refused_and_writes_nothing(
     assert app.confirmed_right(w.paper, "COD").quantity == GENEROUS_RIGHT
     assert not _settlements(app, before)
     assert app.cash_account(w.paper).reserved == 2_000 * PRICE // 1_000  # the agreement's only
+
+
+def test_a_settled_right_snapshots_and_reloads_equal(factory: Factory) -> None:
+    app = factory()
+    w = _world(app)
+    app.submit_orders(instrument=COD, at=AT, requests=[
+        Order("s-1", w.dyeing, "S", "L", PRICE, 2_000, "d"),
+        Order("b-1", w.paper, "B", "L", PRICE, 2_000, "p")])
+    right_id = ConfirmedRight.create_id(w.dyeing, "COD")
+    if app.snapshots is None:
+        pytest.skip("this store keeps no snapshots")
+    app.take_snapshot(right_id)
+    reloaded = app.repository.get(right_id)
+    assert comparable(reloaded) == comparable(Fold().run(stored_events(app)).aggregates[right_id])
