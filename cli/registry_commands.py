@@ -455,10 +455,11 @@ def cmd_balances(ctx: Context) -> None:
     if ctx.args.json:
         emit_json(rows)
         return
-    columns = ["enterprise", "instrument", *BALANCE_COLUMNS]
+    columns = ["enterprise", "instrument", "term", *BALANCE_COLUMNS]
     lines = table(columns, [[r["enterprise"], r["instrument"],
+                             f"{r['term']['first_year']}-{r['term']['last_year']}",
                              *(f"{r[c]:,}" for c in BALANCE_COLUMNS)] for r in rows],
-                  text_columns=2)
+                  text_columns=3)
     print("\n".join(lines) if rows else "no holdings")
 
 

@@ -9,6 +9,9 @@ energy-use quota allows, with the permit's number and term. It changes only by e
   reduction), recorded when its surplus is issued;
 - ``Sold`` / ``Bought`` — a transfer moves q kg a year of right from seller to buyer (the
   permits are amended: the seller's right falls by q, the buyer's rises by q);
+- ``SettledOnExchange`` — exchange settlement (a batch of order-book trades, an approved
+  trade, an agreement, an auction) amends the right once per settlement: the right falls by
+  what the enterprise sold and rises by what it bought, and the event names every trade;
 - ``UsedForExpansion`` — surplus applied to the enterprise's own new project (its permit
   reference): the right stays, the part of it in use rises by q;
 - ``Revoked`` — a retrofit revoked after a failed spot check: its level is withdrawn (the level
@@ -167,6 +170,32 @@ class ConfirmedRight(Aggregate):
     def _bought(self, quantity: int, ref: str, counterparty: str, at: str) -> None:
         self.quantity += quantity
         self._log("bought", quantity, ref, at, counterparty=counterparty)
+
+    def settle(self, *, sold: int, bought: int, sales: list[str], purchases: list[str],
+               ref: str, at: str) -> None:
+        """One exchange settlement's amendment: ``sold`` and ``bought`` (kg a year) are the
+        enterprise's totals over the trades it sold in (``sales``) and bought in
+        (``purchases``), settled under ``ref`` (a batch, a trade, an agreement or an
+        auction), whose own settlement event in the same save gives each trade's parties
+        and quantity."""
+        check_quantity(sold, "units sold", allow_zero=True)
+        check_quantity(bought, "units bought", allow_zero=True)
+        if sold + bought == 0 or not (sales or purchases) or bool(sales) != (sold > 0) or \
+                bool(purchases) != (bought > 0):
+            raise InvalidInput("a settlement amends a right by the trades it sold or bought in")
+        if sold > self.quantity + bought:
+            raise InvalidState(f"{self.enterprise} {self.kind}: cannot sell {sold} of a "
+                               f"confirmed right of {self.quantity} (+{bought} bought)")
+        self._settled(sold=sold, bought=bought, sales=sales, purchases=purchases, ref=ref,
+                      at=at)
+
+    @event("SettledOnExchange", topic=event_topic("ConfirmedRight", "SettledOnExchange"))
+    def _settled(self, sold: int, bought: int, sales: list[str], purchases: list[str],
+                 ref: str, at: str) -> None:
+        self.quantity += bought - sold
+        # the change log keeps the totals; the event itself names every trade
+        self._log("settled", bought - sold, ref, at, sold=sold, bought=bought,
+                  trades=len(sales) + len(purchases))
 
     def use_for_expansion(self, *, quantity: int, expansion: str, project_permit: str,
                           at: str) -> None:

@@ -1,4 +1,17 @@
-"""An instrument (kind × vintage × trading zone) and every serial-numbered unit issued in it.
+"""An instrument (kind × zone × term) and every serial-numbered unit issued in it.
+
+**Units are annual rights with a term.** A unit is the right to 1 kg (1 kgce for ENERGY) a
+year for the rest of the instrument's *term* (its first and last year, `Term`); quantities are
+kg a year, prices are quoted per tonne a year; a unit expires at the end of the term's last
+year. The instrument's id stays ``KIND-VINTAGE-ZONE``: the vintage is the compliance year
+whose verified reductions the units come from, and the term is the years the rights run,
+the ``term_years`` of the rules in force when the instrument opened (five: vintage + 1 …
+vintage + 5), recorded in its ``Opened`` event.
+
+Upcast: an ``Opened`` event stored before terms were recorded has no ``term``; it is read as
+vintage + 1 … vintage + 5, the validity every unit of such an instrument was issued with (its
+lots expire on 31 December of vintage + 5), so no unit's validity changes. The stored event is
+not rewritten (`legacy_term`).
 
 Units are numbered 1, 2, … within the instrument in order of issuance. The instrument keeps a
 partition of ``[1, issued]`` into *blocks*: contiguous serial ranges that share one owner, state,
@@ -24,7 +37,7 @@ from __future__ import annotations
 from bisect import bisect_left, insort
 from collections.abc import Iterator
 from heapq import merge
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -46,7 +59,7 @@ from domain.records import (
     step_of,
 )
 from domain.reference import kind_info
-from domain.rules import TradingRules
+from domain.rules import DEFAULT_TERM_YEARS, TradingRules
 from domain.topics import aggregate_topic, event_topic, natural_id
 
 AVAILABLE = "available"
@@ -64,6 +77,42 @@ _KEEP: Any = object()
 
 #: A move names the block it carves (by its first serial) and the carved range: [block, first, last]
 Move = list[int]
+
+
+class Term(NamedTuple):
+    """The years an instrument's units are annual rights for (both inclusive)."""
+
+    first_year: int
+    last_year: int
+
+    @classmethod
+    def after(cls, vintage: int, years: int = DEFAULT_TERM_YEARS) -> Term:
+        """The ``years`` years following the compliance year ``vintage``."""
+        if not isinstance(years, int) or isinstance(years, bool) or years < 1:
+            raise InvalidInput(f"a term is a positive whole number of years, got {years!r}")
+        return cls(vintage + 1, vintage + years)
+
+    @property
+    def ends_on(self) -> str:
+        """The last day the units are valid (they expire the day after)."""
+        return f"{self.last_year}-12-31"
+
+    @property
+    def years(self) -> int:
+        return self.last_year - self.first_year + 1
+
+    def label(self) -> str:
+        return f"{self.first_year}–{self.last_year}"
+
+    def view(self) -> dict[str, Any]:
+        return {"first_year": self.first_year, "last_year": self.last_year,
+                "ends_on": self.ends_on}
+
+
+def legacy_term(vintage: int) -> Term:
+    """The term of an instrument opened before terms were recorded: its lots were issued
+    valid until 31 December of vintage + 5 (the upcast of its ``Opened`` event)."""
+    return Term.after(vintage, DEFAULT_TERM_YEARS)
 
 
 def instrument_code(kind: str, vintage: int, zone: str) -> str:
@@ -89,14 +138,24 @@ class Instrument(Aggregate):
         return natural_id(f"/instruments/{instrument_code(kind, vintage, zone)}")
 
     @classmethod
-    def open(cls, *, kind: str, vintage: int, zone: str, at: str) -> Instrument:
+    def open(cls, *, kind: str, vintage: int, zone: str, at: str,
+             term: Term | None = None) -> Instrument:
         kind_info(kind)
-        return cls(kind=kind, vintage=vintage, zone=zone, at=at)
+        term = term or Term.after(vintage)
+        if not all(isinstance(y, int) and not isinstance(y, bool) for y in term) or \
+                not vintage < term.first_year <= term.last_year:
+            raise InvalidInput(f"a term runs from a year after the vintage {vintage} to a "
+                               f"year not before it starts, got {term!r}")
+        return cls(kind=kind, vintage=vintage, zone=zone, at=at,
+                   term=[term.first_year, term.last_year])
 
     @event("Opened", topic=event_topic("Instrument", "Opened"))
-    def __init__(self, kind: str, vintage: int, zone: str, at: str) -> None:
+    def __init__(self, kind: str, vintage: int, zone: str, at: str,
+                 term: list[int] | None = None) -> None:
         self.kind = kind
         self.vintage = vintage
+        # None: stored before terms were recorded (the upcast, `legacy_term`)
+        self.term_years = list(term) if term else list(legacy_term(vintage))
         self.zone = zone
         self.code = instrument_code(kind, vintage, zone)
         self.next_serial = 1
@@ -106,6 +165,13 @@ class Instrument(Aggregate):
         #: blocks without scanning (or sorting) everyone's
         self.owned: dict[str, list[int]] = {}
         self._pool_index = None
+
+    @property
+    def term(self) -> Term:
+        """The years its units are annual rights for (a snapshot taken before terms were
+        recorded has none: the upcast's term)."""
+        years: list[int] | None = getattr(self, "term_years", None)
+        return Term(*years) if years else legacy_term(self.vintage)
 
     # -- the rules it trades under -------------------------------------------------------------
 

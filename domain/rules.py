@@ -37,6 +37,10 @@ class Party:
     direct_discharger: bool
 
 
+#: the term of an instrument's units, in years after its vintage, when a rule set names none
+DEFAULT_TERM_YEARS = 5
+
+
 @dataclass(frozen=True)
 class TradingRules:
     version: str
@@ -46,6 +50,9 @@ class TradingRules:
     isolated_sector: str
     #: kinds that may change hands only between direct dischargers
     direct_discharger_kinds: tuple[str, ...]
+    #: an instrument opened under these rules has units that are annual rights for this many
+    #: years after its vintage (`domain.instrument.Term`)
+    term_years: int = DEFAULT_TERM_YEARS
 
     def scope(self, kind: str) -> Scope:
         return dict(self.scopes)[kind_info(kind).family]
@@ -88,7 +95,8 @@ class TradingRules:
         return {"version": self.version, "scopes": dict(self.scopes),
                 "sector_isolated_families": list(self.sector_isolated_families),
                 "isolated_sector": self.isolated_sector,
-                "direct_discharger_kinds": list(self.direct_discharger_kinds)}
+                "direct_discharger_kinds": list(self.direct_discharger_kinds),
+                "term_years": self.term_years}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TradingRules:
@@ -97,7 +105,7 @@ class TradingRules:
         if not isinstance(data, Mapping):
             raise InvalidInput("a rule set is a JSON object")
         extra = set(data) - {"version", "title", "scopes", "sector_isolated_families",
-                             "isolated_sector", "direct_discharger_kinds"}
+                             "isolated_sector", "direct_discharger_kinds", "term_years"}
         if extra:
             raise InvalidInput(f"unknown rule-set fields {sorted(extra)}")
         try:
@@ -118,9 +126,12 @@ class TradingRules:
         check_sector(sector)
         for kind in direct:
             kind_info(kind)
+        term = data.get("term_years", DEFAULT_TERM_YEARS)
+        if type(term) is not int or not 1 <= term <= 30:
+            raise InvalidInput(f"term_years is a whole number of years from 1 to 30, got {term!r}")
         return cls(version=version, scopes=tuple(sorted(scopes.items())),
                    sector_isolated_families=isolated, isolated_sector=sector,
-                   direct_discharger_kinds=direct)
+                   direct_discharger_kinds=direct, term_years=term)
 
 
 class RuleBook:

@@ -92,11 +92,6 @@ def instrument_id(code: str) -> UUID:
     return Instrument.create_id(kind, year, zone)
 
 
-def validity_end(vintage: int, years: int = 5) -> str:
-    """Units stay valid for five years after their vintage year."""
-    return f"{vintage + years}-12-31"
-
-
 class RegistryBase(Application):
     """Loading helpers and the commands on enterprises, agencies and rules."""
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from domain.confirmed_right import ConfirmedRight
 from domain.enterprise import Enterprise
-from domain.instrument import Instrument
+from domain.instrument import Instrument, Term
 from domain.records import TransferStep, step_of
 from domain.reference import kind_info
 from domain.retrofit import Retrofit
@@ -52,6 +52,7 @@ class _Figures:
     def __init__(self, names: tuple[str, ...]) -> None:
         self.names = names
         self.rows: dict[str, dict[str, dict[str, Any]]] = {}
+        self.count = 0  # amounts added so far
 
     def row(self, key: str) -> dict[str, dict[str, Any]]:
         return self.rows.setdefault(key, {n: {"amount": 0, "positions": []} for n in self.names})
@@ -59,6 +60,7 @@ class _Figures:
     def add(self, key: str, figure: str, amount: int, position: int) -> None:
         cell = self.row(key)[figure]
         cell["amount"] += amount
+        self.count += 1
         if position not in cell["positions"]:
             cell["positions"].append(position)
 
@@ -77,6 +79,7 @@ def enterprise_report_from(events: Iterable[tuple[int, Any]], enterprise: str,
                            year: int) -> dict[str, Any]:
     """Fold ``events`` into enterprise ``enterprise``'s report for compliance year ``year``."""
     figures = _Figures(FIGURES)
+    terms: dict[str, Term] = {}  # kind -> the term of the year's units the enterprise moved
     fold = Fold()
 
     def hook(position: int, event: Any, before: Any) -> None:
@@ -89,8 +92,9 @@ def enterprise_report_from(events: Iterable[tuple[int, Any]], enterprise: str,
             for kind, reduction in event.reductions.items():
                 figures.set(kind, "post_retrofit_level",
                             before.baseline_amounts()[kind] - reduction, position)
-        elif isinstance(before, Instrument) and before.vintage == year:
-            _unit_event(figures, position, name, event, before, enterprise)
+        elif isinstance(before, Instrument) and before.vintage == year and \
+                _unit_event(figures, position, name, event, before, enterprise):
+            terms.setdefault(before.kind, before.term)
 
     for position, event in events:
         fold.apply(position, event, hook)
@@ -103,7 +107,9 @@ def enterprise_report_from(events: Iterable[tuple[int, Any]], enterprise: str,
         target, achieved = row["obligation_target"], row["achieved"]
         row["remaining"] = {"amount": max(0, target["amount"] - achieved["amount"]),
                             "positions": sorted({*target["positions"], *achieved["positions"]})}
-        rows.append({"kind": kind, "unit": f"{kind_info(kind).unit}/yr", **row})
+        term = terms.get(kind)
+        rows.append({"kind": kind, "unit": f"{kind_info(kind).unit}/yr",
+                     "term": term.view() if term else None, **row})
     return {"enterprise": enterprise, "compliance_year": year, "rows": rows,
             "last_position": fold.position}
 
@@ -119,8 +125,10 @@ def _obligation_event(figures: _Figures, position: int, name: str, event: Any) -
 
 
 def _unit_event(figures: _Figures, position: int, name: str, event: Any, before: Instrument,
-                enterprise: str) -> None:
+                enterprise: str) -> bool:
+    """Add what the event moved of the enterprise's units; True if it moved any."""
     kind = before.kind
+    added = figures.count
     if name == "LotIssued" and event.owner == enterprise:
         figures.add(kind, "surplus_issued", event.last - event.first + 1, position)
     elif name == "Transferred":
@@ -142,6 +150,7 @@ def _unit_event(figures: _Figures, position: int, name: str, event: Any, before:
             figures.add(kind, "expired", n, position)
     elif name == "LotRevoked" and event.lost_by_holder.get(enterprise):
         figures.add(kind, "revoked", event.lost_by_holder[enterprise], position)
+    return figures.count > added
 
 
 # -- the province-wide report ------------------------------------------------------------------
@@ -184,10 +193,12 @@ def province_report_from(events: Iterable[tuple[int, Any]], year: int) -> dict[s
         for state in ("available", "reserved", "consumed", "retired", "expired", "revoked"):
             row[state]["amount"] += totals.get(state, 0)
         row.setdefault("instruments", []).append(instrument.code)
+        row.setdefault("terms", []).append(instrument.term.view())
     for key, row in sorted(figures.rows.items()):
         kind, zone = key.split("/", 1)
         in_states = sum(row[s]["amount"] for s in ZONE_FIGURES[2:])
         zones.append({"kind": kind, "zone": zone, "unit": f"{kind_info(kind).unit}/yr",
+                      "terms": row.get("terms", []),
                       "conserved": in_states == row["issued"]["amount"],
                       **{f: row[f] for f in ZONE_FIGURES}})
     return {"compliance_year": year, "zones": zones, "cross_zone_transfers": cross_zone,
@@ -210,6 +221,11 @@ class ComplianceReports(_Base):
 # -- formats -----------------------------------------------------------------------------------
 
 
+def _term(term: dict[str, Any] | None) -> str:
+    """``2026-2030``: the years the row's units are annual rights for ('' when none moved)."""
+    return f"{term['first_year']}-{term['last_year']}" if term else ""
+
+
 def _positions(cell: dict[str, Any]) -> str:
     return " ".join(str(p) for p in cell["positions"])
 
@@ -218,12 +234,13 @@ def enterprise_csv(report: dict[str, Any]) -> str:
     """One line per kind and figure: amount and the log positions it sums."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(["enterprise", "compliance_year", "kind", "unit", "figure", "amount",
+    w.writerow(["enterprise", "compliance_year", "kind", "unit", "term", "figure", "amount",
                 "positions"])
     for row in report["rows"]:
         for figure in FIGURES:
             w.writerow([report["enterprise"], report["compliance_year"], row["kind"],
-                        row["unit"], figure, row[figure]["amount"], _positions(row[figure])])
+                        row["unit"], _term(row["term"]), figure, row[figure]["amount"],
+                        _positions(row[figure])])
     return out.getvalue()
 
 
@@ -265,15 +282,16 @@ def _cell(cell: dict[str, Any]) -> str:
 
 def enterprise_html(report: dict[str, Any]) -> str:
     """A plain printable page, server-rendered, with no external assets."""
-    rows = [[escape(r["kind"]), escape(r["unit"]), *(_cell(r[f]) for f in FIGURES)]
-            for r in report["rows"]]
+    rows = [[escape(r["kind"]), escape(r["unit"]), _term(r["term"]),
+             *(_cell(r[f]) for f in FIGURES)] for r in report["rows"]]
     return _page(
         f"Cleaner-production annual report {report['compliance_year']}: "
         f"{report.get('name', '')} ({report['enterprise']})",
         "Figures per indicator kind for the compliance year (the period of the obligation and "
         "of the retrofits; units of that vintage wherever and whenever they moved). Under each "
-        "figure: the event-log positions it sums, each with a ledger receipt.",
-        ["kind", "unit", *(f.replace("_", " ") for f in FIGURES)], rows,
+        "figure: the event-log positions it sums, each with a ledger receipt. Units are annual "
+        "rights: a unit is 1 kg (kgce) a year for the rest of its term.",
+        ["kind", "unit", "term", *(f.replace("_", " ") for f in FIGURES)], rows,
         [f"Event log up to position {report['last_position']}."])
 
 

@@ -51,7 +51,8 @@ def _balance(instrument: Instrument, owner: str) -> dict[str, Any]:
         per[b.state] += n
         if b.frozen:
             per["frozen"] += n
-    return {"enterprise": owner, "instrument": instrument.code, **per}
+    return {"enterprise": owner, "instrument": instrument.code, "term": instrument.term.view(),
+            **per}
 
 
 def holdings(registry: Registry, enterprise: str) -> list[dict[str, Any]]:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from eventsourcing.persistence import IntegrityError
 
 from domain.catalogue import Catalogue
+from domain.confirmed_right import ConfirmedRight
 from domain.enterprise import Enterprise
 from domain.errors import AlreadyExists, ConcurrencyConflict, NotFound, RegistryError
 from domain.exchange.cash import CashAccount
@@ -48,7 +49,9 @@ else:
 
 
 class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, _Base):
-    snapshotting_intervals = {**RegistryBase.snapshotting_intervals, CashAccount: 100}
+    # a confirmed right changes with every batch its enterprise trades in, as its cash does
+    snapshotting_intervals = {**RegistryBase.snapshotting_intervals, CashAccount: 100,
+                              ConfirmedRight: 100}
     #: set by the registry's constructor (`registry.bootstrap.Registry`)
     exchange_guard: Any
     exchange_writer: ExchangeWriter | None
@@ -113,13 +116,24 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
         e: Enterprise = w.get(Enterprise.create_id(code), f"enterprise {code}")
         return e
 
-    def _rules_in(self, w: ExchangeWriter, instrument: Instrument) -> TradingRules:
-        """The instrument's own rule version (`registry.rulebook`)."""
+    def _catalogue_in(self, w: ExchangeWriter) -> Catalogue:
         try:
-            c: Catalogue | None = w.get(Catalogue.create_id(), "catalogue")
+            c: Catalogue = w.get(Catalogue.create_id(), "catalogue")
         except NotFound:
             c = Catalogue()
-        return self.rules_for(instrument, c)
+        return c
+
+    def _rules_in(self, w: ExchangeWriter, instrument: Instrument) -> TradingRules:
+        """The instrument's own rule version (`registry.rulebook`)."""
+        return self.rules_for(instrument, self._catalogue_in(w))
+
+    def _rights_in(self, w: ExchangeWriter, i: Instrument, transfers: list[list[Any]],
+                   ref: str, at: str) -> list[Any]:
+        """Both parties' confirmed rights amended by what settled (`registry.rights`), one
+        change per enterprise, from the writer's copies."""
+        return self.rights_for_settlement(  # type: ignore[attr-defined,no-any-return]
+            kind=i.kind, transfers=transfers, ref=ref, at=at,
+            catalogue=self._catalogue_in(w), get=w.get)
 
     def _desk(self, w: ExchangeWriter, market: Market, instrument: Instrument, at: str) -> Desk:
         rules_ = self._rules_in(w, instrument)
@@ -297,10 +311,11 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
                 postings = desk.unit_postings()
                 i.settle_batch(pool=pool_ref(instrument), rule_version=desk.rules.version,
                                ref=ref, at=at, **postings)
+                rights = self._rights_in(w, i, postings["transfers"], ref, at)
             except Exception as exc:  # any failure here is this part's alone
                 raise _PartFailed(part, exc) from exc
             changed[m.id] = m
-            for a in posted:
+            for a in (*posted, *rights):
                 changed[a.id] = a
             changed[i.id] = i
             settled.append((instrument, i, postings))
@@ -366,8 +381,10 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
                 w, seller.credit_code, at)
             pay.post(ref=trade_id, paid=trade["value"], at=at)
             get.post(ref=trade_id, received=trade["value"], at=at)
+            rights = self._rights_in(w, i, [[seller.credit_code, buyer.credit_code,
+                                             trade["qty"], trade_id]], trade_id, at)
             m.approve(trade_id=trade_id, administrator=administrator, at=at)
-            self.save(m, i, pay, get)
+            self.save(m, *rights, i, pay, get)
 
         self._with_writer(f"market {instrument}", run)
 

@@ -2,7 +2,8 @@
 
 Plain get → call → save commands (these are rare and not group-committed). Settlement uses the
 Instrument's ordinary `transfer` from the reservation, which re-checks credit standing, the
-trading-scope rules and validity, so a failed check refuses the settlement and changes nothing.
+trading-scope rules and validity, so a failed check refuses the settlement and changes nothing;
+both parties' confirmed rights are amended in the same save (`registry.rights`).
 """
 
 from __future__ import annotations
@@ -109,7 +110,10 @@ class TradingModeCommands(_Base):
         pay.post(ref=a.reservation_ref, paid=a.amount, at=at)
         get.post(ref=a.reservation_ref, received=a.amount, at=at)
         a.settle(administrator=administrator, rule_version=rules.version, at=at)
-        self.save(a, i, pay, get)
+        rights = self.rights_for_settlement(  # type: ignore[attr-defined]
+            kind=i.kind, transfers=[(a.seller, a.buyer, a.qty, reference)], ref=reference,
+            at=at)
+        self.save(a, *rights, i, pay, get)
 
     @command
     def end_agreement(self, *, reference: str, state: str, by: str, reason: str,
@@ -187,6 +191,7 @@ class TradingModeCommands(_Base):
                          rule_version=rules.version, at=at)
         price, allocations = result["clearing_price"], result["allocations"]
         accounts: dict[str, CashAccount] = {}
+        transfers = []
         for bid in x.bids:
             code = bid[BIDDER]
             cash = accounts.get(code) or accounts.setdefault(code, self.cash_account(code))  # type: ignore[attr-defined]
@@ -199,8 +204,11 @@ class TradingModeCommands(_Base):
                 i.transfer(seller=seller, buyer=bidders[code], quantity=got, rules=rules,
                            ref=f"{x.reservation_ref}/{bid[BID_ID]}", at=at,
                            from_reservation=x.reservation_ref)
+                transfers.append((x.seller, code, got, f"{auction_id}/{bid[BID_ID]}"))
         proceeds = value(price, result["sold"]) if result["sold"] else 0
-        changed: list[Any] = [x, i, *accounts.values()]
+        rights = self.rights_for_settlement(  # type: ignore[attr-defined]
+            kind=i.kind, transfers=transfers, ref=auction_id, at=at)
+        changed: list[Any] = [x, *rights, i, *accounts.values()]
         if proceeds:
             get = self._cash_or_open(x.seller, at)
             get.post(ref=x.reservation_ref, received=proceeds, at=at)

@@ -56,6 +56,7 @@ class PublicLot:
     kind: str
     vintage: int
     zone: str
+    term: dict[str, Any]  # the years its units are annual rights for (`Term.view`)
     lot: str
     first: int
     last: int
@@ -234,7 +235,8 @@ class PublicRegistry:
                     for stage, code in sorted(lot["agencies"].items(), key=_stage_order)}
         return PublicLot(
             instrument=instrument.code, kind=instrument.kind, vintage=instrument.vintage,
-            zone=instrument.zone, lot=lot_id, first=lot["first"], last=lot["last"],
+            zone=instrument.zone, term=instrument.term.view(), lot=lot_id, first=lot["first"],
+            last=lot["last"],
             serials=serial_label(instrument.code, lot["first"], lot["last"]),
             enterprise=self._party("enterprise", lot["owner"]),
             retrofit=lot["retrofit_reference"], retrofit_state=retrofit_state,

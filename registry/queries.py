@@ -29,7 +29,7 @@ def balance_rows(instruments: list[Instrument], enterprise: str | None) -> list[
         for owner, per in sorted(i.balances().items()):
             if enterprise is not None and owner != enterprise:
                 continue
-            rows.append({"enterprise": owner, "instrument": i.code,
+            rows.append({"enterprise": owner, "instrument": i.code, "term": i.term.view(),
                          **{c: per.get(c, 0) for c in BALANCE_COLUMNS}})
     return rows
 
@@ -106,7 +106,7 @@ class Queries(_Base):
                 history.append(entry)
         return {
             "serial": serial, "instrument": i.code, "kind": i.kind, "vintage": i.vintage,
-            "zone": i.zone, "lot": block.lot,
+            "zone": i.zone, "term": i.term.view(), "lot": block.lot,
             "block": {"first": block.first, "last": block.last},
             "retrofit": {
                 "reference": r.reference, "enterprise": r.enterprise, "period": r.period,

@@ -6,9 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 from domain.agency import Agency
 from domain.errors import InvalidInput
-from domain.instrument import Instrument
+from domain.instrument import Instrument, Term
 from domain.retrofit import Retrofit
-from registry.app import command, validity_end
+from domain.rules import TradingRules
+from registry.app import command
 from registry.lifecycle import SYSTEM, Changes, who
 
 if TYPE_CHECKING:
@@ -122,30 +123,33 @@ class RetrofitCommands(_Base):
         for kind, quantity in sorted(surplus.items()):
             zone = rules.zone_of(kind, e.party())
             instrument = self._instrument_or_open(kind, r.period, zone, at, catalogue,
-                                                  rules.version)
+                                                  rules)
             lot_id = f"{reference}/{kind}"
             first, last = instrument.issue(
                 lot_id=lot_id, owner=e.credit_code, retrofit=str(r.id),
                 retrofit_reference=reference, quantity=quantity,
-                expires_on=validity_end(r.period), evidence=r.evidence(),
+                expires_on=instrument.term.ends_on, evidence=r.evidence(),
                 agencies=r.agencies(), at=at,
             )
             lots[kind] = {"instrument": instrument.code, "lot": lot_id, "first": first,
-                          "last": last, "quantity": quantity}
+                          "last": last, "quantity": quantity, "term": instrument.term.view()}
             changed.append(instrument)
         r.mark_issued(lots=lots, administrator=administrator, at=at)
         self.save(*changed, catalogue)
         return lots
 
     def _instrument_or_open(self, kind: str, vintage: int, zone: str, at: str,
-                            catalogue: Any, rule_version: str) -> Instrument:
-        """The instrument of the zone; a new one trades under the rules in force today."""
+                            catalogue: Any, rules: TradingRules) -> Instrument:
+        """The instrument of the zone; a new one trades under the rules in force today and
+        its units run for their term (`domain.instrument.Term`); issued units expire at the
+        end of the instrument's term."""
         code = f"{kind}-{vintage}-{zone}"
         if code in catalogue.entries["instruments"]:
             return self.instrument(code)
         catalogue.add(section="instruments", key=code)
-        i = Instrument.open(kind=kind, vintage=vintage, zone=zone, at=at)
-        i.assign_rules(version=rule_version, reason="in force when the instrument opened",
+        i = Instrument.open(kind=kind, vintage=vintage, zone=zone, at=at,
+                            term=Term.after(vintage, rules.term_years))
+        i.assign_rules(version=rules.version, reason="in force when the instrument opened",
                        by="system:issuance", at=at)
         return i
 

@@ -6,14 +6,18 @@ existing one). The other changes are made by the commands that cause them, in th
 checking the cap (`rights_for_issuance`); a transfer moves the right from seller to buyer
 (`rights_for_transfer`); an approved expansion records its use (`rights_for_expansion`); a
 revocation withdraws the retrofit's level and lowers the rights of holders who lost units
-(`rights_for_revocation`). Exchange settlement (order-book trades, agreements, auctions) does
-not amend rights yet.
+(`rights_for_revocation`); exchange settlement — a group-committed batch of order-book trades,
+an approved trade, an agreement, an auction — amends each party's right once per settlement,
+in the settlement's own save (`rights_for_settlement`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
+from domain.catalogue import Catalogue
 from domain.confirmed_right import ConfirmedRight
 from domain.enterprise import Enterprise
 from domain.errors import NoConfirmedRight, NotFound
@@ -112,6 +116,40 @@ class RightsCommands(_Base):
         if bought is not None:
             bought.buy(quantity=quantity, ref=ref, counterparty=seller, at=at)
             out.append(bought)
+        return out
+
+    def rights_for_settlement(
+        self, *, kind: str, transfers: Iterable[Sequence[Any]], ref: str, at: str,
+        catalogue: Catalogue | None = None, get: Callable[[UUID, str], Any] | None = None,
+    ) -> list[ConfirmedRight]:
+        """Amend the rights of everyone a settlement moved units between: ``transfers`` are
+        ``(seller, buyer, qty, trade)``; each party's right changes once (its totals sold and
+        bought, naming every trade it sold and bought in), whatever the number of its trades.
+        ``catalogue`` and ``get`` are the exchange writer's (cached) when the settlement runs
+        there. A party
+        holding no right for ``kind`` (a store from before confirmed rights) is left as it is.
+        """
+        per: dict[str, list[Any]] = {}  # code -> [sold, bought, sales, purchases]
+        for seller, buyer, qty, trade in transfers:
+            s = per.get(seller) or per.setdefault(seller, [0, 0, [], []])
+            s[0] += qty
+            s[2].append(trade)
+            b = per.get(buyer) or per.setdefault(buyer, [0, 0, [], []])
+            b[1] += qty
+            b[3].append(trade)
+        listed = (catalogue or self.catalogue()).entries.get(SECTION, ())
+        out = []
+        for code in sorted(per):
+            if f"{code}/{kind}" not in listed:
+                continue
+            right_id = ConfirmedRight.create_id(code, kind)
+            what = f"confirmed {kind} right of {code}"
+            right: ConfirmedRight = get(right_id, what) if get else self._get(
+                ConfirmedRight, right_id, what)
+            sold, bought, sales, purchases = per[code]
+            right.settle(sold=sold, bought=bought, sales=sales, purchases=purchases, ref=ref,
+                         at=at)
+            out.append(right)
         return out
 
     def rights_for_expansion(self, *, enterprise: str, kind: str, quantity: int,

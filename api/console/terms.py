@@ -52,8 +52,9 @@ STANDINGS = {"good": N_("good standing"), "restricted": N_("restricted")}
 CREDIT_CHANGES = {"restricted": N_("restricted"), "restored": N_("restored")}
 ROLES = {"enterprise": N_("Enterprise"), "agency": N_("Agency")}
 ACCOUNT_ROLES = {**ROLES, "administrator": N_("Administrator"), "auditor": N_("Auditor")}
-UNITS = {"t": N_("t"), "tce": N_("tce")}
-PRICE_UNITS = {"t": N_("CNY per t"), "tce": N_("CNY per tce")}
+# units are annual rights: a quantity is tonnes a year, a price is per tonne a year
+UNITS = {"t": N_("t/a"), "tce": N_("tce/a")}
+PRICE_UNITS = {"t": N_("CNY per t/a"), "tce": N_("CNY per tce/a")}
 CURRENCY = N_("CNY")
 TRADE_STATES = {"settled": N_("settled"), "pending": N_("pending"), "rejected": N_("rejected")}
 ORDER_STATES = {"open": N_("open"), "filled": N_("filled"), "cancelled": N_("cancelled"),

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 
 from api.deps import Auditor, Page, PageDep, RegistryDep, StateDep, paginate
 from api.schemas.audit import BalancesAsOf, InstrumentTotals, Position
-from api.schemas.common import CREDIT_CODE_PATTERN, Balance
+from api.schemas.common import CREDIT_CODE_PATTERN, Balance, TermOut
 from domain.errors import InvalidInput
 
 router = APIRouter(prefix="/audit", tags=["audit"])
@@ -45,6 +45,7 @@ def balances(
 def instruments(_: Auditor, registry: RegistryDep, page: PageDep) -> Page[InstrumentTotals]:
     """Every instrument with its units by state; the states add up to ``issued``."""
     totals = [InstrumentTotals(instrument=i.code, kind=i.kind, vintage=i.vintage, zone=i.zone,
-                               issued=i.issued(), **i.totals())
+                               term=TermOut(**i.term.view()), issued=i.issued(),
+                               **i.totals())
               for i in sorted(registry.instruments(), key=lambda x: x.code)]
     return paginate(totals, page)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.schemas.common import Balance, Out
+from api.schemas.common import Balance, Out, TermOut
 
 
 class Position(Out):
@@ -23,6 +23,7 @@ class InstrumentTotals(Out):
     kind: str
     vintage: int
     zone: str
+    term: TermOut
     issued: int
     available: int
     reserved: int

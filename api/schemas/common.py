@@ -58,12 +58,22 @@ class Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class TermOut(Out):
+    """The years an instrument's units are annual rights for: a unit is the right to 1 kg
+    (kgce) a year for the rest of the term; it expires after ``ends_on``."""
+
+    first_year: int
+    last_year: int
+    ends_on: str
+
+
 class Balance(Out):
     """Units of one enterprise in one instrument by state. ``available`` counts frozen units
     too; ``usable`` (available − frozen) is what can be reserved, sold or retired now."""
 
     enterprise: str
     instrument: str
+    term: TermOut | None = None  # the years the units are annual rights for
     available: int
     usable: int
     frozen: int
@@ -77,3 +87,4 @@ class Balance(Out):
     def of(cls, row: dict[str, Any]) -> Balance:
         fields = {k: row[k] for k in cls.model_fields if k in row}
         return cls(usable=row["available"] - row["frozen"], **fields)
+

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from api.schemas.common import Out
+from api.schemas.common import Out, TermOut
 
 
 class Figure(Out):
@@ -15,6 +15,7 @@ class Figure(Out):
 class ComplianceRow(Out):
     kind: str
     unit: str
+    term: TermOut | None  # of the year's units the enterprise moved (None: it moved none)
     confirmed_right: Figure
     post_retrofit_level: Figure
     obligation_target: Figure
@@ -40,6 +41,7 @@ class ZoneRow(Out):
     kind: str
     zone: str
     unit: str
+    terms: list[TermOut]  # one per instrument of the zone and year
     conserved: bool
     issued: Figure
     traded: Figure

@@ -16,6 +16,7 @@ from api.schemas.common import (
     Quantity,
     Ref,
     Sha256,
+    TermOut,
     Text,
     Year,
 )
@@ -113,7 +114,8 @@ class Lot(Out):
     lot: str
     first: int
     last: int
-    quantity: int
+    quantity: int  # kg (kgce) a year, for the rest of the term
+    term: TermOut | None = None  # None: issued before terms were recorded
 
 
 class Issued(Out):

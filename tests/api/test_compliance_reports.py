@@ -18,7 +18,9 @@ def test_the_enterprise_report_traces_every_figure_to_its_receipts(api: Api) -> 
     assert r.status_code == 200, r.text
     report = r.json()
     (cod,) = report["rows"]
-    amounts = {k: v["amount"] for k, v in cod.items() if isinstance(v, dict)}
+    amounts = {k: v["amount"] for k, v in cod.items() if isinstance(v, dict) and "amount" in v}
+    # vintage 2025's units are annual rights for 2026-2030 (the rules' five-year term)
+    assert cod["term"] == {"first_year": 2026, "last_year": 2030, "ends_on": "2030-12-31"}
     # RF-1 of the seed: baseline 900, verified 800, issued 800; 300 sold to Paper (T-1)
     assert amounts == {"confirmed_right": 10**9 - 300, "post_retrofit_level": 100,
                        "obligation_target": 1_000, "achieved": 0, "remaining": 1_000,
@@ -32,7 +34,7 @@ def test_the_enterprise_report_traces_every_figure_to_its_receipts(api: Api) -> 
     # the compliance year is the units' vintage: of 2025's figures only the standing right
     # appears in 2026's report
     (later,) = api.firm(w.dyeing).get(f"/reports/{w.dyeing}/2026/compliance").json()["rows"]
-    assert {k for k, v in later.items() if isinstance(v, dict) and v["amount"]} == {
+    assert {k for k, v in later.items() if isinstance(v, dict) and v.get("amount")} == {
         "confirmed_right"}
 
 
@@ -41,8 +43,8 @@ def test_csv_and_printable_page(api: Api) -> None:
     csv = api.admin.get(f"/reports/{w.dyeing}/2025/compliance", format="csv")
     assert csv.headers["content-type"].startswith("text/csv")
     lines = csv.text.splitlines()
-    assert lines[0] == "enterprise,compliance_year,kind,unit,figure,amount,positions"
-    assert any(line.startswith(f"{w.dyeing},2025,COD,kg/yr,surplus_issued,800,")
+    assert lines[0] == "enterprise,compliance_year,kind,unit,term,figure,amount,positions"
+    assert any(line.startswith(f"{w.dyeing},2025,COD,kg/yr,2026-2030,surplus_issued,800,")
                for line in lines)
     page = api.admin.get(f"/reports/{w.dyeing}/2025/compliance", format="html")
     assert page.headers["content-type"].startswith("text/html")
@@ -58,6 +60,7 @@ def test_the_province_report_proves_no_zone_rose_through_trading(api: Api) -> No
     assert report["proved"] is True and report["cross_zone_transfers"] == []
     (zone,) = report["zones"]
     assert (zone["kind"], zone["zone"], zone["conserved"]) == ("COD", "MAOZHOU", True)
+    assert zone["terms"] == [{"first_year": 2026, "last_year": 2030, "ends_on": "2030-12-31"}]
     assert (zone["issued"]["amount"], zone["traded"]["amount"],
             zone["available"]["amount"]) == (800, 300, 800)
     assert COD.endswith(zone["zone"])

@@ -99,7 +99,7 @@ def test_lots_show_serial_ranges_retrofits_agencies_and_tonnes(
     text = html(client, "/console/lots?lang=en&kind=COD").replace("<wbr>", "")
     first = summary["sample_serial"]  # COD-2025-MAOZHOU-000000001
     assert f"{first}-000105000" in text  # the lot's whole serial range
-    assert "105.000 t" in text  # 105,000 kg, exactly
+    assert "105.000 t/a" in text  # 105,000 kg, exactly
     assert "GDCP-2025-001" in text and "Verification" in text
     assert "ENERGY-2025-GD" not in text  # the filter keeps COD only
     revoked = summary["revocation"]["retrofit"]
@@ -108,8 +108,8 @@ def test_lots_show_serial_ranges_retrofits_agencies_and_tonnes(
 
 def test_energy_is_shown_in_tce(client: TestClient) -> None:
     text = html(client, "/console/lots?lang=en&kind=ENERGY")
-    assert "480.000 tce" in text
-    assert re.search(r"consumed \(capacity expansion\): <span[^>]*>1,500.000 tce", text)
+    assert "480.000 tce/a" in text
+    assert re.search(r"consumed \(capacity expansion\): <span[^>]*>1,500.000 tce/a", text)
 
 
 def test_credit_records_publish_the_revocation(demo: tuple[TestClient, dict],
@@ -129,10 +129,10 @@ def test_a_retirement_appears_once_committed(demo: tuple[TestClient, dict],
                           reason="voluntary cancellation for the 2025 green-factory pledge",
                           at="2025-12-01T10:00:00+08:00")
     text = html(client, "/console/retirements?lang=en")
-    assert "green-factory pledge" in text and "2.500 t" in text and owner in text
+    assert "green-factory pledge" in text and "2.500 t/a" in text and owner in text
     assert re.search(r"COD-2025-MAOZHOU-\d{9}-\d{9}", text)
     lots = html(client, "/console/lots?kind=COD&lang=en")
-    assert re.search(r"retired: <span[^>]*>2.500 t<", lots)
+    assert re.search(r"retired: <span[^>]*>2.500 t/a<", lots)
 
 
 def test_markets_show_daily_prices_and_volumes_in_yuan_and_tonnes(client: TestClient) -> None:
@@ -141,10 +141,10 @@ def test_markets_show_daily_prices_and_volumes_in_yuan_and_tonnes(client: TestCl
     registry.open_market(instrument="NOX-2025-GUANGZHOU", reference_price=250_000,
                          administrator="admin-1", at="2025-12-01T09:00:00+08:00")
     text = html(client, "/console/markets?lang=en")
-    assert "NOX-2025-GUANGZHOU" in text and "2,500.00 CNY per t" in text
-    assert "2,250.00 CNY per t – 2,750.00 CNY per t" in text  # the ±10% band
+    assert "NOX-2025-GUANGZHOU" in text and "2,500.00 CNY per t/a" in text
+    assert "2,250.00 CNY per t/a – 2,750.00 CNY per t/a" in text  # the ±10% band
     zh = html(client, "/console/markets/NOX-2025-GUANGZHOU?lang=zh-Hans")
-    assert "2,500.00 元/吨" in zh
+    assert "2,500.00 元/(吨·年)" in zh
 
 
 def test_the_checkpoint_page_shows_the_signed_note_and_the_vkey(client: TestClient) -> None:

@@ -42,7 +42,9 @@ def test_an_enterprise_reads_its_own_holdings(api: Api) -> None:
     response = api.firm(api.w.dyeing).get(f"/holdings/{api.w.dyeing}")
     assert response.status_code == 200
     assert response.json() == {"items": [{
-        "enterprise": api.w.dyeing, "instrument": COD, "available": 500, "usable": 500,
+        "enterprise": api.w.dyeing, "instrument": COD,
+        "term": {"first_year": 2026, "last_year": 2030, "ends_on": "2030-12-31"},
+        "available": 500, "usable": 500,
         "frozen": 0, "reserved": 0, "consumed": 0, "retired": 0, "expired": 0, "revoked": 0}],
         "offset": 0, "limit": 50, "total": 1}
     assert api.auditor.get(f"/holdings/{api.w.paper}").json()["items"][0]["available"] == 300

@@ -75,7 +75,9 @@ def test_the_whole_lifecycle_then_revocation_after_a_failed_spot_check(api: Api)
     issued = api.admin.act("/retrofits/RF-9/issuance")
     assert issued.status_code == 200, issued.text
     assert issued.json()["result"]["NH3N"] == {"instrument": NH3N, "lot": "RF-9/NH3N",
-                                             "first": 1, "last": 400, "quantity": 400}
+                                             "first": 1, "last": 400, "quantity": 400,
+                                             "term": {"first_year": 2026, "last_year": 2030,
+                                                      "ends_on": "2030-12-31"}}
     holdings = api.firm(w.chemicals).get(f"/holdings/{w.chemicals}").json()["items"]
     assert [(h["instrument"], h["available"]) for h in holdings] == [(NH3N, 400)]
     problem(api.admin.post("/retrofits/RF-9/issuance"), 409, "invalid-state")

@@ -165,3 +165,29 @@ def test_receipts_verify_with_the_verifier_key_alone(ex: Exchange) -> None:
     tampered = dict(receipt, leaf=base64.b64encode(b'{"forged":1}').decode())
     with pytest.raises(VerificationError):
         verify_receipt(tampered, vkey)
+
+
+def test_the_annual_report_traces_exchange_trades_to_receipts(ex: Exchange) -> None:
+    """The §19 report counts a settled exchange trade as sold and bought, at the batch's
+    settlement event, and shows the rights the settlement amended; every position it cites
+    has a ledger receipt an auditor verifies with the verifier key alone."""
+    trade(ex, 1000)
+    vkey = ex.client.get("/ledger/vkey").text.strip()
+    auditor = ex.token("auditor", "li.wei")
+    for who, figure in ((ex.world.dyeing, "sold"), (ex.world.paper, "bought")):
+        report = ex.client.get(f"/reports/{who}/2025/compliance", headers=auditor).json()
+        (cod,) = [r for r in report["rows"] if r["kind"] == "COD"]
+        assert cod[figure]["amount"] == 1000
+        right = ex.registry.right_or_none(who, "COD")  # the buyer here holds none
+        cited = list(cod[figure]["positions"])
+        if right is not None:
+            assert cod["confirmed_right"]["amount"] == right.quantity
+            cited.append(cod["confirmed_right"]["positions"][-1])
+        events = []
+        for position in cited:
+            r = ex.client.get(f"/ledger/receipts/{position}", headers=auditor)
+            assert r.status_code == 200, r.text
+            events.append(verify_receipt(r.json(), vkey)["topic"])
+        assert events[0] == "surplus:Instrument.BatchSettled.v1"
+        if right is not None:
+            assert events[-1] == "surplus:ConfirmedRight.SettledOnExchange.v1"

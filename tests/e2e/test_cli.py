@@ -263,8 +263,11 @@ def test_retrofit_journey_persists_across_invocations(
     assert shown["baseline_audit"]["at"] == "2025-03-02T09:00:00+08:00"
 
     assert json.loads(ok("balances", "--json")) == [
-        {"enterprise": DYEING, "instrument": "COD-2025-MAOZHOU", "available": 45_000,
+        {"enterprise": DYEING, "instrument": "COD-2025-MAOZHOU",
+         "term": {"first_year": 2026, "last_year": 2030, "ends_on": "2030-12-31"},
+         "available": 45_000,
          "frozen": 0, "reserved": 0, "consumed": 0, "retired": 0, "expired": 0, "revoked": 0}]
+    assert "COD-2025-MAOZHOU  2026-2030" in ok("balances")  # the table shows the term too
     assert "direct dischargers" in refused(
         "transfer", "--instrument", "COD-2025-MAOZHOU", "--seller", DYEING, "--buyer", CHIPS,
         "--quantity", "1000", "--ref", "T-0", "--reason", "correction",

@@ -13,7 +13,7 @@ from domain.exchange.orders import Cancel, Order
 from registry.bootstrap import Registry
 from registry.replay import comparable
 from tests.integration.test_exchange_journeys import COD, PRICE, Factory, exchange_world
-from tests.world import AT
+from tests.support.world import AT
 
 
 def desk_for(app: Registry, m: Market) -> Desk:

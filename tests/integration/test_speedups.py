@@ -46,7 +46,7 @@ from tests.integration.test_exchange_journeys import (
     export,
     trading_day,
 )
-from tests.world import AT
+from tests.support.world import AT
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "export-f98ad41" / "export"
 #: when an event happened (the library's clock): the only thing two runs may differ in

@@ -85,3 +85,28 @@ def test_bad_changes_are_refused() -> None:
     with pytest.raises(InvalidInput):
         r.use_for_expansion(quantity=10, expansion="X", project_permit=" ", at=AT)
     assert r.version == 1
+
+
+def test_an_exchange_settlement_is_one_change_with_its_totals() -> None:
+    r = right(5_000)
+    r.settle(sold=2_000, bought=500, sales=["T1"], purchases=["T2"],
+             ref="COD-2025-MAOZHOU#batch7", at=AT)
+    assert r.quantity == 3_500
+    assert r.changes[-1] == {"change": "settled", "amount": -1_500,
+                             "ref": "COD-2025-MAOZHOU#batch7", "at": AT, "quantity": 3_500,
+                             "sold": 2_000, "bought": 500, "trades": 2}
+    (event,) = [e for e in r.collect_events() if type(e).__name__ == "SettledOnExchange"]
+    assert (event.sales, event.purchases) == (["T1"], ["T2"])
+
+
+@pytest.mark.parametrize(("sold", "bought", "sales", "error"), [
+    (-1, 0, ["T"], InvalidInput), (1.5, 0, ["T"], InvalidInput), (0, 0, ["T"], InvalidInput),
+    (10, 0, [], InvalidInput), (0, 10, ["T"], InvalidInput), (1_001, 0, ["T"], InvalidState),
+])
+def test_bad_settlements_are_refused_and_change_nothing(sold: object, bought: object,
+                                                        sales: list[str], error: type) -> None:
+    r = right()
+    with pytest.raises(error):
+        r.settle(sold=sold, bought=bought, sales=sales, purchases=[], ref="X",  # type: ignore[arg-type]
+                 at=AT)
+    assert (r.quantity, len(r.changes)) == (1_000, 1)

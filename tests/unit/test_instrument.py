@@ -7,8 +7,13 @@ import itertools
 import pytest
 
 from domain.enterprise import Enterprise
-from domain.errors import CreditRestricted, InsufficientHoldings, OutsideTradingZone
-from domain.instrument import FIRST, LAST, Instrument
+from domain.errors import (
+    CreditRestricted,
+    InsufficientHoldings,
+    InvalidInput,
+    OutsideTradingZone,
+)
+from domain.instrument import FIRST, LAST, Instrument, Term, legacy_term
 from registry.rulebook import CURRENT_RULES, rules
 from tests.support.world import AT, code
 
@@ -135,3 +140,17 @@ def test_blocks_always_partition_the_issued_range() -> None:
     blocks = covered(i)
     assert blocks[0][0] == 1 and blocks[-1][1] == 50
     assert all(x[1] + 1 == y[0] for x, y in itertools.pairwise(blocks))
+
+
+def test_an_instrument_records_its_term_and_refuses_a_bad_one() -> None:
+    i = Instrument.open(kind="COD", vintage=2025, zone="MAOZHOU", at=AT)
+    assert i.term == Term(2026, 2030) == legacy_term(2025)
+    assert (i.term.ends_on, i.term.years, i.term.label()) == ("2030-12-31", 5, "2026–2030")
+    three = Instrument.open(kind="COD", vintage=2025, zone="MAOZHOU", at=AT,
+                            term=Term.after(2025, 3))
+    assert three.term == Term(2026, 2028)
+    for bad in (Term(2025, 2029), Term(2027, 2026), Term(2026, "2030")):  # type: ignore[arg-type]
+        with pytest.raises(InvalidInput):
+            Instrument.open(kind="COD", vintage=2025, zone="MAOZHOU", at=AT, term=bad)
+    with pytest.raises(InvalidInput):
+        Term.after(2025, 0)

@@ -53,3 +53,17 @@ def test_cod_and_nh3n_only_between_direct_dischargers() -> None:
 def test_unknown_rule_version_is_refused() -> None:
     with pytest.raises(UnknownReference):
         rules("GD-1999.9")
+
+
+def test_the_term_of_new_instruments_is_rule_data() -> None:
+    from domain.errors import InvalidInput
+    from domain.rules import TradingRules
+
+    assert rules(CURRENT_RULES).term_years == 5  # registry/rules/GD-2023.1.json
+    data = rules(CURRENT_RULES).to_dict()
+    assert TradingRules.from_dict({**data, "term_years": 3}).term_years == 3
+    assert TradingRules.from_dict({k: v for k, v in data.items()
+                                   if k != "term_years"}).term_years == 5  # older data
+    for bad in (0, 31, "5", 2.5, True):
+        with pytest.raises(InvalidInput):
+            TradingRules.from_dict({**data, "term_years": bad})
