@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import Administrator, Auditor, OwnEnterprise, Page, PageDep, RegistryDep, now
+from api.deps import (
+    Administrator,
+    Auditor,
+    OwnEnterprise,
+    Page,
+    PageDep,
+    RegistryDep,
+    StateDep,
+    now,
+)
 from api.listing import page_of
 from api.routes.proposals import ProposalPublic, proposed
 from api.schemas.parties import EnterpriseCreate, EnterprisePublic, ObligationSet
@@ -44,9 +53,9 @@ def show_enterprise(code: OwnEnterprise, registry: RegistryDep) -> EnterprisePub
 
 @router.post("/{code}/obligations", status_code=202)
 def set_obligation(code: str, body: ObligationSet, user: Administrator,
-                   registry: RegistryDep, response: Response) -> ProposalPublic:
+                   registry: RegistryDep, state: StateDep, response: Response) -> ProposalPublic:
     """Propose the enterprise's own task for a kind and period (administrators; four eyes).
     Surplus exists only beyond it."""
     registry.enterprise(code)
-    return proposed(registry, response, user.actor, "set_obligation", credit_code=code,
+    return proposed(state, response, user.actor, "set_obligation", credit_code=code,
                     kind=body.kind, period=body.period, target=body.target, reason=body.reason)

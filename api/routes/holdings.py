@@ -66,24 +66,24 @@ SerialPath = Annotated[str, Path(pattern=SERIAL_PATTERN,
 
 
 @router.post("/freezes", status_code=202)
-def freeze(body: FreezeCreate, user: Administrator, registry: RegistryDep,
+def freeze(body: FreezeCreate, user: Administrator, registry: RegistryDep, state: StateDep,
            response: Response) -> ProposalPublic:
     """Propose freezing an owner's available units under a freeze order (administrators;
     four eyes). Approval answers the quantity frozen."""
     registry.instrument(body.instrument)
     registry.enterprise(body.owner)
-    return proposed(registry, response, user.actor, "freeze", instrument=body.instrument,
+    return proposed(state, response, user.actor, "freeze", instrument=body.instrument,
                     owner=body.owner, ref=body.ref, reason=body.reason,
                     quantity=body.quantity)
 
 
 @router.post("/unfreezes", status_code=202)
-def unfreeze(body: Unfreeze, user: Administrator, registry: RegistryDep,
+def unfreeze(body: Unfreeze, user: Administrator, registry: RegistryDep, state: StateDep,
              response: Response) -> ProposalPublic:
     """Propose lifting a freeze order (administrators; four eyes); on approval 404 when
     nothing is frozen under it."""
     registry.instrument(body.instrument)
-    return proposed(registry, response, user.actor, "unfreeze", instrument=body.instrument,
+    return proposed(state, response, user.actor, "unfreeze", instrument=body.instrument,
                     ref=body.ref)
 
 

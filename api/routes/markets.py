@@ -30,6 +30,7 @@ from api.deps import (
     paginate,
 )
 from api.errors import ApiError
+from api.ledger_refs import order_recorded, trade_recorded
 from api.reruns import is_rerun, stored_cancel, stored_order
 from api.routes import market_stream
 from api.routes.proposals import ProposalPublic, proposed
@@ -50,6 +51,7 @@ from api.schemas.markets import (
     OrderIn,
     PublicTrade,
 )
+from api.state import AppState
 from api.tokens import Principal
 from domain.errors import AlreadyExists, NotFound
 from domain.exchange.market import Market as MarketAggregate
@@ -93,7 +95,7 @@ def list_markets(state: StateDep, _: CurrentUser, page: PageDep) -> Page[Market]
 
 
 @router.post("", status_code=202)
-def open_market(body: MarketOpen, user: Administrator, registry: RegistryDep,
+def open_market(body: MarketOpen, user: Administrator, registry: RegistryDep, state: StateDep,
                 response: Response) -> ProposalPublic:
     """Propose opening the order book of an issued instrument (administrators; it opens when
     a second administrator approves)."""
@@ -103,7 +105,7 @@ def open_market(body: MarketOpen, user: Administrator, registry: RegistryDep,
     params = body.model_dump()
     if params["sessions"] is None:  # absent: the market's default sessions
         del params["sessions"]
-    return proposed(registry, response, user.actor, "open_market", **params)
+    return proposed(state, response, user.actor, "open_market", **params)
 
 
 @router.get("/{instrument}")
@@ -115,14 +117,14 @@ def get_market(instrument: InstrumentPath, state: StateDep, _: CurrentUser) -> M
 
 @router.post("/{instrument}/parameters", status_code=202)
 def set_parameters(instrument: InstrumentPath, body: MarketParameters, user: Administrator,
-                   registry: RegistryDep, response: Response) -> ProposalPublic:
+                   registry: RegistryDep, state: StateDep, response: Response) -> ProposalPublic:
     """Propose a new reference price (the day's band) and/or verification threshold
     (administrators; four eyes). The proposer becomes an initiator of the trades made under
     them."""
     changes = body.model_dump(exclude_unset=True)
     if not registry._exists(MarketAggregate.create_id(instrument)):
         raise not_found(f"market {instrument}")
-    return proposed(registry, response, user.actor, "set_market_parameters",
+    return proposed(state, response, user.actor, "set_market_parameters",
                     instrument=instrument, reference_price=changes.get("reference_price"),
                     verify_above=changes.get("verify_above", "keep"))
 
@@ -171,6 +173,15 @@ def _ack(instrument: str, account: str, outcome: Outcome) -> OrderAck:
                     resting=outcome.resting)
 
 
+def _recorded(state: AppState, before: int, ack: OrderAck) -> OrderAck:
+    """``ack`` with where it sits in the ledger: the batch leaf that recorded the request, and
+    each fill's trade leaf with its receipt (`api.ledger_refs`)."""
+    fills = [f.model_copy(update={"ledger": trade_recorded(state, before, f.trade)})
+             for f in ack.fills]
+    return ack.model_copy(update={"fills": fills, "ledger": order_recorded(
+        state, before, instrument=ack.instrument, order_id=ack.order_id)})
+
+
 def _raise_refusal(outcome: Outcome) -> Outcome:
     if outcome.exception is not None:
         raise outcome.exception
@@ -189,12 +200,13 @@ def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
                          "L" if body.kind == "limit" else "M",
                          body.price if body.kind == "limit" and body.price else 0,
                          body.quantity, user.actor, body.time_in_force.upper())
+    before = state.registry.position()
     outcome = state.gateway.submit(instrument, order)
     if outcome.exception is not None and is_rerun(request):
         stored = stored_order(state, instrument, order)  # the first run's order went in
         if stored is not None:
-            return stored
-    return _ack(instrument, account, _raise_refusal(outcome))
+            return _recorded(state, 0, stored)
+    return _recorded(state, before, _ack(instrument, account, _raise_refusal(outcome)))
 
 
 @router.delete("/{instrument}/orders/{order_id}")
@@ -203,12 +215,13 @@ def cancel_order(instrument: InstrumentPath, order_id: OrderIdPath, user: Curren
     """Cancel a resting order of the caller's enterprise (another's answers 404)."""
     who = acting_for(user, account)
     cancel = Cancel(order_id, who, user.actor)
+    before = state.registry.position()
     outcome = state.gateway.submit(instrument, cancel)
     if outcome.exception is not None and is_rerun(request):
         stored = stored_cancel(state, instrument, order_id, who)  # the first run's cancel
         if stored is not None:
             return stored
-    return _ack(instrument, who, _raise_refusal(outcome))
+    return _recorded(state, before, _ack(instrument, who, _raise_refusal(outcome)))
 
 
 @router.patch("/{instrument}/orders/{order_id}")
@@ -217,7 +230,9 @@ def amend_order(instrument: InstrumentPath, order_id: OrderIdPath, body: OrderAm
     """Amend a resting order of the caller's enterprise (another's answers 404)."""
     who = acting_for(user, account)
     amend = Amend(order_id, who, body.quantity, body.price, user.actor)
-    return _ack(instrument, who, _raise_refusal(state.gateway.submit(instrument, amend)))
+    before = state.registry.position()
+    outcome = _raise_refusal(state.gateway.submit(instrument, amend))
+    return _recorded(state, before, _ack(instrument, who, outcome))
 
 
 def _own_orders(user: Principal, account: str | None) -> str | None:

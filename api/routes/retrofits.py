@@ -26,6 +26,7 @@ from api.deps import (
     Page,
     PageDep,
     RegistryDep,
+    StateDep,
     acting_for,
     not_found,
     now,
@@ -149,33 +150,33 @@ def verification(reference: str, body: VerificationSubmission, user: AgencyUser,
 
 
 @router.post("/{reference}/confirmation", status_code=202)
-def confirmation(reference: str, user: Administrator, registry: RegistryDep,
+def confirmation(reference: str, user: Administrator, registry: RegistryDep, state: StateDep,
                  response: Response, _: Decision | None = None) -> ProposalPublic:
     """Propose 确权 (administrators; four eyes): on approval the verified reduction first
     meets the enterprise's remaining task, the rest is surplus (the approval answers it)."""
     registry.retrofit(reference).check_confirmable()
-    return proposed(registry, response, user.actor, "confirm_retrofit", reference=reference)
+    return proposed(state, response, user.actor, "confirm_retrofit", reference=reference)
 
 
 @router.post("/{reference}/issuance", status_code=202)
-def issuance(reference: str, user: Administrator, registry: RegistryDep,
+def issuance(reference: str, user: Administrator, registry: RegistryDep, state: StateDep,
              response: Response, _: Decision | None = None) -> ProposalPublic:
     """Propose issuing the confirmed surplus as serial-numbered lots, one per kind
     (administrators; four eyes); 409 ``no-surplus`` when the reduction only met the
     enterprise's own task."""
     registry.retrofit(reference).check_issuable()
-    return proposed(registry, response, user.actor, "issue_surplus", reference=reference)
+    return proposed(state, response, user.actor, "issue_surplus", reference=reference)
 
 
 @router.post("/{reference}/revocation", status_code=202)
 def revocation(reference: str, body: Revocation, user: Administrator,
-               registry: RegistryDep, response: Response) -> ProposalPublic:
+               registry: RegistryDep, state: StateDep, response: Response) -> ProposalPublic:
     """Propose revoking after a failed spot check under the clawback policy (administrators;
     four eyes): units still available or reserved are revoked wherever held; consumed or
     retired ones are added to the enterprise's task; the credit records named are
     restricted."""
     registry.retrofit(reference)
-    return proposed(registry, response, user.actor, "revoke_retrofit", reference=reference,
+    return proposed(state, response, user.actor, "revoke_retrofit", reference=reference,
                     reason=body.reason, spot_check=body.spot_check,
                     restrict_enterprise=body.restrict_enterprise,
                     restrict_agencies=list(body.restrict_agencies))

@@ -11,6 +11,7 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.schemas.common import CreditCode
+from api.schemas.ledger import LedgerRef
 
 MAX_PRICE = 10**12  # fen per tonne: far above any real price, far below integer trouble
 MAX_QTY = 10**13  # kg
@@ -151,6 +152,7 @@ class Fill(_Out):
     price: int
     quantity: int
     state: Literal["settled", "pending"]
+    ledger: LedgerRef | None = None  # the trade's leaf (its batch) and the trade's receipt
 
 
 class OrderAck(_Out):
@@ -164,6 +166,7 @@ class OrderAck(_Out):
     fills: list[Fill]
     filled: int
     resting: int
+    ledger: LedgerRef | None = None  # the batch leaf recording this request (market subject)
 
 
 class Order(_Out):
