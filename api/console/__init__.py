@@ -20,7 +20,7 @@ def install(app: FastAPI) -> None:
     # imported here: the pages depend on api.deps and api.state, which use api.console.render
     from fastapi.staticfiles import StaticFiles
 
-    from api.console import docs, login, pages
+    from api.console import auditor, docs, login, pages
     from api.console.render import HERE, STATIC_URL
 
     app.mount(STATIC_URL, StaticFiles(directory=HERE / "static"), name="console-static")
@@ -28,3 +28,4 @@ def install(app: FastAPI) -> None:
     app.include_router(pages.root)
     app.include_router(pages.router)
     app.include_router(login.router)
+    app.include_router(auditor.router)
