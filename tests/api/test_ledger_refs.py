@@ -47,11 +47,6 @@ NOT_YET_ROUTES = {
     ("post", "/holdings/{code}/reservations"), ("post", "/holdings/{code}/releases"),
     ("post", "/expansions"), ("post", "/expansions/{reference}/rejection"),
     ("post", "/markets/{instrument}/halt"), ("post", "/markets/{instrument}/resume"),
-    ("post", "/trades/queue/{trade_id}/approve"), ("post", "/trades/queue/{trade_id}/reject"),
-    ("post", "/agreements/{reference}/withdraw"), ("post", "/agreements/{reference}/decline"),
-    ("post", "/agreements/{reference}/reject"),
-    ("post", "/auctions"), ("post", "/auctions/{auction_id}/bids"),
-    ("post", "/auctions/{auction_id}/void"),
     ("post", "/users"), ("post", "/users/{user_id}/suspension"),
     ("post", "/users/{user_id}/reenable"), ("delete", "/users/{user_id}/roles/{role}"),
     ("post", "/users/{user_id}/roles"),  # its 201 (a role granted at once); its 202 has it
@@ -180,3 +175,22 @@ def test_a_proposal_and_its_approval_name_their_leaves_and_the_acts(ex: Exchange
         "administrator", "approver.two"), json={"reason": "no such instruction"})
     assert r.status_code == 200, r.text
     assert r.json()["ledger"]["event"] == "Rejected"
+
+
+def test_a_trade_decision_names_its_leaf(tmp_path: Path) -> None:
+    """A trade above the threshold waits; its approval answers the TradeApproved leaf."""
+    for ex in open_exchange(tmp_path, verify_above=1_000_000):
+        seller, buyer = ex.enterprise(ex.world.dyeing), ex.enterprise(ex.world.paper)
+        ex.client.post(f"/markets/{COD}/orders", headers=seller,
+                       json={"side": "sell", "price": PRICE, "quantity": 2000})
+        r = ex.client.post(f"/markets/{COD}/orders", headers=buyer,
+                           json={"side": "buy", "price": PRICE, "quantity": 2000})
+        (fill,) = r.json()["fills"]
+        assert fill["state"] == "pending" and fill["ledger"]["event"] == "BatchMatched"
+        r = ex.client.post(f"/trades/queue/{fill['trade']}/approve",
+                           headers=ex.token("administrator", "chen.jie"))
+        assert r.status_code == 200, r.text
+        ref = r.json()["ledger"]
+        assert (ref["event"], ref["subject"]) == ("TradeApproved", fill["trade"])
+        assert ref["position"] > fill["ledger"]["position"]
+        assert _verified(ex, ref, buyer).event == "TradeApproved"
