@@ -39,10 +39,6 @@ NOT_YET_ROUTES = {
     ("post", "/enterprises"), ("post", "/agencies"),
     ("post", "/agencies/{code}/accreditation"),
     ("post", "/agencies/{code}/accreditation/withdrawal"),
-    ("post", "/retrofits"), ("post", "/retrofits/{reference}/engagements"),
-    ("post", "/retrofits/{reference}/baseline-audit"),
-    ("post", "/retrofits/{reference}/post-audit"),
-    ("post", "/retrofits/{reference}/verification"),
     ("post", "/expiry-runs"),
     ("post", "/holdings/{code}/reservations"), ("post", "/holdings/{code}/releases"),
     ("post", "/expansions"), ("post", "/expansions/{reference}/rejection"),
@@ -194,3 +190,15 @@ def test_a_trade_decision_names_its_leaf(tmp_path: Path) -> None:
         assert (ref["event"], ref["subject"]) == ("TradeApproved", fill["trade"])
         assert ref["position"] > fill["ledger"]["position"]
         assert _verified(ex, ref, buyer).event == "TradeApproved"
+
+
+def test_registering_a_retrofit_names_its_leaf(ex: Exchange) -> None:
+    paper = ex.enterprise(ex.world.paper)
+    r = ex.client.post("/retrofits", headers=paper, json={
+        "reference": "RF-LEDGER-1", "period": 2025, "kinds": ["COD"],
+        "description": "membrane bioreactor"})
+    assert r.status_code == 201, r.text
+    ref = r.json()["ledger"]
+    assert (ref["event"], ref["subject_type"], ref["subject"]) == ("Registered", "retrofit",
+                                                                   "RF-LEDGER-1")
+    assert _verified(ex, ref, paper).subject == "RF-LEDGER-1"  # the enterprise reads its own
