@@ -19,22 +19,30 @@ from api.deps import (
     StateDep,
     now,
 )
+from api.ledger_refs import with_ledger
 from api.listing import page_of
 from api.routes.proposals import ProposalPublic, proposed
-from api.schemas.parties import EnterpriseCreate, EnterprisePublic, ObligationSet
+from api.schemas.parties import (
+    EnterpriseCreate,
+    EnterprisePublic,
+    EnterpriseRecorded,
+    ObligationSet,
+)
 
 router = APIRouter(prefix="/enterprises", tags=["enterprises"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def register_enterprise(body: EnterpriseCreate, _: Administrator,
-                        registry: RegistryDep) -> EnterprisePublic:
+                        registry: RegistryDep, state: StateDep) -> EnterpriseRecorded:
     """Register an enterprise under its unified social credit code (administrators)."""
+    before = registry.position()
     e = registry.register_enterprise(
         credit_code=body.credit_code, name=body.name, sector=body.sector,
         prefecture=body.prefecture, basin=body.basin,
         direct_discharger=body.direct_discharger, at=now())
-    return EnterprisePublic.of(e)
+    return with_ledger(EnterprisePublic.of(e), state, before, subject_type="enterprise",
+                       subject=body.credit_code, event="Registered", as_=EnterpriseRecorded)
 
 
 @router.get("")

@@ -36,9 +36,6 @@ NOT_RECORDED = {
 #: recorded actions whose response does not carry ``ledger`` yet (their receipts are found by
 #: the subject and the ledger's receipts route): the reference is still to be added
 NOT_YET_ROUTES = {
-    ("post", "/enterprises"), ("post", "/agencies"),
-    ("post", "/agencies/{code}/accreditation"),
-    ("post", "/agencies/{code}/accreditation/withdrawal"),
     ("post", "/expiry-runs"),
     ("post", "/holdings/{code}/reservations"), ("post", "/holdings/{code}/releases"),
     ("post", "/expansions"), ("post", "/expansions/{reference}/rejection"),
