@@ -42,6 +42,7 @@ from api.schemas.holdings import (
     HoldCreate,
     Holding,
     HoldPublic,
+    HoldRecorded,
     HoldRelease,
     RetirementCreate,
     RetirementPublic,
@@ -177,22 +178,32 @@ def receipt(code: OwnEnterprise, position: Annotated[int, Path(ge=1, le=2**62)],
 
 
 @router.post("/holdings/{code}/reservations", status_code=status.HTTP_201_CREATED)
-def reserve(code: str, body: HoldCreate, user: CurrentUser, registry: RegistryDep) -> HoldPublic:
+def reserve(code: str, body: HoldCreate, user: CurrentUser, registry: RegistryDep,
+            state: StateDep) -> HoldRecorded:
     """Set units aside under the enterprise's own reference (a listing, a pending deal)."""
     owner = acting_for(user, code)
+    before = registry.position()
     holds.reserve(registry, instrument=body.instrument, owner=owner, quantity=body.quantity,
                   ref=body.ref, at=now())
-    return HoldPublic(instrument=body.instrument, ref=body.ref, quantity=body.quantity)
+    return with_ledger(HoldPublic(instrument=body.instrument, ref=body.ref,
+                                  quantity=body.quantity), state, before,
+                       subject_type="reservation", subject=holds.hold_ref(owner, body.ref),
+                       event="Reserved",
+                       as_=HoldRecorded)
 
 
 @router.post("/holdings/{code}/releases")
 def release(code: str, body: HoldRelease, user: CurrentUser,
-            registry: RegistryDep) -> HoldPublic:
+            registry: RegistryDep, state: StateDep) -> HoldRecorded:
     """Return held units to available; 404 when the enterprise holds nothing under ``ref``."""
     owner = acting_for(user, code)
+    before = registry.position()
     n = holds.release(registry, instrument=body.instrument, owner=owner, ref=body.ref,
                       quantity=body.quantity, at=now())
-    return HoldPublic(instrument=body.instrument, ref=body.ref, quantity=n)
+    return with_ledger(HoldPublic(instrument=body.instrument, ref=body.ref, quantity=n), state,
+                       before, subject_type="reservation",
+                       subject=holds.hold_ref(owner, body.ref), event="Released",
+                       as_=HoldRecorded)
 
 
 @router.post("/holdings/{code}/retirements", status_code=status.HTTP_201_CREATED)

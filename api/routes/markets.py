@@ -30,7 +30,7 @@ from api.deps import (
     paginate,
 )
 from api.errors import ApiError
-from api.ledger_refs import order_recorded, trade_recorded
+from api.ledger_refs import order_recorded, trade_recorded, with_ledger
 from api.reruns import is_rerun, stored_cancel, stored_order
 from api.routes import market_stream
 from api.routes.proposals import ProposalPublic, proposed
@@ -44,6 +44,7 @@ from api.schemas.markets import (
     MarketHalt,
     MarketOpen,
     MarketParameters,
+    MarketRecorded,
     Order,
     OrderAck,
     OrderAmend,
@@ -131,25 +132,32 @@ def set_parameters(instrument: InstrumentPath, body: MarketParameters, user: Adm
 
 @router.post("/{instrument}/halt")
 def halt(instrument: InstrumentPath, body: MarketHalt, user: Administrator,
-         registry: RegistryDep, state: StateDep) -> Market:
+         registry: RegistryDep, state: StateDep) -> MarketRecorded:
     """Stop the market taking orders (administrators): resting orders are held, cancels still
     release what they hold; 409 when already halted."""
+    before = registry.position()
     registry.halt_market(instrument=instrument, reason=body.reason,
                          administrator=user.actor, at=now())
-    data = state.market_view()
-    with data.lock:
-        return _market(_view(data, instrument))
+    return _market_recorded(state, instrument, before, "Halted")
 
 
 @router.post("/{instrument}/resume")
 def resume(instrument: InstrumentPath, body: MarketHalt, user: Administrator,
-           registry: RegistryDep, state: StateDep) -> Market:
+           registry: RegistryDep, state: StateDep) -> MarketRecorded:
     """Take orders again after a halt (administrators); 409 when not halted."""
+    before = registry.position()
     registry.resume_market(instrument=instrument, reason=body.reason,
                            administrator=user.actor, at=now())
+    return _market_recorded(state, instrument, before, "Resumed")
+
+
+def _market_recorded(state: AppState, instrument: str, before: int,
+                     event: str) -> MarketRecorded:
     data = state.market_view()
     with data.lock:
-        return _market(_view(data, instrument))
+        shown = _market(_view(data, instrument))
+    return with_ledger(shown, state, before, subject_type="market", subject=instrument,
+                       event=event, as_=MarketRecorded)
 
 
 @router.get("/{instrument}/book")

@@ -108,6 +108,12 @@ class Market(_Out):
     opened_at: str
 
 
+class MarketRecorded(Market):
+    """A market as halting or resuming it answers: with where its event sits in the ledger."""
+
+    ledger: LedgerRef | None = None  # its Halted/Resumed leaf, and its receipt
+
+
 class Level(_Out):
     price: int
     quantity: int
