@@ -46,16 +46,16 @@ def order_recorded(state: AppState, before: int, *, instrument: str,
     """The batch leaf recording an order's request (acceptance, amendment, cancellation): the
     market's ``BatchMatched`` whose sealed ``ops`` hold it. Its receipt names the market only
     and discloses no op (an order is no typed subject of the leaf; an auditor's export opens
-    every op); a fill's own receipt is its trade's (:func:`trade_recorded`)."""
+    every op); a fill's own receipt is its trade's (:func:`trade_at`)."""
     found = find_order_batch(state.follower, before, instrument=instrument, order_id=order_id)
     return None if found is None else ref_at(state, *found, subject_type="market",
                                              subject=instrument)
 
 
-def trade_recorded(state: AppState, before: int, trade_id: str) -> LedgerRef | None:
-    """The leaf recording a trade (its batch), with the trade's own receipt URL."""
-    return recorded(state, before, subject_type="trade", subject=trade_id,
-                    receipt=f"/trades/{quote(trade_id, safe=':')}/receipt")
+def trade_at(state: AppState, batch: LedgerRef, trade_id: str) -> LedgerRef:
+    """A fill's trade in the batch leaf that recorded it, with the trade's own receipt."""
+    return ref_at(state, batch.position, batch.event, subject_type="trade", subject=trade_id,
+                  receipt=f"/trades/{quote(trade_id, safe=':')}/receipt")
 
 
 def approval_recorded(state: AppState, before: int, *, proposal_id: str,

@@ -101,19 +101,38 @@ def find_order_batch(follower: LedgerFollower, before: int, *, instrument: str,
                      order_id: str) -> tuple[int, str] | None:
     """(position, event name) of the first ``Market.BatchMatched`` after ``before`` on the
     market of ``instrument`` whose accepted requests (``ops``) hold ``order_id``: the leaf
-    recording an order's acceptance, amendment or cancellation (its op is a sealed part)."""
+    recording an order's acceptance, amendment or cancellation (its op is a sealed part), and
+    every fill of that request (its trades). Each batch is decoded once for all the requests
+    that look for it (`_batch_orders`)."""
     start = before + 1
     while True:
         batch = follower.app.recorder.select_notifications(start, 200, topics=(BATCH_TOPIC,))
         if not batch:
             return None
         for n in batch:
-            ops = to_record(n.id, follower.app.mapper.to_domain_event(n))["payload"].get("ops")
-            if any(len(op) > 1 and op[1] == order_id for op in ops or []) and any(
-                    s.type == "market" and s.id == instrument
-                    for s in follower.encoder.subjects(n)):
+            market, orders = _batch_orders(follower, n)
+            if market == instrument and order_id in orders:
                 return int(n.id), event_name(n.topic)
         start = batch[-1].id + 1
+
+
+#: (follower, position) → (market, order ids) of recent batches: the requests of one batch ask
+#: for it together
+_BATCHES: dict[tuple[int, int], tuple[str, frozenset[str]]] = {}
+_BATCHES_KEPT = 64
+
+
+def _batch_orders(follower: LedgerFollower, n: Any) -> tuple[str, frozenset[str]]:
+    key = (id(follower), int(n.id))
+    found = _BATCHES.get(key)
+    if found is None:
+        ops = to_record(n.id, follower.app.mapper.to_domain_event(n))["payload"].get("ops")
+        market = next((s.id for s in follower.encoder.subjects(n) if s.type == "market"), "")
+        found = (market, frozenset(str(op[1]) for op in ops or [] if len(op) > 1))
+        if len(_BATCHES) >= _BATCHES_KEPT:
+            _BATCHES.pop(next(iter(_BATCHES)))
+        _BATCHES[key] = found
+    return found
 
 
 def find_approval(follower: LedgerFollower, before: int, *, proposal_id: str,

@@ -30,7 +30,7 @@ from api.deps import (
     paginate,
 )
 from api.errors import ApiError
-from api.ledger_refs import order_recorded, trade_recorded, with_ledger
+from api.ledger_refs import order_recorded, trade_at, with_ledger
 from api.reruns import is_rerun, stored_cancel, stored_order
 from api.routes import market_stream
 from api.routes.proposals import ProposalPublic, proposed
@@ -183,11 +183,11 @@ def _ack(instrument: str, account: str, outcome: Outcome) -> OrderAck:
 
 def _recorded(state: AppState, before: int, ack: OrderAck) -> OrderAck:
     """``ack`` with where it sits in the ledger: the batch leaf that recorded the request, and
-    each fill's trade leaf with its receipt (`api.ledger_refs`)."""
-    fills = [f.model_copy(update={"ledger": trade_recorded(state, before, f.trade)})
-             for f in ack.fills]
-    return ack.model_copy(update={"fills": fills, "ledger": order_recorded(
-        state, before, instrument=ack.instrument, order_id=ack.order_id)})
+    in it each fill's trade with the trade's receipt (`api.ledger_refs`)."""
+    batch = order_recorded(state, before, instrument=ack.instrument, order_id=ack.order_id)
+    fills = ack.fills if batch is None else [
+        f.model_copy(update={"ledger": trade_at(state, batch, f.trade)}) for f in ack.fills]
+    return ack.model_copy(update={"fills": fills, "ledger": batch})
 
 
 def _raise_refusal(outcome: Outcome) -> Outcome:
