@@ -37,7 +37,6 @@ NOT_RECORDED = {
 #: the subject and the ledger's receipts route): the reference is still to be added
 NOT_YET_ROUTES = {
     ("post", "/expiry-runs"),
-    ("post", "/expansions"), ("post", "/expansions/{reference}/rejection"),
     ("post", "/users"), ("post", "/users/{user_id}/suspension"),
     ("post", "/users/{user_id}/reenable"), ("delete", "/users/{user_id}/roles/{role}"),
     ("post", "/users/{user_id}/roles"),  # its 201 (a role granted at once); its 202 has it
