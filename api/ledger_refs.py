@@ -12,11 +12,13 @@ before it that are not leaves yet.
 from __future__ import annotations
 
 from typing import TypeVar
+from urllib.parse import quote
 
 from pydantic import BaseModel
 
 from api.schemas.ledger import LedgerRef
 from api.state import AppState
+from registry.receipts import find_approval, find_order_batch
 
 
 def recorded(state: AppState, before: int, *, subject_type: str, subject: str,
@@ -26,11 +28,52 @@ def recorded(state: AppState, before: int, *, subject_type: str, subject: str,
     found = state.find_recorded(before, subject_type=subject_type, subject=subject, event=event)
     if found is None:
         return None
-    position, name = found
-    url = receipt or (f"/ledger/receipts/{position}?subject_type={subject_type}"
-                      f"&subject={subject}")
-    return LedgerRef(position=position, ledger_index=state.ledger_index(position), event=name,
+    return ref_at(state, *found, subject_type=subject_type, subject=subject, receipt=receipt)
+
+
+def ref_at(state: AppState, position: int, event: str, *, subject_type: str, subject: str,
+           receipt: str | None = None) -> LedgerRef:
+    """The reference of the event at ``position`` for its subject (receipt URL: ``receipt``,
+    or the ledger's own receipts route for that subject)."""
+    url = receipt or (f"/ledger/receipts/{position}?subject_type={quote(subject_type)}"
+                      f"&subject={quote(subject, safe=':/')}")
+    return LedgerRef(position=position, ledger_index=state.ledger_index(position), event=event,
                      subject_type=subject_type, subject=subject, receipt=url)
+
+
+def order_recorded(state: AppState, before: int, *, instrument: str,
+                   order_id: str) -> LedgerRef | None:
+    """The batch leaf recording an order's request (acceptance, amendment, cancellation): the
+    market's ``BatchMatched`` whose sealed ``ops`` hold it. Its receipt names the market only
+    and discloses no op (an order is no typed subject of the leaf; an auditor's export opens
+    every op); a fill's own receipt is its trade's (:func:`trade_at`)."""
+    found = find_order_batch(state.follower, before, instrument=instrument, order_id=order_id)
+    return None if found is None else ref_at(state, *found, subject_type="market",
+                                             subject=instrument)
+
+
+def trade_at(state: AppState, batch: LedgerRef, trade_id: str) -> LedgerRef:
+    """A fill's trade in the batch leaf that recorded it, with the trade's own receipt."""
+    return ref_at(state, batch.position, batch.event, subject_type="trade", subject=trade_id,
+                  receipt=f"/trades/{quote(trade_id, safe=':')}/receipt")
+
+
+def approval_recorded(state: AppState, before: int, *, proposal_id: str,
+                      approved_by: str) -> tuple[LedgerRef | None, list[LedgerRef]]:
+    """The proposal's ``Approved`` leaf and the leaves of the act it took effect with (each
+    for its leaf's first, most specific subject: the deposit, the freeze, the lot…)."""
+    found = find_approval(state.follower, before, proposal_id=proposal_id,
+                          approved_by=approved_by)
+    if not found:
+        return None, []
+    *effects, (position, name) = found
+    own = ref_at(state, position, name, subject_type="proposal", subject=proposal_id)
+    return own, [_first_subject(state, p, n) for p, n in effects]
+
+
+def _first_subject(state: AppState, position: int, event: str) -> LedgerRef:
+    subject = state.first_subject(position)
+    return ref_at(state, position, event, subject_type=subject.type, subject=subject.id)
 
 
 Out = TypeVar("Out", bound=BaseModel)

@@ -20,11 +20,16 @@ from api.console.sessions import (
 )
 from api.console.sessions import settings as session_settings
 from api.errors import storage_failure
+from domain.errors import NotFound
 from ledger.log import Ledger
 from registry.bootstrap import Registry, Services
 from registry.config import Settings
 from registry.datadir import private_dir, private_file, secure_tree
-from registry.ledger_follower import ContinuousSigner, LedgerFollower
+from registry.leaves import Subject
+from registry.ledger_follower import (
+    ContinuousSigner,
+    LedgerFollower,
+)
 from registry.market_data import MarketData
 from registry.order_gateway import OrderGateway
 from registry.public import PublicRegistry
@@ -139,6 +144,13 @@ class AppState:
         """(position, event name) of the first event after ``before`` naming that subject."""
         return find_recorded(self.follower, before, subject_type=subject_type,
                              subject=subject, event=event)
+
+    def first_subject(self, position: int) -> Subject:
+        """The first (most specific) typed subject the leaf of ``position`` names."""
+        notes = self.follower.app.recorder.select_notifications(position, 1)
+        if not notes or notes[0].id != position:
+            raise NotFound(f"no stored event at log position {position}")
+        return self.follower.encoder.subjects(notes[0])[0]
 
     def ledger_index(self, position: int) -> int:
         """The ledger index the event at ``position`` has (or will have once appended)."""

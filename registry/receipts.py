@@ -30,6 +30,7 @@ from typing import Any
 from domain.errors import NotFound
 from ledger.checkpoint import read_checkpoint_unverified
 from ledger.log import Ledger
+from registry.events import to_record
 from registry.leaves import (
     LeafOpeningError,
     check_opening,
@@ -41,6 +42,8 @@ from registry.leaves import (
 )
 from registry.ledger_follower import LedgerFollower, decode_leaf
 from registry.log_reader import LogReader
+
+BATCH_TOPIC = "surplus:Market.BatchMatched.v1"
 
 
 class ReceiptError(Exception):
@@ -87,6 +90,68 @@ def find_recorded(follower: LedgerFollower, before: int, *, subject_type: str, s
                for s in follower.encoder.subjects(n)):
             return int(n.id), name
     return None
+
+
+def find_order_batch(follower: LedgerFollower, before: int, *, instrument: str,
+                     order_id: str) -> tuple[int, str] | None:
+    """(position, event name) of the first ``Market.BatchMatched`` after ``before`` on the
+    market of ``instrument`` whose accepted requests (``ops``) hold ``order_id``: the leaf
+    recording an order's acceptance, amendment or cancellation (its op is a sealed part), and
+    every fill of that request (its trades). Each batch is decoded once for all the requests
+    that look for it (`_batch_orders`)."""
+    start = before + 1
+    while True:
+        batch = follower.app.recorder.select_notifications(start, 200, topics=(BATCH_TOPIC,))
+        if not batch:
+            return None
+        for n in batch:
+            market, orders = _batch_orders(follower, n)
+            if market == instrument and order_id in orders:
+                return int(n.id), event_name(n.topic)
+        start = batch[-1].id + 1
+
+
+#: (follower, position) → (market, order ids) of recent batches: the requests of one batch ask
+#: for it together
+_BATCHES: dict[tuple[int, int], tuple[str, frozenset[str]]] = {}
+_BATCHES_KEPT = 64
+
+
+def _batch_orders(follower: LedgerFollower, n: Any) -> tuple[str, frozenset[str]]:
+    key = (id(follower), int(n.id))
+    found = _BATCHES.get(key)
+    if found is None:
+        ops = to_record(n.id, follower.app.mapper.to_domain_event(n))["payload"].get("ops")
+        market = next((s.id for s in follower.encoder.subjects(n) if s.type == "market"), "")
+        found = (market, frozenset(str(op[1]) for op in ops or [] if len(op) > 1))
+        if len(_BATCHES) >= _BATCHES_KEPT:
+            _BATCHES.pop(next(iter(_BATCHES)))
+        _BATCHES[key] = found
+    return found
+
+
+def find_approval(follower: LedgerFollower, before: int, *, proposal_id: str,
+                  approved_by: str) -> list[tuple[int, str]]:
+    """The events an approval stored after ``before``: (position, event name) of each act's
+    event, in order, then the proposal's ``Approved`` last (the proposal is saved with the act,
+    in one transaction, after it: `registry.acting.companions`). The act's events are the run of
+    events just before it stamped ``approved_by`` the approver; empty when none is found."""
+    found = find_recorded(follower, before, subject_type="proposal", subject=proposal_id,
+                          event="Approved")
+    if found is None:
+        return []
+    position = found[0]
+    start = max(before + 1, 1)
+    notes = follower.app.recorder.select_notifications(start, position - start + 1) \
+        if position >= start else []
+    effects: list[tuple[int, str]] = []
+    for n in reversed([n for n in notes if n.id < position]):
+        record = to_record(n.id, follower.app.mapper.to_domain_event(n))
+        if record["payload"].get("approved_by") != approved_by or \
+                event_key(n.topic) == "Proposal.Approved":
+            break
+        effects.append((int(n.id), event_name(n.topic)))
+    return [*reversed(effects), found]
 
 
 def event_name(topic: str) -> str:

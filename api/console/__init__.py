@@ -21,7 +21,7 @@ def install(app: FastAPI) -> None:
     from fastapi.responses import RedirectResponse
     from fastapi.staticfiles import StaticFiles
 
-    from api.console import admin, agency, docs, enterprise, login, pages, tokens
+    from api.console import admin, agency, auditor, docs, enterprise, login, pages, tokens
     from api.console.render import HERE, STATIC_URL
     from api.console.roles import SignInFirst
 
@@ -30,6 +30,7 @@ def install(app: FastAPI) -> None:
     app.include_router(pages.root)
     app.include_router(pages.router)
     app.include_router(login.router)
+    app.include_router(auditor.router)
     app.include_router(tokens.router)
     app.include_router(admin.router)
     app.include_router(enterprise.router)

@@ -7,25 +7,30 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from api.auth import CurrentUser
-from api.deps import Administrator, Page, PageDep, RegistryDep, now
+from api.deps import Administrator, Page, PageDep, RegistryDep, StateDep, now
+from api.ledger_refs import with_ledger
 from api.listing import page_of
 from api.schemas.parties import (
     Accreditation,
     AccreditationWithdrawal,
     AgencyCreate,
     AgencyPublic,
+    AgencyRecorded,
 )
+from api.state import AppState
 from registry import agencies as agency_commands
 
 router = APIRouter(prefix="/agencies", tags=["agencies"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def register_agency(body: AgencyCreate, _: Administrator, registry: RegistryDep) -> AgencyPublic:
+def register_agency(body: AgencyCreate, _: Administrator, registry: RegistryDep,
+                    state: StateDep) -> AgencyRecorded:
     """Register an agency (administrators); it may audit once accredited."""
+    before = registry.position()
     a = registry.register_agency(credit_code=body.credit_code, name=body.name, at=now(),
                                  controlled_by=body.controlled_by)
-    return AgencyPublic.of(a)
+    return _recorded(AgencyPublic.of(a), state, before, "Registered")
 
 
 @router.get("")
@@ -43,16 +48,24 @@ def show_agency(code: str, _: CurrentUser, registry: RegistryDep) -> AgencyPubli
 
 @router.post("/{code}/accreditation")
 def accredit_agency(code: str, body: Accreditation, _: Administrator,
-                    registry: RegistryDep) -> AgencyPublic:
+                    registry: RegistryDep, state: StateDep) -> AgencyRecorded:
     """Record the agency's accreditation certificate (administrators)."""
+    before = registry.position()
     registry.accredit_agency(credit_code=code, accreditation=body.accreditation, at=now())
-    return AgencyPublic.of(registry.agency(code))
+    return _recorded(AgencyPublic.of(registry.agency(code)), state, before, "Accredited")
 
 
 @router.post("/{code}/accreditation/withdrawal")
 def withdraw_accreditation(code: str, body: AccreditationWithdrawal, _: Administrator,
-                           registry: RegistryDep) -> AgencyPublic:
+                           registry: RegistryDep, state: StateDep) -> AgencyRecorded:
     """Withdraw the accreditation (administrators): the agency may no longer audit or verify."""
+    before = registry.position()
     agency_commands.withdraw_accreditation(registry, credit_code=code, reason=body.reason,
                                            at=now())
-    return AgencyPublic.of(registry.agency(code))
+    return _recorded(AgencyPublic.of(registry.agency(code)), state, before,
+                     "AccreditationWithdrawn")
+
+
+def _recorded(out: AgencyPublic, state: AppState, before: int, event: str) -> AgencyRecorded:
+    return with_ledger(out, state, before, subject_type="agency", subject=out.credit_code,
+                       event=event, as_=AgencyRecorded)

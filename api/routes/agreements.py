@@ -147,39 +147,40 @@ def _recorded(out: Agreement, state: AppState, before: int,
                        as_=AgreementRecorded)
 
 
-def _end(registry: Registry, user: Principal, reference: str, how: str, reason: str,
-         party: str | None) -> Agreement:
+def _end(registry: Registry, state: AppState, user: Principal, reference: str, how: str,
+         reason: str, party: str | None) -> AgreementRecorded:
     a = _visible(registry, user, reference)
     if party is not None and user.role == "enterprise" and user.subject != getattr(a, party):
         raise ApiError(403, "forbidden", f"only the {party} may do this")
+    before = registry.position()
     registry.end_agreement(reference=reference, state=how, by=user.actor, reason=reason,
                            at=now())
-    return _out(registry.agreement(reference))
+    return _recorded(_out(registry.agreement(reference)), state, before, "Ended")
 
 
 @router.post("/{reference}/withdraw")
 def withdraw(reference: ReferencePath, body: Reason, user: CurrentUser,
-             registry: RegistryDep) -> Agreement:
+             registry: RegistryDep, state: StateDep) -> AgreementRecorded:
     """The seller withdraws its offer before acceptance (its units are released)."""
     if user.role not in ("enterprise", "administrator"):
         raise ApiError(403, "forbidden", "this needs the role enterprise or administrator")
-    return _end(registry, user, reference, "withdrawn", body.reason, "seller")
+    return _end(registry, state, user, reference, "withdrawn", body.reason, "seller")
 
 
 @router.post("/{reference}/decline")
 def decline(reference: ReferencePath, body: Reason, user: CurrentUser,
-            registry: RegistryDep) -> Agreement:
+            registry: RegistryDep, state: StateDep) -> AgreementRecorded:
     """The buyer declines an offer (the seller's units are released)."""
     if user.role != "enterprise":
         raise ApiError(403, "forbidden", "this needs the role enterprise")
-    return _end(registry, user, reference, "rejected", body.reason, "buyer")
+    return _end(registry, state, user, reference, "rejected", body.reason, "buyer")
 
 
 @router.post("/{reference}/reject")
 def reject(reference: ReferencePath, body: Reason, user: Administrator,
-           registry: RegistryDep) -> Agreement:
+           registry: RegistryDep, state: StateDep) -> AgreementRecorded:
     """An administrator rejects it before settlement; every reservation is released."""
-    return _end(registry, user, reference, "rejected", body.reason, None)
+    return _end(registry, state, user, reference, "rejected", body.reason, None)
 
 
 @router.get("/{reference}/receipt")

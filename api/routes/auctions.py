@@ -37,6 +37,7 @@ from api.schemas.auctions import (
     AuctionVoid,
     Bid,
     BidIn,
+    BidRecorded,
     Result,
 )
 from api.schemas.trades import Receipt
@@ -86,12 +87,15 @@ def _bids(x: AuctionAggregate, user: Principal) -> list[Bid]:
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def open_auction(body: AuctionOpen, user: Administrator, registry: RegistryDep) -> Auction:
+def open_auction(body: AuctionOpen, user: Administrator, registry: RegistryDep,
+                 state: StateDep) -> AuctionRecorded:
     """Open an auction of the seller's units (administrators); the volume is reserved."""
     fields: dict[str, Any] = body.model_dump()
     fields["auction_id"] = body.auction_id or f"AU-{uuid.uuid4().hex[:20]}"
+    before = registry.position()
     x = registry.open_auction(administrator=user.actor, at=now(), **fields)
-    return _out(x, user)
+    return with_ledger(_out(x, user), state, before, subject_type="auction",
+                       subject=fields["auction_id"], event="Opened", as_=AuctionRecorded)
 
 
 @router.get("")
@@ -113,15 +117,18 @@ def get_auction(auction_id: AuctionPath, user: CurrentUser, registry: RegistryDe
 
 @router.post("/{auction_id}/bids", status_code=status.HTTP_201_CREATED)
 def place_bid(auction_id: AuctionPath, body: BidIn, user: CurrentUser,
-              registry: RegistryDep) -> Bid:
+              registry: RegistryDep, state: StateDep) -> BidRecorded:
     """A sealed, irrevocable bid: its full value is reserved until clearing."""
     bidder = acting_for(user, body.bidder)
     bid_id = body.bid_id or uuid.uuid4().hex
+    before = registry.position()
     reserved = registry.place_bid(auction_id=auction_id, bid_id=bid_id, bidder=bidder,
                                   price=body.price, qty=body.quantity,
                                   entered_by=user.actor, at=now())
-    return Bid(bid_id=bid_id, bidder=bidder, price=body.price, quantity=body.quantity,
-               entered_by=user.actor, reserved=reserved, allocated=None)
+    return with_ledger(Bid(bid_id=bid_id, bidder=bidder, price=body.price,
+                           quantity=body.quantity, entered_by=user.actor, reserved=reserved,
+                           allocated=None), state, before, subject_type="bid", subject=bid_id,
+                       event="BidPlaced", as_=BidRecorded)
 
 
 @router.get("/{auction_id}/bids")
@@ -148,12 +155,15 @@ def clear(auction_id: AuctionPath, user: Administrator, registry: RegistryDep,
 
 @router.post("/{auction_id}/void")
 def void(auction_id: AuctionPath, body: AuctionVoid, user: Administrator,
-         registry: RegistryDep) -> Auction:
+         registry: RegistryDep, state: StateDep) -> AuctionRecorded:
     """End an open auction without a sale (administrators): every bid's cash and the offered
     units are released in the same save; 409 once cleared or voided."""
+    before = registry.position()
     registry.void_auction(auction_id=auction_id, reason=body.reason,
                           administrator=user.actor, at=now())
-    return _out(registry.auction(auction_id), user)
+    return with_ledger(_out(registry.auction(auction_id), user), state, before,
+                       subject_type="auction", subject=auction_id, event="Voided",
+                       as_=AuctionRecorded)
 
 
 @router.get("/{auction_id}/receipt")

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from api.deps import Administrator, OwnEnterprise, Page, PageDep, RegistryDep, paginate
+from api.deps import Administrator, OwnEnterprise, Page, PageDep, RegistryDep, StateDep, paginate
 from api.routes.proposals import proposed
 from api.schemas.cash import Account, Movement, Record
 from api.schemas.proposals import ProposalPublic
@@ -64,20 +64,20 @@ def movements(code: OwnEnterprise, registry: RegistryDep, page: PageDep) -> Page
 
 
 @router.post("/{code}/deposits", status_code=202)
-def deposit(code: str, body: Record, user: Administrator, registry: RegistryDep,
+def deposit(code: str, body: Record, user: Administrator, registry: RegistryDep, state: StateDep,
             response: Response) -> ProposalPublic:
     """Propose a deposit (administrators); it is recorded when a second administrator
     approves it (``/proposals/{id}/approve`` answers the new balance)."""
     registry.enterprise(code)
-    return proposed(registry, response, user.actor, "deposit", enterprise=code,
+    return proposed(state, response, user.actor, "deposit", enterprise=code,
                     amount=body.amount, reference=body.reference)
 
 
 @router.post("/{code}/withdrawals", status_code=202)
-def withdraw(code: str, body: Record, user: Administrator, registry: RegistryDep,
+def withdraw(code: str, body: Record, user: Administrator, registry: RegistryDep, state: StateDep,
              response: Response) -> ProposalPublic:
     """Propose a withdrawal of available cash (administrators); on approval 409 if the cash
     is not available then."""
     registry.cash_account(code)
-    return proposed(registry, response, user.actor, "withdraw", enterprise=code,
+    return proposed(state, response, user.actor, "withdraw", enterprise=code,
                     amount=body.amount, reference=body.reference)

@@ -9,10 +9,25 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from api.deps import Administrator, Auditor, OwnEnterprise, Page, PageDep, RegistryDep, now
+from api.deps import (
+    Administrator,
+    Auditor,
+    OwnEnterprise,
+    Page,
+    PageDep,
+    RegistryDep,
+    StateDep,
+    now,
+)
+from api.ledger_refs import with_ledger
 from api.listing import page_of
 from api.routes.proposals import proposed
-from api.schemas.parties import EnterpriseCreate, EnterprisePublic, ObligationSet
+from api.schemas.parties import (
+    EnterpriseCreate,
+    EnterprisePublic,
+    EnterpriseRecorded,
+    ObligationSet,
+)
 from api.schemas.proposals import ProposalPublic
 
 router = APIRouter(prefix="/enterprises", tags=["enterprises"])
@@ -20,13 +35,15 @@ router = APIRouter(prefix="/enterprises", tags=["enterprises"])
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def register_enterprise(body: EnterpriseCreate, _: Administrator,
-                        registry: RegistryDep) -> EnterprisePublic:
+                        registry: RegistryDep, state: StateDep) -> EnterpriseRecorded:
     """Register an enterprise under its unified social credit code (administrators)."""
+    before = registry.position()
     e = registry.register_enterprise(
         credit_code=body.credit_code, name=body.name, sector=body.sector,
         prefecture=body.prefecture, basin=body.basin,
         direct_discharger=body.direct_discharger, at=now())
-    return EnterprisePublic.of(e)
+    return with_ledger(EnterprisePublic.of(e), state, before, subject_type="enterprise",
+                       subject=body.credit_code, event="Registered", as_=EnterpriseRecorded)
 
 
 @router.get("")
@@ -45,9 +62,9 @@ def show_enterprise(code: OwnEnterprise, registry: RegistryDep) -> EnterprisePub
 
 @router.post("/{code}/obligations", status_code=202)
 def set_obligation(code: str, body: ObligationSet, user: Administrator,
-                   registry: RegistryDep, response: Response) -> ProposalPublic:
+                   registry: RegistryDep, state: StateDep, response: Response) -> ProposalPublic:
     """Propose the enterprise's own task for a kind and period (administrators; four eyes).
     Surplus exists only beyond it."""
     registry.enterprise(code)
-    return proposed(registry, response, user.actor, "set_obligation", credit_code=code,
+    return proposed(state, response, user.actor, "set_obligation", credit_code=code,
                     kind=body.kind, period=body.period, target=body.target, reason=body.reason)

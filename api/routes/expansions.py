@@ -57,13 +57,16 @@ ReadableExpansion = Annotated[ExpansionApplication, Depends(readable_expansion)]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def submit(body: ExpansionCreate, user: CurrentUser, registry: RegistryDep) -> ExpansionPublic:
+def submit(body: ExpansionCreate, user: CurrentUser, registry: RegistryDep,
+           state: StateDep) -> ExpansionRecorded:
     """Submit an application; its units are reserved until an administrator decides."""
     enterprise = acting_for(user, body.enterprise)
+    before = registry.position()
     x = registry.submit_expansion(reference=body.reference, enterprise=enterprise,
                                   instrument=body.instrument, quantity=body.quantity,
                                   project=body.project, at=now())
-    return ExpansionPublic.of(x)
+    return with_ledger(ExpansionPublic.of(x), state, before, subject_type="expansion",
+                       subject=body.reference, event="Submitted", as_=ExpansionRecorded)
 
 
 @router.get("")
@@ -99,8 +102,11 @@ def approve(reference: str, body: ExpansionApproval, user: Administrator,
 
 @router.post("/{reference}/rejection")
 def reject(reference: str, body: ExpansionRejection, user: Administrator,
-           registry: RegistryDep) -> ExpansionPublic:
+           registry: RegistryDep, state: StateDep) -> ExpansionRecorded:
     """Reject (administrators): the reserved units return to available."""
+    before = registry.position()
     registry.reject_expansion(reference=reference, administrator=user.actor,
                               reason=body.reason, at=now())
-    return ExpansionPublic.of(registry.expansion(reference))
+    return with_ledger(ExpansionPublic.of(registry.expansion(reference)), state, before,
+                       subject_type="expansion", subject=reference, event="Rejected",
+                       as_=ExpansionRecorded)

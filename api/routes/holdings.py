@@ -42,6 +42,7 @@ from api.schemas.holdings import (
     HoldCreate,
     Holding,
     HoldPublic,
+    HoldRecorded,
     HoldRelease,
     RetirementCreate,
     RetirementPublic,
@@ -67,24 +68,24 @@ SerialPath = Annotated[str, Path(pattern=SERIAL_PATTERN,
 
 
 @router.post("/freezes", status_code=202)
-def freeze(body: FreezeCreate, user: Administrator, registry: RegistryDep,
+def freeze(body: FreezeCreate, user: Administrator, registry: RegistryDep, state: StateDep,
            response: Response) -> ProposalPublic:
     """Propose freezing an owner's available units under a freeze order (administrators;
     four eyes). Approval answers the quantity frozen."""
     registry.instrument(body.instrument)
     registry.enterprise(body.owner)
-    return proposed(registry, response, user.actor, "freeze", instrument=body.instrument,
+    return proposed(state, response, user.actor, "freeze", instrument=body.instrument,
                     owner=body.owner, ref=body.ref, reason=body.reason,
                     quantity=body.quantity)
 
 
 @router.post("/unfreezes", status_code=202)
-def unfreeze(body: Unfreeze, user: Administrator, registry: RegistryDep,
+def unfreeze(body: Unfreeze, user: Administrator, registry: RegistryDep, state: StateDep,
              response: Response) -> ProposalPublic:
     """Propose lifting a freeze order (administrators; four eyes); on approval 404 when
     nothing is frozen under it."""
     registry.instrument(body.instrument)
-    return proposed(registry, response, user.actor, "unfreeze", instrument=body.instrument,
+    return proposed(state, response, user.actor, "unfreeze", instrument=body.instrument,
                     ref=body.ref)
 
 
@@ -178,22 +179,32 @@ def receipt(code: OwnEnterprise, position: Annotated[int, Path(ge=1, le=2**62)],
 
 
 @router.post("/holdings/{code}/reservations", status_code=status.HTTP_201_CREATED)
-def reserve(code: str, body: HoldCreate, user: CurrentUser, registry: RegistryDep) -> HoldPublic:
+def reserve(code: str, body: HoldCreate, user: CurrentUser, registry: RegistryDep,
+            state: StateDep) -> HoldRecorded:
     """Set units aside under the enterprise's own reference (a listing, a pending deal)."""
     owner = acting_for(user, code)
+    before = registry.position()
     holds.reserve(registry, instrument=body.instrument, owner=owner, quantity=body.quantity,
                   ref=body.ref, at=now())
-    return HoldPublic(instrument=body.instrument, ref=body.ref, quantity=body.quantity)
+    return with_ledger(HoldPublic(instrument=body.instrument, ref=body.ref,
+                                  quantity=body.quantity), state, before,
+                       subject_type="reservation", subject=holds.hold_ref(owner, body.ref),
+                       event="Reserved",
+                       as_=HoldRecorded)
 
 
 @router.post("/holdings/{code}/releases")
 def release(code: str, body: HoldRelease, user: CurrentUser,
-            registry: RegistryDep) -> HoldPublic:
+            registry: RegistryDep, state: StateDep) -> HoldRecorded:
     """Return held units to available; 404 when the enterprise holds nothing under ``ref``."""
     owner = acting_for(user, code)
+    before = registry.position()
     n = holds.release(registry, instrument=body.instrument, owner=owner, ref=body.ref,
                       quantity=body.quantity, at=now())
-    return HoldPublic(instrument=body.instrument, ref=body.ref, quantity=n)
+    return with_ledger(HoldPublic(instrument=body.instrument, ref=body.ref, quantity=n), state,
+                       before, subject_type="reservation",
+                       subject=holds.hold_ref(owner, body.ref), event="Released",
+                       as_=HoldRecorded)
 
 
 @router.post("/holdings/{code}/retirements", status_code=status.HTTP_201_CREATED)

@@ -30,6 +30,7 @@ from api.deps import (
     paginate,
 )
 from api.errors import ApiError
+from api.ledger_refs import order_recorded, trade_at, with_ledger
 from api.reruns import is_rerun, stored_cancel, stored_order
 from api.routes import market_stream
 from api.routes.proposals import proposed
@@ -43,6 +44,7 @@ from api.schemas.markets import (
     MarketHalt,
     MarketOpen,
     MarketParameters,
+    MarketRecorded,
     Order,
     OrderAck,
     OrderAmend,
@@ -51,6 +53,7 @@ from api.schemas.markets import (
     PublicTrade,
 )
 from api.schemas.proposals import ProposalPublic
+from api.state import AppState
 from api.tokens import Principal
 from domain.errors import AlreadyExists, NotFound
 from domain.exchange.market import Market as MarketAggregate
@@ -94,7 +97,7 @@ def list_markets(state: StateDep, _: CurrentUser, page: PageDep) -> Page[Market]
 
 
 @router.post("", status_code=202)
-def open_market(body: MarketOpen, user: Administrator, registry: RegistryDep,
+def open_market(body: MarketOpen, user: Administrator, registry: RegistryDep, state: StateDep,
                 response: Response) -> ProposalPublic:
     """Propose opening the order book of an issued instrument (administrators; it opens when
     a second administrator approves)."""
@@ -104,7 +107,7 @@ def open_market(body: MarketOpen, user: Administrator, registry: RegistryDep,
     params = body.model_dump()
     if params["sessions"] is None:  # absent: the market's default sessions
         del params["sessions"]
-    return proposed(registry, response, user.actor, "open_market", **params)
+    return proposed(state, response, user.actor, "open_market", **params)
 
 
 @router.get("/{instrument}")
@@ -116,39 +119,46 @@ def get_market(instrument: InstrumentPath, state: StateDep, _: CurrentUser) -> M
 
 @router.post("/{instrument}/parameters", status_code=202)
 def set_parameters(instrument: InstrumentPath, body: MarketParameters, user: Administrator,
-                   registry: RegistryDep, response: Response) -> ProposalPublic:
+                   registry: RegistryDep, state: StateDep, response: Response) -> ProposalPublic:
     """Propose a new reference price (the day's band) and/or verification threshold
     (administrators; four eyes). The proposer becomes an initiator of the trades made under
     them."""
     changes = body.model_dump(exclude_unset=True)
     if not registry._exists(MarketAggregate.create_id(instrument)):
         raise not_found(f"market {instrument}")
-    return proposed(registry, response, user.actor, "set_market_parameters",
+    return proposed(state, response, user.actor, "set_market_parameters",
                     instrument=instrument, reference_price=changes.get("reference_price"),
                     verify_above=changes.get("verify_above", "keep"))
 
 
 @router.post("/{instrument}/halt")
 def halt(instrument: InstrumentPath, body: MarketHalt, user: Administrator,
-         registry: RegistryDep, state: StateDep) -> Market:
+         registry: RegistryDep, state: StateDep) -> MarketRecorded:
     """Stop the market taking orders (administrators): resting orders are held, cancels still
     release what they hold; 409 when already halted."""
+    before = registry.position()
     registry.halt_market(instrument=instrument, reason=body.reason,
                          administrator=user.actor, at=now())
-    data = state.market_view()
-    with data.lock:
-        return _market(_view(data, instrument))
+    return _market_recorded(state, instrument, before, "Halted")
 
 
 @router.post("/{instrument}/resume")
 def resume(instrument: InstrumentPath, body: MarketHalt, user: Administrator,
-           registry: RegistryDep, state: StateDep) -> Market:
+           registry: RegistryDep, state: StateDep) -> MarketRecorded:
     """Take orders again after a halt (administrators); 409 when not halted."""
+    before = registry.position()
     registry.resume_market(instrument=instrument, reason=body.reason,
                            administrator=user.actor, at=now())
+    return _market_recorded(state, instrument, before, "Resumed")
+
+
+def _market_recorded(state: AppState, instrument: str, before: int,
+                     event: str) -> MarketRecorded:
     data = state.market_view()
     with data.lock:
-        return _market(_view(data, instrument))
+        shown = _market(_view(data, instrument))
+    return with_ledger(shown, state, before, subject_type="market", subject=instrument,
+                       event=event, as_=MarketRecorded)
 
 
 @router.get("/{instrument}/book")
@@ -172,6 +182,15 @@ def _ack(instrument: str, account: str, outcome: Outcome) -> OrderAck:
                     resting=outcome.resting)
 
 
+def _recorded(state: AppState, before: int, ack: OrderAck) -> OrderAck:
+    """``ack`` with where it sits in the ledger: the batch leaf that recorded the request, and
+    in it each fill's trade with the trade's receipt (`api.ledger_refs`)."""
+    batch = order_recorded(state, before, instrument=ack.instrument, order_id=ack.order_id)
+    fills = ack.fills if batch is None else [
+        f.model_copy(update={"ledger": trade_at(state, batch, f.trade)}) for f in ack.fills]
+    return ack.model_copy(update={"fills": fills, "ledger": batch})
+
+
 
 @router.post("/{instrument}/orders", status_code=status.HTTP_201_CREATED)
 def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
@@ -185,12 +204,13 @@ def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
                          "L" if body.kind == "limit" else "M",
                          body.price if body.kind == "limit" and body.price else 0,
                          body.quantity, user.actor, body.time_in_force.upper())
+    before = state.registry.position()
     outcome = state.gateway.submit(instrument, order)
     if outcome.exception is not None and is_rerun(request):
         stored = stored_order(state, instrument, order)  # the first run's order went in
         if stored is not None:
-            return stored
-    return _ack(instrument, account, raise_refusal(outcome))
+            return _recorded(state, 0, stored)
+    return _recorded(state, before, _ack(instrument, account, raise_refusal(outcome)))
 
 
 @router.delete("/{instrument}/orders/{order_id}")
@@ -199,12 +219,13 @@ def cancel_order(instrument: InstrumentPath, order_id: OrderIdPath, user: Curren
     """Cancel a resting order of the caller's enterprise (another's answers 404)."""
     who = acting_for(user, account)
     cancel = Cancel(order_id, who, user.actor)
+    before = state.registry.position()
     outcome = state.gateway.submit(instrument, cancel)
     if outcome.exception is not None and is_rerun(request):
         stored = stored_cancel(state, instrument, order_id, who)  # the first run's cancel
         if stored is not None:
             return stored
-    return _ack(instrument, who, raise_refusal(outcome))
+    return _recorded(state, before, _ack(instrument, who, raise_refusal(outcome)))
 
 
 @router.patch("/{instrument}/orders/{order_id}")
@@ -213,7 +234,9 @@ def amend_order(instrument: InstrumentPath, order_id: OrderIdPath, body: OrderAm
     """Amend a resting order of the caller's enterprise (another's answers 404)."""
     who = acting_for(user, account)
     amend = Amend(order_id, who, body.quantity, body.price, user.actor)
-    return _ack(instrument, who, raise_refusal(state.gateway.submit(instrument, amend)))
+    before = state.registry.position()
+    outcome = raise_refusal(state.gateway.submit(instrument, amend))
+    return _recorded(state, before, _ack(instrument, who, outcome))
 
 
 def _own_orders(user: Principal, account: str | None) -> str | None:

@@ -13,9 +13,21 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from api.deps import Administrator, Auditor, Page, PageDep, RegistryDep, not_found, now, paginate
+from api.deps import (
+    Administrator,
+    Auditor,
+    Page,
+    PageDep,
+    RegistryDep,
+    StateDep,
+    not_found,
+    now,
+    paginate,
+)
+from api.ledger_refs import approval_recorded, with_ledger
 from api.reruns import is_rerun, stored_approval
 from api.schemas.proposals import Approved, Decision, ProposalPublic
+from api.state import AppState
 from domain.errors import InvalidState, NotFound
 from domain.proposal import Proposal
 
@@ -28,12 +40,20 @@ PROPOSED: dict[int | str, dict[str, Any]] = {
     202: {"description": "proposed: takes effect when a second administrator approves it"}}
 
 
-def proposed(registry: Any, response: Response, by: str, action: str,
+def proposed(state: AppState, response: Response, by: str, action: str,
              **params: Any) -> ProposalPublic:
-    """Propose ``action`` as ``by`` and answer 202 with the proposal."""
+    """Propose ``action`` as ``by`` and answer 202 with the proposal and its ledger leaf."""
     at = now()
     response.status_code = 202
-    return ProposalPublic.of(registry.propose(action=action, params=params, by=by, at=at), at)
+    before = state.registry.position()
+    out = ProposalPublic.of(state.registry.propose(action=action, params=params, by=by, at=at),
+                            at)
+    return _decided(out, state, before, "Proposed")
+
+
+def _decided(out: ProposalPublic, state: AppState, before: int, event: str) -> ProposalPublic:
+    return with_ledger(out, state, before, subject_type="proposal", subject=out.id,
+                       event=event, as_=ProposalPublic)
 
 
 def _proposal(registry: RegistryDep, proposal_id: str) -> Proposal:
@@ -59,11 +79,12 @@ def show_proposal(proposal_id: ProposalId, _: Auditor, registry: RegistryDep) ->
 
 @router.post("/{proposal_id}/approve")
 def approve(proposal_id: ProposalId, admin: Administrator, registry: RegistryDep,
-            request: Request) -> Approved:
+            request: Request, state: StateDep) -> Approved:
     """Approve (a different administrator than the proposer): the act takes effect now. A
     retry with the Idempotency-Key of an approval whose outcome was in doubt answers the
     stored approval, never "already approved" (`api.reruns`)."""
     _proposal(registry, proposal_id)
+    before = registry.position()
     try:
         result = registry.approve_proposal(proposal_id=proposal_id, by=admin.actor, at=now())
     except InvalidState:
@@ -72,25 +93,31 @@ def approve(proposal_id: ProposalId, admin: Administrator, registry: RegistryDep
         if found is None:
             raise
         result = found.result
+        before = 0  # the first run's approval: found wherever it is
+    ledger, effects = approval_recorded(state, before, proposal_id=proposal_id,
+                                        approved_by=admin.actor)
     return Approved(proposal=ProposalPublic.of(registry.proposal(proposal_id), now()),
-                    result=_plain(result))
+                    result=_plain(result), ledger=ledger, effects=effects)
 
 
 @router.post("/{proposal_id}/reject")
 def reject(proposal_id: ProposalId, body: Decision, admin: Administrator,
-           registry: RegistryDep) -> ProposalPublic:
+           registry: RegistryDep, state: StateDep) -> ProposalPublic:
     _proposal(registry, proposal_id)
-    return ProposalPublic.of(registry.reject_proposal(
-        proposal_id=proposal_id, by=admin.actor, reason=body.reason, at=now()), now())
+    before = registry.position()
+    return _decided(ProposalPublic.of(registry.reject_proposal(
+        proposal_id=proposal_id, by=admin.actor, reason=body.reason, at=now()), now()),
+        state, before, "Rejected")
 
 
 @router.post("/{proposal_id}/withdraw")
 def withdraw(proposal_id: ProposalId, admin: Administrator,
-             registry: RegistryDep) -> ProposalPublic:
+             registry: RegistryDep, state: StateDep) -> ProposalPublic:
     """The proposer takes its proposal back."""
     _proposal(registry, proposal_id)
-    return ProposalPublic.of(registry.withdraw_proposal(
-        proposal_id=proposal_id, by=admin.actor, at=now()), now())
+    before = registry.position()
+    return _decided(ProposalPublic.of(registry.withdraw_proposal(
+        proposal_id=proposal_id, by=admin.actor, at=now()), now()), state, before, "Withdrawn")
 
 
 def _plain(result: Any) -> Any:

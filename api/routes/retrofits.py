@@ -26,13 +26,16 @@ from api.deps import (
     Page,
     PageDep,
     RegistryDep,
+    StateDep,
     acting_for,
     not_found,
     now,
     paginate,
 )
 from api.errors import ApiError
+from api.ledger_refs import with_ledger
 from api.routes.proposals import proposed
+from api.schemas.ledger import LedgerRef
 from api.schemas.proposals import ProposalPublic
 from api.schemas.retrofits import (
     AuditSubmission,
@@ -43,6 +46,7 @@ from api.schemas.retrofits import (
     Revocation,
     VerificationSubmission,
 )
+from api.state import AppState
 from api.tokens import Principal
 from domain.errors import NotFound
 from domain.retrofit import Retrofit
@@ -82,15 +86,29 @@ def visible(registry: Registry, user: Principal) -> list[Retrofit]:
     return directory.retrofits(registry)
 
 
+
+class RetrofitRecorded(RetrofitPublic):
+    """A retrofit as a write on it answers it: with where its event sits in the ledger."""
+
+    ledger: LedgerRef | None = None  # the stage's leaf (Registered, Engaged, …), its receipt
+
+
+def _recorded(out: RetrofitPublic, state: AppState, before: int,
+              event: str) -> RetrofitRecorded:
+    return with_ledger(out, state, before, subject_type="retrofit", subject=out.reference,
+                       event=event, as_=RetrofitRecorded)
+
+
 @router.post("", status_code=status.HTTP_201_CREATED)
 def register_retrofit(body: RetrofitCreate, user: CurrentUser,
-                      registry: RegistryDep) -> RetrofitPublic:
+                      registry: RegistryDep, state: StateDep) -> RetrofitRecorded:
     """Register a retrofit project (an enterprise for itself, or an administrator)."""
     enterprise = acting_for(user, body.enterprise)
+    before = registry.position()
     r = registry.register_retrofit(reference=body.reference, enterprise=enterprise,
                                    period=body.period, kinds=list(body.kinds),
                                    description=body.description, at=now())
-    return RetrofitPublic.of(r)
+    return _recorded(RetrofitPublic.of(r), state, before, "Registered")
 
 
 @router.get("")
@@ -108,75 +126,83 @@ def show_retrofit(r: ReadableRetrofit) -> RetrofitPublic:
 
 @router.post("/{reference}/engagements", status_code=status.HTTP_201_CREATED)
 def engage(body: EngagementCreate, r: ReadableRetrofit, user: CurrentUser,
-           registry: RegistryDep) -> RetrofitPublic:
+           registry: RegistryDep, state: StateDep) -> RetrofitRecorded:
     """The enterprise (or an administrator for it) engages an agency for the audits or the
     verification: only that agency files the stage. The agency is independent of the
     enterprise and the verifier of the auditor (403 ``agency-not-eligible``)."""
     if user.role not in ("enterprise", "administrator"):
         raise ApiError(403, "forbidden", "this needs the role enterprise or administrator")
+    before = registry.position()
     registry.engage_agency(reference=r.reference, stage=body.stage, agency=body.agency,
                            by=user.actor, at=now())
-    return RetrofitPublic.of(registry.retrofit(r.reference))
+    return _recorded(RetrofitPublic.of(registry.retrofit(r.reference)), state, before,
+                     "Engaged")
 
 
 @router.post("/{reference}/baseline-audit")
 def baseline_audit(reference: str, body: AuditSubmission, user: AgencyUser,
-                   registry: RegistryDep) -> RetrofitPublic:
+                   registry: RegistryDep, state: StateDep) -> RetrofitRecorded:
     """The agency's baseline (before) audit."""
+    before = registry.position()
     registry.record_baseline_audit(reference=reference, agency=user.subject,
                                    report_sha256=body.report_sha256,
                                    amounts=dict(body.amounts), at=now())
-    return RetrofitPublic.of(registry.retrofit(reference))
+    return _recorded(RetrofitPublic.of(registry.retrofit(reference)), state, before,
+                     "BaselineAudited")
 
 
 @router.post("/{reference}/post-audit")
 def post_audit(reference: str, body: AuditSubmission, user: AgencyUser,
-               registry: RegistryDep) -> RetrofitPublic:
+               registry: RegistryDep, state: StateDep) -> RetrofitRecorded:
     """The agency's post-retrofit audit; the amounts may not exceed the baseline."""
+    before = registry.position()
     registry.record_post_audit(reference=reference, agency=user.subject,
                                report_sha256=body.report_sha256, amounts=dict(body.amounts),
                                at=now())
-    return RetrofitPublic.of(registry.retrofit(reference))
+    return _recorded(RetrofitPublic.of(registry.retrofit(reference)), state, before,
+                     "PostAudited")
 
 
 @router.post("/{reference}/verification")
 def verification(reference: str, body: VerificationSubmission, user: AgencyUser,
-                 registry: RegistryDep) -> RetrofitPublic:
+                 registry: RegistryDep, state: StateDep) -> RetrofitRecorded:
     """Verification by an accredited agency that did not audit this retrofit (403 otherwise)."""
+    before = registry.position()
     registry.verify_retrofit(reference=reference, agency=user.subject,
                              report_sha256=body.report_sha256,
                              reductions=dict(body.reductions), at=now())
-    return RetrofitPublic.of(registry.retrofit(reference))
+    return _recorded(RetrofitPublic.of(registry.retrofit(reference)), state, before,
+                     "Verified")
 
 
 @router.post("/{reference}/confirmation", status_code=202)
-def confirmation(reference: str, user: Administrator, registry: RegistryDep,
+def confirmation(reference: str, user: Administrator, registry: RegistryDep, state: StateDep,
                  response: Response, _: Decision | None = None) -> ProposalPublic:
     """Propose 确权 (administrators; four eyes): on approval the verified reduction first
     meets the enterprise's remaining task, the rest is surplus (the approval answers it)."""
     registry.retrofit(reference).check_confirmable()
-    return proposed(registry, response, user.actor, "confirm_retrofit", reference=reference)
+    return proposed(state, response, user.actor, "confirm_retrofit", reference=reference)
 
 
 @router.post("/{reference}/issuance", status_code=202)
-def issuance(reference: str, user: Administrator, registry: RegistryDep,
+def issuance(reference: str, user: Administrator, registry: RegistryDep, state: StateDep,
              response: Response, _: Decision | None = None) -> ProposalPublic:
     """Propose issuing the confirmed surplus as serial-numbered lots, one per kind
     (administrators; four eyes); 409 ``no-surplus`` when the reduction only met the
     enterprise's own task."""
     registry.retrofit(reference).check_issuable()
-    return proposed(registry, response, user.actor, "issue_surplus", reference=reference)
+    return proposed(state, response, user.actor, "issue_surplus", reference=reference)
 
 
 @router.post("/{reference}/revocation", status_code=202)
 def revocation(reference: str, body: Revocation, user: Administrator,
-               registry: RegistryDep, response: Response) -> ProposalPublic:
+               registry: RegistryDep, state: StateDep, response: Response) -> ProposalPublic:
     """Propose revoking after a failed spot check under the clawback policy (administrators;
     four eyes): units still available or reserved are revoked wherever held; consumed or
     retired ones are added to the enterprise's task; the credit records named are
     restricted."""
     registry.retrofit(reference)
-    return proposed(registry, response, user.actor, "revoke_retrofit", reference=reference,
+    return proposed(state, response, user.actor, "revoke_retrofit", reference=reference,
                     reason=body.reason, spot_check=body.spot_check,
                     restrict_enterprise=body.restrict_enterprise,
                     restrict_agencies=list(body.restrict_agencies))

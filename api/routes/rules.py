@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from api.deps import Administrator, Auditor, RegistryDep, now
+from api.deps import Administrator, Auditor, RegistryDep, StateDep, now
 from api.routes.proposals import PROPOSED, ProposalPublic, proposed
 from api.schemas.rules import Adoption, RulesPublic
 
@@ -24,11 +24,11 @@ def rules(_: Auditor, registry: RegistryDep) -> RulesPublic:
 
 
 @router.post("/adoptions", status_code=202, responses=PROPOSED)
-def adopt(body: Adoption, user: Administrator, registry: RegistryDep,
+def adopt(body: Adoption, user: Administrator, registry: RegistryDep, state: StateDep,
           response: Response) -> ProposalPublic:
     """Propose putting a known rule version in force; a second administrator approves it."""
     registry.rulebook().get(body.version)  # an unknown version is refused now (422)
     params: dict[str, Any] = {"version": body.version}
     if body.effective_from is not None:
         params["effective_from"] = body.effective_from
-    return proposed(registry, response, user.actor, "adopt_rules", **params)
+    return proposed(state, response, user.actor, "adopt_rules", **params)

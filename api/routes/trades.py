@@ -26,8 +26,11 @@ from api.deps import (
     paginate,
 )
 from api.errors import ApiError
+from api.ledger_refs import with_ledger
+from api.schemas.ledger import LedgerRef
 from api.schemas.markets import CreditCode
 from api.schemas.trades import Queued, Receipt, Rejection, Trade, TradeIdPath
+from api.state import AppState
 from api.tokens import Principal
 from registry.market_data import MarketData
 
@@ -48,6 +51,19 @@ def _owned(data: MarketData, user: Principal, trade_id: str) -> dict[str, Any]:
             user.role == "enterprise" and user.subject in (t["buyer"], t["seller"]))):
         raise not_found(f"trade {trade_id}")
     return t
+
+
+class TradeRecorded(Trade):
+    """A trade as a decision on it answers it: with where the decision sits in the ledger."""
+
+    ledger: LedgerRef | None = None  # the TradeApproved/TradeRejected leaf, and its receipt
+
+
+def _decided(state: AppState, user: Principal, trade_id: str, before: int,
+             event: str) -> TradeRecorded:
+    return with_ledger(_trade(_owned(state.market_view(), user, trade_id)), state, before,
+                       subject_type="trade", subject=trade_id, event=event,
+                       receipt=f"/trades/{trade_id}/receipt", as_=TradeRecorded)
 
 
 @router.get("")
@@ -90,20 +106,23 @@ def _instrument(trade_id: str) -> str:
 
 @router.post("/queue/{trade_id}/approve")
 def approve(trade_id: TradeIdPath, user: Administrator, registry: RegistryDep,
-            state: StateDep) -> Trade:
+            state: StateDep) -> TradeRecorded:
     """Approve and settle a waiting trade (four eyes: not an initiator of it)."""
+    before = registry.position()
     registry.approve_trade(instrument=_instrument(trade_id), trade_id=trade_id,
                            administrator=user.actor, at=now())
-    return _trade(_owned(state.market_view(), user, trade_id))
+    return _decided(state, user, trade_id, before, "TradeApproved")
 
 
 @router.post("/queue/{trade_id}/reject")
 def reject(trade_id: TradeIdPath, body: Rejection, user: Administrator, registry: RegistryDep,
-           state: StateDep) -> Trade:
+           state: StateDep) -> TradeRecorded:
     """Reject a waiting trade: the seller's units and the buyer's cash are released."""
+    before = registry.position()
     registry.reject_trade(instrument=_instrument(trade_id), trade_id=trade_id,
                           administrator=user.actor, reason=body.reason, at=now())
-    return _trade(_owned(state.market_view(), user, trade_id))
+    return _decided(state, user, trade_id, before, "TradeRejected")
+
 
 
 @router.get("/{trade_id}")

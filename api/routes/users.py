@@ -21,12 +21,14 @@ from api.deps import (
     Page,
     PageDep,
     RegistryDep,
+    StateDep,
     not_found,
     now,
     paginate,
 )
 from api.errors import ApiError
 from api.limits import client_address
+from api.routes.proposals import proposed
 from api.routes.tokens import NO_STORE, TokenId, issued
 from api.schemas.proposals import ProposalPublic
 from api.schemas.tokens import TokenIssued, TokenPublic
@@ -163,15 +165,13 @@ def reenable(user_id: UserId, admin: Administrator, registry: RegistryDep) -> Us
              responses={202: {"model": ProposalPublic,
                               "description": "a privileged role: proposed, awaiting approval"}})
 def grant_role(user_id: UserId, body: RoleGrant, admin: Administrator, registry: RegistryDep,
-               response: Response) -> UserPublic | ProposalPublic:
+               state: StateDep, response: Response) -> UserPublic | ProposalPublic:
     """Grant a role. The administrator and auditor roles answer 202 with a proposal that a
     second administrator approves; the others take effect at once."""
     _user(registry, user_id)
     if body.role in PRIVILEGED:
-        response.status_code = 202
-        return ProposalPublic.of(registry.propose(
-            action="grant_role", params={"user_id": user_id, "role": body.role},
-            by=admin.actor, at=now()), now())
+        return proposed(state, response, admin.actor, "grant_role", user_id=user_id,
+                        role=body.role)
     return UserPublic.of(registry.grant_role(user_id=user_id, role=body.role, by=admin.actor,
                                              at=now()))
 

@@ -83,3 +83,9 @@ class AuctionRecorded(Auction):
     """Auction as a write answers it: with where its event sits in the ledger."""
 
     ledger: LedgerRef | None = None  # where its event sits in the ledger, and its receipt
+
+
+class BidRecorded(Bid):
+    """A bid as placing it answers it: with where its event sits in the ledger."""
+
+    ledger: LedgerRef | None = None  # its BidPlaced leaf, and its receipt

@@ -72,6 +72,12 @@ class HoldPublic(Out):
     quantity: int
 
 
+class HoldRecorded(HoldPublic):
+    """A reservation or release as it answers: with where its event sits in the ledger."""
+
+    ledger: LedgerRef | None = None  # its Reserved/Released leaf, and its receipt
+
+
 class RetirementCreate(Body):
     instrument: InstrumentCode
     quantity: Quantity

@@ -11,6 +11,7 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from api.schemas.common import CreditCode
+from api.schemas.ledger import LedgerRef
 
 MAX_PRICE = 10**12  # fen per tonne: far above any real price, far below integer trouble
 MAX_QTY = 10**13  # kg
@@ -107,6 +108,12 @@ class Market(_Out):
     opened_at: str
 
 
+class MarketRecorded(Market):
+    """A market as halting or resuming it answers: with where its event sits in the ledger."""
+
+    ledger: LedgerRef | None = None  # its Halted/Resumed leaf, and its receipt
+
+
 class Level(_Out):
     price: int
     quantity: int
@@ -151,6 +158,7 @@ class Fill(_Out):
     price: int
     quantity: int
     state: Literal["settled", "pending"]
+    ledger: LedgerRef | None = None  # the trade's leaf (its batch) and the trade's receipt
 
 
 class OrderAck(_Out):
@@ -164,6 +172,7 @@ class OrderAck(_Out):
     fills: list[Fill]
     filled: int
     resting: int
+    ledger: LedgerRef | None = None  # the batch leaf recording this request (market subject)
 
 
 class Order(_Out):

@@ -19,6 +19,7 @@ from api.schemas.common import (
     Text,
     Year,
 )
+from api.schemas.ledger import LedgerRef
 
 
 class EnterpriseCreate(Body):
@@ -122,3 +123,15 @@ class CreditRecordPublic(Out):
     def of(cls, party: Any) -> CreditRecordPublic:
         return cls(credit_code=party.credit_code, standing=party.standing,
                    record=[CreditEntry(**entry) for entry in party.credit_record])
+
+
+class EnterpriseRecorded(EnterprisePublic):
+    """An enterprise as registering it answers it: with where its event sits in the ledger."""
+
+    ledger: LedgerRef | None = None  # its Registered leaf, and its receipt
+
+
+class AgencyRecorded(AgencyPublic):
+    """An agency as a write on it answers it: with where its event sits in the ledger."""
+
+    ledger: LedgerRef | None = None  # its Registered/Accredited/… leaf, and its receipt

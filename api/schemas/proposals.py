@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.ledger import LedgerRef
 from domain.proposal import Proposal
 
 
@@ -22,6 +23,7 @@ class ProposalPublic(BaseModel):
     decided_by: str | None
     decided_at: str | None
     reason: str | None
+    ledger: LedgerRef | None = None  # where its event (proposed, rejected…) sits in the ledger
 
     @classmethod
     def of(cls, p: Proposal, at: str) -> ProposalPublic:
@@ -40,3 +42,7 @@ class Approved(BaseModel):
     model_config = ConfigDict(extra="forbid")
     proposal: ProposalPublic
     result: Any = Field(None, description="what the act answers (a balance, lots, surplus…)")
+    ledger: LedgerRef | None = None  # the proposal's Approved leaf, saved with the act
+    effects: list[LedgerRef] = Field(
+        default_factory=list, description="the leaves of the act's own events (the deposit, "
+        "the freeze, each lot issued…), each with its receipt")

@@ -26,6 +26,8 @@ def test_submit_then_approve_consumes_the_units(api: Api) -> None:
     assert created.status_code == 201, created.text
     assert created.json()["state"] == "submitted"
     assert created.json()["enterprise"] == api.w.dyeing
+    assert (created.json()["ledger"]["event"], created.json()["ledger"]["subject"]) == (
+        "Submitted", "GDKR-2025-0042")  # its leaf, named by the application's reference
     assert (row(api)["available"], row(api)["reserved"]) == (300, 200)
     problem(api.firm(api.w.dyeing).post("/expansions/GDKR-2025-0042/approval",
                                         {"approval": "self"}), 403)

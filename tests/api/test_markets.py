@@ -27,14 +27,17 @@ def test_a_limit_order_rests_and_a_crossing_order_settles(ex: Exchange) -> None:
     seller, buyer = ex.enterprise(ex.world.dyeing), ex.enterprise(ex.world.paper)
     r = order(ex, seller, order_id="s1", side="sell", price=PRICE, quantity=5000)
     assert r.status_code == 201, r.text
-    assert r.json() == {"order_id": "s1", "instrument": COD, "account": ex.world.dyeing,
-                        "status": "accepted", "fills": [], "filled": 0, "resting": 5000}
+    ack = r.json()
+    assert ack.pop("ledger")["event"] == "BatchMatched"  # the batch leaf that recorded it
+    assert ack == {"order_id": "s1", "instrument": COD, "account": ex.world.dyeing,
+                   "status": "accepted", "fills": [], "filled": 0, "resting": 5000}
     book = ex.client.get(f"/markets/{COD}/book", headers=buyer).json()
     assert book["asks"] == [{"price": PRICE, "quantity": 5000, "orders": 1}]
     assert book["bids"] == []
     r = order(ex, buyer, side="buy", kind="market", quantity=2000)
     assert r.status_code == 201, r.text
     ack = r.json()
+    assert ack["fills"][0].pop("ledger")["receipt"] == f"/trades/{COD}:1/receipt"
     assert ack["fills"] == [{"trade": f"{COD}:1", "price": PRICE, "quantity": 2000,
                              "state": "settled"}]
     assert ack["resting"] == 0 and len(ack["order_id"]) == 32  # generated

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -19,12 +22,14 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTED_URL = "http://127.0.0.1:8000"
 
 
-def api_walkthrough() -> str:
+def api_walkthrough(which: int = 0) -> str:
+    """The ``which``-th shell block of the README's HTTP API section (0: the trade and its
+    receipt, 1: a witness cosigning and a deposit's receipt verified against it)."""
     text = (ROOT / "README.md").read_text()
     section = text.split("## HTTP API", 1)[1].split("\n## ", 1)[0]
-    block = re.search(r"```sh\n(.*?)```", section, re.S)
-    assert block is not None
-    return block.group(1)
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+    assert len(blocks) > which
+    return str(blocks[which])
 
 
 def free_port() -> int:
@@ -115,3 +120,35 @@ def test_readme_api_walkthrough_runs(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=10)
+    witnessed(work, env)
+
+
+def witnessed(work: Path, env: dict[str, str]) -> None:
+    """The second block: a witness started, the folder served again with it configured, a
+    deposit's receipt (from the approval's ``effects``) verified with a quorum of one."""
+    script = api_walkthrough(1)
+    port, wport = free_port(), free_port()
+    assert "127.0.0.1:8001" in script and "--port 8100" in script
+    script = (script.replace("127.0.0.1:8001", f"127.0.0.1:{port}")
+              .replace("--port 8001", f"--port {port}")
+              .replace("127.0.0.1:8100", f"127.0.0.1:{wport}")
+              .replace("--port 8100", f"--port {wport}"))
+    run = subprocess.Popen(["bash", "-euo", "pipefail", "-c", script], cwd=work, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    try:
+        out, err = run.communicate(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # the witness and service it started
+            os.killpg(run.pid, signal.SIGTERM)
+    assert run.returncode == 0, f"{out}\n{err}"
+    approval = json.loads(next(line for line in out.splitlines() if line.startswith("{")))
+    (deposit,) = approval["effects"]
+    assert (deposit["event"], deposit["subject_type"], deposit["subject"]) == (
+        "Deposited", "deposit", "BANK-0002")
+    assert approval["ledger"]["event"] == "Approved"
+    assert "\n— witness.gdee.example/registry " in out  # the checkpoint's cosignature line
+    assert "cosigned by 1 of 1 named witnesses (witness.gdee.example/registry)" in out
+    state = json.loads((work / "witness-state.json").read_text())
+    (seen,) = state.values()
+    assert seen["size"] > deposit["ledger_index"]

@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 
 from cli import main
+from domain.agency import Agency
+from loadtests.bench_replay import write_export
+from registry.audit import replay_export
 from registry.bootstrap import build_registry
 from registry.leaves import leaf_format
 from registry.ledger_follower import (
@@ -73,3 +76,20 @@ def test_an_old_ledger_continues_in_format_2_and_its_history_still_verifies(
                  "--previous-checkpoint", str(before / "checkpoint")]) == 0
     assert main(["audit", "replay", str(after)], env=env) == 0
     assert capsys.readouterr().out.strip().endswith("0 mismatches")
+
+
+def test_the_replay_skips_a_leafs_subjects_unparsed_and_keeps_a_payload_that_looks_alike(
+        tmp_path: Path) -> None:
+    """The replay cuts a format-2 leaf's ``subjects`` out of its bytes before parsing (it
+    rebuilds from the payload alone); a payload holding the same bytes in a string, or its own
+    ``subjects`` key, comes through whole."""
+    tricky = 'x],"timestamp":"y ,"subjects":[ z'
+    agency = Agency.register(credit_code="91440101MA9X000008", name=tricky,
+                             at="2025-06-01T10:00:00+08:00")
+    events = agency.collect_events()
+    write_export(events, tmp_path)
+    line = json.loads((tmp_path / "entries.jsonl").read_text().splitlines()[0])
+    leaf = json.loads(base64.b64decode(line["leaf"]))
+    assert leaf["subjects"] == [{"id": "91440101MA9X000008", "type": "agency"}]
+    (rebuilt,) = replay_export(tmp_path, workers=1).aggregates.values()
+    assert rebuilt.name == tricky and rebuilt.credit_code == "91440101MA9X000008"
