@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from registry import receipts
-from tests.api.exchange_world import COD, PRICE, Exchange, open_exchange
+from tests.support.exchange_world import COD, PRICE, Exchange, open_exchange
 
 WRITES = {"post", "put", "patch", "delete"}
 

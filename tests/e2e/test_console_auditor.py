@@ -72,7 +72,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     registry.close()
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "registry.cli", "--data-dir", str(folder), "serve", "--port",
+        [sys.executable, "-m", "cli", "--data-dir", str(folder), "serve", "--port",
          str(port)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

@@ -18,7 +18,7 @@ from registry.events import stored_events
 from registry.replay import Fold, comparable
 from tests.conftest import Factory
 from tests.integration.test_exchange_journeys import COD, PRICE, exchange_world
-from tests.world import AT, GENEROUS_RIGHT, World, code, ensure_right
+from tests.support.world import AT, GENEROUS_RIGHT, World, code, ensure_right
 
 #: a second COD buyer in the Maozhou basin (a direct discharger, as COD trading requires)
 OTHER = code(100)

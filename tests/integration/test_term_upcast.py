@@ -12,14 +12,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from registry.cli import main
+from cli import main
 
 from domain.instrument import Term, legacy_term
 from domain.topics import event_topic
 from registry.bootstrap import Registry, build_registry
 from registry.events import stored_events
 from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
-from tests.world import AT, ENTERPRISES, World, code, ensure_right, issue
+from tests.support.world import AT, ENTERPRISES, World, code, ensure_right, issue
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "export-f98ad41"
 

@@ -23,7 +23,7 @@ from domain.errors import RegistryError
 from domain.exchange.orders import Order
 from registry.bootstrap import build_registry
 from tests.integration.test_exchange_journeys import COD, PRICE
-from tests.world import AT, build_world, code, ensure_right, issue
+from tests.support.world import AT, build_world, code, ensure_right, issue
 
 LOT = 1_000
 RIGHTS = (60_000, 40_000, 30_000)
