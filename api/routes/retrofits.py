@@ -35,7 +35,6 @@ from api.deps import (
 from api.errors import ApiError
 from api.ledger_refs import with_ledger
 from api.routes.proposals import proposed
-from api.schemas.ledger import LedgerRef
 from api.schemas.proposals import ProposalPublic
 from api.schemas.retrofits import (
     AuditSubmission,
@@ -43,6 +42,7 @@ from api.schemas.retrofits import (
     EngagementCreate,
     RetrofitCreate,
     RetrofitPublic,
+    RetrofitRecorded,
     Revocation,
     VerificationSubmission,
 )
@@ -84,13 +84,6 @@ def visible(registry: Registry, user: Principal) -> list[Retrofit]:
     if user.role == "agency":
         return directory.retrofits(registry, agency=user.subject)
     return directory.retrofits(registry)
-
-
-
-class RetrofitRecorded(RetrofitPublic):
-    """A retrofit as a write on it answers it: with where its event sits in the ledger."""
-
-    ledger: LedgerRef | None = None  # the stage's leaf (Registered, Engaged, …), its receipt
 
 
 def _recorded(out: RetrofitPublic, state: AppState, before: int,

@@ -27,9 +27,8 @@ from api.deps import (
 )
 from api.errors import ApiError
 from api.ledger_refs import with_ledger
-from api.schemas.ledger import LedgerRef
 from api.schemas.markets import CreditCode
-from api.schemas.trades import Queued, Receipt, Rejection, Trade, TradeIdPath
+from api.schemas.trades import Queued, Receipt, Rejection, Trade, TradeIdPath, TradeRecorded
 from api.state import AppState
 from api.tokens import Principal
 from registry.market_data import MarketData
@@ -51,12 +50,6 @@ def _owned(data: MarketData, user: Principal, trade_id: str) -> dict[str, Any]:
             user.role == "enterprise" and user.subject in (t["buyer"], t["seller"]))):
         raise not_found(f"trade {trade_id}")
     return t
-
-
-class TradeRecorded(Trade):
-    """A trade as a decision on it answers it: with where the decision sits in the ledger."""
-
-    ledger: LedgerRef | None = None  # the TradeApproved/TradeRejected leaf, and its receipt
 
 
 def _decided(state: AppState, user: Principal, trade_id: str, before: int,
@@ -122,7 +115,6 @@ def reject(trade_id: TradeIdPath, body: Rejection, user: Administrator, registry
     registry.reject_trade(instrument=_instrument(trade_id), trade_id=trade_id,
                           administrator=user.actor, reason=body.reason, at=now())
     return _decided(state, user, trade_id, before, "TradeRejected")
-
 
 
 @router.get("/{trade_id}")

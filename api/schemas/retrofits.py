@@ -175,3 +175,9 @@ class ExpansionRecorded(ExpansionPublic):
     """An application as a decision answers it: with where its event sits in the ledger."""
 
     ledger: LedgerRef | None = None  # where its event sits in the ledger, and its receipt
+
+
+class RetrofitRecorded(RetrofitPublic):
+    """A retrofit as a write on it answers it: with where its event sits in the ledger."""
+
+    ledger: LedgerRef | None = None  # the stage's leaf (Registered, Engaged, …), its receipt

@@ -8,6 +8,7 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.schemas.common import Text
+from api.schemas.ledger import LedgerRef
 
 TradeIdPath = Annotated[str, Path(pattern=r"^[A-Z0-9_]{1,16}-[0-9]{4}-[A-Z0-9_]{1,40}:[0-9]{1,18}$",
                                   max_length=80, examples=["COD-2025-MAOZHOU:1"])]
@@ -80,3 +81,9 @@ class Receipt(_Out):
                     "the other parties' parts stay sealed")
     checkpoint: str = Field(description="signed checkpoint note covering the leaf")
     proof: Proof
+
+
+class TradeRecorded(Trade):
+    """A trade as a decision on it answers it: with where the decision sits in the ledger."""
+
+    ledger: LedgerRef | None = None  # the TradeApproved/TradeRejected leaf, and its receipt

@@ -12,8 +12,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from cli import main
 
+from cli import main
 from domain.instrument import Term, legacy_term
 from domain.topics import event_topic
 from registry.bootstrap import Registry, build_registry
