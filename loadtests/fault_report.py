@@ -94,9 +94,8 @@ def render(result: dict[str, Any]) -> str:
         "",
         f"In all: {t['rounds']} rounds, {t['sent']:,} writes sent, {t['acked']:,} "
         f"acknowledged, {t['lost']} lost, {t['duplicated']} duplicated; verdict: "
-        + ("**passed**" if not t["failed_checks"] and not t.get("unavailable_kinds") else
-           f"**failed** ({', '.join(t['failed_checks'] + t.get('unavailable_kinds', []))})")
-        + ".",
+        + ("**passed**" if t.get("passed", not t["failed_checks"]) else
+           f"**failed** ({', '.join(t['failed_checks'] + t.get('shortfalls', []))})") + ".",
         "",
     ]
     found = examples(result)
