@@ -15,10 +15,11 @@ Fault kinds (``--kinds``, default all; rounds per kind with ``--rounds``):
 - ``cli-beside``: ``registry`` CLI writes (deposits) and reads against the served data folder.
 
 A round: the service up; clients sending for ``--traffic-seconds``; the fault at a random moment
-in the middle; the clients keep sending through it and the recovery; then every in-doubt write
-and the last acknowledged ones before the fault are retried with their Idempotency-Key; the
-service stopped; the checks. Recovery time is from the end of the fault (the kill, PostgreSQL
-back, the space freed) to the first write acknowledged after it.
+in the middle (once a few writes were acknowledged); the clients keep sending through it and
+the recovery; then every in-doubt write and the last acknowledged ones before the fault are
+retried with their Idempotency-Key; the service stopped; the checks. Recovery time is from the
+end of the fault (the kill, PostgreSQL back, the space freed) to the first write acknowledged
+after it.
 
 Figures (rounds, ops sent and acknowledged, refused, in doubt, lost, duplicated, recovery time)
 and every failed check go to ``--json`` (default ``loadtests/results/faults/result.json``) and,
@@ -158,6 +159,13 @@ def run_round(s: Scenario, number: int, args: argparse.Namespace) -> dict[str, A
                       log=folder / "ops.jsonl", seed=(args.seed or 0) * 1000 + number)
     traffic.start()
     time.sleep(args.traffic_seconds * random.uniform(0.3, 0.6))
+    # on a loaded machine the first answers can take longer than that: the fault waits for a
+    # few acknowledged writes, so that it meets traffic under way and their retries with the
+    # key (acked-replay-by-key) have something to replay
+    deadline = time.monotonic() + RECOVERY_LIMIT_S
+    while sum(op.outcome == "acked" for op in list(traffic.ops)) < ACKED_RETRIED and \
+            time.monotonic() < deadline:
+        time.sleep(0.1)
     fault_at = time.time()
     fault = FAULTS[s.kind](s)
     # writes must go on after every fault, the CLI beside the service included (it ends
