@@ -81,9 +81,9 @@ def test_short_fault_suite_every_kind(tmp_path: Path) -> None:
     kinds = result["kinds"]
     kill9 = kinds["kill9-sqlite"]["rounds"]
     assert all("killed pid" in r["notes"][0] for r in kill9)
-    # the kill leaves writes unanswered and refuses connections while the service restarts:
-    # the in-doubt and refused checks had something to check
-    assert sum(r["in_doubt"] for r in kill9) > 0 and all(r["refused"] > 0 for r in kill9)
+    # connections are refused while the service restarts: refused-absent had something to
+    # check (writes left unanswered by the kill, in doubt, are usual but not certain: 0-5)
+    assert all(r["refused"] > 0 for r in kill9)
     assert all("killed worker" in r["notes"][0] for r in kinds["pg-worker-kill"]["rounds"])
     assert all("PostgreSQL killed" in r["notes"][0] for r in kinds["pg-restart"]["rounds"])
 
