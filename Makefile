@@ -123,6 +123,8 @@ clean:
 # killed-and-restarted PostgreSQL (two workers), a full disk (a tmpfs, root only) and the CLI
 # beside the service, checking the store and the ledger after every round; progress on the
 # terminal, figures into BENCHMARKS.md. At most FAULTS_BUDGET_SECONDS (default 900) of rounds;
-# FAULTS_ROUNDS (N, or KIND=N,...), FAULTS_KINDS, FAULTS_TRAFFIC_SECONDS choose what runs.
+# FAULTS_ROUNDS (N, or KIND=N,...), FAULTS_KINDS, FAULTS_TRAFFIC_SECONDS choose what runs;
+# FAULTS_BENCHMARKS the file whose fault block gets the figures (a scratch copy for a trial run).
+FAULTS_BENCHMARKS ?= BENCHMARKS.md
 faults: $(STAMP) postgres-binaries
-	$(BIN)/python -m loadtests.faults --benchmarks BENCHMARKS.md
+	$(BIN)/python -m loadtests.faults --benchmarks $(FAULTS_BENCHMARKS)

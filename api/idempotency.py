@@ -81,12 +81,17 @@ CREATE TABLE IF NOT EXISTS idempotency (
 
 
 def _start_ticks(pid: int) -> str | None:
-    """When process ``pid`` started (clock ticks since boot, Linux), or None if it is gone."""
+    """When process ``pid`` started (clock ticks since boot, Linux), or None if it is gone or
+    dead: a zombie (killed, not yet reaped by its parent, e.g. a supervisor replacing a worker
+    killed with -9) runs nothing, so its claims are in doubt like those of a gone process."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[19].decode()
-    except (OSError, IndexError):
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except OSError:
         return None
+    if len(fields) < 20 or fields[0] in (b"Z", b"X"):
+        return None
+    return fields[19].decode()
 
 
 def this_process() -> str:

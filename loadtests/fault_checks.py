@@ -325,4 +325,5 @@ def summary_of(ops: Iterable[Op], facts: StoreFacts | None) -> dict[str, Any]:
             "lost": None if facts is None else
             sum(op.outcome == "acked" and facts.count(op) == 0 for op in ops),
             "duplicated": None if facts is None else sum(facts.count(op) > 1 for op in ops),
-            "by_kind": dict(Counter(op.kind for op in ops))}
+            "by_kind": dict(Counter(op.kind for op in ops)),
+            "acked_by_kind": dict(Counter(op.kind for op in ops if op.outcome == "acked"))}

@@ -57,6 +57,9 @@ class Served(Service):
                     pids.append(child)
         return pids
 
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def kill9(self) -> None:
         assert self.process is not None
         os.kill(self.process.pid, signal.SIGKILL)
@@ -113,16 +116,27 @@ def postgres_env(name: str) -> tuple[dict[str, str], Any]:
             "POSTGRES_POOL_SIZE": "10"}, _pg_server
 
 
+#: why disk-full is skipped when not root (the one kind that may be skipped)
+NOT_ROOT = "disk-full needs root to mount a size-limited tmpfs: skipped"
+
+
 def mount_tmpfs(folder: Path) -> str | None:
-    """A size-limited tmpfs at ``folder``; the reason when it cannot be had."""
+    """A size-limited tmpfs at ``folder``; `NOT_ROOT` when not root. As root, a mount that
+    fails is an error (`KindUnavailable`), not a skip."""
     if os.geteuid() != 0:
-        return "disk-full needs root to mount a size-limited tmpfs: skipped"
+        return NOT_ROOT
     folder.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={TMPFS_MB}m,mode=0700",
                            "tmpfs", str(folder)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
-        return f"disk-full: mount of a tmpfs failed ({done.stderr.strip()}): skipped"
+        raise KindUnavailable(f"disk-full: mount of a {TMPFS_MB} MB tmpfs failed as root: "
+                              f"{done.stderr.strip()}")
     return None
+
+
+class KindUnavailable(RuntimeError):
+    """A fault kind that should run here cannot (no PostgreSQL, no tmpfs as root, the seed
+    failed): the suite fails, naming it, rather than skip it."""
 
 
 def unmount(folder: Path) -> None:
@@ -130,7 +144,8 @@ def unmount(folder: Path) -> None:
 
 
 def prepare(kind: str, results: Path) -> Scenario | str:
-    """Seed the kind's store; a string says why the kind is skipped."""
+    """Seed the kind's store; a string says why the kind is skipped (disk-full when not
+    root, the only skip); `KindUnavailable` when it should run and cannot."""
     folder = results / kind
     if folder.exists():
         unmount(folder / "data")
@@ -146,7 +161,10 @@ def prepare(kind: str, results: Path) -> Scenario | str:
     env = {"REGISTRY_DATA_DIR": str(data), "REGISTRY_RATE_LIMIT": "none"}
     server = None
     if kind.startswith("pg-"):
-        pg, server = postgres_env(kind.replace("-", "_"))
+        try:
+            pg, server = postgres_env(kind.replace("-", "_"))
+        except (RuntimeError, OSError, subprocess.CalledProcessError) as e:
+            raise KindUnavailable(f"{kind}: no throw-away PostgreSQL server: {e}") from e
         env.update(pg)
     manifest = seed(env, TRADERS)
     manifest.save(folder / "world.json")
@@ -157,7 +175,7 @@ def prepare(kind: str, results: Path) -> Scenario | str:
     baseline = folder / "export-0"
     status, out = registry_cli(env, "ledger", "export", str(baseline))
     if status != 0:
-        raise RuntimeError(f"{kind}: the baseline ledger export failed: {out[-500:]}")
+        raise KindUnavailable(f"{kind}: the baseline ledger export failed: {out[-500:]}")
     scenario.previous, scenario.vkey = baseline / "checkpoint", baseline / "vkey"
     return scenario
 
@@ -167,13 +185,16 @@ def prepare(kind: str, results: Path) -> Scenario | str:
 
 @dataclass
 class Fault:
-    """What a round's fault did: when it ended (recovery is counted from there) and what it
-    found on the way (the CLI's answers)."""
+    """What a round's fault did: when it ended (recovery is counted from there; None for the
+    CLI beside the service, which interrupts nothing), whether it went as planned
+    (``failures``: the check ``fault-injected``) and what the CLI answered beside the service
+    (``cli_failures``: ``cli-beside-service``)."""
 
     ended: float | None
     notes: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     ops: list[Op] = field(default_factory=list)
+    cli_failures: list[str] = field(default_factory=list)
 
 
 def kill9_service(s: Scenario) -> Fault:
@@ -228,9 +249,12 @@ def fill_disk(s: Scenario) -> Fault:
 
 
 def cli_beside(s: Scenario) -> Fault:
-    """CLI deposits and reads against the served folder while the clients run."""
+    """CLI deposits and reads against the served folder while the clients run (the service
+    must be up throughout, or the round proves nothing)."""
     assert s.service is not None
     fault = Fault(None)
+    if not s.service.running():
+        fault.failures.append("the service was not running when the CLI started")
     code = s.manifest.traders[0]
     for k in range(2):
         reference = f"CLI-{len(s.rounds) + 1}-{k}"
@@ -246,25 +270,38 @@ def cli_beside(s: Scenario) -> Fault:
         elif done.returncode == 3:
             op.outcome = "refused"
             if f"pid {s.service.pid}" not in done.stderr or s.service.url not in done.stderr:
-                fault.failures.append(f"refusal does not name the service: {done.stderr!r}")
+                fault.cli_failures.append(f"refusal does not name the service: "
+                                          f"{done.stderr!r}")
         else:
             op.outcome = "in-doubt"
-            fault.failures.append(f"cli deposit exit {done.returncode}: "
-                                  f"{done.stderr.strip()[-200:]}")
+            fault.cli_failures.append(f"cli deposit exit {done.returncode}: "
+                                      f"{done.stderr.strip()[-200:]}")
         fault.ops.append(op)
     for args in (("balances", "--enterprise", code), ("cash", "show", code)):
         done = cli_run(s.env, *args)
         if done.returncode != 0:
-            fault.failures.append(f"registry {' '.join(args)} exit {done.returncode} beside "
-                                  f"the service: {done.stderr.strip()[-200:]}")
+            fault.cli_failures.append(f"registry {' '.join(args)} exit {done.returncode} "
+                                      f"beside the service: {done.stderr.strip()[-200:]}")
+    if not s.service.running():
+        fault.failures.append("the service stopped while the CLI ran beside it")
     fault.notes.append(", ".join(f"cli {op.identity[1]}: {op.outcome}" for op in fault.ops))
     return fault
 
 
+#: seconds a CLI command beside the service may take; past it, it counts as hanging
+CLI_TIMEOUT_S = 120
+
+
 def cli_run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cli", *args],
-                          env={**os.environ, **env}, cwd=ROOT, capture_output=True, text=True,
-                          timeout=120, check=False)
+    """``registry ARGS`` in its own process; a hang past `CLI_TIMEOUT_S` answers exit -9."""
+    command = [sys.executable, "-m", "cli", *args]
+    try:
+        return subprocess.run(command, env={**os.environ, **env}, cwd=ROOT,
+                              capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
+                              check=False)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(command, -9, "", f"registry {' '.join(args)}: no "
+                                           f"exit within {CLI_TIMEOUT_S} s (killed)")
 
 
 FAULTS = {"kill9-sqlite": kill9_service, "pg-worker-kill": kill_worker,

@@ -38,6 +38,8 @@ def _rounds(n: int) -> str:
 def kind_row(kind: str, k: dict[str, Any], skipped_checks: list[str]) -> str:
     if k.get("skipped"):
         return f"| {kind} | 0 | skipped: {k['skipped']} | | | | | | | |"
+    if k.get("unavailable"):
+        return f"| {kind} | 0 | **could not run**: {k['unavailable']} | | | | | | | |"
     rounds = k["rounds"]
     s = {key: sum(r[key] or 0 for r in rounds) for key in ("sent", "acked", "refused",
                                                             "in_doubt", "lost", "duplicated")}
@@ -92,8 +94,8 @@ def render(result: dict[str, Any]) -> str:
         "",
         f"In all: {t['rounds']} rounds, {t['sent']:,} writes sent, {t['acked']:,} "
         f"acknowledged, {t['lost']} lost, {t['duplicated']} duplicated; verdict: "
-        + ("**passed**" if not t["failed_checks"] else
-           f"**failed** ({', '.join(t['failed_checks'])})") + ".",
+        + ("**passed**" if t.get("passed", not t["failed_checks"]) else
+           f"**failed** ({', '.join(t['failed_checks'] + t.get('shortfalls', []))})") + ".",
         "",
     ]
     found = examples(result)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +17,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.idempotency import IN_DOUBT, REDACTED, IdempotencyStore, fingerprint, this_process
+from api.idempotency import (
+    IN_DOUBT,
+    REDACTED,
+    IdempotencyStore,
+    fingerprint,
+    owner_alive,
+    this_process,
+)
 from registry.bootstrap import build_registry
 from tests.support.tokens import bearer
 from tests.support.world import code
@@ -205,6 +216,29 @@ def test_a_claim_in_doubt_is_taken_over_by_the_retry(client: TestClient, folder:
     assert response.status_code == 201  # type: ignore[attr-defined]
     assert post(client, admin, "crashed", AUDITOR).headers["idempotent-replayed"] == "true"  # type: ignore[attr-defined]
     assert issued(folder) == 1  # the fabricated claim never ran: the retry ran it, once
+
+
+def test_a_claim_of_a_killed_worker_not_yet_reaped_is_taken_over(client: TestClient,
+                                                                  folder: Path) -> None:
+    """kill -9 of one worker of several: until its supervisor reaps it, the worker is a zombie
+    with its pid and start time; it runs nothing, so the retry takes its claim over."""
+    worker = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        stat = Path(f"/proc/{worker.pid}/stat")
+        owner = f"{worker.pid}:{stat.read_bytes().rsplit(b')', 1)[1].split()[19].decode()}"
+        assert owner_alive(owner)
+        os.kill(worker.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while b") Z" not in stat.read_bytes():  # dead, not reaped
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert owner_alive(owner) is False
+        _claim_as(folder, owner, "zombie")
+        response = post(client, bearer(folder), "zombie", AUDITOR)
+        assert response.status_code == 201  # type: ignore[attr-defined]
+        assert issued(folder) == 1
+    finally:
+        worker.wait()
 
 
 def test_the_outcome_is_stored_before_the_response_leaves(folder: Path) -> None:

@@ -5,12 +5,15 @@ by name and able to fail, the BENCHMARKS block rendered from the result file alo
 from __future__ import annotations
 
 import argparse
+import json
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from domain.enterprise import Enterprise
+from loadtests import fault_kinds, faults
 from loadtests.fault_checks import (
     StoreFacts,
     Verdicts,
@@ -20,11 +23,13 @@ from loadtests.fault_checks import (
     read_store,
 )
 from loadtests.fault_client import Op, classify
+from loadtests.fault_kinds import Fault, KindUnavailable
 from loadtests.fault_report import BEGIN, END, render, update_benchmarks
-from loadtests.faults import DEFAULT_ROUNDS, KINDS, parse_rounds
+from loadtests.faults import DEFAULT_ROUNDS, KINDS, fault_verdicts, parse_rounds
 from loadtests.load_checks import StoredRequests
 from loadtests.load_world import Manifest
 from registry.bootstrap import build_registry
+from tests.support import pgserver
 from tests.support.world import AT, code
 
 
@@ -144,3 +149,65 @@ def test_bare_500s_and_slow_answers_fail_by_name() -> None:
     check_answers(v, ops)
     assert len(v.failed["storage-errors-typed"]) == 1  # the 500, not the 503
     assert "after 15.0 s" in v.failed["answers-in-time"][0]
+
+
+def test_a_kind_that_cannot_run_fails_the_suite_naming_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def unavailable(kind: str, results: Path) -> None:
+        raise KindUnavailable(f"{kind}: no throw-away PostgreSQL server: binaries not found")
+
+    monkeypatch.setattr(faults, "prepare", unavailable)
+    status = faults.main(["--kinds", "pg-restart", "--rounds", "pg-restart=1",
+                          "--results", str(tmp_path)])
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert status == 1 and not result["totals"]["passed"]
+    assert result["totals"]["shortfalls"] == ["pg-restart could not run"]
+    text = render(result)
+    assert "**could not run**: pg-restart: no throw-away PostgreSQL" in text
+    assert "**failed** (pg-restart could not run)" in text
+
+
+def test_without_postgresql_binaries_a_postgresql_kind_is_unavailable_not_skipped(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing() -> str:
+        raise RuntimeError("PostgreSQL server binaries not found")
+
+    monkeypatch.setattr(pgserver, "_bindir", missing)
+    monkeypatch.setattr(fault_kinds, "_pg_server", None)
+    with pytest.raises(KindUnavailable, match="no throw-away PostgreSQL server: PostgreSQL "
+                                              "server binaries not found"):
+        fault_kinds.prepare("pg-worker-kill", tmp_path)
+
+
+def test_rounds_cut_by_the_budget_fail_the_suite(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(faults, "prepare", lambda kind, results: SimpleNamespace(
+        stop=lambda: None, mount=None))
+    status = faults.main(["--kinds", "kill9-sqlite", "--budget-seconds", "0",
+                          "--results", str(tmp_path)])
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert status == 1
+    assert result["totals"]["shortfalls"] == [
+        "kill9-sqlite cut short by the budget (0 of 20 rounds)"]
+
+
+def _fault_op(sent: float, problem: str | None) -> Op:
+    return _op("order", "refused" if problem else "acked", ["X", f"O{sent}"],
+               status=503 if problem else 201, problem=problem, sent=sent, answered=sent)
+
+
+def test_the_checks_on_the_fault_itself_fail_by_name() -> None:
+    full = Fault(ended=20.0)
+    met = [_fault_op(15.0, "storage-unavailable")]
+    assert not fault_verdicts("disk-full", full, met, 10.0, 0.1).failed
+    missed = fault_verdicts("disk-full", full, [_fault_op(25.0, "storage-unavailable")],
+                            10.0, 0.1)
+    assert set(missed.failed) == {"fault-injected"}
+    assert "no write met the full disk" in missed.failed["fault-injected"][0]
+    stuck = fault_verdicts("kill9-sqlite", Fault(ended=20.0), [], 10.0, None)
+    assert set(stuck.failed) == {"writes-resume"}
+    cli = fault_verdicts("cli-beside", Fault(None, cli_failures=["cli deposit exit 2: ..."]),
+                         [], 10.0, 0.1)
+    assert set(cli.failures) == {"service-starts", "writes-resume", "fault-injected",
+                                 "cli-beside-service"}
+    assert set(cli.failed) == {"cli-beside-service"}
