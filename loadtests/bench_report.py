@@ -228,6 +228,31 @@ def http_ratio_row(s: dict[str, Any] | None, run: str, name: str) -> Row:
                f"{c['seconds']} s each)", target, verdict(c["ratio"] >= 0.40))
 
 
+def http_bare_rows(s: dict[str, Any] | None, run: str, name: str) -> list[Row]:
+    """Issue 16: the trivial authenticated endpoint and limit-order submission as shares of a
+    bare FastAPI app (`loadtests.bare_app`) saturated in the same run."""
+    goals = [(f"`/bench/echo` vs bare FastAPI, same run, {name} (16)", "≥ 80% of bare",
+              "echo", "echo_vs_bare", 0.80),
+             (f"HTTP orders vs bare FastAPI, same run, {name} (16)", "≥ 60% of bare",
+              "orders", "orders_vs_bare", 0.60)]
+    out = []
+    for goal, target, what, key, floor in goals:
+        c = (s or {}).get("compare") or {}
+        if s is None:
+            out.append(not_run(goal, target))
+        elif c.get(key) is None:
+            out.append(Row(goal, run, "no bare FastAPI comparison in this run", target,
+                           NOT_RUN))
+        else:
+            bare = " and ".join(n(r["rps"]) for r in c["bare_runs"] if r)
+            out.append(Row(goal, run,
+                           f"**{c[key]:.0%}**: {n(c[what]['rps'])} req/s vs bare "
+                           f"{n(c['bare_rps'])} (mean of {bare}, before and after; "
+                           f"{http_label(s, name)}, {s['users']} users, {c['seconds']} s each)",
+                           target, verdict(c[key] >= floor)))
+    return out
+
+
 def http_p99_row(s: dict[str, Any] | None, run: str, name: str) -> Row:
     goal, target = (f"HTTP order p99, realistic run, {name} (6)",
                     "≤ 50 ms at 50 users, no failures")
@@ -251,6 +276,7 @@ def rows(runs: Runs) -> list[Row]:
            *ledger_rows(runs["ledger"]),
            replay_row(runs["replay"])]
     out += [http_ratio_row(runs[run], run, name) for run, name in HTTP_RUNS]
+    out += [row for run, name in HTTP_RUNS for row in http_bare_rows(runs[run], run, name)]
     out += [http_p99_row(runs[run], run, name) for run, name in HTTP_RUNS]
     return out
 
@@ -281,6 +307,9 @@ def http_table(runs: Runs) -> list[str]:
             _stat(orders, "rps", n), _stat(orders, "p50", ms), _stat(orders, "p95", ms),
             _stat(orders, "p99", ms), _stat(echo, "rps", n),
             f"{c['ratio']:.0%}" if c.get("ratio") is not None else NOT_RUN,
+            n(c["bare_rps"]) if c.get("bare_rps") else NOT_RUN,
+            f"{c['echo_vs_bare']:.0%}" if c.get("echo_vs_bare") else NOT_RUN,
+            f"{c['orders_vs_bare']:.0%}" if c.get("orders_vs_bare") else NOT_RUN,
             " / ".join(_stat(limit, k, ms) for k in ("p50", "p95", "p99")),
             " / ".join(_stat(market, k, ms) for k in ("p50", "p95", "p99")),
             f"{int(total['requests']):,}, {int(total['failures'])}" if total else NOT_RUN,
@@ -292,6 +321,8 @@ def http_table(runs: Runs) -> list[str]:
         f"saturation: `{ORDER_ROW}` orders/s", "saturation: orders p50 ms",
         "saturation: orders p95 ms", "saturation: orders p99 ms",
         f"saturation: `{ECHO_ROW}` req/s", "saturation: orders / echo",
+        "saturation: bare FastAPI req/s (mean of before and after)",
+        "saturation: echo / bare", "saturation: orders / bare",
         "realistic run: limit orders p50 / p95 / p99 ms",
         "realistic run: market orders p50 / p95 / p99 ms",
         "realistic run: requests, failures", "checks passed (nothing lost, ledger, replay)",
