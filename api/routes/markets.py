@@ -29,16 +29,20 @@ from api.deps import (
     now,
     paginate,
 )
-from api.errors import ApiError
+from api.errors import TYPE_BASE, ApiError, status_of
 from api.reruns import is_rerun, stored_cancel, stored_order
 from api.routes import market_stream
 from api.routes.proposals import proposed
 from api.schemas.markets import (
     Bar,
     Book,
+    BulkIn,
+    BulkItem,
+    BulkOut,
     CreditCode,
     Fill,
     InstrumentPath,
+    ItemProblem,
     Market,
     MarketHalt,
     MarketOpen,
@@ -51,8 +55,9 @@ from api.schemas.markets import (
     PublicTrade,
 )
 from api.schemas.proposals import ProposalPublic
+from api.state import AppState
 from api.tokens import Principal
-from domain.errors import AlreadyExists, NotFound
+from domain.errors import AlreadyExists, NotFound, RegistryError
 from domain.exchange.market import Market as MarketAggregate
 from domain.exchange.orders import Amend, Cancel, Outcome, raise_refusal
 from domain.exchange.orders import Order as OrderRequest
@@ -191,6 +196,54 @@ def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
         if stored is not None:
             return stored
     return _ack(instrument, account, raise_refusal(outcome))
+
+
+@router.post("/{instrument}/bulk-orders", status_code=status.HTTP_201_CREATED)
+def submit_bulk(instrument: InstrumentPath, body: BulkIn, user: CurrentUser,
+                state: StateDep, request: Request) -> BulkOut:
+    """Up to 1,000 orders and cancels of ONE account (authorised as a single order: an
+    enterprise for itself, an administrator naming the account), matched in their order and
+    stored in one save of the exchange's group commit. Each item is answered at its place:
+    what it did, or ``refused`` with the problem its single request would have answered (the
+    others proceed). A malformed entry is refused whole (422) and stores nothing. With an
+    ``Idempotency-Key`` a retry answers the stored response."""
+    account = acting_for(user, body.account)
+    requests: list[OrderRequest | Cancel] = [
+        Cancel(item.order_id, account, user.actor) if item.action == "cancel" else
+        OrderRequest(item.order_id or uuid.uuid4().hex, account,
+                     "B" if item.side == "buy" else "S", "L" if item.kind == "limit" else "M",
+                     item.price if item.kind == "limit" and item.price else 0,
+                     item.quantity, user.actor, item.time_in_force.upper())
+        for item in body.items]
+    outcomes = state.gateway.submit_many(instrument, requests)
+    items = [_bulk_item(state, instrument, account, i, r, o, rerun=is_rerun(request))
+             for i, (r, o) in enumerate(zip(requests, outcomes, strict=True))]
+    refused = sum(item.status == "refused" for item in items)
+    return BulkOut(instrument=instrument, account=account, accepted=len(items) - refused,
+                   refused=refused, items=items)
+
+
+def _bulk_item(state: AppState, instrument: str, account: str, index: int,
+               request: OrderRequest | Cancel, outcome: Outcome, *, rerun: bool) -> BulkItem:
+    action: Literal["order", "cancel"] = "cancel" if isinstance(request, Cancel) else "order"
+    exc = outcome.exception
+    if exc is not None and rerun:  # a retry of an entry in doubt: what the first run stored
+        stored = (stored_cancel(state, instrument, request.order_id, account)
+                  if isinstance(request, Cancel) else stored_order(state, instrument, request))
+        if stored is not None:
+            return BulkItem(index=index, action=action, **stored.model_dump(
+                include={"order_id", "status", "fills", "filled", "resting"}))
+    if exc is not None:
+        if not isinstance(exc, RegistryError):
+            raise exc  # not a refusal: the entry fails as a single request would
+        return BulkItem(index=index, action=action, order_id=request.order_id,
+                        status="refused", problem=ItemProblem(
+                            type=TYPE_BASE + exc.code, title=type(exc).__name__,
+                            status=status_of(exc), detail=str(exc)))
+    ack = _ack(instrument, account, outcome)
+    return BulkItem(index=index, action=action, order_id=ack.order_id,
+                    status=ack.status,  # type: ignore[arg-type]  # amends are not in bulk
+                    fills=ack.fills, filled=ack.filled, resting=ack.resting)
 
 
 @router.delete("/{instrument}/orders/{order_id}")
