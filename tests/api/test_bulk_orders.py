@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from api.schemas.markets import MAX_BULK
+from api.schemas.markets import MAX_BULK, BulkOut
 from tests.support.exchange_world import COD, PRICE, Exchange, open_exchange
 
 BULK = f"/markets/{COD}/bulk-orders"
@@ -40,6 +40,7 @@ def test_each_item_answered_in_order_and_a_refused_item_leaves_the_others(ex: Ex
     r = ex.client.post(BULK, json={"items": items}, headers=seller)
     assert r.status_code == 201, r.text
     out = r.json()
+    assert BulkOut.model_validate(out).model_dump() == out  # the documented shape, exactly
     assert (out["instrument"], out["account"]) == (COD, ex.world.dyeing)
     assert [(i["index"], i["order_id"], i["status"]) for i in out["items"]] == [
         (0, "s1", "accepted"), (1, "s2", "refused"), (2, "nope", "refused"),
@@ -57,6 +58,7 @@ def test_each_item_answered_in_order_and_a_refused_item_leaves_the_others(ex: Ex
         {"action": "order", "order_id": "b1", "side": "buy", "kind": "market",
          "quantity": 2000}]}, headers=buyer)
     assert r.status_code == 201, r.text
+    assert BulkOut.model_validate(r.json()).model_dump() == r.json()
     assert r.json()["items"][0]["fills"] == [
         {"trade": f"{COD}:1", "price": PRICE, "quantity": 2000, "state": "settled"}]
     assert ex.registry.cash_account(ex.world.paper).balance == 100_000_000 - PRICE * 2
