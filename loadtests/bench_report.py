@@ -47,6 +47,7 @@ FILES = {
     "replay": "replay.json",
     "http-sqlite": "http-sqlite/summary.json",
     "http-postgres": "http-postgres/summary.json",
+    "bulk": "bulk.json",
 }
 HTTP_RUNS = (("http-sqlite", "SQLite"), ("http-postgres", "PostgreSQL"))
 
@@ -211,6 +212,20 @@ def replay_row(r: dict[str, Any] | None) -> Row:
                f"of {r['repeats']})", target, verdict(r["default_events_per_s"] >= 100_000))
 
 
+def bulk_row(b: dict[str, Any] | None) -> Row:
+    goal, target = "bulk order entry over HTTP, SQLite (16)", "≥ 20,000 orders/s"
+    if b is None:
+        return not_run(goal, target)
+    failed = b["failures"] or b["checks_failed"]
+    figure = (f"**{n(b['orders_per_s'])}** orders/s stored ({b['acked']:,} in "
+              f"{b['seconds']:.2f} s, {b['clients']} clients, {b['items']:,} orders a request, "
+              f"request p99 {b['request_p99_ms']:.0f} ms) = {b['ratio']:.0%} of the in-process "
+              f"exchange's {n(b['in_process_orders_per_s'])} in the same run")
+    if failed:
+        figure += f"; **{b['failures']} requests failed, checks failed: {b['checks_failed']}**"
+    return Row(goal, "bulk", figure, target, verdict(b["orders_per_s"] >= 20_000 and not failed))
+
+
 def http_label(s: dict[str, Any], name: str) -> str:
     return f"{name}, {s['workers']} worker{'s' if s['workers'] != 1 else ''}"
 
@@ -278,6 +293,7 @@ def rows(runs: Runs) -> list[Row]:
     out += [http_ratio_row(runs[run], run, name) for run, name in HTTP_RUNS]
     out += [row for run, name in HTTP_RUNS for row in http_bare_rows(runs[run], run, name)]
     out += [http_p99_row(runs[run], run, name) for run, name in HTTP_RUNS]
+    out.append(bulk_row(runs.get("bulk")))
     return out
 
 
