@@ -91,6 +91,8 @@ bench: $(STAMP) postgres-binaries
 	$(BIN)/python -m loadtests.run_load --compare --store postgres --workers 2 \
 	  --seconds $(LOADTEST_SECONDS) --users $(LOADTEST_USERS) \
 	  --results $(BENCH_RESULTS)/http-postgres $(call BENCH_FAILED,http-postgres)
+	$(BIN)/python -m loadtests.bench_bulk --json $(BENCH_RESULTS)/bulk.json \
+	  $(call BENCH_FAILED,bulk)
 	$(BIN)/python -m loadtests.bench_report --results $(BENCH_RESULTS)
 	@if [ -e $(BENCH_RESULTS)/failed ]; then \
 	  echo "failed: $$(tr '\n' ' ' < $(BENCH_RESULTS)/failed)"; exit 1; fi

@@ -24,13 +24,18 @@ MAX_PAGE = 200
 now = clock.now  # the routes' clock: the product's one (`registry.clock`)
 
 
-def get_state(request: Request) -> AppState:
+# The dependencies below only read memory, so they are ``async``: a plain ``def`` dependency
+# costs every request a trip through the thread pool (FastAPI runs it there).
+
+
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.registry_state
     return state
 
 
-def get_registry(request: Request) -> Registry:
-    return get_state(request).registry
+async def get_registry(request: Request) -> Registry:
+    registry: Registry = request.app.state.registry_state.registry
+    return registry
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
@@ -64,7 +69,7 @@ def authorize_agency(user: Principal, code: str) -> str:
     raise not_found(f"agency {code}")
 
 
-def owned_enterprise(code: str, user: CurrentUser) -> str:
+async def owned_enterprise(code: str, user: CurrentUser) -> str:
     """Path dependency for ``/…/{code}/…`` routes owned by one enterprise."""
     return authorize_enterprise(user, code)
 
@@ -92,7 +97,7 @@ class PageParams(BaseModel):
     limit: int = 50
 
 
-def page_params(
+async def page_params(
     offset: Annotated[int, Query(ge=0, le=2**31)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
 ) -> PageParams:

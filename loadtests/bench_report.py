@@ -47,6 +47,7 @@ FILES = {
     "replay": "replay.json",
     "http-sqlite": "http-sqlite/summary.json",
     "http-postgres": "http-postgres/summary.json",
+    "bulk": "bulk.json",
 }
 HTTP_RUNS = (("http-sqlite", "SQLite"), ("http-postgres", "PostgreSQL"))
 
@@ -211,6 +212,20 @@ def replay_row(r: dict[str, Any] | None) -> Row:
                f"of {r['repeats']})", target, verdict(r["default_events_per_s"] >= 100_000))
 
 
+def bulk_row(b: dict[str, Any] | None) -> Row:
+    goal, target = "bulk order entry over HTTP, SQLite (16)", "≥ 20,000 orders/s"
+    if b is None:
+        return not_run(goal, target)
+    failed = b["failures"] or b["checks_failed"]
+    figure = (f"**{n(b['orders_per_s'])}** orders/s stored ({b['acked']:,} in "
+              f"{b['seconds']:.2f} s, {b['clients']} clients, {b['items']:,} orders a request, "
+              f"request p99 {b['request_p99_ms']:.0f} ms) = {b['ratio']:.0%} of the in-process "
+              f"exchange's {n(b['in_process_orders_per_s'])} in the same run")
+    if failed:
+        figure += f"; **{b['failures']} requests failed, checks failed: {b['checks_failed']}**"
+    return Row(goal, "bulk", figure, target, verdict(b["orders_per_s"] >= 20_000 and not failed))
+
+
 def http_label(s: dict[str, Any], name: str) -> str:
     return f"{name}, {s['workers']} worker{'s' if s['workers'] != 1 else ''}"
 
@@ -226,6 +241,31 @@ def http_ratio_row(s: dict[str, Any] | None, run: str, name: str) -> Row:
                f"**{c['ratio']:.0%}**: {n(c['orders']['rps'])} orders/s vs "
                f"{n(c['echo']['rps'])} req/s ({http_label(s, name)}, {s['users']} users, "
                f"{c['seconds']} s each)", target, verdict(c["ratio"] >= 0.40))
+
+
+def http_bare_rows(s: dict[str, Any] | None, run: str, name: str) -> list[Row]:
+    """Issue 16: the trivial authenticated endpoint and limit-order submission as shares of a
+    bare FastAPI app (`loadtests.bare_app`) saturated in the same run."""
+    goals = [(f"`/bench/echo` vs bare FastAPI, same run, {name} (16)", "≥ 80% of bare",
+              "echo", "echo_vs_bare", 0.80),
+             (f"HTTP orders vs bare FastAPI, same run, {name} (16)", "≥ 60% of bare",
+              "orders", "orders_vs_bare", 0.60)]
+    out = []
+    for goal, target, what, key, floor in goals:
+        c = (s or {}).get("compare") or {}
+        if s is None:
+            out.append(not_run(goal, target))
+        elif c.get(key) is None:
+            out.append(Row(goal, run, "no bare FastAPI comparison in this run", target,
+                           NOT_RUN))
+        else:
+            bare = " and ".join(n(r["rps"]) for r in c["bare_runs"] if r)
+            out.append(Row(goal, run,
+                           f"**{c[key]:.0%}**: {n(c[what]['rps'])} req/s vs bare "
+                           f"{n(c['bare_rps'])} (mean of {bare}, before and after; "
+                           f"{http_label(s, name)}, {s['users']} users, {c['seconds']} s each)",
+                           target, verdict(c[key] >= floor)))
+    return out
 
 
 def http_p99_row(s: dict[str, Any] | None, run: str, name: str) -> Row:
@@ -251,7 +291,9 @@ def rows(runs: Runs) -> list[Row]:
            *ledger_rows(runs["ledger"]),
            replay_row(runs["replay"])]
     out += [http_ratio_row(runs[run], run, name) for run, name in HTTP_RUNS]
+    out += [row for run, name in HTTP_RUNS for row in http_bare_rows(runs[run], run, name)]
     out += [http_p99_row(runs[run], run, name) for run, name in HTTP_RUNS]
+    out.append(bulk_row(runs.get("bulk")))
     return out
 
 
@@ -281,6 +323,9 @@ def http_table(runs: Runs) -> list[str]:
             _stat(orders, "rps", n), _stat(orders, "p50", ms), _stat(orders, "p95", ms),
             _stat(orders, "p99", ms), _stat(echo, "rps", n),
             f"{c['ratio']:.0%}" if c.get("ratio") is not None else NOT_RUN,
+            n(c["bare_rps"]) if c.get("bare_rps") else NOT_RUN,
+            f"{c['echo_vs_bare']:.0%}" if c.get("echo_vs_bare") else NOT_RUN,
+            f"{c['orders_vs_bare']:.0%}" if c.get("orders_vs_bare") else NOT_RUN,
             " / ".join(_stat(limit, k, ms) for k in ("p50", "p95", "p99")),
             " / ".join(_stat(market, k, ms) for k in ("p50", "p95", "p99")),
             f"{int(total['requests']):,}, {int(total['failures'])}" if total else NOT_RUN,
@@ -292,6 +337,8 @@ def http_table(runs: Runs) -> list[str]:
         f"saturation: `{ORDER_ROW}` orders/s", "saturation: orders p50 ms",
         "saturation: orders p95 ms", "saturation: orders p99 ms",
         f"saturation: `{ECHO_ROW}` req/s", "saturation: orders / echo",
+        "saturation: bare FastAPI req/s (mean of before and after)",
+        "saturation: echo / bare", "saturation: orders / bare",
         "realistic run: limit orders p50 / p95 / p99 ms",
         "realistic run: market orders p50 / p95 / p99 ms",
         "realistic run: requests, failures", "checks passed (nothing lost, ledger, replay)",

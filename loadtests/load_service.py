@@ -81,8 +81,11 @@ def cli(env: dict[str, str], *args: str) -> Done:
 
 
 class Service:
-    def __init__(self, env: dict[str, str], *, port: int, workers: int, log: Path) -> None:
+    def __init__(self, env: dict[str, str], *, port: int, workers: int, log: Path,
+                 bare: bool = False) -> None:
+        """``bare``: the reference app (`loadtests.bare_app`) instead of the registry."""
         self.env, self.port, self.workers, self.log = env, port, workers, log
+        self.bare = bare
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -94,6 +97,9 @@ class Service:
         return self.process.pid if self.process else None
 
     def command(self) -> list[str]:
+        if self.bare:
+            return [sys.executable, "-m", "loadtests.bare_app", "--host", "127.0.0.1",
+                    "--port", str(self.port)]
         if self.workers == 1:
             return [sys.executable, "-m", "cli", "serve", "--host", "127.0.0.1",
                     "--port", str(self.port)]

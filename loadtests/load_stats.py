@@ -13,6 +13,7 @@ from typing import Any
 
 ORDER_ROW = "POST /markets/[instrument]/orders (limit)"
 ECHO_ROW = "POST /bench/echo"
+BARE_ROW = "POST /bench/echo (bare FastAPI)"
 
 
 def read(results: Path, name: str) -> dict[str, dict[str, float]]:
@@ -66,9 +67,15 @@ def summary(stats: dict[str, dict[str, dict[str, float]]], *, store: str, worker
     if compare_seconds is not None:
         orders = stats.get("orders", {}).get(ORDER_ROW)
         echo = stats.get("echo", {}).get(ECHO_ROW)
+        bare_runs = [stats.get(run, {}).get(BARE_ROW) for run in ("bare", "bare-again")]
+        bare_rps = [r["rps"] for r in bare_runs if r and r["rps"]]
+        bare = sum(bare_rps) / len(bare_rps) if bare_rps else None  # mean of before and after
         out["compare"] = {"seconds": compare_seconds, "orders": orders, "echo": echo,
                           "ratio": (orders["rps"] / echo["rps"]) if orders and echo
-                          and echo["rps"] else None}
+                          and echo["rps"] else None,
+                          "bare_rps": bare, "bare_runs": bare_runs,
+                          "echo_vs_bare": echo["rps"] / bare if echo and bare else None,
+                          "orders_vs_bare": orders["rps"] / bare if orders and bare else None}
     return out
 
 
@@ -88,4 +95,9 @@ def format_summary(s: dict[str, Any]) -> str:
         lines.append(f"order submission at saturation: {c['orders']['rps']:,.0f} orders/s = "
                      f"{c['ratio']:.0%} of /bench/echo's {c['echo']['rps']:,.0f} req/s "
                      f"({s['users']} users, {c['seconds']} s each, back to back)")
+    if c and c.get("bare_rps"):
+        lines.append(f"against the bare FastAPI reference's {c['bare_rps']:,.0f} req/s (mean "
+                     f"of the runs before and after): /bench/echo "
+                     f"{c['echo_vs_bare'] or 0:.0%}, order submission "
+                     f"{c['orders_vs_bare'] or 0:.0%}")
     return "\n".join(lines)

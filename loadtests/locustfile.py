@@ -12,7 +12,8 @@ Realistic users (the default run):
 
 Saturation users (``--compare``, one kind per run, no think time): `OrderFlood` submits limit
 orders as fast as it gets answers; `EchoFlood` posts the same bodies to ``/bench/echo`` (validated
-and authenticated the same way, no registry call).
+and authenticated the same way, no registry call); `BareFlood` posts them to the bare FastAPI
+reference (`loadtests.bare_app`).
 
 Configuration comes from the environment: ``LOADTEST_TOKENS`` (the ``tokens.json`` written by
 `loadtests.load_world`) and ``LOADTEST_ACKS`` (a folder; each Locust process appends
@@ -293,3 +294,18 @@ class EchoFlood(Authenticated):
     def echo(self) -> None:
         body = self.limit_body(self.market())
         self.client.post("/bench/echo", json=body, headers=self.auth, name="POST /bench/echo")
+
+
+class BareFlood(Authenticated):
+    """Saturation of the reference (`loadtests.bare_app`): the same bodies, headers and
+    settings as `EchoFlood`, to a bare FastAPI app with the order body model."""
+
+    wait_time = constant(0)
+    role = "enterprise"
+    probe = "/health"
+
+    @task
+    def echo(self) -> None:
+        body = self.limit_body(self.market())
+        self.client.post("/bench/echo", json=body, headers=self.auth,
+                         name="POST /bench/echo (bare FastAPI)")

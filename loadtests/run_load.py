@@ -7,9 +7,10 @@
    ``--workers N`` over PostgreSQL (`loadtests.asgi`);
 4. Locust headless for ``--seconds`` (``LOADTEST_SECONDS``, default 60) with the realistic users
    (after ``--warmup`` seconds of them as a run of its own, default none: its latencies are
-   reported apart, its orders checked with the rest); with ``--compare``, then one saturation
-   run of order submission and one of the trivial endpoint, back to back with the same
-   settings; HTML, JSON and CSV reports in the results folder;
+   reported apart, its orders checked with the rest); with ``--compare``, then saturation runs
+   of the bare FastAPI reference (`loadtests.bare_app`), the trivial endpoint, order submission
+   and the reference again, back to back with the same settings; HTML, JSON and CSV reports
+   in the results folder;
 5. the service stopped by its pid (SIGTERM, then SIGKILL after a grace period);
 6. the checks: thresholds (failure ratio, p95, p99), every acknowledged order stored exactly once,
    units and cash conserved, every book equal to its replay (`loadtests.load_checks`), and
@@ -213,15 +214,34 @@ def main(argv: list[str] | None = None) -> int:
             codes["realistic"] = run_locust(args, env, service, "realistic", REALISTIC,
                                             args.seconds)
         if args.compare and codes.get("realistic", 3) != 3:
-            codes["orders"] = run_locust(args, env, service, "orders", ["OrderFlood"],
-                                         args.compare_seconds)
-            codes["echo"] = run_locust(args, env, service, "echo", ["EchoFlood"],
-                                       args.compare_seconds)
+            codes.update(compare_runs(args, env, service))
         merge = merge_delay(service.url, workers=args.workers or 1)
     finally:
         with step(f"stop the service (pid {service.pid})"):
             service.stop()
     return report(args, env, data, before, manifest, codes, merge)
+
+
+def compare_runs(args: argparse.Namespace, env: dict[str, str],
+                 service: Service) -> dict[str, int]:
+    """The saturation runs, back to back with the same Locust settings, interleaved with the
+    bare FastAPI reference (`loadtests.bare_app`, one process on a port of its own) so that a
+    shared machine's load weighs on both alike: bare, /bench/echo, orders, bare again."""
+    bare = Service(env, port=free_port(), workers=1, log=args.results / "bare.log", bare=True)
+    codes: dict[str, int] = {}
+    with step(f"start the bare FastAPI reference on 127.0.0.1:{bare.port}"):
+        bare.start()
+    try:
+        codes["bare"] = run_locust(args, env, bare, "bare", ["BareFlood"], args.compare_seconds)
+        codes["echo"] = run_locust(args, env, service, "echo", ["EchoFlood"],
+                                   args.compare_seconds)
+        codes["orders"] = run_locust(args, env, service, "orders", ["OrderFlood"],
+                                     args.compare_seconds)
+        codes["bare-again"] = run_locust(args, env, bare, "bare-again", ["BareFlood"],
+                                         args.compare_seconds)
+    finally:
+        bare.stop()
+    return codes
 
 
 def merge_delay(url: str, *, workers: int) -> list[dict[str, Any]]:

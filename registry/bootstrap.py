@@ -154,7 +154,8 @@ class Services:
                 market_data.notify()  # live streams pick the batch up now, not at their timeout
                 return outcomes
 
-            self._gateway = OrderGateway(submit_batches, clock=now)
+            # a batch may hold a few bulk entries (up to 1,000 requests each), one save
+            self._gateway = OrderGateway(submit_batches, clock=now, max_batch=4000)
         return self._gateway
 
     @property

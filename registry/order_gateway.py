@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from domain.exchange.orders import Outcome, Request
@@ -49,19 +49,28 @@ class OrderGateway:
         self.max_batch = max_batch
         self.max_wait = max_wait
         self._cond = threading.Condition()
-        self._pending: list[_Ticket] = []
+        self._pending: list[list[_Ticket]] = []  # groups of tickets, in arrival order
         self._writing = False
         self.batches = 0  # saves written
 
     def submit(self, instrument: str, request: Request) -> Outcome:
         """Queue one request; return its outcome once the batch holding it is stored. If that
         batch's save fails, every caller in it gets the exception (nothing of it was stored)."""
-        ticket = _Ticket(instrument, request)
+        return self.submit_many(instrument, [request])[0]
+
+    def submit_many(self, instrument: str, requests: Sequence[Request]) -> list[Outcome]:
+        """Queue requests of one market as a group, in order; their outcomes, once the batch
+        holding them is stored. A group is never split between batches (a batch takes whole
+        groups, at least one, up to ``max_batch`` requests): it is stored in one save or,
+        when that save fails, not at all, and the exception is raised."""
+        group = [_Ticket(instrument, r) for r in requests]
+        if not group:
+            return []
         cond = self._cond
         with cond:
-            self._pending.append(ticket)
+            self._pending.append(group)
             cond.notify_all()  # a leader gathering a batch may now be full
-            while not ticket.finished:
+            while not group[0].finished:
                 if self._writing:
                     cond.wait()
                     continue
@@ -76,22 +85,33 @@ class OrderGateway:
                 finally:
                     self._writing = False
                     cond.notify_all()
-        if ticket.error is not None:
-            raise ticket.error
-        if ticket.outcome is None:  # unreachable: finished means one of the two is set
+        for ticket in group:
+            if ticket.error is not None:
+                raise ticket.error
+        outcomes = [t.outcome for t in group]
+        if any(o is None for o in outcomes):  # unreachable: finished means one of the two
             raise RuntimeError("order gateway lost an outcome")
-        return ticket.outcome
+        return outcomes  # type: ignore[return-value]  # none is None (checked above)
+
+    def _queued(self) -> int:
+        return sum(len(g) for g in self._pending)
 
     def _gather(self) -> list[_Ticket]:
-        """Called holding the lock: wait briefly for more requests, then take a batch."""
+        """Called holding the lock: wait briefly for more requests, then take a batch of
+        whole groups in arrival order."""
         deadline = time.monotonic() + self.max_wait
-        while len(self._pending) < self.max_batch:
+        while self._queued() < self.max_batch:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
             self._cond.wait(remaining)
-        batch, self._pending = self._pending[: self.max_batch], self._pending[self.max_batch:]
-        return batch
+        taken = 1
+        size = len(self._pending[0])
+        while taken < len(self._pending) and size + len(self._pending[taken]) <= self.max_batch:
+            size += len(self._pending[taken])
+            taken += 1
+        groups, self._pending = self._pending[:taken], self._pending[taken:]
+        return [t for g in groups for t in g]
 
     def _write(self, batch: list[_Ticket]) -> None:
         by_market: dict[str, list[_Ticket]] = {}

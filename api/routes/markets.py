@@ -12,9 +12,10 @@ the `MarketData` read model, refreshed from the event log on every request.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 
 from api.auth import CurrentUser
 from api.deps import (
@@ -29,7 +30,7 @@ from api.deps import (
     now,
     paginate,
 )
-from api.errors import ApiError
+from api.errors import TYPE_BASE, ApiError, status_of
 from api.ledger_refs import order_recorded, trade_at, with_ledger
 from api.reruns import is_rerun, stored_cancel, stored_order
 from api.routes import market_stream
@@ -37,6 +38,8 @@ from api.routes.proposals import proposed
 from api.schemas.markets import (
     Bar,
     Book,
+    BulkIn,
+    BulkOut,
     CreditCode,
     Fill,
     InstrumentPath,
@@ -55,7 +58,7 @@ from api.schemas.markets import (
 from api.schemas.proposals import ProposalPublic
 from api.state import AppState
 from api.tokens import Principal
-from domain.errors import AlreadyExists, NotFound
+from domain.errors import AlreadyExists, NotFound, RegistryError
 from domain.exchange.market import Market as MarketAggregate
 from domain.exchange.orders import Amend, Cancel, Outcome, raise_refusal
 from domain.exchange.orders import Order as OrderRequest
@@ -211,6 +214,66 @@ def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
         if stored is not None:
             return _recorded(state, 0, stored)
     return _recorded(state, before, _ack(instrument, account, raise_refusal(outcome)))
+
+
+@router.post("/{instrument}/bulk-orders", status_code=status.HTTP_201_CREATED,
+             response_model=BulkOut)
+def submit_bulk(instrument: InstrumentPath, body: BulkIn, user: CurrentUser,
+                state: StateDep, request: Request) -> JSONResponse:
+    """Up to 1,000 orders and cancels of ONE account (authorised as a single order: an
+    enterprise for itself, an administrator naming the account), matched in their order and
+    stored in one save of the exchange's group commit. Each item is answered at its place:
+    what it did, or ``refused`` with the problem its single request would have answered (the
+    others proceed). A malformed entry is refused whole (422) and stores nothing. With an
+    ``Idempotency-Key`` a retry answers the stored response."""
+    account = acting_for(user, body.account)
+    requests: list[OrderRequest | Cancel] = [
+        Cancel(item.order_id, account, user.actor) if item.action == "cancel" else
+        OrderRequest(item.order_id or uuid.uuid4().hex, account,
+                     "B" if item.side == "buy" else "S", "L" if item.kind == "limit" else "M",
+                     item.price if item.kind == "limit" and item.price else 0,
+                     item.quantity, user.actor, item.time_in_force.upper())
+        for item in body.items]
+    outcomes = state.gateway.submit_many(instrument, requests)
+    rerun = is_rerun(request)
+    items = [_bulk_item(state, instrument, account, i, r, o, rerun=rerun)
+             for i, (r, o) in enumerate(zip(requests, outcomes, strict=True))]
+    refused = sum(item["status"] == "refused" for item in items)
+    # built as plain values in the shape of BulkOut (a thousand items validated again as
+    # models would cost more than the matching); tests/api/test_bulk_orders.py checks the
+    # answer against the model
+    return JSONResponse({"instrument": instrument, "account": account,
+                         "accepted": len(items) - refused, "refused": refused,
+                         "items": items}, status_code=status.HTTP_201_CREATED)
+
+
+def _bulk_item(state: AppState, instrument: str, account: str, index: int,
+               request: OrderRequest | Cancel, outcome: Outcome, *,
+               rerun: bool) -> dict[str, Any]:
+    """One item of `BulkOut`: what it did, or ``refused`` with its problem."""
+    action = "cancel" if isinstance(request, Cancel) else "order"
+    exc = outcome.exception
+    if exc is not None and rerun:  # a retry of an entry in doubt: what the first run stored
+        stored = (stored_cancel(state, instrument, request.order_id, account)
+                  if isinstance(request, Cancel) else stored_order(state, instrument, request))
+        if stored is not None:
+            return {"index": index, "action": action, **stored.model_dump(
+                include={"order_id", "status", "fills", "filled", "resting"}),
+                "problem": None}
+    if exc is not None:
+        if not isinstance(exc, RegistryError):
+            raise exc  # not a refusal: the entry fails as a single request would
+        return {"index": index, "action": action, "order_id": request.order_id,
+                "status": "refused", "fills": [], "filled": 0, "resting": 0,
+                "problem": {"type": TYPE_BASE + exc.code, "title": type(exc).__name__,
+                            "status": status_of(exc), "detail": str(exc)}}
+    fills = [{"trade": f[0], "price": f[1], "quantity": f[2], "state": f[3]}
+             for f in outcome.fills]
+    return {"index": index, "action": action, "order_id": outcome.order_id,
+            "status": outcome.status, "fills": fills,
+            "filled": outcome.filled if outcome.status == "cancelled"
+            else sum(f[2] for f in outcome.fills), "resting": outcome.resting,
+            "problem": None}
 
 
 @router.delete("/{instrument}/orders/{order_id}")

@@ -175,6 +175,67 @@ class OrderAck(_Out):
     ledger: LedgerRef | None = None  # the batch leaf recording this request (market subject)
 
 
+MAX_BULK = 1000  # requests in one bulk entry: one save of the exchange's batch path
+
+
+class BulkOrder(OrderIn):
+    """An order of a bulk entry: the fields of a single order but the account, which the
+    entry names once."""
+
+    action: Literal["order"]
+    account: None = Field(None, description="not here: the entry names the account")
+
+
+class BulkCancel(_In):
+    action: Literal["cancel"]
+    order_id: Annotated[str, Field(pattern=ID_PATTERN)]
+
+
+class BulkIn(_In):
+    """Orders and cancels of ONE account on one market, matched in this order and stored in
+    one save. A malformed entry (any item not of this shape, more than ``MAX_BULK`` items) is
+    refused whole with 422 and nothing is stored; an item the exchange refuses (outside the
+    band, not enough cash or units, no such order to cancel) is answered with its problem and
+    the others proceed."""
+
+    account: CreditCode | None = Field(None, description="the enterprise; administrators "
+                                                         "must name it, enterprises may omit it")
+    items: list[Annotated[BulkOrder | BulkCancel, Field(discriminator="action")]] = Field(
+        min_length=1, max_length=MAX_BULK)
+
+
+class ItemProblem(_Out):
+    """Why an item was refused, as the single request's problem document would say."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+
+
+class BulkItem(_Out):
+    """One item's outcome, at its place in the entry: ``refused`` with its ``problem``, or
+    what the order or cancel did (as the single request's acknowledgement)."""
+
+    index: int
+    action: Literal["order", "cancel"]
+    order_id: str
+    status: Literal["accepted", "expired", "cancelled", "refused"]
+    fills: list[Fill] = []
+    filled: int = 0
+    resting: int = 0
+    problem: ItemProblem | None = None
+
+
+class BulkOut(_Out):
+    instrument: str
+    account: str
+    accepted: int = Field(description="items that went in (orders accepted or expired, "
+                                      "cancels done)")
+    refused: int
+    items: list[BulkItem]
+
+
 class Order(_Out):
     order_id: str
     instrument: str

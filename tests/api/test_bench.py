@@ -79,3 +79,22 @@ def test_bad_body_is_422_problem_json(client: TestClient, folder: Path,
                            headers=bearer(folder, "enterprise", code(1)))
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_the_areas_mounted_first_serve_their_path_segments_alone(folder: Path) -> None:
+    """Order entry and /bench are tried first (api.app): that may not change which route
+    answers a request, so no other area serves a path under their first segments."""
+    from api.routes import bench, markets
+
+    app = create_app({"REGISTRY_DATA_DIR": str(folder), "REGISTRY_BENCH_ENDPOINTS": "1"})
+
+    def first_segments(router: object) -> set[str]:
+        inner = getattr(router, "original_router", router)
+        return {getattr(r, "path", "").split("/")[1] for r in getattr(inner, "routes", [router])
+                if getattr(r, "path", "").startswith("/")}
+
+    first = {"markets", "bench"}
+    assert first_segments(markets.router) | first_segments(bench.router) == first
+    others = [r for r in app.router.routes
+              if getattr(r, "original_router", None) not in (markets.router, bench.router)]
+    assert others and all(not (first_segments(r) & first) for r in others)

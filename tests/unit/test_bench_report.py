@@ -206,7 +206,7 @@ def test_command_line_renders_the_folder_into_the_file(tmp_path: Path) -> None:
     section = first.decode()[:first.decode().index(bench_report.END)]
     _, figure, _, verdict = goal_rows(section)["auditor's replay of an export (3)"]
     assert verdict == "met" and "**130,000** events/s" in figure and "95,000" in figure
-    assert "(1 of 7 found, dated 2026-12-01T19:14+00:00 to" in " ".join(section.split())
+    assert "(1 of 8 found, dated 2026-12-01T19:14+00:00 to" in " ".join(section.split())
     bench_report.main(["--results", str(results), "--out", str(out)])
     assert out.read_bytes() == first
 
@@ -221,3 +221,22 @@ def test_each_run_names_the_code_it_measured(tmp_path: Path) -> None:
     assert bench_report.run_info("loadtests.bench_ledger", [])["code"] == version
     results = write(tmp_path, {"ledger": {**ledger(903_469), "code": "abc1234"}})
     assert "| ledger | 2026-12-01T19:14+00:00 | abc1234 | 2 |" in rendered(results)
+
+
+def test_the_bare_comparison_and_the_bulk_run_have_rows_of_their_own() -> None:
+    summary = {"workers": 1, "users": 50, "compare": {
+        "seconds": 20, "orders": {"rps": 600.0}, "echo": {"rps": 900.0}, "ratio": 0.67,
+        "bare_rps": 1000.0, "bare_runs": [{"rps": 1100.0}, {"rps": 900.0}],
+        "echo_vs_bare": 0.9, "orders_vs_bare": 0.6}}
+    echo, orders = bench_report.http_bare_rows(summary, "http-sqlite", "SQLite")
+    assert echo.verdict == "met" and "**90%**" in echo.figure and "1,100 and 900" in echo.figure
+    assert orders.verdict == "met" and "**60%**" in orders.figure
+    summary["compare"]["orders_vs_bare"] = 0.59
+    assert bench_report.http_bare_rows(summary, "http-sqlite", "SQLite")[1].verdict != "met"
+    bulk = {"orders_per_s": 19_000.0, "acked": 200_000, "seconds": 10.5, "clients": 4,
+            "items": 1000, "request_p99_ms": 300.0, "ratio": 0.8,
+            "in_process_orders_per_s": 23_750.0, "failures": 0, "checks_failed": []}
+    row = bench_report.bulk_row(bulk)
+    assert row.verdict != "met" and "**19,000** orders/s" in row.figure
+    assert bench_report.bulk_row({**bulk, "orders_per_s": 21_000.0}).verdict == "met"
+    assert bench_report.bulk_row(None).verdict == bench_report.NOT_RUN

@@ -1,0 +1,181 @@
+"""Bulk order entry over HTTP: orders/s stored through ``POST /markets/{instrument}/bulk-orders``,
+beside the in-process exchange (`loadtests.bench_exchange`) in the same run.
+
+1. a fresh data folder with the load world (`loadtests.load_world`: 20 enterprises, three
+   markets, units and cash enough that no order is refused for want of them) and tokens;
+2. ``registry serve`` on a free loopback port (SQLite, one process; `loadtests.load_service`);
+3. ``--clients`` threads, each one enterprise with its own ``httpx`` connection, send bulk
+   entries of ``--items`` limit orders (a few ticks either side of the reference price, so
+   books cross and trades settle) back to back until ``--orders`` orders are sent: a bounded
+   client, at most ``--clients`` requests in flight;
+4. the service stopped; the load run's store checks (`loadtests.load_checks`): every
+   acknowledged order stored exactly once, units and cash conserved, books equal replays;
+5. `loadtests.bench_exchange` in process (the same store kind) right after, for the ratio.
+
+Figures: orders stored per second (acknowledged accepted or expired items over the wall time
+of the HTTP phase), requests' p50/p99, and HTTP as a share of in-process.
+
+Run: ``.venv/bin/python -m loadtests.bench_bulk [--clients 4] [--items 1000] [--orders 200000]
+[--json PATH]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from loadtests import bench_report
+from loadtests.load_checks import check_store
+from loadtests.load_service import Service, free_port, step
+from loadtests.load_world import issue_tokens, seed
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--clients", type=int, default=4)
+    p.add_argument("--items", type=int, default=1000, help="orders per bulk request")
+    p.add_argument("--orders", type=int, default=200_000, help="orders sent in all")
+    p.add_argument("--traders", type=int, default=20)
+    p.add_argument("--exchange-orders", type=int, default=200_000,
+                   help="orders of the in-process run beside it")
+    p.add_argument("--json", type=Path, default=None, metavar="PATH")
+    return p.parse_args(argv)
+
+
+def bodies(rng: random.Random, spec: dict[str, Any], tag: str, count: int,
+           items: int) -> list[dict[str, Any]]:
+    out = []
+    for b in range(count):
+        orders = []
+        for i in range(items):
+            side = rng.choice(("buy", "sell"))
+            ticks = rng.randint(-8, 8) + (-3 if side == "buy" else 3)
+            orders.append({"action": "order", "order_id": f"{tag}-{b}-{i}", "side": side,
+                           "price": spec["reference_price"] + ticks * spec["tick"],
+                           "quantity": rng.randint(1, 20) * 1000})
+        out.append({"items": orders})
+    return out
+
+
+def client(url: str, token: str, instrument: str, work: list[dict[str, Any]],
+           out: dict[str, Any]) -> None:
+    import httpx
+
+    latencies, acked, refused, failures = [], [], 0, 0
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"},
+                      timeout=60) as http:
+        for body in work:
+            t = time.perf_counter()
+            r = http.post(f"/markets/{instrument}/bulk-orders", json=body)
+            latencies.append(time.perf_counter() - t)
+            if r.status_code != 201:
+                failures += 1
+                continue
+            for item in r.json()["items"]:
+                if item["status"] == "refused":
+                    refused += 1
+                else:
+                    acked.append(item["order_id"])
+    out.update(latencies=latencies, acked=acked, refused=refused, failures=failures)
+
+
+def report(args: argparse.Namespace, run: dict[str, Any], results: list[dict[str, Any]],
+           elapsed: float, in_process: float, store: Any) -> dict[str, Any]:
+    """Print the figures and the checks; the figures for the result file."""
+    acked = sum(len(r["acked"]) for r in results)
+    failures = sum(r["failures"] for r in results)
+    refused = sum(r["refused"] for r in results)
+    latencies = sorted(x for r in results for x in r["latencies"])
+    rate = acked / elapsed
+    p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)]
+    print(f"command: {run['command']}")
+    print(f"date: {run['date']}  load average at start: {run.get('load_average')}")
+    print(f"bulk over HTTP: {acked:,} orders stored in {elapsed:.2f} s = {rate:,.0f} orders/s "
+          f"({args.clients} clients, {args.items} orders a request, {len(latencies)} requests, "
+          f"{failures} failed, {refused} items refused); request p50 {p50 * 1e3:.0f} ms, "
+          f"p99 {p99 * 1e3:.0f} ms")
+    for text in store.passed:
+        print(f"  ok   {text}")
+    for text in store.failed:
+        print(f"  FAIL {text}")
+    print(f"in process (loadtests.bench_exchange, same run): {in_process:,.0f} orders/s; "
+          f"HTTP bulk = {rate / in_process:.0%} of it")
+    return {
+            "clients": args.clients, "items": args.items, "acked": acked,
+            "refused": refused, "failures": failures, "seconds": elapsed,
+            "orders_per_s": rate, "request_p50_ms": p50 * 1e3, "request_p99_ms": p99 * 1e3,
+            "checks_passed": len(store.passed), "checks_failed": store.failed,
+            "in_process_orders_per_s": in_process,
+            "ratio": rate / in_process}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    run = bench_report.run_info("loadtests.bench_bulk", sys.argv[1:] if argv is None else argv)
+    folder = Path(tempfile.mkdtemp(prefix="bench-bulk-"))
+    env = {"REGISTRY_DATA_DIR": str(folder / "data"),
+           "REGISTRY_MAX_BODY_BYTES": str(4 * 1024 * 1024)}
+    with step(f"seed {args.traders} enterprises on 3 markets, issue tokens"):
+        manifest = seed(env, args.traders)
+        issue_tokens(folder / "data", manifest, env=env)
+    tokens = json.loads((folder / "data" / "tokens.json").read_text())
+    rng = random.Random(20250602)
+    per_client = max(1, args.orders // args.items // args.clients)
+    plans = []
+    for c in range(args.clients):
+        spec = tokens["markets"][c % len(tokens["markets"])]
+        entry = tokens["enterprise"][c % len(tokens["enterprise"])]
+        plans.append((entry["token"], spec["instrument"],
+                      bodies(rng, spec, f"c{c}", per_client, args.items)))
+    service = Service(env, port=free_port(), workers=1, log=folder / "service.log")
+    with step(f"start the service on {service.url}"):
+        service.start()
+    results: list[dict[str, Any]] = [{} for _ in plans]
+    try:
+        threads = [threading.Thread(target=client, args=(service.url, token, instrument,
+                                                         work, results[i]))
+                   for i, (token, instrument, work) in enumerate(plans)]
+        sent = per_client * args.items * args.clients
+        with step(f"{args.clients} clients send {sent:,} orders in bulk entries of "
+                  f"{args.items}"):
+            t0 = time.perf_counter()
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            elapsed = time.perf_counter() - t0
+    finally:
+        service.stop()
+    acked = sum(len(r["acked"]) for r in results)
+    failures = sum(r["failures"] for r in results)
+    acks = folder / "acks.txt"
+    acks.write_text("".join(f"order {instrument} {order_id}\n"
+                            for (_, instrument, _), r in zip(plans, results, strict=True)
+                            for order_id in r["acked"]))
+    with step("check the store: acknowledged orders each stored once, conservation, books"):
+        store = check_store(env, manifest, [acks])
+    with step("the in-process exchange beside it (loadtests.bench_exchange)"):
+        out = folder / "exchange.json"
+        subprocess.run([sys.executable, "-m", "loadtests.bench_exchange", "--orders",
+                        str(args.exchange_orders), "--json", str(out)], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL)
+        in_process = json.loads(out.read_text())["orders_per_s"]
+    figures = report(args, run, results, elapsed, in_process, store)
+    if args.json:
+        bench_report.write_result(args.json, run, figures)
+    ok = failures == 0 and not store.failed and acked > 0
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
