@@ -234,17 +234,36 @@ def submit_bulk(instrument: InstrumentPath, body: BulkIn, user: CurrentUser,
                      item.price if item.kind == "limit" and item.price else 0,
                      item.quantity, user.actor, item.time_in_force.upper())
         for item in body.items]
+    before = state.registry.position()
     outcomes = state.gateway.submit_many(instrument, requests)
     rerun = is_rerun(request)
     items = [_bulk_item(state, instrument, account, i, r, o, rerun=rerun)
              for i, (r, o) in enumerate(zip(requests, outcomes, strict=True))]
     refused = sum(item["status"] == "refused" for item in items)
+    batch = _bulk_recorded(state, 0 if rerun else before, instrument, items)
     # built as plain values in the shape of BulkOut (a thousand items validated again as
     # models would cost more than the matching); tests/api/test_bulk_orders.py checks the
     # answer against the model
     return JSONResponse({"instrument": instrument, "account": account,
                          "accepted": len(items) - refused, "refused": refused,
-                         "items": items}, status_code=status.HTTP_201_CREATED)
+                         "items": items, "ledger": batch}, status_code=status.HTTP_201_CREATED)
+
+
+def _bulk_recorded(state: AppState, before: int, instrument: str,
+                   items: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The batch leaf that recorded the entry (one save: one leaf), found by its first item
+    that went in, and in it each fill's trade with the trade's own receipt (set on the items,
+    as a single order's fills carry theirs)."""
+    first = next((item for item in items if item["status"] != "refused"), None)
+    if first is None:
+        return None
+    batch = order_recorded(state, before, instrument=instrument, order_id=first["order_id"])
+    if batch is None:
+        return None
+    for item in items:
+        for fill in item["fills"]:
+            fill["ledger"] = trade_at(state, batch, fill["trade"]).model_dump()
+    return batch.model_dump()
 
 
 def _bulk_item(state: AppState, instrument: str, account: str, index: int,

@@ -234,6 +234,7 @@ class BulkOut(_Out):
                                       "cancels done)")
     refused: int
     items: list[BulkItem]
+    ledger: LedgerRef | None = None  # the batch leaf that recorded the entry (its receipt)
 
 
 class Order(_Out):

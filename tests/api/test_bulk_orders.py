@@ -59,8 +59,16 @@ def test_each_item_answered_in_order_and_a_refused_item_leaves_the_others(ex: Ex
          "quantity": 2000}]}, headers=buyer)
     assert r.status_code == 201, r.text
     assert BulkOut.model_validate(r.json()).model_dump() == r.json()
-    assert r.json()["items"][0]["fills"] == [
+    fills = r.json()["items"][0]["fills"]
+    assert [{k: v for k, v in f.items() if k != "ledger"} for f in fills] == [
         {"trade": f"{COD}:1", "price": PRICE, "quantity": 2000, "state": "settled"}]
+    # the entry's batch leaf, and each fill's trade in it with the trade's own receipt
+    batch = r.json()["ledger"]
+    assert batch["event"] == "BatchMatched" and batch["subject"] == COD
+    assert fills[0]["ledger"]["subject"] == f"{COD}:1"
+    assert fills[0]["ledger"]["ledger_index"] == batch["ledger_index"]
+    receipt = ex.client.get(fills[0]["ledger"]["receipt"], headers=buyer)
+    assert receipt.status_code == 200, receipt.text
     assert ex.registry.cash_account(ex.world.paper).balance == 100_000_000 - PRICE * 2
 
 
