@@ -430,3 +430,48 @@ def test_a_settled_agreements_receipt_verifies(world: World) -> None:
     third = signed_in(world, world.third)
     assert third.get(f"/console/enterprise/agreements/{reference}/receipt.json"
                      ).status_code == 404
+
+
+def test_switching_the_second_representative_off_is_itself_a_request(world: World) -> None:
+    seller, second = signed_in(world, SELLER), signed_in(world, SELLER, "representative")
+    page = seller.get("/console/enterprise/requests?lang=en").text
+    assert "Required: an agreement out of the account" in page
+    r = seller.post("/console/enterprise/second-representative", follow_redirects=False,
+                    data={"csrf_token": csrf_of(seller, "/console/enterprise/requests"),
+                          "required": "off"})
+    assert r.status_code == 303, r.text[:500]
+    (withdrawn,) = pending_requests(world, SELLER)
+    assert withdrawn["action"] == "set_second_representative"
+    assert "No longer require a second representative" in seller.get(
+        "/console/enterprise/requests?lang=en").text
+    # the other representative may not withdraw it; the requester does
+    token = csrf_of(second, "/console/enterprise/requests")
+    r = second.post(f"/console/enterprise/requests/{withdrawn['id']}/withdraw",
+                    data={"csrf_token": token})
+    assert r.status_code == 403, r.text[:300]
+    r = seller.post(f"/console/enterprise/requests/{withdrawn['id']}/withdraw",
+                    data={"csrf_token": csrf_of(seller, "/console/enterprise/requests")},
+                    follow_redirects=False)
+    assert r.status_code == 303 and pending_requests(world, SELLER) == []
+    # asked again, the other representative rejects it: the requirement stays
+    seller.post("/console/enterprise/second-representative", follow_redirects=False,
+                data={"csrf_token": csrf_of(seller, "/console/enterprise/requests"),
+                      "required": "off"})
+    (rejected,) = pending_requests(world, SELLER)
+    r = second.post(f"/console/enterprise/requests/{rejected['id']}/reject",
+                    follow_redirects=False,
+                    data={"csrf_token": csrf_of(second, "/console/enterprise/requests"),
+                          "reason": "we keep four eyes"})
+    assert r.status_code == 303, r.text[:500]
+    assert pending_requests(world, SELLER) == []
+    assert world.api("GET", f"/enterprises/{SELLER}/second-representative",
+                     "seller")["required"] is True
+    page = seller.get("/console/enterprise/requests?lang=en").text
+    assert "Requests decided" in page and "rejected" in page
+
+
+def test_signed_in_pages_do_not_say_they_need_no_login(world: World) -> None:
+    public = world.client().get("/console/?lang=en").text
+    assert "Open to the public without a login." in public
+    seller = signed_in(world, SELLER)
+    assert "Open to the public without a login." not in seller.get("/console/?lang=en").text
