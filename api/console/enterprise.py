@@ -2,15 +2,15 @@
 
 - ``/console/enterprise``: the dashboard (holdings per instrument with their serial blocks and
   states, cash, and what awaits the enterprise: open orders, pending trades, agreements
-  offered to it, applications under review);
+  offered to it, requests awaiting a second representative, applications under review);
 - ``/console/enterprise/markets/{instrument}``: live depth and trades (server-sent events of
   the API's own feed, ``api.routes.market_stream``), a price chart, order entry showing the
   day's band and the lot, the enterprise's orders there with amend and cancel;
 - ``/console/enterprise/orders``: its orders and trades across markets, with receipts;
 - agreements (accept, decline), the requests awaiting a second representative of the
-  enterprise (confirm, reject, withdraw) and the setting that requires one, auctions (sealed bids), expansion applications, retrofits and
-  their stage, the annual report (a printable page and CSV), receipts with the command that
-  verifies them offline.
+  enterprise (confirm, reject, withdraw) and the setting that requires one, auctions (sealed
+  bids), expansion applications, retrofits and their stage, the annual report (a printable
+  page and CSV), receipts with the command that verifies them offline.
 
 Every read and every act goes through the API's own route functions (``api.routes.*``) with the
 session's principal, so an enterprise sees and acts on its own account only, exactly as with a
@@ -104,9 +104,9 @@ def _dashboard(state: AppState, session: Session) -> dict[str, Any]:
                if x.state == "submitted"]
     requests = representatives.list_requests(owned_enterprise(code, user), registry, ALL,
                                              "pending").items
-    return {"requests": requests, "enterprise": registry.enterprise(code), "rows": rows, "blocks": blocks,
-            "cash": cash.get_account(code, registry), "open_orders": open_orders,
-            "pending": pending, "offered": offered, "reviews": reviews,
+    return {"enterprise": registry.enterprise(code), "rows": rows, "blocks": blocks,
+            "requests": requests, "cash": cash.get_account(code, registry),
+            "open_orders": open_orders, "pending": pending, "offered": offered, "reviews": reviews,
             "open_markets": open_markets}
 
 
