@@ -2,14 +2,15 @@
 
 - ``/console/enterprise``: the dashboard (holdings per instrument with their serial blocks and
   states, cash, and what awaits the enterprise: open orders, pending trades, agreements
-  offered to it, applications under review);
+  offered to it, requests awaiting a second representative, applications under review);
 - ``/console/enterprise/markets/{instrument}``: live depth and trades (server-sent events of
   the API's own feed, ``api.routes.market_stream``), a price chart, order entry showing the
   day's band and the lot, the enterprise's orders there with amend and cancel;
 - ``/console/enterprise/orders``: its orders and trades across markets, with receipts;
-- agreements (accept, decline), auctions (sealed bids), expansion applications, retrofits and
-  their stage, the annual report (a printable page and CSV), receipts with the command that
-  verifies them offline.
+- agreements (accept, decline), the requests awaiting a second representative of the
+  enterprise (confirm, reject, withdraw) and the setting that requires one, auctions (sealed
+  bids), expansion applications, retrofits and their stage, the annual report (a printable
+  page and CSV), receipts with the command that verifies them offline.
 
 Every read and every act goes through the API's own route functions (``api.routes.*``) with the
 session's principal, so an enterprise sees and acts on its own account only, exactly as with a
@@ -39,7 +40,7 @@ from api.console.render import page
 from api.console.roles import Memo, Refusal, attempt, posted, signed_in
 from api.console.sessions import Session
 from api.console.terms import N_
-from api.deps import PageParams, StateDep
+from api.deps import PageParams, StateDep, owned_enterprise
 from api.routes import (
     agreements,
     auctions,
@@ -49,6 +50,7 @@ from api.routes import (
     market_stream,
     markets,
     reports,
+    representatives,
     retrofits,
     trades,
 )
@@ -101,9 +103,11 @@ def _dashboard(state: AppState, session: Session) -> dict[str, Any]:
                if a.buyer == code]
     reviews = [x for x in expansions.list_expansions(user, registry, ALL).items
                if x.state == "submitted"]
+    requests = representatives.list_requests(owned_enterprise(code, user), registry, ALL,
+                                             "pending").items
     return {"enterprise": registry.enterprise(code), "rows": rows, "blocks": blocks,
-            "cash": cash.get_account(code, registry), "open_orders": open_orders,
-            "pending": pending, "offered": offered, "reviews": reviews,
+            "requests": requests, "cash": cash.get_account(code, registry),
+            "open_orders": open_orders, "pending": pending, "offered": offered, "reviews": reviews,
             "open_markets": open_markets}
 
 
@@ -292,17 +296,29 @@ def receipts(request: Request, state: StateDep,
 
 
 def _agreements_page(request: Request, state: AppState, session: Session,
-                     refusal: Refusal | None = None) -> Response:
+                     refusal: Refusal | None = None,
+                     requested: representatives.RequestPublic | None = None) -> Response:
     user = session.principal
     found = agreements.list_agreements(user, state.registry, state, ALL).items
     return page(request, "enterprise/agreements.html", title=N_("Negotiated agreements"),
                 status=refusal.status if refusal else 200, agreements=found,
-                code=user.subject, refusal=refusal)
+                code=user.subject, refusal=refusal, requested=requested)
 
 
 @router.get("/agreements", response_class=HTMLResponse)
-def agreement_list(request: Request, state: StateDep) -> Response:
-    return _agreements_page(request, state, _me(request))
+def agreement_list(request: Request, state: StateDep,
+                   requested: Annotated[str | None, Query(pattern=r"^R-[0-9a-f]{16}$")] = None
+                   ) -> Response:
+    """The enterprise's agreements; ``requested``: the request an offer just made (one of
+    the enterprise's own: another's is not shown)."""
+    session = _me(request)
+    just = None
+    if requested is not None:
+        done = attempt(session, lambda: representatives.show_request(
+            owned_enterprise(session.principal.subject, session.principal), requested,
+            state.registry))
+        just = None if isinstance(done, Refusal) else done
+    return _agreements_page(request, state, session, requested=just)
 
 
 @router.post("/agreements", response_class=HTMLResponse)
@@ -314,11 +330,14 @@ async def offer_agreement(request: Request, state: StateDep) -> Response:
             "instrument": fields.get("instrument", "").strip(),
             "buyer": fields.get("buyer", "").strip(), "price": _price(fields),
             "quantity": _quantity(fields)})
-        return agreements.offer(body, session.principal, state.registry, state)
+        return agreements.offer(body, session.principal, state.registry, state, Response())
 
     done = await run_in_threadpool(attempt, session, act)
     if isinstance(done, Refusal):
         return await run_in_threadpool(_agreements_page, request, state, session, done)
+    if isinstance(done, representatives.RequestPublic):  # awaits a second representative
+        return RedirectResponse(f"/console/enterprise/agreements?requested={done.id}",
+                                status_code=303)
     return RedirectResponse("/console/enterprise/agreements", status_code=303)
 
 
@@ -341,6 +360,81 @@ async def answer_agreement(request: Request, state: StateDep, reference: Referen
     if isinstance(done, Refusal):
         return await run_in_threadpool(_agreements_page, request, state, session, done)
     return RedirectResponse("/console/enterprise/agreements", status_code=303)
+
+
+# -- requests awaiting a second representative ------------------------------------------------
+
+
+def _requests_page(request: Request, state: AppState, session: Session,
+                   refusal: Refusal | None = None) -> Response:
+    user, registry = session.principal, state.registry
+    code = owned_enterprise(user.subject, user)
+    found = representatives.list_requests(code, registry, ALL).items
+    people = {r.proposed_by for r in found} | {r.decided_by for r in found if r.decided_by}
+    return page(request, "enterprise/requests.html", title=N_("Awaiting a second representative"),
+                status=refusal.status if refusal else 200, refusal=refusal,
+                requests=[r for r in found if r.state == "pending"],
+                decided=[r for r in found if r.state != "pending"][:20],
+                setting=representatives.setting(code, registry), me=user.actor,
+                logins={who: _login(registry, who) for who in people})
+
+
+def _login(registry: Any, actor: str) -> str:
+    """The login of the user ``actor`` names, or the actor itself (a ``system:`` job)."""
+    try:
+        return str(registry.user(actor).login)
+    except NotFound:
+        return actor
+
+
+@router.get("/requests", response_class=HTMLResponse)
+def request_list(request: Request, state: StateDep) -> Response:
+    """What waits for a second representative of the enterprise, and whether it needs one
+    (``GET /enterprises/{code}/requests?state=pending``, ``…/second-representative``)."""
+    return _requests_page(request, state, _me(request))
+
+
+@router.post("/requests/{request_id}/{how}", response_class=HTMLResponse)
+async def answer_request(request: Request, state: StateDep,
+                         request_id: representatives.RequestId,
+                         how: Annotated[str, Path(pattern="^(confirm|reject|withdraw)$")]
+                         ) -> Response:
+    """Confirm or reject (another representative) or withdraw (the requester) a request,
+    through ``POST /enterprises/{code}/requests/{id}/{how}``: its refusals are the API's."""
+    session, fields = await posted(request, ROLE)
+    user, registry = session.principal, state.registry
+
+    def act() -> Any:
+        code = owned_enterprise(user.subject, user)
+        if how == "confirm":
+            return representatives.confirm(code, request_id, user, registry, request)
+        if how == "reject":
+            decision = representatives.Decision(reason=fields.get("reason", ""))
+            return representatives.reject(code, request_id, decision, user, registry)
+        return representatives.withdraw(code, request_id, user, registry)
+
+    done = await run_in_threadpool(attempt, session, act)
+    if isinstance(done, Refusal):
+        return await run_in_threadpool(_requests_page, request, state, session, done)
+    return RedirectResponse("/console/enterprise/requests", status_code=303)
+
+
+@router.post("/second-representative", response_class=HTMLResponse)
+async def change_setting(request: Request, state: StateDep) -> Response:
+    """Require a second representative (at once) or no longer (itself a request), through
+    ``PUT /enterprises/{code}/second-representative``."""
+    session, fields = await posted(request, ROLE)
+    user = session.principal
+
+    def act() -> Any:
+        body = representatives.SettingChange(required=fields.get("required") == "on")
+        return representatives.change_setting(owned_enterprise(user.subject, user), body,
+                                              user, state.registry, Response())
+
+    done = await run_in_threadpool(attempt, session, act)
+    if isinstance(done, Refusal):
+        return await run_in_threadpool(_requests_page, request, state, session, done)
+    return RedirectResponse("/console/enterprise/requests", status_code=303)
 
 
 def _auctions_page(request: Request, state: AppState, session: Session,

@@ -65,6 +65,9 @@ AGREEMENT_STATES = {"offered": N_("offered"), "accepted": N_("accepted"),
                     "withdrawn": N_("withdrawn")}
 EXPANSION_STATES = {"submitted": N_("under review"), "approved": N_("approved"),
                     "rejected": N_("rejected")}
+REQUEST_STATES = {"pending": N_("awaiting a second representative"),
+                  "approved": N_("confirmed"), "rejected": N_("rejected"),
+                  "withdrawn": N_("withdrawn"), "expired": N_("expired")}
 AUCTION_STATES = {"open": N_("open for bids"), "cleared": N_("cleared"), "voided": N_("voided")}
 ENGAGEMENT_ROLES = {"audit": N_("audits"), "verification": N_("verification")}
 

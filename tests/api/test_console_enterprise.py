@@ -35,7 +35,7 @@ ENTERPRISE_PAGES = ("/console/enterprise", f"/console/enterprise/markets/{ENERGY
                     "/console/enterprise/orders", "/console/enterprise/agreements",
                     "/console/enterprise/auctions", "/console/enterprise/expansions",
                     "/console/enterprise/retrofits", "/console/enterprise/report/2025",
-                    "/console/enterprise/receipts")
+                    "/console/enterprise/receipts", "/console/enterprise/requests")
 RETROFIT = "GDCP-2025-901"  # registered by the fixture, its audit engaged to AUDITOR
 
 
@@ -82,6 +82,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     third = next(c for c in sorted(registry.catalogue().entries["enterprises"])
                  if c not in (SELLER, BUYER))
     for role, code in (("enterprise", SELLER), ("enterprise", BUYER), ("enterprise", third),
+                       ("representative", SELLER), ("representative", third),
                        ("agency", auditor), ("agency", other)):
         user = user_for(registry, role, code)
         registry.set_password(user_id=user.user_id, password=PASSWORD, by=one, at=at)
@@ -111,7 +112,7 @@ def signed_in(world: World, code: str, role: str = "enterprise") -> TestClient:
     client = world.client()
     form = client.get("/console/login?lang=en")
     token = CSRF.search(form.text).group(1)  # type: ignore[union-attr]
-    login = ("trader." if role == "enterprise" else "staff.") + code.lower()
+    login = {"enterprise": "trader.", "representative": "rep."}.get(role, "staff.") + code.lower()
     r = client.post("/console/login", data={"login": login, "password": PASSWORD, "totp": "",
                                             "csrf_token": token}, follow_redirects=False)
     assert r.status_code == 303, r.text
@@ -333,12 +334,51 @@ def test_the_dashboard_follows_every_write(world: World) -> None:
     assert open_orders() == before
 
 
+def pending_requests(world: World, code: str) -> list[dict[str, Any]]:
+    items = world.api("GET", f"/enterprises/{code}/requests?state=pending", "seller")["items"]
+    return list(items)
+
+
 def test_an_agreement_offered_and_accepted_through_the_console(world: World) -> None:
     seller, buyer, third = (signed_in(world, c) for c in (SELLER, BUYER, world.third))
+    second = signed_in(world, SELLER, "representative")
     r = seller.post("/console/enterprise/agreements", follow_redirects=False, data={
         "csrf_token": csrf_of(seller, "/console/enterprise/agreements"),
         "instrument": ENERGY, "buyer": BUYER, "price": "2,900.50", "quantity": "5"})
     assert r.status_code == 303, r.text[:300]
+    request_id = r.headers["location"].rsplit("requested=", 1)[1]
+    assert [p["id"] for p in pending_requests(world, SELLER)] == [request_id]
+    page = seller.get(r.headers["location"] + "&lang=en").text
+    assert f"Your offer awaits a second representative of your enterprise: request {request_id}" \
+        in page
+    assert not [a for a in world.api("GET", "/agreements?state=offered", "buyer")["items"]
+                if a["seller"] == SELLER]  # nothing is offered on one representative's word
+    # the requester sees no confirm button on its own request, and is refused anyway
+    own = seller.get("/console/enterprise/requests?lang=en").text
+    assert request_id in own and "Your own request" in own
+    assert f'/requests/{request_id}/confirm"' not in own
+    assert "Requests awaiting a second representative: 1" in seller.get(
+        "/console/enterprise?lang=en").text
+    r = seller.post(f"/console/enterprise/requests/{request_id}/confirm?lang=en",
+                    data={"csrf_token": csrf_of(seller, "/console/enterprise/requests")})
+    assert r.status_code == 403 and "The registry did not do this:" in r.text
+    # another enterprise's representative: not its request, as unknown
+    other = signed_in(world, world.third, "representative")
+    r = other.post(f"/console/enterprise/requests/{request_id}/confirm",
+                   data={"csrf_token": csrf_of(other, "/console/enterprise/requests")})
+    assert r.status_code == 404 and request_id not in other.get(
+        "/console/enterprise/requests").text
+    # without the session's CSRF token nothing is done
+    r = second.post(f"/console/enterprise/requests/{request_id}/confirm",
+                    data={"csrf_token": "forged"}, follow_redirects=False)
+    assert r.status_code == 403
+    assert [p["id"] for p in pending_requests(world, SELLER)] == [request_id]
+    page = second.get("/console/enterprise/requests?lang=en").text
+    assert f'/requests/{request_id}/confirm"' in page
+    r = second.post(f"/console/enterprise/requests/{request_id}/confirm", follow_redirects=False,
+                    data={"csrf_token": csrf_of(second, "/console/enterprise/requests")})
+    assert r.status_code == 303, r.text[:500]
+    assert pending_requests(world, SELLER) == []
     offered = [a for a in world.api("GET", "/agreements?state=offered", "buyer")["items"]
                if a["seller"] == SELLER and a["quantity"] == 5_000]
     assert offered and offered[0]["price"] == 290_050
@@ -390,3 +430,48 @@ def test_a_settled_agreements_receipt_verifies(world: World) -> None:
     third = signed_in(world, world.third)
     assert third.get(f"/console/enterprise/agreements/{reference}/receipt.json"
                      ).status_code == 404
+
+
+def test_switching_the_second_representative_off_is_itself_a_request(world: World) -> None:
+    seller, second = signed_in(world, SELLER), signed_in(world, SELLER, "representative")
+    page = seller.get("/console/enterprise/requests?lang=en").text
+    assert "Required: an agreement out of the account" in page
+    r = seller.post("/console/enterprise/second-representative", follow_redirects=False,
+                    data={"csrf_token": csrf_of(seller, "/console/enterprise/requests"),
+                          "required": "off"})
+    assert r.status_code == 303, r.text[:500]
+    (withdrawn,) = pending_requests(world, SELLER)
+    assert withdrawn["action"] == "set_second_representative"
+    assert "No longer require a second representative" in seller.get(
+        "/console/enterprise/requests?lang=en").text
+    # the other representative may not withdraw it; the requester does
+    token = csrf_of(second, "/console/enterprise/requests")
+    r = second.post(f"/console/enterprise/requests/{withdrawn['id']}/withdraw",
+                    data={"csrf_token": token})
+    assert r.status_code == 403, r.text[:300]
+    r = seller.post(f"/console/enterprise/requests/{withdrawn['id']}/withdraw",
+                    data={"csrf_token": csrf_of(seller, "/console/enterprise/requests")},
+                    follow_redirects=False)
+    assert r.status_code == 303 and pending_requests(world, SELLER) == []
+    # asked again, the other representative rejects it: the requirement stays
+    seller.post("/console/enterprise/second-representative", follow_redirects=False,
+                data={"csrf_token": csrf_of(seller, "/console/enterprise/requests"),
+                      "required": "off"})
+    (rejected,) = pending_requests(world, SELLER)
+    r = second.post(f"/console/enterprise/requests/{rejected['id']}/reject",
+                    follow_redirects=False,
+                    data={"csrf_token": csrf_of(second, "/console/enterprise/requests"),
+                          "reason": "we keep four eyes"})
+    assert r.status_code == 303, r.text[:500]
+    assert pending_requests(world, SELLER) == []
+    assert world.api("GET", f"/enterprises/{SELLER}/second-representative",
+                     "seller")["required"] is True
+    page = seller.get("/console/enterprise/requests?lang=en").text
+    assert "Requests decided" in page and "rejected" in page
+
+
+def test_signed_in_pages_do_not_say_they_need_no_login(world: World) -> None:
+    public = world.client().get("/console/?lang=en").text
+    assert "Open to the public without a login." in public
+    seller = signed_in(world, SELLER)
+    assert "Open to the public without a login." not in seller.get("/console/?lang=en").text

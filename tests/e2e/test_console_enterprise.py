@@ -8,6 +8,9 @@ Playwright against a live ``registry serve`` of the demo world (see
   verifies it with ``registry receipt verify``;
 - an agency's staff signs in, finds the retrofit awaiting its baseline audit, chooses the
   report file, the page computes its SHA-256 in the browser and files only the digest;
+- the second representative with TWO browser contexts, the seller's trader and its second
+  representative signed in at once: the trader offers, the other confirms, the buyer sees
+  the offer;
 - axe-core on every new page in both languages (no serious or critical violation), and
   screenshots in ``tests/artifacts/console/``.
 """
@@ -56,6 +59,7 @@ PAGES = {
     "enterprise-retrofits": "/console/enterprise/retrofits",
     "enterprise-report": "/console/enterprise/report/2025",
     "enterprise-receipts": "/console/enterprise/receipts",
+    "enterprise-requests": "/console/enterprise/requests",
 }
 AGENCY_PAGES = {"agency-home": "/console/agency",
                 "agency-filing": f"/console/agency/retrofits/{RETROFIT}"}
@@ -90,7 +94,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     one, _ = founders(registry, at)
     agency = next(c for c in sorted(registry.catalogue().entries["agencies"])
                   if may_audit(registry, c))
-    for role, code in (("enterprise", SELLER), ("enterprise", BUYER), ("agency", agency)):
+    for role, code in (("enterprise", SELLER), ("enterprise", BUYER), ("representative", SELLER),
+                       ("agency", agency)):
         user = user_for(registry, role, code)
         registry.set_password(user_id=user.user_id, password=PASSWORD, by=one, at=at)
     tokens = {"admin": issue_in(registry, "administrator", ADMIN)[1],
@@ -126,18 +131,34 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 
 
 @pytest.fixture(scope="module")
-def context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def playwright() -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
-    profile = tmp_path_factory.mktemp("chromium-profile-roles")
     with sync_playwright() as p:
-        ctx = p.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), headless=True, args=FLAGS,
-            locale="en-US", viewport={"width": 1280, "height": 900}, accept_downloads=True)
-        try:
-            yield ctx
-        finally:
-            ctx.close()
+        yield p
+
+
+@pytest.fixture(scope="module")
+def context(playwright: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    profile = tmp_path_factory.mktemp("chromium-profile-roles")
+    ctx = playwright.chromium.launch_persistent_context(
+        str(profile), executable_path=str(CHROMIUM), headless=True, args=FLAGS,
+        locale="en-US", viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    try:
+        yield ctx
+    finally:
+        ctx.close()
+
+
+@pytest.fixture(scope="module")
+def chromium(playwright: Any) -> Iterator[Any]:
+    """A browser for contexts of their own (their own cookies): two people at once."""
+    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                         args=FLAGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 @pytest.fixture
@@ -333,3 +354,61 @@ def test_an_agency_files_a_report_by_its_digest_computed_in_the_browser(
             page.goto(f"{svc.base}{path}?lang={language}")
             no_blocking_violation(page)
             shot(page, f"{name}-{language}")
+
+
+def test_a_second_representative_confirms_an_offer_in_another_browser(
+        world: World, chromium: Any, page: Any) -> None:
+    """Two representatives of the seller signed in at once, each in a browser context of its
+    own: A offers, A's own request has no confirm button, B confirms, the buyer sees it."""
+    import re
+
+    from playwright.sync_api import expect
+
+    svc = world.service
+    a_context, b_context = (chromium.new_context(locale="en-US",
+                                                 viewport={"width": 1280, "height": 900})
+                            for _ in range(2))
+    try:
+        a, b = a_context.new_page(), b_context.new_page()
+        sign_in(a, svc.base, f"trader.{SELLER.lower()}")
+        sign_in(b, svc.base, f"rep.{SELLER.lower()}")
+
+        a.goto(f"{svc.base}/console/enterprise/agreements")
+        a.get_by_label("Instrument").fill(ENERGY)
+        a.get_by_label("Buyer's unified social credit code").fill(BUYER)
+        a.get_by_label("Price (CNY per t, CNY per tce for energy)").fill("2,950")
+        a.get_by_label("Quantity (t, tce for energy)").fill("3")
+        a.get_by_role("button", name="Offer", exact=True).click()
+        status = a.get_by_role("status")
+        expect(status).to_contain_text("Your offer awaits a second representative")
+        found = re.search(r"R-[0-9a-f]{16}", status.inner_text())
+        assert found is not None
+        request_id = found.group(0)
+        reference = svc.call("GET", f"/enterprises/{SELLER}/requests/{request_id}", None,
+                             svc.tokens["seller"])["params"]["reference"]
+        offered = svc.call("GET", "/agreements?state=offered", None, svc.tokens["buyer"])
+        assert reference not in json.dumps(offered)  # not on one representative's word
+
+        a.get_by_role("link", name="Second representative", exact=True).click()
+        expect(a.locator("main")).to_contain_text(request_id)
+        expect(a.locator("main")).to_contain_text("Your own request")
+        expect(a.get_by_role("button", name=f"Confirm {request_id}")).to_have_count(0)
+
+        b.goto(f"{svc.base}/console/enterprise/requests")
+        row = b.get_by_role("row").filter(has_text=request_id)
+        expect(row).to_contain_text(f"trader.{SELLER.lower()}")
+        expect(row).to_contain_text("3.000 tce")
+        no_blocking_violation(b)
+        shot(b, "enterprise-requests-second-representative")
+        b.get_by_role("button", name=f"Confirm {request_id}").click()
+        expect(b.locator("main")).to_contain_text("Nothing awaits a second representative.")
+        assert svc.call("GET", f"/agreements/{reference}", None, svc.tokens["seller"]
+                        )["state"] == "offered"
+
+        sign_in(page, svc.base, f"trader.{BUYER.lower()}")
+        page.goto(f"{svc.base}/console/enterprise/agreements")
+        expect(page.get_by_role("button", name=f"Accept {reference}")).to_be_visible()
+        shot(page, "enterprise-agreement-offered-after-confirmation")
+    finally:
+        a_context.close()
+        b_context.close()
