@@ -28,8 +28,10 @@ from api.routes import (
     markets,
     proposals,
     reports,
+    representatives,
     retrofits,
     rights,
+    rules,
     sampling,
     tokens,
     trades,
@@ -49,7 +51,7 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
     guards = Guards(env)
     areas = [enterprises, agencies, retrofits, holdings, expansions, credit, reports, markets,
              trades, agreements, auctions, cash, tokens, users, proposals, ledger, audit,
-             sampling, rights, compliance]
+             sampling, rights, compliance, representatives, rules]
     if benchmark_endpoints(env):
         areas.append(bench)
 

@@ -135,7 +135,9 @@ def demo_subjects(registry: Registry) -> dict[str, tuple[str, str]]:
     firm, agency = FIRMS[0].name, AGENCIES[0][1]
     if firm not in firms or agency not in agencies:
         raise CliError("the store holds no demo world (run 'registry demo' first)")
-    return {"enterprise": (firms[firm], firm), "agency": (agencies[agency], agency),
+    return {"enterprise": (firms[firm], firm),
+            "representative": (firms[firm], f"{firm}: its second representative"),
+            "agency": (agencies[agency], agency),
             "administrator": (ADMIN, "exchange administrator"),
             "auditor": (DEMO_AUDITOR, "auditor")}
 

@@ -13,7 +13,13 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.credit import GOOD, CreditRecord
 from domain.credit_code import validate_credit_code
-from domain.errors import CreditRestricted, InvalidInput, ObligationRefused, OverlappingClaim
+from domain.errors import (
+    CreditRestricted,
+    InvalidInput,
+    InvalidState,
+    ObligationRefused,
+    OverlappingClaim,
+)
 from domain.reference import (
     check_basin,
     check_basin_runs_through,
@@ -75,6 +81,28 @@ class Enterprise(CreditRecord, Aggregate):
         #: kind -> [[retrofit reference, verified post-retrofit level, period], …], oldest
         #: first: the next retrofit's baseline starts from the last (no double counting)
         self.levels: dict[str, list[list[Any]]] = {}
+        #: a transfer or an agreement out of the account needs a second representative's
+        #: confirmation (on from registration; `SecondRepresentativeSet` changes it)
+        self.second_representative = True
+
+    # -- the second representative -------------------------------------------------------------
+
+    @property
+    def needs_second_representative(self) -> bool:
+        return bool(self.__dict__.get("second_representative", True))  # older snapshots: on
+
+    def set_second_representative(self, *, required: bool, at: str) -> None:
+        if not isinstance(required, bool):
+            raise InvalidInput("required is true or false")
+        if required == self.needs_second_representative:
+            raise InvalidState(f"{self.credit_code} already has the second representative "
+                               f"{'required' if required else 'not required'}")
+        self._second_representative_set(required=required, at=at)
+
+    @event("SecondRepresentativeSet",
+           topic=event_topic("Enterprise", "SecondRepresentativeSet"))
+    def _second_representative_set(self, required: bool, at: str) -> None:
+        self.second_representative = required
 
     # -- obligations ---------------------------------------------------------------------------
 

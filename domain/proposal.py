@@ -5,6 +5,13 @@ when a *different* administrator approves it, and the act's events then carry bo
 proposer (``actor``) and the approver (``approved_by``). A proposal may be rejected by any
 administrator other than its proposer, withdrawn by its proposer, and it expires: after
 ``expires_at`` it can no longer be approved.
+
+Inside an enterprise the same record serves the second representative (the EU's additional
+authorised representative): a proposal naming its ``enterprise`` is a request of one of that
+enterprise's representatives (an agreement out of its account, switching the requirement
+off), confirmed or rejected by a *different* representative of the same enterprise, never by
+an administrator (`registry.representatives`). ``Proposed`` carries ``enterprise`` (null for
+an administrators' proposal); one stored before it existed replays with the default, None.
 """
 
 from __future__ import annotations
@@ -47,7 +54,8 @@ class Proposal(Aggregate):
 
     @classmethod
     def propose(cls, *, proposal_id: str, action: str, params: dict[str, Any], subject: str,
-                proposed_by: str, at: str, expires_at: str) -> Proposal:
+                proposed_by: str, at: str, expires_at: str,
+                enterprise: str | None = None) -> Proposal:
         if not proposal_id.strip() or not action.strip():
             raise InvalidInput("a proposal needs an id and an action")
         if not proposed_by.strip():
@@ -55,11 +63,13 @@ class Proposal(Aggregate):
         if _moment(expires_at) <= _moment(at):
             raise InvalidInput("a proposal expires after it is made")
         return cls(proposal_id=proposal_id, action=action, params=params, subject=subject,
-                   proposed_by=proposed_by, at=at, expires_at=expires_at)
+                   proposed_by=proposed_by, at=at, expires_at=expires_at,
+                   enterprise=enterprise)
 
     @event("Proposed", topic=event_topic("Proposal", "Proposed"))
     def __init__(self, proposal_id: str, action: str, params: dict[str, Any], subject: str,
-                 proposed_by: str, at: str, expires_at: str) -> None:
+                 proposed_by: str, at: str, expires_at: str,
+                 enterprise: str | None = None) -> None:
         self.proposal_id = proposal_id
         self.action = action
         self.params = params
@@ -73,6 +83,8 @@ class Proposal(Aggregate):
         self.decided_at: str | None = None
         self.reason: str | None = None
         self.result: Any = None
+        #: the enterprise whose second representative confirms it (None: administrators)
+        self.enterprise = enterprise
 
     def state_at(self, at: str) -> str:
         """The state as of ``at``: a pending proposal past its expiry reads expired."""
@@ -89,8 +101,10 @@ class Proposal(Aggregate):
         """Four eyes by user id: the approver is not the proposer; the proposal is open."""
         self._check_open(at)
         if by == self.proposed_by:
+            who = ("another representative of " + self.enterprise if self.enterprise
+                   else "another administrator")
             raise FourEyesViolation(f"proposal {self.proposal_id} was proposed by this user; "
-                                    "another administrator must approve it")
+                                    f"{who} must approve it")
 
     def approve(self, *, by: str, at: str, result: Any = None) -> None:
         self.check_approver(by=by, at=at)

@@ -36,6 +36,7 @@ from registry.order_gateway import OrderGateway
 from registry.proposals import ProposalCommands
 from registry.public import PublicRegistry
 from registry.queries import Queries
+from registry.representatives import RepresentativeCommands
 from registry.retrofits import RetrofitCommands
 from registry.rights import RightsCommands
 from registry.sampling import SamplingCommands
@@ -44,9 +45,9 @@ from registry.users import UserCommands
 from registry.witnesses import WitnessClient
 
 
-class Registry(ProposalCommands, UserCommands, SamplingCommands, RightsCommands,
-               RetrofitCommands, HoldingCommands, ExchangeCommands, ComplianceReports, Queries,
-               RegistryBase):
+class Registry(RepresentativeCommands, ProposalCommands, UserCommands, SamplingCommands,
+               RightsCommands, RetrofitCommands, HoldingCommands, ExchangeCommands,
+               ComplianceReports, Queries, RegistryBase):
     """The registry: every command and query over one event store."""
 
     def __init__(self, env: Mapping[str, str] | None = None, *,

@@ -33,6 +33,7 @@ from domain.errors import NoSurplus, OutsideTradingZone
 from domain.instrument import STATES
 from domain.reference import BASINS, PREFECTURES
 from registry import holds
+from registry.acting import acting
 
 if TYPE_CHECKING:
     from ledger.log import Ledger
@@ -252,7 +253,14 @@ def evidence(reference: str, stage: str, agency: str) -> str:
 
 
 def seed_demo(registry: Registry, *, at_start: str = DEFAULT_START) -> dict[str, Any]:
-    """Seed the demo world into ``registry`` (expected empty) and return its summary."""
+    """Seed the demo world into ``registry`` (expected empty) and return its summary. Acts
+    of the world's people name their user ids; the setting-up before the users exist (the
+    register, the tasks and permits, the buyers' funding) names the job, ``system:demo``."""
+    with acting("system:demo"):
+        return _seed(registry, at_start)
+
+
+def _seed(registry: Registry, at_start: str) -> dict[str, Any]:
     seeder = _Seeder(registry, at_start)
     seeder.register_parties()  # January
     seeder.register_users()
@@ -332,12 +340,13 @@ class _Seeder:
             self.registry.confirm_right(
                 enterprise=self.codes[firm], kind=kind, quantity=quantity,
                 permit=f"{division}-{prefix}-2023-{n + 1:04d}", valid_from="2023-01-01",
-                valid_until="2027-12-31", actor=ADMIN, at=self.clock.on(9))
+                valid_until="2027-12-31", actor="system:demo", at=self.clock.on(9))
 
     def register_users(self) -> None:
         """The people: the two founding administrators (bootstrapped), an auditor whose role
-        one proposed and the other approved, a trader-representative per enterprise and staff
-        per agency (logins ``trader.<code>`` and ``staff.<code>``). No passwords: ``registry
+        one proposed and the other approved, a trader-representative and a second
+        representative per enterprise and staff per agency (logins ``trader.<code>``,
+        ``rep.<code>`` and ``staff.<code>``). No passwords: ``registry
         token demo`` sets them and prints how to log in."""
         r, at = self.registry, self.clock.on(9)
         li, _ = r.bootstrap_administrator(login=ADMIN, display_name="Li Wen (GDEE)",
@@ -358,6 +367,13 @@ class _Seeder:
                           organisation="enterprise", organisation_code=code,
                           roles=["trader", "representative"], by=li.user_id, at=at,
                           user_id=demo_id(login))
+            # the second representative, who confirms what leaves the account
+            second = f"rep.{code.lower()}"
+            r.create_user(login=second,
+                          display_name=f"Second representative of {self.firms[key].name}",
+                          organisation="enterprise", organisation_code=code,
+                          roles=["representative"], by=li.user_id, at=at,
+                          user_id=demo_id(second))
         for key, code in sorted(self.agencies.items()):
             login = f"staff.{code.lower()}"
             r.create_user(login=login, display_name=f"Staff of {key}", organisation="agency",
@@ -372,11 +388,25 @@ class _Seeder:
             proposal_id=demo_proposal_id(f"{action}/{sorted(params.items())}"))
         return self.registry.approve_proposal(proposal_id=proposal.proposal_id, by=chen, at=at)
 
+    def offer(self, *, reference: str, instrument: str, seller: str, buyer: str, price: int,
+              qty: int, at: str) -> None:
+        """The seller's trader-representative requests the offer; its second representative
+        confirms it (`registry.representatives`); a refused offer is refused at the request."""
+        code = self.codes[seller]
+        request = self.registry.request_as_representative(
+            action="offer_agreement", by=demo_id(f"trader.{code.lower()}"), at=at,
+            params={"reference": reference, "instrument": instrument, "seller": code,
+                    "buyer": self.codes[buyer], "price": price, "qty": qty},
+            request_id="R-" + demo_proposal_id(f"offer/{reference}")[2:])
+        self.registry.confirm_request(request_id=request.proposal_id,
+                                      by=demo_id(f"rep.{code.lower()}"), at=at)
+
     def run_retrofits(self) -> None:
         """Registration, baseline audit, post-retrofit audit, verification by another agency."""
         r, clock = self.registry, self.clock
         for n, plan in enumerate(PLANS):
-            r.register_retrofit(reference=plan.reference, enterprise=self.codes[plan.firm],
+            r.register_retrofit(actor=demo_id(f"trader.{self.codes[plan.firm].lower()}"),
+                                reference=plan.reference, enterprise=self.codes[plan.firm],
                                 period=self.period, kinds=sorted(plan.figures),
                                 description=plan.description, at=clock.on(30 + 2 * n))
         for plan in PLANS:  # the enterprise engages its auditor and verifier
@@ -387,18 +417,21 @@ class _Seeder:
                                 at=clock.on(clock.day), actor=trader)
         for n, plan in enumerate(PLANS):
             r.record_baseline_audit(
+                actor=demo_id(f"staff.{self.agencies[plan.auditor].lower()}"),
                 reference=plan.reference, agency=self.agencies[plan.auditor],
                 report_sha256=evidence(plan.reference, "baseline-audit", plan.auditor),
                 amounts={k: v[0] for k, v in plan.figures.items()}, at=clock.on(55 + 3 * n),
             )
         for n, plan in enumerate(PLANS):
             r.record_post_audit(
+                actor=demo_id(f"staff.{self.agencies[plan.auditor].lower()}"),
                 reference=plan.reference, agency=self.agencies[plan.auditor],
                 report_sha256=evidence(plan.reference, "post-audit", plan.auditor),
                 amounts={k: v[1] for k, v in plan.figures.items()}, at=clock.on(150 + 3 * n),
             )
         for n, plan in enumerate(PLANS):
             r.verify_retrofit(
+                actor=demo_id(f"staff.{self.agencies[plan.verifier].lower()}"),
                 reference=plan.reference, agency=self.agencies[plan.verifier],
                 report_sha256=evidence(plan.reference, "verification", plan.verifier),
                 reductions={k: v[2] for k, v in plan.figures.items()},
@@ -431,12 +464,14 @@ class _Seeder:
             instrument = _instrument_of(issued, seller, kind)
             ref = f"GDEX-{self.period}-T{n + 1:03d}"
             day = 250 + 3 * n
-            r.offer_agreement(reference=ref, instrument=instrument, seller=self.codes[seller],
-                              buyer=self.codes[buyer], price=PRICES[kind], qty=quantity,
-                              offered_by=f"{seller}-desk", at=self.clock.on(day))
+            self.offer(reference=ref, instrument=instrument, seller=seller, buyer=buyer,
+                       price=PRICES[kind], qty=quantity, at=self.clock.on(day))
+            buyer_trader = demo_id(f"trader.{self.codes[buyer].lower()}")
             r.accept_agreement(reference=ref, buyer=self.codes[buyer],
-                               accepted_by=f"{buyer}-desk", at=self.clock.on(day))
-            r.verify_agreement(reference=ref, administrator=ADMIN_2, at=self.clock.on(day))
+                               accepted_by=buyer_trader, at=self.clock.on(day),
+                               actor=buyer_trader)
+            r.verify_agreement(reference=ref, administrator=self.admins[1],
+                               at=self.clock.on(day), actor=self.admins[1])
             version = r.rules_for(r.instrument(instrument)).version
             transfers.append({"ref": ref, "instrument": instrument,
                               "seller": self.codes[seller], "buyer": self.codes[buyer],
@@ -448,10 +483,9 @@ class _Seeder:
         for seller, buyer, kind, quantity, why in FORBIDDEN:
             instrument = _instrument_of(issued, seller, kind)
             try:
-                r.offer_agreement(reference=f"refused-{seller}-{buyer}", instrument=instrument,
-                                  seller=self.codes[seller], buyer=self.codes[buyer],
-                                  price=PRICES[kind], qty=quantity,
-                                  offered_by=f"{seller}-desk", at=self.clock.on(280))
+                self.offer(reference=f"refused-{seller}-{buyer}", instrument=instrument,
+                           seller=seller, buyer=buyer, price=PRICES[kind], qty=quantity,
+                           at=self.clock.on(280))
             except OutsideTradingZone as refused:
                 refusals.append({"instrument": instrument, "seller": self.firms[seller].name,
                                  "buyer": self.firms[buyer].name, "rule": why,
@@ -470,10 +504,11 @@ class _Seeder:
             "approval": f"Yue-Fa-Gai-Neng-Ping-{self.period}-117",
         }
         self.registry.submit_expansion(
+            actor=demo_id(f"trader.{expansion['enterprise'].lower()}"),
             reference=expansion["reference"], enterprise=expansion["enterprise"],
             instrument=instrument, quantity=expansion["quantity"],
             project=expansion["project"], at=self.clock.on(285))
-        self.registry.approve_expansion(reference=expansion["reference"],
+        self.registry.approve_expansion(actor=self.admins[1], reference=expansion["reference"],
                                         administrator=self.admins[1],
                                         approval=expansion["approval"], at=self.clock.on(296))
         return expansion
@@ -489,8 +524,9 @@ class _Seeder:
         }
         # the plant parks most of its SO2 in a hold of its own; the freeze reaches past its
         # available units, so the hold is ended (with its reason) and the units frozen
-        holds.reserve(self.registry, instrument=instrument, owner=freeze["owner"],
-                      quantity=12_000, ref="LISTING-SO2-1", at=self.clock.on(304))
+        with acting(demo_id(f"trader.{freeze['owner'].lower()}")):
+            holds.reserve(self.registry, instrument=instrument, owner=freeze["owner"],
+                          quantity=12_000, ref="LISTING-SO2-1", at=self.clock.on(304))
         self.four_eyes("freeze", self.clock.on(305), instrument=instrument,
                        owner=freeze["owner"], ref=freeze["ref"], reason=freeze["reason"],
                        quantity=freeze["quantity"])
@@ -499,12 +535,12 @@ class _Seeder:
         # a sale still waiting for verification when the spot check fails
         pending = f"GDEX-{self.period}-T099"
         cod = _instrument_of(issued, "puning", "COD")
-        self.registry.offer_agreement(
-            reference=pending, instrument=cod, seller=self.codes["puning"],
-            buyer=self.codes["chaoyang"], price=PRICES["COD"], qty=5_000,
-            offered_by="puning-desk", at=self.clock.on(308))
+        self.offer(reference=pending, instrument=cod, seller="puning", buyer="chaoyang",
+                   price=PRICES["COD"], qty=5_000, at=self.clock.on(308))
+        chaoyang = demo_id(f"trader.{self.codes['chaoyang'].lower()}")
         self.registry.accept_agreement(reference=pending, buyer=self.codes["chaoyang"],
-                                       accepted_by="chaoyang-desk", at=self.clock.on(308))
+                                       accepted_by=chaoyang, at=self.clock.on(308),
+                                       actor=chaoyang)
         spot_check = f"GDEE-SC-{self.period}-118"
         outcome = self.four_eyes(
             "revoke_retrofit", self.clock.on(310), reference=plan.reference,
@@ -528,9 +564,10 @@ def run_spot_checks(registry: Registry, ledger: Callable[[], Ledger], *,
     ledger; each sampled retrofit passes its full or simplified re-audit here."""
     clock, period = Timeline(at_start), Timeline(at_start).start.year
     reference = f"GDEE-SC-{period}-R1"
-    registry.open_sampling_round(reference=reference, period=period, actor=ADMIN,
+    registry.open_sampling_round(reference=reference, period=period, actor=demo_id(ADMIN),
                                  at=clock.on(330))
-    round_ = registry.draw_sampling_round(reference=reference, ledger=ledger(), actor=ADMIN,
+    round_ = registry.draw_sampling_round(reference=reference, ledger=ledger(),
+                                          actor=demo_id(ADMIN),
                                           at=clock.on(331))
     for n, member in enumerate(round_.sample):
         r = registry.retrofit(member["retrofit"])
@@ -539,7 +576,7 @@ def run_spot_checks(registry: Registry, ledger: Callable[[], Ledger], *,
             reference=reference, retrofit=member["retrofit"], result="pass",
             findings="re-audit confirms the verified reduction",
             report_sha256=evidence(reference, member["retrofit"], "spot-check"),
-            measured=measured, actor=ADMIN_2, at=clock.on(340 + n))
+            measured=measured, actor=demo_id(ADMIN_2), at=clock.on(340 + n))
     return {"round": reference, "population": len(round_.population),
             "sample": [{"retrofit": m["retrofit"], "audit": m["audit"]} for m in round_.sample],
             "seed_size": (round_.seed or {}).get("size")}

@@ -54,7 +54,23 @@ class TradingModeCommands(_Base):
 
     @command
     def offer_agreement(self, *, reference: str, instrument: str, seller: str, buyer: str,
-                        price: int, qty: int, offered_by: str, at: str) -> Agreement:
+                        price: int, qty: int, offered_by: str, at: str,
+                        confirmed_by: str | None = None) -> Agreement:
+        """Offer units out of ``seller``'s account: its representative's act, confirmed by a
+        second representative while the seller requires one (`registry.representatives`)."""
+        self.check_out_of_account(  # type: ignore[attr-defined]
+            seller, by=offered_by, confirmed_by=confirmed_by)
+        a, i = self.agreement_offer(reference=reference, instrument=instrument, seller=seller,
+                                    buyer=buyer, price=price, qty=qty, offered_by=offered_by,
+                                    at=at)
+        self.save(a, i)
+        return a
+
+    def agreement_offer(self, *, reference: str, instrument: str, seller: str, buyer: str,
+                        price: int, qty: int, offered_by: str, at: str,
+                        ) -> tuple[Agreement, Any]:
+        """The offer and the instrument holding its reservation, every check made, nothing
+        saved (a request checks its offer with it before a second representative confirms)."""
         i = self.instrument(instrument)
         s, b = self.enterprise(seller), self.enterprise(buyer)
         if self._exists(Agreement.create_id(reference)):
@@ -67,8 +83,7 @@ class TradingModeCommands(_Base):
         a = Agreement.offer(reference=reference, instrument=i.code, seller=seller, buyer=buyer,
                             price=price, qty=qty, offered_by=offered_by, at=at)
         i.reserve(owner=s, quantity=qty, ref=a.reservation_ref, at=at)
-        self.save(a, i)
-        return a
+        return a, i
 
     @command
     def accept_agreement(self, *, reference: str, buyer: str, accepted_by: str,

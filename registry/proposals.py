@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, PermissionDenied
 from domain.proposal import PENDING, Proposal
 from domain.user import ADMINISTRATOR
 from registry.acting import acting, along, current
@@ -61,14 +61,16 @@ ACTIONS: dict[str, Action] = {
     "grant_role": Action("grant_role", "user_id"),
 }
 #: filled in at approval, never proposed
-_FILLED = {"at", "administrator", "by", "approved_by", "actor", "self"}
+_FILLED = {"at", "administrator", "by", "offered_by", "approved_by", "confirmed_by", "actor",
+           "self"}
 
 
-def check_params(registry: Any, action: str, params: dict[str, Any]) -> None:
+def check_params(registry: Any, action: str, params: dict[str, Any],
+                 actions: dict[str, Action] = ACTIONS) -> None:
     """The parameters name exactly what the command takes (no more; every required one)."""
-    spec = ACTIONS.get(action)
+    spec = actions.get(action)
     if spec is None:
-        raise InvalidInput(f"no action {action!r}; one of {', '.join(sorted(ACTIONS))}")
+        raise InvalidInput(f"no action {action!r}; one of {', '.join(sorted(actions))}")
     signature = spec.signature(registry)
     takes_any = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
     named = {n: p for n, p in signature.parameters.items()
@@ -122,8 +124,17 @@ class ProposalCommands(_Base):
         as the proposer, approved by ``by``, in the same transaction as the approval."""
         self.check_acting_role(by, ADMINISTRATOR)
         p = self.proposal(proposal_id)
+        if p.enterprise is not None:
+            raise PermissionDenied(f"proposal {proposal_id} is a request inside "
+                                   f"{p.enterprise}: a second representative confirms it")
         p.check_approver(by=by, at=at)
         self.check_acting_role(p.proposed_by, ADMINISTRATOR)  # a suspended proposer's lapse
+        return self.take_effect(p, ACTIONS[p.action], by=by, at=at)
+
+    def take_effect(self, p: Proposal, spec: Action, *, by: str, at: str) -> Any:
+        """Run the proposed act as its proposer, approved by ``by``, and store the proposal's
+        ``Approved`` in the same transaction (nothing of either if the act is refused)."""
+        proposal_id = p.proposal_id
 
         def approved() -> list[Any]:
             fresh = self.proposal(proposal_id)  # afresh on every attempt of the act's save
@@ -132,15 +143,16 @@ class ProposalCommands(_Base):
                 e.__dict__["actor"] = by
             return [fresh]
 
-        spec = ACTIONS[p.action]
         kwargs = dict(p.params, at=at)
         names = spec.signature(self).parameters
         if "administrator" in names:
             kwargs["administrator"] = p.proposed_by
-        if "by" in names:
-            kwargs["by"] = p.proposed_by
-        if "approved_by" in names:
-            kwargs["approved_by"] = by
+        for name in ("by", "offered_by"):
+            if name in names:
+                kwargs[name] = p.proposed_by
+        for name in ("approved_by", "confirmed_by"):
+            if name in names:
+                kwargs[name] = by
         with acting(p.proposed_by, approved_by=by), along(approved):
             result = getattr(self, spec.method)(**kwargs)
             state = current()
@@ -152,6 +164,9 @@ class ProposalCommands(_Base):
     def reject_proposal(self, *, proposal_id: str, by: str, reason: str, at: str) -> Proposal:
         self.check_acting_role(by, ADMINISTRATOR)
         p = self.proposal(proposal_id)
+        if p.enterprise is not None:
+            raise PermissionDenied(f"proposal {proposal_id} is a request inside "
+                                   f"{p.enterprise}: its representatives decide it")
         p.reject(by=by, reason=reason, at=at)
         with acting(by):
             self.save(p)
@@ -168,7 +183,8 @@ class ProposalCommands(_Base):
     @command
     def expire_proposals(self, *, at: str) -> int:
         """Record the expiry of every pending proposal past its time (a scheduled job)."""
-        due = [p for p in self.proposals(state=PENDING) if p.state_at(at) != PENDING]
+        pending = self.proposals(state=PENDING) + self.enterprise_requests(state=PENDING)
+        due = [p for p in pending if p.state_at(at) != PENDING]
         for p in due:
             p.expire(at=at)
         if due:

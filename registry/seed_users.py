@@ -3,6 +3,8 @@ and the tests hand out tokens for.
 
 - ``enterprise`` / ``agency``: a user of that organisation (a trader and representative, or
   agency staff) with the login ``trader.<code>`` / ``staff.<code>``;
+- ``representative``: the enterprise's second representative (login ``rep.<code>``), who
+  confirms what the first one requests out of the account (`registry.representatives`);
 - ``administrator`` / ``auditor``: a regulator or audit-body user with the login ``subject``,
   its role granted by the two founding administrators (four eyes), whom this bootstraps
   without passwords if the store has none yet (logins ``founder.one`` and ``founder.two``).
@@ -42,8 +44,9 @@ def founders(registry: Registry, at: str) -> tuple[str, str]:
 def user_for(registry: Registry, role: str, subject: str) -> Any:
     """The test user speaking as ``role`` for ``subject``, created on first use."""
     at = datetime.now(UTC).isoformat()
-    if role in ("enterprise", "agency"):
-        login = ("trader." if role == "enterprise" else "staff.") + subject.lower()
+    if role in ("enterprise", "agency", "representative"):
+        login = {"enterprise": "trader.", "agency": "staff.",
+                 "representative": "rep."}[role] + subject.lower()
     else:
         login = subject.lower()
         if len(login) < 2:  # a one-letter test name still makes a valid login
@@ -57,6 +60,10 @@ def user_for(registry: Registry, role: str, subject: str) -> Any:
         return registry.create_user(login=login, display_name=f"Trader of {subject}",
                                     organisation="enterprise", organisation_code=subject,
                                     roles=["trader", "representative"], by=one, at=at)
+    if role == "representative":
+        return registry.create_user(login=login, display_name=f"Representative of {subject}",
+                                    organisation="enterprise", organisation_code=subject,
+                                    roles=["representative"], by=one, at=at)
     if role == "agency":
         return registry.create_user(login=login, display_name=f"Staff of {subject}",
                                     organisation="agency", organisation_code=subject,

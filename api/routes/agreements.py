@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, status
+from fastapi import APIRouter, Path, Query, Response, status
 
 from api.auth import CurrentUser
 from api.deps import (
@@ -28,6 +28,7 @@ from api.deps import (
 )
 from api.errors import ApiError
 from api.ledger_refs import with_ledger
+from api.routes.representatives import REQUESTED, RequestPublic, requested
 from api.schemas.agreements import (
     REFERENCE,
     Agreement,
@@ -70,13 +71,21 @@ def _visible(registry: Registry, user: Principal, reference: str) -> AgreementAg
     return a
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
-def offer(body: Offer, user: CurrentUser, registry: RegistryDep,
-          state: StateDep) -> AgreementRecorded:
-    """Offer units to a named buyer (the seller's units are reserved now)."""
+@router.post("", status_code=status.HTTP_201_CREATED, responses=REQUESTED)
+def offer(body: Offer, user: CurrentUser, registry: RegistryDep, state: StateDep,
+          response: Response) -> AgreementRecorded | RequestPublic:
+    """Offer units to a named buyer (the seller's units are reserved now). Offered by a
+    representative of a seller that requires a second representative (the default), it is
+    a request (202): the offer is made when a second representative confirms it
+    (`/enterprises/{code}/requests/{id}/confirm`); until then nothing is reserved."""
     seller = acting_for(user, body.seller)
+    reference = body.reference or f"AG-{uuid.uuid4().hex[:20]}"
+    if user.role == "enterprise" and registry.enterprise(seller).needs_second_representative:
+        return requested(registry, response, user, "offer_agreement", reference=reference,
+                         instrument=body.instrument, seller=seller, buyer=body.buyer,
+                         price=body.price, qty=body.quantity)
     before = registry.position()
-    a = registry.offer_agreement(reference=body.reference or f"AG-{uuid.uuid4().hex[:20]}",
+    a = registry.offer_agreement(reference=reference,
                                  instrument=body.instrument, seller=seller, buyer=body.buyer,
                                  price=body.price, qty=body.quantity, offered_by=user.actor,
                                  at=now())

@@ -27,14 +27,21 @@ def cod(ex: Exchange, who: str) -> dict[str, int]:
 
 
 def offer(ex: Exchange, reference: str = "AG-1", qty: int = 4000):  # type: ignore[no-untyped-def]
-    return ex.client.post("/agreements", headers=ex.enterprise(ex.world.dyeing),
-                          json={"reference": reference, "instrument": COD,
-                                "buyer": ex.world.paper, "price": PRICE, "quantity": qty})
+    """Dyeing's representative offers; its second representative confirms. Answers the
+    refusal, or the agreement as ``GET /agreements/{reference}`` shows it once confirmed."""
+    r = ex.client.post("/agreements", headers=ex.enterprise(ex.world.dyeing),
+                       json={"reference": reference, "instrument": COD,
+                             "buyer": ex.world.paper, "price": PRICE, "quantity": qty})
+    if r.status_code != 202:
+        return r
+    confirmed = ex.confirm(r, ex.world.dyeing)
+    assert confirmed.status_code == 200, confirmed.text
+    return ex.client.get(f"/agreements/{reference}", headers=ex.enterprise(ex.world.dyeing))
 
 
 def test_offer_accept_verify_settles_and_the_receipt_verifies(ex: Exchange) -> None:
     r = offer(ex)
-    assert r.status_code == 201, r.text
+    assert r.status_code == 200, r.text
     assert r.json()["state"] == "offered" and r.json()["amount"] == PRICE * 4
     assert cod(ex, ex.world.dyeing)["reserved"] == 4000
     paper = ex.enterprise(ex.world.paper)
@@ -113,8 +120,10 @@ def test_others_see_nothing_and_bad_offers_write_nothing(ex: Exchange) -> None:
     r = ex.client.post("/agreements", headers=ex.enterprise(ex.world.dyeing),
                        json={"reference": "AG-7", "instrument": COD, "buyer": ex.world.paper,
                              "price": PRICE, "quantity": 10**9})
-    assert r.status_code == 409  # more than it holds
+    assert r.status_code == 409  # more than it holds: refused at the request already
     assert cod(ex, ex.world.dyeing)["reserved"] == 4000  # AG-5 only
+    assert ex.registry.enterprise_requests(enterprise=ex.world.dyeing,
+                                           state="pending") == []
     r = ex.client.post("/agreements", headers=ex.enterprise(ex.world.dyeing),
                        json={"reference": "AG-8", "instrument": COD, "buyer": ex.world.power,
                              "price": PRICE, "quantity": 1000})

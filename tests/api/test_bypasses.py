@@ -7,8 +7,14 @@ from pathlib import Path
 
 import pytest
 
+from domain.errors import FourEyesViolation, NotFound, PermissionDenied
 from registry.events import stored_events
+<<<<<<< HEAD
 from tests.support.exchange_world import Exchange, open_exchange
+=======
+from registry.representatives import SecondRepresentativeRequired
+from tests.api.exchange_world import COD, PRICE, Exchange, open_exchange
+>>>>>>> h12
 
 PROBLEM = "application/problem+json"
 
@@ -105,3 +111,96 @@ def test_an_administrator_logs_in_with_a_password_and_a_one_time_code(ex: Exchan
     token = ok.json()["secret"]
     me = ex.client.get("/users/me", headers={"Authorization": f"Bearer {token}"})
     assert me.json()["id"] == admin.user_id and token.startswith(admin.user_id + ".")
+
+
+def test_one_representative_alone_cannot_move_units_out(ex: Exchange) -> None:
+    """The offer is a request; nothing is reserved, and the registry itself refuses the offer
+    without a second representative (no route around the request)."""
+    dyeing = ex.world.dyeing
+    r = ex.client.post("/agreements", headers=ex.enterprise(dyeing),
+                       json={"reference": "AG-ALONE", "instrument": COD,
+                             "buyer": ex.world.paper, "price": PRICE, "quantity": 5000})
+    assert r.status_code == 202, r.text
+    assert ex.client.post(f"/enterprises/{dyeing}/requests/{r.json()['id']}/confirm",
+                          headers=ex.enterprise(dyeing)).status_code == 403
+    assert ex.client.put(f"/enterprises/{dyeing}/second-representative",
+                         headers=ex.enterprise(dyeing),
+                         json={"required": False}).status_code == 202  # a request too
+    assert ex.registry.enterprise(dyeing).needs_second_representative
+    (row,) = [b for b in ex.registry.balances(enterprise=dyeing) if b["instrument"] == COD]
+    assert row["reserved"] == 0
+    me = ex.registry.user_by_login(f"trader.{dyeing.lower()}").user_id
+    with pytest.raises(SecondRepresentativeRequired):
+        ex.registry.offer_agreement(reference="AG-ALONE", instrument=COD, seller=dyeing,
+                                    buyer=ex.world.paper, price=PRICE, qty=5000,
+                                    offered_by=me, at="2025-06-01T10:00:00+08:00")
+    with pytest.raises(FourEyesViolation):  # naming itself as its own second representative
+        ex.registry.offer_agreement(reference="AG-ALONE", instrument=COD, seller=dyeing,
+                                    buyer=ex.world.paper, price=PRICE, qty=5000,
+                                    offered_by=me, confirmed_by=me,
+                                    at="2025-06-01T10:00:00+08:00")
+    with pytest.raises(SecondRepresentativeRequired):
+        ex.registry.set_second_representative(credit_code=dyeing, required=False, by=me,
+                                              at="2025-06-01T10:00:00+08:00")
+
+
+def test_a_user_of_another_enterprise_cannot_confirm(ex: Exchange) -> None:
+    dyeing, paper = ex.world.dyeing, ex.world.paper
+    r = ex.client.post("/agreements", headers=ex.enterprise(dyeing),
+                       json={"reference": "AG-OTHER", "instrument": COD, "buyer": paper,
+                             "price": PRICE, "quantity": 5000})
+    request_id = r.json()["id"]
+    for headers in (ex.representative(paper), ex.enterprise(paper)):
+        for code in (dyeing, paper):
+            refused = ex.client.post(f"/enterprises/{code}/requests/{request_id}/confirm",
+                                     headers=headers)
+            assert refused.status_code == 404, refused.text
+            assert refused.headers["content-type"] == PROBLEM
+    other = ex.registry.user_by_login(f"rep.{paper.lower()}").user_id
+    with pytest.raises(PermissionDenied):  # the registry checks the organisation itself
+        ex.registry.confirm_request(request_id=request_id, by=other,
+                                    at="2025-06-01T10:00:00+08:00")
+    assert ex.registry.proposal(request_id).state == "pending"
+    with pytest.raises(NotFound):
+        ex.registry.agreement("AG-OTHER")
+
+
+def test_one_administrator_token_cannot_take_a_retrofit_to_issuance(ex: Exchange) -> None:
+    """The issue's run: one administrator registered a retrofit, filed its audits and
+    verification and confirmed and issued it. Filing is the engaged agencies' (403), and
+    confirmation and issuance are proposals its proposer cannot approve."""
+    admin = ex.token("administrator", "wang.fang")
+    r = ex.client.post("/retrofits", headers=admin,
+                       json={"reference": "RF-ALONE", "enterprise": ex.world.dyeing,
+                             "period": 2025, "kinds": ["COD"],
+                             "description": "flue-gas retrofit keyed in by one person"})
+    assert r.status_code == 201, r.text
+    audit = {"report_sha256": "a" * 64, "amounts": {"COD": 1000}}
+    for stage in ("baseline-audit", "post-audit"):
+        refused = ex.client.post(f"/retrofits/RF-ALONE/{stage}", headers=admin, json=audit)
+        assert refused.status_code == 403 and refused.headers["content-type"] == PROBLEM
+    refused = ex.client.post("/retrofits/RF-ALONE/verification", headers=admin,
+                             json={"report_sha256": "b" * 64, "reductions": {"COD": 1}})
+    assert refused.status_code == 403
+    # the sensitive steps of an issued retrofit are proposals: its revocation waits for
+    # another administrator, and its proposer's own approval is refused
+    proposed = ex.client.post("/retrofits/RF-COD/revocation", headers=admin,
+                              json={"reason": "one person's say-so", "spot_check": "SC-X"})
+    assert proposed.status_code == 202, proposed.text
+    own = ex.client.post(f"/proposals/{proposed.json()['id']}/approve", headers=admin)
+    assert own.status_code == 403 and own.json()["type"].endswith("/four-eyes-violation")
+    assert ex.registry.retrofit("RF-COD").state == "issued"
+
+
+def test_issuing_a_token_is_an_event_naming_its_issuer_with_its_hash_only(ex: Exchange) -> None:
+    admin = ex.token("administrator", "wang.fang")
+    login = f"trader.{ex.world.power.lower()}"
+    ex.token("enterprise", ex.world.power)  # the user exists
+    issued = ex.client.post("/tokens", headers=admin, json={"user": login})
+    assert issued.status_code == 201, issued.text
+    secret, token_id = issued.json()["secret"], issued.json()["id"]
+    (event,) = [vars(e) for _, e in stored_events(ex.registry)
+                if type(e).__name__ == "TokenIssued" and vars(e)["token_id"] == token_id]
+    wang = ex.registry.user_by_login("wang.fang").user_id
+    assert (event["by"], event["actor"]) == (wang, wang)
+    assert len(event["token_hash"]) == 64 and secret not in repr(event)

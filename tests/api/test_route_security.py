@@ -54,7 +54,7 @@ DOCS = ("/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc")
 
 #: writes that roles other than the administrator make: who may (administrators may act for an
 #: enterprise where it may); every other role gets 403
-TRADER, AGENCY_ONLY = ("enterprise", "administrator"), ("agency",)
+TRADER, AGENCY_ONLY, ENTERPRISE = ("enterprise", "administrator"), ("agency",), ("enterprise",)
 #: a user's own credentials: every role looks after its own
 ANYONE = ("enterprise", "agency", "administrator", "auditor")
 NON_ADMIN_WRITES = {
@@ -74,6 +74,11 @@ NON_ADMIN_WRITES = {
     ("post", "/agreements/{reference}/accept"): TRADER,
     ("post", "/agreements/{reference}/withdraw"): TRADER,
     ("post", "/agreements/{reference}/decline"): TRADER,
+    # inside an enterprise: its representatives only (an administrator is refused)
+    ("post", "/enterprises/{code}/requests/{request_id}/confirm"): ENTERPRISE,
+    ("post", "/enterprises/{code}/requests/{request_id}/reject"): ENTERPRISE,
+    ("post", "/enterprises/{code}/requests/{request_id}/withdraw"): ENTERPRISE,
+    ("put", "/enterprises/{code}/second-representative"): ENTERPRISE,
     ("post", "/auctions/{auction_id}/bids"): TRADER,
     ("post", "/users/me/tokens"): ANYONE,
     ("delete", "/users/me/tokens/{token_id}"): ANYONE,
@@ -104,6 +109,7 @@ PARAMETERS: dict[tuple[str, str], str] = {
     ("/users/", "user_id"): ADMIN,
     ("/users/", "role"): ADMIN,
     ("/proposals/", "proposal_id"): ADMIN,
+    ("/enterprises/", "request_id"): OWNED,  # a request inside the Dyeing enterprise
     ("/ledger/tile/", "path"): SHARED,  # tlog-tiles: hash tiles public, entry bundles auditors'
 }
 #: required query parameters
@@ -201,9 +207,14 @@ def seed(ex: Exchange) -> Market:
         "reason": "correction"}))
     ok(client.post(f"/holdings/{w.dyeing}/reservations", headers=dyeing, json={
         "instrument": COD, "quantity": 1000, "ref": "HOLD-1"}))
-    ok(client.post("/agreements", headers=dyeing, json={
+    offered = ok(client.post("/agreements", headers=dyeing, json={
         "reference": "AG-HX-JH-1", "instrument": COD, "buyer": w.paper, "price": PRICE,
-        "quantity": 1000}))
+        "quantity": 1000}), 202)  # a request, until the second representative confirms
+    ok(client.post(f"/enterprises/{w.dyeing}/requests/{offered['id']}/confirm",
+                   headers=ex.representative(w.dyeing)), 200)
+    request = ok(client.post("/agreements", headers=dyeing, json={
+        "reference": "AG-HX-JH-2", "instrument": COD, "buyer": w.paper, "price": PRICE,
+        "quantity": 1000}), 202)["id"]  # left pending
     ok(client.post("/expansions", headers=dyeing, json={
         "reference": "EXP-HX-1", "instrument": COD, "quantity": 1000,
         "project": "second dyeing line, Guangming district"}))
@@ -224,14 +235,14 @@ def seed(ex: Exchange) -> Market:
         "code": w.dyeing, "instrument": COD, "position": str(moved["position"]),
         "year": "2025", "serial": serial, "trade_id": fill["trade"], "order_id": "HX-SELL-1",
         "auction_id": "AU-COD-1", "token_id": token_id, "proposal_id": proposal,
-        "user_id": user_id, "role": "trader",
+        "user_id": user_id, "role": "trader", "request_id": request,
     }
     missing = {
         "code": code(77), "instrument": "COD-2031-MAOZHOU", "position": "99999999",
         "year": "2031", "serial": "COD-2031-MAOZHOU-000000001",
         "trade_id": f"{COD}:99999", "order_id": "NO-SUCH-ORDER", "auction_id": "AU-NONE",
         "token_id": "0" * 16, "proposal_id": "P-" + "0" * 16, "user_id": "0" * 32,
-        "role": "trader",
+        "role": "trader", "request_id": "R-" + "0" * 16,
     }
     by_prefix = {
         ("/retrofits/", "reference"): ("RF-COD", "RF-NONE"),
@@ -254,6 +265,8 @@ def seed(ex: Exchange) -> Market:
             "instrument": COD, "quantity": 1000, "reason": "not mine to retire"},
         ("post", "/agreements/{reference}/withdraw"): {"reason": "not my agreement"},
         ("post", "/agreements/{reference}/decline"): {"reason": "not my agreement"},
+        ("post", "/enterprises/{code}/requests/{request_id}/reject"): {"reason": "not mine"},
+        ("put", "/enterprises/{code}/second-representative"): {"required": False},
         # well-formed, so that a refusal made after the body is read is seen too
         ("post", "/retrofits"): {"reference": "RF-PROBE", "period": 2025, "kinds": ["COD"],
                                  "description": "boiler flue-gas retrofit"},

@@ -253,3 +253,26 @@ def test_an_in_doubt_cancel_is_answered_by_the_retry_with_its_key(ex: Exchange) 
     assert replay.headers["idempotent-replayed"] == "true"
     unkeyed = ex.client.delete(f"/markets/{COD}/orders/S-5", headers=seller)
     assert unkeyed.status_code == 404  # without its key a repeat is told it is gone
+
+
+def test_an_in_doubt_confirmation_is_answered_by_the_retry_with_its_key(ex: Exchange) -> None:
+    """A second representative's confirmation ended with its outcome unknown: the retry with
+    its key answers the stored confirmation; the offer is made once."""
+    dyeing = ex.world.dyeing
+    requested = ex.client.post("/agreements", headers=ex.enterprise(dyeing),
+                               json={"reference": "AG-DOUBT", "instrument": COD,
+                                     "buyer": ex.world.paper, "price": PRICE,
+                                     "quantity": 1000})
+    assert requested.status_code == 202, requested.text
+    path = f"/enterprises/{dyeing}/requests/{requested.json()['id']}/confirm"
+    second = ex.representative(dyeing)  # its token exists before the store fails
+    fault = FailingInserts(ex.registry, when="after", lookups_fail=True)
+    _is_problem(ex.client.post(path, headers={**second, "Idempotency-Key": "conf-1"}),
+                "outcome-unknown")
+    fault.restore()
+    again = ex.client.post(path, headers={**second, "Idempotency-Key": "conf-1"})
+    assert again.status_code == 200, again.text
+    assert again.json()["request"]["state"] == "approved"
+    assert ex.client.post(path, headers={**second, "Idempotency-Key": "conf-2"}
+                          ).status_code == 409  # without its key: told it is done
+    assert ex.registry.instrument(COD).reserved_under("agreement:AG-DOUBT") == 1000  # once

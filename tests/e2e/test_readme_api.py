@@ -89,6 +89,11 @@ def test_readme_api_walkthrough_runs(tmp_path: Path) -> None:
         assert receipt["subject"] == "ENERGY-2025-GD:1"
         status = json.loads(out_lines[ok - 1])  # the service signed on its own
         assert status["signed_size"] == status["size"] and status["signing_error"] is None
+        # the agreement: refused to its requester, made on the second representative's word
+        own, confirmed, agreement = (json.loads(line) for line in out_lines[-3:])
+        assert own["status"] == 403 and own["type"].endswith("/four-eyes-violation")
+        assert confirmed["request"]["state"] == "approved"
+        assert agreement["state"] == "offered" and agreement["reference"] == "AG-WALK-1"
         buyer_cash = json.loads(out_lines[ok - 2])
         assert buyer_cash["balance"] == before + 100_000_000 - 12_000_000
         tampered = {**receipt, "proof": {**receipt["proof"],

@@ -20,6 +20,7 @@ from domain.exchange.orders import Order
 from registry.audit import reconcile
 from registry.audit_matching import audit_matching
 from registry.bootstrap import Registry
+from registry.seed_users import user_for
 from registry.storage import (
     OutcomeUnknown,
     StorageUnavailable,
@@ -181,6 +182,7 @@ def test_faults_on_every_write_path_leave_the_registry_consistent(
     b, _ = app.bootstrap_administrator(login="chen.admin", display_name="Chen", password=None,
                                        at=AT)
     clerk: list[str] = []
+    reps = [user_for(app, role, w.dyeing).user_id for role in ("enterprise", "representative")]
     steps: list[Callable[[], Any]] = [
         lambda: app.transfer(instrument=COD, seller=w.dyeing, buyer=w.paper, quantity=1_000,
                              ref="T-1", at=AT, reason="correction", administrator="admin-1"),
@@ -209,6 +211,13 @@ def test_faults_on_every_write_path_leave_the_registry_consistent(
                                                          "role": "auditor"},
                             by=a.user_id, at=AT, proposal_id="P-FAULT-1"),
         lambda: app.approve_proposal(proposal_id="P-FAULT-1", by=b.user_id, at=AT),
+        # inside an enterprise: a representative's request, confirmed by a second one (the
+        # offer saved with the request's approval)
+        lambda: app.request_as_representative(
+            action="offer_agreement", by=reps[0], at=AT, request_id="R-FAULT-1",
+            params={"reference": "AG-2", "instrument": COD, "seller": w.dyeing,
+                    "buyer": w.paper, "price": PRICE, "qty": 1_000}),
+        lambda: app.confirm_request(request_id="R-FAULT-1", by=reps[1], at=AT),
     ]
     for step in steps:
         fault = FailingInserts(app, when=when)
@@ -227,6 +236,9 @@ def test_faults_on_every_write_path_leave_the_registry_consistent(
     assert [u.login for u in app.users()].count("zhou.clerk") == 1
     assert app.proposal("P-FAULT-1").state == "approved"
     assert app.user_by_login("zhou.clerk").roles == ["auditor"]
+    assert app.proposal("R-FAULT-1").state == "approved"
+    assert app.agreement("AG-2").offered_by == reps[0]
+    assert app.instrument(COD).reserved_under("agreement:AG-2") == 1_000
     assert_clean(app, tmp_path / "export")
 
 

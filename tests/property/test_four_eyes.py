@@ -95,3 +95,68 @@ def test_every_sensitive_act_is_an_action_and_a_refused_act_leaves_the_proposal_
         assert r.proposal(p.proposal_id).state == "pending"  # not approved without its act
     finally:
         r.close()
+
+
+# -- the second representative inside an enterprise ----------------------------------------
+
+REQUEST_OPS = ("offer", "confirm", "reject", "withdraw", "switch_off", "direct")
+
+
+@pytest.fixture(scope="module")
+def market() -> Any:
+    """The exchange world (Dyeing holds 100 t of COD) with users: Dyeing's two
+    representatives, a trader without the role, and Paper's representative."""
+    from registry.seed_users import user_for
+    from tests.integration.test_exchange_journeys import COD, exchange_world
+
+    r = build_registry({"REGISTRY_STORE": "memory"})
+    w = exchange_world(r)
+    people = {"first": user_for(r, "enterprise", w.dyeing).user_id,
+              "second": user_for(r, "representative", w.dyeing).user_id,
+              "other": user_for(r, "representative", w.paper).user_id}
+    yield r, w, people, COD
+    r.close()
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(who=st.sampled_from(["first", "second", "other"]),
+       ops=st.lists(st.tuples(st.sampled_from(REQUEST_OPS), st.integers(0, 3)), min_size=1,
+                    max_size=10))
+def test_no_single_representative_moves_units_out(market: Any, who: str,
+                                                  ops: list[tuple[str, int]]) -> None:
+    """Whatever one user does alone (request, confirm, reject, withdraw, switch the
+    requirement off, offer directly), no agreement is made and the requirement stays on."""
+    r, w, people, cod = market
+    me = people[who]
+    made: list[str] = []
+    refs = {f"AG-P-{n}" for n in range(4)}
+    for op, n in ops:
+        try:
+            if op == "offer":
+                made.append(r.request_as_representative(
+                    action="offer_agreement", by=me, at=AT,
+                    params={"reference": f"AG-P-{n}", "instrument": cod, "seller": w.dyeing,
+                            "buyer": w.paper, "price": 750_000, "qty": 1_000}).proposal_id)
+            elif op == "switch_off":
+                made.append(r.request_as_representative(
+                    action="set_second_representative", by=me, at=AT,
+                    params={"credit_code": w.dyeing, "required": False}).proposal_id)
+            elif op == "direct":
+                r.offer_agreement(reference=f"AG-P-{n}", instrument=cod, seller=w.dyeing,
+                                  buyer=w.paper, price=750_000, qty=1_000, offered_by=me,
+                                  at=AT)
+            elif made:
+                rid = made[n % len(made)]
+                if op == "confirm":
+                    r.confirm_request(request_id=rid, by=me, at=AT)
+                elif op == "reject":
+                    r.reject_request(request_id=rid, by=me, reason="no", at=AT)
+                else:
+                    r.withdraw_request(request_id=rid, by=me, at=AT)
+        except RegistryError:
+            pass  # refused, and nothing changed
+    assert r.enterprise(w.dyeing).needs_second_representative
+    for ref in refs:
+        with pytest.raises(RegistryError):
+            r.agreement(ref)

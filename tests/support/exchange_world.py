@@ -59,6 +59,18 @@ class Exchange:
     def enterprise(self, code: str) -> dict[str, str]:
         return self.token("enterprise", code)
 
+    def representative(self, code: str) -> dict[str, str]:
+        """The enterprise's second representative (``rep.<code>``)."""
+        return self.token("representative", code)
+
+    def confirm(self, response: Any, code: str) -> Any:
+        """Confirm the request a 202 ``response`` holds as ``code``'s second representative:
+        the confirmation's response (200 with the request and the act's result)."""
+        assert response.status_code == 202, response.text
+        request_id = response.json()["id"]
+        return self.client.post(f"/enterprises/{code}/requests/{request_id}/confirm",
+                                headers=self.representative(code))
+
     @property
     def registry(self):  # type: ignore[no-untyped-def]
         return self.client.app.state.registry_state.registry  # type: ignore[attr-defined]

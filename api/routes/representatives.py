@@ -1,0 +1,172 @@
+"""The second representative inside an enterprise (`registry.representatives`).
+
+An agreement out of an enterprise's account, offered by one of its representatives while the
+enterprise requires a second representative (the default), answers 202 with a *request*; it
+takes effect when a different representative of the same enterprise confirms it here. The
+units stay as they are until then (nothing is held); the confirmation runs every check of the
+act afresh. Another representative may reject it, its requester withdraw it; it expires.
+
+Switching the requirement off is itself such a request; switching it on takes effect at once.
+Errors: the requester confirming its own request answers 403 ``four-eyes-violation``; a user
+without the representative role, or an administrator, 403 ``forbidden``; another
+enterprise's request, or another enterprise's path, 404.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.auth import CurrentUser
+from api.deps import OwnEnterprise, Page, PageDep, RegistryDep, not_found, now, paginate
+from api.errors import ApiError
+from api.reruns import is_rerun, stored_approval
+from api.routes.proposals import Decision, ProposalPublic, State, _plain
+from api.tokens import Principal
+from domain.errors import InvalidState, NotFound
+from domain.proposal import Proposal
+from registry.bootstrap import Registry
+
+router = APIRouter(prefix="/enterprises/{code}", tags=["second representative"])
+RequestId = Annotated[str, Path(pattern=r"^R-[0-9a-f]{16}$")]
+
+#: every route that may need a second representative answers this
+REQUESTED: dict[int | str, dict[str, Any]] = {
+    202: {"model": "RequestPublic",  # replaced below, once the class exists
+          "description": "requested: takes effect when a second representative of the "
+                         "enterprise confirms it (`/enterprises/{code}/requests/{id}/confirm`)"}}
+
+
+class RequestPublic(ProposalPublic):
+    """A representative's request inside ``enterprise``, waiting for a second one."""
+
+    enterprise: str
+
+    @classmethod
+    def of(cls, p: Proposal, at: str) -> RequestPublic:
+        base = ProposalPublic.of(p, at).model_dump()
+        return cls(**base, enterprise=str(p.enterprise))
+
+
+REQUESTED[202]["model"] = RequestPublic
+
+
+class Confirmed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    request: RequestPublic
+    result: Any = Field(None, description="what the act answers (the setting now in force…)")
+
+
+class Setting(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    enterprise: str
+    required: bool = Field(description="a transfer or an agreement out of the account needs "
+                                       "a second representative's confirmation")
+
+
+class SettingChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    required: bool
+
+
+def requested(registry: Registry, response: Response, user: Principal, action: str,
+              **params: Any) -> RequestPublic:
+    """Request ``action`` as ``user`` and answer 202 with the request."""
+    at = now()
+    response.status_code = 202
+    return RequestPublic.of(registry.request_as_representative(
+        action=action, params=params, by=user.actor, at=at), at)
+
+
+def _enterprise_user(user: Principal) -> None:
+    if user.role != "enterprise":
+        raise ApiError(403, "forbidden", "this is an act of the enterprise's representatives")
+
+
+def _request(registry: Registry, code: str, request_id: str) -> Proposal:
+    try:
+        return registry.enterprise_request(request_id, enterprise=code)
+    except NotFound:
+        raise not_found(f"request {request_id} of {code}") from None
+
+
+@router.get("/requests")
+def list_requests(code: OwnEnterprise, registry: RegistryDep, page: PageDep,
+                  state: Annotated[State | None, Query()] = None) -> Page[RequestPublic]:
+    """The enterprise's requests, newest first; ``state=pending``: what waits for a second
+    representative (a pending one past its time reads expired)."""
+    at = now()
+    return paginate([RequestPublic.of(p, at) for p in
+                     registry.enterprise_requests(enterprise=code, state=state, at=at)], page)
+
+
+@router.get("/requests/{request_id}")
+def show_request(code: OwnEnterprise, request_id: RequestId,
+                 registry: RegistryDep) -> RequestPublic:
+    return RequestPublic.of(_request(registry, code, request_id), now())
+
+
+@router.post("/requests/{request_id}/confirm")
+def confirm(code: OwnEnterprise, request_id: RequestId, user: CurrentUser,
+            registry: RegistryDep, request: Request) -> Confirmed:
+    """A second representative (not the requester) confirms: the act takes effect now, its
+    events naming the requester (``actor``) and the confirmer (``approved_by``). A retry with
+    the Idempotency-Key of a confirmation whose outcome was in doubt answers the stored
+    confirmation, never "already approved" (`api.reruns`)."""
+    _enterprise_user(user)
+    _request(registry, code, request_id)
+    try:
+        result = registry.confirm_request(request_id=request_id, by=user.actor, at=now())
+    except InvalidState:
+        found = stored_approval(registry, _request(registry, code, request_id), user.actor) \
+            if is_rerun(request) else None
+        if found is None:
+            raise
+        result = found.result
+    return Confirmed(request=RequestPublic.of(registry.proposal(request_id), now()),
+                     result=_plain(result))
+
+
+@router.post("/requests/{request_id}/reject")
+def reject(code: OwnEnterprise, request_id: RequestId, body: Decision, user: CurrentUser,
+           registry: RegistryDep) -> RequestPublic:
+    """Another representative rejects it; nothing was held, so nothing is released."""
+    _enterprise_user(user)
+    _request(registry, code, request_id)
+    return RequestPublic.of(registry.reject_request(
+        request_id=request_id, by=user.actor, reason=body.reason, at=now()), now())
+
+
+@router.post("/requests/{request_id}/withdraw")
+def withdraw(code: OwnEnterprise, request_id: RequestId, user: CurrentUser,
+             registry: RegistryDep) -> RequestPublic:
+    """The requester takes its request back."""
+    _enterprise_user(user)
+    _request(registry, code, request_id)
+    return RequestPublic.of(registry.withdraw_request(
+        request_id=request_id, by=user.actor, at=now()), now())
+
+
+@router.get("/second-representative")
+def setting(code: OwnEnterprise, registry: RegistryDep) -> Setting:
+    """Whether a transfer or an agreement out of the account needs a second representative."""
+    return Setting(enterprise=code,
+                   required=registry.enterprise(code).needs_second_representative)
+
+
+@router.put("/second-representative", responses=REQUESTED)
+def change_setting(code: OwnEnterprise, body: SettingChange, user: CurrentUser,
+                   registry: RegistryDep, response: Response) -> Setting | RequestPublic:
+    """Require a second representative (at once), or no longer (202: a request a second
+    representative confirms). A representative's act."""
+    _enterprise_user(user)
+    if body.required:
+        registry.set_second_representative(credit_code=code, required=True, by=user.actor,
+                                           at=now())
+        return Setting(enterprise=code, required=True)
+    if not registry.enterprise(code).needs_second_representative:
+        raise InvalidState(f"{code} already needs no second representative")
+    return requested(registry, response, user, "set_second_representative",
+                     credit_code=code, required=False)
