@@ -9,12 +9,8 @@ import pytest
 
 from domain.errors import FourEyesViolation, NotFound, PermissionDenied
 from registry.events import stored_events
-<<<<<<< HEAD
-from tests.support.exchange_world import Exchange, open_exchange
-=======
 from registry.representatives import SecondRepresentativeRequired
-from tests.api.exchange_world import COD, PRICE, Exchange, open_exchange
->>>>>>> h12
+from tests.support.exchange_world import COD, PRICE, Exchange, open_exchange
 
 PROBLEM = "application/problem+json"
 
