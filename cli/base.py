@@ -86,7 +86,10 @@ def add_command(subparsers: Subparsers, name: str, handler: Handler, summary: st
                        help="act as this user (default: $REGISTRY_LOGIN); the password is "
                             "read from $REGISTRY_PASSWORD or a prompt, an administrator's "
                             "one-time code from $REGISTRY_TOTP or a prompt; or give a bearer "
-                            "token of the user in $REGISTRY_TOKEN instead")
+                            "token of the user in $REGISTRY_TOKEN or --token-file instead")
+        p.add_argument("--token-file", metavar="FILE", default=None,
+                       help="a file holding a bearer token of the user acting (e.g. the "
+                            "demo world's DATA/demo-tokens/LOGIN)")
     p.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS,
                    help="data folder of the event store (overrides the global option)")
     if writes:
@@ -296,7 +299,9 @@ class Context:
         from domain.errors import AuthenticationFailed
 
         login = getattr(self.args, "login", None) or self.env.get("REGISTRY_LOGIN")
-        token = self.env.get("REGISTRY_TOKEN")
+        token_file = getattr(self.args, "token_file", None)
+        token = (read_text(Path(token_file), "token file") if token_file
+                 else self.env.get("REGISTRY_TOKEN"))
         if not login and token:
             found = self.registry.verify_token(token.strip(), datetime.now(UTC))
             if found is None:

@@ -19,7 +19,7 @@ from cli.base import (
     upper,
     whole_number,
 )
-from cli.proposal_commands import propose
+from cli.proposal_commands import add_proposing_arguments, propose
 
 
 def fen(text: str) -> int:
@@ -49,6 +49,7 @@ def add_exchange_commands(subparsers: Subparsers) -> None:
         p.add_argument("enterprise", type=credit_code, metavar="CODE")
         p.add_argument("--amount", type=fen, required=True, help="fen")
         p.add_argument("--reference", required=True, help="bank or payment reference")
+        add_proposing_arguments(p)
     p = add_command(cash, "show", cmd_cash_show, "balance, reserved and available", writes=False)
     p.add_argument("enterprise", type=credit_code, metavar="CODE")
 
@@ -60,6 +61,7 @@ def add_exchange_commands(subparsers: Subparsers) -> None:
     p.add_argument("--reference-price", type=fen, required=True, help="fen per tonne")
     p.add_argument("--verify-above", type=fen, default=None,
                    help="trades worth more (fen) wait for an administrator")
+    add_proposing_arguments(p)
     p.add_argument("--sessions", type=sessions_arg, default=None,
                    help="trading sessions in China time on working days, e.g. "
                         "09:30-11:30,13:00-15:00 (the default), or 'continuous'")

@@ -9,16 +9,33 @@ Approving one's own proposal is refused (exit 2).
 
 from __future__ import annotations
 
+import argparse
+import re
 from typing import Any
 
-from cli.base import Context, Subparsers, add_command, add_group, emit_json
+from cli.base import Context, Parser, Subparsers, add_command, add_group, emit_json
 
 STATES = ("pending", "approved", "rejected", "withdrawn", "expired")
+PROPOSAL_ID = re.compile(r"^P-[0-9a-f]{16}$")  # as ``/proposals/{id}`` takes it
+
+
+def proposal_id(text: str) -> str:
+    if not PROPOSAL_ID.match(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a proposal id such as "
+                                         "P-0123456789abcdef")
+    return text
+
+
+def add_proposing_arguments(p: Parser) -> None:
+    """What a sensitive command takes beside its own arguments."""
+    p.add_argument("--proposal-id", type=proposal_id, metavar="ID", default=None,
+                   help="the proposal's id (default: a new random one)")
 
 
 def propose(ctx: Context, action: str, **params: Any) -> None:
     """Propose ``action`` as the authenticated user and say what it waits for."""
-    p = ctx.registry.propose(action=action, params=params, by=ctx.actor, at=ctx.at)
+    p = ctx.registry.propose(action=action, params=params, by=ctx.actor, at=ctx.at,
+                             proposal_id=ctx.args.proposal_id)
     print(f"proposal {p.proposal_id}: {action} of {p.subject}, awaiting a second administrator "
           f"(registry proposal approve {p.proposal_id}); expires {p.expires_at}")
 
@@ -33,13 +50,13 @@ def add_proposal_commands(subparsers: Subparsers) -> None:
     p = add_command(group, "approve", cmd_proposal_approve,
                     "approve another administrator's proposal: its act takes effect now",
                     person=True)
-    p.add_argument("proposal_id", metavar="ID")
+    p.add_argument("proposal_id", type=proposal_id, metavar="ID")
     p = add_command(group, "reject", cmd_proposal_reject, "reject a proposal", person=True)
-    p.add_argument("proposal_id", metavar="ID")
+    p.add_argument("proposal_id", type=proposal_id, metavar="ID")
     p.add_argument("--reason", required=True)
     p = add_command(group, "withdraw", cmd_proposal_withdraw,
                     "take one's own proposal back", person=True)
-    p.add_argument("proposal_id", metavar="ID")
+    p.add_argument("proposal_id", type=proposal_id, metavar="ID")
 
 
 def _public(ctx: Context, proposal_id: str) -> dict[str, Any]:

@@ -60,11 +60,42 @@ def cmd_demo(ctx: Context) -> None:
         if ctx.settings.store != "memory":  # the sampling round's seed is on the ledger
             summary["sampling"] = run_spot_checks(app, lambda: _followed(ctx),
                                                   at_start=ctx.args.at)
+        if ctx.settings.store == "sqlite":
+            summary["cli_tokens"] = write_demo_tokens(ctx)
+        if ctx.settings.store != "memory":
             summary["position"] = app.position()
     if ctx.args.json:
         emit_json(summary)
     else:
         print(format_summary(summary))
+        if "cli_tokens" in summary:
+            print(f"Demo only: a CLI token of each administrator in {summary['cli_tokens']}/ "
+                  "(0600; use --token-file to act as one)")
+
+
+def write_demo_tokens(ctx: Context) -> str:
+    """Demo only: a bearer token of each demo administrator, issued by itself, in
+    ``DATA/demo-tokens/LOGIN`` (folder 0700, files 0600), so a walkthrough can act as each
+    of them from the command line (``--token-file``). Returns the folder."""
+    import os
+    from pathlib import Path
+
+    from registry.clock import now
+    from registry.demo import ADMIN, ADMIN_2
+
+    folder = Path(ctx.data_dir) / "demo-tokens"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(folder, 0o700)
+    for login in (ADMIN, ADMIN_2):
+        user = ctx.registry.user_by_login(login)
+        _, secret = ctx.registry.issue_token(user_id=user.user_id, by=user.user_id,
+                                             at=now(), days=7)
+        path = folder / login
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secret + "\n")
+    return str(folder)
 
 
 def _followed(ctx: Context) -> Any:
