@@ -25,7 +25,10 @@ from cli.base import (
     upper,
     year,
 )
+from cli.proposal_commands import add_proposing_arguments, propose
 from domain.reference import BASINS, KINDS, PREFECTURES, SECTORS
+
+PROPOSED = " (proposed; a second administrator approves it)"
 
 # -- demo --------------------------------------------------------------------------------------
 
@@ -245,13 +248,15 @@ def add_retrofit_commands(subparsers: Subparsers) -> None:
                                           "beyond the remaining obligation is surplus"),
         ("issue", cmd_retrofit_issue, "issue the confirmed surplus as serial-numbered lots"),
     ):
-        p = add_command(actions, name, handler, summary)
+        p = add_command(actions, name, handler, summary + PROPOSED, person=True)
         p.add_argument("reference", metavar="REFERENCE")
-        p.add_argument("--administrator", required=True)
+        add_proposing_arguments(p)
 
     p = add_command(actions, "revoke", cmd_retrofit_revoke,
-                    "revoke a retrofit after a failed spot check (clawback policy applies)")
+                    "revoke a retrofit after a failed spot check (clawback policy applies)"
+                    + PROPOSED, person=True)
     p.add_argument("reference", metavar="REFERENCE")
+    add_proposing_arguments(p)
     p.add_argument("--reason", required=True)
     p.add_argument("--spot-check", required=True, help="the spot check's reference")
     p.add_argument("--restrict-agency", type=credit_code, action="append", default=[],
@@ -322,25 +327,18 @@ def cmd_retrofit_verify(ctx: Context) -> None:
 
 
 def cmd_retrofit_confirm(ctx: Context) -> None:
-    surplus = ctx.registry.confirm_retrofit(reference=ctx.args.reference,
-                                            administrator=ctx.args.administrator, at=ctx.at)
-    emit_json({"retrofit": ctx.args.reference, "surplus": surplus})
+    propose(ctx, "confirm_retrofit", reference=ctx.args.reference)
 
 
 def cmd_retrofit_issue(ctx: Context) -> None:
-    lots = ctx.registry.issue_surplus(reference=ctx.args.reference,
-                                      administrator=ctx.args.administrator, at=ctx.at)
-    emit_json({"retrofit": ctx.args.reference, "lots": lots})
+    propose(ctx, "issue_surplus", reference=ctx.args.reference)
 
 
 def cmd_retrofit_revoke(ctx: Context) -> None:
     a = ctx.args
-    outcome = ctx.registry.revoke_retrofit(
-        reference=a.reference, reason=a.reason, spot_check=a.spot_check, at=ctx.at,
-        restrict_enterprise=not a.keep_enterprise_standing,
-        restrict_agencies=tuple(a.restrict_agency),
-    )
-    emit_json({"retrofit": a.reference, "revoked": outcome})
+    propose(ctx, "revoke_retrofit", reference=a.reference, reason=a.reason,
+            spot_check=a.spot_check, restrict_enterprise=not a.keep_enterprise_standing,
+            restrict_agencies=list(a.restrict_agency))
 
 
 def cmd_retrofit_show(ctx: Context) -> None:
@@ -373,14 +371,18 @@ def add_holding_commands(subparsers: Subparsers) -> None:
                     "expire every unit whose validity ended before a date")
     p.add_argument("--as-of", type=iso_date, required=True, metavar="DATE")
 
-    p = add_command(subparsers, "freeze", cmd_freeze, "freeze an owner's available units")
+    p = add_command(subparsers, "freeze", cmd_freeze,
+                    "freeze an owner's available units" + PROPOSED, person=True)
+    add_proposing_arguments(p)
     p.add_argument("--instrument", type=upper, required=True)
     p.add_argument("--owner", type=credit_code, required=True)
     p.add_argument("--ref", required=True, help="the freeze order's reference")
     p.add_argument("--reason", required=True)
     p.add_argument("--quantity", type=quantity, help="default: all the owner's available units")
 
-    p = add_command(subparsers, "unfreeze", cmd_unfreeze, "lift a freeze")
+    p = add_command(subparsers, "unfreeze", cmd_unfreeze, "lift a freeze" + PROPOSED,
+                    person=True)
+    add_proposing_arguments(p)
     p.add_argument("--instrument", type=upper, required=True)
     p.add_argument("--ref", required=True, help="the freeze order's reference")
 
@@ -422,14 +424,12 @@ def cmd_expire(ctx: Context) -> None:
 
 def cmd_freeze(ctx: Context) -> None:
     a = ctx.args
-    n = ctx.registry.freeze(instrument=a.instrument, owner=a.owner, ref=a.ref, reason=a.reason,
-                            quantity=a.quantity, at=ctx.at)
-    print(f"froze {n:,} of {a.instrument} held by {a.owner} (ref {a.ref})")
+    propose(ctx, "freeze", instrument=a.instrument, owner=a.owner, ref=a.ref, reason=a.reason,
+            quantity=a.quantity)
 
 
 def cmd_unfreeze(ctx: Context) -> None:
-    n = ctx.registry.unfreeze(instrument=ctx.args.instrument, ref=ctx.args.ref, at=ctx.at)
-    print(f"unfroze {n:,} of {ctx.args.instrument} (ref {ctx.args.ref})")
+    propose(ctx, "unfreeze", instrument=ctx.args.instrument, ref=ctx.args.ref)
 
 
 def cmd_expansion_submit(ctx: Context) -> None:

@@ -8,11 +8,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cli import build_parser, command_paths, main
 from domain.credit_code import make_credit_code
+from tests.support.cli_people import cli_people
 
 MEMORY = {"REGISTRY_STORE": "memory"}
 AT = "2025-03-01T09:00:00+08:00"
@@ -198,6 +200,27 @@ def test_retrofit_journey_persists_across_invocations(
         assert_one_line_error(status, err)
         return err
 
+    li, chen = cli_people(tmp_path / "data", ("administrator", "gdee-admin-li"),
+                          ("administrator", "gdee-admin-chen"))
+
+    def decided(*argv: str) -> tuple[int, str, str]:
+        """Proposed by one administrator, approved by another at the same time."""
+        at = list(argv[argv.index("--at"):][:2]) if "--at" in argv else []
+        status, out, err = run(capsys, *argv, env={**sqlite_env, **li.env()})
+        assert status == 0 and "awaiting a second administrator" in out, err
+        return run(capsys, "proposal", "approve", out.split()[1].rstrip(":"), *at,
+                   env={**sqlite_env, **chen.env()})
+
+    def approved(*argv: str) -> Any:
+        status, out, err = decided(*argv)
+        assert status == 0, err
+        return json.loads(out)["result"]
+
+    def refused_on_approval(*argv: str) -> str:
+        status, _, err = decided(*argv)
+        assert_one_line_error(status, err)
+        return err
+
     for code, name, sector, city, flag in (
         (DYEING, "Shenzhen Huaxin Printing & Dyeing Co", "TEXTILE_DYEING", "SHENZHEN",
          "--direct-discharger"),
@@ -237,23 +260,19 @@ def test_retrofit_journey_persists_across_invocations(
                                       "--report-sha256", SHA, "--reductions", "COD=55_000")
     ok("retrofit", "verify", "RF-1", "--agency", VERIFIER, "--report-sha256", "cd" * 32,
        "--reductions", "COD=55_000", "--at", "2025-07-02T09:00:00+08:00")
-    confirmed = json.loads(ok("retrofit", "confirm", "RF-1", "--administrator", "admin-1",
-                              "--at", "2025-08-01T09:00:00+08:00"))
-    assert confirmed["surplus"] == {"COD": 45_000}
-    assert "no confirmed COD right" in refused("retrofit", "issue", "RF-1",
-                                               "--administrator", "admin-1")
+    confirmed = approved("retrofit", "confirm", "RF-1", "--at", "2025-08-01T09:00:00+08:00")
+    assert confirmed == {"COD": 45_000}
+    assert "no confirmed COD right" in refused_on_approval("retrofit", "issue", "RF-1")
     ok("right", "confirm", DYEING, "--kind", "COD", "--quantity", "80000", "--permit",
        "PW-SZ-2023-001", "--valid-from", "2023-01-01", "--valid-until", "2027-12-31",
        "--actor", "admin-permits", "--at", AT)
     # the cap: 80,000 right − 45,000 post-retrofit level − 0 remaining task = 35,000 < 45,000
-    assert "exceeds its confirmed right" in refused("retrofit", "issue", "RF-1",
-                                                    "--administrator", "admin-1")
+    assert "exceeds its confirmed right" in refused_on_approval("retrofit", "issue", "RF-1")
     ok("right", "confirm", DYEING, "--kind", "COD", "--quantity", "90000", "--permit",
        "PW-SZ-2025-002", "--valid-from", "2025-01-01", "--valid-until", "2029-12-31",
        "--actor", "admin-permits", "--at", AT)
-    issued = json.loads(ok("retrofit", "issue", "RF-1", "--administrator", "admin-1",
-                           "--at", "2025-08-02T09:00:00+08:00"))
-    lot = issued["lots"]["COD"]
+    issued = approved("retrofit", "issue", "RF-1", "--at", "2025-08-02T09:00:00+08:00")
+    lot = issued["COD"]
     assert (lot["instrument"], lot["first"], lot["last"]) == ("COD-2025-MAOZHOU", 1, 45_000)
 
     shown = json.loads(ok("retrofit", "show", "RF-1"))
@@ -282,12 +301,12 @@ def test_retrofit_journey_persists_across_invocations(
        "--quantity", "2000", "--project", "paper machine 3", "--at", "2025-10-01T09:00:00+08:00")
     ok("expansion", "approve", "EX-1", "--administrator", "admin-2", "--approval",
        "GDEE-2025-17", "--at", "2025-10-09T09:00:00+08:00")
-    ok("freeze", "--instrument", "COD-2025-MAOZHOU", "--owner", DYEING, "--ref", "F-1",
-       "--reason", "inquiry", "--quantity", "1000", "--at", "2025-10-10T09:00:00+08:00")
-    assert "no frozen units" in refused("unfreeze", "--instrument", "COD-2025-MAOZHOU",
-                                        "--ref", "F-404")
-    ok("unfreeze", "--instrument", "COD-2025-MAOZHOU", "--ref", "F-1",
-       "--at", "2025-10-11T09:00:00+08:00")
+    approved("freeze", "--instrument", "COD-2025-MAOZHOU", "--owner", DYEING, "--ref", "F-1",
+             "--reason", "inquiry", "--quantity", "1000", "--at", "2025-10-10T09:00:00+08:00")
+    assert "no frozen units" in refused_on_approval("unfreeze", "--instrument",
+                                                    "COD-2025-MAOZHOU", "--ref", "F-404")
+    approved("unfreeze", "--instrument", "COD-2025-MAOZHOU", "--ref", "F-1",
+             "--at", "2025-10-11T09:00:00+08:00")
 
     balances = {r["enterprise"]: r for r in json.loads(ok("balances", "--json"))}
     assert balances[DYEING]["available"] == 40_000
@@ -305,10 +324,10 @@ def test_retrofit_journey_persists_across_invocations(
                          "--at", "2031-01-01T00:00:00+08:00"))["expired"] == {
         "COD-2025-MAOZHOU": 43_000}
 
-    revoked = json.loads(ok("retrofit", "revoke", "RF-1", "--reason", "falsified meter data",
-                            "--spot-check", "SC-9", "--restrict-agency", VERIFIER,
-                            "--at", "2031-02-01T09:00:00+08:00"))
-    assert revoked["revoked"]["COD"]["unrecoverable"] == 2_000
+    revoked = approved("retrofit", "revoke", "RF-1", "--reason", "falsified meter data",
+                       "--spot-check", "SC-9", "--restrict-agency", VERIFIER,
+                       "--at", "2031-02-01T09:00:00+08:00")
+    assert revoked["COD"]["unrecoverable"] == 2_000
     assert json.loads(ok("enterprise", "show", DYEING))["standing"] == "restricted"
     assert "barred from trading" in refused(
         "transfer", "--instrument", "COD-2025-MAOZHOU", "--seller", DYEING, "--buyer", PAPER,
