@@ -126,13 +126,14 @@ def add_enterprise_commands(subparsers: Subparsers) -> None:
                            help="discharges into a sewage works")
 
     p = add_command(actions, "obligation", cmd_enterprise_obligation,
-                    "set an enterprise's own reduction or energy-saving task")
+                    "set an enterprise's own reduction or energy-saving task" + PROPOSED,
+                    person=True)
+    add_proposing_arguments(p)
     p.add_argument("credit_code", type=credit_code, metavar="CREDIT_CODE")
     p.add_argument("--kind", type=upper, required=True, help=", ".join(KINDS))
     p.add_argument("--period", type=year, required=True, help="the task's year")
     p.add_argument("--target", type=quantity, required=True, help="kg (kgce for ENERGY)")
     p.add_argument("--reason", default="", help="why (needed to change a task set before)")
-    p.add_argument("--administrator", default="", help="who changes it")
 
     p = add_command(actions, "show", cmd_enterprise_show,
                     "an enterprise's record, obligations and credit record as JSON",
@@ -153,10 +154,8 @@ def cmd_enterprise_register(ctx: Context) -> None:
 
 def cmd_enterprise_obligation(ctx: Context) -> None:
     a = ctx.args
-    ctx.registry.set_obligation(credit_code=a.credit_code, kind=a.kind, period=a.period,
-                                target=a.target, at=ctx.at, reason=a.reason,
-                                actor=a.administrator)
-    print(f"{a.credit_code}: {a.kind} task for {a.period} set to {a.target:,}")
+    propose(ctx, "set_obligation", credit_code=a.credit_code, kind=a.kind, period=a.period,
+            target=a.target, reason=a.reason)
 
 
 def enterprise_record(e: Any) -> dict[str, Any]:

@@ -238,8 +238,10 @@ def test_retrofit_journey_persists_across_invocations(
     for n, code in enumerate((AUDITOR, VERIFIER), start=1):
         ok("agency", "register", "--credit-code", code, "--name", f"Agency {n}", "--at", AT)
         ok("agency", "accredit", code, "--accreditation", f"GD-CP-ACC-{n:03d}", "--at", AT)
-    ok("enterprise", "obligation", DYEING, "--kind", "cod", "--period", "2025",
-       "--target", "10000", "--at", AT)
+
+
+    approved("enterprise", "obligation", DYEING, "--kind", "cod", "--period", "2025",
+             "--target", "10000", "--at", AT)
 
     report = tmp_path / "baseline-audit.pdf"
     report.write_bytes(b"%PDF-1.7 baseline audit of RF-1")

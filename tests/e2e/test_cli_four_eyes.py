@@ -86,14 +86,17 @@ def _command(kind: str, w: World) -> list[str]:
             "confirm_retrofit": ["retrofit", "confirm", "RF-2"],
             "issue_surplus": ["retrofit", "issue", "RF-3"],
             "revoke_retrofit": ["retrofit", "revoke", "RF-1", "--reason", "falsified",
-                                "--spot-check", "SC-1"]}[kind]
+                                "--spot-check", "SC-1"],
+            "set_obligation": ["enterprise", "obligation", w.chemicals, "--kind", "COD",
+                               "--period", "2026", "--target", "100"]}[kind]
 
 
 #: each sensitive CLI command's act, and the event it stores once in effect
 SENSITIVE = {"deposit": "CashAccount.Deposited", "withdraw": "CashAccount.Withdrawn",
              "open_market": "Market.Opened", "freeze": "Instrument.Frozen",
              "unfreeze": "Instrument.Unfrozen", "confirm_retrofit": "Retrofit.Confirmed",
-             "issue_surplus": "Retrofit.Issued", "revoke_retrofit": "Retrofit.Revoked"}
+             "issue_surplus": "Retrofit.Issued", "revoke_retrofit": "Retrofit.Revoked",
+             "set_obligation": "Enterprise.ObligationChanged"}
 
 
 def _effect(folder: Path, w: World, kind: str) -> Any:
