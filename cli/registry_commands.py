@@ -354,7 +354,8 @@ def cmd_retrofit_show(ctx: Context) -> None:
 
 def add_holding_commands(subparsers: Subparsers) -> None:
     p = add_command(subparsers, "transfer", cmd_transfer,
-                    "move units outside the exchange (merger, court order, correction)")
+                    "move units outside the exchange (merger, court order, correction)",
+                    person=True)
     p.add_argument("--instrument", type=upper, required=True, help="KIND-VINTAGE-ZONE")
     p.add_argument("--seller", type=credit_code, required=True)
     p.add_argument("--buyer", type=credit_code, required=True)
@@ -364,7 +365,6 @@ def add_holding_commands(subparsers: Subparsers) -> None:
                    help="deliver units reserved under this reference")
     p.add_argument("--reason", required=True, choices=("merger", "court-order", "correction"),
                    help="the non-trade reason: sales go through the exchange")
-    p.add_argument("--administrator", required=True, help="the administrator recording it")
 
     p = add_command(subparsers, "expire", cmd_expire,
                     "expire every unit whose validity ended before a date")
@@ -395,14 +395,12 @@ def add_holding_commands(subparsers: Subparsers) -> None:
     p.add_argument("--quantity", type=quantity, required=True)
     p.add_argument("--project", required=True)
     p = add_command(actions, "approve", cmd_expansion_approve,
-                    "approve an application; its units are consumed")
+                    "approve an application; its units are consumed", person=True)
     p.add_argument("reference", metavar="REFERENCE")
-    p.add_argument("--administrator", required=True)
     p.add_argument("--approval", required=True, help="the approval document's reference")
     p = add_command(actions, "reject", cmd_expansion_reject,
-                    "reject an application; its units are released")
+                    "reject an application; its units are released", person=True)
     p.add_argument("reference", metavar="REFERENCE")
-    p.add_argument("--administrator", required=True)
     p.add_argument("--reason", required=True)
 
 
@@ -411,7 +409,7 @@ def cmd_transfer(ctx: Context) -> None:
     version = ctx.registry.transfer(instrument=a.instrument, seller=a.seller, buyer=a.buyer,
                                     quantity=a.quantity, ref=a.ref, at=ctx.at,
                                     from_reservation=a.from_reservation,
-                                    reason=a.reason, administrator=a.administrator)
+                                    reason=a.reason, administrator=ctx.actor)
     print(f"transferred {a.quantity:,} of {a.instrument} from {a.seller} to {a.buyer} "
           f"(ref {a.ref}, rules {version})")
 
@@ -441,14 +439,14 @@ def cmd_expansion_submit(ctx: Context) -> None:
 
 def cmd_expansion_approve(ctx: Context) -> None:
     a = ctx.args
-    ctx.registry.approve_expansion(reference=a.reference, administrator=a.administrator,
+    ctx.registry.approve_expansion(reference=a.reference, administrator=ctx.actor,
                                    approval=a.approval, at=ctx.at)
     print(f"expansion {a.reference}: approved ({a.approval}), units consumed")
 
 
 def cmd_expansion_reject(ctx: Context) -> None:
     a = ctx.args
-    ctx.registry.reject_expansion(reference=a.reference, administrator=a.administrator,
+    ctx.registry.reject_expansion(reference=a.reference, administrator=ctx.actor,
                                   reason=a.reason, at=ctx.at)
     print(f"expansion {a.reference}: rejected, units released")
 

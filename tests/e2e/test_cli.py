@@ -110,7 +110,7 @@ BAD_INPUTS = {
     "decimal quantity": (
         ("transfer", "--instrument", "COD-2025-MAOZHOU", "--seller", DYEING, "--buyer", PAPER,
          "--quantity", "2.5", "--ref", "T-1",
-         "--reason", "correction", "--administrator", "admin-t"),
+         "--reason", "correction"),
         ("--quantity", "whole number"),
     ),
     "unknown retrofit": (("retrofit", "show", "RF-404"), ("retrofit RF-404 not found",)),
@@ -121,8 +121,8 @@ BAD_INPUTS = {
     "malformed instrument": (
         ("transfer", "--instrument", "CODMAOZHOU", "--seller", DYEING, "--buyer", PAPER,
          "--quantity", "5", "--ref", "T-1",
-         "--reason", "correction", "--administrator", "admin-t"),
-        ("KIND-VINTAGE-ZONE",),
+         "--reason", "correction"),
+        ("--as LOGIN",),  # a person's act: who acts comes before what is wrong with it
     ),
     "malformed serial": (("provenance", "COD-2025-MAOZHOU"), ("serial number",)),
     "time without offset": (
@@ -190,13 +190,15 @@ def sqlite_env(tmp_path: Path) -> dict[str, str]:
 def test_retrofit_journey_persists_across_invocations(
     capsys: pytest.CaptureFixture[str], sqlite_env: dict[str, str], tmp_path: Path
 ) -> None:
-    def ok(*argv: str) -> str:
-        status, out, err = run(capsys, *argv, env=sqlite_env)
+    def ok(*argv: str, as_admin: bool = False) -> str:
+        env = {**sqlite_env, **li.env()} if as_admin else sqlite_env
+        status, out, err = run(capsys, *argv, env=env)
         assert status == 0, err
         return out
 
-    def refused(*argv: str) -> str:
-        status, _, err = run(capsys, *argv, env=sqlite_env)
+    def refused(*argv: str, as_admin: bool = False) -> str:
+        env = {**sqlite_env, **li.env()} if as_admin else sqlite_env
+        status, _, err = run(capsys, *argv, env=env)
         assert_one_line_error(status, err)
         return err
 
@@ -267,12 +269,12 @@ def test_retrofit_journey_persists_across_invocations(
     assert "no confirmed COD right" in refused_on_approval("retrofit", "issue", "RF-1")
     ok("right", "confirm", DYEING, "--kind", "COD", "--quantity", "80000", "--permit",
        "PW-SZ-2023-001", "--valid-from", "2023-01-01", "--valid-until", "2027-12-31",
-       "--actor", "admin-permits", "--at", AT)
+       "--at", AT, as_admin=True)
     # the cap: 80,000 right − 45,000 post-retrofit level − 0 remaining task = 35,000 < 45,000
     assert "exceeds its confirmed right" in refused_on_approval("retrofit", "issue", "RF-1")
     ok("right", "confirm", DYEING, "--kind", "COD", "--quantity", "90000", "--permit",
        "PW-SZ-2025-002", "--valid-from", "2025-01-01", "--valid-until", "2029-12-31",
-       "--actor", "admin-permits", "--at", AT)
+       "--at", AT, as_admin=True)
     issued = approved("retrofit", "issue", "RF-1", "--at", "2025-08-02T09:00:00+08:00")
     lot = issued["COD"]
     assert (lot["instrument"], lot["first"], lot["last"]) == ("COD-2025-MAOZHOU", 1, 45_000)
@@ -289,20 +291,19 @@ def test_retrofit_journey_persists_across_invocations(
     assert "direct dischargers" in refused(
         "transfer", "--instrument", "COD-2025-MAOZHOU", "--seller", DYEING, "--buyer", CHIPS,
         "--quantity", "1000", "--ref", "T-0", "--reason", "correction",
-        "--administrator", "admin-t", "--at", "2025-09-01T09:00:00+08:00")
+        "--at", "2025-09-01T09:00:00+08:00", as_admin=True)
     out = ok("transfer", "--instrument", "cod-2025-maozhou", "--seller", DYEING,
              "--buyer", PAPER, "--quantity", "5000", "--ref", "T-1",
-             "--reason", "correction", "--administrator", "admin-t",
-             "--at", "2025-09-01T09:00:00+08:00")
+             "--reason", "correction", "--at", "2025-09-01T09:00:00+08:00", as_admin=True)
     assert "rules GD-2023.1" in out
     assert "only" in refused("transfer", "--instrument", "COD-2025-MAOZHOU", "--seller", PAPER,
                              "--buyer", DYEING, "--quantity", "5001", "--ref", "T-2",
-                             "--reason", "correction", "--administrator", "admin-t")
+                             "--reason", "correction", as_admin=True)
 
     ok("expansion", "submit", "EX-1", "--enterprise", PAPER, "--instrument", "COD-2025-MAOZHOU",
        "--quantity", "2000", "--project", "paper machine 3", "--at", "2025-10-01T09:00:00+08:00")
-    ok("expansion", "approve", "EX-1", "--administrator", "admin-2", "--approval",
-       "GDEE-2025-17", "--at", "2025-10-09T09:00:00+08:00")
+    ok("expansion", "approve", "EX-1", "--approval",
+       "GDEE-2025-17", "--at", "2025-10-09T09:00:00+08:00", as_admin=True)
     approved("freeze", "--instrument", "COD-2025-MAOZHOU", "--owner", DYEING, "--ref", "F-1",
              "--reason", "inquiry", "--quantity", "1000", "--at", "2025-10-10T09:00:00+08:00")
     assert "no frozen units" in refused_on_approval("unfreeze", "--instrument",
@@ -334,7 +335,7 @@ def test_retrofit_journey_persists_across_invocations(
     assert "barred from trading" in refused(
         "transfer", "--instrument", "COD-2025-MAOZHOU", "--seller", DYEING, "--buyer", PAPER,
         "--quantity", "1", "--ref", "T-3",
-         "--reason", "correction", "--administrator", "admin-t")
+         "--reason", "correction", as_admin=True)
     ok("retrofit", "register", "RF-2", "--enterprise", PAPER, "--period", "2031",
        "--kinds", "NOX,COD", "--description", "boiler and wastewater upgrade")
     ok("retrofit", "engage", "RF-2", "--stage", "audit", "--agency", AUDITOR)
