@@ -187,3 +187,20 @@ def test_a_second_administrator_rejects_and_nothing_takes_effect(
     assert (shown["state"], shown["decided_by"]) == ("rejected", chen.user_id)
     assert main([*run, "proposal", "approve", proposal, *AT], env=chen.env()) == 2
     assert _effect(path, w, "deposit") == before
+
+
+def test_a_direct_act_names_the_authenticated_administrator(
+    folder: tuple[Path, World, CliPerson, CliPerson], capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A write that needs no second administrator (halting a market) takes effect at once,
+    its event naming the user who ran it; without a login it is refused."""
+    path, w, li, chen = folder
+    run = ["--data-dir", str(path)]
+    assert main([*run, *_command("open_market", w)], env=li.env()) == 0
+    proposal = capsys.readouterr().out.split()[1].rstrip(":")
+    assert main([*run, "proposal", "approve", proposal], env=chen.env()) == 0
+    halt = [*run, "market", "halt", "COD-2025-MAOZHOU", "--reason", "inquiry"]
+    assert main(halt, env={"REGISTRY_DATA_DIR": str(path)}) == 2
+    assert main(halt, env=chen.login_env()) == 0
+    (halted,) = _events(path, "Market.Halted")
+    assert halted["actor"] == chen.user_id and halted.get("approved_by") is None
