@@ -24,7 +24,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -34,6 +34,7 @@ from domain.errors import InvalidCreditCode
 from registry.clock import now
 
 if TYPE_CHECKING:
+    from domain.user import User
     from ledger.log import Ledger
     from registry.bootstrap import Registry, Services
     from registry.config import Settings
@@ -73,10 +74,22 @@ BESIDE_SERVICE = ("refuse", "run")
 
 
 def add_command(subparsers: Subparsers, name: str, handler: Handler, summary: str, *,
-                writes: bool = True, beside_service: str | None = None) -> Parser:
+                writes: bool = True, beside_service: str | None = None,
+                person: bool = False) -> Parser:
     """One leaf command: its parser, the shared ``--data-dir`` and, if it writes, ``--at``.
-    ``beside_service`` defaults to ``refuse`` for a writing command, ``run`` otherwise."""
+    ``beside_service`` defaults to ``refuse`` for a writing command, ``run`` otherwise.
+    ``person``: the command is a person's act; it runs as the authenticated user (``--as``,
+    `Context.person`) instead of a ``system:cli-<job>``."""
     p: Parser = subparsers.add_parser(name, help=summary, description=summary)
+    if person:
+        p.add_argument("--as", dest="login", metavar="LOGIN", default=None,
+                       help="act as this user (default: $REGISTRY_LOGIN); the password is "
+                            "read from $REGISTRY_PASSWORD or a prompt, an administrator's "
+                            "one-time code from $REGISTRY_TOTP or a prompt; or give a bearer "
+                            "token of the user in $REGISTRY_TOKEN or --token-file instead")
+        p.add_argument("--token-file", metavar="FILE", default=None,
+                       help="a file holding a bearer token of the user acting (e.g. the "
+                            "demo world's DATA/demo-tokens/LOGIN)")
     p.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS,
                    help="data folder of the event store (overrides the global option)")
     if writes:
@@ -86,7 +99,7 @@ def add_command(subparsers: Subparsers, name: str, handler: Handler, summary: st
     beside = beside_service or ("refuse" if writes else "run")
     if beside not in BESIDE_SERVICE:
         raise ValueError(f"beside_service is one of {BESIDE_SERVICE}, not {beside!r}")
-    p.set_defaults(handler=handler, beside_service=beside)
+    p.set_defaults(handler=handler, beside_service=beside, person=person)
     return p
 
 
@@ -278,9 +291,55 @@ class Context:
         self.services.close()
 
     @cached_property
+    def person(self) -> User:
+        """The user this command acts as, authenticated as the HTTP API does: a login with its
+        password and (administrators) one-time code, checked by `Registry.authenticate`
+        (`registry.credentials`), or a bearer token of the user (``REGISTRY_TOKEN``).
+        Holding the data folder is not enough to act as someone."""
+        from domain.errors import AuthenticationFailed
+
+        login = getattr(self.args, "login", None) or self.env.get("REGISTRY_LOGIN")
+        token_file = getattr(self.args, "token_file", None)
+        token = (read_text(Path(token_file), "token file") if token_file
+                 else self.env.get("REGISTRY_TOKEN"))
+        if not login and token:
+            found = self.registry.verify_token(token.strip(), datetime.now(UTC))
+            if found is None:
+                raise CliError("REGISTRY_TOKEN is invalid, expired or revoked")
+            return found[0]
+        if not login:
+            raise CliError("this command is a person's act: give --as LOGIN (or "
+                           "REGISTRY_LOGIN, or a bearer token in REGISTRY_TOKEN)")
+        password = self.env.get("REGISTRY_PASSWORD")
+        if password is None:
+            password = _ask(f"password of {login}: ")
+        code = self.env.get("REGISTRY_TOTP")
+        if code is None and sys.stdin.isatty():
+            code = _ask(f"one-time code of {login} (empty if none): ") or None
+        try:
+            return self.registry.authenticate(login, password, code, datetime.now(UTC))
+        except AuthenticationFailed as e:
+            raise CliError(str(e)) from None
+
+    @property
+    def actor(self) -> str:
+        """Whose act this command is: the authenticated user's id."""
+        return self.person.user_id
+
+    @cached_property
     def at(self) -> str:
         given: str | None = getattr(self.args, "at", None)
         return given or now()
+
+
+def _ask(prompt: str) -> str:
+    import getpass
+
+    try:
+        return getpass.getpass(prompt)
+    except EOFError:
+        raise CliError("no password given (set REGISTRY_PASSWORD or answer the prompt)"
+                       ) from None
 
 
 class progress_bar:  # noqa: N801 - used like a function in ``with`` statements

@@ -19,6 +19,7 @@ from cli.base import (
     upper,
     whole_number,
 )
+from cli.proposal_commands import add_proposing_arguments, propose
 
 
 def fen(text: str) -> int:
@@ -42,29 +43,32 @@ def add_exchange_commands(subparsers: Subparsers) -> None:
     cash = add_group(subparsers, "cash", "enterprises' CNY accounts (integer fen)")
     for name, handler, summary in (("deposit", cmd_deposit, "record a deposit"),
                                    ("withdraw", cmd_withdraw, "record a withdrawal")):
-        p = add_command(cash, name, handler, summary)
+        p = add_command(cash, name, handler,
+                        f"{summary} (proposed; a second administrator approves it)",
+                        person=True)
         p.add_argument("enterprise", type=credit_code, metavar="CODE")
         p.add_argument("--amount", type=fen, required=True, help="fen")
         p.add_argument("--reference", required=True, help="bank or payment reference")
-        p.add_argument("--administrator", required=True)
+        add_proposing_arguments(p)
     p = add_command(cash, "show", cmd_cash_show, "balance, reserved and available", writes=False)
     p.add_argument("enterprise", type=credit_code, metavar="CODE")
 
     market = add_group(subparsers, "market", "one order book per instrument")
-    p = add_command(market, "open", cmd_market_open, "open the market of an instrument")
+    p = add_command(market, "open", cmd_market_open,
+                    "open the market of an instrument (proposed; a second administrator "
+                    "approves it)", person=True)
     p.add_argument("instrument", type=upper, metavar="INSTRUMENT")
-    p.add_argument("--administrator", required=True)
     p.add_argument("--reference-price", type=fen, required=True, help="fen per tonne")
     p.add_argument("--verify-above", type=fen, default=None,
                    help="trades worth more (fen) wait for an administrator")
+    add_proposing_arguments(p)
     p.add_argument("--sessions", type=sessions_arg, default=None,
                    help="trading sessions in China time on working days, e.g. "
                         "09:30-11:30,13:00-15:00 (the default), or 'continuous'")
     for name, handler, summary in (("halt", cmd_market_halt, "stop taking orders (held)"),
                                    ("resume", cmd_market_resume, "take orders again")):
-        p = add_command(market, name, handler, summary)
+        p = add_command(market, name, handler, summary, person=True)
         p.add_argument("instrument", type=upper, metavar="INSTRUMENT")
-        p.add_argument("--administrator", required=True)
         p.add_argument("--reason", required=True)
     add_command(market, "close-day", cmd_market_close,
                 "the close job: expire day orders (and GTC orders past their bound)")
@@ -93,28 +97,22 @@ def add_exchange_commands(subparsers: Subparsers) -> None:
     queue = add_group(subparsers, "queue", "trades waiting for an administrator")
     add_command(queue, "list", cmd_queue_list, "every trade waiting", writes=False)
     for name, handler in (("approve", cmd_queue_approve), ("reject", cmd_queue_reject)):
-        p = add_command(queue, name, handler, f"{name} a waiting trade (four eyes)")
+        p = add_command(queue, name, handler, f"{name} a waiting trade (four eyes)",
+                        person=True)
         p.add_argument("instrument", type=upper, metavar="INSTRUMENT")
         p.add_argument("--trade", required=True)
-        p.add_argument("--administrator", required=True)
         if name == "reject":
             p.add_argument("--reason", required=True)
 
 
 def cmd_deposit(ctx: Context) -> None:
     a = ctx.args
-    balance = ctx.registry.deposit(enterprise=a.enterprise, amount=a.amount,
-                                   reference=a.reference, administrator=a.administrator,
-                                   at=ctx.at)
-    print(f"{a.enterprise}: balance {balance} fen")
+    propose(ctx, "deposit", enterprise=a.enterprise, amount=a.amount, reference=a.reference)
 
 
 def cmd_withdraw(ctx: Context) -> None:
     a = ctx.args
-    balance = ctx.registry.withdraw(enterprise=a.enterprise, amount=a.amount,
-                                    reference=a.reference, administrator=a.administrator,
-                                    at=ctx.at)
-    print(f"{a.enterprise}: balance {balance} fen")
+    propose(ctx, "withdraw", enterprise=a.enterprise, amount=a.amount, reference=a.reference)
 
 
 def cmd_cash_show(ctx: Context) -> None:
@@ -126,24 +124,24 @@ def cmd_cash_show(ctx: Context) -> None:
 
 def cmd_market_open(ctx: Context) -> None:
     a = ctx.args
-    extra = {} if a.sessions is None else {"sessions": a.sessions}
-    m = ctx.registry.open_market(instrument=a.instrument, administrator=a.administrator,
-                                 at=ctx.at, reference_price=a.reference_price,
-                                 verify_above=a.verify_above, **extra)
-    emit_json({"market": m.instrument, **m.market_params().to_dict()})
+    extra = {name: value for name, value in (("sessions", a.sessions),
+                                             ("verify_above", a.verify_above))
+             if value is not None}
+    propose(ctx, "open_market", instrument=a.instrument, reference_price=a.reference_price,
+            **extra)
 
 
 def cmd_market_halt(ctx: Context) -> None:
     a = ctx.args
     ctx.registry.halt_market(instrument=a.instrument, reason=a.reason,
-                             administrator=a.administrator, at=ctx.at)
+                             administrator=ctx.actor, at=ctx.at)
     emit_json({"market": a.instrument, "halted": True})
 
 
 def cmd_market_resume(ctx: Context) -> None:
     a = ctx.args
     ctx.registry.resume_market(instrument=a.instrument, reason=a.reason,
-                               administrator=a.administrator, at=ctx.at)
+                               administrator=ctx.actor, at=ctx.at)
     emit_json({"market": a.instrument, "halted": False})
 
 
@@ -191,12 +189,12 @@ def cmd_queue_list(ctx: Context) -> None:
 def cmd_queue_approve(ctx: Context) -> None:
     a = ctx.args
     ctx.registry.approve_trade(instrument=a.instrument, trade_id=a.trade,
-                               administrator=a.administrator, at=ctx.at)
+                               administrator=ctx.actor, at=ctx.at)
     print(f"{a.trade}: approved and settled")
 
 
 def cmd_queue_reject(ctx: Context) -> None:
     a = ctx.args
     ctx.registry.reject_trade(instrument=a.instrument, trade_id=a.trade,
-                              administrator=a.administrator, reason=a.reason, at=ctx.at)
+                              administrator=ctx.actor, reason=a.reason, at=ctx.at)
     print(f"{a.trade}: rejected; reservations released")

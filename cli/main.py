@@ -29,6 +29,7 @@ from cli.base import (
 )
 from cli.exchange_commands import add_exchange_commands
 from cli.ledger_commands import add_audit_commands, add_ledger_commands
+from cli.proposal_commands import add_proposal_commands
 from cli.receipt_commands import add_receipt_commands
 from cli.registry_commands import (
     add_agency_commands,
@@ -84,9 +85,12 @@ def main(argv: list[str] | None = None, *, env: Mapping[str, str] | None = None)
         ctx = Context(args=args, env=compose_env(args, env))
         with claim_for(ctx):
             try:
-                # a local command acts for whoever holds the data folder: it names itself
+                # a person's act runs as the authenticated user; a local maintenance
+                # command (demo, bootstrap, repair, scheduled jobs) names itself
                 job = getattr(args.handler, "__name__", "command").removeprefix("cmd_")
-                with acting(f"system:cli-{job.replace('_', '-')}"):
+                actor = ctx.actor if getattr(args, "person", False) \
+                    else f"system:cli-{job.replace('_', '-')}"
+                with acting(actor):
                     result = args.handler(ctx)
                 if args.beside_service == "refuse" and not getattr(args, "leave_ledger", False):
                     ctx.follow(only_if_open=True)  # a writer's events reach the ledger first
@@ -144,4 +148,5 @@ COMMAND_GROUPS: list[Callable[[Subparsers], None]] = [
     add_right_commands,
     add_report_commands,
     add_witness_commands,
+    add_proposal_commands,
 ]

@@ -25,7 +25,10 @@ from cli.base import (
     upper,
     year,
 )
+from cli.proposal_commands import add_proposing_arguments, propose
 from domain.reference import BASINS, KINDS, PREFECTURES, SECTORS
+
+PROPOSED = " (proposed; a second administrator approves it)"
 
 # -- demo --------------------------------------------------------------------------------------
 
@@ -60,11 +63,42 @@ def cmd_demo(ctx: Context) -> None:
         if ctx.settings.store != "memory":  # the sampling round's seed is on the ledger
             summary["sampling"] = run_spot_checks(app, lambda: _followed(ctx),
                                                   at_start=ctx.args.at)
+        if ctx.settings.store == "sqlite":
+            summary["cli_tokens"] = write_demo_tokens(ctx)
+        if ctx.settings.store != "memory":
             summary["position"] = app.position()
     if ctx.args.json:
         emit_json(summary)
     else:
         print(format_summary(summary))
+        if "cli_tokens" in summary:
+            print(f"Demo only: a CLI token of each administrator in {summary['cli_tokens']}/ "
+                  "(0600; use --token-file to act as one)")
+
+
+def write_demo_tokens(ctx: Context) -> str:
+    """Demo only: a bearer token of each demo administrator, issued by itself, in
+    ``DATA/demo-tokens/LOGIN`` (folder 0700, files 0600), so a walkthrough can act as each
+    of them from the command line (``--token-file``). Returns the folder."""
+    import os
+    from pathlib import Path
+
+    from registry.clock import now
+    from registry.demo import ADMIN, ADMIN_2
+
+    folder = Path(ctx.data_dir) / "demo-tokens"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(folder, 0o700)
+    for login in (ADMIN, ADMIN_2):
+        user = ctx.registry.user_by_login(login)
+        _, secret = ctx.registry.issue_token(user_id=user.user_id, by=user.user_id,
+                                             at=now(), days=7)
+        path = folder / login
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secret + "\n")
+    return str(folder)
 
 
 def _followed(ctx: Context) -> Any:
@@ -92,13 +126,14 @@ def add_enterprise_commands(subparsers: Subparsers) -> None:
                            help="discharges into a sewage works")
 
     p = add_command(actions, "obligation", cmd_enterprise_obligation,
-                    "set an enterprise's own reduction or energy-saving task")
+                    "set an enterprise's own reduction or energy-saving task" + PROPOSED,
+                    person=True)
+    add_proposing_arguments(p)
     p.add_argument("credit_code", type=credit_code, metavar="CREDIT_CODE")
     p.add_argument("--kind", type=upper, required=True, help=", ".join(KINDS))
     p.add_argument("--period", type=year, required=True, help="the task's year")
     p.add_argument("--target", type=quantity, required=True, help="kg (kgce for ENERGY)")
     p.add_argument("--reason", default="", help="why (needed to change a task set before)")
-    p.add_argument("--administrator", default="", help="who changes it")
 
     p = add_command(actions, "show", cmd_enterprise_show,
                     "an enterprise's record, obligations and credit record as JSON",
@@ -119,10 +154,8 @@ def cmd_enterprise_register(ctx: Context) -> None:
 
 def cmd_enterprise_obligation(ctx: Context) -> None:
     a = ctx.args
-    ctx.registry.set_obligation(credit_code=a.credit_code, kind=a.kind, period=a.period,
-                                target=a.target, at=ctx.at, reason=a.reason,
-                                actor=a.administrator)
-    print(f"{a.credit_code}: {a.kind} task for {a.period} set to {a.target:,}")
+    propose(ctx, "set_obligation", credit_code=a.credit_code, kind=a.kind, period=a.period,
+            target=a.target, reason=a.reason)
 
 
 def enterprise_record(e: Any) -> dict[str, Any]:
@@ -214,13 +247,15 @@ def add_retrofit_commands(subparsers: Subparsers) -> None:
                                           "beyond the remaining obligation is surplus"),
         ("issue", cmd_retrofit_issue, "issue the confirmed surplus as serial-numbered lots"),
     ):
-        p = add_command(actions, name, handler, summary)
+        p = add_command(actions, name, handler, summary + PROPOSED, person=True)
         p.add_argument("reference", metavar="REFERENCE")
-        p.add_argument("--administrator", required=True)
+        add_proposing_arguments(p)
 
     p = add_command(actions, "revoke", cmd_retrofit_revoke,
-                    "revoke a retrofit after a failed spot check (clawback policy applies)")
+                    "revoke a retrofit after a failed spot check (clawback policy applies)"
+                    + PROPOSED, person=True)
     p.add_argument("reference", metavar="REFERENCE")
+    add_proposing_arguments(p)
     p.add_argument("--reason", required=True)
     p.add_argument("--spot-check", required=True, help="the spot check's reference")
     p.add_argument("--restrict-agency", type=credit_code, action="append", default=[],
@@ -291,25 +326,18 @@ def cmd_retrofit_verify(ctx: Context) -> None:
 
 
 def cmd_retrofit_confirm(ctx: Context) -> None:
-    surplus = ctx.registry.confirm_retrofit(reference=ctx.args.reference,
-                                            administrator=ctx.args.administrator, at=ctx.at)
-    emit_json({"retrofit": ctx.args.reference, "surplus": surplus})
+    propose(ctx, "confirm_retrofit", reference=ctx.args.reference)
 
 
 def cmd_retrofit_issue(ctx: Context) -> None:
-    lots = ctx.registry.issue_surplus(reference=ctx.args.reference,
-                                      administrator=ctx.args.administrator, at=ctx.at)
-    emit_json({"retrofit": ctx.args.reference, "lots": lots})
+    propose(ctx, "issue_surplus", reference=ctx.args.reference)
 
 
 def cmd_retrofit_revoke(ctx: Context) -> None:
     a = ctx.args
-    outcome = ctx.registry.revoke_retrofit(
-        reference=a.reference, reason=a.reason, spot_check=a.spot_check, at=ctx.at,
-        restrict_enterprise=not a.keep_enterprise_standing,
-        restrict_agencies=tuple(a.restrict_agency),
-    )
-    emit_json({"retrofit": a.reference, "revoked": outcome})
+    propose(ctx, "revoke_retrofit", reference=a.reference, reason=a.reason,
+            spot_check=a.spot_check, restrict_enterprise=not a.keep_enterprise_standing,
+            restrict_agencies=list(a.restrict_agency))
 
 
 def cmd_retrofit_show(ctx: Context) -> None:
@@ -326,7 +354,8 @@ def cmd_retrofit_show(ctx: Context) -> None:
 
 def add_holding_commands(subparsers: Subparsers) -> None:
     p = add_command(subparsers, "transfer", cmd_transfer,
-                    "move units outside the exchange (merger, court order, correction)")
+                    "move units outside the exchange (merger, court order, correction)",
+                    person=True)
     p.add_argument("--instrument", type=upper, required=True, help="KIND-VINTAGE-ZONE")
     p.add_argument("--seller", type=credit_code, required=True)
     p.add_argument("--buyer", type=credit_code, required=True)
@@ -336,20 +365,23 @@ def add_holding_commands(subparsers: Subparsers) -> None:
                    help="deliver units reserved under this reference")
     p.add_argument("--reason", required=True, choices=("merger", "court-order", "correction"),
                    help="the non-trade reason: sales go through the exchange")
-    p.add_argument("--administrator", required=True, help="the administrator recording it")
 
     p = add_command(subparsers, "expire", cmd_expire,
                     "expire every unit whose validity ended before a date")
     p.add_argument("--as-of", type=iso_date, required=True, metavar="DATE")
 
-    p = add_command(subparsers, "freeze", cmd_freeze, "freeze an owner's available units")
+    p = add_command(subparsers, "freeze", cmd_freeze,
+                    "freeze an owner's available units" + PROPOSED, person=True)
+    add_proposing_arguments(p)
     p.add_argument("--instrument", type=upper, required=True)
     p.add_argument("--owner", type=credit_code, required=True)
     p.add_argument("--ref", required=True, help="the freeze order's reference")
     p.add_argument("--reason", required=True)
     p.add_argument("--quantity", type=quantity, help="default: all the owner's available units")
 
-    p = add_command(subparsers, "unfreeze", cmd_unfreeze, "lift a freeze")
+    p = add_command(subparsers, "unfreeze", cmd_unfreeze, "lift a freeze" + PROPOSED,
+                    person=True)
+    add_proposing_arguments(p)
     p.add_argument("--instrument", type=upper, required=True)
     p.add_argument("--ref", required=True, help="the freeze order's reference")
 
@@ -363,14 +395,12 @@ def add_holding_commands(subparsers: Subparsers) -> None:
     p.add_argument("--quantity", type=quantity, required=True)
     p.add_argument("--project", required=True)
     p = add_command(actions, "approve", cmd_expansion_approve,
-                    "approve an application; its units are consumed")
+                    "approve an application; its units are consumed", person=True)
     p.add_argument("reference", metavar="REFERENCE")
-    p.add_argument("--administrator", required=True)
     p.add_argument("--approval", required=True, help="the approval document's reference")
     p = add_command(actions, "reject", cmd_expansion_reject,
-                    "reject an application; its units are released")
+                    "reject an application; its units are released", person=True)
     p.add_argument("reference", metavar="REFERENCE")
-    p.add_argument("--administrator", required=True)
     p.add_argument("--reason", required=True)
 
 
@@ -379,7 +409,7 @@ def cmd_transfer(ctx: Context) -> None:
     version = ctx.registry.transfer(instrument=a.instrument, seller=a.seller, buyer=a.buyer,
                                     quantity=a.quantity, ref=a.ref, at=ctx.at,
                                     from_reservation=a.from_reservation,
-                                    reason=a.reason, administrator=a.administrator)
+                                    reason=a.reason, administrator=ctx.actor)
     print(f"transferred {a.quantity:,} of {a.instrument} from {a.seller} to {a.buyer} "
           f"(ref {a.ref}, rules {version})")
 
@@ -391,14 +421,12 @@ def cmd_expire(ctx: Context) -> None:
 
 def cmd_freeze(ctx: Context) -> None:
     a = ctx.args
-    n = ctx.registry.freeze(instrument=a.instrument, owner=a.owner, ref=a.ref, reason=a.reason,
-                            quantity=a.quantity, at=ctx.at)
-    print(f"froze {n:,} of {a.instrument} held by {a.owner} (ref {a.ref})")
+    propose(ctx, "freeze", instrument=a.instrument, owner=a.owner, ref=a.ref, reason=a.reason,
+            quantity=a.quantity)
 
 
 def cmd_unfreeze(ctx: Context) -> None:
-    n = ctx.registry.unfreeze(instrument=ctx.args.instrument, ref=ctx.args.ref, at=ctx.at)
-    print(f"unfroze {n:,} of {ctx.args.instrument} (ref {ctx.args.ref})")
+    propose(ctx, "unfreeze", instrument=ctx.args.instrument, ref=ctx.args.ref)
 
 
 def cmd_expansion_submit(ctx: Context) -> None:
@@ -411,14 +439,14 @@ def cmd_expansion_submit(ctx: Context) -> None:
 
 def cmd_expansion_approve(ctx: Context) -> None:
     a = ctx.args
-    ctx.registry.approve_expansion(reference=a.reference, administrator=a.administrator,
+    ctx.registry.approve_expansion(reference=a.reference, administrator=ctx.actor,
                                    approval=a.approval, at=ctx.at)
     print(f"expansion {a.reference}: approved ({a.approval}), units consumed")
 
 
 def cmd_expansion_reject(ctx: Context) -> None:
     a = ctx.args
-    ctx.registry.reject_expansion(reference=a.reference, administrator=a.administrator,
+    ctx.registry.reject_expansion(reference=a.reference, administrator=ctx.actor,
                                   reason=a.reason, at=ctx.at)
     print(f"expansion {a.reference}: rejected, units released")
 

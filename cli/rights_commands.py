@@ -19,7 +19,8 @@ def add_right_commands(subparsers: Subparsers) -> None:
     actions = add_group(subparsers, "right", "confirmed rights: an enterprise's annual right "
                                              "per kind from its permit or quota")
     p = add_command(actions, "confirm", cmd_confirm,
-                    "confirm (or re-confirm with a new permit) an enterprise's annual right")
+                    "confirm (or re-confirm with a new permit) an enterprise's annual right",
+                    person=True)
     p.add_argument("enterprise", type=credit_code, metavar="CREDIT_CODE")
     p.add_argument("--kind", type=upper, required=True)
     p.add_argument("--quantity", type=quantity, required=True,
@@ -27,7 +28,6 @@ def add_right_commands(subparsers: Subparsers) -> None:
     p.add_argument("--permit", required=True, help="the discharge permit's or quota's number")
     p.add_argument("--valid-from", type=iso_date, required=True)
     p.add_argument("--valid-until", type=iso_date, required=True)
-    p.add_argument("--actor", required=True, help="the administrator's user id")
     p = add_command(actions, "show", cmd_show, "an enterprise's confirmed rights as JSON",
                     writes=False)
     p.add_argument("enterprise", type=credit_code, metavar="CREDIT_CODE")
@@ -38,7 +38,7 @@ def cmd_confirm(ctx: Context) -> None:
     right = ctx.registry.confirm_right(enterprise=a.enterprise, kind=a.kind,
                                        quantity=a.quantity, permit=a.permit,
                                        valid_from=a.valid_from, valid_until=a.valid_until,
-                                       actor=a.actor, at=ctx.at)
+                                       actor=ctx.actor, at=ctx.at)
     print(f"confirmed {right.kind} right of {right.enterprise}: {right.quantity} a year under "
           f"permit {a.permit} ({a.valid_from} – {a.valid_until})")
 

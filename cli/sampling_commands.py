@@ -30,19 +30,17 @@ def add_sampling_commands(subparsers: Subparsers) -> None:
     actions = add_group(subparsers, "sampling", "spot-check sampling rounds (§20)")
     p = add_command(actions, "open", cmd_open,
                     "open a round for PERIOD: fix its population, then draw the sample from "
-                    "the ledger's seed")
+                    "the ledger's seed", person=True)
     p.add_argument("reference", metavar="ROUND")
     p.add_argument("--period", type=year, required=True,
                    help="the retrofits' period (compliance year)")
-    p.add_argument("--actor", required=True, help="the administrator's user id")
     p.add_argument("--rules", default=None, help="sampling rules version (default: current)")
     p = add_command(actions, "draw", cmd_draw,
-                    "draw an opened round's sample from the ledger's seed")
+                    "draw an opened round's sample from the ledger's seed", person=True)
     p.add_argument("reference", metavar="ROUND")
-    p.add_argument("--actor", required=True, help="the administrator's user id")
     p = add_command(actions, "outcome", cmd_outcome,
                     "record a sampled retrofit's outcome; 'fail' revokes it (clawback) and "
-                    "restricts the enterprise and the agencies at fault")
+                    "restricts the enterprise and the agencies at fault", person=True)
     p.add_argument("reference", metavar="ROUND")
     p.add_argument("--retrofit", required=True)
     p.add_argument("--result", choices=("pass", "fail"), required=True)
@@ -52,7 +50,6 @@ def add_sampling_commands(subparsers: Subparsers) -> None:
     p.add_argument("--agency-at-fault", type=credit_code, action="append", default=None,
                    metavar="CREDIT_CODE",
                    help="repeatable; default on failure: every agency behind the retrofit")
-    p.add_argument("--actor", required=True, help="the administrator's user id")
     add_evidence_arguments(p)
     p = add_command(actions, "show", cmd_show, "a round as JSON", writes=False)
     p.add_argument("reference", metavar="ROUND")
@@ -89,16 +86,16 @@ def cmd_open(ctx: Context) -> None:
     a = ctx.args
     if ctx.settings.store == "memory":
         raise CliError("the in-memory store keeps no ledger to draw a seed from")
-    ctx.registry.open_sampling_round(reference=a.reference, period=a.period, actor=a.actor,
+    ctx.registry.open_sampling_round(reference=a.reference, period=a.period, actor=ctx.actor,
                                      at=ctx.at, rules_version=a.rules or CURRENT_SAMPLING_RULES)
-    _draw(ctx, a.reference, a.actor)
+    _draw(ctx, a.reference, ctx.actor)
     _print_round(ctx, a.reference)
 
 
 def cmd_draw(ctx: Context) -> None:
     if ctx.settings.store == "memory":
         raise CliError("the in-memory store keeps no ledger to draw a seed from")
-    _draw(ctx, ctx.args.reference, ctx.args.actor)
+    _draw(ctx, ctx.args.reference, ctx.actor)
     _print_round(ctx, ctx.args.reference)
 
 
@@ -107,7 +104,7 @@ def cmd_outcome(ctx: Context) -> None:
     outcome = ctx.registry.record_sampling_outcome(
         reference=a.reference, retrofit=a.retrofit, result=a.result, findings=a.findings,
         report_sha256=report_digest(a), measured=a.measured,
-        agencies_at_fault=a.agency_at_fault, actor=a.actor, at=ctx.at)
+        agencies_at_fault=a.agency_at_fault, actor=ctx.actor, at=ctx.at)
     emit_json(outcome)
 
 

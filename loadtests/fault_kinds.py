@@ -81,6 +81,8 @@ class Scenario:
     mount: Path | None = None  # the tmpfs of disk-full
     previous: Path | None = None  # the checkpoint the next round's ledger must extend
     vkey: Path | None = None
+    #: bearer tokens of two administrators: a CLI deposit is one's proposal, the other's approval
+    admin_tokens: list[str] = field(default_factory=list)
     rounds: list[dict[str, Any]] = field(default_factory=list)
 
     def start(self) -> float:
@@ -168,8 +170,10 @@ def prepare(kind: str, results: Path) -> Scenario | str:
         env.update(pg)
     manifest = seed(env, TRADERS)
     manifest.save(folder / "world.json")
-    issue_tokens(data, manifest, env=env)  # users in the store the service reads (PostgreSQL too)
+    # users in the store the service reads (PostgreSQL too)
+    tokens = issue_tokens(data, manifest, env=env)
     scenario = Scenario(kind=kind, folder=folder, env=env, manifest=manifest,
+                        admin_tokens=[t["token"] for t in tokens["administrator"]],
                         world=World.from_tokens(data / "tokens.json"),
                         workers=2 if kind.startswith("pg-") else 1, server=server, mount=mount)
     baseline = folder / "export-0"
@@ -261,8 +265,12 @@ def cli_beside(s: Scenario) -> Fault:
         op = Op(k + 1, len(s.rounds) + 1, "cli", "deposit", "CLI", "registry cash deposit",
                 {"amount": 100, "reference": reference}, None, [code, reference])
         op.sent = time.time()
-        done = cli_run(s.env, "cash", "deposit", code, "--amount", "100", "--reference",
-                       reference, "--administrator", "admin-cash")
+        proposer, approver = ({**s.env, "REGISTRY_TOKEN": t} for t in s.admin_tokens[:2])
+        done = cli_run(proposer, "cash", "deposit", code, "--amount", "100", "--reference",
+                       reference)
+        if done.returncode == 0:  # proposed: a second administrator brings it into effect
+            proposal = done.stdout.split()[1].rstrip(":")
+            done = cli_run(approver, "proposal", "approve", proposal)
         op.answered = time.time()
         op.status, op.extra["body"] = done.returncode, done.stderr[-300:]
         if done.returncode == 0:

@@ -8,11 +8,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from cli import build_parser, command_paths, main
 from domain.credit_code import make_credit_code
+from tests.support.cli_people import cli_people
 
 MEMORY = {"REGISTRY_STORE": "memory"}
 AT = "2025-03-01T09:00:00+08:00"
@@ -108,7 +110,7 @@ BAD_INPUTS = {
     "decimal quantity": (
         ("transfer", "--instrument", "COD-2025-MAOZHOU", "--seller", DYEING, "--buyer", PAPER,
          "--quantity", "2.5", "--ref", "T-1",
-         "--reason", "correction", "--administrator", "admin-t"),
+         "--reason", "correction"),
         ("--quantity", "whole number"),
     ),
     "unknown retrofit": (("retrofit", "show", "RF-404"), ("retrofit RF-404 not found",)),
@@ -119,8 +121,8 @@ BAD_INPUTS = {
     "malformed instrument": (
         ("transfer", "--instrument", "CODMAOZHOU", "--seller", DYEING, "--buyer", PAPER,
          "--quantity", "5", "--ref", "T-1",
-         "--reason", "correction", "--administrator", "admin-t"),
-        ("KIND-VINTAGE-ZONE",),
+         "--reason", "correction"),
+        ("--as LOGIN",),  # a person's act: who acts comes before what is wrong with it
     ),
     "malformed serial": (("provenance", "COD-2025-MAOZHOU"), ("serial number",)),
     "time without offset": (
@@ -188,13 +190,36 @@ def sqlite_env(tmp_path: Path) -> dict[str, str]:
 def test_retrofit_journey_persists_across_invocations(
     capsys: pytest.CaptureFixture[str], sqlite_env: dict[str, str], tmp_path: Path
 ) -> None:
-    def ok(*argv: str) -> str:
-        status, out, err = run(capsys, *argv, env=sqlite_env)
+    def ok(*argv: str, as_admin: bool = False) -> str:
+        env = {**sqlite_env, **li.env()} if as_admin else sqlite_env
+        status, out, err = run(capsys, *argv, env=env)
         assert status == 0, err
         return out
 
-    def refused(*argv: str) -> str:
-        status, _, err = run(capsys, *argv, env=sqlite_env)
+    def refused(*argv: str, as_admin: bool = False) -> str:
+        env = {**sqlite_env, **li.env()} if as_admin else sqlite_env
+        status, _, err = run(capsys, *argv, env=env)
+        assert_one_line_error(status, err)
+        return err
+
+    li, chen = cli_people(tmp_path / "data", ("administrator", "gdee-admin-li"),
+                          ("administrator", "gdee-admin-chen"))
+
+    def decided(*argv: str) -> tuple[int, str, str]:
+        """Proposed by one administrator, approved by another at the same time."""
+        at = list(argv[argv.index("--at"):][:2]) if "--at" in argv else []
+        status, out, err = run(capsys, *argv, env={**sqlite_env, **li.env()})
+        assert status == 0 and "awaiting a second administrator" in out, err
+        return run(capsys, "proposal", "approve", out.split()[1].rstrip(":"), *at,
+                   env={**sqlite_env, **chen.env()})
+
+    def approved(*argv: str) -> Any:
+        status, out, err = decided(*argv)
+        assert status == 0, err
+        return json.loads(out)["result"]
+
+    def refused_on_approval(*argv: str) -> str:
+        status, _, err = decided(*argv)
         assert_one_line_error(status, err)
         return err
 
@@ -215,8 +240,10 @@ def test_retrofit_journey_persists_across_invocations(
     for n, code in enumerate((AUDITOR, VERIFIER), start=1):
         ok("agency", "register", "--credit-code", code, "--name", f"Agency {n}", "--at", AT)
         ok("agency", "accredit", code, "--accreditation", f"GD-CP-ACC-{n:03d}", "--at", AT)
-    ok("enterprise", "obligation", DYEING, "--kind", "cod", "--period", "2025",
-       "--target", "10000", "--at", AT)
+
+
+    approved("enterprise", "obligation", DYEING, "--kind", "cod", "--period", "2025",
+             "--target", "10000", "--at", AT)
 
     report = tmp_path / "baseline-audit.pdf"
     report.write_bytes(b"%PDF-1.7 baseline audit of RF-1")
@@ -237,23 +264,19 @@ def test_retrofit_journey_persists_across_invocations(
                                       "--report-sha256", SHA, "--reductions", "COD=55_000")
     ok("retrofit", "verify", "RF-1", "--agency", VERIFIER, "--report-sha256", "cd" * 32,
        "--reductions", "COD=55_000", "--at", "2025-07-02T09:00:00+08:00")
-    confirmed = json.loads(ok("retrofit", "confirm", "RF-1", "--administrator", "admin-1",
-                              "--at", "2025-08-01T09:00:00+08:00"))
-    assert confirmed["surplus"] == {"COD": 45_000}
-    assert "no confirmed COD right" in refused("retrofit", "issue", "RF-1",
-                                               "--administrator", "admin-1")
+    confirmed = approved("retrofit", "confirm", "RF-1", "--at", "2025-08-01T09:00:00+08:00")
+    assert confirmed == {"COD": 45_000}
+    assert "no confirmed COD right" in refused_on_approval("retrofit", "issue", "RF-1")
     ok("right", "confirm", DYEING, "--kind", "COD", "--quantity", "80000", "--permit",
        "PW-SZ-2023-001", "--valid-from", "2023-01-01", "--valid-until", "2027-12-31",
-       "--actor", "admin-permits", "--at", AT)
+       "--at", AT, as_admin=True)
     # the cap: 80,000 right − 45,000 post-retrofit level − 0 remaining task = 35,000 < 45,000
-    assert "exceeds its confirmed right" in refused("retrofit", "issue", "RF-1",
-                                                    "--administrator", "admin-1")
+    assert "exceeds its confirmed right" in refused_on_approval("retrofit", "issue", "RF-1")
     ok("right", "confirm", DYEING, "--kind", "COD", "--quantity", "90000", "--permit",
        "PW-SZ-2025-002", "--valid-from", "2025-01-01", "--valid-until", "2029-12-31",
-       "--actor", "admin-permits", "--at", AT)
-    issued = json.loads(ok("retrofit", "issue", "RF-1", "--administrator", "admin-1",
-                           "--at", "2025-08-02T09:00:00+08:00"))
-    lot = issued["lots"]["COD"]
+       "--at", AT, as_admin=True)
+    issued = approved("retrofit", "issue", "RF-1", "--at", "2025-08-02T09:00:00+08:00")
+    lot = issued["COD"]
     assert (lot["instrument"], lot["first"], lot["last"]) == ("COD-2025-MAOZHOU", 1, 45_000)
 
     shown = json.loads(ok("retrofit", "show", "RF-1"))
@@ -271,26 +294,25 @@ def test_retrofit_journey_persists_across_invocations(
     assert "direct dischargers" in refused(
         "transfer", "--instrument", "COD-2025-MAOZHOU", "--seller", DYEING, "--buyer", CHIPS,
         "--quantity", "1000", "--ref", "T-0", "--reason", "correction",
-        "--administrator", "admin-t", "--at", "2025-09-01T09:00:00+08:00")
+        "--at", "2025-09-01T09:00:00+08:00", as_admin=True)
     out = ok("transfer", "--instrument", "cod-2025-maozhou", "--seller", DYEING,
              "--buyer", PAPER, "--quantity", "5000", "--ref", "T-1",
-             "--reason", "correction", "--administrator", "admin-t",
-             "--at", "2025-09-01T09:00:00+08:00")
+             "--reason", "correction", "--at", "2025-09-01T09:00:00+08:00", as_admin=True)
     assert "rules GD-2023.1" in out
     assert "only" in refused("transfer", "--instrument", "COD-2025-MAOZHOU", "--seller", PAPER,
                              "--buyer", DYEING, "--quantity", "5001", "--ref", "T-2",
-                             "--reason", "correction", "--administrator", "admin-t")
+                             "--reason", "correction", as_admin=True)
 
     ok("expansion", "submit", "EX-1", "--enterprise", PAPER, "--instrument", "COD-2025-MAOZHOU",
        "--quantity", "2000", "--project", "paper machine 3", "--at", "2025-10-01T09:00:00+08:00")
-    ok("expansion", "approve", "EX-1", "--administrator", "admin-2", "--approval",
-       "GDEE-2025-17", "--at", "2025-10-09T09:00:00+08:00")
-    ok("freeze", "--instrument", "COD-2025-MAOZHOU", "--owner", DYEING, "--ref", "F-1",
-       "--reason", "inquiry", "--quantity", "1000", "--at", "2025-10-10T09:00:00+08:00")
-    assert "no frozen units" in refused("unfreeze", "--instrument", "COD-2025-MAOZHOU",
-                                        "--ref", "F-404")
-    ok("unfreeze", "--instrument", "COD-2025-MAOZHOU", "--ref", "F-1",
-       "--at", "2025-10-11T09:00:00+08:00")
+    ok("expansion", "approve", "EX-1", "--approval",
+       "GDEE-2025-17", "--at", "2025-10-09T09:00:00+08:00", as_admin=True)
+    approved("freeze", "--instrument", "COD-2025-MAOZHOU", "--owner", DYEING, "--ref", "F-1",
+             "--reason", "inquiry", "--quantity", "1000", "--at", "2025-10-10T09:00:00+08:00")
+    assert "no frozen units" in refused_on_approval("unfreeze", "--instrument",
+                                                    "COD-2025-MAOZHOU", "--ref", "F-404")
+    approved("unfreeze", "--instrument", "COD-2025-MAOZHOU", "--ref", "F-1",
+             "--at", "2025-10-11T09:00:00+08:00")
 
     balances = {r["enterprise"]: r for r in json.loads(ok("balances", "--json"))}
     assert balances[DYEING]["available"] == 40_000
@@ -308,15 +330,15 @@ def test_retrofit_journey_persists_across_invocations(
                          "--at", "2031-01-01T00:00:00+08:00"))["expired"] == {
         "COD-2025-MAOZHOU": 43_000}
 
-    revoked = json.loads(ok("retrofit", "revoke", "RF-1", "--reason", "falsified meter data",
-                            "--spot-check", "SC-9", "--restrict-agency", VERIFIER,
-                            "--at", "2031-02-01T09:00:00+08:00"))
-    assert revoked["revoked"]["COD"]["unrecoverable"] == 2_000
+    revoked = approved("retrofit", "revoke", "RF-1", "--reason", "falsified meter data",
+                       "--spot-check", "SC-9", "--restrict-agency", VERIFIER,
+                       "--at", "2031-02-01T09:00:00+08:00")
+    assert revoked["COD"]["unrecoverable"] == 2_000
     assert json.loads(ok("enterprise", "show", DYEING))["standing"] == "restricted"
     assert "barred from trading" in refused(
         "transfer", "--instrument", "COD-2025-MAOZHOU", "--seller", DYEING, "--buyer", PAPER,
         "--quantity", "1", "--ref", "T-3",
-         "--reason", "correction", "--administrator", "admin-t")
+         "--reason", "correction", as_admin=True)
     ok("retrofit", "register", "RF-2", "--enterprise", PAPER, "--period", "2031",
        "--kinds", "NOX,COD", "--description", "boiler and wastewater upgrade")
     ok("retrofit", "engage", "RF-2", "--stage", "audit", "--agency", AUDITOR)

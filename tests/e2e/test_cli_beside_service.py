@@ -21,6 +21,7 @@ from domain.errors import NotFound
 from loadtests.load_service import Service, free_port
 from registry.bootstrap import build_registry
 from registry.seed_users import user_for
+from tests.support.cli_people import cli_people
 from tests.support.world import code, seed_data_folder
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,20 +56,22 @@ def served(tmp_path: Path):  # type: ignore[no-untyped-def]
         user_for(app, "auditor", AUDITOR)
     finally:
         app.close()
+    admins = cli_people(data, ("administrator", "gdee-admin-li"),
+                        ("administrator", "gdee-admin-chen"))
     buyer = code(2)  # the world's paper mill (tests.support.world.ENTERPRISES)
     service = Service(env, port=free_port(), workers=1, log=tmp_path / "service.log")
     service.start()
     try:
-        yield env, service, buyer
+        yield env, service, buyer, admins
     finally:
         service.stop()
 
 
 def test_a_write_beside_the_service_is_refused_before_writing(served) -> None:  # type: ignore[no-untyped-def]
-    env, service, buyer = served
+    env, service, buyer, (li, _) = served
     before = deposits(env, buyer)
-    done = registry(env, "cash", "deposit", buyer, "--amount", "5000", "--reference", "BANK-7",
-                    "--administrator", "admin-cash")
+    done = registry({**env, **li.env()}, "cash", "deposit", buyer, "--amount", "5000",
+                    "--reference", "BANK-7")
     assert done.returncode == 3, done.stderr
     line = done.stderr.strip()
     assert line.startswith("registry: error: ") and len(line.splitlines()) == 1
@@ -79,7 +82,7 @@ def test_a_write_beside_the_service_is_refused_before_writing(served) -> None:  
 
 
 def test_ledger_writes_are_refused_and_reads_work_beside_the_service(served) -> None:  # type: ignore[no-untyped-def]
-    env, service, buyer = served
+    env, service, buyer, _ = served
     export = Path(env["REGISTRY_DATA_DIR"]).parent / "export"
     done = registry(env, "ledger", "export", str(export))
     assert done.returncode == 3 and f"pid {service.pid}" in done.stderr, done.stderr
@@ -97,7 +100,7 @@ def test_ledger_writes_are_refused_and_reads_work_beside_the_service(served) -> 
 
 
 def test_token_commands_complete_beside_the_service(served) -> None:  # type: ignore[no-untyped-def]
-    env, service, _ = served
+    env, service, _, _ = served
     done = registry(env, "token", "create", "--user", AUDITOR)
     assert done.returncode == 0, done.stderr
     secret = done.stdout.strip().splitlines()[-1]
@@ -108,15 +111,18 @@ def test_token_commands_complete_beside_the_service(served) -> None:  # type: ig
 
 
 def test_the_claim_names_the_service_and_goes_with_it(served) -> None:  # type: ignore[no-untyped-def]
-    env, service, buyer = served
+    env, service, buyer, (li, chen) = served
     info = running_service(env["REGISTRY_DATA_DIR"])
     assert info is not None and info.pid == service.pid and info.url == service.url
     assert service.process is not None
     os.kill(service.process.pid, signal.SIGKILL)  # no clean shutdown: the kernel drops the lock
     service.process.wait()
     assert running_service(env["REGISTRY_DATA_DIR"]) is None
-    done = registry(env, "cash", "deposit", buyer, "--amount", "5000", "--reference",
-                    "BANK-8", "--administrator", "admin-cash")
+    done = registry({**env, **li.env()}, "cash", "deposit", buyer, "--amount", "5000",
+                    "--reference", "BANK-8")
+    assert done.returncode == 0, done.stderr
+    proposal = done.stdout.split()[1].rstrip(":")
+    done = registry({**env, **chen.env()}, "proposal", "approve", proposal)
     assert done.returncode == 0, done.stderr
     assert deposits(env, buyer).count("BANK-8") == 1
     claim = (Path(env["REGISTRY_DATA_DIR"]) / "serve.lock").read_text()
@@ -124,7 +130,7 @@ def test_the_claim_names_the_service_and_goes_with_it(served) -> None:  # type: 
 
 
 def test_a_second_service_on_the_same_folder_is_refused_naming_the_first(served) -> None:  # type: ignore[no-untyped-def]
-    env, service, _ = served
+    env, service, _, _ = served
     done = registry(env, "serve", "--port", str(free_port()))
     assert done.returncode == 2, done.stderr
     assert f"in use by registry serve (pid {service.pid}, {service.url}" in done.stderr

@@ -9,6 +9,7 @@ import pytest
 
 from cli import main
 from registry.bootstrap import build_registry
+from tests.support.cli_people import cli_people
 from tests.support.world import build_world, issue
 
 
@@ -19,12 +20,16 @@ def test_trade_settles_and_bad_orders_are_refused(
     w = build_world(app)
     issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=50_000, post=0)
     app.close()
+    li, chen = cli_people(tmp_path, ("administrator", "gdee-admin-li"),
+                          ("administrator", "gdee-admin-chen"))
     run = ["--data-dir", str(tmp_path)]
     at = ["--at", "2025-03-03T10:00:00+08:00"]  # a Monday morning: the market is in session
-    assert main([*run, "market", "open", "COD-2025-MAOZHOU", "--reference-price", "800000",
-                 "--administrator", "admin-1", *at]) == 0
-    assert main([*run, "cash", "deposit", w.paper, "--amount", "10000000", "--reference", "B-1",
-                 "--administrator", "admin-cash", *at]) == 0
+    for command in (["market", "open", "COD-2025-MAOZHOU", "--reference-price", "800000"],
+                    ["cash", "deposit", w.paper, "--amount", "10000000", "--reference", "B-1"]):
+        capsys.readouterr()
+        assert main([*run, *command, *at], env=li.env()) == 0
+        proposal = capsys.readouterr().out.split()[1].rstrip(":")
+        assert main([*run, "proposal", "approve", proposal, *at], env=chen.env()) == 0
     capsys.readouterr()
     # more than the paper mill can pay for: refused, nothing written
     assert main([*run, "order", "submit", "COD-2025-MAOZHOU", "--id", "b0", "--account",

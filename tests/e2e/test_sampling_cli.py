@@ -11,6 +11,8 @@ import pytest
 from cli import main
 from domain.sampling import SamplingRound
 from registry.bootstrap import build_registry
+from registry.events import stored_events
+from tests.support.cli_people import cli_people
 from tests.support.world import AT as WORLD_AT
 from tests.support.world import build_world, code, issue, sha
 
@@ -49,8 +51,10 @@ def run(capsys: pytest.CaptureFixture[str], env: dict[str, str],
 def test_round_sample_re_derives_offline_and_a_failure_revokes(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     env, _ = seeded(tmp_path / "data")
+    (zhang,) = cli_people(tmp_path / "data", ("administrator", "admin-zhang"))
+    env = {**env, **zhang.env()}  # the round's acts are this administrator's, by user id
     status, out, err = run(capsys, env, "sampling", "open", "SC-2025", "--period", "2025",
-                           "--actor", "admin-zhang", "--at", AT)
+                           "--at", AT)
     assert status == 0, err
     round_ = json.loads(out)
     assert round_["state"] == "drawn"
@@ -60,19 +64,26 @@ def test_round_sample_re_derives_offline_and_a_failure_revokes(
 
     # a second round for the period is refused and changes nothing
     status, _, err = run(capsys, env, "sampling", "open", "SC-2025-B", "--period", "2025",
-                         "--actor", "admin-zhang", "--at", AT)
+                         "--at", AT)
     assert status == 2 and "already has its sampling round SC-2025" in err
 
     failed = round_["sample"][0]
     status, out, err = run(capsys, env, "sampling", "outcome", "SC-2025", "--retrofit",
                            failed["retrofit"], "--result", "fail", "--findings",
                            "meter bypassed", "--measured", "COD=800", "--report-sha256",
-                           sha("re-audit"), "--actor", "admin-zhang", "--at", AT)
+                           sha("re-audit"), "--at", AT)
     assert status == 0, err
     outcome = json.loads(out)
     assert outcome["revoked"]["COD"]["lost_by_holder"] == {failed["enterprise"]: 800}
     status, out, _ = run(capsys, env, "retrofit", "show", failed["retrofit"])
     assert json.loads(out)["state"] == "revoked"
+    app = build_registry(env)
+    try:  # every act of the round names the authenticated administrator by user id
+        actors = {e.__dict__["actor"] for _, e in stored_events(app)
+                  if type(e).__qualname__.startswith("SamplingRound.")}
+    finally:
+        app.close()
+    assert actors == {zhang.user_id}
 
     export = tmp_path / "export"
     assert run(capsys, env, "ledger", "export", str(export))[0] == 0
