@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -106,13 +106,19 @@ class Authentication:
 CurrentUser = Annotated[Principal, Depends(current_user)]
 
 
-def require(*roles: str) -> Callable[[Principal], Principal]:
+def admit(user: Principal, *roles: str) -> Principal:
+    """``user`` if its coarse role is one of ``roles``; 403 for everyone else. The one role
+    check: `require`'s dependencies and the console's pages (plain calls) both use it."""
+    if user.role not in roles:
+        raise ApiError(403, "forbidden", f"this needs the role {' or '.join(roles)}")
+    return user
+
+
+def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting only the given coarse roles (403 for everyone else)."""
 
     async def check(user: CurrentUser) -> Principal:  # memory only: no thread pool
-        if user.role not in roles:
-            raise ApiError(403, "forbidden", f"this needs the role {' or '.join(roles)}")
-        return user
+        return admit(user, *roles)
 
     return check
 

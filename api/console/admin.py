@@ -3,7 +3,7 @@
 roles.
 
 Every read and every act goes through the API's own route functions (`api.routes`), called
-with the session's `Principal` after the API's own role check (``require("administrator")``),
+with the session's `Principal` after the API's own role check (``admit(user, "administrator")``),
 with bodies built by the API's own pydantic models and path values checked against the API's
 own patterns: the console is a second door to the same services, never a second code path
 with weaker checks. What the API makes a four-eyes proposal (deposits, freezes, revocations,
@@ -28,7 +28,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import require
+from api.auth import admit
 from api.console.login import current_session, form
 from api.console.render import page
 from api.console.sessions import Session, csrf_matches
@@ -144,7 +144,7 @@ def administrator(request: Request, fields: dict[str, str] | None = None) -> Des
     session = current_session(request)
     if session is None:
         raise ApiError(401, "unauthenticated", "sign in to the console first")
-    require("administrator")(session.principal)
+    admit(session.principal, "administrator")
     state = request.app.state.registry_state
     if coarse_role(state.registry.user(session.principal.user_id)) != "administrator":
         # withdrawn since signing in: a bearer token's principal is read from the user on

@@ -40,7 +40,7 @@ from api.console.render import page
 from api.console.roles import Memo, Refusal, attempt, posted, signed_in
 from api.console.sessions import Session
 from api.console.terms import N_
-from api.deps import PageParams, StateDep, owned_enterprise
+from api.deps import PageParams, StateDep, authorize_enterprise
 from api.routes import (
     agreements,
     auctions,
@@ -103,7 +103,7 @@ def _dashboard(state: AppState, session: Session) -> dict[str, Any]:
                if a.buyer == code]
     reviews = [x for x in expansions.list_expansions(user, registry, ALL).items
                if x.state == "submitted"]
-    requests = representatives.list_requests(owned_enterprise(code, user), registry, ALL,
+    requests = representatives.list_requests(authorize_enterprise(user, code), registry, ALL,
                                              "pending").items
     return {"enterprise": registry.enterprise(code), "rows": rows, "blocks": blocks,
             "requests": requests, "cash": cash.get_account(code, registry),
@@ -315,7 +315,7 @@ def agreement_list(request: Request, state: StateDep,
     just = None
     if requested is not None:
         done = attempt(session, lambda: representatives.show_request(
-            owned_enterprise(session.principal.subject, session.principal), requested,
+            authorize_enterprise(session.principal, session.principal.subject), requested,
             state.registry))
         just = None if isinstance(done, Refusal) else done
     return _agreements_page(request, state, session, requested=just)
@@ -368,7 +368,7 @@ async def answer_agreement(request: Request, state: StateDep, reference: Referen
 def _requests_page(request: Request, state: AppState, session: Session,
                    refusal: Refusal | None = None) -> Response:
     user, registry = session.principal, state.registry
-    code = owned_enterprise(user.subject, user)
+    code = authorize_enterprise(user, user.subject)
     found = representatives.list_requests(code, registry, ALL).items
     people = {r.proposed_by for r in found} | {r.decided_by for r in found if r.decided_by}
     return page(request, "enterprise/requests.html", title=N_("Awaiting a second representative"),
@@ -405,7 +405,7 @@ async def answer_request(request: Request, state: StateDep,
     user, registry = session.principal, state.registry
 
     def act() -> Any:
-        code = owned_enterprise(user.subject, user)
+        code = authorize_enterprise(user, user.subject)
         if how == "confirm":
             return representatives.confirm(code, request_id, user, registry, request)
         if how == "reject":
@@ -428,7 +428,7 @@ async def change_setting(request: Request, state: StateDep) -> Response:
 
     def act() -> Any:
         body = representatives.SettingChange(required=fields.get("required") == "on")
-        return representatives.change_setting(owned_enterprise(user.subject, user), body,
+        return representatives.change_setting(authorize_enterprise(user, user.subject), body,
                                               user, state.registry, Response())
 
     done = await run_in_threadpool(attempt, session, act)
