@@ -223,9 +223,12 @@ class OrderBook:
         decided remainder never does."""
         if order_id in self._orders or qty <= 0:
             return False
-        own = _SIDE_NAMES.index(side)
+        if side == "B":
+            own, key = _BID, -price  # asks are keyed by -price
+        else:
+            own, key = _ASK, price
         opposite = self._keys[1 - own]
-        if opposite and opposite[-1] >= (-price if own == _BID else price):
+        if opposite and opposite[-1] >= key:
             return False
         self._rest(own, price, qty, order_id, account)
         return True
