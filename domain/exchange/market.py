@@ -9,10 +9,13 @@ change nothing and are not recorded.
 
 The market changes only through its events. The book is derived state: `match` decides on a
 *draft* (a copy of the book and of the resting orders: entry checks depend on earlier fills of
-the same batch) and changes nothing of the market; applying the ``BatchMatched`` event, at
-command time as on replay, runs the recorded ``ops`` through the matching core and refuses to
-continue if the fills or self-trade cancels differ from the recorded ones. A command that
-fails midway leaves the market as it was.
+the same batch) and changes nothing of the market; its decision is plain values, the event's
+``ops``, ``trades`` and ``stp``. Applying the ``BatchMatched`` event, at command time as on
+replay, makes exactly that change without matching again: each recorded fill comes off its
+maker, each self-trade cancel off the book, each limit order's remainder rests; an outcome the
+book cannot take as recorded is refused (`MatchingDiverged`). Whether the recorded fills are
+what the matching rules give is the auditor's check (`registry.audit_matching`), which re-runs
+the core over an export. A command that fails midway leaves the market as it was.
 
 Self-trade prevention follows the core: the *resting* order of the same enterprise is cancelled
 (and its reservation released: cash for a buy, units for a sell); the incoming order goes on.
@@ -27,7 +30,7 @@ any administrator.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -62,7 +65,7 @@ SETTLED, PENDING = "settled", "pending"
 
 
 class MatchingDiverged(RuntimeError):
-    """Replaying a recorded batch gave other fills than recorded: the store is not trusted."""
+    """A recorded batch does not fit the book it is applied to: the store is not trusted."""
 
 
 def pool_ref(instrument: str) -> str:
@@ -480,16 +483,56 @@ class Market(Aggregate):
 
     def _apply_ops(self, ops: list[list[Any]], trades: list[list[Any]],
                    stp: list[list[Any]], at: str) -> None:
-        """Run a batch's requests through the book; they must give the recorded fills."""
-        got_fills, got_stp = [], []
+        """Apply a batch's decided outcome to the book and the resting orders, op by op: a
+        cancel or an amend as recorded; an entered order takes its recorded fills off the
+        makers, its self-trade cancels off the book, and rests its remainder (limit orders).
+        Matching is not run again (the auditor's check, `registry.audit_matching`, re-runs
+        it over an export); an outcome the book cannot take as recorded (a maker missing, at
+        another price or with less left, a remainder that would cross) is refused."""
+        fills = recorded_fills(trades)
+        book, orders, seen = self.book, self.orders, self.seen
         on = trading_date(at)
+        next_fill = next_stp = 0  # both lists are in op order
+        nf, ns = len(fills), len(stp)
         for index, op in enumerate(ops):
-            fills, _, stopped, _ = _apply_op(self, op, on)
-            got_fills += [[index, *f] for f in fills]
-            got_stp += [[index, i] for i, _ in stopped]
-        if got_fills != recorded_fills(trades) or got_stp != stp:
-            raise MatchingDiverged(f"{self.instrument}: batch {self.batches + 1} replays to "
-                                   "other fills than recorded")
+            if op[0] != "S":
+                _apply_op(self, op, on)
+                continue
+            _, order_id, account, side, kind, price, qty, entered_by, *tif = op
+            filled = 0
+            while next_fill < nf and fills[next_fill][0] == index:
+                _, taker, maker, at_price, q = fills[next_fill]
+                info = orders.get(maker)
+                if taker != order_id or info is None or info.side == side \
+                        or not book.apply_fill(maker, at_price, q):
+                    self._diverged(index)
+                if q < info.remaining:
+                    orders[maker] = info.less(q)
+                else:
+                    del orders[maker]
+                filled += q
+                next_fill += 1
+            while next_stp < ns and stp[next_stp][0] == index:
+                stopped = stp[next_stp][1]
+                info = orders.pop(stopped, None)
+                if info is None or info.account != account or not book.cancel(stopped):
+                    self._diverged(index)
+                next_stp += 1
+            seen.add(order_id)
+            if filled > qty:
+                self._diverged(index)
+            if kind == "L" and filled < qty:  # the book rests every limit order's remainder
+                if not book.apply_rest(side, price, qty - filled, order_id, account):
+                    self._diverged(index)
+                orders[order_id] = _new(RestingOrder, (
+                    account, side, price, qty - filled, entered_by, tif[0] if tif else "DAY",
+                    on, qty))
+        if next_fill != nf or next_stp != ns:
+            self._diverged(len(ops))
+
+    def _diverged(self, index: int) -> NoReturn:
+        raise MatchingDiverged(f"{self.instrument}: batch {self.batches + 1} op {index}: the "
+                               "book cannot take the recorded outcome")
 
     # -- verification queue --------------------------------------------------------------------
 

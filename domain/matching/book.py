@@ -139,6 +139,11 @@ class OrderBook:
                 return fills
         elif kind == "M":
             return fills
+        self._rest(own, price, qty, order_id, account)
+        return fills
+
+    def _rest(self, own: int, price: int, qty: int, order_id: OrderId, account: Account) -> None:
+        """Put an order at the back of its price level (no matching, no checks)."""
         key = price if own == _BID else -price
         levels = self._levels[own]
         level = levels.get(key)
@@ -149,7 +154,6 @@ class OrderBook:
         level[0] += 1
         level[1].append(order)
         self._orders[order_id] = order
-        return fills
 
     def _take(
         self, side: int, limit: int, qty: int, taker: OrderId, account: Account, fills: list[Fill]
@@ -197,6 +201,37 @@ class OrderBook:
         if cancels is _NO_CANCELS:
             self.last_stp_cancels = cancels = []
         cancels.append(maker[0])  # type: ignore[attr-defined]
+
+    # -- applying decided outcomes (a recorded batch: no matching is re-run) ---------------
+
+    def apply_fill(self, maker: OrderId, price: int, qty: int) -> bool:
+        """Take a decided fill of ``qty`` at ``price`` off the resting order ``maker``: it
+        keeps its place with the rest, or leaves the book when filled. False (and nothing
+        changes) unless ``maker`` rests at ``price`` with at least ``qty``."""
+        order = self._orders.get(maker)
+        if order is None or order[2] != price or not 0 < qty <= order[1]:
+            return False
+        if qty < order[1]:
+            order[1] -= qty
+            return True
+        return self.cancel(maker)
+
+    def apply_rest(self, side: str, price: int, qty: int, order_id: OrderId,
+                   account: Account) -> bool:
+        """Rest a decided remainder at the back of its level without matching. False (and
+        nothing changes) when the id already rests or the order would cross the book: a
+        decided remainder never does."""
+        if order_id in self._orders or qty <= 0:
+            return False
+        if side == "B":
+            own, key = _BID, -price  # asks are keyed by -price
+        else:
+            own, key = _ASK, price
+        opposite = self._keys[1 - own]
+        if opposite and opposite[-1] >= key:
+            return False
+        self._rest(own, price, qty, order_id, account)
+        return True
 
     def reduce(self, order_id: OrderId, remaining: int) -> bool:
         """Lower a resting order's remaining quantity in place: it keeps its place in the

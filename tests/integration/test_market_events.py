@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from domain.exchange.desk import Desk
-from domain.exchange.market import Market
+from domain.exchange.market import Market, MatchingDiverged
 from domain.exchange.orders import Cancel, Order
 from registry.bootstrap import Registry
 from registry.replay import comparable
@@ -77,3 +77,16 @@ def test_the_batch_event_makes_the_change_the_decision_described(
     event.mutate(rebuilt)
     assert comparable(rebuilt) == comparable(m)
     assert rebuilt.book == m.book
+
+
+def test_a_recorded_outcome_the_book_cannot_take_is_refused(
+        market: tuple[Registry, Any]) -> None:
+    app, w = market
+    m = app.market(COD)
+    m.match([Order("b1", w.paper, "B", "L", PRICE, 1_000, "p")], desk=desk_for(app, m), at=AT)
+    (event,) = m.pending_events
+    stored = app.market(COD)
+    stored.orders.pop("s1")  # the maker the recorded fill names is not there
+    stored.book.cancel("s1")
+    with pytest.raises(MatchingDiverged):
+        event.mutate(stored)

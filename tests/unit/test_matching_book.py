@@ -190,3 +190,34 @@ def test_books_differ_when_time_priority_differs() -> None:
 def test_books_differ_when_rules_differ() -> None:
     assert OrderBook() != OrderBook(tick=10)
     assert OrderBook() == OrderBook()
+
+
+def test_applying_the_fills_and_remainder_of_a_submit_gives_the_submitted_book() -> None:
+    asks = ((100, 5, 1, "a"), (100, 5, 2, "x"), (101, 5, 3, "b"), (103, 5, 4, "c"))
+    submitted, applied = book_with_asks(*asks), book_with_asks(*asks)
+    fills = submitted.submit("B", 101, 12, 9, "L", "x")
+    assert fills == [(9, 1, 100, 5), (9, 3, 101, 5)] and submitted.last_stp_cancels == [2]
+    for _, maker, price, qty in fills:
+        assert applied.apply_fill(maker, price, qty)
+    assert applied.cancel(2)
+    assert applied.apply_rest("B", 101, 2, 9, "x")
+    assert applied == submitted
+    assert applied.submit("S", 101, 3, 10, "L", "d") == submitted.submit("S", 101, 3, 10, "L", "d")
+    assert applied == submitted
+
+
+def test_a_partial_applied_fill_keeps_the_makers_place() -> None:
+    book = book_with_asks((100, 10, 1, "a"), (100, 10, 2, "b"))
+    assert book.apply_fill(1, 100, 4)
+    assert book.submit("B", 100, 8, 9, "L", "y") == [(9, 1, 100, 6), (9, 2, 100, 2)]
+
+
+def test_an_outcome_the_book_cannot_take_changes_nothing() -> None:
+    book = book_with_asks((100, 10, 1, "a"), (102, 10, 2, "b"))
+    before = book.snapshot()
+    assert not book.apply_fill(1, 101, 5)  # another price than the maker's
+    assert not book.apply_fill(1, 100, 11)  # more than it has left
+    assert not book.apply_fill(7, 100, 1)  # no such maker
+    assert not book.apply_rest("B", 100, 5, 9, "x")  # would cross the ask at 100
+    assert not book.apply_rest("S", 105, 5, 2, "x")  # the id already rests
+    assert book.snapshot() == before
