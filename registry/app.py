@@ -30,6 +30,7 @@ from domain.instrument import Instrument
 from domain.retrofit import Retrofit
 from domain.rules import FIRST_RULES, RuleBook, TradingRules
 from registry.acting import acting, companions, saved, stamp
+from registry.annual_reports import AnnualReports
 from registry.projection import ProjectingRepository
 from registry.read_cache import ReadCache
 from registry.rulebook import CURRENT_RULES, builtin_rulebook
@@ -105,6 +106,7 @@ class RegistryBase(Application):
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env=env)
         self.reads = ReadCache(self.repository)  # current copies for reads (registry.read_cache)
+        self.annual_reports = AnnualReports()  # report totals kept from the log
 
     def construct_transcoder(self) -> Transcoder:
         """The library's JSON format, encoded with orjson (`registry.transcoder`)."""
