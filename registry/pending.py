@@ -39,20 +39,20 @@ class States:
         self._aggregates: dict[UUID, Any] = {}
         self._states: dict[UUID, str] = {}
 
-    def of(self, app: Application, ids: Iterable[UUID]) -> list[str | None]:
+    def of(self, app: Application[Any], ids: Iterable[UUID]) -> list[str | None]:
         """The current state of each aggregate id (None for one the log does not hold)."""
         with self._lock:
             self._refresh(app)
             return [self._states.get(i) for i in ids]
 
-    def _refresh(self, app: Application) -> None:
+    def _refresh(self, app: Application[Any]) -> None:
         if self.position == 0:
             self.rebuilds += 1
         try:
             while batch := app.recorder.select_notifications(self.position + 1, self._page):
                 for n in batch:
                     if n.topic.startswith(FOLLOWED):
-                        event = app.mapper.to_domain_event(n)
+                        event: Any = app.mapper.to_domain_event(n)
                         aggregate = event.mutate(self._aggregates.get(event.originator_id))
                         self._aggregates[event.originator_id] = aggregate
                         self._states[event.originator_id] = aggregate.state
