@@ -1,16 +1,16 @@
-"""The state of every proposal, retrofit and expansion application, kept from the event log.
+"""The state of every proposal, retrofit, expansion application and agreement, from the log.
 
-The administrator's queue asks which proposals are pending, which retrofits await
-confirmation and which expansion applications await a decision. Answering that by reloading
-every one of them from the store (`RegistryBase._get`) costs more as the history grows. `States`
-follows the log the way `registry.market_data` does: ``refresh`` reads the notifications
-committed since its position, applies the events of these three aggregates (picked by topic,
-the others are not decoded) to its own copies with the same domain code a reload runs, and
-keeps each one's ``state``. Readers then load only the aggregates in the states they want,
-each from the store as before (its own copy), in the plain path's order.
+The administrator's queue asks which proposals are pending, which retrofits await confirmation,
+which expansion applications and agreements await a decision. Answering that by reloading every one
+of them from the store (`RegistryBase._get`) costs more as the history grows. `States` follows the
+log the way `registry.market_data` does: ``refresh`` reads the notifications committed since its
+position, applies the events of these four aggregates (picked by topic, the others are not decoded)
+to its own copies with the same domain code a reload runs, and keeps each one's ``state``. Readers
+then load only the aggregates in the states they want, each from the store as before (its own copy),
+in the plain path's order.
 
-It is derived and in memory: a restart rebuilds it from the log on first use. If applying an
-event fails, the state is dropped and rebuilt from the start on the next read.
+It is derived and in memory: a restart rebuilds it from the log on first use. If applying an event
+fails, the state is dropped and rebuilt from the start on the next read.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from eventsourcing.application import Application
 
 from domain.topics import PREFIX
 
-FOLLOWED = tuple(f"{PREFIX}:{name}." for name in ("Proposal", "Retrofit", "ExpansionApplication"))
+FOLLOWED = tuple(f"{PREFIX}:{name}." for name in
+                 ("Proposal", "Retrofit", "ExpansionApplication", "Agreement"))
 
 
 class States:
