@@ -35,6 +35,8 @@ from domain.instrument import Instrument
 from domain.retrofit import Retrofit
 from domain.rules import FIRST_RULES, RuleBook, TradingRules
 from registry.acting import acting, companions, saved, stamp
+from registry.annual_reports import AnnualReports
+from registry.pending import States
 from registry.read_cache import ReadCache
 from registry.rulebook import CURRENT_RULES, builtin_rulebook
 from registry.speedups import Speedups
@@ -104,6 +106,8 @@ class RegistryBase(Application):
         self.speedups = Speedups.configured(self, env)
         super().__init__(env=env)
         self.reads = ReadCache(self.repository)  # current copies for reads (registry.read_cache)
+        self.annual_reports = AnnualReports()  # report totals kept from the log
+        self.states = States()  # proposals', retrofits' and applications' states, from the log
 
     def construct_transcoder(self) -> Transcoder:
         """The library's JSON format, encoded with orjson (`registry.speedups`)."""

@@ -2,12 +2,14 @@
 applications, one enterprise's holdings read from its own blocks, who may see a serial's
 provenance, and where in the event log a command's event landed.
 
-Filtered listings load every aggregate of a catalogue section; that is fine at the programme's
-scale (thousands of projects) and keeps the registry free of a second read model.
+Filtered listings load every aggregate of a catalogue section, except those asked for by state:
+those load only the aggregates in the states asked for, picked by the states kept from the log
+(`registry.pending`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
@@ -26,11 +28,16 @@ AWAITING_AGENCY = (REGISTERED, BASELINE_AUDITED, POST_AUDITED)
 
 
 def retrofits(registry: Registry, *, enterprise: str | None = None,
-              agency: str | None = None) -> list[Retrofit]:
-    """Retrofits in registration order, optionally of one enterprise or one agency's work."""
+              agency: str | None = None, states: tuple[str, ...] | None = None,
+              ) -> list[Retrofit]:
+    """Retrofits in registration order, optionally of one enterprise or one agency's work,
+    or only those in ``states`` (only those are loaded, picked by `registry.pending`)."""
     out = []
-    for reference in registry.catalogue().entries["retrofits"]:
+    for reference in _in_states(registry, registry.catalogue().entries["retrofits"],
+                                Retrofit.create_id, states):
         r = registry.retrofit(reference)
+        if states is not None and r.state not in states:
+            continue
         if enterprise is not None and r.enterprise != enterprise:
             continue
         if agency is not None and agency not in r.agencies().values():
@@ -39,9 +46,25 @@ def retrofits(registry: Registry, *, enterprise: str | None = None,
     return out
 
 
-def expansions(registry: Registry, *, enterprise: str | None = None) -> list[ExpansionApplication]:
-    out = [registry.expansion(x) for x in registry.catalogue().entries["expansions"]]
-    return [x for x in out if enterprise is None or x.enterprise == enterprise]
+def expansions(registry: Registry, *, enterprise: str | None = None,
+               states: tuple[str, ...] | None = None) -> list[ExpansionApplication]:
+    """Applications in submission order, optionally of one enterprise or only those in
+    ``states`` (see `retrofits`)."""
+    out = [registry.expansion(x) for x in _in_states(
+        registry, registry.catalogue().entries["expansions"], ExpansionApplication.create_id,
+        states)]
+    return [x for x in out if (enterprise is None or x.enterprise == enterprise)
+            and (states is None or x.state in states)]
+
+
+def _in_states(registry: Registry, references: list[str], create_id: Callable[[str], UUID],
+               states: tuple[str, ...] | None) -> list[str]:
+    """The references whose aggregate is now in ``states`` (all of them for None), by the
+    states kept from the log (`registry.pending`), in their order."""
+    if states is None:
+        return list(references)
+    found = registry.states.of(registry, [create_id(r) for r in references])
+    return [r for r, s in zip(references, found, strict=True) if s in states]
 
 
 def _balance(instrument: Instrument, owner: str) -> dict[str, Any]:

@@ -94,8 +94,11 @@ class ProposalCommands(_Base):
 
     def proposals(self, *, state: str | None = None, at: str | None = None) -> list[Proposal]:
         """Every proposal, newest first; ``state`` as of ``at`` (expired ones read expired)."""
-        found = [self.proposal(p) for p in reversed(self.catalogue().entries.get("proposals",
-                                                                                  []))]
+        listed = list(reversed(self.catalogue().entries.get("proposals", [])))
+        if state == PENDING:  # only those pending now can be pending as of ``at``
+            indexed = self.states.of(self, [Proposal.create_id(p) for p in listed])
+            listed = [p for p, s in zip(listed, indexed, strict=True) if s == PENDING]
+        found = [self.proposal(p) for p in listed]
         if state is None:
             return found
         return [p for p in found if (p.state_at(at) if at else p.state) == state]

@@ -62,6 +62,7 @@ from domain.errors import RegistryError
 from domain.expansion import SUBMITTED
 from domain.reference import BASINS, PREFECTURES, SECTORS
 from domain.retrofit import CONFIRMED, VERIFIED
+from registry import directory
 from registry.acting import Acting, bind
 
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
@@ -487,13 +488,14 @@ def queue(d: Desk, number: int) -> dict[str, Any]:
                                           state_="accepted").items
     open_auctions = [a for a in auctions.list_auctions(d.who, d.registry, d.state, ALL).items
                      if a.state == "open"]
-    works = retrofits.list_retrofits(d.who, d.registry, ALL).items
+    # an administrator reads every retrofit and application: only those awaiting one load
+    works = directory.retrofits(d.registry, states=(VERIFIED, CONFIRMED))
     proposed_for = {p.subject for p in pending
                     if p.action in ("confirm_retrofit", "issue_surplus")}
-    confirmations = [r for r in works if r.state in (VERIFIED, CONFIRMED)
-                     and r.reference not in proposed_for]
-    decisions = [x for x in expansions.list_expansions(d.who, d.registry, ALL).items
-                 if x.state == SUBMITTED]
+    confirmations = [retrofit_schemas.RetrofitPublic.of(r) for r in works
+                     if r.reference not in proposed_for]
+    decisions = [retrofit_schemas.ExpansionPublic.of(x)
+                 for x in directory.expansions(d.registry, states=(SUBMITTED,))]
     return {"proposals": sorted(pending, key=lambda p: (p.proposed_at, p.id)),
             "trades": waiting_trades, "agreements": list(reversed(accepted)),
             "auctions": list(reversed(open_auctions)), "confirmations": confirmations,

@@ -105,6 +105,9 @@ def list_agreements(user: CurrentUser, registry: RegistryDep, state: StateDep, p
     with data.lock:
         refs = [r for r, a in data.agreements.items()
                 if _party(user) or user.subject in (a["seller"], a["buyer"])]
+    if state_ is not None:  # load only those in that state now (`registry.pending`)
+        now_in = registry.states.of(registry, [AgreementAggregate.create_id(r) for r in refs])
+        refs = [r for r, s in zip(refs, now_in, strict=True) if s == state_]
     found = [_out(registry.agreement(r)) for r in reversed(refs)]
     found = [a for a in found if state_ in (None, a.state)]
     return Page[Agreement](items=found[page.offset:page.offset + page.limit],

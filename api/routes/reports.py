@@ -1,7 +1,7 @@
 """Annual cleaner-production performance reports per enterprise, as JSON or CSV.
 
 An enterprise reads its own; administrators and auditors read every enterprise's.
-The report is rebuilt from the event log on each request (``Registry.annual_report``).
+The report comes from totals kept as the event log grows (``Registry.annual_report``).
 """
 
 from __future__ import annotations

@@ -128,3 +128,32 @@ def test_others_see_nothing_and_bad_offers_write_nothing(ex: Exchange) -> None:
                        json={"reference": "AG-8", "instrument": COD, "buyer": ex.world.power,
                              "price": PRICE, "quantity": 1000})
     assert r.status_code == 422 and r.json()["type"].endswith("/outside-trading-zone")
+
+
+def test_a_state_filter_lists_what_the_unfiltered_list_has_in_that_state(ex: Exchange) -> None:
+    """``?state=`` loads only the agreements in that state (`registry.pending`): the same ones,
+    in the same order, as filtering the whole list."""
+    seller, buyer = ex.enterprise(ex.world.dyeing), ex.enterprise(ex.world.paper)
+    admin = ex.token("administrator", "a")
+
+    def check() -> None:
+        every = ex.client.get("/agreements", headers=admin).json()["items"]
+        for state in ("offered", "accepted", "withdrawn", "rejected", "settled"):
+            got = ex.client.get("/agreements", headers=admin, params={"state": state}).json()
+            assert [a["reference"] for a in got["items"]] == \
+                [a["reference"] for a in every if a["state"] == state]
+
+    for n in range(1, 5):
+        offer(ex, f"AG-{n}", qty=1000)
+        check()
+    ex.client.post("/agreements/AG-1/withdraw", headers=seller, json={"reason": "no"})
+    check()
+    for ref in ("AG-2", "AG-3"):
+        assert ex.client.post(f"/agreements/{ref}/accept", headers=buyer).status_code == 200
+        check()
+    ex.client.post("/agreements/AG-3/reject", headers=admin, json={"reason": "price"})
+    check()
+    states = {a["reference"]: a["state"]
+              for a in ex.client.get("/agreements", headers=admin).json()["items"]}
+    assert states == {"AG-1": "withdrawn", "AG-2": "accepted", "AG-3": "rejected",
+                      "AG-4": "offered"}
