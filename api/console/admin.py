@@ -321,7 +321,7 @@ def _create_user(d: Desk, f: dict[str, str]) -> Any:
                 organisation=field(f, "organisation"),
                 organisation_code=optional(f, "organisation_code"), roles=roles,
                 password=optional(f, "password"))
-    return users.create_user(spec, d.who, d.registry)
+    return users.create_user(spec, d.who, d.state)
 
 
 ACTS: dict[str, Act] = {
@@ -411,11 +411,11 @@ ACTS: dict[str, Act] = {
     # users and roles
     "create_user": Act("users", _create_user, N_("The user is created.")),
     "grant_role": Act("users", lambda d, f: users.grant_role(
-        _user_id(f), body(users.RoleGrant, role=field(f, "role")), d.who, d.registry,
+        _user_id(f), body(users.RoleGrant, role=field(f, "role")), d.who, d.state,
         Response()), N_("The role is granted.")),
     "withdraw_role": Act("users", lambda d, f: users.withdraw_role(
         _user_id(f), path(users.Role, field(f, "role")),  # type: ignore[arg-type]
-        d.who, d.registry),
+        d.who, d.state),
         N_("The role is withdrawn.")),
 }
 #: what the page says when an act answered a proposal rather than taking effect
