@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from api.schemas.ledger import LedgerRef
 from api.state import AppState
-from registry.receipts import find_approval, find_order_batch
+from registry.receipts import find_approval, find_order_batch, iter_recorded
 
 
 def recorded(state: AppState, before: int, *, subject_type: str, subject: str,
@@ -29,6 +29,17 @@ def recorded(state: AppState, before: int, *, subject_type: str, subject: str,
     if found is None:
         return None
     return ref_at(state, *found, subject_type=subject_type, subject=subject, receipt=receipt)
+
+
+def all_recorded(state: AppState, before: int, *, subject_type: str, subject: str,
+                 event: str | None = None) -> list[LedgerRef]:
+    """Every event after log position ``before`` whose leaf names ``subject_type``
+    ``subject`` (and is an ``event``, if given), in log order: the leaves of an act that
+    records several (an expiry run's per instrument, a round's opening and its draw)."""
+    return [ref_at(state, position, name, subject_type=subject_type, subject=subject)
+            for position, name in iter_recorded(state.follower, before,
+                                                subject_type=subject_type, subject=subject,
+                                                event=event)]
 
 
 def ref_at(state: AppState, position: int, event: str, *, subject_type: str, subject: str,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,14 +82,21 @@ def find_recorded(follower: LedgerFollower, before: int, *, subject_type: str, s
                   event: str | None = None) -> tuple[int, str] | None:
     """(position, event name) of the first stored event after ``before`` whose leaf names
     ``subject_type`` ``subject`` (and is an ``event``, if given)."""
+    return next(iter_recorded(follower, before, subject_type=subject_type, subject=subject,
+                              event=event), None)
+
+
+def iter_recorded(follower: LedgerFollower, before: int, *, subject_type: str, subject: str,
+                  event: str | None = None) -> Iterator[tuple[int, str]]:
+    """(position, event name) of each stored event after ``before`` whose leaf names
+    ``subject_type`` ``subject`` (and is an ``event``, if given), in log order."""
     for n in LogReader(follower.app, position=before, page=200).notifications():
         name = event_name(n.topic)
         if event is not None and name != event:
             continue
         if any(s.type == subject_type and s.id == subject
                for s in follower.encoder.subjects(n)):
-            return int(n.id), name
-    return None
+            yield int(n.id), name
 
 
 def find_order_batch(follower: LedgerFollower, before: int, *, instrument: str,

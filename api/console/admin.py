@@ -236,18 +236,18 @@ class Act:
 
 def _approve(d: Desk, f: dict[str, str]) -> Any:
     pid = path(proposals.ProposalId, field(f, "proposal"))
-    return proposals.approve(pid, d.who, d.registry, d.request)
+    return proposals.approve(pid, d.who, d.registry, d.request, d.state)
 
 
 def _reject(d: Desk, f: dict[str, str]) -> Any:
     pid = path(proposals.ProposalId, field(f, "proposal"))
     return proposals.reject(pid, body(proposals.Decision, reason=field(f, "reason")),
-                            d.who, d.registry)
+                            d.who, d.registry, d.state)
 
 
 def _withdraw(d: Desk, f: dict[str, str]) -> Any:
     pid = path(proposals.ProposalId, field(f, "proposal"))
-    return proposals.withdraw(pid, d.who, d.registry)
+    return proposals.withdraw(pid, d.who, d.registry, d.state)
 
 
 def _trade(f: dict[str, str]) -> str:
@@ -276,7 +276,7 @@ def _credit(kind: str, how: str) -> Run:
     def run(d: Desk, f: dict[str, str]) -> Any:
         change = body(parties.CreditChange, reason=field(f, "reason"),
                       reference=field(f, "reference"))
-        return route(field(f, "code").upper(), change, d.who, d.registry, Response())
+        return route(field(f, "code").upper(), change, d.who, d.registry, d.state, Response())
 
     return run
 
@@ -284,7 +284,7 @@ def _credit(kind: str, how: str) -> Run:
 def _cash(route: Callable[..., Any]) -> Run:
     def run(d: Desk, f: dict[str, str]) -> Any:
         record = body(cash.Record, amount=fen(f, "amount"), reference=field(f, "reference"))
-        return route(field(f, "enterprise").upper(), record, d.who, d.registry, Response())
+        return route(field(f, "enterprise").upper(), record, d.who, d.registry, d.state, Response())
 
     return run
 
@@ -294,7 +294,7 @@ def _open_market(d: Desk, f: dict[str, str]) -> Any:
                 reference_price=fen(f, "reference_price"), band_pct=number(f, "band_pct"),
                 lot=kg(f, "lot"), min_lot=kg(f, "lot"), verify_above=fen(f, "verify_above"),
                 sessions=[] if flag(f, "continuous") else None)
-    return markets.open_market(spec, d.who, d.registry, Response())
+    return markets.open_market(spec, d.who, d.registry, d.state, Response())
 
 
 def _parameters(d: Desk, f: dict[str, str]) -> Any:
@@ -305,7 +305,7 @@ def _parameters(d: Desk, f: dict[str, str]) -> Any:
         changes["verify_above"] = fen(f, "verify_above")
     spec = market_schemas.MarketParameters.model_validate(
         {k: v for k, v in changes.items() if v is not None or k == "verify_above"})
-    return markets.set_parameters(_instrument(f), spec, d.who, d.registry, Response())
+    return markets.set_parameters(_instrument(f), spec, d.who, d.registry, d.state, Response())
 
 
 def _halt(route: Callable[..., Any]) -> Run:
@@ -322,7 +322,7 @@ def _create_user(d: Desk, f: dict[str, str]) -> Any:
                 organisation=field(f, "organisation"),
                 organisation_code=optional(f, "organisation_code"), roles=roles,
                 password=optional(f, "password"))
-    return users.create_user(spec, d.who, d.registry)
+    return users.create_user(spec, d.who, d.state)
 
 
 ACTS: dict[str, Act] = {
@@ -338,18 +338,20 @@ ACTS: dict[str, Act] = {
     "verify_agreement": Act("queue", lambda d, f: agreements.verify(
         _agreement(f), d.who, d.registry, d.state), N_("The agreement is verified and settled.")),
     "reject_agreement": Act("queue", lambda d, f: agreements.reject(
-        _agreement(f), body(agreements.Reason, reason=field(f, "reason")), d.who, d.registry),
+        _agreement(f), body(agreements.Reason, reason=field(f, "reason")), d.who, d.registry,
+        d.state),
         N_("The agreement is rejected; every reservation is released.")),
     "clear_auction": Act("queue", lambda d, f: auctions.clear(
         _auction(f), d.who, d.registry, d.state), N_("The auction is cleared and settled.")),
     "void_auction": Act("queue", lambda d, f: auctions.void(
-        _auction(f), body(auctions.AuctionVoid, reason=field(f, "reason")), d.who, d.registry),
+        _auction(f), body(auctions.AuctionVoid, reason=field(f, "reason")), d.who, d.registry,
+        d.state),
         N_("The auction is void; bids and units are released.")),
     "propose_confirmation": Act("queue", lambda d, f: retrofits.confirmation(
-        field(f, "retrofit"), d.who, d.registry, Response()),
+        field(f, "retrofit"), d.who, d.registry, d.state, Response()),
         N_("Confirmation (确权) proposed: it takes effect when a second administrator approves.")),
     "propose_issuance": Act("queue", lambda d, f: retrofits.issuance(
-        field(f, "retrofit"), d.who, d.registry, Response()),
+        field(f, "retrofit"), d.who, d.registry, d.state, Response()),
         N_("Issuance proposed: it takes effect when a second administrator approves.")),
     "approve_expansion": Act("queue", lambda d, f: expansions.approve(
         field(f, "expansion"), body(retrofit_schemas.ExpansionApproval,
@@ -357,22 +359,22 @@ ACTS: dict[str, Act] = {
         N_("The expansion is approved: its units are consumed.")),
     "reject_expansion": Act("queue", lambda d, f: expansions.reject(
         field(f, "expansion"), body(retrofit_schemas.ExpansionRejection,
-                                    reason=field(f, "reason")), d.who, d.registry),
+                                    reason=field(f, "reason")), d.who, d.registry, d.state),
         N_("The expansion is rejected: its units are available again.")),
     # parties
     "register_enterprise": Act("parties", lambda d, f: enterprises.register_enterprise(
         body(parties.EnterpriseCreate, credit_code=field(f, "credit_code").upper(),
              name=field(f, "name"), sector=field(f, "sector"), prefecture=field(f, "prefecture"),
              basin=field(f, "basin"), direct_discharger=flag(f, "direct_discharger")),
-        d.who, d.registry), N_("The enterprise is registered.")),
+        d.who, d.registry, d.state), N_("The enterprise is registered.")),
     "register_agency": Act("parties", lambda d, f: agencies.register_agency(
         body(parties.AgencyCreate, credit_code=field(f, "credit_code").upper(),
              name=field(f, "name"), controlled_by=(optional(f, "controlled_by") or "").upper()
-             or None), d.who, d.registry), N_("The agency is registered.")),
+             or None), d.who, d.registry, d.state), N_("The agency is registered.")),
     "accredit_agency": Act("parties", lambda d, f: agencies.accredit_agency(
         field(f, "code").upper(), body(parties.Accreditation,
                                        accreditation=field(f, "accreditation")),
-        d.who, d.registry), N_("The accreditation is recorded.")),
+        d.who, d.registry, d.state), N_("The accreditation is recorded.")),
     "deposit": Act("parties", _cash(cash.deposit), N_(
         "Deposit proposed: it is recorded when a second administrator approves.")),
     "withdrawal": Act("parties", _cash(cash.withdraw), N_(
@@ -389,18 +391,18 @@ ACTS: dict[str, Act] = {
     "freeze": Act("controls", lambda d, f: holdings.freeze(
         body(holding_schemas.FreezeCreate, instrument=field(f, "instrument"),
              owner=field(f, "owner").upper(), ref=field(f, "ref"), reason=field(f, "reason"),
-             quantity=kg(f, "quantity")), d.who, d.registry, Response()),
+             quantity=kg(f, "quantity")), d.who, d.registry, d.state, Response()),
         N_("Freeze proposed: it takes effect when a second administrator approves.")),
     "unfreeze": Act("controls", lambda d, f: holdings.unfreeze(
         body(holding_schemas.Unfreeze, instrument=field(f, "instrument"), ref=field(f, "ref")),
-        d.who, d.registry, Response()),
+        d.who, d.registry, d.state, Response()),
         N_("Unfreezing proposed: it takes effect when a second administrator approves.")),
     "revoke_retrofit": Act("controls", lambda d, f: retrofits.revocation(
         field(f, "retrofit"), body(
             retrofit_schemas.Revocation, reason=field(f, "reason"),
             spot_check=field(f, "spot_check"), restrict_enterprise=flag(f, "restrict_enterprise"),
             restrict_agencies=[c.strip().upper() for c in field(f, "restrict_agencies").split(",")
-                               if c.strip()]), d.who, d.registry, Response()),
+                               if c.strip()]), d.who, d.registry, d.state, Response()),
         N_("Revocation proposed: it takes effect when a second administrator approves.")),
     # markets
     "open_market": Act("markets", _open_market, N_(
@@ -412,11 +414,11 @@ ACTS: dict[str, Act] = {
     # users and roles
     "create_user": Act("users", _create_user, N_("The user is created.")),
     "grant_role": Act("users", lambda d, f: users.grant_role(
-        _user_id(f), body(users.RoleGrant, role=field(f, "role")), d.who, d.registry,
+        _user_id(f), body(users.RoleGrant, role=field(f, "role")), d.who, d.state,
         Response()), N_("The role is granted.")),
     "withdraw_role": Act("users", lambda d, f: users.withdraw_role(
         _user_id(f), path(users.Role, field(f, "role")),  # type: ignore[arg-type]
-        d.who, d.registry),
+        d.who, d.state),
         N_("The role is withdrawn.")),
 }
 #: what the page says when an act answered a proposal rather than taking effect

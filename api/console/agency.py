@@ -115,11 +115,11 @@ async def file_report(request: Request, state: StateDep, reference: Reference) -
                    for k in found.retrofit.kinds}
         if found.awaiting == "verification":
             return retrofits.verification(reference, VerificationSubmission(
-                report_sha256=digest, reductions=amounts), user, registry)
+                report_sha256=digest, reductions=amounts), user, registry, state)
         file = (retrofits.baseline_audit if found.awaiting == "baseline_audit"
                 else retrofits.post_audit)
         return file(reference, AuditSubmission(report_sha256=digest, amounts=amounts), user,
-                    registry)
+                    registry, state)
 
     done = await run_in_threadpool(attempt, session, act)
     if isinstance(done, Refusal):

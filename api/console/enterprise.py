@@ -353,8 +353,8 @@ async def answer_agreement(request: Request, state: StateDep, reference: Referen
             return agreements.accept(reference, user, registry, state)
         reason = agreements.Reason(reason=fields.get("reason", ""))
         if how == "decline":
-            return agreements.decline(reference, reason, user, registry)
-        return agreements.withdraw(reference, reason, user, registry)
+            return agreements.decline(reference, reason, user, registry, state)
+        return agreements.withdraw(reference, reason, user, registry, state)
 
     done = await run_in_threadpool(attempt, session, act)
     if isinstance(done, Refusal):
@@ -460,7 +460,7 @@ async def bid(request: Request, state: StateDep, auction_id: Reference) -> Respo
     def act() -> Any:
         body = auctions.BidIn.model_validate({"price": _price(fields),
                                                "quantity": _quantity(fields)})
-        return auctions.place_bid(auction_id, body, session.principal, state.registry)
+        return auctions.place_bid(auction_id, body, session.principal, state.registry, state)
 
     done = await run_in_threadpool(attempt, session, act)
     if isinstance(done, Refusal):

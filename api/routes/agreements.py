@@ -81,7 +81,7 @@ def offer(body: Offer, user: CurrentUser, registry: RegistryDep, state: StateDep
     seller = acting_for(user, body.seller)
     reference = body.reference or f"AG-{uuid.uuid4().hex[:20]}"
     if user.role == "enterprise" and registry.enterprise(seller).needs_second_representative:
-        return requested(registry, response, user, "offer_agreement", reference=reference,
+        return requested(state, response, user, "offer_agreement", reference=reference,
                          instrument=body.instrument, seller=seller, buyer=body.buyer,
                          price=body.price, qty=body.quantity)
     before = registry.position()

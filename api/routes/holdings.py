@@ -31,7 +31,7 @@ from api.deps import (
     now,
     paginate,
 )
-from api.ledger_refs import with_ledger
+from api.ledger_refs import all_recorded, with_ledger
 from api.reruns import is_rerun, stored_transfer
 from api.routes.proposals import proposed
 from api.schemas.common import INSTRUMENT_PATTERN, SERIAL_PATTERN, Balance
@@ -90,7 +90,7 @@ def unfreeze(body: Unfreeze, user: Administrator, registry: RegistryDep, state: 
 
 
 @router.post("/expiry-runs")
-def expiry(body: ExpiryRun, _: Administrator, registry: RegistryDep) -> ExpiryPublic:
+def expiry(body: ExpiryRun, _: Administrator, state: StateDep) -> ExpiryPublic:
     """Expire, in one atomic write, every unit whose validity ended before ``as_of``
     (administrators)."""
     at = now()
@@ -98,8 +98,12 @@ def expiry(body: ExpiryRun, _: Administrator, registry: RegistryDep) -> ExpiryPu
     as_of = body.as_of or today
     if as_of > today:
         raise InvalidInput(f"as_of {as_of} lies in the future; units stay valid until then")
-    expired = registry.expire(as_of=as_of.isoformat(), at=at)
-    return ExpiryPublic(as_of=as_of.isoformat(), expired=expired)
+    before = state.registry.position()
+    expired = state.registry.expire(as_of=as_of.isoformat(), at=at)
+    refs = all_recorded(state, before, subject_type="expiry", subject=as_of.isoformat(),
+                        event="Expired")
+    return ExpiryPublic(as_of=as_of.isoformat(), expired=expired,
+                        ledger=refs[0] if refs else None, effects=refs)
 
 
 @router.get("/serials/{serial}")

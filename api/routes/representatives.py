@@ -19,11 +19,19 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.auth import CurrentUser
-from api.deps import OwnEnterprise, Page, PageDep, RegistryDep, not_found, now, paginate
+from api.deps import OwnEnterprise, Page, PageDep, RegistryDep, StateDep, not_found, now, paginate
 from api.errors import ApiError
+from api.ledger_refs import approval_recorded, with_ledger
 from api.reruns import is_rerun, stored_approval
 from api.routes.proposals import Decision, State, _plain
-from api.schemas.representatives import Confirmed, RequestPublic, Setting, SettingChange
+from api.schemas.representatives import (
+    Confirmed,
+    RequestPublic,
+    Setting,
+    SettingChange,
+    SettingRecorded,
+)
+from api.state import AppState
 from api.tokens import Principal
 from domain.errors import InvalidState, NotFound
 from domain.proposal import Proposal
@@ -42,13 +50,20 @@ REQUESTED: dict[int | str, dict[str, Any]] = {
 REQUESTED[202]["model"] = RequestPublic
 
 
-def requested(registry: Registry, response: Response, user: Principal, action: str,
+def requested(state: AppState, response: Response, user: Principal, action: str,
               **params: Any) -> RequestPublic:
-    """Request ``action`` as ``user`` and answer 202 with the request."""
+    """Request ``action`` as ``user`` and answer 202 with the request and its ledger leaf."""
     at = now()
     response.status_code = 202
-    return RequestPublic.of(registry.request_as_representative(
+    before = state.registry.position()
+    out = RequestPublic.of(state.registry.request_as_representative(
         action=action, params=params, by=user.actor, at=at), at)
+    return _decided(out, state, before, "Proposed")
+
+
+def _decided(out: RequestPublic, state: AppState, before: int, event: str) -> RequestPublic:
+    return with_ledger(out, state, before, subject_type="proposal", subject=out.id,
+                       event=event, as_=RequestPublic)
 
 
 def _enterprise_user(user: Principal) -> None:
@@ -81,12 +96,13 @@ def show_request(code: OwnEnterprise, request_id: RequestId,
 
 @router.post("/requests/{request_id}/confirm")
 def confirm(code: OwnEnterprise, request_id: RequestId, user: CurrentUser,
-            registry: RegistryDep, request: Request) -> Confirmed:
+            state: StateDep, request: Request) -> Confirmed:
     """A second representative (not the requester) confirms: the act takes effect now, its
     events naming the requester (``actor``) and the confirmer (``approved_by``). A retry with
     the Idempotency-Key of a confirmation whose outcome was in doubt answers the stored
     confirmation, never "already approved" (`api.reruns`)."""
     _enterprise_user(user)
+    registry, before = state.registry, state.registry.position()
     _request(registry, code, request_id)
     try:
         result = registry.confirm_request(request_id=request_id, by=user.actor, at=now())
@@ -96,28 +112,33 @@ def confirm(code: OwnEnterprise, request_id: RequestId, user: CurrentUser,
         if found is None:
             raise
         result = found.result
+    own, effects = approval_recorded(state, before, proposal_id=request_id,
+                                     approved_by=user.actor)
     return Confirmed(request=RequestPublic.of(registry.proposal(request_id), now()),
-                     result=_plain(result))
+                     result=_plain(result), ledger=own, effects=effects)
 
 
 @router.post("/requests/{request_id}/reject")
 def reject(code: OwnEnterprise, request_id: RequestId, body: Decision, user: CurrentUser,
-           registry: RegistryDep) -> RequestPublic:
+           state: StateDep) -> RequestPublic:
     """Another representative rejects it; nothing was held, so nothing is released."""
     _enterprise_user(user)
+    registry, before = state.registry, state.registry.position()
     _request(registry, code, request_id)
-    return RequestPublic.of(registry.reject_request(
-        request_id=request_id, by=user.actor, reason=body.reason, at=now()), now())
+    return _decided(RequestPublic.of(registry.reject_request(
+        request_id=request_id, by=user.actor, reason=body.reason, at=now()), now()), state,
+        before, "Rejected")
 
 
 @router.post("/requests/{request_id}/withdraw")
 def withdraw(code: OwnEnterprise, request_id: RequestId, user: CurrentUser,
-             registry: RegistryDep) -> RequestPublic:
+             state: StateDep) -> RequestPublic:
     """The requester takes its request back."""
     _enterprise_user(user)
+    registry, before = state.registry, state.registry.position()
     _request(registry, code, request_id)
-    return RequestPublic.of(registry.withdraw_request(
-        request_id=request_id, by=user.actor, at=now()), now())
+    return _decided(RequestPublic.of(registry.withdraw_request(
+        request_id=request_id, by=user.actor, at=now()), now()), state, before, "Withdrawn")
 
 
 @router.get("/second-representative")
@@ -129,15 +150,18 @@ def setting(code: OwnEnterprise, registry: RegistryDep) -> Setting:
 
 @router.put("/second-representative", responses=REQUESTED)
 def change_setting(code: OwnEnterprise, body: SettingChange, user: CurrentUser,
-                   registry: RegistryDep, response: Response) -> Setting | RequestPublic:
+                   state: StateDep, response: Response) -> SettingRecorded | RequestPublic:
     """Require a second representative (at once), or no longer (202: a request a second
     representative confirms). A representative's act."""
     _enterprise_user(user)
+    registry, before = state.registry, state.registry.position()
     if body.required:
         registry.set_second_representative(credit_code=code, required=True, by=user.actor,
                                            at=now())
-        return Setting(enterprise=code, required=True)
+        return with_ledger(Setting(enterprise=code, required=True), state, before,
+                           subject_type="enterprise", subject=code,
+                           event="SecondRepresentativeSet", as_=SettingRecorded)
     if not registry.enterprise(code).needs_second_representative:
         raise InvalidState(f"{code} already needs no second representative")
-    return requested(registry, response, user, "set_second_representative",
+    return requested(state, response, user, "set_second_representative",
                      credit_code=code, required=False)

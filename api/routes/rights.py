@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from api.deps import Administrator, OwnEnterprise, RegistryDep, now
-from api.schemas.rights import RightConfirm, RightPublic
+from api.deps import Administrator, OwnEnterprise, RegistryDep, StateDep, now
+from api.ledger_refs import with_ledger
+from api.schemas.rights import RightConfirm, RightPublic, RightRecorded
 from registry.rights import right_view
 
 router = APIRouter(prefix="/enterprises", tags=["confirmed rights"])
@@ -15,13 +16,17 @@ router = APIRouter(prefix="/enterprises", tags=["confirmed rights"])
 
 @router.post("/{code}/rights", status_code=status.HTTP_201_CREATED)
 def confirm_right(code: str, body: RightConfirm, user: Administrator,
-                  registry: RegistryDep) -> RightPublic:
+                  state: StateDep) -> RightRecorded:
     """Confirm (or, with a new permit, re-confirm) the enterprise's annual right for a kind
     (kg a year; kgce a year for ENERGY) with the permit's number and term."""
+    registry, before = state.registry, state.registry.position()
     right = registry.confirm_right(enterprise=code, kind=body.kind, quantity=body.quantity,
                                    permit=body.permit, valid_from=body.valid_from,
                                    valid_until=body.valid_until, actor=user.actor, at=now())
-    return RightPublic.model_validate(right_view(right))
+    out = RightPublic.model_validate(right_view(right))
+    return with_ledger(out, state, before, subject_type="confirmed_right",
+                       subject=f"{out.enterprise}/{out.kind}", event="Confirmed",
+                       as_=RightRecorded)
 
 
 @router.get("/{code}/rights")

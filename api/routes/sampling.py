@@ -17,7 +17,14 @@ from fastapi import APIRouter, Depends, status
 
 from api.auth import require
 from api.deps import Administrator, Page, PageDep, RegistryDep, StateDep, now, paginate
-from api.schemas.sampling import OutcomeCreate, OutcomePublic, RoundCreate, RoundPublic
+from api.ledger_refs import all_recorded, recorded
+from api.schemas.sampling import (
+    OutcomeCreate,
+    OutcomePublic,
+    RoundCreate,
+    RoundPublic,
+    RoundRecorded,
+)
 from api.tokens import Principal
 from registry.sampling import sample_view
 
@@ -25,28 +32,33 @@ router = APIRouter(prefix="/sampling-rounds", tags=["sampling"])
 Reader = Annotated[Principal, Depends(require("administrator", "auditor"))]
 
 
-def _draw(state: StateDep, reference: str, actor: str) -> RoundPublic:
+def _draw(state: StateDep, reference: str, actor: str, before: int) -> RoundRecorded:
+    """Draw the round and answer it with the round's leaves since ``before``: the first as
+    ``ledger`` (its Opened, or its Drawn for a draw alone), the others as ``effects``."""
     registry = state.registry
     ledger = state.caught_up()
     with state.lock:  # no catch-up appends while the seed is read
         round_ = registry.draw_sampling_round(reference=reference, ledger=ledger, actor=actor,
                                               at=now())
-    return RoundPublic.model_validate(sample_view(round_))
+    refs = all_recorded(state, before, subject_type="sampling_round", subject=reference)
+    return RoundRecorded.model_validate({**sample_view(round_), "effects": refs[1:],
+                                         "ledger": refs[0] if refs else None})
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-def open_round(body: RoundCreate, user: Administrator, state: StateDep) -> RoundPublic:
+def open_round(body: RoundCreate, user: Administrator, state: StateDep) -> RoundRecorded:
     """Open a round for ``period`` (one per period) and draw its sample from the ledger."""
     kwargs = {"rules_version": body.rules_version} if body.rules_version else {}
+    before = state.registry.position()
     state.registry.open_sampling_round(reference=body.reference, period=body.period,
                                        actor=user.actor, at=now(), **kwargs)
-    return _draw(state, body.reference, user.subject)
+    return _draw(state, body.reference, user.subject, before)
 
 
 @router.post("/{reference}/draw")
-def draw_round(reference: str, user: Administrator, state: StateDep) -> RoundPublic:
+def draw_round(reference: str, user: Administrator, state: StateDep) -> RoundRecorded:
     """Draw an opened round's sample (409 if drawn already)."""
-    return _draw(state, reference, user.subject)
+    return _draw(state, reference, user.subject, state.registry.position())
 
 
 @router.get("")
@@ -64,12 +76,16 @@ def show_round(reference: str, _: Reader, registry: RegistryDep) -> RoundPublic:
 
 @router.post("/{reference}/outcomes", status_code=status.HTTP_201_CREATED)
 def record_outcome(reference: str, body: OutcomeCreate, user: Administrator,
-                   registry: RegistryDep) -> OutcomePublic:
+                   state: StateDep) -> OutcomePublic:
     """One sampled retrofit's outcome; ``fail`` revokes it (clawback) and writes the credit
     records of the enterprise and the agencies at fault."""
+    registry, before = state.registry, state.registry.position()
     outcome = registry.record_sampling_outcome(
         reference=reference, retrofit=body.retrofit, result=body.result,
         findings=body.findings, report_sha256=body.report_sha256,
         measured=dict(body.measured) if body.measured is not None else None,
         agencies_at_fault=body.agencies_at_fault, actor=user.actor, at=now())
-    return OutcomePublic.model_validate(outcome)
+    return OutcomePublic.model_validate({
+        **outcome,
+        "ledger": recorded(state, before, subject_type="sampling_round", subject=reference),
+        "effects": all_recorded(state, before, subject_type="retrofit", subject=body.retrofit)})

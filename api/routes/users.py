@@ -27,6 +27,7 @@ from api.deps import (
     paginate,
 )
 from api.errors import ApiError
+from api.ledger_refs import with_ledger
 from api.limits import client_address
 from api.routes.proposals import proposed
 from api.routes.tokens import NO_STORE, TokenId, issued
@@ -43,6 +44,7 @@ from api.schemas.users import (
     TokenRequest,
     UserCreate,
     UserPublic,
+    UserRecorded,
 )
 from domain.errors import AuthenticationFailed, NotFound
 from domain.user import PRIVILEGED, User
@@ -117,16 +119,24 @@ def enroll_second_factor(user: CurrentUser, registry: RegistryDep,
     return SecondFactor(secret=secret, uri=uri)
 
 
+def _recorded(u: User, state: StateDep, before: int, event: str) -> UserRecorded:
+    """The user as a write on it answers it, with its ``event``'s leaf (the user's subject
+    is its aggregate's id)."""
+    return with_ledger(UserPublic.of(u), state, before, subject_type="user",
+                       subject=str(User.create_id(u.user_id)), event=event, as_=UserRecorded)
+
+
 @router.post("/users", status_code=201)
-def create_user(body: UserCreate, admin: Administrator, registry: RegistryDep) -> UserPublic:
+def create_user(body: UserCreate, admin: Administrator, state: StateDep) -> UserRecorded:
     """A new user of a registered organisation (administrators). The administrator and
     auditor roles are granted afterwards, through a proposal."""
     code = body.organisation_code.upper() if body.organisation_code else None
+    registry, before = state.registry, state.registry.position()
     u = registry.create_user(login=body.login, display_name=body.display_name,
                              organisation=body.organisation, organisation_code=code,
                              roles=list(body.roles), by=admin.actor, at=now(),
                              password=body.password)
-    return UserPublic.of(u)
+    return _recorded(u, state, before, "Registered")
 
 
 @router.get("/users")
@@ -148,38 +158,43 @@ def show_user(user_id: UserId, _: Auditor, registry: RegistryDep) -> UserPublic:
 
 @router.post("/users/{user_id}/suspension")
 def suspend(user_id: UserId, body: Suspension, admin: Administrator,
-            registry: RegistryDep) -> UserPublic:
+            state: StateDep) -> UserRecorded:
     """Suspend a user: its tokens answer 401 and it cannot log in until re-enabled."""
+    registry, before = state.registry, state.registry.position()
     _user(registry, user_id)
-    return UserPublic.of(registry.suspend_user(user_id=user_id, reason=body.reason,
-                                               by=admin.actor, at=now()))
+    return _recorded(registry.suspend_user(user_id=user_id, reason=body.reason, by=admin.actor,
+                                           at=now()), state, before, "Suspended")
 
 
 @router.post("/users/{user_id}/reenable")
-def reenable(user_id: UserId, admin: Administrator, registry: RegistryDep) -> UserPublic:
+def reenable(user_id: UserId, admin: Administrator, state: StateDep) -> UserRecorded:
+    registry, before = state.registry, state.registry.position()
     _user(registry, user_id)
-    return UserPublic.of(registry.reenable_user(user_id=user_id, by=admin.actor, at=now()))
+    return _recorded(registry.reenable_user(user_id=user_id, by=admin.actor, at=now()), state,
+                     before, "Reenabled")
 
 
 @router.post("/users/{user_id}/roles", status_code=201,
              responses={202: {"model": ProposalPublic,
                               "description": "a privileged role: proposed, awaiting approval"}})
-def grant_role(user_id: UserId, body: RoleGrant, admin: Administrator, registry: RegistryDep,
-               state: StateDep, response: Response) -> UserPublic | ProposalPublic:
+def grant_role(user_id: UserId, body: RoleGrant, admin: Administrator, state: StateDep,
+               response: Response) -> UserRecorded | ProposalPublic:
     """Grant a role. The administrator and auditor roles answer 202 with a proposal that a
     second administrator approves; the others take effect at once."""
+    registry, before = state.registry, state.registry.position()
     _user(registry, user_id)
     if body.role in PRIVILEGED:
         return proposed(state, response, admin.actor, "grant_role", user_id=user_id,
                         role=body.role)
-    return UserPublic.of(registry.grant_role(user_id=user_id, role=body.role, by=admin.actor,
-                                             at=now()))
+    return _recorded(registry.grant_role(user_id=user_id, role=body.role, by=admin.actor,
+                                         at=now()), state, before, "RoleGranted")
 
 
 @router.delete("/users/{user_id}/roles/{role}")
 def withdraw_role(user_id: UserId, role: Role, admin: Administrator,
-                  registry: RegistryDep) -> UserPublic:
+                  state: StateDep) -> UserRecorded:
+    registry, before = state.registry, state.registry.position()
     _user(registry, user_id)
-    return UserPublic.of(registry.withdraw_role(user_id=user_id, role=role, by=admin.actor,
-                                                at=now()))
+    return _recorded(registry.withdraw_role(user_id=user_id, role=role, by=admin.actor,
+                                            at=now()), state, before, "RoleWithdrawn")
 

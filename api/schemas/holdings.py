@@ -139,3 +139,6 @@ class ExpiryRun(Body):
 class ExpiryPublic(Out):
     as_of: str
     expired: dict[str, int]
+    ledger: LedgerRef | None = None  # the first instrument's Expired leaf (None: none expired)
+    effects: list[LedgerRef] = Field(
+        default_factory=list, description="every instrument's Expired leaf, in log order")

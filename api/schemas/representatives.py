@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.ledger import LedgerRef
 from api.schemas.proposals import ProposalPublic
 from domain.proposal import Proposal
 
@@ -25,6 +26,9 @@ class Confirmed(BaseModel):
     model_config = ConfigDict(extra="forbid")
     request: RequestPublic
     result: Any = Field(None, description="what the act answers (the setting now in force…)")
+    ledger: LedgerRef | None = None  # the request's Approved leaf, saved with the act
+    effects: list[LedgerRef] = Field(
+        default_factory=list, description="the leaves of the act it took effect with, in order")
 
 
 class Setting(BaseModel):
@@ -32,6 +36,12 @@ class Setting(BaseModel):
     enterprise: str
     required: bool = Field(description="a transfer or an agreement out of the account needs "
                                        "a second representative's confirmation")
+
+
+class SettingRecorded(Setting):
+    """The setting as switching it on answers it: with where its event sits in the ledger."""
+
+    ledger: LedgerRef | None = None  # its SecondRepresentativeSet leaf, and its receipt
 
 
 class SettingChange(BaseModel):

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from api.schemas.common import Amount, Body, Kind, Out, Ref
+from api.schemas.ledger import LedgerRef
 
 IsoDate = Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="ISO date")]
 
@@ -30,3 +31,9 @@ class RightPublic(Out):
     expansion_use: int
     changes: list[dict[str, Any]]
     version: int
+
+
+class RightRecorded(RightPublic):
+    """A right as confirming it answers it: with where its event sits in the ledger."""
+
+    ledger: LedgerRef | None = None  # its Confirmed leaf, and its receipt

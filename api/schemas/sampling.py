@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from api.schemas.common import Amount, Body, CreditCode, Kind, Out, Ref, Sha256, Year
+from api.schemas.ledger import LedgerRef
 
 
 class RoundCreate(Body):
@@ -38,6 +39,14 @@ class RoundPublic(Out):
     outcomes: list[dict[str, Any]]
 
 
+class RoundRecorded(RoundPublic):
+    """A round as opening or drawing it answers it: with where its events sit in the ledger."""
+
+    ledger: LedgerRef | None = None  # its Opened leaf (opening) or its Drawn leaf (a draw)
+    effects: list[LedgerRef] = Field(
+        default_factory=list, description="the round's further leaves: the Drawn of an opening")
+
+
 class OutcomePublic(Out):
     retrofit: str
     result: str
@@ -48,3 +57,6 @@ class OutcomePublic(Out):
     agencies_at_fault: list[str]
     enterprise: str
     revoked: dict[str, Any]
+    ledger: LedgerRef | None = None  # the round's leaf recording the outcome, and its receipt
+    effects: list[LedgerRef] = Field(
+        default_factory=list, description="a failure's leaves on the retrofit (its revocation)")

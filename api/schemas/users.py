@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from api.schemas.ledger import LedgerRef
 from api.schemas.tokens import TokenIssued
 from domain.user import User
 
@@ -43,6 +44,12 @@ class UserPublic(BaseModel):
                    organisation=u.organisation, organisation_code=u.organisation_code,
                    roles=list(u.roles), status=u.status, second_factor=u.second_factor,
                    created_by=u.created_by, created_at=u.created_at)
+
+
+class UserRecorded(UserPublic):
+    """A user as a write on it answers it: with where its event sits in the ledger."""
+
+    ledger: LedgerRef | None = None  # its Registered/Suspended/RoleGranted/… leaf, its receipt
 
 
 class UserCreate(BaseModel):

@@ -211,7 +211,12 @@ def test_the_expiry_run_expires_only_lapsed_units(api: Api) -> None:
     problem(api.firm(api.w.dyeing).post("/expiry-runs", {}), 403)
     run = api.admin.post("/expiry-runs", {"as_of": "2026-01-01"})
     assert run.status_code == 200, run.text
-    assert run.json() == {"as_of": "2026-01-01", "expired": {"COD-2020-MAOZHOU": 200}}
+    out = run.json()
+    effects, first = out.pop("effects"), out.pop("ledger")  # one Expired leaf per instrument
+    assert out == {"as_of": "2026-01-01", "expired": {"COD-2020-MAOZHOU": 200}}
+    assert [(e["event"], e["subject_type"], e["subject"]) for e in effects] == [
+        ("Expired", "expiry", "2026-01-01")] and first == effects[0]
+    assert api.admin.get(first["receipt"]).status_code == 200
     assert balance(api, api.w.dyeing, "COD-2020-MAOZHOU")["expired"] == 200
     assert balance(api, api.w.dyeing)["available"] == 500  # the 2025 vintage is still valid
     assert api.admin.post("/expiry-runs", {}).json()["expired"] == {}

@@ -22,6 +22,10 @@ def open_round(api: Api, reference: str = "SC-2025", period: int = 2025) -> dict
 
 def test_opening_fixes_the_population_and_draws_from_the_ledger(api: Api) -> None:
     round_ = open_round(api)
+    opened, effects = round_.pop("ledger"), round_.pop("effects")  # the write's answer only
+    assert [(r["event"], r["subject"]) for r in (opened, *effects)] == [
+        ("Opened", "SC-2025"), ("Drawn", "SC-2025")]
+    assert opened["position"] < effects[0]["position"]
     registry = api.client.app.state.registry_state.registry  # type: ignore[attr-defined]
     opener = registry.user_by_login("gdee-admin-li").user_id  # actors are user ids
     assert round_["state"] == "drawn" and round_["opened"]["actor"] == opener
