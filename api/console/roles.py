@@ -164,7 +164,11 @@ def slots(route: Callable[..., Any]) -> tuple[Slot, ...]:
     if inspect.iscoroutinefunction(route):
         raise TypeError(f"{route.__qualname__} is async: the console calls route functions "
                         "synchronously (in the thread pool), so it cannot call this one")
-    hints = typing.get_type_hints(route, include_extras=True)
+    try:
+        hints = typing.get_type_hints(route, include_extras=True)
+    except NameError as exc:
+        raise TypeError(f"the console cannot read the annotations of {route.__qualname__}: "
+                        f"{exc}") from None
     found = []
     for name, parameter in inspect.signature(route).parameters.items():
         if parameter.kind not in (parameter.POSITIONAL_OR_KEYWORD, parameter.KEYWORD_ONLY):
