@@ -114,12 +114,26 @@ def admit(user: Principal, *roles: str) -> Principal:
     return user
 
 
+def admit_user_role(user: Principal, *roles: str) -> Principal:
+    """``user`` if they hold one of the user roles ``roles``; 403 for everyone else (the check
+    of `require_user_role`, for plain calls)."""
+    if not user.has(*roles):
+        raise ApiError(403, "forbidden", f"this needs the role {' or '.join(roles)}")
+    return user
+
+
+#: each role dependency of `require` and `require_user_role` -> its plain check, for callers
+#: that hold a principal and must not await (the console's pages: `api.console.roles.call`)
+PLAIN_CHECKS: dict[Callable[..., Any], Callable[[Principal], Principal]] = {}
+
+
 def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency admitting only the given coarse roles (403 for everyone else)."""
 
     async def check(user: CurrentUser) -> Principal:  # memory only: no thread pool
         return admit(user, *roles)
 
+    PLAIN_CHECKS[check] = lambda user: admit(user, *roles)
     return check
 
 
@@ -127,8 +141,7 @@ def require_user_role(*roles: str) -> Callable[[Principal], Principal]:
     """A dependency admitting users holding one of the given user roles (403 otherwise)."""
 
     async def check(user: CurrentUser) -> Principal:  # memory only: no thread pool
-        if not user.has(*roles):
-            raise ApiError(403, "forbidden", f"this needs the role {' or '.join(roles)}")
-        return user
+        return admit_user_role(user, *roles)
 
+    PLAIN_CHECKS[check] = lambda user: admit_user_role(user, *roles)
     return check

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import admit
 from api.console.login import current_session, form
 from api.console.render import page
+from api.console.roles import Caller, call
 from api.console.sessions import Session, csrf_matches
 from api.console.terms import N_
 from api.deps import PageParams, now
@@ -62,7 +63,6 @@ from domain.errors import RegistryError
 from domain.expansion import SUBMITTED
 from domain.reference import BASINS, PREFECTURES, SECTORS
 from domain.retrofit import CONFIRMED, VERIFIED
-from registry import directory
 from registry.acting import Acting, bind
 
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
@@ -71,6 +71,7 @@ LISTED = 50  # rows of a register shown per page
 Done = Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$")]
 ProposalShown = Annotated[str | None, Query(pattern=r"^P-[0-9a-f]{16}$")]
 PageNumber = Annotated[int, Query(alias="page", ge=1, le=100_000)]
+T = TypeVar("T")
 
 
 #: the four-eyes acts (`registry.proposals.ACTIONS`) as the queue names them
@@ -137,6 +138,10 @@ class Desk:
     @property
     def registry(self) -> Any:
         return self.state.registry
+
+    def call(self, route: Callable[..., T], *values: Any, **named: Any) -> T:
+        """``route`` as this administrator (`api.console.roles.call`)."""
+        return call(Caller(self.who, self.state, self.request), route, *values, **named)
 
 
 def administrator(request: Request, fields: dict[str, str] | None = None) -> Desk:
@@ -236,18 +241,17 @@ class Act:
 
 def _approve(d: Desk, f: dict[str, str]) -> Any:
     pid = path(proposals.ProposalId, field(f, "proposal"))
-    return proposals.approve(pid, d.who, d.registry, d.request, d.state)
+    return d.call(proposals.approve, pid)
 
 
 def _reject(d: Desk, f: dict[str, str]) -> Any:
     pid = path(proposals.ProposalId, field(f, "proposal"))
-    return proposals.reject(pid, body(proposals.Decision, reason=field(f, "reason")),
-                            d.who, d.registry, d.state)
+    return d.call(proposals.reject, pid, body(proposals.Decision, reason=field(f, "reason")))
 
 
 def _withdraw(d: Desk, f: dict[str, str]) -> Any:
     pid = path(proposals.ProposalId, field(f, "proposal"))
-    return proposals.withdraw(pid, d.who, d.registry, d.state)
+    return d.call(proposals.withdraw, pid)
 
 
 def _trade(f: dict[str, str]) -> str:
@@ -270,13 +274,11 @@ def _user_id(f: dict[str, str]) -> str:
     return path(users.UserId, field(f, "user"))
 
 
-def _credit(kind: str, how: str) -> Run:
-    route = getattr(credit, f"{how}_{kind}")
-
+def _credit(route: Callable[..., Any]) -> Run:
     def run(d: Desk, f: dict[str, str]) -> Any:
         change = body(parties.CreditChange, reason=field(f, "reason"),
                       reference=field(f, "reference"))
-        return route(field(f, "code").upper(), change, d.who, d.registry, d.state, Response())
+        return d.call(route, field(f, "code").upper(), change)
 
     return run
 
@@ -284,7 +286,7 @@ def _credit(kind: str, how: str) -> Run:
 def _cash(route: Callable[..., Any]) -> Run:
     def run(d: Desk, f: dict[str, str]) -> Any:
         record = body(cash.Record, amount=fen(f, "amount"), reference=field(f, "reference"))
-        return route(field(f, "enterprise").upper(), record, d.who, d.registry, d.state, Response())
+        return d.call(route, field(f, "enterprise").upper(), record)
 
     return run
 
@@ -294,7 +296,7 @@ def _open_market(d: Desk, f: dict[str, str]) -> Any:
                 reference_price=fen(f, "reference_price"), band_pct=number(f, "band_pct"),
                 lot=kg(f, "lot"), min_lot=kg(f, "lot"), verify_above=fen(f, "verify_above"),
                 sessions=[] if flag(f, "continuous") else None)
-    return markets.open_market(spec, d.who, d.registry, d.state, Response())
+    return d.call(markets.open_market, spec)
 
 
 def _parameters(d: Desk, f: dict[str, str]) -> Any:
@@ -305,13 +307,13 @@ def _parameters(d: Desk, f: dict[str, str]) -> Any:
         changes["verify_above"] = fen(f, "verify_above")
     spec = market_schemas.MarketParameters.model_validate(
         {k: v for k, v in changes.items() if v is not None or k == "verify_above"})
-    return markets.set_parameters(_instrument(f), spec, d.who, d.registry, d.state, Response())
+    return d.call(markets.set_parameters, _instrument(f), spec)
 
 
 def _halt(route: Callable[..., Any]) -> Run:
     def run(d: Desk, f: dict[str, str]) -> Any:
         why = body(market_schemas.MarketHalt, reason=field(f, "reason"))
-        return route(_instrument(f), why, d.who, d.registry, d.state)
+        return d.call(route, _instrument(f), why)
 
     return run
 
@@ -322,7 +324,7 @@ def _create_user(d: Desk, f: dict[str, str]) -> Any:
                 organisation=field(f, "organisation"),
                 organisation_code=optional(f, "organisation_code"), roles=roles,
                 password=optional(f, "password"))
-    return users.create_user(spec, d.who, d.state)
+    return d.call(users.create_user, spec)
 
 
 ACTS: dict[str, Act] = {
@@ -330,79 +332,79 @@ ACTS: dict[str, Act] = {
     "approve": Act("queue", _approve, N_("Approved: it has taken effect.")),
     "reject": Act("queue", _reject, N_("Rejected.")),
     "withdraw": Act("queue", _withdraw, N_("Your proposal is withdrawn.")),
-    "approve_trade": Act("queue", lambda d, f: trades.approve(
-        _trade(f), d.who, d.registry, d.state), N_("The trade is approved and settled.")),
-    "reject_trade": Act("queue", lambda d, f: trades.reject(
-        _trade(f), body(trade_schemas.Rejection, reason=field(f, "reason")), d.who, d.registry,
-        d.state), N_("The trade is rejected; units and cash are released.")),
-    "verify_agreement": Act("queue", lambda d, f: agreements.verify(
-        _agreement(f), d.who, d.registry, d.state), N_("The agreement is verified and settled.")),
-    "reject_agreement": Act("queue", lambda d, f: agreements.reject(
-        _agreement(f), body(agreements.Reason, reason=field(f, "reason")), d.who, d.registry,
-        d.state),
+    "approve_trade": Act("queue", lambda d, f: d.call(
+        trades.approve, _trade(f)), N_("The trade is approved and settled.")),
+    "reject_trade": Act("queue", lambda d, f: d.call(
+        trades.reject, _trade(f), body(trade_schemas.Rejection, reason=field(f, "reason"))),
+        N_("The trade is rejected; units and cash are released.")),
+    "verify_agreement": Act("queue", lambda d, f: d.call(
+        agreements.verify, _agreement(f)), N_("The agreement is verified and settled.")),
+    "reject_agreement": Act("queue", lambda d, f: d.call(
+        agreements.reject, _agreement(f), body(agreements.Reason, reason=field(f, "reason"))),
         N_("The agreement is rejected; every reservation is released.")),
-    "clear_auction": Act("queue", lambda d, f: auctions.clear(
-        _auction(f), d.who, d.registry, d.state), N_("The auction is cleared and settled.")),
-    "void_auction": Act("queue", lambda d, f: auctions.void(
-        _auction(f), body(auctions.AuctionVoid, reason=field(f, "reason")), d.who, d.registry,
-        d.state),
+    "clear_auction": Act("queue", lambda d, f: d.call(
+        auctions.clear, _auction(f)), N_("The auction is cleared and settled.")),
+    "void_auction": Act("queue", lambda d, f: d.call(
+        auctions.void, _auction(f), body(auctions.AuctionVoid, reason=field(f, "reason"))),
         N_("The auction is void; bids and units are released.")),
-    "propose_confirmation": Act("queue", lambda d, f: retrofits.confirmation(
-        field(f, "retrofit"), d.who, d.registry, d.state, Response()),
+    "propose_confirmation": Act("queue", lambda d, f: d.call(
+        retrofits.confirmation, field(f, "retrofit")),
         N_("Confirmation (确权) proposed: it takes effect when a second administrator approves.")),
-    "propose_issuance": Act("queue", lambda d, f: retrofits.issuance(
-        field(f, "retrofit"), d.who, d.registry, d.state, Response()),
+    "propose_issuance": Act("queue", lambda d, f: d.call(
+        retrofits.issuance, field(f, "retrofit")),
         N_("Issuance proposed: it takes effect when a second administrator approves.")),
-    "approve_expansion": Act("queue", lambda d, f: expansions.approve(
-        field(f, "expansion"), body(retrofit_schemas.ExpansionApproval,
-                                    approval=field(f, "approval")), d.who, d.registry, d.state),
+    "approve_expansion": Act("queue", lambda d, f: d.call(
+        expansions.approve, field(f, "expansion"),
+        body(retrofit_schemas.ExpansionApproval, approval=field(f, "approval"))),
         N_("The expansion is approved: its units are consumed.")),
-    "reject_expansion": Act("queue", lambda d, f: expansions.reject(
-        field(f, "expansion"), body(retrofit_schemas.ExpansionRejection,
-                                    reason=field(f, "reason")), d.who, d.registry, d.state),
+    "reject_expansion": Act("queue", lambda d, f: d.call(
+        expansions.reject, field(f, "expansion"),
+        body(retrofit_schemas.ExpansionRejection, reason=field(f, "reason"))),
         N_("The expansion is rejected: its units are available again.")),
     # parties
-    "register_enterprise": Act("parties", lambda d, f: enterprises.register_enterprise(
-        body(parties.EnterpriseCreate, credit_code=field(f, "credit_code").upper(),
-             name=field(f, "name"), sector=field(f, "sector"), prefecture=field(f, "prefecture"),
-             basin=field(f, "basin"), direct_discharger=flag(f, "direct_discharger")),
-        d.who, d.registry, d.state), N_("The enterprise is registered.")),
-    "register_agency": Act("parties", lambda d, f: agencies.register_agency(
-        body(parties.AgencyCreate, credit_code=field(f, "credit_code").upper(),
-             name=field(f, "name"), controlled_by=(optional(f, "controlled_by") or "").upper()
-             or None), d.who, d.registry, d.state), N_("The agency is registered.")),
-    "accredit_agency": Act("parties", lambda d, f: agencies.accredit_agency(
-        field(f, "code").upper(), body(parties.Accreditation,
-                                       accreditation=field(f, "accreditation")),
-        d.who, d.registry, d.state), N_("The accreditation is recorded.")),
+    "register_enterprise": Act("parties", lambda d, f: d.call(
+        enterprises.register_enterprise, body(
+            parties.EnterpriseCreate, credit_code=field(f, "credit_code").upper(),
+            name=field(f, "name"), sector=field(f, "sector"), prefecture=field(f, "prefecture"),
+            basin=field(f, "basin"), direct_discharger=flag(f, "direct_discharger"))),
+        N_("The enterprise is registered.")),
+    "register_agency": Act("parties", lambda d, f: d.call(
+        agencies.register_agency, body(
+            parties.AgencyCreate, credit_code=field(f, "credit_code").upper(),
+            name=field(f, "name"), controlled_by=(optional(f, "controlled_by") or "").upper()
+            or None)), N_("The agency is registered.")),
+    "accredit_agency": Act("parties", lambda d, f: d.call(
+        agencies.accredit_agency, field(f, "code").upper(),
+        body(parties.Accreditation, accreditation=field(f, "accreditation"))),
+        N_("The accreditation is recorded.")),
     "deposit": Act("parties", _cash(cash.deposit), N_(
         "Deposit proposed: it is recorded when a second administrator approves.")),
     "withdrawal": Act("parties", _cash(cash.withdraw), N_(
         "Withdrawal proposed: it is recorded when a second administrator approves.")),
-    "restrict_enterprise": Act("parties", _credit("enterprise", "restrict"), N_(
+    "restrict_enterprise": Act("parties", _credit(credit.restrict_enterprise), N_(
         "Credit restriction proposed: it takes effect when a second administrator approves.")),
-    "restore_enterprise": Act("parties", _credit("enterprise", "restore"), N_(
+    "restore_enterprise": Act("parties", _credit(credit.restore_enterprise), N_(
         "Restoration proposed: it takes effect when a second administrator approves.")),
-    "restrict_agency": Act("parties", _credit("agency", "restrict"), N_(
+    "restrict_agency": Act("parties", _credit(credit.restrict_agency), N_(
         "Credit restriction proposed: it takes effect when a second administrator approves.")),
-    "restore_agency": Act("parties", _credit("agency", "restore"), N_(
+    "restore_agency": Act("parties", _credit(credit.restore_agency), N_(
         "Restoration proposed: it takes effect when a second administrator approves.")),
     # freezes and revocations
-    "freeze": Act("controls", lambda d, f: holdings.freeze(
-        body(holding_schemas.FreezeCreate, instrument=field(f, "instrument"),
+    "freeze": Act("controls", lambda d, f: d.call(
+        holdings.freeze, body(holding_schemas.FreezeCreate, instrument=field(f, "instrument"),
              owner=field(f, "owner").upper(), ref=field(f, "ref"), reason=field(f, "reason"),
-             quantity=kg(f, "quantity")), d.who, d.registry, d.state, Response()),
+             quantity=kg(f, "quantity"))),
         N_("Freeze proposed: it takes effect when a second administrator approves.")),
-    "unfreeze": Act("controls", lambda d, f: holdings.unfreeze(
-        body(holding_schemas.Unfreeze, instrument=field(f, "instrument"), ref=field(f, "ref")),
-        d.who, d.registry, d.state, Response()),
+    "unfreeze": Act("controls", lambda d, f: d.call(
+        holdings.unfreeze,
+        body(holding_schemas.Unfreeze, instrument=field(f, "instrument"), ref=field(f, "ref"))),
         N_("Unfreezing proposed: it takes effect when a second administrator approves.")),
-    "revoke_retrofit": Act("controls", lambda d, f: retrofits.revocation(
-        field(f, "retrofit"), body(
+    "revoke_retrofit": Act("controls", lambda d, f: d.call(
+        retrofits.revocation, field(f, "retrofit"), body(
             retrofit_schemas.Revocation, reason=field(f, "reason"),
             spot_check=field(f, "spot_check"), restrict_enterprise=flag(f, "restrict_enterprise"),
             restrict_agencies=[c.strip().upper() for c in field(f, "restrict_agencies").split(",")
-                               if c.strip()]), d.who, d.registry, d.state, Response()),
+                               if c.strip()])),
         N_("Revocation proposed: it takes effect when a second administrator approves.")),
     # markets
     "open_market": Act("markets", _open_market, N_(
@@ -413,12 +415,11 @@ ACTS: dict[str, Act] = {
     "resume": Act("markets", _halt(markets.resume), N_("The market takes orders again.")),
     # users and roles
     "create_user": Act("users", _create_user, N_("The user is created.")),
-    "grant_role": Act("users", lambda d, f: users.grant_role(
-        _user_id(f), body(users.RoleGrant, role=field(f, "role")), d.who, d.state,
-        Response()), N_("The role is granted.")),
-    "withdraw_role": Act("users", lambda d, f: users.withdraw_role(
-        _user_id(f), path(users.Role, field(f, "role")),  # type: ignore[arg-type]
-        d.who, d.state),
+    "grant_role": Act("users", lambda d, f: d.call(
+        users.grant_role, _user_id(f), body(users.RoleGrant, role=field(f, "role"))),
+        N_("The role is granted.")),
+    "withdraw_role": Act("users", lambda d, f: d.call(
+        users.withdraw_role, _user_id(f), path(users.Role, field(f, "role"))),
         N_("The role is withdrawn.")),
 }
 #: what the page says when an act answered a proposal rather than taking effect
@@ -484,20 +485,18 @@ def _logins(d: Desk, user_ids: set[str]) -> dict[str, str]:
 
 def queue(d: Desk, number: int) -> dict[str, Any]:
     """Everything awaiting an administrator, oldest first within each kind."""
-    pending = proposals.list_proposals(d.who, d.registry, ALL, state="pending").items
-    waiting_trades = trades.queue(d.who, d.state, ALL).items
-    accepted = agreements.list_agreements(d.who, d.registry, d.state, ALL,
-                                          state_="accepted").items
-    open_auctions = [a for a in auctions.list_auctions(d.who, d.registry, d.state, ALL).items
+    pending = d.call(proposals.list_proposals, ALL, state="pending").items
+    waiting_trades = d.call(trades.queue, ALL).items
+    accepted = d.call(agreements.list_agreements, ALL, state_="accepted").items
+    open_auctions = [a for a in d.call(auctions.list_auctions, ALL).items
                      if a.state == "open"]
-    # an administrator reads every retrofit and application: only those awaiting one load
-    works = directory.retrofits(d.registry, states=(VERIFIED, CONFIRMED))
+    works = d.call(retrofits.list_retrofits, ALL).items
     proposed_for = {p.subject for p in pending
                     if p.action in ("confirm_retrofit", "issue_surplus")}
-    confirmations = [retrofit_schemas.RetrofitPublic.of(r) for r in works
-                     if r.reference not in proposed_for]
-    decisions = [retrofit_schemas.ExpansionPublic.of(x)
-                 for x in directory.expansions(d.registry, states=(SUBMITTED,))]
+    confirmations = [r for r in works if r.state in (VERIFIED, CONFIRMED)
+                     and r.reference not in proposed_for]
+    decisions = [x for x in d.call(expansions.list_expansions, ALL).items
+                 if x.state == SUBMITTED]
     return {"proposals": sorted(pending, key=lambda p: (p.proposed_at, p.id)),
             "trades": waiting_trades, "agreements": list(reversed(accepted)),
             "auctions": list(reversed(open_auctions)), "confirmations": confirmations,
@@ -534,14 +533,14 @@ def party_registers(d: Desk, number: int) -> dict[str, Any]:
 def controls(d: Desk, number: int) -> dict[str, Any]:
     """The forms, and the freezes and revocations still waiting for a second approver."""
     mine = ("freeze", "unfreeze", "revoke_retrofit")
-    pending = [p for p in proposals.list_proposals(d.who, d.registry, ALL, state="pending").items
+    pending = [p for p in d.call(proposals.list_proposals, ALL, state="pending").items
                if p.action in mine]
     return {"pending": pending, "logins": _logins(d, {p.proposed_by for p in pending}),
             "action_names": PROPOSAL_ACTIONS}
 
 
 def market_control(d: Desk, number: int) -> dict[str, Any]:
-    shown = markets.list_markets(d.state, d.who, ALL).items
+    shown = d.call(markets.list_markets, ALL).items
     data = d.state.market_view()
     with data.lock:
         halted = {code: dict(view.market.halted) for code, view in data.markets.items()
@@ -550,7 +549,7 @@ def market_control(d: Desk, number: int) -> dict[str, Any]:
 
 
 def user_register(d: Desk, number: int) -> dict[str, Any]:
-    every = users.list_users(d.who, d.registry, ALL).items
+    every = d.call(users.list_users, ALL).items
     shown, pages = _register([u.id for u in every], number)
     by_id = {u.id: u for u in every}
     return {"users": [by_id[i] for i in shown], "user_total": len(every), "number": number,

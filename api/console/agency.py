@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.console.amounts import parse_exact
 from api.console.render import page
-from api.console.roles import Memo, Refusal, attempt, posted, signed_in
+from api.console.roles import Caller, Memo, Refusal, attempt, call, posted, signed_in
 from api.console.sessions import Session
 from api.console.terms import N_
 from api.deps import StateDep, not_found
@@ -104,7 +104,7 @@ def filing(request: Request, state: StateDep, reference: Reference) -> Response:
 @router.post("/retrofits/{reference}", response_class=HTMLResponse)
 async def file_report(request: Request, state: StateDep, reference: Reference) -> Response:
     session, fields = await posted(request, ROLE)
-    user, registry = session.principal, state.registry
+    user, me = session.principal, Caller(session.principal, state)
 
     def act() -> Any:
         found = _engagement(state, session, reference)
@@ -114,12 +114,11 @@ async def file_report(request: Request, state: StateDep, reference: Reference) -
         amounts = {k: parse_exact(fields.get(f"amount_{k}", ""), 3)
                    for k in found.retrofit.kinds}
         if found.awaiting == "verification":
-            return retrofits.verification(reference, VerificationSubmission(
-                report_sha256=digest, reductions=amounts), user, registry, state)
+            return call(me, retrofits.verification, reference, VerificationSubmission(
+                report_sha256=digest, reductions=amounts))
         file = (retrofits.baseline_audit if found.awaiting == "baseline_audit"
                 else retrofits.post_audit)
-        return file(reference, AuditSubmission(report_sha256=digest, amounts=amounts), user,
-                    registry, state)
+        return call(me, file, reference, AuditSubmission(report_sha256=digest, amounts=amounts))
 
     done = await run_in_threadpool(attempt, session, act)
     if isinstance(done, Refusal):

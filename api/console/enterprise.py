@@ -37,10 +37,10 @@ from starlette.concurrency import run_in_threadpool
 from api.console.amounts import parse_exact
 from api.console.pages import MarketSummary
 from api.console.render import page
-from api.console.roles import Memo, Refusal, attempt, posted, signed_in
+from api.console.roles import Caller, Memo, Refusal, attempt, call, posted, signed_in
 from api.console.sessions import Session
 from api.console.terms import N_
-from api.deps import PageParams, StateDep, authorize_enterprise
+from api.deps import PageParams, StateDep
 from api.routes import (
     agreements,
     auctions,
@@ -76,6 +76,11 @@ def _me(request: Request) -> Session:
     return signed_in(request, ROLE)
 
 
+def _as(session: Session, state: AppState, request: Request | None = None) -> Caller:
+    """The signed-in representative calling a route (`api.console.roles.call`)."""
+    return Caller(session.principal, state, request)
+
+
 # -- the dashboard -----------------------------------------------------------------------------
 
 
@@ -90,23 +95,22 @@ def dashboard(request: Request, state: StateDep) -> Response:
 
 
 def _dashboard(state: AppState, session: Session) -> dict[str, Any]:
-    user, code, registry = session.principal, session.principal.subject, state.registry
-    rows = holdings.holdings(code, registry, ALL).items
-    blocks = {row.instrument: holdings.holding(code, row.instrument, registry).blocks
+    me, code, registry = _as(session, state), session.principal.subject, state.registry
+    rows = call(me, holdings.holdings, code, ALL).items
+    blocks = {row.instrument: call(me, holdings.holding, code, row.instrument).blocks
               for row in rows}
     data = state.market_view()
     with data.lock:
         open_markets = set(data.markets)
     open_orders = [o for o in data.orders_of_account(code) if o["status"] == "open"]
     pending = [t for t in data.trades_of(code) if t["state"] == "pending"]
-    offered = [a for a in agreements.list_agreements(user, registry, state, ALL, "offered").items
+    offered = [a for a in call(me, agreements.list_agreements, ALL, "offered").items
                if a.buyer == code]
-    reviews = [x for x in expansions.list_expansions(user, registry, ALL).items
+    reviews = [x for x in call(me, expansions.list_expansions, ALL).items
                if x.state == "submitted"]
-    requests = representatives.list_requests(authorize_enterprise(user, code), registry, ALL,
-                                             "pending").items
+    requests = call(me, representatives.list_requests, code, ALL, "pending").items
     return {"enterprise": registry.enterprise(code), "rows": rows, "blocks": blocks,
-            "requests": requests, "cash": cash.get_account(code, registry),
+            "requests": requests, "cash": call(me, cash.get_account, code),
             "open_orders": open_orders, "pending": pending, "offered": offered, "reviews": reviews,
             "open_markets": open_markets}
 
@@ -176,8 +180,8 @@ def stream(request: Request, state: StateDep, instrument: InstrumentPath,
     signed-in page: the same events, its session instead of a bearer token."""
     session = _me(request)
     last_seen = request.headers.get("last-event-id")  # a reconnect goes on from there
-    return market_stream.stream(instrument, state, session.principal, timeout=30, limit=1000,
-                                after=None if last_seen else after, last_event_id=last_seen)
+    return call(_as(session, state), market_stream.stream, instrument, timeout=30, limit=1000,
+                after=None if last_seen else after, last_event_id=last_seen)
 
 
 def _quantity(fields: dict[str, str], name: str = "quantity") -> int:
@@ -200,7 +204,7 @@ async def place_order(request: Request, state: StateDep, instrument: InstrumentP
             "kind": kind, "price": _price(fields) if kind == "limit" else None,
             "quantity": _quantity(fields),
             "time_in_force": fields.get("time_in_force", "day")})
-        return markets.submit_order(instrument, body, session.principal, state, request)
+        return call(_as(session, state, request), markets.submit_order, instrument, body)
 
     done = await run_in_threadpool(attempt, session, act)
     if isinstance(done, Refusal):
@@ -217,7 +221,7 @@ async def amend_order(request: Request, state: StateDep, instrument: InstrumentP
 
     def act() -> Any:
         body = OrderAmend(quantity=_quantity(fields), price=_price(fields))
-        return markets.amend_order(instrument, order_id, body, session.principal, state)
+        return call(_as(session, state), markets.amend_order, instrument, order_id, body)
 
     done = await run_in_threadpool(attempt, session, act)
     if isinstance(done, Refusal):
@@ -230,8 +234,8 @@ async def amend_order(request: Request, state: StateDep, instrument: InstrumentP
 async def cancel_order(request: Request, state: StateDep, instrument: InstrumentPath,
                        order_id: OrderIdPath) -> Response:
     session, _ = await posted(request, ROLE)
-    done = await run_in_threadpool(attempt, session, lambda: markets.cancel_order(
-        instrument, order_id, session.principal, state, request))
+    done = await run_in_threadpool(attempt, session, lambda: call(
+        _as(session, state, request), markets.cancel_order, instrument, order_id))
     if isinstance(done, Refusal):
         return await run_in_threadpool(_market_page, request, state, session, instrument,
                                        refusal=done)
@@ -251,7 +255,7 @@ def orders(request: Request, state: StateDep,
         instruments = sorted(data.markets)
     just = next((o for o in mine if o["order_id"] == placed), None)  # only its own
     return page(request, "enterprise/orders.html", title=N_("Your orders and trades"),
-                orders=mine, trades=trades.list_trades(session.principal, state, ALL).items,
+                orders=mine, trades=call(_as(session, state), trades.list_trades, ALL).items,
                 instruments=instruments, placed=just)
 
 
@@ -267,14 +271,14 @@ def _json_download(body: Any, name: str) -> Response:
 def trade_receipt(request: Request, state: StateDep, trade_id: TradeIdPath) -> Response:
     """The trade's ledger receipt (as ``GET /trades/{id}/receipt``), to download."""
     session = _me(request)
-    found = trades.trade_receipt(trade_id, session.principal, state)
+    found = call(_as(session, state), trades.trade_receipt, trade_id)
     return _json_download(found, f"receipt-{trade_id.replace(':', '-')}.json")
 
 
 @router.get("/agreements/{reference}/receipt.json")
 def agreement_receipt(request: Request, state: StateDep, reference: Reference) -> Response:
     session = _me(request)
-    found = agreements.receipt(reference, session.principal, state.registry, state)
+    found = call(_as(session, state), agreements.receipt, reference)
     return _json_download(found, f"receipt-{reference}.json")
 
 
@@ -283,9 +287,9 @@ def receipts(request: Request, state: StateDep,
              trade: Annotated[str | None, Query(max_length=80)] = None) -> Response:
     """Every receipt the enterprise can take away, and how to verify one offline."""
     session = _me(request)
-    user = session.principal
-    own_trades = trades.list_trades(user, state, ALL).items
-    settled = [a for a in agreements.list_agreements(user, state.registry, state, ALL).items
+    me = _as(session, state)
+    own_trades = call(me, trades.list_trades, ALL).items
+    settled = [a for a in call(me, agreements.list_agreements, ALL).items
                if a.state == "settled"]
     chosen = next((t for t in own_trades if t.trade == trade), None)
     return page(request, "enterprise/receipts.html", title=N_("Receipts"), trades=own_trades,
@@ -298,11 +302,10 @@ def receipts(request: Request, state: StateDep,
 def _agreements_page(request: Request, state: AppState, session: Session,
                      refusal: Refusal | None = None,
                      requested: representatives.RequestPublic | None = None) -> Response:
-    user = session.principal
-    found = agreements.list_agreements(user, state.registry, state, ALL).items
+    found = call(_as(session, state), agreements.list_agreements, ALL).items
     return page(request, "enterprise/agreements.html", title=N_("Negotiated agreements"),
                 status=refusal.status if refusal else 200, agreements=found,
-                code=user.subject, refusal=refusal, requested=requested)
+                code=session.principal.subject, refusal=refusal, requested=requested)
 
 
 @router.get("/agreements", response_class=HTMLResponse)
@@ -314,9 +317,9 @@ def agreement_list(request: Request, state: StateDep,
     session = _me(request)
     just = None
     if requested is not None:
-        done = attempt(session, lambda: representatives.show_request(
-            authorize_enterprise(session.principal, session.principal.subject), requested,
-            state.registry))
+        done = attempt(session, lambda: call(
+            _as(session, state), representatives.show_request, session.principal.subject,
+            requested))
         just = None if isinstance(done, Refusal) else done
     return _agreements_page(request, state, session, requested=just)
 
@@ -330,7 +333,7 @@ async def offer_agreement(request: Request, state: StateDep) -> Response:
             "instrument": fields.get("instrument", "").strip(),
             "buyer": fields.get("buyer", "").strip(), "price": _price(fields),
             "quantity": _quantity(fields)})
-        return agreements.offer(body, session.principal, state.registry, state, Response())
+        return call(_as(session, state), agreements.offer, body)
 
     done = await run_in_threadpool(attempt, session, act)
     if isinstance(done, Refusal):
@@ -346,15 +349,15 @@ async def answer_agreement(request: Request, state: StateDep, reference: Referen
                            how: Annotated[str, Path(pattern="^(accept|decline|withdraw)$")]
                            ) -> Response:
     session, fields = await posted(request, ROLE)
-    user, registry = session.principal, state.registry
+    me = _as(session, state)
 
     def act() -> Any:
         if how == "accept":
-            return agreements.accept(reference, user, registry, state)
+            return call(me, agreements.accept, reference)
         reason = agreements.Reason(reason=fields.get("reason", ""))
         if how == "decline":
-            return agreements.decline(reference, reason, user, registry, state)
-        return agreements.withdraw(reference, reason, user, registry, state)
+            return call(me, agreements.decline, reference, reason)
+        return call(me, agreements.withdraw, reference, reason)
 
     done = await run_in_threadpool(attempt, session, act)
     if isinstance(done, Refusal):
@@ -367,15 +370,15 @@ async def answer_agreement(request: Request, state: StateDep, reference: Referen
 
 def _requests_page(request: Request, state: AppState, session: Session,
                    refusal: Refusal | None = None) -> Response:
-    user, registry = session.principal, state.registry
-    code = authorize_enterprise(user, user.subject)
-    found = representatives.list_requests(code, registry, ALL).items
+    user, registry, me = session.principal, state.registry, _as(session, state)
+    code = user.subject
+    found = call(me, representatives.list_requests, code, ALL).items
     people = {r.proposed_by for r in found} | {r.decided_by for r in found if r.decided_by}
     return page(request, "enterprise/requests.html", title=N_("Awaiting a second representative"),
                 status=refusal.status if refusal else 200, refusal=refusal,
                 requests=[r for r in found if r.state == "pending"],
                 decided=[r for r in found if r.state != "pending"][:20],
-                setting=representatives.setting(code, registry), me=user.actor,
+                setting=call(me, representatives.setting, code), me=user.actor,
                 logins={who: _login(registry, who) for who in people})
 
 
@@ -402,16 +405,15 @@ async def answer_request(request: Request, state: StateDep,
     """Confirm or reject (another representative) or withdraw (the requester) a request,
     through ``POST /enterprises/{code}/requests/{id}/{how}``: its refusals are the API's."""
     session, fields = await posted(request, ROLE)
-    user, registry = session.principal, state.registry
+    me, code = _as(session, state, request), session.principal.subject
 
     def act() -> Any:
-        code = authorize_enterprise(user, user.subject)
         if how == "confirm":
-            return representatives.confirm(code, request_id, user, registry, request)
+            return call(me, representatives.confirm, code, request_id)
         if how == "reject":
             decision = representatives.Decision(reason=fields.get("reason", ""))
-            return representatives.reject(code, request_id, decision, user, registry)
-        return representatives.withdraw(code, request_id, user, registry)
+            return call(me, representatives.reject, code, request_id, decision)
+        return call(me, representatives.withdraw, code, request_id)
 
     done = await run_in_threadpool(attempt, session, act)
     if isinstance(done, Refusal):
@@ -424,12 +426,11 @@ async def change_setting(request: Request, state: StateDep) -> Response:
     """Require a second representative (at once) or no longer (itself a request), through
     ``PUT /enterprises/{code}/second-representative``."""
     session, fields = await posted(request, ROLE)
-    user = session.principal
 
     def act() -> Any:
         body = representatives.SettingChange(required=fields.get("required") == "on")
-        return representatives.change_setting(authorize_enterprise(user, user.subject), body,
-                                              user, state.registry, Response())
+        return call(_as(session, state), representatives.change_setting,
+                    session.principal.subject, body)
 
     done = await run_in_threadpool(attempt, session, act)
     if isinstance(done, Refusal):
@@ -439,9 +440,9 @@ async def change_setting(request: Request, state: StateDep) -> Response:
 
 def _auctions_page(request: Request, state: AppState, session: Session,
                    refusal: Refusal | None = None) -> Response:
-    user, registry = session.principal, state.registry
-    found = auctions.list_auctions(user, registry, state, ALL).items
-    bids = {a.auction_id: auctions.list_bids(a.auction_id, user, registry, ALL).items
+    me = _as(session, state)
+    found = call(me, auctions.list_auctions, ALL).items
+    bids = {a.auction_id: call(me, auctions.list_bids, a.auction_id, ALL).items
             for a in found}
     return page(request, "enterprise/auctions.html", title=N_("Auctions"),
                 status=refusal.status if refusal else 200, auctions=found, bids=bids,
@@ -460,7 +461,7 @@ async def bid(request: Request, state: StateDep, auction_id: Reference) -> Respo
     def act() -> Any:
         body = auctions.BidIn.model_validate({"price": _price(fields),
                                                "quantity": _quantity(fields)})
-        return auctions.place_bid(auction_id, body, session.principal, state.registry, state)
+        return call(_as(session, state), auctions.place_bid, auction_id, body)
 
     done = await run_in_threadpool(attempt, session, act)
     if isinstance(done, Refusal):
@@ -474,7 +475,7 @@ async def bid(request: Request, state: StateDep, auction_id: Reference) -> Respo
 @router.get("/expansions", response_class=HTMLResponse)
 def expansion_list(request: Request, state: StateDep) -> Response:
     session = _me(request)
-    found = expansions.list_expansions(session.principal, state.registry, ALL).items
+    found = call(_as(session, state), expansions.list_expansions, ALL).items
     return page(request, "enterprise/expansions.html", title=N_("Capacity expansion applications"),
                 expansions=found)
 
@@ -482,7 +483,7 @@ def expansion_list(request: Request, state: StateDep) -> Response:
 @router.get("/retrofits", response_class=HTMLResponse)
 def retrofit_list(request: Request, state: StateDep) -> Response:
     session = _me(request)
-    found = retrofits.list_retrofits(session.principal, state.registry, ALL).items
+    found = call(_as(session, state), retrofits.list_retrofits, ALL).items
     return page(request, "enterprise/retrofits.html", title=N_("Your retrofits"),
                 retrofits=found)
 
@@ -502,7 +503,8 @@ def report(request: Request, state: StateDep, year: Year) -> Response:
     session = _me(request)
     code = session.principal.subject
     found = BUILT.get(("report", code, year, state.registry.position()),
-                      lambda: reports.annual_report(code, state.registry, year, "json"))
+                      lambda: call(_as(session, state), reports.annual_report, code, year,
+                                   "json"))
     return page(request, "enterprise/report.html", title=N_("Annual report"), report=found,
                 enterprise=state.registry.enterprise(code), year=year)
 
@@ -513,7 +515,8 @@ def report_csv(request: Request, state: StateDep, year: Year) -> Response:
     session = _me(request)
     code = session.principal.subject
     found = BUILT.get(("report.csv", code, year, state.registry.position()),
-                      lambda: reports.annual_report(code, state.registry, year, "csv"))
+                      lambda: call(_as(session, state), reports.annual_report, code, year,
+                                   "csv"))
     assert isinstance(found, Response)
     return Response(found.body, media_type=found.media_type, headers={
         "Content-Disposition": f'attachment; filename="report-{code}-{year}.csv"'})

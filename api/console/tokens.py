@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.console.login import current_session, form
 from api.console.render import page
+from api.console.roles import Caller, call
 from api.console.sessions import Session, csrf_matches, utc_now
 from api.console.terms import N_
 from api.deps import PageParams
@@ -42,11 +43,15 @@ def signed_in(request: Request, fields: dict[str, str] | None = None) -> Session
     return session
 
 
+def _as(request: Request, session: Session) -> Caller:
+    """The signed-in user calling a route of ``/users/me/tokens`` (`api.console.roles.call`)."""
+    return Caller(session.principal, request.app.state.registry_state, request)
+
+
 def _tokens_page(request: Request, session: Session, *, status: int = 200,
                  issued: TokenIssued | None = None, error: str | None = None,
                  revoked: str | None = None) -> Response:
-    registry = request.app.state.registry_state.registry
-    mine: list[TokenPublic] = users.my_tokens(session.principal, registry, ALL).items
+    mine: list[TokenPublic] = call(_as(request, session), users.my_tokens, ALL).items
     now = utc_now()
     expired = {t.id for t in mine if datetime.fromisoformat(t.expires_at) <= now}
     response = page(request, "tokens.html", title=TITLE, status=status, tokens=mine,
@@ -70,7 +75,6 @@ async def issue_token(request: Request) -> Response:
     """Issue a token of one's own; the answer is the one page that shows its secret."""
     fields = await form(request)
     session = await run_in_threadpool(signed_in, request, fields)
-    registry = request.app.state.registry_state.registry
     try:
         body = users.TokenRequest.model_validate({"days": int(fields.get("days", "30"))})
     except (ValueError, ValidationError):
@@ -80,7 +84,7 @@ async def issue_token(request: Request) -> Response:
 
     def issue() -> Response:
         with bind(Acting(actor=session.principal.actor)):
-            token = users.issue_my_token(body, session.principal, registry, Response())
+            token = call(_as(request, session), users.issue_my_token, body)
         return _tokens_page(request, session, status=201, issued=token)
 
     return await run_in_threadpool(issue)
@@ -90,11 +94,10 @@ async def issue_token(request: Request) -> Response:
 async def revoke_token(token_id: TokenId, request: Request) -> Response:
     fields = await form(request)
     session = await run_in_threadpool(signed_in, request, fields)
-    registry = request.app.state.registry_state.registry
 
     def revoke() -> Response:
         with bind(Acting(actor=session.principal.actor)):
-            users.revoke_my_token(token_id, session.principal, registry)  # 404 if not its own
+            call(_as(request, session), users.revoke_my_token, token_id)  # 404 if not its own
         return RedirectResponse(f"/console/tokens?revoked={token_id}", status_code=303)
 
     return await run_in_threadpool(revoke)
