@@ -122,3 +122,50 @@ def test_revoking_is_ones_own_or_an_administrators(
     assert main(["token", "revoke", token_id], env=trader.env()) == 2  # not its token
     assert main(["token", "revoke", token_id], env=li.env()) == 0
     assert main(["token", "revoke", token_id], env=zhao.env()) == 2  # already revoked
+
+
+# -- registry user create: the authenticated administrator's act -------------------------------
+
+
+def _registered(folder: str, login: str) -> dict[str, Any] | None:
+    app = build_registry({"REGISTRY_DATA_DIR": folder})
+    try:
+        found = [e.__dict__ for _, e in stored_events(app)
+                 if type(e).__qualname__.endswith("Registered")
+                 and getattr(e, "login", None) == login]
+        return found[-1] if found else None
+    finally:
+        app.close()
+
+
+def test_user_create_acts_as_the_authenticated_administrator(
+        people: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    li, _, _, trader = people
+    code = trader.login.removeprefix("trader.").upper()
+    args = ["user", "create", "--login", "wang.fang", "--name", "Wang Fang", "--enterprise",
+            code, "--role", "trader"]
+    assert main(args, env=li.login_env()) == 0
+    event = _registered(li.folder, "wang.fang")
+    assert event is not None
+    assert event["by"] == li.user_id and event["actor"] == li.user_id
+
+
+def test_user_create_by_a_non_administrator_or_the_folder_alone_creates_nobody(
+        people: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    _, _, zhao, trader = people
+    code = trader.login.removeprefix("trader.").upper()
+    args = ["user", "create", "--login", "wang.fang", "--name", "Wang Fang", "--enterprise",
+            code, "--role", "trader"]
+    assert main(args, env=trader.env()) == 2
+    assert main(args, env=zhao.env()) == 2
+    assert main(args, env={"REGISTRY_DATA_DIR": zhao.folder}) == 2
+    assert "person's act" in capsys.readouterr().err
+    assert _registered(zhao.folder, "wang.fang") is None
+
+
+def test_user_create_grants_no_privileged_role(people: Any,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    li = people[0]
+    assert main(["user", "create", "--login", "ma.lin", "--name", "Ma Lin", "--regulator",
+                 "--role", "administrator"], env=li.env()) == 2  # a proposal, over HTTP
+    assert _registered(li.folder, "ma.lin") is None
