@@ -60,8 +60,8 @@ def cmd_demo(ctx: Context) -> None:
                        "seeds only an empty store (use another --data-dir)")
     else:
         summary = seed_demo(app, at_start=ctx.args.at)
-        mark_demo_folder(ctx)
-        if ctx.settings.store != "memory":  # the sampling round's seed is on the ledger
+        if ctx.settings.store != "memory":  # files, and a ledger holding the round's seed
+            mark_demo_folder(ctx)
             summary["sampling"] = run_spot_checks(app, lambda: _followed(ctx),
                                                   at_start=ctx.args.at)
         if ctx.settings.store == "sqlite":
