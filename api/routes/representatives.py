@@ -22,7 +22,8 @@ from api.auth import CurrentUser
 from api.deps import OwnEnterprise, Page, PageDep, RegistryDep, not_found, now, paginate
 from api.errors import ApiError
 from api.reruns import is_rerun, stored_approval
-from api.routes.proposals import Decision, State, _plain
+from api.routes.proposals import Decision, State
+from api.schemas.proposals import plain_result
 from api.schemas.representatives import Confirmed, RequestPublic, Setting, SettingChange
 from api.tokens import Principal
 from domain.errors import InvalidState, NotFound
@@ -97,7 +98,7 @@ def confirm(code: OwnEnterprise, request_id: RequestId, user: CurrentUser,
             raise
         result = found.result
     return Confirmed(request=RequestPublic.of(registry.proposal(request_id), now()),
-                     result=_plain(result))
+                     result=plain_result(result))
 
 
 @router.post("/requests/{request_id}/reject")
