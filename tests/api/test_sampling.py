@@ -1,6 +1,7 @@
 """Sampling rounds over HTTP: an administrator opens a round and it comes back drawn from the
 ledger's seed; a pass is recorded at once, a failure is a proposal that revokes the retrofit
-and writes the credit records only once a second administrator approves it; bad input is a typed problem that changes nothing; auditors read, others may not."""
+and writes the credit records only once a second administrator approves it; bad input is a
+typed problem that changes nothing; auditors read, others may not."""
 
 from __future__ import annotations
 
