@@ -80,18 +80,23 @@ def cmd_serve(ctx: Context) -> int | None:
 def add_token_commands(subparsers: Subparsers) -> None:
     token = add_group(subparsers, "token", "API tokens of users (stored only as hashes)")
     p = add_command(token, "create", cmd_token_create,
-                    "issue a bearer token of an existing user; it is printed once",
-                    writes=False)
-    p.add_argument("--user", required=True, metavar="LOGIN", help="the user it acts as")
+                    "issue a bearer token of the authenticated user (or, by an administrator, "
+                    "of a named user who is not an administrator or auditor); printed once",
+                    writes=False, person=True)
+    p.add_argument("--user", metavar="LOGIN", default=None,
+                   help="the user it acts as (default: the authenticated user itself; "
+                        "another user only by an administrator, recorded as its issuer)")
     p.add_argument("--days", type=whole_number, default=30, help="validity (default 30)")
     # issued while the service runs, whose follower owns the ledger and appends the event
     p.set_defaults(leave_ledger=True)
-    p = add_command(token, "revoke", cmd_token_revoke, "revoke a token by its id",
-                    writes=False)
+    p = add_command(token, "revoke", cmd_token_revoke,
+                    "revoke a token by its id (one's own, or any by an administrator)",
+                    writes=False, person=True)
     p.add_argument("token_id", metavar="ID")
     p.set_defaults(leave_ledger=True)
     p = add_command(token, "demo", cmd_token_demo,
-                    "issue one token per role, of users of the demo world", writes=False)
+                    "demo only: issue one token per role, of users of the demo world (refused "
+                    "on a data folder not seeded by 'registry demo')", writes=False)
     p.add_argument("--days", type=whole_number, default=7, help="validity (default 7)")
     p.add_argument("--url", default="http://127.0.0.1:8000", help="where the API is served")
 
@@ -104,8 +109,10 @@ def cmd_token_create(ctx: Context) -> None:
     a = ctx.args
     if not 0 < a.days <= 366:
         raise CliError("--days is between 1 and 366")
-    user = ctx.registry.user_by_login(a.user)
-    token_id, secret = ctx.registry.issue_token(user_id=user.user_id, by="system:cli-token",
+    # the registry's rules, as over HTTP: one's own token, or an administrator's for a named
+    # user who holds no privileged role (recorded with the administrator as issuer)
+    user = ctx.person if a.user is None else ctx.registry.user_by_login(a.user)
+    token_id, secret = ctx.registry.issue_token(user_id=user.user_id, by=ctx.actor,
                                                 at=_now(), days=a.days)
     print(f"id {token_id}  user {user.login} ({', '.join(user.roles) or 'no roles'})  "
           f"expires in {a.days} days")
@@ -117,7 +124,7 @@ def cmd_token_revoke(ctx: Context) -> None:
         token = user.tokens.get(ctx.args.token_id)
         if token is not None and token["revoked_at"] is None:
             ctx.registry.revoke_token(user_id=user.user_id, token_id=ctx.args.token_id,
-                                      by="system:cli-token", at=_now())
+                                      by=ctx.actor, at=_now())
             print(f"token {ctx.args.token_id} of {user.login} revoked")
             return
     raise CliError(f"no active token with id {ctx.args.token_id!r}")
@@ -158,8 +165,13 @@ def _demo_login(ctx: Context, user: Any) -> tuple[str, str, str | None]:
 
 
 def cmd_token_demo(ctx: Context) -> None:
+    from cli.registry_commands import DEMO_MARKER, is_demo_folder
     from registry.seed_users import issue_in, user_for
 
+    if not is_demo_folder(ctx):
+        raise CliError(f"token demo is for the demo world only: data folder {ctx.data_dir!r} "
+                       f"was not seeded by 'registry demo' (no {DEMO_MARKER} marker); use "
+                       "'registry token create' as the user instead")
     if not 0 < ctx.args.days <= 366:
         raise CliError("--days is between 1 and 366")
     subjects = demo_subjects(ctx.registry)

@@ -82,7 +82,7 @@ def add_command(subparsers: Subparsers, name: str, handler: Handler, summary: st
     `Context.person`) instead of a ``system:cli-<job>``."""
     p: Parser = subparsers.add_parser(name, help=summary, description=summary)
     if person:
-        p.add_argument("--as", dest="login", metavar="LOGIN", default=None,
+        p.add_argument("--as", dest="as_login", metavar="LOGIN", default=None,
                        help="act as this user (default: $REGISTRY_LOGIN); the password is "
                             "read from $REGISTRY_PASSWORD or a prompt, an administrator's "
                             "one-time code from $REGISTRY_TOTP or a prompt; or give a bearer "
@@ -298,7 +298,7 @@ class Context:
         Holding the data folder is not enough to act as someone."""
         from domain.errors import AuthenticationFailed
 
-        login = getattr(self.args, "login", None) or self.env.get("REGISTRY_LOGIN")
+        login = getattr(self.args, "as_login", None) or self.env.get("REGISTRY_LOGIN")
         token_file = getattr(self.args, "token_file", None)
         token = (read_text(Path(token_file), "token file") if token_file
                  else self.env.get("REGISTRY_TOKEN"))

@@ -9,6 +9,7 @@ import argparse
 from typing import Any
 
 from cli.base import (
+    CliError,
     Context,
     Subparsers,
     add_command,
@@ -79,7 +80,9 @@ def add_exchange_commands(subparsers: Subparsers) -> None:
     p.add_argument("--levels", type=quantity, default=10)
 
     order = add_group(subparsers, "order", "orders on a market (acknowledged once stored)")
-    p = add_command(order, "submit", cmd_order_submit, "submit a limit or market order")
+    p = add_command(order, "submit", cmd_order_submit,
+                    "submit a limit or market order, entered by the authenticated user (a "
+                    "trader of the account's enterprise, or an administrator)", person=True)
     p.add_argument("instrument", type=upper, metavar="INSTRUMENT")
     p.add_argument("--id", required=True, dest="order_id")
     p.add_argument("--account", type=credit_code, required=True, help="the enterprise")
@@ -87,12 +90,11 @@ def add_exchange_commands(subparsers: Subparsers) -> None:
     p.add_argument("--type", choices=("limit", "market"), default="limit", dest="kind")
     p.add_argument("--price", type=fen, default=0, help="fen per tonne (limit orders)")
     p.add_argument("--quantity", type=quantity, required=True, help="kg")
-    p.add_argument("--entered-by", required=True, help="the user entering it")
-    p = add_command(order, "cancel", cmd_order_cancel, "cancel a resting order")
+    p = add_command(order, "cancel", cmd_order_cancel,
+                    "cancel a resting order, as the authenticated user", person=True)
     p.add_argument("instrument", type=upper, metavar="INSTRUMENT")
     p.add_argument("--id", required=True, dest="order_id")
     p.add_argument("--account", type=credit_code, required=True)
-    p.add_argument("--entered-by", required=True)
 
     queue = add_group(subparsers, "queue", "trades waiting for an administrator")
     add_command(queue, "list", cmd_queue_list, "every trade waiting", writes=False)
@@ -166,19 +168,36 @@ def outcome_record(outcome: Any) -> dict[str, Any]:
                       for f in outcome.fills]}
 
 
+def entering(ctx: Context, account: str) -> str:
+    """Who enters an order for ``account``: the authenticated user, if it may act for that
+    enterprise as over HTTP (`api.deps.acting_for`): its own trader or representative, or
+    an administrator."""
+    from api.tokens import coarse_role
+
+    person = ctx.person
+    role = coarse_role(person)
+    if role == "administrator" or (role == "enterprise"
+                                   and person.organisation_code == account):
+        return person.user_id
+    raise CliError(f"user {person.login} may not enter orders for enterprise {account} (its "
+                   "own traders and administrators may)")
+
+
 def cmd_order_submit(ctx: Context) -> None:
     a = ctx.args
+    entered_by = entering(ctx, a.account)
     out = ctx.registry.submit_order(instrument=a.instrument, order_id=a.order_id,
                                     account=a.account, side="B" if a.side == "buy" else "S",
                                     kind="L" if a.kind == "limit" else "M", price=a.price,
-                                    qty=a.quantity, entered_by=a.entered_by, at=ctx.at)
+                                    qty=a.quantity, entered_by=entered_by, at=ctx.at)
     emit_json(outcome_record(out))
 
 
 def cmd_order_cancel(ctx: Context) -> None:
     a = ctx.args
     out = ctx.registry.cancel_order(instrument=a.instrument, order_id=a.order_id,
-                                    account=a.account, entered_by=a.entered_by, at=ctx.at)
+                                    account=a.account, entered_by=entering(ctx, a.account),
+                                    at=ctx.at)
     emit_json(outcome_record(out))
 
 

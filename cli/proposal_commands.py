@@ -77,11 +77,11 @@ def cmd_proposal_show(ctx: Context) -> None:
 
 
 def cmd_proposal_approve(ctx: Context) -> None:
-    from api.routes.proposals import _plain
+    from api.schemas.proposals import plain_result
 
     result = ctx.registry.approve_proposal(proposal_id=ctx.args.proposal_id, by=ctx.actor,
                                            at=ctx.at)
-    emit_json({"proposal": _public(ctx, ctx.args.proposal_id), "result": _plain(result)})
+    emit_json({"proposal": _public(ctx, ctx.args.proposal_id), "result": plain_result(result)})
 
 
 def cmd_proposal_reject(ctx: Context) -> None:

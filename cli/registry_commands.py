@@ -60,7 +60,8 @@ def cmd_demo(ctx: Context) -> None:
                        "seeds only an empty store (use another --data-dir)")
     else:
         summary = seed_demo(app, at_start=ctx.args.at)
-        if ctx.settings.store != "memory":  # the sampling round's seed is on the ledger
+        if ctx.settings.store != "memory":  # files, and a ledger holding the round's seed
+            mark_demo_folder(ctx)
             summary["sampling"] = run_spot_checks(app, lambda: _followed(ctx),
                                                   at_start=ctx.args.at)
         if ctx.settings.store == "sqlite":
@@ -74,6 +75,29 @@ def cmd_demo(ctx: Context) -> None:
         if "cli_tokens" in summary:
             print(f"Demo only: a CLI token of each administrator in {summary['cli_tokens']}/ "
                   "(0600; use --token-file to act as one)")
+
+
+#: written (0600) in a data folder that ``registry demo`` seeded: ``token demo`` runs there only
+DEMO_MARKER = "demo-world"
+
+
+def mark_demo_folder(ctx: Context) -> None:
+    """Mark the data folder as the demo world's, so that demo-only commands can tell."""
+    import os
+    from pathlib import Path
+
+    folder = Path(ctx.data_dir)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path = folder / DEMO_MARKER
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write("seeded by 'registry demo': demo-only commands may run here\n")
+
+
+def is_demo_folder(ctx: Context) -> bool:
+    from pathlib import Path
+
+    return (Path(ctx.data_dir) / DEMO_MARKER).is_file()
 
 
 def write_demo_tokens(ctx: Context) -> str:

@@ -3,7 +3,8 @@
 ``sampling open`` fixes the population, brings the ledger up to date (signing a checkpoint
 that covers the opening) and draws the sample from the ledger's seed; ``sampling draw``
 draws a round whose draw did not happen; ``sampling outcome`` records one outcome (a failure
-revokes the retrofit); ``audit sample DIR --round ID`` re-derives the sample from an export.
+is proposed: approved, it revokes the retrofit); ``audit sample DIR --round ID`` re-derives
+the sample from an export.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from cli.base import (
     fail,
     year,
 )
+from cli.proposal_commands import add_proposing_arguments, propose
 from cli.registry_commands import add_evidence_arguments, report_digest
 
 
@@ -39,8 +41,9 @@ def add_sampling_commands(subparsers: Subparsers) -> None:
                     "draw an opened round's sample from the ledger's seed", person=True)
     p.add_argument("reference", metavar="ROUND")
     p = add_command(actions, "outcome", cmd_outcome,
-                    "record a sampled retrofit's outcome; 'fail' revokes it (clawback) and "
-                    "restricts the enterprise and the agencies at fault", person=True)
+                    "record a sampled retrofit's outcome; 'fail' only proposes revoking it "
+                    "(clawback) and restricting the enterprise and the agencies at fault, "
+                    "which a second administrator's approval brings into effect", person=True)
     p.add_argument("reference", metavar="ROUND")
     p.add_argument("--retrofit", required=True)
     p.add_argument("--result", choices=("pass", "fail"), required=True)
@@ -51,6 +54,7 @@ def add_sampling_commands(subparsers: Subparsers) -> None:
                    metavar="CREDIT_CODE",
                    help="repeatable; default on failure: every agency behind the retrofit")
     add_evidence_arguments(p)
+    add_proposing_arguments(p)
     p = add_command(actions, "show", cmd_show, "a round as JSON", writes=False)
     p.add_argument("reference", metavar="ROUND")
     add_command(actions, "list", cmd_list, "every round: reference, period, state",
@@ -101,11 +105,14 @@ def cmd_draw(ctx: Context) -> None:
 
 def cmd_outcome(ctx: Context) -> None:
     a = ctx.args
-    outcome = ctx.registry.record_sampling_outcome(
-        reference=a.reference, retrofit=a.retrofit, result=a.result, findings=a.findings,
-        report_sha256=report_digest(a), measured=a.measured,
-        agencies_at_fault=a.agency_at_fault, actor=ctx.actor, at=ctx.at)
-    emit_json(outcome)
+    params = {"reference": a.reference, "retrofit": a.retrofit, "result": a.result,
+              "findings": a.findings, "report_sha256": report_digest(a),
+              "measured": a.measured, "agencies_at_fault": a.agency_at_fault}
+    if a.result == "fail":  # revocation, clawback and credit records: four eyes
+        ctx.registry.check_sampling_outcome(**params, actor=ctx.actor)
+        propose(ctx, "record_sampling_outcome", **params)
+        return
+    emit_json(ctx.registry.record_sampling_outcome(**params, actor=ctx.actor, at=ctx.at))
 
 
 def cmd_show(ctx: Context) -> None:

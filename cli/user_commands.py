@@ -39,7 +39,8 @@ def add_user_commands(subparsers: Subparsers) -> None:
     user = add_group(subparsers, "user", "users of the registry")
     p = add_command(user, "create", cmd_user_create,
                     "create a user of an enterprise, an agency, the regulator or an audit "
-                    "body (the administrator and auditor roles: through a proposal)")
+                    "body, as the authenticated administrator (the administrator and auditor "
+                    "roles: through a proposal)", person=True)
     p.add_argument("--login", required=True)
     p.add_argument("--name", required=True, help="display name")
     org = p.add_mutually_exclusive_group(required=True)
@@ -90,7 +91,7 @@ def cmd_user_create(ctx: Context) -> None:
     password, _ = _password(ctx, generate=False)
     user = ctx.registry.create_user(login=a.login, display_name=a.name,
                                     organisation=organisation, organisation_code=code,
-                                    roles=a.role, by="system:cli-user-create", at=ctx.at,
+                                    roles=a.role, by=ctx.actor, at=ctx.at,
                                     password=password)
     print(f"user {user.login}  id {user.user_id}  {organisation} {code or ''}  "
           f"roles {', '.join(user.roles) or '-'}".rstrip())

@@ -214,6 +214,17 @@ class SamplingRound(Aggregate):
         """One sampled retrofit's outcome. A full audit gives the measured post-retrofit
         amount of every kind; a simplified one must not. A failure names the agencies at
         fault (default: every agency behind the retrofit)."""
+        outcome = self.check_outcome(retrofit=retrofit, result=result, findings=findings,
+                                     report_sha256=report_sha256, measured=measured,
+                                     agencies_at_fault=agencies_at_fault, actor=actor)
+        self._outcome_recorded(outcome=outcome, actor=actor, at=at)
+        return outcome
+
+    def check_outcome(self, *, retrofit: str, result: str, findings: str,
+                      report_sha256: str, measured: Mapping[str, int] | None,
+                      agencies_at_fault: list[str] | None, actor: str) -> dict[str, Any]:
+        """The outcome `record_outcome` would record, or its refusal; nothing changes (a
+        failing outcome is checked so when it is proposed)."""
         if self.state == OPEN:
             raise InvalidState(f"sampling round {self.reference} has no sample yet")
         member = self.sampled(retrofit)
@@ -250,7 +261,6 @@ class SamplingRound(Aggregate):
                    "findings": findings, "report_sha256": report_sha256,
                    "measured": measured_amounts, "agencies_at_fault": at_fault,
                    "enterprise": member["enterprise"]}
-        self._outcome_recorded(outcome=outcome, actor=actor, at=at)
         return outcome
 
     @event("OutcomeRecorded", topic=event_topic("SamplingRound", "OutcomeRecorded"))

@@ -59,6 +59,8 @@ ACTIONS: dict[str, Action] = {
     "set_market_parameters": Action("set_market_parameters", "instrument"),
     "adopt_rules": Action("adopt_rules", "version"),
     "grant_role": Action("grant_role", "user_id"),
+    # a failing spot check revokes (clawback) and restricts credit records; a pass is direct
+    "record_sampling_outcome": Action("record_sampling_outcome", "retrofit"),
 }
 #: filled in at approval, never proposed
 _FILLED = {"at", "administrator", "by", "offered_by", "approved_by", "confirmed_by", "actor",
@@ -150,7 +152,7 @@ class ProposalCommands(_Base):
         names = spec.signature(self).parameters
         if "administrator" in names:
             kwargs["administrator"] = p.proposed_by
-        for name in ("by", "offered_by"):
+        for name in ("by", "offered_by", "actor"):
             if name in names:
                 kwargs[name] = p.proposed_by
         for name in ("approved_by", "confirmed_by"):

@@ -100,6 +100,16 @@ class SamplingCommands(_Base):
         self.save(round_)
         return round_
 
+    def check_sampling_outcome(self, *, reference: str, retrofit: str, result: str,
+                               findings: str, report_sha256: str, actor: str,
+                               measured: dict[str, int] | None = None,
+                               agencies_at_fault: list[str] | None = None) -> None:
+        """Refuse now what `record_sampling_outcome` would refuse (a failing outcome is
+        proposed, and checked before it waits for a second administrator)."""
+        self.sampling_round(reference).check_outcome(
+            retrofit=retrofit, result=result, findings=findings, report_sha256=report_sha256,
+            measured=measured, agencies_at_fault=agencies_at_fault, actor=actor)
+
     @command
     def record_sampling_outcome(
         self, *, reference: str, retrofit: str, result: str, findings: str,
@@ -108,7 +118,9 @@ class SamplingCommands(_Base):
     ) -> dict[str, Any]:
         """One sampled retrofit's outcome. A failure revokes the retrofit under the clawback
         policy and restricts the enterprise and the agencies at fault, in the same save; a
-        retrofit revoked meanwhile keeps its revocation and still gets the credit records."""
+        retrofit revoked meanwhile keeps its revocation and still gets the credit records.
+        A failure is four eyes: it runs through an approved proposal (`registry.proposals`,
+        ``record_sampling_outcome``), a pass directly."""
         def run(w: Any) -> dict[str, Any]:
             round_ = self.sampling_round(reference)  # afresh on every attempt
             outcome = round_.record_outcome(

@@ -26,7 +26,7 @@ from api.deps import (
 )
 from api.ledger_refs import approval_recorded, with_ledger
 from api.reruns import is_rerun, stored_approval
-from api.schemas.proposals import Approved, Decision, ProposalPublic
+from api.schemas.proposals import Approved, Decision, ProposalPublic, plain_result
 from api.state import AppState
 from domain.errors import InvalidState, NotFound
 from domain.proposal import Proposal
@@ -97,7 +97,7 @@ def approve(proposal_id: ProposalId, admin: Administrator, registry: RegistryDep
     ledger, effects = approval_recorded(state, before, proposal_id=proposal_id,
                                         approved_by=admin.actor)
     return Approved(proposal=ProposalPublic.of(registry.proposal(proposal_id), now()),
-                    result=_plain(result), ledger=ledger, effects=effects)
+                    result=plain_result(result), ledger=ledger, effects=effects)
 
 
 @router.post("/{proposal_id}/reject")
@@ -119,9 +119,3 @@ def withdraw(proposal_id: ProposalId, admin: Administrator,
     return _decided(ProposalPublic.of(registry.withdraw_proposal(
         proposal_id=proposal_id, by=admin.actor, at=now()), now()), state, before, "Withdrawn")
 
-
-def _plain(result: Any) -> Any:
-    """What an act returns, as JSON: plain values pass; an aggregate becomes nothing."""
-    if result is None or isinstance(result, (str, int, bool, dict, list)):
-        return result
-    return None

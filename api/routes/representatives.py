@@ -23,7 +23,8 @@ from api.deps import OwnEnterprise, Page, PageDep, RegistryDep, StateDep, not_fo
 from api.errors import ApiError
 from api.ledger_refs import approval_recorded, with_ledger
 from api.reruns import is_rerun, stored_approval
-from api.routes.proposals import Decision, State, _plain
+from api.routes.proposals import Decision, State
+from api.schemas.proposals import plain_result
 from api.schemas.representatives import (
     Confirmed,
     RequestPublic,
@@ -115,7 +116,7 @@ def confirm(code: OwnEnterprise, request_id: RequestId, user: CurrentUser,
     own, effects = approval_recorded(state, before, proposal_id=request_id,
                                      approved_by=user.actor)
     return Confirmed(request=RequestPublic.of(registry.proposal(request_id), now()),
-                     result=_plain(result), ledger=own, effects=effects)
+                     result=plain_result(result), ledger=own, effects=effects)
 
 
 @router.post("/requests/{request_id}/reject")

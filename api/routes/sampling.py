@@ -4,20 +4,22 @@ outcomes; administrators and auditors read rounds.
 Opening fixes the population, brings the ledger up to date (a signed checkpoint then covers
 the opening) and draws the sample from the ledger's seed, in that order, in the one request
 (`registry.sampling`); ``POST …/draw`` draws a round whose draw did not complete. A failed
-outcome revokes the retrofit under the clawback policy and restricts the enterprise and the
-agencies at fault, in the same save. ``registry audit sample`` re-derives a round's sample
-offline from a ledger export.
+outcome is a proposal (four eyes): its approval revokes the retrofit under the clawback policy
+and restricts the enterprise and the agencies at fault, in the same save. ``registry audit
+sample`` re-derives a round's sample offline from a ledger export.
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Response, status
 
 from api.auth import require
 from api.deps import Administrator, Page, PageDep, RegistryDep, StateDep, now, paginate
 from api.ledger_refs import all_recorded, recorded
+from api.routes.proposals import PROPOSED, proposed
+from api.schemas.proposals import ProposalPublic
 from api.schemas.sampling import (
     OutcomeCreate,
     OutcomePublic,
@@ -74,17 +76,24 @@ def show_round(reference: str, _: Reader, registry: RegistryDep) -> RoundPublic:
     return RoundPublic.model_validate(sample_view(registry.sampling_round(reference)))
 
 
-@router.post("/{reference}/outcomes", status_code=status.HTTP_201_CREATED)
+@router.post("/{reference}/outcomes", status_code=status.HTTP_201_CREATED,
+             responses=PROPOSED)
 def record_outcome(reference: str, body: OutcomeCreate, user: Administrator,
-                   state: StateDep) -> OutcomePublic:
-    """One sampled retrofit's outcome; ``fail`` revokes it (clawback) and writes the credit
-    records of the enterprise and the agencies at fault."""
-    registry, before = state.registry, state.registry.position()
-    outcome = registry.record_sampling_outcome(
-        reference=reference, retrofit=body.retrofit, result=body.result,
-        findings=body.findings, report_sha256=body.report_sha256,
-        measured=dict(body.measured) if body.measured is not None else None,
-        agencies_at_fault=body.agencies_at_fault, actor=user.actor, at=now())
+                   state: StateDep, response: Response) -> OutcomePublic | ProposalPublic:
+    """One sampled retrofit's outcome. ``pass`` is recorded at once (201); ``fail`` answers
+    202 with a proposal (four eyes): once a second administrator approves it, it revokes
+    the retrofit (clawback) and writes the credit records of the enterprise and the agencies
+    at fault."""
+    params = {"reference": reference, "retrofit": body.retrofit, "result": body.result,
+              "findings": body.findings, "report_sha256": body.report_sha256,
+              "measured": dict(body.measured) if body.measured is not None else None,
+              "agencies_at_fault": body.agencies_at_fault}
+    registry = state.registry
+    if body.result == "fail":
+        registry.check_sampling_outcome(**params, actor=user.actor)
+        return proposed(state, response, user.actor, "record_sampling_outcome", **params)
+    before = registry.position()
+    outcome = registry.record_sampling_outcome(**params, actor=user.actor, at=now())
     return OutcomePublic.model_validate({
         **outcome,
         "ledger": recorded(state, before, subject_type="sampling_round", subject=reference),

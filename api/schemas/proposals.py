@@ -46,3 +46,11 @@ class Approved(BaseModel):
     effects: list[LedgerRef] = Field(
         default_factory=list, description="the leaves of the act's own events (the deposit, "
         "the freeze, each lot issued…), each with its receipt")
+
+
+def plain_result(result: Any) -> Any:
+    """What an approved act returns, as JSON (``Approved.result``, the CLI's ``proposal
+    approve``): plain values pass; an aggregate becomes nothing."""
+    if result is None or isinstance(result, (str, int, bool, dict, list)):
+        return result
+    return None

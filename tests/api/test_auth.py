@@ -84,9 +84,10 @@ def test_tokens_are_stored_only_as_hashes(folder: Path) -> None:
 
 def test_cli_issues_a_working_token(client: TestClient, folder: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:
-    token(folder, "auditor", "zhao.min")  # the user exists
-    assert main(["--data-dir", str(folder), "token", "create", "--user", "zhao.min",
-                 "--days", "7"]) == 0
+    _, own = token(folder, "auditor", "zhao.min")  # the user exists, acting by its token
+    env = {"REGISTRY_DATA_DIR": str(folder), "REGISTRY_TOKEN": own}
+    assert main(["token", "create", "--days", "7"], env=env) == 0  # a further one of its own
     secret = capsys.readouterr().out.strip().splitlines()[-1]
     assert entries(client, secret, limit=1).status_code == 200  # type: ignore[attr-defined]
-    assert main(["--data-dir", str(folder), "token", "create", "--user", "nobody"]) == 2
+    assert main(["token", "create", "--user", "nobody"], env=env) == 2
+    assert main(["token", "create"], env={"REGISTRY_DATA_DIR": str(folder)}) == 2

@@ -1,6 +1,7 @@
 """Sampling rounds over HTTP: an administrator opens a round and it comes back drawn from the
-ledger's seed; outcomes are recorded (a failure revokes the retrofit and writes the credit
-records); bad input is a typed problem that changes nothing; auditors read, others may not."""
+ledger's seed; a pass is recorded at once, a failure is a proposal that revokes the retrofit
+and writes the credit records only once a second administrator approves it; bad input is a
+typed problem that changes nothing; auditors read, others may not."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from registry.events import stored_events
 from tests.support.registry_helpers import Api, problem
 from tests.support.world import sha
 
@@ -56,14 +58,40 @@ def test_a_failed_spot_check_revokes_and_restricts(api: Api) -> None:
     body = {"retrofit": "RF-1", "result": "fail", "findings": "online meter bypassed",
             "report_sha256": sha("SC-2025/RF-1"), "measured": {"COD": 600}}
     r = api.admin.post("/sampling-rounds/SC-2025/outcomes", body)
-    assert r.status_code == 201, r.text
-    outcome = r.json()
+    assert r.status_code == 202, r.text  # one administrator's word only proposes it
+    proposal = r.json()
+    assert proposal["action"] == "record_sampling_outcome" and proposal["subject"] == "RF-1"
+    assert api.admin.get("/retrofits/RF-1").json()["state"] == "issued"
+    assert api.auditor.get("/sampling-rounds/SC-2025").json()["outcomes"] == []
+    assert api.admin.get(f"/credit/agencies/{api.w.auditor}").json()["standing"] != "restricted"
+    problem(api.admin.post(f"/proposals/{proposal['id']}/approve"), 403, "four-eyes-violation")
+    r = api.second_admin.post(f"/proposals/{proposal['id']}/approve")
+    assert r.status_code == 200, r.text
+    outcome = r.json()["result"]
     assert outcome["agencies_at_fault"] == sorted({api.w.auditor, api.w.verifier})
     assert outcome["revoked"]["COD"]["lost_by_holder"] == {api.w.dyeing: 500, api.w.paper: 300}
     assert api.admin.get("/retrofits/RF-1").json()["state"] == "revoked"
     shown = api.auditor.get("/sampling-rounds/SC-2025").json()
     assert shown["state"] == "closed" and shown["outcomes"][0]["result"] == "fail"
     assert api.admin.get(f"/credit/agencies/{api.w.auditor}").json()["standing"] == "restricted"
+    registry = api.client.app.state.registry_state.registry  # type: ignore[attr-defined]
+    proposer = registry.user_by_login("gdee-admin-li").user_id
+    approver = registry.user_by_login("gdee-admin-chen").user_id
+    assert shown["outcomes"][0]["actor"] == proposer
+    revoked = [e.__dict__ for _, e in stored_events(registry)
+               if type(e).__qualname__.endswith("Revoked")]
+    assert revoked and revoked[-1]["actor"] == proposer
+    assert revoked[-1]["approved_by"] == approver
+
+
+def test_a_passed_spot_check_is_recorded_at_once(api: Api) -> None:
+    open_round(api)
+    body = {"retrofit": "RF-1", "result": "pass", "findings": "",
+            "report_sha256": sha("SC-2025/RF-1"), "measured": {"COD": 0}}
+    r = api.admin.post("/sampling-rounds/SC-2025/outcomes", body)
+    assert r.status_code == 201, r.text
+    assert r.json()["result"] == "pass" and r.json()["agencies_at_fault"] == []
+    assert api.admin.get("/retrofits/RF-1").json()["state"] == "issued"
 
 
 @pytest.mark.parametrize(("change", "status", "code"), [

@@ -169,6 +169,12 @@ def test_demo_command_seeds_sqlite_once_and_data_persists(
     out, err = capsys.readouterr()
     assert "Enterprises: 24" in out and err == ""
     assert (tmp_path / "data" / "registry.sqlite").exists()
+    # demo-only credentials: owner-only files in an owner-only folder, and the folder marked
+    # as the demo world's (`registry token demo` runs nowhere else)
+    tokens = tmp_path / "data" / "demo-tokens"
+    assert tokens.stat().st_mode & 0o777 == 0o700
+    assert [p.stat().st_mode & 0o777 for p in tokens.iterdir()] == [0o600, 0o600]
+    assert (tmp_path / "data" / "demo-world").stat().st_mode & 0o777 == 0o600
 
     assert main(["demo"], env=env) == 2
     out, err = capsys.readouterr()

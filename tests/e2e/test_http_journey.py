@@ -1,8 +1,9 @@
 """The user journeys over HTTP, one narrative test each, with people and tokens as an
-operator sets them up: the two founding administrators by ``registry admin bootstrap`` and
-their tokens by ``registry token create --user``; the other users created by an
-administrator (``POST /users``), their tokens issued by it (``POST /tokens``), privileged roles
-granted through a proposal the other founder approves. Every sensitive act is proposed by one
+operator sets them up: the two founding administrators by ``registry admin bootstrap``, each
+logging in (``POST /login``) with the password and one-time code secret it printed once; the
+other users created by an administrator (``POST /users``), their tokens issued by it (``POST
+/tokens``), or, for privileged roles, their own login before the role is granted through a
+proposal the other founder approves. Every sensitive act is proposed by one
 administrator and approved by another.
 
 - A Dongguan dye works' retrofit, from registration through a consultancy's baseline and post
@@ -22,6 +23,7 @@ import base64
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ from cli import main
 from ledger.checkpoint import Checkpoint, verify_checkpoint
 from ledger.merkle import VerificationError, hash_leaf, root, verify_consistency, verify_inclusion
 from registry.bootstrap import build_registry
+from registry.credentials import totp_now
 from tests.support.world import World, build_world, code, issue, sha
 
 COD = "COD-2025-MAOZHOU"
@@ -49,21 +52,26 @@ class Desk:
     capsys: pytest.CaptureFixture[str]
     tokens: dict[str, dict[str, str]] = field(default_factory=dict)
 
-    def operator_token(self, login: str) -> None:
-        """A user's token, from the command line on the server."""
-        assert main(["--data-dir", str(self.folder), "token", "create", "--user", login,
-                     "--days", "7"]) == 0
-        secret = self.capsys.readouterr().out.strip().splitlines()[-1]
-        self.tokens[login] = {"Authorization": f"Bearer {secret}"}
+    def log_in(self, login: str, password: str, totp_secret: str | None = None) -> None:
+        """A user's own token: its login, password and (administrators) one-time code."""
+        body: dict[str, Any] = {"login": login, "password": password, "days": 7}
+        if totp_secret is not None:
+            body["totp"] = totp_now(totp_secret, datetime.now(UTC))
+        r = self.client.post("/login", json=body)
+        assert r.status_code == 201, f"POST /login as {login}: {r.status_code} {r.text}"
+        self.tokens[login] = {"Authorization": f"Bearer {r.json()['secret']}"}
 
     def operator_bootstraps(self, *logins: str) -> None:
-        """The founding administrators, from the command line on the server."""
+        """The founding administrators, from the command line on the server; each logs in
+        with the password and one-time code secret printed once."""
         for login in logins:
             assert main(["--data-dir", str(self.folder), "admin", "bootstrap", "--login",
                          login, "--name", login]) == 0
             out = self.capsys.readouterr().out
-            assert "password (shown once)" in out and "one-time code secret" in out
-            self.operator_token(login)
+            password = out.split("password (shown once): ", 1)[1].split()[0]
+            totp = out.split("one-time code secret (shown once; add it to an authenticator "
+                             "app): ", 1)[1].split()[0]
+            self.log_in(login, password, totp)
 
     def issue(self, admin: str, who: str, role: str, subject: str | None = None) -> None:
         """A user created by an administrator over HTTP, and a token for it: issued by that
@@ -72,18 +80,20 @@ class Desk:
         organisation = {"enterprise": "enterprise", "agency": "agency",
                         "administrator": "regulator", "auditor": "audit_body"}[role]
         roles = {"enterprise": ["trader", "representative"], "agency": ["agency_staff"]}
+        password = f"pw-of-{who}-for-tests"
         user = self.post(admin, "/users", {
             "login": who, "display_name": who, "organisation": organisation,
-            "organisation_code": subject, "roles": roles.get(role, [])}, status=201)
+            "organisation_code": subject, "roles": roles.get(role, []),
+            "password": password}, status=201)
         if role in ("enterprise", "agency"):
             issued = self.post(admin, "/tokens", {"user": who, "days": 7}, status=201)
             assert (issued["subject"], issued["role"]) == (subject, role)
             assert issued["issued_by"] == self.user_id(admin)
             self.tokens[who] = {"Authorization": f"Bearer {issued['secret']}"}
             return
+        self.log_in(who, password)  # its own token, before the privileged role is granted
         proposal = self.post(admin, f"/users/{user['id']}/roles", {"role": role}, status=202)
         self.post(self.other_founder(admin), f"/proposals/{proposal['id']}/approve")
-        self.operator_token(who)
 
     def other_founder(self, admin: str) -> str:
         return "gdee-wu" if admin != "gdee-wu" else "gdee-li"

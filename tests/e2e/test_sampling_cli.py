@@ -48,10 +48,14 @@ def run(capsys: pytest.CaptureFixture[str], env: dict[str, str],
     return status, out, err
 
 
+PROPOSAL = "P-00000000000005c1"
+
+
 def test_round_sample_re_derives_offline_and_a_failure_revokes(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     env, _ = seeded(tmp_path / "data")
-    (zhang,) = cli_people(tmp_path / "data", ("administrator", "admin-zhang"))
+    zhang, qian = cli_people(tmp_path / "data", ("administrator", "admin-zhang"),
+                             ("administrator", "admin-qian"))
     env = {**env, **zhang.env()}  # the round's acts are this administrator's, by user id
     status, out, err = run(capsys, env, "sampling", "open", "SC-2025", "--period", "2025",
                            "--at", AT)
@@ -71,19 +75,30 @@ def test_round_sample_re_derives_offline_and_a_failure_revokes(
     status, out, err = run(capsys, env, "sampling", "outcome", "SC-2025", "--retrofit",
                            failed["retrofit"], "--result", "fail", "--findings",
                            "meter bypassed", "--measured", "COD=800", "--report-sha256",
-                           sha("re-audit"), "--at", AT)
+                           sha("re-audit"), "--at", AT, "--proposal-id", PROPOSAL)
+    assert status == 0, err  # one administrator's word only proposes the revocation
+    assert f"proposal {PROPOSAL}: record_sampling_outcome of {failed['retrofit']}" in out
+    status, out, _ = run(capsys, env, "retrofit", "show", failed["retrofit"])
+    assert json.loads(out)["state"] == "issued"
+    status, _, err = run(capsys, env, "proposal", "approve", PROPOSAL, "--at", AT)
+    assert status == 2 and "another administrator must approve" in err  # not its proposer
+    status, out, err = run(capsys, {**env, **qian.env()}, "proposal", "approve", PROPOSAL,
+                           "--at", AT)
     assert status == 0, err
-    outcome = json.loads(out)
+    outcome = json.loads(out)["result"]
     assert outcome["revoked"]["COD"]["lost_by_holder"] == {failed["enterprise"]: 800}
     status, out, _ = run(capsys, env, "retrofit", "show", failed["retrofit"])
     assert json.loads(out)["state"] == "revoked"
     app = build_registry(env)
     try:  # every act of the round names the authenticated administrator by user id
-        actors = {e.__dict__["actor"] for _, e in stored_events(app)
-                  if type(e).__qualname__.startswith("SamplingRound.")}
+        rounds = [e.__dict__ for _, e in stored_events(app)
+                  if type(e).__qualname__.startswith("SamplingRound.")]
+        actors = {e["actor"] for e in rounds}
+        approvals = {e.get("approved_by") for e in rounds if "outcome" in e}
     finally:
         app.close()
     assert actors == {zhang.user_id}
+    assert approvals == {qian.user_id}  # the failing outcome took effect through the approval
 
     export = tmp_path / "export"
     assert run(capsys, env, "ledger", "export", str(export))[0] == 0
