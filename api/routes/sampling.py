@@ -77,7 +77,7 @@ def show_round(reference: str, _: Reader, registry: RegistryDep) -> RoundPublic:
 
 
 @router.post("/{reference}/outcomes", status_code=status.HTTP_201_CREATED,
-             responses=PROPOSED)
+             responses={202: {**PROPOSED[202], "model": ProposalPublic}})
 def record_outcome(reference: str, body: OutcomeCreate, user: Administrator,
                    state: StateDep, response: Response) -> OutcomePublic | ProposalPublic:
     """One sampled retrofit's outcome. ``pass`` is recorded at once (201); ``fail`` answers
