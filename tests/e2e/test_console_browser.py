@@ -236,7 +236,7 @@ def test_a_visitor_reads_the_public_registry_in_two_languages(
     page.get_by_role("link", name="市场", exact=True).click()
     expect(page.locator("html")).to_have_attribute("lang", "zh-Hans")  # the cookie
     days = page.get_by_role("table", name=f"{ENERGY} 的每日价格与成交量")
-    expect(days).to_contain_text("3,000.00 元/吨标准煤")
+    expect(days).to_contain_text("3,000.00 元/(吨标准煤·年)")
     expect(days).to_contain_text("40.000 吨标准煤")  # 40,000 kgce traded
     expect(days).to_contain_text("120,000.00 元")  # 12,000,000 fen
     page.get_by_role("link", name=ENERGY).click()

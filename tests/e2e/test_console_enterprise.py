@@ -223,7 +223,7 @@ def test_an_enterprise_trades_in_the_browser_to_a_verified_receipt(
     page.get_by_label("Quantity (t, tce for energy)").fill("40")
     page.get_by_role("button", name="Place order").click()
     page.wait_for_url("**/console/enterprise/orders?placed=W-*")
-    expect(page.get_by_role("status")).to_contain_text("placed: filled, 40.000 tce filled")
+    expect(page.get_by_role("status")).to_contain_text("placed: filled, 40.000 tce/a filled")
     trades = page.get_by_role("table", name="Your trades as buyer or seller, newest first")
     expect(trades).to_contain_text("3,000.00 CNY per tce")
     expect(trades).to_contain_text("120,000.00 CNY")
