@@ -11,6 +11,9 @@ import pytest
 from registry.bootstrap import Registry, build_registry
 from tests.support import pgserver
 
+# the browser tests' plugin, whose helpers their modules import before pytest_plugins loads it
+pytest.register_assert_rewrite("tests.support.browser")
+
 Factory = Callable[[], Registry]
 
 _db_counter = itertools.count()

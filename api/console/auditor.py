@@ -4,7 +4,7 @@ position, and receipts verified in the browser.
 Every page needs a signed-in auditor (an administrator may look too); anyone else signed in
 gets 403, and a visitor is sent to the sign-in page. The pages read the ledger and the registry
 and render; nothing here changes state. The verification itself is the browser's
-(``static/auditor/tlog.js``): it fetches a receipt, checks the checkpoint's Ed25519 signature
+(``static/tlog.js``): it fetches a receipt, checks the checkpoint's Ed25519 signature
 with the verifier key pinned in the page (WebCrypto), and the RFC 9162 inclusion and
 consistency proofs with SHA-256, trusting nothing the server says about them.
 """

@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import random
-import subprocess
-import sys
 import urllib.error
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,37 +25,31 @@ from typing import Any
 
 import pytest
 
-from registry.bootstrap import build_registry
-from registry.demo import ADMIN, ADMIN_2, credit_code, seed_demo
+from registry.bootstrap import Registry
+from registry.demo import ADMIN, ADMIN_2, credit_code
 from registry.seed_users import user_for
-from tests.e2e.test_console_browser import (
-    AXE_BLOCKING,
+from tests.support.browser import (
+    BROWSER_TESTS,
     BUYER,
-    CHROMIUM,
     ENERGY,
-    FLAGS,
     PASSWORD,
-    ROOT,
     SELLER,
     Service,
-    axe,
-    free_port,
-    prepare_users,
+    no_blocking_violation,
+    pages_pass_axe,
     shot,
-    trade_energy,
-    wait_for,
+    signed_in,
+    trading_day,
 )
+
+pytest_plugins = ["tests.support.browser"]  # playwright, chromium
 
 ADMIN_PAGES = {"admin-queue": "/console/admin/", "admin-parties": "/console/admin/parties",
                "admin-controls": "/console/admin/controls",
                "admin-markets": "/console/admin/markets", "admin-users": "/console/admin/users",
                "tokens": "/console/tokens"}
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed "
-                       "(make test installs it)"),
-]
+pytestmark = BROWSER_TESTS
 
 
 @dataclass
@@ -66,79 +57,39 @@ class Admins:
     service: Service
     totp: dict[str, str]  # login -> TOTP secret (password PASSWORD)
 
+    def signed_in(self, chromium: Any, login: str) -> Any:
+        """A page in a browser context of its own with ``login`` signed in."""
+        return signed_in(chromium, self.service.base, login, self.totp.get(login))
+
 
 @pytest.fixture(scope="module")
 def admins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admins]:
-    folder = tmp_path_factory.mktemp("console-admin-serve")
-    registry = build_registry({"REGISTRY_DATA_DIR": str(folder)})
-    seed_demo(registry)
-    tokens, totp = prepare_users(registry)
-    at = datetime.now(UTC).isoformat()
-    second = user_for(registry, "administrator", ADMIN_2)
-    registry.set_password(user_id=second.user_id, password=PASSWORD, by=second.user_id, at=at)
-    totp_2 = registry.enroll_second_factor(user_id=second.user_id, by=second.user_id, at=at)
-    registry.close()
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", "--data-dir", str(folder), "serve", "--port",
-         str(port)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_for(base, proc)
-        service = Service(base=base, folder=folder, tokens=tokens, admin_totp=totp)
-        trade_energy(service)
-        yield Admins(service=service, totp={ADMIN: totp, ADMIN_2: totp_2})
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+    totp: dict[str, str] = {}
 
+    def second_administrator(registry: Registry) -> None:
+        at = datetime.now(UTC).isoformat()
+        second = user_for(registry, "administrator", ADMIN_2)
+        registry.set_password(user_id=second.user_id, password=PASSWORD, by=second.user_id,
+                              at=at)
+        totp[ADMIN_2] = registry.enroll_second_factor(user_id=second.user_id,
+                                                      by=second.user_id, at=at)
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def signed_in(chromium: Any, admins: Admins, login: str) -> Any:
-    """A browser context of its own (its own cookies) with ``login`` signed in; its page."""
-    import pyotp
-    from playwright.sync_api import expect
-
-    context = chromium.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    page.goto(admins.service.base + "/console/login?lang=en")
-    page.get_by_label("Login").fill(login)
-    page.get_by_label("Password").fill(PASSWORD)
-    if login in admins.totp:
-        page.get_by_label("One-time code").fill(pyotp.TOTP(admins.totp[login]).now())
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(admins.service.base + "/console/account")
-    return page
+    with trading_day(tmp_path_factory.mktemp("console-admin-serve"),
+                     second_administrator) as service:
+        yield Admins(service=service, totp={ADMIN: service.admin_totp, **totp})
 
 
 @pytest.fixture(scope="module")
 def two(chromium: Any, admins: Admins) -> Iterator[tuple[Any, Any]]:
     """Administrators A and B, signed in at once in two browser contexts (once per module:
     a one-time code is good once)."""
-    a = signed_in(chromium, admins, ADMIN)
-    b = signed_in(chromium, admins, ADMIN_2)
+    a = admins.signed_in(chromium, ADMIN)
+    b = admins.signed_in(chromium, ADMIN_2)
     try:
         yield a, b
     finally:
         a.context.close()
         b.context.close()
-
-
-def no_blocking_violation(page: Any) -> None:
-    blocking = [v for v in axe(page) if v["impact"] in AXE_BLOCKING]
-    assert not blocking, json.dumps(blocking, indent=1, ensure_ascii=False)
 
 
 def leaves_since(service: Service, start: int) -> list[dict[str, Any]]:
@@ -313,7 +264,7 @@ def test_a_trader_issues_uses_and_revokes_its_own_token(admins: Admins, chromium
     from playwright.sync_api import expect
 
     service = admins.service
-    page = signed_in(chromium, admins, f"trader.{SELLER.lower()}")
+    page = admins.signed_in(chromium, f"trader.{SELLER.lower()}")
     try:
         page.get_by_role("navigation", name="Your pages").get_by_role(
             "link", name="API tokens").click()
@@ -344,13 +295,6 @@ def test_a_trader_issues_uses_and_revokes_its_own_token(admins: Admins, chromium
 def test_every_new_page_passes_axe(admins: Admins, two: tuple[Any, Any],
                                    language: str) -> None:
     a, _ = two
-    found = {}
-    for name, path in ADMIN_PAGES.items():
-        a.goto(f"{admins.service.base}{path}?lang={language}")
-        blocking = [v for v in axe(a) if v["impact"] in AXE_BLOCKING]
-        if blocking:
-            found[path] = blocking
-        shot(a, f"{name}-{language}")
-    assert not found, json.dumps(found, indent=1, ensure_ascii=False)
+    pages_pass_axe(a, admins.service.base, ADMIN_PAGES, language, f"-{language}")
     a.goto(f"{admins.service.base}/console/admin/?lang=en")  # back to English for the rest
 

@@ -1,6 +1,6 @@
 """The auditor's console journey in a real browser: Debian's Chromium driven by Playwright
-against a live ``registry serve`` of the demo world (the fixtures of
-``tests/e2e/test_console_browser.py``).
+against a live ``registry serve`` of the demo world (the set-up of
+``tests/support/browser.py``).
 
 The demo auditor signs in, reads the checkpoints over time and has the browser check the
 signature and every consistency proof, pages through the ledger's entries, reads balances as
@@ -15,35 +15,27 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from registry.bootstrap import build_registry
-from registry.demo import DEMO_AUDITOR, seed_demo
+from registry.bootstrap import Registry
+from registry.demo import DEMO_AUDITOR
 from registry.seed_users import founders, user_for
-from tests.e2e.test_console_browser import (  # noqa: F401  (fixtures)
-    AXE_BLOCKING,
-    CHROMIUM,
+from tests.support.browser import (
+    BROWSER_TESTS,
     PASSWORD,
-    ROOT,
     Browser,
     Service,
-    axe,
-    browser,
-    free_port,
-    page,
-    prepare_users,
+    pages_pass_axe,
     shot,
-    trade_energy,
+    sign_in,
+    trading_day,
 )
+
+pytest_plugins = ["tests.support.browser"]  # playwright, browser, page
 
 AUDITOR_PAGES = {
     "auditor-checkpoints": "/console/auditor/", "auditor-entries": "/console/auditor/entries",
@@ -51,65 +43,21 @@ AUDITOR_PAGES = {
     "auditor-verify": "/console/auditor/verify",
 }
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed "
-                       "(make test installs it)"),
-]
+pytestmark = BROWSER_TESTS
+
+
+def auditor_password(registry: Registry) -> None:
+    one, _ = founders(registry, datetime.now(UTC).isoformat())
+    auditor = user_for(registry, "auditor", DEMO_AUDITOR)
+    registry.set_password(user_id=auditor.user_id, password=PASSWORD, by=one,
+                          at=datetime.now(UTC).isoformat())
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     """The demo world served, a day of trading in it, and the demo auditor's password set."""
-    folder = tmp_path_factory.mktemp("console-auditor")
-    registry = build_registry({"REGISTRY_DATA_DIR": str(folder)})
-    seed_demo(registry)
-    tokens, admin_totp = prepare_users(registry)
-    one, _ = founders(registry, datetime.now(UTC).isoformat())
-    auditor = user_for(registry, "auditor", DEMO_AUDITOR)
-    registry.set_password(user_id=auditor.user_id, password=PASSWORD, by=one,
-                          at=datetime.now(UTC).isoformat())
-    registry.close()
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", "--data-dir", str(folder), "serve", "--port",
-         str(port)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_up(base, proc)
-        svc = Service(base=base, folder=folder, tokens=tokens, admin_totp=admin_totp)
-        trade_energy(svc)
+    with trading_day(tmp_path_factory.mktemp("console-auditor"), auditor_password) as svc:
         yield svc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-
-
-def wait_up(base: str, proc: subprocess.Popen[bytes], seconds: float = 240) -> None:
-    """The service answers /health (its warm-up over the demo world takes a while on a
-    loaded machine)."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/health", timeout=5) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else b""
-        assert time.monotonic() < deadline, "the server did not come up"
-        time.sleep(0.5)
-
-
-def sign_in(tab: Any, service: Service, language: str = "en") -> None:
-    from playwright.sync_api import expect
-
-    tab.goto(f"{service.base}/console/login?lang={language}")
-    tab.locator("#login").fill(DEMO_AUDITOR)
-    tab.locator("#password").fill(PASSWORD)
-    tab.locator("form.login button[type=submit]").click()
-    expect(tab).to_have_url(service.base + "/console/account")
 
 
 def trade_receipt(service: Service) -> dict[str, Any]:
@@ -126,12 +74,12 @@ def trade_index(service: Service) -> int:
 
 
 def test_the_auditor_verifies_the_ledger_and_a_receipt_in_the_browser(
-        service: Service, browser: Browser, page: Any) -> None:  # noqa: F811
+        service: Service, browser: Browser, page: Any) -> None:
     from playwright.sync_api import expect
 
     page.goto(service.base + "/console/auditor/")  # a visitor is sent to sign in
     expect(page).to_have_url(service.base + "/console/login")
-    sign_in(page, service)
+    sign_in(page, service.base, DEMO_AUDITOR)
     page.get_by_role("link", name="Auditor").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Checkpoints over time")
     page.get_by_role("button", name="Check in this browser").click()
@@ -222,15 +170,10 @@ def test_the_auditor_verifies_the_ledger_and_a_receipt_in_the_browser(
     expect(page.get_by_role("status")).to_contain_text("is in the tree")
 
 
-def test_other_roles_may_not_read_the_auditors_pages(service: Service,
-                                                      page: Any) -> None:  # noqa: F811
+def test_other_roles_may_not_read_the_auditors_pages(service: Service, page: Any) -> None:
     from playwright.sync_api import expect
 
-    page.goto(f"{service.base}/console/login?lang=en")
-    page.locator("#login").fill("trader.91440300majh82lcjy")
-    page.locator("#password").fill(PASSWORD)
-    page.locator("form.login button[type=submit]").click()
-    expect(page).to_have_url(service.base + "/console/account")
+    sign_in(page, service.base, "trader.91440300majh82lcjy")
     expect(page.get_by_role("link", name="Auditor")).to_have_count(0)
     for path in AUDITOR_PAGES.values():
         answer = page.goto(service.base + path)
@@ -243,15 +186,7 @@ def test_other_roles_may_not_read_the_auditors_pages(service: Service,
 
 
 @pytest.mark.parametrize("language", ["en", "zh-Hans"])
-def test_the_auditors_pages_pass_axe(service: Service, page: Any,  # noqa: F811
-                                     language: str) -> None:
-    sign_in(page, service, language)
-    found = {}
-    for name, path in AUDITOR_PAGES.items():
-        page.goto(f"{service.base}{path}{'&' if '?' in path else '?'}lang={language}")
-        blocking = [v for v in axe(page) if v["impact"] in AXE_BLOCKING]
-        if blocking:
-            found[path] = blocking
-        if language == "zh-Hans":
-            shot(page, f"{name}-zh")
-    assert not found, json.dumps(found, indent=1, ensure_ascii=False)
+def test_the_auditors_pages_pass_axe(service: Service, page: Any, language: str) -> None:
+    sign_in(page, service.base, DEMO_AUDITOR, language=language)
+    pages_pass_axe(page, service.base, AUDITOR_PAGES, language,
+                   "-zh" if language == "zh-Hans" else None)

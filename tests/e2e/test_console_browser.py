@@ -16,189 +16,42 @@ target); without it these tests are skipped, saying so.
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 
-from api.console import vendor
-from registry.bootstrap import Registry, build_registry
-from registry.demo import ADMIN, ADMIN_2, seed_demo
-from registry.seed_users import founders, issue_in, user_for
+from registry.demo import ADMIN
+from tests.support.browser import (
+    ARTIFACTS,
+    BROWSER_TESTS,
+    ENERGY,
+    PASSWORD,
+    SELLER,
+    Browser,
+    Service,
+    blocking_violations,
+    pages_pass_axe,
+    shot,
+    trading_day,
+)
 
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = ROOT / "tests" / "artifacts" / "console"
-#: what this machine's closed network needs (machines/python.md): no background requests
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-SELLER, BUYER = "91440300MAJH82LCJY", "91440900MAF3EX2XMD"  # demo: Shenzhen Huaxin, a buyer
-PASSWORD = "a passphrase for the browser"
-ENERGY = "ENERGY-2025-GD"
+pytest_plugins = ["tests.support.browser"]  # playwright, browser, page
+
 PAGES = {
     "overview": "/console/", "lots": "/console/lots", "retirements": "/console/retirements",
     "markets": "/console/markets", "market": f"/console/markets/{ENERGY}",
     "credit": "/console/credit", "checkpoint": "/console/checkpoint",
 }
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed "
-                       "(make test installs it)"),
-]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Service:
-    base: str
-    folder: Path
-    tokens: dict[str, str] = field(default_factory=dict)  # role -> bearer secret
-    admin_totp: str = ""  # the demo administrator's TOTP secret (its password is PASSWORD)
-
-    def call(self, method: str, path: str, body: dict[str, Any] | None = None,
-             token: str | None = None) -> Any:
-        headers = {"Content-Type": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.base + path, data=data, method=method,
-                                         headers=headers)
-        with urllib.request.urlopen(request, timeout=30) as r:
-            return json.loads(r.read() or b"null")
-
-
-def prepare_users(registry: Registry) -> tuple[dict[str, str], str]:
-    """Before the service starts: bearer tokens of the demo administrators, seller and buyer;
-    the seller's trader and the administrator get the password PASSWORD, the administrator a
-    TOTP secret (returned)."""
-    tokens = {"admin": issue_in(registry, "administrator", ADMIN)[1],
-              "admin_2": issue_in(registry, "administrator", ADMIN_2)[1],
-              "seller": issue_in(registry, "enterprise", SELLER)[1],
-              "buyer": issue_in(registry, "enterprise", BUYER)[1]}
-    at = datetime.now(UTC).isoformat()
-    one, _ = founders(registry, at)
-    trader = user_for(registry, "enterprise", SELLER)
-    registry.set_password(user_id=trader.user_id, password=PASSWORD, by=one, at=at)
-    admin = user_for(registry, "administrator", ADMIN)
-    registry.set_password(user_id=admin.user_id, password=PASSWORD, by=admin.user_id, at=at)
-    secret = registry.enroll_second_factor(user_id=admin.user_id, by=admin.user_id, at=at)
-    return tokens, secret
-
-
-def wait_for(base: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/health", timeout=2) as r:
-                if r.status == 200:
-                    return
-        except (OSError, urllib.error.URLError):
-            pass
-        assert proc.poll() is None, proc.stderr.read() if proc.stderr else b""
-        assert time.monotonic() < deadline, "the server did not come up"
-        time.sleep(0.2)
-
-
-def trade_energy(service: Service) -> None:
-    """A day of the energy-use-rights market, through the API: one administrator proposes
-    opening it and funding a buyer, the other approves (four eyes); the seller lists 100 tce,
-    the buyer takes 40 of them; the seller also retires 5 tce."""
-    admin, admin_2, seller, buyer = (service.tokens[who]
-                                     for who in ("admin", "admin_2", "seller", "buyer"))
-    for path, body in (("/markets", {"instrument": ENERGY, "reference_price": 300_000,
-                                     "sessions": []}),  # continuous: tests run at any hour
-                       (f"/cash/{BUYER}/deposits",
-                        {"amount": 100_000_000, "reference": "BANK-0001"})):
-        proposal = service.call("POST", path, body, admin)
-        service.call("POST", f"/proposals/{proposal['id']}/approve", None, admin_2)
-    service.call("POST", f"/markets/{ENERGY}/orders",
-                 {"order_id": "S-1", "side": "sell", "price": 300_000, "quantity": 100_000},
-                 seller)
-    fill = service.call("POST", f"/markets/{ENERGY}/orders",
-                        {"order_id": "B-1", "side": "buy", "price": 301_000,
-                         "quantity": 40_000}, buyer)
-    assert fill["fills"][0]["state"] == "settled", fill
-    service.call("POST", f"/holdings/{SELLER}/retirements",
-                 {"instrument": ENERGY, "quantity": 5_000,
-                  "reason": "voluntary cancellation: 2025 carbon-neutral pledge"}, seller)
+pytestmark = BROWSER_TESTS
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    folder = tmp_path_factory.mktemp("console-serve")
-    registry = build_registry({"REGISTRY_DATA_DIR": str(folder)})
-    seed_demo(registry)
-    tokens, admin_totp = prepare_users(registry)
-    registry.close()
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", "--data-dir", str(folder), "serve", "--port",
-         str(port)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_for(base, proc)
-        svc = Service(base=base, folder=folder, tokens=tokens, admin_totp=admin_totp)
-        trade_energy(svc)
+    with trading_day(tmp_path_factory.mktemp("console-serve")) as svc:
         yield svc
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-
-
-@dataclass
-class Browser:
-    context: Any
-    requests: list[str]
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
-
-    profile = tmp_path_factory.mktemp("chromium-profile")  # a fresh user-data-dir
-    with sync_playwright() as p:
-        context = p.chromium.launch_persistent_context(
-            str(profile), executable_path=str(CHROMIUM), headless=True, args=FLAGS,
-            locale="en-US", viewport={"width": 1280, "height": 900})
-        requests: list[str] = []
-        context.on("request", lambda r: requests.append(r.url))
-        try:
-            yield Browser(context=context, requests=requests)
-        finally:
-            context.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Any]:
-    browser.context.clear_cookies()
-    tab = browser.context.new_page()
-    try:
-        yield tab
-    finally:
-        tab.close()
-
-
-def shot(page: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_a_visitor_reads_the_public_registry_in_two_languages(
@@ -287,33 +140,9 @@ def test_a_visitor_reads_the_public_registry_in_two_languages(
     assert not elsewhere, elsewhere
 
 
-AXE_BLOCKING = ("serious", "critical")
-
-
-def axe(page: Any, exclude: str | None = None) -> list[dict[str, Any]]:
-    """axe-core's violations on the page (``exclude``: a CSS selector left out)."""
-    if not page.evaluate("typeof window.axe !== 'undefined'"):
-        page.add_script_tag(path=str(vendor.asset("axe-core", "axe.min.js")))
-    result = page.evaluate("""async (exclude) => {
-        const context = exclude ? {exclude: [exclude]} : document;
-        const r = await axe.run(context, {resultTypes: ["violations"]});
-        return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
-                                       nodes: v.nodes.slice(0, 3).map(n => n.target)}));
-    }""", exclude)
-    return list(result)
-
-
 @pytest.mark.parametrize("language", ["en", "zh-Hans"])
 def test_every_console_page_passes_axe(service: Service, page: Any, language: str) -> None:
-    found = {}
-    for name, path in PAGES.items():
-        page.goto(f"{service.base}{path}?lang={language}")
-        blocking = [v for v in axe(page) if v["impact"] in AXE_BLOCKING]
-        if blocking:
-            found[path] = blocking
-        if language == "en":
-            shot(page, name)
-    assert not found, json.dumps(found, indent=1, ensure_ascii=False)
+    pages_pass_axe(page, service.base, PAGES, language, "" if language == "en" else None)
 
 
 VIEWERS = (("/docs", "#swagger-ui", ".swagger-ui .info"), ("/redoc", "#redoc", "h1"))
@@ -330,14 +159,13 @@ def test_the_api_viewers_pages_pass_axe_around_the_vendored_viewer(
     for path, container, ready in VIEWERS:
         page.goto(service.base + path)
         page.locator(ready).first.wait_for(timeout=60_000)
-        around = [v for v in axe(page, exclude=container) if v["impact"] in AXE_BLOCKING]
+        around = blocking_violations(page, exclude=container)
         if around:
             found[path] = around
-        upstream[path] = [v for v in axe(page) if v["impact"] in AXE_BLOCKING]
+        upstream[path] = blocking_violations(page)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "axe-api-viewers.json").write_text(json.dumps(upstream, indent=1))
     assert not found, json.dumps(found, indent=1)
-
 
 
 def test_signing_in_and_out_in_the_browser(service: Service, browser: Browser,
@@ -351,7 +179,7 @@ def test_signing_in_and_out_in_the_browser(service: Service, browser: Browser,
     page.goto(service.base + "/console/?lang=en")
     page.get_by_role("link", name="Sign in").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Sign in")
-    assert not [v for v in axe(page) if v["impact"] in AXE_BLOCKING]
+    assert not blocking_violations(page)
     page.get_by_label("Login").fill(trader)
     page.get_by_label("Password").fill("wrong")
     page.get_by_role("button", name="Sign in").click()
@@ -363,7 +191,7 @@ def test_signing_in_and_out_in_the_browser(service: Service, browser: Browser,
     expect(page.locator("main")).to_contain_text(SELLER)
     session = next(c for c in browser.context.cookies() if c["name"] == "registry_session")
     assert session["httpOnly"] and session["sameSite"] == "Strict"
-    assert not [v for v in axe(page) if v["impact"] in AXE_BLOCKING]
+    assert not blocking_violations(page)
     shot(page, "account")
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(service.base + "/console/")

@@ -1,6 +1,6 @@
 """The enterprise's and the agency's journeys in a real browser: Debian's Chromium driven by
-Playwright against a live ``registry serve`` of the demo world (see
-``tests/e2e/test_console_browser.py`` for the set-up they share).
+Playwright against a live ``registry serve`` of the demo world (the set-up of
+``tests/support/browser.py``).
 
 - an enterprise trader signs in, reads its dashboard, watches the market's book move live
   (server-sent events), places an order that trades against a resting one, finds it in its
@@ -30,24 +30,28 @@ from typing import Any
 
 import pytest
 
-from registry.bootstrap import build_registry
-from registry.demo import ADMIN, ADMIN_2, seed_demo
-from registry.seed_users import founders, issue_in, user_for
-from tests.e2e.test_console_browser import (
-    AXE_BLOCKING,
-    CHROMIUM,
-    FLAGS,
+from registry.seed_users import founders, user_for
+from tests.support.browser import (
+    BROWSER_TESTS,
+    BUYER,
+    ENERGY,
+    PASSWORD,
     ROOT,
+    SELLER,
     Service,
-    axe,
-    free_port,
+    demo_registry,
+    demo_tokens,
+    no_blocking_violation,
+    open_market_and_fund_buyer,
+    pages_pass_axe,
+    serving,
     shot,
-    wait_for,
+    sign_in,
+    signed_in,
 )
 
-SELLER, BUYER = "91440300MAJH82LCJY", "91440900MAF3EX2XMD"  # demo: Shenzhen Huaxin, a buyer
-ENERGY = "ENERGY-2025-GD"
-PASSWORD = "a passphrase for the browser"
+pytest_plugins = ["tests.support.browser"]  # playwright, browser, page, chromium
+
 RETROFIT = "GDCP-2025-902"  # registered by the fixture; its audit engaged to the agency
 PAGES = {
     "enterprise-dashboard": "/console/enterprise",
@@ -64,11 +68,7 @@ PAGES = {
 AGENCY_PAGES = {"agency-home": "/console/agency",
                 "agency-filing": f"/console/agency/retrofits/{RETROFIT}"}
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is not installed "
-                       "(make test installs it)"),
-]
+pytestmark = BROWSER_TESTS
 
 
 @dataclass
@@ -88,36 +88,19 @@ def may_audit(registry: Any, code: str) -> bool:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     folder = tmp_path_factory.mktemp("console-roles-serve")
-    registry = build_registry({"REGISTRY_DATA_DIR": str(folder)})
-    seed_demo(registry)
-    at = datetime.now(UTC).isoformat()
-    one, _ = founders(registry, at)
-    agency = next(c for c in sorted(registry.catalogue().entries["agencies"])
-                  if may_audit(registry, c))
-    for role, code in (("enterprise", SELLER), ("enterprise", BUYER), ("representative", SELLER),
-                       ("agency", agency)):
-        user = user_for(registry, role, code)
-        registry.set_password(user_id=user.user_id, password=PASSWORD, by=one, at=at)
-    tokens = {"admin": issue_in(registry, "administrator", ADMIN)[1],
-              "admin_2": issue_in(registry, "administrator", ADMIN_2)[1],
-              "seller": issue_in(registry, "enterprise", SELLER)[1],
-              "buyer": issue_in(registry, "enterprise", BUYER)[1]}
-    registry.close()
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cli", "--data-dir", str(folder), "serve", "--port",
-         str(port)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        base = f"http://127.0.0.1:{port}"
-        wait_for(base, proc)
+    with demo_registry(folder) as registry:
+        at = datetime.now(UTC).isoformat()
+        one, _ = founders(registry, at)
+        agency = next(c for c in sorted(registry.catalogue().entries["agencies"])
+                      if may_audit(registry, c))
+        for role, code in (("enterprise", SELLER), ("enterprise", BUYER),
+                           ("representative", SELLER), ("agency", agency)):
+            user = user_for(registry, role, code)
+            registry.set_password(user_id=user.user_id, password=PASSWORD, by=one, at=at)
+        tokens = demo_tokens(registry)
+    with serving(folder) as base:
         svc = Service(base=base, folder=folder, tokens=tokens)
-        for path, body in (("/markets", {"instrument": ENERGY, "reference_price": 300_000,
-                                         "sessions": []}),  # continuous: any hour
-                           (f"/cash/{BUYER}/deposits",
-                            {"amount": 100_000_000, "reference": "BANK-0001"})):
-            proposal = svc.call("POST", path, body, tokens["admin"])
-            svc.call("POST", f"/proposals/{proposal['id']}/approve", None, tokens["admin_2"])
+        open_market_and_fund_buyer(svc)
         svc.call("POST", "/retrofits", {"reference": RETROFIT, "period": 2025,
                                         "kinds": ["COD", "NH3N"],
                                         "description": "Second membrane bioreactor line"},
@@ -125,65 +108,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         svc.call("POST", f"/retrofits/{RETROFIT}/engagements",
                  {"stage": "audit", "agency": agency}, tokens["seller"])
         yield World(service=svc, agency=agency)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def context(playwright: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    profile = tmp_path_factory.mktemp("chromium-profile-roles")
-    ctx = playwright.chromium.launch_persistent_context(
-        str(profile), executable_path=str(CHROMIUM), headless=True, args=FLAGS,
-        locale="en-US", viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
-
-
-@pytest.fixture(scope="module")
-def chromium(playwright: Any) -> Iterator[Any]:
-    """A browser for contexts of their own (their own cookies): two people at once."""
-    browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                         args=FLAGS)
-    try:
-        yield browser
-    finally:
-        browser.close()
-
-
-@pytest.fixture
-def page(context: Any) -> Iterator[Any]:
-    context.clear_cookies()
-    tab = context.new_page()
-    try:
-        yield tab
-    finally:
-        tab.close()
-
-
-def sign_in(page: Any, base: str, login: str) -> None:
-    from playwright.sync_api import expect
-
-    page.goto(base + "/console/login?lang=en")
-    page.get_by_label("Login").fill(login)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(base + "/console/account")
-
-
-def no_blocking_violation(page: Any) -> None:
-    blocking = [v for v in axe(page) if v["impact"] in AXE_BLOCKING]
-    assert not blocking, json.dumps(blocking, indent=1, ensure_ascii=False)
 
 
 def test_an_enterprise_trades_in_the_browser_to_a_verified_receipt(
@@ -288,14 +212,7 @@ def test_an_enterprise_trades_in_the_browser_to_a_verified_receipt(
 @pytest.mark.parametrize("language", ["en", "zh-Hans"])
 def test_every_enterprise_page_passes_axe(world: World, page: Any, language: str) -> None:
     sign_in(page, world.service.base, f"trader.{SELLER.lower()}")
-    found = {}
-    for name, path in PAGES.items():
-        page.goto(f"{world.service.base}{path}?lang={language}")
-        blocking = [v for v in axe(page) if v["impact"] in AXE_BLOCKING]
-        if blocking:
-            found[path] = blocking
-        shot(page, f"{name}-{language}")
-    assert not found, json.dumps(found, indent=1, ensure_ascii=False)
+    pages_pass_axe(page, world.service.base, PAGES, language, f"-{language}")
 
 
 def test_an_agency_files_a_report_by_its_digest_computed_in_the_browser(
@@ -365,13 +282,9 @@ def test_a_second_representative_confirms_an_offer_in_another_browser(
     from playwright.sync_api import expect
 
     svc = world.service
-    a_context, b_context = (chromium.new_context(locale="en-US",
-                                                 viewport={"width": 1280, "height": 900})
-                            for _ in range(2))
+    a = signed_in(chromium, svc.base, f"trader.{SELLER.lower()}")
+    b = signed_in(chromium, svc.base, f"rep.{SELLER.lower()}")
     try:
-        a, b = a_context.new_page(), b_context.new_page()
-        sign_in(a, svc.base, f"trader.{SELLER.lower()}")
-        sign_in(b, svc.base, f"rep.{SELLER.lower()}")
 
         a.goto(f"{svc.base}/console/enterprise/agreements")
         a.get_by_label("Instrument").fill(ENERGY)
@@ -410,5 +323,5 @@ def test_a_second_representative_confirms_an_offer_in_another_browser(
         expect(page.get_by_role("button", name=f"Accept {reference}")).to_be_visible()
         shot(page, "enterprise-agreement-offered-after-confirmation")
     finally:
-        a_context.close()
-        b_context.close()
+        a.context.close()
+        b.context.close()

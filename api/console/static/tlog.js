@@ -1,8 +1,10 @@
 // Transparency-log checks in the browser, trusting nothing but a pinned verifier key:
-// C2SP signed notes (Ed25519, WebCrypto) and RFC 9162 Merkle proofs (SHA-256).
+// C2SP signed notes (Ed25519, WebCrypto) and RFC 9162 Merkle proofs (SHA-256). One script for
+// the public checkpoint page and the auditor's pages.
 //
 // vkey:  <name>+<hex key hash>+<base64(0x01 || 32-byte Ed25519 public key)>
 // note:  <origin>\n<size>\n<base64 root>\n\n— <name> <base64(4-byte key hash || signature)>\n…
+// key hash: the first 4 bytes of SHA-256(name || 0x0A || 0x01 || public key)
 // leaf hash: SHA-256(0x00 || leaf); node hash: SHA-256(0x01 || left || right)
 (function () {
   "use strict";
