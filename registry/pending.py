@@ -48,7 +48,7 @@ class States:
     def _reset(self) -> None:
         self.position = 0
         self._aggregates: dict[UUID, Any] = {}
-        self._states: dict[UUID, str] = {}
+        self._states: dict[UUID, str | None] = {}
 
     def of(self, app: Application[Any], ids: Iterable[UUID]) -> list[str | None]:
         """The current state of each aggregate id (None for one the log does not hold)."""
