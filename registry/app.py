@@ -36,7 +36,7 @@ from domain.retrofit import Retrofit
 from domain.rules import FIRST_RULES, RuleBook, TradingRules
 from registry.acting import acting, companions, saved, stamp
 from registry.annual_reports import AnnualReports
-from registry.pending import States
+from registry.pending import PEOPLE, States
 from registry.read_cache import ReadCache
 from registry.rulebook import CURRENT_RULES, builtin_rulebook
 from registry.speedups import Speedups
@@ -108,6 +108,7 @@ class RegistryBase(Application):
         self.reads = ReadCache(self.repository)  # current copies for reads (registry.read_cache)
         self.annual_reports = AnnualReports()  # report totals kept from the log
         self.states = States()  # proposals', retrofits' and applications' states, from the log
+        self.people = States(PEOPLE)  # current users, enterprises and agencies, from the log
 
     def construct_transcoder(self) -> Transcoder:
         """The library's JSON format, encoded with orjson (`registry.speedups`)."""

@@ -11,10 +11,16 @@ in the plain path's order.
 
 It is derived and in memory: a restart rebuilds it from the log on first use. If applying an event
 fails, the state is dropped and rebuilt from the start on the next read.
+
+The same index, following users, enterprises and agencies (``States(PEOPLE)``), serves the
+administrator's registers of users and parties: ``copies`` hands out a private copy of each
+current aggregate, so such a page no longer rebuilds every user or party from the store on
+each render after a write (the plain reloads stay, `registry.users`, `registry.directory`).
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -25,12 +31,15 @@ from eventsourcing.application import Application
 from domain.topics import PREFIX
 from registry.log_reader import LogReader
 
-FOLLOWED = tuple(f"{PREFIX}:{name}." for name in
-                 ("Proposal", "Retrofit", "ExpansionApplication", "Agreement"))
+#: the aggregates whose states the administrator's queue and the filtered listings ask for
+PENDING = ("Proposal", "Retrofit", "ExpansionApplication", "Agreement")
+#: the aggregates the administrator's registers of users and parties list
+PEOPLE = ("User", "Enterprise", "Agency")
 
 
 class States:
-    def __init__(self, page: int = 1000) -> None:
+    def __init__(self, names: tuple[str, ...] = PENDING, page: int = 1000) -> None:
+        self._followed = tuple(f"{PREFIX}:{name}." for name in names)
         self._lock = threading.Lock()
         self._page = page
         self._reset()
@@ -39,13 +48,20 @@ class States:
     def _reset(self) -> None:
         self.position = 0
         self._aggregates: dict[UUID, Any] = {}
-        self._states: dict[UUID, str] = {}
+        self._states: dict[UUID, str | None] = {}
 
     def of(self, app: Application[Any], ids: Iterable[UUID]) -> list[str | None]:
         """The current state of each aggregate id (None for one the log does not hold)."""
         with self._lock:
             self._refresh(app)
             return [self._states.get(i) for i in ids]
+
+    def copies(self, app: Application[Any], ids: Iterable[UUID]) -> list[Any]:
+        """A private copy of each current aggregate (None for one the log does not hold),
+        equal to what a reload from the store gives."""
+        with self._lock:
+            self._refresh(app)
+            return [copy.deepcopy(self._aggregates.get(i)) for i in ids]
 
     def _refresh(self, app: Application[Any]) -> None:
         if self.position == 0:
@@ -54,11 +70,11 @@ class States:
         try:
             for batch in reader.pages():
                 for n in batch:
-                    if n.topic.startswith(FOLLOWED):
+                    if n.topic.startswith(self._followed):
                         event: Any = reader.decode(n)
                         aggregate = event.mutate(self._aggregates.get(event.originator_id))
                         self._aggregates[event.originator_id] = aggregate
-                        self._states[event.originator_id] = aggregate.state
+                        self._states[event.originator_id] = getattr(aggregate, "state", None)
                 self.position = batch[-1].id
         except Exception:
             self._reset()  # an index that cannot follow is rebuilt on the next read

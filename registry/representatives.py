@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from domain.errors import FourEyesViolation, InvalidInput, NotFound, PermissionDenied
-from domain.proposal import Proposal
+from domain.proposal import PENDING, Proposal
 from domain.user import ADMINISTRATOR, ENTERPRISE, REPRESENTATIVE, User
 from registry.acting import acting
 from registry.app import command
@@ -111,8 +111,13 @@ class RepresentativeCommands(_Base):
 
     def enterprise_requests(self, *, enterprise: str | None = None, state: str | None = None,
                             at: str | None = None) -> list[Proposal]:
-        """Requests, newest first: of one enterprise if given; ``state`` as of ``at``."""
-        found = [self.proposal(p) for p in reversed(self.catalogue().entries.get(SECTION, []))]
+        """Requests, newest first: of one enterprise if given; ``state`` as of ``at`` (pending
+        ones: only those pending now are loaded, picked by `registry.pending`, as `proposals`)."""
+        listed = list(reversed(self.catalogue().entries.get(SECTION, [])))
+        if state == PENDING:  # only those pending now can be pending as of ``at``
+            indexed = self.states.of(self, [Proposal.create_id(p) for p in listed])
+            listed = [p for p, s in zip(listed, indexed, strict=True) if s == PENDING]
+        found = [self.proposal(p) for p in listed]
         return [p for p in found if enterprise in (None, p.enterprise)
                 and (state is None or (p.state_at(at) if at else p.state) == state)]
 

@@ -80,6 +80,16 @@ class UserCommands(_Base):
         return self.user(index.user_id)
 
     def users(self) -> list[User]:
+        """Every user in registration order, each a private copy from the index kept from the
+        log (`registry.pending`): equal to `users_reloaded`, without a reload per user."""
+        with self.reading_catalogue() as catalogue:
+            listed = list(catalogue.entries.get("users", []))
+        found = self.people.copies(self, [User.create_id(u) for u in listed])
+        return [u if isinstance(u, User) else self.user(i) for i, u in zip(listed, found,
+                                                                            strict=True)]
+
+    def users_reloaded(self) -> list[User]:
+        """Every user in registration order, each reloaded from the store (the plain path)."""
         return [self.user(u) for u in self.catalogue().entries.get("users", [])]
 
 

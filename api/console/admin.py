@@ -518,12 +518,14 @@ def _register(codes: list[str], number: int) -> tuple[list[str], int]:
 
 
 def party_registers(d: Desk, number: int) -> dict[str, Any]:
-    entries = d.registry.catalogue().entries
-    firms, firm_pages = _register(list(entries["enterprises"]), number)
-    bodies, body_pages = _register(list(entries["agencies"]), number)
-    return {"enterprises": [parties.EnterprisePublic.of(d.registry.enterprise(c))
-                            for c in firms],
-            "agencies": [parties.AgencyPublic.of(d.registry.agency(c)) for c in bodies],
+    with d.registry.reading_catalogue() as catalogue:
+        entries = {k: list(catalogue.entries[k]) for k in ("enterprises", "agencies")}
+    firms, firm_pages = _register(entries["enterprises"], number)
+    bodies, body_pages = _register(entries["agencies"], number)
+    return {"enterprises": [parties.EnterprisePublic.of(e)
+                            for e in directory.enterprises(d.registry, firms)],
+            "agencies": [parties.AgencyPublic.of(a)
+                         for a in directory.agencies(d.registry, bodies)],
             "enterprise_total": len(entries["enterprises"]),
             "agency_total": len(entries["agencies"]),
             "number": number, "pages": max(firm_pages, body_pages),

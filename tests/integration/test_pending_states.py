@@ -25,6 +25,10 @@ LATER = "2025-04-05T10:00:00+08:00"  # past a one-hour proposal's expiry
 def _check(reader: Registry) -> None:
     every = reader.proposals()
     for at in (None, AT, LATER):
+        assert [p.proposal_id for p in reader.enterprise_requests(state=PENDING, at=at)] == \
+            [p.proposal_id for p in reader.enterprise_requests()
+             if (p.state_at(at) if at else p.state) == PENDING]
+    for at in (None, AT, LATER):
         plain = [p.proposal_id for p in every if (p.state_at(at) if at else p.state) == PENDING]
         assert [p.proposal_id for p in reader.proposals(state=PENDING, at=at)] == plain
     for states in ((VERIFIED, CONFIRMED), (VERIFIED,)):
