@@ -63,6 +63,7 @@ from domain.errors import RegistryError
 from domain.expansion import SUBMITTED
 from domain.reference import BASINS, PREFECTURES, SECTORS
 from domain.retrofit import CONFIRMED, VERIFIED
+from registry import directory
 from registry.acting import Acting, bind
 
 router = APIRouter(prefix="/console/admin", include_in_schema=False)
