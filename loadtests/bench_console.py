@@ -52,7 +52,7 @@ ENTERPRISE_PAGES = ("/console/enterprise", f"/console/enterprise/markets/{ENERGY
                     "/console/enterprise/orders", "/console/enterprise/receipts",
                     "/console/enterprise/agreements", "/console/enterprise/auctions",
                     "/console/enterprise/expansions", "/console/enterprise/retrofits",
-                    "/console/enterprise/report/2025",
+                    "/console/enterprise/report/2025", "/console/enterprise/requests",
                     "/console/enterprise/report/2025/report.csv")
 AGENCY_PAGES = ("/console/agency", f"/console/agency/retrofits/{RETROFIT}")
 ROLE_AFTER_WRITE = (("enterprise", "/console/enterprise"),
@@ -99,10 +99,14 @@ def sign_in(client: TestClient, login: str) -> None:
     if r.status_code != 303:
         raise SystemExit(f"signing in as {login} answered {r.status_code}")
 #: an administrator's signed-in pages (its session opened through the sign-in form)
+#: and the auditor's pages, which administrators may read too
 ADMIN_PAGES = ("/console/admin/", "/console/admin/parties", "/console/admin/controls",
-               "/console/admin/markets", "/console/admin/users", "/console/tokens")
+               "/console/admin/markets", "/console/admin/users", "/console/tokens",
+               "/console/auditor/", "/console/auditor/entries", "/console/auditor/balances",
+               "/console/auditor/verify")
 ADMIN_AFTER_WRITE = ("/console/admin/", "/console/admin/parties", "/console/admin/controls",
-                     "/console/admin/users")
+                     "/console/admin/users", "/console/auditor/", "/console/auditor/entries",
+                     "/console/auditor/balances")
 ADMIN_PASSWORD = "a benchmark administrator passphrase"  # noqa: S105 - a throw-away world
 
 
