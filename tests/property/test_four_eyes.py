@@ -85,7 +85,7 @@ def test_every_sensitive_act_is_an_action_and_a_refused_act_leaves_the_proposal_
     assert {"confirm_retrofit", "issue_surplus", "deposit", "withdraw", "freeze", "unfreeze",
             "revoke_retrofit", "set_obligation", "restrict_enterprise", "restore_enterprise",
             "restrict_agency", "restore_agency", "open_market", "set_market_parameters",
-            "adopt_rules", "grant_role"} == set(ACTIONS)
+            "adopt_rules", "grant_role", "record_sampling_outcome"} == set(ACTIONS)
     r, users = world()
     try:
         p = r.propose(action="adopt_rules", params={"version": "NO-SUCH-RULES"},
