@@ -43,6 +43,7 @@ import random
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -189,6 +190,8 @@ def run_round(s: Scenario, number: int, args: argparse.Namespace) -> dict[str, A
     checks_from = time.monotonic()
     all_ops = ops + fault.ops
     v = fault_verdicts(s.kind, fault, ops, fault_at, resumed)
+    if resumed is None:  # name the cause: what the writes were answered, what the service said
+        v.fail("writes-resume", f"{answers_of(ops)}; the service log ends: {_log_tail(s, 6)}")
     facts = store_checks(v, s.env, s.manifest, all_ops)
     export = folder / "export"
     assert s.vkey is not None
@@ -235,11 +238,26 @@ def fault_verdicts(kind: str, fault: Fault, ops: list[Op], fault_at: float,
     return v
 
 
-def _log_tail(s: Scenario) -> str:
+def _log_tail(s: Scenario, lines_kept: int = 2) -> str:
     if s.service is None or not s.service.log.exists():
         return ""
     lines = s.service.log.read_text(errors="replace").strip().splitlines()
-    return " / ".join(lines[-2:])[-300:]
+    return " / ".join(lines[-lines_kept:])[-150 * lines_kept:]
+
+
+def answers_of(ops: list[Op]) -> str:
+    """The answers of the writes not acknowledged, counted by kind, status and problem (or
+    transport error), most frequent first, with one body of the most frequent."""
+    counted = Counter((op.kind, op.status, op.problem or op.error) for op in ops
+                      if op.outcome != "acked")
+    if not counted:
+        return "no write was answered other than acknowledged"
+    top = counted.most_common(1)[0][0]
+    sample = next(op for op in ops if (op.kind, op.status, op.problem or op.error) == top)
+    body = str(sample.extra.get("body") or sample.extra.get("detail") or "")[:200]
+    return ("not acknowledged: " + ", ".join(f"{k} {st} {why} ×{n}"
+                                              for (k, st, why), n in counted.most_common(8))
+            + f"; e.g. {body!r}")
 
 
 def worker_ledgers(v: Verdicts, s: Scenario, export: Path) -> None:
@@ -263,9 +281,11 @@ def line(kind: str, r: dict[str, Any], total: int, skipped: list[str]) -> str:
         f"{c} ({r.get('failure_counts', {}).get(c, len(r['checks'][c]))})" for c in failed)
     if pending:
         verdict += " (skipped from the verdict: " + ", ".join(pending) + ")"
+    # a failed check says why under its round (its last text: the most specific one)
+    why = "".join(f"\n      {c}: {r['checks'][c][-1][:600]}" for c in failed if r["checks"].get(c))
     return (f"  {kind} round {r['round']}/{total}: sent {r['sent']}, acked {r['acked']}, "
             f"refused {r['refused']}, in doubt {r['in_doubt']}, lost {_n(r['lost'])}, "
-            f"duplicated {_n(r['duplicated'])}, recovery {rec}: {verdict}")
+            f"duplicated {_n(r['duplicated'])}, recovery {rec}: {verdict}{why}")
 
 
 def _n(value: int | None) -> str:
