@@ -52,7 +52,7 @@ from api.auth import bearer_secret, verify
 from api.documented import documented_methods
 from api.errors import problem
 from registry.config import Settings
-from registry.datadir import private_dir, private_file
+from registry.datadir import private_dir, shared_sqlite
 from registry.storage import RETRY_AFTER_SECONDS
 
 HEADER = b"idempotency-key"
@@ -78,6 +78,14 @@ CREATE TABLE IF NOT EXISTS idempotency (
     PRIMARY KEY (principal, key)
 )
 """
+
+
+def _set_up(db: sqlite3.Connection) -> None:
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute(_SCHEMA)
+    columns = {r[1] for r in db.execute("PRAGMA table_info(idempotency)")}
+    if "owner" not in columns:  # a store of an earlier release
+        db.execute("ALTER TABLE idempotency ADD COLUMN owner TEXT")
 
 
 def _start_ticks(pid: int) -> str | None:
@@ -140,14 +148,7 @@ class IdempotencyStore:
     """Claims and stored responses, one row per (principal, key)."""
 
     def __init__(self, path: str | Path) -> None:
-        private_file(path)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(_SCHEMA)
-        columns = {r[1] for r in self._db.execute("PRAGMA table_info(idempotency)")}
-        if "owner" not in columns:  # a store of an earlier release
-            self._db.execute("ALTER TABLE idempotency ADD COLUMN owner TEXT")
+        self._db = shared_sqlite(path, _set_up)
         self._lock = threading.Lock()
         self._claims = 0
         self.owner = this_process()

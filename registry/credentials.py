@@ -24,6 +24,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from registry.datadir import shared_sqlite
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS credentials (
     user_id TEXT PRIMARY KEY, password_hash TEXT, totp_sealed BLOB, totp_last_step INTEGER
@@ -40,13 +42,6 @@ def check_password_strength(password: str) -> None:
         raise ValueError(f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters")
 
 
-def _private_file(path: Path) -> None:
-    """Create ``path`` readable by its owner only (before anything secret is in it)."""
-    if not path.exists():
-        path.touch(mode=0o600)
-    os.chmod(path, 0o600)
-
-
 class CredentialStore:
     def __init__(self, folder: str | Path | None) -> None:
         """The store in ``folder``, or in memory (with a throw-away sealing key) for None."""
@@ -57,11 +52,14 @@ class CredentialStore:
         else:
             folder = Path(folder)
             folder.mkdir(parents=True, exist_ok=True)
-            db = folder / "credentials.sqlite"
-            _private_file(db)
-            self._db = sqlite3.connect(str(db), check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._key = _sealing_key(folder / "credentials.key")
+            keys: list[bytes] = []  # the sealing key, made or read under the opening's lock
+
+            def set_up(db: sqlite3.Connection) -> None:
+                db.execute(_SCHEMA)
+                keys.append(_sealing_key(folder / "credentials.key"))
+
+            self._db = shared_sqlite(folder / "credentials.sqlite", set_up)
+            self._key = keys[0]
         self._db.execute(_SCHEMA)
         self._lock = threading.Lock()
         self._hasher = PasswordHasher()

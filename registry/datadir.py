@@ -9,7 +9,10 @@ the permissions of the database file, so pre-creating the database 0600 covers t
 
 from __future__ import annotations
 
+import fcntl
 import os
+import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 DIR_MODE = 0o700
@@ -37,6 +40,35 @@ def private_file(path: str | os.PathLike[str]) -> Path:
         except FileNotFoundError:
             continue
     return file
+
+
+def shared_sqlite(path: str | os.PathLike[str],
+                  setup: Callable[[sqlite3.Connection], None]) -> sqlite3.Connection:
+    """A connection to a SQLite file of the data folder that several processes open (the
+    workers of ``registry serve --workers N``, the CLI beside them): private, in WAL mode,
+    autocommit, usable from any thread, after ``setup(connection)`` (pragmas, ``CREATE … IF
+    NOT EXISTS``, a migration, a companion file such as a key) has run on it.
+
+    Two processes opening a new file at once race on switching it to WAL and creating its
+    tables, and SQLite answers the loser ``database is locked`` at once (its busy handler is
+    not called where waiting could deadlock): a worker failed to start. The opening is
+    therefore serialised by an exclusive lock on a companion ``.lock`` file, held only
+    while connecting and running ``setup``; one process's ``setup`` is done before another's
+    begins."""
+    file = private_file(path)
+    lock = os.open(f"{file}.lock", os.O_CREAT | os.O_RDWR, FILE_MODE)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        db = sqlite3.connect(str(file), check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            setup(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+    finally:
+        os.close(lock)  # closing the descriptor releases the lock
 
 
 def secure_tree(path: str | os.PathLike[str]) -> None:

@@ -20,7 +20,6 @@ import hmac
 import json
 import os
 import secrets
-import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from starlette.requests import Request
 
 from api.tokens import Principal
 from registry.clock import utc_now
+from registry.datadir import shared_sqlite
 
 COOKIE = "registry_session"
 LOGIN_CSRF_COOKIE = "registry_login_csrf"
@@ -89,11 +89,9 @@ class SessionStore:
         self.idle = timedelta(seconds=idle)
         self.lifetime = timedelta(seconds=lifetime)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(
+        self._db = shared_sqlite(path, lambda db: db.execute(
             "CREATE TABLE IF NOT EXISTS sessions (id_hash TEXT PRIMARY KEY, principal TEXT, "
-            "csrf TEXT, created TEXT, last_seen TEXT, deadline TEXT)")
+            "csrf TEXT, created TEXT, last_seen TEXT, deadline TEXT)"))
 
     # -- the cookie ----------------------------------------------------------------------------
 
