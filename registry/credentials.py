@@ -48,6 +48,7 @@ class CredentialStore:
         if folder is None:
             self._db = sqlite3.connect(":memory:", check_same_thread=False,
                                        isolation_level=None)
+            self._db.execute(_SCHEMA)
             self._key = AESGCM.generate_key(bit_length=256)
         else:
             folder = Path(folder)
@@ -60,7 +61,6 @@ class CredentialStore:
 
             self._db = shared_sqlite(folder / "credentials.sqlite", set_up)
             self._key = keys[0]
-        self._db.execute(_SCHEMA)
         self._lock = threading.Lock()
         self._hasher = PasswordHasher()
         self._dummy: str | None = None  # hashed on first need (one hash costs ~0.1 s)
