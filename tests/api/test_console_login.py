@@ -272,7 +272,7 @@ def limited(r) -> bool:  # type: ignore[no-untyped-def]
 
 
 def test_failed_sign_ins_are_limited_per_login(folder: Path) -> None:
-    app = create_app({"REGISTRY_DATA_DIR": str(folder), "REGISTRY_LOGIN_LIMIT": "3/minute"})
+    app = create_app({"REGISTRY_DATA_DIR": str(folder), "REGISTRY_LOGIN_LIMIT": "3/hour"})
     with TestClient(app, client=("127.0.0.2", 1)) as first:
         second = TestClient(app, client=("127.0.0.3", 1))  # the same app, started once
         assert all(refused(sign_in(first, TRADER, f"guess {n}")) for n in range(3))
@@ -286,7 +286,7 @@ def test_failed_sign_ins_are_limited_per_login(folder: Path) -> None:
 
 
 def test_failed_sign_ins_are_limited_per_address(folder: Path) -> None:
-    app = create_app({"REGISTRY_DATA_DIR": str(folder), "REGISTRY_LOGIN_LIMIT": "3/minute"})
+    app = create_app({"REGISTRY_DATA_DIR": str(folder), "REGISTRY_LOGIN_LIMIT": "3/hour"})
     with TestClient(app, client=("127.0.0.2", 1)) as guesser:
         other = TestClient(app, client=("127.0.0.3", 1))  # the same app, started once
         for n in range(3):  # a different login each time: the address is counted
@@ -296,7 +296,7 @@ def test_failed_sign_ins_are_limited_per_address(folder: Path) -> None:
 
 
 def test_failed_api_logins_count_for_the_console(folder: Path) -> None:
-    with open_client(folder, REGISTRY_LOGIN_LIMIT="2/minute") as client:
+    with open_client(folder, REGISTRY_LOGIN_LIMIT="2/hour") as client:
         for _ in range(2):
             r = client.post("/login", json={"login": TRADER, "password": "not the password"})
             assert r.status_code == 401
@@ -310,7 +310,7 @@ def test_failed_api_logins_count_for_the_console(folder: Path) -> None:
 
 
 def test_a_forged_form_is_not_counted_as_a_failed_sign_in(folder: Path) -> None:
-    with open_client(folder, REGISTRY_LOGIN_LIMIT="2/minute") as client:
+    with open_client(folder, REGISTRY_LOGIN_LIMIT="2/hour") as client:
         login_csrf(client)
         for _ in range(5):
             assert sign_in(client, TRADER, "guess", csrf="forged").status_code == 403
