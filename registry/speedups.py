@@ -158,9 +158,11 @@ def _collector_off() -> Iterator[None]:
 
 # -- export lines -----------------------------------------------------------------------------
 
-_PREFIX = b'{"index": '
-_SEPARATOR = b', "leaf": "'
-_END = b'"}\n'
+#: the exporter's exact line shape, ``{"index": i, "leaf": "…"}`` (`export_line`; the replay
+#: loop splits lines the same way inline, `registry.audit._replay_part`)
+EXPORT_PREFIX = b'{"index": '
+EXPORT_SEPARATOR = b', "leaf": "'
+EXPORT_END = b'"}\n'
 
 
 def plain_export_line(line: bytes) -> tuple[int, bytes, Any]:
@@ -172,9 +174,9 @@ def plain_export_line(line: bytes) -> tuple[int, bytes, Any]:
 def export_line(line: bytes) -> tuple[int, bytes, Any]:
     """`plain_export_line`, with the exporter's exact shape (``{"index": i, "leaf": "…"}``,
     nothing else) split at its fixed separators instead of parsed."""
-    head, _, text = line.partition(_SEPARATOR)
-    if head.startswith(_PREFIX) and text.endswith(_END):
-        digits = head[len(_PREFIX):]
+    head, _, text = line.partition(EXPORT_SEPARATOR)
+    if head.startswith(EXPORT_PREFIX) and text.endswith(EXPORT_END):
+        digits = head[len(EXPORT_PREFIX):]
         if digits.isdigit():
             return int(digits), text[:-3], None
     return plain_export_line(line)

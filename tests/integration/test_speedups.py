@@ -9,6 +9,7 @@ were checked against.
 
 from __future__ import annotations
 
+import base64
 import gc
 import json
 from importlib.metadata import version
@@ -188,3 +189,23 @@ def test_the_fast_line_split_reads_what_the_json_parser_reads() -> None:
     for line in lines + odd:
         assert export_line(line) == plain_export_line(line), line
     assert [export_line(x)[0] for x in odd] == [3, 4, 5, 6, 7]
+
+
+def test_the_replay_names_the_same_leaves_in_its_problems_on_both_line_paths(
+        tmp_path: Path) -> None:
+    """The replay loop splits the exporter's line shape inline and reads an index only for a
+    problem: a leaf without a payload, in the exporter's shape and in another, is named by
+    its index exactly as the plain path names it."""
+    lines = (FIXTURE / "entries.jsonl").read_bytes().splitlines(keepends=True)
+    undecoded = base64.b64encode(b'{"aggregate_id":"00000000-0000-0000-0000-000000000000",'
+                                 b'"position":7}').decode()
+    n = len(lines)
+    lines += [f'{{"index": {n}, "leaf": "{undecoded}"}}\n'.encode(),
+              f'{{"leaf": "{undecoded}", "index": {n + 1}}}\n'.encode()]
+    (tmp_path / "entries.jsonl").write_bytes(b"".join(lines))
+    found: dict[str, list[str]] = {}
+    for name, speedups in (("fast", ALL), ("plain", PLAIN)):
+        found[name] = []
+        replay_export(tmp_path, workers=1, problems=found[name], speedups=speedups)
+    assert found["fast"] == found["plain"]
+    assert [p.split(":")[0] for p in found["fast"]] == [f"leaf {n}", f"leaf {n + 1}"]
