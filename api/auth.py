@@ -39,7 +39,7 @@ async def current_user(
 
 def verify(app: Any, secret: str) -> Principal | None:
     """The principal of a bearer secret, if the token is valid now (its user active)."""
-    found = app.state.registry_state.registry.verify_token(secret, utc_now())
+    found = app.state.registry_state.registry.users.verify_token(secret, utc_now())
     return None if found is None else principal_of(*found)
 
 

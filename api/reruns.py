@@ -77,7 +77,7 @@ def stored_cash_record(registry: Registry, enterprise: str, *, reference: str, a
     """Whether a ``kind`` ('Deposited' or 'Withdrawn') of ``amount`` under ``reference`` is
     stored on the enterprise's account."""
     try:
-        account_id = registry.cash_account(enterprise).id
+        account_id = registry.exchange.cash_account(enterprise).id
     except NotFound:
         return False
     return any(_is(e, kind, reference, amount) for e in registry.events.get(account_id))
@@ -128,7 +128,7 @@ def stored_approval(registry: Registry, proposal: Proposal, by: str) -> StoredAp
 
 def _balance_after(registry: Registry, params: dict[str, Any], kind: str) -> int | None:
     try:
-        account_id = registry.cash_account(params["enterprise"]).id
+        account_id = registry.exchange.cash_account(params["enterprise"]).id
     except NotFound:
         return None
     for e in registry.events.get(account_id):

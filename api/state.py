@@ -93,7 +93,7 @@ class AppState:
         reports the error as it always did: the warm-up never keeps the service from
         starting."""
         for name, step in (("ledger", self.caught_up), ("market data", self.market_view),
-                           ("exchange writer", self.registry.warm_exchange),
+                           ("exchange writer", self.registry.exchange.warm_exchange),
                            ("read copies", self._warm_read_copies)):
             try:
                 step()

@@ -111,20 +111,20 @@ def cmd_token_create(ctx: Context) -> None:
         raise CliError("--days is between 1 and 366")
     # the registry's rules, as over HTTP: one's own token, or an administrator's for a named
     # user who holds no privileged role (recorded with the administrator as issuer)
-    user = ctx.person if a.user is None else ctx.registry.user_by_login(a.user)
-    token_id, secret = ctx.registry.issue_token(user_id=user.user_id, by=ctx.actor,
-                                                at=_now(), days=a.days)
+    user = ctx.person if a.user is None else ctx.registry.users.user_by_login(a.user)
+    token_id, secret = ctx.registry.users.issue_token(user_id=user.user_id, by=ctx.actor,
+                                                      at=_now(), days=a.days)
     print(f"id {token_id}  user {user.login} ({', '.join(user.roles) or 'no roles'})  "
           f"expires in {a.days} days")
     print(secret)
 
 
 def cmd_token_revoke(ctx: Context) -> None:
-    for user in ctx.registry.users():
+    for user in ctx.registry.users.users():
         token = user.tokens.get(ctx.args.token_id)
         if token is not None and token["revoked_at"] is None:
-            ctx.registry.revoke_token(user_id=user.user_id, token_id=ctx.args.token_id,
-                                      by=ctx.actor, at=_now())
+            ctx.registry.users.revoke_token(user_id=user.user_id, token_id=ctx.args.token_id,
+                                            by=ctx.actor, at=_now())
             print(f"token {ctx.args.token_id} of {user.login} revoked")
             return
     raise CliError(f"no active token with id {ctx.args.token_id!r}")
@@ -155,12 +155,12 @@ def _demo_login(ctx: Context, user: Any) -> tuple[str, str, str | None]:
     import secrets as random_secrets
 
     password = random_secrets.token_urlsafe(12)
-    ctx.registry.set_password(user_id=user.user_id, password=password,
-                              by="system:cli-token-demo", at=_now())
+    ctx.registry.users.set_password(user_id=user.user_id, password=password,
+                                    by="system:cli-token-demo", at=_now())
     totp = None
     if "administrator" in user.roles:
-        totp = ctx.registry.enroll_second_factor(user_id=user.user_id,
-                                                 by="system:cli-token-demo", at=_now())
+        totp = ctx.registry.users.enroll_second_factor(user_id=user.user_id,
+                                                       by="system:cli-token-demo", at=_now())
     return user.login, password, totp
 
 

@@ -303,7 +303,7 @@ class Context:
         token = (read_text(Path(token_file), "token file") if token_file
                  else self.env.get("REGISTRY_TOKEN"))
         if not login and token:
-            found = self.registry.verify_token(token.strip(), datetime.now(UTC))
+            found = self.registry.users.verify_token(token.strip(), datetime.now(UTC))
             if found is None:
                 raise CliError("REGISTRY_TOKEN is invalid, expired or revoked")
             return found[0]
@@ -317,7 +317,7 @@ class Context:
         if code is None and sys.stdin.isatty():
             code = _ask(f"one-time code of {login} (empty if none): ") or None
         try:
-            return self.registry.authenticate(login, password, code, datetime.now(UTC))
+            return self.registry.users.authenticate(login, password, code, datetime.now(UTC))
         except AuthenticationFailed as e:
             raise CliError(str(e)) from None
 

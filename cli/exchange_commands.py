@@ -118,7 +118,7 @@ def cmd_withdraw(ctx: Context) -> None:
 
 
 def cmd_cash_show(ctx: Context) -> None:
-    account = ctx.registry.cash_account(ctx.args.enterprise)
+    account = ctx.registry.exchange.cash_account(ctx.args.enterprise)
     emit_json({"enterprise": ctx.args.enterprise, "balance": account.balance,
                "reserved": account.reserved, "available": account.available(),
                "unit": "fen"})
@@ -135,28 +135,28 @@ def cmd_market_open(ctx: Context) -> None:
 
 def cmd_market_halt(ctx: Context) -> None:
     a = ctx.args
-    ctx.registry.halt_market(instrument=a.instrument, reason=a.reason,
-                             administrator=ctx.actor, at=ctx.at)
+    ctx.registry.lifecycle.halt_market(instrument=a.instrument, reason=a.reason,
+                                       administrator=ctx.actor, at=ctx.at)
     emit_json({"market": a.instrument, "halted": True})
 
 
 def cmd_market_resume(ctx: Context) -> None:
     a = ctx.args
-    ctx.registry.resume_market(instrument=a.instrument, reason=a.reason,
-                               administrator=ctx.actor, at=ctx.at)
+    ctx.registry.lifecycle.resume_market(instrument=a.instrument, reason=a.reason,
+                                         administrator=ctx.actor, at=ctx.at)
     emit_json({"market": a.instrument, "halted": False})
 
 
 def cmd_market_close(ctx: Context) -> None:
-    emit_json({"job": "system:close", "expired": ctx.registry.close_markets(at=ctx.at)})
+    emit_json({"job": "system:close", "expired": ctx.registry.sessions.close_markets(at=ctx.at)})
 
 
 def cmd_market_roll(ctx: Context) -> None:
-    emit_json({"job": "system:roll", "markets": ctx.registry.roll_markets(at=ctx.at)})
+    emit_json({"job": "system:roll", "markets": ctx.registry.sessions.roll_markets(at=ctx.at)})
 
 
 def cmd_market_book(ctx: Context) -> None:
-    depth = ctx.registry.book(ctx.args.instrument).depth(ctx.args.levels)
+    depth = ctx.registry.exchange.book(ctx.args.instrument).depth(ctx.args.levels)
     emit_json({"instrument": ctx.args.instrument,
                "bids": [list(level) for level in depth.bids],
                "asks": [list(level) for level in depth.asks]})
@@ -186,34 +186,35 @@ def entering(ctx: Context, account: str) -> str:
 def cmd_order_submit(ctx: Context) -> None:
     a = ctx.args
     entered_by = entering(ctx, a.account)
-    out = ctx.registry.submit_order(instrument=a.instrument, order_id=a.order_id,
-                                    account=a.account, side="B" if a.side == "buy" else "S",
-                                    kind="L" if a.kind == "limit" else "M", price=a.price,
-                                    qty=a.quantity, entered_by=entered_by, at=ctx.at)
+    out = ctx.registry.exchange.submit_order(instrument=a.instrument, order_id=a.order_id,
+                                             account=a.account,
+                                             side="B" if a.side == "buy" else "S",
+                                             kind="L" if a.kind == "limit" else "M", price=a.price,
+                                             qty=a.quantity, entered_by=entered_by, at=ctx.at)
     emit_json(outcome_record(out))
 
 
 def cmd_order_cancel(ctx: Context) -> None:
     a = ctx.args
-    out = ctx.registry.cancel_order(instrument=a.instrument, order_id=a.order_id,
-                                    account=a.account, entered_by=entering(ctx, a.account),
-                                    at=ctx.at)
+    out = ctx.registry.exchange.cancel_order(instrument=a.instrument, order_id=a.order_id,
+                                             account=a.account, entered_by=entering(ctx, a.account),
+                                             at=ctx.at)
     emit_json(outcome_record(out))
 
 
 def cmd_queue_list(ctx: Context) -> None:
-    emit_json(ctx.registry.verification_queue())
+    emit_json(ctx.registry.exchange.verification_queue())
 
 
 def cmd_queue_approve(ctx: Context) -> None:
     a = ctx.args
-    ctx.registry.approve_trade(instrument=a.instrument, trade_id=a.trade,
-                               administrator=ctx.actor, at=ctx.at)
+    ctx.registry.exchange.approve_trade(instrument=a.instrument, trade_id=a.trade,
+                                        administrator=ctx.actor, at=ctx.at)
     print(f"{a.trade}: approved and settled")
 
 
 def cmd_queue_reject(ctx: Context) -> None:
     a = ctx.args
-    ctx.registry.reject_trade(instrument=a.instrument, trade_id=a.trade,
-                              administrator=ctx.actor, reason=a.reason, at=ctx.at)
+    ctx.registry.exchange.reject_trade(instrument=a.instrument, trade_id=a.trade,
+                                       administrator=ctx.actor, reason=a.reason, at=ctx.at)
     print(f"{a.trade}: rejected; reservations released")

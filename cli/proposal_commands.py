@@ -34,8 +34,8 @@ def add_proposing_arguments(p: Parser) -> None:
 
 def propose(ctx: Context, action: str, **params: Any) -> None:
     """Propose ``action`` as the authenticated user and say what it waits for."""
-    p = ctx.registry.propose(action=action, params=params, by=ctx.actor, at=ctx.at,
-                             proposal_id=ctx.args.proposal_id)
+    p = ctx.registry.proposals.propose(action=action, params=params, by=ctx.actor, at=ctx.at,
+                                       proposal_id=ctx.args.proposal_id)
     print(f"proposal {p.proposal_id}: {action} of {p.subject}, awaiting a second administrator "
           f"(registry proposal approve {p.proposal_id}); expires {p.expires_at}")
 
@@ -62,14 +62,14 @@ def add_proposal_commands(subparsers: Subparsers) -> None:
 def _public(ctx: Context, proposal_id: str) -> dict[str, Any]:
     from api.schemas.proposals import ProposalPublic
 
-    return ProposalPublic.of(ctx.registry.proposal(proposal_id), ctx.at).model_dump()
+    return ProposalPublic.of(ctx.registry.proposals.proposal(proposal_id), ctx.at).model_dump()
 
 
 def cmd_proposal_list(ctx: Context) -> None:
     from api.schemas.proposals import ProposalPublic
 
     emit_json([ProposalPublic.of(p, ctx.at).model_dump()
-               for p in ctx.registry.proposals(state=ctx.args.state, at=ctx.at)])
+               for p in ctx.registry.proposals.proposals(state=ctx.args.state, at=ctx.at)])
 
 
 def cmd_proposal_show(ctx: Context) -> None:
@@ -79,17 +79,18 @@ def cmd_proposal_show(ctx: Context) -> None:
 def cmd_proposal_approve(ctx: Context) -> None:
     from api.schemas.proposals import plain_result
 
-    result = ctx.registry.approve_proposal(proposal_id=ctx.args.proposal_id, by=ctx.actor,
-                                           at=ctx.at)
+    result = ctx.registry.proposals.approve_proposal(proposal_id=ctx.args.proposal_id, by=ctx.actor,
+                                                     at=ctx.at)
     emit_json({"proposal": _public(ctx, ctx.args.proposal_id), "result": plain_result(result)})
 
 
 def cmd_proposal_reject(ctx: Context) -> None:
-    ctx.registry.reject_proposal(proposal_id=ctx.args.proposal_id, by=ctx.actor,
-                                 reason=ctx.args.reason, at=ctx.at)
+    ctx.registry.proposals.reject_proposal(proposal_id=ctx.args.proposal_id, by=ctx.actor,
+                                           reason=ctx.args.reason, at=ctx.at)
     emit_json(_public(ctx, ctx.args.proposal_id))
 
 
 def cmd_proposal_withdraw(ctx: Context) -> None:
-    ctx.registry.withdraw_proposal(proposal_id=ctx.args.proposal_id, by=ctx.actor, at=ctx.at)
+    ctx.registry.proposals.withdraw_proposal(proposal_id=ctx.args.proposal_id, by=ctx.actor,
+                                             at=ctx.at)
     emit_json(_public(ctx, ctx.args.proposal_id))

@@ -50,7 +50,7 @@ def cmd_demo(ctx: Context) -> None:
     from registry.demo import format_summary, run_spot_checks, seed_demo, summarise
 
     app = ctx.registry
-    existing = app.position()
+    existing = app.queries.position()
     if existing and ctx.args.reuse:
         summary = summarise(app)
     elif existing:
@@ -67,7 +67,7 @@ def cmd_demo(ctx: Context) -> None:
         if ctx.settings.store == "sqlite":
             summary["cli_tokens"] = write_demo_tokens(ctx)
         if ctx.settings.store != "memory":
-            summary["position"] = app.position()
+            summary["position"] = app.queries.position()
     if ctx.args.json:
         emit_json(summary)
     else:
@@ -114,9 +114,9 @@ def write_demo_tokens(ctx: Context) -> str:
     folder.mkdir(mode=0o700, exist_ok=True)
     os.chmod(folder, 0o700)
     for login in (ADMIN, ADMIN_2):
-        user = ctx.registry.user_by_login(login)
-        _, secret = ctx.registry.issue_token(user_id=user.user_id, by=user.user_id,
-                                             at=now(), days=7)
+        user = ctx.registry.users.user_by_login(login)
+        _, secret = ctx.registry.users.issue_token(user_id=user.user_id, by=user.user_id,
+                                                   at=now(), days=7)
         path = folder / login
         path.unlink(missing_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -313,39 +313,40 @@ def report_digest(args: argparse.Namespace) -> str:
 
 def cmd_retrofit_register(ctx: Context) -> None:
     a = ctx.args
-    ctx.registry.register_retrofit(reference=a.reference, enterprise=a.enterprise,
-                                   period=a.period, kinds=a.kinds, description=a.description,
-                                   at=ctx.at)
+    ctx.registry.retrofits.register_retrofit(reference=a.reference, enterprise=a.enterprise,
+                                             period=a.period, kinds=a.kinds,
+                                             description=a.description, at=ctx.at)
     print(f"registered retrofit {a.reference} of {a.enterprise} ({', '.join(sorted(a.kinds))})")
 
 
 def cmd_retrofit_engage(ctx: Context) -> None:
     a = ctx.args
-    ctx.registry.engage_agency(reference=a.reference, stage=a.stage, agency=a.agency,
-                               by="system:cli-retrofit-engage", at=ctx.at)
+    ctx.registry.retrofits.engage_agency(reference=a.reference, stage=a.stage, agency=a.agency,
+                                         by="system:cli-retrofit-engage", at=ctx.at)
     print(f"retrofit {a.reference}: agency {a.agency} engaged for the {a.stage}")
 
 
 def cmd_retrofit_baseline(ctx: Context) -> None:
     a = ctx.args
-    ctx.registry.record_baseline_audit(reference=a.reference, agency=a.agency,
-                                       report_sha256=report_digest(a), amounts=a.amounts,
-                                       at=ctx.at)
+    ctx.registry.retrofits.record_baseline_audit(reference=a.reference, agency=a.agency,
+                                                 report_sha256=report_digest(a), amounts=a.amounts,
+                                                 at=ctx.at)
     print(f"retrofit {a.reference}: baseline audit recorded")
 
 
 def cmd_retrofit_post(ctx: Context) -> None:
     a = ctx.args
-    ctx.registry.record_post_audit(reference=a.reference, agency=a.agency,
-                                   report_sha256=report_digest(a), amounts=a.amounts, at=ctx.at)
+    ctx.registry.retrofits.record_post_audit(reference=a.reference, agency=a.agency,
+                                             report_sha256=report_digest(a), amounts=a.amounts,
+                                             at=ctx.at)
     print(f"retrofit {a.reference}: post-retrofit audit recorded")
 
 
 def cmd_retrofit_verify(ctx: Context) -> None:
     a = ctx.args
-    ctx.registry.verify_retrofit(reference=a.reference, agency=a.agency,
-                                 report_sha256=report_digest(a), reductions=a.amounts,
-                                 at=ctx.at)
+    ctx.registry.retrofits.verify_retrofit(reference=a.reference, agency=a.agency,
+                                           report_sha256=report_digest(a), reductions=a.amounts,
+                                           at=ctx.at)
     print(f"retrofit {a.reference}: verified")
 
 
@@ -430,17 +431,17 @@ def add_holding_commands(subparsers: Subparsers) -> None:
 
 def cmd_transfer(ctx: Context) -> None:
     a = ctx.args
-    version = ctx.registry.transfer(instrument=a.instrument, seller=a.seller, buyer=a.buyer,
-                                    quantity=a.quantity, ref=a.ref, at=ctx.at,
-                                    from_reservation=a.from_reservation,
-                                    reason=a.reason, administrator=ctx.actor)
+    version = ctx.registry.holdings.transfer(instrument=a.instrument, seller=a.seller,
+                                             buyer=a.buyer, quantity=a.quantity, ref=a.ref,
+                                             at=ctx.at, from_reservation=a.from_reservation,
+                                             reason=a.reason, administrator=ctx.actor)
     print(f"transferred {a.quantity:,} of {a.instrument} from {a.seller} to {a.buyer} "
           f"(ref {a.ref}, rules {version})")
 
 
 def cmd_expire(ctx: Context) -> None:
     emit_json({"as_of": ctx.args.as_of,
-               "expired": ctx.registry.expire(as_of=ctx.args.as_of, at=ctx.at)})
+               "expired": ctx.registry.holdings.expire(as_of=ctx.args.as_of, at=ctx.at)})
 
 
 def cmd_freeze(ctx: Context) -> None:
@@ -455,23 +456,23 @@ def cmd_unfreeze(ctx: Context) -> None:
 
 def cmd_expansion_submit(ctx: Context) -> None:
     a = ctx.args
-    ctx.registry.submit_expansion(reference=a.reference, enterprise=a.enterprise,
-                                  instrument=a.instrument, quantity=a.quantity,
-                                  project=a.project, at=ctx.at)
+    ctx.registry.holdings.submit_expansion(reference=a.reference, enterprise=a.enterprise,
+                                           instrument=a.instrument, quantity=a.quantity,
+                                           project=a.project, at=ctx.at)
     print(f"expansion {a.reference}: {a.quantity:,} of {a.instrument} reserved")
 
 
 def cmd_expansion_approve(ctx: Context) -> None:
     a = ctx.args
-    ctx.registry.approve_expansion(reference=a.reference, administrator=ctx.actor,
-                                   approval=a.approval, at=ctx.at)
+    ctx.registry.holdings.approve_expansion(reference=a.reference, administrator=ctx.actor,
+                                            approval=a.approval, at=ctx.at)
     print(f"expansion {a.reference}: approved ({a.approval}), units consumed")
 
 
 def cmd_expansion_reject(ctx: Context) -> None:
     a = ctx.args
-    ctx.registry.reject_expansion(reference=a.reference, administrator=ctx.actor,
-                                  reason=a.reason, at=ctx.at)
+    ctx.registry.holdings.reject_expansion(reference=a.reference, administrator=ctx.actor,
+                                           reason=a.reason, at=ctx.at)
     print(f"expansion {a.reference}: rejected, units released")
 
 
@@ -503,7 +504,7 @@ def cmd_balances(ctx: Context) -> None:
     from registry.demo import table
     from registry.queries import BALANCE_COLUMNS
 
-    rows = ctx.registry.balances(enterprise=ctx.args.enterprise, as_of=ctx.args.as_of)
+    rows = ctx.registry.queries.balances(enterprise=ctx.args.enterprise, as_of=ctx.args.as_of)
     if ctx.args.json:
         emit_json(rows)
         return
@@ -516,12 +517,12 @@ def cmd_balances(ctx: Context) -> None:
 
 
 def cmd_provenance(ctx: Context) -> None:
-    emit_json(ctx.registry.provenance(ctx.args.serial))
+    emit_json(ctx.registry.queries.provenance(ctx.args.serial))
 
 
 def cmd_report(ctx: Context) -> None:
-    report = ctx.registry.annual_report(enterprise=ctx.args.enterprise, year=ctx.args.year)
+    report = ctx.registry.queries.annual_report(enterprise=ctx.args.enterprise, year=ctx.args.year)
     if ctx.args.format == "csv":
-        sys.stdout.write(ctx.registry.report_csv(report))
+        sys.stdout.write(ctx.registry.queries.report_csv(report))
     else:
         emit_json(report)

@@ -55,7 +55,7 @@ def cmd_compliance(ctx: Context) -> None:
     from registry.compliance import enterprise_csv, enterprise_html
 
     a = ctx.args
-    report = ctx.registry.compliance_report(enterprise=a.enterprise, year=a.year)
+    report = ctx.registry.compliance.compliance_report(enterprise=a.enterprise, year=a.year)
     _emit(report, a.format, enterprise_csv(report) if a.format == "csv" else "",
           enterprise_html(report) if a.format == "html" else "")
 
@@ -64,7 +64,7 @@ def cmd_province(ctx: Context) -> None:
     from registry.compliance import province_csv, province_html
 
     a = ctx.args
-    report = ctx.registry.province_report(year=a.year)
+    report = ctx.registry.compliance.province_report(year=a.year)
     _emit(report, a.format, province_csv(report) if a.format == "csv" else "",
           province_html(report) if a.format == "html" else "")
 

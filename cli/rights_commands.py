@@ -35,10 +35,10 @@ def add_right_commands(subparsers: Subparsers) -> None:
 
 def cmd_confirm(ctx: Context) -> None:
     a = ctx.args
-    right = ctx.registry.confirm_right(enterprise=a.enterprise, kind=a.kind,
-                                       quantity=a.quantity, permit=a.permit,
-                                       valid_from=a.valid_from, valid_until=a.valid_until,
-                                       actor=ctx.actor, at=ctx.at)
+    right = ctx.registry.rights.confirm_right(enterprise=a.enterprise, kind=a.kind,
+                                              quantity=a.quantity, permit=a.permit,
+                                              valid_from=a.valid_from, valid_until=a.valid_until,
+                                              actor=ctx.actor, at=ctx.at)
     print(f"confirmed {right.kind} right of {right.enterprise}: {right.quantity} a year under "
           f"permit {a.permit} ({a.valid_from} – {a.valid_until})")
 
@@ -46,4 +46,4 @@ def cmd_confirm(ctx: Context) -> None:
 def cmd_show(ctx: Context) -> None:
     from registry.rights import right_view
 
-    emit_json([right_view(r) for r in ctx.registry.rights_of(ctx.args.enterprise)])
+    emit_json([right_view(r) for r in ctx.registry.rights.rights_of(ctx.args.enterprise)])

@@ -74,14 +74,14 @@ def add_audit_sample_command(audit: Subparsers) -> None:
 
 def _draw(ctx: Context, reference: str, actor: str) -> None:
     ctx.follow()  # the opening's leaf under a signed checkpoint: the seed exists
-    ctx.registry.draw_sampling_round(reference=reference, ledger=ctx.ledger, actor=actor,
-                                     at=ctx.at)
+    ctx.registry.sampling.draw_sampling_round(reference=reference, ledger=ctx.ledger, actor=actor,
+                                              at=ctx.at)
 
 
 def _print_round(ctx: Context, reference: str) -> None:
     from registry.sampling import sample_view
 
-    emit_json(sample_view(ctx.registry.sampling_round(reference)))
+    emit_json(sample_view(ctx.registry.sampling.sampling_round(reference)))
 
 
 def cmd_open(ctx: Context) -> None:
@@ -90,8 +90,9 @@ def cmd_open(ctx: Context) -> None:
     a = ctx.args
     if ctx.settings.store == "memory":
         raise CliError("the in-memory store keeps no ledger to draw a seed from")
-    ctx.registry.open_sampling_round(reference=a.reference, period=a.period, actor=ctx.actor,
-                                     at=ctx.at, rules_version=a.rules or CURRENT_SAMPLING_RULES)
+    ctx.registry.sampling.open_sampling_round(reference=a.reference, period=a.period,
+                                              actor=ctx.actor, at=ctx.at,
+                                              rules_version=a.rules or CURRENT_SAMPLING_RULES)
     _draw(ctx, a.reference, ctx.actor)
     _print_round(ctx, a.reference)
 
@@ -109,10 +110,10 @@ def cmd_outcome(ctx: Context) -> None:
               "findings": a.findings, "report_sha256": report_digest(a),
               "measured": a.measured, "agencies_at_fault": a.agency_at_fault}
     if a.result == "fail":  # revocation, clawback and credit records: four eyes
-        ctx.registry.check_sampling_outcome(**params, actor=ctx.actor)
+        ctx.registry.sampling.check_sampling_outcome(**params, actor=ctx.actor)
         propose(ctx, "record_sampling_outcome", **params)
         return
-    emit_json(ctx.registry.record_sampling_outcome(**params, actor=ctx.actor, at=ctx.at))
+    emit_json(ctx.registry.sampling.record_sampling_outcome(**params, actor=ctx.actor, at=ctx.at))
 
 
 def cmd_show(ctx: Context) -> None:
@@ -120,7 +121,7 @@ def cmd_show(ctx: Context) -> None:
 
 
 def cmd_list(ctx: Context) -> None:
-    for r in ctx.registry.sampling_rounds():
+    for r in ctx.registry.sampling.sampling_rounds():
         print(f"{r.reference}\tperiod {r.period}\t{r.state}\t{len(r.sample)} of "
               f"{len(r.population)} sampled")
 

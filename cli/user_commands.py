@@ -73,7 +73,7 @@ def cmd_admin_bootstrap(ctx: Context) -> None:
     import pyotp
 
     password, generated = _password(ctx, generate=True)
-    user, totp = ctx.registry.bootstrap_administrator(
+    user, totp = ctx.registry.users.bootstrap_administrator(
         login=ctx.args.login, display_name=ctx.args.name, password=password, at=ctx.at)
     uri = pyotp.TOTP(totp).provisioning_uri(name=user.login, issuer_name="Surplus Registry")
     print(f"administrator {user.login}  id {user.user_id}")
@@ -89,15 +89,15 @@ def cmd_user_create(ctx: Context) -> None:
                           ("agency", a.agency) if a.agency else
                           ("regulator", None) if a.regulator else ("audit_body", None))
     password, _ = _password(ctx, generate=False)
-    user = ctx.registry.create_user(login=a.login, display_name=a.name,
-                                    organisation=organisation, organisation_code=code,
-                                    roles=a.role, by=ctx.actor, at=ctx.at,
-                                    password=password)
+    user = ctx.registry.users.create_user(login=a.login, display_name=a.name,
+                                          organisation=organisation, organisation_code=code,
+                                          roles=a.role, by=ctx.actor, at=ctx.at,
+                                          password=password)
     print(f"user {user.login}  id {user.user_id}  {organisation} {code or ''}  "
           f"roles {', '.join(user.roles) or '-'}".rstrip())
 
 
 def cmd_user_list(ctx: Context) -> None:
-    for u in ctx.registry.users():
+    for u in ctx.registry.users.users():
         org = u.organisation + (f" {u.organisation_code}" if u.organisation_code else "")
         print(f"{u.login:<28} {u.user_id}  {u.status:<9} {org:<30} {','.join(u.roles) or '-'}")

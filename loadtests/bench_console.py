@@ -83,7 +83,7 @@ def give_passwords(registry: Registry, agency: str) -> dict[str, str]:
     logins = {}
     for role, code in (("enterprise", SELLER), ("agency", agency)):
         user = user_for(registry, role, code)
-        registry.set_password(user_id=user.user_id, password=PASSWORD, by=one, at=at)
+        registry.users.set_password(user_id=user.user_id, password=PASSWORD, by=one, at=at)
         logins[role] = user.login
     return logins
 
@@ -141,10 +141,10 @@ def trade(client: TestClient, headers: dict[str, dict[str, str]]) -> dict[str, s
 def admin_credentials(registry: Registry) -> str:
     """Give the demo administrator a password and a second factor; its TOTP secret."""
     at = datetime.now(UTC).isoformat()
-    admin = registry.user_by_login(ADMIN)
-    registry.set_password(user_id=admin.user_id, password=ADMIN_PASSWORD, by=admin.user_id,
-                          at=at)
-    return str(registry.enroll_second_factor(user_id=admin.user_id, by=admin.user_id, at=at))
+    admin = registry.users.user_by_login(ADMIN)
+    registry.users.set_password(user_id=admin.user_id, password=ADMIN_PASSWORD, by=admin.user_id,
+                                at=at)
+    return str(registry.users.enroll_second_factor(user_id=admin.user_id, by=admin.user_id, at=at))
 
 
 def admin_pages(client: TestClient, totp: str, requests: int,

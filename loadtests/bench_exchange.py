@@ -59,11 +59,12 @@ def seed_world(app: Registry, traders: int, units_each: int) -> list[str]:
                                 basin="GUANGFO", direct_discharger=True, at=AT)
         issue(app, w, reference=f"RF-B{n}", enterprise=code, kind="ENERGY",
               baseline=units_each, post=0)
-        app.deposit(enterprise=code, amount=10**13, reference=f"D-{n}", administrator="adm-1",
-                    at=AT)
+        app.exchange.deposit(enterprise=code, amount=10**13, reference=f"D-{n}",
+                             administrator="adm-1", at=AT)
         codes.append(code)
-    app.open_market(instrument=CODE, administrator="adm-1", at=AT, reference_price=REF_PRICE,
-                    tick=100, lot=1000, min_lot=1000, sessions=[])  # at any hour
+    app.exchange.open_market(instrument=CODE, administrator="adm-1", at=AT,
+                             reference_price=REF_PRICE, tick=100, lot=1000, min_lot=1000,
+                             sessions=[])  # at any hour
     return codes
 
 
@@ -142,13 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     batches = [requests[i:i + args.batch] for i in range(0, len(requests), args.batch)]
     gc.collect()
     gc.freeze()  # the harness's own data: see the module docstring
-    start_position = app.position()
+    start_position = app.queries.position()
     accepted = rejected = trades = 0
     latencies = []
     t0, c0 = time.perf_counter(), time.process_time()
     for batch in batches:
         b0 = time.perf_counter()
-        for o in app.submit_orders(instrument=CODE, requests=batch, at=AT):
+        for o in app.exchange.submit_orders(instrument=CODE, requests=batch, at=AT):
             if o.status == "rejected":
                 rejected += 1
             else:
@@ -156,17 +157,17 @@ def main(argv: list[str] | None = None) -> int:
                 trades += len(o.fills)
         latencies.append(time.perf_counter() - b0)
     elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
-    events = app.position() - start_position
-    live = app.market(CODE).book
-    cached = app._writer().cache  # the writer's live copy
+    events = app.queries.position() - start_position
+    live = app.exchange.market(CODE).book
+    cached = app.exchange_writes.writer().cache  # the writer's live copy
     live_book = next(a for a in cached.values() if getattr(a, "book", None) is not None).book
     app.close()
     t1 = time.perf_counter()
     reopened = build_registry(env)
-    rebuilt = reopened.market(CODE).book
+    rebuilt = reopened.exchange.market(CODE).book
     rebuild_s = time.perf_counter() - t1
     i = reopened.instrument(CODE)
-    cash = sum(reopened.cash_account(a).balance for a in accounts)
+    cash = sum(reopened.exchange.cash_account(a).balance for a in accounts)
     reopened.close()
     latencies.sort()
     command = [".venv/bin/python", "-m", "loadtests.bench_exchange", *sys.argv[1:]]

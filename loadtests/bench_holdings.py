@@ -31,11 +31,11 @@ def churn(env: dict[str, str], traders: list[str], instruments: list[str], n: in
     app = build_registry(env)
     try:
         for i in range(n):
-            app.transfer(instrument=instruments[i % len(instruments)],
-                         seller=traders[i % len(traders)],
-                         buyer=traders[(i + 1) % len(traders)], quantity=1000,
-                         ref=f"BENCH-{i}", at=AT,
-                         reason="correction", administrator="admin-t")
+            app.holdings.transfer(instrument=instruments[i % len(instruments)],
+                                  seller=traders[i % len(traders)],
+                                  buyer=traders[(i + 1) % len(traders)], quantity=1000,
+                                  ref=f"BENCH-{i}", at=AT,
+                                  reason="correction", administrator="admin-t")
     finally:
         app.close()
 

@@ -52,14 +52,14 @@ def run(args: argparse.Namespace, folder: str) -> int:
     requests = stream(random.Random(args.seed), args.orders + args.batch, accounts)
     tail, requests = requests[args.orders:], requests[:args.orders]
     for n in range(0, len(requests), args.batch):
-        app.submit_orders(instrument=CODE, requests=requests[n:n + args.batch], at=AT)
+        app.exchange.submit_orders(instrument=CODE, requests=requests[n:n + args.batch], at=AT)
 
     data = MarketData(app)
     t0 = time.perf_counter()
     data.refresh()
     catch_up = time.perf_counter() - t0
     t0 = time.perf_counter()
-    market = app.market(CODE)
+    market = app.exchange.market(CODE)
     rebuild = time.perf_counter() - t0
     depth = market.book.depth(10)
     same = data.depth(CODE, 10)["bids"] == [{"price": a, "quantity": b, "orders": c}
@@ -68,7 +68,7 @@ def run(args: argparse.Namespace, folder: str) -> int:
 
     idle = per_call(data.refresh, 1000)
     t0 = time.perf_counter()
-    app.submit_orders(instrument=CODE, requests=tail, at=AT)
+    app.exchange.submit_orders(instrument=CODE, requests=tail, at=AT)
     write = time.perf_counter() - t0
     t0 = time.perf_counter()
     data.refresh()
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace, folder: str) -> int:
     orders = per_call(lambda: data.orders_of_account(who, CODE), 100)
     trades = per_call(lambda: data.trades_of(who, CODE), 100)
     history = per_call(lambda: data.history(CODE, "day"), 20)
-    events = app.position()
+    events = app.queries.position()
     app.close()
 
     command = [".venv/bin/python", "-m", "loadtests.bench_market_data", *sys.argv[1:]]

@@ -129,7 +129,7 @@ def check_conservation(report: Report, app: Registry, manifest: Manifest, *,
         held = sum(i.totals().values())
         report.check(held == i.issued(),
                      f"{code}: {held:,} kg held in all states = {i.issued():,} kg issued")
-    accounts = [app.cash_account(c) for c in manifest.traders]
+    accounts = [app.exchange.cash_account(c) for c in manifest.traders]
     total = sum(int(a.balance) for a in accounts)
     if deposited is None:
         deposited = manifest.cash_each * len(manifest.traders)
@@ -142,7 +142,7 @@ def check_conservation(report: Report, app: Registry, manifest: Manifest, *,
 
 def check_books(report: Report, app: Registry, stored: StoredRequests) -> None:
     for code, replayed in sorted(stored.replayed.items()):
-        book = app.market(code).book
+        book = app.exchange.market(code).book
         same = book == replayed
         report.check(same, f"{code}: the book rebuilt from the store ({len(book)} resting) "
                            + ("equals" if same else "DIFFERS from") + " its replay")

@@ -81,14 +81,14 @@ def seed(env: dict[str, str], traders: int = 20) -> Manifest:
             for spec in MARKETS:
                 issue(app, world, reference=f"RF-L{n}-{spec.kind}", enterprise=code,
                       kind=spec.kind, baseline=UNITS_EACH, post=0)
-            app.deposit(enterprise=code, amount=CASH_EACH, reference=f"LOAD-D-{n}",
-                        administrator="admin-cash", at=AT)
+            app.exchange.deposit(enterprise=code, amount=CASH_EACH, reference=f"LOAD-D-{n}",
+                                 administrator="admin-cash", at=AT)
             codes.append(code)
         for spec in MARKETS:
-            app.open_market(instrument=spec.instrument, administrator="admin-markets", at=AT,
-                            reference_price=spec.reference_price, tick=spec.tick, lot=1000,
-                            min_lot=1000, verify_above=spec.verify_above,
-                            sessions=[])  # load runs trade at any hour
+            app.exchange.open_market(instrument=spec.instrument, administrator="admin-markets",
+                                     at=AT, reference_price=spec.reference_price, tick=spec.tick,
+                                     lot=1000, min_lot=1000, verify_above=spec.verify_above,
+                                     sessions=[])  # load runs trade at any hour
     finally:
         app.close()
     return Manifest(traders=codes, instruments=[m.instrument for m in MARKETS],

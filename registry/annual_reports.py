@@ -1,8 +1,8 @@
 """Annual reports kept up to date from the event log, instead of replaying it for each report.
 
-`Queries.annual_report_replayed` is the plain reference: it folds the whole log once per report
-and, for one enterprise and year, adds each event it sees to that report's columns. On the demo
-world that replay is most of the time of the enterprise console's report page after a write.
+`QueryService.annual_report_replayed` is the plain reference: it folds the whole log once per
+report and, for one enterprise and year, adds each event it sees to that report's columns. On the
+demo world that replay is most of the time of the enterprise console's report page after a write.
 
 `AnnualReports` follows the log the way `registry.market_data` does: ``refresh`` reads the
 notifications committed since its position, applies them to its own `Fold` of every aggregate

@@ -28,8 +28,10 @@ from eventsourcing.persistence import IntegrityError, PersistenceError, Transcod
 
 from domain.agency import Agency
 from domain.catalogue import Catalogue
+from domain.confirmed_right import ConfirmedRight
 from domain.enterprise import Enterprise
 from domain.errors import AlreadyExists, ConcurrencyConflict, InvalidInput, NotFound
+from domain.exchange.cash import CashAccount
 from domain.expansion import ExpansionApplication
 from domain.instrument import Instrument
 from domain.retrofit import Retrofit
@@ -95,12 +97,17 @@ def instrument_id(code: str) -> UUID:
 
 
 class RegistryBase(Application):
-    """Loading helpers and the commands on enterprises, agencies and rules."""
+    """The registry's core: the event store, loading (`load`, the read copies), ``save``,
+    the rule book, and the commands on enterprises, agencies and rules. The areas'
+    services (`registry.bootstrap.Registry`) are given it."""
 
     name = "Registry"
-    # both grow with the registry; an instrument snapshot is cheap to take (~0.1 ms from the
-    # saved aggregate, `registry.snapshots`) and every holdings read rebuilds each instrument
-    snapshotting_intervals = {Instrument: 50, Catalogue: 100}
+    # instruments and the catalogue grow with the registry; an instrument snapshot is cheap to
+    # take (~0.1 ms from the saved aggregate, `registry.snapshots`) and every holdings read
+    # rebuilds each instrument; a confirmed right changes with every batch its enterprise
+    # trades in, as its cash does
+    snapshotting_intervals = {Instrument: 50, Catalogue: 100, CashAccount: 100,
+                              ConfirmedRight: 100}
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         self.speedups = Speedups.configured(self, env)
@@ -146,7 +153,7 @@ class RegistryBase(Application):
 
     # -- loading -------------------------------------------------------------------------------
 
-    def _get(self, cls: type[Aggregate], aggregate_id: UUID, what: str) -> Any:
+    def load(self, cls: type[Aggregate], aggregate_id: UUID, what: str) -> Any:
         try:
             agg = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
@@ -156,27 +163,27 @@ class RegistryBase(Application):
         return agg
 
     def enterprise(self, credit_code: str) -> Enterprise:
-        e: Enterprise = self._get(Enterprise, Enterprise.create_id(credit_code),
+        e: Enterprise = self.load(Enterprise, Enterprise.create_id(credit_code),
                                   f"enterprise {credit_code}")
         return e
 
     def agency(self, credit_code: str) -> Agency:
-        a: Agency = self._get(Agency, Agency.create_id(credit_code), f"agency {credit_code}")
+        a: Agency = self.load(Agency, Agency.create_id(credit_code), f"agency {credit_code}")
         return a
 
     def retrofit(self, reference: str) -> Retrofit:
-        r: Retrofit = self._get(Retrofit, Retrofit.create_id(reference), f"retrofit {reference}")
+        r: Retrofit = self.load(Retrofit, Retrofit.create_id(reference), f"retrofit {reference}")
         return r
 
     def expansion(self, reference: str) -> ExpansionApplication:
-        x: ExpansionApplication = self._get(
+        x: ExpansionApplication = self.load(
             ExpansionApplication, ExpansionApplication.create_id(reference),
             f"expansion application {reference}",
         )
         return x
 
     def instrument(self, code: str) -> Instrument:
-        i: Instrument = self._get(Instrument, instrument_id(code), f"instrument {code}")
+        i: Instrument = self.load(Instrument, instrument_id(code), f"instrument {code}")
         return i
 
     @contextmanager
@@ -220,15 +227,15 @@ class RegistryBase(Application):
         """The version an instrument's transfers are checked against (its own)."""
         return self.rulebook(catalogue).get(instrument.rules_version(FIRST_RULES))
 
-    def _exists(self, aggregate_id: UUID) -> bool:
+    def exists(self, aggregate_id: UUID) -> bool:
         try:
             self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             return False
         return True
 
-    def _create(self, section: str, key: str, aggregate: Aggregate, *others: Aggregate) -> None:
-        if self._exists(aggregate.id):
+    def create(self, section: str, key: str, aggregate: Aggregate, *others: Aggregate) -> None:
+        if self.exists(aggregate.id):
             raise AlreadyExists(f"{section[:-1]} {key} already exists")
         catalogue = self.catalogue()
         catalogue.add(section=section, key=key)
@@ -245,7 +252,7 @@ class RegistryBase(Application):
             credit_code=credit_code, name=name, sector=sector, prefecture=prefecture,
             basin=basin, direct_discharger=direct_discharger, at=at,
         )
-        self._create("enterprises", credit_code, e)
+        self.create("enterprises", credit_code, e)
         return e
 
     @command
@@ -272,7 +279,7 @@ class RegistryBase(Application):
                         controlled_by: str | None = None) -> Agency:
         a = Agency.register(credit_code=credit_code, name=name, at=at,
                             controlled_by=controlled_by)
-        self._create("agencies", credit_code, a)
+        self.create("agencies", credit_code, a)
         return a
 
     @command
@@ -285,6 +292,19 @@ class RegistryBase(Application):
     def restrict_agency(self, *, credit_code: str, reason: str, reference: str, at: str) -> None:
         a = self.agency(credit_code)
         a.restrict(reason=reason, reference=reference, at=at)
+        self.save(a)
+
+    @command
+    def restore_agency(self, *, credit_code: str, reason: str, reference: str,
+                       at: str) -> None:
+        a = self.agency(credit_code)
+        a.restore(reason=reason, reference=reference, at=at)
+        self.save(a)
+
+    @command
+    def withdraw_accreditation(self, *, credit_code: str, reason: str, at: str) -> None:
+        a = self.agency(credit_code)
+        a.withdraw_accreditation(reason=reason, at=at)
         self.save(a)
 
     @command

@@ -189,7 +189,7 @@ def reconcile(app: Any, directory: str | Path, *,
     instruments = fold.of_type(Instrument)
     result.instruments = len(instruments)
     replayed = balance_rows(instruments, None)
-    live_rows = app.balances(as_of=fold.position)
+    live_rows = app.queries.balances(as_of=fold.position)
     result.balance_rows = len(replayed)
     key = lambda r: (r["instrument"], r["enterprise"])  # noqa: E731
     live_by = {key(r): r for r in live_rows}

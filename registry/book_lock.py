@@ -14,8 +14,8 @@ would both do the matching work and one would always throw it away, and under lo
 colliding. The lock costs one round trip each way per *batch* (the group commit puts many
 orders in one batch).
 
-Which lock: `Registry` takes `exchange_lock`, ONE lock for every book (and a thread lock around
-it in the process). A batch of one market posts to the cash account of every firm it touched,
+Which lock: `ExchangeWrites` takes `exchange_lock`, ONE lock for every book (and a thread lock
+around it in the process). A batch of one market posts to the cash account of every firm it touched,
 and firms trade on several markets, so with a lock per book (`book_lock`) two workers writing
 batches of two books at the same time wrote the same cash accounts, and one of them failed its
 save and re-ran on reloaded aggregates (a `Market` reload re-matches its whole history).
@@ -139,7 +139,8 @@ def exchange_lock(app: Any) -> Iterator[None]:
 
 
 def book_lock(app: Any, instrument: str) -> AbstractContextManager[None]:
-    """The cross-process lock of ``instrument``'s order book for ``app`` (a registry)."""
+    """The cross-process lock of ``instrument``'s order book for ``app`` (the
+    exchange's writes, `registry.exchange_writes.ExchangeWrites`)."""
     locks: AdvisoryBookLocks | None = app.book_locks
     if locks is None:
         return contextlib.nullcontext()

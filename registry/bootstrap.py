@@ -14,64 +14,98 @@ Nothing runs at import time and nothing mutates ``os.environ``; tests pass their
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Mapping
 from typing import Any
 
 from ledger.log import Ledger
-from registry import agencies
 from registry.app import RegistryBase
-from registry.book_lock import advisory_book_locks
 from registry.clock import now
-from registry.compliance import ComplianceReports
+from registry.compliance import ComplianceService
 from registry.config import Settings
 from registry.credentials import CredentialStore
 from registry.datadir import private_dir, private_file
-from registry.exchange import ExchangeCommands
-from registry.exchange_writer import ExchangeWriter
-from registry.holdings import HoldingCommands
+from registry.exchange import ExchangeService
+from registry.exchange_modes import ExchangeModes
+from registry.exchange_writes import ExchangeWrites
+from registry.holdings import HoldingService
 from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
+from registry.lifecycle import LifecycleService
 from registry.market_data import MarketData
 from registry.order_gateway import OrderGateway
-from registry.proposals import ProposalCommands
+from registry.proposals import ProposalService
 from registry.public import PublicRegistry
-from registry.queries import Queries
-from registry.representatives import RepresentativeCommands
-from registry.retrofits import RetrofitCommands
-from registry.rights import RightsCommands
-from registry.sampling import SamplingCommands
+from registry.queries import QueryService
+from registry.representatives import RepresentativeService
+from registry.requests import EnterpriseRequests
+from registry.retrofits import RetrofitService
+from registry.rights import RightsService
+from registry.sampling import SamplingService
 from registry.schema_lock import schema_lock
-from registry.users import UserCommands
+from registry.sessions import SessionService
+from registry.users import UserService
 from registry.witnesses import WitnessClient
 
 
-class Registry(RepresentativeCommands, ProposalCommands, UserCommands, SamplingCommands,
-               RightsCommands, RetrofitCommands, HoldingCommands, ExchangeCommands,
-               ComplianceReports, Queries, RegistryBase):
-    """The registry: every command and query over one event store."""
+class Registry(RegistryBase):
+    """The registry: the core (`registry.app.RegistryBase`: the event store, loading, saving,
+    the rule book, the commands on enterprises, agencies and rules) and one service per area,
+    each given the core and the services it calls, built here in that order."""
 
     def __init__(self, env: Mapping[str, str] | None = None, *,
                  credentials: CredentialStore | None = None) -> None:
         super().__init__(env=env)
-        #: passwords and second factors (`registry.credentials`); in memory unless given
-        self.credentials = credentials if credentials is not None else CredentialStore(None)
-        #: one market write at a time in this process (`registry.book_lock.exchange_lock`)
-        self.exchange_guard = threading.RLock()
-        #: the order books' cross-process locks; None unless the store is PostgreSQL
-        self.book_locks = advisory_book_locks(self.env)
-        #: the exchange's write cache, made on the first market write (`registry.exchange`)
-        self.exchange_writer: ExchangeWriter | None = None
-
-    def restore_agency(self, *, credit_code: str, reason: str, reference: str,
-                       at: str) -> None:
-        """Lift an agency's credit restriction (`registry.agencies`)."""
-        agencies.restore_agency(self, credit_code=credit_code, reason=reason,
-                                reference=reference, at=at)
+        # passwords and second factors (`registry.credentials`): in memory unless given
+        self.users = UserService(self, credentials=credentials if credentials is not None
+                                 else CredentialStore(None))
+        self.rights = RightsService(self)
+        self.queries = QueryService(self)
+        self.compliance = ComplianceService(self)
+        #: the exchange's writer and lock, through which every area writes to the exchange
+        self.exchange_writes = ExchangeWrites(self)
+        self.lifecycle = LifecycleService(self, exchange_writes=self.exchange_writes)
+        self.retrofits = RetrofitService(self, rights=self.rights,
+                                         exchange_writes=self.exchange_writes,
+                                         lifecycle=self.lifecycle)
+        self.sampling = SamplingService(self, exchange_writes=self.exchange_writes,
+                                        lifecycle=self.lifecycle, retrofits=self.retrofits)
+        self.holdings = HoldingService(self, rights=self.rights,
+                                       exchange_writes=self.exchange_writes,
+                                       lifecycle=self.lifecycle)
+        self.sessions = SessionService(self, exchange_writes=self.exchange_writes,
+                                       lifecycle=self.lifecycle)
+        self.exchange = ExchangeService(self, exchange_writes=self.exchange_writes,
+                                        rights=self.rights, sessions=self.sessions,
+                                        lifecycle=self.lifecycle)
+        self.representatives = RepresentativeService(self, users=self.users)
+        self.exchange_modes = ExchangeModes(self, exchange_writes=self.exchange_writes,
+                                            exchange=self.exchange, rights=self.rights,
+                                            representatives=self.representatives)
+        self.proposals = ProposalService(self, users=self.users, acts={
+            "confirm_retrofit": self.retrofits.confirm_retrofit,
+            "issue_surplus": self.retrofits.issue_surplus,
+            "deposit": self.exchange.deposit,
+            "withdraw": self.exchange.withdraw,
+            "freeze": self.holdings.freeze,
+            "unfreeze": self.holdings.unfreeze,
+            "revoke_retrofit": self.retrofits.revoke_retrofit,
+            "set_obligation": self.set_obligation,
+            "restrict_enterprise": self.lifecycle.restrict_enterprise,
+            "restore_enterprise": self.restore_enterprise,
+            "restrict_agency": self.restrict_agency,
+            "restore_agency": self.restore_agency,
+            "open_market": self.exchange.open_market,
+            "set_market_parameters": self.exchange.set_market_parameters,
+            "adopt_rules": self.adopt_rules,
+            "grant_role": self.users.grant_role,
+            "record_sampling_outcome": self.sampling.record_sampling_outcome,
+        })
+        self.requests = EnterpriseRequests(self, proposals=self.proposals,
+                                           representatives=self.representatives,
+                                           exchange_modes=self.exchange_modes)
 
     def close(self) -> None:
-        self.credentials.close()
-        if self.book_locks is not None:
-            self.book_locks.close()
+        self.users.credentials.close()
+        self.exchange_writes.close()
         super().close()
 
 
@@ -150,7 +184,7 @@ class Services:
             registry, market_data = self.registry, self.market_data
 
             def submit_batches(**batches: Any) -> Any:
-                outcomes = registry.submit_order_batches(**batches)
+                outcomes = registry.exchange.submit_order_batches(**batches)
                 market_data.notify()  # live streams pick the batch up now, not at their timeout
                 return outcomes
 

@@ -23,7 +23,7 @@ import csv
 import io
 from collections.abc import Iterable
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from domain.confirmed_right import ConfirmedRight
 from domain.enterprise import Enterprise
@@ -31,14 +31,10 @@ from domain.instrument import Instrument, Term
 from domain.records import TransferStep, step_of
 from domain.reference import kind_info
 from domain.retrofit import Retrofit
+from registry.app import RegistryBase
 from registry.events import stored_events
 from registry.replay import Fold
 from registry.rulebook import rules
-
-if TYPE_CHECKING:
-    from registry.app import RegistryBase as _Base
-else:
-    _Base = object
 
 FIGURES = ("confirmed_right", "post_retrofit_level", "obligation_target", "achieved",
            "remaining", "surplus_issued", "sold", "bought", "used", "expired", "revoked")
@@ -206,16 +202,21 @@ def province_report_from(events: Iterable[tuple[int, Any]], year: int) -> dict[s
             "last_position": fold.position}
 
 
-class ComplianceReports(_Base):
+class ComplianceService:
+    """The §19 reports: an enterprise's and a province's, replayed from the log."""
+
+    def __init__(self, core: RegistryBase) -> None:
+        self.core = core
+
     def compliance_report(self, *, enterprise: str, year: int) -> dict[str, Any]:
         """The enterprise's §19 report for compliance year ``year``."""
-        e = self.enterprise(enterprise)
-        report = enterprise_report_from(stored_events(self), enterprise, year)
+        e = self.core.enterprise(enterprise)
+        report = enterprise_report_from(stored_events(self.core), enterprise, year)
         report["name"] = e.name
         return report
 
     def province_report(self, *, year: int) -> dict[str, Any]:
-        return province_report_from(stored_events(self), year)
+        return province_report_from(stored_events(self.core), year)
 
 
 # -- formats -----------------------------------------------------------------------------------

@@ -320,9 +320,9 @@ class _Seeder:
                              reason=reason, actor=ADMIN)
         buyers = sorted({t[1] for t in TRANSFERS})
         for n, key in enumerate(buyers):  # the buyers fund their exchange cash accounts
-            r.deposit(enterprise=self.codes[key], amount=DEPOSIT,
-                      reference=f"GDEX-{self.period}-D{n + 1:03d}", administrator=ADMIN_2,
-                      at=clock.on(9))
+            r.exchange.deposit(enterprise=self.codes[key], amount=DEPOSIT,
+                               reference=f"GDEX-{self.period}-D{n + 1:03d}", administrator=ADMIN_2,
+                               at=clock.on(9))
 
     def confirm_rights(self) -> None:
         """Each firm's annual right per kind from its discharge permit or energy-use quota
@@ -337,7 +337,7 @@ class _Seeder:
         for n, ((firm, kind), quantity) in enumerate(sorted(rights.items())):
             prefix = "YN" if kind == "ENERGY" else "PW"  # 用能 quota or 排污 permit
             division = DIVISIONS[self.firms[firm].prefecture]
-            self.registry.confirm_right(
+            self.registry.rights.confirm_right(
                 enterprise=self.codes[firm], kind=kind, quantity=quantity,
                 permit=f"{division}-{prefix}-2023-{n + 1:04d}", valid_from="2023-01-01",
                 valid_until="2027-12-31", actor="system:demo", at=self.clock.on(9))
@@ -349,88 +349,90 @@ class _Seeder:
         ``rep.<code>`` and ``staff.<code>``). No passwords: ``registry
         token demo`` sets them and prints how to log in."""
         r, at = self.registry, self.clock.on(9)
-        li, _ = r.bootstrap_administrator(login=ADMIN, display_name="Li Wen (GDEE)",
-                                          password=None, at=at, user_id=demo_id(ADMIN))
-        chen, _ = r.bootstrap_administrator(login=ADMIN_2, display_name="Chen Hui (GDEE)",
-                                            password=None, at=at, user_id=demo_id(ADMIN_2))
+        li, _ = r.users.bootstrap_administrator(login=ADMIN, display_name="Li Wen (GDEE)",
+                                                password=None, at=at, user_id=demo_id(ADMIN))
+        chen, _ = r.users.bootstrap_administrator(login=ADMIN_2, display_name="Chen Hui (GDEE)",
+                                                  password=None, at=at, user_id=demo_id(ADMIN_2))
         self.admins = (li.user_id, chen.user_id)
-        auditor = r.create_user(login=DEMO_AUDITOR, display_name="Zhou Min (audit office)",
-                                organisation="audit_body", roles=[], by=li.user_id, at=at,
-                                user_id=demo_id(DEMO_AUDITOR))
-        proposal = r.propose(action="grant_role", by=li.user_id, at=at,
-                             params={"user_id": auditor.user_id, "role": "auditor"},
-                             proposal_id=demo_proposal_id("grant-auditor"))
-        r.approve_proposal(proposal_id=proposal.proposal_id, by=chen.user_id, at=at)
+        auditor = r.users.create_user(login=DEMO_AUDITOR, display_name="Zhou Min (audit office)",
+                                      organisation="audit_body", roles=[], by=li.user_id, at=at,
+                                      user_id=demo_id(DEMO_AUDITOR))
+        proposal = r.proposals.propose(action="grant_role", by=li.user_id, at=at,
+                                       params={"user_id": auditor.user_id, "role": "auditor"},
+                                       proposal_id=demo_proposal_id("grant-auditor"))
+        r.proposals.approve_proposal(proposal_id=proposal.proposal_id, by=chen.user_id, at=at)
         for key, code in sorted(self.codes.items()):
             login = f"trader.{code.lower()}"
-            r.create_user(login=login, display_name=f"Trader of {self.firms[key].name}",
-                          organisation="enterprise", organisation_code=code,
-                          roles=["trader", "representative"], by=li.user_id, at=at,
-                          user_id=demo_id(login))
+            r.users.create_user(login=login, display_name=f"Trader of {self.firms[key].name}",
+                                organisation="enterprise", organisation_code=code,
+                                roles=["trader", "representative"], by=li.user_id, at=at,
+                                user_id=demo_id(login))
             # the second representative, who confirms what leaves the account
             second = f"rep.{code.lower()}"
-            r.create_user(login=second,
-                          display_name=f"Second representative of {self.firms[key].name}",
-                          organisation="enterprise", organisation_code=code,
-                          roles=["representative"], by=li.user_id, at=at,
-                          user_id=demo_id(second))
+            r.users.create_user(login=second,
+                                display_name=f"Second representative of {self.firms[key].name}",
+                                organisation="enterprise", organisation_code=code,
+                                roles=["representative"], by=li.user_id, at=at,
+                                user_id=demo_id(second))
         for key, code in sorted(self.agencies.items()):
             login = f"staff.{code.lower()}"
-            r.create_user(login=login, display_name=f"Staff of {key}", organisation="agency",
-                          organisation_code=code, roles=["agency_staff"], by=li.user_id,
-                          at=at, user_id=demo_id(login))
+            r.users.create_user(login=login, display_name=f"Staff of {key}", organisation="agency",
+                                organisation_code=code, roles=["agency_staff"], by=li.user_id,
+                                at=at, user_id=demo_id(login))
 
     def four_eyes(self, action: str, at: str, **params: Any) -> Any:
         """Propose as the first administrator, approve as the second."""
         li, chen = self.admins
-        proposal = self.registry.propose(
+        proposal = self.registry.proposals.propose(
             action=action, params=params, by=li, at=at,
             proposal_id=demo_proposal_id(f"{action}/{sorted(params.items())}"))
-        return self.registry.approve_proposal(proposal_id=proposal.proposal_id, by=chen, at=at)
+        return self.registry.proposals.approve_proposal(proposal_id=proposal.proposal_id, by=chen,
+                                                        at=at)
 
     def offer(self, *, reference: str, instrument: str, seller: str, buyer: str, price: int,
               qty: int, at: str) -> None:
         """The seller's trader-representative requests the offer; its second representative
         confirms it (`registry.representatives`); a refused offer is refused at the request."""
         code = self.codes[seller]
-        request = self.registry.request_as_representative(
+        request = self.registry.requests.request_as_representative(
             action="offer_agreement", by=demo_id(f"trader.{code.lower()}"), at=at,
             params={"reference": reference, "instrument": instrument, "seller": code,
                     "buyer": self.codes[buyer], "price": price, "qty": qty},
             request_id="R-" + demo_proposal_id(f"offer/{reference}")[2:])
-        self.registry.confirm_request(request_id=request.proposal_id,
-                                      by=demo_id(f"rep.{code.lower()}"), at=at)
+        self.registry.requests.confirm_request(request_id=request.proposal_id,
+                                               by=demo_id(f"rep.{code.lower()}"), at=at)
 
     def run_retrofits(self) -> None:
         """Registration, baseline audit, post-retrofit audit, verification by another agency."""
         r, clock = self.registry, self.clock
         for n, plan in enumerate(PLANS):
-            r.register_retrofit(actor=demo_id(f"trader.{self.codes[plan.firm].lower()}"),
-                                reference=plan.reference, enterprise=self.codes[plan.firm],
-                                period=self.period, kinds=sorted(plan.figures),
-                                description=plan.description, at=clock.on(30 + 2 * n))
+            r.retrofits.register_retrofit(actor=demo_id(f"trader.{self.codes[plan.firm].lower()}"),
+                                          reference=plan.reference,
+                                          enterprise=self.codes[plan.firm], period=self.period,
+                                          kinds=sorted(plan.figures), description=plan.description,
+                                          at=clock.on(30 + 2 * n))
         for plan in PLANS:  # the enterprise engages its auditor and verifier
             trader = demo_id(f"trader.{self.codes[plan.firm].lower()}")
             for stage, agency in (("audit", plan.auditor), ("verification", plan.verifier)):
-                r.engage_agency(reference=plan.reference, stage=stage,
-                                agency=self.agencies[agency], by=trader,
-                                at=clock.on(clock.day), actor=trader)
+                r.retrofits.engage_agency(reference=plan.reference, stage=stage,
+                                          agency=self.agencies[agency], by=trader,
+                                          at=clock.on(clock.day), actor=trader)
         for n, plan in enumerate(PLANS):
-            r.record_baseline_audit(
+            r.retrofits.record_baseline_audit(
                 actor=demo_id(f"staff.{self.agencies[plan.auditor].lower()}"),
                 reference=plan.reference, agency=self.agencies[plan.auditor],
                 report_sha256=evidence(plan.reference, "baseline-audit", plan.auditor),
                 amounts={k: v[0] for k, v in plan.figures.items()}, at=clock.on(55 + 3 * n),
             )
         for n, plan in enumerate(PLANS):
-            r.record_post_audit(
+            r.retrofits.record_post_audit(
                 actor=demo_id(f"staff.{self.agencies[plan.auditor].lower()}"),
                 reference=plan.reference, agency=self.agencies[plan.auditor],
                 report_sha256=evidence(plan.reference, "post-audit", plan.auditor),
                 amounts={k: v[1] for k, v in plan.figures.items()}, at=clock.on(150 + 3 * n),
             )
         for n, plan in enumerate(PLANS):
-            r.verify_retrofit(
+            r.retrofits.verify_retrofit(
                 actor=demo_id(f"staff.{self.agencies[plan.verifier].lower()}"),
                 reference=plan.reference, agency=self.agencies[plan.verifier],
                 report_sha256=evidence(plan.reference, "verification", plan.verifier),
@@ -467,11 +469,11 @@ class _Seeder:
             self.offer(reference=ref, instrument=instrument, seller=seller, buyer=buyer,
                        price=PRICES[kind], qty=quantity, at=self.clock.on(day))
             buyer_trader = demo_id(f"trader.{self.codes[buyer].lower()}")
-            r.accept_agreement(reference=ref, buyer=self.codes[buyer],
-                               accepted_by=buyer_trader, at=self.clock.on(day),
-                               actor=buyer_trader)
-            r.verify_agreement(reference=ref, administrator=self.admins[1],
-                               at=self.clock.on(day), actor=self.admins[1])
+            r.exchange_modes.accept_agreement(reference=ref, buyer=self.codes[buyer],
+                                              accepted_by=buyer_trader, at=self.clock.on(day),
+                                              actor=buyer_trader)
+            r.exchange_modes.verify_agreement(reference=ref, administrator=self.admins[1],
+                                              at=self.clock.on(day), actor=self.admins[1])
             version = r.rules_for(r.instrument(instrument)).version
             transfers.append({"ref": ref, "instrument": instrument,
                               "seller": self.codes[seller], "buyer": self.codes[buyer],
@@ -503,14 +505,16 @@ class _Seeder:
             "project": "No. 3 electric-arc furnace capacity expansion",
             "approval": f"Yue-Fa-Gai-Neng-Ping-{self.period}-117",
         }
-        self.registry.submit_expansion(
+        self.registry.holdings.submit_expansion(
             actor=demo_id(f"trader.{expansion['enterprise'].lower()}"),
             reference=expansion["reference"], enterprise=expansion["enterprise"],
             instrument=instrument, quantity=expansion["quantity"],
             project=expansion["project"], at=self.clock.on(285))
-        self.registry.approve_expansion(actor=self.admins[1], reference=expansion["reference"],
-                                        administrator=self.admins[1],
-                                        approval=expansion["approval"], at=self.clock.on(296))
+        self.registry.holdings.approve_expansion(actor=self.admins[1],
+                                                 reference=expansion["reference"],
+                                                 administrator=self.admins[1],
+                                                 approval=expansion["approval"],
+                                                 at=self.clock.on(296))
         return expansion
 
     def enforce(self, issued: dict[str, dict[str, Any]]
@@ -538,9 +542,10 @@ class _Seeder:
         self.offer(reference=pending, instrument=cod, seller="puning", buyer="chaoyang",
                    price=PRICES["COD"], qty=5_000, at=self.clock.on(308))
         chaoyang = demo_id(f"trader.{self.codes['chaoyang'].lower()}")
-        self.registry.accept_agreement(reference=pending, buyer=self.codes["chaoyang"],
-                                       accepted_by=chaoyang, at=self.clock.on(308),
-                                       actor=chaoyang)
+        self.registry.exchange_modes.accept_agreement(reference=pending,
+                                                      buyer=self.codes["chaoyang"],
+                                                      accepted_by=chaoyang, at=self.clock.on(308),
+                                                      actor=chaoyang)
         spot_check = f"GDEE-SC-{self.period}-118"
         outcome = self.four_eyes(
             "revoke_retrofit", self.clock.on(310), reference=plan.reference,
@@ -552,7 +557,7 @@ class _Seeder:
         revocation = {"retrofit": plan.reference, "enterprise": self.codes[plan.firm],
                       "spot_check": spot_check, "restricted_agency": self.agencies[plan.verifier],
                       "outcome": outcome, "agreement_ended": pending,
-                      "agreement_state": self.registry.agreement(pending).state}
+                      "agreement_state": self.registry.exchange_modes.agreement(pending).state}
         return freeze, revocation
 
 
@@ -564,15 +569,15 @@ def run_spot_checks(registry: Registry, ledger: Callable[[], Ledger], *,
     ledger; each sampled retrofit passes its full or simplified re-audit here."""
     clock, period = Timeline(at_start), Timeline(at_start).start.year
     reference = f"GDEE-SC-{period}-R1"
-    registry.open_sampling_round(reference=reference, period=period, actor=demo_id(ADMIN),
-                                 at=clock.on(330))
-    round_ = registry.draw_sampling_round(reference=reference, ledger=ledger(),
-                                          actor=demo_id(ADMIN),
-                                          at=clock.on(331))
+    registry.sampling.open_sampling_round(reference=reference, period=period, actor=demo_id(ADMIN),
+                                          at=clock.on(330))
+    round_ = registry.sampling.draw_sampling_round(reference=reference, ledger=ledger(),
+                                                   actor=demo_id(ADMIN),
+                                                   at=clock.on(331))
     for n, member in enumerate(round_.sample):
         r = registry.retrofit(member["retrofit"])
         measured = dict(r.post["amounts"]) if member["audit"] == "full" and r.post else None
-        registry.record_sampling_outcome(
+        registry.sampling.record_sampling_outcome(
             reference=reference, retrofit=member["retrofit"], result="pass",
             findings="re-audit confirms the verified reduction",
             report_sha256=evidence(reference, member["retrofit"], "spot-check"),
@@ -597,7 +602,7 @@ def summarise(registry: Registry) -> dict[str, Any]:
     agencies = [registry.agency(c) for c in catalogue["agencies"]]
     retrofits = [registry.retrofit(r) for r in catalogue["retrofits"]]
     instruments = []
-    for i in sorted(registry.instruments(), key=lambda x: x.code):
+    for i in sorted(registry.queries.instruments(), key=lambda x: x.code):
         frozen = sum(per.get("frozen", 0) for per in i.balances().values())
         instruments.append({"instrument": i.code, "issued": i.issued(), **i.totals(),
                             "frozen": frozen})
@@ -621,7 +626,7 @@ def summarise(registry: Registry) -> dict[str, Any]:
             "kinds": sorted({k for r in retrofits for k in r.kinds}),
         },
         "instruments": instruments,
-        "position": registry.position(),
+        "position": registry.queries.position(),
     }
 
 

@@ -10,7 +10,7 @@ those load only the aggregates in the states asked for, picked by the states kep
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from domain.agency import Agency
@@ -19,17 +19,15 @@ from domain.errors import NotFound
 from domain.expansion import ExpansionApplication
 from domain.instrument import Instrument, serial_label
 from domain.retrofit import BASELINE_AUDITED, POST_AUDITED, REGISTERED, Retrofit
+from registry.app import RegistryBase
 from registry.log_reader import LogReader
 from registry.queries import BALANCE_COLUMNS
-
-if TYPE_CHECKING:
-    from registry.bootstrap import Registry
 
 #: retrofit states in which an agency still has audit or verification work to submit
 AWAITING_AGENCY = (REGISTERED, BASELINE_AUDITED, POST_AUDITED)
 
 
-def retrofits(registry: Registry, *, enterprise: str | None = None,
+def retrofits(registry: RegistryBase, *, enterprise: str | None = None,
               agency: str | None = None, states: tuple[str, ...] | None = None,
               ) -> list[Retrofit]:
     """Retrofits in registration order, optionally of one enterprise or one agency's work,
@@ -48,7 +46,7 @@ def retrofits(registry: Registry, *, enterprise: str | None = None,
     return out
 
 
-def expansions(registry: Registry, *, enterprise: str | None = None,
+def expansions(registry: RegistryBase, *, enterprise: str | None = None,
                states: tuple[str, ...] | None = None) -> list[ExpansionApplication]:
     """Applications in submission order, optionally of one enterprise or only those in
     ``states`` (see `retrofits`)."""
@@ -59,7 +57,7 @@ def expansions(registry: Registry, *, enterprise: str | None = None,
             and (states is None or x.state in states)]
 
 
-def _in_states(registry: Registry, references: list[str], create_id: Callable[[str], UUID],
+def _in_states(registry: RegistryBase, references: list[str], create_id: Callable[[str], UUID],
                states: tuple[str, ...] | None) -> list[str]:
     """The references whose aggregate is now in ``states`` (all of them for None), by the
     states kept from the log (`registry.pending`), in their order."""
@@ -69,7 +67,7 @@ def _in_states(registry: Registry, references: list[str], create_id: Callable[[s
     return [r for r, s in zip(references, found, strict=True) if s in states]
 
 
-def enterprises(registry: Registry, codes: list[str]) -> list[Enterprise]:
+def enterprises(registry: RegistryBase, codes: list[str]) -> list[Enterprise]:
     """These enterprises, each a private copy from the index kept from the log
     (`registry.pending`): equal to ``registry.enterprise(c)`` for each, without a reload."""
     found = registry.people.copies(registry, [Enterprise.create_id(c) for c in codes])
@@ -77,7 +75,7 @@ def enterprises(registry: Registry, codes: list[str]) -> list[Enterprise]:
             for c, e in zip(codes, found, strict=True)]
 
 
-def agencies(registry: Registry, codes: list[str]) -> list[Agency]:
+def agencies(registry: RegistryBase, codes: list[str]) -> list[Agency]:
     """These agencies (see `enterprises`)."""
     found = registry.people.copies(registry, [Agency.create_id(c) for c in codes])
     return [a if isinstance(a, Agency) else registry.agency(c)
@@ -95,7 +93,7 @@ def _balance(instrument: Instrument, owner: str) -> dict[str, Any]:
             **per}
 
 
-def holdings(registry: Registry, enterprise: str) -> list[dict[str, Any]]:
+def holdings(registry: RegistryBase, enterprise: str) -> list[dict[str, Any]]:
     """One balance row per instrument the enterprise holds units in, read from its own
     blocks only (``Instrument.owned``), not from every holder's, on the registry's current
     read copies (`registry.read_cache`)."""
@@ -112,7 +110,7 @@ def holdings(registry: Registry, enterprise: str) -> list[dict[str, Any]]:
     return rows
 
 
-def holding(registry: Registry, enterprise: str, instrument: str) -> dict[str, Any]:
+def holding(registry: RegistryBase, enterprise: str, instrument: str) -> dict[str, Any]:
     """The balance of one enterprise in one instrument with its serial blocks."""
     registry.enterprise(enterprise)
     with registry.reading_instrument(instrument) as i:
@@ -144,7 +142,7 @@ def agency_may_read(retrofit: Retrofit, agency: str) -> bool:
     return agency in retrofit.agencies().values() or retrofit.state in AWAITING_AGENCY
 
 
-def position_of(registry: Registry, *, aggregate_id: UUID, topic: str, after: int,
+def position_of(registry: RegistryBase, *, aggregate_id: UUID, topic: str, after: int,
                 match: dict[str, Any]) -> int | None:
     """The log position of the first event of ``aggregate_id`` after position ``after`` with
     this ``topic`` and whose attributes equal ``match``; None if none.
@@ -162,7 +160,7 @@ def position_of(registry: Registry, *, aggregate_id: UUID, topic: str, after: in
 
 
 
-def holding_event_at(registry: Registry, position: int) -> tuple[str, Any, set[str]] | None:
+def holding_event_at(registry: RegistryBase, position: int) -> tuple[str, Any, set[str]] | None:
     """The instrument event at log ``position`` as (event name, event, the enterprises it
     names as owner, seller or buyer); None when the position holds no instrument event."""
     log = LogReader(registry)

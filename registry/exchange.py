@@ -2,10 +2,11 @@
 
 Every market write goes through the exchange's `ExchangeWriter` (cached aggregates of every
 market) under the exchange's lock (`registry.book_lock.exchange_lock`: one market write at a
-time, in this process and across processes). `submit_order_batches` is the group commit: the
-batches of orders and cancels of several markets become ONE save holding, per market, one
-``Market.BatchMatched`` and one ``Instrument.BatchSettled``, and one ``CashAccount.Posted`` per
-market for each enterprise its batch touched. An order is acknowledged (its `Outcome`
+time, in this process and across processes), both held by `registry.exchange_writes`.
+`submit_order_batches` is the group commit: the batches of orders and cancels of several
+markets become ONE save holding, per market, one ``Market.BatchMatched`` and one
+``Instrument.BatchSettled``, and one ``CashAccount.Posted`` per market for each enterprise its
+batch touched. An order is acknowledged (its `Outcome`
 returned) only after that save. The markets' batches are matched one after the other in
 instrument order, each on what the previous ones posted; a market whose batch cannot run at
 all (no such market) gets its error, and the others are still stored.
@@ -13,17 +14,10 @@ all (no such market) gets its error, and the others are still stored.
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from eventsourcing.persistence import IntegrityError
-
-from domain.catalogue import Catalogue
-from domain.confirmed_right import ConfirmedRight
-from domain.enterprise import Enterprise
-from domain.errors import AlreadyExists, ConcurrencyConflict, NotFound, RegistryError
+from domain.errors import AlreadyExists, NotFound, RegistryError
 from domain.exchange.cash import CashAccount
 from domain.exchange.desk import Desk
 from domain.exchange.market import Market, pool_ref
@@ -31,116 +25,42 @@ from domain.exchange.orders import Amend, Cancel, Order, Outcome, Request, raise
 from domain.exchange.params import MarketParams
 from domain.instrument import Instrument
 from domain.matching import OrderBook
-from domain.rules import TradingRules
-from registry.app import BACKOFF_SECONDS, MAX_ATTEMPTS, RegistryBase, command, instrument_id
-from registry.book_lock import exchange_lock
-from registry.exchange_modes import TradingModeCommands
+from registry.app import RegistryBase, command
 from registry.exchange_writer import ExchangeWriter
-from registry.lifecycle import Changes, LifecycleCommands
-from registry.sessions import SessionCommands
-from registry.storage import unavailable
-
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-    _Base = RegistryBase
-else:
-    _Base = object
+from registry.exchange_writes import ExchangeWrites
+from registry.lifecycle import Changes, LifecycleService
+from registry.rights import RightsService
+from registry.sessions import SessionService
 
 
-class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, _Base):
-    # a confirmed right changes with every batch its enterprise trades in, as its cash does
-    snapshotting_intervals = {**RegistryBase.snapshotting_intervals, CashAccount: 100,
-                              ConfirmedRight: 100}
-    #: set by the registry's constructor (`registry.bootstrap.Registry`)
-    exchange_guard: Any
-    exchange_writer: ExchangeWriter | None
+class ExchangeService:
+    """Cash, markets, orders (group commit), settlement and verification."""
+
+    def __init__(self, core: RegistryBase, *, exchange_writes: ExchangeWrites,
+                 rights: RightsService, sessions: SessionService,
+                 lifecycle: LifecycleService) -> None:
+        self.core = core
+        self.exchange_writes = exchange_writes
+        self.rights = rights
+        self.sessions = sessions
+        self.lifecycle = lifecycle
 
     # -- plumbing ------------------------------------------------------------------------------
-
-    def _writer(self) -> ExchangeWriter:
-        with self.exchange_guard:  # made once, however many threads ask first
-            if self.exchange_writer is None:
-                self.exchange_writer = ExchangeWriter(self)
-            return self.exchange_writer
-
-    def _with_writer(self, what: str, fn: Callable[[ExchangeWriter], Any]) -> Any:
-        """Run ``fn`` on the writer under the exchange's lock; re-run it on fresh copies after a
-        conflict."""
-        w = self._writer()
-        # one market write at a time, across processes too (`exchange_lock`: batches of
-        # different books write the same cash accounts); the collector pauses once we write
-        with exchange_lock(self), self.speedups.batch_gc():
-            for attempt in range(MAX_ATTEMPTS):
-                try:
-                    w.sync()
-                    return fn(w)
-                except IntegrityError:
-                    w.drop_all()
-                    time.sleep(random.uniform(0, BACKOFF_SECONDS * 2**attempt))  # noqa: S311
-                except RegistryError:
-                    # a domain refusal, raised before the save: only what it changed in
-                    # memory goes (a Market reload re-matches its whole history)
-                    w.drop_dirty()
-                    raise
-                except BaseException as exc:
-                    # the save (or anything after matching) failed: the library took the
-                    # pending events off the copies before recording them, so no copy the
-                    # batch touched can be told from a stored one; start over from the store
-                    w.drop_all()
-                    down = unavailable(exc)  # the store failed while loading: nothing stored
-                    if down is None:
-                        raise
-                    raise down from exc
-        raise ConcurrencyConflict(f"{what} kept conflicting with concurrent writes")
-
-    def _market_in(self, w: ExchangeWriter, instrument: str) -> Market:
-        m: Market = w.get(Market.create_id(instrument), f"market {instrument}")
-        return m
-
-    def _instrument_in(self, w: ExchangeWriter, code: str) -> Instrument:
-        i: Instrument = w.get(instrument_id(code), f"instrument {code}")
-        return i
-
-    def _account_in(self, w: ExchangeWriter, owner: str, at: str | None = None) -> CashAccount:
-        try:
-            a: CashAccount = w.get(CashAccount.create_id(owner), f"cash account of {owner}")
-        except NotFound:
-            if at is None:
-                raise
-            a = CashAccount.open(owner=owner, at=at)
-            w.put(a)
-        return a
-
-    def _trader_in(self, w: ExchangeWriter, code: str) -> Enterprise:
-        e: Enterprise = w.get(Enterprise.create_id(code), f"enterprise {code}")
-        return e
-
-    def _catalogue_in(self, w: ExchangeWriter) -> Catalogue:
-        try:
-            c: Catalogue = w.get(Catalogue.create_id(), "catalogue")
-        except NotFound:
-            c = Catalogue()
-        return c
-
-    def _rules_in(self, w: ExchangeWriter, instrument: Instrument) -> TradingRules:
-        """The instrument's own rule version (`registry.rulebook`)."""
-        return self.rules_for(instrument, self._catalogue_in(w))
 
     def _rights_in(self, w: ExchangeWriter, i: Instrument, transfers: list[list[Any]],
                    ref: str, at: str) -> list[Any]:
         """Both parties' confirmed rights amended by what settled (`registry.rights`), one
         change per enterprise, from the writer's copies."""
-        return self.rights_for_settlement(  # type: ignore[attr-defined,no-any-return]
+        return self.rights.rights_for_settlement(
             kind=i.kind, transfers=transfers, ref=ref, at=at,
-            catalogue=self._catalogue_in(w), get=w.get)
+            catalogue=self.exchange_writes.catalogue_in(w), get=w.get)
 
     def _desk(self, w: ExchangeWriter, market: Market, instrument: Instrument, at: str) -> Desk:
-        rules_ = self._rules_in(w, instrument)
+        rules_ = self.exchange_writes.rules_in(w, instrument)
         return Desk(
             kind=market.kind, zone=market.zone, rules=rules_,
-            traders=lambda c: self._trader_in(w, c),
-            accounts=lambda c: self._account_in(w, c),
+            traders=lambda c: self.exchange_writes.trader_in(w, c),
+            accounts=lambda c: self.exchange_writes.account_in(w, c),
             positions=w.positions(market.instrument).reader(
                 instrument, pool=pool_ref(market.instrument), on=at[:10]),
             checks=w.pair_checks(kind=market.kind, zone=market.zone, rules=rules_),
@@ -149,21 +69,21 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
     # -- cash ----------------------------------------------------------------------------------
 
     def cash_account(self, enterprise: str) -> CashAccount:
-        a: CashAccount = self._get(CashAccount, CashAccount.create_id(enterprise),
-                                   f"cash account of {enterprise}")
+        a: CashAccount = self.core.load(CashAccount, CashAccount.create_id(enterprise),
+                                        f"cash account of {enterprise}")
         return a
 
     @command
     def deposit(self, *, enterprise: str, amount: int, reference: str, administrator: str,
                 at: str) -> int:
         """Record a deposit; returns the new balance (fen)."""
-        self.enterprise(enterprise)
+        self.core.enterprise(enterprise)
         try:
             a = self.cash_account(enterprise)
         except NotFound:
             a = CashAccount.open(owner=enterprise, at=at)
         a.deposit(amount=amount, reference=reference, administrator=administrator, at=at)
-        self.save(a)
+        self.core.save(a)
         return int(a.balance)
 
     @command
@@ -171,7 +91,7 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
                  at: str) -> int:
         a = self.cash_account(enterprise)
         a.withdraw(amount=amount, reference=reference, administrator=administrator, at=at)
-        self.save(a)
+        self.core.save(a)
         return int(a.balance)
 
     # -- markets -------------------------------------------------------------------------------
@@ -180,30 +100,31 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
     def open_market(self, *, instrument: str, administrator: str, at: str,
                     **params: Any) -> Market:
         """Open the order book of an instrument. ``params``: see `MarketParams`."""
-        i = self.instrument(instrument)
-        if self._exists(Market.create_id(i.code)):
+        i = self.core.instrument(instrument)
+        if self.core.exists(Market.create_id(i.code)):
             raise AlreadyExists(f"market {i.code} is already open")
         m = Market.open(instrument=i.code, kind=i.kind, zone=i.zone,
                         params=MarketParams(**params), administrator=administrator, at=at)
-        self.save(m)
+        self.core.save(m)
         return m
 
     def set_market_parameters(self, *, instrument: str, administrator: str, at: str,
                               reference_price: int | None = None,
                               verify_above: int | str | None = "keep") -> None:
         def run(w: ExchangeWriter) -> None:
-            m = self._market_in(w, instrument)
+            m = self.exchange_writes.market_in(w, instrument)
             m.set_parameters(reference_price=reference_price, verify_above=verify_above,
                              administrator=administrator, at=at)
             changes = Changes()
             changes.add(m)
             # a new band: resting orders outside it go, so no fill ever lies outside it
-            self.cancel_resting(m, self._instrument_in(w, instrument), m.outside_band(),
-                                changes, reason="outside the new price band",
-                                by=administrator, at=at)
-            self.save_changes(w, changes, ref=f"parameters:{instrument}", at=at)
+            self.sessions.cancel_resting(m, self.exchange_writes.instrument_in(w, instrument),
+                                         m.outside_band(), changes,
+                                         reason="outside the new price band",
+                                         by=administrator, at=at)
+            self.lifecycle.save_changes(w, changes, ref=f"parameters:{instrument}", at=at)
 
-        self._with_writer(f"market {instrument}", run)
+        self.exchange_writes.with_writer(f"market {instrument}", run)
 
     def warm_exchange(self) -> int:
         """Load every open market and its instrument into the exchange writer; returns how
@@ -213,22 +134,22 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
 
         def run(w: ExchangeWriter) -> None:
             opened.clear()  # a re-run after a conflict starts over
-            for code in self.catalogue().entries["instruments"]:
+            for code in self.core.catalogue().entries["instruments"]:
                 try:
-                    self._market_in(w, code)
+                    self.exchange_writes.market_in(w, code)
                 except NotFound:
                     continue  # issued, but no market opened for it
-                self._instrument_in(w, code)
+                self.exchange_writes.instrument_in(w, code)
                 opened.append(code)
 
-        self._with_writer("the exchange's warm-up", run)
+        self.exchange_writes.with_writer("the exchange's warm-up", run)
         return len(opened)
 
     def market(self, instrument: str) -> Market:
         """The market as stored (a fresh copy, rebuilt from its events: every batch is matched
         again, so the collector is paused as for a batch, which halves the rebuild)."""
-        with self.speedups.batch_gc():
-            m: Market = self._get(Market, Market.create_id(instrument), f"market {instrument}")
+        with self.core.speedups.batch_gc():
+            m: Market = self.core.load(Market, Market.create_id(instrument), f"market {instrument}")
         return m
 
     def book(self, instrument: str) -> OrderBook:
@@ -264,7 +185,7 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
         what = "orders of " + ", ".join(sorted(batches))
         while True:
             try:
-                done: dict[int, list[Outcome] | RegistryError] = self._with_writer(
+                done: dict[int, list[Outcome] | RegistryError] = self.exchange_writes.with_writer(
                     what, lambda w: self._run_plan(w, plan, batches, at))
                 break
             except _PartFailed as failed:
@@ -291,8 +212,8 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
         split = {code for code, _ in plan if sum(c == code for c, _ in plan) > 1}
         for part, (instrument, indexes) in enumerate(plan):
             try:  # loading refuses before anything is changed in memory
-                m = self._market_in(w, instrument)
-                i = self._instrument_in(w, instrument)
+                m = self.exchange_writes.market_in(w, instrument)
+                i = self.exchange_writes.instrument_in(w, instrument)
             except RegistryError as exc:
                 results[part] = exc
                 continue
@@ -305,7 +226,7 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
                 ref = f"{instrument}#batch{m.batches}"
                 posted = []
                 for owner, posting in sorted(desk.cash_postings().items()):
-                    a = self._account_in(w, owner, at)
+                    a = self.exchange_writes.account_in(w, owner, at)
                     a.post(ref=ref, at=at, **posting)
                     posted.append(a)
                 postings = desk.unit_postings()
@@ -320,7 +241,7 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
             changed[i.id] = i
             settled.append((instrument, i, postings))
         if changed:
-            self.save(*changed.values())
+            self.core.save(*changed.values())
         for instrument, i, postings in settled:
             if instrument in split:  # carried positions follow one batch per save only
                 w.positions(instrument).clear()
@@ -354,8 +275,8 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
     def verification_queue(self) -> list[dict[str, Any]]:
         """Every trade waiting for an administrator, over all markets."""
         out: list[dict[str, Any]] = []
-        for code in self.catalogue().entries["instruments"]:
-            if self._exists(Market.create_id(code)):
+        for code in self.core.catalogue().entries["instruments"]:
+            if self.core.exists(Market.create_id(code)):
                 out += [dict(t, instrument=code) for t in self.market(code).pending.values()]
         return out
 
@@ -364,11 +285,12 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
         """Four eyes, then the automated checks again (credit, zone, units); then DvP."""
 
         def run(w: ExchangeWriter) -> None:
-            m = self._market_in(w, instrument)
+            m = self.exchange_writes.market_in(w, instrument)
             trade = m.check_approver(trade_id=trade_id, administrator=administrator)
-            seller, buyer = self._trader_in(w, trade["seller"]), self._trader_in(w, trade["buyer"])
-            i = self._instrument_in(w, instrument)
-            rules_ = self._rules_in(w, i)
+            seller = self.exchange_writes.trader_in(w, trade["seller"])
+            buyer = self.exchange_writes.trader_in(w, trade["buyer"])
+            i = self.exchange_writes.instrument_in(w, instrument)
+            rules_ = self.exchange_writes.rules_in(w, i)
             # Instrument.transfer's checks, on the pool: credit, zone, valid unfrozen units
             seller.check_may_trade()
             buyer.check_may_trade()
@@ -377,26 +299,26 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
                            transfers=[[seller.credit_code, buyer.credit_code, trade["qty"],
                                        trade_id]],
                            rule_version=rules_.version, ref=trade_id, at=at)
-            pay, get = self._account_in(w, buyer.credit_code), self._account_in(
-                w, seller.credit_code, at)
+            pay = self.exchange_writes.account_in(w, buyer.credit_code)
+            get = self.exchange_writes.account_in(w, seller.credit_code, at)
             pay.post(ref=trade_id, paid=trade["value"], at=at)
             get.post(ref=trade_id, received=trade["value"], at=at)
             rights = self._rights_in(w, i, [[seller.credit_code, buyer.credit_code,
                                              trade["qty"], trade_id]], trade_id, at)
             m.approve(trade_id=trade_id, administrator=administrator, at=at)
-            self.save(m, *rights, i, pay, get)
+            self.core.save(m, *rights, i, pay, get)
 
-        self._with_writer(f"market {instrument}", run)
+        self.exchange_writes.with_writer(f"market {instrument}", run)
 
     def reject_trade(self, *, instrument: str, trade_id: str, administrator: str, reason: str,
                      at: str) -> None:
         """Reject a queued trade: the seller's units and the buyer's cash are released."""
 
         def run(w: ExchangeWriter) -> None:
-            m = self._market_in(w, instrument)
+            m = self.exchange_writes.market_in(w, instrument)
             trade = m.pending_trade(trade_id)
-            i = self._instrument_in(w, instrument)
-            a = self._account_in(w, trade["buyer"])
+            i = self.exchange_writes.instrument_in(w, instrument)
+            a = self.exchange_writes.account_in(w, trade["buyer"])
             m.reject(trade_id=trade_id, administrator=administrator, reason=reason, at=at)
             a.post(ref=trade_id, released=trade["value"], at=at)
             # whatever is left: never more than the pool holds beyond the seller's other
@@ -408,10 +330,11 @@ class ExchangeCommands(SessionCommands, LifecycleCommands, TradingModeCommands, 
             held = i.reservations().get(pool_ref(instrument), {}).get(seller, 0)
             i.settle_batch(pool=pool_ref(instrument), reserve={}, transfers=[],
                            release={seller: max(0, min(trade["qty"], held - others))},
-                           rule_version=self._rules_in(w, i).version, ref=trade_id, at=at)
-            self.save(m, i, a)
+                           rule_version=self.exchange_writes.rules_in(w, i).version,
+                           ref=trade_id, at=at)
+            self.core.save(m, i, a)
 
-        self._with_writer(f"market {instrument}", run)
+        self.exchange_writes.with_writer(f"market {instrument}", run)
 
 
 class _PartFailed(Exception):

@@ -1,7 +1,7 @@
 """The exchange's writer in this process: the aggregates its batches write (every market's),
 kept between batches so a batch does not reload (or re-match) anything that has not changed.
 One writer serves every market: a cycle of the order gateway matches the batches of several
-markets, which post to the same cash accounts, in one save (`ExchangeCommands.
+markets, which post to the same cash accounts, in one save (`ExchangeService.
 submit_order_batches`), and what one market's batch wrote is what the next one reads. Its
 users hold the exchange's lock (`registry.book_lock.exchange_lock`) while they use it.
 

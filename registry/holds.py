@@ -28,16 +28,16 @@ def hold_ref(owner: str, ref: str) -> str:
 
 def reserve(registry: Registry, *, instrument: str, owner: str, quantity: int, ref: str,
             at: str) -> None:
-    registry.reserve(instrument=instrument, owner=owner, quantity=quantity,
-                     ref=hold_ref(owner, ref), at=at)
+    registry.holdings.reserve(instrument=instrument, owner=owner, quantity=quantity,
+                              ref=hold_ref(owner, ref), at=at)
 
 
 def release(registry: Registry, *, instrument: str, owner: str, ref: str, at: str,
             quantity: int | None = None) -> int:
     """Units returned to available (all the hold's units unless ``quantity`` is given)."""
     registry.enterprise(owner)
-    released = registry.release(instrument=instrument, ref=hold_ref(owner, ref),
-                                quantity=quantity, at=at)
+    released = registry.holdings.release(instrument=instrument, ref=hold_ref(owner, ref),
+                                         quantity=quantity, at=at)
     if released == 0:  # nothing was held, so nothing was written
         raise NotFound(f"{owner} holds no reservation {ref!r} in {instrument}")
     return released
@@ -49,8 +49,8 @@ def transfer(registry: Registry, *, instrument: str, seller: str, buyer: str, qu
     """A transfer of available units, or of units the seller held under ``from_hold``;
     returns the trading-rule version applied and the log position of the transfer's event
     (for its ledger receipt)."""
-    before = registry.position()
-    version = registry.transfer(
+    before = registry.queries.position()
+    version = registry.holdings.transfer(
         instrument=instrument, seller=seller, buyer=buyer, quantity=quantity, ref=ref, at=at,
         reason=reason, administrator=administrator,
         from_reservation=None if from_hold is None else hold_ref(seller, from_hold))

@@ -41,12 +41,11 @@ from domain.exchange.market import Market, pool_ref
 from domain.exchange.money import value
 from domain.expansion import SUBMITTED, ExpansionApplication
 from domain.instrument import Instrument
+from registry.app import RegistryBase
+from registry.exchange_writes import ExchangeWrites
 
 if TYPE_CHECKING:
-    from registry.exchange import ExchangeCommands as _Base
     from registry.exchange_writer import ExchangeWriter
-else:
-    _Base = object
 
 #: who ends the dependents of a change that names no administrator
 SYSTEM = "system:lifecycle"
@@ -80,7 +79,13 @@ class Changes:
         self.ended.append({"what": what, "ref": ref, **detail})
 
 
-class LifecycleCommands(_Base):
+class LifecycleService:
+    """The lifecycle rule and the changes that end what depends on a party or a market."""
+
+    def __init__(self, core: RegistryBase, *, exchange_writes: ExchangeWrites) -> None:
+        self.core = core
+        self.exchange_writes = exchange_writes
+
     # -- commands ------------------------------------------------------------------------------
 
     def restrict_enterprise(self, *, credit_code: str, reason: str, reference: str, at: str,
@@ -91,7 +96,7 @@ class LifecycleCommands(_Base):
         actor = who(actor)
 
         def run(w: ExchangeWriter) -> dict[str, Any]:
-            e = self._trader_in(w, credit_code)
+            e = self.exchange_writes.trader_in(w, credit_code)
             e.restrict(reason=reason, reference=reference, at=at)
             changes = Changes()
             changes.add(e)
@@ -100,7 +105,8 @@ class LifecycleCommands(_Base):
             self.save_changes(w, changes, ref=f"restriction:{reference}", at=at)
             return {"ended": changes.ended}
 
-        result: dict[str, Any] = self._with_writer(f"restriction of {credit_code}", run)
+        result: dict[str, Any] = self.exchange_writes.with_writer(
+            f"restriction of {credit_code}", run)
         return result
 
     def halt_market(self, *, instrument: str, reason: str, administrator: str,
@@ -108,20 +114,20 @@ class LifecycleCommands(_Base):
         """Stop a market taking orders; what rests is held, cancels still release."""
 
         def run(w: ExchangeWriter) -> None:
-            m = self._market_in(w, instrument)
+            m = self.exchange_writes.market_in(w, instrument)
             m.halt(reason=reason, administrator=administrator, at=at)
-            self.save(m)
+            self.core.save(m)
 
-        self._with_writer(f"market {instrument}", run)
+        self.exchange_writes.with_writer(f"market {instrument}", run)
 
     def resume_market(self, *, instrument: str, reason: str, administrator: str,
                       at: str) -> None:
         def run(w: ExchangeWriter) -> None:
-            m = self._market_in(w, instrument)
+            m = self.exchange_writes.market_in(w, instrument)
             m.resume(reason=reason, administrator=administrator, at=at)
-            self.save(m)
+            self.core.save(m)
 
-        self._with_writer(f"market {instrument}", run)
+        self.exchange_writes.with_writer(f"market {instrument}", run)
 
     def void_auction(self, *, auction_id: str, reason: str, administrator: str,
                      at: str) -> dict[str, Any]:
@@ -134,7 +140,7 @@ class LifecycleCommands(_Base):
                 raise NotFound(f"auction {auction_id} not found")
             if not administrator.strip():
                 raise InvalidInput("voiding an auction needs the administrator's id")
-            i = self._instrument_in(w, x.instrument)
+            i = self.exchange_writes.instrument_in(w, x.instrument)
             changes = Changes()
             if x.state != OPEN:
                 raise InvalidState(f"auction {auction_id} is {x.state}")
@@ -143,7 +149,7 @@ class LifecycleCommands(_Base):
             self.save_changes(w, changes, ref=x.reservation_ref, at=at)
             return {"ended": changes.ended}
 
-        result: dict[str, Any] = self._with_writer(f"auction {auction_id}", run)
+        result: dict[str, Any] = self.exchange_writes.with_writer(f"auction {auction_id}", run)
         return result
 
     # -- the rule ------------------------------------------------------------------------------
@@ -169,11 +175,11 @@ class LifecycleCommands(_Base):
         for ref in sorted(drop):
             self._end_reservation(w, i, ref, changes, reason=reason, by=by, at=at)
         try:
-            m = self._market_in(w, i.code)
+            m = self.exchange_writes.market_in(w, i.code)
         except NotFound:
             return
-        self._pool_rule(m, i, reservations.get(pool, {}), changes, owners=owners | parties,
-                        parties=parties, reason=reason, by=by, at=at)
+        self.pool_rule(m, i, reservations.get(pool, {}), changes, owners=owners | parties,
+                       parties=parties, reason=reason, by=by, at=at)
 
     def _party_side(self, w: ExchangeWriter, reservations: dict[str, dict[str, int]],
                     parties: set[str], changes: Changes, *, reason: str, by: str,
@@ -236,9 +242,9 @@ class LifecycleCommands(_Base):
             changes.add(i)
             changes.note("reservation-released", ref, units=released)
 
-    def _pool_rule(self, m: Market, i: Instrument, pooled: dict[str, int], changes: Changes,
-                   *, owners: set[str], parties: set[str], reason: str, by: str,
-                   at: str) -> None:
+    def pool_rule(self, m: Market, i: Instrument, pooled: dict[str, int], changes: Changes,
+                  *, owners: set[str], parties: set[str], reason: str, by: str,
+                  at: str) -> None:
         """Step 1 for the market (the owners' sells and pending sales, the parties' buys and
         pending purchases), then the pool rule for every seller."""
         cancel = [oid for oid, o in m.orders.items()
@@ -283,17 +289,17 @@ class LifecycleCommands(_Base):
     def settle_party(self, w: ExchangeWriter, party: str, changes: Changes, *, reason: str,
                      by: str, at: str) -> None:
         """A credit restriction of ``party``: the rule over every instrument."""
-        for code in self.catalogue().entries["instruments"]:
-            i = self._instrument_in(w, code)
+        for code in self.core.catalogue().entries["instruments"]:
+            i = self.exchange_writes.instrument_in(w, code)
             self.settle_dependents(w, i, changes, reason=reason, by=by, at=at,
                                    parties=(party,))
 
     def save_changes(self, w: ExchangeWriter, changes: Changes, *, ref: str, at: str) -> None:
         """Post the released cash (one event per account) and save everything at once."""
         for owner, amount in sorted(changes.cash.items()):
-            a: CashAccount = self._account_in(w, owner)
+            a: CashAccount = self.exchange_writes.account_in(w, owner)
             a.post(ref=ref, released=amount, at=at)
             changes.add(a)
         dirty = [a for a in changes.aggregates.values() if a.pending_events]
         if dirty:
-            self.save(*dirty)
+            self.core.save(*dirty)

@@ -18,18 +18,15 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from domain.errors import NotFound
 from domain.instrument import STATES, Instrument, serial_label
 from domain.retrofit import Retrofit
 from domain.topics import event_topic
-from registry.app import instrument_id
+from registry.app import RegistryBase, instrument_id
 from registry.log_reader import LogReader
-
-if TYPE_CHECKING:
-    from registry.bootstrap import Registry
 
 RETIRED_TOPIC = event_topic("Instrument", "Retired")
 CREDIT_TOPICS = {
@@ -145,7 +142,7 @@ class _InstrumentPart:
 class PublicRegistry:
     """The public view of one registry, refreshed when the log has moved."""
 
-    def __init__(self, registry: Registry, *, page: int = 1000) -> None:
+    def __init__(self, registry: RegistryBase, *, page: int = 1000) -> None:
         self.registry = registry
         self.page = page
         self._lock = threading.Lock()

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from domain.errors import InvalidInput
 from domain.instrument import Instrument
 from domain.records import TransferStep, step_of
 from domain.retrofit import Retrofit
 from registry.annual_reports import REPORT_COLUMNS, report_rows
+from registry.app import RegistryBase
 from registry.events import stored_events
 from registry.replay import Fold
-
-if TYPE_CHECKING:
-    from registry.app import RegistryBase as _Base
-else:
-    _Base = object
 
 BALANCE_COLUMNS = ("available", "frozen", "reserved", "consumed", "retired", "expired", "revoked")
 
@@ -53,16 +49,21 @@ def batch_step(stored: list[Any]) -> dict[str, Any]:
     return {"step": step.step, "owner": step.owner, "quantity": step.quantity}
 
 
-class Queries(_Base):
+class QueryService:
+    """The read side: balances, provenance, replays and annual reports."""
+
+    def __init__(self, core: RegistryBase) -> None:
+        self.core = core
+
     def instruments(self) -> list[Instrument]:
-        return [self.instrument(c) for c in self.catalogue().entries["instruments"]]
+        return [self.core.instrument(c) for c in self.core.catalogue().entries["instruments"]]
 
     def position(self) -> int:
         """The current position (notification id) of the event log."""
-        return int(self.recorder.max_notification_id() or 0)
+        return int(self.core.recorder.max_notification_id() or 0)
 
     def replay(self, *, stop: int | None = None) -> Fold:
-        return Fold().run(stored_events(self, stop=stop))
+        return Fold().run(stored_events(self.core, stop=stop))
 
     def balances(self, *, enterprise: str | None = None,
                  as_of: int | None = None) -> list[dict[str, Any]]:
@@ -77,12 +78,12 @@ class Queries(_Base):
         """Everything about one unit: its retrofit, evidence, agencies, every movement and its
         final state."""
         code, unit = parse_serial(serial)
-        i = self.instrument(code)
+        i = self.core.instrument(code)
         block = i.block_of(unit)
         lot = i.lots[block.lot]
-        r = self.retrofit(lot["retrofit_reference"])
+        r = self.core.retrofit(lot["retrofit_reference"])
         history = []
-        for event in self.events.get(i.id):
+        for event in self.core.events.get(i.id):
             name = type(event).__name__
             if name == "BatchSettled":  # an exchange batch: one entry per step that moved it
                 history += [
@@ -126,9 +127,9 @@ class Queries(_Base):
         (`registry.annual_reports`)."""
         if not 1000 <= year <= 9999:
             return self.annual_report_replayed(enterprise=enterprise, year=year)
-        self.enterprise(enterprise)
-        rows = self.annual_reports.rows(
-            lambda position: stored_events(self, start=position + 1), enterprise, year)
+        self.core.enterprise(enterprise)
+        rows = self.core.annual_reports.rows(
+            lambda position: stored_events(self.core, start=position + 1), enterprise, year)
         return self._report(enterprise, year, rows)
 
     @staticmethod
@@ -139,7 +140,7 @@ class Queries(_Base):
     def annual_report_replayed(self, *, enterprise: str, year: int) -> dict[str, Any]:
         """The plain reference for `annual_report`: one fold of the whole log for this
         report, adding each event of ``year`` that concerns ``enterprise``."""
-        self.enterprise(enterprise)
+        self.core.enterprise(enterprise)
         per_kind: dict[str, dict[str, int]] = {}
         prefix = str(year)
 
@@ -184,7 +185,7 @@ class Queries(_Base):
                 if before.block_record(block_first).owner == enterprise:
                     add(kind, column, last - first + 1)
 
-        Fold().run(stored_events(self), hook)
+        Fold().run(stored_events(self.core), hook)
         return self._report(enterprise, year, report_rows(per_kind))
 
     @staticmethod

@@ -22,30 +22,10 @@ non-trade reasons (`registry.holdings`), not an enterprise's.
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
-
-from domain.errors import FourEyesViolation, InvalidInput, NotFound, PermissionDenied
-from domain.proposal import PENDING, Proposal
+from domain.errors import FourEyesViolation, NotFound, PermissionDenied
 from domain.user import ADMINISTRATOR, ENTERPRISE, REPRESENTATIVE, User
-from registry.acting import acting
-from registry.app import command
-from registry.proposals import DEFAULT_TTL_HOURS, MAX_TTL_HOURS, Action, check_params
-from registry.users import is_system
-
-if TYPE_CHECKING:
-    from registry.bootstrap import Registry as _Base
-else:
-    _Base = object
-
-SECTION = "enterprise_requests"
-
-#: what a representative requests and a second representative confirms
-REQUESTS: dict[str, Action] = {
-    "offer_agreement": Action("offer_agreement", "seller"),
-    "set_second_representative": Action("set_second_representative", "credit_code"),
-}
+from registry.app import RegistryBase, command
+from registry.users import UserService, is_system
 
 
 class SecondRepresentativeRequired(PermissionDenied):
@@ -54,7 +34,13 @@ class SecondRepresentativeRequired(PermissionDenied):
     code = "second-representative-required"
 
 
-class RepresentativeCommands(_Base):
+class RepresentativeService:
+    """Who may act for an enterprise, and its second-representative setting."""
+
+    def __init__(self, core: RegistryBase, *, users: UserService) -> None:
+        self.core = core
+        self.users = users
+
     # -- who may -------------------------------------------------------------------------------
 
     def representative_of(self, actor: str, enterprise: str) -> User | None:
@@ -62,7 +48,7 @@ class RepresentativeCommands(_Base):
         if is_system(actor):
             return None
         try:
-            u = self.user(actor)
+            u = self.users.user(actor)
         except NotFound:
             raise PermissionDenied(f"no user {actor}") from None
         u.check_active()
@@ -78,7 +64,7 @@ class RepresentativeCommands(_Base):
         second one while it requires it. Administrators (acting for the market, under their
         own four eyes at verification) and local tools are not inside the enterprise."""
         try:
-            u = self.user(by)
+            u = self.users.user(by)
         except NotFound:  # a local tool, or an in-process caller naming no user (as for
             return        # every command: the API always names the authenticated user)
         if u.has_role(ADMINISTRATOR):
@@ -87,7 +73,7 @@ class RepresentativeCommands(_Base):
         self.representative_of(by, enterprise)
         if confirmed_by is not None:
             self.check_second_representative(enterprise, requested_by=by, by=confirmed_by)
-        elif self.enterprise(enterprise).needs_second_representative:
+        elif self.core.enterprise(enterprise).needs_second_representative:
             raise SecondRepresentativeRequired(
                 f"{enterprise} requires a second representative to confirm this")
 
@@ -100,80 +86,6 @@ class RepresentativeCommands(_Base):
             raise PermissionDenied("a second representative is a person")
         self.representative_of(by, enterprise)
 
-    # -- requests ------------------------------------------------------------------------------
-
-    def enterprise_request(self, request_id: str, enterprise: str | None = None) -> Proposal:
-        """One request; of another enterprise (when ``enterprise`` is given) it is not found."""
-        p = self.proposal(request_id)
-        if p.enterprise is None or (enterprise is not None and p.enterprise != enterprise):
-            raise NotFound(f"request {request_id}")
-        return p
-
-    def enterprise_requests(self, *, enterprise: str | None = None, state: str | None = None,
-                            at: str | None = None) -> list[Proposal]:
-        """Requests, newest first: of one enterprise if given; ``state`` as of ``at`` (pending
-        ones: only those pending now are loaded, picked by `registry.pending`, as `proposals`)."""
-        listed = list(reversed(self.catalogue().entries.get(SECTION, [])))
-        if state == PENDING:  # only those pending now can be pending as of ``at``
-            indexed = self.states.of(self, [Proposal.create_id(p) for p in listed])
-            listed = [p for p, s in zip(listed, indexed, strict=True) if s == PENDING]
-        found = [self.proposal(p) for p in listed]
-        return [p for p in found if enterprise in (None, p.enterprise)
-                and (state is None or (p.state_at(at) if at else p.state) == state)]
-
-    @command
-    def request_as_representative(self, *, action: str, params: dict[str, Any], by: str,
-                                  at: str, ttl_hours: int = DEFAULT_TTL_HOURS,
-                                  request_id: str | None = None) -> Proposal:
-        """A representative's request; it waits for a second representative."""
-        check_params(self, action, params, REQUESTS)
-        enterprise = str(params[REQUESTS[action].subject])
-        self.enterprise(enterprise)  # NotFound for an unknown one
-        if self.representative_of(by, enterprise) is None:
-            raise PermissionDenied("a request is a representative's, never a local tool's")
-        if action == "offer_agreement":  # checked now as it would be made (nothing held)
-            self.agreement_offer(**params, offered_by=by, at=at)
-        if not isinstance(ttl_hours, int) or not 0 < ttl_hours <= MAX_TTL_HOURS:
-            raise InvalidInput(f"a request is open 1 to {MAX_TTL_HOURS} hours")
-        expires = (datetime.fromisoformat(at) + timedelta(hours=ttl_hours)).isoformat()
-        p = Proposal.propose(proposal_id=request_id or "R-" + uuid.uuid4().hex[:16],
-                             action=action, params=params, subject=enterprise,
-                             proposed_by=by, at=at, expires_at=expires, enterprise=enterprise)
-        catalogue = self.catalogue()
-        catalogue.add(section=SECTION, key=p.proposal_id)
-        with acting(by):
-            self.save(p, catalogue)
-        return p
-
-    def confirm_request(self, *, request_id: str, by: str, at: str) -> Any:
-        """The second representative confirms: the act runs as the requester, confirmed by
-        ``by``, in the same transaction as the request's ``Approved``."""
-        p = self.enterprise_request(request_id)
-        p.check_approver(by=by, at=at)
-        assert p.enterprise is not None
-        self.check_second_representative(p.enterprise, requested_by=p.proposed_by, by=by)
-        self.representative_of(p.proposed_by, p.enterprise)  # a suspended requester's lapse
-        return self.take_effect(p, REQUESTS[p.action], by=by, at=at)
-
-    @command
-    def reject_request(self, *, request_id: str, by: str, reason: str, at: str) -> Proposal:
-        """Another representative of the enterprise rejects it (the requester withdraws)."""
-        p = self.enterprise_request(request_id)
-        assert p.enterprise is not None
-        self.representative_of(by, p.enterprise)
-        p.reject(by=by, reason=reason, at=at)
-        with acting(by):
-            self.save(p)
-        return p
-
-    @command
-    def withdraw_request(self, *, request_id: str, by: str, at: str) -> Proposal:
-        p = self.enterprise_request(request_id)
-        p.withdraw(by=by, at=at)
-        with acting(by):
-            self.save(p)
-        return p
-
     # -- the setting ---------------------------------------------------------------------------
 
     @command
@@ -181,7 +93,7 @@ class RepresentativeCommands(_Base):
                                   confirmed_by: str | None = None) -> bool:
         """Require a second representative (one representative's act), or no longer (four
         eyes: a second representative confirms). Answers the setting now in force."""
-        e = self.enterprise(credit_code)
+        e = self.core.enterprise(credit_code)
         self.representative_of(by, credit_code)
         if not required:
             if confirmed_by is None:
@@ -190,5 +102,5 @@ class RepresentativeCommands(_Base):
                     "second representative's confirmation")
             self.check_second_representative(credit_code, requested_by=by, by=confirmed_by)
         e.set_second_representative(required=required, at=at)
-        self.save(e)  # in the caller's acting context: a confirmation's names both
+        self.core.save(e)  # in the caller's acting context: a confirmation's names both
         return required

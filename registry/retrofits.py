@@ -9,26 +9,34 @@ from domain.errors import InvalidInput
 from domain.instrument import Instrument, Term
 from domain.retrofit import Retrofit
 from domain.rules import TradingRules
-from registry.app import command
-from registry.lifecycle import SYSTEM, Changes, who
+from registry.app import RegistryBase, command
+from registry.exchange_writes import ExchangeWrites
+from registry.lifecycle import SYSTEM, Changes, LifecycleService, who
+from registry.rights import RightsService
 
 if TYPE_CHECKING:
     from registry.exchange_writer import ExchangeWriter
-    from registry.lifecycle import LifecycleCommands as _Base
-else:
-    _Base = object
 
 
-class RetrofitCommands(_Base):
+class RetrofitService:
+    """Retrofits from registration to issuance, and their revocation."""
+
+    def __init__(self, core: RegistryBase, *, rights: RightsService,
+                 exchange_writes: ExchangeWrites, lifecycle: LifecycleService) -> None:
+        self.core = core
+        self.rights = rights
+        self.exchange_writes = exchange_writes
+        self.lifecycle = lifecycle
+
     @command
     def register_retrofit(
         self, *, reference: str, enterprise: str, period: int, kinds: list[str],
         description: str, at: str,
     ) -> Retrofit:
-        self.enterprise(enterprise)  # must exist
+        self.core.enterprise(enterprise)  # must exist
         r = Retrofit.register(reference=reference, enterprise=enterprise, period=period,
                               kinds=kinds, description=description, at=at)
-        self._create("retrofits", reference, r)
+        self.core.create("retrofits", reference, r)
         return r
 
     @command
@@ -36,56 +44,56 @@ class RetrofitCommands(_Base):
                       at: str) -> Retrofit:
         """The enterprise engages ``agency`` for the retrofit's audits or its verification
         (``stage``); only the engaged agency files that stage."""
-        r = self.retrofit(reference)
-        r.engage(stage=stage, agency=self.agency(agency), by=by, at=at)
-        self.save(r)
+        r = self.core.retrofit(reference)
+        r.engage(stage=stage, agency=self.core.agency(agency), by=by, at=at)
+        self.core.save(r)
         return r
 
     def _check_agencies(self, r: Retrofit) -> None:
         """A barred agency's pending work is neither confirmed nor issued."""
         r.check_agencies_in_good_standing(
-            [self.agency(code) for code in sorted(set(r.agencies().values()))])
+            [self.core.agency(code) for code in sorted(set(r.agencies().values()))])
 
     @command
     def record_baseline_audit(
         self, *, reference: str, agency: str, report_sha256: str, amounts: dict[str, int],
         at: str,
     ) -> None:
-        r = self.retrofit(reference)
-        e = self.enterprise(r.enterprise)
+        r = self.core.retrofit(reference)
+        e = self.core.enterprise(r.enterprise)
         for kind, amount in sorted(amounts.items()):
             if isinstance(amount, int):  # the audit's own checks refuse anything else
                 e.check_baseline(kind, amount, reference, r.period)
-        r.record_baseline_audit(agency=self.agency(agency), report_sha256=report_sha256,
+        r.record_baseline_audit(agency=self.core.agency(agency), report_sha256=report_sha256,
                                 amounts=amounts, at=at)
-        self.save(r)
+        self.core.save(r)
 
     @command
     def record_post_audit(
         self, *, reference: str, agency: str, report_sha256: str, amounts: dict[str, int],
         at: str,
     ) -> None:
-        r = self.retrofit(reference)
-        r.record_post_audit(agency=self.agency(agency), report_sha256=report_sha256,
+        r = self.core.retrofit(reference)
+        r.record_post_audit(agency=self.core.agency(agency), report_sha256=report_sha256,
                             amounts=amounts, at=at)
-        self.save(r)
+        self.core.save(r)
 
     @command
     def verify_retrofit(
         self, *, reference: str, agency: str, report_sha256: str, reductions: dict[str, int],
         at: str,
     ) -> None:
-        r = self.retrofit(reference)
-        r.verify(agency=self.agency(agency), report_sha256=report_sha256,
+        r = self.core.retrofit(reference)
+        r.verify(agency=self.core.agency(agency), report_sha256=report_sha256,
                  reductions=reductions, at=at)
-        self.save(r)
+        self.core.save(r)
 
     @command
     def confirm_retrofit(self, *, reference: str, administrator: str, at: str) -> dict[str, int]:
         """确权: the reduction first meets the enterprise's own task; the rest is surplus."""
-        r = self.retrofit(reference)
+        r = self.core.retrofit(reference)
         self._check_agencies(r)
-        e = self.enterprise(r.enterprise)
+        e = self.core.enterprise(r.enterprise)
         baseline = r.baseline_amounts()
         for kind in r.kinds:  # again: another retrofit may have been confirmed meanwhile
             if kind in baseline:  # else `confirm` refuses: not audited yet
@@ -100,7 +108,7 @@ class RetrofitCommands(_Base):
             verified = r.verification["reductions"][kind]  # type: ignore[index]
             e.record_level(kind=kind, level=baseline[kind] - verified, retrofit=reference,
                            period=r.period, at=at)
-        self.save(r, e)
+        self.core.save(r, e)
         return r.surplus()
 
     @command
@@ -109,15 +117,15 @@ class RetrofitCommands(_Base):
         of the enterprise's trading zone for that kind."""
         if not administrator.strip():
             raise InvalidInput("issuance needs the administrator's id")
-        r = self.retrofit(reference)
+        r = self.core.retrofit(reference)
         surplus = r.check_issuable()
         self._check_agencies(r)
-        e = self.enterprise(r.enterprise)
-        catalogue = self.catalogue()
-        rules = self.current_rules(at, catalogue)
+        e = self.core.enterprise(r.enterprise)
+        catalogue = self.core.catalogue()
+        rules = self.core.current_rules(at, catalogue)
         # the cap: no more than the confirmed right less the post-retrofit level less the
         # remaining obligation less the surplus held (`registry.rights`)
-        rights = self.rights_for_issuance(r, e, surplus, at)  # type: ignore[attr-defined]
+        rights = self.rights.rights_for_issuance(r, e, surplus, at)
         changed: list[Any] = [r, *rights]
         lots: dict[str, dict[str, Any]] = {}
         for kind, quantity in sorted(surplus.items()):
@@ -135,7 +143,7 @@ class RetrofitCommands(_Base):
                           "last": last, "quantity": quantity, "term": instrument.term.view()}
             changed.append(instrument)
         r.mark_issued(lots=lots, administrator=administrator, at=at)
-        self.save(*changed, catalogue)
+        self.core.save(*changed, catalogue)
         return lots
 
     def _instrument_or_open(self, kind: str, vintage: int, zone: str, at: str,
@@ -145,7 +153,7 @@ class RetrofitCommands(_Base):
         end of the instrument's term."""
         code = f"{kind}-{vintage}-{zone}"
         if code in catalogue.entries["instruments"]:
-            return self.instrument(code)
+            return self.core.instrument(code)
         catalogue.add(section="instruments", key=code)
         i = Instrument.open(kind=kind, vintage=vintage, zone=zone, at=at,
                             term=Term.after(vintage, rules.term_years))
@@ -172,10 +180,10 @@ class RetrofitCommands(_Base):
                 w, changes, reference=reference, reason=reason, spot_check=spot_check, at=at,
                 restrict_enterprise=restrict_enterprise, restrict_agencies=restrict_agencies,
                 actor=actor)
-            self.save_changes(w, changes, ref=f"revocation:{reference}", at=at)
+            self.lifecycle.save_changes(w, changes, ref=f"revocation:{reference}", at=at)
             return outcome
 
-        result: dict[str, Any] = self._with_writer(f"revocation of {reference}", run)
+        result: dict[str, Any] = self.exchange_writes.with_writer(f"revocation of {reference}", run)
         return result
 
     def revocation_into(
@@ -187,7 +195,7 @@ class RetrofitCommands(_Base):
         as part of something else (a sampling round's failed outcome, `registry.sampling`)
         saves them with its own in one transaction. Returns what each lot lost."""
         r: Retrofit = w.get(Retrofit.create_id(reference), f"retrofit {reference}")
-        e = self._trader_in(w, r.enterprise)
+        e = self.exchange_writes.trader_in(w, r.enterprise)
         r.revoke(reason=reason, spot_check=spot_check, at=at)
         changes.add(r, e)
         if r.confirmation is not None:  # what it counted towards the task goes back
@@ -197,7 +205,7 @@ class RetrofitCommands(_Base):
         why = f"retrofit {reference} revoked ({spot_check}): {reason}"
         outcome: dict[str, Any] = {}
         for kind, lot in sorted(r.lots.items()):
-            instrument = self._instrument_in(w, lot["instrument"])
+            instrument = self.exchange_writes.instrument_in(w, lot["instrument"])
             result = instrument.revoke_lot(lot_id=lot["lot"], reason=reason,
                                            ref=spot_check, at=at)
             if result["unrecoverable"]:
@@ -205,14 +213,14 @@ class RetrofitCommands(_Base):
                                retrofit_id=str(r.id))
             outcome[kind] = result
             changes.add(instrument)
-            changes.add(*self.rights_for_revocation(  # type: ignore[attr-defined]
+            changes.add(*self.rights.rights_for_revocation(
                 r, kind, result["lost_by_holder"], spot_check, at))
-            self.settle_dependents(w, instrument, changes, reason=why, by=actor, at=at,
-                                   refs=result["reservations_hit"])
+            self.lifecycle.settle_dependents(w, instrument, changes, reason=why, by=actor, at=at,
+                                             refs=result["reservations_hit"])
         if restrict_enterprise:
             e.restrict(reason=f"retrofit {reference} failed spot check: {reason}",
                        reference=spot_check, at=at)
-            self.settle_party(w, e.credit_code, changes, reason=why, by=actor, at=at)
+            self.lifecycle.settle_party(w, e.credit_code, changes, reason=why, by=actor, at=at)
         for code in restrict_agencies:
             agency = w.get(Agency.create_id(code), f"agency {code}")
             agency.restrict(reason=f"retrofit {reference} failed spot check: {reason}",

@@ -14,7 +14,7 @@ in the settlement's own save (`rights_for_settlement`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from domain.catalogue import Catalogue
@@ -23,21 +23,22 @@ from domain.enterprise import Enterprise
 from domain.errors import NoConfirmedRight, NotFound
 from domain.reference import kind_info
 from domain.retrofit import Retrofit
-from registry.app import command
-
-if TYPE_CHECKING:
-    from registry.app import RegistryBase as _Base
-else:
-    _Base = object
+from registry.app import RegistryBase, command
 
 SECTION = "confirmed_rights"
 HELD_STATES = ("available", "reserved")
 
 
-class RightsCommands(_Base):
+class RightsService:
+    """Confirmed rights, and the amendments other areas' commands make to them."""
+
+    def __init__(self, core: RegistryBase) -> None:
+        self.core = core
+
     def confirmed_right(self, enterprise: str, kind: str) -> ConfirmedRight:
-        c: ConfirmedRight = self._get(ConfirmedRight, ConfirmedRight.create_id(enterprise, kind),
-                                      f"confirmed {kind} right of {enterprise}")
+        c: ConfirmedRight = self.core.load(
+            ConfirmedRight, ConfirmedRight.create_id(enterprise, kind),
+            f"confirmed {kind} right of {enterprise}")
         return c
 
     def right_or_none(self, enterprise: str, kind: str) -> ConfirmedRight | None:
@@ -47,8 +48,8 @@ class RightsCommands(_Base):
             return None
 
     def rights_of(self, enterprise: str) -> list[ConfirmedRight]:
-        self.enterprise(enterprise)
-        keys = [k for k in self.catalogue().listed(SECTION) if k.startswith(f"{enterprise}/")]
+        self.core.enterprise(enterprise)
+        keys = [k for k in self.core.catalogue().listed(SECTION) if k.startswith(f"{enterprise}/")]
         return [self.confirmed_right(*k.split("/", 1)) for k in sorted(keys)]
 
     @command
@@ -56,27 +57,27 @@ class RightsCommands(_Base):
                       valid_from: str, valid_until: str, actor: str, at: str) -> ConfirmedRight:
         """Confirm an enterprise's annual right for ``kind`` from its permit or quota; a second
         confirmation records the new permit's quantity and term."""
-        self.enterprise(enterprise)
+        self.core.enterprise(enterprise)
         kind_info(kind)
         existing = self.right_or_none(enterprise, kind)
         if existing is not None:
             existing.reconfirm(quantity=quantity, permit=permit, valid_from=valid_from,
                                valid_until=valid_until, actor=actor, at=at)
-            self.save(existing)
+            self.core.save(existing)
             return existing
         right = ConfirmedRight.confirm_new(enterprise=enterprise, kind=kind, quantity=quantity,
                                            permit=permit, valid_from=valid_from,
                                            valid_until=valid_until, actor=actor, at=at)
-        self._create(SECTION, f"{enterprise}/{kind}", right)
+        self.core.create(SECTION, f"{enterprise}/{kind}", right)
         return right
 
     def held_surplus(self, enterprise: str, kind: str) -> int:
         """Surplus units of ``kind`` the enterprise holds (available or reserved), all zones
         and vintages."""
         held = 0
-        for code in self.catalogue().listed("instruments"):
+        for code in self.core.catalogue().listed("instruments"):
             if code.split("-", 1)[0] == kind:
-                per = self.instrument(code).balances().get(enterprise, {})
+                per = self.core.instrument(code).balances().get(enterprise, {})
                 held += sum(per.get(s, 0) for s in HELD_STATES)
         return held
 
@@ -137,14 +138,14 @@ class RightsCommands(_Base):
             b = per.get(buyer) or per.setdefault(buyer, [0, 0, [], []])
             b[1] += qty
             b[3].append(trade)
-        listed = (catalogue or self.catalogue()).entries.get(SECTION, ())
+        listed = (catalogue or self.core.catalogue()).entries.get(SECTION, ())
         out = []
         for code in sorted(per):
             if f"{code}/{kind}" not in listed:
                 continue
             right_id = ConfirmedRight.create_id(code, kind)
             what = f"confirmed {kind} right of {code}"
-            right: ConfirmedRight = get(right_id, what) if get else self._get(
+            right: ConfirmedRight = get(right_id, what) if get else self.core.load(
                 ConfirmedRight, right_id, what)
             sold, bought, sales, purchases = per[code]
             right.settle(sold=sold, bought=bought, sales=sales, purchases=purchases, ref=ref,

@@ -5,12 +5,12 @@
 the ledger (the root of the tree at the size that first includes the opening, see
 `domain.sampling`) and records the sample; ``record_sampling_outcome`` records one outcome, and
 a failure revokes the retrofit through the revocation command's own changes
-(`RetrofitCommands.revocation_into`) with the credit records, all in one save.
+(`RetrofitService.revocation_into`) with the credit records, all in one save.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from domain.errors import AlreadyExists, InvalidInput, InvalidState, NotFound
 from domain.retrofit import REVOKED
@@ -25,14 +25,11 @@ from domain.sampling import (
 )
 from ledger.checkpoint import read_checkpoint_unverified
 from ledger.log import Ledger
-from registry.app import command
+from registry.app import RegistryBase, command
+from registry.exchange_writes import ExchangeWrites
 from registry.ledger_follower import decode_leaf
-from registry.lifecycle import Changes
-
-if TYPE_CHECKING:
-    from registry.retrofits import RetrofitCommands as _Base
-else:
-    _Base = object
+from registry.lifecycle import Changes, LifecycleService
+from registry.retrofits import RetrofitService
 
 SECTION = "sampling_rounds"
 
@@ -48,21 +45,30 @@ def opening_leaf_index(ledger: Ledger, round_id: str) -> int:
                        "up to date and draw again")
 
 
-class SamplingCommands(_Base):
+class SamplingService:
+    """Spot-check rounds: the population, the draw, and each outcome."""
+
+    def __init__(self, core: RegistryBase, *, exchange_writes: ExchangeWrites,
+                 lifecycle: LifecycleService, retrofits: RetrofitService) -> None:
+        self.core = core
+        self.exchange_writes = exchange_writes
+        self.lifecycle = lifecycle
+        self.retrofits = retrofits
+
     def sampling_round(self, reference: str) -> SamplingRound:
-        s: SamplingRound = self._get(SamplingRound, SamplingRound.create_id(reference),
-                                     f"sampling round {reference}")
+        s: SamplingRound = self.core.load(SamplingRound, SamplingRound.create_id(reference),
+                                          f"sampling round {reference}")
         return s
 
     def sampling_rounds(self) -> list[SamplingRound]:
-        return [self.sampling_round(r) for r in self.catalogue().listed(SECTION)]
+        return [self.sampling_round(r) for r in self.core.catalogue().listed(SECTION)]
 
     def sampling_population(self, period: int, rules_version: str) -> list[dict[str, Any]]:
         """The population a round for ``period`` would fix now."""
-        catalogue = self.catalogue()
-        retrofits = [self.retrofit(ref) for ref in catalogue.listed("retrofits")]
+        catalogue = self.core.catalogue()
+        retrofits = [self.core.retrofit(ref) for ref in catalogue.listed("retrofits")]
         owners = {r.enterprise for r in retrofits if r.period == period}
-        sectors = {code: self.enterprise(code).sector for code in owners}
+        sectors = {code: self.core.enterprise(code).sector for code in owners}
         return population(candidates(retrofits, sectors, period), sampling_rules(rules_version))
 
     @command
@@ -73,14 +79,14 @@ class SamplingCommands(_Base):
         rules = sampling_rules(rules_version)
         if not isinstance(period, int) or isinstance(period, bool):
             raise InvalidInput(f"period must be a year, got {period!r}")
-        if self._exists(SamplingPeriod.create_id(period)):
-            claimed: SamplingPeriod = self.repository.get(SamplingPeriod.create_id(period))
+        if self.core.exists(SamplingPeriod.create_id(period)):
+            claimed: SamplingPeriod = self.core.repository.get(SamplingPeriod.create_id(period))
             raise AlreadyExists(f"period {period} already has its sampling round "
                                 f"{claimed.round}: a period is sampled once")
         members = self.sampling_population(period, rules.version)
         round_ = SamplingRound.open(reference=reference, period=period, members=members,
                                     rules=rules, actor=actor, at=at)
-        self._create(SECTION, reference, round_, SamplingPeriod(period=period, round=reference))
+        self.core.create(SECTION, reference, round_, SamplingPeriod(period=period, round=reference))
         return round_
 
     @command
@@ -97,7 +103,7 @@ class SamplingCommands(_Base):
             raise InvalidState("no signed checkpoint covers the round's opening yet")
         round_.draw(seed_index=index, seed_root=ledger.root(index + 1), checkpoint=note,
                     actor=actor, at=at)
-        self.save(round_)
+        self.core.save(round_)
         return round_
 
     def check_sampling_outcome(self, *, reference: str, retrofit: str, result: str,
@@ -134,27 +140,28 @@ class SamplingCommands(_Base):
                 ref = round_.spot_check_reference(retrofit)
                 reason = f"sampling round {reference}: {findings}"
                 agencies = tuple(outcome["agencies_at_fault"])
-                if self.retrofit(retrofit).state != REVOKED:
+                if self.core.retrofit(retrofit).state != REVOKED:
                     # the revocation's own changes, what stood on the units ended with it
-                    revoked = self.revocation_into(
+                    revoked = self.retrofits.revocation_into(
                         w, changes, reference=retrofit, reason=reason, spot_check=ref, at=at,
                         restrict_enterprise=True, restrict_agencies=agencies, actor=actor)
                 else:
-                    enterprise = self._trader_in(w, outcome["enterprise"])
+                    enterprise = self.exchange_writes.trader_in(w, outcome["enterprise"])
                     enterprise.restrict(reason=f"retrofit {retrofit} failed spot check: "
                                         f"{reason}", reference=ref, at=at)
                     changes.add(enterprise)
-                    self.settle_party(w, enterprise.credit_code, changes, reason=reason,
-                                      by=actor, at=at)
+                    self.lifecycle.settle_party(w, enterprise.credit_code, changes, reason=reason,
+                                                by=actor, at=at)
                     for code in agencies:
-                        a = self.agency(code)
+                        a = self.core.agency(code)
                         a.restrict(reason=f"retrofit {retrofit} failed spot check: {reason}",
                                    reference=ref, at=at)
                         changes.add(a)
-            self.save_changes(w, changes, ref=f"sampling:{reference}:{retrofit}", at=at)
+            self.lifecycle.save_changes(w, changes, ref=f"sampling:{reference}:{retrofit}", at=at)
             return {**outcome, "revoked": revoked}
 
-        done: dict[str, Any] = self._with_writer(f"outcome of {retrofit} in {reference}", run)
+        done: dict[str, Any] = self.exchange_writes.with_writer(
+            f"outcome of {retrofit} in {reference}", run)
         return done
 
 

@@ -35,8 +35,8 @@ def founders(registry: Registry, at: str) -> tuple[str, str]:
         try:
             ids.append(registry.repository.get(BootstrapMark.create_id(slot)).user_id)
         except AggregateNotFoundError:
-            user, _ = registry.bootstrap_administrator(login=login, display_name=login,
-                                                       password=None, at=at)
+            user, _ = registry.users.bootstrap_administrator(login=login, display_name=login,
+                                                             password=None, at=at)
             ids.append(user.user_id)
     return ids[0], ids[1]
 
@@ -53,33 +53,34 @@ def user_for(registry: Registry, role: str, subject: str) -> Any:
             login = f"{role}-{login}"
     one, two = founders(registry, at)
     try:
-        return registry.user_by_login(login)
+        return registry.users.user_by_login(login)
     except NotFound:
         pass
     if role == "enterprise":
-        return registry.create_user(login=login, display_name=f"Trader of {subject}",
-                                    organisation="enterprise", organisation_code=subject,
-                                    roles=["trader", "representative"], by=one, at=at)
+        return registry.users.create_user(login=login, display_name=f"Trader of {subject}",
+                                          organisation="enterprise", organisation_code=subject,
+                                          roles=["trader", "representative"], by=one, at=at)
     if role == "representative":
-        return registry.create_user(login=login, display_name=f"Representative of {subject}",
-                                    organisation="enterprise", organisation_code=subject,
-                                    roles=["representative"], by=one, at=at)
+        return registry.users.create_user(login=login, display_name=f"Representative of {subject}",
+                                          organisation="enterprise", organisation_code=subject,
+                                          roles=["representative"], by=one, at=at)
     if role == "agency":
-        return registry.create_user(login=login, display_name=f"Staff of {subject}",
-                                    organisation="agency", organisation_code=subject,
-                                    roles=["agency_staff"], by=one, at=at)
+        return registry.users.create_user(login=login, display_name=f"Staff of {subject}",
+                                          organisation="agency", organisation_code=subject,
+                                          roles=["agency_staff"], by=one, at=at)
     organisation = "regulator" if role == "administrator" else "audit_body"
-    user = registry.create_user(login=login, display_name=subject, organisation=organisation,
-                                roles=[], by=one, at=at)
-    return registry.grant_role(user_id=user.user_id, role=role, by=one, approved_by=two, at=at)
+    user = registry.users.create_user(login=login, display_name=subject, organisation=organisation,
+                                      roles=[], by=one, at=at)
+    return registry.users.grant_role(
+        user_id=user.user_id, role=role, by=one, approved_by=two, at=at)
 
 
 def issue_in(registry: Registry, role: str, subject: str, *,
              days: int = 1) -> tuple[str, str]:
     """(token id, secret) of a new token of the test user for ``role`` and ``subject``."""
     user = user_for(registry, role, subject)
-    return registry.issue_token(user_id=user.user_id, by=user.user_id,
-                                at=datetime.now(UTC).isoformat(), days=days)
+    return registry.users.issue_token(user_id=user.user_id, by=user.user_id,
+                                      at=datetime.now(UTC).isoformat(), days=days)
 
 
 

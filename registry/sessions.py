@@ -25,24 +25,31 @@ from domain.errors import InvalidState, NotFound
 from domain.exchange.market import Market, pool_ref
 from domain.exchange.money import value
 from domain.instrument import Instrument
-from registry.lifecycle import Changes
+from registry.app import RegistryBase
+from registry.exchange_writes import ExchangeWrites
+from registry.lifecycle import Changes, LifecycleService
 
 if TYPE_CHECKING:
     from registry.exchange_writer import ExchangeWriter
-    from registry.lifecycle import LifecycleCommands as _Base
-else:
-    _Base = object
 
 
-class SessionCommands(_Base):
+class SessionService:
+    """The markets' trading sessions: closing and rolling every market at once."""
+
+    def __init__(self, core: RegistryBase, *, exchange_writes: ExchangeWrites,
+                 lifecycle: LifecycleService) -> None:
+        self.core = core
+        self.exchange_writes = exchange_writes
+        self.lifecycle = lifecycle
+
     def _open_markets(self, w: ExchangeWriter) -> list[tuple[Market, Instrument]]:
         out = []
-        for code in self.catalogue().entries["instruments"]:
+        for code in self.core.catalogue().entries["instruments"]:
             try:
-                m = self._market_in(w, code)
+                m = self.exchange_writes.market_in(w, code)
             except NotFound:
                 continue
-            out.append((m, self._instrument_in(w, code)))
+            out.append((m, self.exchange_writes.instrument_in(w, code)))
         return out
 
     def cancel_resting(self, m: Market, i: Instrument, order_ids: Sequence[str],
@@ -56,8 +63,8 @@ class SessionCommands(_Base):
         changes.add(m)
         changes.note("orders-ended", pool_ref(i.code), cancelled=list(order_ids))
         # the sells' units: what the pool holds beyond what still stands on it goes back
-        self._pool_rule(m, i, i.reservations().get(pool_ref(i.code), {}), changes,
-                        owners=set(), parties=set(), reason=reason, by=by, at=at)
+        self.lifecycle.pool_rule(m, i, i.reservations().get(pool_ref(i.code), {}), changes,
+                                 owners=set(), parties=set(), reason=reason, by=by, at=at)
 
     def close_markets(self, *, at: str, job: str = "close") -> dict[str, list[str]]:
         """The close job: expire day orders (and GTC orders past their bound) of every market
@@ -75,10 +82,10 @@ class SessionCommands(_Base):
                 self.cancel_resting(m, i, expiring, changes, at=at, by=by,
                                     reason="expired at the close")
                 out[m.instrument] = expiring
-            self.save_changes(w, changes, ref=f"{by}:{at[:10]}", at=at)
+            self.lifecycle.save_changes(w, changes, ref=f"{by}:{at[:10]}", at=at)
             return out
 
-        result: dict[str, list[str]] = self._with_writer(f"the {job} job", run)
+        result: dict[str, list[str]] = self.exchange_writes.with_writer(f"the {job} job", run)
         return result
 
     def roll_markets(self, *, at: str, job: str = "roll") -> dict[str, dict[str, Any]]:
@@ -97,8 +104,8 @@ class SessionCommands(_Base):
                                     reason="outside the new price band")
                 out[m.instrument] = {"reference_price": m.params["reference_price"],
                                      "rolled": new is not None, "cancelled": outside}
-            self.save_changes(w, changes, ref=f"{by}:{at[:10]}", at=at)
+            self.lifecycle.save_changes(w, changes, ref=f"{by}:{at[:10]}", at=at)
             return out
 
-        result: dict[str, dict[str, Any]] = self._with_writer(f"the {job} job", run)
+        result: dict[str, dict[str, Any]] = self.exchange_writes.with_writer(f"the {job} job", run)
         return result

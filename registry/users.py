@@ -18,7 +18,7 @@ import hashlib
 import secrets
 import uuid
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eventsourcing.application import AggregateNotFoundError
 
@@ -40,13 +40,8 @@ from domain.user import (
     check_login,
 )
 from registry.acting import acting
-from registry.app import command
+from registry.app import RegistryBase, command
 from registry.credentials import CredentialStore, check_password_strength
-
-if TYPE_CHECKING:
-    from registry.app import RegistryBase as _Base
-else:
-    _Base = object
 
 MAX_TOKEN_DAYS = 366
 
@@ -60,8 +55,13 @@ def is_system(actor: str) -> bool:
     return actor.startswith("system:")
 
 
-class UserCommands(_Base):
-    credentials: CredentialStore
+class UserService:
+    """Users, their roles, passwords, second factors and tokens."""
+
+    def __init__(self, core: RegistryBase, *, credentials: CredentialStore) -> None:
+        self.core = core
+        #: passwords and second factors (`registry.credentials`)
+        self.credentials = credentials
 
     def _credentials(self) -> CredentialStore:
         return self.credentials
@@ -69,12 +69,12 @@ class UserCommands(_Base):
     # -- reading -------------------------------------------------------------------------------
 
     def user(self, user_id: str) -> User:
-        u: User = self._get(User, User.create_id(user_id), f"user {user_id}")
+        u: User = self.core.load(User, User.create_id(user_id), f"user {user_id}")
         return u
 
     def user_by_login(self, login: str) -> User:
         try:
-            index = self.repository.get(Login.create_id(login))
+            index = self.core.repository.get(Login.create_id(login))
         except AggregateNotFoundError:
             raise NotFound(f"user {login}") from None
         return self.user(index.user_id)
@@ -82,15 +82,15 @@ class UserCommands(_Base):
     def users(self) -> list[User]:
         """Every user in registration order, each a private copy from the index kept from the
         log (`registry.pending`): equal to `users_reloaded`, without a reload per user."""
-        with self.reading_catalogue() as catalogue:
+        with self.core.reading_catalogue() as catalogue:
             listed = list(catalogue.entries.get("users", []))
-        found = self.people.copies(self, [User.create_id(u) for u in listed])
+        found = self.core.people.copies(self.core, [User.create_id(u) for u in listed])
         return [u if isinstance(u, User) else self.user(i) for i, u in zip(listed, found,
                                                                             strict=True)]
 
     def users_reloaded(self) -> list[User]:
         """Every user in registration order, each reloaded from the store (the plain path)."""
-        return [self.user(u) for u in self.catalogue().entries.get("users", [])]
+        return [self.user(u) for u in self.core.catalogue().entries.get("users", [])]
 
 
     def check_acting_role(self, actor: str, *roles: str) -> User | None:
@@ -117,7 +117,7 @@ class UserCommands(_Base):
         check_login(login)
         if password is not None:  # without one, only a local `registry token create` serves
             check_password_strength_input(password)
-        free = [s for s in BootstrapMark.SLOTS if not self._exists(BootstrapMark.create_id(s))]
+        free = [s for s in BootstrapMark.SLOTS if not self.core.exists(BootstrapMark.create_id(s))]
         if not free:
             raise AlreadyExists("the founding administrators were bootstrapped already; "
                                 "further administrators are granted through proposals")
@@ -146,9 +146,9 @@ class UserCommands(_Base):
                           organisation=organisation, organisation_code=organisation_code,
                           roles=roles, by=by, at=at)
         if organisation == ENTERPRISE:
-            self.enterprise(u.organisation_code or "")
+            self.core.enterprise(u.organisation_code or "")
         elif organisation == AGENCY:
-            self.agency(u.organisation_code or "")
+            self.core.agency(u.organisation_code or "")
         if password is not None:
             u.note_password_set(by=by, at=at)
         with acting(by):
@@ -158,18 +158,18 @@ class UserCommands(_Base):
         return u
 
     def _save_new_user(self, u: User, *others: Any) -> None:
-        if self._exists(Login.create_id(u.login)):
+        if self.core.exists(Login.create_id(u.login)):
             raise AlreadyExists(f"the login {u.login} is taken")
-        catalogue = self.catalogue()
+        catalogue = self.core.catalogue()
         catalogue.add(section="users", key=u.user_id)
-        self.save(u, Login(login=u.login, user_id=u.user_id), catalogue, *others)
+        self.core.save(u, Login(login=u.login, user_id=u.user_id), catalogue, *others)
 
     @command
     def suspend_user(self, *, user_id: str, reason: str, by: str, at: str) -> User:
         self.check_acting_role(by, ADMINISTRATOR)
         u = self.user(user_id)
         u.suspend(reason=reason, by=by, at=at)
-        self.save(u)
+        self.core.save(u)
         return u
 
     @command
@@ -177,7 +177,7 @@ class UserCommands(_Base):
         self.check_acting_role(by, ADMINISTRATOR)
         u = self.user(user_id)
         u.reenable(by=by, at=at)
-        self.save(u)
+        self.core.save(u)
         return u
 
     @command
@@ -192,7 +192,7 @@ class UserCommands(_Base):
             raise PermissionDenied(f"the role {role} is granted through an approved proposal")
         u = self.user(user_id)
         u.grant_role(role=role, by=by, approved_by=approved_by, at=at)
-        self.save(u)
+        self.core.save(u)
         return u
 
     @command
@@ -200,7 +200,7 @@ class UserCommands(_Base):
         self.check_acting_role(by, ADMINISTRATOR)
         u = self.user(user_id)
         u.withdraw_role(role=role, by=by, at=at)
-        self.save(u)
+        self.core.save(u)
         return u
 
     # -- credentials ---------------------------------------------------------------------------
@@ -217,7 +217,7 @@ class UserCommands(_Base):
         u = self.user(user_id)
         u.note_password_set(by=by, at=at)
         self._credentials().set_password(user_id, password)
-        self.save(u)
+        self.core.save(u)
 
     @command
     def enroll_second_factor(self, *, user_id: str, by: str, at: str) -> str:
@@ -226,7 +226,7 @@ class UserCommands(_Base):
         u = self.user(user_id)
         u.note_second_factor(by=by, at=at)
         secret = self._credentials().enroll_totp(user_id)
-        self.save(u)
+        self.core.save(u)
         return secret
 
     def authenticate(self, login: str, password: str, totp: str | None,
@@ -268,7 +268,7 @@ class UserCommands(_Base):
         u.issue_token(token_id=token_id, token_hash=token_hash(secret), expires_at=expires,
                       by=by, at=at)
         with acting(by):
-            self.save(u)
+            self.core.save(u)
         return token_id, secret
 
     @command
@@ -276,7 +276,7 @@ class UserCommands(_Base):
         self._check_self_or_admin(user_id, by)
         u = self.user(user_id)
         u.revoke_token(token_id=token_id, by=by, at=at)
-        self.save(u)
+        self.core.save(u)
 
     def verify_token(self, secret: str, now: datetime) -> tuple[User, str] | None:
         """(user, token id) of a valid bearer secret; None when unknown, expired, revoked or
@@ -286,7 +286,7 @@ class UserCommands(_Base):
         if len(user_id) != 32 or len(token_id) != 16 or len(secret) > 200:
             return None
         # the current user, shared with other readers and brought up to date from the store
-        with self.reads.current(User.create_id(user_id), lambda: None) as u:
+        with self.core.reads.current(User.create_id(user_id), lambda: None) as u:
             if not isinstance(u, User) or not u.token_valid(token_id, token_hash(secret), now):
                 return None
             return u, token_id
@@ -294,7 +294,7 @@ class UserCommands(_Base):
     def user_active(self, user_id: str) -> bool:
         """Whether the user exists and is not suspended, as of the store now (what a console
         session checks on every request: suspending a user ends its sessions too)."""
-        with self.reads.current(User.create_id(user_id), lambda: None) as u:
+        with self.core.reads.current(User.create_id(user_id), lambda: None) as u:
             return isinstance(u, User) and u.active
 
 

@@ -153,7 +153,7 @@ def administrator(request: Request, fields: dict[str, str] | None = None) -> Des
         raise ApiError(401, "unauthenticated", "sign in to the console first")
     admit(session.principal, "administrator")
     state = request.app.state.registry_state
-    if coarse_role(state.registry.user(session.principal.user_id)) != "administrator":
+    if coarse_role(state.registry.users.user(session.principal.user_id)) != "administrator":
         # withdrawn since signing in: a bearer token's principal is read from the user on
         # every request, and so is the session's role here
         raise ApiError(403, "forbidden", "this needs the role administrator")
@@ -478,7 +478,7 @@ def _logins(d: Desk, user_ids: set[str]) -> dict[str, str]:
     found = {}
     for user_id in user_ids:
         try:
-            found[user_id] = d.registry.user(user_id).login
+            found[user_id] = d.registry.users.user(user_id).login
         except (RegistryError, ValueError):
             continue
     return found
@@ -576,7 +576,7 @@ def render(d: Desk, key: str, *, status: int = 200, number: int = 1, done: str |
             done_text = PROPOSED_ROLE
     # a page shown after a GET is all the log's up to its position (and the minute: a
     # proposal expires with time), so it is rendered once until either moves on
-    inputs = None if error is not None else (number, d.registry.position(), now()[:16])
+    inputs = None if error is not None else (number, d.registry.queries.position(), now()[:16])
     return page(d.request, shown.template, title=shown.title, status=status, error=error,
                 done=done_text, proposal=proposal, form=form or {}, me=d.who.user_id,
                 role_names=USER_ROLES, organisations=ORGANISATIONS, user_statuses=USER_STATUSES,

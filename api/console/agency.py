@@ -55,7 +55,8 @@ BUILT = Memo()
 
 def engagements(state: AppState, agency: str) -> list[Engagement]:
     """The retrofits ``agency`` is engaged for, in registration order."""
-    return BUILT.get((agency, state.registry.position()), lambda: _engagements(state, agency))
+    return BUILT.get((agency, state.registry.queries.position()),
+                     lambda: _engagements(state, agency))
 
 
 def _engagements(state: AppState, agency: str) -> list[Engagement]:

@@ -94,9 +94,9 @@ def balances(request: Request, state: StateDep, position: Position = None) -> Re
     refused = _auditor(request)
     if refused is not None:
         return refused
-    latest = state.registry.position()
+    latest = state.registry.queries.position()
     at = latest if position is None else min(position, latest)
-    rows = state.registry.balances(as_of=at)
+    rows = state.registry.queries.balances(as_of=at)
     return page(request, "auditor/balances.html", title=N_("Balances as of a position"),
                 rows=rows, position=at, latest=latest)
 
@@ -107,7 +107,7 @@ def verify(request: Request, state: StateDep, position: Position = None) -> Resp
     if refused is not None:
         return refused
     return page(request, "auditor/verify.html", title=N_("Verify a receipt in the browser"),
-                vkey=state.ledger.vkey, position=position or state.registry.position())
+                vkey=state.ledger.vkey, position=position or state.registry.queries.position())
 
 
 @router.get("/receipts/{position}")

@@ -88,7 +88,7 @@ def _as(session: Session, state: AppState, request: Request | None = None) -> Ca
 def dashboard(request: Request, state: StateDep) -> Response:
     session = _me(request)
     code = session.principal.subject
-    facts = BUILT.get(("dashboard", code, state.registry.position()),
+    facts = BUILT.get(("dashboard", code, state.registry.queries.position()),
                       lambda: _dashboard(state, session))
     return page(request, "enterprise/dashboard.html", title=N_("Your enterprise"), code=code,
                 **facts)
@@ -385,7 +385,7 @@ def _requests_page(request: Request, state: AppState, session: Session,
 def _login(registry: Any, actor: str) -> str:
     """The login of the user ``actor`` names, or the actor itself (a ``system:`` job)."""
     try:
-        return str(registry.user(actor).login)
+        return str(registry.users.user(actor).login)
     except NotFound:
         return actor
 
@@ -502,7 +502,7 @@ def report(request: Request, state: StateDep, year: Year) -> Response:
     """The annual report of ``GET /reports/{code}/{year}`` as a printable page."""
     session = _me(request)
     code = session.principal.subject
-    found = BUILT.get(("report", code, year, state.registry.position()),
+    found = BUILT.get(("report", code, year, state.registry.queries.position()),
                       lambda: call(_as(session, state), reports.annual_report, code, year,
                                    "json"))
     return page(request, "enterprise/report.html", title=N_("Annual report"), report=found,
@@ -514,7 +514,7 @@ def report_csv(request: Request, state: StateDep, year: Year) -> Response:
     """The same report as CSV (``GET /reports/{code}/{year}?format=csv``)."""
     session = _me(request)
     code = session.principal.subject
-    found = BUILT.get(("report.csv", code, year, state.registry.position()),
+    found = BUILT.get(("report.csv", code, year, state.registry.queries.position()),
                       lambda: call(_as(session, state), reports.annual_report, code, year,
                                    "csv"))
     assert isinstance(found, Response)

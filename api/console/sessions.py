@@ -190,8 +190,8 @@ def user_login(registry: Any) -> Authenticate:
 
     def authenticate(login: str, password: str, totp: str) -> Principal | None:
         try:
-            user = registry.authenticate(login.strip(), password, totp.strip() or None,
-                                         utc_now())
+            user = registry.users.authenticate(login.strip(), password, totp.strip() or None,
+                                               utc_now())
         except AuthenticationFailed:
             return None
         role = coarse_role(user)
@@ -211,7 +211,7 @@ def current_session(request: Request) -> Session | None:
         state = request.app.state.registry_state
         cookie = request.cookies.get(COOKIE)
         found = None if cookie is None else state.sessions.current(cookie, now=utc_now())
-        if found is not None and not state.registry.user_active(found.principal.user_id):
+        if found is not None and not state.registry.users.user_active(found.principal.user_id):
             state.sessions.close_session(cookie)  # suspended since signing in: it ends here
             found = None
         request.scope["state"]["console_session"] = found

@@ -18,7 +18,6 @@ from api.schemas.parties import (
     AgencyRecorded,
 )
 from api.state import AppState
-from registry import agencies as agency_commands
 
 router = APIRouter(prefix="/agencies", tags=["agencies"])
 
@@ -27,7 +26,7 @@ router = APIRouter(prefix="/agencies", tags=["agencies"])
 def register_agency(body: AgencyCreate, _: Administrator, registry: RegistryDep,
                     state: StateDep) -> AgencyRecorded:
     """Register an agency (administrators); it may audit once accredited."""
-    before = registry.position()
+    before = registry.queries.position()
     a = registry.register_agency(credit_code=body.credit_code, name=body.name, at=now(),
                                  controlled_by=body.controlled_by)
     return _recorded(AgencyPublic.of(a), state, before, "Registered")
@@ -50,7 +49,7 @@ def show_agency(code: str, _: CurrentUser, registry: RegistryDep) -> AgencyPubli
 def accredit_agency(code: str, body: Accreditation, _: Administrator,
                     registry: RegistryDep, state: StateDep) -> AgencyRecorded:
     """Record the agency's accreditation certificate (administrators)."""
-    before = registry.position()
+    before = registry.queries.position()
     registry.accredit_agency(credit_code=code, accreditation=body.accreditation, at=now())
     return _recorded(AgencyPublic.of(registry.agency(code)), state, before, "Accredited")
 
@@ -59,9 +58,8 @@ def accredit_agency(code: str, body: Accreditation, _: Administrator,
 def withdraw_accreditation(code: str, body: AccreditationWithdrawal, _: Administrator,
                            registry: RegistryDep, state: StateDep) -> AgencyRecorded:
     """Withdraw the accreditation (administrators): the agency may no longer audit or verify."""
-    before = registry.position()
-    agency_commands.withdraw_accreditation(registry, credit_code=code, reason=body.reason,
-                                           at=now())
+    before = registry.queries.position()
+    registry.withdraw_accreditation(credit_code=code, reason=body.reason, at=now())
     return _recorded(AgencyPublic.of(registry.agency(code)), state, before,
                      "AccreditationWithdrawn")
 

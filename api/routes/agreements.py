@@ -63,7 +63,7 @@ def _party(user: Principal) -> bool:
 
 def _visible(registry: Registry, user: Principal, reference: str) -> AgreementAggregate:
     try:
-        a = registry.agreement(reference)
+        a = registry.exchange_modes.agreement(reference)
     except NotFound:
         raise not_found(f"agreement {reference}") from None
     if not (_party(user) or (user.role == "enterprise" and user.subject in (a.seller, a.buyer))):
@@ -84,11 +84,10 @@ def offer(body: Offer, user: CurrentUser, registry: RegistryDep, state: StateDep
         return requested(state, response, user, "offer_agreement", reference=reference,
                          instrument=body.instrument, seller=seller, buyer=body.buyer,
                          price=body.price, qty=body.quantity)
-    before = registry.position()
-    a = registry.offer_agreement(reference=reference,
-                                 instrument=body.instrument, seller=seller, buyer=body.buyer,
-                                 price=body.price, qty=body.quantity, offered_by=user.actor,
-                                 at=now())
+    before = registry.queries.position()
+    a = registry.exchange_modes.offer_agreement(reference=reference, instrument=body.instrument,
+                                                seller=seller, buyer=body.buyer, price=body.price,
+                                                qty=body.quantity, offered_by=user.actor, at=now())
     return _recorded(_out(a), state, before, "Offered")
 
 
@@ -108,7 +107,7 @@ def list_agreements(user: CurrentUser, registry: RegistryDep, state: StateDep, p
     if state_ is not None:  # load only those in that state now (`registry.pending`)
         now_in = registry.states.of(registry, [AgreementAggregate.create_id(r) for r in refs])
         refs = [r for r, s in zip(refs, now_in, strict=True) if s == state_]
-    found = [_out(registry.agreement(r)) for r in reversed(refs)]
+    found = [_out(registry.exchange_modes.agreement(r)) for r in reversed(refs)]
     found = [a for a in found if state_ in (None, a.state)]
     return Page[Agreement](items=found[page.offset:page.offset + page.limit],
                            offset=page.offset, limit=page.limit, total=len(found))
@@ -128,19 +127,20 @@ def accept(reference: ReferencePath, user: CurrentUser, registry: RegistryDep,
     if user.role == "enterprise" and user.subject != a.buyer:
         raise ApiError(403, "forbidden", "only the buyer may accept")
     buyer = acting_for(user, a.buyer if user.role == "administrator" else None)
-    before = registry.position()
-    registry.accept_agreement(reference=reference, buyer=buyer, accepted_by=user.actor,
-                              at=now())
-    return _recorded(_out(registry.agreement(reference)), state, before, "Accepted")
+    before = registry.queries.position()
+    registry.exchange_modes.accept_agreement(reference=reference, buyer=buyer,
+                                             accepted_by=user.actor, at=now())
+    return _recorded(_out(registry.exchange_modes.agreement(reference)), state, before, "Accepted")
 
 
 @router.post("/{reference}/verify")
 def verify(reference: ReferencePath, user: Administrator, registry: RegistryDep,
            state: StateDep) -> AgreementRecorded:
     """An administrator who took no part verifies; the trade settles delivery-versus-payment."""
-    before = registry.position()
-    registry.verify_agreement(reference=reference, administrator=user.actor, at=now())
-    return _recorded(_out(registry.agreement(reference)), state, before, "Settled")
+    before = registry.queries.position()
+    registry.exchange_modes.verify_agreement(
+        reference=reference, administrator=user.actor, at=now())
+    return _recorded(_out(registry.exchange_modes.agreement(reference)), state, before, "Settled")
 
 
 def _recorded(out: Agreement, state: AppState, before: int,
@@ -155,10 +155,10 @@ def _end(registry: Registry, state: AppState, user: Principal, reference: str, h
     a = _visible(registry, user, reference)
     if party is not None and user.role == "enterprise" and user.subject != getattr(a, party):
         raise ApiError(403, "forbidden", f"only the {party} may do this")
-    before = registry.position()
-    registry.end_agreement(reference=reference, state=how, by=user.actor, reason=reason,
-                           at=now())
-    return _recorded(_out(registry.agreement(reference)), state, before, "Ended")
+    before = registry.queries.position()
+    registry.exchange_modes.end_agreement(reference=reference, state=how, by=user.actor,
+                                          reason=reason, at=now())
+    return _recorded(_out(registry.exchange_modes.agreement(reference)), state, before, "Ended")
 
 
 @router.post("/{reference}/withdraw")

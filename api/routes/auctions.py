@@ -72,7 +72,7 @@ def _out(x: AuctionAggregate, user: Principal) -> Auction:
 
 def _auction(registry: Registry, auction_id: str) -> AuctionAggregate:
     try:
-        return registry.auction(auction_id)
+        return registry.exchange_modes.auction(auction_id)
     except NotFound:
         raise not_found(f"auction {auction_id}") from None
 
@@ -92,8 +92,8 @@ def open_auction(body: AuctionOpen, user: Administrator, registry: RegistryDep,
     """Open an auction of the seller's units (administrators); the volume is reserved."""
     fields: dict[str, Any] = body.model_dump()
     fields["auction_id"] = body.auction_id or f"AU-{uuid.uuid4().hex[:20]}"
-    before = registry.position()
-    x = registry.open_auction(administrator=user.actor, at=now(), **fields)
+    before = registry.queries.position()
+    x = registry.exchange_modes.open_auction(administrator=user.actor, at=now(), **fields)
     return with_ledger(_out(x, user), state, before, subject_type="auction",
                        subject=fields["auction_id"], event="Opened", as_=AuctionRecorded)
 
@@ -106,7 +106,7 @@ def list_auctions(user: CurrentUser, registry: RegistryDep, state: StateDep,
     with data.lock:
         ids = list(reversed(data.auctions))
     shown = ids[page.offset:page.offset + page.limit]
-    return Page[Auction](items=[_out(registry.auction(i), user) for i in shown],
+    return Page[Auction](items=[_out(registry.exchange_modes.auction(i), user) for i in shown],
                          offset=page.offset, limit=page.limit, total=len(ids))
 
 
@@ -121,10 +121,10 @@ def place_bid(auction_id: AuctionPath, body: BidIn, user: CurrentUser,
     """A sealed, irrevocable bid: its full value is reserved until clearing."""
     bidder = acting_for(user, body.bidder)
     bid_id = body.bid_id or uuid.uuid4().hex
-    before = registry.position()
-    reserved = registry.place_bid(auction_id=auction_id, bid_id=bid_id, bidder=bidder,
-                                  price=body.price, qty=body.quantity,
-                                  entered_by=user.actor, at=now())
+    before = registry.queries.position()
+    reserved = registry.exchange_modes.place_bid(auction_id=auction_id, bid_id=bid_id,
+                                                 bidder=bidder, price=body.price, qty=body.quantity,
+                                                 entered_by=user.actor, at=now())
     return with_ledger(Bid(bid_id=bid_id, bidder=bidder, price=body.price,
                            quantity=body.quantity, entered_by=user.actor, reserved=reserved,
                            allocated=None), state, before, subject_type="bid", subject=bid_id,
@@ -146,9 +146,9 @@ def clear(auction_id: AuctionPath, user: Administrator, registry: RegistryDep,
           state: StateDep) -> AuctionRecorded:
     """Clear at one uniform price and settle every winner delivery-versus-payment (an
     administrator other than the one who opened it)."""
-    before = registry.position()
-    registry.clear_auction(auction_id=auction_id, administrator=user.actor, at=now())
-    return with_ledger(_out(registry.auction(auction_id), user), state, before,
+    before = registry.queries.position()
+    registry.exchange_modes.clear_auction(auction_id=auction_id, administrator=user.actor, at=now())
+    return with_ledger(_out(registry.exchange_modes.auction(auction_id), user), state, before,
                        subject_type="auction", subject=auction_id, event="Cleared",
                        receipt=f"/auctions/{auction_id}/receipt", as_=AuctionRecorded)
 
@@ -158,10 +158,10 @@ def void(auction_id: AuctionPath, body: AuctionVoid, user: Administrator,
          registry: RegistryDep, state: StateDep) -> AuctionRecorded:
     """End an open auction without a sale (administrators): every bid's cash and the offered
     units are released in the same save; 409 once cleared or voided."""
-    before = registry.position()
-    registry.void_auction(auction_id=auction_id, reason=body.reason,
-                          administrator=user.actor, at=now())
-    return with_ledger(_out(registry.auction(auction_id), user), state, before,
+    before = registry.queries.position()
+    registry.lifecycle.void_auction(auction_id=auction_id, reason=body.reason,
+                                    administrator=user.actor, at=now())
+    return with_ledger(_out(registry.exchange_modes.auction(auction_id), user), state, before,
                        subject_type="auction", subject=auction_id, event="Voided",
                        as_=AuctionRecorded)
 

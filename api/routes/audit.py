@@ -20,7 +20,7 @@ router = APIRouter(prefix="/audit", tags=["audit"])
 def position(_: Auditor, state: StateDep) -> Position:
     """The event log's position and the ledger's size once it has caught up with it."""
     ledger = state.caught_up()
-    return Position(position=state.registry.position(), ledger_size=ledger.size)
+    return Position(position=state.registry.queries.position(), ledger_size=ledger.size)
 
 
 @router.get("/balances")
@@ -31,10 +31,10 @@ def balances(
 ) -> BalancesAsOf:
     """Units per enterprise and instrument by state as of log position ``as_of`` (default:
     now), optionally of one enterprise."""
-    current = registry.position()
+    current = registry.queries.position()
     if as_of is not None and as_of > current:
         raise InvalidInput(f"as_of {as_of} is beyond the log's position {current}")
-    rows = registry.balances(enterprise=enterprise, as_of=as_of)
+    rows = registry.queries.balances(enterprise=enterprise, as_of=as_of)
     chosen = rows[page.offset:page.offset + page.limit]
     return BalancesAsOf(as_of=current if as_of is None else as_of,
                         items=[Balance.of(r) for r in chosen], offset=page.offset,
@@ -47,5 +47,5 @@ def instruments(_: Auditor, registry: RegistryDep, page: PageDep) -> Page[Instru
     totals = [InstrumentTotals(instrument=i.code, kind=i.kind, vintage=i.vintage, zone=i.zone,
                                term=TermOut(**i.term.view()), issued=i.issued(),
                                **i.totals())
-              for i in sorted(registry.instruments(), key=lambda x: x.code)]
+              for i in sorted(registry.queries.instruments(), key=lambda x: x.code)]
     return paginate(totals, page)

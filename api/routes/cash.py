@@ -24,7 +24,7 @@ router = APIRouter(prefix="/cash", tags=["cash"])
 def _account(registry: Registry, code: str) -> Account:
     registry.enterprise(code)  # 404 for an unknown enterprise
     try:
-        a = registry.cash_account(code)
+        a = registry.exchange.cash_account(code)
     except NotFound:  # no money recorded yet: an empty account, not an error
         return Account(enterprise=code, balance=0, reserved=0, available=0, deposited=0,
                        withdrawn=0)
@@ -55,7 +55,7 @@ def movements(code: OwnEnterprise, registry: RegistryDep, page: PageDep) -> Page
     """Every movement of the account, newest first: deposits, withdrawals and the exchange's
     postings (reserved, paid, released, received)."""
     try:
-        account_id = registry.cash_account(code).id
+        account_id = registry.exchange.cash_account(code).id
     except NotFound:
         registry.enterprise(code)
         return paginate([], page)
@@ -78,6 +78,6 @@ def withdraw(code: str, body: Record, user: Administrator, registry: RegistryDep
              response: Response) -> ProposalPublic:
     """Propose a withdrawal of available cash (administrators); on approval 409 if the cash
     is not available then."""
-    registry.cash_account(code)
+    registry.exchange.cash_account(code)
     return proposed(state, response, user.actor, "withdraw", enterprise=code,
                     amount=body.amount, reference=body.reference)

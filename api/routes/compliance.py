@@ -38,7 +38,7 @@ def compliance_report(code: OwnEnterprise, registry: RegistryDep, year: YearPath
     """Per kind, for compliance year ``year``: confirmed right, post-retrofit level,
     obligation target, achieved and remaining, surplus issued, sold, bought, used, expired and
     revoked, each ``{"amount", "positions"}``."""
-    report = registry.compliance_report(enterprise=code, year=year)
+    report = registry.compliance.compliance_report(enterprise=code, year=year)
     if format == "csv":
         return Response(enterprise_csv(report), media_type=CSV)
     if format == "html":
@@ -52,7 +52,7 @@ def province_report(_: Auditor, registry: RegistryDep, year: YearPath,
     """Per kind and trading zone, the units of vintage ``year``: issued, traded inside the
     zone and in every state, with ``conserved`` per zone, ``cross_zone_transfers`` and
     ``proved`` (no zone's total rose through trading)."""
-    report = registry.province_report(year=year)
+    report = registry.compliance.province_report(year=year)
     if format == "csv":
         return Response(province_csv(report), media_type=CSV)
     if format == "html":

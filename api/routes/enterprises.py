@@ -37,7 +37,7 @@ router = APIRouter(prefix="/enterprises", tags=["enterprises"])
 def register_enterprise(body: EnterpriseCreate, _: Administrator,
                         registry: RegistryDep, state: StateDep) -> EnterpriseRecorded:
     """Register an enterprise under its unified social credit code (administrators)."""
-    before = registry.position()
+    before = registry.queries.position()
     e = registry.register_enterprise(
         credit_code=body.credit_code, name=body.name, sector=body.sector,
         prefecture=body.prefecture, basin=body.basin,

@@ -61,10 +61,10 @@ def submit(body: ExpansionCreate, user: CurrentUser, registry: RegistryDep,
            state: StateDep) -> ExpansionRecorded:
     """Submit an application; its units are reserved until an administrator decides."""
     enterprise = acting_for(user, body.enterprise)
-    before = registry.position()
-    x = registry.submit_expansion(reference=body.reference, enterprise=enterprise,
-                                  instrument=body.instrument, quantity=body.quantity,
-                                  project=body.project, at=now())
+    before = registry.queries.position()
+    x = registry.holdings.submit_expansion(reference=body.reference, enterprise=enterprise,
+                                           instrument=body.instrument, quantity=body.quantity,
+                                           project=body.project, at=now())
     return with_ledger(ExpansionPublic.of(x), state, before, subject_type="expansion",
                        subject=body.reference, event="Submitted", as_=ExpansionRecorded)
 
@@ -92,9 +92,9 @@ def show(x: ReadableExpansion) -> ExpansionPublic:
 def approve(reference: str, body: ExpansionApproval, user: Administrator,
             registry: RegistryDep, state: StateDep) -> ExpansionRecorded:
     """Approve (administrators): the reserved units are consumed under the approval."""
-    before = registry.position()
-    registry.approve_expansion(reference=reference, administrator=user.actor,
-                               approval=body.approval, at=now())
+    before = registry.queries.position()
+    registry.holdings.approve_expansion(reference=reference, administrator=user.actor,
+                                        approval=body.approval, at=now())
     return with_ledger(ExpansionPublic.of(registry.expansion(reference)), state, before,
                        subject_type="consumption", subject=body.approval, event="Consumed",
                        as_=ExpansionRecorded)
@@ -104,9 +104,9 @@ def approve(reference: str, body: ExpansionApproval, user: Administrator,
 def reject(reference: str, body: ExpansionRejection, user: Administrator,
            registry: RegistryDep, state: StateDep) -> ExpansionRecorded:
     """Reject (administrators): the reserved units return to available."""
-    before = registry.position()
-    registry.reject_expansion(reference=reference, administrator=user.actor,
-                              reason=body.reason, at=now())
+    before = registry.queries.position()
+    registry.holdings.reject_expansion(reference=reference, administrator=user.actor,
+                                       reason=body.reason, at=now())
     return with_ledger(ExpansionPublic.of(registry.expansion(reference)), state, before,
                        subject_type="expansion", subject=reference, event="Rejected",
                        as_=ExpansionRecorded)

@@ -98,8 +98,8 @@ def expiry(body: ExpiryRun, _: Administrator, state: StateDep) -> ExpiryPublic:
     as_of = body.as_of or today
     if as_of > today:
         raise InvalidInput(f"as_of {as_of} lies in the future; units stay valid until then")
-    before = state.registry.position()
-    expired = state.registry.expire(as_of=as_of.isoformat(), at=at)
+    before = state.registry.queries.position()
+    expired = state.registry.holdings.expire(as_of=as_of.isoformat(), at=at)
     refs = all_recorded(state, before, subject_type="expiry", subject=as_of.isoformat(),
                         event="Expired")
     return ExpiryPublic(as_of=as_of.isoformat(), expired=expired,
@@ -111,7 +111,7 @@ def provenance(serial: SerialPath, user: CurrentUser, registry: RegistryDep) -> 
     """Everything about one unit: its retrofit, evidence hashes, agencies, every movement and
     its final state (as ``registry provenance``)."""
     try:
-        p = registry.provenance(serial)
+        p = registry.queries.provenance(serial)
     except NotFound:
         raise not_found(f"serial {serial}") from None
     if user.role not in ("administrator", "auditor") and \
@@ -187,7 +187,7 @@ def reserve(code: str, body: HoldCreate, user: CurrentUser, registry: RegistryDe
             state: StateDep) -> HoldRecorded:
     """Set units aside under the enterprise's own reference (a listing, a pending deal)."""
     owner = acting_for(user, code)
-    before = registry.position()
+    before = registry.queries.position()
     holds.reserve(registry, instrument=body.instrument, owner=owner, quantity=body.quantity,
                   ref=body.ref, at=now())
     return with_ledger(HoldPublic(instrument=body.instrument, ref=body.ref,
@@ -202,7 +202,7 @@ def release(code: str, body: HoldRelease, user: CurrentUser,
             registry: RegistryDep, state: StateDep) -> HoldRecorded:
     """Return held units to available; 404 when the enterprise holds nothing under ``ref``."""
     owner = acting_for(user, code)
-    before = registry.position()
+    before = registry.queries.position()
     n = holds.release(registry, instrument=body.instrument, owner=owner, ref=body.ref,
                       quantity=body.quantity, at=now())
     return with_ledger(HoldPublic(instrument=body.instrument, ref=body.ref, quantity=n), state,
@@ -216,9 +216,9 @@ def retire(code: str, body: RetirementCreate, user: CurrentUser,
            registry: RegistryDep, state: StateDep) -> RetirementPublic:
     """Give units up for good (voluntary cancellation)."""
     owner = acting_for(user, code)
-    before = registry.position()
-    registry.retire(instrument=body.instrument, owner=owner, quantity=body.quantity,
-                    reason=body.reason, at=now())
+    before = registry.queries.position()
+    registry.holdings.retire(instrument=body.instrument, owner=owner, quantity=body.quantity,
+                             reason=body.reason, at=now())
     return with_ledger(RetirementPublic(instrument=body.instrument, owner=owner,
                                         quantity=body.quantity, reason=body.reason),
                        state, before, subject_type="enterprise", subject=owner,

@@ -105,7 +105,7 @@ def open_market(body: MarketOpen, user: Administrator, registry: RegistryDep, st
     """Propose opening the order book of an issued instrument (administrators; it opens when
     a second administrator approves)."""
     registry.instrument(body.instrument)
-    if registry._exists(MarketAggregate.create_id(body.instrument)):
+    if registry.exists(MarketAggregate.create_id(body.instrument)):
         raise AlreadyExists(f"market {body.instrument} is already open")
     params = body.model_dump()
     if params["sessions"] is None:  # absent: the market's default sessions
@@ -127,7 +127,7 @@ def set_parameters(instrument: InstrumentPath, body: MarketParameters, user: Adm
     (administrators; four eyes). The proposer becomes an initiator of the trades made under
     them."""
     changes = body.model_dump(exclude_unset=True)
-    if not registry._exists(MarketAggregate.create_id(instrument)):
+    if not registry.exists(MarketAggregate.create_id(instrument)):
         raise not_found(f"market {instrument}")
     return proposed(state, response, user.actor, "set_market_parameters",
                     instrument=instrument, reference_price=changes.get("reference_price"),
@@ -139,9 +139,9 @@ def halt(instrument: InstrumentPath, body: MarketHalt, user: Administrator,
          registry: RegistryDep, state: StateDep) -> MarketRecorded:
     """Stop the market taking orders (administrators): resting orders are held, cancels still
     release what they hold; 409 when already halted."""
-    before = registry.position()
-    registry.halt_market(instrument=instrument, reason=body.reason,
-                         administrator=user.actor, at=now())
+    before = registry.queries.position()
+    registry.lifecycle.halt_market(instrument=instrument, reason=body.reason,
+                                   administrator=user.actor, at=now())
     return _market_recorded(state, instrument, before, "Halted")
 
 
@@ -149,9 +149,9 @@ def halt(instrument: InstrumentPath, body: MarketHalt, user: Administrator,
 def resume(instrument: InstrumentPath, body: MarketHalt, user: Administrator,
            registry: RegistryDep, state: StateDep) -> MarketRecorded:
     """Take orders again after a halt (administrators); 409 when not halted."""
-    before = registry.position()
-    registry.resume_market(instrument=instrument, reason=body.reason,
-                           administrator=user.actor, at=now())
+    before = registry.queries.position()
+    registry.lifecycle.resume_market(instrument=instrument, reason=body.reason,
+                                     administrator=user.actor, at=now())
     return _market_recorded(state, instrument, before, "Resumed")
 
 
@@ -207,7 +207,7 @@ def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
                          "L" if body.kind == "limit" else "M",
                          body.price if body.kind == "limit" and body.price else 0,
                          body.quantity, user.actor, body.time_in_force.upper())
-    before = state.registry.position()
+    before = state.registry.queries.position()
     outcome = state.gateway.submit(instrument, order)
     if outcome.exception is not None and is_rerun(request):
         stored = stored_order(state, instrument, order)  # the first run's order went in
@@ -234,7 +234,7 @@ def submit_bulk(instrument: InstrumentPath, body: BulkIn, user: CurrentUser,
                      item.price if item.kind == "limit" and item.price else 0,
                      item.quantity, user.actor, item.time_in_force.upper())
         for item in body.items]
-    before = state.registry.position()
+    before = state.registry.queries.position()
     outcomes = state.gateway.submit_many(instrument, requests)
     rerun = is_rerun(request)
     items = [_bulk_item(state, instrument, account, i, r, o, rerun=rerun)
@@ -301,7 +301,7 @@ def cancel_order(instrument: InstrumentPath, order_id: OrderIdPath, user: Curren
     """Cancel a resting order of the caller's enterprise (another's answers 404)."""
     who = acting_for(user, account)
     cancel = Cancel(order_id, who, user.actor)
-    before = state.registry.position()
+    before = state.registry.queries.position()
     outcome = state.gateway.submit(instrument, cancel)
     if outcome.exception is not None and is_rerun(request):
         stored = stored_cancel(state, instrument, order_id, who)  # the first run's cancel
@@ -316,7 +316,7 @@ def amend_order(instrument: InstrumentPath, order_id: OrderIdPath, body: OrderAm
     """Amend a resting order of the caller's enterprise (another's answers 404)."""
     who = acting_for(user, account)
     amend = Amend(order_id, who, body.quantity, body.price, user.actor)
-    before = state.registry.position()
+    before = state.registry.queries.position()
     outcome = raise_refusal(state.gateway.submit(instrument, amend))
     return _recorded(state, before, _ack(instrument, who, outcome))
 

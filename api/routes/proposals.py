@@ -45,8 +45,9 @@ def proposed(state: AppState, response: Response, by: str, action: str,
     """Propose ``action`` as ``by`` and answer 202 with the proposal and its ledger leaf."""
     at = now()
     response.status_code = 202
-    before = state.registry.position()
-    out = ProposalPublic.of(state.registry.propose(action=action, params=params, by=by, at=at),
+    before = state.registry.queries.position()
+    out = ProposalPublic.of(state.registry.proposals.propose(action=action, params=params, by=by,
+                                                             at=at),
                             at)
     return _decided(out, state, before, "Proposed")
 
@@ -58,7 +59,7 @@ def _decided(out: ProposalPublic, state: AppState, before: int, event: str) -> P
 
 def _proposal(registry: RegistryDep, proposal_id: str) -> Proposal:
     try:
-        return registry.proposal(proposal_id)
+        return registry.proposals.proposal(proposal_id)
     except NotFound:
         raise not_found(f"proposal {proposal_id}") from None
 
@@ -68,7 +69,8 @@ def list_proposals(_: Auditor, registry: RegistryDep, page: PageDep,
                    state: Annotated[State | None, Query()] = None) -> Page[ProposalPublic]:
     """Proposals, newest first; ``state`` filters (a pending one past its time is expired)."""
     at = now()
-    return paginate([ProposalPublic.of(p, at) for p in registry.proposals(state=state, at=at)],
+    return paginate([ProposalPublic.of(p, at) for p in registry.proposals.proposals(state=state,
+                                                                                    at=at)],
                     page)
 
 
@@ -84,9 +86,10 @@ def approve(proposal_id: ProposalId, admin: Administrator, registry: RegistryDep
     retry with the Idempotency-Key of an approval whose outcome was in doubt answers the
     stored approval, never "already approved" (`api.reruns`)."""
     _proposal(registry, proposal_id)
-    before = registry.position()
+    before = registry.queries.position()
     try:
-        result = registry.approve_proposal(proposal_id=proposal_id, by=admin.actor, at=now())
+        result = registry.proposals.approve_proposal(proposal_id=proposal_id, by=admin.actor,
+                                                     at=now())
     except InvalidState:
         found = stored_approval(registry, _proposal(registry, proposal_id), admin.actor) \
             if is_rerun(request) else None
@@ -96,7 +99,7 @@ def approve(proposal_id: ProposalId, admin: Administrator, registry: RegistryDep
         before = 0  # the first run's approval: found wherever it is
     ledger, effects = approval_recorded(state, before, proposal_id=proposal_id,
                                         approved_by=admin.actor)
-    return Approved(proposal=ProposalPublic.of(registry.proposal(proposal_id), now()),
+    return Approved(proposal=ProposalPublic.of(registry.proposals.proposal(proposal_id), now()),
                     result=plain_result(result), ledger=ledger, effects=effects)
 
 
@@ -104,8 +107,8 @@ def approve(proposal_id: ProposalId, admin: Administrator, registry: RegistryDep
 def reject(proposal_id: ProposalId, body: Decision, admin: Administrator,
            registry: RegistryDep, state: StateDep) -> ProposalPublic:
     _proposal(registry, proposal_id)
-    before = registry.position()
-    return _decided(ProposalPublic.of(registry.reject_proposal(
+    before = registry.queries.position()
+    return _decided(ProposalPublic.of(registry.proposals.reject_proposal(
         proposal_id=proposal_id, by=admin.actor, reason=body.reason, at=now()), now()),
         state, before, "Rejected")
 
@@ -115,7 +118,7 @@ def withdraw(proposal_id: ProposalId, admin: Administrator,
              registry: RegistryDep, state: StateDep) -> ProposalPublic:
     """The proposer takes its proposal back."""
     _proposal(registry, proposal_id)
-    before = registry.position()
-    return _decided(ProposalPublic.of(registry.withdraw_proposal(
+    before = registry.queries.position()
+    return _decided(ProposalPublic.of(registry.proposals.withdraw_proposal(
         proposal_id=proposal_id, by=admin.actor, at=now()), now()), state, before, "Withdrawn")
 

@@ -28,7 +28,7 @@ def annual_report(code: OwnEnterprise, registry: RegistryDep,
                   ) -> AnnualReport | Response:
     """Per indicator kind: verified reduction, units issued, sold, bought, consumed, expired
     and revoked in ``year`` (kg; kgce for ENERGY)."""
-    report = registry.annual_report(enterprise=code, year=year)
+    report = registry.queries.annual_report(enterprise=code, year=year)
     if format == "csv":
-        return Response(registry.report_csv(report), media_type=CSV)
+        return Response(registry.queries.report_csv(report), media_type=CSV)
     return AnnualReport.model_validate(report)

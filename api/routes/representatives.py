@@ -56,8 +56,8 @@ def requested(state: AppState, response: Response, user: Principal, action: str,
     """Request ``action`` as ``user`` and answer 202 with the request and its ledger leaf."""
     at = now()
     response.status_code = 202
-    before = state.registry.position()
-    out = RequestPublic.of(state.registry.request_as_representative(
+    before = state.registry.queries.position()
+    out = RequestPublic.of(state.registry.requests.request_as_representative(
         action=action, params=params, by=user.actor, at=at), at)
     return _decided(out, state, before, "Proposed")
 
@@ -74,7 +74,7 @@ def _enterprise_user(user: Principal) -> None:
 
 def _request(registry: Registry, code: str, request_id: str) -> Proposal:
     try:
-        return registry.enterprise_request(request_id, enterprise=code)
+        return registry.proposals.enterprise_request(request_id, enterprise=code)
     except NotFound:
         raise not_found(f"request {request_id} of {code}") from None
 
@@ -85,8 +85,8 @@ def list_requests(code: OwnEnterprise, registry: RegistryDep, page: PageDep,
     """The enterprise's requests, newest first; ``state=pending``: what waits for a second
     representative (a pending one past its time reads expired)."""
     at = now()
-    return paginate([RequestPublic.of(p, at) for p in
-                     registry.enterprise_requests(enterprise=code, state=state, at=at)], page)
+    found = registry.proposals.enterprise_requests(enterprise=code, state=state, at=at)
+    return paginate([RequestPublic.of(p, at) for p in found], page)
 
 
 @router.get("/requests/{request_id}")
@@ -103,10 +103,10 @@ def confirm(code: OwnEnterprise, request_id: RequestId, user: CurrentUser,
     the Idempotency-Key of a confirmation whose outcome was in doubt answers the stored
     confirmation, never "already approved" (`api.reruns`)."""
     _enterprise_user(user)
-    registry, before = state.registry, state.registry.position()
+    registry, before = state.registry, state.registry.queries.position()
     _request(registry, code, request_id)
     try:
-        result = registry.confirm_request(request_id=request_id, by=user.actor, at=now())
+        result = registry.requests.confirm_request(request_id=request_id, by=user.actor, at=now())
     except InvalidState:
         found = stored_approval(registry, _request(registry, code, request_id), user.actor) \
             if is_rerun(request) else None
@@ -115,7 +115,7 @@ def confirm(code: OwnEnterprise, request_id: RequestId, user: CurrentUser,
         result = found.result
     own, effects = approval_recorded(state, before, proposal_id=request_id,
                                      approved_by=user.actor)
-    return Confirmed(request=RequestPublic.of(registry.proposal(request_id), now()),
+    return Confirmed(request=RequestPublic.of(registry.proposals.proposal(request_id), now()),
                      result=plain_result(result), ledger=own, effects=effects)
 
 
@@ -124,9 +124,9 @@ def reject(code: OwnEnterprise, request_id: RequestId, body: Decision, user: Cur
            state: StateDep) -> RequestPublic:
     """Another representative rejects it; nothing was held, so nothing is released."""
     _enterprise_user(user)
-    registry, before = state.registry, state.registry.position()
+    registry, before = state.registry, state.registry.queries.position()
     _request(registry, code, request_id)
-    return _decided(RequestPublic.of(registry.reject_request(
+    return _decided(RequestPublic.of(registry.requests.reject_request(
         request_id=request_id, by=user.actor, reason=body.reason, at=now()), now()), state,
         before, "Rejected")
 
@@ -136,9 +136,9 @@ def withdraw(code: OwnEnterprise, request_id: RequestId, user: CurrentUser,
              state: StateDep) -> RequestPublic:
     """The requester takes its request back."""
     _enterprise_user(user)
-    registry, before = state.registry, state.registry.position()
+    registry, before = state.registry, state.registry.queries.position()
     _request(registry, code, request_id)
-    return _decided(RequestPublic.of(registry.withdraw_request(
+    return _decided(RequestPublic.of(registry.requests.withdraw_request(
         request_id=request_id, by=user.actor, at=now()), now()), state, before, "Withdrawn")
 
 
@@ -155,10 +155,10 @@ def change_setting(code: OwnEnterprise, body: SettingChange, user: CurrentUser,
     """Require a second representative (at once), or no longer (202: a request a second
     representative confirms). A representative's act."""
     _enterprise_user(user)
-    registry, before = state.registry, state.registry.position()
+    registry, before = state.registry, state.registry.queries.position()
     if body.required:
-        registry.set_second_representative(credit_code=code, required=True, by=user.actor,
-                                           at=now())
+        registry.representatives.set_second_representative(credit_code=code, required=True,
+                                                           by=user.actor, at=now())
         return with_ledger(Setting(enterprise=code, required=True), state, before,
                            subject_type="enterprise", subject=code,
                            event="SecondRepresentativeSet", as_=SettingRecorded)

@@ -97,10 +97,10 @@ def register_retrofit(body: RetrofitCreate, user: CurrentUser,
                       registry: RegistryDep, state: StateDep) -> RetrofitRecorded:
     """Register a retrofit project (an enterprise for itself, or an administrator)."""
     enterprise = acting_for(user, body.enterprise)
-    before = registry.position()
-    r = registry.register_retrofit(reference=body.reference, enterprise=enterprise,
-                                   period=body.period, kinds=list(body.kinds),
-                                   description=body.description, at=now())
+    before = registry.queries.position()
+    r = registry.retrofits.register_retrofit(reference=body.reference, enterprise=enterprise,
+                                             period=body.period, kinds=list(body.kinds),
+                                             description=body.description, at=now())
     return _recorded(RetrofitPublic.of(r), state, before, "Registered")
 
 
@@ -125,9 +125,9 @@ def engage(body: EngagementCreate, r: ReadableRetrofit, user: CurrentUser,
     enterprise and the verifier of the auditor (403 ``agency-not-eligible``)."""
     if user.role not in ("enterprise", "administrator"):
         raise ApiError(403, "forbidden", "this needs the role enterprise or administrator")
-    before = registry.position()
-    registry.engage_agency(reference=r.reference, stage=body.stage, agency=body.agency,
-                           by=user.actor, at=now())
+    before = registry.queries.position()
+    registry.retrofits.engage_agency(reference=r.reference, stage=body.stage, agency=body.agency,
+                                     by=user.actor, at=now())
     return _recorded(RetrofitPublic.of(registry.retrofit(r.reference)), state, before,
                      "Engaged")
 
@@ -136,10 +136,10 @@ def engage(body: EngagementCreate, r: ReadableRetrofit, user: CurrentUser,
 def baseline_audit(reference: str, body: AuditSubmission, user: AgencyUser,
                    registry: RegistryDep, state: StateDep) -> RetrofitRecorded:
     """The agency's baseline (before) audit."""
-    before = registry.position()
-    registry.record_baseline_audit(reference=reference, agency=user.subject,
-                                   report_sha256=body.report_sha256,
-                                   amounts=dict(body.amounts), at=now())
+    before = registry.queries.position()
+    registry.retrofits.record_baseline_audit(reference=reference, agency=user.subject,
+                                             report_sha256=body.report_sha256,
+                                             amounts=dict(body.amounts), at=now())
     return _recorded(RetrofitPublic.of(registry.retrofit(reference)), state, before,
                      "BaselineAudited")
 
@@ -148,10 +148,10 @@ def baseline_audit(reference: str, body: AuditSubmission, user: AgencyUser,
 def post_audit(reference: str, body: AuditSubmission, user: AgencyUser,
                registry: RegistryDep, state: StateDep) -> RetrofitRecorded:
     """The agency's post-retrofit audit; the amounts may not exceed the baseline."""
-    before = registry.position()
-    registry.record_post_audit(reference=reference, agency=user.subject,
-                               report_sha256=body.report_sha256, amounts=dict(body.amounts),
-                               at=now())
+    before = registry.queries.position()
+    registry.retrofits.record_post_audit(reference=reference, agency=user.subject,
+                                         report_sha256=body.report_sha256,
+                                         amounts=dict(body.amounts), at=now())
     return _recorded(RetrofitPublic.of(registry.retrofit(reference)), state, before,
                      "PostAudited")
 
@@ -160,10 +160,10 @@ def post_audit(reference: str, body: AuditSubmission, user: AgencyUser,
 def verification(reference: str, body: VerificationSubmission, user: AgencyUser,
                  registry: RegistryDep, state: StateDep) -> RetrofitRecorded:
     """Verification by an accredited agency that did not audit this retrofit (403 otherwise)."""
-    before = registry.position()
-    registry.verify_retrofit(reference=reference, agency=user.subject,
-                             report_sha256=body.report_sha256,
-                             reductions=dict(body.reductions), at=now())
+    before = registry.queries.position()
+    registry.retrofits.verify_retrofit(reference=reference, agency=user.subject,
+                                       report_sha256=body.report_sha256,
+                                       reductions=dict(body.reductions), at=now())
     return _recorded(RetrofitPublic.of(registry.retrofit(reference)), state, before,
                      "Verified")
 

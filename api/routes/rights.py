@@ -19,10 +19,10 @@ def confirm_right(code: str, body: RightConfirm, user: Administrator,
                   state: StateDep) -> RightRecorded:
     """Confirm (or, with a new permit, re-confirm) the enterprise's annual right for a kind
     (kg a year; kgce a year for ENERGY) with the permit's number and term."""
-    registry, before = state.registry, state.registry.position()
-    right = registry.confirm_right(enterprise=code, kind=body.kind, quantity=body.quantity,
-                                   permit=body.permit, valid_from=body.valid_from,
-                                   valid_until=body.valid_until, actor=user.actor, at=now())
+    registry, before = state.registry, state.registry.queries.position()
+    right = registry.rights.confirm_right(enterprise=code, kind=body.kind, quantity=body.quantity,
+                                          permit=body.permit, valid_from=body.valid_from,
+                                          valid_until=body.valid_until, actor=user.actor, at=now())
     out = RightPublic.model_validate(right_view(right))
     return with_ledger(out, state, before, subject_type="confirmed_right",
                        subject=f"{out.enterprise}/{out.kind}", event="Confirmed",
@@ -32,4 +32,4 @@ def confirm_right(code: str, body: RightConfirm, user: Administrator,
 @router.get("/{code}/rights")
 def list_rights(code: OwnEnterprise, registry: RegistryDep) -> list[RightPublic]:
     """The enterprise's confirmed rights, one per kind, each with its history."""
-    return [RightPublic.model_validate(right_view(r)) for r in registry.rights_of(code)]
+    return [RightPublic.model_validate(right_view(r)) for r in registry.rights.rights_of(code)]

@@ -40,8 +40,8 @@ def _draw(state: StateDep, reference: str, actor: str, before: int) -> RoundReco
     registry = state.registry
     ledger = state.caught_up()
     with state.lock:  # no catch-up appends while the seed is read
-        round_ = registry.draw_sampling_round(reference=reference, ledger=ledger, actor=actor,
-                                              at=now())
+        round_ = registry.sampling.draw_sampling_round(reference=reference, ledger=ledger,
+                                                       actor=actor, at=now())
     refs = all_recorded(state, before, subject_type="sampling_round", subject=reference)
     return RoundRecorded.model_validate({**sample_view(round_), "effects": refs[1:],
                                          "ledger": refs[0] if refs else None})
@@ -51,29 +51,29 @@ def _draw(state: StateDep, reference: str, actor: str, before: int) -> RoundReco
 def open_round(body: RoundCreate, user: Administrator, state: StateDep) -> RoundRecorded:
     """Open a round for ``period`` (one per period) and draw its sample from the ledger."""
     kwargs = {"rules_version": body.rules_version} if body.rules_version else {}
-    before = state.registry.position()
-    state.registry.open_sampling_round(reference=body.reference, period=body.period,
-                                       actor=user.actor, at=now(), **kwargs)
+    before = state.registry.queries.position()
+    state.registry.sampling.open_sampling_round(reference=body.reference, period=body.period,
+                                                actor=user.actor, at=now(), **kwargs)
     return _draw(state, body.reference, user.subject, before)
 
 
 @router.post("/{reference}/draw")
 def draw_round(reference: str, user: Administrator, state: StateDep) -> RoundRecorded:
     """Draw an opened round's sample (409 if drawn already)."""
-    return _draw(state, reference, user.subject, state.registry.position())
+    return _draw(state, reference, user.subject, state.registry.queries.position())
 
 
 @router.get("")
 def list_rounds(_: Reader, registry: RegistryDep, page: PageDep) -> Page[RoundPublic]:
     """Every round, in opening order."""
     return paginate([RoundPublic.model_validate(sample_view(r))
-                     for r in registry.sampling_rounds()], page)
+                     for r in registry.sampling.sampling_rounds()], page)
 
 
 @router.get("/{reference}")
 def show_round(reference: str, _: Reader, registry: RegistryDep) -> RoundPublic:
     """One round: population, seed, sample, outcomes."""
-    return RoundPublic.model_validate(sample_view(registry.sampling_round(reference)))
+    return RoundPublic.model_validate(sample_view(registry.sampling.sampling_round(reference)))
 
 
 @router.post("/{reference}/outcomes", status_code=status.HTTP_201_CREATED,
@@ -90,10 +90,10 @@ def record_outcome(reference: str, body: OutcomeCreate, user: Administrator,
               "agencies_at_fault": body.agencies_at_fault}
     registry = state.registry
     if body.result == "fail":
-        registry.check_sampling_outcome(**params, actor=user.actor)
+        registry.sampling.check_sampling_outcome(**params, actor=user.actor)
         return proposed(state, response, user.actor, "record_sampling_outcome", **params)
-    before = registry.position()
-    outcome = registry.record_sampling_outcome(**params, actor=user.actor, at=now())
+    before = registry.queries.position()
+    outcome = registry.sampling.record_sampling_outcome(**params, actor=user.actor, at=now())
     return OutcomePublic.model_validate({
         **outcome,
         "ledger": recorded(state, before, subject_type="sampling_round", subject=reference),

@@ -27,9 +27,9 @@ NO_STORE = {"Cache-Control": "no-store"}
 def issued(registry: RegistryDep, user: User, by: str, days: int,
            response: Response) -> TokenIssued:
     """Issue a token for ``user`` as ``by``; the response is never cached or kept."""
-    token_id, secret = registry.issue_token(user_id=user.user_id, by=by, at=now(), days=days)
+    token_id, secret = registry.users.issue_token(user_id=user.user_id, by=by, at=now(), days=days)
     response.headers.update(NO_STORE)
-    fresh = registry.user(user.user_id)
+    fresh = registry.users.user(user.user_id)
     return TokenIssued(**TokenPublic.of(fresh, token_id).model_dump(), secret=secret)
 
 
@@ -39,7 +39,7 @@ def issue(body: TokenCreate, admin: Administrator, registry: RegistryDep,
     """Issue a token for a named existing user (administrators; recorded as issued by
     them). Administrators and auditors issue their own tokens: 403 for them."""
     try:
-        user = registry.user_by_login(body.user)
+        user = registry.users.user_by_login(body.user)
     except NotFound:
         raise not_found(f"user {body.user}") from None
     return issued(registry, user, admin.actor, body.days, response)
@@ -53,16 +53,16 @@ def _tokens(users: list[User]) -> list[TokenPublic]:
 @router.get("")
 def list_tokens(_: Administrator, registry: RegistryDep, page: PageDep) -> Page[TokenPublic]:
     """Every token issued, newest first; secrets are never shown again."""
-    return paginate(_tokens(registry.users()), page)
+    return paginate(_tokens(registry.users.users()), page)
 
 
 @router.delete("/{token_id}", status_code=204)
 def revoke(token_id: TokenId, admin: Administrator, registry: RegistryDep) -> Response:
     """Revoke a token (administrators): it answers 401 from now on."""
-    for user in registry.users():
+    for user in registry.users.users():
         token = user.tokens.get(token_id)
         if token is not None and token["revoked_at"] is None:
-            registry.revoke_token(user_id=user.user_id, token_id=token_id, by=admin.actor,
-                                  at=now())
+            registry.users.revoke_token(user_id=user.user_id, token_id=token_id, by=admin.actor,
+                                        at=now())
             return Response(status_code=204)
     raise not_found(f"active token {token_id}")

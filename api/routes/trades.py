@@ -101,9 +101,9 @@ def _instrument(trade_id: str) -> str:
 def approve(trade_id: TradeIdPath, user: Administrator, registry: RegistryDep,
             state: StateDep) -> TradeRecorded:
     """Approve and settle a waiting trade (four eyes: not an initiator of it)."""
-    before = registry.position()
-    registry.approve_trade(instrument=_instrument(trade_id), trade_id=trade_id,
-                           administrator=user.actor, at=now())
+    before = registry.queries.position()
+    registry.exchange.approve_trade(instrument=_instrument(trade_id), trade_id=trade_id,
+                                    administrator=user.actor, at=now())
     return _decided(state, user, trade_id, before, "TradeApproved")
 
 
@@ -111,9 +111,9 @@ def approve(trade_id: TradeIdPath, user: Administrator, registry: RegistryDep,
 def reject(trade_id: TradeIdPath, body: Rejection, user: Administrator, registry: RegistryDep,
            state: StateDep) -> TradeRecorded:
     """Reject a waiting trade: the seller's units and the buyer's cash are released."""
-    before = registry.position()
-    registry.reject_trade(instrument=_instrument(trade_id), trade_id=trade_id,
-                          administrator=user.actor, reason=body.reason, at=now())
+    before = registry.queries.position()
+    registry.exchange.reject_trade(instrument=_instrument(trade_id), trade_id=trade_id,
+                                   administrator=user.actor, reason=body.reason, at=now())
     return _decided(state, user, trade_id, before, "TradeRejected")
 
 

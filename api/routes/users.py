@@ -63,23 +63,23 @@ def login(body: LoginRequest, request: Request, registry: RegistryDep,
     if blocked is not None:
         raise ApiError(429, "too-many-requests", "too many failed logins; retry later")
     try:
-        user = registry.authenticate(body.login, body.password, body.totp, datetime.now(UTC))
+        user = registry.users.authenticate(body.login, body.password, body.totp, datetime.now(UTC))
     except AuthenticationFailed:
         guards.login_failed(body.login, address)
         raise
     token = issued(registry, user, user.user_id, body.days, response)
-    return LoggedIn(**token.model_dump(), user=UserPublic.of(registry.user(user.user_id)))
+    return LoggedIn(**token.model_dump(), user=UserPublic.of(registry.users.user(user.user_id)))
 
 
 @router.get("/users/me")
 def me(user: CurrentUser, registry: RegistryDep) -> UserPublic:
     """The user the token belongs to."""
-    return UserPublic.of(registry.user(user.user_id))
+    return UserPublic.of(registry.users.user(user.user_id))
 
 
 @router.get("/users/me/tokens")
 def my_tokens(user: CurrentUser, registry: RegistryDep, page: PageDep) -> Page[TokenPublic]:
-    u = registry.user(user.user_id)
+    u = registry.users.user(user.user_id)
     return paginate([TokenPublic.of(u, t) for t in reversed(list(u.tokens))], page)
 
 
@@ -87,23 +87,23 @@ def my_tokens(user: CurrentUser, registry: RegistryDep, page: PageDep) -> Page[T
 def issue_my_token(body: TokenRequest, user: CurrentUser, registry: RegistryDep,
                    response: Response) -> TokenIssued:
     """A further token of one's own (for scripts and curl)."""
-    return issued(registry, registry.user(user.user_id), user.actor, body.days, response)
+    return issued(registry, registry.users.user(user.user_id), user.actor, body.days, response)
 
 
 @router.delete("/users/me/tokens/{token_id}", status_code=204)
 def revoke_my_token(token_id: TokenId, user: CurrentUser, registry: RegistryDep) -> Response:
-    u = registry.user(user.user_id)
+    u = registry.users.user(user.user_id)
     if token_id not in u.tokens or u.tokens[token_id]["revoked_at"] is not None:
         raise not_found(f"active token {token_id}")
-    registry.revoke_token(user_id=user.user_id, token_id=token_id, by=user.actor, at=now())
+    registry.users.revoke_token(user_id=user.user_id, token_id=token_id, by=user.actor, at=now())
     return Response(status_code=204)
 
 
 @router.post("/users/me/password", status_code=204)
 def change_password(body: PasswordChange, user: CurrentUser,
                     registry: RegistryDep) -> Response:
-    registry.set_password(user_id=user.user_id, password=body.password, by=user.actor,
-                          at=now())
+    registry.users.set_password(user_id=user.user_id, password=body.password, by=user.actor,
+                                at=now())
     return Response(status_code=204)
 
 
@@ -113,7 +113,7 @@ def enroll_second_factor(user: CurrentUser, registry: RegistryDep,
     """A new TOTP secret (replacing any earlier one); from now on logins need its codes."""
     import pyotp
 
-    secret = registry.enroll_second_factor(user_id=user.user_id, by=user.actor, at=now())
+    secret = registry.users.enroll_second_factor(user_id=user.user_id, by=user.actor, at=now())
     response.headers.update(NO_STORE)
     uri = pyotp.TOTP(secret).provisioning_uri(name=user.login, issuer_name="Surplus Registry")
     return SecondFactor(secret=secret, uri=uri)
@@ -131,22 +131,22 @@ def create_user(body: UserCreate, admin: Administrator, state: StateDep) -> User
     """A new user of a registered organisation (administrators). The administrator and
     auditor roles are granted afterwards, through a proposal."""
     code = body.organisation_code.upper() if body.organisation_code else None
-    registry, before = state.registry, state.registry.position()
-    u = registry.create_user(login=body.login, display_name=body.display_name,
-                             organisation=body.organisation, organisation_code=code,
-                             roles=list(body.roles), by=admin.actor, at=now(),
-                             password=body.password)
+    registry, before = state.registry, state.registry.queries.position()
+    u = registry.users.create_user(login=body.login, display_name=body.display_name,
+                                   organisation=body.organisation, organisation_code=code,
+                                   roles=list(body.roles), by=admin.actor, at=now(),
+                                   password=body.password)
     return _recorded(u, state, before, "Registered")
 
 
 @router.get("/users")
 def list_users(_: Auditor, registry: RegistryDep, page: PageDep) -> Page[UserPublic]:
-    return paginate([UserPublic.of(u) for u in registry.users()], page)
+    return paginate([UserPublic.of(u) for u in registry.users.users()], page)
 
 
 def _user(registry: RegistryDep, user_id: str) -> User:
     try:
-        return registry.user(user_id)
+        return registry.users.user(user_id)
     except NotFound:
         raise not_found(f"user {user_id}") from None
 
@@ -160,17 +160,18 @@ def show_user(user_id: UserId, _: Auditor, registry: RegistryDep) -> UserPublic:
 def suspend(user_id: UserId, body: Suspension, admin: Administrator,
             state: StateDep) -> UserRecorded:
     """Suspend a user: its tokens answer 401 and it cannot log in until re-enabled."""
-    registry, before = state.registry, state.registry.position()
+    registry, before = state.registry, state.registry.queries.position()
     _user(registry, user_id)
-    return _recorded(registry.suspend_user(user_id=user_id, reason=body.reason, by=admin.actor,
-                                           at=now()), state, before, "Suspended")
+    return _recorded(
+        registry.users.suspend_user(user_id=user_id, reason=body.reason, by=admin.actor, at=now()),
+        state, before, "Suspended")
 
 
 @router.post("/users/{user_id}/reenable")
 def reenable(user_id: UserId, admin: Administrator, state: StateDep) -> UserRecorded:
-    registry, before = state.registry, state.registry.position()
+    registry, before = state.registry, state.registry.queries.position()
     _user(registry, user_id)
-    return _recorded(registry.reenable_user(user_id=user_id, by=admin.actor, at=now()), state,
+    return _recorded(registry.users.reenable_user(user_id=user_id, by=admin.actor, at=now()), state,
                      before, "Reenabled")
 
 
@@ -181,20 +182,20 @@ def grant_role(user_id: UserId, body: RoleGrant, admin: Administrator, state: St
                response: Response) -> UserRecorded | ProposalPublic:
     """Grant a role. The administrator and auditor roles answer 202 with a proposal that a
     second administrator approves; the others take effect at once."""
-    registry, before = state.registry, state.registry.position()
+    registry, before = state.registry, state.registry.queries.position()
     _user(registry, user_id)
     if body.role in PRIVILEGED:
         return proposed(state, response, admin.actor, "grant_role", user_id=user_id,
                         role=body.role)
-    return _recorded(registry.grant_role(user_id=user_id, role=body.role, by=admin.actor,
-                                         at=now()), state, before, "RoleGranted")
+    return _recorded(registry.users.grant_role(user_id=user_id, role=body.role, by=admin.actor,
+                                               at=now()), state, before, "RoleGranted")
 
 
 @router.delete("/users/{user_id}/roles/{role}")
 def withdraw_role(user_id: UserId, role: Role, admin: Administrator,
                   state: StateDep) -> UserRecorded:
-    registry, before = state.registry, state.registry.position()
+    registry, before = state.registry, state.registry.queries.position()
     _user(registry, user_id)
-    return _recorded(registry.withdraw_role(user_id=user_id, role=role, by=admin.actor,
-                                            at=now()), state, before, "RoleWithdrawn")
+    return _recorded(registry.users.withdraw_role(user_id=user_id, role=role, by=admin.actor,
+                                                  at=now()), state, before, "RoleWithdrawn")
 

@@ -22,7 +22,7 @@ def ex(tmp_path: Path) -> Iterator[Exchange]:
 
 
 def cod(ex: Exchange, who: str) -> dict[str, int]:
-    (row,) = [b for b in ex.registry.balances(enterprise=who) if b["instrument"] == COD]
+    (row,) = [b for b in ex.registry.queries.balances(enterprise=who) if b["instrument"] == COD]
     return row
 
 
@@ -49,14 +49,14 @@ def test_offer_accept_verify_settles_and_the_receipt_verifies(ex: Exchange) -> N
                           headers=ex.enterprise(ex.world.dyeing)).status_code == 403
     r = ex.client.post("/agreements/AG-1/accept", headers=paper)
     assert r.status_code == 200, r.text
-    assert ex.registry.cash_account(ex.world.paper).reserved == PRICE * 4
+    assert ex.registry.exchange.cash_account(ex.world.paper).reserved == PRICE * 4
     assert ex.client.post("/agreements/AG-1/verify", headers=paper).status_code == 403
     r = ex.client.post("/agreements/AG-1/verify", headers=ex.token("administrator", "chen.jie"))
     assert r.status_code == 200, r.text
     assert [h["state"] for h in r.json()["history"]] == ["offered", "accepted", "settled"]
-    cash = ex.registry.cash_account(ex.world.paper)
+    cash = ex.registry.exchange.cash_account(ex.world.paper)
     assert (cash.balance, cash.reserved) == (START - PRICE * 4, 0)
-    assert ex.registry.cash_account(ex.world.dyeing).balance == START + PRICE * 4
+    assert ex.registry.exchange.cash_account(ex.world.dyeing).balance == START + PRICE * 4
     assert cod(ex, ex.world.paper)["available"] == 4000
     receipt = ex.client.get("/agreements/AG-1/receipt", headers=paper).json()
     assert receipt["event"] == "Settled"
@@ -75,12 +75,12 @@ def test_the_verifier_must_not_have_taken_part(ex: Exchange) -> None:
                        json={"reference": "AG-2", "instrument": COD, "seller": ex.world.dyeing,
                              "buyer": ex.world.paper, "price": PRICE, "quantity": 1000})
     assert r.status_code == 201, r.text
-    assert r.json()["offered_by"] == ex.registry.user_by_login("zhao.min").user_id
+    assert r.json()["offered_by"] == ex.registry.users.user_by_login("zhao.min").user_id
     assert ex.client.post("/agreements/AG-2/accept",
                           headers=ex.enterprise(ex.world.paper)).status_code == 200
     r = ex.client.post("/agreements/AG-2/verify", headers=admin)
     assert r.status_code == 403 and r.json()["type"].endswith("/four-eyes-violation")
-    assert ex.registry.agreement("AG-2").state == "accepted"
+    assert ex.registry.exchange_modes.agreement("AG-2").state == "accepted"
 
 
 def test_withdrawal_and_rejection_release_everything(ex: Exchange) -> None:
@@ -97,7 +97,7 @@ def test_withdrawal_and_rejection_release_everything(ex: Exchange) -> None:
     r = ex.client.post("/agreements/AG-4/reject", headers=ex.token("administrator", "a"),
                        json={"reason": "price far from the market"})
     assert r.status_code == 200 and r.json()["state"] == "rejected"
-    assert ex.registry.cash_account(ex.world.paper).reserved == 0
+    assert ex.registry.exchange.cash_account(ex.world.paper).reserved == 0
     assert cod(ex, ex.world.dyeing)["reserved"] == 0
     mine = ex.client.get("/agreements", headers=seller, params={"state": "rejected"}).json()
     assert [a["reference"] for a in mine["items"]] == ["AG-4"]
@@ -122,8 +122,8 @@ def test_others_see_nothing_and_bad_offers_write_nothing(ex: Exchange) -> None:
                              "price": PRICE, "quantity": 10**9})
     assert r.status_code == 409  # more than it holds: refused at the request already
     assert cod(ex, ex.world.dyeing)["reserved"] == 4000  # AG-5 only
-    assert ex.registry.enterprise_requests(enterprise=ex.world.dyeing,
-                                           state="pending") == []
+    assert ex.registry.proposals.enterprise_requests(enterprise=ex.world.dyeing,
+                                                     state="pending") == []
     r = ex.client.post("/agreements", headers=ex.enterprise(ex.world.dyeing),
                        json={"reference": "AG-8", "instrument": COD, "buyer": ex.world.power,
                              "price": PRICE, "quantity": 1000})

@@ -26,8 +26,8 @@ def ex(tmp_path: Path) -> Iterator[Exchange]:
         ex.registry.register_enterprise(
             credit_code=CERAMICS, name="Shenzhen Nanshan Ceramics Co", sector="BUILDING_MATERIALS",
             prefecture="SHENZHEN", basin="DANSHUI", direct_discharger=False, at=AT)
-        ex.registry.deposit(enterprise=CERAMICS, amount=START, reference="DEP-C",
-                            administrator="admin-cash", at=AT)
+        ex.registry.exchange.deposit(enterprise=CERAMICS, amount=START, reference="DEP-C",
+                                     administrator="admin-cash", at=AT)
         yield ex
 
 
@@ -72,10 +72,11 @@ def test_uniform_price_clearing_with_a_cap_and_a_receipt(ex: Exchange) -> None:
     every = ex.client.get("/auctions/AU-1/bids", headers=ex.token("auditor", "li.wei")).json()
     assert {b["bid_id"]: b["allocated"] for b in every["items"]} == {
         "p1": 5000, "e1": 3000, "e2": 2000}  # p1 at its cap of half the volume
-    dyeing, power = ex.registry.cash_account(w.dyeing), ex.registry.cash_account(CERAMICS)
+    dyeing, power = ex.registry.exchange.cash_account(
+        w.dyeing), ex.registry.exchange.cash_account(CERAMICS)
     assert (dyeing.balance, dyeing.reserved) == (START - 3_600_000, 0)
     assert (power.balance, power.reserved) == (START - 3_600_000, 0)
-    assert ex.registry.cash_account(w.electronics).balance == START + 7_200_000
+    assert ex.registry.exchange.cash_account(w.electronics).balance == START + 7_200_000
     receipt = ex.client.get("/auctions/AU-1/receipt", headers=ex.enterprise(w.dyeing)).json()
     record = verify_receipt(receipt, ex.client.get("/ledger/vkey").text.strip())
     assert record["topic"] == "surplus:Auction.Cleared.v1"
@@ -100,8 +101,8 @@ def test_bids_are_checked_and_refusals_write_nothing(ex: Exchange) -> None:
     assert bid(ex, w.dyeing, "rich", 10**9, 5000).status_code == 409  # no cash
     assert bid(ex, w.dyeing, "ok", 800_000, 1000).status_code == 201
     assert bid(ex, w.dyeing, "ok", 800_000, 1000).status_code == 422  # id taken
-    assert ex.registry.cash_account(w.dyeing).reserved == 800_000
-    assert len(ex.registry.auction("AU-1").bids) == 1
+    assert ex.registry.exchange.cash_account(w.dyeing).reserved == 800_000
+    assert len(ex.registry.exchange_modes.auction("AU-1").bids) == 1
     r = ex.client.post("/auctions/AU-1/bids", headers=ex.token("auditor", "li.wei"),
                        json={"price": 800_000, "quantity": 1000})
     assert r.status_code == 403

@@ -45,12 +45,12 @@ def test_missing_or_unknown_token_is_401(client: TestClient, secret: str | None)
 def test_expired_and_revoked_tokens_are_401(client: TestClient, folder: Path) -> None:
     registry = client.app.state.registry_state.registry  # type: ignore[attr-defined]
     user = user_for(registry, "auditor", "li.wei")
-    _, old = registry.issue_token(user_id=user.user_id, by=user.user_id,
-                                  at=(NOW - timedelta(days=2)).isoformat(), days=1)
-    token_id, revoked = registry.issue_token(user_id=user.user_id, by=user.user_id,
-                                             at=NOW.isoformat(), days=1)
-    registry.revoke_token(user_id=user.user_id, token_id=token_id, by=user.user_id,
-                          at=NOW.isoformat())
+    _, old = registry.users.issue_token(user_id=user.user_id, by=user.user_id,
+                                        at=(NOW - timedelta(days=2)).isoformat(), days=1)
+    token_id, revoked = registry.users.issue_token(user_id=user.user_id, by=user.user_id,
+                                                   at=NOW.isoformat(), days=1)
+    registry.users.revoke_token(user_id=user.user_id, token_id=token_id, by=user.user_id,
+                                at=NOW.isoformat())
     assert entries(client, old).status_code == 401  # type: ignore[attr-defined]
     assert entries(client, revoked).status_code == 401  # type: ignore[attr-defined]
 
@@ -59,9 +59,9 @@ def test_a_suspended_users_token_is_401(client: TestClient, folder: Path) -> Non
     registry = client.app.state.registry_state.registry  # type: ignore[attr-defined]
     _, secret = token(folder, "auditor", "li.wei")
     assert entries(client, secret, limit=1).status_code == 200  # type: ignore[attr-defined]
-    user = registry.user_by_login("li.wei")
+    user = registry.users.user_by_login("li.wei")
     one, _ = founders(registry, NOW.isoformat())
-    registry.suspend_user(user_id=user.user_id, reason="left", by=one, at=NOW.isoformat())
+    registry.users.suspend_user(user_id=user.user_id, reason="left", by=one, at=NOW.isoformat())
     assert entries(client, secret, limit=1).status_code == 401  # type: ignore[attr-defined]
 
 

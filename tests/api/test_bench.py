@@ -40,7 +40,7 @@ def test_the_setting_is_0_or_1(folder: Path) -> None:
 
 
 def position(client: TestClient) -> int:
-    return int(client.app.state.registry_state.registry.position())  # type: ignore[attr-defined]
+    return int(client.app.state.registry_state.registry.queries.position())  # type: ignore[attr-defined]
 
 
 def test_enterprise_echo_acts_for_itself_and_writes_nothing(client: TestClient,

@@ -27,8 +27,8 @@ def sell(order_id: str, quantity: int = 1000, price: int = PRICE) -> dict[str, A
 
 def stored(ex: Exchange) -> dict[str, Any]:
     """What the store holds of the market: its resting orders and the trades."""
-    market = ex.registry.market(COD)
-    return {"position": ex.registry.position(), "book": repr(market.book)}
+    market = ex.registry.exchange.market(COD)
+    return {"position": ex.registry.queries.position(), "book": repr(market.book)}
 
 
 def test_each_item_answered_in_order_and_a_refused_item_leaves_the_others(ex: Exchange) -> None:
@@ -69,7 +69,7 @@ def test_each_item_answered_in_order_and_a_refused_item_leaves_the_others(ex: Ex
     assert fills[0]["ledger"]["ledger_index"] == batch["ledger_index"]
     receipt = ex.client.get(fills[0]["ledger"]["receipt"], headers=buyer)
     assert receipt.status_code == 200, receipt.text
-    assert ex.registry.cash_account(ex.world.paper).balance == 100_000_000 - PRICE * 2
+    assert ex.registry.exchange.cash_account(ex.world.paper).balance == 100_000_000 - PRICE * 2
 
 
 def test_a_retry_with_its_key_answers_the_stored_response(ex: Exchange) -> None:

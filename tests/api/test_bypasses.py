@@ -43,7 +43,7 @@ def test_an_administrator_issued_token_is_recorded_on_what_it_does(ex: Exchange)
     issued = ex.client.post("/tokens", headers=admin, json={"user": login})
     assert issued.status_code == 201, issued.text
     assert issued.headers["cache-control"] == "no-store"
-    wang = ex.registry.user_by_login("wang.fang").user_id
+    wang = ex.registry.users.user_by_login("wang.fang").user_id
     assert issued.json()["issued_by"] == wang
     headers = {"Authorization": f"Bearer {issued.json()['secret']}"}
     r = ex.client.post(f"/holdings/{ex.world.paper}/reservations", headers=headers,
@@ -56,13 +56,13 @@ def test_an_administrator_issued_token_is_recorded_on_what_it_does(ex: Exchange)
 
 def test_one_administrator_alone_cannot_deposit_cash(ex: Exchange) -> None:
     admin = ex.token("administrator", "wang.fang")
-    before = ex.registry.cash_account(ex.world.paper).balance
+    before = ex.registry.exchange.cash_account(ex.world.paper).balance
     r = ex.client.post(f"/cash/{ex.world.paper}/deposits", headers=admin,
                        json={"amount": 60_000_000, "reference": "SELF-1"})
     assert r.status_code == 202
     mine = ex.client.post(f"/proposals/{r.json()['id']}/approve", headers=admin)
     assert mine.status_code == 403 and mine.json()["type"].endswith("/four-eyes-violation")
-    assert ex.registry.cash_account(ex.world.paper).balance == before
+    assert ex.registry.exchange.cash_account(ex.world.paper).balance == before
 
 
 def test_rate_limits_key_on_the_user_not_the_header_spelling(tmp_path: Path) -> None:
@@ -93,11 +93,11 @@ def test_an_administrator_logs_in_with_a_password_and_a_one_time_code(ex: Exchan
 
     import pyotp
 
-    admin = ex.registry.user_by_login("wang.fang")
-    ex.registry.set_password(user_id=admin.user_id, password="a long passphrase!",
-                             by=admin.user_id, at=datetime.now(UTC).isoformat())
-    secret = ex.registry.enroll_second_factor(user_id=admin.user_id, by=admin.user_id,
-                                              at=datetime.now(UTC).isoformat())
+    admin = ex.registry.users.user_by_login("wang.fang")
+    ex.registry.users.set_password(user_id=admin.user_id, password="a long passphrase!",
+                                   by=admin.user_id, at=datetime.now(UTC).isoformat())
+    secret = ex.registry.users.enroll_second_factor(user_id=admin.user_id, by=admin.user_id,
+                                                    at=datetime.now(UTC).isoformat())
     no_code = ex.client.post("/login", json={"login": "wang.fang",
                                              "password": "a long passphrase!"})
     assert no_code.status_code == 401
@@ -123,21 +123,22 @@ def test_one_representative_alone_cannot_move_units_out(ex: Exchange) -> None:
                          headers=ex.enterprise(dyeing),
                          json={"required": False}).status_code == 202  # a request too
     assert ex.registry.enterprise(dyeing).needs_second_representative
-    (row,) = [b for b in ex.registry.balances(enterprise=dyeing) if b["instrument"] == COD]
+    (row,) = [b for b in ex.registry.queries.balances(enterprise=dyeing) if b["instrument"] == COD]
     assert row["reserved"] == 0
-    me = ex.registry.user_by_login(f"trader.{dyeing.lower()}").user_id
+    me = ex.registry.users.user_by_login(f"trader.{dyeing.lower()}").user_id
     with pytest.raises(SecondRepresentativeRequired):
-        ex.registry.offer_agreement(reference="AG-ALONE", instrument=COD, seller=dyeing,
-                                    buyer=ex.world.paper, price=PRICE, qty=5000,
-                                    offered_by=me, at="2025-06-01T10:00:00+08:00")
+        ex.registry.exchange_modes.offer_agreement(reference="AG-ALONE", instrument=COD,
+                                                   seller=dyeing, buyer=ex.world.paper, price=PRICE,
+                                                   qty=5000, offered_by=me,
+                                                   at="2025-06-01T10:00:00+08:00")
     with pytest.raises(FourEyesViolation):  # naming itself as its own second representative
-        ex.registry.offer_agreement(reference="AG-ALONE", instrument=COD, seller=dyeing,
-                                    buyer=ex.world.paper, price=PRICE, qty=5000,
-                                    offered_by=me, confirmed_by=me,
-                                    at="2025-06-01T10:00:00+08:00")
+        ex.registry.exchange_modes.offer_agreement(reference="AG-ALONE", instrument=COD,
+                                                   seller=dyeing, buyer=ex.world.paper, price=PRICE,
+                                                   qty=5000, offered_by=me, confirmed_by=me,
+                                                   at="2025-06-01T10:00:00+08:00")
     with pytest.raises(SecondRepresentativeRequired):
-        ex.registry.set_second_representative(credit_code=dyeing, required=False, by=me,
-                                              at="2025-06-01T10:00:00+08:00")
+        ex.registry.representatives.set_second_representative(credit_code=dyeing, required=False,
+                                                              by=me, at="2025-06-01T10:00:00+08:00")
 
 
 def test_a_user_of_another_enterprise_cannot_confirm(ex: Exchange) -> None:
@@ -152,13 +153,13 @@ def test_a_user_of_another_enterprise_cannot_confirm(ex: Exchange) -> None:
                                      headers=headers)
             assert refused.status_code == 404, refused.text
             assert refused.headers["content-type"] == PROBLEM
-    other = ex.registry.user_by_login(f"rep.{paper.lower()}").user_id
+    other = ex.registry.users.user_by_login(f"rep.{paper.lower()}").user_id
     with pytest.raises(PermissionDenied):  # the registry checks the organisation itself
-        ex.registry.confirm_request(request_id=request_id, by=other,
-                                    at="2025-06-01T10:00:00+08:00")
-    assert ex.registry.proposal(request_id).state == "pending"
+        ex.registry.requests.confirm_request(request_id=request_id, by=other,
+                                             at="2025-06-01T10:00:00+08:00")
+    assert ex.registry.proposals.proposal(request_id).state == "pending"
     with pytest.raises(NotFound):
-        ex.registry.agreement("AG-OTHER")
+        ex.registry.exchange_modes.agreement("AG-OTHER")
 
 
 def test_one_administrator_token_cannot_take_a_retrofit_to_issuance(ex: Exchange) -> None:
@@ -197,6 +198,6 @@ def test_issuing_a_token_is_an_event_naming_its_issuer_with_its_hash_only(ex: Ex
     secret, token_id = issued.json()["secret"], issued.json()["id"]
     (event,) = [vars(e) for _, e in stored_events(ex.registry)
                 if type(e).__name__ == "TokenIssued" and vars(e)["token_id"] == token_id]
-    wang = ex.registry.user_by_login("wang.fang").user_id
+    wang = ex.registry.users.user_by_login("wang.fang").user_id
     assert (event["by"], event["actor"]) == (wang, wang)
     assert len(event["token_hash"]) == 64 and secret not in repr(event)

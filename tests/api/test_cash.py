@@ -23,7 +23,7 @@ def test_deposit_then_withdraw_and_the_enterprise_sees_it(ex: Exchange) -> None:
     r = ex.client.post(f"/cash/{ex.world.paper}/deposits", headers=admin,
                        json={"amount": 5_000_00, "reference": "ICBC-2025-0001"})
     assert r.status_code == 202, r.text  # proposed: nothing is credited yet
-    assert ex.registry.cash_account(ex.world.paper).balance == START
+    assert ex.registry.exchange.cash_account(ex.world.paper).balance == START
     r = ex.approve(r)
     assert r.status_code == 200, r.text
     assert r.json()["result"] == START + 5_000_00
@@ -45,13 +45,13 @@ def test_a_reference_counts_once(ex: Exchange) -> None:
     again = ex.act(f"/cash/{ex.world.paper}/deposits", body)
     assert again.status_code == 409
     assert again.json()["type"].endswith("/already-exists")
-    assert ex.registry.cash_account(ex.world.paper).balance == START + 100
+    assert ex.registry.exchange.cash_account(ex.world.paper).balance == START + 100
 
 
 def test_withdrawing_more_than_available_is_409_and_changes_nothing(ex: Exchange) -> None:
     r = ex.act(f"/cash/{ex.world.paper}/withdrawals", {"amount": START + 1, "reference": "X-1"})
     assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
-    assert ex.registry.cash_account(ex.world.paper).balance == START
+    assert ex.registry.exchange.cash_account(ex.world.paper).balance == START
 
 
 def test_another_enterprise_account_is_404_and_roles_are_checked(ex: Exchange) -> None:
@@ -64,7 +64,7 @@ def test_another_enterprise_account_is_404_and_roles_are_checked(ex: Exchange) -
     auditor = ex.token("auditor", "li.wei")
     assert ex.client.get(f"/cash/{ex.world.paper}", headers=auditor).json()["balance"] == START
     assert ex.client.get(f"/cash/{code(99)}", headers=auditor).status_code == 404
-    assert ex.registry.cash_account(ex.world.dyeing).balance == START
+    assert ex.registry.exchange.cash_account(ex.world.dyeing).balance == START
 
 
 @pytest.mark.parametrize("body", [{"amount": 1.5, "reference": "R"}, {"amount": 0,
@@ -75,4 +75,4 @@ def test_bad_records_are_422_and_write_nothing(ex: Exchange, body: dict[str, obj
     admin = ex.token("administrator", "wang.fang")
     r = ex.client.post(f"/cash/{ex.world.paper}/deposits", headers=admin, json=body)
     assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json"
-    assert ex.registry.cash_account(ex.world.paper).balance == START
+    assert ex.registry.exchange.cash_account(ex.world.paper).balance == START

@@ -125,9 +125,10 @@ def test_a_retirement_appears_once_committed(demo: tuple[TestClient, dict],
     assert "No units have been retired yet." in html(client, "/console/retirements?lang=en")
     state = client.app.state.registry_state  # type: ignore[attr-defined]
     owner = demo[1]["transfers"][0]["buyer"]
-    state.registry.retire(instrument="COD-2025-MAOZHOU", owner=owner, quantity=2500,
-                          reason="voluntary cancellation for the 2025 green-factory pledge",
-                          at="2025-12-01T10:00:00+08:00")
+    state.registry.holdings.retire(
+        instrument="COD-2025-MAOZHOU", owner=owner, quantity=2500,
+        reason="voluntary cancellation for the 2025 green-factory pledge",
+        at="2025-12-01T10:00:00+08:00")
     text = html(client, "/console/retirements?lang=en")
     assert "green-factory pledge" in text and "2.500 t/a" in text and owner in text
     assert re.search(r"COD-2025-MAOZHOU-\d{9}-\d{9}", text)
@@ -138,8 +139,8 @@ def test_a_retirement_appears_once_committed(demo: tuple[TestClient, dict],
 def test_markets_show_daily_prices_and_volumes_in_yuan_and_tonnes(client: TestClient) -> None:
     state = client.app.state.registry_state  # type: ignore[attr-defined]
     registry = state.registry
-    registry.open_market(instrument="NOX-2025-GUANGZHOU", reference_price=250_000,
-                         administrator="admin-1", at="2025-12-01T09:00:00+08:00")
+    registry.exchange.open_market(instrument="NOX-2025-GUANGZHOU", reference_price=250_000,
+                                  administrator="admin-1", at="2025-12-01T09:00:00+08:00")
     text = html(client, "/console/markets?lang=en")
     assert "NOX-2025-GUANGZHOU" in text and "2,500.00 CNY per t/a" in text
     assert "2,250.00 CNY per t/a – 2,750.00 CNY per t/a" in text  # the ±10% band

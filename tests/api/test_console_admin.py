@@ -46,9 +46,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, People, st
         one, _ = founders(registry, at)
         b = user_for(registry, "administrator", ADMIN_B)
         if "administrator" not in b.roles:
-            registry.grant_role(user_id=b.user_id, role="administrator", by=one, at=at)
-        registry.set_password(user_id=b.user_id, password=ADMIN_PASSWORD, by=b.user_id, at=at)
-        secret_b = registry.enroll_second_factor(user_id=b.user_id, by=b.user_id, at=at)
+            registry.users.grant_role(user_id=b.user_id, role="administrator", by=one, at=at)
+        registry.users.set_password(user_id=b.user_id, password=ADMIN_PASSWORD, by=b.user_id, at=at)
+        secret_b = registry.users.enroll_second_factor(user_id=b.user_id, by=b.user_id, at=at)
     finally:
         registry.close()
     return folder, people, secret_b
@@ -126,12 +126,13 @@ def test_an_admin_form_without_the_sessions_csrf_token_is_refused(
     a, _ = clients
     admin_in(a, ADMIN, template[1].admin_totp)
     registry = a.app.state.registry_state.registry  # type: ignore[attr-defined]
-    before = len(registry.proposals(state="pending", at=datetime.now(UTC).isoformat()))
+    before = len(registry.proposals.proposals(state="pending", at=datetime.now(UTC).isoformat()))
     for csrf in ("", "forged"):
         r = post(a, "deposit", csrf, enterprise=ENTERPRISE, amount="100.00",
                  reference="BANK-CSRF")
         assert r.status_code == 403
-    assert len(registry.proposals(state="pending", at=datetime.now(UTC).isoformat())) == before
+    assert len(
+        registry.proposals.proposals(state="pending", at=datetime.now(UTC).isoformat())) == before
 
 
 def test_four_eyes_a_deposit_proposed_by_one_admin_is_approved_by_another(
@@ -147,8 +148,8 @@ def test_four_eyes_a_deposit_proposed_by_one_admin_is_approved_by_another(
     proposal_id = r.headers["location"].split("proposal=")[1]
     shown = a.get(r.headers["location"] + "&lang=en").text
     assert "Deposit proposed" in shown and proposal_id in shown
-    p = registry.proposal(proposal_id)
-    assert p.params["amount"] == 123_456 and p.proposed_by == registry.user_by_login(
+    p = registry.proposals.proposal(proposal_id)
+    assert p.params["amount"] == 123_456 and p.proposed_by == registry.users.user_by_login(
         ADMIN).user_id
     # A sees its own proposal with no approve button; approving anyway is refused
     queue_a = a.get("/console/admin/?lang=en").text
@@ -157,18 +158,19 @@ def test_four_eyes_a_deposit_proposed_by_one_admin_is_approved_by_another(
     assert "Your own proposal" in row and "/act/approve" not in row
     refused = post(a, "approve", csrf_a, proposal=proposal_id)
     assert refused.status_code == 403 and "Refused" in refused.text
-    assert registry.proposal(proposal_id).state_at(datetime.now(UTC).isoformat()) == "pending"
+    assert registry.proposals.proposal(
+        proposal_id).state_at(datetime.now(UTC).isoformat()) == "pending"
     # B sees it with the buttons and approves
     queue_b = b.get("/console/admin/?lang=en").text
     row = queue_b[queue_b.index(f'<tr id="{proposal_id}">'):]
     assert "/console/admin/act/approve" in row[:row.index("</tr>")]
     done = post(b, "approve", csrf_b, proposal=proposal_id)
     assert done.status_code == 303
-    assert registry.cash_account(ENTERPRISE).balance >= 123_456
-    deposited = [e for e in registry.events.get(registry.cash_account(ENTERPRISE).id)
+    assert registry.exchange.cash_account(ENTERPRISE).balance >= 123_456
+    deposited = [e for e in registry.events.get(registry.exchange.cash_account(ENTERPRISE).id)
                  if type(e).__name__ == "Deposited"][-1]
-    assert deposited.actor == registry.user_by_login(ADMIN).user_id
-    assert deposited.approved_by == registry.user_by_login(ADMIN_B).user_id
+    assert deposited.actor == registry.users.user_by_login(ADMIN).user_id
+    assert deposited.approved_by == registry.users.user_by_login(ADMIN_B).user_id
 
 
 def test_a_refused_act_shows_the_reason_and_changes_nothing(
@@ -177,7 +179,7 @@ def test_a_refused_act_shows_the_reason_and_changes_nothing(
     csrf = admin_in(a, ADMIN, template[1].admin_totp)
     registry = a.app.state.registry_state.registry  # type: ignore[attr-defined]
     at = datetime.now(UTC).isoformat()
-    before = len(registry.proposals(at=at))
+    before = len(registry.proposals.proposals(at=at))
     for fields in ({"enterprise": ENTERPRISE, "amount": "1.001", "reference": "B-2"},
                    {"enterprise": ENTERPRISE, "amount": "-5", "reference": "B-2"},
                    {"enterprise": ENTERPRISE, "amount": "ten", "reference": "B-2"},
@@ -187,7 +189,7 @@ def test_a_refused_act_shows_the_reason_and_changes_nothing(
         assert 'role="alert"' in r.text
     assert post(a, "approve", csrf, proposal="not-a-proposal").status_code == 404
     assert post(a, "no_such_act", csrf).status_code == 404
-    assert len(registry.proposals(at=datetime.now(UTC).isoformat())) == before
+    assert len(registry.proposals.proposals(at=datetime.now(UTC).isoformat())) == before
 
 
 def test_users_and_roles_a_privileged_grant_is_a_proposal(
@@ -199,17 +201,17 @@ def test_users_and_roles_a_privileged_grant_is_a_proposal(
     r = post(a, "create_user", csrf_a, login="zhao.lei", display_name="Zhao Lei",
              organisation="regulator", password="a fine first password")
     assert r.status_code == 303, r.text
-    user = registry.user_by_login("zhao.lei")
-    assert user.created_by == registry.user_by_login(ADMIN).user_id
+    user = registry.users.user_by_login("zhao.lei")
+    assert user.created_by == registry.users.user_by_login(ADMIN).user_id
     r = post(a, "grant_role", csrf_a, user=user.user_id, role="auditor")
     assert r.status_code == 303 and "proposal=" in r.headers["location"]
-    assert "auditor" not in registry.user(user.user_id).roles
+    assert "auditor" not in registry.users.user(user.user_id).roles
     proposal_id = r.headers["location"].split("proposal=")[1]
     assert post(b, "approve", csrf_b, proposal=proposal_id).status_code == 303
-    assert "auditor" in registry.user(user.user_id).roles
+    assert "auditor" in registry.users.user(user.user_id).roles
     assert post(a, "withdraw_role", csrf_a, user=user.user_id,
                 role="auditor").status_code == 303
-    assert "auditor" not in registry.user(user.user_id).roles
+    assert "auditor" not in registry.users.user(user.user_id).roles
 
 
 def test_the_own_token_page_issues_a_working_token_and_revokes_it(
@@ -230,7 +232,7 @@ def test_the_own_token_page_issues_a_working_token_and_revokes_it(
     again = a.get("/console/tokens?lang=en").text
     assert secret not in again  # shown once, never again
     registry = a.app.state.registry_state.registry  # type: ignore[attr-defined]
-    user = registry.user_by_login(TRADER)
+    user = registry.users.user_by_login(TRADER)
     token_id = secret.split(".")[1]
     assert token_id in again and secret not in str(user.tokens)
     csrf = CSRF.search(again).group(1)  # type: ignore[union-attr]
@@ -239,18 +241,18 @@ def test_the_own_token_page_issues_a_working_token_and_revokes_it(
     r = a.post(f"/console/tokens/{token_id}/revoke", data={"csrf_token": csrf},
                follow_redirects=False)
     assert r.status_code == 303
-    assert registry.user(user.user_id).tokens[token_id]["revoked_by"] == user.user_id
+    assert registry.users.user(user.user_id).tokens[token_id]["revoked_by"] == user.user_id
     a.cookies.clear()
     assert a.get("/users/me", headers=bearer).status_code == 401
     # another's token cannot be revoked from one's page
     sign_in(a, TRADER, PASSWORD)
     other = user_for(registry, "enterprise", code(3))
-    other_id, _ = registry.issue_token(user_id=other.user_id, by=other.user_id,
-                                       at=datetime.now(UTC).isoformat(), days=1)
+    other_id, _ = registry.users.issue_token(user_id=other.user_id, by=other.user_id,
+                                             at=datetime.now(UTC).isoformat(), days=1)
     csrf = CSRF.search(a.get("/console/tokens").text).group(1)  # type: ignore[union-attr]
     assert a.post(f"/console/tokens/{other_id}/revoke",
                   data={"csrf_token": csrf}).status_code == 404
-    assert registry.user(other.user_id).tokens[other_id]["revoked_at"] is None
+    assert registry.users.user(other.user_id).tokens[other_id]["revoked_at"] is None
 
 
 AGENCY = code(1, prefix="91440101MA9X")
@@ -288,8 +290,8 @@ def test_a_proposing_form_makes_the_apis_proposal(
     registry = a.app.state.registry_state.registry  # type: ignore[attr-defined]
     r = post(a, act, csrf, **fields)
     assert r.status_code == 303, r.text
-    p = registry.proposal(r.headers["location"].split("proposal=")[1])
-    assert p.action == action and p.proposed_by == registry.user_by_login(ADMIN).user_id
+    p = registry.proposals.proposal(r.headers["location"].split("proposal=")[1])
+    assert p.action == action and p.proposed_by == registry.users.user_by_login(ADMIN).user_id
     assert {k: p.params[k] for k in params} == params
     assert p.state_at(datetime.now(UTC).isoformat()) == "pending"
 
@@ -321,10 +323,10 @@ def test_an_administrator_whose_role_is_withdrawn_loses_the_pages_at_once(
     a, _ = clients
     csrf = admin_in(a, ADMIN, template[1].admin_totp)
     registry = a.app.state.registry_state.registry  # type: ignore[attr-defined]
-    admin = registry.user_by_login(ADMIN)
-    other = registry.user_by_login(ADMIN_B)
-    registry.withdraw_role(user_id=admin.user_id, role="administrator", by=other.user_id,
-                           at=datetime.now(UTC).isoformat())
+    admin = registry.users.user_by_login(ADMIN)
+    other = registry.users.user_by_login(ADMIN_B)
+    registry.users.withdraw_role(user_id=admin.user_id, role="administrator", by=other.user_id,
+                                 at=datetime.now(UTC).isoformat())
     assert a.get("/console/admin/").status_code == 403
     assert post(a, "deposit", csrf, enterprise=ENTERPRISE, amount="1",
                 reference="B-GONE").status_code == 403
@@ -336,9 +338,10 @@ def test_the_queue_holds_an_expansion_decision_and_the_form_decides_it(
     csrf = admin_in(a, ADMIN, template[1].admin_totp)
     registry = a.app.state.registry_state.registry  # type: ignore[attr-defined]
     for reference in ("EXP-1", "EXP-2"):
-        registry.submit_expansion(reference=reference, enterprise=ENTERPRISE, instrument=COD,
-                                  quantity=100, project="a second dyeing line",
-                                  at=datetime.now(UTC).isoformat())
+        registry.holdings.submit_expansion(reference=reference, enterprise=ENTERPRISE,
+                                           instrument=COD, quantity=100,
+                                           project="a second dyeing line",
+                                           at=datetime.now(UTC).isoformat())
     queue = a.get("/console/admin/?lang=en").text
     decisions = queue[queue.index('id="expansions"'):]
     assert "EXP-1" in decisions and "EXP-2" in decisions and "a second dyeing line" in decisions
@@ -377,11 +380,11 @@ def test_a_flagged_trade_waits_in_the_queue_and_its_initiator_may_not_approve_it
         secrets = {}
         at = datetime.now(UTC).isoformat()
         for login in ("zhao.min", "approver.two"):
-            user = ex.registry.user_by_login(login)
-            ex.registry.set_password(user_id=user.user_id, password=ADMIN_PASSWORD,
-                                     by=user.user_id, at=at)
-            secrets[login] = ex.registry.enroll_second_factor(user_id=user.user_id,
-                                                              by=user.user_id, at=at)
+            user = ex.registry.users.user_by_login(login)
+            ex.registry.users.set_password(user_id=user.user_id, password=ADMIN_PASSWORD,
+                                           by=user.user_id, at=at)
+            secrets[login] = ex.registry.users.enroll_second_factor(user_id=user.user_id,
+                                                                    by=user.user_id, at=at)
         initiator, other = ex.client, TestClient(ex.client.app)
         csrf = admin_in(initiator, "zhao.min", secrets["zhao.min"])
         queue = initiator.get("/console/admin/?lang=en").text

@@ -85,7 +85,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                        ("representative", SELLER), ("representative", third),
                        ("agency", auditor), ("agency", other)):
         user = user_for(registry, role, code)
-        registry.set_password(user_id=user.user_id, password=PASSWORD, by=one, at=at)
+        registry.users.set_password(user_id=user.user_id, password=PASSWORD, by=one, at=at)
     tokens = {"admin": issue_in(registry, "administrator", ADMIN)[1],
               "admin_2": issue_in(registry, "administrator", ADMIN_2)[1],
               "seller": issue_in(registry, "enterprise", SELLER)[1],

@@ -50,14 +50,14 @@ def create_people(folder: Path) -> People:
     try:
         one, _ = founders(registry, at)
         trader = user_for(registry, "enterprise", ENTERPRISE)
-        registry.set_password(user_id=trader.user_id, password=PASSWORD, by=one, at=at)
+        registry.users.set_password(user_id=trader.user_id, password=PASSWORD, by=one, at=at)
         gone = user_for(registry, "enterprise", code(2))
-        registry.set_password(user_id=gone.user_id, password=PASSWORD, by=one, at=at)
-        registry.suspend_user(user_id=gone.user_id, reason="left the firm", by=one, at=at)
+        registry.users.set_password(user_id=gone.user_id, password=PASSWORD, by=one, at=at)
+        registry.users.suspend_user(user_id=gone.user_id, reason="left the firm", by=one, at=at)
         admin = user_for(registry, "administrator", ADMIN)
-        registry.set_password(user_id=admin.user_id, password=ADMIN_PASSWORD,
-                              by=admin.user_id, at=at)
-        secret = registry.enroll_second_factor(user_id=admin.user_id, by=admin.user_id, at=at)
+        registry.users.set_password(user_id=admin.user_id, password=ADMIN_PASSWORD,
+                                    by=admin.user_id, at=at)
+        secret = registry.users.enroll_second_factor(user_id=admin.user_id, by=admin.user_id, at=at)
         return People(admin_totp=secret, suspended=gone.login)
     finally:
         registry.close()
@@ -187,7 +187,7 @@ def test_the_session_acts_as_the_user(client: TestClient, folder: Path) -> None:
     sign_in(client, TRADER, PASSWORD)
     state = client.app.state.registry_state  # type: ignore[attr-defined]
     session = state.sessions.current(client.cookies.get(COOKIE), now=datetime.now(UTC))
-    user = state.registry.user_by_login(TRADER)
+    user = state.registry.users.user_by_login(TRADER)
     who = session.principal
     assert (who.user_id, who.login, who.role, who.subject) == (user.user_id, TRADER,
                                                                "enterprise", ENTERPRISE)
@@ -213,9 +213,9 @@ def test_a_suspended_user_cannot_sign_in_and_its_session_ends(client: TestClient
     assert client.get("/console/account", follow_redirects=False).status_code == 200
     registry = client.app.state.registry_state.registry  # type: ignore[attr-defined]
     at = datetime.now(UTC).isoformat()
-    admin = registry.user_by_login(ADMIN).user_id
-    trader = registry.user_by_login(TRADER).user_id
-    registry.suspend_user(user_id=trader, reason="left the firm", by=admin, at=at)
+    admin = registry.users.user_by_login(ADMIN).user_id
+    trader = registry.users.user_by_login(TRADER).user_id
+    registry.users.suspend_user(user_id=trader, reason="left the firm", by=admin, at=at)
     gone = client.get("/console/account", follow_redirects=False)
     assert gone.status_code == 303 and gone.headers["location"] == "/console/login"
     assert refused(sign_in(client, TRADER, PASSWORD))

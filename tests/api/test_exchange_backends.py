@@ -50,5 +50,5 @@ def test_exchange_journey(ex: Exchange) -> None:
     assert mine["total"] == 9
     assert ex.client.get(f"/markets/{COD}/book", headers=buyer).json()["asks"] == [
         {"price": PRICE, "quantity": 12_000, "orders": 1}]
-    cash = ex.registry.cash_account(ex.world.paper)
+    cash = ex.registry.exchange.cash_account(ex.world.paper)
     assert (cash.balance, cash.reserved) == (100_000_000 - PRICE * 18, 0)

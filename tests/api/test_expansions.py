@@ -35,7 +35,7 @@ def test_submit_then_approve_consumes_the_units(api: Api) -> None:
                               {"approval": "Yue-Fa-Gai-Neng-Ping-2025-117"})
     assert approved.json()["state"] == "approved"
     registry = api.client.app.state.registry_state.registry  # type: ignore[attr-defined]
-    assert approved.json()["decided_by"] == registry.user_by_login("gdee-admin-li").user_id
+    assert approved.json()["decided_by"] == registry.users.user_by_login("gdee-admin-li").user_id
     assert (row(api)["reserved"], row(api)["consumed"]) == (0, 200)
     problem(api.admin.post("/expansions/GDKR-2025-0042/rejection", {"reason": "late"}), 409,
             "invalid-state")

@@ -47,7 +47,7 @@ def issued(folder: Path) -> int:
     """Users created through POST /users so far."""
     registry = build_registry(env(folder))
     try:
-        return sum(u.login.startswith("zhao.min") for u in registry.users())
+        return sum(u.login.startswith("zhao.min") for u in registry.users.users())
     finally:
         registry.close()
 

@@ -68,8 +68,8 @@ def test_the_service_signs_what_is_committed_without_being_asked(client: TestCli
     state = client.app.state.registry_state  # type: ignore[attr-defined]
     assert eventually(lambda: client.get("/ledger/status").json()["signed_size"] > 0)
     signed = client.get("/ledger/status").json()["signed_size"]
-    state.registry.deposit(enterprise=code(1), amount=1000, reference="DEP-STATUS-1",
-                           administrator="admin-cash", at=AT)
+    state.registry.exchange.deposit(enterprise=code(1), amount=1000, reference="DEP-STATUS-1",
+                                    administrator="admin-cash", at=AT)
     assert eventually(lambda: client.get("/ledger/status").json()["signed_size"] > signed)
     status = client.get("/ledger/status").json()
     assert status["size"] == status["signed_size"] and status["signing_error"] is None

@@ -43,7 +43,7 @@ def test_a_limit_order_rests_and_a_crossing_order_settles(ex: Exchange) -> None:
     assert ack["resting"] == 0 and len(ack["order_id"]) == 32  # generated
     assert ex.client.get(f"/markets/{COD}/book", headers=buyer).json()["asks"][0][
         "quantity"] == 3000
-    cash = ex.registry.cash_account(ex.world.paper)
+    cash = ex.registry.exchange.cash_account(ex.world.paper)
     assert cash.balance == 100_000_000 - PRICE * 2
 
 
@@ -81,9 +81,9 @@ def test_own_orders_only_and_cancelling_releases_cash(ex: Exchange) -> None:
     paper, power = ex.enterprise(ex.world.paper), ex.enterprise(ex.world.power)
     assert order(ex, paper, order_id="b1", side="buy", price=PRICE,
                  quantity=5000).status_code == 201
-    assert ex.registry.cash_account(ex.world.paper).reserved == PRICE * 5
+    assert ex.registry.exchange.cash_account(ex.world.paper).reserved == PRICE * 5
     mine = ex.client.get(f"/markets/{COD}/orders", headers=paper).json()["items"]
-    trader = ex.registry.user_by_login(f"trader.{ex.world.paper.lower()}").user_id
+    trader = ex.registry.users.user_by_login(f"trader.{ex.world.paper.lower()}").user_id
     assert [(o["order_id"], o["status"], o["resting"], o["entered_by"]) for o in mine] == [
         ("b1", "open", 5000, trader)]  # the person who entered it, by user id
     assert ex.client.get(f"/markets/{COD}/orders", headers=power).json()["items"] == []
@@ -94,7 +94,7 @@ def test_own_orders_only_and_cancelling_releases_cash(ex: Exchange) -> None:
     r = ex.client.delete(f"/markets/{COD}/orders/b1", headers=paper)
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "cancelled"
-    assert ex.registry.cash_account(ex.world.paper).reserved == 0
+    assert ex.registry.exchange.cash_account(ex.world.paper).reserved == 0
     assert ex.client.get(f"/markets/{COD}/orders/b1", headers=paper).json()["status"] == \
         "cancelled"
     assert ex.client.delete(f"/markets/{COD}/orders/b1", headers=paper).status_code == 404
@@ -107,7 +107,7 @@ def test_administrators_act_for_a_named_enterprise(ex: Exchange) -> None:
               account=ex.world.paper)
     assert r.status_code == 201 and r.json()["account"] == ex.world.paper
     listed = ex.client.get(f"/markets/{COD}/orders", headers=admin).json()["items"]
-    assert listed[0]["entered_by"] == ex.registry.user_by_login("zhao.min").user_id
+    assert listed[0]["entered_by"] == ex.registry.users.user_by_login("zhao.min").user_id
     r = ex.client.delete(f"/markets/{COD}/orders/a1", headers=admin,
                          params={"account": ex.world.paper})
     assert r.status_code == 200
@@ -121,7 +121,7 @@ def test_an_enterprise_cannot_act_for_another(ex: Exchange) -> None:
     r = order(ex, ex.enterprise(ex.world.power), side="buy", price=PRICE, quantity=1000,
               account=ex.world.paper)
     assert r.status_code == 404
-    assert ex.registry.cash_account(ex.world.paper).reserved == 0
+    assert ex.registry.exchange.cash_account(ex.world.paper).reserved == 0
 
 
 @pytest.mark.parametrize(("body", "status"), [
@@ -140,11 +140,11 @@ def test_an_enterprise_cannot_act_for_another(ex: Exchange) -> None:
 def test_refused_orders_are_problems_and_write_nothing(
     ex: Exchange, body: dict[str, object], status: int
 ) -> None:
-    before = ex.registry.position()
+    before = ex.registry.queries.position()
     r = order(ex, ex.enterprise(ex.world.paper), **body)
     assert r.status_code == status, r.text
     assert r.headers["content-type"] == "application/problem+json"
-    assert ex.registry.position() == before
+    assert ex.registry.queries.position() == before
 
 
 def test_an_order_id_is_used_once(ex: Exchange) -> None:
@@ -194,7 +194,7 @@ def test_concurrent_orders_share_saves_through_the_gateway(ex: Exchange) -> None
         f"{COD}:{n}" for n in range(1, 21))
     assert gateway.batches - before < 20
     assert ex.client.get(f"/markets/{COD}/book", headers=paper).json()["asks"] == []
-    assert ex.registry.cash_account(ex.world.paper).balance == 100_000_000 - PRICE * 20
+    assert ex.registry.exchange.cash_account(ex.world.paper).balance == 100_000_000 - PRICE * 20
 
 
 def events(ex: Exchange, headers: dict[str, str], **params: object) -> list[dict[str, object]]:
@@ -270,19 +270,20 @@ def test_a_repeated_order_with_one_idempotency_key_is_placed_once(ex: Exchange) 
     again = ex.client.post(f"/markets/{COD}/orders", headers=paper, json=body)
     assert first.status_code == again.status_code == 201
     assert first.json() == again.json()
-    assert ex.registry.cash_account(ex.world.paper).reserved == PRICE * 2  # one order
+    assert ex.registry.exchange.cash_account(ex.world.paper).reserved == PRICE * 2  # one order
     other = ex.client.post(f"/markets/{COD}/orders", headers=paper,
                            json={**body, "quantity": 3000})
     assert other.status_code == 422
 
 
 def test_a_credit_restricted_enterprise_may_not_trade(ex: Exchange) -> None:
-    ex.registry.restrict_enterprise(credit_code=ex.world.paper, reason="false report",
-                                    reference="GD-CREDIT-2025-7", at="2025-03-02T09:00:00+08:00")
+    ex.registry.lifecycle.restrict_enterprise(credit_code=ex.world.paper, reason="false report",
+                                              reference="GD-CREDIT-2025-7",
+                                              at="2025-03-02T09:00:00+08:00")
     r = order(ex, ex.enterprise(ex.world.paper), side="buy", price=PRICE, quantity=1000)
     assert r.status_code == 403, r.text
     assert r.json()["type"].endswith("/credit-restricted")
-    assert ex.registry.cash_account(ex.world.paper).reserved == 0
+    assert ex.registry.exchange.cash_account(ex.world.paper).reserved == 0
 
 
 def test_administrators_halt_and_resume_and_traders_amend(ex: Exchange) -> None:

@@ -424,16 +424,16 @@ def dead_tokens(market: Market) -> list[str]:
     now = datetime.now(UTC)
     registry = market.ex.registry
     retired = user_for(registry, "administrator", "gdee-retired")
-    _, expired = registry.issue_token(user_id=retired.user_id, by=retired.user_id,
-                                      at=(now - timedelta(days=31)).isoformat(), days=30)
-    token_id, revoked = registry.issue_token(user_id=retired.user_id, by=retired.user_id,
-                                             at=now.isoformat(), days=30)
-    registry.revoke_token(user_id=retired.user_id, token_id=token_id, by=retired.user_id,
-                          at=now.isoformat())
+    _, expired = registry.users.issue_token(user_id=retired.user_id, by=retired.user_id,
+                                            at=(now - timedelta(days=31)).isoformat(), days=30)
+    token_id, revoked = registry.users.issue_token(user_id=retired.user_id, by=retired.user_id,
+                                                   at=now.isoformat(), days=30)
+    registry.users.revoke_token(user_id=retired.user_id, token_id=token_id, by=retired.user_id,
+                                at=now.isoformat())
     _, suspended = issue_in(registry, "auditor", "audit-left")
     one, _ = founders(registry, now.isoformat())
-    registry.suspend_user(user_id=user_for(registry, "auditor", "audit-left").user_id,
-                          reason="left the audit office", by=one, at=now.isoformat())
+    registry.users.suspend_user(user_id=user_for(registry, "auditor", "audit-left").user_id,
+                                reason="left the audit office", by=one, at=now.isoformat())
     return [expired, revoked, revoked[:-2] + "xx", suspended]
 
 
@@ -448,14 +448,14 @@ def test_an_administrator_write_is_refused_to_every_other_role(market: Market, o
     others = {"enterprise": market.token("enterprise", w.dyeing),
               "agency": market.token("agency", w.auditor),
               "auditor": market.token("auditor", "audit-zhao")}
-    before = market.ex.registry.position()
+    before = market.ex.registry.queries.position()
     for role, headers in others.items():
         refused = assert_problem(market.call(op, headers), 403, op)
         assert refused["type"].endswith("/forbidden"), (role, refused)
         owned = owner_parameter(op)
         if owned is not None:  # the same answer whether or not the object exists
             assert market.call(op, headers, missing=owned).json() == refused
-    assert market.ex.registry.position() == before
+    assert market.ex.registry.queries.position() == before
 
 
 def test_other_writes_are_refused_to_the_roles_they_do_not_name(market: Market, op: Op) -> None:
@@ -466,7 +466,7 @@ def test_other_writes_are_refused_to_the_roles_they_do_not_name(market: Market, 
               "agency": market.token("agency", w.auditor),
               "auditor": market.token("auditor", "audit-zhao"),
               "administrator": market.token("administrator", "gdee-li")}
-    before = market.ex.registry.position()
+    before = market.ex.registry.queries.position()
     for role in sorted(set(tokens) - set(NON_ADMIN_WRITES[op.key])):
         r = market.call(op, tokens[role])
         if r.status_code == 404 and (owned := owner_parameter(op)) is not None:
@@ -475,7 +475,7 @@ def test_other_writes_are_refused_to_the_roles_they_do_not_name(market: Market, 
             continue
         refused = assert_problem(r, 403, op)
         assert refused["type"].endswith("/forbidden"), (role, refused)
-    assert market.ex.registry.position() == before
+    assert market.ex.registry.queries.position() == before
 
 
 def outsider_view(market: Market, op: Op, headers: dict[str, str],
@@ -502,7 +502,7 @@ def test_another_enterprise_gets_the_404_of_a_missing_object(market: Market, op:
     owner = market.token("enterprise", w.dyeing)
     outsider = market.token(role, outsider_code(market, role))
     owned = owner_parameter(op) or ""
-    before = market.ex.registry.position()
+    before = market.ex.registry.queries.position()
     if op.method == "get":
         assert market.call(op, owner).status_code == 200, "the owner reads it: it exists"
     if op.key in OWNED_ROUTES:  # the object is public, so its being there is no secret
@@ -517,7 +517,7 @@ def test_another_enterprise_gets_the_404_of_a_missing_object(market: Market, op:
     absent = json.loads(json.dumps(market.call(op, outsider, missing=owned).json())
                         .replace(fake, real))
     assert refused == absent
-    assert market.ex.registry.position() == before
+    assert market.ex.registry.queries.position() == before
 
 
 def test_an_agency_sees_only_its_own_credit_record(market: Market) -> None:
@@ -538,7 +538,7 @@ def test_an_agency_sees_only_its_own_credit_record(market: Market) -> None:
 def test_naming_another_enterprise_as_the_account_is_404(market: Market) -> None:
     ex, w = market.ex, market.ex.world
     outsider = market.token("enterprise", w.power)
-    before = ex.registry.position()
+    before = ex.registry.queries.position()
     reads = [f"/trades?account={w.dyeing}", f"/markets/{COD}/orders?account={w.dyeing}"]
     for path in reads:
         r = ex.client.get(path, headers=outsider)
@@ -560,7 +560,7 @@ def test_naming_another_enterprise_as_the_account_is_404(market: Market) -> None
     r = ex.client.delete(f"/markets/{COD}/orders/HX-SELL-1?account={w.dyeing}",
                          headers=outsider)
     assert r.status_code == 404, r.text
-    assert ex.registry.position() == before
+    assert ex.registry.queries.position() == before
 
 
 @pytest.mark.parametrize("outsider", ["enterprise", "agency"])
@@ -583,12 +583,12 @@ def test_every_event_names_its_actor_and_requests_name_their_user(market: Market
     registry, w = market.ex.registry, market.ex.world
     events = [e for _, e in stored_events(registry)]
     assert all(isinstance(vars(e).get("actor"), str) for e in events)
-    li = registry.user_by_login("gdee-li").user_id
+    li = registry.users.user_by_login("gdee-li").user_id
     (moved,) = [e for e in events if type(e).__name__ == "Transferred"
                 and getattr(e, "ref", None) == "HX-JH-2025-01"]
     assert vars(moved)["actor"] == li
-    trader = registry.user_by_login(f"trader.{w.dyeing.lower()}").user_id
+    trader = registry.users.user_by_login(f"trader.{w.dyeing.lower()}").user_id
     assert any(vars(e)["actor"] == trader for e in events)  # its orders and reservation
-    wu = registry.user_by_login("gdee-wu").user_id
+    wu = registry.users.user_by_login("gdee-wu").user_id
     cleared = [e for e in events if type(e).__name__.endswith("Cleared")]
     assert cleared and all(vars(e)["actor"] == wu for e in cleared)

@@ -45,7 +45,7 @@ def test_adopting_a_rule_version_needs_a_second_administrator(ex: Exchange) -> N
     assert after["history"][-1]["effective_from"] == "2099-01-01"
     (scheduled,) = [vars(e) for _, e in stored_events(ex.registry)
                     if type(e).__qualname__.endswith("RulesScheduled")]
-    wang = ex.registry.user_by_login("wang.fang").user_id
-    two = ex.registry.user_by_login("approver.two").user_id
+    wang = ex.registry.users.user_by_login("wang.fang").user_id
+    two = ex.registry.users.user_by_login("approver.two").user_id
     assert (scheduled["actor"], scheduled["approved_by"], scheduled["administrator"]) == (
         wang, two, wang)

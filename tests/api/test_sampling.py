@@ -29,7 +29,7 @@ def test_opening_fixes_the_population_and_draws_from_the_ledger(api: Api) -> Non
         ("Opened", "SC-2025"), ("Drawn", "SC-2025")]
     assert opened["position"] < effects[0]["position"]
     registry = api.client.app.state.registry_state.registry  # type: ignore[attr-defined]
-    opener = registry.user_by_login("gdee-admin-li").user_id  # actors are user ids
+    opener = registry.users.user_by_login("gdee-admin-li").user_id  # actors are user ids
     assert round_["state"] == "drawn" and round_["opened"]["actor"] == opener
     assert [m["retrofit"] for m in round_["population"]] == ["RF-1"]
     assert [m["retrofit"] for m in round_["sample"]] == ["RF-1"]
@@ -75,8 +75,8 @@ def test_a_failed_spot_check_revokes_and_restricts(api: Api) -> None:
     assert shown["state"] == "closed" and shown["outcomes"][0]["result"] == "fail"
     assert api.admin.get(f"/credit/agencies/{api.w.auditor}").json()["standing"] == "restricted"
     registry = api.client.app.state.registry_state.registry  # type: ignore[attr-defined]
-    proposer = registry.user_by_login("gdee-admin-li").user_id
-    approver = registry.user_by_login("gdee-admin-chen").user_id
+    proposer = registry.users.user_by_login("gdee-admin-li").user_id
+    approver = registry.users.user_by_login("gdee-admin-chen").user_id
     assert shown["outcomes"][0]["actor"] == proposer
     revoked = [e.__dict__ for _, e in stored_events(registry)
                if type(e).__qualname__.endswith("Revoked")]

@@ -24,7 +24,7 @@ def ex(tmp_path: Path) -> Iterator[Exchange]:
 
 
 def reserved(ex: Exchange, who: str) -> int:
-    (row,) = [b for b in ex.registry.balances(enterprise=who) if b["instrument"] == COD]
+    (row,) = [b for b in ex.registry.queries.balances(enterprise=who) if b["instrument"] == COD]
     return int(row["reserved"])
 
 
@@ -63,7 +63,7 @@ def test_an_offer_waits_for_a_second_representative_and_names_both(ex: Exchange)
                             headers=ex.representative(dyeing)).json()
     assert [p["id"] for p in pending["items"]] == [request["id"]]
     headers = [ex.representative(ex.world.paper), ex.token("administrator", "gdee-li")]
-    before = ex.registry.position()  # (the tokens above are minted, events of their own)
+    before = ex.registry.queries.position()  # (the tokens above are minted, events of their own)
     assert headers
     # the requester itself: four eyes by user id
     problem(ex.client.post(path(ex, request["id"], "confirm"), headers=ex.enterprise(dyeing)),
@@ -77,11 +77,11 @@ def test_an_offer_waits_for_a_second_representative_and_names_both(ex: Exchange)
             404, "not-found")
     problem(ex.client.post(f"/enterprises/{ex.world.paper}/requests/{request['id']}/confirm",
                            headers=paper_rep), 404, "not-found")
-    assert ex.registry.position() == before  # none of it wrote anything
+    assert ex.registry.queries.position() == before  # none of it wrote anything
     r = ex.confirm(r, dyeing)
     assert r.status_code == 200, r.text
     assert r.json()["request"]["state"] == "approved"
-    second = ex.registry.user_by_login(f"rep.{dyeing.lower()}").user_id
+    second = ex.registry.users.user_by_login(f"rep.{dyeing.lower()}").user_id
     assert r.json()["request"]["decided_by"] == second
     agreement = ex.client.get("/agreements/AG-R1", headers=ex.enterprise(dyeing)).json()
     assert agreement["state"] == "offered" and agreement["offered_by"] == request["proposed_by"]
@@ -125,13 +125,13 @@ def test_a_request_expires_and_a_refused_confirmation_leaves_it_pending(ex: Exch
                                 "ref": "LISTING-1"}).status_code == 201
     refused = ex.confirm(r, dyeing)
     problem(refused, 409, "insufficient-holdings")
-    assert registry.proposal(r.json()["id"]).state == "pending"
+    assert registry.proposals.proposal(r.json()["id"]).state == "pending"
     # a week later it has expired: the job records it, and it can no longer be confirmed
     expires = r.json()["expires_at"]
-    assert registry.expire_proposals(at=expires) >= 1
+    assert registry.proposals.expire_proposals(at=expires) >= 1
     (expired,) = payloads(ex, "Proposal.Expired")
     assert expired["actor"] == "system:proposal-expiry"
-    assert registry.proposal(r.json()["id"]).state == "expired"
+    assert registry.proposals.proposal(r.json()["id"]).state == "expired"
     problem(ex.confirm(r, dyeing), 409, "invalid-state")
 
 
@@ -151,7 +151,7 @@ def test_switching_the_requirement_off_takes_two_representatives(ex: Exchange) -
     assert r.status_code == 200 and r.json()["result"] is False, r.text
     assert ex.client.get(setting, headers=ex.enterprise(dyeing)).json()["required"] is False
     (changed,) = payloads(ex, "Enterprise.SecondRepresentativeSet")
-    second = ex.registry.user_by_login(f"rep.{dyeing.lower()}").user_id
+    second = ex.registry.users.user_by_login(f"rep.{dyeing.lower()}").user_id
     assert changed["required"] is False and changed["approved_by"] == second
     # now one representative's offer is made at once; exchange orders never needed more
     r = request_offer(ex, "AG-R5")
@@ -167,10 +167,10 @@ def test_only_a_representative_offers_or_confirms(ex: Exchange) -> None:
     dyeing, registry = ex.world.dyeing, ex.registry
     at = datetime.now(UTC).isoformat()
     admin, _ = founders(registry, at)
-    trader = registry.create_user(login="desk.only", display_name="Desk trader",
-                                  organisation="enterprise", organisation_code=dyeing,
-                                  roles=["trader"], by=admin, at=at)
-    _, secret = registry.issue_token(user_id=trader.user_id, by=trader.user_id, at=at, days=1)
+    trader = registry.users.create_user(login="desk.only", display_name="Desk trader",
+                                        organisation="enterprise", organisation_code=dyeing,
+                                        roles=["trader"], by=admin, at=at)
+    _, secret = registry.users.issue_token(user_id=trader.user_id, by=trader.user_id, at=at, days=1)
     desk = {"Authorization": f"Bearer {secret}"}
     problem(ex.client.post("/agreements", headers=desk,
                            json={"reference": "AG-R7", "instrument": COD,
@@ -178,4 +178,4 @@ def test_only_a_representative_offers_or_confirms(ex: Exchange) -> None:
             403, "forbidden")
     r = request_offer(ex, "AG-R8")
     problem(ex.client.post(path(ex, r.json()["id"], "confirm"), headers=desk), 403, "forbidden")
-    assert registry.proposal(r.json()["id"]).state == "pending"
+    assert registry.proposals.proposal(r.json()["id"]).state == "pending"

@@ -108,7 +108,7 @@ def test_an_in_doubt_order_is_answered_by_the_retry_with_its_key(ex: Exchange) -
     ack = again.json()
     assert (ack["order_id"], ack["filled"], ack["resting"]) == ("B-9", 1_000, 0)
     assert [f["quantity"] for f in ack["fills"]] == [1_000]
-    assert ex.registry.market(COD).trade_count == 1  # traded once
+    assert ex.registry.exchange.market(COD).trade_count == 1  # traded once
     assert version_gaps(ex.registry) == {}
 
 

@@ -28,7 +28,7 @@ def admin(folder: Path) -> dict[str, str]:
 
 def tokens(client: TestClient) -> int:
     registry = client.app.state.registry_state.registry  # type: ignore[attr-defined]
-    return sum(len(u.tokens) for u in registry.users())
+    return sum(len(u.tokens) for u in registry.users.users())
 
 
 def test_administrator_issues_an_enterprise_users_token_that_works(

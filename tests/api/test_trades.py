@@ -46,21 +46,21 @@ def test_a_large_trade_waits_and_four_eyes_decide_who_may_approve(ex: Exchange) 
     auditor = ex.token("auditor", "li.wei")
     (queued,) = ex.client.get("/trades/queue", headers=auditor).json()["items"]
     assert queued["trade"] == trade_id and queued["reasons"] == ["above-threshold"]
-    zhao = ex.registry.user_by_login("zhao.min").user_id
-    seller = ex.registry.user_by_login(f"trader.{ex.world.dyeing.lower()}").user_id
+    zhao = ex.registry.users.user_by_login("zhao.min").user_id
+    seller = ex.registry.users.user_by_login(f"trader.{ex.world.dyeing.lower()}").user_id
     assert {zhao, seller} <= set(queued["initiators"])  # by user id, never by a name
-    assert ex.registry.cash_account(ex.world.paper).reserved == PRICE * 2
+    assert ex.registry.exchange.cash_account(ex.world.paper).reserved == PRICE * 2
     for initiator in ("zhao.min",):  # entered the buy order
         r = ex.client.post(f"/trades/queue/{trade_id}/approve",
                            headers=ex.token("administrator", initiator))
         assert r.status_code == 403, r.text
         assert r.json()["type"].endswith("/four-eyes-violation")
-    assert ex.registry.cash_account(ex.world.paper).balance == START
+    assert ex.registry.exchange.cash_account(ex.world.paper).balance == START
     r = ex.client.post(f"/trades/queue/{trade_id}/approve",
                        headers=ex.token("administrator", "chen.jie"))
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "settled"
-    paper = ex.registry.cash_account(ex.world.paper)
+    paper = ex.registry.exchange.cash_account(ex.world.paper)
     assert (paper.balance, paper.reserved) == (START - PRICE * 2, 0)
     assert ex.client.get("/trades/queue", headers=auditor).json()["items"] == []
     again = ex.client.post(f"/trades/queue/{trade_id}/approve",
@@ -78,13 +78,13 @@ def test_rejection_releases_the_reservations(ex: Exchange) -> None:
                        json={"reason": "price far from the day's trades"})
     assert r.status_code == 200, r.text
     assert r.json()["state"] == "rejected"
-    paper = ex.registry.cash_account(ex.world.paper)
+    paper = ex.registry.exchange.cash_account(ex.world.paper)
     assert (paper.balance, paper.reserved) == (START - PRICE, 0)
     (bar,) = ex.client.get(f"/markets/{COD}/history", headers=admin).json()["items"]
     assert (bar["quantity"], bar["trades"]) == (1000, 1)  # a rejected trade is not a price
     public = ex.client.get(f"/markets/{COD}/trades", headers=admin).json()["items"]
     assert [t["trade"] for t in public] == [settled]
-    balances = ex.registry.balances(enterprise=ex.world.dyeing)
+    balances = ex.registry.queries.balances(enterprise=ex.world.dyeing)
     (cod,) = [b for b in balances if b["instrument"] == COD]
     assert cod["reserved"] == 0
 
@@ -100,7 +100,7 @@ def test_queue_actions_need_an_administrator(ex: Exchange) -> None:
     assert ex.client.post(f"/trades/queue/{trade_id}/approve").status_code == 401
     assert ex.client.post("/trades/queue/not-a-trade/approve",
                           headers=ex.token("administrator", "chen.jie")).status_code == 422
-    assert ex.registry.cash_account(ex.world.paper).reserved == PRICE * 2
+    assert ex.registry.exchange.cash_account(ex.world.paper).reserved == PRICE * 2
 
 
 def test_an_enterprise_sees_its_own_trades_only(ex: Exchange) -> None:
@@ -178,7 +178,7 @@ def test_the_annual_report_traces_exchange_trades_to_receipts(ex: Exchange) -> N
         report = ex.client.get(f"/reports/{who}/2025/compliance", headers=auditor).json()
         (cod,) = [r for r in report["rows"] if r["kind"] == "COD"]
         assert cod[figure]["amount"] == 1000
-        right = ex.registry.right_or_none(who, "COD")  # the buyer here holds none
+        right = ex.registry.rights.right_or_none(who, "COD")  # the buyer here holds none
         cited = list(cod[figure]["positions"])
         if right is not None:
             assert cod["confirmed_right"]["amount"] == right.quantity

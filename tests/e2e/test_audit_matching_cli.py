@@ -22,7 +22,7 @@ def test_audit_matching_reproduces_trades_and_flags_a_doctored_one(
     app = build_registry({"REGISTRY_DATA_DIR": str(data)})
     w = exchange_world(app)
     trading_day(app, w)
-    trades = app.market(COD).trade_count
+    trades = app.exchange.market(COD).trade_count
     app.close()
     assert main(["--data-dir", str(data), "ledger", "export", str(out)]) == 0
     capsys.readouterr()

@@ -37,7 +37,7 @@ def deposits(env: dict[str, str], owner: str) -> list[str]:
     """The deposit references stored on ``owner``'s cash account (none if it has no account)."""
     app = build_registry(env)
     try:
-        account = app.cash_account(owner)
+        account = app.exchange.cash_account(owner)
         return [e.reference for e in app.events.get(account.id)
                 if type(e).__name__ == "Deposited"]
     except NotFound:

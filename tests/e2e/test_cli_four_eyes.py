@@ -27,25 +27,25 @@ def folder(tmp_path: Path) -> tuple[Path, World, CliPerson, CliPerson]:
     app = build_registry({"REGISTRY_DATA_DIR": str(tmp_path)})
     w = build_world(app)
     issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=50_000, post=0)
-    app.deposit(enterprise=w.paper, amount=5_000, reference="SEED", administrator="admin-0",
-                at="2025-03-01T09:00:00+08:00")
-    app.freeze(instrument="COD-2025-MAOZHOU", owner=w.dyeing, ref="F-0", reason="inquiry",
-               quantity=10, at="2025-03-01T09:00:00+08:00")
+    app.exchange.deposit(enterprise=w.paper, amount=5_000, reference="SEED",
+                         administrator="admin-0", at="2025-03-01T09:00:00+08:00")
+    app.holdings.freeze(instrument="COD-2025-MAOZHOU", owner=w.dyeing, ref="F-0", reason="inquiry",
+                        quantity=10, at="2025-03-01T09:00:00+08:00")
     for reference, enterprise in (("RF-2", w.paper), ("RF-3", w.power)):  # verified only
         ensure_right(app, enterprise, "COD", at=WORLD_AT)
-        app.register_retrofit(reference=reference, enterprise=enterprise, period=2025,
-                              kinds=["COD"], description="another", at=WORLD_AT)
+        app.retrofits.register_retrofit(reference=reference, enterprise=enterprise, period=2025,
+                                        kinds=["COD"], description="another", at=WORLD_AT)
         engage(app, w, reference)
-        app.record_baseline_audit(reference=reference, agency=w.auditor,
-                                  report_sha256=sha(f"{reference}/b"), amounts={"COD": 9_000},
-                                  at=WORLD_AT)
-        app.record_post_audit(reference=reference, agency=w.auditor,
-                              report_sha256=sha(f"{reference}/p"), amounts={"COD": 0},
-                              at=WORLD_AT)
-        app.verify_retrofit(reference=reference, agency=w.verifier,
-                            report_sha256=sha(f"{reference}/v"), reductions={"COD": 9_000},
-                            at=WORLD_AT)
-    app.confirm_retrofit(reference="RF-3", administrator="admin-0", at=WORLD_AT)
+        app.retrofits.record_baseline_audit(reference=reference, agency=w.auditor,
+                                            report_sha256=sha(f"{reference}/b"),
+                                            amounts={"COD": 9_000}, at=WORLD_AT)
+        app.retrofits.record_post_audit(reference=reference, agency=w.auditor,
+                                        report_sha256=sha(f"{reference}/p"), amounts={"COD": 0},
+                                        at=WORLD_AT)
+        app.retrofits.verify_retrofit(reference=reference, agency=w.verifier,
+                                      report_sha256=sha(f"{reference}/v"),
+                                      reductions={"COD": 9_000}, at=WORLD_AT)
+    app.retrofits.confirm_retrofit(reference="RF-3", administrator="admin-0", at=WORLD_AT)
     app.close()
     li, chen = cli_people(tmp_path, ("administrator", "gdee-admin-li"),
                           ("administrator", "gdee-admin-chen"))
@@ -57,11 +57,11 @@ def _state(folder: Path, paper: str) -> tuple[int, int, bool]:
     app = build_registry({"REGISTRY_DATA_DIR": str(folder)})
     try:
         try:
-            app.book("COD-2025-MAOZHOU")
+            app.exchange.book("COD-2025-MAOZHOU")
             is_open = True
         except NotFound:
             is_open = False
-        return app.position(), app.cash_account(paper).balance, is_open
+        return app.queries.position(), app.exchange.cash_account(paper).balance, is_open
     finally:
         app.close()
 

@@ -47,7 +47,7 @@ def _acts_as(folder: str, secret: str) -> str:
     try:
         from datetime import UTC, datetime
 
-        found = app.verify_token(secret, datetime.now(UTC))
+        found = app.users.verify_token(secret, datetime.now(UTC))
         assert found is not None
         return str(found[0].user_id)
     finally:

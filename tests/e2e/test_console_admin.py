@@ -69,10 +69,10 @@ def admins(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admins]:
     def second_administrator(registry: Registry) -> None:
         at = datetime.now(UTC).isoformat()
         second = user_for(registry, "administrator", ADMIN_2)
-        registry.set_password(user_id=second.user_id, password=PASSWORD, by=second.user_id,
-                              at=at)
-        totp[ADMIN_2] = registry.enroll_second_factor(user_id=second.user_id,
-                                                      by=second.user_id, at=at)
+        registry.users.set_password(user_id=second.user_id, password=PASSWORD, by=second.user_id,
+                                    at=at)
+        totp[ADMIN_2] = registry.users.enroll_second_factor(user_id=second.user_id,
+                                                            by=second.user_id, at=at)
 
     with trading_day(tmp_path_factory.mktemp("console-admin-serve"),
                      second_administrator) as service:

@@ -49,8 +49,8 @@ pytestmark = BROWSER_TESTS
 def auditor_password(registry: Registry) -> None:
     one, _ = founders(registry, datetime.now(UTC).isoformat())
     auditor = user_for(registry, "auditor", DEMO_AUDITOR)
-    registry.set_password(user_id=auditor.user_id, password=PASSWORD, by=one,
-                          at=datetime.now(UTC).isoformat())
+    registry.users.set_password(user_id=auditor.user_id, password=PASSWORD, by=one,
+                                at=datetime.now(UTC).isoformat())
 
 
 @pytest.fixture(scope="module")

@@ -96,7 +96,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         for role, code in (("enterprise", SELLER), ("enterprise", BUYER),
                            ("representative", SELLER), ("agency", agency)):
             user = user_for(registry, role, code)
-            registry.set_password(user_id=user.user_id, password=PASSWORD, by=one, at=at)
+            registry.users.set_password(user_id=user.user_id, password=PASSWORD, by=one, at=at)
         tokens = demo_tokens(registry)
     with serving(folder) as base:
         svc = Service(base=base, folder=folder, tokens=tokens)

@@ -53,7 +53,7 @@ def test_every_kind_is_issued_through_the_full_lifecycle(
     seeded: tuple[Registry, dict[str, Any]]
 ) -> None:
     app, _ = seeded
-    issued_kinds = {i.kind for i in app.instruments() if i.issued() > 0}
+    issued_kinds = {i.kind for i in app.queries.instruments() if i.issued() > 0}
     assert issued_kinds == set(KINDS)
     retrofits = [app.retrofit(r) for r in app.catalogue().entries["retrofits"]]
     assert {k for r in retrofits for k in r.kinds} == set(KINDS)
@@ -75,7 +75,7 @@ def test_one_retrofit_only_meets_its_own_task(seeded: tuple[Registry, dict[str, 
 
 def test_per_instrument_states_sum_to_issued(seeded: tuple[Registry, dict[str, Any]]) -> None:
     app, summary = seeded
-    for i in app.instruments():
+    for i in app.queries.instruments():
         assert sum(i.totals().values()) == i.issued() > 0, i.code
         held = sum(n for per in i.balances().values() for s, n in per.items() if s != "frozen")
         assert held == i.issued(), i.code
@@ -118,7 +118,7 @@ def test_one_expansion_consumed_and_one_revocation(
     app, summary = seeded
     x = app.expansion(summary["expansion"]["reference"])
     assert x.state == "approved" and x.approval == summary["expansion"]["approval"]
-    consumed = sum(i.totals()["consumed"] for i in app.instruments())
+    consumed = sum(i.totals()["consumed"] for i in app.queries.instruments())
     assert consumed == x.quantity > 0
 
     revocation = summary["revocation"]
@@ -141,7 +141,7 @@ def test_times_advance_through_the_year_in_china_time(
     assert all(t.endswith("+08:00") for t in times)
     first, last = datetime.fromisoformat(times[0]), datetime.fromisoformat(times[-1])
     assert (first.year, first.month) == (2025, 1) and (last.year, last.month) == (2025, 11)
-    assert summary["position"] == app.position() > 200
+    assert summary["position"] == app.queries.position() > 200
 
 
 def test_demo_is_deterministic(seeded: tuple[Registry, dict[str, Any]]) -> None:
@@ -203,14 +203,15 @@ def test_the_demo_shows_the_lifecycle_rules(seeded: tuple[Registry, dict[str, An
     task changed with its reason."""
     app, summary = seeded
     revocation = summary["revocation"]
-    ended = app.agreement(revocation["agreement_ended"])
+    ended = app.exchange_modes.agreement(revocation["agreement_ended"])
     assert ended.state == "rejected" and "revoked" in ended.history[-1]["reason"]
-    assert app.cash_account(ended.buyer).reserved == 0
+    assert app.exchange.cash_account(ended.buyer).reserved == 0
     freeze = summary["freeze"]
     i = app.instrument(freeze["instrument"])
     assert i.reservations() == {}  # the parked units were released, then frozen
     assert i.balances()[freeze["owner"]]["frozen"] == freeze["quantity"]
-    assert all(app.agreement(t["ref"]).state == "settled" for t in summary["transfers"])
+    assert all(
+        app.exchange_modes.agreement(t["ref"]).state == "settled" for t in summary["transfers"])
     changes = [e for _, e in stored_events(app) if type(e).__name__ == "ObligationChanged"
                and e.previous is not None]
     assert changes and all(e.reason and e.administrator for e in changes)

@@ -84,6 +84,6 @@ def test_an_order_is_entered_by_a_person_who_may_act_for_the_account(
 def _position(folder: Path) -> int:
     app = build_registry({"REGISTRY_DATA_DIR": str(folder)})
     try:
-        return int(app.position())
+        return int(app.queries.position())
     finally:
         app.close()

@@ -108,7 +108,7 @@ class Desk:
 
     def user_id(self, login: str) -> str:
         registry = self.client.app.state.registry_state.registry  # type: ignore[attr-defined]
-        return str(registry.user_by_login(login).user_id)
+        return str(registry.users.user_by_login(login).user_id)
 
     def get(self, who: str | None, path: str, status: int = 200, **params: Any) -> Any:
         r = self.client.get(path, params=params, headers=self.tokens.get(who or "", {}))
@@ -130,7 +130,7 @@ class Desk:
 
     @property
     def position(self) -> int:
-        return int(self.client.app.state.registry_state.registry.position())  # type: ignore[attr-defined]
+        return int(self.client.app.state.registry_state.registry.queries.position())  # type: ignore[attr-defined]
 
 
 def serve(folder: Path, capsys: pytest.CaptureFixture[str]) -> Iterator[Desk]:

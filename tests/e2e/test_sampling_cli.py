@@ -122,7 +122,7 @@ def test_a_sample_not_drawn_from_the_ledger_seed_is_caught(
     env, _ = seeded(tmp_path / "data", retrofits=10)
     app = build_registry(env)
     # an administrator who picks the seed (and so the sample) instead of taking the ledger's
-    app.open_sampling_round(reference="SC-2025", period=2025, actor="admin-li", at=AT)
+    app.sampling.open_sampling_round(reference="SC-2025", period=2025, actor="admin-li", at=AT)
     r = app.repository.get(SamplingRound.create_id("SC-2025"))
     r.draw(seed_index=0, seed_root=bytes(32), checkpoint="chosen", actor="admin-li", at=AT)
     app.save(r)

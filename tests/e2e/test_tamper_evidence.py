@@ -79,9 +79,9 @@ def test_untampered_store_reexports_consistently(tmp_path: Path) -> None:
     assert main(["--data-dir", str(data), "ledger", "export", str(tmp_path / "one")]) == 0
     app = build_registry({"REGISTRY_DATA_DIR": str(data)})
     dyeing, paper = app.catalogue().entries["enterprises"][:2]
-    app.transfer(instrument="COD-2025-MAOZHOU", seller=paper, buyer=dyeing, quantity=1,
-                 ref="T-2", at="2025-05-01T10:00:00+08:00",
-                 reason="correction", administrator="admin-t")
+    app.holdings.transfer(instrument="COD-2025-MAOZHOU", seller=paper, buyer=dyeing, quantity=1,
+                          ref="T-2", at="2025-05-01T10:00:00+08:00",
+                          reason="correction", administrator="admin-t")
     app.close()
     assert main(["--data-dir", str(data), "ledger", "export", str(tmp_path / "two")]) == 0
     assert main(["ledger", "verify", str(tmp_path / "two"), "--vkey",

@@ -60,8 +60,8 @@ def go_client(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def deposits(env: dict[str, str], first: int, count: int) -> None:
     app = build_registry(env)
     for n in range(first, first + count):
-        app.deposit(enterprise=code(1), amount=100, reference=f"DEP-TILES-{n}",
-                    administrator="admin-cash", at=AT)
+        app.exchange.deposit(enterprise=code(1), amount=100, reference=f"DEP-TILES-{n}",
+                             administrator="admin-cash", at=AT)
     app.close()
 
 

@@ -36,9 +36,9 @@ def test_an_export_of_events_without_actors_replays_to_the_same_state() -> None:
         w = build_world(app)
         issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900,
               post=100)
-        app.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.paper,
-                     quantity=300, ref="T-1", at="2025-04-01T10:00:00+08:00", actor="u-1",
-                     reason="correction", administrator="u-admin")
+        app.holdings.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.paper,
+                              quantity=300, ref="T-1", at="2025-04-01T10:00:00+08:00", actor="u-1",
+                              reason="correction", administrator="u-admin")
         records = [to_record(p, e) for p, e in stored_events(app)]
         assert all(isinstance(r["payload"].get("actor"), str) for r in records)
         old_shape = [without_actors(r) for r in records]

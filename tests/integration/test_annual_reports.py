@@ -20,8 +20,8 @@ KINDS = ("COD", "NH3N")
 def _check_all(reader: Registry, w: World) -> None:
     for enterprise in (w.dyeing, w.paper, w.electronics, w.chemicals):
         for year in YEARS:
-            assert reader.annual_report(enterprise=enterprise, year=year) == \
-                reader.annual_report_replayed(enterprise=enterprise, year=year)
+            assert reader.queries.annual_report(enterprise=enterprise, year=year) == \
+                reader.queries.annual_report_replayed(enterprise=enterprise, year=year)
 
 
 def _writes(writer: Registry, w: World, rnd: random.Random) -> list[Any]:
@@ -41,22 +41,22 @@ def _writes(writer: Registry, w: World, rnd: random.Random) -> list[Any]:
             code = f"{kind}-2025-MAOZHOU"
             if code not in writer.catalogue().entries["instruments"]:
                 return
-            rows = {r["enterprise"]: r["available"] for r in writer.balances()
+            rows = {r["enterprise"]: r["available"] for r in writer.queries.balances()
                     if r["instrument"] == code and r["available"] > 0}
             if not rows:
                 return
             seller = rnd.choice(sorted(rows))
             buyer = rnd.choice([e for e in (w.dyeing, w.paper) if e != seller])
-            writer.transfer(instrument=code, seller=seller, buyer=buyer,
-                            quantity=rnd.randint(1, min(rows[seller], 50)), ref=f"T-{n}",
-                            at=f"{rnd.choice((2025, 2026))}-06-01T10:00:00+08:00",
-                            reason="correction", administrator="admin-t")
+            writer.holdings.transfer(instrument=code, seller=seller, buyer=buyer,
+                                     quantity=rnd.randint(1, min(rows[seller], 50)), ref=f"T-{n}",
+                                     at=f"{rnd.choice((2025, 2026))}-06-01T10:00:00+08:00",
+                                     reason="correction", administrator="admin-t")
         steps.append(transfer)
     rnd.shuffle(steps)
-    steps.append(lambda: writer.revoke_retrofit(
+    steps.append(lambda: writer.retrofits.revoke_retrofit(
         reference="RF-0", reason="fabricated baseline", spot_check="SC-1",
         at="2026-09-01T10:00:00+08:00"))
-    steps.append(lambda: writer.expire(as_of="2031-01-01", at="2031-01-01T00:00:00+08:00"))
+    steps.append(lambda: writer.holdings.expire(as_of="2031-01-01", at="2031-01-01T00:00:00+08:00"))
     return steps
 
 
@@ -80,13 +80,13 @@ def test_kept_reports_equal_the_full_replay_after_random_interleavings(
 def test_the_report_has_what_the_writes_put_in_it(factory: Factory) -> None:
     app = factory()
     w = build_world(app)
-    assert app.annual_report(enterprise=w.dyeing, year=2025)["rows"] == []
+    assert app.queries.annual_report(enterprise=w.dyeing, year=2025)["rows"] == []
     issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900, post=100)
-    app.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.paper, quantity=30,
-                 ref="T-1", at="2025-05-01T10:00:00+08:00", reason="correction",
-                 administrator="admin-t")
-    dyeing = app.annual_report(enterprise=w.dyeing, year=2025)["rows"]
-    paper = app.annual_report(enterprise=w.paper, year=2025)["rows"]
+    app.holdings.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.paper,
+                          quantity=30, ref="T-1", at="2025-05-01T10:00:00+08:00",
+                          reason="correction", administrator="admin-t")
+    dyeing = app.queries.annual_report(enterprise=w.dyeing, year=2025)["rows"]
+    paper = app.queries.annual_report(enterprise=w.paper, year=2025)["rows"]
     assert [(r["kind"], r["issued"], r["sold"]) for r in dyeing] == [("COD", 800, 30)]
     assert [(r["kind"], r["bought"]) for r in paper] == [("COD", 30)]
-    assert app.annual_report(enterprise=w.dyeing, year=2026)["rows"] == []
+    assert app.queries.annual_report(enterprise=w.dyeing, year=2026)["rows"] == []

@@ -62,8 +62,8 @@ def test_lock_keys_differ_per_instrument_and_fit_a_bigint() -> None:
 def test_sqlite_needs_no_lock(tmp_path: Path) -> None:
     app = build_registry({"REGISTRY_DATA_DIR": str(tmp_path)})
     try:
-        with book_lock(app, "ENERGY-2025-GD"):
-            assert app.book_locks is None
+        with book_lock(app.exchange_writes, "ENERGY-2025-GD"):
+            assert app.exchange_writes.book_locks is None
     finally:
         app.close()
 
@@ -89,7 +89,8 @@ def waits_for(holder, lock, other) -> bool:
 def test_one_market_write_at_a_time_in_a_process(tmp_path: Path) -> None:
     app = build_registry({"REGISTRY_DATA_DIR": str(tmp_path)})
     try:
-        assert waits_for(app, lambda: exchange_lock(app), lambda: exchange_lock(app))
+        assert waits_for(app, lambda: exchange_lock(app.exchange_writes),
+                         lambda: exchange_lock(app.exchange_writes))
     finally:
         app.close()
 
@@ -100,7 +101,8 @@ def test_the_exchange_lock_makes_the_other_process_wait_for_every_book(
     env = {"REGISTRY_STORE": "postgres", **postgres_env}
     a, b = build_registry(env), build_registry(env)
     try:
-        assert waits_for(a, lambda: exchange_lock(a), lambda: exchange_lock(b))
+        assert waits_for(a, lambda: exchange_lock(a.exchange_writes),
+                         lambda: exchange_lock(b.exchange_writes))
     finally:
         a.close()
         b.close()
@@ -113,11 +115,11 @@ def test_the_other_process_waits_for_the_same_book_only(postgres_env: dict[str, 
     entered = {name: threading.Event() for name in ("same", "other")}
 
     def take(instrument: str, name: str) -> None:
-        with book_lock(b, instrument):
+        with book_lock(b.exchange_writes, instrument):
             entered[name].set()
 
     try:
-        with book_lock(a, "ENERGY-2025-GD"):
+        with book_lock(a.exchange_writes, "ENERGY-2025-GD"):
             other = threading.Thread(target=take, args=("NOX-2025-SHENZHEN", "other"))
             other.start()
             assert entered["other"].wait(10)  # another book: no waiting
@@ -152,7 +154,7 @@ def test_two_processes_trading_one_book_lose_nothing(postgres_env: dict[str, str
                 price = MARKETS[0].reference_price + rng.randint(-5, 5) * MARKETS[0].tick
                 batch.append(Order(f"w{n}-{k}-{j}", rng.choice(manifest.traders), side, "L",
                                    price, rng.randint(1, 5) * 1000, f"desk-{n}"))
-            outcomes = app.submit_orders(instrument=code, requests=batch, at=AT)
+            outcomes = app.exchange.submit_orders(instrument=code, requests=batch, at=AT)
             with guard:
                 acked.extend((code, o.order_id) for o in outcomes if o.status != "rejected")
 
@@ -187,7 +189,8 @@ def test_two_processes_trading_different_books_never_conflict(
             batch = [Order(f"x{n}-{k}-{j}", rng.choice(manifest.traders), rng.choice("BS"), "L",
                            market.reference_price + rng.randint(-5, 5) * market.tick,
                            rng.randint(1, 5) * 1000, f"desk-{n}") for j in range(5)]
-            outcomes = app.submit_orders(instrument=market.instrument, requests=batch, at=AT)
+            outcomes = app.exchange.submit_orders(instrument=market.instrument, requests=batch,
+                                                  at=AT)
             with guard:
                 acked.extend((market.instrument, o.order_id) for o in outcomes
                              if o.status != "rejected")

@@ -39,8 +39,8 @@ def test_every_committed_event_is_signed_without_a_reader(tmp_path: Path) -> Non
             assert eventually(lambda: ledger.signed_size == len(
                 app.recorder.select_notifications(1, 10_000)) > 0)
             first = ledger.signed_size
-            app.deposit(enterprise=code(1), amount=1000, reference="DEP-CONT-1",
-                        administrator="admin-cash", at=AT)
+            app.exchange.deposit(enterprise=code(1), amount=1000, reference="DEP-CONT-1",
+                                 administrator="admin-cash", at=AT)
             assert eventually(lambda: ledger.signed_size > first)
             note = ledger.latest_checkpoint()
             assert note is not None

@@ -22,9 +22,9 @@ WRITER = textwrap.dedent("""
     n = 0
     while True:
         n += 1
-        app.transfer(instrument="COD-2025-MAOZHOU", seller=dyeing, buyer=paper, quantity=1,
-                     ref=f"K-{n}", at="2025-05-01T10:00:00+08:00",
-                     reason="correction", administrator="admin-t")
+        app.holdings.transfer(instrument="COD-2025-MAOZHOU", seller=dyeing, buyer=paper,
+                              quantity=1, ref=f"K-{n}", at="2025-05-01T10:00:00+08:00",
+                              reason="correction", administrator="admin-t")
         print(f"ack K-{n}", flush=True)  # acknowledged only after the save returned
 """)
 
@@ -65,8 +65,8 @@ ORDER_WRITER = textwrap.dedent("""
             seller, buyer = (b, a) if (n - 1) // 100 % 2 else (a, b)
             who, side = (seller, "S") if n % 2 else (buyer, "B")
             batch.append(Order(f"K-{n}", who, side, "L", 800_000, 1_000, "desk"))
-        outcomes = app.submit_orders(instrument="COD-2025-MAOZHOU", requests=batch,
-                                     at="2025-05-01T10:00:00+08:00")
+        outcomes = app.exchange.submit_orders(instrument="COD-2025-MAOZHOU", requests=batch,
+                                              at="2025-05-01T10:00:00+08:00")
         for o in outcomes:  # acknowledged only after the batch's save returned
             print(f"ack {o.order_id} {o.status} {o.error}", flush=True)
 """)
@@ -93,7 +93,7 @@ def test_acknowledged_orders_survive_kill_9(tmp_path: Path) -> None:
     proc.wait()
     assert proc.returncode == -signal.SIGKILL
     app = build_registry({"REGISTRY_DATA_DIR": str(tmp_path)})
-    m = app.market("COD-2025-MAOZHOU")
+    m = app.exchange.market("COD-2025-MAOZHOU")
     i = app.instrument("COD-2025-MAOZHOU")
     app.close()
     assert set(acked) <= m.seen  # every acknowledged order is stored, its batch replays

@@ -22,7 +22,7 @@ def test_holdings_position_and_event_lookup(factory: Factory) -> None:
                                        quantity=300, ref="T-1", at=AT,
                                        reason="correction", administrator="admin-t")
     assert version == "GD-2023.1"
-    assert position == app.position()
+    assert position == app.queries.position()
     found = directory.holding_event_at(app, position)
     assert found is not None
     name, event, parties = found
@@ -42,14 +42,14 @@ def test_holds_belong_to_their_owner(factory: Factory) -> None:
     w = build_world(app)
     issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900, post=100)
     holds.reserve(app, instrument=COD, owner=w.dyeing, quantity=200, ref="L-1", at=AT)
-    before = app.position()
+    before = app.queries.position()
     with pytest.raises(NotFound):
         holds.release(app, instrument=COD, owner=w.paper, ref="L-1", at=AT)
     with pytest.raises(InsufficientHoldings):
         holds.transfer(app, instrument=COD, seller=w.paper, buyer=w.dyeing, quantity=1,
                        ref="T-X", at=AT, from_hold="L-1",
                        reason="correction", administrator="admin-t")
-    assert app.position() == before
+    assert app.queries.position() == before
     assert holds.release(app, instrument=COD, owner=w.dyeing, ref="L-1", quantity=50,
                          at=AT) == 50
     assert directory.holding(app, w.dyeing, COD)["reserved"] == 150

@@ -24,21 +24,22 @@ def test_every_event_type_names_a_person_or_a_job() -> None:
         seller = sale["seller"]
         first, second = demo_id(f"trader.{seller.lower()}"), demo_id(f"rep.{seller.lower()}")
         # a request confirmed, one left to expire, and the setting switched off by two
-        r.set_second_representative(credit_code=seller, required=False, by=first, at=AT,
-                                    confirmed_by=second, actor=first, approved_by=second)
-        r.set_second_representative(credit_code=seller, required=True, by=second, at=AT,
-                                    actor=second)
+        r.representatives.set_second_representative(credit_code=seller, required=False, by=first,
+                                                    at=AT, confirmed_by=second, actor=first,
+                                                    approved_by=second)
+        r.representatives.set_second_representative(credit_code=seller, required=True, by=second,
+                                                    at=AT, actor=second)
         params = {"reference": "AG-ACTOR-1", "instrument": sale["instrument"],
                   "seller": seller, "buyer": sale["buyer"], "price": sale["price"],
                   "qty": 1_000}
-        request = r.request_as_representative(action="offer_agreement", params=params,
-                                              by=first, at=AT)
-        r.confirm_request(request_id=request.proposal_id, by=second, at=AT)
-        r.request_as_representative(action="offer_agreement",
-                                    params={**params, "reference": "AG-ACTOR-2"}, by=first,
-                                    at=AT)
-        assert r.expire_proposals(at=LATER) >= 1
-        users = {u.user_id for u in r.users()}
+        request = r.requests.request_as_representative(action="offer_agreement", params=params,
+                                                       by=first, at=AT)
+        r.requests.confirm_request(request_id=request.proposal_id, by=second, at=AT)
+        r.requests.request_as_representative(action="offer_agreement",
+                                             params={**params, "reference": "AG-ACTOR-2"}, by=first,
+                                             at=AT)
+        assert r.proposals.expire_proposals(at=LATER) >= 1
+        users = {u.user_id for u in r.users.users()}
         kinds: Counter[str] = Counter()
         unnamed: dict[str, Any] = {}
         for position, e in stored_events(r):

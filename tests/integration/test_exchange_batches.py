@@ -37,9 +37,9 @@ def test_every_markets_batch_is_stored_in_one_save(factory: Factory,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     app = factory()
     w = exchange_world(app)
-    before = app.position()
+    before = app.queries.position()
     saves = _count_saves(app, monkeypatch)
-    results = app.submit_order_batches(at=AT, batches={
+    results = app.exchange.submit_order_batches(at=AT, batches={
         COD: [Order("c-s", w.dyeing, "S", "L", PRICE, 10_000, "d"),
               Order("c-b", w.paper, "B", "L", PRICE, 10_000, "p")],
         NOX: [Order("n-s", w.electronics, "S", "L", PRICE, 5_000, "e"),
@@ -51,13 +51,13 @@ def test_every_markets_batch_is_stored_in_one_save(factory: Factory,
         assert not isinstance(outcomes, BaseException)
         assert [o.status for o in outcomes] == ["accepted", "accepted"]
         assert sum(f[2] for f in outcomes[1].fills) == (10_000 if code == COD else 5_000)
-        assert app.market(code).batches == 1
+        assert app.exchange.market(code).batches == 1
     # per market: its BatchMatched and its BatchSettled
     topics = [n.topic for n in app.recorder.select_notifications(before + 1, 100)]
     assert sum("BatchMatched" in t for t in topics) == 2
     assert sum("BatchSettled" in t for t in topics) == 2
     for buyer, paid in ((w.paper, 8_000_000), (w.power, 4_000_000)):  # settled or pending
-        a = app.cash_account(buyer)
+        a = app.exchange.cash_account(buyer)
         assert a.balance - a.reserved == 100_000_000 - paid
     check_books(app)
 
@@ -67,7 +67,7 @@ def test_a_later_market_sees_what_an_earlier_one_reserved(factory: Factory) -> N
     reserves 800k; its NOX bid in the same batch, checked after it, cannot be covered."""
     app = factory()
     w = exchange_world(app)
-    results = app.submit_order_batches(at=AT, batches={
+    results = app.exchange.submit_order_batches(at=AT, batches={
         NOX: [Order("n-b", w.dyeing, "B", "L", PRICE, 100_000, "d")],
         COD: [Order("c-b", w.dyeing, "B", "L", PRICE, 100_000, "d")],
     })
@@ -75,23 +75,23 @@ def test_a_later_market_sees_what_an_earlier_one_reserved(factory: Factory) -> N
     assert not isinstance(cod, BaseException) and not isinstance(nox, BaseException)
     assert cod[0].status == "accepted" and cod[0].resting == 100_000  # COD sorts first
     assert nox[0].error == "InsufficientFunds"
-    assert app.cash_account(w.dyeing).reserved == 80_000_000
+    assert app.exchange.cash_account(w.dyeing).reserved == 80_000_000
     check_books(app)
 
 
 def test_an_unknown_market_is_refused_alone(factory: Factory) -> None:
     app = factory()
     w = exchange_world(app)
-    results = app.submit_order_batches(at=AT, batches={
+    results = app.exchange.submit_order_batches(at=AT, batches={
         "SO2-2025-NOWHERE": [Order("x", w.paper, "B", "L", PRICE, 1_000, "p")],
         COD: [Order("c-b", w.paper, "B", "L", PRICE, 1_000, "p")],
     })
     assert isinstance(results["SO2-2025-NOWHERE"], NotFound)
     cod = results[COD]
     assert not isinstance(cod, BaseException) and cod[0].status == "accepted"
-    assert app.market(COD).orders  # stored, resting
+    assert app.exchange.market(COD).orders  # stored, resting
     with pytest.raises(NotFound):  # the one-market form raises it
-        app.submit_orders(instrument="SO2-2025-NOWHERE", at=AT, requests=[])
+        app.exchange.submit_orders(instrument="SO2-2025-NOWHERE", at=AT, requests=[])
 
 
 def test_one_save_stores_what_market_by_market_saves_store(factory: Factory) -> None:
@@ -112,15 +112,15 @@ def test_one_save_stores_what_market_by_market_saves_store(factory: Factory) -> 
 
     one = factory()
     w = exchange_world(one)
-    one.submit_order_batches(at=AT, batches=requests(w))
+    one.exchange.submit_order_batches(at=AT, batches=requests(w))
     each = build_registry({"REGISTRY_STORE": "memory"})
     exchange_world(each)
     for code, batch in requests(w).items():
-        each.submit_orders(instrument=code, at=AT, requests=batch)
+        each.exchange.submit_orders(instrument=code, at=AT, requests=batch)
     for code in (COD, NOX):
-        assert one.market(code).book == each.market(code).book
+        assert one.exchange.market(code).book == each.exchange.market(code).book
         assert one.instrument(code).balances() == each.instrument(code).balances()
     for who in (w.dyeing, w.paper, w.electronics, w.power):
-        a, b = one.cash_account(who), each.cash_account(who)
+        a, b = one.exchange.cash_account(who), each.exchange.cash_account(who)
         assert (a.balance, a.reserved) == (b.balance, b.reserved)
     check_books(one)

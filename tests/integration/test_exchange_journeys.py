@@ -43,11 +43,11 @@ def exchange_world(app: Registry, **params: Any) -> World:
     issue(app, w, reference="RF-NOX", enterprise=w.electronics, kind="NOX", baseline=50_000,
           post=0)
     for n, who in enumerate((w.dyeing, w.paper, w.electronics, w.power)):
-        app.deposit(enterprise=who, amount=100_000_000, reference=f"DEP-{n}",
-                    administrator="admin-cash", at=AT)
+        app.exchange.deposit(enterprise=who, amount=100_000_000, reference=f"DEP-{n}",
+                             administrator="admin-cash", at=AT)
     for code in (COD, NOX):
-        app.open_market(instrument=code, administrator="admin-1", at=AT, reference_price=PRICE,
-                        **params)
+        app.exchange.open_market(instrument=code, administrator="admin-1", at=AT,
+                                 reference_price=PRICE, **params)
     return w
 
 
@@ -55,7 +55,7 @@ def check_books(app: Registry) -> None:
     """Every reservation is explained by resting orders and pending trades; nothing leaks."""
     reserved_cash: dict[str, int] = {}
     for code in (COD, NOX):
-        m = app.market(code)
+        m = app.exchange.market(code)
         pool: dict[str, int] = {}
         for o in m.orders.values():
             account, side, price, remaining = o.account, o.side, o.price, o.remaining
@@ -75,21 +75,22 @@ def check_books(app: Registry) -> None:
         assert in_pool == {k: v for k, v in pool.items() if v}, (code, held)
         assert sum(i.totals().values()) == i.issued()
     for who in {*reserved_cash}:
-        assert app.cash_account(who).reserved == reserved_cash[who]
+        assert app.exchange.cash_account(who).reserved == reserved_cash[who]
 
 
 def cash(app: Registry, who: str) -> tuple[int, int]:
-    a = app.cash_account(who)
+    a = app.exchange.cash_account(who)
     return a.balance, a.reserved
 
 
 def test_limit_orders_settle_delivery_versus_payment(factory: Factory) -> None:
     app = factory()
     w = exchange_world(app)
-    app.submit_order(instrument=COD, order_id="s1", account=w.dyeing, side="S", kind="L",
-                     price=PRICE, qty=10_000, entered_by="dyeing-trader", at=AT)
-    out = app.submit_order(instrument=COD, order_id="b1", account=w.paper, side="B", kind="L",
-                           price=PRICE + 10_000, qty=4_000, entered_by="paper-trader", at=AT)
+    app.exchange.submit_order(instrument=COD, order_id="s1", account=w.dyeing, side="S", kind="L",
+                              price=PRICE, qty=10_000, entered_by="dyeing-trader", at=AT)
+    out = app.exchange.submit_order(instrument=COD, order_id="b1", account=w.paper, side="B",
+                                    kind="L", price=PRICE + 10_000, qty=4_000,
+                                    entered_by="paper-trader", at=AT)
     # the buyer pays the resting seller's price; the 10,000 fen/t improvement is released
     assert out.fills == [[f"{COD}:1", PRICE, 4_000, "settled"]]
     assert cash(app, w.paper) == (100_000_000 - 3_200_000, 0)
@@ -97,8 +98,8 @@ def test_limit_orders_settle_delivery_versus_payment(factory: Factory) -> None:
     i = app.instrument(COD)
     assert i.balances()[w.paper] == {"available": 4_000}
     assert i.balances()[w.dyeing]["reserved"] == 6_000
-    app.cancel_order(instrument=COD, order_id="s1", account=w.dyeing, entered_by="dyeing-trader",
-                     at=AT)
+    app.exchange.cancel_order(instrument=COD, order_id="s1", account=w.dyeing,
+                              entered_by="dyeing-trader", at=AT)
     assert i.reserved_under(pool_ref(COD)) == 6_000  # the old copy
     assert app.instrument(COD).reserved_under(pool_ref(COD)) == 0
     check_books(app)
@@ -107,10 +108,10 @@ def test_limit_orders_settle_delivery_versus_payment(factory: Factory) -> None:
 def test_market_buy_reserves_the_band_top_and_releases_its_remainder(factory: Factory) -> None:
     app = factory()
     w = exchange_world(app)
-    app.submit_order(instrument=COD, order_id="s1", account=w.dyeing, side="S", kind="L",
-                     price=PRICE, qty=2_000, entered_by="d", at=AT)
-    out = app.submit_order(instrument=COD, order_id="m1", account=w.paper, side="B", kind="M",
-                           price=0, qty=5_000, entered_by="p", at=AT)
+    app.exchange.submit_order(instrument=COD, order_id="s1", account=w.dyeing, side="S", kind="L",
+                              price=PRICE, qty=2_000, entered_by="d", at=AT)
+    out = app.exchange.submit_order(instrument=COD, order_id="m1", account=w.paper, side="B",
+                                    kind="M", price=0, qty=5_000, entered_by="p", at=AT)
     assert out.fills == [[f"{COD}:1", PRICE, 2_000, "settled"]] and out.resting == 0
     assert cash(app, w.paper) == (100_000_000 - 1_600_000, 0)
     check_books(app)
@@ -120,24 +121,24 @@ def test_self_trade_prevention_cancels_the_resting_order_and_releases_it(
         factory: Factory) -> None:
     app = factory()
     w = exchange_world(app)
-    app.submit_orders(instrument=COD, at=AT, requests=[
+    app.exchange.submit_orders(instrument=COD, at=AT, requests=[
         Order("d-buy", w.dyeing, "B", "L", PRICE, 3_000, "d"),
         Order("p-sell", w.paper, "S", "L", PRICE + 5_000, 0 + 1_000, "p"),
     ])
     assert cash(app, w.dyeing)[1] == 2_400_000
-    out = app.submit_order(instrument=COD, order_id="d-sell", account=w.dyeing, side="S",
-                           kind="L", price=PRICE, qty=1_000, entered_by="d", at=AT)
+    out = app.exchange.submit_order(instrument=COD, order_id="d-sell", account=w.dyeing, side="S",
+                                    kind="L", price=PRICE, qty=1_000, entered_by="d", at=AT)
     # the incoming sell met the same enterprise's resting buy: that buy is cancelled
     assert out.fills == [] and out.resting == 1_000
     assert cash(app, w.dyeing) == (100_000_000, 0)
-    assert app.market(COD).batches == 2
+    assert app.exchange.market(COD).batches == 2
     check_books(app)
 
 
 def test_refused_orders_write_nothing(factory: Factory) -> None:
     app = factory()
     w = exchange_world(app)
-    position = app.position()
+    position = app.queries.position()
     refusals = [
         (Order("x1", w.power, "B", "L", PRICE, 1_000, "x"), OutsideTradingZone),
         (Order("x2", w.electronics, "B", "L", PRICE, 1_000, "x"), OutsideTradingZone),
@@ -147,27 +148,28 @@ def test_refused_orders_write_nothing(factory: Factory) -> None:
     ]
     for order, error in refusals:
         with pytest.raises(error):
-            app.submit_order(instrument=COD, at=AT, **order._asdict())
-    app.restrict_enterprise(credit_code=w.paper, reason="fraud", reference="SC-1", at=AT)
-    position = app.position()
+            app.exchange.submit_order(instrument=COD, at=AT, **order._asdict())
+    app.lifecycle.restrict_enterprise(credit_code=w.paper, reason="fraud", reference="SC-1", at=AT)
+    position = app.queries.position()
     with pytest.raises(CreditRestricted):
-        app.submit_order(instrument=COD, order_id="x6", account=w.paper, side="B", kind="L",
-                         price=PRICE, qty=1_000, entered_by="p", at=AT)
-    assert app.position() == position
-    assert app.market(COD).batches == 0
+        app.exchange.submit_order(instrument=COD, order_id="x6", account=w.paper, side="B",
+                                  kind="L", price=PRICE, qty=1_000, entered_by="p", at=AT)
+    assert app.queries.position() == position
+    assert app.exchange.market(COD).batches == 0
 
 
 def test_trade_above_threshold_waits_for_a_second_administrator(factory: Factory) -> None:
     app = factory()
     w = exchange_world(app)
-    app.set_market_parameters(instrument=COD, administrator="admin-2", at=AT,
-                              verify_above=5_000_000)
-    app.submit_order(instrument=COD, order_id="s1", account=w.dyeing, side="S", kind="L",
-                     price=PRICE, qty=10_000, entered_by="admin-3", at=AT)  # phone order
-    out = app.submit_order(instrument=COD, order_id="b1", account=w.paper, side="B", kind="L",
-                           price=PRICE, qty=10_000, entered_by="paper-trader", at=AT)
+    app.exchange.set_market_parameters(instrument=COD, administrator="admin-2", at=AT,
+                                       verify_above=5_000_000)
+    app.exchange.submit_order(instrument=COD, order_id="s1", account=w.dyeing, side="S", kind="L",
+                              price=PRICE, qty=10_000, entered_by="admin-3", at=AT)  # phone order
+    out = app.exchange.submit_order(instrument=COD, order_id="b1", account=w.paper, side="B",
+                                    kind="L", price=PRICE, qty=10_000, entered_by="paper-trader",
+                                    at=AT)
     assert out.fills[0][3] == "pending"
-    [queued] = app.verification_queue()
+    [queued] = app.exchange.verification_queue()
     assert queued["reasons"] == ["above-threshold"] and queued["value"] == 8_000_000
     assert queued["initiators"] == ["admin-2", "admin-3", "paper-trader"]
     # reserved on both sides while it waits
@@ -176,10 +178,11 @@ def test_trade_above_threshold_waits_for_a_second_administrator(factory: Factory
     check_books(app)
     for initiator in ("admin-2", "admin-3"):  # set the threshold / entered an order
         with pytest.raises(FourEyesViolation):
-            app.approve_trade(instrument=COD, trade_id=queued["trade"], administrator=initiator,
-                              at=AT)
-    app.approve_trade(instrument=COD, trade_id=queued["trade"], administrator="admin-4", at=AT)
-    assert app.verification_queue() == []
+            app.exchange.approve_trade(instrument=COD, trade_id=queued["trade"],
+                                       administrator=initiator, at=AT)
+    app.exchange.approve_trade(instrument=COD, trade_id=queued["trade"], administrator="admin-4",
+                               at=AT)
+    assert app.exchange.verification_queue() == []
     assert cash(app, w.paper) == (92_000_000, 0)
     assert cash(app, w.dyeing) == (108_000_000, 0)
     assert app.instrument(COD).balances()[w.paper] == {"available": 10_000}
@@ -189,13 +192,13 @@ def test_trade_above_threshold_waits_for_a_second_administrator(factory: Factory
 def test_rejected_trade_releases_every_reservation(factory: Factory) -> None:
     app = factory()
     w = exchange_world(app, verify_above=0)
-    app.submit_orders(instrument=COD, at=AT, requests=[
+    app.exchange.submit_orders(instrument=COD, at=AT, requests=[
         Order("s1", w.dyeing, "S", "L", PRICE, 3_000, "d"),
         Order("b1", w.paper, "B", "L", PRICE, 3_000, "p"),
     ])
-    [queued] = app.verification_queue()
-    app.reject_trade(instrument=COD, trade_id=queued["trade"], administrator="admin-1",
-                     reason="counterparty under review", at=AT)
+    [queued] = app.exchange.verification_queue()
+    app.exchange.reject_trade(instrument=COD, trade_id=queued["trade"], administrator="admin-1",
+                              reason="counterparty under review", at=AT)
     assert cash(app, w.paper) == (100_000_000, 0)
     assert app.instrument(COD).balances()[w.dyeing] == {"available": 100_000}
     check_books(app)
@@ -205,18 +208,18 @@ def test_thermal_power_trade_fails_sector_check_and_cannot_be_approved(
         factory: Factory) -> None:
     app = factory()
     w = exchange_world(app)
-    app.submit_order(instrument=NOX, order_id="s1", account=w.electronics, side="S", kind="L",
-                     price=PRICE, qty=2_000, entered_by="e", at=AT)
-    app.submit_order(instrument=NOX, order_id="b1", account=w.power, side="B", kind="L",
-                     price=PRICE, qty=2_000, entered_by="pw", at=AT)
-    [queued] = app.verification_queue()
+    app.exchange.submit_order(instrument=NOX, order_id="s1", account=w.electronics, side="S",
+                              kind="L", price=PRICE, qty=2_000, entered_by="e", at=AT)
+    app.exchange.submit_order(instrument=NOX, order_id="b1", account=w.power, side="B", kind="L",
+                              price=PRICE, qty=2_000, entered_by="pw", at=AT)
+    [queued] = app.exchange.verification_queue()
     assert queued["reasons"] == ["outside-trading-zone"]
     with pytest.raises(OutsideTradingZone):  # approval re-runs the automated checks
-        app.approve_trade(instrument=NOX, trade_id=queued["trade"], administrator="admin-9",
-                          at=AT)
-    assert len(app.verification_queue()) == 1
-    app.reject_trade(instrument=NOX, trade_id=queued["trade"], administrator="admin-9",
-                     reason="sector rule", at=AT)
+        app.exchange.approve_trade(instrument=NOX, trade_id=queued["trade"],
+                                   administrator="admin-9", at=AT)
+    assert len(app.exchange.verification_queue()) == 1
+    app.exchange.reject_trade(instrument=NOX, trade_id=queued["trade"], administrator="admin-9",
+                              reason="sector rule", at=AT)
     check_books(app)
     assert cash(app, w.power) == (100_000_000, 0)
 
@@ -225,39 +228,41 @@ def test_restriction_cancels_the_resting_orders_and_the_pending_trades_of_the_pa
         factory: Factory) -> None:
     app = factory()
     w = exchange_world(app)
-    app.set_market_parameters(instrument=COD, administrator="admin-p", at=AT, verify_above=0)
-    app.submit_order(instrument=COD, order_id="s1", account=w.dyeing, side="S", kind="L",
-                     price=PRICE, qty=2_000, entered_by="d", at=AT)
-    app.submit_order(instrument=COD, order_id="b0", account=w.paper, side="B", kind="L",
-                     price=PRICE, qty=1_000, entered_by="p", at=AT)  # waits: above threshold
-    app.submit_order(instrument=COD, order_id="b2", account=w.dyeing, side="B", kind="L",
-                     price=PRICE - 50_000, qty=1_000, entered_by="d", at=AT)
-    assert len(app.verification_queue()) == 1
-    ended = app.restrict_enterprise(credit_code=w.dyeing, reason="spot check",
-                                    reference="SC-2", at=AT)
+    app.exchange.set_market_parameters(instrument=COD, administrator="admin-p", at=AT,
+                                       verify_above=0)
+    app.exchange.submit_order(instrument=COD, order_id="s1", account=w.dyeing, side="S", kind="L",
+                              price=PRICE, qty=2_000, entered_by="d", at=AT)
+    app.exchange.submit_order(instrument=COD, order_id="b0", account=w.paper, side="B", kind="L",
+                              price=PRICE, qty=1_000, entered_by="p",
+                              at=AT)  # waits: above threshold
+    app.exchange.submit_order(instrument=COD, order_id="b2", account=w.dyeing, side="B", kind="L",
+                              price=PRICE - 50_000, qty=1_000, entered_by="d", at=AT)
+    assert len(app.exchange.verification_queue()) == 1
+    ended = app.lifecycle.restrict_enterprise(credit_code=w.dyeing, reason="spot check",
+                                              reference="SC-2", at=AT)
     assert {e["what"] for e in ended["ended"]} == {"orders-ended"}
-    m = app.market(COD)
-    assert m.orders == {} and m.pending == {} and app.verification_queue() == []
+    m = app.exchange.market(COD)
+    assert m.orders == {} and m.pending == {} and app.exchange.verification_queue() == []
     assert cash(app, w.paper) == (100_000_000, 0)  # the pending purchase's cash is back
     assert cash(app, w.dyeing) == (100_000_000, 0)  # its own buy order's cash is back
     assert app.instrument(COD).reserved_under(pool_ref(COD)) == 0
-    out = app.submit_order(instrument=COD, order_id="b1", account=w.paper, side="B", kind="L",
-                           price=PRICE, qty=2_000, entered_by="p", at=AT)
+    out = app.exchange.submit_order(instrument=COD, order_id="b1", account=w.paper, side="B",
+                                    kind="L", price=PRICE, qty=2_000, entered_by="p", at=AT)
     assert out.fills == [] and out.resting == 2_000  # nothing of the barred seller is left
     with pytest.raises(CreditRestricted):
-        app.retire(instrument=COD, owner=w.dyeing, quantity=1_000, reason="gift", at=AT)
+        app.holdings.retire(instrument=COD, owner=w.dyeing, quantity=1_000, reason="gift", at=AT)
     check_books(app)
 
 
 def trading_day(app: Registry, w: World) -> None:
-    app.submit_orders(instrument=COD, at=AT, requests=[
+    app.exchange.submit_orders(instrument=COD, at=AT, requests=[
         Order("s1", w.dyeing, "S", "L", PRICE, 10_000, "d"),
         Order("s2", w.dyeing, "S", "L", PRICE + 1_000, 10_000, "d"),
         Order("b1", w.paper, "B", "L", PRICE + 2_000, 12_000, "p"),
         Order("b2", w.paper, "B", "L", PRICE - 5_000, 3_000, "p"),
         Order("m1", w.paper, "B", "M", 0, 1_000, "p"),
     ])
-    app.submit_orders(instrument=COD, at=AT, requests=[
+    app.exchange.submit_orders(instrument=COD, at=AT, requests=[
         Cancel("b2", w.paper, "p"), Order("s3", w.dyeing, "S", "L", PRICE - 5_000, 1_000, "d"),
         Order("b3", w.paper, "B", "L", PRICE - 4_000, 2_000, "p"),
     ])
@@ -267,11 +272,12 @@ def test_books_and_balances_are_rebuilt_exactly_after_reopening(factory: Factory
     app = factory()
     w = exchange_world(app)
     trading_day(app, w)
-    live = app._writer().cache[app.market(COD).id].book  # the writer's live copy
+    # the writer's live copy
+    live = app.exchange_writes.writer().cache[app.exchange.market(COD).id].book
     reopened = factory()
-    assert reopened.market(COD).book == live
+    assert reopened.exchange.market(COD).book == live
     assert len(live) == 2  # s2 (1,000 left after m1) and b3's remainder
-    fold = reopened.replay()
+    fold = reopened.queries.replay()
     for aggregate_id, rebuilt in fold.aggregates.items():
         assert comparable(rebuilt) == comparable(reopened.repository.get(aggregate_id))
     check_books(reopened)
@@ -295,7 +301,7 @@ def test_audit_matching_reproduces_every_recorded_trade(factory: Factory,
     app = factory()
     w = exchange_world(app)
     trading_day(app, w)
-    trades = app.market(COD).trade_count
+    trades = app.exchange.market(COD).trade_count
     assert audit_matching(export(app, tmp_path / "good")) == (trades, 0, [])
 
     done: list[bool] = []
@@ -315,12 +321,13 @@ def test_exchange_trades_show_in_provenance_and_annual_report(factory: Factory) 
     trading_day(app, w)
     bought = app.instrument(COD).balances()[w.paper]["available"]
     assert bought > 0
-    report = {r["kind"]: r for r in app.annual_report(enterprise=w.paper, year=2025)["rows"]}
+    report = {
+        r["kind"]: r for r in app.queries.annual_report(enterprise=w.paper, year=2025)["rows"]}
     assert report["COD"]["bought"] == bought
-    sold = {r["kind"]: r for r in app.annual_report(enterprise=w.dyeing, year=2025)["rows"]}
+    sold = {r["kind"]: r for r in app.queries.annual_report(enterprise=w.dyeing, year=2025)["rows"]}
     assert sold["COD"]["sold"] == bought
     first_owned = app.instrument(COD).owned[w.paper][0]
-    trail = app.provenance(f"{COD}-{first_owned:09d}")["history"]
+    trail = app.queries.provenance(f"{COD}-{first_owned:09d}")["history"]
     steps = [h for h in trail if h["event"] == "BatchSettled"]
     assert any(h["step"] == "transfer" and h["buyer"] == w.paper and h["seller"] == w.dyeing
                and h["trade"].startswith(COD) for h in steps)

@@ -13,7 +13,7 @@ EXPIRED = "2031-01-02T10:00:00+08:00"
 
 
 def carried_equal_fresh(app, code: str) -> bool:
-    cache = app._writer().positions(code)
+    cache = app.exchange_writes.writer().positions(code)
     i = cache._instrument
     if i is None or i.version != cache._version:
         return True  # nothing carried
@@ -25,16 +25,17 @@ def carried_equal_fresh(app, code: str) -> bool:
 def test_units_bought_through_an_approval_can_be_sold_in_the_next_batch(factory: Factory):
     app = factory()
     w = exchange_world(app, verify_above=0)
-    [refused] = app.submit_orders(instrument=COD, at=AT, requests=[
+    [refused] = app.exchange.submit_orders(instrument=COD, at=AT, requests=[
         Order("p0", w.paper, "S", "L", PRICE, 1_000, "p")])
     assert refused.error == "InsufficientHoldings"
-    app.submit_orders(instrument=COD, at=AT, requests=[
+    app.exchange.submit_orders(instrument=COD, at=AT, requests=[
         Order("s1", w.dyeing, "S", "L", PRICE, 10_000, "d"),
         Order("b1", w.paper, "B", "L", PRICE, 10_000, "p"),
     ])
-    [queued] = app.verification_queue()
-    app.approve_trade(instrument=COD, trade_id=queued["trade"], administrator="admin-9", at=AT)
-    [resold] = app.submit_orders(instrument=COD, at=AT, requests=[
+    [queued] = app.exchange.verification_queue()
+    app.exchange.approve_trade(instrument=COD, trade_id=queued["trade"], administrator="admin-9",
+                               at=AT)
+    [resold] = app.exchange.submit_orders(instrument=COD, at=AT, requests=[
         Order("p1", w.paper, "S", "L", PRICE, 10_000, "p")])
     assert resold.status == "accepted", resold.message
     assert carried_equal_fresh(app, COD)
@@ -43,16 +44,16 @@ def test_units_bought_through_an_approval_can_be_sold_in_the_next_batch(factory:
 def test_releasing_expired_units_does_not_make_them_usable(factory: Factory):
     app = factory()
     w = exchange_world(app)
-    app.submit_orders(instrument=COD, at=LAST_VALID_DAY, requests=[
+    app.exchange.submit_orders(instrument=COD, at=LAST_VALID_DAY, requests=[
         Order("s1", w.dyeing, "S", "L", PRICE, 5_000, "d")])
-    [refused] = app.submit_orders(instrument=COD, at=EXPIRED, requests=[
+    [refused] = app.exchange.submit_orders(instrument=COD, at=EXPIRED, requests=[
         Order("s2", w.dyeing, "S", "L", PRICE, 1_000, "d")])
     assert refused.error == "InsufficientHoldings"
-    [cancelled] = app.submit_orders(instrument=COD, at=EXPIRED, requests=[
+    [cancelled] = app.exchange.submit_orders(instrument=COD, at=EXPIRED, requests=[
         Cancel("s1", w.dyeing, "d")])
     assert cancelled.status == "cancelled"
     assert carried_equal_fresh(app, COD)
-    [again] = app.submit_orders(instrument=COD, at=EXPIRED, requests=[
+    [again] = app.exchange.submit_orders(instrument=COD, at=EXPIRED, requests=[
         Order("s3", w.dyeing, "S", "L", PRICE, 1_000, "d")])
     assert again.error == "InsufficientHoldings"
 
@@ -60,10 +61,10 @@ def test_releasing_expired_units_does_not_make_them_usable(factory: Factory):
 def test_a_freeze_outside_the_exchange_limits_the_next_sell_order(factory: Factory):
     app = factory()
     w = exchange_world(app)
-    app.submit_orders(instrument=COD, at=AT, requests=[
+    app.exchange.submit_orders(instrument=COD, at=AT, requests=[
         Order("s1", w.dyeing, "S", "L", PRICE, 10_000, "d")])
-    app.freeze(instrument=COD, owner=w.dyeing, ref="F-1", reason="spot check", at=AT)
-    [refused] = app.submit_orders(instrument=COD, at=AT, requests=[
+    app.holdings.freeze(instrument=COD, owner=w.dyeing, ref="F-1", reason="spot check", at=AT)
+    [refused] = app.exchange.submit_orders(instrument=COD, at=AT, requests=[
         Order("s2", w.dyeing, "S", "L", PRICE, 1_000, "d")])
     assert refused.error == "InsufficientHoldings"
     assert carried_equal_fresh(app, COD)

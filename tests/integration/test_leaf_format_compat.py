@@ -58,8 +58,8 @@ def test_an_old_ledger_continues_in_format_2_and_its_history_still_verifies(
     data, before, after = old / "registry-data", old / "export", old / "after"
     env = {"REGISTRY_DATA_DIR": str(data)}
     app = build_registry(env)
-    app.deposit(enterprise="91440300MA5F00001A", amount=1000, reference="BANK-COMPAT-1",
-                administrator="admin-cash", at="2025-03-02T09:00:00+08:00")
+    app.exchange.deposit(enterprise="91440300MA5F00001A", amount=1000, reference="BANK-COMPAT-1",
+                         administrator="admin-cash", at="2025-03-02T09:00:00+08:00")
     with open_ledger(LedgerSettings.from_env(env)) as ledger:
         assert find_format_2_start(ledger) == OLD_SIZE  # the next leaf is the first of format 2
         LedgerFollower(app, ledger).catch_up()

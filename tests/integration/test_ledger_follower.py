@@ -91,11 +91,11 @@ def test_follower_continues_with_events_committed_later(tmp_path: Path) -> None:
         follower = LedgerFollower(app, ledger)
         first = follower.catch_up()
         dyeing, paper = app.catalogue().entries["enterprises"][:2]
-        before = app.position()
-        app.transfer(instrument="COD-2025-MAOZHOU", seller=paper, buyer=dyeing, quantity=5,
-                     ref="T-2", at="2025-04-02T10:00:00+08:00",
-                     reason="correction", administrator="admin-t")
-        added = app.position() - before
+        before = app.queries.position()
+        app.holdings.transfer(instrument="COD-2025-MAOZHOU", seller=paper, buyer=dyeing, quantity=5,
+                              ref="T-2", at="2025-04-02T10:00:00+08:00",
+                              reason="correction", administrator="admin-t")
+        added = app.queries.position() - before
         # the recorded reference, its authorisation, the buyer's confirmed right (amended by
         # the purchase; the seller holds none) and the instrument's transfer
         assert added == 4

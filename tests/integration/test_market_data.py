@@ -16,12 +16,12 @@ def test_read_model_matches_the_market_incrementally_and_from_scratch(tmp_path: 
     requests = stream(random.Random(5), 3000, accounts)
     following = MarketData(app)
     for n in range(0, len(requests), 250):
-        app.submit_orders(instrument=CODE, requests=requests[n:n + 250],
-                          at=f"2025-06-0{2 + n // 1000}T10:00:00+08:00")
+        app.exchange.submit_orders(instrument=CODE, requests=requests[n:n + 250],
+                                   at=f"2025-06-0{2 + n // 1000}T10:00:00+08:00")
         following.refresh()  # incremental, batch by batch
     fresh = MarketData(app)
     fresh.refresh()  # all at once
-    market = app.market(CODE)
+    market = app.exchange.market(CODE)
     for data in (following, fresh):
         assert data.depth(CODE, 1000)["bids"] == [
             {"price": p, "quantity": q, "orders": c} for p, q, c in market.book.depth(1000).bids]

@@ -18,7 +18,7 @@ from tests.support.world import AT
 
 def desk_for(app: Registry, m: Market) -> Desk:
     return Desk(kind=m.kind, zone=m.zone, rules=app.rules_for(app.instrument(COD)),
-                traders=app.enterprise, accounts=app.cash_account,
+                traders=app.enterprise, accounts=app.exchange.cash_account,
                 positions=lambda code: [10**9, 10**9])
 
 
@@ -31,7 +31,7 @@ def state(m: Market) -> dict[str, Any]:
 def market(factory: Factory) -> tuple[Registry, Any]:
     app = factory()
     w = exchange_world(app)
-    app.submit_orders(instrument=COD, at=AT, requests=[
+    app.exchange.submit_orders(instrument=COD, at=AT, requests=[
         Order("s1", w.dyeing, "S", "L", PRICE, 3_000, "d"),
         Order("s2", w.dyeing, "S", "L", PRICE + 1_000, 3_000, "d"),
         Order("b0", w.paper, "B", "L", PRICE - 1_000, 2_000, "p")])
@@ -41,7 +41,7 @@ def market(factory: Factory) -> tuple[Registry, Any]:
 def test_a_batch_failing_midway_leaves_the_market_as_it_was(market: tuple[Registry, Any],
                                                             monkeypatch) -> None:
     app, w = market
-    m = app.market(COD)
+    m = app.exchange.market(COD)
     before = state(m)
     desk = desk_for(app, m)
     calls = []
@@ -63,7 +63,7 @@ def test_a_batch_failing_midway_leaves_the_market_as_it_was(market: tuple[Regist
 def test_the_batch_event_makes_the_change_the_decision_described(
         market: tuple[Registry, Any]) -> None:
     app, w = market
-    m = app.market(COD)
+    m = app.exchange.market(COD)
     desk = desk_for(app, m)
     outcomes = m.match([Cancel("b0", w.paper, "p"),
                         Order("b1", w.paper, "B", "L", PRICE + 1_000, 4_000, "p")],
@@ -73,7 +73,7 @@ def test_the_batch_event_makes_the_change_the_decision_described(
     (event,) = m.pending_events
     assert type(event).__name__ == "BatchMatched"
     assert set(m.orders) == {"s2"} and m.orders["s2"].remaining == 2_000
-    rebuilt = app.market(COD)  # the stored market, then the same event applied to it
+    rebuilt = app.exchange.market(COD)  # the stored market, then the same event applied to it
     event.mutate(rebuilt)
     assert comparable(rebuilt) == comparable(m)
     assert rebuilt.book == m.book
@@ -82,10 +82,10 @@ def test_the_batch_event_makes_the_change_the_decision_described(
 def test_a_recorded_outcome_the_book_cannot_take_is_refused(
         market: tuple[Registry, Any]) -> None:
     app, w = market
-    m = app.market(COD)
+    m = app.exchange.market(COD)
     m.match([Order("b1", w.paper, "B", "L", PRICE, 1_000, "p")], desk=desk_for(app, m), at=AT)
     (event,) = m.pending_events
-    stored = app.market(COD)
+    stored = app.exchange.market(COD)
     stored.orders.pop("s1")  # the maker the recorded fill names is not there
     stored.book.cancel("s1")
     with pytest.raises(MatchingDiverged):

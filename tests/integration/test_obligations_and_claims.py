@@ -25,8 +25,8 @@ def test_revocation_takes_back_the_obligation_credit_it_gave(app: Registry) -> N
     task(app, w, 10_000)
     issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=30_000, post=0)
     assert app.enterprise(w.dyeing).remaining_obligation("COD", 2025) == 0
-    app.revoke_retrofit(reference="RF-1", reason="fabricated", spot_check="SC-1", at=AT,
-                        restrict_enterprise=False)
+    app.retrofits.revoke_retrofit(reference="RF-1", reason="fabricated", spot_check="SC-1", at=AT,
+                                  restrict_enterprise=False)
     e = app.enterprise(w.dyeing)
     assert e.remaining_obligation("COD", 2025) == 10_000  # the task is open again
     assert e.latest_level("COD") is None  # and the revoked retrofit's level no longer stands
@@ -42,7 +42,7 @@ def test_obligation_changes_need_a_reason_and_never_undo_what_is_achieved(
     issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=20_000, post=0)
     with pytest.raises(ObligationRefused):
         task(app, w, 5_000, reason="lower")  # below the 12,000 achieved
-    position = app.position()
+    position = app.queries.position()
     task(app, w, 13_000, reason="revised permit")
     [n] = app.recorder.select_notifications(position + 1, 10)
     event = app.mapper.to_domain_event(n)
@@ -54,9 +54,9 @@ def test_obligation_changes_need_a_reason_and_never_undo_what_is_achieved(
 def test_a_clawback_debt_cannot_be_cleared_by_lowering_the_target(app: Registry) -> None:
     w = build_world(app)
     issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=5_000, post=0)
-    app.retire(instrument="COD-2025-MAOZHOU", owner=w.dyeing, quantity=2_000, reason="gift",
-               at=AT)
-    app.revoke_retrofit(reference="RF-1", reason="fraud", spot_check="SC-1", at=AT)
+    app.holdings.retire(instrument="COD-2025-MAOZHOU", owner=w.dyeing, quantity=2_000,
+                        reason="gift", at=AT)
+    app.retrofits.revoke_retrofit(reference="RF-1", reason="fraud", spot_check="SC-1", at=AT)
     assert app.enterprise(w.dyeing).remaining_obligation("COD", 2025) == 2_000
     with pytest.raises(ObligationRefused):
         task(app, w, 0, reason="forgive")
@@ -66,11 +66,12 @@ def test_a_clawback_debt_cannot_be_cleared_by_lowering_the_target(app: Registry)
 def test_a_second_retrofit_cannot_claim_the_same_reduction(app: Registry) -> None:
     w = build_world(app)
     issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=700, post=300)
-    app.register_retrofit(reference="RF-2", enterprise=w.dyeing, period=2025, kinds=["COD"],
-                          description="again", at=AT)
+    app.retrofits.register_retrofit(reference="RF-2", enterprise=w.dyeing, period=2025,
+                                    kinds=["COD"], description="again", at=AT)
     with pytest.raises(OverlappingClaim):
-        app.record_baseline_audit(reference="RF-2", agency=w.auditor,
-                                  report_sha256=sha("RF-2/b"), amounts={"COD": 700}, at=AT)
+        app.retrofits.record_baseline_audit(
+            reference="RF-2", agency=w.auditor, report_sha256=sha("RF-2/b"), amounts={"COD": 700},
+            at=AT)
     assert app.retrofit("RF-2").state == "registered"
     # from the verified level on, a further reduction is a new claim
     issue(app, w, reference="RF-3", enterprise=w.dyeing, kind="COD", baseline=300, post=100)
@@ -80,16 +81,16 @@ def test_a_second_retrofit_cannot_claim_the_same_reduction(app: Registry) -> Non
 def test_two_retrofits_in_flight_with_one_baseline_confirm_only_once(app: Registry) -> None:
     w = build_world(app)
     for ref in ("RF-A", "RF-B"):
-        app.register_retrofit(reference=ref, enterprise=w.dyeing, period=2025, kinds=["COD"],
-                              description="same line", at=AT)
+        app.retrofits.register_retrofit(reference=ref, enterprise=w.dyeing, period=2025,
+                                        kinds=["COD"], description="same line", at=AT)
         engage(app, w, ref, AT)
-        app.record_baseline_audit(reference=ref, agency=w.auditor, report_sha256=sha(ref),
-                                  amounts={"COD": 700}, at=AT)
-        app.record_post_audit(reference=ref, agency=w.auditor, report_sha256=sha(ref + "p"),
-                              amounts={"COD": 300}, at=AT)
-        app.verify_retrofit(reference=ref, agency=w.verifier, report_sha256=sha(ref + "v"),
-                            reductions={"COD": 400}, at=AT)
-    app.confirm_retrofit(reference="RF-A", administrator="admin-1", at=AT)
+        app.retrofits.record_baseline_audit(reference=ref, agency=w.auditor, report_sha256=sha(ref),
+                                            amounts={"COD": 700}, at=AT)
+        app.retrofits.record_post_audit(reference=ref, agency=w.auditor,
+                                        report_sha256=sha(ref + "p"), amounts={"COD": 300}, at=AT)
+        app.retrofits.verify_retrofit(reference=ref, agency=w.verifier,
+                                      report_sha256=sha(ref + "v"), reductions={"COD": 400}, at=AT)
+    app.retrofits.confirm_retrofit(reference="RF-A", administrator="admin-1", at=AT)
     with pytest.raises(OverlappingClaim):
-        app.confirm_retrofit(reference="RF-B", administrator="admin-1", at=AT)
+        app.retrofits.confirm_retrofit(reference="RF-B", administrator="admin-1", at=AT)
     assert app.retrofit("RF-B").state == "verified"

@@ -17,7 +17,7 @@ from tests.support.world import AT, World
 def _exchange(tmp_path: Path) -> tuple[Registry, World, OrderGateway]:
     """A SQLite registry with two open markets, and a gateway in front of it."""
     app = build_registry({"REGISTRY_DATA_DIR": str(tmp_path)})
-    gateway = OrderGateway(app.submit_order_batches, clock=lambda: AT, max_batch=64,
+    gateway = OrderGateway(app.exchange.submit_order_batches, clock=lambda: AT, max_batch=64,
                            max_wait=0.005)
     return app, exchange_world(app), gateway
 
@@ -51,7 +51,7 @@ def test_concurrent_single_orders_are_batched_and_each_caller_gets_its_outcome(
     assert len(results) == 160
     assert all(o.order_id == oid and o.status == "accepted" for oid, o in results.items())
     assert gateway.batches < 160  # callers shared saves
-    assert app.market(COD).batches == gateway.batches
+    assert app.exchange.market(COD).batches == gateway.batches
     # each fill is reported to its taker: together they are everything paper bought
     traded = sum(f[2] for o in results.values() for f in o.fills)
     assert traded == app.instrument(COD).balances().get(w.paper, {}).get("available", 0)
@@ -129,7 +129,7 @@ def test_orders_of_several_markets_share_saves_and_an_unknown_market_fails_alone
     assert errors == []
     assert len(refused) == 10  # each stray caller told, nobody else
     assert len(results) == 120 and all(o.status == "accepted" for o in results.values())
-    market_batches = app.market(COD).batches + app.market(NOX).batches
+    market_batches = app.exchange.market(COD).batches + app.exchange.market(NOX).batches
     assert gateway.batches < market_batches  # saves held the batches of both markets
     check_books(app)
     app.close()

@@ -23,14 +23,15 @@ LATER = "2025-04-05T10:00:00+08:00"  # past a one-hour proposal's expiry
 
 
 def _check(reader: Registry) -> None:
-    every = reader.proposals()
+    every = reader.proposals.proposals()
     for at in (None, AT, LATER):
-        assert [p.proposal_id for p in reader.enterprise_requests(state=PENDING, at=at)] == \
-            [p.proposal_id for p in reader.enterprise_requests()
+        assert [
+            p.proposal_id for p in reader.proposals.enterprise_requests(state=PENDING, at=at)] == \
+            [p.proposal_id for p in reader.proposals.enterprise_requests()
              if (p.state_at(at) if at else p.state) == PENDING]
     for at in (None, AT, LATER):
         plain = [p.proposal_id for p in every if (p.state_at(at) if at else p.state) == PENDING]
-        assert [p.proposal_id for p in reader.proposals(state=PENDING, at=at)] == plain
+        assert [p.proposal_id for p in reader.proposals.proposals(state=PENDING, at=at)] == plain
     for states in ((VERIFIED, CONFIRMED), (VERIFIED,)):
         assert [r.reference for r in directory.retrofits(reader, states=states)] == \
             [r.reference for r in directory.retrofits(reader) if r.state in states]
@@ -42,22 +43,23 @@ def _steps(app: Registry, w: World, rnd: random.Random, a: str, b: str) -> list[
     steps: list[Callable[[], Any]] = []
     for n in range(8):
         pid = f"P-{n}"
-        steps.append(lambda pid=pid: app.propose(
+        steps.append(lambda pid=pid: app.proposals.propose(
             action="grant_role", params={"user_id": a, "role": "auditor"}, by=a, at=AT,
             proposal_id=pid, ttl_hours=rnd.choice((1, 240))))
         end = rnd.choice(("approve", "reject", "withdraw", "leave"))
         if end == "reject":
-            steps.append(lambda pid=pid: app.reject_proposal(proposal_id=pid, by=b,
-                                                             reason="no", at=AT))
+            steps.append(lambda pid=pid: app.proposals.reject_proposal(proposal_id=pid, by=b,
+                                                                       reason="no", at=AT))
         elif end == "withdraw":
-            steps.append(lambda pid=pid: app.withdraw_proposal(proposal_id=pid, by=a, at=AT))
+            steps.append(lambda pid=pid: app.proposals.withdraw_proposal(proposal_id=pid, by=a,
+                                                                         at=AT))
     for n in range(4):
         reference = f"EX-{n}"
-        steps.append(lambda reference=reference: app.submit_expansion(
+        steps.append(lambda reference=reference: app.holdings.submit_expansion(
             reference=reference, enterprise=w.dyeing, instrument=COD, quantity=10,
             project="line", at=AT))
         if n % 2:
-            steps.append(lambda reference=reference: app.reject_expansion(
+            steps.append(lambda reference=reference: app.holdings.reject_expansion(
                 reference=reference, administrator="admin-t", reason="no", at=AT))
     return steps
 
@@ -68,9 +70,10 @@ def test_states_from_the_log_pick_what_the_plain_path_gives(factory: Factory,
     rnd = random.Random(seed)
     app = factory()
     w = build_world(app)
-    a, _ = app.bootstrap_administrator(login="li.admin", display_name="Li", password=None, at=AT)
-    b, _ = app.bootstrap_administrator(login="chen.admin", display_name="Chen", password=None,
-                                       at=AT)
+    a, _ = app.users.bootstrap_administrator(login="li.admin", display_name="Li", password=None,
+                                             at=AT)
+    b, _ = app.users.bootstrap_administrator(login="chen.admin", display_name="Chen", password=None,
+                                             at=AT)
     issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900, post=100)
     reader = factory()  # another instance stands for another process
     _check(reader)
@@ -82,6 +85,7 @@ def test_states_from_the_log_pick_what_the_plain_path_gives(factory: Factory,
             _check(app)
     _check(reader)
     assert reader.states.rebuilds == 1  # brought up to date, never rebuilt
-    assert [p.proposal_id for p in reader.proposals(state=PENDING)]  # something to compare
+    # something to compare
+    assert [p.proposal_id for p in reader.proposals.proposals(state=PENDING)]
     assert [x.reference for x in directory.expansions(reader, states=(SUBMITTED,))] == \
         ["EX-0", "EX-2"]

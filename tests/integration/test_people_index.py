@@ -24,7 +24,8 @@ def _fields(aggregate: Any) -> dict[str, Any]:
 
 
 def _check(reader: Registry) -> None:
-    assert [_fields(u) for u in reader.users()] == [_fields(u) for u in reader.users_reloaded()]
+    assert [_fields(
+        u) for u in reader.users.users()] == [_fields(u) for u in reader.users.users_reloaded()]
     with reader.reading_catalogue() as catalogue:
         firms = list(catalogue.entries["enterprises"])
         bodies = list(catalogue.entries["agencies"])
@@ -38,22 +39,22 @@ def _steps(app: Registry, w: World, rnd: random.Random, admin: str) -> list[Call
     steps: list[Callable[[], Any]] = []
     for n in range(6):
         user_id = f"u-{n}"
-        steps.append(lambda n=n, user_id=user_id: app.create_user(
+        steps.append(lambda n=n, user_id=user_id: app.users.create_user(
             login=f"trader.{n}", display_name=f"Trader {n}", organisation="enterprise",
             organisation_code=w.dyeing, roles=["trader"], by=admin, at=AT, user_id=user_id))
         if rnd.random() < 0.5:
-            steps.append(lambda user_id=user_id: app.suspend_user(
+            steps.append(lambda user_id=user_id: app.users.suspend_user(
                 user_id=user_id, reason="left", by=admin, at=AT))
-            steps.append(lambda user_id=user_id: app.reenable_user(
+            steps.append(lambda user_id=user_id: app.users.reenable_user(
                 user_id=user_id, by=admin, at=AT))
         if rnd.random() < 0.5:
-            steps.append(lambda user_id=user_id: app.set_password(
+            steps.append(lambda user_id=user_id: app.users.set_password(
                 user_id=user_id, password=PASSWORD, by=admin, at=AT))
         if rnd.random() < 0.5:
-            steps.append(lambda user_id=user_id: app.issue_token(
+            steps.append(lambda user_id=user_id: app.users.issue_token(
                 user_id=user_id, by=admin, at=AT))
     for code in (w.paper, w.power):
-        steps.append(lambda code=code: app.restrict_enterprise(
+        steps.append(lambda code=code: app.lifecycle.restrict_enterprise(
             credit_code=code, reason="late report", reference="CR-1", at=AT))
     steps.append(lambda: app.restrict_agency(credit_code=w.other_agency, reason="fraud",
                                              reference="CR-2", at=AT))
@@ -65,8 +66,8 @@ def test_people_from_the_log_equal_the_plain_reloads(factory: Factory, seed: int
     rnd = random.Random(seed)
     app = factory()
     w = build_world(app)
-    admin, _ = app.bootstrap_administrator(login="li.admin", display_name="Li", password=None,
-                                           at=AT)
+    admin, _ = app.users.bootstrap_administrator(login="li.admin", display_name="Li", password=None,
+                                                 at=AT)
     reader = factory()  # another instance stands for another process
     _check(reader)
     for step in _steps(app, w, rnd, admin.user_id):
@@ -76,7 +77,7 @@ def test_people_from_the_log_equal_the_plain_reloads(factory: Factory, seed: int
             _check(app)
     _check(reader)
     assert reader.people.rebuilds == 1  # brought up to date, never rebuilt
-    assert len(reader.users()) == 7
+    assert len(reader.users.users()) == 7
     # something changed to compare
     assert [e.standing == RESTRICTED for e in directory.enterprises(reader, [w.paper, w.dyeing])
             ] == [True, False]
@@ -85,11 +86,11 @@ def test_people_from_the_log_equal_the_plain_reloads(factory: Factory, seed: int
 def test_the_copies_are_private(factory: Factory) -> None:
     app = factory()
     w = build_world(app)
-    app.bootstrap_administrator(login="li.admin", display_name="Li", password=None, at=AT)
-    first = app.users()[0]
+    app.users.bootstrap_administrator(login="li.admin", display_name="Li", password=None, at=AT)
+    first = app.users.users()[0]
     first.roles.append("auditor")
     first.display_name = "changed by a reader"
-    again = app.users()[0]
+    again = app.users.users()[0]
     assert again.display_name == "Li" and "auditor" not in again.roles
     firm = directory.enterprises(app, [w.dyeing])[0]
     firm.name = "changed"

@@ -31,9 +31,9 @@ def test_a_read_copy_follows_every_write_without_reloading(factory: Factory) -> 
     assert directory.holdings(reader, w.paper) == []  # the copies are made here
     reloads = reader.reads.reloads
     for n in range(1, 61):  # past an instrument snapshot (every 50 events)
-        writer.transfer(instrument=COD, seller=w.dyeing, buyer=w.paper, quantity=5,
-                        ref=f"T-{n}", at=AT,
-                        reason="correction", administrator="admin-t")
+        writer.holdings.transfer(instrument=COD, seller=w.dyeing, buyer=w.paper, quantity=5,
+                                 ref=f"T-{n}", at=AT,
+                                 reason="correction", administrator="admin-t")
         rows = {r["enterprise"]: r["available"]
                 for r in (*directory.holdings(reader, w.dyeing),
                           *directory.holdings(reader, w.paper))}
@@ -49,9 +49,8 @@ def test_a_copy_that_cannot_follow_is_rebuilt(factory: Factory,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     writer, reader, w = _world(factory)
     directory.holdings(reader, w.dyeing)
-    writer.transfer(instrument=COD, seller=w.dyeing, buyer=w.paper, quantity=300, ref="T-1",
-                    at=AT,
-                    reason="correction", administrator="admin-t")
+    writer.holdings.transfer(instrument=COD, seller=w.dyeing, buyer=w.paper, quantity=300,
+                             ref="T-1", at=AT, reason="correction", administrator="admin-t")
 
     def broken(aggregate: object, events: object) -> object:
         raise ValueError("an event this copy cannot apply")
@@ -104,9 +103,9 @@ def test_concurrent_readers_never_see_a_copy_half_updated(factory: Factory) -> N
     try:
         for n in range(40):
             seller, buyer = (w.dyeing, w.paper) if n % 2 == 0 else (w.paper, w.dyeing)
-            writer.transfer(instrument=COD, seller=seller, buyer=buyer, quantity=7,
-                            ref=f"T-{n}", at=AT,
-                            reason="correction", administrator="admin-t")
+            writer.holdings.transfer(instrument=COD, seller=seller, buyer=buyer, quantity=7,
+                                     ref=f"T-{n}", at=AT,
+                                     reason="correction", administrator="admin-t")
     finally:
         stop.set()
         for t in threads:

@@ -47,9 +47,9 @@ def logged(tmp_path: Path) -> Iterator[Logged]:
     w = exchange_world(app)
     trading_day(app, w)
     # a transfer whose own reference reads like a trade id must never pass for that trade
-    app.transfer(instrument=COD, seller=w.dyeing, buyer=w.paper, quantity=1000,
-                 ref=f"{COD}:971", at="2025-04-01T10:00:00+08:00",
-                 reason="correction", administrator="admin-1")
+    app.holdings.transfer(instrument=COD, seller=w.dyeing, buyer=w.paper, quantity=1000,
+                          ref=f"{COD}:971", at="2025-04-01T10:00:00+08:00",
+                          reason="correction", administrator="admin-1")
     ledger = open_ledger(LedgerSettings.from_env(env))
     follower = LedgerFollower(app, ledger)
     follower.catch_up()

@@ -72,15 +72,15 @@ def test_instruments_keep_trading_under_their_rules_after_a_new_version(
                             prefecture="HUIZHOU", basin="DANSHUI", direct_discharger=True,
                             at=AT)
     with pytest.raises(OutsideTradingZone):
-        app.transfer(instrument="NOX-2025-SHENZHEN", seller=w.electronics, buyer=huizhou,
-                     quantity=1_000, ref="T-1", at=later, reason="correction",
-                     administrator="admin-t")
-    assert app.transfer(instrument="NOX-2025-SHENZHEN", seller=w.electronics, buyer=w.dyeing,
-                        quantity=1_000, ref="T-2", at=later, reason="merger",
-                        administrator="admin-t") == "GD-2023.1"
-    assert app.transfer(instrument="NOX-2025-GD", seller=w.dyeing, buyer=huizhou,
-                        quantity=1_000, ref="T-3", at=later, reason="court-order",
-                        administrator="admin-t") == "GD-2026.1"
+        app.holdings.transfer(instrument="NOX-2025-SHENZHEN", seller=w.electronics, buyer=huizhou,
+                              quantity=1_000, ref="T-1", at=later, reason="correction",
+                              administrator="admin-t")
+    assert app.holdings.transfer(instrument="NOX-2025-SHENZHEN", seller=w.electronics,
+                                 buyer=w.dyeing, quantity=1_000, ref="T-2", at=later,
+                                 reason="merger", administrator="admin-t") == "GD-2023.1"
+    assert app.holdings.transfer(instrument="NOX-2025-GD", seller=w.dyeing, buyer=huizhou,
+                                 quantity=1_000, ref="T-3", at=later, reason="court-order",
+                                 administrator="admin-t") == "GD-2026.1"
     # an administrator may move an instrument to another version, by a documented event
     app.move_instrument_rules(instrument="NOX-2025-SHENZHEN", version="GD-2026.1",
                               reason="province-wide air market", administrator="admin-r",
@@ -92,10 +92,10 @@ def test_transfers_outside_the_exchange_need_a_non_trade_reason_and_an_administr
         app: Registry) -> None:
     w = build_world(app)
     issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=5_000, post=0)
-    position = app.position()
+    position = app.queries.position()
     for reason, admin in (("sale", "admin-t"), ("merger", " ")):
         with pytest.raises(InvalidInput):
-            app.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.paper,
-                         quantity=1_000, ref="T-1", at=AT, reason=reason,
-                         administrator=admin)
-    assert app.position() == position  # refused: nothing written
+            app.holdings.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.paper,
+                                  quantity=1_000, ref="T-1", at=AT, reason=reason,
+                                  administrator=admin)
+    assert app.queries.position() == position  # refused: nothing written

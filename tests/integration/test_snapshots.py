@@ -38,7 +38,7 @@ def test_due_snapshots_come_from_the_batch_and_equal_the_replay(factory: Factory
     monkeypatch.setattr(app, "take_snapshot", no_reload)
     for n in range(205):  # one trade a batch, the tonne going back and forth between the two
         seller, buyer = (w.dyeing, w.paper) if n % 2 == 0 else (w.paper, w.dyeing)
-        outcomes = app.submit_orders(instrument=COD, at=AT, requests=[
+        outcomes = app.exchange.submit_orders(instrument=COD, at=AT, requests=[
             Order(f"s{n}", seller, "S", "L", PRICE, 1_000, "s"),
             Order(f"b{n}", buyer, "B", "L", PRICE, 1_000, "b")])
         assert outcomes[1].fills, outcomes
@@ -59,7 +59,7 @@ def test_a_snapshot_due_before_the_last_event_of_a_save_is_taken_at_its_version(
         factory: Factory) -> None:
     app = factory()
     w = exchange_world(app)
-    account = app.cash_account(w.paper)
+    account = app.exchange.cash_account(w.paper)
     interval = app.snapshotting_intervals[CashAccount]
     n = 0
     while account.version % interval != interval - 1:  # one event short of due

@@ -77,7 +77,7 @@ def run(tmp_path: Path, speedups: str) -> Registry:
     trading_day(app, w)
     for n in range(120):  # the accounts and the instrument pass their snapshot intervals
         seller, buyer = (w.dyeing, w.paper) if n % 2 == 0 else (w.paper, w.dyeing)
-        app.submit_orders(instrument=COD, at=AT, requests=[
+        app.exchange.submit_orders(instrument=COD, at=AT, requests=[
             Order(f"s{n}", seller, "S", "L", PRICE, 1_000, "s"),
             Order(f"b{n}", buyer, "B", "L", PRICE, 1_000, "b")])
     app.traders = (w.dyeing, w.paper)  # type: ignore[attr-defined]
@@ -113,7 +113,7 @@ def test_a_registry_with_every_speedup_stores_and_rebuilds_what_the_plain_one_do
             plain_snaps = [timeless(s.state) for s in plain.snapshots.get(aggregate_id)]
             assert [s.get("_version") for s in fast_snaps] == [
                 s.get("_version") for s in plain_snaps]
-        assert fast.balances() == plain.balances()
+        assert fast.queries.balances() == plain.queries.balances()
     finally:
         fast.close()
         plain.close()

@@ -46,7 +46,7 @@ def test_sqlite_out_of_space_refuses_writes_and_resumes(tmp_path: Path) -> None:
     for n in range(1, 401):  # orders until the database needs a page it may not have
         who, side = (w.dyeing, "S") if n % 2 else (w.paper, "B")
         try:
-            app.submit_orders(instrument=COD, requests=[
+            app.exchange.submit_orders(instrument=COD, requests=[
                 Order(f"d-{n}", who, side, "L", PRICE, 1_000, "desk")], at=AT)
         except StorageUnavailable:
             refused += 1
@@ -57,17 +57,17 @@ def test_sqlite_out_of_space_refuses_writes_and_resumes(tmp_path: Path) -> None:
     assert refused == 3
     with pytest.raises(StorageUnavailable):  # a command, too, once its page is not there
         for k in range(400):
-            app.deposit(enterprise=w.paper, amount=1, reference=f"FULL-{k}",
-                        administrator="admin-cash", at=AT)
-    assert app.cash_account(w.paper).balance > 0  # reads go on
+            app.exchange.deposit(enterprise=w.paper, amount=1, reference=f"FULL-{k}",
+                                 administrator="admin-cash", at=AT)
+    assert app.exchange.cash_account(w.paper).balance > 0  # reads go on
     disk.full = False  # space is back: writes resume by themselves
     for k in range(6):
         who, side = (w.dyeing, "S") if k % 2 else (w.paper, "B")
-        (o,) = app.submit_orders(instrument=COD, requests=[
+        (o,) = app.exchange.submit_orders(instrument=COD, requests=[
             Order(f"r-{k}", who, side, "L", PRICE, 1_000, "desk")], at=AT)
         assert o.exception is None
-    app.deposit(enterprise=w.paper, amount=1, reference="AFTER", administrator="admin-cash",
-                at=AT)
+    app.exchange.deposit(enterprise=w.paper, amount=1, reference="AFTER",
+                         administrator="admin-cash", at=AT)
     assert_clean(app, tmp_path / "export")
     app.close()
 
@@ -134,19 +134,19 @@ def test_postgres_connection_killed_mid_batch(postgres_env: dict[str, str], tmp_
     is stored once and answered as accepted, never refused as a reused order id."""
     app = build_registry({"REGISTRY_STORE": "postgres", **postgres_env})
     w = exchange_world(app)
-    app.submit_orders(instrument=COD, requests=[
+    app.exchange.submit_orders(instrument=COD, requests=[
         Order("s-1", w.dyeing, "S", "L", PRICE, 2_000, "desk")], at=AT)
     with _killed_connection(app, after_commit=after_commit) as killed:
-        (o,) = app.submit_orders(instrument=COD, requests=[
+        (o,) = app.exchange.submit_orders(instrument=COD, requests=[
             Order("b-1", w.paper, "B", "L", PRICE, 1_000, "desk")], at=AT)
     assert killed, "the fault was not injected"
     resolved = "reported a conflict but its events are stored" in caplog.text
     assert resolved == after_commit  # the library's retry met the batch's own rows
     assert o.exception is None and len(o.fills) == 1
-    (again,) = app.submit_orders(instrument=COD, requests=[
+    (again,) = app.exchange.submit_orders(instrument=COD, requests=[
         Order("b-2", w.paper, "B", "L", PRICE, 1_000, "desk")], at=AT)
     assert again.exception is None and len(again.fills) == 1
-    assert app.market(COD).trade_count == 2
+    assert app.exchange.market(COD).trade_count == 2
     assert version_gaps(app) == {}
     assert_clean(app, tmp_path / "export")
     app.close()
@@ -162,7 +162,7 @@ def test_postgres_down_refuses_writes_and_they_resume_by_themselves(
 
     app = build_registry({"REGISTRY_STORE": "postgres", **postgres_env})
     w = exchange_world(app)
-    app.submit_orders(instrument=COD, requests=[
+    app.exchange.submit_orders(instrument=COD, requests=[
         Order("s-1", w.dyeing, "S", "L", PRICE, 2_000, "desk")], at=AT)
     db = postgres_env["POSTGRES_DBNAME"]
     assert cache_is_stored(app)
@@ -176,19 +176,19 @@ def test_postgres_down_refuses_writes_and_they_resume_by_themselves(
         admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                       "WHERE datname = %s", (db,))
         with pytest.raises((StorageUnavailable, OutcomeUnknown)):
-            app.submit_orders(instrument=COD, requests=[
+            app.exchange.submit_orders(instrument=COD, requests=[
                 Order("b-1", w.paper, "B", "L", PRICE, 1_000, "desk")], at=AT)
         with pytest.raises((StorageUnavailable, OutcomeUnknown)):
-            app.deposit(enterprise=w.paper, amount=1, reference="DOWN-1",
-                        administrator="admin-cash", at=AT)
+            app.exchange.deposit(enterprise=w.paper, amount=1, reference="DOWN-1",
+                                 administrator="admin-cash", at=AT)
     finally:
         admin.execute(f'ALTER DATABASE "{db}" ALLOW_CONNECTIONS true')
         admin.close()
     assert cache_is_stored(app)  # nothing the refused writes did is held
-    (o,) = app.submit_orders(instrument=COD, requests=[
+    (o,) = app.exchange.submit_orders(instrument=COD, requests=[
         Order("b-1", w.paper, "B", "L", PRICE, 1_000, "desk")], at=AT)
     assert o.exception is None and len(o.fills) == 1
-    app.deposit(enterprise=w.paper, amount=1, reference="DOWN-1", administrator="admin-cash",
-                at=AT)
+    app.exchange.deposit(enterprise=w.paper, amount=1, reference="DOWN-1",
+                         administrator="admin-cash", at=AT)
     assert_clean(app, tmp_path / "export")
     app.close()

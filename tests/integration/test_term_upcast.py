@@ -60,7 +60,7 @@ def test_an_old_store_loads_with_terms_that_keep_every_units_validity(old: Path)
             assert i.term == legacy_term(i.vintage) == Term(i.vintage + 1, i.vintage + 5)
             assert i.lots and all(lot["expires_on"] == i.term.ends_on for lot in i.lots.values())
             serial = f"{code}-{1:09d}"
-            assert app.provenance(serial)["term"] == {
+            assert app.queries.provenance(serial)["term"] == {
                 "first_year": i.vintage + 1, "last_year": i.vintage + 5,
                 "ends_on": f"{i.vintage + 5}-12-31"}
         assert _opened_payloads(app) == stored  # reading rewrote nothing

@@ -20,14 +20,13 @@ def test_the_same_reference_again_is_refused_and_moves_nothing(factory: Factory)
     app = factory()
     w = build_world(app)
     issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900, post=100)
-    app.transfer(instrument=COD, seller=w.dyeing, buyer=w.paper, quantity=300, ref="T-1", at=AT,
-                 reason="correction", administrator="admin-t")
-    before = app.position()
+    app.holdings.transfer(instrument=COD, seller=w.dyeing, buyer=w.paper, quantity=300, ref="T-1",
+                          at=AT, reason="correction", administrator="admin-t")
+    before = app.queries.position()
     with pytest.raises(AlreadyExists, match=r"transfer 'T-1' of .* is already recorded"):
-        app.transfer(instrument=COD, seller=w.dyeing, buyer=w.paper, quantity=300, ref="T-1",
-                     at=AT,
-                     reason="correction", administrator="admin-t")
-    assert app.position() == before
+        app.holdings.transfer(instrument=COD, seller=w.dyeing, buyer=w.paper, quantity=300,
+                              ref="T-1", at=AT, reason="correction", administrator="admin-t")
+    assert app.queries.position() == before
     assert app.instrument(COD).balances()[w.paper]["available"] == 300
 
 
@@ -36,14 +35,13 @@ def test_a_refused_transfer_leaves_its_reference_free(factory: Factory) -> None:
     w = build_world(app)
     issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900, post=100)
     with pytest.raises(InsufficientHoldings):
-        app.transfer(instrument=COD, seller=w.dyeing, buyer=w.paper, quantity=801, ref="T-1",
-                     at=AT,
-                     reason="correction", administrator="admin-t")
-    app.transfer(instrument=COD, seller=w.dyeing, buyer=w.paper, quantity=800, ref="T-1", at=AT,
-                 reason="correction", administrator="admin-t")
+        app.holdings.transfer(instrument=COD, seller=w.dyeing, buyer=w.paper, quantity=801,
+                              ref="T-1", at=AT, reason="correction", administrator="admin-t")
+    app.holdings.transfer(instrument=COD, seller=w.dyeing, buyer=w.paper, quantity=800, ref="T-1",
+                          at=AT, reason="correction", administrator="admin-t")
     # the buyer, now a seller, may use the same words for its own transfer
-    app.transfer(instrument=COD, seller=w.paper, buyer=w.dyeing, quantity=100, ref="T-1", at=AT,
-                 reason="correction", administrator="admin-t")
+    app.holdings.transfer(instrument=COD, seller=w.paper, buyer=w.dyeing, quantity=100, ref="T-1",
+                          at=AT, reason="correction", administrator="admin-t")
     assert app.instrument(COD).balances()[w.paper]["available"] == 700
 
 
@@ -58,9 +56,9 @@ def test_two_instances_with_one_reference_store_one_transfer(factory: Factory) -
     def send(app) -> None:  # type: ignore[no-untyped-def]
         start.wait()
         try:
-            app.transfer(instrument=COD, seller=w.dyeing, buyer=w.paper, quantity=100,
-                         ref="T-1", at=AT,
-                         reason="correction", administrator="admin-t")
+            app.holdings.transfer(instrument=COD, seller=w.dyeing, buyer=w.paper, quantity=100,
+                                  ref="T-1", at=AT,
+                                  reason="correction", administrator="admin-t")
             outcomes.append("stored")
         except RegistryError as exc:
             outcomes.append(type(exc).__name__)

@@ -28,8 +28,8 @@ def world() -> tuple[Registry, World]:
     app.register_enterprise(credit_code=POISONED, name="Shenzhen Broken Ledger Co",
                             sector="TEXTILE_DYEING", prefecture="SHENZHEN", basin="MAOZHOU",
                             direct_discharger=True, at=AT)
-    app.deposit(enterprise=POISONED, amount=10_000_000, reference="P", administrator="c",
-                at=AT)
+    app.exchange.deposit(enterprise=POISONED, amount=10_000_000, reference="P", administrator="c",
+                         at=AT)
     return app, w
 
 
@@ -86,8 +86,9 @@ def request(spec: Any, w: World) -> Any:
 
 
 def state(app: Registry, w: World) -> Any:
-    markets = {c: (app.market(c).orders, app.market(c).pending) for c in (COD, NOX)}
-    cash = {who: (app.cash_account(who).balance, app.cash_account(who).reserved)
+    markets = {
+        c: (app.exchange.market(c).orders, app.exchange.market(c).pending) for c in (COD, NOX)}
+    cash = {who: (app.exchange.cash_account(who).balance, app.exchange.cash_account(who).reserved)
             for who in (w.dyeing, w.paper, w.electronics, w.power, POISONED)}
     units = {c: app.instrument(c).balances() for c in (COD, NOX)}
     return markets, cash, units
@@ -102,9 +103,9 @@ def test_poison_requests_fail_alone(broken_postings: None,
     clean_app, w2 = world()
     assert w == w2
     for cycle in plan:
-        with_poison = poisoned_app.submit_order_batches(at=AT, batches={
+        with_poison = poisoned_app.exchange.submit_order_batches(at=AT, batches={
             c: [request(spec, w) for _, spec in batch] for c, batch in cycle.items()})
-        without = clean_app.submit_order_batches(at=AT, batches={
+        without = clean_app.exchange.submit_order_batches(at=AT, batches={
             c: [request(spec, w) for bad, spec in batch if not bad]
             for c, batch in cycle.items()})
         for c, batch in cycle.items():
@@ -123,9 +124,9 @@ def test_poison_requests_fail_alone(broken_postings: None,
 def test_a_poison_request_through_the_gateway_fails_only_its_caller(
         broken_postings: None) -> None:
     app, w = world()
-    gateway = OrderGateway(app.submit_order_batches, clock=lambda: AT, max_wait=0.0)
-    app.submit_order(instrument=NOX, order_id="n-s", account=w.electronics, side="S",
-                     kind="L", price=PRICE, qty=5_000, entered_by="e", at=AT)
+    gateway = OrderGateway(app.exchange.submit_order_batches, clock=lambda: AT, max_wait=0.0)
+    app.exchange.submit_order(instrument=NOX, order_id="n-s", account=w.electronics, side="S",
+                              kind="L", price=PRICE, qty=5_000, entered_by="e", at=AT)
     bad = gateway._submit(at=AT, batches={
         COD: [poison(1, 1), Order("c-s", w.dyeing, "S", "L", PRICE, 1_000, "d")],
         NOX: [Order("n-b", w.power, "B", "L", PRICE, 5_000, "q")]})

@@ -50,7 +50,7 @@ class ExchangeMachine(RuleBasedStateMachine):
           size=st.integers(min_value=1, max_value=8))
     def batch(self, code: str, data: st.DataObject, size: int) -> None:
         requests: list[Any] = []
-        resting = list(self.app.market(code).orders.items())
+        resting = list(self.app.exchange.market(code).orders.items())
         for _ in range(size):
             if resting and data.draw(st.integers(0, 4)) == 0:
                 oid, info = resting.pop(data.draw(st.integers(0, len(resting) - 1)))
@@ -60,42 +60,42 @@ class ExchangeMachine(RuleBasedStateMachine):
             kind = data.draw(st.sampled_from("LLLM"))
             requests.append(Order(f"o{next(self.ids)}", self.who(role), data.draw(
                 st.sampled_from("BS")), kind, data.draw(ticks), data.draw(lots), f"u-{role}"))
-        position = self.app.position()
-        outcomes = self.app.submit_orders(instrument=code, requests=requests, at=AT)
+        position = self.app.queries.position()
+        outcomes = self.app.exchange.submit_orders(instrument=code, requests=requests, at=AT)
         if all(o.status == "rejected" for o in outcomes):
-            assert self.app.position() == position  # refusals write nothing
+            assert self.app.queries.position() == position  # refusals write nothing
 
     @rule(code=st.sampled_from((COD, NOX)),
           threshold=st.sampled_from((None, 0, 5_000_000)))
     def set_threshold(self, code: str, threshold: int | None) -> None:
-        self.app.set_market_parameters(instrument=code, administrator="admin-p", at=AT,
-                                       verify_above=threshold)
+        self.app.exchange.set_market_parameters(instrument=code, administrator="admin-p", at=AT,
+                                                verify_above=threshold)
 
-    @precondition(lambda self: bool(self.app.verification_queue()))
+    @precondition(lambda self: bool(self.app.exchange.verification_queue()))
     @rule(data=st.data(), approve=st.booleans())
     def resolve(self, data: st.DataObject, approve: bool) -> None:
-        t = data.draw(st.sampled_from(self.app.verification_queue()))
+        t = data.draw(st.sampled_from(self.app.exchange.verification_queue()))
         try:
             if approve:
-                self.app.approve_trade(instrument=t["instrument"], trade_id=t["trade"],
-                                       administrator="admin-v", at=AT)
+                self.app.exchange.approve_trade(instrument=t["instrument"], trade_id=t["trade"],
+                                                administrator="admin-v", at=AT)
                 return
         except RegistryError:
             pass  # a hard check still fails: the only way out is rejection
-        self.app.reject_trade(instrument=t["instrument"], trade_id=t["trade"],
-                              administrator="admin-v", reason="review", at=AT)
+        self.app.exchange.reject_trade(instrument=t["instrument"], trade_id=t["trade"],
+                                       administrator="admin-v", reason="review", at=AT)
 
     @rule(role=st.sampled_from(ROLES), amount=st.integers(1, 5_000_000), out=st.booleans())
     def cash_record(self, role: str, amount: int, out: bool) -> None:
         ref = f"R{next(self.ids)}"
         try:
             if out:
-                self.app.withdraw(enterprise=self.who(role), amount=amount, reference=ref,
-                                  administrator="cash", at=AT)
+                self.app.exchange.withdraw(enterprise=self.who(role), amount=amount, reference=ref,
+                                           administrator="cash", at=AT)
                 self.withdrawn += amount
             else:
-                self.app.deposit(enterprise=self.who(role), amount=amount, reference=ref,
-                                 administrator="cash", at=AT)
+                self.app.exchange.deposit(enterprise=self.who(role), amount=amount, reference=ref,
+                                          administrator="cash", at=AT)
                 self.deposited += amount
         except RegistryError:
             pass
@@ -107,22 +107,22 @@ class ExchangeMachine(RuleBasedStateMachine):
         ref = f"F{next(self.ids)}"
         try:
             if unfreeze:
-                self.app.unfreeze(instrument=code, ref=self.last_freeze, at=AT)
+                self.app.holdings.unfreeze(instrument=code, ref=self.last_freeze, at=AT)
             elif qty % 2:
-                self.app.freeze(instrument=code, owner=self.who(role), ref=ref, reason="check",
-                                at=AT, quantity=qty)
+                self.app.holdings.freeze(instrument=code, owner=self.who(role), ref=ref,
+                                         reason="check", at=AT, quantity=qty)
                 self.last_freeze = ref
             else:
-                self.app.transfer(instrument=code, seller=self.who(role), buyer=self.w.paper,
-                                  quantity=qty, ref=ref, at=AT,
-                                  reason="correction", administrator="admin-t")
+                self.app.holdings.transfer(instrument=code, seller=self.who(role),
+                                           buyer=self.w.paper, quantity=qty, ref=ref, at=AT,
+                                           reason="correction", administrator="admin-t")
         except (RegistryError, AttributeError):
             pass
 
     @invariant()
     def carried_positions_are_fresh(self) -> None:
         for code in (COD, NOX):
-            cache = self.app._writer().positions(code)
+            cache = self.app.exchange_writes.writer().positions(code)
             i = cache._instrument
             if i is None or i.version != cache._version:
                 continue  # not carried: the next batch reads afresh
@@ -136,7 +136,7 @@ class ExchangeMachine(RuleBasedStateMachine):
 
     @invariant()
     def conserved(self) -> None:
-        accounts = [self.app.cash_account(self.who(r)) for r in ROLES]
+        accounts = [self.app.exchange.cash_account(self.who(r)) for r in ROLES]
         assert sum(a.balance for a in accounts) == self.deposited - self.withdrawn
         assert all(0 <= a.reserved <= a.balance for a in accounts)
         for code, issued in self.issued.items():
@@ -155,8 +155,8 @@ class ExchangeMachine(RuleBasedStateMachine):
         its cache up to date before each batch, so it is compared after that same step."""
         for code in (COD, NOX):
             kind, vintage, zone = code.split("-", 2)
-            writer = self.app._writer()
-            with exchange_lock(self.app):
+            writer = self.app.exchange_writes.writer()
+            with exchange_lock(self.app.exchange_writes):
                 writer.sync()
             live = writer.cache.get(Instrument.create_id(kind, int(vintage), zone))
             if live is None:
@@ -169,24 +169,24 @@ class ExchangeMachine(RuleBasedStateMachine):
     @invariant()
     def books_replay_exactly(self) -> None:
         for code in (COD, NOX):
-            live = self.app._writer().cache.get(self.app.market(code).id)
+            live = self.app.exchange_writes.writer().cache.get(self.app.exchange.market(code).id)
             if live is not None:
-                assert self.app.market(code).book == live.book
+                assert self.app.exchange.market(code).book == live.book
 
     def teardown(self) -> None:
         # ending every order releases every reservation (no trade pending by then)
         if not hasattr(self, "app"):
             return
-        for t in self.app.verification_queue():
-            self.app.reject_trade(instrument=t["instrument"], trade_id=t["trade"],
-                                  administrator="admin-v", reason="end", at=AT)
+        for t in self.app.exchange.verification_queue():
+            self.app.exchange.reject_trade(instrument=t["instrument"], trade_id=t["trade"],
+                                           administrator="admin-v", reason="end", at=AT)
         for code in (COD, NOX):
-            m = self.app.market(code)
+            m = self.app.exchange.market(code)
             cancels = [Cancel(oid, info.account, "u") for oid, info in m.orders.items()]
-            self.app.submit_orders(instrument=code, requests=cancels, at=AT)
+            self.app.exchange.submit_orders(instrument=code, requests=cancels, at=AT)
             assert self.app.instrument(code).reserved_under(f"exchange:{code}") == 0
         for r in ROLES:
-            assert self.app.cash_account(self.who(r)).reserved == 0
+            assert self.app.exchange.cash_account(self.who(r)).reserved == 0
 
 
 TestExchangeConservation = ExchangeMachine.TestCase

@@ -19,11 +19,12 @@ OPS = ("propose", "approve", "reject", "withdraw")
 
 def world() -> tuple[Registry, dict[str, str]]:
     r = build_registry({"REGISTRY_STORE": "memory"})
-    a, _ = r.bootstrap_administrator(login="li.admin", display_name="Li", password=None, at=AT)
-    b, _ = r.bootstrap_administrator(login="chen.admin", display_name="Chen", password=None,
-                                     at=AT)
-    clerk = r.create_user(login="zhou.clerk", display_name="Zhou", organisation="regulator",
-                          roles=[], by=a.user_id, at=AT)
+    a, _ = r.users.bootstrap_administrator(
+        login="li.admin", display_name="Li", password=None, at=AT)
+    b, _ = r.users.bootstrap_administrator(login="chen.admin", display_name="Chen", password=None,
+                                           at=AT)
+    clerk = r.users.create_user(login="zhou.clerk", display_name="Zhou", organisation="regulator",
+                                roles=[], by=a.user_id, at=AT)
     return r, {"a": a.user_id, "b": b.user_id, "clerk": clerk.user_id}
 
 
@@ -45,20 +46,20 @@ def test_no_single_user_brings_a_proposal_into_effect(who: str,
             try:
                 if op == "propose":
                     params = grants(users)[n % 2]
-                    made.append(r.propose(action="grant_role", params=params, by=me,
-                                          at=AT).proposal_id)
+                    made.append(r.proposals.propose(action="grant_role", params=params, by=me,
+                                                    at=AT).proposal_id)
                 elif made:
                     pid = made[n % len(made)]
                     if op == "approve":
-                        r.approve_proposal(proposal_id=pid, by=me, at=AT)
+                        r.proposals.approve_proposal(proposal_id=pid, by=me, at=AT)
                     elif op == "reject":
-                        r.reject_proposal(proposal_id=pid, by=me, reason="no", at=AT)
+                        r.proposals.reject_proposal(proposal_id=pid, by=me, reason="no", at=AT)
                     else:
-                        r.withdraw_proposal(proposal_id=pid, by=me, at=AT)
+                        r.proposals.withdraw_proposal(proposal_id=pid, by=me, at=AT)
             except RegistryError:
                 pass  # refused, and nothing changed
-        assert all(p.state != "approved" for p in r.proposals())
-        assert r.user(users["clerk"]).roles == []
+        assert all(p.state != "approved" for p in r.proposals.proposals())
+        assert r.users.user(users["clerk"]).roles == []
     finally:
         r.close()
 
@@ -69,13 +70,14 @@ def test_two_different_administrators_always_can(role: str, proposer: str) -> No
     r, users = world()
     try:
         approver = "b" if proposer == "a" else "a"
-        p = r.propose(action="grant_role", params={"user_id": users["clerk"], "role": role},
-                      by=users[proposer], at=AT)
-        r.approve_proposal(proposal_id=p.proposal_id, by=users[approver], at=AT)
-        done = r.proposal(p.proposal_id)
+        p = r.proposals.propose(action="grant_role",
+                                params={"user_id": users["clerk"], "role": role},
+                                by=users[proposer], at=AT)
+        r.proposals.approve_proposal(proposal_id=p.proposal_id, by=users[approver], at=AT)
+        done = r.proposals.proposal(p.proposal_id)
         assert (done.state, done.proposed_by, done.decided_by) == (
             "approved", users[proposer], users[approver])
-        assert r.user(users["clerk"]).roles == [role]
+        assert r.users.user(users["clerk"]).roles == [role]
     finally:
         r.close()
 
@@ -88,11 +90,12 @@ def test_every_sensitive_act_is_an_action_and_a_refused_act_leaves_the_proposal_
             "adopt_rules", "grant_role", "record_sampling_outcome"} == set(ACTIONS)
     r, users = world()
     try:
-        p = r.propose(action="adopt_rules", params={"version": "NO-SUCH-RULES"},
-                      by=users["a"], at=AT)
+        p = r.proposals.propose(action="adopt_rules", params={"version": "NO-SUCH-RULES"},
+                                by=users["a"], at=AT)
         with pytest.raises(RegistryError):
-            r.approve_proposal(proposal_id=p.proposal_id, by=users["b"], at=AT)
-        assert r.proposal(p.proposal_id).state == "pending"  # not approved without its act
+            r.proposals.approve_proposal(proposal_id=p.proposal_id, by=users["b"], at=AT)
+        # not approved without its act
+        assert r.proposals.proposal(p.proposal_id).state == "pending"
     finally:
         r.close()
 
@@ -134,29 +137,29 @@ def test_no_single_representative_moves_units_out(market: Any, who: str,
     for op, n in ops:
         try:
             if op == "offer":
-                made.append(r.request_as_representative(
+                made.append(r.requests.request_as_representative(
                     action="offer_agreement", by=me, at=AT,
                     params={"reference": f"AG-P-{n}", "instrument": cod, "seller": w.dyeing,
                             "buyer": w.paper, "price": 750_000, "qty": 1_000}).proposal_id)
             elif op == "switch_off":
-                made.append(r.request_as_representative(
+                made.append(r.requests.request_as_representative(
                     action="set_second_representative", by=me, at=AT,
                     params={"credit_code": w.dyeing, "required": False}).proposal_id)
             elif op == "direct":
-                r.offer_agreement(reference=f"AG-P-{n}", instrument=cod, seller=w.dyeing,
-                                  buyer=w.paper, price=750_000, qty=1_000, offered_by=me,
-                                  at=AT)
+                r.exchange_modes.offer_agreement(reference=f"AG-P-{n}", instrument=cod,
+                                                 seller=w.dyeing, buyer=w.paper, price=750_000,
+                                                 qty=1_000, offered_by=me, at=AT)
             elif made:
                 rid = made[n % len(made)]
                 if op == "confirm":
-                    r.confirm_request(request_id=rid, by=me, at=AT)
+                    r.requests.confirm_request(request_id=rid, by=me, at=AT)
                 elif op == "reject":
-                    r.reject_request(request_id=rid, by=me, reason="no", at=AT)
+                    r.requests.reject_request(request_id=rid, by=me, reason="no", at=AT)
                 else:
-                    r.withdraw_request(request_id=rid, by=me, at=AT)
+                    r.requests.withdraw_request(request_id=rid, by=me, at=AT)
         except RegistryError:
             pass  # refused, and nothing changed
     assert r.enterprise(w.dyeing).needs_second_representative
     for ref in refs:
         with pytest.raises(RegistryError):
-            r.agreement(ref)
+            r.exchange_modes.agreement(ref)

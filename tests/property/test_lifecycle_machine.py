@@ -50,10 +50,10 @@ class LifecycleMachine(RuleBasedStateMachine):
               post=0)
         self.parties = [w.dyeing, w.paper, self.buyer]
         for n, who in enumerate(self.parties):
-            app.deposit(enterprise=who, amount=DEPOSIT, reference=f"DEP-{n}",
-                        administrator="cash", at=AT)
-        app.open_market(instrument=COD, administrator="admin-1", at=AT, reference_price=PRICE,
-                        sessions=[])
+            app.exchange.deposit(enterprise=who, amount=DEPOSIT, reference=f"DEP-{n}",
+                                 administrator="cash", at=AT)
+        app.exchange.open_market(instrument=COD, administrator="admin-1", at=AT,
+                                 reference_price=PRICE, sessions=[])
         self.ids = itertools.count()
         self.agreements: list[str] = []
         self.auctions: list[str] = []
@@ -70,7 +70,7 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     @rule(data=st.data(), size=st.integers(1, 5))
     def orders(self, data: st.DataObject, size: int) -> None:
-        resting = list(self.app.market(COD).orders.items())
+        resting = list(self.app.exchange.market(COD).orders.items())
         requests: list[Any] = []
         for _ in range(size):
             if resting and data.draw(st.integers(0, 3)) == 0:
@@ -81,37 +81,39 @@ class LifecycleMachine(RuleBasedStateMachine):
                                   data.draw(st.sampled_from("BS")),
                                   data.draw(st.sampled_from("LLLM")), data.draw(ticks),
                                   data.draw(lots), "u"))
-        self.app.submit_orders(instrument=COD, requests=requests, at=self.at)
+        self.app.exchange.submit_orders(instrument=COD, requests=requests, at=self.at)
 
     @rule(threshold=st.sampled_from((None, 0)))
     def threshold(self, threshold: int | None) -> None:
-        self.app.set_market_parameters(instrument=COD, administrator="admin-p", at=self.at,
-                                       verify_above=threshold)
+        self.app.exchange.set_market_parameters(instrument=COD, administrator="admin-p", at=self.at,
+                                                verify_above=threshold)
 
-    @precondition(lambda self: bool(self.app.market(COD).pending))
+    @precondition(lambda self: bool(self.app.exchange.market(COD).pending))
     @rule(data=st.data(), approve=st.booleans())
     def resolve(self, data: st.DataObject, approve: bool) -> None:
-        trade = data.draw(st.sampled_from(sorted(self.app.market(COD).pending)))
+        trade = data.draw(st.sampled_from(sorted(self.app.exchange.market(COD).pending)))
         if approve:
             try:
-                self.app.approve_trade(instrument=COD, trade_id=trade,
-                                       administrator="admin-v", at=self.at)
+                self.app.exchange.approve_trade(instrument=COD, trade_id=trade,
+                                                administrator="admin-v", at=self.at)
                 return
             except RegistryError:
                 pass
-        self.app.reject_trade(instrument=COD, trade_id=trade, administrator="admin-v",
-                              reason="review", at=self.at)
+        self.app.exchange.reject_trade(instrument=COD, trade_id=trade, administrator="admin-v",
+                                       reason="review", at=self.at)
 
     @rule(seller=st.integers(0, 2), buyer=st.integers(0, 2), qty=lots, accept=st.booleans())
     def agreement(self, seller: int, buyer: int, qty: int, accept: bool) -> None:
         ref = self.next_id("AG")
         s, b = self.parties[seller], self.parties[buyer]
         try:
-            self.app.offer_agreement(reference=ref, instrument=COD, seller=s, buyer=b,
-                                     price=PRICE, qty=qty, offered_by="s", at=self.at)
+            self.app.exchange_modes.offer_agreement(reference=ref, instrument=COD, seller=s,
+                                                    buyer=b, price=PRICE, qty=qty, offered_by="s",
+                                                    at=self.at)
             self.agreements.append(ref)
             if accept:
-                self.app.accept_agreement(reference=ref, buyer=b, accepted_by="b", at=self.at)
+                self.app.exchange_modes.accept_agreement(reference=ref, buyer=b, accepted_by="b",
+                                                         at=self.at)
         except RegistryError:
             pass
 
@@ -121,10 +123,11 @@ class LifecycleMachine(RuleBasedStateMachine):
         ref = data.draw(st.sampled_from(self.agreements))
         try:
             if verify:
-                self.app.verify_agreement(reference=ref, administrator="admin-v", at=self.at)
+                self.app.exchange_modes.verify_agreement(reference=ref, administrator="admin-v",
+                                                         at=self.at)
             else:
-                self.app.end_agreement(reference=ref, state="rejected", by="admin-v",
-                                       reason="no", at=self.at)
+                self.app.exchange_modes.end_agreement(reference=ref, state="rejected", by="admin-v",
+                                                      reason="no", at=self.at)
         except RegistryError:
             pass
 
@@ -132,10 +135,10 @@ class LifecycleMachine(RuleBasedStateMachine):
     def auction(self, seller: int, volume: int) -> None:
         auction_id = self.next_id("AU")
         try:
-            self.app.open_auction(auction_id=auction_id, instrument=COD,
-                                  seller=self.parties[seller], volume=volume,
-                                  reserve_price=PRICE, min_bid=1_000,
-                                  administrator="admin-1", at=self.at)
+            self.app.exchange_modes.open_auction(auction_id=auction_id, instrument=COD,
+                                                 seller=self.parties[seller], volume=volume,
+                                                 reserve_price=PRICE, min_bid=1_000,
+                                                 administrator="admin-1", at=self.at)
             self.auctions.append(auction_id)
         except RegistryError:
             pass
@@ -147,15 +150,15 @@ class LifecycleMachine(RuleBasedStateMachine):
         auction_id = data.draw(st.sampled_from(self.auctions))
         try:
             if action == "bid":
-                self.app.place_bid(auction_id=auction_id, bid_id=self.next_id("x"),
-                                   bidder=self.parties[bidder], price=PRICE, qty=qty,
-                                   entered_by="b", at=self.at)
+                self.app.exchange_modes.place_bid(auction_id=auction_id, bid_id=self.next_id("x"),
+                                                  bidder=self.parties[bidder], price=PRICE, qty=qty,
+                                                  entered_by="b", at=self.at)
             elif action == "clear":
-                self.app.clear_auction(auction_id=auction_id, administrator="admin-2",
-                                       at=self.at)
+                self.app.exchange_modes.clear_auction(auction_id=auction_id,
+                                                      administrator="admin-2", at=self.at)
             else:
-                self.app.void_auction(auction_id=auction_id, reason="void",
-                                      administrator="admin-2", at=self.at)
+                self.app.lifecycle.void_auction(auction_id=auction_id, reason="void",
+                                                administrator="admin-2", at=self.at)
         except RegistryError:
             pass
 
@@ -176,17 +179,17 @@ class LifecycleMachine(RuleBasedStateMachine):
         try:
             if decide is None or not self.expansions:
                 ref = self.next_id("EX")
-                self.app.submit_expansion(reference=ref, enterprise=self.parties[owner],
-                                          instrument=COD, quantity=qty, project="line",
-                                          at=self.at)
+                self.app.holdings.submit_expansion(reference=ref, enterprise=self.parties[owner],
+                                                   instrument=COD, quantity=qty, project="line",
+                                                   at=self.at)
                 self.expansions.append(ref)
             elif decide:
-                self.app.approve_expansion(reference=self.expansions[-1],
-                                           administrator="admin-x", approval="APP",
-                                           at=self.at)
+                self.app.holdings.approve_expansion(reference=self.expansions[-1],
+                                                    administrator="admin-x", approval="APP",
+                                                    at=self.at)
             else:
-                self.app.reject_expansion(reference=self.expansions[-1],
-                                          administrator="admin-x", reason="no", at=self.at)
+                self.app.holdings.reject_expansion(reference=self.expansions[-1],
+                                                   administrator="admin-x", reason="no", at=self.at)
         except RegistryError:
             pass
 
@@ -196,8 +199,9 @@ class LifecycleMachine(RuleBasedStateMachine):
     def revoke(self, which: str, restrict: bool) -> None:
         before = self.expected()
         try:
-            self.app.revoke_retrofit(reference=which, reason="fraud", spot_check=f"SC-{which}",
-                                     at=self.at, restrict_enterprise=restrict)
+            self.app.retrofits.revoke_retrofit(reference=which, reason="fraud",
+                                               spot_check=f"SC-{which}", at=self.at,
+                                               restrict_enterprise=restrict)
             self.revoked.add(which)
             event(f"revocation with dependents: {bool(before[0] or before[1])}")
         except RegistryError:
@@ -208,11 +212,11 @@ class LifecycleMachine(RuleBasedStateMachine):
     def freeze(self, owner: int, qty: int | None, unfreeze: bool) -> None:
         try:
             if unfreeze and self.freezes:
-                self.app.unfreeze(instrument=COD, ref=self.freezes.pop(), at=self.at)
+                self.app.holdings.unfreeze(instrument=COD, ref=self.freezes.pop(), at=self.at)
                 return
             ref = self.next_id("FZ")
-            self.app.freeze(instrument=COD, owner=self.parties[owner], ref=ref,
-                            reason="court order", at=self.at, quantity=qty)
+            self.app.holdings.freeze(instrument=COD, owner=self.parties[owner], ref=ref,
+                                     reason="court order", at=self.at, quantity=qty)
             self.freezes.append(ref)
             event(f"freeze of {qty}")
         except RegistryError:
@@ -226,8 +230,8 @@ class LifecycleMachine(RuleBasedStateMachine):
                 self.app.restore_enterprise(credit_code=who, reason="ok", reference="R",
                                             at=self.at)
             else:
-                ended = self.app.restrict_enterprise(credit_code=who, reason="violation",
-                                                     reference="R", at=self.at)
+                ended = self.app.lifecycle.restrict_enterprise(credit_code=who, reason="violation",
+                                                               reference="R", at=self.at)
                 event(f"restriction ended {min(len(ended['ended']), 2)}")
         except RegistryError:
             pass
@@ -236,11 +240,11 @@ class LifecycleMachine(RuleBasedStateMachine):
     def halt(self, halt: bool) -> None:
         try:
             if halt:
-                self.app.halt_market(instrument=COD, reason="anomaly", administrator="a",
-                                     at=self.at)
+                self.app.lifecycle.halt_market(instrument=COD, reason="anomaly", administrator="a",
+                                               at=self.at)
             else:
-                self.app.resume_market(instrument=COD, reason="ok", administrator="a",
-                                       at=self.at)
+                self.app.lifecycle.resume_market(instrument=COD, reason="ok", administrator="a",
+                                                 at=self.at)
         except RegistryError:
             pass
 
@@ -248,7 +252,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     @rule()
     def expire(self) -> None:
         self.at = LATER  # from now on every unit of the 2025 vintage is past its validity
-        self.app.expire(as_of=LATER[:10], at=LATER)
+        self.app.holdings.expire(as_of=LATER[:10], at=LATER)
 
     # -- invariants ----------------------------------------------------------------------------
 
@@ -265,7 +269,7 @@ class LifecycleMachine(RuleBasedStateMachine):
                 per = units.setdefault(ref, {})
                 per[who] = per.get(who, 0) + n
 
-        m = self.app.market(COD)
+        m = self.app.exchange.market(COD)
         for o in m.orders.values():
             account, side, price, remaining = o.account, o.side, o.price, o.remaining
             if side == "B":
@@ -276,13 +280,13 @@ class LifecycleMachine(RuleBasedStateMachine):
             add_cash(t["buyer"], t["value"])
             add_units(pool_ref(COD), t["seller"], t["qty"])
         for ref in self.agreements:
-            a = self.app.agreement(ref)
+            a = self.app.exchange_modes.agreement(ref)
             if a.state in (OFFERED, ACCEPTED):
                 add_units(a.reservation_ref, a.seller, a.qty)
             if a.state == ACCEPTED:
                 add_cash(a.buyer, a.amount)
         for auction_id in self.auctions:
-            x = self.app.auction(auction_id)
+            x = self.app.exchange_modes.auction(auction_id)
             if x.state == OPEN:
                 add_units(x.reservation_ref, x.seller, x.volume)
                 for b in x.bids:
@@ -297,7 +301,7 @@ class LifecycleMachine(RuleBasedStateMachine):
     def every_reservation_belongs_to_a_live_dependent(self) -> None:
         cash, units = self.expected()
         for who in self.parties:
-            a = self.app.cash_account(who)
+            a = self.app.exchange.cash_account(who)
             assert a.reserved == cash.get(who, 0), who
         i = self.app.instrument(COD)
         found = i.reservations()
@@ -313,12 +317,12 @@ class LifecycleMachine(RuleBasedStateMachine):
             if b[3] == "reserved" and b[5] == pool_ref(COD):
                 assert not b[6], b  # not frozen
                 assert i.lots[b[4]]["expires_on"] >= self.at[:10], b
-        for info in self.app.market(COD).orders.values():
+        for info in self.app.exchange.market(COD).orders.values():
             assert self.app.enterprise(info.account).standing == "good"
 
     @invariant()
     def conserved(self) -> None:
-        accounts = [self.app.cash_account(w) for w in self.parties]
+        accounts = [self.app.exchange.cash_account(w) for w in self.parties]
         assert sum(a.balance for a in accounts) == DEPOSIT * len(self.parties)
         assert all(0 <= a.reserved <= a.balance for a in accounts)
         i = self.app.instrument(COD)

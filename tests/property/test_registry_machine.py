@@ -44,11 +44,11 @@ class RegistryMachine(RuleBasedStateMachine):
 
     def attempt(self, fn, **kwargs):  # type: ignore[no-untyped-def]
         """Run a command; a refusal must leave the event log exactly as it was."""
-        position = self.app.position()
+        position = self.app.queries.position()
         try:
             return fn(**kwargs)
         except RegistryError:
-            assert self.app.position() == position
+            assert self.app.queries.position() == position
             return None
 
     def instrument_codes(self) -> list[str]:
@@ -81,7 +81,7 @@ class RegistryMachine(RuleBasedStateMachine):
         codes = self.instrument_codes()
         if not codes:
             return
-        self.attempt(self.app.transfer, instrument=data.draw(st.sampled_from(codes)),
+        self.attempt(self.app.holdings.transfer, instrument=data.draw(st.sampled_from(codes)),
                      seller=self.code_of(seller), buyer=self.code_of(buyer), quantity=quantity,
                      ref=f"T-{next(self.serial)}", at=AT, reason="correction",
                      administrator="admin-t")
@@ -92,7 +92,7 @@ class RegistryMachine(RuleBasedStateMachine):
         if not codes:
             return
         code, ref = data.draw(st.sampled_from(codes)), f"order-{next(self.serial)}"
-        self.attempt(self.app.reserve, instrument=code, owner=self.code_of(owner),
+        self.attempt(self.app.holdings.reserve, instrument=code, owner=self.code_of(owner),
                      quantity=quantity, ref=ref, at=AT)
         self.refs.append((code, ref))
 
@@ -100,7 +100,7 @@ class RegistryMachine(RuleBasedStateMachine):
     def release(self, data: st.DataObject) -> None:
         if self.refs:
             code, ref = data.draw(st.sampled_from(self.refs))
-            self.attempt(self.app.release, instrument=code, ref=ref, at=AT)
+            self.attempt(self.app.holdings.release, instrument=code, ref=ref, at=AT)
 
     @rule(data=st.data(), owner=st.sampled_from(ROLES), quantity=quantities,
           approve=st.booleans())
@@ -109,24 +109,24 @@ class RegistryMachine(RuleBasedStateMachine):
         if not codes:
             return
         ref = f"EX-{next(self.serial)}"
-        done = self.attempt(self.app.submit_expansion, reference=ref,
+        done = self.attempt(self.app.holdings.submit_expansion, reference=ref,
                             enterprise=self.code_of(owner),
                             instrument=data.draw(st.sampled_from(codes)), quantity=quantity,
                             project="new line", at=AT)
         if done is None:
             return
         if approve:
-            self.attempt(self.app.approve_expansion, reference=ref, administrator="admin-2",
-                         approval=f"GDEE-{ref}", at=AT)
+            self.attempt(self.app.holdings.approve_expansion, reference=ref,
+                         administrator="admin-2", approval=f"GDEE-{ref}", at=AT)
         else:
-            self.attempt(self.app.reject_expansion, reference=ref, administrator="admin-2",
+            self.attempt(self.app.holdings.reject_expansion, reference=ref, administrator="admin-2",
                          reason="capacity plan withdrawn", at=AT)
 
     @rule(data=st.data(), owner=st.sampled_from(ROLES), quantity=quantities)
     def retire(self, data: st.DataObject, owner: str, quantity: int) -> None:
         codes = self.instrument_codes()
         if codes:
-            self.attempt(self.app.retire, instrument=data.draw(st.sampled_from(codes)),
+            self.attempt(self.app.holdings.retire, instrument=data.draw(st.sampled_from(codes)),
                          owner=self.code_of(owner), quantity=quantity, reason="voluntary",
                          at=AT)
 
@@ -135,7 +135,7 @@ class RegistryMachine(RuleBasedStateMachine):
         codes = self.instrument_codes()
         if codes:
             code, ref = data.draw(st.sampled_from(codes)), f"F-{next(self.serial)}"
-            if self.attempt(self.app.freeze, instrument=code, owner=self.code_of(owner),
+            if self.attempt(self.app.holdings.freeze, instrument=code, owner=self.code_of(owner),
                             ref=ref, reason="investigation", at=AT):
                 self.freezes.append((code, ref))
 
@@ -143,16 +143,16 @@ class RegistryMachine(RuleBasedStateMachine):
     def unfreeze(self, data: st.DataObject) -> None:
         if self.freezes:
             code, ref = data.draw(st.sampled_from(self.freezes))
-            self.attempt(self.app.unfreeze, instrument=code, ref=ref, at=AT)
+            self.attempt(self.app.holdings.unfreeze, instrument=code, ref=ref, at=AT)
 
     @rule(as_of=st.sampled_from(["2026-12-31", "2027-01-01", "2029-01-01", "2031-01-01"]))
     def expire(self, as_of: str) -> None:
-        self.attempt(self.app.expire, as_of=as_of, at=AT)
+        self.attempt(self.app.holdings.expire, as_of=as_of, at=AT)
 
     @rule(data=st.data())
     def revoke(self, data: st.DataObject) -> None:
         if self.retrofits:
-            self.attempt(self.app.revoke_retrofit,
+            self.attempt(self.app.retrofits.revoke_retrofit,
                          reference=data.draw(st.sampled_from(self.retrofits)),
                          reason="spot check failed", spot_check=f"SC-{next(self.serial)}",
                          at=AT, restrict_enterprise=False)
@@ -179,7 +179,7 @@ class RegistryMachine(RuleBasedStateMachine):
 
     @invariant()
     def replay_of_stored_events_equals_live_state(self) -> None:
-        fold = self.app.replay()
+        fold = self.app.queries.replay()
         for aggregate_id, rebuilt in fold.aggregates.items():
             assert comparable(rebuilt) == comparable(self.app.repository.get(aggregate_id))
         assert {i.code for i in fold.of_type(Instrument)} == set(self.instrument_codes())

@@ -90,10 +90,10 @@ def prepare_users(registry: Registry) -> tuple[dict[str, str], str]:
     at = datetime.now(UTC).isoformat()
     one, _ = founders(registry, at)
     trader = user_for(registry, "enterprise", SELLER)
-    registry.set_password(user_id=trader.user_id, password=PASSWORD, by=one, at=at)
+    registry.users.set_password(user_id=trader.user_id, password=PASSWORD, by=one, at=at)
     admin = user_for(registry, "administrator", ADMIN)
-    registry.set_password(user_id=admin.user_id, password=PASSWORD, by=admin.user_id, at=at)
-    secret = registry.enroll_second_factor(user_id=admin.user_id, by=admin.user_id, at=at)
+    registry.users.set_password(user_id=admin.user_id, password=PASSWORD, by=admin.user_id, at=at)
+    secret = registry.users.enroll_second_factor(user_id=admin.user_id, by=admin.user_id, at=at)
     return tokens, secret
 
 

@@ -44,10 +44,10 @@ def cli_people(folder: Path, *principals: tuple[str, str]) -> list[CliPerson]:
         for role, subject in principals:
             user = user_for(registry, role, subject)
             password = f"pw-of-{user.login}-for-tests"
-            registry.set_password(user_id=user.user_id, password=password, by=user.user_id,
-                                  at=at)
-            secret = (registry.enroll_second_factor(user_id=user.user_id, by=user.user_id,
-                                                    at=at)
+            registry.users.set_password(user_id=user.user_id, password=password, by=user.user_id,
+                                        at=at)
+            secret = (registry.users.enroll_second_factor(user_id=user.user_id, by=user.user_id,
+                                                          at=at)
                       if "administrator" in user.roles else None)
             _, token = issue_in(registry, role, subject)
             people.append(CliPerson(user.user_id, user.login, password, secret, token,

@@ -65,7 +65,7 @@ class Api:
         return _As(self, {})
 
     def position(self) -> int:
-        return int(self.client.app.state.registry_state.registry.position())  # type: ignore[attr-defined]
+        return int(self.client.app.state.registry_state.registry.queries.position())  # type: ignore[attr-defined]
 
 
 @dataclass

@@ -22,8 +22,8 @@ def issue(folder: Path | dict[str, str], role: str, subject: str, *,
         if days < 1:  # a token that expires soon: issued a day before its expiry
             user = user_for(registry, role, subject)
             start = NOW - timedelta(days=1) + timedelta(days=days)
-            return registry.issue_token(user_id=user.user_id, by=user.user_id,
-                                        at=start.isoformat(), days=1)
+            return registry.users.issue_token(user_id=user.user_id, by=user.user_id,
+                                              at=start.isoformat(), days=1)
         return issue_in(registry, role, subject, days=int(days))
     finally:
         registry.close()

@@ -63,10 +63,10 @@ def build_world(app: Registry) -> World:
 
 def engage(app: Registry, world: World, reference: str, at: str = AT) -> None:
     """The enterprise engages the world's auditor and verifier for the retrofit."""
-    app.engage_agency(reference=reference, stage="audit", agency=world.auditor,
-                      by="system:test", at=at)
-    app.engage_agency(reference=reference, stage="verification", agency=world.verifier,
-                      by="system:test", at=at)
+    app.retrofits.engage_agency(reference=reference, stage="audit", agency=world.auditor,
+                                by="system:test", at=at)
+    app.retrofits.engage_agency(reference=reference, stage="verification", agency=world.verifier,
+                                by="system:test", at=at)
 
 
 def issue(
@@ -76,20 +76,22 @@ def issue(
     """Take one single-kind retrofit through its whole lifecycle and issue its surplus (the
     enterprise's permit is confirmed first if it has none: `ensure_right`)."""
     ensure_right(app, enterprise, kind, at=at)
-    app.register_retrofit(reference=reference, enterprise=enterprise, period=period,
-                          kinds=[kind], description=f"{kind} retrofit", at=at)
+    app.retrofits.register_retrofit(reference=reference, enterprise=enterprise, period=period,
+                                    kinds=[kind], description=f"{kind} retrofit", at=at)
     engage(app, world, reference, at)
-    app.record_baseline_audit(reference=reference, agency=world.auditor,
-                              report_sha256=sha(f"{reference}/baseline"),
-                              amounts={kind: baseline}, at=at)
-    app.record_post_audit(reference=reference, agency=world.auditor,
-                          report_sha256=sha(f"{reference}/post"), amounts={kind: post}, at=at)
-    app.verify_retrofit(reference=reference, agency=world.verifier,
-                        report_sha256=sha(f"{reference}/verification"),
-                        reductions={kind: baseline - post if verified is None else verified},
-                        at=at)
-    app.confirm_retrofit(reference=reference, administrator="admin-1", at=at)
-    return app.issue_surplus(reference=reference, administrator="admin-1", at=at)
+    app.retrofits.record_baseline_audit(reference=reference, agency=world.auditor,
+                                        report_sha256=sha(f"{reference}/baseline"),
+                                        amounts={kind: baseline}, at=at)
+    app.retrofits.record_post_audit(reference=reference, agency=world.auditor,
+                                    report_sha256=sha(f"{reference}/post"), amounts={kind: post},
+                                    at=at)
+    app.retrofits.verify_retrofit(reference=reference, agency=world.verifier,
+                                  report_sha256=sha(f"{reference}/verification"),
+                                  reductions={
+                                      kind: baseline - post if verified is None else verified},
+                                  at=at)
+    app.retrofits.confirm_retrofit(reference=reference, administrator="admin-1", at=at)
+    return app.retrofits.issue_surplus(reference=reference, administrator="admin-1", at=at)
 
 
 #: a permit far above any test's amounts, so that the cap binds only where a test sets a right
@@ -99,10 +101,10 @@ GENEROUS_RIGHT = 10**9
 def ensure_right(app: Registry, enterprise: str, kind: str, *, quantity: int = GENEROUS_RIGHT,
                  at: str = AT) -> None:
     """Confirm the enterprise's annual right for ``kind`` unless it holds one."""
-    if app.right_or_none(enterprise, kind) is None:
-        app.confirm_right(enterprise=enterprise, kind=kind, quantity=quantity,
-                          permit=f"PW-{enterprise[-6:]}-{kind}", valid_from="2023-01-01",
-                          valid_until="2027-12-31", actor="admin-permits", at=at)
+    if app.rights.right_or_none(enterprise, kind) is None:
+        app.rights.confirm_right(enterprise=enterprise, kind=kind, quantity=quantity,
+                                 permit=f"PW-{enterprise[-6:]}-{kind}", valid_from="2023-01-01",
+                                 valid_until="2027-12-31", actor="admin-permits", at=at)
 
 
 def seed_data_folder(data: Path) -> dict[str, str]:
@@ -114,8 +116,8 @@ def seed_data_folder(data: Path) -> dict[str, str]:
     app = build_registry(env)
     w = build_world(app)
     issue(app, w, reference="RF-1", enterprise=w.dyeing, kind="COD", baseline=900, post=100)
-    app.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.paper, quantity=300,
-                 ref="T-1", at="2025-04-01T10:00:00+08:00",
-                 reason="correction", administrator="admin-t")
+    app.holdings.transfer(instrument="COD-2025-MAOZHOU", seller=w.dyeing, buyer=w.paper,
+                          quantity=300, ref="T-1", at="2025-04-01T10:00:00+08:00",
+                          reason="correction", administrator="admin-t")
     app.close()
     return env

@@ -32,7 +32,7 @@ def test_the_gateway_submits_to_the_registrys_exchange(tmp_path: Path) -> None:
     try:
         with pytest.raises(NotFound, match="market NO-SUCH-MARKET"):
             services.gateway.submit("NO-SUCH-MARKET", Cancel("o-1", "A" * 18, "u-1"))
-        assert services.registry.position() == 0  # a refusal writes nothing
+        assert services.registry.queries.position() == 0  # a refusal writes nothing
     finally:
         services.close()
 

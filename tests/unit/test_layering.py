@@ -258,9 +258,6 @@ def test_no_import_circle_among_the_projects_modules() -> None:
     assert circles(module_graph(ROOT, PROJECT)) == []
 
 
-@pytest.mark.xfail(strict=True, reason="unfinished: two registry mixins name their host "
-                   "class (`Registry`, `ExchangeCommands`) under TYPE_CHECKING; application "
-                   "services per area end these circles")
 def test_no_import_circle_even_through_type_checking_imports() -> None:
     assert circles(module_graph(ROOT, PROJECT, type_checking=True)) == []
 

@@ -96,12 +96,12 @@ def test_every_event_and_snapshot_of_the_demo_world_encodes_to_the_library_bytes
     seed_demo(build_registry({"REGISTRY_STORE": "memory"}))
     app = build_registry({"REGISTRY_STORE": "memory"})
     w = exchange_world(app, verify_above=5_000_000)
-    app.submit_orders(instrument=COD, at="2025-03-02T10:00:00+08:00", requests=[
+    app.exchange.submit_orders(instrument=COD, at="2025-03-02T10:00:00+08:00", requests=[
         Order("s1", w.dyeing, "S", "L", PRICE, 20_000, "d"),
         Order("b1", w.paper, "B", "L", PRICE, 4_000, "p"),
         Order("b2", w.paper, "B", "M", 0, 10_000, "p"),
     ])
-    [queued] = app.verification_queue()
-    app.approve_trade(instrument=COD, trade_id=queued["trade"], administrator="admin-9",
-                      at="2025-03-02T11:00:00+08:00")
+    [queued] = app.exchange.verification_queue()
+    app.exchange.approve_trade(instrument=COD, trade_id=queued["trade"], administrator="admin-9",
+                               at="2025-03-02T11:00:00+08:00")
     assert len(seen) > 250
