@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.documented import needs_token
 from api.errors import ApiError, problem, storage_failure, storage_problem
-from api.tokens import Principal, principal_of
+from api.tokens import Principal, TokenVerdicts
 from registry.acting import Acting, bind
 from registry.clock import utc_now
 
@@ -31,16 +31,28 @@ async def current_user(
         raise ApiError(401, "unauthenticated", "a bearer token is required")
     principal: Principal | None = getattr(request.state, "principal", None)
     if principal is None:
-        principal = await run_in_threadpool(verify, request.app, credentials.credentials)
+        principal = await verified(request.app, credentials.credentials)
     if principal is None:
         raise ApiError(401, "unauthenticated", "the token is invalid, expired or revoked")
     return principal
 
 
 def verify(app: Any, secret: str) -> Principal | None:
-    """The principal of a bearer secret, if the token is valid now (its user active)."""
-    found = app.state.registry_state.registry.verify_token(secret, utc_now())
-    return None if found is None else principal_of(*found)
+    """The principal of a bearer secret, if the token is valid now (its user active), read
+    from the store (`api.tokens.TokenVerdicts`)."""
+    state = app.state.registry_state
+    verdicts: TokenVerdicts = state.verdicts
+    return verdicts.verify(state.registry, secret, utc_now())
+
+
+async def verified(app: Any, secret: str) -> Principal | None:
+    """`verify`, answered on the event loop while a kept verdict is still true (one read of
+    the store's user-change mark), else read from the store in the thread pool."""
+    verdicts: TokenVerdicts = app.state.registry_state.verdicts
+    known = verdicts.known(secret, utc_now())
+    if known is not None:
+        return known
+    return await run_in_threadpool(verify, app, secret)
 
 
 def bearer_secret(scope: Scope) -> str | None:
@@ -70,7 +82,7 @@ class Authentication:
         app = scope["app"]
         secret = bearer_secret(scope)
         try:
-            principal = None if secret is None else await run_in_threadpool(verify, app, secret)
+            principal = None if secret is None else await verified(app, secret)
         except Exception as exc:
             # users and tokens are events: a store that cannot be read is 503 here too (out
             # here no exception handler would answer it, and the connection would drop)
