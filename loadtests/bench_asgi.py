@@ -79,7 +79,7 @@ async def drive(app: Any, make: Callable[[int], Request], *, requests: int, task
             method, path, body, headers = make(n)
             status, text = await call(app, method, path, body, headers)
             if status != expect:
-                raise SystemExit(f"{method} {path}: HTTP {status}: {text[:300]!r}")
+                raise RuntimeError(f"{method} {path}: HTTP {status}: {text[:300]!r}")
 
     cpu, wall = time.process_time(), time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(tasks)))
