@@ -168,14 +168,24 @@ def main(argv: list[str] | None = None) -> None:
                         figures[name].append((cpu, wall, a.bulk_requests * a.items))
 
         asyncio.run(lifespan(project, rounds))
+    report(a, figures)
+
+
+def report(a: argparse.Namespace, figures: dict[str, list[tuple[float, float, int]]]) -> None:
     print(f"in process, {a.tasks} concurrent tasks, {a.requests} requests a round "
           f"(bulk: {a.bulk_requests} entries of {a.items}), {a.rounds} rounds; "
-          "CPU µs per request (per order for bulk): median (min-max), wall rate")
+          "CPU µs per request (per order for bulk): median (min-max), wall rate, and the bare "
+          "app's CPU per request as a share of it (median of the rounds: each round runs every "
+          "scenario once, so the share compares figures taken side by side)")
+    bare = [cpu / n for cpu, _, n in figures.get("bare", [])]
     for name, rows in figures.items():
         per = [cpu / n * 1e6 for cpu, _, n in rows]
         rate = [n / wall for _, wall, n in rows]
+        shares = [b * 1e6 / p for b, p in zip(bare, per, strict=True)]
+        share = f"  {statistics.median(shares):6.0%} of bare" if bare and name != "bare" else ""
         print(f"  {name:<7} {statistics.median(per):8.0f} µs  ({min(per):.0f}-{max(per):.0f})"
-              f"  {statistics.median(rate):8.0f}/s wall")
+              f"  {statistics.median(rate):8.0f}/s wall{share}")
+
 
 
 if __name__ == "__main__":
