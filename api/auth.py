@@ -2,45 +2,66 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.documented import needs_token
 from api.errors import ApiError, problem, storage_failure, storage_problem
-from api.tokens import Principal, principal_of
+from api.tokens import Principal, TokenVerdicts
 from registry.acting import Acting, bind
 from registry.clock import utc_now
 
-_bearer = HTTPBearer(auto_error=False)
+
+class BearerPrincipal(HTTPBearer):
+    """The principal of the request's bearer token, as ONE dependency documented as the
+    ``HTTPBearer`` scheme (FastAPI resolves each dependency of a request in turn, so the
+    scheme, the principal and the role check are one step); 401 when missing, unknown,
+    expired or revoked (the answer does not say which), 403 when ``check`` refuses it.
+    ``Authentication`` has usually verified the token already, before the body was read;
+    ``async`` so that the usual case, reading what it left, costs no trip through the thread
+    pool."""
+
+    def __init__(self, check: Callable[[Principal], Principal] | None = None) -> None:
+        super().__init__(auto_error=False, scheme_name="HTTPBearer")
+        self.check = check
+
+    async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        credentials = await super().__call__(request)
+        if credentials is None:
+            raise ApiError(401, "unauthenticated", "a bearer token is required")
+        principal: Principal | None = getattr(request.state, "principal", None)
+        if principal is None:
+            principal = await verified(request.app, credentials.credentials)
+        if principal is None:
+            raise ApiError(401, "unauthenticated", "the token is invalid, expired or revoked")
+        return principal if self.check is None else self.check(principal)
 
 
-async def current_user(
-    request: Request,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> Principal:
-    """The principal of the request's bearer token; 401 when missing, unknown, expired or
-    revoked (the answer does not say which). ``Authentication`` has usually verified it
-    already, before the body was read; ``async`` so that the usual case, reading what it
-    left, costs no trip through the thread pool."""
-    if credentials is None:
-        raise ApiError(401, "unauthenticated", "a bearer token is required")
-    principal: Principal | None = getattr(request.state, "principal", None)
-    if principal is None:
-        principal = await run_in_threadpool(verify, request.app, credentials.credentials)
-    if principal is None:
-        raise ApiError(401, "unauthenticated", "the token is invalid, expired or revoked")
-    return principal
+#: the dependency of routes open to every valid token
+current_user = BearerPrincipal()
 
 
 def verify(app: Any, secret: str) -> Principal | None:
-    """The principal of a bearer secret, if the token is valid now (its user active)."""
-    found = app.state.registry_state.registry.users.verify_token(secret, utc_now())
-    return None if found is None else principal_of(*found)
+    """The principal of a bearer secret, if the token is valid now (its user active), read
+    from the store (`api.tokens.TokenVerdicts`)."""
+    state = app.state.registry_state
+    verdicts: TokenVerdicts = state.verdicts
+    return verdicts.verify(state.registry, secret, utc_now())
+
+
+async def verified(app: Any, secret: str) -> Principal | None:
+    """`verify`, answered on the event loop while a kept verdict is still true (one read of
+    the store's user-change mark), else read from the store in the thread pool."""
+    verdicts: TokenVerdicts = app.state.registry_state.verdicts
+    known = verdicts.known(secret, utc_now())
+    if known is not None:
+        return known
+    return await run_in_threadpool(verify, app, secret)
 
 
 def bearer_secret(scope: Scope) -> str | None:
@@ -70,7 +91,7 @@ class Authentication:
         app = scope["app"]
         secret = bearer_secret(scope)
         try:
-            principal = None if secret is None else await run_in_threadpool(verify, app, secret)
+            principal = None if secret is None else await verified(app, secret)
         except Exception as exc:
             # users and tokens are events: a store that cannot be read is 503 here too (out
             # here no exception handler would answer it, and the connection would drop)
@@ -127,21 +148,23 @@ def admit_user_role(user: Principal, *roles: str) -> Principal:
 PLAIN_CHECKS: dict[Callable[..., Any], Callable[[Principal], Principal]] = {}
 
 
-def require(*roles: str) -> Callable[[Principal], Awaitable[Principal]]:
+def require(*roles: str) -> BearerPrincipal:
     """A dependency admitting only the given coarse roles (403 for everyone else)."""
 
-    async def check(user: CurrentUser) -> Principal:  # memory only: no thread pool
+    def plain(user: Principal) -> Principal:
         return admit(user, *roles)
 
-    PLAIN_CHECKS[check] = lambda user: admit(user, *roles)
+    check = BearerPrincipal(plain)
+    PLAIN_CHECKS[check] = plain
     return check
 
 
-def require_user_role(*roles: str) -> Callable[[Principal], Principal]:
+def require_user_role(*roles: str) -> BearerPrincipal:
     """A dependency admitting users holding one of the given user roles (403 otherwise)."""
 
-    async def check(user: CurrentUser) -> Principal:  # memory only: no thread pool
+    def plain(user: Principal) -> Principal:
         return admit_user_role(user, *roles)
 
-    PLAIN_CHECKS[check] = lambda user: admit_user_role(user, *roles)
+    check = BearerPrincipal(plain)
+    PLAIN_CHECKS[check] = plain
     return check

@@ -63,10 +63,11 @@ def order_recorded(state: AppState, before: int, *, instrument: str,
                                              subject=instrument)
 
 
-def trade_at(state: AppState, batch: LedgerRef, trade_id: str) -> LedgerRef:
-    """A fill's trade in the batch leaf that recorded it, with the trade's own receipt."""
-    return ref_at(state, batch.position, batch.event, subject_type="trade", subject=trade_id,
-                  receipt=f"/trades/{quote(trade_id, safe=':')}/receipt")
+def trade_at(batch: LedgerRef, trade_id: str) -> LedgerRef:
+    """A fill's trade in the batch leaf that recorded it (the same position and ledger
+    index), with the trade's own receipt."""
+    return batch.model_copy(update={"subject_type": "trade", "subject": trade_id,
+                                    "receipt": f"/trades/{quote(trade_id, safe=':')}/receipt"})
 
 
 def approval_recorded(state: AppState, before: int, *, proposal_id: str,

@@ -2,7 +2,8 @@
 
 Both answer with ``application/problem+json`` before a handler runs. The body cap counts the
 bytes actually received, so a chunked body without ``Content-Length`` is capped as well. Rate
-limits come from the ``limits`` library (sliding window counter, in process memory) keyed by
+limits are written in the ``limits`` library's notation and counted as its sliding window
+counter counts, in process memory (`SlidingWindows`), keyed by
 the authenticated user (``Authentication`` runs first), or by the client address for a request
 without a valid token: however a header is spelt, the same person meets the same counter.
 Guessing costs too: invalid bearer tokens (`Guards.refuse_bad_token`) and failed logins
@@ -23,14 +24,13 @@ Configuration (``create_app(env)``):
 from __future__ import annotations
 
 import math
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http import HTTPStatus
 from typing import Any
 
 from limits import RateLimitItem, parse_many
-from limits.storage import MemoryStorage
-from limits.strategies import SlidingWindowCounterRateLimiter
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -60,6 +60,75 @@ def rate_limits(env: Mapping[str, str], name: str = "REGISTRY_RATE_LIMIT",
         raise ValueError(f"{name} {text!r}: {exc}") from None
 
 
+class SlidingWindows:
+    """Sliding-window counters in process memory, counted as the ``limits`` library's sliding
+    window counter counts (the windows of a limit are aligned on multiples of its period; a
+    key's count is its hits in the current window plus those of the previous one weighted by
+    the share of it the sliding window still covers), without that library's memory storage,
+    which restarts an expiry thread every 10 ms while requests arrive. A key's windows are
+    replaced as time moves on; keys idle for two periods are dropped every `SWEEP` hits."""
+
+    SWEEP = 10_000
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        #: (amount, period, key) -> [window number, hits in it, hits in the one before]
+        self._windows: dict[tuple[int, int, str], list[int]] = {}
+        self._lock = threading.Lock()
+        self._hits = 0
+
+    def _window(self, item: RateLimitItem, key: str, now: float) -> tuple[list[int], float]:
+        """The key's current window and its weighted count (callers hold the lock)."""
+        period = item.get_expiry()
+        number = int(now // period)
+        slot = (item.amount, period, key)
+        window = self._windows.get(slot)
+        if window is None or window[0] < number - 1:
+            window = [number, 0, 0]
+        elif window[0] == number - 1:
+            window = [number, 0, window[1]]
+        self._windows[slot] = window
+        left = 1 - (now % period) / period  # the previous window's share still covered
+        return window, window[2] * left + window[1]
+
+    def hit(self, item: RateLimitItem, key: str) -> bool:
+        """Count one request of ``key``; False (and nothing counted) when over the limit."""
+        with self._lock:
+            now = self._clock()
+            window, count = self._window(item, key, now)
+            self._hits += 1
+            if self._hits % self.SWEEP == 0:
+                self._sweep(now)
+            if math.floor(count) + 1 > item.amount:
+                return False
+            window[1] += 1
+            return True
+
+    def test(self, item: RateLimitItem, key: str) -> bool:
+        """Whether ``key`` may make one more request now (nothing counted)."""
+        with self._lock:
+            _, count = self._window(item, key, self._clock())
+            return count < item.amount
+
+    def reset_at(self, item: RateLimitItem, key: str) -> float:
+        """When the key's count next drops by one (as ``limits`` reports it)."""
+        with self._lock:
+            now = self._clock()
+            window, _ = self._window(item, key, now)
+            period = item.get_expiry()
+            left = (1 - (now % period) / period) * period  # until the current window ends
+            waits = [left % (period / window[2])] if window[2] else []
+            if window[1]:
+                waits.append(left)
+            return now + min(waits, default=0.0)
+
+    def _sweep(self, now: float) -> None:
+        stale = [slot for slot, window in self._windows.items()
+                 if window[0] < int(now // slot[1]) - 1]
+        for slot in stale:
+            del self._windows[slot]
+
+
 class Guards:
     """The counters of failed attempts: invalid bearer tokens per client address, failed
     logins per login and per client address (``app.state.limits``)."""
@@ -67,7 +136,7 @@ class Guards:
     def __init__(self, env: Mapping[str, str]) -> None:
         self.bad_token = rate_limits(env, "REGISTRY_BAD_TOKEN_LIMIT", DEFAULT_GUESS_LIMIT)
         self.login = rate_limits(env, "REGISTRY_LOGIN_LIMIT", DEFAULT_LOGIN_LIMIT)
-        self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self.limiter = SlidingWindows()
 
     def refuse_bad_token(self, scope: Scope) -> Any:
         """Count an invalid token from this address; a 429 response once over the limit."""
@@ -94,9 +163,8 @@ class Guards:
         return None
 
 
-def _too_many(limiter: SlidingWindowCounterRateLimiter, item: RateLimitItem, key: str,
-              what: str) -> Any:
-    reset_at, _ = limiter.get_window_stats(item, key)
+def _too_many(limiter: SlidingWindows, item: RateLimitItem, key: str, what: str) -> Any:
+    reset_at = limiter.reset_at(item, key)
     wait = max(1, math.ceil(reset_at - time.time()))
     response = problem(429, "too-many-requests", "Too many requests",
                        f"more than {item} {what}; retry in {wait} s")
@@ -170,7 +238,7 @@ class RateLimit:
 
     def __init__(self, app: ASGIApp, *, limits: list[RateLimitItem]) -> None:
         self.app, self.limits = app, limits
-        self.limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self.limiter = SlidingWindows()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not self.limits:
@@ -180,7 +248,7 @@ class RateLimit:
         for item in self.limits:
             # In-memory counters: microseconds, so called inline rather than in a thread.
             if not self.limiter.hit(item, who):
-                reset_at, _ = self.limiter.get_window_stats(item, who)
+                reset_at = self.limiter.reset_at(item, who)
                 wait = max(1, math.ceil(reset_at - time.time()))
                 response = problem(429, "too-many-requests", "Too many requests",
                                    f"more than {item} for this caller; retry in {wait} s")

@@ -77,6 +77,8 @@ async def reject_undocumented_query(request: Request) -> None:
     refused with 422, as unknown body fields are (``extra="forbid"``), so a misspelt
     ``?limt=5`` is not silently ignored. ``async`` because it only reads memory: a plain
     ``def`` would cost every request a trip through the thread pool."""
+    if not request.scope.get("query_string"):  # the usual request: nothing to parse
+        return
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not request.query_params:
         return

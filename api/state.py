@@ -20,6 +20,7 @@ from api.console.sessions import (
 )
 from api.console.sessions import settings as session_settings
 from api.errors import storage_failure
+from api.tokens import TokenVerdicts
 from domain.errors import NotFound
 from ledger.log import Ledger
 from registry.bootstrap import Registry, Services
@@ -33,8 +34,9 @@ from registry.ledger_follower import (
 from registry.market_data import MarketData
 from registry.order_gateway import OrderGateway
 from registry.public import PublicRegistry
-from registry.receipts import find_recorded, leaf_index, receipt
+from registry.receipts import find_recorded, leaf_index, ledger_index, receipt
 from registry.storage import committed_saves
+from registry.user_changes import UserChanges
 from registry.witnesses import WitnessClient
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ class AppState:
     public: PublicRegistry  # what the registry publishes to anyone (the console's public pages)
     sessions: SessionStore  # the console's signed-in sessions
     authenticate: Authenticate  # login, password, TOTP -> principal (a user)
+    verdicts: TokenVerdicts  # bearer tokens' principals, kept while no user event is stored
     lock: threading.Lock = field(default_factory=threading.Lock)
     rendered: RenderedPages = field(default_factory=RenderedPages)  # console pages' HTML
     sign_interval: float = 0.1
@@ -69,7 +72,9 @@ class AppState:
                        gateway=services.gateway, market_data=services.market_data,
                        public=services.public, sessions=open_sessions(env),
                        # the console signs users in with their login, password and 2nd factor
-                       authenticate=user_login(registry), sign_interval=sign_interval(env),
+                       authenticate=user_login(registry),
+                       verdicts=TokenVerdicts(UserChanges.open(registry)),
+                       sign_interval=sign_interval(env),
                        witnesses=services.witnesses(), services=services)
         except BaseException:
             services.close()  # what was opened before the failure
@@ -153,14 +158,20 @@ class AppState:
         return self.follower.encoder.subjects(notes[0])[0]
 
     def ledger_index(self, position: int) -> int:
-        """The ledger index the event at ``position`` has (or will have once appended)."""
-        with self.lock:
-            return leaf_index(self.follower, position)
+        """The ledger index the event at ``position`` has (or will have once appended):
+        counted in the store beside the signer's work, or for an old position searched in
+        the ledger under its lock."""
+        index = leaf_index(self.follower, position)
+        if index is None:
+            with self.lock:
+                index = ledger_index(self.ledger, position)
+        return index
 
     def close(self) -> None:
         if self.signer is not None:
             self.signer.stop()
         self.sessions.close()
+        self.verdicts.close()
         self.services.close()  # market data (its live streams), the ledger, the store
 
 

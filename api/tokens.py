@@ -10,7 +10,10 @@ themselves (their user id).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from domain.user import (
     ADMINISTRATOR,
@@ -20,6 +23,7 @@ from domain.user import (
     TRADER,
     User,
 )
+from registry.user_changes import UserChanges
 
 #: the coarse roles routes authorise on
 ROLES = ("enterprise", "agency", "administrator", "auditor")
@@ -67,3 +71,59 @@ def principal_of(user: User, token_id: str) -> Principal:
                      subject=subject, roles=frozenset(user.roles),
                      organisation=user.organisation,
                      issued_by=user.tokens[token_id]["issued_by"])
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    mark: int  # the store's user-change mark, read before the user was
+    principal: Principal
+    expires_at: datetime
+
+
+class TokenVerdicts:
+    """Valid tokens' principals, kept while the store holds no newer user event.
+
+    A verdict is reached by reading the user from the store (`Registry.verify_token`) and is
+    kept with the store's user-change mark read just before (`registry.user_changes`). It is
+    used again while the mark has not moved and the token has not expired: every token
+    issued or revoked, every user suspended or given a role, by this process, another worker
+    or the CLI, moves the mark in the transaction that stores it, so the next request reads
+    the user again. Refusals are not kept (a guessed token is rate-limited instead). Without
+    a mark (a store other than a SQLite file) every request reads the user."""
+
+    def __init__(self, changes: UserChanges | None, *, maxsize: int = 10_000) -> None:
+        self._changes = changes
+        self._maxsize = maxsize
+        self._verdicts: dict[str, _Verdict] = {}
+        self._guard = threading.Lock()
+
+    def known(self, secret: str, now: datetime) -> Principal | None:
+        """The principal of a kept verdict still true now, without reading the user; None
+        when the token must be verified against the store."""
+        verdict = self._verdicts.get(secret)
+        if verdict is None or verdict.expires_at <= now or self._changes is None:
+            return None
+        mark = self._changes.mark()
+        return verdict.principal if mark is not None and mark == verdict.mark else None
+
+    def verify(self, registry: Any, secret: str, now: datetime) -> Principal | None:
+        """The principal of ``secret`` read from the store (None: unknown, expired, revoked,
+        the user suspended), kept for the next requests."""
+        mark = None if self._changes is None else self._changes.mark()
+        found = registry.users.verify_token(secret, now)
+        if found is None:
+            self._verdicts.pop(secret, None)
+            return None
+        user, token_id = found
+        principal = principal_of(user, token_id)
+        if mark is not None:  # kept only with the mark read before the user
+            expires_at = datetime.fromisoformat(user.tokens[token_id]["expires_at"])
+            with self._guard:
+                self._verdicts[secret] = _Verdict(mark, principal, expires_at)
+                while len(self._verdicts) > self._maxsize:
+                    del self._verdicts[next(iter(self._verdicts))]
+        return principal
+
+    def close(self) -> None:
+        if self._changes is not None:
+            self._changes.close()

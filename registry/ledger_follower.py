@@ -227,6 +227,7 @@ class LedgerFollower:
             seal = SealKey.load_or_create(ledger.directory.parent / SEAL_KEY_FILE)
         self.encoder = LeafEncoder(app, seal, format_2_from=find_format_2_start(ledger))
         ledger.set_leaf_check(self.check_leaves)
+        self._tip = (ledger.size, self.last_position())
 
     def entries(self, *, limit: int | None = None) -> Iterator[Entry]:
         """(leaf, openings) of every stored event, re-derived in this ledger's formats."""
@@ -265,6 +266,12 @@ class LedgerFollower:
                                                                 if p > skipped[0])),
                                     f"the stored event at position {skipped[0]} has no leaf")
 
+    def tip(self) -> tuple[int, int]:
+        """(leaves, log position of the last leaf) as of the last append: one consistent
+        pair, readable without the lock a catch-up holds (`registry.receipts.leaf_index`).
+        Only this follower appends to its ledger."""
+        return self._tip
+
     def last_position(self) -> int:
         if self.ledger.size == 0:
             return 0
@@ -279,7 +286,12 @@ class LedgerFollower:
         for batch in LogReader(self.app, position=self.last_position(), page=page).pages():
             first = self.ledger.size
             leaf = self.encoder.leaf
-            self.ledger.append_many([leaf(n, first + i) for i, n in enumerate(batch)])
+            try:
+                self.ledger.append_many([leaf(n, first + i) for i, n in enumerate(batch)])
+            except BaseException:
+                self._tip = (self.ledger.size, self.last_position())  # whatever was appended
+                raise
+            self._tip = (self.ledger.size, batch[-1].id)
             appended += len(batch)
             if self.ledger.size - signed_at >= self.checkpoint_every:
                 self.ledger.checkpoint()

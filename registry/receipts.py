@@ -27,6 +27,10 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from eventsourcing.postgres import PostgresAggregateRecorder
+from eventsourcing.sqlite import SQLiteAggregateRecorder
+from psycopg.sql import SQL, Identifier
+
 from domain.errors import NotFound
 from ledger.checkpoint import read_checkpoint_unverified
 from ledger.log import Ledger
@@ -65,17 +69,56 @@ def ledger_index(ledger: Ledger, position: int) -> int:
     raise NotFound(f"no ledger leaf for event-log position {position} yet")
 
 
-def leaf_index(follower: LedgerFollower, position: int) -> int:
-    """The index of the leaf of ``position``, also before the follower has appended it: the
-    leaves so far plus the stored events between the last leaf and ``position``."""
-    ledger = follower.ledger
-    last = follower.last_position()
-    if position <= last:
-        return ledger_index(ledger, position)
-    pending = LogReader(follower.app).select(last + 1, position - last, stop=position)
-    if not pending or pending[-1].id != position:
+#: how far back from the follower's last leaf `leaf_index` counts stored events rather than
+#: searching the ledger (which needs the ledger's lock)
+COUNT_BACK = 100_000
+
+
+def leaf_index(follower: LedgerFollower, position: int) -> int | None:
+    """The index of the leaf of ``position``, also before the follower has appended it,
+    without the ledger's lock: the follower appends every stored event in commit order, so
+    it is the leaves up to the follower's last one (`LedgerFollower.tip`) plus the stored
+    events after that up to ``position``, or minus those from ``position`` to it, counted in
+    the store. None when ``position`` is further back than `COUNT_BACK` (`ledger_index`
+    finds it in the ledger, under its lock)."""
+    size, last = follower.tip()
+    if position > last:
+        count, _, highest = stored_between(follower.app, last + 1, position)
+        if highest != position:
+            raise NotFound(f"no stored event at position {position}")
+        return size + count - 1
+    if last - position > COUNT_BACK:
+        return None
+    count, lowest, _ = stored_between(follower.app, position, last)
+    if lowest != position:
         raise NotFound(f"no stored event at position {position}")
-    return ledger.size + len(pending) - 1
+    return size - count
+
+
+def stored_between(app: Any, low: int, high: int) -> tuple[int, int | None, int | None]:
+    """(how many, lowest, highest) notification ids the store holds from ``low`` to
+    ``high`` inclusive, counted by the store (no row is read out)."""
+    recorder = app.recorder
+    if isinstance(recorder, SQLiteAggregateRecorder):
+        sql = (f"SELECT COUNT(*), MIN(rowid), MAX(rowid) FROM {recorder.events_table_name} "  # noqa: S608
+               "WHERE rowid >= ? AND rowid <= ?")
+        with recorder.datastore.transaction(commit=False) as curs:
+            curs.execute(sql, (low, high))
+            row = tuple(curs.fetchone())
+        return int(row[0]), row[1], row[2]
+    if isinstance(recorder, PostgresAggregateRecorder):
+        statement = SQL("SELECT COUNT(*) AS n, MIN(notification_id) AS low, "
+                        "MAX(notification_id) AS high FROM {schema}.{table} "
+                        "WHERE notification_id >= %s AND notification_id <= %s").format(
+            schema=Identifier(recorder.datastore.schema),
+            table=Identifier(recorder.events_table_name))
+        with recorder.datastore.transaction(commit=False) as curs:
+            curs.execute(statement, (low, high))
+            found = curs.fetchone()
+        assert found is not None  # an aggregate always answers one row
+        return int(found["n"]), found["low"], found["high"]
+    ids = [n.id for n in LogReader(app).select(low, high - low + 1, stop=high)]
+    return len(ids), min(ids, default=None), max(ids, default=None)
 
 
 def find_recorded(follower: LedgerFollower, before: int, *, subject_type: str, subject: str,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import uuid
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
@@ -190,7 +191,7 @@ def _recorded(state: AppState, before: int, ack: OrderAck) -> OrderAck:
     in it each fill's trade with the trade's receipt (`api.ledger_refs`)."""
     batch = order_recorded(state, before, instrument=ack.instrument, order_id=ack.order_id)
     fills = ack.fills if batch is None else [
-        f.model_copy(update={"ledger": trade_at(state, batch, f.trade)}) for f in ack.fills]
+        f.model_copy(update={"ledger": trade_at(batch, f.trade)}) for f in ack.fills]
     return ack.model_copy(update={"fills": fills, "ledger": batch})
 
 
@@ -260,10 +261,13 @@ def _bulk_recorded(state: AppState, before: int, instrument: str,
     batch = order_recorded(state, before, instrument=instrument, order_id=first["order_id"])
     if batch is None:
         return None
+    recorded = batch.model_dump()
     for item in items:
         for fill in item["fills"]:
-            fill["ledger"] = trade_at(state, batch, fill["trade"]).model_dump()
-    return batch.model_dump()
+            trade = fill["trade"]  # as `trade_at` says, built as plain values
+            fill["ledger"] = {**recorded, "subject_type": "trade", "subject": trade,
+                              "receipt": f"/trades/{quote(trade, safe=':')}/receipt"}
+    return recorded
 
 
 def _bulk_item(state: AppState, instrument: str, account: str, index: int,

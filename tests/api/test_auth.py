@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import base64
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
 from cli import main
+from registry.bootstrap import build_registry
 from registry.seed_users import founders, user_for
+from registry.user_changes import UserChanges
 from tests.support.tokens import NOW
 from tests.support.tokens import issue as token
 from tests.support.world import code
@@ -91,3 +93,70 @@ def test_cli_issues_a_working_token(client: TestClient, folder: Path,
     assert entries(client, secret, limit=1).status_code == 200  # type: ignore[attr-defined]
     assert main(["token", "create", "--user", "nobody"], env=env) == 2
     assert main(["token", "create"], env={"REGISTRY_DATA_DIR": str(folder)}) == 2
+
+
+def test_a_token_revoked_by_the_cli_beside_the_service_is_refused_at_once(
+        client: TestClient, folder: Path) -> None:
+    token_id, secret = token(folder, "auditor", "li.wei")
+    _, own = token(folder, "auditor", "li.wei")
+    assert entries(client, secret, limit=1).status_code == 200  # type: ignore[attr-defined]
+    assert entries(client, secret, limit=1).status_code == 200  # type: ignore[attr-defined]
+    # another process's write: the CLI with its own connection to the store
+    env = {"REGISTRY_DATA_DIR": str(folder), "REGISTRY_TOKEN": own}
+    assert main(["token", "revoke", token_id], env=env) == 0
+    assert entries(client, secret, limit=1).status_code == 401  # type: ignore[attr-defined]
+    assert entries(client, own, limit=1).status_code == 200  # type: ignore[attr-defined]
+
+
+def test_a_role_withdrawn_by_another_process_counts_at_once(client: TestClient,
+                                                            folder: Path) -> None:
+    _, secret = token(folder, "auditor", "li.wei")
+    assert entries(client, secret, limit=1).status_code == 200  # type: ignore[attr-defined]
+    other = build_registry({"REGISTRY_DATA_DIR": str(folder)})  # a connection of its own
+    try:
+        user = other.users.user_by_login("li.wei")
+        one, _ = founders(other, NOW.isoformat())
+        other.users.suspend_user(user_id=user.user_id, reason="left", by=one, at=NOW.isoformat())
+    finally:
+        other.close()
+    assert entries(client, secret, limit=1).status_code == 401  # type: ignore[attr-defined]
+
+
+def test_a_kept_verdict_is_used_while_no_user_event_is_stored(
+        client: TestClient, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    state = client.app.state.registry_state  # type: ignore[attr-defined]
+    _, secret = token(folder, "auditor", "li.wei")
+    assert entries(client, secret, limit=1).status_code == 200  # type: ignore[attr-defined]
+    reads: list[str] = []
+    real = state.registry.users.verify_token
+
+    def counted(secret: str, now: datetime) -> object:
+        reads.append(secret)
+        return real(secret, now)
+
+    monkeypatch.setattr(state.registry.users, "verify_token", counted)
+    for _ in range(3):  # other writes (not of users) leave the verdict standing
+        assert entries(client, secret, limit=1).status_code == 200  # type: ignore[attr-defined]
+    assert reads == []
+    token(folder, "auditor", "zhao.min")  # a user event: the next request reads the user again
+    assert entries(client, secret, limit=1).status_code == 200  # type: ignore[attr-defined]
+    assert reads == [secret]
+
+
+def test_the_user_change_mark_counts_user_events_only(folder: Path) -> None:
+    registry = build_registry({"REGISTRY_DATA_DIR": str(folder)})
+    try:
+        changes = UserChanges.open(registry)
+        assert changes is not None
+        user = user_for(registry, "auditor", "li.wei")
+        before = changes.mark()
+        assert before is not None
+        registry.users.issue_token(user_id=user.user_id, by=user.user_id, at=NOW.isoformat(),
+                                   days=1)
+        assert changes.mark() == before + 1
+        registry.exchange.deposit(enterprise=code(1), amount=1, reference="MARK-1",
+                                  administrator="admin-cash", at=NOW.isoformat())
+        assert changes.mark() == before + 1
+        changes.close()
+    finally:
+        registry.close()

@@ -12,11 +12,19 @@ from typing import Any
 
 import pytest
 
+from domain.errors import NotFound
 from ledger.log import Ledger
 from registry.bootstrap import Registry, build_registry
 from registry.leaves import event_key
 from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
-from registry.receipts import ReceiptError, receipt, verify_receipt
+from registry.log_reader import LogReader
+from registry.receipts import (
+    ReceiptError,
+    leaf_index,
+    ledger_index,
+    receipt,
+    verify_receipt,
+)
 from tests.integration.test_exchange_journeys import COD, exchange_world, trading_day
 from tests.support.world import World
 
@@ -141,3 +149,33 @@ def test_the_aggregate_subject_comes_from_its_creation_event(logged: Logged) -> 
     posted = logged.position_of("CashAccount.Posted")
     r = logged.receipt(posted, subject_type="cash_account")
     assert r["subject"] in (logged.world.paper, logged.world.dyeing)
+
+
+def test_the_ledger_index_is_counted_in_the_store_before_and_after_the_leaf(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = {"REGISTRY_DATA_DIR": str(tmp_path / "data")}
+    app = build_registry(env)
+    try:
+        w = exchange_world(app)
+        ledger = open_ledger(LedgerSettings.from_env(env))
+        follower = LedgerFollower(app, ledger)
+        follower.catch_up()
+        signed = follower.tip()
+        assert signed == (ledger.size, follower.last_position())
+        trading_day(app, w)  # stored, not yet leaves
+        head = LogReader(app).head()
+        positions = [n.id for n in LogReader(app).select(signed[1] + 1, head)]
+        assert len(positions) > 5
+        before = {p: leaf_index(follower, p) for p in positions}
+        assert follower.tip() == signed  # nothing appended by asking
+        follower.catch_up()
+        assert before == {p: ledger_index(ledger, p) for p in positions}
+        after = {p: leaf_index(follower, p) for p in [1, *positions]}
+        assert after == {p: ledger_index(ledger, p) for p in [1, *positions]}
+        with pytest.raises(NotFound):
+            leaf_index(follower, head + 1)
+        monkeypatch.setattr("registry.receipts.COUNT_BACK", 0)
+        assert leaf_index(follower, 1) is None  # far back: the ledger's own search
+        ledger.close()
+    finally:
+        app.close()
