@@ -10,6 +10,7 @@ themselves (their user id).
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,6 +74,11 @@ def principal_of(user: User, token_id: str) -> Principal:
                      issued_by=user.tokens[token_id]["issued_by"])
 
 
+def _digest(secret: str) -> bytes:
+    """What a kept verdict is filed under: the secret's SHA-256 digest."""
+    return hashlib.sha256(secret.encode()).digest()
+
+
 @dataclass(frozen=True)
 class _Verdict:
     mark: int  # the store's user-change mark, read before the user was
@@ -89,18 +95,19 @@ class TokenVerdicts:
     issued or revoked, every user suspended or given a role, by this process, another worker
     or the CLI, moves the mark in the transaction that stores it, so the next request reads
     the user again. Refusals are not kept (a guessed token is rate-limited instead). Without
-    a mark (a store other than a SQLite file) every request reads the user."""
+    a mark (a store other than a SQLite file) every request reads the user. Verdicts are
+    kept under the secret's SHA-256 digest, never the secret itself."""
 
     def __init__(self, changes: UserChanges | None, *, maxsize: int = 10_000) -> None:
         self._changes = changes
         self._maxsize = maxsize
-        self._verdicts: dict[str, _Verdict] = {}
+        self._verdicts: dict[bytes, _Verdict] = {}
         self._guard = threading.Lock()
 
     def known(self, secret: str, now: datetime) -> Principal | None:
         """The principal of a kept verdict still true now, without reading the user; None
         when the token must be verified against the store."""
-        verdict = self._verdicts.get(secret)
+        verdict = self._verdicts.get(_digest(secret))
         if verdict is None or verdict.expires_at <= now or self._changes is None:
             return None
         mark = self._changes.mark()
@@ -112,14 +119,14 @@ class TokenVerdicts:
         mark = None if self._changes is None else self._changes.mark()
         found = registry.users.verify_token(secret, now)
         if found is None:
-            self._verdicts.pop(secret, None)
+            self._verdicts.pop(_digest(secret), None)
             return None
         user, token_id = found
         principal = principal_of(user, token_id)
         if mark is not None:  # kept only with the mark read before the user
             expires_at = datetime.fromisoformat(user.tokens[token_id]["expires_at"])
             with self._guard:
-                self._verdicts[secret] = _Verdict(mark, principal, expires_at)
+                self._verdicts[_digest(secret)] = _Verdict(mark, principal, expires_at)
                 while len(self._verdicts) > self._maxsize:
                     del self._verdicts[next(iter(self._verdicts))]
         return principal

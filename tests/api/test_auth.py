@@ -160,3 +160,11 @@ def test_the_user_change_mark_counts_user_events_only(folder: Path) -> None:
         changes.close()
     finally:
         registry.close()
+
+
+def test_kept_verdicts_do_not_hold_the_secret(client: TestClient, folder: Path) -> None:
+    state = client.app.state.registry_state  # type: ignore[attr-defined]
+    _, secret = token(folder, "auditor", "li.wei")
+    assert entries(client, secret, limit=1).status_code == 200  # type: ignore[attr-defined]
+    kept = state.verdicts._verdicts
+    assert len(kept) == 1 and secret not in kept and secret not in repr(kept)
