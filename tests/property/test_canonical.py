@@ -4,6 +4,7 @@ non-ASCII keys included, which go to the library)."""
 
 from __future__ import annotations
 
+from enum import IntEnum
 from typing import Any
 
 import rfc8785
@@ -48,3 +49,21 @@ def test_what_orjson_would_write_differently_goes_to_the_library() -> None:
         {"é": 1, "z": 2, "\U0001f600": 3, "\ufb01": 4})
     assert outcome(canonical.dumps, 2**53) == outcome(rfc8785.dumps, 2**53)
     assert outcome(canonical.dumps, "\ud800") == outcome(rfc8785.dumps, "\ud800")
+
+
+class Side(IntEnum):
+    BUY = 1
+
+
+class Code(str):
+    pass
+
+
+def test_a_flat_list_or_dict_decides_as_the_library_for_every_item_kind() -> None:
+    # the items of lists and dicts are tested in line, and integers beyond ±(2**53 - 1) are
+    # refused by orjson itself (``OPT_STRICT_INTEGER``): the library decides every such case
+    safe = 2**53 - 1
+    for odd in (safe, -safe, safe + 1, -safe - 1, 2**64, 1.5, 1e21, Side.BUY, Code("x"),
+                ("a", 1), b"x", "\ud800", {"é": 1}, {Code("k"): 1}, {1: 2}, [[safe + 1]]):
+        for value in ([odd], ["S", 1, odd, None], {"k": odd}, {"a": [1, {"b": odd}]}):
+            assert outcome(canonical.dumps, value) == outcome(rfc8785.dumps, value), value
