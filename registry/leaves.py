@@ -42,6 +42,7 @@ from registry import canonical
 LEAF_FORMAT = 2
 SEALED = "$sealed"
 SALT_BYTES = 16
+_SHA256_BLOCK = 64  # bytes: the block HMAC pads its key to
 
 Payload = Mapping[str, Any]
 Opening = dict[str, Any]  # {"salt": hex, "value": JSON}
@@ -200,6 +201,12 @@ class SealKey:
         if len(secret) < 32:
             raise ValueError("a seal key needs at least 32 bytes")
         self._secret = secret
+        # HMAC-SHA256 (RFC 2104) with its two keyed states computed once: a salt then costs
+        # two hash copies instead of setting the key up again for each of a batch's parts
+        key = secret if len(secret) <= _SHA256_BLOCK else hashlib.sha256(secret).digest()
+        key = key.ljust(_SHA256_BLOCK, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
 
     @classmethod
     def load_or_create(cls, path: str | os.PathLike[str]) -> SealKey:
@@ -222,8 +229,12 @@ class SealKey:
         return cls(bytes.fromhex(file.read_text(encoding="ascii").strip()))
 
     def salt(self, position: int, part: str) -> bytes:
-        message = b"%d/%s" % (position, part.encode("utf-8"))
-        return hmac.digest(self._secret, message, "sha256")[:SALT_BYTES]
+        """The first 16 bytes of HMAC-SHA256(key, ``"{position}/{part}"``)."""
+        inner = self._inner.copy()
+        inner.update(b"%d/%s" % (position, part.encode("utf-8")))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.digest()[:SALT_BYTES]
 
 
 def commitment(salt: bytes, value: Any) -> str:

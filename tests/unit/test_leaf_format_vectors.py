@@ -71,3 +71,15 @@ def test_a_dict_field_is_sealed_item_by_item_in_key_order() -> None:
         {"type": "bid", "id": "b1", "parts": ["allocations/0"]},
         {"type": "bid", "id": "b2", "parts": ["allocations/1"]}]
     assert open_record(json.loads(leaf), openings)["payload"] == record["payload"]
+
+
+def test_a_salt_is_the_hmac_of_the_contract_for_every_key_length() -> None:
+    # the seal key's two HMAC states are computed once (`SealKey`); keys longer than SHA-256's
+    # 64-byte block are hashed first, as HMAC does
+    for length in (32, 63, 64, 65, 200):
+        key = bytes((7 * i + length) % 256 for i in range(length))
+        seal = SealKey(key)
+        for position, part in ((0, "ops/0"), (7, "trades/12"), (2**40, "allocations/3"),
+                               (5, "lost_by_holder/0"), (9, "café/1")):
+            message = f"{position}/{part}".encode()
+            assert seal.salt(position, part) == hmac.digest(key, message, "sha256")[:16]
