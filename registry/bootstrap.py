@@ -167,7 +167,8 @@ class Services:
             settings = self.ledger_settings
             self._follower = LedgerFollower(self.registry, self.ledger,
                                             checkpoint_every=settings.checkpoint_every,
-                                            seal=settings.seal_key())
+                                            seal=settings.seal_key(),
+                                            speedups=self.registry.speedups)
         return self._follower
 
     @property

@@ -14,12 +14,16 @@ Never signing what was not re-derived: the follower installs :meth:`LedgerFollow
 as the ledger's leaf check, so before any checkpoint covers new leaves each one, read back from
 the leaf file, is compared byte for byte with the leaf re-encoded from the stored event at the
 position it names, and the positions must be exactly the store's events in order. A mismatch
-raises ``LeafMismatchError`` naming the index and nothing is signed.
+raises ``LeafMismatchError`` naming the index and nothing is signed. With the ``kept_leaves``
+speed-up (`registry.speedups`) an event still exactly as it was when its leaf was appended is
+not encoded a second time: the leaf read back is compared with the hash of the leaf encoded
+from it then (`KeptLeaf`).
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import logging
 import os
@@ -38,6 +42,7 @@ from eventsourcing.persistence import Notification
 from ledger.errors import LeafMismatchError
 from ledger.keys import load_or_create_key
 from ledger.log import Ledger
+from ledger.merkle import hash_leaf
 from registry import canonical
 from registry.config import Settings
 from registry.events import to_record
@@ -51,12 +56,16 @@ from registry.leaves import (
     leaf_format,
 )
 from registry.log_reader import LogReader
+from registry.speedups import ALL, Speedups
 from registry.witnesses import WitnessClient
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ORIGIN = "surplus-registry.local/ledger"
 SEAL_KEY_FILE = "ledger-seal.key"
+#: appended leaves whose encoding the follower keeps for their check (`KeptLeaf`) at most: a
+#: ledger that keeps refusing to sign stops keeping them (the check then encodes again)
+KEEP_AT_MOST = 65_536
 
 
 @dataclass(frozen=True)
@@ -217,12 +226,35 @@ def store_leaves(app: Application, encoder: LeafEncoder | None = None, *,
         yield leaf
 
 
+StoredKey = tuple[int, UUID | str, int, str, bytes]
+
+
+def stored_key(notification: Notification) -> StoredKey:
+    """Everything a leaf is encoded from: id (position), aggregate, version, topic and the
+    SHA-256 of the stored bytes."""
+    return (notification.id, notification.originator_id, notification.originator_version,
+            notification.topic, hashlib.sha256(notification.state).digest())
+
+
+@dataclass(frozen=True, slots=True)
+class KeptLeaf:
+    """An appended leaf not yet checked (``kept_leaves``, `registry.speedups`): the stored
+    event it was encoded from and the leaf's RFC 9162 hash. Encoding is a function of the
+    stored event, so while the store holds that very event, encoding it again gives the leaf
+    whose hash this is."""
+
+    stored: StoredKey
+    leaf_hash: bytes
+
+
 class LedgerFollower:
     def __init__(self, app: Application, ledger: Ledger, *, checkpoint_every: int = 1000,
-                 seal: SealKey | None = None) -> None:
+                 seal: SealKey | None = None, speedups: Speedups = ALL) -> None:
         self.app = app
         self.ledger = ledger
         self.checkpoint_every = checkpoint_every
+        self.speedups = speedups
+        self._kept: dict[int, KeptLeaf] = {}  # ledger index -> what its leaf was encoded from
         if seal is None:  # the default place: beside the ledger folder, in the data folder
             seal = SealKey.load_or_create(ledger.directory.parent / SEAL_KEY_FILE)
         self.encoder = LeafEncoder(app, seal, format_2_from=find_format_2_start(ledger))
@@ -257,7 +289,11 @@ class LedgerFollower:
             notification = stored.get(pos)
             if notification is None:
                 raise LeafMismatchError(index, f"the store holds no event at position {pos}")
-            if self.encoder.leaf(notification, index) != leaf:
+            kept = self._kept.pop(index, None)
+            if kept is not None and kept.stored == stored_key(notification) and \
+                    kept.leaf_hash == hash_leaf(leaf):
+                pass  # encoding this very event again gives the leaf of that hash (KeptLeaf)
+            elif self.encoder.leaf(notification, index) != leaf:
                 raise LeafMismatchError(index, f"differs from the stored event at position {pos}")
             previous = pos
         skipped = sorted(set(stored) - set(positions))
@@ -291,6 +327,8 @@ class LedgerFollower:
             except BaseException:
                 self._tip = (self.ledger.size, self.last_position())  # whatever was appended
                 raise
+            if self.speedups.kept_leaves:
+                self._keep(first, batch)
             self._tip = (self.ledger.size, batch[-1].id)
             appended += len(batch)
             if self.ledger.size - signed_at >= self.checkpoint_every:
@@ -301,6 +339,15 @@ class LedgerFollower:
         if self.ledger.signed_size != self.ledger.size:  # incl. an unsigned tail of a past run
             self.ledger.checkpoint()
         return appended
+
+
+    def _keep(self, first: int, batch: Sequence[Notification]) -> None:
+        """Keep what the leaves ``first``… were just encoded from, for their check."""
+        if len(self._kept) > KEEP_AT_MOST:  # not signing for a long while: stop keeping
+            self._kept.clear()
+        leaf_hash = self.ledger.leaf_hash
+        for i, n in enumerate(batch):
+            self._kept[first + i] = KeptLeaf(stored_key(n), leaf_hash(first + i))
 
 
 def _leaf_position(index: int, leaf: bytes) -> int:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import base64
 import gc
 import json
+import sqlite3
+from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -25,9 +27,14 @@ from domain.exchange.cash import CashAccount
 from domain.exchange.market import Market
 from domain.exchange.orders import Order
 from domain.instrument import Instrument
+from ledger.errors import LeafMismatchError
+from ledger.keys import load_or_create_key
+from ledger.log import Ledger
 from registry.audit import replay_export
 from registry.bootstrap import Registry, build_registry
 from registry.events import to_record
+from registry.leaves import SealKey
+from registry.ledger_follower import LedgerFollower
 from registry.log_reader import LogReader
 from registry.projection import ProjectingRepository
 from registry.replay import Fold, ReplayError, comparable
@@ -47,7 +54,7 @@ from tests.integration.test_exchange_journeys import (
     export,
     trading_day,
 )
-from tests.support.world import AT
+from tests.support.world import AT, seed_data_folder
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "export-f98ad41" / "export"
 #: when an event happened (the library's clock): the only thing two runs may differ in
@@ -209,3 +216,107 @@ def test_the_replay_names_the_same_leaves_in_its_problems_on_both_line_paths(
         replay_export(tmp_path, workers=1, problems=found[name], speedups=speedups)
     assert found["fast"] == found["plain"]
     assert [p.split(":")[0] for p in found["fast"]] == [f"leaf {n}", f"leaf {n + 1}"]
+
+
+# -- the ledger follower's check before signing (kept_leaves) ---------------------------------
+
+Tamper = Callable[[sqlite3.Connection], None]
+TARGET = 12  # log position (SQLite rowid) of the event changed after its leaf was appended
+
+
+def flip_one_byte(db: sqlite3.Connection) -> None:
+    (state,) = db.execute("SELECT state FROM stored_events WHERE rowid = ?", (TARGET,)).fetchone()
+    i = state.index(b"Agency") + 2  # inside a JSON string: still decodes, but says otherwise
+    db.execute("UPDATE stored_events SET state = ? WHERE rowid = ?",
+               (state[:i] + bytes([state[i] ^ 0x01]) + state[i + 1:], TARGET))
+
+
+def delete_one(db: sqlite3.Connection) -> None:
+    db.execute("DELETE FROM stored_events WHERE rowid = ?", (TARGET,))
+
+
+def swap_two(db: sqlite3.Connection) -> None:
+    rows = {r[0]: r[1:] for r in db.execute(
+        "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
+        "WHERE rowid IN (?, ?)", (TARGET, TARGET + 1))}
+    db.execute("UPDATE stored_events SET originator_id = 'x' WHERE rowid = ?", (TARGET,))
+    for rowid, other in ((TARGET + 1, TARGET), (TARGET, TARGET + 1)):
+        db.execute("UPDATE stored_events SET originator_id = ?, originator_version = ?, "
+                   "topic = ?, state = ? WHERE rowid = ?", (*rows[other], rowid))
+
+
+def fresh_follower(app: Registry, folder: Path, speedups: Speedups) -> LedgerFollower:
+    ledger = Ledger(folder, origin="test.example/log",
+                    signer=load_or_create_key(folder.parent / f"{folder.name}.key",
+                                              key_name="test.example/log"))
+    return LedgerFollower(app, ledger, seal=SealKey(bytes(range(32))), speedups=speedups)
+
+
+def counting_encodes(follower: LedgerFollower, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    encoded: list[int] = []
+    leaf = follower.encoder.leaf
+
+    def counted(notification: Any, index: int) -> bytes:
+        encoded.append(index)
+        return leaf(notification, index)
+    monkeypatch.setattr(follower.encoder, "leaf", counted)
+    return encoded
+
+
+def test_kept_leaves_sign_what_the_plain_check_signs_encoding_each_event_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = run(tmp_path, "all")  # batches of sealed orders and trades among the events
+    try:
+        signed = {}
+        for speedups in (ALL, PLAIN):
+            follower = fresh_follower(app, tmp_path / f"ledger-{speedups.kept_leaves}", speedups)
+            encoded = counting_encodes(follower, monkeypatch)
+            with follower.ledger as ledger:
+                size = follower.catch_up(page=100)  # several pages, several checks
+                signed[speedups] = (list(ledger.leaves()), ledger.root(), ledger.signed_size)
+                assert ledger.signed_size == size > 100
+            # appended and checked: each event encoded once with its kept leaf, twice without
+            assert len(encoded) == size * (1 if speedups.kept_leaves else 2)
+        assert signed[ALL] == signed[PLAIN]
+    finally:
+        app.close()
+
+
+@pytest.mark.parametrize("speedups", [ALL, PLAIN], ids=["kept", "plain"])
+@pytest.mark.parametrize("tamper", [flip_one_byte, delete_one, swap_two])
+def test_an_event_changed_after_its_leaf_was_appended_is_never_signed(
+        tamper: Tamper, speedups: Speedups, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    env = seed_data_folder(tmp_path / "data")
+    app = build_registry(env)
+    follower = fresh_follower(app, tmp_path / "ledger", speedups)
+    with follower.ledger as ledger:
+        sign = ledger.checkpoint
+
+        def changed_then_signed() -> str:  # between the append and the check before signing
+            with sqlite3.connect(tmp_path / "data" / "registry.sqlite") as db:
+                tamper(db)
+            return sign()
+        monkeypatch.setattr(ledger, "checkpoint", changed_then_signed)
+        with pytest.raises(LeafMismatchError) as refused:
+            follower.catch_up()
+        assert refused.value.index == TARGET - 1
+        assert ledger.latest_checkpoint() is None
+    app.close()
+
+
+def test_a_kept_leaf_differing_from_the_one_read_back_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = build_registry(seed_data_folder(tmp_path / "data"))
+    follower = fresh_follower(app, tmp_path / "ledger", ALL)
+    with follower.ledger as ledger:
+        monkeypatch.setattr(ledger, "checkpoint", lambda: "")  # appended, left unchecked
+        follower.catch_up()
+        leaves = list(ledger.leaves())
+        edited = [*leaves]
+        edited[5] = edited[5].replace(b'"version":', b'"versioN":', 1)
+        encoded = counting_encodes(follower, monkeypatch)
+        with pytest.raises(LeafMismatchError) as refused:  # the check itself, not the file's
+            follower.check_leaves(0, edited)
+        assert refused.value.index == 5 and encoded == [5]  # the kept ones passed unencoded
+    app.close()
