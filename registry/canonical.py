@@ -69,3 +69,14 @@ def dumps(value: Any) -> bytes:
         except orjson.JSONEncodeError:
             pass  # a lone surrogate, a larger integer: the library decides, as it always did
     return rfc8785.dumps(value)
+
+
+def dumps_each(values: list[Any]) -> list[bytes]:
+    """``[dumps(v) for v in values]``, deciding for the whole list at once whether orjson may
+    write its items (a batch's sealed orders are each encoded on their own)."""
+    if _plain(values):
+        try:
+            return [orjson.dumps(v, option=_OPTIONS) for v in values]
+        except orjson.JSONEncodeError:
+            pass  # an item the library decides: each one as `dumps` does
+    return [dumps(v) for v in values]

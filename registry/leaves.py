@@ -228,6 +228,20 @@ class SealKey:
                 tmp.unlink()
         return cls(bytes.fromhex(file.read_text(encoding="ascii").strip()))
 
+    def salts(self, position: int, field: str, count: int) -> list[bytes]:
+        """``[salt(position, f"{field}/{i}") for i in range(count)]``: the parts of one field."""
+        head = self._inner.copy()
+        head.update(b"%d/%s/" % (position, field.encode("utf-8")))
+        outer = self._outer
+        out = []
+        for i in range(count):
+            inner = head.copy()
+            inner.update(b"%d" % i)
+            keyed = outer.copy()
+            keyed.update(inner.digest())
+            out.append(keyed.digest()[:SALT_BYTES])
+        return out
+
     def salt(self, position: int, part: str) -> bytes:
         """The first 16 bytes of HMAC-SHA256(key, ``"{position}/{part}"``)."""
         inner = self._inner.copy()
@@ -260,13 +274,13 @@ def encode_v2(record: Mapping[str, Any], *, owner: Subject,
         if name not in payload:
             continue
         shape, elements = _elements(payload[name])
-        commitments = []
-        for i, element in enumerate(elements):
-            part = f"{name}/{i}"
-            salt = seal.salt(position, part)
-            commitments.append(commitment(salt, element))
-            openings[part] = {"salt": salt.hex(), "value": element}
-        public[name] = {SEALED: shape, "commitments": commitments}
+        salts = seal.salts(position, name, len(elements))
+        encoded = canonical.dumps_each(elements)
+        sha256 = hashlib.sha256
+        public[name] = {SEALED: shape, "commitments": [
+            sha256(salt + value).hexdigest() for salt, value in zip(salts, encoded, strict=True)]}
+        for i, (salt, element) in enumerate(zip(salts, elements, strict=True)):
+            openings[f"{name}/{i}"] = {"salt": salt.hex(), "value": element}
     subjects = [*event_subjects(topic, payload, position), owner]
     leaf = {**record, "leaf_format": LEAF_FORMAT, "payload": public,
             "subjects": [s.to_json() for s in subjects]}

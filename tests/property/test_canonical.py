@@ -67,3 +67,21 @@ def test_a_flat_list_or_dict_decides_as_the_library_for_every_item_kind() -> Non
                 ("a", 1), b"x", "\ud800", {"é": 1}, {Code("k"): 1}, {1: 2}, [[safe + 1]]):
         for value in ([odd], ["S", 1, odd, None], {"k": odd}, {"a": [1, {"b": odd}]}):
             assert outcome(canonical.dumps, value) == outcome(rfc8785.dumps, value), value
+
+
+@settings(max_examples=200)
+@given(st.lists(values, max_size=6))
+def test_a_lists_items_encode_each_as_the_library_encodes_it(items: list[Any]) -> None:
+    expected = [outcome(rfc8785.dumps, v) for v in items]
+    if all(isinstance(e, bytes) for e in expected):
+        assert canonical.dumps_each(items) == expected
+    else:  # an item the library refuses: refused the same way
+        assert outcome(canonical.dumps_each, items) == next(
+            e for e in expected if not isinstance(e, bytes))
+
+
+def test_one_odd_item_leaves_the_others_encoded_exactly() -> None:
+    items = [["S", 1], ["B", "\ud800"], ["S", 2**53 - 1], {"é": 1.5}]
+    assert canonical.dumps_each(items[:1] + items[2:]) == [
+        rfc8785.dumps(v) for v in items[:1] + items[2:]]
+    assert outcome(canonical.dumps_each, items) == outcome(rfc8785.dumps, items[1])

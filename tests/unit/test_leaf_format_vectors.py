@@ -83,3 +83,11 @@ def test_a_salt_is_the_hmac_of_the_contract_for_every_key_length() -> None:
                                (5, "lost_by_holder/0"), (9, "café/1")):
             message = f"{position}/{part}".encode()
             assert seal.salt(position, part) == hmac.digest(key, message, "sha256")[:16]
+
+
+def test_a_fields_salts_are_its_parts_salts() -> None:
+    seal = SealKey(SEAL)
+    for position, field, count in ((7, "ops", 12), (2**40, "lost_by_holder", 3), (1, "é", 2),
+                                   (3, "stp", 0)):
+        assert seal.salts(position, field, count) == [
+            salt(position, f"{field}/{i}") for i in range(count)]
