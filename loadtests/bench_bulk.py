@@ -13,7 +13,10 @@ beside the in-process exchange (`loadtests.bench_exchange`) in the same run.
 5. `loadtests.bench_exchange` in process (the same store kind) right after, for the ratio.
 
 Figures: orders stored per second (acknowledged accepted or expired items over the wall time
-of the HTTP phase), requests' p50/p99, and HTTP as a share of in-process.
+of the HTTP phase), requests' p50/p99, and HTTP as a share of in-process; and the ledger: how
+long after the last answer every stored event was under a signed checkpoint, and the merge
+delay the service's signer measured (``GET /ledger/status``: signing time minus each event's
+timestamp), since a signer that falls behind does its work after the timed phase.
 
 Run: ``.venv/bin/python -m loadtests.bench_bulk [--clients 4] [--items 1000] [--orders 200000]
 [--json PATH]``.
@@ -24,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -89,8 +93,36 @@ def client(url: str, token: str, instrument: str, work: list[dict[str, Any]],
     out.update(latencies=latencies, acked=acked, refused=refused, failures=failures)
 
 
+def stored_events(data: Path) -> int:
+    """Events in the SQLite store (read-only, beside the service): one leaf each."""
+    with sqlite3.connect(f"file:{data / 'registry.sqlite'}?mode=ro", uri=True) as db:
+        (count,) = db.execute("SELECT count(*) FROM stored_events").fetchone()
+    return int(count)
+
+
+def signed(url: str, data: Path, *, bound: float = 60.0) -> dict[str, Any]:
+    """Wait until the service's ledger signs every event stored now: the seconds that took,
+    and the merge delay its signer measured (``GET /ledger/status``)."""
+    import httpx
+
+    events, t0 = stored_events(data), time.perf_counter()
+    waited, counted = None, -1
+    while time.perf_counter() - t0 < bound:
+        status = httpx.get(f"{url}/ledger/status", timeout=10).json()
+        if waited is None and status["signed_size"] >= events:
+            waited = time.perf_counter() - t0
+        elif waited is not None and status["merge_delay"]["count"] == counted:
+            break  # the signer's round has ended: its merge delays are counted
+        counted = status["merge_delay"]["count"]
+        time.sleep(0.02 if waited is None else 0.3)
+    return {"events": events, "signed_size": status["signed_size"],
+            "signed_after_s": time.perf_counter() - t0 if waited is None else waited,
+            "merge_delay": status["merge_delay"]}
+
+
 def report(args: argparse.Namespace, run: dict[str, Any], results: list[dict[str, Any]],
-           elapsed: float, in_process: float, store: Any) -> dict[str, Any]:
+           elapsed: float, in_process: float, store: Any,
+           ledger: dict[str, Any]) -> dict[str, Any]:
     """Print the figures and the checks; the figures for the result file."""
     acked = sum(len(r["acked"]) for r in results)
     failures = sum(r["failures"] for r in results)
@@ -104,6 +136,11 @@ def report(args: argparse.Namespace, run: dict[str, Any], results: list[dict[str
           f"({args.clients} clients, {args.items} orders a request, {len(latencies)} requests, "
           f"{failures} failed, {refused} items refused); request p50 {p50 * 1e3:.0f} ms, "
           f"p99 {p99 * 1e3:.0f} ms")
+    delay = ledger["merge_delay"]
+    print(f"ledger: {ledger['signed_size']:,} of {ledger['events']:,} stored events signed "
+          f"{ledger['signed_after_s']:.2f} s after the last answer; merge delay p50 "
+          f"{delay['p50_ms']:.0f} ms, p99 {delay['p99_ms']:.0f} ms, max {delay['max_ms']:.0f} ms "
+          f"over {delay['count']:,} events")
     for text in store.passed:
         print(f"  ok   {text}")
     for text in store.failed:
@@ -116,7 +153,7 @@ def report(args: argparse.Namespace, run: dict[str, Any], results: list[dict[str
             "orders_per_s": rate, "request_p50_ms": p50 * 1e3, "request_p99_ms": p99 * 1e3,
             "checks_passed": len(store.passed), "checks_failed": store.failed,
             "in_process_orders_per_s": in_process,
-            "ratio": rate / in_process}
+            "ratio": rate / in_process, "ledger": ledger}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,6 +191,8 @@ def main(argv: list[str] | None = None) -> int:
             for t in threads:
                 t.join()
             elapsed = time.perf_counter() - t0
+        with step("wait for the ledger to sign every stored event"):
+            ledger = signed(service.url, folder / "data")
     finally:
         service.stop()
     acked = sum(len(r["acked"]) for r in results)
@@ -170,10 +209,11 @@ def main(argv: list[str] | None = None) -> int:
                         str(args.exchange_orders), "--json", str(out)], cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL)
         in_process = json.loads(out.read_text())["orders_per_s"]
-    figures = report(args, run, results, elapsed, in_process, store)
+    figures = report(args, run, results, elapsed, in_process, store, ledger)
     if args.json:
         bench_report.write_result(args.json, run, figures)
-    ok = failures == 0 and not store.failed and acked > 0
+    ok = failures == 0 and not store.failed and acked > 0 and \
+        ledger["signed_size"] >= ledger["events"]
     return 0 if ok else 1
 
 
