@@ -264,12 +264,13 @@ def _elements(value: Any) -> tuple[str, list[Any]]:
     raise TypeError(f"a sealed field holds a list or a dict, not {type(value).__name__}")
 
 
-def encode_v2(record: Mapping[str, Any], *, owner: Subject,
-              seal: SealKey) -> tuple[bytes, dict[str, Opening] | None]:
-    """Leaf bytes (format 2) of an event record, and the openings of its sealed parts."""
+def encode_v2(record: Mapping[str, Any], *, owner: Subject, seal: SealKey,
+              openings: bool = True) -> tuple[bytes, dict[str, Opening] | None]:
+    """Leaf bytes (format 2) of an event record, and the openings of its sealed parts (None
+    without ``openings``: the signer needs the leaf only)."""
     topic, payload, position = record["topic"], record["payload"], record["position"]
     public = dict(payload)
-    openings: dict[str, Opening] = {}
+    opened: dict[str, Opening] = {}
     for name in SEALED_FIELDS.get(event_key(topic), ()):
         if name not in payload:
             continue
@@ -279,12 +280,13 @@ def encode_v2(record: Mapping[str, Any], *, owner: Subject,
         sha256 = hashlib.sha256
         public[name] = {SEALED: shape, "commitments": [
             sha256(salt + value).hexdigest() for salt, value in zip(salts, encoded, strict=True)]}
-        for i, (salt, element) in enumerate(zip(salts, elements, strict=True)):
-            openings[f"{name}/{i}"] = {"salt": salt.hex(), "value": element}
+        if openings:
+            for i, (salt, element) in enumerate(zip(salts, elements, strict=True)):
+                opened[f"{name}/{i}"] = {"salt": salt.hex(), "value": element}
     subjects = [*event_subjects(topic, payload, position), owner]
     leaf = {**record, "leaf_format": LEAF_FORMAT, "payload": public,
             "subjects": [s.to_json() for s in subjects]}
-    return canonical.dumps(leaf), openings or None
+    return canonical.dumps(leaf), opened or None
 
 
 # -- reading ----------------------------------------------------------------------------------

@@ -147,7 +147,8 @@ class LeafEncoder:
         self.app, self.seal, self.format_2_from = app, seal, format_2_from
         self._owners: dict[str, Subject] = {}
 
-    def entry(self, notification: Notification, index: int) -> Entry:
+    def entry(self, notification: Notification, index: int, *, openings: bool = True) -> Entry:
+        """(leaf, openings of its sealed parts; None without ``openings``)."""
         if index < self.format_2_from:
             return encode_leaf(self.app, notification), None
         try:
@@ -157,7 +158,7 @@ class LeafEncoder:
             broken = {**_undecodable(notification), "leaf_format": LEAF_FORMAT, "subjects": []}
             return canonical.dumps(broken), None
         owner = self._owner(record)
-        return encode_v2(record, owner=owner, seal=self.seal)
+        return encode_v2(record, owner=owner, seal=self.seal, openings=openings)
 
     def subjects(self, notification: Notification) -> list[Subject]:
         """The typed subjects a format-2 leaf of this stored event names."""
@@ -169,7 +170,7 @@ class LeafEncoder:
                 self._owner(record)]
 
     def leaf(self, notification: Notification, index: int) -> bytes:
-        return self.entry(notification, index)[0]
+        return self.entry(notification, index, openings=False)[0]
 
     def _owner(self, record: dict[str, Any]) -> Subject:
         aggregate_id = record["aggregate_id"]

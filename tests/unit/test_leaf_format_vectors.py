@@ -54,6 +54,8 @@ def test_a_batch_leaf_is_exactly_what_the_contract_says() -> None:
     })
     assert leaf == expected
     assert hashlib.sha256(leaf).hexdigest() == LEAF_SHA256
+    assert encode_v2(RECORD, owner=Subject("market", "ENERGY-2025-GD"), seal=SealKey(SEAL),
+                     openings=False) == (leaf, None)  # the signer's leaf, without openings
     assert openings is not None
     assert openings["trades/0"]["salt"] == salt(7, "trades/0").hex()
     assert open_record(json.loads(leaf), openings) == RECORD
