@@ -137,8 +137,10 @@ def report(args: argparse.Namespace, run: dict[str, Any], results: list[dict[str
           f"{failures} failed, {refused} items refused); request p50 {p50 * 1e3:.0f} ms, "
           f"p99 {p99 * 1e3:.0f} ms")
     delay = ledger["merge_delay"]
+    signed_rate = acked / (elapsed + ledger["signed_after_s"])
     print(f"ledger: {ledger['signed_size']:,} of {ledger['events']:,} stored events signed "
-          f"{ledger['signed_after_s']:.2f} s after the last answer; merge delay p50 "
+          f"{ledger['signed_after_s']:.2f} s after the last answer ({signed_rate:,.0f} orders/s "
+          f"stored and signed); merge delay p50 "
           f"{delay['p50_ms']:.0f} ms, p99 {delay['p99_ms']:.0f} ms, max {delay['max_ms']:.0f} ms "
           f"over {delay['count']:,} events")
     for text in store.passed:
@@ -153,7 +155,8 @@ def report(args: argparse.Namespace, run: dict[str, Any], results: list[dict[str
             "orders_per_s": rate, "request_p50_ms": p50 * 1e3, "request_p99_ms": p99 * 1e3,
             "checks_passed": len(store.passed), "checks_failed": store.failed,
             "in_process_orders_per_s": in_process,
-            "ratio": rate / in_process, "ledger": ledger}
+            "ratio": rate / in_process, "stored_and_signed_per_s": signed_rate,
+            "ledger": ledger}
 
 
 def main(argv: list[str] | None = None) -> int:
