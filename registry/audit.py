@@ -46,8 +46,13 @@ _SEALED = b'"$sealed"'
 #: a format-2 leaf's typed subjects, between ``position`` and ``timestamp`` in its RFC 8785
 #: bytes: the replay rebuilds from the payload alone and skips them unparsed
 _SUBJECTS, _SUBJECTS_END = b',"subjects":[', b'],"timestamp":'
-#: below this size one process replays faster than two (start-up and result transfer)
-PARALLEL_FROM_BYTES = 16 << 20
+#: from this size the replay is split across two processes. The split costs CPU (each process
+#: reads the whole file and one sends its aggregates back): measured on 2 cores, 28-38% more
+#: CPU time than one process for 10-42 MB exports, for a wall time 25-30% shorter when the
+#: other core is idle (0.13 s at 20 MB) and none when it is not (42 MB, shared machine: 1.04 s
+#: against 1.07 s; BENCHMARKS.md, issue 14.2 again). Below 64 MiB one process replays in
+#: about 1.5 s or less, so the split is kept for exports where its wall time counts.
+PARALLEL_FROM_BYTES = 64 << 20
 
 
 def _lines(directory: str | Path, speedups: Speedups = ALL
