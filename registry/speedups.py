@@ -234,25 +234,30 @@ _timestamp = datetime.fromisoformat
 
 
 @cache
-def fast_applier(topic: str) -> Callable[[Any, dict[str, Any]], None] | None:
+def fast_applier(topic: str) -> Callable[[Any, dict[str, Any]], bool] | None:
     """How to apply a record of ``topic`` to its aggregate without building the event, as
     the library's ``DecoratedFuncCaller.apply`` does (the ``@event`` method's body called with
     the payload, then the version and modification time set); None when ``topic`` is not of
     an ``@event`` method's event (creation events, explicit event classes): the plain path.
-    The caller checks that the record's version follows the aggregate's."""
+    The applier returns False, and applies nothing, when the record's version does not
+    follow the aggregate's (the caller refuses the history)."""
     cls = resolve_topic(topic)
     func = decorated_funcs.get(cls)
     if func is None or issubclass(cls, CanInitAggregate):
         return None
     params = frozenset(signature(func).parameters) - {"self"}
 
-    def apply(aggregate: Any, record: dict[str, Any]) -> None:
+    def apply(aggregate: Any, record: dict[str, Any]) -> bool:
+        version = record["version"]
+        if version != aggregate._version + 1:
+            return False
         payload = record["payload"]
         if payload.keys() <= params:  # an event's attributes are its method's parameters
             func(aggregate, **payload)
         else:
             func(aggregate, **{k: v for k, v in payload.items() if k in params})
-        aggregate._version = record["version"]
+        aggregate._version = version
         aggregate._modified_on = _timestamp(record["timestamp"])
+        return True
 
     return apply
