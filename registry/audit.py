@@ -50,11 +50,11 @@ _SEALED = b'"$sealed"'
 _SUBJECTS, _SUBJECTS_END = b',"subjects":[', b'],"timestamp":'
 _CUT_SUBJECTS_FROM = 4096  # bytes of leaf
 #: from this size the replay is split across two processes. The split costs CPU (each process
-#: reads the whole file and one sends its aggregates back): measured on 2 cores, 28-38% more
-#: CPU time than one process for 10-42 MB exports, for a wall time 25-30% shorter when the
-#: other core is idle (0.13 s at 20 MB) and none when it is not (42 MB, shared machine: 1.04 s
-#: against 1.07 s; BENCHMARKS.md, issue 14.2 again). Below 64 MiB one process replays in
-#: about 1.5 s or less, so the split is kept for exports where its wall time counts.
+#: reads the whole file and one sends its aggregates back): measured on 2 cores, a third more
+#: CPU time than one process for 10-20 MB exports and 28-82% more at 42 MB, for a wall time
+#: 13-30% shorter at 10-20 MB (0.1 s at 20 MB) and none at 42 MB (two processes 1.04 s, one 1.07 s;
+#: 1.33 s against 1.31 s; BENCHMARKS.md, issue 14.2 again). Below 64 MiB one process replays in
+#: about 1.5 s or less: the split is kept for exports where its wall time may count.
 PARALLEL_FROM_BYTES = 64 << 20
 
 
