@@ -135,7 +135,7 @@ class RegistryBase(Application):
         objs = (*objs, *companions())
         stamp([e for o in objs if o is not None
                for e in getattr(o, "pending_events", ())])
-        recordings = super().save(*objs, **kwargs)
+        recordings = self.speedups.save(self, objs, kwargs, super().save)
         saved()
         return recordings
 

@@ -44,10 +44,18 @@ _LEAF_HEAD = b'{"aggregate_id":"'
 _HEAD_CHARS = 72
 _SEALED = b'"$sealed"'
 #: a format-2 leaf's typed subjects, between ``position`` and ``timestamp`` in its RFC 8785
-#: bytes: the replay rebuilds from the payload alone and skips them unparsed
+#: bytes: the replay rebuilds from the payload alone, and a long leaf's subjects (a batch's:
+#: one per trade) are cut out unparsed. A short leaf names a few: parsing them costs less
+#: than finding and cutting them (1.9 against 2.4 µs a leaf, over `bench_replay`'s export)
 _SUBJECTS, _SUBJECTS_END = b',"subjects":[', b'],"timestamp":'
-#: below this size one process replays faster than two (start-up and result transfer)
-PARALLEL_FROM_BYTES = 16 << 20
+_CUT_SUBJECTS_FROM = 4096  # bytes of leaf
+#: from this size the replay is split across two processes. The split costs CPU (each process
+#: reads the whole file and one sends its aggregates back): measured on 2 cores, a third more
+#: CPU time than one process for 10-20 MB exports and 28-82% more at 42 MB, for a wall time
+#: 13-30% shorter at 10-20 MB (0.1 s at 20 MB) and none at 42 MB (two processes 1.04 s, one 1.07 s;
+#: 1.33 s against 1.31 s; BENCHMARKS.md, issue 14.2 again). Below 64 MiB one process replays in
+#: about 1.5 s or less: the split is kept for exports where its wall time may count.
+PARALLEL_FROM_BYTES = 64 << 20
 
 
 def _lines(directory: str | Path, speedups: Speedups = ALL
@@ -109,8 +117,10 @@ def _replay_part(directory: str | Path, part: int, parts: int,
             if parts > 1 and _partition(text, None, parts) != part:
                 continue
             leaf = a2b(text)
-            cut = leaf.rfind(_SUBJECTS)  # the last one: a payload's own come before it
-            if cut > 0 and (end := leaf.find(_SUBJECTS_END, cut)) > 0:
+            if len(leaf) < _CUT_SUBJECTS_FROM:
+                record = loads(leaf)
+            elif (cut := leaf.rfind(_SUBJECTS)) > 0 and \
+                    (end := leaf.find(_SUBJECTS_END, cut)) > 0:  # the last: a payload's come first
                 record = loads(leaf[:cut] + leaf[end + 1:])
             else:
                 record = loads(leaf)

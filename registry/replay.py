@@ -50,11 +50,9 @@ class Fold:
         aggregate = self._by_text.get(record["aggregate_id"])
         if aggregate is None:
             aggregate = self._aggregate(record)
-        version = record["version"]
-        if version != aggregate.version + 1:
-            raise ReplayError(f"position {record['position']}: version {version} "
+        if not fast(aggregate, record):
+            raise ReplayError(f"position {record['position']}: version {record['version']} "
                               f"does not follow {aggregate.version}")
-        fast(aggregate, record)
         self.position = record["position"]
 
     def _aggregate(self, record: dict[str, Any]) -> Any:

@@ -15,6 +15,12 @@ The speed-ups:
 ``projecting_repository``
     the library's repository, rebuilding aggregates without its per-event protocol assert
     (`registry.projection`).
+``direct_collect``
+    a save collects the pending events of the library's aggregates directly
+    (`save_collected`), instead of ``ProcessingEvent.collect_events`` checking every saved
+    object against two runtime ``Protocol`` classes (about 2.5% of an exchange batch, which
+    saves 82 aggregates); other objects still go through it. Then the library's ``save``
+    steps, in its order.
 ``saved_snapshots``
     due snapshots taken from the aggregates just saved, in one write (`registry.snapshots`),
     instead of ``Application._take_snapshots`` reloading each from the store.
@@ -38,10 +44,11 @@ The speed-ups:
     again, as on the plain path. Encoding is a function of the stored event alone, so the
     verdict is the same: half of the signer's work per leaf.
 
-Three of them reach into the library's private parts (the repository's class, the
-application's ``_take_snapshots``, an aggregate's ``_version`` and ``_modified_on``, the
-``decorated_funcs`` table); they were checked against ``CHECKED_EVENTSOURCING`` and a test fails
-on any other version of the library until they are checked again.
+Four of them reach into the library's private parts (the repository's class, the
+application's ``_take_snapshots``, ``_record`` and ``_notify``, an aggregate's ``_version``
+and ``_modified_on``, the ``decorated_funcs`` table); they were checked against
+``CHECKED_EVENTSOURCING`` and a test fails on any other version of the library until they
+are checked again.
 """
 
 from __future__ import annotations
@@ -57,7 +64,7 @@ from typing import Any
 
 import orjson
 from eventsourcing.application import Application, ProcessingEvent, Repository
-from eventsourcing.domain import CanInitAggregate, decorated_funcs
+from eventsourcing.domain import BaseAggregate, CanInitAggregate, decorated_funcs
 from eventsourcing.persistence import JSONTranscoder, Transcoder
 from eventsourcing.utils import resolve_topic
 
@@ -78,6 +85,7 @@ class Speedups:
 
     orjson_encoder: bool = True
     projecting_repository: bool = True
+    direct_collect: bool = True
     saved_snapshots: bool = True
     gc_pause: bool = True
     fast_replay: bool = True
@@ -122,6 +130,14 @@ class Speedups:
             repository.__class__ = ProjectingRepository
         return repository
 
+    def save(self, app: Application[Any], objs: tuple[Any, ...], kwargs: dict[str, Any],
+             plain: Callable[..., Any]) -> Any:
+        """Save ``objs`` in one recording: `save_collected`, or ``plain`` (the library's
+        ``Application.save``)."""
+        if self.direct_collect:
+            return save_collected(app, objs, kwargs)
+        return plain(*objs, **kwargs)
+
     def take_snapshots(self, app: Application[Any], processing_event: ProcessingEvent[Any],
                        plain: Callable[[ProcessingEvent[Any]], None]) -> None:
         """The due snapshots of a save: from the saved aggregates, or ``plain`` (the library's
@@ -165,6 +181,36 @@ def _collector_off() -> Iterator[None]:
             gc.enable()
 
 
+# -- saving -----------------------------------------------------------------------------------
+
+def collect_saved(processing_event: ProcessingEvent[Any], objs: tuple[Any, ...],
+                  kwargs: dict[str, Any]) -> None:
+    """``processing_event.collect_events(*objs, **kwargs)``, an aggregate of the library's
+    classes (which collects its events and is no event itself) taken without the runtime
+    ``Protocol`` checks; anything else (an event, another kind of aggregate) through the
+    library's method, in the same order."""
+    events, aggregates = processing_event.events, processing_event.aggregates
+    for obj in objs:
+        if isinstance(obj, BaseAggregate):
+            events += obj.collect_events()
+            aggregates[obj.id] = obj
+        elif obj is not None:
+            processing_event.collect_events(obj)
+    processing_event.saved_kwargs.update(kwargs)
+
+
+def save_collected(app: Application[Any], objs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """The library's ``Application.save`` (9.5.6), its objects collected by `collect_saved`:
+    record, take due snapshots, notify, in its order."""
+    processing_event: ProcessingEvent[Any] = ProcessingEvent()
+    collect_saved(processing_event, objs, kwargs)
+    recordings = app._record(processing_event)
+    app._take_snapshots(processing_event)
+    app._notify(recordings)
+    app.notify(processing_event.events)  # deprecated in the library, and still called there
+    return recordings
+
+
 # -- export lines -----------------------------------------------------------------------------
 
 #: the exporter's exact line shape, ``{"index": i, "leaf": "…"}`` (`export_line`; the replay
@@ -197,25 +243,30 @@ _timestamp = datetime.fromisoformat
 
 
 @cache
-def fast_applier(topic: str) -> Callable[[Any, dict[str, Any]], None] | None:
+def fast_applier(topic: str) -> Callable[[Any, dict[str, Any]], bool] | None:
     """How to apply a record of ``topic`` to its aggregate without building the event, as
     the library's ``DecoratedFuncCaller.apply`` does (the ``@event`` method's body called with
     the payload, then the version and modification time set); None when ``topic`` is not of
     an ``@event`` method's event (creation events, explicit event classes): the plain path.
-    The caller checks that the record's version follows the aggregate's."""
+    The applier returns False, and applies nothing, when the record's version does not
+    follow the aggregate's (the caller refuses the history)."""
     cls = resolve_topic(topic)
     func = decorated_funcs.get(cls)
     if func is None or issubclass(cls, CanInitAggregate):
         return None
     params = frozenset(signature(func).parameters) - {"self"}
 
-    def apply(aggregate: Any, record: dict[str, Any]) -> None:
+    def apply(aggregate: Any, record: dict[str, Any]) -> bool:
+        version = record["version"]
+        if version != aggregate._version + 1:
+            return False
         payload = record["payload"]
         if payload.keys() <= params:  # an event's attributes are its method's parameters
             func(aggregate, **payload)
         else:
             func(aggregate, **{k: v for k, v in payload.items() if k in params})
-        aggregate._version = record["version"]
+        aggregate._version = version
         aggregate._modified_on = _timestamp(record["timestamp"])
+        return True
 
     return apply

@@ -265,11 +265,14 @@ class Market(Aggregate):
         for incoming in requests:
             request: Any = incoming
             try:
-                taken = self._take(draft, request, desk, ops, params, closed)
-                if isinstance(taken, Outcome):
-                    outcomes.append(taken)
-                    continue
-                request, reentry = taken
+                if type(request) is Order and closed is None:  # most requests: `_take`'s path
+                    reentry = False
+                else:
+                    taken = self._take(draft, request, desk, ops, params, closed)
+                    if isinstance(taken, Outcome):
+                        outcomes.append(taken)
+                        continue
+                    request, reentry = taken
                 need = self._check_entry(draft, request, desk, lot, upper, reentry=reentry)
                 op = ["S", *request]
                 fills, makers, stopped, filled = _apply_op(draft, op, on)
@@ -296,7 +299,8 @@ class Market(Aggregate):
                                             remaining)
             status = "expired" if request.kind == "M" and not filled else (
                 "amended" if reentry else "accepted")
-            outcomes.append(Outcome(request.order_id, status, out, resting, filled=filled))
+            outcomes.append(Outcome(request.order_id, status, out, resting, None, None, None,
+                                    filled))
         if ops:
             self._batch_matched(batch=self.batches + 1, ops=ops, trades=trades, stp=stp, at=at)
         return outcomes
@@ -491,20 +495,25 @@ class Market(Aggregate):
         another price or with less left, a remainder that would cross) is refused."""
         fills = recorded_fills(trades)
         book, orders, seen = self.book, self.orders, self.seen
+        apply_fill, apply_rest, cancel = book.apply_fill, book.apply_rest, book.cancel
         on = trading_date(at)
-        next_fill = next_stp = 0  # both lists are in op order
+        # both lists are in op order: the op index of the next fill and of the next self-trade
+        # cancel (-1: none left), so an op that met neither skips both loops at one compare
+        next_fill = next_stp = 0
         nf, ns = len(fills), len(stp)
+        fill_at = fills[0][0] if nf else -1
+        stp_at = stp[0][0] if ns else -1
         for index, op in enumerate(ops):
             if op[0] != "S":
                 _apply_op(self, op, on)
                 continue
             _, order_id, account, side, kind, price, qty, entered_by, *tif = op
             filled = 0
-            while next_fill < nf and fills[next_fill][0] == index:
+            while fill_at == index:
                 _, taker, maker, at_price, q = fills[next_fill]
                 info = orders.get(maker)
                 if taker != order_id or info is None or info.side == side \
-                        or not book.apply_fill(maker, at_price, q):
+                        or not apply_fill(maker, at_price, q):
                     self._diverged(index)
                 if q < info.remaining:
                     orders[maker] = info.less(q)
@@ -512,17 +521,19 @@ class Market(Aggregate):
                     del orders[maker]
                 filled += q
                 next_fill += 1
-            while next_stp < ns and stp[next_stp][0] == index:
+                fill_at = fills[next_fill][0] if next_fill < nf else -1
+            while stp_at == index:
                 stopped = stp[next_stp][1]
                 info = orders.pop(stopped, None)
-                if info is None or info.account != account or not book.cancel(stopped):
+                if info is None or info.account != account or not cancel(stopped):
                     self._diverged(index)
                 next_stp += 1
+                stp_at = stp[next_stp][0] if next_stp < ns else -1
             seen.add(order_id)
             if filled > qty:
                 self._diverged(index)
             if kind == "L" and filled < qty:  # the book rests every limit order's remainder
-                if not book.apply_rest(side, price, qty - filled, order_id, account):
+                if not apply_rest(side, price, qty - filled, order_id, account):
                     self._diverged(index)
                 orders[order_id] = _new(RestingOrder, (
                     account, side, price, qty - filled, entered_by, tif[0] if tif else "DAY",

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eventsourcing.application import Repository
+from eventsourcing.application import ProcessingEvent, Repository
 from eventsourcing.domain import OriginatorVersionError
 from eventsourcing.persistence import JSONTranscoder
 
@@ -43,6 +43,7 @@ from registry.speedups import (
     CHECKED_EVENTSOURCING,
     PLAIN,
     Speedups,
+    collect_saved,
     export_line,
     plain_export_line,
 )
@@ -62,8 +63,9 @@ TIMES = {"timestamp", "_created_on", "_modified_on"}
 
 
 def test_the_private_part_speedups_were_checked_against_this_eventsourcing() -> None:
-    # the repository's class, `Application._take_snapshots`, `_version` / `_modified_on` and
-    # `decorated_funcs`: check them against a new release, then move the pin
+    # the repository's class, `Application._take_snapshots`, `_record` and `_notify` (and
+    # `save`'s steps, `save_collected`), `_version` / `_modified_on` and `decorated_funcs`:
+    # check them against a new release, then move the pin
     assert version("eventsourcing") == CHECKED_EVENTSOURCING
 
 
@@ -74,6 +76,25 @@ def test_the_setting_names_the_speedups_kept() -> None:
     assert {k for k, on in vars(kept).items() if on} == {"gc_pause", "fast_replay"}
     with pytest.raises(ValueError, match="unknown speed-ups"):
         Speedups.parse("gc_pause,warp")
+
+
+def test_the_direct_collect_gathers_what_the_librarys_collect_events_does() -> None:
+    def objs() -> tuple[Any, ...]:
+        """Two accounts with pending events, a bare event, nothing, and an account again."""
+        a, b = CashAccount.open(owner="A", at=AT), CashAccount.open(owner="B", at=AT)
+        a.deposit(amount=5, reference="D-1", administrator="adm-1", at=AT)
+        lone = CashAccount.open(owner="C", at=AT).collect_events()[0]
+        return a, None, lone, b, a
+
+    def seen(p: ProcessingEvent[Any]) -> tuple[Any, ...]:
+        return ([(type(e), e.originator_id, e.originator_version) for e in p.events],
+                list(p.aggregates), p.saved_kwargs)
+
+    direct, plain = ProcessingEvent[Any](), ProcessingEvent[Any]()
+    collect_saved(direct, objs(), {"k": 1})
+    plain.collect_events(*objs(), k=1)
+    assert seen(direct) == seen(plain)
+    assert len(direct.events) == 4 and len(direct.aggregates) == 2
 
 
 def run(tmp_path: Path, speedups: str) -> Registry:
