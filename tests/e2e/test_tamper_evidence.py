@@ -8,42 +8,22 @@ from the store; verification against the kept checkpoint fails and names the fir
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from cli import main
 from registry.bootstrap import build_registry
+from tests.support.store_tampering import (
+    Tamper,
+    break_encoding,
+    delete_one,
+    flip_one_byte,
+    swap_two,
+)
 from tests.support.world import seed_data_folder
 
-Tamper = Callable[[sqlite3.Connection], None]
 TARGET = 12  # log position (SQLite rowid) of the event to tamper with: leaf index 11
-
-
-def flip_one_byte(db: sqlite3.Connection) -> None:
-    (state,) = db.execute("SELECT state FROM stored_events WHERE rowid = ?", (TARGET,)).fetchone()
-    i = state.index(b"Agency") + 2  # inside a JSON string: still decodes, but says otherwise
-    tampered = state[:i] + bytes([state[i] ^ 0x01]) + state[i + 1:]
-    db.execute("UPDATE stored_events SET state = ? WHERE rowid = ?", (tampered, TARGET))
-
-
-def break_encoding(db: sqlite3.Connection) -> None:
-    db.execute("UPDATE stored_events SET state = substr(state, 2) WHERE rowid = ?", (TARGET,))
-
-
-def delete_one(db: sqlite3.Connection) -> None:
-    db.execute("DELETE FROM stored_events WHERE rowid = ?", (TARGET,))
-
-
-def swap_two(db: sqlite3.Connection) -> None:
-    rows = {r[0]: r[1:] for r in db.execute(
-        "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
-        "WHERE rowid IN (?, ?)", (TARGET, TARGET + 1))}
-    db.execute("UPDATE stored_events SET originator_id = 'x' WHERE rowid = ?", (TARGET,))
-    for rowid, other in ((TARGET + 1, TARGET), (TARGET, TARGET + 1)):
-        db.execute("UPDATE stored_events SET originator_id = ?, originator_version = ?, "
-                   "topic = ?, state = ? WHERE rowid = ?", (*rows[other], rowid))
 
 
 @pytest.mark.parametrize("tamper", [flip_one_byte, break_encoding, delete_one, swap_two])
@@ -60,7 +40,7 @@ def test_tampered_store_is_detected_naming_the_index(
     assert main(["ledger", "verify", str(before), "--vkey", str(vkey)]) == 0
 
     with sqlite3.connect(data / "registry.sqlite") as db:
-        tamper(db)
+        tamper(db, TARGET)
     capsys.readouterr()
 
     assert main(["--data-dir", str(data), "ledger", "export", str(after)]) == 0

@@ -13,7 +13,6 @@ import base64
 import gc
 import json
 import sqlite3
-from collections.abc import Callable
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -55,6 +54,7 @@ from tests.integration.test_exchange_journeys import (
     export,
     trading_day,
 )
+from tests.support.store_tampering import Tamper, delete_one, flip_one_byte, swap_two
 from tests.support.world import AT, seed_data_folder
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "export-f98ad41" / "export"
@@ -241,29 +241,7 @@ def test_the_replay_names_the_same_leaves_in_its_problems_on_both_line_paths(
 
 # -- the ledger follower's check before signing (kept_leaves) ---------------------------------
 
-Tamper = Callable[[sqlite3.Connection], None]
 TARGET = 12  # log position (SQLite rowid) of the event changed after its leaf was appended
-
-
-def flip_one_byte(db: sqlite3.Connection) -> None:
-    (state,) = db.execute("SELECT state FROM stored_events WHERE rowid = ?", (TARGET,)).fetchone()
-    i = state.index(b"Agency") + 2  # inside a JSON string: still decodes, but says otherwise
-    db.execute("UPDATE stored_events SET state = ? WHERE rowid = ?",
-               (state[:i] + bytes([state[i] ^ 0x01]) + state[i + 1:], TARGET))
-
-
-def delete_one(db: sqlite3.Connection) -> None:
-    db.execute("DELETE FROM stored_events WHERE rowid = ?", (TARGET,))
-
-
-def swap_two(db: sqlite3.Connection) -> None:
-    rows = {r[0]: r[1:] for r in db.execute(
-        "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events "
-        "WHERE rowid IN (?, ?)", (TARGET, TARGET + 1))}
-    db.execute("UPDATE stored_events SET originator_id = 'x' WHERE rowid = ?", (TARGET,))
-    for rowid, other in ((TARGET + 1, TARGET), (TARGET, TARGET + 1)):
-        db.execute("UPDATE stored_events SET originator_id = ?, originator_version = ?, "
-                   "topic = ?, state = ? WHERE rowid = ?", (*rows[other], rowid))
 
 
 def fresh_follower(app: Registry, folder: Path, speedups: Speedups) -> LedgerFollower:
@@ -316,7 +294,7 @@ def test_an_event_changed_after_its_leaf_was_appended_is_never_signed(
 
         def changed_then_signed() -> str:  # between the append and the check before signing
             with sqlite3.connect(tmp_path / "data" / "registry.sqlite") as db:
-                tamper(db)
+                tamper(db, TARGET)
             return sign()
         monkeypatch.setattr(ledger, "checkpoint", changed_then_signed)
         with pytest.raises(LeafMismatchError) as refused:
