@@ -63,6 +63,13 @@ def order_recorded(state: AppState, before: int, *, instrument: str,
                                              subject=instrument)
 
 
+def order_batch_at(state: AppState, position: int, *, instrument: str) -> LedgerRef:
+    """The batch leaf at ``position`` recording an order's request, as :func:`order_recorded`
+    finds it: the position the exchange's save gave the market's ``BatchMatched``
+    (`domain.exchange.orders.Outcome.position`), so nothing is searched for."""
+    return ref_at(state, position, "BatchMatched", subject_type="market", subject=instrument)
+
+
 def trade_at(batch: LedgerRef, trade_id: str) -> LedgerRef:
     """A fill's trade in the batch leaf that recorded it (the same position and ledger
     index), with the trade's own receipt."""
