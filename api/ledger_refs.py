@@ -6,7 +6,8 @@ order's reference, a deposit's reference, a lot id…) to :func:`recorded`, whic
 command's event among what was committed since by the typed subjects its leaf will carry
 (``registry.leaves``). The ledger index is exact before the leaf is appended: the follower
 appends every stored event in commit order, so it is the leaves so far plus the stored events
-before it that are not leaves yet.
+before it that are not leaves yet. Orders, amends and cancels need no search: the exchange's
+save hands back the position of the batch that recorded them (:func:`order_batch_at`).
 """
 
 from __future__ import annotations
