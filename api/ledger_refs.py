@@ -6,7 +6,8 @@ order's reference, a deposit's reference, a lot id…) to :func:`recorded`, whic
 command's event among what was committed since by the typed subjects its leaf will carry
 (``registry.leaves``). The ledger index is exact before the leaf is appended: the follower
 appends every stored event in commit order, so it is the leaves so far plus the stored events
-before it that are not leaves yet.
+before it that are not leaves yet. Orders, amends and cancels need no search: the exchange's
+save hands back the position of the batch that recorded them (:func:`order_batch_at`).
 """
 
 from __future__ import annotations
@@ -61,6 +62,13 @@ def order_recorded(state: AppState, before: int, *, instrument: str,
     found = find_order_batch(state.follower, before, instrument=instrument, order_id=order_id)
     return None if found is None else ref_at(state, *found, subject_type="market",
                                              subject=instrument)
+
+
+def order_batch_at(state: AppState, position: int, *, instrument: str) -> LedgerRef:
+    """The batch leaf at ``position`` recording an order's request, as :func:`order_recorded`
+    finds it: the position the exchange's save gave the market's ``BatchMatched``
+    (`domain.exchange.orders.Outcome.position`), so nothing is searched for."""
+    return ref_at(state, position, "BatchMatched", subject_type="market", subject=instrument)
 
 
 def trade_at(batch: LedgerRef, trade_id: str) -> LedgerRef:

@@ -34,7 +34,7 @@ from registry.ledger_follower import (
 from registry.market_data import MarketData
 from registry.order_gateway import OrderGateway
 from registry.public import PublicRegistry
-from registry.receipts import find_recorded, leaf_index, ledger_index, receipt
+from registry.receipts import RecentLeafIndexes, find_recorded, ledger_index, receipt
 from registry.storage import committed_saves
 from registry.user_changes import UserChanges
 from registry.witnesses import WitnessClient
@@ -59,6 +59,11 @@ class AppState:
     sign_interval: float = 0.1
     signer: ContinuousSigner | None = None
     witnesses: WitnessClient | None = None
+    #: the ledger indexes of recent positions, each counted once (`ledger_index`)
+    leaf_indexes: RecentLeafIndexes = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.leaf_indexes = RecentLeafIndexes(self.follower)
 
     @classmethod
     def open(cls, env: Mapping[str, str]) -> AppState:
@@ -160,8 +165,9 @@ class AppState:
     def ledger_index(self, position: int) -> int:
         """The ledger index the event at ``position`` has (or will have once appended):
         counted in the store beside the signer's work, or for an old position searched in
-        the ledger under its lock."""
-        index = leaf_index(self.follower, position)
+        the ledger under its lock. A recent position's is counted once (`RecentLeafIndexes`:
+        the requests of one batch share its leaf)."""
+        index = self.leaf_indexes(position)
         if index is None:
             with self.lock:
                 index = ledger_index(self.ledger, position)

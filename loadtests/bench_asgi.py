@@ -184,7 +184,7 @@ def report(a: argparse.Namespace, figures: dict[str, list[tuple[float, float, in
     for name, rows in figures.items():
         per = [cpu / n * 1e6 for cpu, _, n in rows]
         rate = [n / wall for _, wall, n in rows]
-        shares = [b * 1e6 / p for b, p in zip(bare, per, strict=True)]
+        shares = [b * 1e6 / p for b, p in zip(bare, per, strict=True)] if bare else []
         share = f"  {statistics.median(shares):6.0%} of bare" if bare and name != "bare" else ""
         print(f"  {name:<7} {statistics.median(per):8.0f} µs  ({min(per):.0f}-{max(per):.0f})"
               f"  {statistics.median(rate):8.0f}/s wall{share}")

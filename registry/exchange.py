@@ -207,6 +207,7 @@ class ExchangeService:
         """One cycle: each part of the plan (a market's batch, or a piece of it) matched and
         posted in turn, then one save. Raises `_PartFailed` naming the part that failed."""
         results: dict[int, list[Outcome] | RegistryError] = {}
+        recorded_by: dict[int, Any] = {}  # part → the BatchMatched event it added
         changed: dict[Any, Any] = {}
         settled: list[tuple[str, Instrument, dict[str, Any]]] = []
         split = {code for code, _ in plan if sum(c == code for c, _ in plan) > 1}
@@ -220,9 +221,12 @@ class ExchangeService:
             requests = [batches[instrument][k] for k in indexes]
             try:
                 desk = self._desk(w, m, i, at)
+                pending = len(m.pending_events)  # a piece of a split batch follows another
                 results[part] = m.match(requests, desk=desk, at=at)
                 if not m.pending_events:
                     continue
+                if len(m.pending_events) > pending:
+                    recorded_by[part] = m.pending_events[-1]
                 ref = f"{instrument}#batch{m.batches}"
                 posted = []
                 for owner, posting in sorted(desk.cash_postings().items()):
@@ -241,7 +245,7 @@ class ExchangeService:
             changed[i.id] = i
             settled.append((instrument, i, postings))
         if changed:
-            self.core.save(*changed.values())
+            _record_positions(results, recorded_by, self.core.save(*changed.values()))
         for instrument, i, postings in settled:
             if instrument in split:  # carried positions follow one batch per save only
                 w.positions(instrument).clear()
@@ -335,6 +339,25 @@ class ExchangeService:
             self.core.save(m, i, a)
 
         self.exchange_writes.with_writer(f"market {instrument}", run)
+
+
+def _record_positions(results: dict[int, list[Outcome] | RegistryError],
+                      recorded_by: Mapping[int, Any], recordings: Any) -> None:
+    """Each part's outcomes that went in, with the log position of the ``BatchMatched``
+    that recorded them, as the save's recordings say (``notification.id``): what the routes
+    answer as the request's ledger position without searching the log for it. Outcomes of a
+    part the recordings do not name (a commit resolved after a failure returns none) keep
+    ``position`` None."""
+    if not recorded_by:
+        return
+    positions = {id(r.domain_event): r.notification.id for r in recordings or ()}
+    for part, event in recorded_by.items():
+        position = positions.get(id(event))
+        outcomes = results[part]
+        if position is None or isinstance(outcomes, RegistryError):
+            continue
+        results[part] = [o if o.exception is not None else o._replace(position=position)
+                         for o in outcomes]
 
 
 class _PartFailed(Exception):

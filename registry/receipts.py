@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -93,6 +94,35 @@ def leaf_index(follower: LedgerFollower, position: int) -> int | None:
     if lowest != position:
         raise NotFound(f"no stored event at position {position}")
     return size - count
+
+
+class RecentLeafIndexes:
+    """`leaf_index` of the positions asked for lately, each counted in the store once: every
+    request of a batch answers with its batch's leaf, so one count serves the whole batch.
+    The index of a stored position never changes (the follower appends in commit order), so a
+    kept one is what counting again would give; an unknown position (`NotFound`) and one
+    further back than `COUNT_BACK` (None) are not kept."""
+
+    def __init__(self, follower: LedgerFollower, *, kept: int = 256) -> None:
+        self.follower = follower
+        self.kept = kept
+        self._indexes: dict[int, int] = {}
+        # the batch's requests wake together: the first counts, the others wait for it
+        self._lock = threading.Lock()
+
+    def __call__(self, position: int) -> int | None:
+        index = self._indexes.get(position)
+        if index is not None:
+            return index
+        with self._lock:
+            index = self._indexes.get(position)
+            if index is None:
+                index = leaf_index(self.follower, position)
+                if index is not None:
+                    if len(self._indexes) >= self.kept:
+                        del self._indexes[next(iter(self._indexes))]
+                    self._indexes[position] = index
+        return index
 
 
 def stored_between(app: Any, low: int, high: int) -> tuple[int, int | None, int | None]:

@@ -32,7 +32,7 @@ from api.deps import (
     paginate,
 )
 from api.errors import TYPE_BASE, ApiError, status_of
-from api.ledger_refs import order_recorded, trade_at, with_ledger
+from api.ledger_refs import order_batch_at, order_recorded, trade_at, with_ledger
 from api.reruns import is_rerun, stored_cancel, stored_order
 from api.routes import market_stream
 from api.routes.proposals import proposed
@@ -186,10 +186,14 @@ def _ack(instrument: str, account: str, outcome: Outcome) -> OrderAck:
                     resting=outcome.resting)
 
 
-def _recorded(state: AppState, before: int, ack: OrderAck) -> OrderAck:
+def _recorded(state: AppState, position: int | None, ack: OrderAck) -> OrderAck:
     """``ack`` with where it sits in the ledger: the batch leaf that recorded the request, and
-    in it each fill's trade with the trade's receipt (`api.ledger_refs`)."""
-    batch = order_recorded(state, before, instrument=ack.instrument, order_id=ack.order_id)
+    in it each fill's trade with the trade's receipt (`api.ledger_refs`). The leaf is the one
+    at ``position``, where the save holding the request put its batch (`Outcome.position`);
+    when that is not known (a retry answering what a first run stored, a commit resolved after
+    a failure) it is searched for in the log."""
+    batch = (order_recorded(state, 0, instrument=ack.instrument, order_id=ack.order_id)
+             if position is None else order_batch_at(state, position, instrument=ack.instrument))
     fills = ack.fills if batch is None else [
         f.model_copy(update={"ledger": trade_at(batch, f.trade)}) for f in ack.fills]
     return ack.model_copy(update={"fills": fills, "ledger": batch})
@@ -208,13 +212,13 @@ def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
                          "L" if body.kind == "limit" else "M",
                          body.price if body.kind == "limit" and body.price else 0,
                          body.quantity, user.actor, body.time_in_force.upper())
-    before = state.registry.queries.position()
     outcome = state.gateway.submit(instrument, order)
     if outcome.exception is not None and is_rerun(request):
         stored = stored_order(state, instrument, order)  # the first run's order went in
         if stored is not None:
-            return _recorded(state, 0, stored)
-    return _recorded(state, before, _ack(instrument, account, raise_refusal(outcome)))
+            return _recorded(state, None, stored)
+    return _recorded(state, outcome.position,
+                     _ack(instrument, account, raise_refusal(outcome)))
 
 
 @router.post("/{instrument}/bulk-orders", status_code=status.HTTP_201_CREATED,
@@ -235,13 +239,16 @@ def submit_bulk(instrument: InstrumentPath, body: BulkIn, user: CurrentUser,
                      item.price if item.kind == "limit" and item.price else 0,
                      item.quantity, user.actor, item.time_in_force.upper())
         for item in body.items]
-    before = state.registry.queries.position()
     outcomes = state.gateway.submit_many(instrument, requests)
     rerun = is_rerun(request)
     items = [_bulk_item(state, instrument, account, i, r, o, rerun=rerun)
              for i, (r, o) in enumerate(zip(requests, outcomes, strict=True))]
     refused = sum(item["status"] == "refused" for item in items)
-    batch = _bulk_recorded(state, 0 if rerun else before, instrument, items)
+    # where the save put the batch of the first item that went in (a retry's items may be
+    # what a first run stored: searched for)
+    position = None if rerun else next(
+        (o.position for o in outcomes if o.exception is None), None)
+    batch = _bulk_recorded(state, position, instrument, items)
     # built as plain values in the shape of BulkOut (a thousand items validated again as
     # models would cost more than the matching); tests/api/test_bulk_orders.py checks the
     # answer against the model
@@ -250,15 +257,17 @@ def submit_bulk(instrument: InstrumentPath, body: BulkIn, user: CurrentUser,
                          "items": items, "ledger": batch}, status_code=status.HTTP_201_CREATED)
 
 
-def _bulk_recorded(state: AppState, before: int, instrument: str,
+def _bulk_recorded(state: AppState, position: int | None, instrument: str,
                    items: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The batch leaf that recorded the entry (one save: one leaf), found by its first item
-    that went in, and in it each fill's trade with the trade's own receipt (set on the items,
-    as a single order's fills carry theirs)."""
+    """The batch leaf that recorded the entry (one save: one leaf), that of its first item
+    that went in (at ``position``, or searched for by that item when it is not known), and in
+    it each fill's trade with the trade's own receipt (set on the items, as a single order's
+    fills carry theirs)."""
     first = next((item for item in items if item["status"] != "refused"), None)
     if first is None:
         return None
-    batch = order_recorded(state, before, instrument=instrument, order_id=first["order_id"])
+    batch = (order_recorded(state, 0, instrument=instrument, order_id=first["order_id"])
+             if position is None else order_batch_at(state, position, instrument=instrument))
     if batch is None:
         return None
     recorded = batch.model_dump()
@@ -305,13 +314,12 @@ def cancel_order(instrument: InstrumentPath, order_id: OrderIdPath, user: Curren
     """Cancel a resting order of the caller's enterprise (another's answers 404)."""
     who = acting_for(user, account)
     cancel = Cancel(order_id, who, user.actor)
-    before = state.registry.queries.position()
     outcome = state.gateway.submit(instrument, cancel)
     if outcome.exception is not None and is_rerun(request):
         stored = stored_cancel(state, instrument, order_id, who)  # the first run's cancel
         if stored is not None:
             return stored
-    return _recorded(state, before, _ack(instrument, who, raise_refusal(outcome)))
+    return _recorded(state, outcome.position, _ack(instrument, who, raise_refusal(outcome)))
 
 
 @router.patch("/{instrument}/orders/{order_id}")
@@ -320,9 +328,8 @@ def amend_order(instrument: InstrumentPath, order_id: OrderIdPath, body: OrderAm
     """Amend a resting order of the caller's enterprise (another's answers 404)."""
     who = acting_for(user, account)
     amend = Amend(order_id, who, body.quantity, body.price, user.actor)
-    before = state.registry.queries.position()
     outcome = raise_refusal(state.gateway.submit(instrument, amend))
-    return _recorded(state, before, _ack(instrument, who, outcome))
+    return _recorded(state, outcome.position, _ack(instrument, who, outcome))
 
 
 def _own_orders(user: Principal, account: str | None) -> str | None:

@@ -77,7 +77,10 @@ class Outcome(NamedTuple):
     trade with), 'amended', 'cancelled', or 'rejected' (``error`` names the typed refusal,
     nothing was written for it). ``fills`` are ``[trade_id, price, qty, 'settled' |
     'pending']`` (this request's); ``resting`` is what the order left in the book; ``filled``
-    what the order has filled over its life (for a cancel: before it was cancelled)."""
+    what the order has filled over its life (for a cancel: before it was cancelled).
+    ``position`` is the event-log position of the market's ``BatchMatched`` that recorded the
+    request, which the registry sets once the save holding it returned (None before, for a
+    refusal, and when the store could not say: a commit resolved after a failure)."""
 
     order_id: str
     status: str
@@ -87,6 +90,7 @@ class Outcome(NamedTuple):
     message: str | None = None
     exception: Exception | None = None
     filled: int = 0
+    position: int | None = None
 
 
 def raise_refusal(outcome: Outcome) -> Outcome:

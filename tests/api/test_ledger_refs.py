@@ -265,3 +265,57 @@ def test_a_second_representatives_confirmation_names_the_act(ex: Exchange) -> No
     on = r.json()["ledger"]
     assert (on["event"], on["subject"]) == ("SecondRepresentativeSet", dyeing)
     assert _verified(ex, on, ex.enterprise(dyeing)).event == "SecondRepresentativeSet"
+
+
+def _searched(ex: Exchange, before: int, order_id: str) -> tuple[int, int]:
+    """(position, ledger index) of an order's batch as the log says: the first batch after
+    ``before`` holding it, and its leaf's index once the ledger holds it."""
+    state = ex.client.app.state.registry_state  # type: ignore[attr-defined]
+    found = receipts.find_order_batch(state.follower, before, instrument=COD,
+                                      order_id=order_id)
+    assert found is not None and found[1] == "BatchMatched"
+    counted = receipts.leaf_index(state.follower, found[0])
+    state.caught_up()
+    assert counted == receipts.ledger_index(state.ledger, found[0])
+    return found[0], counted
+
+
+def test_an_orders_ledger_reference_is_the_batch_the_log_holds_it_in(ex: Exchange) -> None:
+    """The position the save gave an order's batch, and its ledger index counted once for
+    the batch, are what searching the log for the order and counting its leaf give."""
+    seller, buyer = ex.enterprise(ex.world.dyeing), ex.enterprise(ex.world.paper)
+
+    def position() -> int:
+        return int(ex.registry.queries.position())
+
+    before = position()
+    r = ex.client.post(f"/markets/{COD}/orders", headers=seller,
+                       json={"order_id": "s-1", "side": "sell", "price": PRICE,
+                             "quantity": 3000})
+    assert r.status_code == 201, r.text
+    ref = r.json()["ledger"]
+    assert (ref["position"], ref["ledger_index"]) == _searched(ex, before, "s-1")
+    before = position()
+    r = ex.client.patch(f"/markets/{COD}/orders/s-1", headers=seller,
+                        json={"quantity": 2000})
+    assert r.status_code == 200, r.text
+    amended = r.json()["ledger"]
+    assert (amended["position"], amended["ledger_index"]) == _searched(ex, before, "s-1")
+    assert amended["position"] > ref["position"]
+    before = position()
+    items = [{"action": "order", "order_id": f"k-{n}", "side": "buy", "kind": "limit",
+              "price": PRICE, "quantity": 1000} for n in range(3)]
+    r = ex.client.post(f"/markets/{COD}/bulk-orders", headers=buyer, json={"items": items})
+    assert r.status_code == 201, r.text
+    bulk = r.json()
+    assert (bulk["ledger"]["position"], bulk["ledger"]["ledger_index"]) == _searched(
+        ex, before, "k-0")
+    fills = [f["ledger"] for item in bulk["items"] for f in item["fills"]]
+    assert len(fills) == 2 and all(f["position"] == bulk["ledger"]["position"] for f in fills)
+    before = position()
+    r = ex.client.delete(f"/markets/{COD}/orders/k-2", headers=buyer)
+    assert r.status_code == 200, r.text
+    cancelled = r.json()["ledger"]
+    assert (cancelled["position"], cancelled["ledger_index"]) == _searched(ex, before, "k-2")
+    assert cancelled["receipt"] == (f"/ledger/receipts/{cancelled['position']}"
+                                    f"?subject_type=market&subject={COD}")

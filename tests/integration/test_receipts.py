@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from domain.errors import NotFound
+from domain.exchange.orders import Cancel, Order
 from ledger.log import Ledger
 from registry.bootstrap import Registry, build_registry
 from registry.leaves import event_key
@@ -20,13 +21,21 @@ from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
 from registry.log_reader import LogReader
 from registry.receipts import (
     ReceiptError,
+    RecentLeafIndexes,
+    find_order_batch,
     leaf_index,
     ledger_index,
     receipt,
     verify_receipt,
 )
-from tests.integration.test_exchange_journeys import COD, exchange_world, trading_day
-from tests.support.world import World
+from tests.integration.test_exchange_journeys import (
+    COD,
+    NOX,
+    PRICE,
+    exchange_world,
+    trading_day,
+)
+from tests.support.world import AT, World
 
 
 @dataclass
@@ -178,4 +187,58 @@ def test_the_ledger_index_is_counted_in_the_store_before_and_after_the_leaf(
         assert leaf_index(follower, 1) is None  # far back: the ledger's own search
         ledger.close()
     finally:
+        app.close()
+
+
+def test_a_batchs_outcomes_carry_the_position_the_log_holds_their_requests_at(
+        tmp_path: Path) -> None:
+    """The position the save hands back on each outcome is the ``BatchMatched`` that
+    searching the log after the position read before finds for the request, also when a
+    request failing beyond its refusal cuts its market's batch into pieces (a leaf each);
+    refusals carry none. Its ledger index, counted once and kept, is the leaf's."""
+    env = {"REGISTRY_DATA_DIR": str(tmp_path / "data")}
+    app = build_registry(env)
+    ledger = open_ledger(LedgerSettings.from_env(env))
+    try:
+        w = exchange_world(app)
+        follower = LedgerFollower(app, ledger)
+        follower.catch_up()
+        trading_day(app, w)
+        before = app.queries.position()
+        broken = Order("p", ["not", "a", "code"], "B", "L", PRICE, 1_000, "x")  # type: ignore[arg-type]
+        results = app.exchange.submit_order_batches(at=AT, batches={
+            COD: [Order("c-s", w.dyeing, "S", "L", PRICE, 10_000, "d"),
+                  Order("c-b", w.paper, "B", "L", PRICE, 4_000, "p"), broken,
+                  Order("c-b2", w.paper, "B", "L", PRICE, 2_000, "p"),
+                  Cancel("s2", w.dyeing, "d"),
+                  Order("c-big", w.paper, "B", "L", PRICE, 10_000_000, "p")],
+            NOX: [Order("n-s", w.electronics, "S", "L", PRICE, 5_000, "e")],
+        })
+        positions = {}
+        for code in (COD, NOX):
+            outcomes = results[code]
+            assert isinstance(outcomes, list)
+            for o in outcomes:
+                if o.exception is not None:
+                    assert o.position is None
+                    continue
+                found = find_order_batch(follower, before, instrument=code,
+                                         order_id=o.order_id)
+                assert found is not None and o.position == found[0]
+                positions[code, o.order_id] = o.position
+        assert {o.status for o in results[COD]} >= {"rejected", "accepted", "cancelled"}
+        # the broken order cut the batch into [c-s], [c-b] and the rest: three leaves
+        assert len({positions[COD, o] for o in ("c-s", "c-b", "c-b2")}) == 3
+        assert positions[COD, "c-b2"] == positions[COD, "s2"]
+        assert results[COD][5].error == "InsufficientFunds"  # type: ignore[index]
+        kept = RecentLeafIndexes(follower, kept=2)
+        counted = {p: kept(p) for p in set(positions.values())}
+        assert counted == {p: leaf_index(follower, p) for p in counted}
+        later = [Order("late", w.paper, "B", "L", PRICE - 9_000, 1_000, "p")]
+        app.exchange.submit_orders(instrument=COD, at=AT, requests=later)
+        follower.catch_up()
+        assert counted == {p: ledger_index(ledger, p) for p in counted}
+        assert {p: kept(p) for p in counted} == counted
+    finally:
+        ledger.close()
         app.close()
