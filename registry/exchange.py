@@ -14,8 +14,8 @@ all (no such market) gets its error, and the others are still stored.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple
 
 from domain.errors import AlreadyExists, NotFound, RegistryError
 from domain.exchange.cash import CashAccount
@@ -29,6 +29,7 @@ from registry.app import RegistryBase, command
 from registry.exchange_writer import ExchangeWriter
 from registry.exchange_writes import ExchangeWrites
 from registry.lifecycle import Changes, LifecycleService
+from registry.receipts import BATCH_TOPIC
 from registry.rights import RightsService
 from registry.sessions import SessionService
 
@@ -245,7 +246,10 @@ class ExchangeService:
             changed[i.id] = i
             settled.append((instrument, i, postings))
         if changed:
-            _record_positions(results, recorded_by, self.core.save(*changed.values()))
+            recordings = self.core.save(*changed.values())
+            if recorded_by and not recordings:  # a commit resolved after a failure
+                recordings = _stored_recordings(self.core, recorded_by.values())
+            _record_positions(results, recorded_by, recordings)
         for instrument, i, postings in settled:
             if instrument in split:  # carried positions follow one batch per save only
                 w.positions(instrument).clear()
@@ -358,6 +362,48 @@ def _record_positions(results: dict[int, list[Outcome] | RegistryError],
             continue
         results[part] = [o if o.exception is not None else o._replace(position=position)
                          for o in outcomes]
+
+
+class _Found(NamedTuple):
+    """A stored event found in the log, in the shape of the save's recordings that
+    `_record_positions` reads (``domain_event``, ``notification.id``)."""
+    domain_event: Any
+    notification: Any
+
+
+#: how far back from the head `_stored_recordings` looks at first: the events were committed
+#: a moment ago, by the one exchange writer
+_RECENT = 1_000
+
+
+def _stored_recordings(core: Any, events: Iterable[Any]) -> list[_Found]:
+    """The log positions of ``events`` (each market's ``BatchMatched`` of a save whose commit
+    was resolved after a failure: committed, but the save returned no recordings), found by
+    originator id and version among the batches nearest the head, then further back: so
+    that the routes answer these requests with their own batch, as any other's."""
+    wanted = {(str(e.originator_id), e.originator_version): e for e in events}
+    found: list[_Found] = []
+    head = core.recorder.max_notification_id() or 0
+    start = max(1, head - _RECENT)
+    while wanted:
+        for n in _batches_from(core, start, head):
+            event = wanted.pop((str(n.originator_id), n.originator_version), None)
+            if event is not None:
+                found.append(_Found(event, n))
+        if start == 1:
+            break
+        head, start = start - 1, max(1, start - 8 * _RECENT)
+    return found
+
+
+def _batches_from(core: Any, start: int, stop: int) -> Iterator[Any]:
+    """The ``BatchMatched`` notifications from ``start`` to ``stop``, in log order."""
+    while start <= stop:
+        page = core.recorder.select_notifications(start, 500, stop=stop, topics=(BATCH_TOPIC,))
+        if not page:
+            return
+        yield from page
+        start = page[-1].id + 1
 
 
 class _PartFailed(Exception):

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import OperationalError
 
 from domain.errors import NotFound
-from domain.exchange.orders import Cancel, Order
+from domain.exchange.orders import Amend, Cancel, Order
 from ledger.log import Ledger
 from registry.bootstrap import Registry, build_registry
 from registry.leaves import event_key
@@ -239,6 +240,42 @@ def test_a_batchs_outcomes_carry_the_position_the_log_holds_their_requests_at(
         follower.catch_up()
         assert counted == {p: ledger_index(ledger, p) for p in counted}
         assert {p: kept(p) for p in counted} == counted
+    finally:
+        ledger.close()
+        app.close()
+
+
+def test_a_commit_resolved_after_a_failure_still_gives_each_outcome_its_own_batch(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A save whose commit went through but whose answer was lost returns no recordings (the
+    store is asked whether its events are there: they are). The outcomes still carry their
+    own batch's position, found in the log: an amendment's is the amendment's batch, not the
+    one that first accepted the order (which also names it)."""
+    env = {"REGISTRY_DATA_DIR": str(tmp_path / "data")}
+    app = build_registry(env)
+    ledger = open_ledger(LedgerSettings.from_env(env))
+    try:
+        w = exchange_world(app)
+        follower = LedgerFollower(app, ledger)
+        trading_day(app, w)
+        (placed,) = app.exchange.submit_orders(instrument=COD, at=AT, requests=[
+            Order("r1", w.paper, "B", "L", PRICE - 5_000, 2_000, "p")])
+        assert placed.position is not None
+        insert = app.recorder.insert_events
+
+        def committed_but_answer_lost(*args: Any, **kwargs: Any) -> Any:
+            insert(*args, **kwargs)
+            raise OperationalError("disk I/O error")  # after the commit
+
+        monkeypatch.setattr(app.recorder, "insert_events", committed_but_answer_lost)
+        before = app.queries.position()
+        (amended,) = app.exchange.submit_orders(instrument=COD, at=AT, requests=[
+            Amend("r1", w.paper, 1_000, None, "p")])
+        monkeypatch.undo()
+        assert amended.exception is None and amended.status == "amended"
+        found = find_order_batch(follower, before, instrument=COD, order_id="r1")
+        assert found is not None and amended.position == found[0] != placed.position
+        assert amended.position > before
     finally:
         ledger.close()
         app.close()
