@@ -8,10 +8,8 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 from api import console, errors, openapi
-from api.auth import Authentication
-from api.idempotency import Idempotency, open_store
-from api.limits import BodySizeLimit, Guards, RateLimit, max_body_bytes, rate_limits
-from api.methods import HeadAsGet
+from api.idempotency import open_store
+from api.limits import Guards, max_body_bytes, rate_limits
 from api.routes import (
     agencies,
     agreements,
@@ -37,6 +35,7 @@ from api.routes import (
     trades,
     users,
 )
+from api.stack import RequestStack
 from api.state import AppState
 
 
@@ -46,7 +45,8 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
     Requests pass, outermost first: the catch-all that turns an unexpected exception into a
     problem 500, HEAD turned into a bodiless GET, bearer-token authentication (401 before any
     body is read; 429 for a stream of invalid tokens), the per-user rate limit (429), the body
-    size cap (413), Idempotency-Key replay, then the routes."""
+    size cap (413), Idempotency-Key replay, then the routes; all but the catch-all are the
+    one layer `api.stack.RequestStack`."""
     body_cap, limits = max_body_bytes(env), rate_limits(env)  # bad settings fail here
     guards = Guards(env)
     # The router tries each area in turn, so the busiest paths come first: order entry
@@ -78,12 +78,7 @@ def create_app(env: Mapping[str, str]) -> FastAPI:
     app.state.limits = guards
     errors.install(app)
     openapi.install(app)
-    # add_middleware wraps: the last added runs first.
-    app.add_middleware(Idempotency)
-    app.add_middleware(BodySizeLimit, max_bytes=body_cap)
-    app.add_middleware(RateLimit, limits=limits)  # keyed on the user Authentication verified
-    app.add_middleware(Authentication)
-    app.add_middleware(HeadAsGet)
+    app.add_middleware(RequestStack, max_bytes=body_cap, limits=limits)  # one layer, in order
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:

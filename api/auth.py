@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPBearer
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from api.documented import needs_token
 from api.errors import ApiError, problem, storage_failure, storage_problem
 from api.tokens import Principal, TokenVerdicts
-from registry.acting import Acting, bind
 from registry.clock import utc_now
 
 
@@ -22,8 +21,9 @@ class BearerPrincipal(HTTPBearer):
     ``HTTPBearer`` scheme (FastAPI resolves each dependency of a request in turn, so the
     scheme, the principal and the role check are one step); 401 when missing, unknown,
     expired or revoked (the answer does not say which), 403 when ``check`` refuses it.
-    ``Authentication`` has usually verified the token already, before the body was read;
-    ``async`` so that the usual case, reading what it left, costs no trip through the thread
+    `authenticate` has usually verified the token already, before the body was read: then
+    its principal is taken as it is (it came from the same header, so the scheme is parsed
+    no second time); ``async`` so that the usual case costs no trip through the thread
     pool."""
 
     def __init__(self, check: Callable[[Principal], Principal] | None = None) -> None:
@@ -31,12 +31,14 @@ class BearerPrincipal(HTTPBearer):
         self.check = check
 
     async def __call__(self, request: Request) -> Principal:  # type: ignore[override]
+        state = request.scope.get("state")
+        principal: Principal | None = None if state is None else state.get("principal")
+        if principal is not None:  # verified by `authenticate` from this request's header
+            return principal if self.check is None else self.check(principal)
         credentials = await super().__call__(request)
         if credentials is None:
             raise ApiError(401, "unauthenticated", "a bearer token is required")
-        principal: Principal | None = getattr(request.state, "principal", None)
-        if principal is None:
-            principal = await verified(request.app, credentials.credentials)
+        principal = await verified(request.app, credentials.credentials)
         if principal is None:
             raise ApiError(401, "unauthenticated", "the token is invalid, expired or revoked")
         return principal if self.check is None else self.check(principal)
@@ -68,60 +70,55 @@ def bearer_secret(scope: Scope) -> str | None:
     """The secret of an ``Authorization: Bearer …`` header, if there is one."""
     for key, value in scope.get("headers", ()):
         if key.lower() == b"authorization":
-            scheme, _, secret = bytes(value).decode("latin-1").partition(" ")
-            if scheme.lower() == "bearer" and secret.strip():
-                return secret.strip()
-            return None
+            return _bearer(value)
     return None
 
 
-class Authentication:
-    """Verify the bearer token once per request, before the body is read: a route documented
-    as needing a token answers 401 to a request without a valid one however malformed its
-    body, and costs no parsing. The principal is left in the request state for
-    ``current_user`` and the Idempotency-Key middleware."""
+def _bearer(value: bytes) -> str | None:
+    """The secret of the first ``Authorization`` header's value, if it says ``Bearer …``."""
+    scheme, _, secret = bytes(value).decode("latin-1").partition(" ")
+    if scheme.lower() == "bearer" and secret.strip():
+        return secret.strip()
+    return None
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        app = scope["app"]
-        secret = bearer_secret(scope)
-        try:
-            principal = None if secret is None else await verified(app, secret)
-        except Exception as exc:
-            # users and tokens are events: a store that cannot be read is 503 here too (out
-            # here no exception handler would answer it, and the connection would drop)
-            if not storage_failure(exc):
-                raise
-            await storage_problem("storage-unavailable", "StorageUnavailable",
-                                  "the store cannot be read to check the token; nothing of "
-                                  "this request was stored")(scope, receive, send)
-            return
-        if secret is not None and principal is None:
-            # guessing tokens costs the guesser: invalid ones are limited per client address
-            refusal = app.state.limits.refuse_bad_token(scope)
-            if refusal is not None:
-                await refusal(scope, receive, send)
-                return
-        if principal is None and needs_token(app, scope["method"], scope["path"]):
-            detail = ("a bearer token is required" if secret is None
-                      else "the token is invalid, expired or revoked")
-            response = problem(401, "unauthenticated", "Unauthenticated", detail)
-            response.headers["WWW-Authenticate"] = "Bearer"
-            await response(scope, receive, send)
-            return
-        scope.setdefault("state", {})["principal"] = principal
-        if principal is None:
-            await self.app(scope, receive, send)
-            return
-        # every event the request causes names this user (thread-pool handlers inherit it)
-        issued_by = principal.issued_by if principal.issued_by != principal.actor else None
-        with bind(Acting(actor=principal.actor, token_issued_by=issued_by)):
-            await self.app(scope, receive, send)
+async def authenticate(scope: Scope, receive: Receive, send: Send,
+                       authorization: bytes | None) -> Principal | Literal[False] | None:
+    """Verify the bearer token once per request, before the body is read (``authorization``
+    is the value of the request's first ``Authorization`` header): a route documented as
+    needing a token answers 401 to a request without a valid one however malformed its body,
+    and costs no parsing. The principal (None without a valid token) is left in the request
+    state for ``current_user`` and the Idempotency-Key step, and returned; False when the
+    request has been answered here (401, 429 for a stream of invalid tokens, 503). A step of
+    `api.stack.RequestStack`."""
+    app = scope["app"]
+    secret = None if authorization is None else _bearer(authorization)
+    try:
+        principal = None if secret is None else await verified(app, secret)
+    except Exception as exc:
+        # users and tokens are events: a store that cannot be read is 503 here too (out
+        # here no exception handler would answer it, and the connection would drop)
+        if not storage_failure(exc):
+            raise
+        await storage_problem("storage-unavailable", "StorageUnavailable",
+                              "the store cannot be read to check the token; nothing of "
+                              "this request was stored")(scope, receive, send)
+        return False
+    if secret is not None and principal is None:
+        # guessing tokens costs the guesser: invalid ones are limited per client address
+        refusal = app.state.limits.refuse_bad_token(scope)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return False
+    if principal is None and needs_token(app, scope["method"], scope["path"]):
+        detail = ("a bearer token is required" if secret is None
+                  else "the token is invalid, expired or revoked")
+        response = problem(401, "unauthenticated", "Unauthenticated", detail)
+        response.headers["WWW-Authenticate"] = "Bearer"
+        await response(scope, receive, send)
+        return False
+    scope.setdefault("state", {})["principal"] = principal
+    return principal
 
 
 CurrentUser = Annotated[Principal, Depends(current_user)]

@@ -99,22 +99,15 @@ def storage_problem(code: str, title: str, detail: str) -> JSONResponse:
     return response
 
 
-class SaveScope:
-    """Each HTTP request counts the saves it committed (`registry.storage.committed_saves`),
-    so that a storage failure after its write is answered ``outcome-unknown``."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        token = committed_saves.set([])
-        try:
-            await self.app(scope, receive, send)
-        finally:
-            committed_saves.reset(token)
+async def saving(app: ASGIApp, scope: Scope, receive: Receive, send: Send) -> None:
+    """Run ``app`` on an HTTP request counting the saves it commits
+    (`registry.storage.committed_saves`), so that a storage failure after its write is
+    answered ``outcome-unknown``. The last step of `api.stack.RequestStack`."""
+    token = committed_saves.set([])
+    try:
+        await app(scope, receive, send)
+    finally:
+        committed_saves.reset(token)
 
 
 class Problem(BaseModel):
@@ -201,7 +194,6 @@ def install(app: FastAPI) -> None:
 
     for cls in _raw_storage_errors():
         app.add_exception_handler(cls, raw_storage_error)
-    app.add_middleware(SaveScope)
 
     @app.exception_handler(Exception)
     def unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -278,7 +278,7 @@ def fingerprint(method: str, path: str, query: bytes, body: bytes) -> bytes:
 
 class Idempotency:
     """The middleware. The store is ``app.state.idempotency``, looked up per request so that
-    it follows the app's lifespan; the principal is the one ``Authentication`` verified."""
+    it follows the app's lifespan; the principal is the one `api.auth.authenticate` verified."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -293,7 +293,7 @@ class Idempotency:
                           f"an Idempotency-Key is 1 to {MAX_KEY_LENGTH} visible ASCII "
                           "characters", scope, receive, send)
             return
-        verified = scope.get("state", {}).get("principal")  # by Authentication, usually
+        verified = scope.get("state", {}).get("principal")  # by authenticate, usually
         principal = (f"user:{verified.user_id}" if verified is not None
                      else await run_in_threadpool(_principal, scope))
         if principal is None:  # authentication will refuse it; nothing to remember
@@ -399,7 +399,7 @@ def _is_write(scope: Scope) -> bool:
 
 
 def _principal(scope: Scope) -> str | None:
-    """Whom the key belongs to: the principal ``Authentication`` verified (else verified
+    """Whom the key belongs to: the principal `api.auth.authenticate` verified (else verified
     here), as role and subject."""
     principal = scope.get("state", {}).get("principal")
     if principal is None:

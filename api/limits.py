@@ -4,7 +4,7 @@ Both answer with ``application/problem+json`` before a handler runs. The body ca
 bytes actually received, so a chunked body without ``Content-Length`` is capped as well. Rate
 limits are written in the ``limits`` library's notation and counted as its sliding window
 counter counts, in process memory (`SlidingWindows`), keyed by
-the authenticated user (``Authentication`` runs first), or by the client address for a request
+the authenticated user (`api.auth.authenticate` runs first), or by the client address for a request
 without a valid token: however a header is spelt, the same person meets the same counter.
 Guessing costs too: invalid bearer tokens (`Guards.refuse_bad_token`) and failed logins
 (`Guards.login_blocked` / `Guards.login_failed`, per login and per client address, shared by
@@ -193,7 +193,7 @@ class BodySizeLimit:
             return
         declared = _header(scope, b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await _too_large(self.max_bytes, scope, receive, send)
+            await too_large(self.max_bytes, scope, receive, send)
             return
         if declared is not None and _header(scope, b"transfer-encoding") is None:
             # the server hands the application exactly the declared bytes (more would be the
@@ -223,43 +223,36 @@ class BodySizeLimit:
         except PayloadTooLarge:
             if started:
                 raise
-            await _too_large(self.max_bytes, scope, receive, send)
+            await too_large(self.max_bytes, scope, receive, send)
 
 
-async def _too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+async def too_large(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+    """Answer 413 for a body over ``limit`` bytes, declared or counted."""
     response = problem(413, "payload-too-large", HTTPStatus(413).phrase,
                        f"the request body exceeds {limit} bytes")
     response.headers["Connection"] = "close"  # the rest of the body is not read
     await response(scope, receive, send)
 
 
-class RateLimit:
-    """At most ``limits`` requests per user (or client address) per window; 429 beyond."""
-
-    def __init__(self, app: ASGIApp, *, limits: list[RateLimitItem]) -> None:
-        self.app, self.limits = app, limits
-        self.limiter = SlidingWindows()
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.limits:
-            await self.app(scope, receive, send)
-            return
-        who = _caller(scope)
-        for item in self.limits:
-            # In-memory counters: microseconds, so called inline rather than in a thread.
-            if not self.limiter.hit(item, who):
-                reset_at = self.limiter.reset_at(item, who)
-                wait = max(1, math.ceil(reset_at - time.time()))
-                response = problem(429, "too-many-requests", "Too many requests",
-                                   f"more than {item} for this caller; retry in {wait} s")
-                response.headers["Retry-After"] = str(wait)
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+def refuse_over_limit(limiter: SlidingWindows, limits: list[RateLimitItem],
+                      scope: Scope) -> Any:
+    """Count one request of its caller against each of ``limits``; a 429 response (and the
+    rest not counted) at the first it is over. In-memory counters: microseconds, so called
+    inline rather than in a thread. A step of `api.stack.RequestStack`."""
+    who = _caller(scope)
+    for item in limits:
+        if not limiter.hit(item, who):
+            reset_at = limiter.reset_at(item, who)
+            wait = max(1, math.ceil(reset_at - time.time()))
+            response = problem(429, "too-many-requests", "Too many requests",
+                               f"more than {item} for this caller; retry in {wait} s")
+            response.headers["Retry-After"] = str(wait)
+            return response
+    return None
 
 
 def _caller(scope: Scope) -> str:
-    """The rate-limit key: the user ``Authentication`` verified, else the client address."""
+    """The rate-limit key: the user `api.auth.authenticate` verified, else the client address."""
     principal = scope.get("state", {}).get("principal")
     if principal is not None:
         return "user:" + principal.user_id

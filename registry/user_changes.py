@@ -80,10 +80,14 @@ class UserChanges:
         the user itself, which reports the failure)."""
         try:
             with self._lock:
-                rows = self._db.execute("SELECT seq FROM user_changes WHERE id = 1").fetchall()
+                # fetchone: one step of the statement, not a second one to find its end; each
+                # step releases the interpreter lock, and on a busy event loop the threads
+                # that take it meanwhile cost more than the read (the cursor, dropped at
+                # once, resets the statement: no read transaction is left open)
+                row = self._db.execute("SELECT seq FROM user_changes WHERE id = 1").fetchone()
         except sqlite3.Error:
             return None
-        return int(rows[0][0]) if rows else None
+        return None if row is None else int(row[0])
 
     def close(self) -> None:
         with self._lock:

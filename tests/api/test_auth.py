@@ -162,6 +162,32 @@ def test_the_user_change_mark_counts_user_events_only(folder: Path) -> None:
         registry.close()
 
 
+def test_reading_the_mark_leaves_no_read_transaction_open(folder: Path) -> None:
+    """The mark is read with one step of its statement: the statement is reset once read, so
+    the next read sees what was committed since and the WAL can be checkpointed meanwhile."""
+    registry = build_registry({"REGISTRY_DATA_DIR": str(folder)})
+    try:
+        changes = UserChanges.open(registry)
+        assert changes is not None
+        before = changes.mark()
+        assert before is not None
+        path = next(row[2] for row in changes._db.execute("PRAGMA database_list")
+                    if row[1] == "main")
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("UPDATE user_changes SET seq = seq + 1 WHERE id = 1")
+            assert changes.mark() == before + 1
+            busy, _, _ = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            assert busy == 0  # no reader holds an old snapshot
+            other.execute("UPDATE user_changes SET seq = seq - 1 WHERE id = 1")
+            assert changes.mark() == before
+        finally:
+            other.close()
+        changes.close()
+    finally:
+        registry.close()
+
+
 def test_kept_verdicts_do_not_hold_the_secret(client: TestClient, folder: Path) -> None:
     state = client.app.state.registry_state  # type: ignore[attr-defined]
     _, secret = token(folder, "auditor", "li.wei")
