@@ -7,7 +7,8 @@ auditor's replay of a ledger export: all three fold the same events through the 
 (`registry.speedups.fast_applier`) events of ``@event``-decorated methods are applied without
 first building an event object; otherwise, and for creation events and any other event class,
 through ``from_record`` and the library's ``mutate``. `tests/integration/test_speedups.py`
-checks that both paths rebuild identical state.
+checks that both paths rebuild identical state. ``Fold.replayer`` applies a whole export's
+records the same way, in one call a record (`registry.audit`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from uuid import UUID
 
 from registry.events import from_record
-from registry.speedups import ALL, Speedups, fast_applier
+from registry.speedups import ALL, Speedups, fast_applier, fast_method, stamp
 
 #: called with (position, event, aggregate before the event or None)
 Hook = Callable[[int, Any, Any], None]
@@ -33,6 +34,8 @@ class Fold:
         self.aggregates: dict[UUID, Any] = {}
         self.position = 0
         self._by_text: dict[str, Any] = {}  # records name aggregates by their id's text
+        #: `replayer`: the last record's timestamp of each aggregate the fast path changed
+        self._stamps: dict[str, str] = {}
 
     def apply(self, position: int, event: Any, hook: Hook | None = None) -> None:
         before = self.aggregates.get(event.originator_id)
@@ -54,6 +57,55 @@ class Fold:
             raise ReplayError(f"position {record['position']}: version {record['version']} "
                               f"does not follow {aggregate.version}")
         self.position = record["position"]
+
+    def replayer(self) -> Callable[[dict[str, Any]], None]:
+        """`apply_record` for a run of records, to be followed by `finish`: the same state
+        once `finish` has run. With the ``fast_replay`` speed-up it applies a record in one
+        call (`registry.speedups.fast_applier`'s steps inline) and keeps each aggregate's last
+        timestamp as text, which `finish` parses once per aggregate instead of once per
+        event: the modification time is the last event's, and no ``@event`` body reads it."""
+        if not self.fast:
+            return self.apply_record
+        methods: dict[str, Any] = {}
+        by_text, stamps, lookup = self._by_text, self._stamps, self._aggregate
+
+        def replay(record: dict[str, Any]) -> None:
+            topic = record["topic"]
+            try:
+                method = methods[topic]
+            except KeyError:
+                method = methods[topic] = fast_method(topic)
+            text = record["aggregate_id"]
+            if method is None:
+                stamps.pop(text, None)  # the library's mutate sets the time itself
+                self.apply(record["position"], from_record(record))
+                return
+            aggregate = by_text.get(text)
+            if aggregate is None:
+                aggregate = lookup(record)
+            version = record["version"]
+            if version != aggregate._version + 1:
+                raise ReplayError(f"position {record['position']}: version {version} "
+                                  f"does not follow {aggregate.version}")
+            func, params = method
+            payload = record["payload"]
+            if payload.keys() <= params:  # an event's attributes are its method's parameters
+                func(aggregate, **payload)
+            else:
+                func(aggregate, **{k: v for k, v in payload.items() if k in params})
+            aggregate._version = version
+            stamps[text] = record["timestamp"]
+            self.position = record["position"]
+
+        return replay
+
+    def finish(self) -> Fold:
+        """Set the modification times `replayer` kept as text."""
+        by_text = self._by_text
+        for text, timestamp in self._stamps.items():
+            stamp(by_text[text], timestamp)
+        self._stamps.clear()
+        return self
 
     def _aggregate(self, record: dict[str, Any]) -> Any:
         aggregate = self.aggregates.get(UUID(record["aggregate_id"]))
