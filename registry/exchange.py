@@ -14,6 +14,7 @@ all (no such market) gets its error, and the others are still stored.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
 
@@ -32,6 +33,8 @@ from registry.lifecycle import Changes, LifecycleService
 from registry.receipts import BATCH_TOPIC
 from registry.rights import RightsService
 from registry.sessions import SessionService
+
+log = logging.getLogger(__name__)
 
 
 class ExchangeService:
@@ -380,19 +383,24 @@ def _stored_recordings(core: Any, events: Iterable[Any]) -> list[_Found]:
     """The log positions of ``events`` (each market's ``BatchMatched`` of a save whose commit
     was resolved after a failure: committed, but the save returned no recordings), found by
     originator id and version among the batches nearest the head, then further back: so
-    that the routes answer these requests with their own batch, as any other's."""
+    that the routes answer these requests with their own batch, as any other's. The write is
+    done whatever this finds: a store that fails again while it looks (a database restarting)
+    leaves the positions unknown, never turns the committed write into a failure."""
     wanted = {(str(e.originator_id), e.originator_version): e for e in events}
     found: list[_Found] = []
-    head = core.recorder.max_notification_id() or 0
-    start = max(1, head - _RECENT)
-    while wanted:
-        for n in _batches_from(core, start, head):
-            event = wanted.pop((str(n.originator_id), n.originator_version), None)
-            if event is not None:
-                found.append(_Found(event, n))
-        if start == 1:
-            break
-        head, start = start - 1, max(1, start - 8 * _RECENT)
+    try:
+        head = core.recorder.max_notification_id() or 0
+        start = max(1, head - _RECENT)
+        while wanted:
+            for n in _batches_from(core, start, head):
+                event = wanted.pop((str(n.originator_id), n.originator_version), None)
+                if event is not None:
+                    found.append(_Found(event, n))
+            if start == 1:
+                break
+            head, start = start - 1, max(1, start - 8 * _RECENT)
+    except Exception:  # the commit stands; the routes search for what is not found here
+        log.warning("a committed batch's log positions could not be read", exc_info=True)
     return found
 
 

@@ -279,3 +279,35 @@ def test_a_commit_resolved_after_a_failure_still_gives_each_outcome_its_own_batc
     finally:
         ledger.close()
         app.close()
+
+
+def test_a_store_failing_again_while_positions_are_looked_for_leaves_the_write_done(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The commit went through and its answer was lost; the store then fails again while the
+    batch's position is looked for (a database restarting). The request is still answered
+    as done (never as refused: it is stored), its position left unknown."""
+    env = {"REGISTRY_DATA_DIR": str(tmp_path / "data")}
+    app = build_registry(env)
+    try:
+        w = exchange_world(app)
+        trading_day(app, w)
+        insert = app.recorder.insert_events
+
+        def committed_but_answer_lost(*args: Any, **kwargs: Any) -> Any:
+            insert(*args, **kwargs)
+            raise OperationalError("disk I/O error")  # after the commit
+
+        def store_down(*args: Any, **kwargs: Any) -> Any:
+            raise OperationalError("the database system is starting up")
+
+        monkeypatch.setattr(app.recorder, "insert_events", committed_but_answer_lost)
+        monkeypatch.setattr(app.recorder, "max_notification_id", store_down)
+        (placed,) = app.exchange.submit_orders(instrument=COD, at=AT, requests=[
+            Order("r2", w.paper, "B", "L", PRICE - 5_000, 2_000, "p")])
+        monkeypatch.undo()
+        assert placed.exception is None and placed.status == "accepted"
+        assert placed.position is None
+        assert app.exchange.submit_orders(instrument=COD, at=AT, requests=[
+            Cancel("r2", w.paper, "p")])[0].status == "cancelled"  # it was stored
+    finally:
+        app.close()
