@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from domain.exchange.orders import Outcome, Request
+from registry.storage import committed_saves
 
 #: ``Registry.submit_order_batches``: per market, its outcomes or the error that refused it
 SubmitBatches = Callable[..., Mapping[str, "list[Outcome] | BaseException"]]
@@ -91,6 +92,7 @@ class OrderGateway:
         outcomes = [t.outcome for t in group]
         if any(o is None for o in outcomes):  # unreachable: finished means one of the two
             raise RuntimeError("order gateway lost an outcome")
+        _note_committed(outcomes)  # type: ignore[arg-type]  # none is None (checked above)
         return outcomes  # type: ignore[return-value]  # none is None (checked above)
 
     def _queued(self) -> int:
@@ -135,3 +137,14 @@ class OrderGateway:
             for t in batch:
                 if not t.finished:
                     t.error = exc
+
+
+def _note_committed(outcomes: Sequence[Outcome]) -> None:
+    """Tell the caller's request that a save holding its requests committed, when one went
+    in: the save may have run in another caller's thread (the batch's leader), whose request
+    alone the store marked. A storage failure later in the caller's request (reading where
+    its batch sits in the ledger) is then answered ``outcome-unknown``, never "nothing was
+    stored" (`registry.storage.committed_saves`)."""
+    saves = committed_saves.get()
+    if saves is not None and any(o.exception is None for o in outcomes):
+        saves.append(1)

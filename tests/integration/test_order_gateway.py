@@ -3,6 +3,7 @@ caller answered."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from domain.errors import NotFound
 from domain.exchange.orders import Order, Outcome
 from registry.bootstrap import Registry, build_registry
 from registry.order_gateway import OrderGateway
+from registry.storage import committed_saves
 from tests.integration.test_exchange_journeys import COD, NOX, PRICE, check_books, exchange_world
 from tests.support.world import AT, World
 
@@ -133,3 +135,42 @@ def test_orders_of_several_markets_share_saves_and_an_unknown_market_fails_alone
     assert gateway.batches < market_batches  # saves held the batches of both markets
     check_books(app)
     app.close()
+
+
+def test_every_caller_of_a_committed_save_is_told_its_write_went_in() -> None:
+    """The batch's save runs in its leader's thread, whose request alone the store marks as
+    having committed; each other caller whose request went in is marked too, so a storage
+    failure later in its own request is answered outcome-unknown, not "nothing stored". A
+    caller whose requests were all refused is not marked."""
+    arrived = threading.Barrier(3)
+    leaders: list[str] = []
+
+    def save(*, batches: dict[str, list[Order]], at: str) -> dict[str, list[Outcome]]:
+        leaders.append(threading.current_thread().name)
+        saves = committed_saves.get()
+        if saves is not None:
+            saves.append(1)  # as the store marks the request whose thread committed
+        return {code: [Outcome(r.order_id, "accepted", [], 1) if r.account != "refused" else
+                       Outcome(r.order_id, "rejected", [], 0, exception=NotFound("no account"))
+                       for r in requests] for code, requests in batches.items()}
+
+    gateway = OrderGateway(save, clock=lambda: AT, max_batch=3, max_wait=5.0)
+    marked: dict[str, list[int]] = {}
+
+    def caller(name: str) -> None:
+        saves: list[int] = []
+        committed_saves.set(saves)  # this thread's request
+        arrived.wait()
+        with contextlib.suppress(NotFound):  # the refused caller is told so
+            gateway.submit(COD, Order(name, name, "B", "L", 1, 1, "u"))
+        marked[name] = saves
+
+    threads = [threading.Thread(target=caller, args=(name,), name=name)
+               for name in ("first", "second", "refused")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert gateway.batches == 1  # the three in one save, led by one of them
+    assert marked["first"] and marked["second"]
+    assert marked["refused"] == ([1] if leaders == ["refused"] else [])  # only if it led
