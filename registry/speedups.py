@@ -264,26 +264,33 @@ def fast_applier(topic: str) -> Callable[[Any, dict[str, Any]], bool] | None:
     an ``@event`` method's event (creation events, explicit event classes): the plain path.
     The applier returns False, and applies nothing, when the record's version does not
     follow the aggregate's (the caller refuses the history). `registry.replay.Fold.replayer`
-    takes the same steps inline, for a whole export."""
+    takes the same steps (`apply_method`), for a whole export."""
     method = fast_method(topic)
     if method is None:
         return None
-    func, params = method
 
     def apply(aggregate: Any, record: dict[str, Any]) -> bool:
         version = record["version"]
         if version != aggregate._version + 1:
             return False
-        payload = record["payload"]
-        if payload.keys() <= params:  # an event's attributes are its method's parameters
-            func(aggregate, **payload)
-        else:
-            func(aggregate, **{k: v for k, v in payload.items() if k in params})
-        aggregate._version = version
+        apply_method(method, aggregate, record["payload"], version)
         aggregate._modified_on = _timestamp(record["timestamp"])
         return True
 
     return apply
+
+
+def apply_method(method: tuple[Callable[..., Any], frozenset[str]], aggregate: Any,
+                 payload: dict[str, Any], version: int) -> None:
+    """The library's ``DecoratedFuncCaller.apply`` for a stored payload: the ``@event``
+    method's body (`fast_method`) called with the payload's attributes that are its
+    parameters, then the aggregate's version set (its modification time is the caller's)."""
+    func, params = method
+    if payload.keys() <= params:  # an event's attributes are its method's parameters
+        func(aggregate, **payload)
+    else:
+        func(aggregate, **{k: v for k, v in payload.items() if k in params})
+    aggregate._version = version
 
 
 def stamp(aggregate: Any, timestamp: str) -> None:
