@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from tests.integration.test_save_faults import FailingInserts, version_gaps
+from tests.integration.test_save_faults import version_gaps
 from tests.support.exchange_world import COD, PRICE, Exchange, open_exchange
+from tests.support.store_faults import FailingInserts
 
 
 @pytest.fixture

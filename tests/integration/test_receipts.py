@@ -36,6 +36,7 @@ from tests.integration.test_exchange_journeys import (
     exchange_world,
     trading_day,
 )
+from tests.support.store_faults import FailingInserts
 from tests.support.world import AT, World
 
 
@@ -246,7 +247,7 @@ def test_a_batchs_outcomes_carry_the_position_the_log_holds_their_requests_at(
 
 
 def test_a_commit_resolved_after_a_failure_still_gives_each_outcome_its_own_batch(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path) -> None:
     """A save whose commit went through but whose answer was lost returns no recordings (the
     store is asked whether its events are there: they are). The outcomes still carry their
     own batch's position, found in the log: an amendment's is the amendment's batch, not the
@@ -261,17 +262,11 @@ def test_a_commit_resolved_after_a_failure_still_gives_each_outcome_its_own_batc
         (placed,) = app.exchange.submit_orders(instrument=COD, at=AT, requests=[
             Order("r1", w.paper, "B", "L", PRICE - 5_000, 2_000, "p")])
         assert placed.position is not None
-        insert = app.recorder.insert_events
-
-        def committed_but_answer_lost(*args: Any, **kwargs: Any) -> Any:
-            insert(*args, **kwargs)
-            raise OperationalError("disk I/O error")  # after the commit
-
-        monkeypatch.setattr(app.recorder, "insert_events", committed_but_answer_lost)
+        fault = FailingInserts(app, when="after")  # committed, its answer lost
         before = app.queries.position()
         (amended,) = app.exchange.submit_orders(instrument=COD, at=AT, requests=[
             Amend("r1", w.paper, 1_000, None, "p")])
-        monkeypatch.undo()
+        fault.restore()
         assert amended.exception is None and amended.status == "amended"
         found = find_order_batch(follower, before, instrument=COD, order_id="r1")
         assert found is not None and amended.position == found[0] != placed.position
@@ -291,19 +286,15 @@ def test_a_store_failing_again_while_positions_are_looked_for_leaves_the_write_d
     try:
         w = exchange_world(app)
         trading_day(app, w)
-        insert = app.recorder.insert_events
-
-        def committed_but_answer_lost(*args: Any, **kwargs: Any) -> Any:
-            insert(*args, **kwargs)
-            raise OperationalError("disk I/O error")  # after the commit
 
         def store_down(*args: Any, **kwargs: Any) -> Any:
             raise OperationalError("the database system is starting up")
 
-        monkeypatch.setattr(app.recorder, "insert_events", committed_but_answer_lost)
+        fault = FailingInserts(app, when="after")  # committed, its answer lost
         monkeypatch.setattr(app.recorder, "max_notification_id", store_down)
         (placed,) = app.exchange.submit_orders(instrument=COD, at=AT, requests=[
             Order("r2", w.paper, "B", "L", PRICE - 5_000, 2_000, "p")])
+        fault.restore()
         monkeypatch.undo()
         assert placed.exception is None and placed.status == "accepted"
         assert placed.position is None

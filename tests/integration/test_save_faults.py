@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eventsourcing.persistence import OperationalError
 
 from domain.exchange.orders import Order
 from registry.audit import reconcile
@@ -29,40 +28,10 @@ from registry.storage import (
     stored_versions_plain,
 )
 from tests.integration.test_exchange_journeys import COD, PRICE, check_books, exchange_world, export
+from tests.support.store_faults import FailingInserts
 from tests.support.world import AT
 
 Factory = Callable[[], Registry]
-
-
-class FailingInserts:
-    """Wraps ``app.recorder.insert_events``: the ``nth`` call from now fails ``when`` 'before'
-    its commit (nothing stored) or 'after' it (stored, then the error)."""
-
-    def __init__(self, app: Registry, *, nth: int = 1, when: str = "before",
-                 lookups_fail: bool = False) -> None:
-        self.app, self.nth, self.when, self.lookups_fail = app, nth, when, lookups_fail
-        self.calls = 0
-        self._insert = app.recorder.insert_events
-        self._select = app.recorder.select_events
-        app.recorder.insert_events = self.insert_events  # type: ignore[method-assign]
-
-    def insert_events(self, stored_events: Any, **kwargs: Any) -> Any:
-        self.calls += 1
-        if self.calls != self.nth:
-            return self._insert(stored_events, **kwargs)
-        if self.lookups_fail:  # the store goes away with the failure: nobody can ask it
-            self.app.recorder.select_events = self._failing_select  # type: ignore[method-assign]
-        if self.when == "before":
-            raise OperationalError("injected: the connection dropped before the commit")
-        ids = self._insert(stored_events, **kwargs)
-        raise OperationalError(f"injected: the commit's answer was lost ({ids})")
-
-    def _failing_select(self, *args: Any, **kwargs: Any) -> Any:
-        raise OperationalError("injected: the store is unreachable")
-
-    def restore(self) -> None:
-        self.app.recorder.insert_events = self._insert  # type: ignore[method-assign]
-        self.app.recorder.select_events = self._select  # type: ignore[method-assign]
 
 
 def version_gaps(app: Registry) -> dict[Any, list[int]]:
