@@ -63,7 +63,7 @@ class AppState:
     leaf_indexes: RecentLeafIndexes = field(init=False)
 
     def __post_init__(self) -> None:
-        self.leaf_indexes = RecentLeafIndexes(self.follower)
+        self.leaf_indexes = self.services.leaf_indexes
 
     @classmethod
     def open(cls, env: Mapping[str, str]) -> AppState:

@@ -35,6 +35,7 @@ from registry.order_gateway import OrderGateway
 from registry.proposals import ProposalService
 from registry.public import PublicRegistry
 from registry.queries import QueryService
+from registry.receipts import RecentLeafIndexes
 from registry.representatives import RepresentativeService
 from registry.requests import EnterpriseRequests
 from registry.retrofits import RetrofitService
@@ -140,6 +141,7 @@ class Services:
         self._follower: LedgerFollower | None = None
         self._market_data: MarketData | None = None
         self._gateway: OrderGateway | None = None
+        self._leaf_indexes: RecentLeafIndexes | None = None
         self._public: PublicRegistry | None = None
 
     @property
@@ -182,16 +184,26 @@ class Services:
         """Concurrent orders, of every market, sharing one save (`registry.order_gateway`);
         each batch wakes the live market-data streams."""
         if self._gateway is None:
-            registry, market_data = self.registry, self.market_data
+            registry, market_data, indexes = self.registry, self.market_data, self.leaf_indexes
 
             def submit_batches(**batches: Any) -> Any:
                 outcomes = registry.exchange.submit_order_batches(**batches)
                 market_data.notify()  # live streams pick the batch up now, not at their timeout
+                indexes.count(o.position for os in outcomes.values() if isinstance(os, list)
+                              for o in os)  # each batch's ledger index, once, for its callers
                 return outcomes
 
             # a batch may hold a few bulk entries (up to 1,000 requests each), one save
             self._gateway = OrderGateway(submit_batches, clock=now, max_batch=4000)
         return self._gateway
+
+    @property
+    def leaf_indexes(self) -> RecentLeafIndexes:
+        """The ledger indexes of recent log positions, each counted once: every request of an
+        order batch answers with its batch's leaf (`registry.receipts.RecentLeafIndexes`)."""
+        if self._leaf_indexes is None:
+            self._leaf_indexes = RecentLeafIndexes(self.follower)
+        return self._leaf_indexes
 
     @property
     def public(self) -> PublicRegistry:
@@ -209,6 +221,8 @@ class Services:
         return self._registry is not None
 
     def close(self) -> None:
+        if self._gateway is not None:
+            self._gateway.close()  # what is queued is written before the store goes away
         if self._market_data is not None:
             self._market_data.close()  # ends open live streams before the store goes away
         if self._ledger is not None:

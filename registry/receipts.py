@@ -23,8 +23,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import logging
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +48,8 @@ from registry.leaves import (
 )
 from registry.ledger_follower import LedgerFollower, decode_leaf
 from registry.log_reader import LogReader
+
+log = logging.getLogger(__name__)
 
 BATCH_TOPIC = "surplus:Market.BatchMatched.v1"
 
@@ -109,6 +112,22 @@ class RecentLeafIndexes:
         self._indexes: dict[int, int] = {}
         # the batch's requests wake together: the first counts, the others wait for it
         self._lock = threading.Lock()
+
+    def known(self, position: int) -> int | None:
+        """The index of ``position`` when it is kept; None when it would have to be counted
+        (no store read: for an event loop)."""
+        return self._indexes.get(position)
+
+    def count(self, positions: Iterable[int | None]) -> None:
+        """Count and keep the indexes of ``positions`` (None ones skipped), for the requests
+        about to ask: the order gateway's writer counts each batch's before waking its
+        callers. A failure to count (the store failing right after the save) is logged and
+        left to the callers, whose own count answers it."""
+        try:
+            for position in dict.fromkeys(p for p in positions if p is not None):
+                self(position)
+        except Exception as exc:  # the write is done; the answer's index is counted later
+            log.warning("ledger index not counted after the save: %s", exc)
 
     def __call__(self, position: int) -> int | None:
         index = self._indexes.get(position)

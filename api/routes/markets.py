@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from api.auth import CurrentUser
 from api.deps import (
@@ -201,8 +202,8 @@ def _recorded(state: AppState, position: int | None, ack: OrderAck) -> OrderAck:
 
 
 @router.post("/{instrument}/orders", status_code=status.HTTP_201_CREATED)
-def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
-                 state: StateDep, request: Request) -> OrderAck:
+async def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
+                       state: StateDep, request: Request) -> OrderAck:
     """A limit or market order (market orders are immediate-or-cancel). Answered once stored:
     the fills, each ``settled`` (delivery-versus-payment done) or ``pending`` (waiting in the
     verification queue), and the quantity left resting."""
@@ -212,13 +213,21 @@ def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
                          "L" if body.kind == "limit" else "M",
                          body.price if body.kind == "limit" and body.price else 0,
                          body.quantity, user.actor, body.time_in_force.upper())
-    outcome = state.gateway.submit(instrument, order)
+    outcome = await state.gateway.submit_async(instrument, order)
     if outcome.exception is not None and is_rerun(request):
-        stored = stored_order(state, instrument, order)  # the first run's order went in
-        if stored is not None:
-            return _recorded(state, None, stored)
-    return _recorded(state, outcome.position,
-                     _ack(instrument, account, raise_refusal(outcome)))
+        stored = await run_in_threadpool(stored_order, state, instrument, order)
+        if stored is not None:  # the first run's order went in
+            return await run_in_threadpool(_recorded, state, None, stored)
+    return await _answer(state, outcome.position,
+                         _ack(instrument, account, raise_refusal(outcome)))
+
+
+async def _answer(state: AppState, position: int | None, ack: OrderAck) -> OrderAck:
+    """`_recorded`, on the event loop when the batch's ledger index is kept (the gateway
+    counts it before waking the batch's callers: no store read), else in the thread pool."""
+    if position is not None and state.leaf_indexes.known(position) is not None:
+        return _recorded(state, position, ack)
+    return await run_in_threadpool(_recorded, state, position, ack)
 
 
 @router.post("/{instrument}/bulk-orders", status_code=status.HTTP_201_CREATED,
@@ -309,27 +318,29 @@ def _bulk_item(state: AppState, instrument: str, account: str, index: int,
 
 
 @router.delete("/{instrument}/orders/{order_id}")
-def cancel_order(instrument: InstrumentPath, order_id: OrderIdPath, user: CurrentUser,
-                 state: StateDep, request: Request, account: AccountQuery = None) -> OrderAck:
+async def cancel_order(instrument: InstrumentPath, order_id: OrderIdPath, user: CurrentUser,
+                       state: StateDep, request: Request,
+                       account: AccountQuery = None) -> OrderAck:
     """Cancel a resting order of the caller's enterprise (another's answers 404)."""
     who = acting_for(user, account)
     cancel = Cancel(order_id, who, user.actor)
-    outcome = state.gateway.submit(instrument, cancel)
+    outcome = await state.gateway.submit_async(instrument, cancel)
     if outcome.exception is not None and is_rerun(request):
-        stored = stored_cancel(state, instrument, order_id, who)  # the first run's cancel
-        if stored is not None:
+        stored = await run_in_threadpool(stored_cancel, state, instrument, order_id, who)
+        if stored is not None:  # the first run's cancel
             return stored
-    return _recorded(state, outcome.position, _ack(instrument, who, raise_refusal(outcome)))
+    return await _answer(state, outcome.position, _ack(instrument, who, raise_refusal(outcome)))
 
 
 @router.patch("/{instrument}/orders/{order_id}")
-def amend_order(instrument: InstrumentPath, order_id: OrderIdPath, body: OrderAmend,
-                user: CurrentUser, state: StateDep, account: AccountQuery = None) -> OrderAck:
+async def amend_order(instrument: InstrumentPath, order_id: OrderIdPath, body: OrderAmend,
+                      user: CurrentUser, state: StateDep,
+                      account: AccountQuery = None) -> OrderAck:
     """Amend a resting order of the caller's enterprise (another's answers 404)."""
     who = acting_for(user, account)
     amend = Amend(order_id, who, body.quantity, body.price, user.actor)
-    outcome = raise_refusal(state.gateway.submit(instrument, amend))
-    return _recorded(state, outcome.position, _ack(instrument, who, outcome))
+    outcome = raise_refusal(await state.gateway.submit_async(instrument, amend))
+    return await _answer(state, outcome.position, _ack(instrument, who, outcome))
 
 
 def _own_orders(user: Principal, account: str | None) -> str | None:

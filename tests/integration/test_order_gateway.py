@@ -3,14 +3,20 @@ caller answered."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
+import time
 from pathlib import Path
+
+import pytest
 
 from domain.errors import NotFound
 from domain.exchange.orders import Order, Outcome
+from registry.acting import acting
 from registry.bootstrap import Registry, build_registry
-from registry.order_gateway import OrderGateway
+from registry.events import stored_events
+from registry.order_gateway import GATEWAY_ACTOR, OrderGateway
 from registry.storage import committed_saves
 from tests.integration.test_exchange_journeys import COD, NOX, PRICE, check_books, exchange_world
 from tests.support.world import AT, World
@@ -138,15 +144,16 @@ def test_orders_of_several_markets_share_saves_and_an_unknown_market_fails_alone
 
 
 def test_every_caller_of_a_committed_save_is_told_its_write_went_in() -> None:
-    """The batch's save runs in its leader's thread, whose request alone the store marks as
-    having committed; each other caller whose request went in is marked too, so a storage
-    failure later in its own request is answered outcome-unknown, not "nothing stored". A
-    caller whose requests were all refused is not marked."""
+    """The batch's save runs in the gateway's writer thread, outside every request, so the
+    store marks none of them as having committed; each caller whose request went in is
+    marked in its own request, so a storage failure later in it is answered
+    outcome-unknown, not "nothing stored". A caller whose requests were all refused is not
+    marked."""
     arrived = threading.Barrier(3)
-    leaders: list[str] = []
+    writers: list[str] = []
 
     def save(*, batches: dict[str, list[Order]], at: str) -> dict[str, list[Outcome]]:
-        leaders.append(threading.current_thread().name)
+        writers.append(threading.current_thread().name)
         saves = committed_saves.get()
         if saves is not None:
             saves.append(1)  # as the store marks the request whose thread committed
@@ -171,6 +178,90 @@ def test_every_caller_of_a_committed_save_is_told_its_write_went_in() -> None:
         t.start()
     for t in threads:
         t.join(10)
-    assert gateway.batches == 1  # the three in one save, led by one of them
-    assert marked["first"] and marked["second"]
-    assert marked["refused"] == ([1] if leaders == ["refused"] else [])  # only if it led
+    gateway.close()
+    assert gateway.batches == 1 and writers == ["order-gateway"]  # one save, by the writer
+    assert marked == {"first": [1], "second": [1], "refused": []}
+
+
+def test_a_batch_of_several_users_orders_is_the_gateways_act(tmp_path: Path) -> None:
+    """Whoever's request arrives first, the batch's events name the gateway as their actor,
+    and each request in them the user who entered it."""
+    app, w, gateway = _exchange(tmp_path)
+    arrived = threading.Barrier(2)
+
+    def trader(user: str, account: str, side: str) -> None:
+        with acting(user):  # the user's request, as the API binds it
+            arrived.wait()
+            gateway.submit(COD, Order(f"{user}-1", account, side, "L", PRICE, 1_000, user))
+
+    gateway.max_wait = 0.5  # both in one batch
+    threads = [threading.Thread(target=trader, args=args) for args in (
+        ("u-seller", w.dyeing, "S"), ("u-buyer", w.paper, "B"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    gateway.close()
+    batches = [e for _, e in stored_events(app) if type(e).__name__ == "BatchMatched"
+               and e.ops and e.ops[0][1].startswith("u-")]
+    assert len(batches) == 1 and batches[0].actor == GATEWAY_ACTOR
+    assert sorted(op[7] for op in batches[0].ops) == ["u-buyer", "u-seller"]
+    assert batches[0].trades  # they crossed: the settlement is the gateway's act too
+    assert not [e for _, e in stored_events(app)
+                if getattr(e, "actor", None) in ("u-seller", "u-buyer")]
+    app.close()
+
+
+def test_coroutines_wait_on_their_loop_and_share_one_save() -> None:
+    def save(*, batches: dict[str, list[Order]], at: str) -> dict[str, list[Outcome]]:
+        return {code: [Outcome(r.order_id, "accepted", [], r.qty) for r in requests]
+                for code, requests in batches.items()}
+
+    gateway = OrderGateway(save, clock=lambda: AT, max_batch=20, max_wait=5.0)
+
+    async def orders() -> list[Outcome]:
+        return list(await asyncio.gather(*(
+            gateway.submit_async(COD, Order(f"a{n}", "acct", "B", "L", 1, n + 1, "u"))
+            for n in range(20))))
+
+    outcomes = asyncio.run(orders())
+    gateway.close()
+    assert [(o.order_id, o.resting) for o in outcomes] == [(f"a{n}", n + 1) for n in range(20)]
+    assert gateway.batches == 1  # twenty coroutines, one save (the batch was full)
+
+
+def test_a_failed_save_is_raised_in_every_coroutine_of_its_batch() -> None:
+    def broken(**_: object) -> dict[str, list[Outcome]]:
+        raise OSError("disk full")
+
+    gateway = OrderGateway(broken, clock=lambda: AT, max_batch=2, max_wait=5.0)
+
+    async def both() -> list[BaseException | Outcome]:
+        return list(await asyncio.gather(*(
+            gateway.submit_async(COD, Order(f"x{n}", "a", "B", "L", 1, 1, "u"))
+            for n in range(2)), return_exceptions=True))
+
+    results = asyncio.run(both())
+    gateway.close()
+    assert [str(r) for r in results] == ["disk full", "disk full"]
+
+
+def test_close_writes_what_is_queued_then_refuses_new_requests() -> None:
+    written: list[str] = []
+
+    def save(*, batches: dict[str, list[Order]], at: str) -> dict[str, list[Outcome]]:
+        written.extend(r.order_id for rs in batches.values() for r in rs)
+        return {code: [Outcome(r.order_id, "accepted", [], 1) for r in requests]
+                for code, requests in batches.items()}
+
+    gateway = OrderGateway(save, clock=lambda: AT, max_wait=10.0)  # would wait long for company
+    caller = threading.Thread(
+        target=lambda: gateway.submit(COD, Order("q1", "a", "B", "L", 1, 1, "u")))
+    caller.start()
+    while not gateway._pending and not written:
+        time.sleep(0.001)
+    gateway.close()  # no need to wait the ten seconds: closing writes it now
+    caller.join(5)
+    assert written == ["q1"] and not caller.is_alive()
+    with pytest.raises(RuntimeError, match="closed"):
+        gateway.submit(COD, Order("q2", "a", "B", "L", 1, 1, "u"))
