@@ -10,6 +10,7 @@ fails one fast test (tests/api/test_console_binder.py), not a page.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import threading
 import typing
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, TypeVar
 
+from anyio import from_thread
 from fastapi import Request, Response
 from fastapi.params import Depends
 from pydantic import ValidationError
@@ -159,11 +161,8 @@ def _slot(route: Callable[..., Any], name: str, hint: Any, required: bool) -> Sl
 
 @cache
 def slots(route: Callable[..., Any]) -> tuple[Slot, ...]:
-    """The parameters of ``route`` and how each is filled; TypeError for a coroutine function
-    (calling it here would only make a coroutine) or a parameter nothing can fill."""
-    if inspect.iscoroutinefunction(route):
-        raise TypeError(f"{route.__qualname__} is async: the console calls route functions "
-                        "synchronously (in the thread pool), so it cannot call this one")
+    """The parameters of ``route`` and how each is filled; TypeError for a parameter nothing
+    can fill."""
     try:
         hints = typing.get_type_hints(route, include_extras=True)
     except NameError as exc:
@@ -240,4 +239,8 @@ def call(caller: Caller, route: Callable[..., T], /, *values: Any, **named: Any)
             raise TypeError(f"{route.__qualname__} needs the request for {s.name!r}")
         else:
             arguments[s.name] = request
+    if inspect.iscoroutinefunction(route):
+        # an async route (the order routes wait for their batch on the event loop): run on
+        # the loop serving this request, whose thread pool this runs in, in this context
+        return from_thread.run(functools.partial(route, **arguments))  # type: ignore[no-any-return]
     return route(**arguments)
