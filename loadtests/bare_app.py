@@ -33,6 +33,17 @@ def echo(body: OrderIn) -> dict[str, object]:
             "price": body.price or 0, "quantity": body.quantity}
 
 
+#: the same app with an ``async def`` handler (no thread-pool hop): not the issue's reference,
+#: measured beside it (`loadtests.bench_asgi` ``bare-async``) to show what the hop costs
+async_app = FastAPI(title="bare reference, async handler")
+
+
+@async_app.post("/bench/echo", status_code=201)
+async def echo_async(body: OrderIn) -> dict[str, object]:
+    """`echo` on the event loop."""
+    return echo(body)
+
+
 def main(argv: list[str] | None = None) -> None:
     import uvicorn
 

@@ -9,8 +9,9 @@ request, and the wall rate.
 
     python -m loadtests.bench_asgi [--requests N] [--tasks T] [--rounds R] [--only echo,orders]
 
-Scenarios: ``bare`` (`loadtests.bare_app`), ``echo`` (the project's ``/bench/echo``: token,
-role check, body, middlewares), ``orders`` (limit orders on the load world's markets, a few
+Scenarios: ``bare`` (`loadtests.bare_app`), ``bare-async`` (the same with an ``async def``
+handler: what the thread pool's hop costs; not the reference), ``echo`` (the project's
+``/bench/echo``: token, role check, body, middlewares), ``orders`` (limit orders on the load world's markets, a few
 ticks either side of the reference price, as the Locust order flood sends them) and ``bulk``
 (bulk entries of ``--items`` limit orders; CPU per order).
 """
@@ -155,6 +156,7 @@ def main(argv: list[str] | None = None) -> None:
         # name -> (app, request maker for round r, requests, tasks, orders a request)
         plan: dict[str, tuple[Any, Callable[[int], Callable[[int], Request]], int, int, int]] = {
             "bare": (bare_app.app, lambda r: echo, a.requests, a.tasks, 1),
+            "bare-async": (bare_app.async_app, lambda r: echo, a.requests, a.tasks, 1),
             "echo": (project, lambda r: echo, a.requests, a.tasks, 1),
             "orders": (project, lambda r: lambda n: order(n, r), a.requests, a.tasks, 1),
             "bulk": (project, lambda r: lambda n: bulk(n, r), a.bulk_requests,
@@ -189,7 +191,7 @@ def report(a: argparse.Namespace, figures: dict[str, list[tuple[float, float, in
         rate = [n / wall for _, wall, n in rows]
         shares = [b * 1e6 / p for b, p in zip(bare, per, strict=True)] if bare else []
         share = f"  {statistics.median(shares):6.0%} of bare" if bare and name != "bare" else ""
-        print(f"  {name:<7} {statistics.median(per):8.0f} µs  ({min(per):.0f}-{max(per):.0f})"
+        print(f"  {name:<10} {statistics.median(per):8.0f} µs  ({min(per):.0f}-{max(per):.0f})"
               f"  {statistics.median(rate):8.0f}/s wall{share}")
 
 
