@@ -11,9 +11,9 @@ request, and the wall rate.
 
 Scenarios: ``bare`` (`loadtests.bare_app`), ``bare-async`` (the same with an ``async def``
 handler: what the thread pool's hop costs; not the reference), ``echo`` (the project's
-``/bench/echo``: token, role check, body, middlewares), ``orders`` (limit orders on the load world's markets, a few
-ticks either side of the reference price, as the Locust order flood sends them) and ``bulk``
-(bulk entries of ``--items`` limit orders; CPU per order).
+``/bench/echo``: token, role check, body, middlewares), ``orders`` (limit orders on the load
+world's markets, a few ticks either side of the reference price, as the Locust order flood
+sends them) and ``bulk`` (bulk entries of ``--items`` limit orders; CPU per order).
 """
 
 from __future__ import annotations
