@@ -301,6 +301,7 @@ class Market(Aggregate):
                 "amended" if reentry else "accepted")
             outcomes.append(Outcome(request.order_id, status, out, resting, None, None, None,
                                     filled))
+        draft.book.clear()  # decided: the copy goes now, not at the next collection
         if ops:
             self._batch_matched(batch=self.batches + 1, ops=ops, trades=trades, stp=stp, at=at)
         return outcomes

@@ -190,6 +190,7 @@ class OrderBook:
                 if not level[0]:
                     keys.pop()
                     del levels[key]
+                    queue.clear()  # dead orders left in it refer back to the level
                     break
         return qty
 
@@ -258,6 +259,7 @@ class OrderBook:
             keys = self._keys[side]
             del keys[bisect_left(keys, level[2])]
             del self._levels[side][level[2]]
+            level[1].clear()  # its dead orders refer back to it: freed now, not by the collector
         elif len(level[1]) > 2 * level[0] + 32:  # mostly dead: compact to bound memory
             level[1] = deque([o for o in level[1] if o[1]])
         return True
@@ -329,6 +331,20 @@ class OrderBook:
         book._keys = (list(self._keys[_BID]), list(self._keys[_ASK]))
         book._levels = levels
         return book
+
+    def clear(self) -> None:
+        """Take every order off the book at once. A level and its orders refer to each other
+        (each order names its level), so a full book dropped as it is waits for the cyclic
+        collector; a book used for one decision (a draft) is cleared instead and freed by
+        reference counting right away."""
+        for levels in self._levels:
+            for level in levels.values():
+                level[1].clear()
+            levels.clear()
+        for keys in self._keys:
+            keys.clear()
+        self._orders.clear()
+        self.last_stp_cancels = _NO_CANCELS
 
     # -- snapshots (replay equality) --------------------------------------------------------
 
