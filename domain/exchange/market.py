@@ -46,7 +46,15 @@ from domain.errors import (
 )
 from domain.exchange.desk import Desk
 from domain.exchange.money import value
-from domain.exchange.orders import Amend, Cancel, Order, Outcome, Request, RestingOrder
+from domain.exchange.orders import (
+    Amend,
+    Cancel,
+    Order,
+    Outcome,
+    Request,
+    RestingOrder,
+    went_in,
+)
 from domain.exchange.params import MarketParams
 from domain.exchange.sessions import (
     TIFS,
@@ -299,8 +307,7 @@ class Market(Aggregate):
                                             remaining)
             status = "expired" if request.kind == "M" and not filled else (
                 "amended" if reentry else "accepted")
-            outcomes.append(Outcome(request.order_id, status, out, resting, None, None, None,
-                                    filled))
+            outcomes.append(went_in(request.order_id, status, out, resting, filled))
         draft.book.clear()  # decided: the copy goes now, not at the next collection
         if ops:
             self._batch_matched(batch=self.batches + 1, ops=ops, trades=trades, stp=stp, at=at)

@@ -139,7 +139,17 @@ class OrderBook:
                 return fills
         elif kind == "M":
             return fills
-        self._rest(own, price, qty, order_id, account)
+        # `_rest`, inline: most orders of a busy book rest, and this is the matching loop's path
+        key = price if own == _BID else -price
+        levels = self._levels[own]
+        level = levels.get(key)
+        if level is None:
+            level = levels[key] = [0, deque(), key, own]
+            insort(self._keys[own], key)
+        order = [order_id, qty, price, account, level]
+        level[0] += 1
+        level[1].append(order)
+        self._orders[order_id] = order
         return fills
 
     def _rest(self, own: int, price: int, qty: int, order_id: OrderId, account: Account) -> None:

@@ -43,3 +43,13 @@ def test_assembling_an_uncut_plan_equals_assembling_it_part_by_part() -> None:
     fast, general = _assemble(batches, plan, done, {}), _assemble_parts(batches, plan, done, {})
     assert fast == general and list(fast) == list(general) == ["B", "A", "C"]
     assert fast["B"] is missing
+
+
+def test_went_in_is_the_outcome_of_an_accepted_request() -> None:
+    from domain.exchange.orders import went_in
+
+    fills = [["M:1", 300_000, 2_000, "pending"]]
+    built = went_in("o1", "accepted", fills, 3_000, 2_000)
+    assert built == Outcome("o1", "accepted", fills, 3_000, filled=2_000)
+    assert type(built) is Outcome and built.fills is fills
+    assert (built.error, built.exception, built.position) == (None, None, None)
