@@ -18,11 +18,21 @@ from bisect import bisect_left, insort
 from collections.abc import Mapping
 from heapq import merge
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from domain.errors import InsufficientHoldings
 from domain.quantities import check_quantity
-from domain.records import FIRST, FROZEN, LAST, LOT, OWNER, REF, STATE, PoolStep, TransferStep
+from domain.records import (
+    FIRST,
+    FROZEN,
+    LAST,
+    LOT,
+    OWNER,
+    REF,
+    STATE,
+    stored_pool_step,
+    stored_transfer,
+)
 
 AVAILABLE = "available"
 RESERVED = "reserved"
@@ -217,7 +227,8 @@ class _Plan:
             s = blocks[str(first)]
             if s[STATE] != AVAILABLE or s[FROZEN] or lots[s[LOT]]["expires_on"] < on:
                 continue
-            take = min(need, s[LAST] - first + 1)
+            size = s[LAST] - first + 1
+            take = size if size < need else need  # (not `min`: a call per carved range)
             moves.append([first, first, first + take - 1])
             self.cut(s, take, owner, RESERVED, pool)
             pieces.append(over[first])
@@ -238,9 +249,12 @@ class _Plan:
         q: list[Block | None] | None = self.queues.get(owner)
         if q is None:
             blocks = self.blocks
-            stored = [blocks[str(f)] for f in self.index.pooled.get(owner, ())]
-            q = [*merge(stored, self.reserved.get(owner, []), key=_first)]
-            self.queues[owner] = q
+            pool = [blocks[str(f)] for f in self.index.pooled.get(owner, ())]
+            reserved = self.reserved.get(owner)
+            if reserved:  # two runs in serial order, no serial in both: one linear merge
+                pool += reserved
+                pool.sort(key=_first)
+            q = self.queues[owner] = cast("list[Block | None]", pool)  # None once used up
         return q
 
     def take(self, owner: str, qty: int, start: int, *, to: str | None,
@@ -262,7 +276,8 @@ class _Plan:
                 i += 1
                 continue
             first = s[FIRST]
-            take = min(need, s[LAST] - first + 1)
+            size = s[LAST] - first + 1
+            take = size if size < need else need  # (not `min`: a call per carved range)
             moves.append([first, first, first + take - 1])
             tail = q[i] = self.cut(s, take, new_owner, AVAILABLE, None)
             units = frozen if s[FROZEN] else tally
@@ -336,7 +351,7 @@ def plan_batch(
     steps: list[list[Any]] = []
     for owner, qty in sorted(reserve.items()):
         if qty:
-            steps.append(list(PoolStep("reserve", owner, qty, plan.reserve(owner, qty))))
+            steps.append(stored_pool_step("reserve", owner, qty, plan.reserve(owner, qty)))
     # one forward pass per seller: its trades take consecutive pool units, in trade order
     by_seller: dict[str, list[list[Any]]] = {}
     for t in transfers:  # [seller, buyer, qty, trade] (`Desk.trade`)
@@ -347,11 +362,11 @@ def plan_batch(
         cursor = 0
         for _, buyer, qty, trade in trades:
             moves, cursor = plan.take(seller, qty, cursor, to=buyer, usable_only=True)
-            steps.append(list(TransferStep("transfer", seller, buyer, qty, trade, moves)))
+            steps.append(stored_transfer(seller, buyer, qty, trade, moves))
     for owner, qty in sorted(release.items()):
         if qty:
             moves, _ = plan.take(owner, qty, 0, to=None, usable_only=False)
-            steps.append(list(PoolStep("release", owner, qty, moves)))
+            steps.append(stored_pool_step("release", owner, qty, moves))
     return steps, (plan.merges() if steps else []), plan
 
 

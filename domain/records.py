@@ -14,6 +14,7 @@ state keeps blocks as lists, which its snapshots store.
 
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 
@@ -41,10 +42,22 @@ class Trade(NamedTuple):
         return [self.op_index, self.taker, self.maker, self.price, self.qty]
 
 
+def stored_trade(trade_id: str, op_index: int, taker: str, maker: str, price: int, qty: int,
+                 buyer: str, seller: str, value: int, reasons: list[str],
+                 initiators: list[str]) -> list[Any]:
+    """``list(Trade(...))`` of these fields, without building the record on the way (a batch
+    stores thousands): `Trade`'s fields in its order (a test holds the two equal)."""
+    return [trade_id, op_index, taker, maker, price, qty, buyer, seller, value, reasons,
+            initiators]
+
+
 # Every batch's event reads all its trades when it is applied (at command time and on
 # replay), so these three read the stored lists by position, here, once.
 _OP_INDEX, _PRICE, _QTY, _VALUE, _REASONS = (Trade._fields.index(name) for name in (
     "op_index", "price", "qty", "value", "reasons"))
+
+
+_value_of, _qty_of = itemgetter(_VALUE), itemgetter(_QTY)
 
 
 def recorded_fills(trades: list[list[Any]]) -> list[list[Any]]:
@@ -55,8 +68,7 @@ def recorded_fills(trades: list[list[Any]]) -> list[list[Any]]:
 
 def trade_totals(trades: list[list[Any]]) -> tuple[int, int, int]:
     """(the last trade's price, total value, total quantity) of stored trades (not empty)."""
-    return (trades[-1][_PRICE], sum(t[_VALUE] for t in trades),
-            sum(t[_QTY] for t in trades))
+    return (trades[-1][_PRICE], sum(map(_value_of, trades)), sum(map(_qty_of, trades)))
 
 
 def pending_trades(trades: list[list[Any]]) -> list[Trade]:
@@ -140,9 +152,28 @@ class PoolStep(NamedTuple):
 Step = TransferStep | PoolStep
 
 
+def stored_transfer(seller: str, buyer: str, quantity: int, trade: str,
+                    moves: list[list[int]]) -> list[Any]:
+    """``list(TransferStep("transfer", ...))``, without building the record on the way (one
+    per trade of a batch; a test holds the two equal)."""
+    return ["transfer", seller, buyer, quantity, trade, moves]
+
+
+def stored_pool_step(step: str, owner: str, quantity: int, moves: list[list[int]]) -> list[Any]:
+    """``list(PoolStep(...))``, the same way."""
+    return [step, owner, quantity, moves]
+
+
+_TRANSFER, _POOL = len(TransferStep._fields), len(PoolStep._fields)
+_new = tuple.__new__  # a record from a stored list of its length: nothing to check again
+
+
 def step_of(stored: list[Any]) -> Step:
-    """The named step of one stored ``steps`` entry."""
-    return TransferStep(*stored) if stored[0] == "transfer" else PoolStep(*stored)
+    """The named step of one stored ``steps`` entry (a list of another length is refused as
+    the records' constructors refuse it)."""
+    if stored[0] == "transfer":
+        return _new(TransferStep, stored) if len(stored) == _TRANSFER else TransferStep(*stored)
+    return _new(PoolStep, stored) if len(stored) == _POOL else PoolStep(*stored)
 
 
 class Block(NamedTuple):

@@ -22,7 +22,15 @@ from domain.errors import AlreadyExists, NotFound, RegistryError
 from domain.exchange.cash import CashAccount
 from domain.exchange.desk import Desk
 from domain.exchange.market import Market, pool_ref
-from domain.exchange.orders import Amend, Cancel, Order, Outcome, Request, raise_refusal
+from domain.exchange.orders import (
+    Amend,
+    Cancel,
+    Order,
+    Outcome,
+    Request,
+    at_position,
+    raise_refusal,
+)
 from domain.exchange.params import MarketParams
 from domain.instrument import Instrument
 from domain.matching import OrderBook
@@ -363,8 +371,7 @@ def _record_positions(results: dict[int, list[Outcome] | RegistryError],
         outcomes = results[part]
         if position is None or isinstance(outcomes, RegistryError):
             continue
-        results[part] = [o if o.exception is not None else o._replace(position=position)
-                         for o in outcomes]
+        results[part] = at_position(outcomes, position)
 
 
 class _Found(NamedTuple):
@@ -427,6 +434,22 @@ def _assemble(batches: Mapping[str, Sequence[Request]], plan: list[tuple[str, li
               poisoned: Mapping[tuple[str, int], Exception],
               ) -> dict[str, list[Outcome] | RegistryError]:
     """Per market, an outcome per request in arrival order (or the market's error)."""
+    if not poisoned and len(plan) == len(batches):
+        # nothing was cut or left out (`submit_order_batches` only cuts a part in two or
+        # drops one it poisoned): one part per market, its requests in arrival order
+        results = [(code, done[part]) for part, (code, _) in enumerate(plan)]
+        out = {code: r for code, r in results if isinstance(r, RegistryError)}
+        out.update((code, r) for code, r in results if not isinstance(r, RegistryError))
+        return out
+    return _assemble_parts(batches, plan, done, poisoned)
+
+
+def _assemble_parts(batches: Mapping[str, Sequence[Request]],
+                    plan: list[tuple[str, list[int]]],
+                    done: Mapping[int, list[Outcome] | RegistryError],
+                    poisoned: Mapping[tuple[str, int], Exception],
+                    ) -> dict[str, list[Outcome] | RegistryError]:
+    """`_assemble` for any plan: parts of a market's batch cut apart, requests left out."""
     by_request: dict[tuple[str, int], Outcome] = {}
     out: dict[str, list[Outcome] | RegistryError] = {}
     for part, (code, indexes) in enumerate(plan):

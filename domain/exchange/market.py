@@ -46,7 +46,15 @@ from domain.errors import (
 )
 from domain.exchange.desk import Desk
 from domain.exchange.money import value
-from domain.exchange.orders import Amend, Cancel, Order, Outcome, Request, RestingOrder
+from domain.exchange.orders import (
+    Amend,
+    Cancel,
+    Order,
+    Outcome,
+    Request,
+    RestingOrder,
+    went_in,
+)
 from domain.exchange.params import MarketParams
 from domain.exchange.sessions import (
     TIFS,
@@ -58,7 +66,7 @@ from domain.exchange.sessions import (
 )
 from domain.matching import OrderBook
 from domain.matching.rules import check_order
-from domain.records import Trade, pending_trades, recorded_fills, trade_totals
+from domain.records import Submit, pending_trades, recorded_fills, stored_trade, trade_totals
 from domain.topics import aggregate_topic, event_topic, natural_id
 
 SETTLED, PENDING = "settled", "pending"
@@ -299,8 +307,8 @@ class Market(Aggregate):
                                             remaining)
             status = "expired" if request.kind == "M" and not filled else (
                 "amended" if reentry else "accepted")
-            outcomes.append(Outcome(request.order_id, status, out, resting, None, None, None,
-                                    filled))
+            outcomes.append(went_in(request.order_id, status, out, resting, filled))
+        draft.book.clear()  # decided: the copy goes now, not at the next collection
         if ops:
             self._batch_matched(batch=self.batches + 1, ops=ops, trades=trades, stp=stp, at=at)
         return outcomes
@@ -354,8 +362,8 @@ class Market(Aggregate):
             who = initiators.get(pair)
             if who is None:
                 who = initiators[pair] = sorted({*pair, self.params_set_by})
-            trades.append(list(Trade(trade_id, index, taker, maker, price, qty, buyer, seller,
-                                     amount, reasons, list(who))))
+            trades.append(stored_trade(trade_id, index, taker, maker, price, qty, buyer,
+                                       seller, amount, reasons, list(who)))
             out.append([trade_id, price, qty, PENDING if reasons else SETTLED])
         return out
 
@@ -507,7 +515,11 @@ class Market(Aggregate):
             if op[0] != "S":
                 _apply_op(self, op, on)
                 continue
-            _, order_id, account, side, kind, price, qty, entered_by, *tif = op
+            if len(op) == _SUBMIT:  # (not a starred target: it builds a list per op)
+                _, order_id, account, side, kind, price, qty, entered_by, tif = op
+            else:  # recorded before time in force existed: a day order
+                _, order_id, account, side, kind, price, qty, entered_by = op
+                tif = "DAY"
             filled = 0
             while fill_at == index:
                 _, taker, maker, at_price, q = fills[next_fill]
@@ -536,7 +548,7 @@ class Market(Aggregate):
                 if not apply_rest(side, price, qty - filled, order_id, account):
                     self._diverged(index)
                 orders[order_id] = _new(RestingOrder, (
-                    account, side, price, qty - filled, entered_by, tif[0] if tif else "DAY",
+                    account, side, price, qty - filled, entered_by, tif,
                     on, qty))
         if next_fill != nf or next_stp != ns:
             self._diverged(len(ops))
@@ -588,6 +600,7 @@ class Market(Aggregate):
 
 
 _new = tuple.__new__  # a `RestingOrder` from its fields in order (the book checked them)
+_SUBMIT = len(Submit._fields)  # an entered order's op, with its time in force
 
 
 class _Draft:
@@ -624,7 +637,11 @@ def _apply_op(state: Market | _Draft, op: list[Any], on: str
         orders[order_id] = info.less(info.remaining - qty)
         return [], [], [], 0
     # `domain.records.Submit`; orders recorded before time in force existed rest as day orders
-    _, order_id, account, side, kind, price, qty, entered_by, *tif = op
+    if len(op) == _SUBMIT:
+        _, order_id, account, side, kind, price, qty, entered_by, tif = op
+    else:
+        _, order_id, account, side, kind, price, qty, entered_by = op
+        tif = "DAY"
     book = state.book
     fills = book.submit(side, price, qty, order_id, kind, account)
     state.seen.add(order_id)
@@ -642,5 +659,5 @@ def _apply_op(state: Market | _Draft, op: list[Any], on: str
         if book.last_stp_cancels else []
     if kind == "L" and filled < qty:  # the book rests every limit order's remainder
         orders[order_id] = _new(RestingOrder, (account, side, price, qty - filled, entered_by,
-                                               tif[0] if tif else "DAY", on, qty))
+                                               tif, on, qty))
     return fills, makers, stopped, filled

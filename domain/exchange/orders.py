@@ -93,6 +93,23 @@ class Outcome(NamedTuple):
     position: int | None = None
 
 
+def went_in(order_id: str, status: str, fills: list[list[Any]], resting: int,
+            filled: int) -> Outcome:
+    """The `Outcome` of a request that went in (no refusal; no position until its save),
+    built from the fields in order: one for every request of a batch."""
+    return _new(Outcome, (order_id, status, fills, resting, None, None, None, filled, None))
+
+
+def at_position(outcomes: list[Outcome], position: int) -> list[Outcome]:
+    """``outcomes`` with ``position`` set on each one that went in, a refusal's left as it is:
+    what ``o._replace(position=position)`` gives, built from the fields in order
+    (``position`` is the last) at a quarter of its cost, for every request of a batch."""
+    head = len(Outcome._fields) - 1
+    tail = (position,)
+    return [o if o.exception is not None else _new(Outcome, o[:head] + tail)
+            for o in outcomes]
+
+
 def raise_refusal(outcome: Outcome) -> Outcome:
     """The outcome of a request that went in; the typed refusal raised for one refused."""
     if outcome.exception is not None:

@@ -139,7 +139,17 @@ class OrderBook:
                 return fills
         elif kind == "M":
             return fills
-        self._rest(own, price, qty, order_id, account)
+        # `_rest`, inline: most orders of a busy book rest, and this is the matching loop's path
+        key = price if own == _BID else -price
+        levels = self._levels[own]
+        level = levels.get(key)
+        if level is None:
+            level = levels[key] = [0, deque(), key, own]
+            insort(self._keys[own], key)
+        order = [order_id, qty, price, account, level]
+        level[0] += 1
+        level[1].append(order)
+        self._orders[order_id] = order
         return fills
 
     def _rest(self, own: int, price: int, qty: int, order_id: OrderId, account: Account) -> None:
@@ -190,6 +200,7 @@ class OrderBook:
                 if not level[0]:
                     keys.pop()
                     del levels[key]
+                    queue.clear()  # dead orders left in it refer back to the level
                     break
         return qty
 
@@ -258,6 +269,7 @@ class OrderBook:
             keys = self._keys[side]
             del keys[bisect_left(keys, level[2])]
             del self._levels[side][level[2]]
+            level[1].clear()  # its dead orders refer back to it: freed now, not by the collector
         elif len(level[1]) > 2 * level[0] + 32:  # mostly dead: compact to bound memory
             level[1] = deque([o for o in level[1] if o[1]])
         return True
@@ -329,6 +341,20 @@ class OrderBook:
         book._keys = (list(self._keys[_BID]), list(self._keys[_ASK]))
         book._levels = levels
         return book
+
+    def clear(self) -> None:
+        """Take every order off the book at once. A level and its orders refer to each other
+        (each order names its level), so a full book dropped as it is waits for the cyclic
+        collector; a book used for one decision (a draft) is cleared instead and freed by
+        reference counting right away."""
+        for levels in self._levels:
+            for level in levels.values():
+                level[1].clear()
+            levels.clear()
+        for keys in self._keys:
+            keys.clear()
+        self._orders.clear()
+        self.last_stp_cancels = _NO_CANCELS
 
     # -- snapshots (replay equality) --------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 from domain.matching import Depth, DepthLevel, OrderBook, RestingOrder
@@ -221,3 +222,33 @@ def test_an_outcome_the_book_cannot_take_changes_nothing() -> None:
     assert not book.apply_rest("B", 100, 5, 9, "x")  # would cross the ask at 100
     assert not book.apply_rest("S", 105, 5, 2, "x")  # the id already rests
     assert book.snapshot() == before
+
+
+def test_a_cleared_copy_leaves_the_original_and_no_cycles_behind() -> None:
+    book = book_with_asks((100, 10, 1, "a"), (100, 10, 2, "b"), (102, 5, 3, "c"))
+    book.submit("B", 90, 5, 4, "L", "d")
+    before = book.snapshot()
+    draft = book.copy()
+    draft.submit("B", 100, 12, 9, "L", "x")
+    draft.cancel(3)
+    draft.clear()
+    assert len(draft) == 0 and draft.best_bid() is None and draft.best_ask() is None
+    assert draft == OrderBook(rules=book.rules)
+    assert book.snapshot() == before
+    draft.submit("S", 101, 5, 7, "L", "e")  # a cleared book takes orders again
+    assert draft.best_ask() == 101
+    # freed by reference counting alone: the collector finds nothing left of it
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        gc.collect()
+        dropped = book.copy()
+        del dropped
+        assert gc.collect() > 0  # a full copy left as it is: levels and orders in cycles
+        cleared = book.copy()
+        cleared.clear()
+        del cleared
+        assert gc.collect() == 0
+    finally:
+        if was_on:
+            gc.enable()
