@@ -46,6 +46,13 @@ The speed-ups:
     again, as on the plain path. Encoding is a function of the stored event alone, so the
     verdict is the same: half of the signer's work per leaf.
 
+``order_route``
+    the HTTP limit order (``POST /markets/{instrument}/orders``) answered, when the request is
+    one FastAPI's path would take as it is, without FastAPI resolving the route's
+    dependencies one by one (`api.order_route`); any other request, and every one when this
+    is off, goes through FastAPI's handler. The same statuses, headers and bodies
+    (`tests/api/test_order_route.py`).
+
 Four of them reach into the library's private parts (the repository's class, the
 application's ``_take_snapshots``, ``_record`` and ``_notify``, an aggregate's ``_version``
 and ``_modified_on``, the ``decorated_funcs`` table); they were checked against
@@ -93,6 +100,7 @@ class Speedups:
     fast_replay: bool = True
     export_lines: bool = True
     kept_leaves: bool = True
+    order_route: bool = True
 
     @classmethod
     def names(cls) -> tuple[str, ...]:

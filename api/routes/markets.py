@@ -34,9 +34,11 @@ from api.deps import (
 )
 from api.errors import TYPE_BASE, ApiError, status_of
 from api.ledger_refs import order_batch_at, order_recorded, trade_at, with_ledger
+from api.order_route import OrderRoute
 from api.reruns import is_rerun, stored_cancel, stored_order
 from api.routes import market_stream
 from api.routes.proposals import proposed
+from api.schemas.ledger import LedgerRef
 from api.schemas.markets import (
     Bar,
     Book,
@@ -178,30 +180,41 @@ def book(instrument: InstrumentPath, state: StateDep, _: CurrentUser,
 # -- orders ------------------------------------------------------------------------------------
 
 
-def _ack(instrument: str, account: str, outcome: Outcome) -> OrderAck:
-    fills = [Fill(trade=f[0], price=f[1], quantity=f[2], state=f[3]) for f in outcome.fills]
+def _ack(instrument: str, account: str, outcome: Outcome,
+         batch: LedgerRef | None = None) -> OrderAck:
+    """The answer to a request that went in; with ``batch``, the leaf that recorded it, and
+    each fill's trade in it (as `_recorded` adds them)."""
+    fills = [Fill(trade=f[0], price=f[1], quantity=f[2], state=f[3],
+                  ledger=None if batch is None else trade_at(batch, f[0]))
+             for f in outcome.fills]
     return OrderAck(order_id=outcome.order_id, instrument=instrument, account=account,
                     status=outcome.status,  # type: ignore[arg-type]  # refusals were raised
                     fills=fills, filled=outcome.filled if outcome.status == "cancelled"
                     else sum(f.quantity for f in fills),
-                    resting=outcome.resting)
+                    resting=outcome.resting, ledger=batch)
 
 
-def _recorded(state: AppState, position: int | None, ack: OrderAck) -> OrderAck:
-    """``ack`` with where it sits in the ledger: the batch leaf that recorded the request, and
-    in it each fill's trade with the trade's receipt (`api.ledger_refs`). The leaf is the one
-    at ``position``, where the save holding the request put its batch (`Outcome.position`);
-    when that is not known (a retry answering what a first run stored, a commit resolved after
-    a failure) it is searched for in the log."""
-    batch = (order_recorded(state, 0, instrument=ack.instrument, order_id=ack.order_id)
-             if position is None else order_batch_at(state, position, instrument=ack.instrument))
+def _answered(state: AppState, instrument: str, account: str, outcome: Outcome) -> OrderAck:
+    """The answer to a request that went in, with where it sits in the ledger: the batch leaf
+    that recorded it, and in it each fill's trade with the trade's receipt (`api.ledger_refs`).
+    The leaf is the one at ``outcome.position``, where the save holding the request put its
+    batch; when that is not known (a commit resolved after a failure) it is searched for."""
+    if outcome.position is None:
+        return _searched(state, _ack(instrument, account, outcome))
+    return _ack(instrument, account, outcome,
+                order_batch_at(state, outcome.position, instrument=instrument))
+
+
+def _searched(state: AppState, ack: OrderAck) -> OrderAck:
+    """``ack`` (an answer whose save's position is not known: a retry answering what a first
+    run stored, a commit resolved after a failure) with its batch leaf, searched for in the
+    log, and each fill's trade in it."""
+    batch = order_recorded(state, 0, instrument=ack.instrument, order_id=ack.order_id)
     fills = ack.fills if batch is None else [
         f.model_copy(update={"ledger": trade_at(batch, f.trade)}) for f in ack.fills]
     return ack.model_copy(update={"fills": fills, "ledger": batch})
 
 
-
-@router.post("/{instrument}/orders", status_code=status.HTTP_201_CREATED)
 async def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
                        state: StateDep, request: Request) -> OrderAck:
     """A limit or market order (market orders are immediate-or-cancel). Answered once stored:
@@ -217,17 +230,24 @@ async def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentU
     if outcome.exception is not None and is_rerun(request):
         stored = await run_in_threadpool(stored_order, state, instrument, order)
         if stored is not None:  # the first run's order went in
-            return await run_in_threadpool(_recorded, state, None, stored)
-    return await _answer(state, outcome.position,
-                         _ack(instrument, account, raise_refusal(outcome)))
+            return await run_in_threadpool(_searched, state, stored)
+    return await _answer(state, instrument, account, raise_refusal(outcome))
 
 
-async def _answer(state: AppState, position: int | None, ack: OrderAck) -> OrderAck:
-    """`_recorded`, on the event loop when the batch's ledger index is kept (the gateway
+async def _answer(state: AppState, instrument: str, account: str,
+                  outcome: Outcome) -> OrderAck:
+    """`_answered`, on the event loop when the batch's ledger index is kept (the gateway
     counts it before waking the batch's callers: no store read), else in the thread pool."""
+    position = outcome.position
     if position is not None and state.leaf_indexes.known(position) is not None:
-        return _recorded(state, position, ack)
-    return await run_in_threadpool(_recorded, state, position, ack)
+        return _answered(state, instrument, account, outcome)
+    return await run_in_threadpool(_answered, state, instrument, account, outcome)
+
+
+# its class answers well-formed requests without FastAPI's dependency solving (`api.order_route`)
+router.add_api_route("/{instrument}/orders", submit_order, methods=["POST"],
+                     status_code=status.HTTP_201_CREATED, name="submit_order",
+                     route_class_override=OrderRoute)
 
 
 @router.post("/{instrument}/bulk-orders", status_code=status.HTTP_201_CREATED,
@@ -329,7 +349,7 @@ async def cancel_order(instrument: InstrumentPath, order_id: OrderIdPath, user: 
         stored = await run_in_threadpool(stored_cancel, state, instrument, order_id, who)
         if stored is not None:  # the first run's cancel
             return stored
-    return await _answer(state, outcome.position, _ack(instrument, who, raise_refusal(outcome)))
+    return await _answer(state, instrument, who, raise_refusal(outcome))
 
 
 @router.patch("/{instrument}/orders/{order_id}")
@@ -340,7 +360,7 @@ async def amend_order(instrument: InstrumentPath, order_id: OrderIdPath, body: O
     who = acting_for(user, account)
     amend = Amend(order_id, who, body.quantity, body.price, user.actor)
     outcome = raise_refusal(await state.gateway.submit_async(instrument, amend))
-    return await _answer(state, outcome.position, _ack(instrument, who, outcome))
+    return await _answer(state, instrument, who, outcome)
 
 
 def _own_orders(user: Principal, account: str | None) -> str | None:
