@@ -234,7 +234,8 @@ class ExchangeService:
             try:
                 desk = self._desk(w, m, i, at)
                 pending = len(m.pending_events)  # a piece of a split batch follows another
-                results[part] = m.match(requests, desk=desk, at=at)
+                results[part] = m.match(requests, desk=desk, at=at, kept=w.drafts
+                                         if self.core.speedups.kept_draft else None)
                 if not m.pending_events:
                     continue
                 if len(m.pending_events) > pending:

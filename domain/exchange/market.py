@@ -9,7 +9,8 @@ change nothing and are not recorded.
 
 The market changes only through its events. The book is derived state: `match` decides on a
 *draft* (a copy of the book and of the resting orders: entry checks depend on earlier fills of
-the same batch) and changes nothing of the market; its decision is plain values, the event's
+the same batch, kept for the next batch while nothing else changes the market) and changes
+nothing of the market; its decision is plain values, the event's
 ``ops``, ``trades`` and ``stp``. Applying the ``BatchMatched`` event, at command time as on
 replay, makes exactly that change without matching again: each recorded fill comes off its
 maker, each self-trade cancel off the book, each limit order's remainder rests; an outcome the
@@ -255,9 +256,12 @@ class Market(Aggregate):
 
     # -- the batch -----------------------------------------------------------------------------
 
-    def match(self, requests: Sequence[Request], *, desk: Desk, at: str) -> list[Outcome]:
+    def match(self, requests: Sequence[Request], *, desk: Desk, at: str,
+              kept: KeptDrafts | None = None) -> list[Outcome]:
         """Run a batch; return one `Outcome` per request. Postings for the other aggregates
-        are left on ``desk``."""
+        are left on ``desk``. With ``kept``, the batch decides on the draft this market's
+        previous batch left there, if it still holds the market's state, instead of a new
+        copy of the book, and leaves its own there for the next batch (`KeptDrafts`)."""
         params = self.market_params()
         upper, lot, va = params.upper_price(), params.lot, params.verify_above
         lower = params.book_rules().price_bounds()[0]
@@ -267,7 +271,7 @@ class Market(Aggregate):
         stp: list[list[Any]] = []
         outcomes: list[Outcome] = []
         initiators: dict[tuple[str, str], list[str]] = {}  # per batch: few distinct pairs
-        draft = _Draft(self)
+        draft = _Draft(self) if kept is None else kept.take(self)
         orders = draft.orders
         on = trading_date(at)
         for incoming in requests:
@@ -308,9 +312,12 @@ class Market(Aggregate):
             status = "expired" if request.kind == "M" and not filled else (
                 "amended" if reentry else "accepted")
             outcomes.append(went_in(request.order_id, status, out, resting, filled))
-        draft.book.clear()  # decided: the copy goes now, not at the next collection
         if ops:
             self._batch_matched(batch=self.batches + 1, ops=ops, trades=trades, stp=stp, at=at)
+        if kept is None:
+            draft.book.clear()  # decided: the copy goes now, not at the next collection
+        else:
+            kept.keep(self, draft)  # the market now holds what the draft does
         return outcomes
 
     def _take(self, draft: _Draft, request: Any, desk: Desk, ops: list[list[Any]],
@@ -607,7 +614,9 @@ class _Draft:
     """What a batch decides on: a copy of the market's book, its resting orders (immutable
     records: a plain copy of the dict is independent) and the order ids the batch accepted.
     Deciding changes only the draft; the batch's event then applies the decided requests to
-    the market itself."""
+    the market itself, which then holds what the draft does (so the next batch may decide on
+    it again, `Market.match`'s ``keep_draft``). ``version`` is the market's version whose
+    state the draft holds."""
 
     __slots__ = ("book", "orders", "seen")
 
@@ -615,6 +624,43 @@ class _Draft:
         self.book = market.book.copy()
         self.orders = dict(market.orders)
         self.seen: set[str] = set()
+
+
+class KeptDrafts:
+    """The draft each market's last batch decided on, kept for its next batch (`Market.match`'s
+    ``kept``; the exchange's writer holds one, `registry.exchange_writer`). Once a batch's
+    event is applied, the market's book and resting orders hold what the batch's draft does,
+    so the next batch can decide on that draft instead of copying the whole book again. A
+    draft is handed back only to the same market object at the version it was kept at: any
+    other event applied to the market since (another writer's, an approval, a halt) moves its
+    version, a market reloaded from the store is another object, and a batch that raises
+    keeps nothing (it took the draft out first)."""
+
+    __slots__ = ("_kept",)
+
+    def __init__(self) -> None:
+        self._kept: dict[UUID, tuple[Market, int, _Draft]] = {}
+
+    def take(self, market: Market) -> _Draft:
+        """The draft kept for ``market`` if it still holds the market's state, else a new
+        one; either way none is kept for it any more."""
+        found = self._kept.pop(market.id, None)
+        if found is not None:
+            holder, version, draft = found
+            if holder is market and version == market.version:
+                draft.seen.clear()
+                return draft
+            draft.book.clear()  # stale: freed now, not at the next collection
+        return _Draft(market)
+
+    def keep(self, market: Market, draft: _Draft) -> None:
+        """Keep ``draft`` for ``market``'s next batch: the market holds what it does."""
+        self._kept[market.id] = (market, market.version, draft)
+
+    def clear(self) -> None:
+        for _, _, draft in self._kept.values():
+            draft.book.clear()
+        self._kept.clear()
 
 
 def _apply_op(state: Market | _Draft, op: list[Any], on: str
