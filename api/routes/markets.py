@@ -69,7 +69,6 @@ from domain.exchange.orders import Order as OrderRequest
 from registry.market_data import MarketData, MarketView
 
 router = APIRouter(prefix="/markets", tags=["markets"])
-router.include_router(market_stream.router)
 Levels = Annotated[int, Query(ge=1, le=50, description="price levels per side")]
 AccountQuery = Annotated[CreditCode | None, Query(description="administrators: the enterprise")]
 
@@ -89,6 +88,79 @@ def _market(view: MarketView) -> Market:
                   lower_price=lower, upper_price=upper, best_bid=m.book.best_bid(),
                   best_ask=m.book.best_ask(), last_price=view.last_price,
                   opened_at=view.opened_at)
+
+
+# -- orders (first: the router tries its routes in order, and order entry is the busiest) ----------
+
+
+def _ack(instrument: str, account: str, outcome: Outcome,
+         batch: LedgerRef | None = None) -> OrderAck:
+    """The answer to a request that went in; with ``batch``, the leaf that recorded it, and
+    each fill's trade in it (as `_recorded` adds them)."""
+    fills = [Fill(trade=f[0], price=f[1], quantity=f[2], state=f[3],
+                  ledger=None if batch is None else trade_at(batch, f[0]))
+             for f in outcome.fills]
+    return OrderAck(order_id=outcome.order_id, instrument=instrument, account=account,
+                    status=outcome.status,  # type: ignore[arg-type]  # refusals were raised
+                    fills=fills, filled=outcome.filled if outcome.status == "cancelled"
+                    else sum(f.quantity for f in fills),
+                    resting=outcome.resting, ledger=batch)
+
+
+def _answered(state: AppState, instrument: str, account: str, outcome: Outcome) -> OrderAck:
+    """The answer to a request that went in, with where it sits in the ledger: the batch leaf
+    that recorded it, and in it each fill's trade with the trade's receipt (`api.ledger_refs`).
+    The leaf is the one at ``outcome.position``, where the save holding the request put its
+    batch; when that is not known (a commit resolved after a failure) it is searched for."""
+    if outcome.position is None:
+        return _searched(state, _ack(instrument, account, outcome))
+    return _ack(instrument, account, outcome,
+                order_batch_at(state, outcome.position, instrument=instrument))
+
+
+def _searched(state: AppState, ack: OrderAck) -> OrderAck:
+    """``ack`` (an answer whose save's position is not known: a retry answering what a first
+    run stored, a commit resolved after a failure) with its batch leaf, searched for in the
+    log, and each fill's trade in it."""
+    batch = order_recorded(state, 0, instrument=ack.instrument, order_id=ack.order_id)
+    fills = ack.fills if batch is None else [
+        f.model_copy(update={"ledger": trade_at(batch, f.trade)}) for f in ack.fills]
+    return ack.model_copy(update={"fills": fills, "ledger": batch})
+
+
+async def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
+                       state: StateDep, request: Request) -> OrderAck:
+    """A limit or market order (market orders are immediate-or-cancel). Answered once stored:
+    the fills, each ``settled`` (delivery-versus-payment done) or ``pending`` (waiting in the
+    verification queue), and the quantity left resting."""
+    account = acting_for(user, body.account)
+    order = OrderRequest(body.order_id or uuid.uuid4().hex, account,
+                         "B" if body.side == "buy" else "S",
+                         "L" if body.kind == "limit" else "M",
+                         body.price if body.kind == "limit" and body.price else 0,
+                         body.quantity, user.actor, body.time_in_force.upper())
+    outcome = await state.gateway.submit_async(instrument, order)
+    if outcome.exception is not None and is_rerun(request):
+        stored = await run_in_threadpool(stored_order, state, instrument, order)
+        if stored is not None:  # the first run's order went in
+            return await run_in_threadpool(_searched, state, stored)
+    return await _answer(state, instrument, account, raise_refusal(outcome))
+
+
+async def _answer(state: AppState, instrument: str, account: str,
+                  outcome: Outcome) -> OrderAck:
+    """`_answered`, on the event loop when the batch's ledger index is kept (the gateway
+    counts it before waking the batch's callers: no store read), else in the thread pool."""
+    position = outcome.position
+    if position is not None and state.leaf_indexes.known(position) is not None:
+        return _answered(state, instrument, account, outcome)
+    return await run_in_threadpool(_answered, state, instrument, account, outcome)
+
+
+# its class answers well-formed requests without FastAPI's dependency solving (`api.order_route`)
+router.add_api_route("/{instrument}/orders", submit_order, methods=["POST"],
+                     status_code=status.HTTP_201_CREATED, name="submit_order",
+                     route_class_override=OrderRoute)
 
 
 # -- markets -----------------------------------------------------------------------------------
@@ -175,79 +247,6 @@ def book(instrument: InstrumentPath, state: StateDep, _: CurrentUser,
     data = state.market_view()
     _view(data, instrument)
     return Book.model_validate(data.depth(instrument, levels))
-
-
-# -- orders ------------------------------------------------------------------------------------
-
-
-def _ack(instrument: str, account: str, outcome: Outcome,
-         batch: LedgerRef | None = None) -> OrderAck:
-    """The answer to a request that went in; with ``batch``, the leaf that recorded it, and
-    each fill's trade in it (as `_recorded` adds them)."""
-    fills = [Fill(trade=f[0], price=f[1], quantity=f[2], state=f[3],
-                  ledger=None if batch is None else trade_at(batch, f[0]))
-             for f in outcome.fills]
-    return OrderAck(order_id=outcome.order_id, instrument=instrument, account=account,
-                    status=outcome.status,  # type: ignore[arg-type]  # refusals were raised
-                    fills=fills, filled=outcome.filled if outcome.status == "cancelled"
-                    else sum(f.quantity for f in fills),
-                    resting=outcome.resting, ledger=batch)
-
-
-def _answered(state: AppState, instrument: str, account: str, outcome: Outcome) -> OrderAck:
-    """The answer to a request that went in, with where it sits in the ledger: the batch leaf
-    that recorded it, and in it each fill's trade with the trade's receipt (`api.ledger_refs`).
-    The leaf is the one at ``outcome.position``, where the save holding the request put its
-    batch; when that is not known (a commit resolved after a failure) it is searched for."""
-    if outcome.position is None:
-        return _searched(state, _ack(instrument, account, outcome))
-    return _ack(instrument, account, outcome,
-                order_batch_at(state, outcome.position, instrument=instrument))
-
-
-def _searched(state: AppState, ack: OrderAck) -> OrderAck:
-    """``ack`` (an answer whose save's position is not known: a retry answering what a first
-    run stored, a commit resolved after a failure) with its batch leaf, searched for in the
-    log, and each fill's trade in it."""
-    batch = order_recorded(state, 0, instrument=ack.instrument, order_id=ack.order_id)
-    fills = ack.fills if batch is None else [
-        f.model_copy(update={"ledger": trade_at(batch, f.trade)}) for f in ack.fills]
-    return ack.model_copy(update={"fills": fills, "ledger": batch})
-
-
-async def submit_order(instrument: InstrumentPath, body: OrderIn, user: CurrentUser,
-                       state: StateDep, request: Request) -> OrderAck:
-    """A limit or market order (market orders are immediate-or-cancel). Answered once stored:
-    the fills, each ``settled`` (delivery-versus-payment done) or ``pending`` (waiting in the
-    verification queue), and the quantity left resting."""
-    account = acting_for(user, body.account)
-    order = OrderRequest(body.order_id or uuid.uuid4().hex, account,
-                         "B" if body.side == "buy" else "S",
-                         "L" if body.kind == "limit" else "M",
-                         body.price if body.kind == "limit" and body.price else 0,
-                         body.quantity, user.actor, body.time_in_force.upper())
-    outcome = await state.gateway.submit_async(instrument, order)
-    if outcome.exception is not None and is_rerun(request):
-        stored = await run_in_threadpool(stored_order, state, instrument, order)
-        if stored is not None:  # the first run's order went in
-            return await run_in_threadpool(_searched, state, stored)
-    return await _answer(state, instrument, account, raise_refusal(outcome))
-
-
-async def _answer(state: AppState, instrument: str, account: str,
-                  outcome: Outcome) -> OrderAck:
-    """`_answered`, on the event loop when the batch's ledger index is kept (the gateway
-    counts it before waking the batch's callers: no store read), else in the thread pool."""
-    position = outcome.position
-    if position is not None and state.leaf_indexes.known(position) is not None:
-        return _answered(state, instrument, account, outcome)
-    return await run_in_threadpool(_answered, state, instrument, account, outcome)
-
-
-# its class answers well-formed requests without FastAPI's dependency solving (`api.order_route`)
-router.add_api_route("/{instrument}/orders", submit_order, methods=["POST"],
-                     status_code=status.HTTP_201_CREATED, name="submit_order",
-                     route_class_override=OrderRoute)
 
 
 @router.post("/{instrument}/bulk-orders", status_code=status.HTTP_201_CREATED,
@@ -426,3 +425,6 @@ def price_history(instrument: InstrumentPath, state: StateDep, _: CurrentUser, p
     data = state.market_view()
     _view(data, instrument)
     return paginate([Bar.model_validate(b) for b in data.history(instrument, interval)], page)
+
+
+router.include_router(market_stream.router)  # after the order routes (see "orders")
