@@ -14,7 +14,10 @@ nothing of the market; its decision is plain values, the event's
 ``ops``, ``trades`` and ``stp``. Applying the ``BatchMatched`` event, at command time as on
 replay, makes exactly that change without matching again: each recorded fill comes off its
 maker, each self-trade cancel off the book, each limit order's remainder rests; an outcome the
-book cannot take as recorded is refused (`MatchingDiverged`). Whether the recorded fills are
+book cannot take as recorded is refused (`MatchingDiverged`). With a kept draft
+(`KeptDrafts`, the speed-up ``kept_draft``), a batch large against its book makes the same
+change at command time by taking the draft it was decided on, which holds exactly that
+(`Market._adopt`; compared with the plain path in `tests/property/test_kept_draft.py`). Whether the recorded fills are
 what the matching rules give is the auditor's check (`registry.audit_matching`), which re-runs
 the core over an export. A command that fails midway leaves the market as it was.
 
@@ -312,13 +315,28 @@ class Market(Aggregate):
             status = "expired" if request.kind == "M" and not filled else (
                 "amended" if reentry else "accepted")
             outcomes.append(went_in(request.order_id, status, out, resting, filled))
+        self._record_batch(draft, kept, ops, trades, stp, at)
+        return outcomes
+
+    def _record_batch(self, draft: _Draft, kept: KeptDrafts | None, ops: list[list[Any]],
+                      trades: list[list[Any]], stp: list[list[Any]], at: str) -> None:
+        """The batch's event, if any request went in; then the draft is dropped, kept for
+        the next batch, or (a kept draft's batch large against its book: at least one op per
+        ``ADOPT_OPS_PER_ORDER`` resting orders) handed to the event to become the market's
+        own book, the next batch copying it again."""
+        adopt = kept is not None and len(ops) * ADOPT_OPS_PER_ORDER >= len(draft.orders)
         if ops:
-            self._batch_matched(batch=self.batches + 1, ops=ops, trades=trades, stp=stp, at=at)
+            if adopt:  # the event takes the draft itself (`_batch_matched`)
+                self.__dict__["_decided"] = draft
+            try:
+                self._batch_matched(batch=self.batches + 1, ops=ops, trades=trades, stp=stp,
+                                    at=at)
+            finally:  # never left for another event
+                self.__dict__.pop("_decided", None)
         if kept is None:
             draft.book.clear()  # decided: the copy goes now, not at the next collection
-        else:
+        elif not (adopt and ops):
             kept.keep(self, draft)  # the market now holds what the draft does
-        return outcomes
 
     def _take(self, draft: _Draft, request: Any, desk: Desk, ops: list[list[Any]],
               params: MarketParams,
@@ -487,7 +505,11 @@ class Market(Aggregate):
     @event("BatchMatched", topic=event_topic("Market", "BatchMatched"))
     def _batch_matched(self, batch: int, ops: list[list[Any]], trades: list[list[Any]],
                        stp: list[list[Any]], at: str) -> None:
-        self._apply_ops(ops, trades, stp, at)
+        decided: _Draft | None = self.__dict__.pop("_decided", None)
+        if decided is None:  # replay, or a batch whose draft is kept for the next one
+            self._apply_ops(ops, trades, stp, at)
+        else:  # at command time: the draft the batch was decided on holds exactly that
+            self._adopt(decided)
         self.batches = batch
         self.trade_count += len(trades)
         if not trades:
@@ -560,6 +582,16 @@ class Market(Aggregate):
         if next_fill != nf or next_stp != ns:
             self._diverged(len(ops))
 
+    def _adopt(self, draft: _Draft) -> None:
+        """Take the book and resting orders of the draft this batch was decided on: what
+        `_apply_ops` makes of the batch's ops, trades and self-trade cancels, since the draft
+        was the market's state and changed only by those (`tests/property/test_kept_draft.py`
+        compares the two). The market's former book is cleared (freed at once, not by the
+        collector)."""
+        former, self.book, self.orders = self.book, draft.book, draft.orders
+        former.clear()
+        self.seen |= draft.seen
+
     def _diverged(self, index: int) -> NoReturn:
         raise MatchingDiverged(f"{self.instrument}: batch {self.batches + 1} op {index}: the "
                                "book cannot take the recorded outcome")
@@ -608,6 +640,12 @@ class Market(Aggregate):
 
 _new = tuple.__new__  # a `RestingOrder` from its fields in order (the book checked them)
 _SUBMIT = len(Submit._fields)  # an entered order's op, with its time in force
+
+#: with a kept draft (`KeptDrafts`), a batch of at least one op per this many resting orders
+#: hands its draft to its event instead of having the event apply its ops to the market: the
+#: next batch then copies the book, which for such a batch costs less than the ops' second
+#: application (the order gateway's small batches on a large book keep the draft instead)
+ADOPT_OPS_PER_ORDER = 2
 
 
 class _Draft:

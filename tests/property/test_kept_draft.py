@@ -5,7 +5,9 @@ amends and self-trades in two markets, a batch that fails midway, and between th
 change a market outside its batches: a halt, a resume, a new price band cancelling resting
 orders) and must answer every request alike and end with the same stored events and state;
 after every step each draft the fast one keeps holds exactly its market's book and resting
-orders."""
+orders, and each market the writer holds (whose book may be the very draft its last batch
+was decided on, handed to the batch's event) equals the market rebuilt from its stored
+events."""
 
 from __future__ import annotations
 
@@ -154,6 +156,17 @@ def kept_drafts_hold_their_markets(app: Registry) -> int:
     return held
 
 
+def held_markets_equal_their_replay(app: Registry) -> None:
+    """Each market the writer holds, whether its last batch's event applied the ops or took
+    the draft (`Market._adopt`), equals the market rebuilt from its stored events."""
+    for market in app.exchange.exchange_writes.writer().cache.values():
+        if isinstance(market, Market):
+            replayed = app.exchange.market(market.instrument)
+            assert market.book.snapshot() == replayed.book.snapshot()
+            assert (market.orders, market.seen, market.batches, market.pending) == (
+                replayed.orders, replayed.seen, replayed.batches, replayed.pending)
+
+
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(plan=steps())
@@ -165,6 +178,7 @@ def test_a_kept_draft_decides_what_a_new_copy_does(broken_postings: None,
     for step in plan:
         assert take(fast, w, step) == take(plain, w, step), step
         kept_drafts_hold_their_markets(fast)
+        held_markets_equal_their_replay(fast)
     assert not plain.exchange.exchange_writes.writer().drafts._kept
     assert state(fast, w) == state(plain, w)
     assert stored(fast) == stored(plain)
@@ -173,6 +187,7 @@ def test_a_kept_draft_decides_what_a_new_copy_does(broken_postings: None,
 
 def test_the_next_batch_decides_on_the_kept_draft_until_another_event_moves_the_market(
         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(market_module, "ADOPT_OPS_PER_ORDER", 0)  # the draft is always kept
     app, w = world("all")
     copies: list[Market] = []
 
@@ -200,3 +215,33 @@ def test_the_next_batch_decides_on_the_kept_draft_until_another_event_moves_the_
     batch(3)
     assert len(copies) == 2  # the halt moved the market: a new copy
     assert len(app.exchange.market(COD).orders) == 8
+
+
+def test_a_batch_large_against_its_book_hands_its_draft_to_its_event(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two orders a batch against a book of at most four resting: the batch's event takes the
+    draft (the market's book is the draft's), nothing is kept, the next batch copies again,
+    and the market equals its replay."""
+    app, w = world("all")
+    drafts: list[market_module._Draft] = []
+
+    class Counted(market_module._Draft):
+        __slots__ = ()
+
+        def __init__(self, m: Market) -> None:
+            drafts.append(self)
+            super().__init__(m)
+
+    monkeypatch.setattr(market_module, "_Draft", Counted)
+    writer = app.exchange.exchange_writes.writer()
+    for n in range(2):
+        app.exchange.submit_orders(instrument=COD, at=AT, requests=[
+            Order(f"s{n}", w.dyeing, "S", "L", PRICE + 10_000, 1_000, "d"),
+            Order(f"b{n}", w.paper, "B", "L", PRICE - 10_000, 1_000, "p")])
+        held = writer.cache[Market.create_id(COD)]
+        assert held.book is drafts[-1].book and held.orders is drafts[-1].orders
+        assert "_decided" not in held.__dict__
+        assert not writer.drafts._kept
+    assert len(drafts) == 2
+    held_markets_equal_their_replay(app)
+    assert len(held.orders) == 4
