@@ -17,9 +17,10 @@ maker, each self-trade cancel off the book, each limit order's remainder rests; 
 book cannot take as recorded is refused (`MatchingDiverged`). With a kept draft
 (`KeptDrafts`, the speed-up ``kept_draft``), a batch large against its book makes the same
 change at command time by taking the draft it was decided on, which holds exactly that
-(`Market._adopt`; compared with the plain path in `tests/property/test_kept_draft.py`). Whether the recorded fills are
-what the matching rules give is the auditor's check (`registry.audit_matching`), which re-runs
-the core over an export. A command that fails midway leaves the market as it was.
+(`Market._adopt`; compared with the plain path in `tests/property/test_kept_draft.py`).
+Whether the recorded fills are what the matching rules give is the auditor's check
+(`registry.audit_matching`), which re-runs the core over an export. A command that fails
+midway leaves the market as it was.
 
 Self-trade prevention follows the core: the *resting* order of the same enterprise is cancelled
 (and its reservation released: cash for a buy, units for a sell); the incoming order goes on.
