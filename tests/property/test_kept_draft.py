@@ -47,6 +47,22 @@ def world(speedups: str) -> tuple[Registry, World]:
 
 
 @pytest.fixture
+def drafts_made(monkeypatch: pytest.MonkeyPatch) -> list[market_module._Draft]:
+    """Every draft the markets make from here on, in the order they are made."""
+    drafts: list[market_module._Draft] = []
+
+    class Counted(market_module._Draft):
+        __slots__ = ()
+
+        def __init__(self, m: Market) -> None:
+            drafts.append(self)
+            super().__init__(m)
+
+    monkeypatch.setattr(market_module, "_Draft", Counted)
+    return drafts
+
+
+@pytest.fixture
 def broken_postings(monkeypatch: pytest.MonkeyPatch) -> None:
     post = CashAccount.post
 
@@ -186,19 +202,10 @@ def test_a_kept_draft_decides_what_a_new_copy_does(broken_postings: None,
 
 
 def test_the_next_batch_decides_on_the_kept_draft_until_another_event_moves_the_market(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, drafts_made: list[market_module._Draft]) -> None:
     monkeypatch.setattr(market_module, "ADOPT_OPS_PER_ORDER", 0)  # the draft is always kept
     app, w = world("all")
-    copies: list[Market] = []
-
-    class Counted(market_module._Draft):
-        __slots__ = ()
-
-        def __init__(self, m: Market) -> None:
-            copies.append(m)
-            super().__init__(m)
-
-    monkeypatch.setattr(market_module, "_Draft", Counted)
+    copies = drafts_made
 
     def batch(n: int) -> None:
         app.exchange.submit_orders(instrument=COD, at=AT, requests=[
@@ -218,21 +225,12 @@ def test_the_next_batch_decides_on_the_kept_draft_until_another_event_moves_the_
 
 
 def test_a_batch_large_against_its_book_hands_its_draft_to_its_event(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        drafts_made: list[market_module._Draft]) -> None:
     """Two orders a batch against a book of at most four resting: the batch's event takes the
     draft (the market's book is the draft's), nothing is kept, the next batch copies again,
     and the market equals its replay."""
     app, w = world("all")
-    drafts: list[market_module._Draft] = []
-
-    class Counted(market_module._Draft):
-        __slots__ = ()
-
-        def __init__(self, m: Market) -> None:
-            drafts.append(self)
-            super().__init__(m)
-
-    monkeypatch.setattr(market_module, "_Draft", Counted)
+    drafts = drafts_made
     writer = app.exchange.exchange_writes.writer()
     for n in range(2):
         app.exchange.submit_orders(instrument=COD, at=AT, requests=[
