@@ -79,7 +79,7 @@ def _event_record(record: dict[str, Any], openings: Any) -> dict[str, Any]:
 def export_records(directory: str | Path, speedups: Speedups = ALL
                    ) -> Iterator[tuple[int, dict[str, Any]]]:
     """(index, decoded event record) for every line of ``entries.jsonl``, in file order."""
-    a2b, loads = binascii.a2b_base64, orjson.loads
+    a2b, loads = speedups.leaf_decoder(), orjson.loads
     for index, text, openings in _lines(directory, speedups):
         yield index, _event_record(loads(a2b(text)), openings)
 
@@ -98,7 +98,7 @@ def _replay_part(directory: str | Path, part: int, parts: int,
                  progress: Callable[[int], object] | None,
                  speedups: Speedups = ALL) -> tuple[Fold, list[str]]:
     fold, problems = Fold(speedups), []
-    apply, a2b, loads = fold.replayer(), binascii.a2b_base64, orjson.loads
+    apply, a2b, loads = fold.replayer(), speedups.leaf_decoder(), orjson.loads
     cut_from, dollar = _CUT_SUBJECTS_FROM, _DOLLAR
     line_of = speedups.line_reader()
     inline = speedups.export_lines
