@@ -16,7 +16,6 @@ Every difference is listed; the command exits 1 if there is any.
 
 from __future__ import annotations
 
-import binascii
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from ledger.merkle import VerificationError, hash_leaf, root_of_hashes
 from ledger.verify import ExportVerificationError, verify_export
 from registry.audit import _event_record, _lines
 from registry.replay import Fold
+from registry.speedups import ALL
 
 OPENED = "surplus:SamplingRound.Opened.v1"
 DRAWN = "surplus:SamplingRound.Drawn.v1"
@@ -65,8 +65,9 @@ def audit_sample(directory: str | Path, reference: str, *,
     fold, hashes = Fold(), []
     opened: tuple[int, dict[str, Any]] | None = None
     drawn: dict[str, Any] | None = None
+    decode = ALL.leaf_decoder()
     for index, text, openings in _lines(folder):
-        leaf = binascii.a2b_base64(text)
+        leaf = decode(text)
         hashes.append(hash_leaf(leaf))  # the seed is over the leaves as signed (format 2)
         # a format-2 leaf seals other parties' data: the export's openings give the full
         # record back (each checked against its commitment) for the fold

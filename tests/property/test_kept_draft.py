@@ -205,7 +205,6 @@ def test_the_next_batch_decides_on_the_kept_draft_until_another_event_moves_the_
         monkeypatch: pytest.MonkeyPatch, drafts_made: list[market_module._Draft]) -> None:
     monkeypatch.setattr(market_module, "ADOPT_OPS_PER_ORDER", 0)  # the draft is always kept
     app, w = world("all")
-    copies = drafts_made
 
     def batch(n: int) -> None:
         app.exchange.submit_orders(instrument=COD, at=AT, requests=[
@@ -214,13 +213,13 @@ def test_the_next_batch_decides_on_the_kept_draft_until_another_event_moves_the_
 
     for n in range(3):
         batch(n)
-    assert len(copies) == 1  # the first batch copied the book, the next two took its draft
+    assert len(drafts_made) == 1  # the first batch copied the book, the next two took its draft
     assert kept_drafts_hold_their_markets(app) == 1
     app.lifecycle.halt_market(instrument=COD, reason="check", administrator="admin-1", at=AT)
     app.lifecycle.resume_market(instrument=COD, reason="check", administrator="admin-1",
                                 at=AT)
     batch(3)
-    assert len(copies) == 2  # the halt moved the market: a new copy
+    assert len(drafts_made) == 2  # the halt moved the market: a new copy
     assert len(app.exchange.market(COD).orders) == 8
 
 
@@ -230,16 +229,15 @@ def test_a_batch_large_against_its_book_hands_its_draft_to_its_event(
     draft (the market's book is the draft's), nothing is kept, the next batch copies again,
     and the market equals its replay."""
     app, w = world("all")
-    drafts = drafts_made
     writer = app.exchange.exchange_writes.writer()
     for n in range(2):
         app.exchange.submit_orders(instrument=COD, at=AT, requests=[
             Order(f"s{n}", w.dyeing, "S", "L", PRICE + 10_000, 1_000, "d"),
             Order(f"b{n}", w.paper, "B", "L", PRICE - 10_000, 1_000, "p")])
         held = writer.cache[Market.create_id(COD)]
-        assert held.book is drafts[-1].book and held.orders is drafts[-1].orders
+        assert held.book is drafts_made[-1].book and held.orders is drafts_made[-1].orders
         assert "_decided" not in held.__dict__
         assert not writer.drafts._kept
-    assert len(drafts) == 2
+    assert len(drafts_made) == 2
     held_markets_equal_their_replay(app)
     assert len(held.orders) == 4
