@@ -9,6 +9,7 @@ the permissions of the database file, so pre-creating the database 0600 covers t
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sqlite3
@@ -72,12 +73,23 @@ def shared_sqlite(path: str | os.PathLike[str],
 
 
 def secure_tree(path: str | os.PathLike[str]) -> None:
-    """Tighten the folder and every file and folder under it (0600 / 0700)."""
+    """Tighten the folder and every file and folder under it (0600 / 0700).
+
+    Other processes may be at work in the folder meanwhile (the workers of ``registry serve
+    --workers N`` start together): a transient file listed by the walk, such as SQLite's
+    ``-journal`` of another worker's first write, can be gone by the time it is tightened.
+    What is gone has nothing left to protect, so it is passed over; any other error is
+    raised."""
     root = private_dir(path)
     for folder, dirs, files in os.walk(root):
         for d in dirs:
-            os.chmod(os.path.join(folder, d), DIR_MODE)
+            _tighten(os.path.join(folder, d), DIR_MODE)
         for f in files:
             full = os.path.join(folder, f)
             if not os.path.islink(full):
-                os.chmod(full, FILE_MODE)
+                _tighten(full, FILE_MODE)
+
+
+def _tighten(path: str, mode: int) -> None:
+    with contextlib.suppress(FileNotFoundError):  # removed since the walk listed it
+        os.chmod(path, mode)
