@@ -56,7 +56,7 @@ from registry.leaves import (
     leaf_format,
 )
 from registry.log_reader import LogReader
-from registry.speedups import ALL, Speedups
+from registry.speedups import ALL, Speedups, leaf_tail
 from registry.witnesses import WitnessClient
 
 log = logging.getLogger(__name__)
@@ -260,6 +260,7 @@ class LedgerFollower:
             seal = SealKey.load_or_create(ledger.directory.parent / SEAL_KEY_FILE)
         self.encoder = LeafEncoder(app, seal, format_2_from=find_format_2_start(ledger))
         ledger.set_leaf_check(self.check_leaves)
+        self._tip = (-1, 0)  # none yet: `last_position` reads the last leaf
         self._tip = (ledger.size, self.last_position())
 
     def entries(self, *, limit: int | None = None) -> Iterator[Entry]:
@@ -278,7 +279,27 @@ class LedgerFollower:
         the leaves of the store's events, in commit order, at the positions they name."""
         if not leaves:
             return
-        positions = [_leaf_position(first + i, leaf) for i, leaf in enumerate(leaves)]
+        if self.speedups.leaf_tails and self._tail_check(first, leaves):
+            return
+        self._check(first, leaves, _positions(first, leaves))
+
+    def _tail_check(self, first: int, leaves: Sequence[bytes]) -> bool:
+        """The check on positions read from the leaves' tails (``leaf_tails``): True if it
+        passed, and then they were the positions `_leaf_position` reads (each leaf is the
+        encoding of the event at its position, JSON, so its tail is read exactly). A refusal
+        on the positions the plain path reads is the plain path's own and stands; otherwise
+        False, and the plain check is run."""
+        tails: list[int] | None = None
+        try:
+            tails = [_tail_position(first + i, leaf) for i, leaf in enumerate(leaves)]
+            self._check(first, leaves, tails)
+            return True
+        except LeafMismatchError:
+            if tails is not None and _positions(first, leaves) == tails:
+                raise
+            return False
+
+    def _check(self, first: int, leaves: Sequence[bytes], positions: list[int]) -> None:
         low, high = positions[0], positions[-1]
         stored = {} if high < low else {
             n.id: n for n in LogReader(self.app).select(low, high - low + 1, stop=high)}
@@ -312,6 +333,9 @@ class LedgerFollower:
     def last_position(self) -> int:
         if self.ledger.size == 0:
             return 0
+        size, position = self._tip
+        if self.speedups.leaf_tails and size == self.ledger.size:
+            return position  # the last leaf is the one this follower appended last
         return int(decode_leaf(self.ledger.leaf(self.ledger.size - 1))["position"])
 
     def catch_up(self, *, page: int = 1000,
@@ -359,6 +383,18 @@ def _leaf_position(index: int, leaf: bytes) -> int:
     if type(position) is not int:
         raise LeafMismatchError(index, "names no integer position")
     return position
+
+
+def _positions(first: int, leaves: Sequence[bytes]) -> list[int]:
+    return [_leaf_position(first + i, leaf) for i, leaf in enumerate(leaves)]
+
+
+def _tail_position(index: int, leaf: bytes) -> int:
+    """`_leaf_position` read from the leaf's tail (`leaf_tail`), or as `_leaf_position` does it
+    when the tail does not name an integer position."""
+    tail = leaf_tail(leaf, "position")
+    position = None if tail is None else tail.get("position")
+    return position if type(position) is int else _leaf_position(index, leaf)
 
 
 @dataclass(frozen=True)
@@ -432,7 +468,8 @@ class ContinuousSigner:
             self.follower.catch_up()
             after = ledger.signed_size
             signed_at = self.clock()
-            stamps = [_leaf_time(leaf) for leaf in ledger.leaves(before, after)]
+            tails = self.follower.speedups.leaf_tails
+            stamps = [_leaf_time(leaf, tails=tails) for leaf in ledger.leaves(before, after)]
         if self.witnesses is not None and self.witnesses.behind(after):
             self.witnesses.cosign(ledger, self.lock)  # outside the lock: witnesses are remote
         for stamp in stamps:
@@ -454,9 +491,11 @@ class ContinuousSigner:
         return MergeDelay(self._count, pick(0.50), pick(0.99), self._max)
 
 
-def _leaf_time(leaf: bytes) -> float | None:
+def _leaf_time(leaf: bytes, *, tails: bool = False) -> float | None:
+    """The event time a signed leaf records, read from its tail (`leaf_tail`: the leaf was
+    checked before it was signed) with ``tails``, otherwise from the whole leaf."""
     try:
-        stamp = json.loads(leaf).get("timestamp")
+        stamp = ((tails and leaf_tail(leaf, "timestamp")) or json.loads(leaf)).get("timestamp")
         return datetime.fromisoformat(stamp).timestamp() if isinstance(stamp, str) else None
     except (ValueError, AttributeError):
         return None
