@@ -21,6 +21,7 @@ error, is always exactly the library's.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -73,10 +74,37 @@ def dumps(value: Any) -> bytes:
 
 def dumps_each(values: list[Any]) -> list[bytes]:
     """``[dumps(v) for v in values]``, deciding for the whole list at once whether orjson may
-    write its items (a batch's sealed orders are each encoded on their own)."""
-    if _plain(values):
+    write its items (a batch's sealed orders are each encoded on their own). A list of flat
+    lists (a batch's orders) is written in one orjson call and cut into its items
+    (`_cut_items`): a call per item cost 2.5 µs, twenty times what the item's bytes cost."""
+    if _plain_flat_lists(values) or _plain(values):
         try:
-            return [orjson.dumps(v, option=_OPTIONS) for v in values]
+            whole = orjson.dumps(values, option=_OPTIONS)
         except orjson.JSONEncodeError:
             pass  # an item the library decides: each one as `dumps` does
+        else:
+            return _cut_items(whole, values) or [orjson.dumps(v, option=_OPTIONS)
+                                                 for v in values]
     return [dumps(v) for v in values]
+
+
+def _plain_flat_lists(values: list[Any]) -> bool:
+    """True if ``values`` is a list of lists of scalars orjson writes as RFC 8785 does (the
+    items' kinds gathered in C, without a call per item); False when not, or not that shape
+    (then `_plain` decides)."""
+    return (set(map(type, values)) == {list}
+            and set(map(type, chain.from_iterable(values))) <= _SCALARS)
+
+
+def _cut_items(whole: bytes, values: list[Any]) -> list[bytes] | None:
+    """The items of the list ``whole`` encodes (``values``, each a list), cut out of it, or
+    None. orjson writes a list as ``[`` its items joined by ``,`` ``]``, so between two list
+    items stands ``],[``; cut there, the pieces are the items exactly when there are as many
+    as items: a ``],[`` inside an item (in a string, or between nested lists) only ever adds
+    a piece."""
+    if not values or set(map(type, values)) != {list}:
+        return None
+    pieces = whole[2:-2].split(b"],[")
+    if len(pieces) != len(values):
+        return None
+    return [b"[" + piece + b"]" for piece in pieces]

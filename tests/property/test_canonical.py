@@ -85,3 +85,29 @@ def test_one_odd_item_leaves_the_others_encoded_exactly() -> None:
     assert canonical.dumps_each(items[:1] + items[2:]) == [
         rfc8785.dumps(v) for v in items[:1] + items[2:]]
     assert outcome(canonical.dumps_each, items) == outcome(rfc8785.dumps, items[1])
+
+
+#: pieces that look like the cut between two list items, to be found inside items
+traps = st.sampled_from(["],[", "]", "[", ",", '"],["', "\\"])
+small = st.integers(-(2**53) + 1, 2**53 - 1)
+flat = st.lists(st.none() | st.booleans() | small | st.text(max_size=6) | traps
+                | st.lists(traps | small, max_size=2), max_size=5)
+
+
+@settings(max_examples=400)
+@given(st.lists(flat, max_size=8))
+def test_a_list_of_lists_cut_from_one_call_is_each_item_as_the_library_writes_it(
+        items: list[Any]) -> None:
+    expected = [outcome(rfc8785.dumps, v) for v in items]
+    assert all(isinstance(e, bytes) for e in expected)
+    assert canonical.dumps_each(items) == expected
+
+
+def test_a_cut_with_a_piece_too_many_is_not_taken() -> None:
+    items = [["S", "a],[b"], [[1], [2]], [], ["B", 1]]
+    whole = canonical.dumps(items)
+    assert canonical._cut_items(whole, items) is None  # seven pieces for four items
+    assert canonical.dumps_each(items) == [rfc8785.dumps(v) for v in items]
+    plain = [["S", 1, "x"], [], ["B", 2]]
+    assert canonical._cut_items(canonical.dumps(plain), plain) == [
+        rfc8785.dumps(v) for v in plain]
