@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from starlette.responses import JSONResponse
 
-from registry.speedups import ALL, PLAIN, Speedups
-from tests.support.exchange_world import COD, PRICE, Exchange, open_exchange
+from registry.speedups import ALL, PLAIN
+from tests.support.exchange_world import COD, PRICE, Exchange, open_pair
 
-WITHOUT = ",".join(n for n in Speedups.names() if n != "orjson_answers")
 BULK = f"/markets/{COD}/bulk-orders"
 
 #: the values an answer is built of: no floats (`Speedups.answer_bytes`)
@@ -51,13 +49,7 @@ def test_what_orjson_refuses_and_the_plain_setting_go_the_plain_way() -> None:
 
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[Exchange, Exchange]]:
-    (tmp_path / "fast").mkdir()
-    (tmp_path / "plain").mkdir()
-    with ExitStack() as stack:
-        fast = stack.enter_context(contextmanager(open_exchange)(tmp_path / "fast"))
-        plain = stack.enter_context(contextmanager(open_exchange)(
-            tmp_path / "plain", {"REGISTRY_SPEEDUPS": WITHOUT}))
-        yield fast, plain
+    yield from open_pair(tmp_path, "orjson_answers")
 
 
 def _entries(ex: Exchange) -> list[tuple[dict[str, str], dict[str, Any]]]:

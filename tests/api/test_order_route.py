@@ -7,28 +7,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import api.order_route
-from registry.speedups import Speedups
-from tests.support.exchange_world import COD, PRICE, Exchange, open_exchange
-
-WITHOUT = ",".join(n for n in Speedups.names() if n != "order_route")
+from tests.support.exchange_world import COD, PRICE, Exchange, open_pair
 
 
 @pytest.fixture
 def pair(tmp_path: Path) -> Iterator[tuple[Exchange, Exchange]]:
-    (tmp_path / "fast").mkdir()
-    (tmp_path / "plain").mkdir()
-    with ExitStack() as stack:
-        fast = stack.enter_context(contextmanager(open_exchange)(tmp_path / "fast"))
-        plain = stack.enter_context(contextmanager(open_exchange)(
-            tmp_path / "plain", {"REGISTRY_SPEEDUPS": WITHOUT}))
-        yield fast, plain
+    yield from open_pair(tmp_path, "order_route")
 
 
 def _requests(ex: Exchange) -> list[tuple[str, str, dict[str, str], bytes]]:

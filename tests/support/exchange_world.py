@@ -8,6 +8,7 @@ Shenzhen/Dongguan enterprises have 1,000,000 CNY each; the COD and NOX markets a
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,3 +93,18 @@ def open_exchange(folder: Path, store: dict[str, str] | None = None,
     app.close()
     with TestClient(create_app(env)) as client:
         yield Exchange(client=client, world=world, folder=folder, tokens=tokens)
+
+
+def open_pair(folder: Path, speedup: str) -> Iterator[tuple[Exchange, Exchange]]:
+    """Two seeded exchanges in ``folder``: one with every speed-up, one without ``speedup``
+    (its plain path), for a test that both answer alike."""
+    from registry.speedups import Speedups
+
+    without = ",".join(n for n in Speedups.names() if n != speedup)
+    (folder / "fast").mkdir()
+    (folder / "plain").mkdir()
+    with ExitStack() as stack:
+        fast = stack.enter_context(contextmanager(open_exchange)(folder / "fast"))
+        plain = stack.enter_context(contextmanager(open_exchange)(
+            folder / "plain", {"REGISTRY_SPEEDUPS": without}))
+        yield fast, plain
