@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from registry.bootstrap import build_registry
 from registry.seed_users import issue_in, issue_many
+from registry.speedups import Speedups
 from tests.integration.test_exchange_journeys import COD, NOX, PRICE, exchange_world
 from tests.support.tokens import approve
 from tests.support.world import World
@@ -98,8 +99,6 @@ def open_exchange(folder: Path, store: dict[str, str] | None = None,
 def open_pair(folder: Path, speedup: str) -> Iterator[tuple[Exchange, Exchange]]:
     """Two seeded exchanges in ``folder``: one with every speed-up, one without ``speedup``
     (its plain path), for a test that both answer alike."""
-    from registry.speedups import Speedups
-
     without = ",".join(n for n in Speedups.names() if n != speedup)
     (folder / "fast").mkdir()
     (folder / "plain").mkdir()
