@@ -213,17 +213,24 @@ def replay_row(r: dict[str, Any] | None) -> Row:
 
 
 def bulk_row(b: dict[str, Any] | None) -> Row:
+    """The run with the median rate, beside every run's rate (`loadtests.bench_bulk --runs`);
+    met when the median reaches the target and no run failed a request or a check."""
     goal, target = "bulk order entry over HTTP, SQLite (16)", "≥ 20,000 orders/s"
     if b is None:
         return not_run(goal, target)
-    failed = b["failures"] or b["checks_failed"]
+    runs = b.get("runs", [b])  # a result file from before --runs holds its one run
+    failed = [r for r in runs if r["failures"] or r["checks_failed"]]
     figure = (f"**{n(b['orders_per_s'])}** orders/s stored ({b['acked']:,} in "
               f"{b['seconds']:.2f} s, {b['clients']} clients, {b['items']:,} orders a request, "
               f"request p99 {b['request_p99_ms']:.0f} ms) = {b['ratio']:.0%} of the in-process "
               f"exchange's {n(b['in_process_orders_per_s'])} in the same run")
-    if failed:
-        figure += f"; **{b['failures']} requests failed, checks failed: {b['checks_failed']}**"
-    return Row(goal, "bulk", figure, target, verdict(b["orders_per_s"] >= 20_000 and not failed))
+    if len(runs) > 1:
+        figure += (f"; the median of {len(runs)} runs on fresh data: "
+                   + ", ".join(n(r["orders_per_s"]) for r in runs) + " orders/s")
+    for r in failed:
+        figure += f"; **{r['failures']} requests failed, checks failed: {r['checks_failed']}**"
+    return Row(goal, "bulk", figure, target,
+               verdict(b["orders_per_s"] >= 20_000 and not failed))
 
 
 def http_label(s: dict[str, Any], name: str) -> str:

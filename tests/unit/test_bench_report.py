@@ -240,3 +240,21 @@ def test_the_bare_comparison_and_the_bulk_run_have_rows_of_their_own() -> None:
     assert row.verdict != "met" and "**19,000** orders/s" in row.figure
     assert bench_report.bulk_row({**bulk, "orders_per_s": 21_000.0}).verdict == "met"
     assert bench_report.bulk_row(None).verdict == bench_report.NOT_RUN
+
+
+def test_the_bulk_row_reports_the_median_run_and_fails_on_any_failed_run() -> None:
+    def one(rate: float, *, failures: int = 0, checks: list[str] | None = None
+            ) -> dict[str, Any]:
+        return {"orders_per_s": rate, "acked": 198_000, "seconds": 198_000 / rate,
+                "request_p99_ms": 250.0, "failures": failures, "checks_failed": checks or []}
+    runs = [one(24_500.0), one(19_600.0), one(21_000.0)]
+    median = {**runs[2], "clients": 4, "items": 1000, "ratio": 1.4,
+              "in_process_orders_per_s": 15_000.0, "runs": runs, "median_of": 3}
+    row = bench_report.bulk_row(median)
+    assert row.verdict == "met" and "**21,000** orders/s" in row.figure
+    assert "the median of 3 runs on fresh data: 24,500, 19,600, 21,000 orders/s" in row.figure
+    broken = {**median, "runs": [runs[0], one(19_600.0, checks=["books differ"]), runs[2]]}
+    row = bench_report.bulk_row(broken)
+    assert row.verdict != "met" and "books differ" in row.figure
+    slow = {**median, **runs[1], "runs": runs}
+    assert bench_report.bulk_row(slow).verdict != "met"
