@@ -125,22 +125,17 @@ def signed(url: str, data: Path, *, bound: float = 60.0) -> dict[str, Any]:
             "merge_delay": status["merge_delay"]}
 
 
-def report(args: argparse.Namespace, run: dict[str, Any], results: list[dict[str, Any]],
-           elapsed: float, in_process: float, store: Any,
-           ledger: dict[str, Any]) -> dict[str, Any]:
-    """Print the figures and the checks; the figures for the result file."""
-    acked = sum(len(r["acked"]) for r in results)
-    failures = sum(r["failures"] for r in results)
-    refused = sum(r["refused"] for r in results)
-    latencies = sorted(x for r in results for x in r["latencies"])
-    rate = acked / elapsed
-    p50, p99 = latencies[len(latencies) // 2], latencies[int(len(latencies) * 0.99)]
+def report(args: argparse.Namespace, run: dict[str, Any], figures: dict[str, Any],
+           in_process: float, store: Any, ledger: dict[str, Any]) -> dict[str, Any]:
+    """Print one run's figures (`run_summary`) and checks; the figures for the result file."""
+    acked, elapsed, rate = figures["acked"], figures["seconds"], figures["orders_per_s"]
     print(f"command: {run['command']}")
     print(f"date: {run['date']}  load average at start: {run.get('load_average')}")
     print(f"bulk over HTTP: {acked:,} orders stored in {elapsed:.2f} s = {rate:,.0f} orders/s "
-          f"({args.clients} clients, {args.items} orders a request, {len(latencies)} requests, "
-          f"{failures} failed, {refused} items refused); request p50 {p50 * 1e3:.0f} ms, "
-          f"p99 {p99 * 1e3:.0f} ms")
+          f"({args.clients} clients, {args.items} orders a request, {figures['requests']} "
+          f"requests, {figures['failures']} failed, {figures['refused']} items refused); "
+          f"request p50 {figures['request_p50_ms']:.0f} ms, "
+          f"p99 {figures['request_p99_ms']:.0f} ms")
     delay = ledger["merge_delay"]
     signed_rate = acked / (elapsed + ledger["signed_after_s"])
     print(f"ledger: {ledger['signed_size']:,} of {ledger['events']:,} stored events signed "
@@ -156,8 +151,9 @@ def report(args: argparse.Namespace, run: dict[str, Any], results: list[dict[str
           f"HTTP bulk = {rate / in_process:.0%} of it")
     return {
             "clients": args.clients, "items": args.items, "acked": acked,
-            "refused": refused, "failures": failures, "seconds": elapsed,
-            "orders_per_s": rate, "request_p50_ms": p50 * 1e3, "request_p99_ms": p99 * 1e3,
+            "refused": figures["refused"], "failures": figures["failures"], "seconds": elapsed,
+            "orders_per_s": rate, "request_p50_ms": figures["request_p50_ms"],
+            "request_p99_ms": figures["request_p99_ms"],
             "checks_passed": len(store.passed), "checks_failed": store.failed,
             "in_process_orders_per_s": in_process,
             "ratio": rate / in_process, "stored_and_signed_per_s": signed_rate,
@@ -210,18 +206,17 @@ def one_run(args: argparse.Namespace, index: int) -> dict[str, Any]:
                             for order_id in r["acked"]))
     with step("check the store: acknowledged orders each stored once, conservation, books"):
         store = check_store(env, manifest, [acks])
-    acked = sum(len(r["acked"]) for r in results)
-    print(f"run {index + 1}: {acked:,} orders stored in {elapsed:.2f} s = "
-          f"{acked / elapsed:,.0f} orders/s", flush=True)
     return {"results": results, "elapsed": elapsed, "ledger": ledger, "store": store}
 
 
 def run_summary(run: dict[str, Any]) -> dict[str, Any]:
-    """One run's figures, as the result file lists every run beside the median's."""
+    """One run's figures: the result file lists every run's beside the median's."""
     results = run["results"]
     acked = sum(len(r["acked"]) for r in results)
     latencies = sorted(x for r in results for x in r["latencies"])
     return {"orders_per_s": acked / run["elapsed"], "acked": acked, "seconds": run["elapsed"],
+            "requests": len(latencies), "refused": sum(r["refused"] for r in results),
+            "request_p50_ms": latencies[len(latencies) // 2] * 1e3,
             "request_p99_ms": latencies[int(len(latencies) * 0.99)] * 1e3,
             "failures": sum(r["failures"] for r in results),
             "checks_failed": run["store"].failed,
@@ -233,8 +228,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.runs < 1:
         raise SystemExit("--runs must be at least 1")
     run = bench_report.run_info("loadtests.bench_bulk", sys.argv[1:] if argv is None else argv)
-    runs = [one_run(args, i) for i in range(args.runs)]
-    summaries = [run_summary(r) for r in runs]
+    runs, summaries = [], []
+    for i in range(args.runs):
+        runs.append(one_run(args, i))
+        summaries.append(run_summary(runs[-1]))
+        print(f"run {i + 1}: {summaries[-1]['acked']:,} orders stored in "
+              f"{summaries[-1]['seconds']:.2f} s = {summaries[-1]['orders_per_s']:,.0f} orders/s",
+              flush=True)
     # the run with the median rate is reported in full (the lower middle of an even count)
     middle = sorted(range(len(runs)), key=lambda i: summaries[i]["orders_per_s"])[
         (len(runs) - 1) // 2]
@@ -245,13 +245,12 @@ def main(argv: list[str] | None = None) -> int:
                        stdout=subprocess.DEVNULL)
         in_process = json.loads(out.read_text())["orders_per_s"]
     chosen = runs[middle]
-    figures = report(args, run, chosen["results"], chosen["elapsed"], in_process,
-                     chosen["store"], chosen["ledger"])
+    figures = report(args, run, summaries[middle], in_process, chosen["store"],
+                     chosen["ledger"])
     rates = ", ".join(f"{s['orders_per_s']:,.0f}" for s in summaries)
     print(f"the {len(runs)} runs, each on fresh data: {rates} orders/s; the median's figures "
           "are the ones above")
     figures["runs"] = summaries
-    figures["median_of"] = len(runs)
     if args.json:
         bench_report.write_result(args.json, run, figures)
     ok = all(s["failures"] == 0 and not s["checks_failed"] and s["acked"] > 0 and s["signed"]
