@@ -42,7 +42,9 @@ from api.schemas.ledger import LedgerRef
 from api.schemas.markets import (
     Bar,
     Book,
+    BulkCancel,
     BulkIn,
+    BulkOrder,
     BulkOut,
     CreditCode,
     Fill,
@@ -249,8 +251,6 @@ def book(instrument: InstrumentPath, state: StateDep, _: CurrentUser,
     return Book.model_validate(data.depth(instrument, levels))
 
 
-@router.post("/{instrument}/bulk-orders", status_code=status.HTTP_201_CREATED,
-             response_model=BulkOut)
 def submit_bulk(instrument: InstrumentPath, body: BulkIn, user: CurrentUser,
                 state: StateDep, request: Request) -> Response:
     """Up to 1,000 orders and cancels of ONE account (authorised as a single order: an
@@ -259,14 +259,8 @@ def submit_bulk(instrument: InstrumentPath, body: BulkIn, user: CurrentUser,
     what it did, or ``refused`` with the problem its single request would have answered (the
     others proceed). A malformed entry is refused whole (422) and stores nothing. With an
     ``Idempotency-Key`` a retry answers the stored response."""
-    account = acting_for(user, body.account)
-    requests: list[OrderRequest | Cancel] = [
-        Cancel(item.order_id, account, user.actor) if item.action == "cancel" else
-        OrderRequest(item.order_id or uuid.uuid4().hex, account,
-                     "B" if item.side == "buy" else "S", "L" if item.kind == "limit" else "M",
-                     item.price if item.kind == "limit" and item.price else 0,
-                     item.quantity, user.actor, item.time_in_force.upper())
-        for item in body.items]
+    account, actor = acting_for(user, body.account), user.actor
+    requests = [_bulk_request(item, account, actor) for item in body.items]
     outcomes = state.gateway.submit_many(instrument, requests)
     rerun = is_rerun(request)
     items = [_bulk_item(state, instrument, account, i, r, o, rerun=rerun)
@@ -286,6 +280,12 @@ def submit_bulk(instrument: InstrumentPath, body: BulkIn, user: CurrentUser,
     if raw is None:
         return JSONResponse(answer, status_code=status.HTTP_201_CREATED)
     return Response(raw, status_code=status.HTTP_201_CREATED, media_type="application/json")
+
+
+# answered as the single order is, without FastAPI's dependency solving (`api.order_route`)
+router.add_api_route("/{instrument}/bulk-orders", submit_bulk, methods=["POST"],
+                     status_code=status.HTTP_201_CREATED, response_model=BulkOut,
+                     name="submit_bulk", route_class_override=OrderRoute)
 
 
 def _bulk_recorded(state: AppState, position: int | None, instrument: str,
@@ -310,12 +310,32 @@ def _bulk_recorded(state: AppState, position: int | None, instrument: str,
     return recorded
 
 
+_SIDES = {"buy": "B", "sell": "S"}
+_TIMES_IN_FORCE = {"day": "DAY", "gtc": "GTC"}
+
+
+def _bulk_request(item: BulkOrder | BulkCancel, account: str,
+                  actor: str) -> OrderRequest | Cancel:
+    """The exchange's request of one item, as the single order or cancel route makes it."""
+    if item.action == "cancel":
+        return Cancel(item.order_id, account, actor)
+    limit = item.kind == "limit"
+    return OrderRequest(item.order_id or uuid.uuid4().hex, account, _SIDES[item.side],
+                        "L" if limit else "M", item.price if limit and item.price else 0,
+                        item.quantity, actor, _TIMES_IN_FORCE[item.time_in_force])
+
+
 def _bulk_item(state: AppState, instrument: str, account: str, index: int,
                request: OrderRequest | Cancel, outcome: Outcome, *,
                rerun: bool) -> dict[str, Any]:
     """One item of `BulkOut`: what it did, or ``refused`` with its problem."""
-    action = "cancel" if isinstance(request, Cancel) else "order"
     exc = outcome.exception
+    if exc is None and not outcome.fills:  # most items of an entry: nothing traded
+        return {"index": index, "action": "cancel" if isinstance(request, Cancel) else "order",
+                "order_id": outcome.order_id, "status": outcome.status, "fills": [],
+                "filled": outcome.filled if outcome.status == "cancelled" else 0,
+                "resting": outcome.resting, "problem": None}
+    action = "cancel" if isinstance(request, Cancel) else "order"
     if exc is not None and rerun:  # a retry of an entry in doubt: what the first run stored
         stored = (stored_cancel(state, instrument, request.order_id, account)
                   if isinstance(request, Cancel) else stored_order(state, instrument, request))
