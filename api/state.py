@@ -26,6 +26,7 @@ from ledger.log import Ledger
 from registry.bootstrap import Registry, Services
 from registry.config import Settings
 from registry.datadir import private_dir, private_file, secure_tree
+from registry.leaf_process import LeafProcess, wanted
 from registry.leaves import Subject
 from registry.ledger_follower import (
     ContinuousSigner,
@@ -58,6 +59,9 @@ class AppState:
     rendered: RenderedPages = field(default_factory=RenderedPages)  # console pages' HTML
     sign_interval: float = 0.1
     signer: ContinuousSigner | None = None
+    #: the signer's leaves encoded in a child process (`registry.leaf_process`)
+    leaf_process: bool = False
+    leaf_encoder: LeafProcess | None = None
     witnesses: WitnessClient | None = None
     #: the ledger indexes of recent positions, each counted once (`ledger_index`)
     leaf_indexes: RecentLeafIndexes = field(init=False)
@@ -79,7 +83,7 @@ class AppState:
                        # the console signs users in with their login, password and 2nd factor
                        authenticate=user_login(registry),
                        verdicts=TokenVerdicts(UserChanges.open(registry)),
-                       sign_interval=sign_interval(env),
+                       sign_interval=sign_interval(env), leaf_process=wanted(env),
                        witnesses=services.witnesses(), services=services)
         except BaseException:
             services.close()  # what was opened before the failure
@@ -89,6 +93,10 @@ class AppState:
         """Follow the store and sign continuously in a thread of its own (the maximum merge
         delay: ``REGISTRY_SIGN_INTERVAL_MS``, 100 ms by default, plus one round's work)."""
         if self.signer is None:
+            if self.leaf_process:  # encoding off this process's interpreter lock
+                self.leaf_encoder = LeafProcess(self.services.env,
+                                                self.follower.encoder.seal.secret)
+                self.follower.encode_in(self.leaf_encoder)
             self.signer = ContinuousSigner(self.follower, self.lock,
                                            interval=self.sign_interval,
                                            witnesses=self.witnesses)
@@ -176,6 +184,10 @@ class AppState:
     def close(self) -> None:
         if self.signer is not None:
             self.signer.stop()
+        if self.leaf_encoder is not None:
+            with self.lock:  # no catch-up is using it
+                self.follower.encode_in(None)
+            self.leaf_encoder.close()
         self.sessions.close()
         self.verdicts.close()
         self.services.close()  # market data (its live streams), the ledger, the store

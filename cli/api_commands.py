@@ -68,7 +68,9 @@ def cmd_serve(ctx: Context) -> int | None:
                              timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
         # Open live streams (server-sent events) would otherwise hold shutdown until they time
         # out: in-flight requests get a few seconds, then what is still running is cancelled.
-        app = create_app(ctx.env)
+        # the signer's leaves are encoded in a process of their own unless told otherwise
+        # (`registry.leaf_process`): the serving process keeps its interpreter for requests
+        app = create_app({"REGISTRY_LEAF_PROCESS": "1", **ctx.env})
         settle_heap()  # see registry.gc_pause: fewer, shorter full collections while serving
         uvicorn.run(app, host=a.host, port=a.port,
                     log_level="warning", timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)

@@ -129,6 +129,14 @@ def build_registry(env: Mapping[str, str]) -> Registry:
         return Registry(env=settings.eventsourcing_env, credentials=credentials)
 
 
+def open_store_reader(env: Mapping[str, str]) -> RegistryBase:
+    """The event store of ``env`` alone, with the registry's mapper, to read its log in
+    another process (`registry.leaf_process`): no services, no credential store."""
+    settings = Settings.from_env(env)
+    with schema_lock(settings.eventsourcing_env):  # as `build_registry`: the tables exist
+        return RegistryBase(env=settings.eventsourcing_env)
+
+
 class Services:
     """What one process runs over one data folder, each part built on first use and once:
     a command line that only reads opens the registry alone, ``registry serve`` all of it.

@@ -208,6 +208,11 @@ class SealKey:
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
 
+    @property
+    def secret(self) -> bytes:
+        """The key itself (handed to the leaf process over its pipe; never logged)."""
+        return self._secret
+
     @classmethod
     def load_or_create(cls, path: str | os.PathLike[str]) -> SealKey:
         """Read the hex key at ``path``, creating it (mode 0600) on first start."""

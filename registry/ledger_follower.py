@@ -18,6 +18,10 @@ raises ``LeafMismatchError`` naming the index and nothing is signed. With the ``
 speed-up (`registry.speedups`) an event still exactly as it was when its leaf was appended is
 not encoded a second time: the leaf read back is compared with the hash of the leaf encoded
 from it then (`KeptLeaf`).
+
+Where the encoding runs: here, or, once `LedgerFollower.encode_in` hands it a leaf process
+(`registry.leaf_process`, which ``registry serve`` starts), in that child while it answers;
+the leaves are the same and the check before signing is this module's either way.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -58,6 +62,9 @@ from registry.leaves import (
 from registry.log_reader import LogReader
 from registry.speedups import ALL, Speedups, leaf_tail
 from registry.witnesses import WitnessClient
+
+if TYPE_CHECKING:
+    from registry.leaf_process import LeafProcess
 
 log = logging.getLogger(__name__)
 
@@ -256,6 +263,7 @@ class LedgerFollower:
         self.checkpoint_every = checkpoint_every
         self.speedups = speedups
         self._kept: dict[int, KeptLeaf] = {}  # ledger index -> what its leaf was encoded from
+        self._process: LeafProcess | None = None  # new leaves encoded there (`encode_in`)
         if seal is None:  # the default place: beside the ledger folder, in the data folder
             seal = SealKey.load_or_create(ledger.directory.parent / SEAL_KEY_FILE)
         self.encoder = LeafEncoder(app, seal, format_2_from=find_format_2_start(ledger))
@@ -344,17 +352,16 @@ class LedgerFollower:
         ``checkpoint_every`` leaves and at the end. Returns the number of leaves appended."""
         appended = 0
         signed_at = self.ledger.size
-        for batch in LogReader(self.app, position=self.last_position(), page=page).pages():
+        while batch := self._encoded(self.last_position(), self.ledger.size, page):
             first = self.ledger.size
-            leaf = self.encoder.leaf
             try:
-                self.ledger.append_many([leaf(n, first + i) for i, n in enumerate(batch)])
+                self.ledger.append_many([leaf for _, leaf in batch])
             except BaseException:
                 self._tip = (self.ledger.size, self.last_position())  # whatever was appended
                 raise
             if self.speedups.kept_leaves:
-                self._keep(first, batch)
-            self._tip = (self.ledger.size, batch[-1].id)
+                self._keep(first, [key for key, _ in batch])
+            self._tip = (self.ledger.size, batch[-1][0][0])
             appended += len(batch)
             if self.ledger.size - signed_at >= self.checkpoint_every:
                 self.ledger.checkpoint()
@@ -366,13 +373,30 @@ class LedgerFollower:
         return appended
 
 
-    def _keep(self, first: int, batch: Sequence[Notification]) -> None:
+    def encode_in(self, process: LeafProcess | None) -> None:
+        """Have new leaves encoded by ``process`` while it answers (`registry.leaf_process`);
+        None: by this follower alone."""
+        self._process = process
+
+    def _encoded(self, position: int, first: int, page: int) -> list[tuple[StoredKey, bytes]]:
+        """(what it is encoded from, leaf) of the next events after log ``position``, at most
+        ``page``, the first to be leaf ``first``: by the leaf process when it answers,
+        otherwise here."""
+        if self._process is not None:
+            encoded = self._process.page(position, first, self.encoder.format_2_from, page)
+            if encoded is not None:
+                return encoded
+        leaf = self.encoder.leaf
+        return [(stored_key(n), leaf(n, first + i)) for i, n in
+                enumerate(LogReader(self.app, position=position, page=page).next_page())]
+
+    def _keep(self, first: int, keys: Sequence[StoredKey]) -> None:
         """Keep what the leaves ``first``… were just encoded from, for their check."""
         if len(self._kept) > KEEP_AT_MOST:  # not signing for a long while: stop keeping
             self._kept.clear()
         leaf_hash = self.ledger.leaf_hash
-        for i, n in enumerate(batch):
-            self._kept[first + i] = KeptLeaf(stored_key(n), leaf_hash(first + i))
+        for i, key in enumerate(keys):
+            self._kept[first + i] = KeptLeaf(key, leaf_hash(first + i))
 
 
 def _leaf_position(index: int, leaf: bytes) -> int:
