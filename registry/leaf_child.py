@@ -4,6 +4,7 @@ page asked for until its standard input closes."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -46,7 +47,9 @@ def main() -> None:
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     logging.basicConfig(level=logging.WARNING)
-    serve(sys.stdin.buffer, out)
+    # the serving process may end while a page is on its way
+    with contextlib.suppress(BrokenPipeError):
+        serve(sys.stdin.buffer, out)
 
 
 if __name__ == "__main__":
