@@ -6,7 +6,7 @@ the well-formed ones through the fast path, every other one through FastAPI's.""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +21,20 @@ def pair(tmp_path: Path) -> Iterator[tuple[Exchange, Exchange]]:
     yield from open_pair(tmp_path, "order_route")
 
 
+JSON = {"Content-Type": "application/json"}
+
+
+def _senders(ex: Exchange) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """``ex``'s tokens of the seller, the buyer and an administrator."""
+    return (ex.enterprise(ex.world.dyeing), ex.enterprise(ex.world.paper),
+            ex.token("administrator", "gdee-admin-li"))
+
+
 def _requests(ex: Exchange) -> list[tuple[str, str, dict[str, str], bytes]]:
     """(label, path, headers, body) in order, with ``ex``'s own tokens."""
-    w = ex.world
-    seller, buyer = ex.enterprise(w.dyeing), ex.enterprise(w.paper)
-    admin = ex.token("administrator", "gdee-admin-li")
+    w, js = ex.world, JSON
+    seller, buyer, admin = _senders(ex)
     orders = f"/markets/{COD}/orders"
-    js = {"Content-Type": "application/json"}
 
     def body(**fields: Any) -> bytes:
         return json.dumps(fields).encode()
@@ -93,6 +100,27 @@ def _normal(text: bytes) -> Any:
     return doc
 
 
+def _sent_both_ways(fast: Exchange, plain: Exchange,
+                    requests: Callable[[Exchange], list[tuple[str, str, dict[str, str], bytes]]],
+                    taken: list[int], normal: Callable[[bytes], Any]) -> dict[str, int]:
+    """Each request sent to both exchanges, in order: the same status, headers and (``normal``)
+    body required of the two; per label, the status times ten plus 1 when the fast path took
+    it (``taken`` grew: the plain app never takes one)."""
+    seen: dict[str, int] = {}
+    for (label, path, headers, body), (_, plain_path, plain_headers, plain_body) in zip(
+            requests(fast), requests(plain), strict=True):
+        before = len(taken)
+        a = fast.client.post(path, headers=headers, content=body)
+        took_fast = len(taken) > before
+        b = plain.client.post(plain_path, headers=plain_headers, content=plain_body)
+        assert len(taken) == before + took_fast  # the plain app never takes it
+        assert a.status_code == b.status_code, label
+        assert dict(a.headers) == dict(b.headers), label
+        assert normal(a.content) == normal(b.content), (label, a.text, b.text)
+        seen[label] = a.status_code * 10 + took_fast
+    return seen
+
+
 def test_the_fast_path_answers_as_fastapis_path(pair: tuple[Exchange, Exchange],
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     fast, plain = pair
@@ -104,18 +132,7 @@ def test_the_fast_path_answers_as_fastapis_path(pair: tuple[Exchange, Exchange],
         return await serialize(**kwargs)
 
     monkeypatch.setattr(api.order_route, "serialize_response", counted)
-    seen: dict[str, int] = {}
-    for (label, path, headers, body), (_, plain_path, plain_headers, plain_body) in zip(
-            _requests(fast), _requests(plain), strict=True):
-        before = len(answered_fast)
-        a = fast.client.post(path, headers=headers, content=body)
-        took_fast = len(answered_fast) > before
-        b = plain.client.post(plain_path, headers=plain_headers, content=plain_body)
-        assert len(answered_fast) == before + took_fast  # the plain app never takes it
-        assert a.status_code == b.status_code, label
-        assert dict(a.headers) == dict(b.headers), label
-        assert _normal(a.content) == _normal(b.content), (label, a.text, b.text)
-        seen[label] = a.status_code * 10 + took_fast
+    seen = _sent_both_ways(fast, plain, _requests, answered_fast, _normal)
     # what each request was and which way it went: the well-formed through the fast path
     # (a domain refusal is raised by the endpoint on either path and answered by the error
     # table: it is counted here as not answered by the fast path's serialisation)
@@ -135,11 +152,9 @@ def test_the_fast_path_answers_as_fastapis_path(pair: tuple[Exchange, Exchange],
 
 def _bulk_requests(ex: Exchange) -> list[tuple[str, str, dict[str, str], bytes]]:
     """(label, path, headers, body) of bulk entries in order, with ``ex``'s own tokens."""
-    w = ex.world
-    seller, buyer = ex.enterprise(w.dyeing), ex.enterprise(w.paper)
-    admin = ex.token("administrator", "gdee-admin-li")
+    w, js = ex.world, JSON
+    seller, buyer, admin = _senders(ex)
     bulk = f"/markets/{COD}/bulk-orders"
-    js = {"Content-Type": "application/json"}
 
     def entry(*items: dict[str, Any], **fields: Any) -> bytes:
         return json.dumps({**fields, "items": list(items)}).encode()
@@ -207,18 +222,7 @@ def test_the_fast_path_answers_bulk_entries_as_fastapis_path(
         return await in_pool(*args, **kwargs)
 
     monkeypatch.setattr(api.order_route, "run_in_threadpool", counted)
-    seen: dict[str, int] = {}
-    for (label, path, headers, body), (_, plain_path, plain_headers, plain_body) in zip(
-            _bulk_requests(fast), _bulk_requests(plain), strict=True):
-        before = len(taken)
-        a = fast.client.post(path, headers=headers, content=body)
-        took_fast = len(taken) > before
-        b = plain.client.post(plain_path, headers=plain_headers, content=plain_body)
-        assert len(taken) == before + took_fast  # the plain app never takes it
-        assert a.status_code == b.status_code, label
-        assert dict(a.headers) == dict(b.headers), label
-        assert _normal_entry(a.content) == _normal_entry(b.content), (label, a.text, b.text)
-        seen[label] = a.status_code * 10 + took_fast
+    seen = _sent_both_ways(fast, plain, _bulk_requests, taken, _normal_entry)
     # a refusal of the whole entry (its account, its market) is raised by the endpoint on
     # either path; what orjson does not parse, and a body the model refuses, go to FastAPI's
     assert seen == {
