@@ -92,9 +92,17 @@ class LeafProcess:
         self._lock = threading.Lock()
         self._ready = threading.Event()
         self._failed = False
-        self._child = subprocess.Popen(  # this interpreter, this module
-            [sys.executable, "-m", "registry.leaf_child"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, env={**os.environ, **env})
+        self._started = False  # a child process was made
+        try:
+            self._child = subprocess.Popen(  # this interpreter, this module
+                [sys.executable, "-m", "registry.leaf_child"], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, env={**os.environ, **env})
+        except OSError as exc:  # no process to be had: the follower encodes, as it did
+            self._failed = True
+            log.warning("leaf process: could not start (%s); the ledger follower encodes "
+                        "leaves itself", exc)
+            return
+        self._started = True
         assert self._child.stdin is not None and self._child.stdout is not None
         self._in, self._out = self._child.stdin, self._child.stdout
         try:
@@ -150,6 +158,8 @@ class LeafProcess:
 
     def close(self) -> None:
         """End the child (it ends on its own when its input closes)."""
+        if not self._started:
+            return
         self._failed = True
         with contextlib.suppress(OSError):
             self._in.close()

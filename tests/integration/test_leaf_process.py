@@ -169,3 +169,25 @@ def test_only_where_another_process_sees_the_store() -> None:
     assert not wanted({"REGISTRY_LEAF_PROCESS": "1", "REGISTRY_STORE": "memory"})
     with pytest.raises(ValueError, match="REGISTRY_LEAF_PROCESS"):
         wanted({"REGISTRY_LEAF_PROCESS": "yes"})
+
+
+def test_no_process_to_be_had_leaves_the_encoding_to_the_follower(
+        store: tuple[dict[str, str], Registry, World], monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    env, app, _ = store
+    helped = _ledger(env, "helped")
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(subprocess, "Popen", refused)
+    with caplog.at_level(logging.WARNING, logger="registry.leaf_process"):
+        process = LeafProcess(env, b"k" * 32)
+    try:
+        assert not process.ready and "could not start" in caplog.text
+        follower = LedgerFollower(app, helped)
+        follower.encode_in(process)
+        assert follower.catch_up() == helped.size > 0
+    finally:
+        process.close()
+        helped.close()
