@@ -119,7 +119,7 @@ def build_registry(env: Mapping[str, str]) -> Registry:
         db = settings.eventsourcing_env["SQLITE_DBNAME"]
         if os.path.dirname(db):
             private_dir(os.path.dirname(db))
-        if ":memory:" not in db and "mode=memory" not in db:
+        if not settings.in_memory:
             private_file(db)
     elif settings.store != "memory":
         private_dir(settings.data_dir)

@@ -50,3 +50,11 @@ class Settings:
         else:
             es["PERSISTENCE_MODULE"] = "eventsourcing.popo"
         return cls(data_dir=data_dir, store=store, eventsourcing_env=es)
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether the store lives in this process's memory (no file, no server): no other
+        process can see it."""
+        db = self.eventsourcing_env.get("SQLITE_DBNAME", "")
+        return self.store == "memory" or (
+            self.store == "sqlite" and (":memory:" in db or "mode=memory" in db))

@@ -14,8 +14,7 @@ from typing import IO, Any
 from registry.bootstrap import open_store_reader
 from registry.leaf_process import read_frame, write_frame
 from registry.leaves import SealKey
-from registry.ledger_follower import LeafEncoder, stored_key
-from registry.log_reader import LogReader
+from registry.ledger_follower import LeafEncoder, encoded_leaves
 
 
 def serve(source: IO[bytes], out: IO[bytes]) -> None:
@@ -32,9 +31,7 @@ def serve(source: IO[bytes], out: IO[bytes]) -> None:
             return  # the serving process closed its end, or ended
         try:
             encoder.format_2_from = format_2_from
-            page = LogReader(app, position=position).next_page(limit)
-            answer: Any = [(stored_key(n), encoder.leaf(n, first + i))
-                           for i, n in enumerate(page)]
+            answer: Any = encoded_leaves(app, encoder, position, first, limit)
         except Exception as exc:  # told to the follower, which then encodes itself
             answer = f"{type(exc).__name__}: {exc}"
         write_frame(out, answer)

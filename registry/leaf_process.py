@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import pickle
 import select
 import struct
@@ -56,11 +55,7 @@ def wanted(env: Mapping[str, str]) -> bool:
     text = env.get("REGISTRY_LEAF_PROCESS", "0")
     if text not in ("0", "1"):
         raise ValueError(f"REGISTRY_LEAF_PROCESS must be 0 or 1, not {text!r}")
-    settings = Settings.from_env(env)
-    db = settings.eventsourcing_env.get("SQLITE_DBNAME", "")
-    in_memory = settings.store == "memory" or (
-        settings.store == "sqlite" and (":memory:" in db or "mode=memory" in db))
-    return text == "1" and not in_memory
+    return text == "1" and not Settings.from_env(env).in_memory
 
 
 def write_frame(out: IO[bytes], value: Any) -> None:
@@ -96,7 +91,7 @@ class LeafProcess:
         try:
             self._child = subprocess.Popen(  # this interpreter, this module
                 [sys.executable, "-m", "registry.leaf_child"], stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE, env={**os.environ, **env})
+                stdout=subprocess.PIPE)
         except OSError as exc:  # no process to be had: the follower encodes, as it did
             self._failed = True
             log.warning("leaf process: could not start (%s); the ledger follower encodes "
@@ -129,10 +124,10 @@ class LeafProcess:
     def _readable(self, timeout: float) -> bool:
         return bool(select.select([self._out], [], [], timeout)[0])
 
-    def page(self, position: int, first: int, format_2_from: int,
-             limit: int) -> list[tuple[Any, bytes]] | None:
-        """(stored key, leaf) of at most ``limit`` events after log ``position``, the first
-        the ledger's leaf ``first``; None when the child cannot answer (the caller encodes)."""
+    def page(self, position: int, first: int, format_2_from: int, limit: int) -> list[Any] | None:
+        """`registry.ledger_follower.encoded_leaves` of at most ``limit`` events after log
+        ``position``, the first the ledger's leaf ``first``, as the child encodes them; None
+        when the child cannot answer (the caller encodes)."""
         if not self.ready:
             return None
         with self._lock:
@@ -147,7 +142,7 @@ class LeafProcess:
         if isinstance(answer, str):  # the child's error
             self._fail(answer)
             return None
-        encoded: list[tuple[Any, bytes]] = answer
+        encoded: list[Any] = answer
         return encoded
 
     def _fail(self, why: str) -> None:

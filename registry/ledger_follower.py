@@ -37,7 +37,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from uuid import UUID
 
 from eventsourcing.application import Application
@@ -244,6 +244,22 @@ def stored_key(notification: Notification) -> StoredKey:
             notification.topic, hashlib.sha256(notification.state).digest())
 
 
+class EncodedLeaf(NamedTuple):
+    """A new event's leaf and what it was encoded from (`stored_key`), as the follower or
+    the leaf process (`registry.leaf_process`) encodes it."""
+
+    stored: StoredKey
+    leaf: bytes
+
+
+def encoded_leaves(app: Application, encoder: LeafEncoder, position: int, first: int,
+                   page: int) -> list[EncodedLeaf]:
+    """The next at most ``page`` events after log ``position``, encoded, the first as leaf
+    ``first``."""
+    return [EncodedLeaf(stored_key(n), encoder.leaf(n, first + i)) for i, n in
+            enumerate(LogReader(app, position=position, page=page).next_page())]
+
+
 @dataclass(frozen=True, slots=True)
 class KeptLeaf:
     """An appended leaf not yet checked (``kept_leaves``, `registry.speedups`): the stored
@@ -352,16 +368,19 @@ class LedgerFollower:
         ``checkpoint_every`` leaves and at the end. Returns the number of leaves appended."""
         appended = 0
         signed_at = self.ledger.size
-        while batch := self._encoded(self.last_position(), self.ledger.size, page):
+        while True:
             first = self.ledger.size
+            batch = self._encoded(self.last_position(), first, page)
+            if not batch:
+                break
             try:
-                self.ledger.append_many([leaf for _, leaf in batch])
+                self.ledger.append_many([e.leaf for e in batch])
             except BaseException:
                 self._tip = (self.ledger.size, self.last_position())  # whatever was appended
                 raise
             if self.speedups.kept_leaves:
-                self._keep(first, [key for key, _ in batch])
-            self._tip = (self.ledger.size, batch[-1][0][0])
+                self._keep(first, [e.stored for e in batch])
+            self._tip = (self.ledger.size, batch[-1].stored[0])  # its log position
             appended += len(batch)
             if self.ledger.size - signed_at >= self.checkpoint_every:
                 self.ledger.checkpoint()
@@ -378,17 +397,13 @@ class LedgerFollower:
         None: by this follower alone."""
         self._process = process
 
-    def _encoded(self, position: int, first: int, page: int) -> list[tuple[StoredKey, bytes]]:
-        """(what it is encoded from, leaf) of the next events after log ``position``, at most
-        ``page``, the first to be leaf ``first``: by the leaf process when it answers,
-        otherwise here."""
+    def _encoded(self, position: int, first: int, page: int) -> list[EncodedLeaf]:
+        """`encoded_leaves`: by the leaf process when it answers, otherwise here."""
         if self._process is not None:
             encoded = self._process.page(position, first, self.encoder.format_2_from, page)
             if encoded is not None:
                 return encoded
-        leaf = self.encoder.leaf
-        return [(stored_key(n), leaf(n, first + i)) for i, n in
-                enumerate(LogReader(self.app, position=position, page=page).next_page())]
+        return encoded_leaves(self.app, self.encoder, position, first, page)
 
     def _keep(self, first: int, keys: Sequence[StoredKey]) -> None:
         """Keep what the leaves ``first``… were just encoded from, for their check."""

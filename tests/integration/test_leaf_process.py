@@ -110,6 +110,13 @@ def test_a_failed_child_hands_the_encoding_back(
         helped.close()
 
 
+def _follows_alone(app: Registry, ledger: Ledger, process: LeafProcess) -> None:
+    """A follower given a ``process`` that does not answer appends every stored event."""
+    follower = LedgerFollower(app, ledger)
+    follower.encode_in(process)
+    assert follower.catch_up() == ledger.size > 0
+
+
 def test_a_child_error_is_answered_by_the_follower(
         store: tuple[dict[str, str], Registry, World]) -> None:
     env, app, _ = store
@@ -119,9 +126,7 @@ def test_a_child_error_is_answered_by_the_follower(
         # the child's store is another: a page it cannot read is refused, never half-encoded
         assert process.page(-5, 0, 0, "many") is None  # type: ignore[arg-type]
         assert not process.ready
-        follower = LedgerFollower(app, helped)
-        follower.encode_in(process)
-        assert follower.catch_up() == helped.size > 0
+        _follows_alone(app, helped, process)
     finally:
         process.close()
         helped.close()
@@ -185,9 +190,7 @@ def test_no_process_to_be_had_leaves_the_encoding_to_the_follower(
         process = LeafProcess(env, b"k" * 32)
     try:
         assert not process.ready and "could not start" in caplog.text
-        follower = LedgerFollower(app, helped)
-        follower.encode_in(process)
-        assert follower.catch_up() == helped.size > 0
+        _follows_alone(app, helped, process)
     finally:
         process.close()
         helped.close()
