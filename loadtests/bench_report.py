@@ -267,11 +267,15 @@ def http_bare_rows(s: dict[str, Any] | None, run: str, name: str) -> list[Row]:
                            NOT_RUN))
         else:
             bare = " and ".join(n(r["rps"]) for r in c["bare_runs"] if r)
+            rounds = c.get("rounds", [])
+            median = ("" if len(rounds) < 2 else
+                      f"; round {c['round']}, the median of {len(rounds)} rounds by orders / "
+                      "bare: " + ", ".join(f"{r[key] or 0:.0%}" for r in rounds))
             out.append(Row(goal, run,
                            f"**{c[key]:.0%}**: {n(c[what]['rps'])} req/s vs bare "
                            f"{n(c['bare_rps'])} (mean of {bare}, before and after; "
-                           f"{http_label(s, name)}, {s['users']} users, {c['seconds']} s each)",
-                           target, verdict(c[key] >= floor)))
+                           f"{http_label(s, name)}, {s['users']} users, {c['seconds']} s each"
+                           f"{median})", target, verdict(c[key] >= floor)))
     return out
 
 

@@ -60,22 +60,51 @@ def thresholds(stats: dict[str, dict[str, float]], *, max_failure_ratio: float, 
     return out
 
 
+def compare_names(rounds: int) -> list[tuple[str, str, str]]:
+    """The saturation runs of ``rounds`` rounds, in order, as (run name, Locust user class,
+    ``bare`` or ``service``): each round is bare, /bench/echo and orders, and a last bare run
+    closes them. One round keeps the names of old: bare, echo, orders, bare-again."""
+    if rounds < 1:
+        raise ValueError("at least one round of saturation runs")
+    out = []
+    for i in range(1, rounds + 1):
+        tail = "" if i == 1 else f"-{i}"
+        out += [(f"bare{tail}", "BareFlood", "bare"), (f"echo{tail}", "EchoFlood", "service"),
+                (f"orders{tail}", "OrderFlood", "service")]
+    return [*out, ("bare-again", "BareFlood", "bare")]
+
+
+def _round(stats: dict[str, dict[str, dict[str, float]]], names: list[str],
+           number: int) -> dict[str, Any]:
+    """Round ``number`` (from 1) of the saturation runs ``names`` (`compare_names`): its
+    echo and orders against the mean of the bare runs before and after it."""
+    bare_before, echo, orders = names[3 * number - 3: 3 * number]
+    bare_after = names[3 * number]
+    bare_runs = [stats.get(run, {}).get(BARE_ROW) for run in (bare_before, bare_after)]
+    bare_rps = [r["rps"] for r in bare_runs if r and r["rps"]]
+    bare = sum(bare_rps) / len(bare_rps) if bare_rps else None  # mean of before and after
+    o, e = stats.get(orders, {}).get(ORDER_ROW), stats.get(echo, {}).get(ECHO_ROW)
+    return {"round": number, "orders": o, "echo": e,
+            "ratio": o["rps"] / e["rps"] if o and e and e["rps"] else None,
+            "bare_rps": bare, "bare_runs": bare_runs,
+            "echo_vs_bare": e["rps"] / bare if e and bare else None,
+            "orders_vs_bare": o["rps"] / bare if o and bare else None}
+
+
 def summary(stats: dict[str, dict[str, dict[str, float]]], *, store: str, workers: int,
-            users: int, seconds: int, compare_seconds: int | None) -> dict[str, Any]:
+            users: int, seconds: int, compare_seconds: int | None,
+            compare_rounds: int = 1) -> dict[str, Any]:
+    """The runs' figures; with saturation runs, ``compare`` holds each round and, as its
+    own figures, those of the median round: the round whose orders-to-bare share is the
+    median (the lower middle of an even count)."""
     out: dict[str, Any] = {"store": store, "workers": workers, "users": users,
                            "seconds": seconds, "runs": stats}
     if compare_seconds is not None:
-        orders = stats.get("orders", {}).get(ORDER_ROW)
-        echo = stats.get("echo", {}).get(ECHO_ROW)
-        bare_runs = [stats.get(run, {}).get(BARE_ROW) for run in ("bare", "bare-again")]
-        bare_rps = [r["rps"] for r in bare_runs if r and r["rps"]]
-        bare = sum(bare_rps) / len(bare_rps) if bare_rps else None  # mean of before and after
-        out["compare"] = {"seconds": compare_seconds, "orders": orders, "echo": echo,
-                          "ratio": (orders["rps"] / echo["rps"]) if orders and echo
-                          and echo["rps"] else None,
-                          "bare_rps": bare, "bare_runs": bare_runs,
-                          "echo_vs_bare": echo["rps"] / bare if echo and bare else None,
-                          "orders_vs_bare": orders["rps"] / bare if orders and bare else None}
+        names = [name for name, _, _ in compare_names(compare_rounds)]
+        rounds = [_round(stats, names, i) for i in range(1, compare_rounds + 1)]
+        ranked = sorted(rounds, key=lambda r: r["orders_vs_bare"] or 0.0)
+        middle = ranked[(len(ranked) - 1) // 2]
+        out["compare"] = {"seconds": compare_seconds, **middle, "rounds": rounds}
     return out
 
 
@@ -100,4 +129,9 @@ def format_summary(s: dict[str, Any]) -> str:
                      f"of the runs before and after): /bench/echo "
                      f"{c['echo_vs_bare'] or 0:.0%}, order submission "
                      f"{c['orders_vs_bare'] or 0:.0%}")
+    if c and len(c.get("rounds", ())) > 1:
+        lines.append(f"the median of {len(c['rounds'])} rounds (round {c['round']}); each "
+                     "round, orders / bare and echo / bare: " + ", ".join(
+                         f"{r['orders_vs_bare'] or 0:.0%} and {r['echo_vs_bare'] or 0:.0%}"
+                         for r in c["rounds"]))
     return "\n".join(lines)

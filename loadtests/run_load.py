@@ -37,6 +37,7 @@ from loadtests import load_profile, load_stats
 from loadtests.bench_report import run_info
 from loadtests.load_checks import check_store
 from loadtests.load_service import Service, cli, free_port, step
+from loadtests.load_stats import compare_names
 from loadtests.load_world import Manifest, issue_tokens, seed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +71,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="then saturate order submission and /bench/echo, back to back")
     p.add_argument("--compare-seconds", type=int,
                    default=int(env_number("LOADTEST_COMPARE_SECONDS", 20)))
+    p.add_argument("--compare-rounds", type=int,
+                   default=int(env_number("LOADTEST_COMPARE_ROUNDS", 3)),
+                   help="rounds of bare, /bench/echo and orders (then bare again); the "
+                        "figures are those of the median round (a shared machine's noise "
+                        "moves one window of a few seconds by a fifth)")
     p.add_argument("--max-merge-delay-ms", type=float,
                    default=env_number("LOADTEST_MAX_MERGE_DELAY_MS", 1000),
                    help="p99 of the time a committed event waits for a signed checkpoint")
@@ -226,19 +232,17 @@ def compare_runs(args: argparse.Namespace, env: dict[str, str],
                  service: Service) -> dict[str, int]:
     """The saturation runs, back to back with the same Locust settings, interleaved with the
     bare FastAPI reference (`loadtests.bare_app`, one process on a port of its own) so that a
-    shared machine's load weighs on both alike: bare, /bench/echo, orders, bare again."""
+    shared machine's load weighs on both alike: ``--compare-rounds`` rounds of bare,
+    /bench/echo and orders, then bare again (`load_stats.compare_names`); each round is
+    measured against the bare runs before and after it (`load_stats.summary`)."""
     bare = Service(env, port=free_port(), workers=1, log=args.results / "bare.log", bare=True)
     codes: dict[str, int] = {}
     with step(f"start the bare FastAPI reference on 127.0.0.1:{bare.port}"):
         bare.start()
     try:
-        codes["bare"] = run_locust(args, env, bare, "bare", ["BareFlood"], args.compare_seconds)
-        codes["echo"] = run_locust(args, env, service, "echo", ["EchoFlood"],
-                                   args.compare_seconds)
-        codes["orders"] = run_locust(args, env, service, "orders", ["OrderFlood"],
-                                     args.compare_seconds)
-        codes["bare-again"] = run_locust(args, env, bare, "bare-again", ["BareFlood"],
-                                         args.compare_seconds)
+        for name, users, target in compare_names(args.compare_rounds):
+            codes[name] = run_locust(args, env, bare if target == "bare" else service, name,
+                                     [users], args.compare_seconds)
     finally:
         bare.stop()
     return codes
@@ -286,7 +290,8 @@ def report(args: argparse.Namespace, env: dict[str, str], data: Path, before: Pa
         outcome += ledger_checks(env, data, before)
     summary = load_stats.summary(stats, store=args.store, workers=args.workers,
                                  users=args.users, seconds=args.seconds,
-                                 compare_seconds=args.compare_seconds if args.compare else None)
+                                 compare_seconds=args.compare_seconds if args.compare else None,
+                                 compare_rounds=args.compare_rounds)
     summary.update(**args.run, spawn_rate=args.spawn_rate, spawn_spread_s=spawn_spread(args),
                    merge_delay=[m["merge_delay"] for m in merge or []],
                    checks=[{"ok": ok, "check": text} for ok, text in outcome])

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from loadtests import bench_report
-from loadtests.load_stats import ECHO_ROW, ORDER_ROW
+from loadtests.load_stats import BARE_ROW, ECHO_ROW, ORDER_ROW, compare_names, summary
 
 RUN = {"date": "2026-12-01T19:14+00:00", "cores": 2, "python": "3.11.7",
        "load_average": [0.35, 0.41, 0.55]}
@@ -258,3 +258,29 @@ def test_the_bulk_row_reports_the_median_run_and_fails_on_any_failed_run() -> No
     assert row.verdict != "met" and "books differ" in row.figure
     slow = {**median, **runs[1], "runs": runs}
     assert bench_report.bulk_row(slow).verdict != "met"
+
+
+def test_each_saturation_round_is_measured_against_its_own_bare_runs_and_the_median_counts(
+) -> None:
+    names = [name for name, _, _ in compare_names(3)]
+    assert names == ["bare", "echo", "orders", "bare-2", "echo-2", "orders-2", "bare-3",
+                     "echo-3", "orders-3", "bare-again"]
+    assert [n for n, _, _ in compare_names(1)] == ["bare", "echo", "orders", "bare-again"]
+    bare = {"bare": 1000.0, "bare-2": 800.0, "bare-3": 1200.0, "bare-again": 1000.0}
+    orders = {"orders": 540.0, "orders-2": 700.0, "orders-3": 550.0}  # 60%, 70%, 50%
+    stats: dict[str, dict[str, dict[str, float]]] = {
+        **{run: {BARE_ROW: {"rps": rps}} for run, rps in bare.items()},
+        **{run: {ORDER_ROW: {"rps": rps}} for run, rps in orders.items()},
+        **{f"echo{t}": {ECHO_ROW: {"rps": 1500.0}} for t in ("", "-2", "-3")}}
+    c = summary(stats, store="sqlite", workers=1, users=50, seconds=60, compare_seconds=20,
+                compare_rounds=3)["compare"]
+    assert [r["bare_rps"] for r in c["rounds"]] == [900.0, 1000.0, 1100.0]
+    assert [round(r["orders_vs_bare"], 2) for r in c["rounds"]] == [0.6, 0.7, 0.5]
+    assert c["round"] == 1 and c["orders"] == {"rps": 540.0} and c["bare_rps"] == 900.0
+    assert round(c["orders_vs_bare"], 2) == 0.6 and c["seconds"] == 20
+    _, row = bench_report.http_bare_rows({"workers": 1, "users": 50, "compare": c},
+                                         "http-sqlite", "SQLite")
+    assert "**60%**" in row.figure and "median of 3 rounds by orders / bare: 60%, 70%, 50%" \
+        in row.figure and row.verdict == "met"
+    with pytest.raises(ValueError):
+        compare_names(0)
