@@ -4,15 +4,10 @@ page asked for until its standard input closes."""
 
 from __future__ import annotations
 
-import contextlib
-import logging
-import os
-import signal
-import sys
 from typing import IO, Any
 
 from registry.bootstrap import open_store_reader
-from registry.leaf_process import read_frame, write_frame
+from registry.child_process import read_frame, run_child, write_frame
 from registry.leaves import SealKey
 from registry.ledger_follower import LeafEncoder, encoded_leaves
 
@@ -38,15 +33,7 @@ def serve(source: IO[bytes], out: IO[bytes]) -> None:
 
 
 def main() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's ^C is the serving process's
-    # the frames go out on the standard output this process was given; anything printed goes
-    # to the standard error, the serving process's log
-    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
-    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
-    logging.basicConfig(level=logging.WARNING)
-    # the serving process may end while a page is on its way
-    with contextlib.suppress(BrokenPipeError):
-        serve(sys.stdin.buffer, out)
+    run_child(serve)
 
 
 if __name__ == "__main__":

@@ -92,12 +92,12 @@ def test_a_failed_child_hands_the_encoding_back(
         follower = LedgerFollower(app, helped, seal=seal)
         follower.encode_in(process)
         follower.catch_up(page=40)
-        os.kill(process._child.pid, signal.SIGKILL)
-        process._child.wait()
+        os.kill(process.child.pid, signal.SIGKILL)
+        process.child.wait()
         app.holdings.transfer(instrument=COD, seller=w.dyeing, buyer=w.paper, quantity=1000,
                               ref="T-2", at="2025-04-01T10:00:00+08:00", reason="correction",
                               administrator="admin-1")
-        with caplog.at_level(logging.WARNING, logger="registry.leaf_process"):
+        with caplog.at_level(logging.WARNING, logger="registry.child_process"):
             assert follower.catch_up() > 0  # encoded here (once: the ledgers below agree)
         assert not process.ready
         assert "the ledger follower encodes leaves itself" in caplog.text
@@ -140,7 +140,7 @@ def test_the_child_ends_with_the_process_that_started_it(tmp_path: Path) -> None
         "from registry.leaf_process import LeafProcess\n"
         f"p = LeafProcess({env!r}, b'k' * 32)\n"
         "while not p.ready: time.sleep(0.05)\n"
-        "print(p._child.pid, flush=True)\n"
+        "print(p.child.pid, flush=True)\n"
         "time.sleep(600)\n")
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
                               text=True, cwd=Path(__file__).resolve().parents[2])
@@ -186,7 +186,7 @@ def test_no_process_to_be_had_leaves_the_encoding_to_the_follower(
         raise OSError(11, "Resource temporarily unavailable")
 
     monkeypatch.setattr(subprocess, "Popen", refused)
-    with caplog.at_level(logging.WARNING, logger="registry.leaf_process"):
+    with caplog.at_level(logging.WARNING, logger="registry.child_process"):
         process = LeafProcess(env, b"k" * 32)
     try:
         assert not process.ready and "could not start" in caplog.text
