@@ -28,14 +28,20 @@ store's pool, which the batch itself needs). A lock waits at most ``POSTGRES_LOC
 seconds and then fails as `ConcurrencyConflict` (HTTP 409). If the connection drops, PostgreSQL
 releases the lock with the session; the next batch reconnects.
 
-SQLite and the in-memory store are single-process, so there only the thread lock is taken.
+A SQLite file is written by two processes when ``registry serve`` writes its order batches in
+a child (`registry.order_process`): there each lock is an ``flock`` on a lock file beside the
+store (`FileBookLocks`), waited for at most ``POSTGRES_LOCK_TIMEOUT`` seconds as well. The
+in-memory store is single-process, so there only the thread lock is taken.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
+import os
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Any
@@ -115,9 +121,67 @@ class AdvisoryBookLocks:
             conn.close()
 
 
-def advisory_book_locks(env: Mapping[str, str]) -> AdvisoryBookLocks | None:
-    """The book locks of an application configured by ``env`` (they connect on first use);
-    None unless it stores in PostgreSQL. The registry makes its own (`registry.bootstrap`)."""
+class FileBookLocks:
+    """Per-instrument locks across the processes writing one SQLite file: an exclusive
+    ``flock`` on a lock file beside the store, one per book (``<store>.book-<key>.lock``,
+    0600), held for the duration of the write. The serving process and its order writer
+    (`registry.order_process`) both write the exchange. The kernel releases a lock when its
+    holder ends, a ``kill -9`` included."""
+
+    def __init__(self, store: str, lock_timeout_s: int) -> None:
+        self._store = store
+        self._timeout = max(0, lock_timeout_s)
+        self._files: dict[str, int] = {}
+        self._guard = threading.Lock()
+
+    def _fd(self, instrument: str) -> int:
+        with self._guard:
+            fd = self._files.get(instrument)
+            if fd is None:
+                path = f"{self._store}.book-{lock_key(instrument) & (2**64 - 1):016x}.lock"
+                fd = self._files[instrument] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            return fd
+
+    @contextlib.contextmanager
+    def hold(self, instrument: str) -> Iterator[None]:
+        """Hold the instrument's book lock for the duration of the block."""
+        try:
+            fd = self._fd(instrument)
+            deadline = time.monotonic() + self._timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        raise ConcurrencyConflict(
+                            f"order book {instrument} stayed busy in another process") from None
+                    time.sleep(0.001)
+        except OSError as exc:
+            raise StorageUnavailable(f"the lock of order book {instrument} cannot be taken: "
+                                     f"{exc}") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        with self._guard:
+            files, self._files = list(self._files.values()), {}
+        for fd in files:
+            os.close(fd)
+
+
+def advisory_book_locks(env: Mapping[str, str]) -> AdvisoryBookLocks | FileBookLocks | None:
+    """The book locks of an application configured by ``env`` (they connect on first use):
+    advisory locks on PostgreSQL, lock files beside a SQLite file; None for a store only one
+    process sees. The registry makes its own (`registry.bootstrap`)."""
+    timeout = int(env.get("POSTGRES_LOCK_TIMEOUT") or "10")
+    if env.get("PERSISTENCE_MODULE") == "eventsourcing.sqlite":
+        db = env.get("SQLITE_DBNAME", "")
+        if not db or ":memory:" in db or "mode=memory" in db:
+            return None
+        return FileBookLocks(db, timeout)
     if env.get("PERSISTENCE_MODULE") != "eventsourcing.postgres":
         return None
     kwargs = {
@@ -126,7 +190,7 @@ def advisory_book_locks(env: Mapping[str, str]) -> AdvisoryBookLocks | None:
         "password": env.get("POSTGRES_PASSWORD"),
         "connect_timeout": int(env.get("POSTGRES_CONNECT_TIMEOUT") or "5"),
     }
-    return AdvisoryBookLocks(kwargs, int(env.get("POSTGRES_LOCK_TIMEOUT") or "10"))
+    return AdvisoryBookLocks(kwargs, timeout)
 
 
 @contextlib.contextmanager
@@ -141,7 +205,7 @@ def exchange_lock(app: Any) -> Iterator[None]:
 def book_lock(app: Any, instrument: str) -> AbstractContextManager[None]:
     """The cross-process lock of ``instrument``'s order book for ``app`` (the
     exchange's writes, `registry.exchange_writes.ExchangeWrites`)."""
-    locks: AdvisoryBookLocks | None = app.book_locks
+    locks: AdvisoryBookLocks | FileBookLocks | None = app.book_locks
     if locks is None:
         return contextlib.nullcontext()
     return locks.hold(instrument)

@@ -1,6 +1,7 @@
-"""One writer per order book across processes sharing PostgreSQL (two registries stand for two
-API workers): the advisory lock excludes the other writer of the same book only, and books
-written alternately by both stay equal to their replay with every order stored once."""
+"""One writer per order book across processes sharing a store (two registries stand for two
+processes: two API workers on PostgreSQL, the serving process and its order writer on a SQLite
+file): the lock excludes the other writer of the same book only, and books written alternately
+by both stay equal to their replay with every order stored once."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from domain.errors import ConcurrencyConflict
 from domain.exchange.orders import Order
 from loadtests.load_checks import (
     Report,
@@ -21,11 +23,20 @@ from loadtests.load_checks import (
     scan_markets,
 )
 from loadtests.load_world import MARKETS, seed
-from registry.book_lock import book_lock, exchange_lock, lock_key
+from registry.book_lock import FileBookLocks, book_lock, exchange_lock, lock_key
 from registry.bootstrap import build_registry
 from registry.exchange_writer import ExchangeWriter
 
 AT = "2025-06-02T10:00:00+08:00"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def shared(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """The environment of a store two processes write: a SQLite file, or PostgreSQL."""
+    if request.param == "sqlite":
+        return {"REGISTRY_DATA_DIR": str(tmp_path / "data")}
+    return {"REGISTRY_STORE": "postgres", "REGISTRY_DATA_DIR": str(tmp_path),
+            **request.getfixturevalue("postgres_env")}
 
 
 def trade_then_check(env: dict[str, str], manifest: Any, workers: list[Any],
@@ -59,13 +70,35 @@ def test_lock_keys_differ_per_instrument_and_fit_a_bigint() -> None:
     assert all(-2**63 <= k < 2**63 for k in keys)
 
 
-def test_sqlite_needs_no_lock(tmp_path: Path) -> None:
-    app = build_registry({"REGISTRY_DATA_DIR": str(tmp_path)})
+def test_only_a_store_of_one_process_needs_no_lock(tmp_path: Path) -> None:
+    app = build_registry({"REGISTRY_STORE": "memory"})
     try:
         with book_lock(app.exchange_writes, "ENERGY-2025-GD"):
             assert app.exchange_writes.book_locks is None
     finally:
         app.close()
+    app = build_registry({"REGISTRY_DATA_DIR": str(tmp_path)})
+    try:
+        assert isinstance(app.exchange_writes.book_locks, FileBookLocks)
+        with book_lock(app.exchange_writes, "ENERGY-2025-GD"):
+            locks = list((tmp_path).glob("registry.sqlite.book-*.lock"))
+        assert len(locks) == 1 and locks[0].stat().st_mode & 0o777 == 0o600
+    finally:
+        app.close()
+
+
+def test_a_file_lock_held_elsewhere_too_long_is_a_conflict(tmp_path: Path) -> None:
+    a = FileBookLocks(str(tmp_path / "store"), 0)
+    b = FileBookLocks(str(tmp_path / "store"), 0)
+    try:
+        with (a.hold("ENERGY-2025-GD"), pytest.raises(ConcurrencyConflict, match="busy"),
+              b.hold("ENERGY-2025-GD")):
+            pass
+        with b.hold("ENERGY-2025-GD"):  # released with the block
+            pass
+    finally:
+        a.close()
+        b.close()
 
 
 def waits_for(holder, lock, other) -> bool:
@@ -95,10 +128,9 @@ def test_one_market_write_at_a_time_in_a_process(tmp_path: Path) -> None:
         app.close()
 
 
-@pytest.mark.postgres
 def test_the_exchange_lock_makes_the_other_process_wait_for_every_book(
-        postgres_env: dict[str, str]) -> None:
-    env = {"REGISTRY_STORE": "postgres", **postgres_env}
+        shared: dict[str, str]) -> None:
+    env = shared
     a, b = build_registry(env), build_registry(env)
     try:
         assert waits_for(a, lambda: exchange_lock(a.exchange_writes),
@@ -108,9 +140,8 @@ def test_the_exchange_lock_makes_the_other_process_wait_for_every_book(
         b.close()
 
 
-@pytest.mark.postgres
-def test_the_other_process_waits_for_the_same_book_only(postgres_env: dict[str, str]) -> None:
-    env = {"REGISTRY_STORE": "postgres", **postgres_env}
+def test_the_other_process_waits_for_the_same_book_only(shared: dict[str, str]) -> None:
+    env = shared
     a, b = build_registry(env), build_registry(env)
     entered = {name: threading.Event() for name in ("same", "other")}
 
@@ -134,10 +165,8 @@ def test_the_other_process_waits_for_the_same_book_only(postgres_env: dict[str, 
         b.close()
 
 
-@pytest.mark.postgres
-def test_two_processes_trading_one_book_lose_nothing(postgres_env: dict[str, str],
-                                                      tmp_path: Path) -> None:
-    env = {"REGISTRY_STORE": "postgres", "REGISTRY_DATA_DIR": str(tmp_path), **postgres_env}
+def test_two_processes_trading_one_book_lose_nothing(shared: dict[str, str]) -> None:
+    env = shared
     manifest = seed(env, traders=4)
     code = MARKETS[0].instrument
     workers = [build_registry(env), build_registry(env)]
@@ -163,12 +192,11 @@ def test_two_processes_trading_one_book_lose_nothing(postgres_env: dict[str, str
     assert report.ok, report.failed
 
 
-@pytest.mark.postgres
 def test_two_processes_trading_different_books_never_conflict(
-        postgres_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        shared: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
     """The same firms on every book: under the exchange lock no batch's save ever conflicts
     with the other process's batches on the firms' cash accounts."""
-    env = {"REGISTRY_STORE": "postgres", "REGISTRY_DATA_DIR": str(tmp_path), **postgres_env}
+    env = shared
     manifest = seed(env, traders=4)
     conflicts: list[int] = []
     drop_all = ExchangeWriter.drop_all
