@@ -68,9 +68,11 @@ def cmd_serve(ctx: Context) -> int | None:
                              timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)
         # Open live streams (server-sent events) would otherwise hold shutdown until they time
         # out: in-flight requests get a few seconds, then what is still running is cancelled.
-        # the signer's leaves are encoded in a process of their own unless told otherwise
-        # (`registry.leaf_process`): the serving process keeps its interpreter for requests
-        app = create_app({"REGISTRY_LEAF_PROCESS": "1", **ctx.env})
+        # the signer's leaves are encoded, and the order batches written, in processes of
+        # their own unless told otherwise (`registry.leaf_process`, `registry.order_process`):
+        # the serving process keeps its interpreter for requests
+        app = create_app({"REGISTRY_LEAF_PROCESS": "1", "REGISTRY_ORDER_PROCESS": "1",
+                          **ctx.env})
         settle_heap()  # see registry.gc_pause: fewer, shorter full collections while serving
         uvicorn.run(app, host=a.host, port=a.port,
                     log_level="warning", timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS)

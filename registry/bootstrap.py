@@ -32,6 +32,8 @@ from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
 from registry.lifecycle import LifecycleService
 from registry.market_data import MarketData
 from registry.order_gateway import OrderGateway
+from registry.order_process import OrderProcess
+from registry.order_process import wanted as order_process_wanted
 from registry.proposals import ProposalService
 from registry.public import PublicRegistry
 from registry.queries import QueryService
@@ -129,6 +131,15 @@ def build_registry(env: Mapping[str, str]) -> Registry:
         return Registry(env=settings.eventsourcing_env, credentials=credentials)
 
 
+def open_order_writer(env: Mapping[str, str]) -> Registry:
+    """The registry of ``env`` for another process that writes the order gateway's batches
+    (`registry.order_process`): the store and every service, the credential store in memory
+    (it signs no one in)."""
+    settings = Settings.from_env(env)
+    with schema_lock(settings.eventsourcing_env):  # as `build_registry`: the tables exist
+        return Registry(env=settings.eventsourcing_env, credentials=CredentialStore(None))
+
+
 def open_store_reader(env: Mapping[str, str]) -> RegistryBase:
     """The event store of ``env`` alone, with the registry's mapper, to read its log in
     another process (`registry.leaf_process`): no services, no credential store."""
@@ -149,6 +160,7 @@ class Services:
         self._follower: LedgerFollower | None = None
         self._market_data: MarketData | None = None
         self._gateway: OrderGateway | None = None
+        self._order_process: OrderProcess | None = None
         self._leaf_indexes: RecentLeafIndexes | None = None
         self._public: PublicRegistry | None = None
 
@@ -189,13 +201,18 @@ class Services:
 
     @property
     def gateway(self) -> OrderGateway:
-        """Concurrent orders, of every market, sharing one save (`registry.order_gateway`);
-        each batch wakes the live market-data streams."""
+        """Concurrent orders, of every market, sharing one save (`registry.order_gateway`),
+        written in a child process with ``REGISTRY_ORDER_PROCESS=1``
+        (`registry.order_process`); each batch wakes the live market-data streams."""
         if self._gateway is None:
             registry, market_data, indexes = self.registry, self.market_data, self.leaf_indexes
+            write = registry.exchange.submit_order_batches
+            if order_process_wanted(self.env):  # off this process's interpreter lock
+                self._order_process = OrderProcess(self.env, write)
+                write = self._order_process.submit_order_batches
 
             def submit_batches(**batches: Any) -> Any:
-                outcomes = registry.exchange.submit_order_batches(**batches)
+                outcomes = write(**batches)
                 market_data.notify()  # live streams pick the batch up now, not at their timeout
                 indexes.count(o.position for os in outcomes.values() if isinstance(os, list)
                               for o in os)  # each batch's ledger index, once, for its callers
@@ -204,6 +221,12 @@ class Services:
             # a batch may hold a few bulk entries (up to 1,000 requests each), one save
             self._gateway = OrderGateway(submit_batches, clock=now, max_batch=4000)
         return self._gateway
+
+    @property
+    def order_process(self) -> OrderProcess | None:
+        """The child that writes the gateway's batches, once the gateway is built with
+        ``REGISTRY_ORDER_PROCESS=1`` (`registry.order_process`); None otherwise."""
+        return self._order_process
 
     @property
     def leaf_indexes(self) -> RecentLeafIndexes:
@@ -231,6 +254,8 @@ class Services:
     def close(self) -> None:
         if self._gateway is not None:
             self._gateway.close()  # what is queued is written before the store goes away
+        if self._order_process is not None:
+            self._order_process.close()
         if self._market_data is not None:
             self._market_data.close()  # ends open live streams before the store goes away
         if self._ledger is not None:

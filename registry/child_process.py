@@ -28,12 +28,23 @@ import struct
 import subprocess
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct(">Q")
+
+
+def wanted(env: Mapping[str, str], variable: str) -> bool:
+    """Whether ``env`` asks for the helper that ``variable`` switches (``1``; ``0`` or absent
+    is no): never over the memory store, which another process cannot see."""
+    from registry.config import Settings
+
+    text = env.get(variable, "0")
+    if text not in ("0", "1"):
+        raise ValueError(f"{variable} must be 0 or 1, not {text!r}")
+    return text == "1" and not Settings.from_env(env).in_memory
 
 
 class NotSent(Exception):

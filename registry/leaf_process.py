@@ -33,6 +33,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from registry.child_process import ChildProcess, NoAnswer, NotSent
+from registry.child_process import wanted as child_wanted
 
 #: seconds a page may take the child before it is given up (and the thread encodes)
 TIMEOUT = 60.0
@@ -41,12 +42,7 @@ TIMEOUT = 60.0
 def wanted(env: Mapping[str, str]) -> bool:
     """Whether leaves are encoded in a child process: ``REGISTRY_LEAF_PROCESS=1`` (which
     ``registry serve`` sets unless it is set), never over the memory store."""
-    from registry.config import Settings
-
-    text = env.get("REGISTRY_LEAF_PROCESS", "0")
-    if text not in ("0", "1"):
-        raise ValueError(f"REGISTRY_LEAF_PROCESS must be 0 or 1, not {text!r}")
-    return text == "1" and not Settings.from_env(env).in_memory
+    return child_wanted(env, "REGISTRY_LEAF_PROCESS")
 
 
 class LeafProcess(ChildProcess):

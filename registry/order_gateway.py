@@ -5,7 +5,9 @@ request, stopped by `close`) waits up to ``max_wait`` seconds for company (or un
 ``max_batch`` requests are queued), takes what is queued, for every market, submits it as one
 batch (one transaction, `Registry.submit_order_batches`) and hands every caller its own
 outcome. Callers arriving meanwhile queue for the next batch. A request is acknowledged only
-after the save holding it has returned.
+after the save holding it has returned. Under ``registry serve`` that save runs in a child
+process (`registry.order_process`), which the writer thread waits for without the interpreter
+lock.
 
 Two ways to wait, one queue: a thread waits on its group's event (`submit`, `submit_many`),
 a coroutine on a future of its event loop (`submit_async`, `submit_many_async`) so that an

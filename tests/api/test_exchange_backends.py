@@ -1,8 +1,11 @@
-"""The exchange journey over HTTP on SQLite and on PostgreSQL: concurrent orders group-committed,
-a queued trade approved by a second administrator, and a receipt that verifies."""
+"""The exchange journey over HTTP on SQLite and on PostgreSQL, and with the order batches
+written in a process of their own (`registry.order_process`, as ``registry serve`` runs):
+concurrent orders group-committed, a queued trade approved by a second administrator, and a
+receipt that verifies."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -15,12 +18,27 @@ from tests.support.exchange_world import COD, PRICE, Exchange, open_exchange
 THRESHOLD = 5_000_000  # fen: trades above 6.25 t at 8,000 CNY/t wait for an administrator
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=["sqlite", "sqlite-order-process",
+                        pytest.param("postgres", marks=pytest.mark.postgres),
+                        pytest.param("postgres-order-process", marks=pytest.mark.postgres)])
 def ex(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Exchange]:
-    store = None
-    if request.param == "postgres":
+    store: dict[str, str] = {}
+    if request.param.startswith("postgres"):
         store = {"REGISTRY_STORE": "postgres", **request.getfixturevalue("postgres_env")}
-    yield from open_exchange(tmp_path, store, verify_above=THRESHOLD)
+    if request.param.endswith("order-process"):
+        store["REGISTRY_ORDER_PROCESS"] = "1"
+    for ex in open_exchange(tmp_path, store, verify_above=THRESHOLD):
+        process = ex.client.app.state.registry_state.services.order_process  # type: ignore[attr-defined]
+        assert (process is not None) == request.param.endswith("order-process")
+        if process is not None:
+            deadline = time.monotonic() + 120
+            while not process.ready:  # until then the gateway writes here
+                assert time.monotonic() < deadline, "the order process did not start"
+                time.sleep(0.05)
+            sent = process.sent
+        yield ex
+        if process is not None:
+            assert process.sent > sent and process.ready  # the child wrote the orders
 
 
 def test_exchange_journey(ex: Exchange) -> None:

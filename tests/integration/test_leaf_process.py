@@ -8,7 +8,6 @@ import logging
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from registry.bootstrap import Registry, build_registry
 from registry.leaf_process import LeafProcess, wanted
 from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
 from tests.integration.test_exchange_journeys import COD, exchange_world, trading_day
+from tests.support.child_processes import ends_with_its_parent
 from tests.support.world import World
 
 
@@ -135,37 +135,8 @@ def test_a_child_error_is_answered_by_the_follower(
 def test_the_child_ends_with_the_process_that_started_it(tmp_path: Path) -> None:
     env = {"REGISTRY_DATA_DIR": str(tmp_path / "data")}
     build_registry(env).close()
-    script = (
-        "import sys, time\n"
-        "from registry.leaf_process import LeafProcess\n"
-        f"p = LeafProcess({env!r}, b'k' * 32)\n"
-        "while not p.ready: time.sleep(0.05)\n"
-        "print(p.child.pid, flush=True)\n"
-        "time.sleep(600)\n")
-    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                              text=True, cwd=Path(__file__).resolve().parents[2])
-    assert parent.stdout is not None
-    child = int(parent.stdout.readline())
-    os.kill(child, 0)  # it runs
-    parent.kill()  # kill -9: no clean-up of any kind
-    parent.wait()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            os.kill(child, 0)
-        except ProcessLookupError:
-            return  # ended (and reaped by init)
-        if _zombie(child):
-            return
-        time.sleep(0.1)
-    pytest.fail("the leaf process outlived the process that started it")
-
-
-def _zombie(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
-    except OSError:
-        return False
+    assert ends_with_its_parent("from registry.leaf_process import LeafProcess\n"
+                                f"p = LeafProcess({env!r}, b'k' * 32)")
 
 
 def test_only_where_another_process_sees_the_store() -> None:
