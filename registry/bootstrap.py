@@ -210,6 +210,7 @@ class Services:
             if order_process_wanted(self.env):  # off this process's interpreter lock
                 self._order_process = OrderProcess(self.env, write)
                 write = self._order_process.submit_order_batches
+                registry.exchange.elsewhere = self._order_process  # the queue's decisions too
 
             def submit_batches(**batches: Any) -> Any:
                 outcomes = write(**batches)

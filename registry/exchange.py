@@ -15,8 +15,8 @@ all (no such market) gets its error, and the others are still stored.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
 
 from domain.errors import AlreadyExists, NotFound, RegistryError
 from domain.exchange.cash import CashAccount
@@ -45,6 +45,19 @@ from registry.sessions import SessionService
 log = logging.getLogger(__name__)
 
 
+class Elsewhere(Protocol):
+    """Another process that writes the exchange (`registry.order_process.OrderProcess`).
+
+    The verification queue's decisions write the markets and instruments the order batches
+    write. A copy kept in this process would have to re-apply every batch the other process
+    stored before each decision (a `Market` re-matches them) while holding the exchange's
+    lock, which every batch waits for; so they are written where the batches are. ``here``
+    writes the command in this process when the other cannot take it."""
+
+    def command(self, name: str, kwargs: dict[str, Any], *,
+                here: Callable[..., None]) -> None: ...
+
+
 class ExchangeService:
     """Cash, markets, orders (group commit), settlement and verification."""
 
@@ -56,6 +69,9 @@ class ExchangeService:
         self.rights = rights
         self.sessions = sessions
         self.lifecycle = lifecycle
+        #: the process that writes the exchange's busiest aggregates when it is not this one
+        #: (`registry.order_process`, set by the composition root); None: they are written here
+        self.elsewhere: Elsewhere | None = None
 
     # -- plumbing ------------------------------------------------------------------------------
 
@@ -302,7 +318,18 @@ class ExchangeService:
 
     def approve_trade(self, *, instrument: str, trade_id: str, administrator: str,
                       at: str) -> None:
-        """Four eyes, then the automated checks again (credit, zone, units); then DvP."""
+        """Four eyes, then the automated checks again (credit, zone, units); then DvP. Written
+        by the order process when there is one (`Elsewhere`)."""
+        if self.elsewhere is not None:
+            self.elsewhere.command("approve_trade", {
+                "instrument": instrument, "trade_id": trade_id, "administrator": administrator,
+                "at": at}, here=self._approve_trade)
+        else:
+            self._approve_trade(instrument=instrument, trade_id=trade_id,
+                                administrator=administrator, at=at)
+
+    def _approve_trade(self, *, instrument: str, trade_id: str, administrator: str,
+                       at: str) -> None:
 
         def run(w: ExchangeWriter) -> None:
             m = self.exchange_writes.market_in(w, instrument)
@@ -332,7 +359,18 @@ class ExchangeService:
 
     def reject_trade(self, *, instrument: str, trade_id: str, administrator: str, reason: str,
                      at: str) -> None:
-        """Reject a queued trade: the seller's units and the buyer's cash are released."""
+        """Reject a queued trade: the seller's units and the buyer's cash are released. Written
+        by the order process when there is one (`Elsewhere`)."""
+        if self.elsewhere is not None:
+            self.elsewhere.command("reject_trade", {
+                "instrument": instrument, "trade_id": trade_id, "administrator": administrator,
+                "reason": reason, "at": at}, here=self._reject_trade)
+        else:
+            self._reject_trade(instrument=instrument, trade_id=trade_id,
+                               administrator=administrator, reason=reason, at=at)
+
+    def _reject_trade(self, *, instrument: str, trade_id: str, administrator: str,
+                      reason: str, at: str) -> None:
 
         def run(w: ExchangeWriter) -> None:
             m = self.exchange_writes.market_in(w, instrument)

@@ -22,9 +22,10 @@ import pytest
 
 from domain.errors import NotFound
 from domain.exchange.orders import Order, Outcome
-from loadtests.load_checks import Report, check_books, scan_markets
+from loadtests.load_checks import Report, check_books, scan_markets, stored_events
 from loadtests.load_world import MARKETS, Manifest, seed
 from registry import order_child
+from registry.acting import acting
 from registry.bootstrap import Registry, build_registry
 from registry.child_process import read_frame, write_frame
 from registry.order_process import OrderProcess, answer, wanted
@@ -190,6 +191,48 @@ def test_a_batch_the_child_took_and_never_answered_is_in_doubt(
         process.close()
 
 
+def _queued_trade(process: OrderProcess, manifest: Manifest) -> tuple[str, str]:
+    """A trade worth more than the market's threshold, waiting in the verification queue."""
+    m = MARKETS[2]
+    assert m.verify_above is not None
+    qty = (m.verify_above // m.reference_price + 5) * 1000
+    seller, buyer = manifest.traders[:2]
+    results = process.submit_order_batches(batches={m.instrument: [
+        Order("big-sell", seller, "S", "L", m.reference_price, qty, "desk-1"),
+        Order("big-buy", buyer, "B", "L", m.reference_price, qty, "desk-2")]}, at=AT)
+    fills = [f for o in results[m.instrument] for f in o.fills]  # type: ignore[union-attr]
+    assert fills and fills[0][3] == "pending"
+    return m.instrument, fills[0][0]
+
+
+def test_the_queues_decisions_are_written_by_the_child_as_their_administrator(
+        seeded: tuple[dict[str, str], Manifest, Registry]) -> None:
+    env, manifest, app = seeded
+    process = _ready(OrderProcess(env, app.exchange.submit_order_batches))
+
+    def here(**kwargs: object) -> None:
+        raise AssertionError("written here")
+
+    try:
+        code, trade = _queued_trade(process, manifest)
+        with acting("user:admin-2"):
+            process.command("approve_trade", {"instrument": code, "trade_id": trade,
+                                              "administrator": "user:admin-2", "at": AT},
+                            here=here)
+        assert process.sent == 2 and app.exchange.market(code).pending == {}
+        approved = [e for _, e in stored_events(app) if type(e).__name__ == "TradeApproved"]
+        assert [(e.trade_id, e.actor) for e in approved] == [(trade, "user:admin-2")]
+        # the same refusal as here: the trade is no longer waiting
+        with acting("user:admin-3"), pytest.raises(NotFound):
+            process.command("reject_trade", {"instrument": code, "trade_id": trade,
+                                             "administrator": "user:admin-3",
+                                             "reason": "late", "at": AT}, here=here)
+        with pytest.raises(ValueError, match="does not write"):
+            process.command("deposit", {}, here=here)
+    finally:
+        process.close()
+
+
 def test_an_answer_that_cannot_travel_is_sent_as_an_error(
         seeded: tuple[dict[str, str], Manifest, Registry],
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -204,16 +247,16 @@ def test_an_answer_that_cannot_travel_is_sent_as_an_error(
 
     calls: list[int] = []
 
-    def answered(submit: Any, frame: Any) -> tuple[str, Any]:
+    def answered(registry: Any, frame: Any) -> tuple[str, Any]:
         calls.append(1)
-        return ("raised", Odd()) if len(calls) == 1 else answer(submit, frame)
+        return ("raised", Odd()) if len(calls) == 1 else answer(registry, frame)
 
     monkeypatch.setattr(order_child, "answer", answered)
     source, out = io.BytesIO(), io.BytesIO()
     write_frame(source, env)
     batches = _batches(manifest, random.Random(4), 0)
-    write_frame(source, (batches, AT))
-    write_frame(source, (batches, AT))
+    write_frame(source, ("batch", batches, AT))
+    write_frame(source, ("batch", batches, AT))
     source.seek(0)
     order_child.serve(source, out)
     out.seek(0)
