@@ -37,7 +37,8 @@ class ExchangeWrites:
         self.core = core
         #: one market write at a time in this process (`registry.book_lock.exchange_lock`)
         self.exchange_guard = threading.RLock()
-        #: the order books' cross-process locks; None unless the store is PostgreSQL
+        #: the order books' cross-process locks: advisory locks on PostgreSQL, lock files beside
+        #: a SQLite file (`registry.book_lock.advisory_book_locks`); None for the memory store
         self.book_locks = advisory_book_locks(core.env)
         #: the exchange's write cache, made on the first market write
         self.exchange_writer: ExchangeWriter | None = None
