@@ -18,6 +18,22 @@ Factory = Callable[[], Registry]
 
 _db_counter = itertools.count()
 
+#: the data folder a registry opens when told none (``REGISTRY_DATA_DIR``), relative to the
+#: checkout the suite runs in: a developer's own registry lives there, so no test may write it
+DEFAULT_DATA_DIR = Path("data").resolve()
+_DEFAULT_DATA_DIR_EXISTED = DEFAULT_DATA_DIR.exists()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run when a test left the default data folder behind (checked when the run
+    started without one: a test that opens a registry names its own folder)."""
+    if not _DEFAULT_DATA_DIR_EXISTED and DEFAULT_DATA_DIR.exists():
+        found = sorted(p.name for p in DEFAULT_DATA_DIR.iterdir())
+        writer = session.config.get_terminal_writer()
+        writer.line()
+        writer.line(f"a test wrote the default data folder {DEFAULT_DATA_DIR}: {found}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[pgserver.PostgresServer]:
@@ -44,7 +60,8 @@ def factory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Factory]
     if request.param == "sqlite":
         env = {"REGISTRY_DATA_DIR": str(tmp_path / "data")}
     else:
-        env = {"REGISTRY_STORE": "postgres", **request.getfixturevalue("postgres_env")}
+        env = {"REGISTRY_STORE": "postgres", "REGISTRY_DATA_DIR": str(tmp_path / "data"),
+               **request.getfixturevalue("postgres_env")}
     apps: list[Registry] = []
 
     def make() -> Registry:

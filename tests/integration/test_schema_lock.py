@@ -7,6 +7,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -31,10 +32,10 @@ def _start(env: dict[str, str], at: float, results: Any) -> None:
 
 
 def test_processes_racing_on_an_empty_database_all_start(
-        postgres_server: pgserver.PostgresServer) -> None:
+        postgres_server: pgserver.PostgresServer, tmp_path: Path) -> None:
     ctx = multiprocessing.get_context("spawn")
     for trial in range(3):
-        env = {"REGISTRY_STORE": "postgres",
+        env = {"REGISTRY_STORE": "postgres", "REGISTRY_DATA_DIR": str(tmp_path / f"{trial}"),
                **pgserver.create_database(postgres_server, f"schema_race_{trial}")}
         results = ctx.Queue()
         at = time.time() + 3  # spawned interpreters need a moment to import
@@ -57,8 +58,8 @@ def _tables(env: dict[str, str]) -> set[str]:
 
 
 def test_a_start_waits_while_another_process_creates_the_schema(
-        postgres_env: dict[str, str]) -> None:
-    env = {"REGISTRY_STORE": "postgres", **postgres_env}
+        postgres_env: dict[str, str], tmp_path: Path) -> None:
+    env = {"REGISTRY_STORE": "postgres", "REGISTRY_DATA_DIR": str(tmp_path), **postgres_env}
     started: list[Any] = []
     with psycopg.connect(**connect_kwargs(env), autocommit=True) as holder:
         holder.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK_KEY,))

@@ -132,7 +132,8 @@ def test_postgres_connection_killed_mid_batch(postgres_env: dict[str, str], tmp_
     """Killed before the commit, the library's retry writes the batch on a new connection;
     killed after it, the retry meets the batch's own rows as a conflict. Either way the order
     is stored once and answered as accepted, never refused as a reused order id."""
-    app = build_registry({"REGISTRY_STORE": "postgres", **postgres_env})
+    app = build_registry({"REGISTRY_STORE": "postgres", "REGISTRY_DATA_DIR": str(tmp_path),
+                          **postgres_env})
     w = exchange_world(app)
     app.exchange.submit_orders(instrument=COD, requests=[
         Order("s-1", w.dyeing, "S", "L", PRICE, 2_000, "desk")], at=AT)
@@ -160,7 +161,8 @@ def test_postgres_down_refuses_writes_and_they_resume_by_themselves(
     it takes connections again the same process writes on."""
     import psycopg
 
-    app = build_registry({"REGISTRY_STORE": "postgres", **postgres_env})
+    app = build_registry({"REGISTRY_STORE": "postgres", "REGISTRY_DATA_DIR": str(tmp_path),
+                          **postgres_env})
     w = exchange_world(app)
     app.exchange.submit_orders(instrument=COD, requests=[
         Order("s-1", w.dyeing, "S", "L", PRICE, 2_000, "desk")], at=AT)
