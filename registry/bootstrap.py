@@ -14,7 +14,7 @@ Nothing runs at import time and nothing mutates ``os.environ``; tests pass their
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from ledger.log import Ledger
@@ -206,7 +206,7 @@ class Services:
         (`registry.order_process`); each batch wakes the live market-data streams."""
         if self._gateway is None:
             registry, market_data, indexes = self.registry, self.market_data, self.leaf_indexes
-            write = registry.exchange.submit_order_batches
+            write: Callable[..., Any] = registry.exchange.submit_order_batches
             if order_process_wanted(self.env):  # off this process's interpreter lock
                 self._order_process = OrderProcess(self.env, write)
                 write = self._order_process.submit_order_batches
