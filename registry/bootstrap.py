@@ -32,7 +32,7 @@ from registry.ledger_follower import LedgerFollower, LedgerSettings, open_ledger
 from registry.lifecycle import LifecycleService
 from registry.market_data import MarketData
 from registry.order_gateway import OrderGateway
-from registry.order_process import OrderProcess
+from registry.order_process import OrderProcess, Results
 from registry.order_process import wanted as order_process_wanted
 from registry.proposals import ProposalService
 from registry.public import PublicRegistry
@@ -206,7 +206,7 @@ class Services:
         (`registry.order_process`); each batch wakes the live market-data streams."""
         if self._gateway is None:
             registry, market_data, indexes = self.registry, self.market_data, self.leaf_indexes
-            write: Callable[..., Any] = registry.exchange.submit_order_batches
+            write: Callable[..., Results] = registry.exchange.submit_order_batches
             if order_process_wanted(self.env):  # off this process's interpreter lock
                 self._order_process = OrderProcess(self.env, write)
                 write = self._order_process.submit_order_batches
